@@ -1,0 +1,20 @@
+// The AVX2 + FMA kernel table: kernels.inc on 8-lane vectors (vec_avx2.h). The build compiles only
+// this file with -mavx2 -mfma -mf16c; it is chosen at load time when kiln_isa_supported() allows.
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cstdint>
+
+#include "isa.h"
+#include "vec_avx2.h"
+
+namespace kiln::cpu {
+namespace avx2 {
+namespace {
+using V = Vec;
+#include "kernels.inc"
+}  // namespace
+}  // namespace avx2
+
+const IsaKernels kAvx2Kernels = avx2::make_table("avx2");
+
+}  // namespace kiln::cpu
+#endif

@@ -1,0 +1,21 @@
+// The AVX-512 kernel table: kernels.inc on 16-lane vectors with k-mask tails (vec_avx512.h). The build
+// compiles only this file with -mavx512f -mavx512dq -mavx512bw -mavx512vl (plus the AVX2 flags); it
+// is chosen at load time when kiln_isa_supported() allows.
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cstdint>
+
+#include "isa.h"
+#include "vec_avx512.h"
+
+namespace kiln::cpu {
+namespace avx512 {
+namespace {
+using V = Vec;
+#include "kernels.inc"
+}  // namespace
+}  // namespace avx512
+
+const IsaKernels kAvx512Kernels = avx512::make_table("avx512");
+
+}  // namespace kiln::cpu
+#endif

@@ -1,0 +1,32 @@
+// The generic kernel table (kernels.inc on one plain-C++ lane, vec_generic.h): the fallback for CPUs
+// without a vector ISA and the twin every other table is tested against. Also maps a kiln_isa to
+// its table, since this is the one arch file built on every platform.
+#include <cstdint>
+
+#include "isa.h"
+#include "vec_generic.h"
+
+namespace kiln::cpu {
+namespace generic {
+namespace {
+using V = Vec;
+#include "kernels.inc"
+}  // namespace
+}  // namespace generic
+
+const IsaKernels kGenericKernels = generic::make_table("generic");
+
+const IsaKernels *isa_kernels(kiln_isa isa) {
+  switch (isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+    case KILN_ISA_AVX512: return &kAvx512Kernels;
+    case KILN_ISA_AVX2: return &kAvx2Kernels;
+#endif
+#if defined(__aarch64__)
+    case KILN_ISA_NEON: return &kNeonKernels;
+#endif
+    default: return &kGenericKernels;
+  }
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,20 @@
+// The AArch64 NEON kernel table: kernels.inc on 4-lane vectors (vec_neon.h). NEON is baseline on
+// AArch64, so this file needs no extra flags there and compiles to nothing elsewhere.
+#if defined(__aarch64__)
+#include <cstdint>
+
+#include "isa.h"
+#include "vec_neon.h"
+
+namespace kiln::cpu {
+namespace neon {
+namespace {
+using V = Vec;
+#include "kernels.inc"
+}  // namespace
+}  // namespace neon
+
+const IsaKernels kNeonKernels = neon::make_table("neon");
+
+}  // namespace kiln::cpu
+#endif

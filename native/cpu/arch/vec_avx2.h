@@ -1,0 +1,72 @@
+// AVX2 + FMA form of the vector vocabulary (see vec_generic.h for what each member means): 8 float
+// lanes, masks are all-ones/all-zeros float lanes, tails use vmaskmov (masked-off lanes never fault).
+// Included only by avx2.cpp, the one file built with -mavx2 -mfma; the anonymous namespace keeps
+// these inline functions from being merged by the linker into code that runs on other CPUs.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace kiln::cpu::avx2 {
+namespace {
+
+struct Vec {
+  using F = __m256;
+  using M = __m256;
+  using I = __m256i;
+  static constexpr int W = 8;
+
+  static __m256i head(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static F loadu(const float *p) { return _mm256_loadu_ps(p); }
+  static void storeu(float *p, F v) { _mm256_storeu_ps(p, v); }
+  static F load_n(const float *p, int n) { return _mm256_maskload_ps(p, head(n)); }
+  static void store_n(float *p, F v, int n) { _mm256_maskstore_ps(p, head(n), v); }
+  static F set1(float x) { return _mm256_set1_ps(x); }
+  static F zero() { return _mm256_setzero_ps(); }
+
+  static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm256_div_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F sqrt(F a) { return _mm256_sqrt_ps(a); }
+  // vmaxps is exactly `a > b ? a : b` (b when unordered), so only a NaN in `a` needs patching.
+  static F max(F a, F b) { return _mm256_blendv_ps(_mm256_max_ps(a, b), a, is_nan(a)); }
+  static F min(F a, F b) { return _mm256_blendv_ps(_mm256_min_ps(a, b), a, is_nan(a)); }
+  // x as the second operand: vmaxps/vminps return it when it is NaN.
+  static F clamp(F x, F lo, F hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, x)); }
+  static F neg(F a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
+  static F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  static F floor(F a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  static F ceil(F a) { return _mm256_round_ps(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
+  static F round(F a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static F trunc(F a) { return _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+
+  static F bit_and(F a, F b) { return _mm256_and_ps(a, b); }
+  static F bit_or(F a, F b) { return _mm256_or_ps(a, b); }
+  static F bit_xor(F a, F b) { return _mm256_xor_ps(a, b); }
+
+  static M lt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static M le(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+  static M gt(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static M ge(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+  static M eq(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+  static M is_nan(F a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  static M mask_or(M a, M b) { return _mm256_or_ps(a, b); }
+  static F select(M m, F t, F f) { return _mm256_blendv_ps(f, t, m); }
+
+  static I as_int(F a) { return _mm256_castps_si256(a); }
+  static F as_float(I a) { return _mm256_castsi256_ps(a); }
+  static I iset1(int32_t x) { return _mm256_set1_epi32(x); }
+  static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I isub(I a, I b) { return _mm256_sub_epi32(a, b); }
+  static I iand(I a, I b) { return _mm256_and_si256(a, b); }
+  template <int K> static I sra(I a) { return _mm256_srai_epi32(a, K); }
+  template <int K> static I sll(I a) { return _mm256_slli_epi32(a, K); }
+  static F i2f(I a) { return _mm256_cvtepi32_ps(a); }
+};
+
+}  // namespace
+}  // namespace kiln::cpu::avx2

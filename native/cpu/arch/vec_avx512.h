@@ -1,0 +1,80 @@
+// AVX-512 (F/DQ/BW/VL) form of the vector vocabulary (see vec_generic.h for what each member means):
+// 16 float lanes, k-register masks, so tails are single masked loads/stores that never fault.
+// Included only by avx512.cpp, the one file built with -mavx512*; the anonymous namespace keeps
+// these inline functions from being merged by the linker into code that runs on other CPUs.
+#pragma once
+// GCC 12's AVX-512 headers seed the unmasked intrinsics with `__m512 __Y = __Y;`, which
+// -Wuninitialized then reports at every inlined call (GCC bug 105593, fixed in GCC 13).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
+
+#include <cstdint>
+
+namespace kiln::cpu::avx512 {
+namespace {
+
+struct Vec {
+  using F = __m512;
+  using M = __mmask16;
+  using I = __m512i;
+  static constexpr int W = 16;
+
+  static M head(int n) { return (M)((1u << n) - 1); }
+  static F loadu(const float *p) { return _mm512_loadu_ps(p); }
+  static void storeu(float *p, F v) { _mm512_storeu_ps(p, v); }
+  static F load_n(const float *p, int n) { return _mm512_maskz_loadu_ps(head(n), p); }
+  static void store_n(float *p, F v, int n) { _mm512_mask_storeu_ps(p, head(n), v); }
+  static F set1(float x) { return _mm512_set1_ps(x); }
+  static F zero() { return _mm512_setzero_ps(); }
+
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm512_div_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F sqrt(F a) { return _mm512_sqrt_ps(a); }
+  // vmaxps is exactly `a > b ? a : b` (b when unordered), so only a NaN in `a` needs patching.
+  static F max(F a, F b) { return _mm512_mask_blend_ps(is_nan(a), _mm512_max_ps(a, b), a); }
+  static F min(F a, F b) { return _mm512_mask_blend_ps(is_nan(a), _mm512_min_ps(a, b), a); }
+  // x as the second operand: vmaxps/vminps return it when it is NaN.
+  static F clamp(F x, F lo, F hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, x)); }
+  static F neg(F a) { return _mm512_xor_ps(a, _mm512_set1_ps(-0.0f)); }
+  static F abs(F a) { return _mm512_abs_ps(a); }
+  static F floor(F a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  static F ceil(F a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
+  static F round(F a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static F trunc(F a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+
+  static F bit_and(F a, F b) { return _mm512_and_ps(a, b); }
+  static F bit_or(F a, F b) { return _mm512_or_ps(a, b); }
+  static F bit_xor(F a, F b) { return _mm512_xor_ps(a, b); }
+
+  static M lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static M le(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+  static M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static M ge(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+  static M eq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static M is_nan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  static M mask_or(M a, M b) { return (M)(a | b); }
+  static F select(M m, F t, F f) { return _mm512_mask_blend_ps(m, f, t); }
+
+  static I as_int(F a) { return _mm512_castps_si512(a); }
+  static F as_float(I a) { return _mm512_castsi512_ps(a); }
+  static I iset1(int32_t x) { return _mm512_set1_epi32(x); }
+  static I iadd(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I isub(I a, I b) { return _mm512_sub_epi32(a, b); }
+  static I iand(I a, I b) { return _mm512_and_si512(a, b); }
+  template <int K> static I sra(I a) { return _mm512_srai_epi32(a, K); }
+  template <int K> static I sll(I a) { return _mm512_slli_epi32(a, K); }
+  static F i2f(I a) { return _mm512_cvtepi32_ps(a); }
+};
+
+}  // namespace
+}  // namespace kiln::cpu::avx512

@@ -1,0 +1,95 @@
+// The vector vocabulary that kernels.inc is written against, in its plain-C++ form: one lane, no
+// intrinsics. It is the generic twin of vec_avx2.h / vec_avx512.h / vec_neon.h and the reference for
+// what every member means, so the other headers only document where their ISA needs a trick.
+//
+//   F, M, I          float vector, lane mask, int32 vector; W lanes
+//   loadu/storeu     unaligned full vectors; load_n/store_n touch only lanes [0, n), n < W, and
+//                    load zeros into the rest (tails never read or write past the end)
+//   max/min          scalar_math.h semantics: NaN if either is NaN (a's NaN first), else a > b ? a : b
+//   clamp(x, lo, hi) NaN in x passes through (the exp-style kernels rely on it)
+//   round            half to even (nearbyint in the default rounding mode)
+//   fma(a, b, c)     a * b + c, fused where the ISA has it (never used where bits must match scalar)
+//   sra/sll<K>       arithmetic / logical shifts of int32 lanes; as_int/as_float reinterpret bits
+//
+// Included only by generic.cpp. The anonymous namespace keeps each ISA's inline functions out of
+// the linker's reach so it can never merge them with another ISA's copy compiled with other flags.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace kiln::cpu::generic {
+namespace {
+
+struct Vec {
+  using F = float;
+  using M = bool;
+  using I = int32_t;
+  static constexpr int W = 1;
+
+  static F loadu(const float *p) { return *p; }
+  static void storeu(float *p, F v) { *p = v; }
+  static F load_n(const float *p, int n) { return n > 0 ? *p : 0.0f; }
+  static void store_n(float *p, F v, int n) {
+    if (n > 0) *p = v;
+  }
+  static F set1(float x) { return x; }
+  static F zero() { return 0.0f; }
+
+  static F add(F a, F b) { return a + b; }
+  static F sub(F a, F b) { return a - b; }
+  static F mul(F a, F b) { return a * b; }
+  static F div(F a, F b) { return a / b; }
+  static F fma(F a, F b, F c) { return a * b + c; }  // std::fma is a libm call without hardware FMA
+  static F sqrt(F a) { return std::sqrt(a); }
+  static F max(F a, F b) {
+    if (a != a || b != b) return a != a ? a : b;
+    return a > b ? a : b;
+  }
+  static F min(F a, F b) {
+    if (a != a || b != b) return a != a ? a : b;
+    return a < b ? a : b;
+  }
+  static F clamp(F x, F lo, F hi) { return x < lo ? lo : (x > hi ? hi : x); }
+  static F neg(F a) { return bit_xor(a, -0.0f); }
+  static F abs(F a) { return bit_and(a, as_float(0x7fffffff)); }
+  static F floor(F a) { return std::floor(a); }
+  static F ceil(F a) { return std::ceil(a); }
+  static F round(F a) { return std::nearbyint(a); }
+  static F trunc(F a) { return std::trunc(a); }
+
+  static F bit_and(F a, F b) { return as_float(as_int(a) & as_int(b)); }
+  static F bit_or(F a, F b) { return as_float(as_int(a) | as_int(b)); }
+  static F bit_xor(F a, F b) { return as_float(as_int(a) ^ as_int(b)); }
+
+  static M lt(F a, F b) { return a < b; }
+  static M le(F a, F b) { return a <= b; }
+  static M gt(F a, F b) { return a > b; }
+  static M ge(F a, F b) { return a >= b; }
+  static M eq(F a, F b) { return a == b; }
+  static M is_nan(F a) { return a != a; }
+  static M mask_or(M a, M b) { return a || b; }
+  static F select(M m, F t, F f) { return m ? t : f; }
+
+  static I as_int(F a) {
+    I r;
+    std::memcpy(&r, &a, 4);
+    return r;
+  }
+  static F as_float(I a) {
+    F r;
+    std::memcpy(&r, &a, 4);
+    return r;
+  }
+  static I iset1(int32_t x) { return x; }
+  // Through uint32_t: NaN lanes carry garbage exponents through exp/log, and signed overflow is UB.
+  static I iadd(I a, I b) { return (I)((uint32_t)a + (uint32_t)b); }
+  static I isub(I a, I b) { return (I)((uint32_t)a - (uint32_t)b); }
+  static I iand(I a, I b) { return a & b; }
+  template <int K> static I sra(I a) { return a >> K; }
+  template <int K> static I sll(I a) { return (I)((uint32_t)a << K); }
+  static F i2f(I a) { return (F)a; }
+};
+
+}  // namespace
+}  // namespace kiln::cpu::generic

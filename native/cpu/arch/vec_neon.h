@@ -1,0 +1,77 @@
+// AArch64 NEON form of the vector vocabulary (see vec_generic.h for what each member means): 4 float
+// lanes, masks are all-ones/all-zeros uint32 lanes. NEON has no masked load, so tails go through a
+// small stack buffer. Included only by neon.cpp; the anonymous namespace keeps these inline functions
+// private to it.
+#pragma once
+#include <arm_neon.h>
+
+#include <cstdint>
+
+namespace kiln::cpu::neon {
+namespace {
+
+struct Vec {
+  using F = float32x4_t;
+  using M = uint32x4_t;
+  using I = int32x4_t;
+  static constexpr int W = 4;
+
+  static F loadu(const float *p) { return vld1q_f32(p); }
+  static void storeu(float *p, F v) { vst1q_f32(p, v); }
+  static F load_n(const float *p, int n) {
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int i = 0; i < n; i++) t[i] = p[i];
+    return vld1q_f32(t);
+  }
+  static void store_n(float *p, F v, int n) {
+    float t[4];
+    vst1q_f32(t, v);
+    for (int i = 0; i < n; i++) p[i] = t[i];
+  }
+  static F set1(float x) { return vdupq_n_f32(x); }
+  static F zero() { return vdupq_n_f32(0.0f); }
+
+  static F add(F a, F b) { return vaddq_f32(a, b); }
+  static F sub(F a, F b) { return vsubq_f32(a, b); }
+  static F mul(F a, F b) { return vmulq_f32(a, b); }
+  static F div(F a, F b) { return vdivq_f32(a, b); }
+  static F fma(F a, F b, F c) { return vfmaq_f32(c, a, b); }
+  static F sqrt(F a) { return vsqrtq_f32(a); }
+  // Not vmaxq/vminq: FMAX orders -0 below +0 and picks its own NaN, and the scalar rule is
+  // `a > b ? a : b` with a's NaN first.
+  static F max(F a, F b) { return vbslq_f32(is_nan(a), a, vbslq_f32(vcgtq_f32(a, b), a, b)); }
+  static F min(F a, F b) { return vbslq_f32(is_nan(a), a, vbslq_f32(vcltq_f32(a, b), a, b)); }
+  static F clamp(F x, F lo, F hi) { return vminq_f32(vmaxq_f32(x, lo), hi); }  // FMAX/FMIN keep NaN
+  static F neg(F a) { return vnegq_f32(a); }
+  static F abs(F a) { return vabsq_f32(a); }
+  static F floor(F a) { return vrndmq_f32(a); }
+  static F ceil(F a) { return vrndpq_f32(a); }
+  static F round(F a) { return vrndnq_f32(a); }
+  static F trunc(F a) { return vrndq_f32(a); }
+
+  static F bit_and(F a, F b) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+  static F bit_or(F a, F b) { return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+  static F bit_xor(F a, F b) { return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+
+  static M lt(F a, F b) { return vcltq_f32(a, b); }
+  static M le(F a, F b) { return vcleq_f32(a, b); }
+  static M gt(F a, F b) { return vcgtq_f32(a, b); }
+  static M ge(F a, F b) { return vcgeq_f32(a, b); }
+  static M eq(F a, F b) { return vceqq_f32(a, b); }
+  static M is_nan(F a) { return vmvnq_u32(vceqq_f32(a, a)); }
+  static M mask_or(M a, M b) { return vorrq_u32(a, b); }
+  static F select(M m, F t, F f) { return vbslq_f32(m, t, f); }
+
+  static I as_int(F a) { return vreinterpretq_s32_f32(a); }
+  static F as_float(I a) { return vreinterpretq_f32_s32(a); }
+  static I iset1(int32_t x) { return vdupq_n_s32(x); }
+  static I iadd(I a, I b) { return vaddq_s32(a, b); }
+  static I isub(I a, I b) { return vsubq_s32(a, b); }
+  static I iand(I a, I b) { return vandq_s32(a, b); }
+  template <int K> static I sra(I a) { return vshrq_n_s32(a, K); }
+  template <int K> static I sll(I a) { return vshlq_n_s32(a, K); }
+  static F i2f(I a) { return vcvtq_f32_s32(a); }
+};
+
+}  // namespace
+}  // namespace kiln::cpu::neon

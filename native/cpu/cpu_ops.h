@@ -1,0 +1,34 @@
+// CPU kernel entry points called by native/core/dispatch.cpp. Each validates cheap invariants
+// (dtypes, shapes) and returns a status; the TS layer has already validated the arguments.
+#pragma once
+#include "../core/context.h"
+#include "arch/isa.h"
+#include "kiln.h"
+
+namespace kiln::cpu {
+
+kiln_status unary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, Unary op);
+kiln_status binary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, Binary op);
+kiln_status where_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &cond, const kiln_tensor &a,
+                      const kiln_tensor &b);
+kiln_status copy_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in);  // with dtype conversion
+kiln_status fill_cpu(kiln_context *ctx, const kiln_tensor &out, double value);
+
+enum class Reduce { Sum, Prod, Max, Min, ArgMax, ArgMin };
+// `in` is viewed as [out dims..., reduced dims...]: its last `nred` dims are reduced.
+kiln_status reduce_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int nred, Reduce op);
+
+// out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims already broadcast by the caller; out contiguous.
+kiln_status matmul_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b);
+
+kiln_status gather_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const kiln_tensor &index, int dim);
+// out already holds the base values; writes (or adds) src along dim at index.
+kiln_status scatter_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &index, const kiln_tensor &src, int dim,
+                        bool accumulate);
+
+// Philox 4x32-10 with key = seed and counter = offset + element / 4, so values depend only on
+// (seed, offset, element index): identical for any thread count and on every device.
+kiln_status uniform_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double lo, double hi);
+kiln_status normal_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean, double std);
+
+}  // namespace kiln::cpu

@@ -1,0 +1,238 @@
+// Elementwise CPU drivers: unary, binary, where, copy-with-cast and fill over strided operands.
+// Contiguous float32 runs go to the ISA table (arch/isa.h); everything else runs the scalar
+// functors of scalar_math.h in the operand's compute type (half types widen to float).
+#include <type_traits>
+
+#include "cpu_ops.h"
+#include "scalar_math.h"
+#include "strided_loop.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+template <class T, class F> void unary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
+  const kiln_tensor *ops[2] = {&out, &a};
+  auto p = make_plan<2>(ops);
+  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    T *o = (T *)ptr[0];
+    const T *x = (const T *)ptr[1];
+    for (int64_t i = 0; i < n; i++) o[i * st[0]] = store<T>(f(load(x[i * st[1]])));
+  });
+}
+
+template <class T, class F> void unary_bool_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
+  const kiln_tensor *ops[2] = {&out, &a};
+  auto p = make_plan<2>(ops);
+  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    bool *o = (bool *)ptr[0];
+    const T *x = (const T *)ptr[1];
+    for (int64_t i = 0; i < n; i++) o[i * st[0]] = f(load(x[i * st[1]]));
+  });
+}
+
+template <class F> bool unary_float_op(Unary op, F &&call) {
+  using namespace math;
+  switch (op) {
+    case Unary::Exp: call(Exp{}); return true;
+    case Unary::Log: call(Log{}); return true;
+    case Unary::Sqrt: call(Sqrt{}); return true;
+    case Unary::Rsqrt: call(Rsqrt{}); return true;
+    case Unary::Sin: call(Sin{}); return true;
+    case Unary::Cos: call(Cos{}); return true;
+    case Unary::Tanh: call(Tanh{}); return true;
+    case Unary::Sigmoid: call(Sigmoid{}); return true;
+    case Unary::Erf: call(Erf{}); return true;
+    case Unary::Floor: call(Floor{}); return true;
+    case Unary::Ceil: call(Ceil{}); return true;
+    case Unary::Round: call(Round{}); return true;
+    case Unary::Trunc: call(Trunc{}); return true;
+    case Unary::Reciprocal: call(Reciprocal{}); return true;
+    case Unary::Log1p: call(Log1p{}); return true;
+    case Unary::Expm1: call(Expm1{}); return true;
+    default: return false;
+  }
+}
+
+template <class T> kiln_status unary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, Unary op) {
+  using C = compute_t<T>;
+  if (op == Unary::LogicalNot) {
+    if (out.dtype != KILN_BOOL) return fail(ctx, KILN_ERR_DTYPE, "logical_not: output must be bool");
+    unary_bool_loop<T>(ctx, out, a, math::LogicalNot{});
+    return KILN_OK;
+  }
+  if (out.dtype != a.dtype) return fail(ctx, KILN_ERR_DTYPE, "unary op: output dtype differs from input");
+  if constexpr (std::is_same_v<T, float>) {
+    const kiln_tensor *ops[2] = {&out, &a};
+    auto p = make_plan<2>(ops);
+    const IsaKernels *isa = isa_kernels(ctx->isa);
+    if (p.ndim == 1 && p.st[0][0] == 1 && p.st[1][0] == 1 &&
+        isa->unary_f32(op, (float *)p.base[0], (const float *)p.base[1], 0)) {
+      parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+        isa->unary_f32(op, (float *)p.base[0] + b, (const float *)p.base[1] + b, e - b);
+      });
+      return KILN_OK;
+    }
+  }
+  switch (op) {
+    case Unary::Neg: unary_loop<T>(ctx, out, a, math::Neg{}); return KILN_OK;
+    case Unary::Abs: unary_loop<T>(ctx, out, a, math::Abs{}); return KILN_OK;
+    case Unary::Sign: unary_loop<T>(ctx, out, a, math::Sign{}); return KILN_OK;
+    default: break;
+  }
+  if constexpr (std::is_floating_point_v<C>) {
+    if (unary_float_op(op, [&](auto f) { unary_loop<T>(ctx, out, a, f); })) return KILN_OK;
+  }
+  return fail(ctx, KILN_ERR_DTYPE, "unary op %d is not defined for this dtype", (int)op);
+}
+
+template <class T, class F>
+void binary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, F f) {
+  const kiln_tensor *ops[3] = {&out, &a, &b};
+  auto p = make_plan<3>(ops);
+  using R = decltype(f(load(T{}), load(T{})));
+  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    const T *x = (const T *)ptr[1], *y = (const T *)ptr[2];
+    if constexpr (std::is_same_v<R, bool>) {
+      bool *o = (bool *)ptr[0];
+      for (int64_t i = 0; i < n; i++) o[i * st[0]] = f(load(x[i * st[1]]), load(y[i * st[2]]));
+    } else {
+      T *o = (T *)ptr[0];
+      for (int64_t i = 0; i < n; i++) o[i * st[0]] = store<T>(f(load(x[i * st[1]]), load(y[i * st[2]])));
+    }
+  });
+}
+
+template <class T>
+kiln_status binary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, Binary op) {
+  using namespace math;
+  bool cmp = op >= Binary::Eq;
+  if (a.dtype != b.dtype || (cmp ? out.dtype != KILN_BOOL : out.dtype != a.dtype))
+    return fail(ctx, KILN_ERR_DTYPE, "binary op %d: operand dtypes disagree", (int)op);
+  if constexpr (std::is_same_v<T, float>) {
+    if (op <= Binary::Minimum) {
+      const kiln_tensor *ops[3] = {&out, &a, &b};
+      auto p = make_plan<3>(ops);
+      const IsaKernels *isa = isa_kernels(ctx->isa);
+      int64_t sa = p.st[1][0], sb = p.st[2][0];
+      if (p.ndim == 1 && p.st[0][0] == 1 && (sa == 0 || sa == 1) && (sb == 0 || sb == 1) &&
+          isa->binary_f32(op, (float *)p.base[0], (const float *)p.base[1], sa, (const float *)p.base[2], sb, 0)) {
+        parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t s, int64_t e) {
+          isa->binary_f32(op, (float *)p.base[0] + s, (const float *)p.base[1] + s * sa, sa,
+                          (const float *)p.base[2] + s * sb, sb, e - s);
+        });
+        return KILN_OK;
+      }
+    }
+  }
+  if constexpr (std::is_same_v<T, bool>) {  // bool arithmetic: only mul (= and) is defined
+    switch (op) {
+      case Binary::Mul: case Binary::LogicalAnd: binary_loop<T>(ctx, out, a, b, LogicalAnd{}); return KILN_OK;
+      case Binary::Maximum: case Binary::LogicalOr: binary_loop<T>(ctx, out, a, b, LogicalOr{}); return KILN_OK;
+      case Binary::Minimum: binary_loop<T>(ctx, out, a, b, LogicalAnd{}); return KILN_OK;
+      case Binary::Eq: binary_loop<T>(ctx, out, a, b, Eq{}); return KILN_OK;
+      case Binary::Ne: case Binary::LogicalXor: binary_loop<T>(ctx, out, a, b, Ne{}); return KILN_OK;
+      case Binary::Lt: binary_loop<T>(ctx, out, a, b, Lt{}); return KILN_OK;
+      case Binary::Le: binary_loop<T>(ctx, out, a, b, Le{}); return KILN_OK;
+      case Binary::Gt: binary_loop<T>(ctx, out, a, b, Gt{}); return KILN_OK;
+      case Binary::Ge: binary_loop<T>(ctx, out, a, b, Ge{}); return KILN_OK;
+      default: return fail(ctx, KILN_ERR_DTYPE, "binary op %d is not defined for bool", (int)op);
+    }
+  } else {
+    switch (op) {
+      case Binary::Add: binary_loop<T>(ctx, out, a, b, Add{}); return KILN_OK;
+      case Binary::Sub: binary_loop<T>(ctx, out, a, b, Sub{}); return KILN_OK;
+      case Binary::Mul: binary_loop<T>(ctx, out, a, b, Mul{}); return KILN_OK;
+      case Binary::Div: binary_loop<T>(ctx, out, a, b, Div{}); return KILN_OK;
+      case Binary::Pow: binary_loop<T>(ctx, out, a, b, Pow{}); return KILN_OK;
+      case Binary::Maximum: binary_loop<T>(ctx, out, a, b, Maximum{}); return KILN_OK;
+      case Binary::Minimum: binary_loop<T>(ctx, out, a, b, Minimum{}); return KILN_OK;
+      case Binary::Remainder: binary_loop<T>(ctx, out, a, b, Remainder{}); return KILN_OK;
+      case Binary::Eq: binary_loop<T>(ctx, out, a, b, Eq{}); return KILN_OK;
+      case Binary::Ne: binary_loop<T>(ctx, out, a, b, Ne{}); return KILN_OK;
+      case Binary::Lt: binary_loop<T>(ctx, out, a, b, Lt{}); return KILN_OK;
+      case Binary::Le: binary_loop<T>(ctx, out, a, b, Le{}); return KILN_OK;
+      case Binary::Gt: binary_loop<T>(ctx, out, a, b, Gt{}); return KILN_OK;
+      case Binary::Ge: binary_loop<T>(ctx, out, a, b, Ge{}); return KILN_OK;
+      case Binary::LogicalAnd: binary_loop<T>(ctx, out, a, b, LogicalAnd{}); return KILN_OK;
+      case Binary::LogicalOr: binary_loop<T>(ctx, out, a, b, LogicalOr{}); return KILN_OK;
+      case Binary::LogicalXor: binary_loop<T>(ctx, out, a, b, LogicalXor{}); return KILN_OK;
+      case Binary::Atan2:
+        if constexpr (std::is_floating_point_v<compute_t<T>>) {
+          binary_loop<T>(ctx, out, a, b, Atan2{});
+          return KILN_OK;
+        }
+        break;
+      default: break;
+    }
+  }
+  return fail(ctx, KILN_ERR_DTYPE, "binary op %d is not defined for this dtype", (int)op);
+}
+
+template <class O, class I> void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in) {
+  const kiln_tensor *ops[2] = {&out, &in};
+  auto p = make_plan<2>(ops);
+  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    O *o = (O *)ptr[0];
+    const I *x = (const I *)ptr[1];
+    if constexpr (std::is_same_v<O, I>) {
+      if (st[0] == 1 && st[1] == 1) {
+        memcpy(o, x, (size_t)n * sizeof(O));
+        return;
+      }
+    }
+    for (int64_t i = 0; i < n; i++) o[i * st[0]] = store<O>(load(x[i * st[1]]));
+  });
+}
+
+}  // namespace
+
+kiln_status unary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, Unary op) {
+  kiln_status st = KILN_OK;
+  KILN_DISPATCH_ALL(a.dtype, return fail(ctx, KILN_ERR_DTYPE, "unary: bad dtype"), st = unary_typed<scalar_t>(ctx, out, a, op));
+  return st;
+}
+
+kiln_status binary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, Binary op) {
+  kiln_status st = KILN_OK;
+  KILN_DISPATCH_ALL(a.dtype, return fail(ctx, KILN_ERR_DTYPE, "binary: bad dtype"), st = binary_typed<scalar_t>(ctx, out, a, b, op));
+  return st;
+}
+
+kiln_status where_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &cond, const kiln_tensor &a,
+                      const kiln_tensor &b) {
+  if (cond.dtype != KILN_BOOL || a.dtype != b.dtype || out.dtype != a.dtype)
+    return fail(ctx, KILN_ERR_DTYPE, "where: condition must be bool and both values of the output dtype");
+  const kiln_tensor *ops[4] = {&out, &cond, &a, &b};
+  auto p = make_plan<4>(ops);
+  size_t es = dtype_size(out.dtype);
+  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    const bool *c = (const bool *)ptr[1];
+    for (int64_t i = 0; i < n; i++)
+      memcpy(ptr[0] + i * st[0] * es, c[i * st[1]] ? ptr[2] + i * st[2] * es : ptr[3] + i * st[3] * es, es);
+  });
+  return KILN_OK;
+}
+
+kiln_status copy_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in) {
+  KILN_DISPATCH_ALL(out.dtype, return fail(ctx, KILN_ERR_DTYPE, "copy: bad output dtype"), {
+    using O = scalar_t;
+    KILN_DISPATCH_ALL(in.dtype, return fail(ctx, KILN_ERR_DTYPE, "copy: bad input dtype"), copy_loop<O, scalar_t>(ctx, out, in));
+  });
+  return KILN_OK;
+}
+
+kiln_status fill_cpu(kiln_context *ctx, const kiln_tensor &out, double value) {
+  const kiln_tensor *ops[1] = {&out};
+  auto p = make_plan<1>(ops);
+  KILN_DISPATCH_ALL(out.dtype, return fail(ctx, KILN_ERR_DTYPE, "fill: bad dtype"), {
+    scalar_t v = store<scalar_t>(value);
+    parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+      scalar_t *o = (scalar_t *)ptr[0];
+      for (int64_t i = 0; i < n; i++) o[i * st[0]] = v;
+    });
+  });
+  return KILN_OK;
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,202 @@
+// Reductions (sum, prod, max, min, argmax, argmin) over the trailing `nred` dims of a strided view.
+// Paths: (1) the reduced dims form one contiguous run: SIMD run reductions (float32) per output;
+// (2) general: per output, walk the reduced sub-view. A single huge reduction is split into
+// fixed-size blocks whose partials are combined in block order, so the bits do not depend on
+// the thread count. Accumulation: double for floating types, int64 for integers and bool.
+#include <cmath>
+#include <limits>
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "cpu_ops.h"
+#include "strided_loop.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+constexpr int64_t kBlock = 1 << 15;  // elements per partial of a split single reduction
+
+template <class T> using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;
+
+struct ArgResult {
+  double v;
+  int64_t i;
+};
+
+// Reduces `n` elements at p with stride s (elements), from reduced-flat index `base`.
+template <class T, Reduce R> struct Runner {
+  using A = acc_t<T>;
+  static A init() {
+    if constexpr (R == Reduce::Sum) return A(0);
+    if constexpr (R == Reduce::Prod) return A(1);
+    if constexpr (R == Reduce::Max)
+      return std::is_floating_point_v<A> ? -std::numeric_limits<A>::infinity() : std::numeric_limits<A>::lowest();
+    if constexpr (R == Reduce::Min)
+      return std::is_floating_point_v<A> ? std::numeric_limits<A>::infinity() : std::numeric_limits<A>::max();
+    return A(0);
+  }
+  static void step(A &acc, A v) {
+    if constexpr (R == Reduce::Sum) acc += v;
+    if constexpr (R == Reduce::Prod) acc *= v;
+    if constexpr (R == Reduce::Max) acc = (acc != acc || v != v) ? (acc != acc ? acc : v) : (v > acc ? v : acc);
+    if constexpr (R == Reduce::Min) acc = (acc != acc || v != v) ? (acc != acc ? acc : v) : (v < acc ? v : acc);
+  }
+};
+
+template <class T> struct SubView {
+  Plan<1> plan;  // the reduced dims, base rebased per output
+  int64_t n;
+};
+
+template <class T, Reduce R> acc_t<T> reduce_range(const SubView<T> &sv, char *base, int64_t b, int64_t e) {
+  using Run = Runner<T, R>;
+  acc_t<T> acc = Run::init();
+  Plan<1> p = sv.plan;
+  p.base[0] = base;
+  walk(p, b, e, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    const T *x = (const T *)ptr[0];
+    for (int64_t i = 0; i < n; i++) Run::step(acc, (acc_t<T>)load(x[i * st[0]]));
+  });
+  return acc;
+}
+
+template <class T, bool Max> ArgResult arg_range(const SubView<T> &sv, char *base, int64_t b, int64_t e) {
+  ArgResult r{0, -1};
+  Plan<1> p = sv.plan;
+  p.base[0] = base;
+  int64_t idx = b;
+  walk(p, b, e, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    const T *x = (const T *)ptr[0];
+    for (int64_t i = 0; i < n; i++, idx++) {
+      double v = (double)load(x[i * st[0]]);
+      if (r.i >= 0 && r.v != r.v) continue;  // first NaN wins, like PyTorch
+      if (r.i < 0 || v != v || (Max ? v > r.v : v < r.v)) r = {v, idx};
+    }
+  });
+  return r;
+}
+
+template <class T, Reduce R> acc_t<T> combine(acc_t<T> a, acc_t<T> b) {
+  Runner<T, R>::step(a, b);
+  return a;
+}
+
+// Float32 contiguous runs use the ISA table for sum/max/min.
+template <class T, Reduce R> bool fast_run(kiln_context *ctx, const SubView<T> &sv, char *base, int64_t b, int64_t e,
+                                           acc_t<T> &out) {
+  if constexpr (std::is_same_v<T, float> && (R == Reduce::Sum || R == Reduce::Max || R == Reduce::Min)) {
+    if (sv.plan.ndim == 1 && sv.plan.st[0][0] == 1) {
+      const IsaKernels *isa = isa_kernels(ctx->isa);
+      const float *x = (const float *)base + b;
+      if (R == Reduce::Sum) out = isa->sum_f32(x, e - b);
+      if (R == Reduce::Max) out = isa->max_f32(x, e - b);
+      if (R == Reduce::Min) out = isa->min_f32(x, e - b);
+      return true;
+    }
+  }
+  (void)ctx, (void)sv, (void)base, (void)b, (void)e, (void)out;
+  return false;
+}
+
+template <class T, Reduce R>
+kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int nred) {
+  constexpr bool is_arg = R == Reduce::ArgMax || R == Reduce::ArgMin;
+  int nouter = in.ndim - nred;
+  // Sub-view of the reduced dims, and a 2-operand view (out, in) over the outer dims.
+  kiln_tensor red{};
+  red.data = in.data;
+  red.dtype = in.dtype;
+  red.ndim = nred;
+  int64_t R_n = 1;
+  for (int d = 0; d < nred; d++) {
+    red.shape[d] = in.shape[nouter + d];
+    red.strides[d] = in.strides[nouter + d];
+    R_n *= red.shape[d];
+  }
+  const kiln_tensor *rops[1] = {&red};
+  SubView<T> sv{make_plan<1>(rops), R_n};
+  kiln_tensor outer_in = in;
+  outer_in.ndim = nouter;
+  kiln_tensor outer_out = out;
+  const kiln_tensor *oops[2] = {&outer_out, &outer_in};
+  auto op = make_plan<2>(oops);
+  if (R_n == 0 && (R == Reduce::Max || R == Reduce::Min || is_arg))
+    return fail(ctx, KILN_ERR_SHAPE, "reduction over an empty dimension has no identity");
+
+  auto write = [&](char *o, acc_t<T> v) {
+    KILN_DISPATCH_ALL(out.dtype, , *(scalar_t *)o = store<scalar_t>(v));
+  };
+  auto reduce_one = [&](char *o, char *x, int64_t b, int64_t e) -> acc_t<T> {
+    acc_t<T> v;
+    if (!fast_run<T, R>(ctx, sv, x, b, e, v)) v = reduce_range<T, R>(sv, x, b, e);
+    (void)o;
+    return v;
+  };
+
+  if (op.numel == 1 && R_n >= 4 * kBlock && ctx->pool->size() > 1) {  // one big reduction: fixed blocks
+    int64_t nb = (R_n + kBlock - 1) / kBlock;
+    char *x = op.base[1], *o = op.base[0];
+    if constexpr (is_arg) {
+      std::vector<ArgResult> parts(nb);
+      parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; b++)
+          parts[b] = arg_range<T, R == Reduce::ArgMax>(sv, x, b * kBlock, std::min(R_n, (b + 1) * kBlock));
+      });
+      ArgResult best = parts[0];
+      for (int64_t b = 1; b < nb; b++) {
+        const ArgResult &c = parts[b];
+        if (best.v != best.v) break;
+        if (c.v != c.v || (R == Reduce::ArgMax ? c.v > best.v : c.v < best.v)) best = c;
+      }
+      *(int64_t *)o = best.i;
+    } else {
+      std::vector<acc_t<T>> parts(nb);
+      parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; b++) parts[b] = reduce_one(o, x, b * kBlock, std::min(R_n, (b + 1) * kBlock));
+      });
+      acc_t<T> acc = parts[0];
+      for (int64_t b = 1; b < nb; b++) acc = combine<T, R>(acc, parts[b]);
+      write(o, acc);
+    }
+    return KILN_OK;
+  }
+
+  int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, R_n));
+  parallel_walk(ctx->pool.get(), op, grain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    for (int64_t j = 0; j < n; j++) {
+      char *o = ptr[0] + j * st[0] * op.esize[0];
+      char *x = ptr[1] + j * st[1] * op.esize[1];
+      if constexpr (is_arg) {
+        *(int64_t *)o = R_n ? arg_range<T, R == Reduce::ArgMax>(sv, x, 0, R_n).i : 0;
+      } else {
+        write(o, R_n ? reduce_one(o, x, 0, R_n) : Runner<T, R>::init());
+      }
+    }
+  });
+  return KILN_OK;
+}
+
+}  // namespace
+
+kiln_status reduce_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int nred, Reduce op) {
+  if (nred < 0 || nred > in.ndim || out.ndim != in.ndim - nred)
+    return fail(ctx, KILN_ERR_SHAPE, "reduce: output rank %d does not match input rank %d minus %d", out.ndim, in.ndim, nred);
+  if ((op == Reduce::ArgMax || op == Reduce::ArgMin) && out.dtype != KILN_INT64)
+    return fail(ctx, KILN_ERR_DTYPE, "argmax/argmin: output must be int64");
+  kiln_status st = KILN_OK;
+  KILN_DISPATCH_ALL(in.dtype, return fail(ctx, KILN_ERR_DTYPE, "reduce: bad dtype"), {
+    switch (op) {
+      case Reduce::Sum: st = reduce_typed<scalar_t, Reduce::Sum>(ctx, out, in, nred); break;
+      case Reduce::Prod: st = reduce_typed<scalar_t, Reduce::Prod>(ctx, out, in, nred); break;
+      case Reduce::Max: st = reduce_typed<scalar_t, Reduce::Max>(ctx, out, in, nred); break;
+      case Reduce::Min: st = reduce_typed<scalar_t, Reduce::Min>(ctx, out, in, nred); break;
+      case Reduce::ArgMax: st = reduce_typed<scalar_t, Reduce::ArgMax>(ctx, out, in, nred); break;
+      case Reduce::ArgMin: st = reduce_typed<scalar_t, Reduce::ArgMin>(ctx, out, in, nred); break;
+    }
+  });
+  return st;
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,117 @@
+// Elementwise math written once, as host/device inline functors that CPU loops (and later CUDA
+// kernels) instantiate. Semantics follow PyTorch: maximum/minimum propagate NaN, remainder takes
+// the divisor's sign, sign(0) = 0, round is half-to-even.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "../core/dtype.h"
+
+namespace kiln::math {
+
+template <class T> KILN_HD bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return v != v;
+  else return false;
+}
+
+struct Neg { template <class T> KILN_HD T operator()(T a) const { return -a; } };
+struct Abs {
+  template <class T> KILN_HD T operator()(T a) const {
+    if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) return a;
+    else return a < 0 ? -a : a;
+  }
+};
+struct Sign {
+  template <class T> KILN_HD T operator()(T a) const {
+    if (is_nan(a)) return a;
+    return (T)((T(0) < a) - (a < T(0)));
+  }
+};
+struct Exp { template <class T> KILN_HD T operator()(T a) const { return std::exp(a); } };
+struct Log { template <class T> KILN_HD T operator()(T a) const { return std::log(a); } };
+struct Sqrt { template <class T> KILN_HD T operator()(T a) const { return std::sqrt(a); } };
+struct Rsqrt { template <class T> KILN_HD T operator()(T a) const { return T(1) / std::sqrt(a); } };
+struct Sin { template <class T> KILN_HD T operator()(T a) const { return std::sin(a); } };
+struct Cos { template <class T> KILN_HD T operator()(T a) const { return std::cos(a); } };
+struct Tanh { template <class T> KILN_HD T operator()(T a) const { return std::tanh(a); } };
+struct Sigmoid {
+  // Written so that neither branch overflows: exp of a non-positive number only.
+  template <class T> KILN_HD T operator()(T a) const {
+    if (a >= 0) return T(1) / (T(1) + std::exp(-a));
+    T e = std::exp(a);
+    return e / (T(1) + e);
+  }
+};
+struct Erf { template <class T> KILN_HD T operator()(T a) const { return std::erf(a); } };
+struct Floor { template <class T> KILN_HD T operator()(T a) const { return std::floor(a); } };
+struct Ceil { template <class T> KILN_HD T operator()(T a) const { return std::ceil(a); } };
+struct Round { template <class T> KILN_HD T operator()(T a) const { return std::nearbyint(a); } };
+struct Trunc { template <class T> KILN_HD T operator()(T a) const { return std::trunc(a); } };
+struct Reciprocal { template <class T> KILN_HD T operator()(T a) const { return T(1) / a; } };
+struct Log1p { template <class T> KILN_HD T operator()(T a) const { return std::log1p(a); } };
+struct Expm1 { template <class T> KILN_HD T operator()(T a) const { return std::expm1(a); } };
+
+struct Add { template <class T> KILN_HD T operator()(T a, T b) const { return a + b; } };
+struct Sub { template <class T> KILN_HD T operator()(T a, T b) const { return a - b; } };
+struct Mul { template <class T> KILN_HD T operator()(T a, T b) const { return a * b; } };
+struct Div {
+  template <class T> KILN_HD T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) return b == 0 ? T(0) : a / b;  // TS promotes ints; guard anyway
+    else return a / b;
+  }
+};
+struct Pow {
+  template <class T> KILN_HD T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (b < 0) return a == 1 ? T(1) : (a == T(-1) ? ((b & 1) ? T(-1) : T(1)) : T(0));
+      T r = 1, base = a;
+      for (auto e = b; e > 0; e >>= 1) {
+        if (e & 1) r *= base;
+        base *= base;
+      }
+      return r;
+    } else {
+      return std::pow(a, b);
+    }
+  }
+};
+struct Maximum {
+  template <class T> KILN_HD T operator()(T a, T b) const {
+    if (is_nan(a) || is_nan(b)) return is_nan(a) ? a : b;
+    return a > b ? a : b;
+  }
+};
+struct Minimum {
+  template <class T> KILN_HD T operator()(T a, T b) const {
+    if (is_nan(a) || is_nan(b)) return is_nan(a) ? a : b;
+    return a < b ? a : b;
+  }
+};
+struct Remainder {
+  template <class T> KILN_HD T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == 0) return T(0);
+      T r = a % b;
+      return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+    } else {
+      T r = std::fmod(a, b);
+      return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+    }
+  }
+};
+struct Atan2 { template <class T> KILN_HD T operator()(T a, T b) const { return std::atan2(a, b); } };
+
+// Comparisons and logic produce bool.
+struct Eq { template <class T> KILN_HD bool operator()(T a, T b) const { return a == b; } };
+struct Ne { template <class T> KILN_HD bool operator()(T a, T b) const { return a != b; } };
+struct Lt { template <class T> KILN_HD bool operator()(T a, T b) const { return a < b; } };
+struct Le { template <class T> KILN_HD bool operator()(T a, T b) const { return a <= b; } };
+struct Gt { template <class T> KILN_HD bool operator()(T a, T b) const { return a > b; } };
+struct Ge { template <class T> KILN_HD bool operator()(T a, T b) const { return a >= b; } };
+struct LogicalAnd { template <class T> KILN_HD bool operator()(T a, T b) const { return (a != T(0)) && (b != T(0)); } };
+struct LogicalOr { template <class T> KILN_HD bool operator()(T a, T b) const { return (a != T(0)) || (b != T(0)); } };
+struct LogicalXor { template <class T> KILN_HD bool operator()(T a, T b) const { return (a != T(0)) != (b != T(0)); } };
+struct LogicalNot { template <class T> KILN_HD bool operator()(T a) const { return a == T(0); } };
+
+}  // namespace kiln::math

@@ -1,0 +1,99 @@
+// N-d strided iteration shared by the CPU drivers: operands of one shape are collapsed to the
+// fewest dimensions, then walked as runs along the innermost dimension, so a kernel sees
+// (pointers, inner strides, run length) and can take a SIMD path when the strides are 1 or 0.
+#pragma once
+#include <cstdint>
+
+#include "../core/dtype.h"
+#include "../core/thread_pool.h"
+#include "kiln.h"
+
+namespace kiln::cpu {
+
+template <int K> struct Plan {
+  int ndim = 0;  // >= 1 after make_plan; the last dimension is the inner run
+  int64_t shape[KILN_MAX_DIMS];
+  int64_t st[K][KILN_MAX_DIMS];  // element strides per operand
+  char *base[K];
+  int64_t esize[K];
+  int64_t numel = 1;
+};
+
+// All operands must have the shape of ops[0] (the TS layer expands broadcasts into 0-strides).
+template <int K> Plan<K> make_plan(const kiln_tensor *const (&ops)[K]) {
+  Plan<K> p;
+  const kiln_tensor &t0 = *ops[0];
+  for (int k = 0; k < K; k++) {
+    p.base[k] = (char *)ops[k]->data;
+    p.esize[k] = (int64_t)dtype_size(ops[k]->dtype);
+  }
+  int nd = 0;
+  for (int d = 0; d < t0.ndim; d++) {
+    p.numel *= t0.shape[d];
+    if (t0.shape[d] == 1) continue;
+    bool merge = nd > 0;
+    for (int k = 0; k < K && merge; k++) merge = p.st[k][nd - 1] == ops[k]->strides[d] * t0.shape[d];
+    if (merge) {
+      p.shape[nd - 1] *= t0.shape[d];
+      for (int k = 0; k < K; k++) p.st[k][nd - 1] = ops[k]->strides[d];
+    } else {
+      p.shape[nd] = t0.shape[d];
+      for (int k = 0; k < K; k++) p.st[k][nd] = ops[k]->strides[d];
+      nd++;
+    }
+  }
+  if (nd == 0) {
+    p.shape[0] = 1;
+    for (int k = 0; k < K; k++) p.st[k][0] = 0;
+    nd = 1;
+  }
+  p.ndim = nd;
+  return p;
+}
+
+// Calls f(ptrs, inner_strides, n) for each inner run covering flat indices [begin, end).
+template <int K, class F> void walk(const Plan<K> &p, int64_t begin, int64_t end, const F &f) {
+  if (begin >= end) return;
+  const int nd = p.ndim, last = nd - 1;
+  int64_t idx[KILN_MAX_DIMS];
+  int64_t rem = begin;
+  for (int d = last; d >= 0; d--) {
+    idx[d] = rem % p.shape[d];
+    rem /= p.shape[d];
+  }
+  char *ptr[K];
+  int64_t inner[K];
+  for (int k = 0; k < K; k++) {
+    int64_t off = 0;
+    for (int d = 0; d < nd; d++) off += idx[d] * p.st[k][d];
+    ptr[k] = p.base[k] + off * p.esize[k];
+    inner[k] = p.st[k][last];
+  }
+  int64_t pos = begin;
+  while (pos < end) {
+    int64_t n = p.shape[last] - idx[last];
+    if (n > end - pos) n = end - pos;
+    f(ptr, inner, n);
+    pos += n;
+    if (pos >= end) break;
+    // advance: inner run finished (idx[last] wraps to 0), carry into outer dims
+    for (int k = 0; k < K; k++) ptr[k] += (p.st[k][last] * (p.shape[last] - idx[last])) * p.esize[k] -
+                                          p.st[k][last] * p.shape[last] * p.esize[k];
+    idx[last] = 0;
+    for (int d = last - 1; d >= 0; d--) {
+      for (int k = 0; k < K; k++) ptr[k] += p.st[k][d] * p.esize[k];
+      if (++idx[d] < p.shape[d]) break;
+      for (int k = 0; k < K; k++) ptr[k] -= p.st[k][d] * p.shape[d] * p.esize[k];
+      idx[d] = 0;
+    }
+  }
+}
+
+// Elements per task for memory-bound loops: a share must be worth well over a ~2 us handoff.
+constexpr int64_t kElementwiseGrain = 1 << 16;
+
+template <int K, class F> void parallel_walk(ThreadPool *pool, const Plan<K> &p, int64_t grain, const F &f) {
+  parallel_for(pool, p.numel, grain, [&](int64_t b, int64_t e) { walk(p, b, e, f); });
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,86 @@
+/* kiln C API: the plain C surface that the N-API glue, C++ tests and bench binaries drive.
+ * No Node headers here. Every entry returns a status; nothing aborts the host process. */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KILN_MAX_DIMS 8
+#define KILN_MAX_OPERANDS 8
+#define KILN_MAX_ATTRS 32
+
+typedef enum kiln_status {
+  KILN_OK = 0,
+  KILN_ERR_ARG = 1,
+  KILN_ERR_SHAPE = 2,
+  KILN_ERR_DTYPE = 3,
+  KILN_ERR_DEVICE = 4,
+  KILN_ERR_OOM = 5,
+  KILN_ERR_NOT_COMPILED = 6,
+  KILN_ERR_CUDA = 7,
+  KILN_ERR_INTERNAL = 8,
+  KILN_ERR_INDEX = 9
+} kiln_status;
+
+/* Order matches ts/dtype.ts (DTYPE_IDS). */
+typedef enum kiln_dtype {
+  KILN_FLOAT32 = 0,
+  KILN_FLOAT64 = 1,
+  KILN_FLOAT16 = 2,
+  KILN_BFLOAT16 = 3,
+  KILN_INT32 = 4,
+  KILN_INT64 = 5,
+  KILN_UINT8 = 6,
+  KILN_BOOL = 7,
+  KILN_NUM_DTYPES = 8
+} kiln_dtype;
+
+typedef enum kiln_isa { KILN_ISA_GENERIC = 0, KILN_ISA_AVX2 = 1, KILN_ISA_AVX512 = 2, KILN_ISA_NEON = 3 } kiln_isa;
+
+/* A strided view: data points at element [0,...,0]; strides are in elements and may be 0 or negative. */
+typedef struct kiln_tensor {
+  void *data;
+  int32_t dtype;
+  int32_t ndim;
+  int64_t shape[KILN_MAX_DIMS];
+  int64_t strides[KILN_MAX_DIMS];
+} kiln_tensor;
+
+typedef struct kiln_memory_stats {
+  uint64_t live_bytes, live_blocks, cached_bytes, cached_blocks, peak_bytes, alloc_calls, cache_hits;
+} kiln_memory_stats;
+
+typedef struct kiln_context kiln_context;
+
+/* num_threads <= 0: physical cores (or KILN_NUM_THREADS). isa NULL: detect (or KILN_ISA). */
+kiln_context *kiln_context_create(int num_threads, const char *isa);
+void kiln_context_destroy(kiln_context *ctx);
+const char *kiln_last_error(const kiln_context *ctx);
+int kiln_context_num_threads(const kiln_context *ctx);
+kiln_isa kiln_context_isa(const kiln_context *ctx);
+const char *kiln_isa_name(kiln_isa isa);
+/* Bit set of ISAs this CPU can run (1 << kiln_isa). */
+unsigned kiln_isa_supported(void);
+
+void *kiln_buffer_alloc(kiln_context *ctx, size_t nbytes);
+/* Drops one reference; alloc gives one, retain adds one; the block is reused at zero. */
+void kiln_buffer_free(kiln_context *ctx, void *ptr);
+int kiln_buffer_retain(kiln_context *ctx, void *ptr);
+void kiln_memory_stats_get(const kiln_context *ctx, kiln_memory_stats *out);
+void kiln_memory_empty_cache(kiln_context *ctx);
+
+size_t kiln_dtype_size(int32_t dtype);
+
+/* Runs op `op` (an id from kiln_ops.gen.h) on validated descriptors. Outputs first. */
+kiln_status kiln_op_run(kiln_context *ctx, int op, kiln_tensor *outs, int nout, const kiln_tensor *ins, int nin,
+                        const double *attrs, int nattr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

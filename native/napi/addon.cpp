@@ -1,0 +1,186 @@
+// N-API glue (node-addon-api): the small flat surface of DESIGN.md. Arguments for run() travel
+// through a per-instance Float64Array "argument block" that JS fills, so a call passes four
+// integers and allocates nothing. Addresses cross as doubles (exact below 2^53). Native code
+// returns statuses; JS turns them into KilnError, so nothing here throws on a bad tensor.
+#include <napi.h>
+
+#include <memory>
+
+#include "kiln.h"
+#include "kiln_ops.gen.h"
+
+namespace {
+
+constexpr int kDescDoubles = 3 + 2 * KILN_MAX_DIMS;  // data, dtype, ndim, shape, strides
+constexpr int kAttrBase = kDescDoubles * KILN_MAX_OPERANDS * 2;
+constexpr int kBlockDoubles = kAttrBase + KILN_MAX_ATTRS;
+
+struct Context {  // shared by the instance and every zero-copy ArrayBuffer still alive
+  kiln_context *ctx;
+  ~Context() { kiln_context_destroy(ctx); }
+};
+
+struct Instance {
+  std::shared_ptr<Context> shared;
+  kiln_context *ctx;
+  double block[kBlockDoubles];
+  Napi::Reference<Napi::Float64Array> block_ref;
+};
+
+Instance *inst(const Napi::CallbackInfo &info) { return info.Env().GetInstanceData<Instance>(); }
+
+void unpack(const double *b, kiln_tensor *t) {
+  t->data = (void *)(uintptr_t)b[0];
+  t->dtype = (int32_t)b[1];
+  t->ndim = (int32_t)b[2];
+  if (t->ndim < 0 || t->ndim > KILN_MAX_DIMS) return;  // kiln_op_run reports it
+  for (int d = 0; d < t->ndim; d++) {
+    t->shape[d] = (int64_t)b[3 + d];
+    t->strides[d] = (int64_t)b[3 + KILN_MAX_DIMS + d];
+  }
+}
+
+// run(op, nout, nin, nattr) -> status (0 = ok; message in lastError()).
+Napi::Value Run(const Napi::CallbackInfo &info) {
+  Instance *I = inst(info);
+  int op = info[0].As<Napi::Number>().Int32Value(), nout = info[1].As<Napi::Number>().Int32Value();
+  int nin = info[2].As<Napi::Number>().Int32Value(), nattr = info[3].As<Napi::Number>().Int32Value();
+  if (nout < 0 || nin < 0 || nout + nin > 2 * KILN_MAX_OPERANDS || nattr < 0 || nattr > KILN_MAX_ATTRS)
+    return Napi::Number::New(info.Env(), KILN_ERR_ARG);
+  kiln_tensor t[2 * KILN_MAX_OPERANDS] = {};
+  for (int i = 0; i < nout + nin; i++) unpack(I->block + i * kDescDoubles, &t[i]);
+  kiln_status st = kiln_op_run(I->ctx, op, t, nout, t + nout, nin, I->block + kAttrBase, nattr);
+  return Napi::Number::New(info.Env(), st);
+}
+
+Napi::Value Alloc(const Napi::CallbackInfo &info) {
+  Instance *I = inst(info);
+  double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 0) || n > 9.0e15) return Napi::Number::New(info.Env(), 0);
+  void *p = kiln_buffer_alloc(I->ctx, (size_t)n);
+  if (p) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), (int64_t)n);
+  return Napi::Number::New(info.Env(), (double)(uintptr_t)p);
+}
+
+Napi::Value Free(const Napi::CallbackInfo &info) {
+  Instance *I = inst(info);
+  void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
+  double n = info[1].As<Napi::Number>().DoubleValue();
+  kiln_buffer_free(I->ctx, p);
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -(int64_t)n);
+  return info.Env().Undefined();
+}
+
+// view(addr, nbytes) -> ArrayBuffer over the block (zero-copy); it holds a reference to the block
+// until the garbage collector drops it. Falls back to a copy where external buffers are forbidden.
+Napi::Value View(const Napi::CallbackInfo &info) {
+  Instance *I = inst(info);
+  void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
+  size_t n = (size_t)info[1].As<Napi::Number>().DoubleValue();
+  if (!kiln_buffer_retain(I->ctx, p)) return info.Env().Null();
+  auto *hint = new std::pair<std::shared_ptr<Context>, void *>(I->shared, p);
+  napi_value ab;
+  napi_status s = napi_create_external_arraybuffer(
+      info.Env(), p, n,
+      [](napi_env, void *, void *h) {
+        auto *pr = (std::pair<std::shared_ptr<Context>, void *> *)h;
+        kiln_buffer_free(pr->first->ctx, pr->second);
+        delete pr;
+      },
+      hint, &ab);
+  if (s != napi_ok) {  // e.g. a runtime with the V8 sandbox: copy instead
+    kiln_buffer_free(I->ctx, p);
+    delete hint;
+    auto copy = Napi::ArrayBuffer::New(info.Env(), n);
+    memcpy(copy.Data(), p, n);
+    return copy;
+  }
+  return Napi::Value(info.Env(), ab);
+}
+
+// copyIn(addr, typedArray) / copyOut(addr, typedArray): raw byte copies between JS and a block.
+Napi::Value CopyIn(const Napi::CallbackInfo &info) {
+  void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
+  auto ta = info[1].As<Napi::TypedArray>();
+  auto buf = ta.ArrayBuffer();
+  memcpy(p, (char *)buf.Data() + ta.ByteOffset(), ta.ByteLength());
+  return info.Env().Undefined();
+}
+Napi::Value CopyOut(const Napi::CallbackInfo &info) {
+  void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
+  auto ta = info[1].As<Napi::TypedArray>();
+  auto buf = ta.ArrayBuffer();
+  memcpy((char *)buf.Data() + ta.ByteOffset(), p, ta.ByteLength());
+  return info.Env().Undefined();
+}
+
+Napi::Value LastError(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), kiln_last_error(inst(info)->ctx)); }
+
+Napi::Value MemoryStats(const Napi::CallbackInfo &info) {
+  kiln_memory_stats s;
+  kiln_memory_stats_get(inst(info)->ctx, &s);
+  auto o = Napi::Object::New(info.Env());
+  o["liveBytes"] = (double)s.live_bytes;
+  o["liveBlocks"] = (double)s.live_blocks;
+  o["cachedBytes"] = (double)s.cached_bytes;
+  o["cachedBlocks"] = (double)s.cached_blocks;
+  o["peakBytes"] = (double)s.peak_bytes;
+  o["allocCalls"] = (double)s.alloc_calls;
+  o["cacheHits"] = (double)s.cache_hits;
+  return o;
+}
+
+Napi::Value EmptyCache(const Napi::CallbackInfo &info) {
+  kiln_memory_empty_cache(inst(info)->ctx);
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo &info) {
+  Instance *I = inst(info);
+  auto o = Napi::Object::New(info.Env());
+  o["isa"] = kiln_isa_name(kiln_context_isa(I->ctx));
+  o["numThreads"] = kiln_context_num_threads(I->ctx);
+  auto sup = Napi::Array::New(info.Env());
+  unsigned set = kiln_isa_supported();
+  uint32_t k = 0;
+  for (int i = 0; i < 4; i++)
+    if (set & (1u << i)) sup[k++] = kiln_isa_name((kiln_isa)i);
+  o["supportedIsas"] = sup;
+  o["startupWarning"] = kiln_last_error(I->ctx);
+  o["opCount"] = (int)KILN_OP_COUNT;
+  o["cuda"] = false;
+  o["version"] = 1;
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto *I = new Instance();
+  I->ctx = kiln_context_create(0, nullptr);
+  if (!I->ctx) {
+    delete I;
+    Napi::Error::New(env, "kiln: could not create the native context (out of memory)").ThrowAsJavaScriptException();
+    return exports;
+  }
+  I->shared = std::shared_ptr<Context>(new Context{I->ctx});
+  env.SetInstanceData<Instance>(I);  // deleted with the environment; zero-copy buffers keep `shared`
+  auto ab = Napi::ArrayBuffer::New(env, I->block, sizeof I->block);
+  auto block = Napi::Float64Array::New(env, kBlockDoubles, ab, 0);
+  exports["argBlock"] = block;
+  exports["descDoubles"] = kDescDoubles;
+  exports["attrBase"] = kAttrBase;
+  exports["run"] = Napi::Function::New(env, Run);
+  exports["alloc"] = Napi::Function::New(env, Alloc);
+  exports["free"] = Napi::Function::New(env, Free);
+  exports["view"] = Napi::Function::New(env, View);
+  exports["copyIn"] = Napi::Function::New(env, CopyIn);
+  exports["copyOut"] = Napi::Function::New(env, CopyOut);
+  exports["lastError"] = Napi::Function::New(env, LastError);
+  exports["memoryStats"] = Napi::Function::New(env, MemoryStats);
+  exports["emptyCache"] = Napi::Function::New(env, EmptyCache);
+  exports["info"] = Napi::Function::New(env, Info);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kiln, Init)

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds test/native/isa_kernels_test.cpp with the per-ISA kernel tables (each arch file with exactly
+# the flags the build manifest gives it) and runs it: natively on x86-64 or AArch64, then AArch64
+# again under qemu-aarch64 when a cross compiler is installed, so NEON is checked from any host.
+# Usage: scripts/test_isa_native.sh [test args, e.g. --bench]. CXX overrides the native compiler.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+common=(-std=c++17 -O2 -Wall -Wextra -Werror -I"$root/native/include" -I"$root/native/core")
+arch_dir="$root/native/cpu/arch"
+flags_avx2=(-mavx2 -mfma -mf16c)
+flags_avx512=(-mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c)
+
+# build <compiler> <out dir> <extra link flags...>: objects per file so ISA flags stay per file.
+build() {
+  local cxx=$1 out=$2
+  shift 2
+  mkdir -p "$out"
+  local target
+  target=$("$cxx" -dumpmachine)
+  "$cxx" "${common[@]}" -c "$arch_dir/generic.cpp" -o "$out/generic.o"
+  "$cxx" "${common[@]}" -c "$root/native/core/cpu_features.cpp" -o "$out/cpu_features.o"
+  "$cxx" "${common[@]}" -c "$root/test/native/isa_kernels_test.cpp" -o "$out/test.o"
+  local objs=("$out/generic.o" "$out/cpu_features.o" "$out/test.o")
+  case "$target" in
+    x86_64*)
+      "$cxx" "${common[@]}" "${flags_avx2[@]}" -c "$arch_dir/avx2.cpp" -o "$out/avx2.o"
+      "$cxx" "${common[@]}" "${flags_avx512[@]}" -c "$arch_dir/avx512.cpp" -o "$out/avx512.o"
+      objs+=("$out/avx2.o" "$out/avx512.o")
+      ;;
+    aarch64*)
+      "$cxx" "${common[@]}" -c "$arch_dir/neon.cpp" -o "$out/neon.o"
+      objs+=("$out/neon.o")
+      ;;
+  esac
+  "$cxx" "$@" "${objs[@]}" -o "$out/isa_kernels_test"
+}
+
+echo "== native ($(uname -m))"
+build "${CXX:-g++}" "$tmp/native"
+"$tmp/native/isa_kernels_test" "$@"
+
+echo "== aarch64 under qemu"
+qemu=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
+if [[ "$(uname -m)" == aarch64 ]]; then
+  echo "skipped: native run above was aarch64"
+elif ! command -v aarch64-linux-gnu-g++ >/dev/null; then
+  echo "skipped: no aarch64 cross compiler (apt-get install g++-aarch64-linux-gnu qemu-user)"
+elif [[ -z "$qemu" ]]; then
+  echo "skipped: no qemu-aarch64 (apt-get install qemu-user)"
+else
+  build aarch64-linux-gnu-g++ "$tmp/aarch64" -static
+  # Emulation is ~20x slower: sample the accuracy sweep more sparsely; no timing under emulation.
+  args=()
+  for a in "$@"; do [[ "$a" == --bench ]] || args+=("$a"); done
+  "$qemu" "$tmp/aarch64/isa_kernels_test" --sweep-step 8191 ${args[@]+"${args[@]}"}
+fi

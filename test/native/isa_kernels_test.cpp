@@ -1,0 +1,440 @@
+// Conformance test for the per-ISA float32 fast paths (native/cpu/arch): every table this CPU can run
+// is checked entry by entry against the scalar functors of scalar_math.h, a float64 std::
+// reference and the generic twin, over many lengths, both stride cases, special values, unaligned
+// pointers and arrays that end at a PROT_NONE page (so any read or write past n faults).
+// One line per check; exit status 1 on any failure. Build and run: scripts/test_isa_native.sh.
+// `isa_kernels_test --bench` then times add_f32 / sum_f32 / exp on 16M floats per ISA.
+// `--sweep-step N` samples every Nth float bit pattern for the accuracy sweep (default 1021).
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../native/cpu/arch/isa.h"
+#include "../../native/cpu/scalar_math.h"
+
+using namespace kiln::cpu;
+namespace km = kiln::math;
+
+static int g_failed_checks = 0;
+static std::mt19937_64 g_rng;
+static const int64_t kLengths[] = {0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 64, 100, 1000, 4097, 100003};
+
+static uint32_t bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static int64_t ord(float f) {  // monotone in f: ulp distance is a difference of ords
+  int32_t i = (int32_t)bits(f);
+  return i < 0 ? -(int64_t)(i & 0x7fffffff) : i;
+}
+static bool same(float a, float b) { return std::isnan(a) ? std::isnan(b) : bits(a) == bits(b); }
+static double ulp_of(double r) {
+  double a = std::fabs(r);
+  return a < FLT_MIN ? 0x1p-149 : std::ldexp(1.0, std::ilogb(a) - 23);
+}
+// Error in ulps of the exact result (0.5 = correctly rounded). NaN and inf must match; an infinity
+// next to FLT_MAX counts as 1 ulp.
+static double ulp_err(float got, double ref) {
+  float rf = (float)ref;
+  if (std::isnan(ref) || std::isnan(got)) return std::isnan(ref) && std::isnan(got) ? 0 : 1e9;
+  if (std::isinf(rf) || std::isinf(got)) return (double)std::llabs(ord(got) - ord(rf));
+  return std::fabs((double)got - ref) / ulp_of(ref);
+}
+
+// One check: counts cases, prints the first few failures and a summary line when it goes away.
+struct Check {
+  std::string name;
+  long cases = 0, fails = 0;
+  double max_ulp = -1, max_rel = 0;
+  float worst_x = 0;
+  explicit Check(std::string n) : name(std::move(n)) {}
+  bool expect(bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4))) {
+    cases++;
+    if (!ok && fails++ < 5) {
+      va_list ap;
+      va_start(ap, fmt);
+      printf("  FAIL %s: ", name.c_str());
+      vprintf(fmt, ap);
+      printf("\n");
+      va_end(ap);
+    }
+    return ok;
+  }
+  void error(float x, float got, double ref) {
+    double u = ulp_err(got, ref);
+    if (u > max_ulp) max_ulp = u, worst_x = x;
+    if (std::fabs(ref) >= FLT_MIN && std::isfinite((float)ref) && std::isfinite(got))
+      max_rel = std::max(max_rel, std::fabs(got - ref) / std::fabs(ref));
+  }
+  ~Check() {
+    printf("%-4s %-34s %8ld cases", fails ? "FAIL" : "ok", name.c_str(), cases);
+    if (max_ulp >= 0) printf("  max %.2f ulp (x=%.9g)  max rel %.3g", max_ulp, worst_x, max_rel);
+    printf("\n");
+    if (fails) g_failed_checks++;
+  }
+};
+
+// Floats in their own mapping, either ending exactly at a PROT_NONE page or starting one float past
+// a page boundary (unaligned) with poisoned sentinels around them.
+static const uint32_t kPoison = 0x7fbadbad;
+struct Buf {
+  void *map;
+  size_t len;
+  float *p;
+  int64_t n;
+  bool at_end;
+  Buf(int64_t count, bool end) : n(count), at_end(end) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), data = ((size_t)(n + 32) * 4 + page - 1) / page * page;
+    len = data + page;
+    map = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED || mprotect((char *)map + data, page, PROT_NONE)) perror("mmap"), exit(2);
+    for (size_t i = 0; i < data / 4; i++) ((uint32_t *)map)[i] = kPoison;
+    p = end ? (float *)((char *)map + data) - n : (float *)map + 1;
+  }
+  ~Buf() { munmap(map, len); }
+  Buf(const Buf &) = delete;
+  bool sentinels_ok() const {
+    if (at_end) return true;  // past the end is the guard page
+    for (int i = -1; i < 8; i++)
+      if (bits(p[i < 0 ? -1 : n + i]) != kPoison) return false;
+    return true;
+  }
+  bool written() const {
+    for (int64_t i = 0; i < n; i++)
+      if (bits(p[i]) == kPoison) return false;
+    return sentinels_ok();
+  }
+};
+
+static const float kSpecials[] = {
+    NAN, -NAN, from_bits(0x7fc01234), INFINITY, -INFINITY, 0.0f, -0.0f, FLT_MIN, -FLT_MIN, 1e-40f, -1e-45f,
+    FLT_MAX, -FLT_MAX, 1e30f, -1e30f, 1e-30f, 88.72f, 88.7228394f, 88.73f, 89.0f, -87.4f, -103.9f, -104.5f,
+    1.0f, -1.0f, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 8388609.0f, 1e-5f, -1e-5f, 1e-8f, -0.9999f, 9.5f, -9.5f};
+static double unit() { return (double)(g_rng() >> 11) * 0x1p-53; }
+// Mostly uniform in [lo, hi]; 1/16 special values, 1/8 any magnitude 2^-149..2^127, 1/16 ties (k + .5).
+static float gen(float lo, float hi) {
+  uint64_t u = g_rng();
+  switch (u % 16) {
+    case 0: return kSpecials[(u >> 8) % (sizeof kSpecials / sizeof *kSpecials)];
+    case 1: case 2: {
+      float v = std::ldexp(1.0f + (float)((u >> 20) & 0xffff) / 65536.0f, (int)((u >> 8) % 277) - 149);
+      return (u >> 40) & 1 ? -v : v;
+    }
+    case 3: return std::floor(lo + (float)((hi - lo) * unit())) + 0.5f;
+    default: return lo + (float)((hi - lo) * unit());
+  }
+}
+static void fill(Buf &b, float lo, float hi) {
+  for (int64_t i = 0; i < b.n; i++) b.p[i] = gen(lo, hi);
+}
+
+// ---- binary_f32 ----
+struct BinCase { Binary op; const char *name; float (*f)(float, float); };
+static const BinCase kBin[] = {
+    {Binary::Add, "add", [](float a, float b) { return km::Add{}(a, b); }},
+    {Binary::Sub, "sub", [](float a, float b) { return km::Sub{}(a, b); }},
+    {Binary::Mul, "mul", [](float a, float b) { return km::Mul{}(a, b); }},
+    {Binary::Div, "div", [](float a, float b) { return km::Div{}(a, b); }},
+    {Binary::Maximum, "maximum", [](float a, float b) { return km::Maximum{}(a, b); }},
+    {Binary::Minimum, "minimum", [](float a, float b) { return km::Minimum{}(a, b); }},
+};
+
+static void test_binary(const IsaKernels *t, const IsaKernels *gen_t) {
+  for (const BinCase &c : kBin) {
+    Check ck(std::string(t->name) + " binary_f32 " + c.name);
+    bool exact_nan = c.op == Binary::Maximum || c.op == Binary::Minimum;  // blends keep the payload
+    for (int64_t n : kLengths)
+      for (int s = 0; s < 4; s++)
+        for (bool end : {true, false}) {
+          int64_t sa = s & 1, sb = s >> 1;
+          Buf a(sa ? n : (n ? 1 : 0), end), b(sb ? n : (n ? 1 : 0), end), o(n, end), g(n, end);
+          fill(a, -100, 100), fill(b, -100, 100);
+          ck.expect(t->binary_f32(c.op, o.p, a.p, sa, b.p, sb, n), "returned false");
+          gen_t->binary_f32(c.op, g.p, a.p, sa, b.p, sb, n);
+          ck.expect(o.written(), "n=%" PRId64 " sa=%" PRId64 " sb=%" PRId64 ": unwritten or out-of-range write", n, sa, sb);
+          for (int64_t i = 0; i < n; i++) {
+            float x = a.p[i * sa], y = b.p[i * sb], want = c.f(x, y);
+            bool ok = exact_nan ? bits(o.p[i]) == bits(want) : same(o.p[i], want);
+            if (!ck.expect(ok && same(o.p[i], g.p[i]), "n=%" PRId64 " sa=%" PRId64 " sb=%" PRId64 " i=%" PRId64
+                           " op(%a, %a) = %a, scalar %a, generic %a", n, sa, sb, i, x, y, o.p[i], want, g.p[i]))
+              break;
+          }
+        }
+    // In place (o == a), as the autograd accumulators use it.
+    Buf a(1000, false), b(1000, false);
+    fill(a, -10, 10), fill(b, -10, 10);
+    std::vector<float> want(1000);
+    for (int i = 0; i < 1000; i++) want[i] = c.f(a.p[i], b.p[i]);
+    t->binary_f32(c.op, a.p, a.p, 1, b.p, 1, 1000);
+    for (int i = 0; i < 1000; i++) ck.expect(same(a.p[i], want[i]), "in place i=%d", i);
+  }
+  Check ck(std::string(t->name) + " binary_f32 unsupported ops");
+  float a[4] = {1, 2, 3, 4}, o[4] = {9, 9, 9, 9};
+  for (Binary op : {Binary::Pow, Binary::Remainder, Binary::Atan2, Binary::Eq, Binary::Lt, Binary::LogicalAnd})
+    ck.expect(!t->binary_f32(op, o, a, 1, a, 1, 4) && o[0] == 9, "op %d claimed", (int)op);
+}
+
+// ---- unary_f32 ----
+static double sigmoid_ref(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
+struct UnCase {
+  Unary op;
+  const char *name;
+  float lo, hi;                 // main input range for gen()
+  float (*exact)(float);        // ops that are one IEEE operation: bits must match this
+  double (*ref)(double);        // approximations: float64 reference
+  double max_ulp;               // tolerance vs ref
+  std::vector<std::pair<float, float>> focus;  // extra dense ranges for the accuracy statistics
+};
+static const UnCase kUn[] = {
+    {Unary::Neg, "neg", -10, 10, [](float x) { return km::Neg{}(x); }, nullptr, 0, {}},
+    // fabs, not km::Abs: that one returns -0 for -0 (a < 0 is false); PyTorch and IEEE give +0.
+    {Unary::Abs, "abs", -10, 10, [](float x) { return std::fabs(x); }, nullptr, 0, {}},
+    {Unary::Sign, "sign", -10, 10, [](float x) { return km::Sign{}(x); }, nullptr, 0, {}},
+    {Unary::Sqrt, "sqrt", 0, 1e6f, [](float x) { return km::Sqrt{}(x); }, nullptr, 0, {}},
+    {Unary::Rsqrt, "rsqrt", 0, 1e6f, [](float x) { return km::Rsqrt{}(x); }, nullptr, 0, {}},
+    {Unary::Floor, "floor", -20, 20, [](float x) { return km::Floor{}(x); }, nullptr, 0, {}},
+    {Unary::Ceil, "ceil", -20, 20, [](float x) { return km::Ceil{}(x); }, nullptr, 0, {}},
+    {Unary::Round, "round", -20, 20, [](float x) { return km::Round{}(x); }, nullptr, 0, {}},
+    {Unary::Trunc, "trunc", -20, 20, [](float x) { return km::Trunc{}(x); }, nullptr, 0, {}},
+    {Unary::Reciprocal, "reciprocal", -10, 10, [](float x) { return km::Reciprocal{}(x); }, nullptr, 0, {}},
+    {Unary::Exp, "exp", -110, 95, nullptr, [](double x) { return std::exp(x); }, 2, {{-104, 89}, {-1e-3f, 1e-3f}}},
+    {Unary::Log, "log", 0, 1000, nullptr, [](double x) { return std::log(x); }, 2, {{0.5f, 2}, {0, 1e-36f}}},
+    {Unary::Tanh, "tanh", -12, 12, nullptr, [](double x) { return std::tanh(x); }, 2.5, {{-10, 10}, {-1e-3f, 1e-3f}}},
+    {Unary::Sigmoid, "sigmoid", -110, 110, nullptr, sigmoid_ref, 2.5, {{-105, 105}, {-2, 2}}},
+    {Unary::Log1p, "log1p", -1, 10, nullptr, [](double x) { return std::log1p(x); }, 2.5, {{-1, 1}, {-1e-4f, 1e-4f}}},
+    {Unary::Expm1, "expm1", -20, 90, nullptr, [](double x) { return std::expm1(x); }, 2.5, {{-20, 89}, {-1e-3f, 1e-3f}}},
+};
+
+// Compares o (from t) with the reference and with g (from the generic table) for inputs x.
+static void judge(Check &ck, const UnCase &c, const float *x, const float *o, const float *g, int64_t n, int64_t len) {
+  for (int64_t i = 0; i < n; i++) {
+    bool ok;
+    if (c.exact) {
+      ok = same(o[i], c.exact(x[i])) && same(o[i], g[i]);
+    } else {
+      double ref = c.ref((double)x[i]);
+      ck.error(x[i], o[i], ref);
+      double rel = std::fabs(o[i] - ref) / std::fabs(ref);
+      bool rel_ok = !(std::fabs(ref) >= FLT_MIN && std::isfinite((float)ref)) || rel <= 3e-7;
+      ok = ulp_err(o[i], ref) <= c.max_ulp && rel_ok && std::isnan(o[i]) == std::isnan(g[i]) &&
+           (std::isnan(o[i]) || std::llabs(ord(o[i]) - ord(g[i])) <= 3);
+    }
+    if (!ck.expect(ok, "n=%" PRId64 " x=%a (%.9g): got %a (%.9g), generic %a, ref %.12g", len, x[i], x[i], o[i],
+                   o[i], g[i], c.exact ? (double)c.exact(x[i]) : c.ref(x[i])))
+      return;
+  }
+}
+
+static void test_unary(const IsaKernels *t, const IsaKernels *gt, int64_t sweep_step) {
+  for (const UnCase &c : kUn) {
+    Check ck(std::string(t->name) + " unary_f32 " + c.name);
+    for (int64_t n : kLengths)
+      for (bool end : {true, false}) {
+        Buf a(n, end), o(n, end), g(n, end);
+        fill(a, c.lo, c.hi);
+        ck.expect(t->unary_f32(c.op, o.p, a.p, n), "returned false");
+        ck.expect(gt->unary_f32(c.op, g.p, a.p, n), "generic returned false");
+        ck.expect(o.written() && a.sentinels_ok(), "n=%" PRId64 ": unwritten or out-of-range write", n);
+        judge(ck, c, a.p, o.p, g.p, n, n);
+      }
+    // Every sweep_step-th float bit pattern, then dense uniform samples in the focus ranges.
+    std::vector<float> x;
+    for (uint64_t u = g_rng() % sweep_step; u < (1ull << 32); u += sweep_step) x.push_back(from_bits((uint32_t)u));
+    for (auto [lo, hi] : c.focus)
+      for (int i = 0; i < 200000; i++) x.push_back(lo + (float)((hi - lo) * unit()));
+    for (float s : kSpecials) x.push_back(s);
+    std::vector<float> o(x.size()), g(x.size());
+    t->unary_f32(c.op, o.data(), x.data(), (int64_t)x.size());
+    gt->unary_f32(c.op, g.data(), x.data(), (int64_t)x.size());
+    judge(ck, c, x.data(), o.data(), g.data(), (int64_t)x.size(), (int64_t)x.size());
+    std::vector<float> y = x;  // in place
+    t->unary_f32(c.op, y.data(), y.data(), (int64_t)y.size());
+    for (size_t i = 0; i < y.size(); i++)
+      if (!ck.expect(same(y[i], o[i]), "in place differs at x=%a", x[i])) break;
+  }
+  Check ck(std::string(t->name) + " unary_f32 specials and unsupported");
+  struct Sp { Unary op; float x, want; };
+  const float inf = INFINITY, nan = NAN;
+  const Sp sp[] = {
+      {Unary::Exp, -inf, 0}, {Unary::Exp, inf, inf}, {Unary::Exp, nan, nan}, {Unary::Exp, 88.73f, inf},
+      {Unary::Exp, 89.5f, inf}, {Unary::Exp, -104, 0}, {Unary::Exp, -1e10f, 0}, {Unary::Exp, -0.0f, 1},
+      {Unary::Log, 0, -inf}, {Unary::Log, -0.0f, -inf}, {Unary::Log, -1, nan}, {Unary::Log, -inf, nan},
+      {Unary::Log, inf, inf}, {Unary::Log, 1, 0}, {Unary::Log, nan, nan},
+      {Unary::Tanh, inf, 1}, {Unary::Tanh, -inf, -1}, {Unary::Tanh, 20, 1}, {Unary::Tanh, -9.5f, -1},
+      {Unary::Tanh, nan, nan}, {Unary::Tanh, -0.0f, -0.0f}, {Unary::Tanh, 1e-40f, 1e-40f},
+      {Unary::Sigmoid, -inf, 0}, {Unary::Sigmoid, inf, 1}, {Unary::Sigmoid, nan, nan}, {Unary::Sigmoid, 0, 0.5f},
+      {Unary::Sigmoid, 100, 1}, {Unary::Sigmoid, -200, 0},
+      {Unary::Expm1, -inf, -1}, {Unary::Expm1, inf, inf}, {Unary::Expm1, -0.0f, -0.0f}, {Unary::Expm1, nan, nan},
+      {Unary::Expm1, 1e-40f, 1e-40f}, {Unary::Expm1, -40, -1}, {Unary::Expm1, 88.8f, inf},
+      {Unary::Log1p, -1, -inf}, {Unary::Log1p, -2, nan}, {Unary::Log1p, inf, inf}, {Unary::Log1p, -0.0f, -0.0f},
+      {Unary::Log1p, nan, nan}, {Unary::Log1p, -1e-40f, -1e-40f},
+  };
+  for (const Sp &s : sp) {
+    float o[3], in[3] = {s.x, s.x, s.x};
+    t->unary_f32(s.op, o, in, 3);
+    ck.expect(same(o[0], s.want) && same(o[2], s.want), "op %d (%g) = %g, want %g", (int)s.op, s.x, o[0], s.want);
+  }
+  float sig = 0, x = -100;
+  t->unary_f32(Unary::Sigmoid, &sig, &x, 1);
+  ck.expect(sig > 0 && sig < 1e-43f, "sigmoid(-100) = %g", sig);
+  for (Unary op : {Unary::Sin, Unary::Cos, Unary::Erf, Unary::LogicalNot})
+    ck.expect(!t->unary_f32(op, &sig, &x, 1), "op %d claimed", (int)op);
+}
+
+// ---- reductions and accumulators ----
+static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
+  Check cs(std::string(t->name) + " sum_f32");
+  for (int64_t n : kLengths)
+    for (bool end : {true, false}) {
+      Buf a(n, end), b(n, !end);
+      // Small integers: every partial sum is exact, so any dropped or repeated element shows.
+      int64_t isum = 0;
+      for (int64_t i = 0; i < n; i++) {
+        int v = (int)(g_rng() % 17) - 8;
+        a.p[i] = (float)v, isum += v;
+      }
+      cs.expect(t->sum_f32(a.p, n) == (float)isum, "n=%" PRId64 ": integers sum to %g, want %" PRId64, n, t->sum_f32(a.p, n), isum);
+      double ref = 0, mag = 0;
+      for (int64_t i = 0; i < n; i++) a.p[i] = b.p[i] = (float)(2 * unit() - 1), ref += a.p[i], mag += std::fabs(a.p[i]);
+      float s = t->sum_f32(a.p, n), sg = gt->sum_f32(a.p, n);
+      double tol = 64 * 0x1p-24 * mag;  // block lanes add <= 16 terms, then pairwise
+      cs.expect(std::fabs(s - ref) <= tol && std::fabs(sg - ref) <= tol, "n=%" PRId64 ": %.9g generic %.9g ref %.9g", n, s, sg, ref);
+      cs.expect(bits(s) == bits(t->sum_f32(b.p, n)), "n=%" PRId64 ": result depends on the address", n);
+      if (n > 0) {
+        a.p[g_rng() % n] = NAN;
+        cs.expect(std::isnan(t->sum_f32(a.p, n)), "n=%" PRId64 ": NaN lost", n);
+      }
+    }
+  {
+    const int64_t n = 1000000;
+    std::vector<float> a(n);
+    double ref = 0;
+    for (float &v : a) v = (float)unit(), ref += v;
+    double rel = std::fabs(t->sum_f32(a.data(), n) - ref) / ref;
+    cs.expect(rel <= 1e-6, "1e6 uniform(0,1): relative error %.3g", rel);
+    cs.max_rel = rel;
+    float inf_mix[5] = {1, INFINITY, 2, 3, 4};
+    cs.expect(t->sum_f32(inf_mix, 5) == INFINITY, "inf lost");
+    inf_mix[3] = -INFINITY;
+    cs.expect(std::isnan(t->sum_f32(inf_mix, 5)), "inf - inf is not NaN");
+    cs.expect(t->sum_f32(nullptr, 0) == 0, "empty sum");
+  }
+  for (bool is_max : {true, false}) {
+    Check ck(std::string(t->name) + (is_max ? " max_f32" : " min_f32"));
+    auto f = is_max ? t->max_f32 : t->min_f32;
+    for (int64_t n : kLengths) {
+      if (n == 0) continue;
+      for (bool end : {true, false}) {
+        Buf a(n, end);
+        fill(a, -1e3f, 1e3f);
+        for (int64_t i = 0; i < n; i++)
+          if (std::isnan(a.p[i])) a.p[i] = 0;
+        float want = a.p[0];
+        for (int64_t i = 1; i < n; i++) want = is_max ? km::Maximum{}(want, a.p[i]) : km::Minimum{}(want, a.p[i]);
+        float got = f(a.p, n), g = (is_max ? gt->max_f32 : gt->min_f32)(a.p, n);
+        ck.expect(got == want && g == want, "n=%" PRId64 ": %g generic %g want %g", n, got, g, want);
+        for (int64_t at : {(int64_t)0, n - 1, (int64_t)(g_rng() % n)}) {
+          float keep = a.p[at];
+          a.p[at] = NAN;
+          ck.expect(std::isnan(f(a.p, n)), "n=%" PRId64 ": NaN at %" PRId64 " lost", n, at);
+          a.p[at] = keep;
+        }
+      }
+    }
+  }
+  Check ca(std::string(t->name) + " add_f32");
+  Check cx(std::string(t->name) + " axpy_f32");
+  for (int64_t n : kLengths)
+    for (bool end : {true, false}) {
+      Buf acc(n, end), x(n, end), y(n, end), g(n, end);
+      fill(acc, -100, 100), fill(x, -100, 100);
+      std::vector<float> acc0(acc.p, acc.p + n);
+      memcpy(y.p, acc.p, n * 4), memcpy(g.p, acc.p, n * 4);
+      t->add_f32(acc.p, x.p, n);
+      gt->add_f32(g.p, x.p, n);
+      ca.expect(acc.sentinels_ok(), "n=%" PRId64 ": out-of-range write", n);
+      for (int64_t i = 0; i < n; i++)
+        if (!ca.expect(same(acc.p[i], acc0[i] + x.p[i]) && same(acc.p[i], g.p[i]), "n=%" PRId64 " i=%" PRId64, n, i)) break;
+      const float alpha = -0.37f;
+      t->axpy_f32(y.p, alpha, x.p, n);
+      cx.expect(y.sentinels_ok(), "n=%" PRId64 ": out-of-range write", n);
+      for (int64_t i = 0; i < n; i++) {
+        double ref = (double)acc0[i] + (double)alpha * x.p[i], bound = 0x1p-23 * (std::fabs(acc0[i]) + std::fabs(alpha * x.p[i])) + 0x1p-148;
+        bool ok = std::isnan(ref) ? std::isnan(y.p[i]) : (std::isinf(ref) ? y.p[i] == ref : std::fabs(y.p[i] - ref) <= bound);
+        if (!cx.expect(ok, "n=%" PRId64 " i=%" PRId64 ": %a + %g * %a = %a, ref %.9g", n, i, acc0[i], alpha, x.p[i], y.p[i], ref)) break;
+      }
+    }
+}
+
+// ---- --bench: single-thread throughput, best of 5 ----
+template <class Fn> static double best_seconds(Fn fn) {
+  double best = 1e30;
+  for (int r = 0; r < 5; r++) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+static void bench(const IsaKernels *t) {
+  const int64_t n = 16 << 20;
+  std::vector<float> a(n), b(n), o(n);
+  for (int64_t i = 0; i < n; i++) a[i] = (float)unit(), b[i] = (float)unit() - 0.5f;
+  volatile float sink = 0;
+  double add = best_seconds([&] { t->add_f32(a.data(), b.data(), n); });
+  double sum = best_seconds([&] { sink = sink + t->sum_f32(a.data(), n); });
+  double ex = best_seconds([&] { t->unary_f32(Unary::Exp, o.data(), b.data(), n); });
+  double ta = best_seconds([&] { t->unary_f32(Unary::Tanh, o.data(), b.data(), n); });
+  const int64_t small = 4096;  // L1-resident: the arithmetic, not the memory
+  double ex_l1 = best_seconds([&] { for (int r = 0; r < 1000; r++) t->unary_f32(Unary::Exp, o.data(), b.data(), small); });
+  printf("bench %-8s add_f32 %6.1f GB/s   sum_f32 %6.1f GB/s   exp %6.1f GB/s   tanh %6.1f GB/s   exp(L1) %6.2f Gelem/s\n",
+         t->name, 12.0 * n / add / 1e9, 4.0 * n / sum / 1e9, 8.0 * n / ex / 1e9, 8.0 * n / ta / 1e9, 1000.0 * small / ex_l1 / 1e9);
+}
+
+int main(int argc, char **argv) {
+  bool do_bench = false;
+  int64_t sweep_step = 1021;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--bench")) do_bench = true;
+    else if (!strcmp(argv[i], "--sweep-step") && i + 1 < argc) sweep_step = std::max<int64_t>(1, atoll(argv[++i]));
+  }
+  uint64_t seed = getenv("KILN_SEED") ? strtoull(getenv("KILN_SEED"), nullptr, 0) : std::random_device{}();
+  g_rng.seed(seed);
+  printf("isa_kernels_test: seed %" PRIu64 " (KILN_SEED reproduces), supported isa bits 0x%x\n", seed, kiln_isa_supported());
+  unsigned supported = kiln_isa_supported();
+  const IsaKernels *gt = isa_kernels(KILN_ISA_GENERIC);
+  {
+    Check ck("isa_kernels table lookup");
+    ck.expect(gt == &kGenericKernels && !strcmp(gt->name, "generic"), "generic table");
+    ck.expect(isa_kernels((kiln_isa)99) == gt, "unknown isa must map to generic");
+  }
+  for (kiln_isa isa : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON}) {
+    if (!(supported & (1u << isa))) {
+      printf("skip %s: not supported by this CPU\n", kiln_isa_name(isa));
+      continue;
+    }
+    const IsaKernels *t = isa_kernels(isa);
+    {
+      Check ck(std::string(kiln_isa_name(isa)) + " table");
+      ck.expect(!strcmp(t->name, kiln_isa_name(isa)), "isa_kernels(%s) is the %s table", kiln_isa_name(isa), t->name);
+    }
+    test_binary(t, gt);
+    test_unary(t, gt, sweep_step);
+    test_reduce(t, gt);
+  }
+  if (do_bench)
+    for (kiln_isa isa : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON})
+      if (supported & (1u << isa)) bench(isa_kernels(isa));
+  printf(g_failed_checks ? "isa_kernels_test: %d checks FAILED\n" : "isa_kernels_test: all checks passed\n", g_failed_checks);
+  return g_failed_checks ? 1 : 0;
+}

@@ -1,0 +1,195 @@
+/**
+ * The backward pass: topological order over the nodes reachable from the roots, one gradient
+ * per node output, accumulation into leaves' .grad (backward) or into a result map
+ * (autograd.grad). Gradients are computed with ordinary ops, so with createGraph they are
+ * themselves differentiable. Temporaries made during the pass are freed at its end.
+ */
+import { KilnError } from '../errors';
+import { shapeStr } from '../shape';
+import { scopeStore } from '../storage';
+import type { Tensor } from '../tensor';
+import { enableGrad, noGrad } from './grad_mode';
+import type { Node } from './node';
+
+export interface BackwardOptions {
+  retainGraph?: boolean;
+  createGraph?: boolean;
+}
+
+interface Run {
+  roots: Tensor[];
+  rootGrads: Tensor[];
+  retainGraph: boolean;
+  createGraph: boolean;
+  /** autograd.grad: collect gradients for these tensors instead of writing .grad */
+  inputs: Tensor[] | null;
+  allowUnused?: boolean;
+}
+
+function topoOrder(rootNodes: Node[]): { order: Node[]; deps: Map<Node, number> } {
+  const deps = new Map<Node, number>();
+  const seen = new Set<Node>();
+  const stack = [...rootNodes];
+  for (const n of rootNodes) seen.add(n);
+  while (stack.length) {
+    const n = stack.pop()!;
+    for (const e of n.edges) {
+      if (!e || !('node' in e)) continue;
+      deps.set(e.node, (deps.get(e.node) ?? 0) + 1);
+      if (!seen.has(e.node)) {
+        seen.add(e.node);
+        stack.push(e.node);
+      }
+    }
+  }
+  // Kahn's algorithm from the roots.
+  const order: Node[] = [];
+  const pending = new Map(deps);
+  const ready = rootNodes.filter((n, i) => !pending.get(n) && rootNodes.indexOf(n) === i);
+  while (ready.length) {
+    const n = ready.pop()!;
+    order.push(n);
+    for (const e of n.edges) {
+      if (!e || !('node' in e)) continue;
+      const left = pending.get(e.node)! - 1;
+      pending.set(e.node, left);
+      if (left === 0) ready.push(e.node);
+    }
+  }
+  return { order, deps };
+}
+
+function execute(run: Run): Map<Tensor, Tensor> {
+  const temps = new Set<{ dispose(): void }>();
+  const results = new Map<Tensor, Tensor>(); // leaf or input -> gradient (autograd.grad)
+  const keep = new Set<Tensor>();
+  const visited: Node[] = [];
+  const body = () => {
+    const grads = new Map<Node, Tensor>();
+    const wanted = run.inputs ? new Set(run.inputs) : null;
+    const add = (prev: Tensor | undefined, g: Tensor): Tensor => (prev ? prev.add(g) : g);
+    const leafGrads = new Map<Tensor, Tensor>();
+    const deliverLeaf = (leaf: Tensor, g: Tensor) => {
+      if (wanted) {
+        if (wanted.has(leaf)) results.set(leaf, add(results.get(leaf), g));
+        return;
+      }
+      leafGrads.set(leaf, add(leafGrads.get(leaf), g));
+    };
+    const rootNodes: Node[] = [];
+    run.roots.forEach((r, i) => {
+      const g = run.rootGrads[i];
+      if (r._gradFn) {
+        grads.set(r._gradFn, add(grads.get(r._gradFn), g));
+        rootNodes.push(r._gradFn);
+      } else deliverLeaf(r, g);
+    });
+    const { order } = topoOrder(rootNodes);
+    for (const node of order) {
+      visited.push(node);
+      const g = grads.get(node);
+      if (!g) continue;
+      grads.delete(node);
+      if (node.retainTarget) {
+        if (wanted?.has(node.retainTarget)) results.set(node.retainTarget, add(results.get(node.retainTarget), g));
+        else if (!wanted) deliverLeaf(node.retainTarget, g);
+      }
+      if (wanted) for (const t of wanted) if (t._gradFn === node && !node.retainTarget) results.set(t, add(results.get(t), g));
+      const inGrads = node.backward(g);
+      node.edges.forEach((e, i) => {
+        const gi = inGrads[i];
+        if (!e || !gi) return;
+        if ('leaf' in e) deliverLeaf(e.leaf, gi);
+        else grads.set(e.node, add(grads.get(e.node), gi));
+      });
+    }
+    // Leaves are written once the pass is over, so stealing or updating in place is safe.
+    for (const [leaf, g] of leafGrads) accumulate(leaf, g, temps, run.createGraph, keep);
+  };
+  scopeStore.run(temps, () => (run.createGraph ? enableGrad(body) : noGrad(body)));
+  for (const g of results.values()) keep.add(g);
+  for (const t of temps) if (!keep.has(t as Tensor)) t.dispose();
+  if (!run.retainGraph) for (const n of visited) n.release();
+  return results;
+}
+
+function accumulate(leaf: Tensor, g: Tensor, temps: Set<{ dispose(): void }>, createGraph: boolean, keep: Set<Tensor>): void {
+  if (leaf._disposed)
+    throw new KilnError('ERR_DISPOSED', `backward: a tensor of shape ${shapeStr(leaf._shape)} that needs a gradient was disposed`);
+  if (!leaf.grad) {
+    // Own the gradient: copy a tensor the pass did not create (a user's grad argument) or one
+    // whose memory something else shares.
+    const own = temps.has(g) && !keep.has(g) && g._storage.refs === 1 && g.isContiguous();
+    leaf.grad = own ? g : g.clone();
+    keep.add(leaf.grad);
+    return;
+  }
+  if (createGraph || leaf.grad._disposed) {
+    const next = leaf.grad._disposed ? g : leaf.grad.add(g);
+    leaf.grad = next;
+    keep.add(next);
+  } else {
+    noGrad(() => leaf.grad!.add_(g));
+  }
+}
+
+function defaultGrads(roots: Tensor[], grads: (Tensor | null | undefined)[] | undefined, fn: string): Tensor[] {
+  return roots.map((r, i) => {
+    r._check(fn);
+    if (!r._requiresGrad)
+      throw new KilnError('ERR_AUTOGRAD', `${fn}: output ${i} does not require grad and has no grad_fn (did you forget requiresGrad?)`);
+    const g = grads?.[i];
+    if (g) {
+      g._check(fn);
+      if (g._shape.join() !== r._shape.join())
+        throw new KilnError('ERR_SHAPE', `${fn}: gradient of shape ${shapeStr(g._shape)} does not match output of shape ${shapeStr(r._shape)}`);
+      return g;
+    }
+    if (r.numel() !== 1)
+      throw new KilnError('ERR_AUTOGRAD', `${fn}: grad can be implicitly created only for scalar outputs (got shape ${shapeStr(r._shape)}); pass a gradient`);
+    return noGrad(() => scopeStore.exit(() => r.onesLike()));
+  });
+}
+
+/** tensor.backward(grad?, opts) */
+export function backward(root: Tensor, grad?: Tensor | null, opts: BackwardOptions = {}): void {
+  const rootGrads = defaultGrads([root], [grad], 'backward');
+  const made = !grad;
+  try {
+    execute({ roots: [root], rootGrads, retainGraph: !!opts.retainGraph, createGraph: !!opts.createGraph, inputs: null });
+  } finally {
+    if (made && rootGrads[0] !== root.grad) rootGrads[0].dispose();
+  }
+}
+
+/**
+ * Gradients of outputs with respect to inputs, returned instead of written to .grad
+ * (torch.autograd.grad). With createGraph the results can be differentiated again.
+ * @example
+ * const [dx] = kiln.autograd.grad(y, [x], { createGraph: true });
+ */
+export function grad(
+  outputs: Tensor | Tensor[],
+  inputs: Tensor | Tensor[],
+  opts: BackwardOptions & { gradOutputs?: (Tensor | null)[]; allowUnused?: boolean } = {},
+): (Tensor | null)[] {
+  const outs = Array.isArray(outputs) ? outputs : [outputs];
+  const ins = Array.isArray(inputs) ? inputs : [inputs];
+  for (const t of ins)
+    if (!t._requiresGrad) throw new KilnError('ERR_AUTOGRAD', 'autograd.grad: every input must require grad');
+  const rootGrads = defaultGrads(outs, opts.gradOutputs, 'autograd.grad');
+  const res = execute({
+    roots: outs,
+    rootGrads,
+    retainGraph: opts.retainGraph ?? !!opts.createGraph,
+    createGraph: !!opts.createGraph,
+    inputs: ins,
+  });
+  return ins.map((t, i) => {
+    const g = res.get(t);
+    if (!g && !opts.allowUnused)
+      throw new KilnError('ERR_AUTOGRAD', `autograd.grad: input ${i} is not reachable from the outputs (pass allowUnused: true to get null)`);
+    if (g) scopeStore.getStore()?.add(g);
+    return g ?? null;
+  });
+}

@@ -1,0 +1,197 @@
+/** Creation: tensor() from JS data, empty/zeros/ones/full/arange/linspace/eye and the *Like forms. */
+import { checkDevice, Device } from './device';
+import { DType, checkDType, numberToBf16, numberToHalf } from './dtype';
+import { KilnError } from './errors';
+import { native } from './native';
+import { checkShape, MAX_DIMS, shapeStr } from './shape';
+import { Tensor, NestedArray } from './tensor';
+import { runKernel } from './dispatch';
+import { OP } from './ops/op_ids.gen';
+
+/** Options of every creation function. */
+export interface TensorOptions {
+  dtype?: DType;
+  device?: Device | 'cuda' | string;
+  requiresGrad?: boolean;
+}
+
+export type TensorData = NestedArray | Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int16Array | Int8Array | Uint16Array;
+
+function finish(t: Tensor, opts: TensorOptions | undefined): Tensor {
+  if (opts?.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+function resolve(op: string, opts: TensorOptions | undefined, fallback: DType): { dtype: DType; device: Device } {
+  const dtype = opts?.dtype === undefined ? fallback : checkDType(opts.dtype, op);
+  return { dtype, device: checkDevice(opts?.device, op) };
+}
+
+/** Writes JS numbers into a fresh contiguous tensor of `dtype`. */
+export function fromNumbers(values: ArrayLike<number | boolean | bigint>, shape: number[], dtype: DType, op = 'tensor'): Tensor {
+  const t = Tensor._empty(shape, dtype, op);
+  const n = values.length;
+  if (n === 0) return t;
+  let buf: ArrayBufferView;
+  switch (dtype) {
+    case 'float32': buf = Float32Array.from(values as ArrayLike<number>, Number); break;
+    case 'float64': buf = Float64Array.from(values as ArrayLike<number>, Number); break;
+    case 'float16': buf = Uint16Array.from(values as ArrayLike<number>, (v) => numberToHalf(Number(v))); break;
+    case 'bfloat16': buf = Uint16Array.from(values as ArrayLike<number>, (v) => numberToBf16(Number(v))); break;
+    case 'int32': buf = Int32Array.from(values as ArrayLike<number>, (v) => Number(v)); break;
+    case 'int64': {
+      const a = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        a[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)) || 0);
+      }
+      buf = a;
+      break;
+    }
+    case 'uint8': buf = Uint8Array.from(values as ArrayLike<number>, (v) => Number(v)); break;
+    case 'bool': buf = Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0)); break;
+  }
+  native().copyIn(t._storage.addr, buf);
+  return t;
+}
+
+function typedDType(d: ArrayBufferView): DType | null {
+  if (d instanceof Float32Array) return 'float32';
+  if (d instanceof Float64Array) return 'float64';
+  if (d instanceof Int32Array || d instanceof Int16Array || d instanceof Int8Array || d instanceof Uint16Array) return 'int32';
+  if (d instanceof BigInt64Array) return 'int64';
+  if (d instanceof Uint8Array) return 'uint8';
+  return null;
+}
+
+/**
+ * A tensor from nested arrays, a typed array (1-d) or a scalar. Default dtype: bool for
+ * booleans, int64 for integers, float32 otherwise; a typed array keeps its own type.
+ * @example
+ * kiln.tensor([[1, 2], [3, 4]], { dtype: 'float32', requiresGrad: true });
+ */
+export function tensor(data: TensorData | Tensor, opts?: TensorOptions): Tensor {
+  if (data instanceof Tensor) {
+    const { dtype } = resolve('tensor', opts, data.dtype);
+    return finish(data.detach().to(dtype).clone(), opts);
+  }
+  if (ArrayBuffer.isView(data)) {
+    const own = typedDType(data);
+    if (!own) throw new KilnError('ERR_DTYPE', `tensor: unsupported typed array ${data.constructor.name}`);
+    const { dtype } = resolve('tensor', opts, own);
+    const arr = data as unknown as ArrayLike<number>;
+    if (dtype === own && dtype !== 'int32') {
+      const t = Tensor._empty([arr.length], dtype, 'tensor');
+      if (arr.length) native().copyIn(t._storage.addr, data);
+      return finish(t, opts);
+    }
+    return finish(fromNumbers(arr, [arr.length], dtype), opts);
+  }
+  const shape: number[] = [];
+  let probe: unknown = data;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    if (shape.length > MAX_DIMS) throw new KilnError('ERR_SHAPE', `tensor: nesting deeper than ${MAX_DIMS} dims`);
+    probe = probe[0];
+  }
+  const flat: (number | boolean | bigint)[] = [];
+  let kind: 'bool' | 'int' | 'float' | null = null;
+  const walk = (v: unknown, d: number, path: string): void => {
+    if (d === shape.length) {
+      if (Array.isArray(v)) throw new KilnError('ERR_SHAPE', `tensor: ragged nested array at ${path || 'top'} (expected a number)`);
+      let k: 'bool' | 'int' | 'float';
+      if (typeof v === 'boolean') k = 'bool';
+      else if (typeof v === 'bigint') k = 'int';
+      else if (typeof v === 'number') k = Number.isInteger(v) ? 'int' : 'float';
+      else throw new KilnError('ERR_ARG', `tensor: element at ${path || 'top'} is ${typeof v}, expected a number, boolean or bigint`);
+      if (kind === null || (kind === 'bool' && k !== 'bool') || (kind === 'int' && k === 'float')) kind = k;
+      flat.push(v as number);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[d])
+      throw new KilnError('ERR_SHAPE', `tensor: ragged nested array at ${path || 'top'}: expected ${shape[d]} elements per row as in ${shapeStr(shape)}`);
+    for (let i = 0; i < v.length; i++) walk(v[i], d + 1, `${path}[${i}]`);
+  };
+  walk(data, 0, '');
+  const fallback: DType = kind === 'bool' ? 'bool' : kind === 'int' ? 'int64' : 'float32';
+  const { dtype } = resolve('tensor', opts, fallback);
+  return finish(fromNumbers(flat, shape, dtype), opts);
+}
+
+/** Uninitialised memory (use only when every element is written next). */
+export function empty(shape: number[], opts?: TensorOptions): Tensor {
+  const { dtype } = resolve('empty', opts, 'float32');
+  return finish(Tensor._empty(checkShape(shape, 'empty'), dtype, 'empty'), opts);
+}
+
+/** A tensor filled with `value`. */
+export function full(shape: number[], value: number | boolean, opts?: TensorOptions): Tensor {
+  const fallback: DType = typeof value === 'boolean' ? 'bool' : Number.isInteger(value) ? 'int64' : 'float32';
+  const { dtype } = resolve('full', opts, fallback);
+  if (typeof value !== 'number' && typeof value !== 'boolean')
+    throw new KilnError('ERR_ARG', `full: value must be a number or boolean, got ${typeof value}`);
+  const t = Tensor._empty(checkShape(shape, 'full'), dtype, 'full');
+  runKernel(OP.FILL, [t], [], [Number(value)]);
+  return finish(t, opts);
+}
+
+export function zeros(shape: number[], opts?: TensorOptions): Tensor {
+  return full(shape, 0, { dtype: 'float32', ...opts });
+}
+export function ones(shape: number[], opts?: TensorOptions): Tensor {
+  return full(shape, 1, { dtype: 'float32', ...opts });
+}
+
+/**
+ * Values from start to end (exclusive) by step; arange(n) counts from 0. Integers give int64.
+ * @example
+ * kiln.arange(0, 10, 2); // [0, 2, 4, 6, 8]
+ */
+export function arange(start: number, end?: number, step = 1, opts?: TensorOptions): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  for (const [k, v] of [['start', start], ['end', end], ['step', step]] as const)
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new KilnError('ERR_ARG', `arange: ${k} must be a finite number, got ${v}`);
+  if (step === 0) throw new KilnError('ERR_ARG', 'arange: step must be nonzero');
+  if ((end - start) / step < 0) throw new KilnError('ERR_ARG', `arange: step ${step} does not lead from ${start} to ${end}`);
+  const allInt = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
+  const { dtype } = resolve('arange', opts, allInt ? 'int64' : 'float32');
+  const n = Math.ceil((end - start) / step);
+  const vals = new Float64Array(n);
+  for (let i = 0; i < n; i++) vals[i] = start + i * step;
+  return finish(fromNumbers(vals, [n], dtype, 'arange'), opts);
+}
+
+/** `steps` evenly spaced values from start to end inclusive. */
+export function linspace(start: number, end: number, steps: number, opts?: TensorOptions): Tensor {
+  if (!Number.isInteger(steps) || steps < 0) throw new KilnError('ERR_ARG', `linspace: steps must be a non-negative integer, got ${steps}`);
+  const { dtype } = resolve('linspace', opts, 'float32');
+  const vals = new Float64Array(steps);
+  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  // Symmetric evaluation like PyTorch: the second half counts back from end.
+  for (let i = 0; i < steps; i++) vals[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
+  return finish(fromNumbers(vals, [steps], dtype, 'linspace'), opts);
+}
+
+/** Identity matrix n x m (m defaults to n). */
+export function eye(n: number, m: number = n, opts?: TensorOptions): Tensor {
+  checkShape([n, m], 'eye', 'size');
+  const { dtype } = resolve('eye', opts, 'float32');
+  const vals = new Float64Array(n * m);
+  for (let i = 0; i < Math.min(n, m); i++) vals[i * m + i] = 1;
+  return finish(fromNumbers(vals, [n, m], dtype, 'eye'), opts);
+}
+
+const likeOpts = (t: Tensor, opts?: TensorOptions): TensorOptions => ({ dtype: t.dtype, device: t.device, ...opts });
+export const emptyLike = (t: Tensor, opts?: TensorOptions): Tensor => empty(t._shape.slice(), likeOpts(t, opts));
+export const zerosLike = (t: Tensor, opts?: TensorOptions): Tensor => zeros(t._shape.slice(), likeOpts(t, opts));
+export const onesLike = (t: Tensor, opts?: TensorOptions): Tensor => ones(t._shape.slice(), likeOpts(t, opts));
+export const fullLike = (t: Tensor, value: number | boolean, opts?: TensorOptions): Tensor =>
+  full(t._shape.slice(), value, likeOpts(t, opts));
+
+/** A 0-d tensor holding a JS scalar, for ops that mix tensors and numbers. */
+export function scalarTensor(v: number | boolean, dtype: DType): Tensor {
+  const t = Tensor._empty([], dtype, 'scalar');
+  runKernel(OP.FILL, [t], [], [Number(v)]);
+  return t;
+}
+

@@ -1,0 +1,87 @@
+/**
+ * Tensor methods: each op function whose first argument is the tensor becomes a method of the
+ * same camelCase name (t.add(b) is add(t, b)); in-place forms end in `_`. Types follow from
+ * the functions, so a method is never declared twice.
+ */
+import { backward } from './autograd/engine';
+import * as C from './ops/composite';
+import { clone, contiguous, copy_, detach, fill_, to, zero_ } from './ops/convert';
+import { emptyLike, fullLike, onesLike, zerosLike } from './creation';
+import { cat, gather, pad, scatter, scatterAdd, where } from './ops/indexing';
+import type { TensorLike } from './ops/kinds';
+import { matmul } from './ops/linalg';
+import * as M from './ops/movement';
+import { bernoulli, normal_, uniform_ } from './ops/random';
+import { table as T } from './ops/table';
+import { formatTensor } from './print';
+import { Tensor } from './tensor';
+import type { TensorMethods } from './tensor_methods';
+
+type Impl<F> = F extends (...args: infer A) => infer R ? (self: Tensor, ...args: A) => R : never;
+type Impls = { [K in Exclude<keyof TensorMethods, 'max' | 'min'>]: Impl<TensorMethods[K]> } & {
+  max: typeof C.max;
+  min: typeof C.min;
+};
+
+const methods: Impls = {
+  neg: T.neg.fn, abs: T.abs.fn, sign: T.sign.fn, exp: T.exp.fn, log: T.log.fn, sqrt: T.sqrt.fn, rsqrt: T.rsqrt.fn,
+  sin: T.sin.fn, cos: T.cos.fn, tanh: T.tanh.fn, sigmoid: T.sigmoid.fn, erf: T.erf.fn, floor: T.floor.fn, ceil: T.ceil.fn,
+  round: T.round.fn, trunc: T.trunc.fn, reciprocal: T.reciprocal.fn, log1p: T.log1p.fn, expm1: T.expm1.fn,
+  logicalNot: T.logical_not.fn,
+
+  add: T.add.fn, sub: T.sub.fn, mul: T.mul.fn, div: T.div.fn, pow: T.pow.fn, maximum: T.maximum.fn, minimum: T.minimum.fn,
+  remainder: T.remainder.fn, atan2: T.atan2.fn, eq: T.eq.fn, ne: T.ne.fn, lt: T.lt.fn, le: T.le.fn, gt: T.gt.fn, ge: T.ge.fn,
+  logicalAnd: T.logical_and.fn, logicalOr: T.logical_or.fn, logicalXor: T.logical_xor.fn,
+  add_: T.add.inplace, sub_: T.sub.inplace, mul_: T.mul.inplace, div_: T.div.inplace, pow_: T.pow.inplace,
+  maximum_: T.maximum.inplace, minimum_: T.minimum.inplace, remainder_: T.remainder.inplace,
+
+  sum: T.sum.fn, prod: T.prod.fn, amax: T.amax.fn, amin: T.amin.fn, argmax: T.argmax.fn, argmin: T.argmin.fn,
+  mean: C.mean, var: C.variance, std: C.std, logsumexp: C.logsumexp, max: C.max, min: C.min,
+
+  matmul, gather, scatter, scatterAdd, pad,
+  /** x.where(condition, other): x where condition holds, else other (PyTorch's method form). */
+  where: (x: Tensor, condition: Tensor, other: TensorLike): Tensor => where(condition, x, other),
+  cat: (x: Tensor, others: Tensor[], dim = 0): Tensor => cat([x, ...others], dim),
+
+  reshape: M.reshape, view: M.view, permute: M.permute, transpose: M.transpose, expand: M.expand, slice: M.slice,
+  narrow: M.narrow, select: M.select, squeeze: M.squeeze, unsqueeze: M.unsqueeze, flatten: M.flatten,
+  broadcastTo: M.broadcastTo, t: C.t,
+  expandAs: (x: Tensor, other: Tensor): Tensor => M.expand(x, other._shape.slice()),
+  viewAs: (x: Tensor, other: Tensor): Tensor => M.view(x, other._shape.slice()),
+  split: C.split, chunk: C.chunk,
+
+  to, clone, contiguous, detach, copy_, fill_, zero_, uniform_, normal_, bernoulli,
+  float: (x: Tensor): Tensor => to(x, 'float32'),
+  double: (x: Tensor): Tensor => to(x, 'float64'),
+  int: (x: Tensor): Tensor => to(x, 'int32'),
+  long: (x: Tensor): Tensor => to(x, 'int64'),
+  bool: (x: Tensor): Tensor => to(x, 'bool'),
+  cpu: (x: Tensor): Tensor => to(x, 'cpu'),
+  cuda: (x: Tensor): Tensor => to(x, 'cuda'),
+
+  clamp: C.clamp, relu: C.relu, square: C.square, softmax: C.softmax, logSoftmax: C.logSoftmax,
+  maskedFill: C.maskedFill, indexSelect: C.indexSelect, isinf: C.isinf, isnan: C.isnan,
+  clampMin: (x: Tensor, min: TensorLike): Tensor => C.clamp(x, min, null),
+  clampMax: (x: Tensor, max: TensorLike): Tensor => C.clamp(x, null, max),
+
+  zerosLike, onesLike, emptyLike, fullLike,
+  backward,
+  toString: (x: Tensor): string => formatTensor(x),
+};
+
+let installed = false;
+/** Attaches the methods to Tensor.prototype (once). */
+export function installMethods(): void {
+  if (installed) return;
+  installed = true;
+  const proto = Tensor.prototype as unknown as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(methods)) {
+    const f = fn as (self: Tensor, ...args: unknown[]) => unknown;
+    proto[name] = function (this: Tensor, ...args: unknown[]) {
+      return f(this, ...args);
+    };
+  }
+  (proto as Record<symbol, unknown>)[Symbol.for('nodejs.util.inspect.custom')] = function (this: Tensor) {
+    return formatTensor(this);
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * The copy kernel's row (dtype conversion and layout change: to, clone, contiguous, copy_) and
+ * the fill kernel's row (full, fill_, zero_).
+ */
+import { record } from '../autograd/node';
+import { full, fromNumbers } from '../creation';
+import { runKernel } from '../dispatch';
+import { ALL_DTYPES, DType, checkDType, isFloating, roundTo } from '../dtype';
+import { checkDevice } from '../device';
+import { KilnError } from '../errors';
+import { broadcastShapes, shapeStr } from '../shape';
+import { Tensor } from '../tensor';
+import { bumpVersion, checkTensor, noInplaceGrad } from './kinds';
+import { OP } from './op_ids.gen';
+import type { Case, OpRow } from './row';
+import { EDGE_SHAPES, LAYOUTS, makeInput } from './samples';
+
+/** A new contiguous tensor with x's values converted to `dtype` (the copy kernel). */
+function copyTo(x: Tensor, dtype: DType): Tensor {
+  checkTensor(x, 'copy', 'input');
+  const out = Tensor._empty(x._shape.slice(), dtype, 'copy');
+  runKernel(OP.COPY, [out], [x]);
+  if (!isFloating(dtype) || !isFloating(x.dtype)) return out;
+  return record('copy', out, [x], (g, c) => [g.to(c.inputs[0].dtype)]);
+}
+
+/** Another handle on the same memory that autograd sees as an identity op. */
+export function alias(x: Tensor, name: string): Tensor {
+  const v = x._view(x._shape.slice(), x._strides.slice(), x._offset);
+  return record(name, v, [x], (g) => [g]);
+}
+
+/** x converted to a dtype (or moved to a device): a new handle on the same memory when nothing changes. */
+export function to(x: Tensor, target: DType | string): Tensor {
+  checkTensor(x, 'to', 'input');
+  if (typeof target === 'string' && (target === 'cpu' || target.startsWith('cuda'))) {
+    checkDevice(target, 'to');
+    return alias(x, 'to');
+  }
+  const dtype = checkDType(target, 'to');
+  return dtype === x.dtype ? alias(x, 'to') : copyTo(x, dtype);
+}
+
+/** A copy with its own memory. */
+export const clone = (x: Tensor): Tensor => copyTo(x, x.dtype);
+
+/** x if already contiguous (as a new handle), else a contiguous copy. */
+export const contiguous = (x: Tensor): Tensor => (checkTensor(x, 'contiguous', 'input').isContiguous() ? alias(x, 'contiguous') : copyTo(x, x.dtype));
+
+/** A handle on the same memory that is cut off from autograd. */
+export function detach(x: Tensor): Tensor {
+  checkTensor(x, 'detach', 'input');
+  return x._view(x._shape.slice(), x._strides.slice(), x._offset);
+}
+
+/** Copies src (broadcast and converted) into dst in place; returns dst. */
+export function copy_(dst: Tensor, src: Tensor): Tensor {
+  checkTensor(dst, 'copy_', 'self');
+  checkTensor(src, 'copy_', 'src');
+  noInplaceGrad('copy_', dst, [src]);
+  const shape = broadcastShapes('copy_', dst._shape, src._shape);
+  if (shape.length !== dst.ndim || shape.some((s, i) => s !== dst._shape[i]))
+    throw new KilnError('ERR_SHAPE', `copy_: source of shape ${shapeStr(src._shape)} cannot be broadcast to ${shapeStr(dst._shape)}`);
+  const e = src.expand(dst._shape.slice());
+  runKernel(OP.COPY, [dst], [e]);
+  e.dispose();
+  bumpVersion(dst);
+  return dst;
+}
+
+/** Fills x with a value in place. */
+export function fill_(x: Tensor, value: number | boolean): Tensor {
+  checkTensor(x, 'fill_', 'self');
+  noInplaceGrad('fill_', x);
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new KilnError('ERR_ARG', `fill_: value must be a number or boolean`);
+  runKernel(OP.FILL, [x], [], [Number(value)]);
+  bumpVersion(x);
+  return x;
+}
+export const zero_ = (x: Tensor): Tensor => fill_(x, 0);
+
+export const copyRow: OpRow<(x: Tensor, dtype: DType) => Tensor> = {
+  name: 'copy',
+  kind: 'copy',
+  native: { nin: 1, nout: 1, nattr: 0 },
+  dtypes: ALL_DTYPES,
+  fn: copyTo,
+  grad: (g, c) => [g.to(c.inputs[0].dtype)],
+  cases: (rng, dtype) => {
+    const cases: Case[] = [];
+    for (const shape of EDGE_SHAPES)
+      for (const layout of LAYOUTS)
+        for (const od of ALL_DTYPES) {
+          const { t, ref } = makeInput(rng, shape, dtype, layout, [-3, 3]);
+          cases.push({ label: `${shapeStr(shape)} ${layout} -> ${od}`, got: copyTo(t, od), want: { shape, data: ref.data.map((v) => roundTo(od, v)) } });
+          t.dispose();
+        }
+    return cases;
+  },
+  gradSamples: (rng) => [
+    { label: 'float64 -> float32 -> float64', fn: (x) => copyTo(copyTo(x, 'float32'), 'float64'), inputs: [makeInput(rng, [3, 4], 'float64').t.requiresGrad_()] },
+    { label: 'transposed', fn: (x) => copyTo(x.transpose(0, 1), 'float64'), inputs: [makeInput(rng, [3, 4], 'float64').t.requiresGrad_()] },
+  ],
+  errors: () => [
+    { label: 'unknown dtype', run: () => fromNumbers([1], [1], 'float32').to('float8' as DType), code: 'ERR_DTYPE' },
+    { label: 'cuda without the CUDA build', run: () => fromNumbers([1], [1], 'float32').to('cuda'), code: 'ERR_NOT_COMPILED' },
+    { label: 'copy_ shape mismatch', run: () => fromNumbers([1, 2], [2], 'float32').copy_(fromNumbers([1, 2, 3], [3], 'float32')), code: 'ERR_SHAPE' },
+  ],
+};
+
+export const fillRow: OpRow<(shape: number[], value: number | boolean, opts?: { dtype?: DType }) => Tensor> = {
+  name: 'fill',
+  kind: 'creation',
+  native: { nin: 0, nout: 1, nattr: 1 },
+  dtypes: ALL_DTYPES,
+  fn: full,
+  grad: { nondiff: 'creation op: no tensor inputs' },
+  cases: (rng, dtype) =>
+    EDGE_SHAPES.map((shape) => {
+      const v = dtype === 'bool' ? 1 : isFloating(dtype) ? roundTo(dtype, rng() * 10 - 5) : 3;
+      return { label: shapeStr(shape), got: full(shape, v, { dtype }), want: { shape, data: new Array(shape.reduce((a, b) => a * b, 1)).fill(roundTo(dtype, v)) } };
+    }),
+  gradSamples: () => [],
+  errors: () => [
+    { label: 'negative size', run: () => full([-1], 0), code: 'ERR_SHAPE' },
+    { label: 'unknown dtype', run: () => full([1], 0, { dtype: 'complex64' as DType }), code: 'ERR_DTYPE' },
+    { label: 'unknown device', run: () => full([1], 0, { device: 'tpu' }), code: 'ERR_DEVICE' },
+    { label: 'string value', run: () => full([1], '1' as unknown as number), code: 'ERR_ARG' },
+  ],
+};

@@ -1,0 +1,400 @@
+/**
+ * How each kind of op-table row runs: argument checks, dtype promotion, broadcasting, output
+ * allocation, the native call and the autograd record, plus the generic conformance cases and
+ * gradient samples of elementwise and reduction rows. A row in table.ts only says what differs.
+ */
+import type { GradCtx, GradFn } from '../autograd/node';
+import { gradMode } from '../autograd/grad_mode';
+import { record } from '../autograd/node';
+import { fromNumbers, scalarTensor } from '../creation';
+import { runKernel } from '../dispatch';
+import { DType, FLOAT_DTYPES, isFloating, promoteTypes, promoteWithScalar, roundTo } from '../dtype';
+import { KilnError } from '../errors';
+import { broadcastShapes, normDims, numelOf, shapeStr } from '../shape';
+import { Tensor } from '../tensor';
+import { OP } from './op_ids.gen';
+import type { Case, ErrorCase, GradSample, OpRow, Rng } from './row';
+import { EDGE_SHAPES, LAYOUTS, broadcastAt, makeInput, randInt, randShape, unravel } from './samples';
+
+export type TensorLike = Tensor | number | boolean;
+
+const opId = (name: string): number => {
+  const id = (OP as Record<string, number>)[name.toUpperCase()];
+  if (id === undefined) throw new KilnError('ERR_NATIVE', `op ${name} has no native id; run \`npm run gen\``);
+  return id;
+};
+
+export function checkTensor(x: unknown, op: string, arg: string): Tensor {
+  if (!(x instanceof Tensor)) throw new KilnError('ERR_ARG', `${op}: ${arg} must be a Tensor, got ${x === null ? 'null' : typeof x}`);
+  x._check(op);
+  return x;
+}
+
+/** Sums a broadcast gradient back to `shape` (the inverse of expand). */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (g._shape.length === shape.length && g._shape.every((s, i) => s === shape[i])) return g;
+  const lead = g.ndim - shape.length;
+  const dims: number[] = [];
+  for (let d = 0; d < g.ndim; d++) if (d < lead || (shape[d - lead] === 1 && g._shape[d] !== 1)) dims.push(d);
+  const s = dims.length ? g.sum(dims, true) : g;
+  return lead > 0 || dims.length ? s.reshape(shape.slice()) : s;
+}
+
+/** Casts when needed (records the cast for autograd). */
+export const castTo = (t: Tensor, dtype: DType): Tensor => (t.dtype === dtype ? t : t.to(dtype));
+
+export function noInplaceGrad(op: string, t: Tensor, others: Tensor[] = []): void {
+  if (gradMode.enabled && (t._requiresGrad || others.some((o) => o._requiresGrad)))
+    throw new KilnError(
+      'ERR_AUTOGRAD',
+      `${op}: in-place ops on tensors that require grad are not supported (${t.isLeaf ? 'a leaf' : 'a non-leaf'} of shape ${shapeStr(t._shape)}); use the out-of-place form, or run it inside kiln.noGrad()`,
+    );
+}
+
+/** Marks an in-place write, so autograd can detect stale saved tensors. */
+export const bumpVersion = (t: Tensor): void => {
+  t._storage.version++;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise unary
+
+export interface UnarySpec {
+  dtypes: readonly DType[];
+  ref: (x: number) => number;
+  grad: GradFn | { nondiff: string };
+  /** Integer inputs compute in float32 (exp, sqrt, ...). */
+  floatOnly?: boolean;
+  boolOut?: boolean;
+  saveOutput?: boolean;
+  /** Input range for samples (e.g. positives for log). */
+  range?: [number, number];
+  /** Wider tolerance (in units of the dtype's epsilon) for ops that amplify rounding. */
+  tol?: number;
+}
+
+export function unaryKind(name: string, spec: UnarySpec): OpRow<(x: Tensor) => Tensor> {
+  const id = () => opId(name);
+  const outDtype = (d: DType): DType => (spec.boolOut ? 'bool' : spec.floatOnly && !isFloating(d) ? 'float32' : d);
+  const fn = (x: Tensor): Tensor => {
+    checkTensor(x, name, 'input');
+    const computeDtype = spec.floatOnly && !isFloating(x.dtype) ? 'float32' : x.dtype;
+    if (!spec.dtypes.includes(computeDtype)) throw new KilnError('ERR_DTYPE', `${name}: not defined for dtype ${x.dtype}`);
+    const inp = castTo(x, computeDtype);
+    const out = Tensor._empty(x._shape.slice(), outDtype(x.dtype), name);
+    runKernel(id(), [out], [inp]);
+    if (inp !== x) inp.dispose();
+    if ('nondiff' in spec.grad || !isFloating(out.dtype)) return out;
+    return record(name, out, [x], spec.grad, {}, spec.saveOutput);
+  };
+  return {
+    name,
+    kind: 'unary',
+    native: { nin: 1, nout: 1, nattr: 0 },
+    dtypes: spec.dtypes,
+    fn,
+    grad: spec.grad,
+    cases: (rng, dtype) => {
+      const shapes = [...EDGE_SHAPES, randShape(rng), randShape(rng)];
+      const cases: Case[] = [];
+      for (const shape of shapes)
+        for (const layout of LAYOUTS) {
+          const { t, ref } = makeInput(rng, shape, dtype, layout, spec.range);
+          const od = outDtype(dtype);
+          cases.push({
+            label: `${shapeStr(shape)} ${layout}`,
+            got: fn(t),
+            want: { shape, data: ref.data.map((v) => roundTo(od, spec.ref(v))) },
+            tol: spec.tol,
+          });
+          t.dispose();
+        }
+      return cases;
+    },
+    gradSamples: (rng) =>
+      'nondiff' in spec.grad
+        ? []
+        : [[], [5], [3, 4], [2, 3, 2]].map((shape) => ({
+            label: shapeStr(shape),
+            fn: (x: Tensor) => fn(x),
+            inputs: [makeInput(rng, shape, 'float64', 'contiguous', spec.range ?? [-2, 2]).t.requiresGrad_()],
+          })),
+    errors: () => [
+      { label: 'not a tensor', run: () => fn(3 as unknown as Tensor), code: 'ERR_ARG' },
+      ...(spec.dtypes.includes('bool') || spec.floatOnly
+        ? []
+        : [{ label: 'bool input', run: () => fn(fromNumbers([1], [1], 'bool')), code: 'ERR_DTYPE' as const }]),
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise binary (broadcasting, type promotion, JS scalars)
+
+export interface BinarySpec {
+  dtypes: readonly DType[];
+  ref: (a: number, b: number) => number;
+  /** Gradients for (a, b) at the broadcast shape; the kind sums them back to each input. */
+  grad: GradFn | { nondiff: string };
+  floatOnly?: boolean;
+  /** Comparison or logical op: bool output. */
+  boolOut?: boolean;
+  /** Inputs are read as booleans (logical ops). */
+  logical?: boolean;
+  saveOutput?: boolean;
+  range?: [number, number];
+  rangeB?: [number, number];
+  tol?: number;
+}
+
+function resultType(name: string, a: TensorLike, b: TensorLike): DType {
+  if (a instanceof Tensor && b instanceof Tensor) return promoteTypes(a.dtype, b.dtype);
+  if (a instanceof Tensor) return promoteWithScalar(a.dtype, b as number);
+  if (b instanceof Tensor) return promoteWithScalar(b.dtype, a as number);
+  throw new KilnError('ERR_ARG', `${name}: at least one argument must be a Tensor`);
+}
+
+function operand(x: TensorLike, name: string, arg: string, dtype: DType): Tensor {
+  if (x instanceof Tensor) return x;
+  if (typeof x !== 'number' && typeof x !== 'boolean')
+    throw new KilnError('ERR_ARG', `${name}: ${arg} must be a Tensor, number or boolean, got ${x === null ? 'null' : typeof x}`);
+  return scalarTensor(x, dtype);
+}
+
+export function binaryKind(name: string, spec: BinarySpec) {
+  const id = () => opId(name);
+  const computeOf = (d: DType): DType => (spec.logical ? 'bool' : spec.floatOnly && !isFloating(d) ? 'float32' : d);
+  const gradFn: GradFn | null =
+    'nondiff' in spec.grad
+      ? null
+      : (g, ctx) => {
+          const gs = (spec.grad as GradFn)(g, ctx);
+          return gs.map((gi, i) => (gi ? castTo(sumTo(gi, ctx.inputs[i]._shape), ctx.inputs[i].dtype) : null));
+        };
+  /** out = a op b; `out` given: write into it (in-place forms). */
+  const run = (a: TensorLike, b: TensorLike, into: Tensor | null): Tensor => {
+    if (a instanceof Tensor) a._check(name);
+    if (b instanceof Tensor) b._check(name);
+    const rt = resultType(name, a, b);
+    const cd = computeOf(rt);
+    if (!spec.dtypes.includes(cd))
+      throw new KilnError('ERR_DTYPE', `${name}: not defined for dtype ${rt} (inputs ${a instanceof Tensor ? a.dtype : typeof a} and ${b instanceof Tensor ? b.dtype : typeof b})`);
+    const ta = operand(a, name, 'input', cd), tb = operand(b, name, 'other', cd);
+    const shape = broadcastShapes(name, ta._shape, tb._shape);
+    const od: DType = spec.boolOut ? 'bool' : cd;
+    if (into) {
+      if (shape.length !== into.ndim || shape.some((s, i) => s !== into._shape[i]))
+        throw new KilnError('ERR_SHAPE', `${name}_: result of shape ${shapeStr(shape)} cannot be written into a tensor of shape ${shapeStr(into._shape)}`);
+      if (!isFloating(into.dtype) && isFloating(od))
+        throw new KilnError('ERR_DTYPE', `${name}_: result dtype ${od} cannot be written into a ${into.dtype} tensor`);
+    }
+    const ca = castTo(ta, cd), cb = castTo(tb, cd);
+    const ea = ca.expand(shape), eb = cb.expand(shape);
+    const direct = into && into.dtype === od;
+    const out = direct ? into : Tensor._empty(shape, od, name);
+    runKernel(id(), [out], [ea, eb]);
+    for (const t of [ea, eb, ca !== ta ? ca : null, cb !== tb ? cb : null]) t?.dispose();
+    if (into && !direct) {
+      into.copy_(out);
+      out.dispose();
+    }
+    for (const [t, x] of [[ta, a], [tb, b]] as const) if (t !== x) t.dispose();
+    if (into) {
+      bumpVersion(into);
+      return into;
+    }
+    if (!gradFn || !isFloating(out.dtype)) return out;
+    const ins = [a instanceof Tensor ? a : null, b instanceof Tensor ? b : null].filter((t): t is Tensor => t !== null);
+    if (ins.length === 2) return record(name, out, ins, gradFn, {}, spec.saveOutput);
+    // One scalar: give the formula a constant in its place and return the tensor's gradient only.
+    const scalarFirst = !(a instanceof Tensor);
+    const k = (scalarFirst ? a : b) as number;
+    const f: GradFn = (g, ctx) => {
+      const c = scalarTensor(k, ctx.inputs[0].dtype);
+      const inputs = scalarFirst ? [c, ctx.inputs[0]] : [ctx.inputs[0], c];
+      const gs = (spec.grad as GradFn)(g, { ...ctx, inputs });
+      const gi = gs[scalarFirst ? 1 : 0];
+      return [gi ? castTo(sumTo(gi, ctx.inputs[0]._shape), ctx.inputs[0].dtype) : null];
+    };
+    return record(name, out, ins, f, {}, spec.saveOutput);
+  };
+  const fn = (a: TensorLike, b: TensorLike): Tensor => run(a, b, null);
+  const inplace = (self: Tensor, other: TensorLike): Tensor => {
+    checkTensor(self, `${name}_`, 'self');
+    noInplaceGrad(`${name}_`, self, other instanceof Tensor ? [other] : []);
+    return run(self, other, self);
+  };
+  const row: OpRow<(a: TensorLike, b: TensorLike) => Tensor> = {
+    name,
+    kind: 'binary',
+    native: { nin: 2, nout: 1, nattr: 0 },
+    dtypes: spec.dtypes,
+    fn,
+    grad: spec.grad,
+    cases: (rng, dtype) => {
+      const cases: Case[] = [];
+      const pairs: [number[], number[]][] = [
+        [[], []], [[5], [5]], [[3, 4], [4]], [[3, 1], [1, 4]], [[2, 1, 3], [4, 1]], [[0, 3], [1, 3]], [[17, 33], [17, 33]],
+        [[1000], []], [[2, 3, 4, 5], [3, 1, 5]],
+      ];
+      for (let i = 0; i < 3; i++) {
+        const s = randShape(rng, 3);
+        pairs.push([s, s.map((v) => (rng() < 0.3 ? 1 : v)).slice(randInt(rng, 0, s.length))]);
+      }
+      const od = spec.boolOut ? 'bool' : dtype;
+      for (const [sa, sb] of pairs)
+        for (const layout of LAYOUTS) {
+          const A = makeInput(rng, sa, dtype, layout, spec.range);
+          const B = makeInput(rng, sb, dtype, layout === 'transposed' ? 'strided' : 'contiguous', spec.rangeB ?? spec.range);
+          const shape = broadcastShapes(name, sa, sb);
+          const n = numelOf(shape);
+          const data = new Array<number>(n);
+          for (let k = 0; k < n; k++) {
+            const idx = unravel(k, shape);
+            data[k] = roundTo(od, spec.ref(broadcastAt(A.ref, idx), broadcastAt(B.ref, idx)));
+          }
+          cases.push({ label: `${shapeStr(sa)} ${shapeStr(sb)} ${layout}`, got: fn(A.t, B.t), want: { shape, data }, tol: spec.tol });
+          A.t.dispose();
+          B.t.dispose();
+        }
+      // with a JS scalar on either side
+      const A = makeInput(rng, [4, 3], dtype, 'contiguous', spec.range);
+      const s = dtype === 'bool' ? 1 : isFloating(dtype) ? 1.5 : 2;
+      if (spec.dtypes.includes(dtype)) {
+        cases.push({ label: 'tensor, scalar', got: fn(A.t, s), want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(od, spec.ref(v, s))) }, tol: spec.tol });
+        cases.push({ label: 'scalar, tensor', got: fn(s, A.t), want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(od, spec.ref(s, v))) }, tol: spec.tol });
+      }
+      A.t.dispose();
+      return cases;
+    },
+    gradSamples: (rng) => {
+      if ('nondiff' in spec.grad || spec.boolOut) return [];
+      const mk = (s: number[], r?: [number, number]) => makeInput(rng, s, 'float64', 'contiguous', r ?? [-2, 2]).t.requiresGrad_();
+      const pairs: [number[], number[]][] = [[[], []], [[4], [4]], [[3, 4], [4]], [[3, 1], [1, 2]]];
+      const out: GradSample[] = pairs.map(([sa, sb]) => ({
+        label: `${shapeStr(sa)} ${shapeStr(sb)}`,
+        fn: (a: Tensor, b: Tensor) => fn(a, b),
+        inputs: [mk(sa, spec.range), mk(sb, spec.rangeB ?? spec.range)],
+      }));
+      out.push({ label: 'tensor, scalar', fn: (a: Tensor) => fn(a, 1.5), inputs: [mk([3], spec.range)] });
+      return out;
+    },
+    errors: (): ErrorCase[] => [
+      { label: 'shapes do not broadcast', run: () => fn(fromNumbers([1, 2, 3], [3], spec.dtypes[0]), fromNumbers([1, 2], [2], spec.dtypes[0])), code: 'ERR_SHAPE' },
+      { label: 'two scalars', run: () => fn(1, 2), code: 'ERR_ARG' },
+      { label: 'a string operand', run: () => fn(fromNumbers([1], [1], spec.dtypes[0]), 'x' as unknown as number), code: 'ERR_ARG' },
+    ],
+  };
+  return Object.assign(row, { inplace });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions over any dims with keepdim
+
+export interface ReduceSpec {
+  dtypes: readonly DType[];
+  /** Reference: reduce a list of numbers (non-empty unless `identity` is given). */
+  ref: (xs: number[]) => number;
+  identity?: number;
+  outDtype: (d: DType) => DType;
+  grad: GradFn | { nondiff: string };
+  saveOutput?: boolean;
+  tol?: number;
+}
+
+export type ReduceFn = (x: Tensor, dim?: number | number[] | null, keepdim?: boolean) => Tensor;
+
+/** Moves `dims` last (a view) so the kernel reduces the trailing dims. */
+function reduceView(x: Tensor, dims: number[]): Tensor {
+  const keep = [];
+  for (let d = 0; d < x.ndim; d++) if (!dims.includes(d)) keep.push(d);
+  return x.permute([...keep, ...dims]);
+}
+
+export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
+  const id = () => opId(name);
+  const fn: ReduceFn = (x, dim, keepdim = false) => {
+    checkTensor(x, name, 'input');
+    if (!spec.dtypes.includes(x.dtype)) throw new KilnError('ERR_DTYPE', `${name}: not defined for dtype ${x.dtype}`);
+    const dims = normDims(dim, x.ndim, name);
+    if (spec.identity === undefined)
+      for (const d of dims)
+        if (x._shape[d] === 0)
+          throw new KilnError('ERR_SHAPE', `${name}: cannot reduce over dim ${d} of size 0 in shape ${shapeStr(x._shape)} (no identity)`);
+    const v = reduceView(x, dims);
+    const outShape = x._shape.filter((_, d) => !dims.includes(d));
+    const out = Tensor._empty(outShape, spec.outDtype(x.dtype), name);
+    runKernel(id(), [out], [v], [dims.length]);
+    v.dispose();
+    let res = out;
+    if (keepdim) {
+      res = out.reshape(x._shape.map((s, d) => (dims.includes(d) ? 1 : s)));
+      out.dispose();
+    }
+    if ('nondiff' in spec.grad || !isFloating(res.dtype)) return res;
+    return record(name, res, [x], spec.grad, { dims, keepdim }, spec.saveOutput);
+  };
+  return {
+    name,
+    kind: 'reduce',
+    native: { nin: 1, nout: 1, nattr: 1 },
+    dtypes: spec.dtypes,
+    fn,
+    grad: spec.grad,
+    cases: (rng, dtype) => {
+      const cases: Case[] = [];
+      const shapes = [[], [7], [3, 4], [2, 3, 4], [1, 5, 1], [0, 3], [4, 0], [1000], [40000], [2, 3, 4, 5], randShape(rng), randShape(rng)];
+      for (const shape of shapes) {
+        const choices: (number[] | null)[] = [null];
+        if (shape.length) choices.push([shape.length - 1], [0], [-1]);
+        if (shape.length >= 2) choices.push([0, shape.length - 1], [shape.length - 2]);
+        for (const dims of choices)
+          for (const keepdim of [false, true])
+            for (const layout of LAYOUTS.slice(0, shape.length >= 2 ? 4 : 1)) {
+              const nd = normDims(dims, shape.length, name);
+              if (spec.identity === undefined && nd.some((d) => shape[d] === 0)) continue;
+              const A = makeInput(rng, shape, dtype, layout, [-3, 3]);
+              const outShape = shape.map((s, d) => (nd.includes(d) ? 1 : s)).filter((_, d) => keepdim || !nd.includes(d));
+              const keptShape = shape.filter((_, d) => !nd.includes(d));
+              const nOut = numelOf(keptShape);
+              const data = new Array<number>(nOut);
+              const groups: number[][] = Array.from({ length: nOut }, () => []);
+              for (let k = 0; k < A.ref.data.length; k++) {
+                const idx = unravel(k, shape);
+                let o = 0;
+                for (let d = 0; d < shape.length; d++) if (!nd.includes(d)) o = o * shape[d] + idx[d];
+                groups[o].push(A.ref.data[k]);
+              }
+              const od = spec.outDtype(dtype);
+              for (let o = 0; o < nOut; o++) data[o] = roundTo(od, groups[o].length ? spec.ref(groups[o]) : spec.identity!);
+              cases.push({
+                label: `${shapeStr(shape)} dims=${dims ? `[${dims}]` : 'all'} keepdim=${keepdim} ${layout}`,
+                got: fn(A.t, dims, keepdim),
+                want: { shape: outShape, data },
+                tol: spec.tol,
+              });
+              A.t.dispose();
+            }
+      }
+      return cases;
+    },
+    gradSamples: (rng) =>
+      'nondiff' in spec.grad
+        ? []
+        : ([[[3, 4], null, false], [[3, 4], [1], true], [[2, 3, 4], [0, 2], false], [[5], [0], false]] as const).map(([shape, dims, keepdim]) => ({
+            label: `${shapeStr(shape as unknown as number[])} ${dims}`,
+            fn: (x: Tensor) => fn(x, dims as number[] | null, keepdim),
+            inputs: [makeInput(rng, shape as unknown as number[], 'float64', 'contiguous', [-2, 2]).t.requiresGrad_()],
+          })),
+    errors: (): ErrorCase[] => [
+      { label: 'dim out of range', run: () => fn(fromNumbers([1, 2], [2], spec.dtypes[0]), 1), code: 'ERR_ARG' },
+      { label: 'repeated dim', run: () => fn(fromNumbers([1, 2], [1, 2], spec.dtypes[0]), [1, -1]), code: 'ERR_ARG' },
+      ...(spec.identity === undefined
+        ? [{ label: 'empty dim', run: () => fn(fromNumbers([], [0], spec.dtypes[0])), code: 'ERR_SHAPE' as const }]
+        : []),
+    ],
+  };
+}
+
+export const FLOATS = FLOAT_DTYPES;
+export type { GradCtx };

@@ -1,0 +1,211 @@
+/**
+ * Tensor: a strided view (shape, strides, offset, dtype) of a Storage, plus autograd state.
+ * Ops are attached as methods by ts/methods.ts from the op functions, so each op is written once.
+ */
+import type { Device } from './device';
+import { DType, ITEMSIZE, TypedArray, bf16ToNumber, halfToNumber, isFloating, typedArrayFor } from './dtype';
+import { KilnError } from './errors';
+import type { TensorMethods } from './tensor_methods';
+import { contiguousStrides, numelOf, shapeStr } from './shape';
+import { Storage, finalizer, liveStats, scopeStore } from './storage';
+import type { Node } from './autograd/node';
+
+export type NestedArray = number | boolean | bigint | NestedArray[];
+
+export interface Tensor extends TensorMethods {}
+
+/**
+ * An n-dimensional array on a device. Create with kiln.tensor(), kiln.zeros() and friends.
+ * @example
+ * const t = kiln.tensor([[1, 2], [3, 4]]);
+ * t.add(1).sum().item(); // 14
+ */
+export class Tensor {
+  /** @internal */ _storage: Storage;
+  /** @internal */ readonly _shape: number[];
+  /** @internal */ readonly _strides: number[];
+  /** @internal */ readonly _offset: number;
+  readonly dtype: DType;
+  /** @internal */ _requiresGrad = false;
+  /** The accumulated gradient, once backward() has reached this leaf. */
+  grad: Tensor | null = null;
+  /** @internal The autograd node that produced this tensor (null for leaves). */
+  _gradFn: Node | null = null;
+  /** @internal */ _disposed = false;
+  /** @internal Keeps gradient for a non-leaf (retainGrad()). */
+  _retainGrad = false;
+
+  /** @internal Use the creation functions. */
+  constructor(storage: Storage, shape: number[], strides: number[], offset: number, dtype: DType, scoped = true) {
+    this._storage = storage;
+    this._shape = shape;
+    this._strides = strides;
+    this._offset = offset;
+    this.dtype = dtype;
+    storage.refs++;
+    liveStats.tensors++;
+    finalizer.register(this, storage, this);
+    if (scoped) {
+      const scope = scopeStore.getStore();
+      if (scope) scope.add(this);
+    }
+  }
+
+  /** @internal A fresh contiguous tensor. */
+  static _empty(shape: number[], dtype: DType, op: string, device: Device = 'cpu'): Tensor {
+    const storage = Storage.allocate(numelOf(shape) * ITEMSIZE[dtype], device, op);
+    return new Tensor(storage, shape, contiguousStrides(shape), 0, dtype);
+  }
+
+  /** @internal Another handle on the same view, outside any scope (autograd keeps these). */
+  _retain(): Tensor {
+    this._check('autograd');
+    return new Tensor(this._storage, this._shape, this._strides, this._offset, this.dtype, false);
+  }
+
+  /** @internal A view of the same storage. */
+  _view(shape: number[], strides: number[], offset: number): Tensor {
+    this._check('view');
+    return new Tensor(this._storage, shape, strides, offset, this.dtype);
+  }
+
+  get shape(): readonly number[] {
+    return this._shape.slice();
+  }
+  get ndim(): number {
+    return this._shape.length;
+  }
+  get device(): Device {
+    return this._storage.device;
+  }
+  /** Element strides, as PyTorch's stride(). */
+  stride(): number[];
+  stride(dim: number): number;
+  stride(dim?: number): number | number[] {
+    return dim === undefined ? this._strides.slice() : this._strides[dim < 0 ? dim + this.ndim : dim];
+  }
+  numel(): number {
+    return numelOf(this._shape);
+  }
+  /** size() is shape; size(d) one dim (negative counts from the end). */
+  size(): number[];
+  size(dim: number): number;
+  size(dim?: number): number | number[] {
+    if (dim === undefined) return this._shape.slice();
+    const d = dim < 0 ? dim + this.ndim : dim;
+    if (d < 0 || d >= this.ndim) throw new KilnError('ERR_ARG', `size: dim ${dim} is out of range for shape ${shapeStr(this._shape)}`);
+    return this._shape[d];
+  }
+  get isLeaf(): boolean {
+    return this._gradFn === null;
+  }
+  /** The op that made this tensor, for autograd ("AddBackward" ...), or null for leaves. */
+  get gradFn(): { name: string } | null {
+    return this._gradFn;
+  }
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+  set requiresGrad(v: boolean) {
+    this.requiresGrad_(v);
+  }
+  /** Sets requiresGrad on a leaf; returns this. */
+  requiresGrad_(v = true): this {
+    if (!this.isLeaf && !v)
+      throw new KilnError('ERR_AUTOGRAD', 'requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
+    if (v && !isFloating(this.dtype))
+      throw new KilnError('ERR_DTYPE', `requiresGrad_: only floating tensors can require gradients, got ${this.dtype}`);
+    this._requiresGrad = v;
+    return this;
+  }
+  /** Keep .grad on this non-leaf tensor during backward(). */
+  retainGrad(): this {
+    this._retainGrad = true;
+    return this;
+  }
+
+  isContiguous(): boolean {
+    let expected = 1;
+    for (let i = this._shape.length - 1; i >= 0; i--) {
+      if (this._shape[i] !== 1 && this._strides[i] !== expected) return false;
+      expected *= this._shape[i];
+    }
+    return true;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Frees this handle now; the memory returns to the pool once no view or gradient graph uses it. */
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    finalizer.unregister(this);
+    liveStats.tensors--;
+    this._storage.release();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** @internal Throws ERR_DISPOSED when this handle was disposed. */
+  _check(op: string): void {
+    if (this._disposed)
+      throw new KilnError('ERR_DISPOSED', `${op}: tensor of shape ${shapeStr(this._shape)} and dtype ${this.dtype} was disposed`);
+  }
+
+  /**
+   * A typed array over the elements (zero-copy for contiguous CPU tensors; it keeps the memory
+   * alive while referenced). float16/bfloat16 come as raw Uint16 bits, int64 as BigInt64Array.
+   */
+  data(): TypedArray {
+    this._check('data');
+    if (!this.isContiguous())
+      throw new KilnError('ERR_ARG', `data: tensor of shape ${shapeStr(this._shape)} with strides [${this._strides.join(', ')}] is not contiguous; call contiguous() first`);
+    const ab = this._storage.arrayBuffer();
+    return typedArrayFor(this.dtype, ab, this._offset * ITEMSIZE[this.dtype], this.numel());
+  }
+
+  /** @internal Elements as JS numbers, row-major (copies; works for any layout). */
+  _numbers(): number[] {
+    this._check('toArray');
+    const src = this.isContiguous() ? this : (this as Tensor).contiguous();
+    const d = src.data();
+    const out = new Array<number>(d.length);
+    if (this.dtype === 'float16') for (let i = 0; i < d.length; i++) out[i] = halfToNumber(d[i] as number);
+    else if (this.dtype === 'bfloat16') for (let i = 0; i < d.length; i++) out[i] = bf16ToNumber(d[i] as number);
+    else if (this.dtype === 'int64') for (let i = 0; i < d.length; i++) out[i] = Number(d[i] as bigint);
+    else for (let i = 0; i < d.length; i++) out[i] = d[i] as number;
+    if (src !== this) src.dispose();
+    return out;
+  }
+
+  /** The single value of a one-element tensor (a boolean for bool tensors). */
+  item(): number | boolean {
+    this._check('item');
+    if (this.numel() !== 1)
+      throw new KilnError('ERR_SHAPE', `item: tensor of shape ${shapeStr(this._shape)} has ${this.numel()} elements, expected 1`);
+    const v = this._numbers()[0];
+    return this.dtype === 'bool' ? v !== 0 : v;
+  }
+
+  /** Nested JS arrays (numbers; booleans for bool tensors); a scalar for 0-d tensors. */
+  toArray(): NestedArray {
+    const flat: (number | boolean)[] = this._numbers();
+    if (this.dtype === 'bool') for (let i = 0; i < flat.length; i++) flat[i] = flat[i] !== 0;
+    if (this.ndim === 0) return flat[0];
+    let pos = 0;
+    const build = (d: number): NestedArray => {
+      const n = this._shape[d];
+      const arr: NestedArray[] = new Array(n);
+      for (let i = 0; i < n; i++) arr[i] = d === this.ndim - 1 ? (flat[pos++] as number) : build(d + 1);
+      return arr;
+    };
+    return build(0);
+  }
+}
+
+export function isTensor(x: unknown): x is Tensor {
+  return x instanceof Tensor;
+}

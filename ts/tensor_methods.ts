@@ -1,0 +1,146 @@
+/**
+ * The method surface of Tensor, declared explicitly (like PyTorch's .pyi stubs) so the types
+ * of ops and methods do not depend on each other; ts/methods.ts attaches the implementations
+ * and the compiler checks each one against its line here.
+ */
+import type { BackwardOptions } from './autograd/engine';
+import type { TensorOptions } from './creation';
+import type { Device } from './device';
+import type { DType } from './dtype';
+import type { VarOptions } from './ops/composite';
+import type { Generator } from './ops/random';
+import type { Tensor } from './tensor';
+
+type TensorLike = Tensor | number | boolean;
+type Dims = number | number[] | null;
+
+export interface TensorMethods {
+  /** -x */ neg(): Tensor;
+  /** |x| */ abs(): Tensor;
+  /** -1, 0 or 1 */ sign(): Tensor;
+  /** e^x */ exp(): Tensor;
+  /** natural log */ log(): Tensor;
+  sqrt(): Tensor;
+  /** 1/sqrt(x) */ rsqrt(): Tensor;
+  sin(): Tensor;
+  cos(): Tensor;
+  tanh(): Tensor;
+  sigmoid(): Tensor;
+  erf(): Tensor;
+  floor(): Tensor;
+  ceil(): Tensor;
+  /** round half to even */ round(): Tensor;
+  trunc(): Tensor;
+  /** 1/x */ reciprocal(): Tensor;
+  /** log(1 + x) */ log1p(): Tensor;
+  /** e^x - 1 */ expm1(): Tensor;
+  logicalNot(): Tensor;
+
+  /** x + other (broadcasting, type promotion) */ add(other: TensorLike): Tensor;
+  sub(other: TensorLike): Tensor;
+  mul(other: TensorLike): Tensor;
+  /** true division (integers give float32) */ div(other: TensorLike): Tensor;
+  pow(exponent: TensorLike): Tensor;
+  /** elementwise max (NaN propagates) */ maximum(other: TensorLike): Tensor;
+  minimum(other: TensorLike): Tensor;
+  /** Python-style modulo (sign of the divisor) */ remainder(other: TensorLike): Tensor;
+  atan2(other: TensorLike): Tensor;
+  eq(other: TensorLike): Tensor;
+  ne(other: TensorLike): Tensor;
+  lt(other: TensorLike): Tensor;
+  le(other: TensorLike): Tensor;
+  gt(other: TensorLike): Tensor;
+  ge(other: TensorLike): Tensor;
+  logicalAnd(other: TensorLike): Tensor;
+  logicalOr(other: TensorLike): Tensor;
+  logicalXor(other: TensorLike): Tensor;
+  /** in place: x += other */ add_(other: TensorLike): Tensor;
+  sub_(other: TensorLike): Tensor;
+  mul_(other: TensorLike): Tensor;
+  div_(other: TensorLike): Tensor;
+  pow_(exponent: TensorLike): Tensor;
+  maximum_(other: TensorLike): Tensor;
+  minimum_(other: TensorLike): Tensor;
+  remainder_(other: TensorLike): Tensor;
+
+  /** Sum over dims (all by default); integers sum to int64. */ sum(dim?: Dims, keepdim?: boolean): Tensor;
+  prod(dim?: Dims, keepdim?: boolean): Tensor;
+  /** max over dims */ amax(dim?: Dims, keepdim?: boolean): Tensor;
+  amin(dim?: Dims, keepdim?: boolean): Tensor;
+  /** index of the max (over the flattened tensor by default) */ argmax(dim?: number | null, keepdim?: boolean): Tensor;
+  argmin(dim?: number | null, keepdim?: boolean): Tensor;
+  mean(dim?: Dims, keepdim?: boolean): Tensor;
+  /** variance, correction 1 by default */ var(dim?: Dims, opts?: VarOptions): Tensor;
+  std(dim?: Dims, opts?: VarOptions): Tensor;
+  logsumexp(dim: number | number[], keepdim?: boolean): Tensor;
+  /** max() of all elements, or max(dim) -> { values, indices } */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+
+  /** matrix product with batch broadcasting */ matmul(other: Tensor): Tensor;
+  gather(dim: number, index: Tensor): Tensor;
+  scatter(dim: number, index: Tensor, src: TensorLike): Tensor;
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor;
+  /** constant padding, last dim first: [left, right, top, bottom, ...] */ pad(pads: number[], value?: number): Tensor;
+  /** this where condition holds, else other */ where(condition: Tensor, other: TensorLike): Tensor;
+  cat(others: Tensor[], dim?: number): Tensor;
+
+  /** a view when possible, else a copy; one size may be -1 */ reshape(shape: number[]): Tensor;
+  /** a view (never copies) */ view(shape: number[]): Tensor;
+  permute(dims: number[]): Tensor;
+  transpose(dim0: number, dim1: number): Tensor;
+  /** broadcast size-1 dims without copying (-1 keeps a size) */ expand(shape: number[]): Tensor;
+  /** x[..., start:end:step, ...] along dim, as a view */ slice(dim: number, start?: number, end?: number, step?: number): Tensor;
+  narrow(dim: number, start: number, length: number): Tensor;
+  select(dim: number, index: number): Tensor;
+  squeeze(dim?: number | number[]): Tensor;
+  unsqueeze(dim: number): Tensor;
+  flatten(startDim?: number, endDim?: number): Tensor;
+  broadcastTo(shape: number[]): Tensor;
+  /** transpose of a matrix */ t(): Tensor;
+  expandAs(other: Tensor): Tensor;
+  viewAs(other: Tensor): Tensor;
+  split(size: number | number[], dim?: number): Tensor[];
+  chunk(chunks: number, dim?: number): Tensor[];
+
+  /** convert dtype or move device (a new handle on the same memory when nothing changes) */ to(target: DType | Device | 'cuda'): Tensor;
+  clone(): Tensor;
+  contiguous(): Tensor;
+  /** same memory, cut off from autograd */ detach(): Tensor;
+  /** copy src (broadcast, converted) into this */ copy_(src: Tensor): Tensor;
+  fill_(value: number | boolean): Tensor;
+  zero_(): Tensor;
+  uniform_(from?: number, to?: number, opts?: { generator?: Generator }): Tensor;
+  normal_(mean?: number, std?: number, opts?: { generator?: Generator }): Tensor;
+  /** 1 with probability this, else 0 */ bernoulli(opts?: { generator?: Generator }): Tensor;
+  float(): Tensor;
+  double(): Tensor;
+  int(): Tensor;
+  long(): Tensor;
+  bool(): Tensor;
+  cpu(): Tensor;
+  cuda(): Tensor;
+
+  clamp(min?: TensorLike | null, max?: TensorLike | null): Tensor;
+  clampMin(min: TensorLike): Tensor;
+  clampMax(max: TensorLike): Tensor;
+  relu(): Tensor;
+  square(): Tensor;
+  softmax(dim: number): Tensor;
+  logSoftmax(dim: number): Tensor;
+  maskedFill(mask: Tensor, value: number | boolean): Tensor;
+  indexSelect(dim: number, index: Tensor): Tensor;
+  isinf(): Tensor;
+  isnan(): Tensor;
+
+  zerosLike(opts?: TensorOptions): Tensor;
+  onesLike(opts?: TensorOptions): Tensor;
+  emptyLike(opts?: TensorOptions): Tensor;
+  fullLike(value: number | boolean, opts?: TensorOptions): Tensor;
+
+  /** Accumulates gradients of this (a scalar, or with grad given) into the leaves' .grad. */
+  backward(grad?: Tensor | null, opts?: BackwardOptions): void;
+  /** PyTorch-style printout */ toString(): string;
+}
