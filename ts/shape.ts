@@ -39,7 +39,9 @@ export function normDim(dim: number, ndim: number, op: string, arg = 'dim'): num
 
 export function normDims(dims: number | readonly number[] | undefined | null, ndim: number, op: string): number[] {
   if (dims === undefined || dims === null) return Array.from({ length: ndim }, (_, i) => i);
-  const list = typeof dims === 'number' ? [dims] : dims;
+  if (typeof dims !== 'number' && !Array.isArray(dims))
+    throw new KilnError('ERR_ARG', `${op}: dims must be a number or an array of numbers, got ${JSON.stringify(dims)}`);
+  const list: readonly number[] = typeof dims === 'number' ? [dims] : dims;
   const out = list.map((d) => normDim(d, ndim, op));
   if (new Set(out).size !== out.length) throw new KilnError('ERR_ARG', `${op}: dims [${list.join(', ')}] repeat a dim`);
   return out.sort((a, b) => a - b);

@@ -32,6 +32,8 @@ export class Tensor {
   /** @internal The autograd node that produced this tensor (null for leaves). */
   _gradFn: Node | null = null;
   /** @internal */ _disposed = false;
+  /** @internal For autograd's saved handles: the tensor they stand for. */
+  _origin: Tensor | null = null;
   /** @internal Keeps gradient for a non-leaf (retainGrad()). */
   _retainGrad = false;
 
@@ -60,7 +62,12 @@ export class Tensor {
   /** @internal Another handle on the same view, outside any scope (autograd keeps these). */
   _retain(): Tensor {
     this._check('autograd');
-    return new Tensor(this._storage, this._shape, this._strides, this._offset, this.dtype, false);
+    const h = new Tensor(this._storage, this._shape, this._strides, this._offset, this.dtype, false);
+    // Keep autograd identity, so gradients of gradients (createGraph) reach the real tensors.
+    h._requiresGrad = this._requiresGrad;
+    h._gradFn = this._gradFn;
+    h._origin = this._origin ?? this;
+    return h;
   }
 
   /** @internal A view of the same storage. */

@@ -8,7 +8,7 @@ import { KilnError } from '../errors';
 import { cat } from '../ops/indexing';
 import type { Tensor } from '../tensor';
 import { grad } from './engine';
-import { noGrad } from './grad_mode';
+import { enableGrad, noGrad } from './grad_mode';
 
 export interface GradcheckOptions {
   eps?: number;
@@ -78,11 +78,12 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opt
 /** Second-order check: gradcheck of the gradient (with createGraph). */
 export function gradgradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): true {
   const wanted = inputs.filter((x) => x.requiresGrad);
-  const g = (...xs: Tensor[]): Tensor => {
+  const g = (...xs: Tensor[]): Tensor =>
+    enableGrad(() => {
     const out = fn(...xs);
     const gs = grad(out.sum(), wanted, { createGraph: true, allowUnused: true });
     const parts = gs.filter((t): t is Tensor => t !== null).map((t) => t.reshape([-1]));
     return cat(parts, 0);
-  };
+  });
   return gradcheck(g, inputs, opts);
 }

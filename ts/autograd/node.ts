@@ -28,9 +28,14 @@ export class Node {
   /** Tensor whose .grad this node fills (retainGrad()). */
   retainTarget: Tensor | null = null;
   constructor(readonly name: string, inputs: Tensor[], readonly fn: GradFn, attrs: Record<string, unknown>, output: Tensor | null) {
-    this.edges = inputs.map((t) => (!t._requiresGrad ? null : t._gradFn ? { node: t._gradFn } : { leaf: t }));
+    this.edges = inputs.map((t) => (!t._requiresGrad ? null : t._gradFn ? { node: t._gradFn } : { leaf: t._origin ?? t }));
     this.ctx = { inputs: inputs.map((t) => t._retain()), output: output ? output._retain() : null, attrs };
     this.versions = this.ctx.inputs.map((t) => t._storage.version);
+    if (this.ctx.output) {
+      // The output is made by this node: its saved handle differentiates through it (createGraph).
+      this.ctx.output._gradFn = this;
+      this.ctx.output._requiresGrad = true;
+    }
   }
 
   get released(): boolean {
