@@ -23,6 +23,8 @@ function finish(t: Tensor, opts: TensorOptions | undefined): Tensor {
 }
 
 function resolve(op: string, opts: TensorOptions | undefined, fallback: DType): { dtype: DType; device: Device } {
+  // JS has no float literal (1.0 === 1): asking for gradients without a dtype means float32.
+  if (opts?.requiresGrad && (fallback === 'int64' || fallback === 'bool')) fallback = 'float32';
   const dtype = opts?.dtype === undefined ? fallback : checkDType(opts.dtype, op);
   return { dtype, device: checkDevice(opts?.device, op) };
 }
@@ -65,8 +67,9 @@ function typedDType(d: ArrayBufferView): DType | null {
 }
 
 /**
- * A tensor from nested arrays, a typed array (1-d) or a scalar. Default dtype: bool for
- * booleans, int64 for integers, float32 otherwise; a typed array keeps its own type.
+ * A tensor from nested arrays, a typed array (1-d) or a scalar. Default dtype, as in PyTorch:
+ * bool for booleans, int64 when every number is an integer, float32 otherwise; a typed array
+ * keeps its own type. JS has no float literal, so with `requiresGrad` the default is float32.
  * @example
  * kiln.tensor([[1, 2], [3, 4]], { dtype: 'float32', requiresGrad: true });
  */

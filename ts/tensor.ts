@@ -34,8 +34,6 @@ export class Tensor {
   /** @internal */ _disposed = false;
   /** @internal For autograd's saved handles: the tensor they stand for. */
   _origin: Tensor | null = null;
-  /** @internal Keeps gradient for a non-leaf (retainGrad()). */
-  _retainGrad = false;
 
   /** @internal Use the creation functions. */
   constructor(storage: Storage, shape: number[], strides: number[], offset: number, dtype: DType, scoped = true) {
@@ -127,7 +125,7 @@ export class Tensor {
   }
   /** Keep .grad on this non-leaf tensor during backward(). */
   retainGrad(): this {
-    this._retainGrad = true;
+    if (this._gradFn) this._gradFn.retainTarget = this;
     return this;
   }
 

@@ -11,6 +11,7 @@ import { KilnError } from '../errors';
 import { broadcastShapes, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
 import { bumpVersion, checkTensor, noInplaceGrad } from './kinds';
+import { expandRaw } from './movement';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow } from './row';
 import { EDGE_SHAPES, LAYOUTS, makeInput } from './samples';
@@ -61,7 +62,7 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
   const shape = broadcastShapes('copy_', dst._shape, src._shape);
   if (shape.length !== dst.ndim || shape.some((s, i) => s !== dst._shape[i]))
     throw new KilnError('ERR_SHAPE', `copy_: source of shape ${shapeStr(src._shape)} cannot be broadcast to ${shapeStr(dst._shape)}`);
-  const e = src.expand(dst._shape.slice());
+  const e = expandRaw(src, dst._shape.slice());
   runKernel(OP.COPY, [dst], [e]);
   e.dispose();
   bumpVersion(dst);

@@ -10,6 +10,7 @@ import { KilnError } from '../errors';
 import { broadcastShapes, normDim, numelOf, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
 import { castTo, checkTensor, sumTo, TensorLike } from './kinds';
+import { expandRaw } from './movement';
 import { OP } from './op_ids.gen';
 import type { Case, ErrorCase, OpRow, Rng } from './row';
 import { broadcastAt, makeInput, randInt, ravel, unravel } from './samples';
@@ -80,7 +81,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const A = ta ?? scalarTensor(a as number, dtype), B = tb ?? scalarTensor(b as number, dtype);
   const shape = broadcastShapes('where', cond._shape, A._shape, B._shape);
   const ca = castTo(A, dtype), cb = castTo(B, dtype);
-  const ec = cond.expand(shape), ea = ca.expand(shape), eb = cb.expand(shape);
+  const ec = expandRaw(cond, shape), ea = expandRaw(ca, shape), eb = expandRaw(cb, shape);
   const out = Tensor._empty(shape, dtype, 'where');
   runKernel(OP.WHERE, [out], [ec, ea, eb]);
   for (const t of [ec, ea, eb, ca !== A ? ca : null, cb !== B ? cb : null, ta ? null : A, tb ? null : B]) t?.dispose();

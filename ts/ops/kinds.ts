@@ -12,6 +12,7 @@ import { DType, FLOAT_DTYPES, isFloating, promoteTypes, promoteWithScalar, round
 import { KilnError } from '../errors';
 import { broadcastShapes, normDims, numelOf, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
+import { expandRaw, permuteRaw } from './movement';
 import { OP } from './op_ids.gen';
 import type { Case, ErrorCase, GradSample, OpRow, Rng } from './row';
 import { EDGE_SHAPES, LAYOUTS, broadcastAt, makeInput, randInt, randShape, unravel } from './samples';
@@ -189,7 +190,7 @@ export function binaryKind(name: string, spec: BinarySpec) {
         throw new KilnError('ERR_DTYPE', `${name}_: result dtype ${od} cannot be written into a ${into.dtype} tensor`);
     }
     const ca = castTo(ta, cd), cb = castTo(tb, cd);
-    const ea = ca.expand(shape), eb = cb.expand(shape);
+    const ea = expandRaw(ca, shape), eb = expandRaw(cb, shape);
     const direct = into && into.dtype === od;
     const out = direct ? into : Tensor._empty(shape, od, name);
     runKernel(id(), [out], [ea, eb]);
@@ -308,7 +309,7 @@ export type ReduceFn = (x: Tensor, dim?: number | number[] | null, keepdim?: boo
 function reduceView(x: Tensor, dims: number[]): Tensor {
   const keep = [];
   for (let d = 0; d < x.ndim; d++) if (!dims.includes(d)) keep.push(d);
-  return x.permute([...keep, ...dims]);
+  return permuteRaw(x, [...keep, ...dims]);
 }
 
 export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {

@@ -11,6 +11,7 @@ import { KilnError } from '../errors';
 import { broadcastShapes, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
 import { castTo, checkTensor, sumTo } from './kinds';
+import { expandRaw } from './movement';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow, Rng } from './row';
 import { LAYOUTS, makeInput, randInt } from './samples';
@@ -21,7 +22,7 @@ function matmul2(a: Tensor, b: Tensor): Tensor {
   if (b._shape[nb - 2] !== K)
     throw new KilnError('ERR_SHAPE', `matmul: shapes ${shapeStr(a._shape)} and ${shapeStr(b._shape)} cannot be multiplied (${K} != ${b._shape[nb - 2]})`);
   const batch = broadcastShapes('matmul', a._shape.slice(0, -2), b._shape.slice(0, -2));
-  const ea = a.expand([...batch, M, K]), eb = b.expand([...batch, K, N]);
+  const ea = expandRaw(a, [...batch, M, K]), eb = expandRaw(b, [...batch, K, N]);
   const out = Tensor._empty([...batch, M, N], a.dtype, 'matmul');
   runKernel(OP.MATMUL, [out], [ea, eb]);
   ea.dispose();

@@ -46,19 +46,29 @@ export function view(x: Tensor, shape: readonly number[]): Tensor {
   return reshape(x, target);
 }
 
+/** permute without recording autograd (for kernels' internal views). */
+export function permuteRaw(x: Tensor, dims: readonly number[]): Tensor {
+  const { out } = permuteImpl(x, dims);
+  return out;
+}
+
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
-  checkTensor(x, 'permute', 'input');
-  if (!Array.isArray(dims) || dims.length !== x.ndim)
-    throw new KilnError('ERR_ARG', `permute: dims [${dims}] must list each of the ${x.ndim} dims of shape ${shapeStr(x._shape)} once`);
-  const p = dims.map((d) => normDim(d, x.ndim, 'permute'));
-  if (new Set(p).size !== p.length) throw new KilnError('ERR_ARG', `permute: dims [${dims}] repeat a dim`);
-  const out = x._view(p.map((d) => x._shape[d]), p.map((d) => x._strides[d]), x._offset);
+  const { out, p } = permuteImpl(x, dims);
   return grads('permute', out, x, (g, c) => {
     const perm = c.attrs.p as number[];
     const inv = new Array<number>(perm.length);
     perm.forEach((d, i) => (inv[d] = i));
     return [g.permute(inv)];
   }, { p });
+}
+
+function permuteImpl(x: Tensor, dims: readonly number[]): { out: Tensor; p: number[] } {
+  checkTensor(x, 'permute', 'input');
+  if (!Array.isArray(dims) || dims.length !== x.ndim)
+    throw new KilnError('ERR_ARG', `permute: dims [${dims}] must list each of the ${x.ndim} dims of shape ${shapeStr(x._shape)} once`);
+  const p = dims.map((d) => normDim(d, x.ndim, 'permute'));
+  if (new Set(p).size !== p.length) throw new KilnError('ERR_ARG', `permute: dims [${dims}] repeat a dim`);
+  return { out: x._view(p.map((d) => x._shape[d]), p.map((d) => x._strides[d]), x._offset), p };
 }
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
@@ -72,6 +82,15 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 
 /** expand: broadcast size-1 dims (and add leading dims) without copying; -1 keeps a size. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  const { out, same } = expandImpl(x, shape);
+  if (same) return grads('expand', out, x, (g) => [g]);
+  return grads('expand', out, x, (g, c) => [sumTo(g, c.inputs[0]._shape)]);
+}
+
+/** expand without recording autograd (for kernels' internal broadcasting). */
+export const expandRaw = (x: Tensor, shape: readonly number[]): Tensor => expandImpl(x, shape).out;
+
+function expandImpl(x: Tensor, shape: readonly number[]): { out: Tensor; same: boolean } {
   checkTensor(x, 'expand', 'input');
   checkShapeArg(shape, 'expand');
   if (shape.length < x.ndim || shape.length > MAX_DIMS)
@@ -98,9 +117,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
       same = false;
     } else throw new KilnError('ERR_SHAPE', `expand: size ${have} at dim ${d - lead} of ${shapeStr(x._shape)} cannot expand to ${size} (target ${shapeStr(shape)})`);
   }
-  const out = x._view(outShape, st, x._offset);
-  if (same) return grads('expand', out, x, (g) => [g]);
-  return grads('expand', out, x, (g, c) => [sumTo(g, c.inputs[0]._shape)]);
+  return { out: x._view(outShape, st, x._offset), same };
 }
 
 /** Python-style slice bounds along one dim. */
