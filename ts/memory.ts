@@ -74,7 +74,13 @@ function finish<T>(created: Set<{ dispose(): void }>, result: T): T {
  */
 export function scope<T>(fn: () => T): T {
   const created = new Set<{ dispose(): void }>();
-  const result = scopeStore.run(created, fn);
+  let result: T;
+  try {
+    result = scopeStore.run(created, fn);
+  } catch (e) {
+    finish(created, undefined);
+    throw e;
+  }
   if (result instanceof Promise) {
     return result.then(
       (v) => finish(created, v),

@@ -135,7 +135,7 @@ kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
     return v;
   };
 
-  if (op.numel == 1 && R_n >= 4 * kBlock && ctx->pool->size() > 1) {  // one big reduction: fixed blocks
+  if (op.numel == 1 && R_n >= 4 * kBlock) {  // one big reduction: fixed blocks, any thread count
     int64_t nb = (R_n + kBlock - 1) / kBlock;
     char *x = op.base[1], *o = op.base[0];
     if constexpr (is_arg) {

@@ -1,0 +1,31 @@
+// Prints a hash of several results (big reductions, matmul, random draws, elementwise), for
+// comparing runs under different KILN_NUM_THREADS / KILN_ISA settings.
+import { createHash } from 'crypto';
+import * as kiln from '../../ts/index';
+
+const h = createHash('sha256');
+const parts: Record<string, string> = {};
+const add = (name: string, t: kiln.Tensor) => {
+  const c = t.contiguous();
+  const bytes = Buffer.from(c.data().buffer, c.data().byteOffset, c.data().byteLength);
+  h.update(name);
+  h.update(bytes);
+  parts[name] = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+};
+kiln.manualSeed(1234);
+const x = kiln.randn([3, 1 << 18]);
+add('randn', x);
+add('rand', kiln.rand([1001, 3], { dtype: 'float64' }));
+add('randint', kiln.randint(0, 100, [5000]));
+add('sum all', x.sum());
+add('sum dim1', x.sum(1));
+add('sum dim0', x.sum(0));
+add('amax', x.amax(1));
+add('argmax', x.argmax(1));
+add('exp', x.exp());
+add('add', x.add(x.slice(1, 0, 1)));
+const a = kiln.randn([300, 257]), b = kiln.randn([257, 130]);
+add('matmul', a.matmul(b));
+add('matmul t', b.t().matmul(a.t()));
+add('bmm', kiln.randn([4, 65, 33]).matmul(kiln.randn([33, 17])));
+console.log(JSON.stringify({ threads: kiln.info().numThreads, isa: kiln.info().isa, hash: h.digest('hex'), parts }));

@@ -1,0 +1,67 @@
+// Results are bit-identical for any thread count (work is split into fixed tasks, never by
+// thread), and random numbers depend only on the seed.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as kiln from '../../ts/index';
+
+const script = path.join(__dirname, '..', 'helpers', 'fingerprint.ts');
+function run(env: Record<string, string>): { threads: number; isa: string; hash: string } {
+  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+test('1, 2 and 3 threads give identical bits', () => {
+  const one = run({ KILN_NUM_THREADS: '1' });
+  const two = run({ KILN_NUM_THREADS: '2' });
+  const three = run({ KILN_NUM_THREADS: '3' });
+  assert.is(one.threads, 1);
+  assert.is(two.threads, 2);
+  assert.is(two.hash, one.hash);
+  assert.is(three.hash, one.hash);
+});
+
+test('the same seed gives the same numbers; a different seed does not', () => {
+  kiln.manualSeed(7);
+  const a = kiln.randn([100]).toArray();
+  const b = kiln.randn([100]).toArray();
+  kiln.manualSeed(7);
+  assert.equal(kiln.randn([100]).toArray(), a);
+  assert.equal(kiln.randn([100]).toArray(), b);
+  assert.not.equal(a, b);
+  const g = new kiln.Generator(7);
+  assert.equal(kiln.randn([100], { generator: g }).toArray(), a);
+});
+
+test('random draws have the right moments and ranges', () => {
+  kiln.manualSeed(3);
+  const u = kiln.rand([100000], { dtype: 'float64' });
+  assert.ok(Math.abs((u.mean().item() as number) - 0.5) < 0.01);
+  assert.ok((u.amin().item() as number) >= 0 && (u.amax().item() as number) < 1);
+  const n = kiln.randn([100000]);
+  assert.ok(Math.abs(n.mean().item() as number) < 0.02);
+  assert.ok(Math.abs((n.std().item() as number) - 1) < 0.02);
+  const r = kiln.randint(-3, 4, [10000]);
+  assert.is(r.dtype, 'int64');
+  assert.is(r.amin().item(), -3);
+  assert.is(r.amax().item(), 3);
+  const p = kiln.full([10000], 0.25);
+  const bern = p.bernoulli();
+  assert.ok(Math.abs((bern.mean().item() as number) - 0.25) < 0.02);
+});
+
+test('initialisers follow PyTorch formulas', () => {
+  kiln.manualSeed(0);
+  const w = kiln.empty([256, 128]);
+  kiln.nn.init.kaimingUniform_(w, { a: Math.sqrt(5) });
+  const bound = 1 / Math.sqrt(128); // gain(leaky_relu, sqrt5) * sqrt(3 / fanIn)
+  assert.ok((w.amax().item() as number) <= bound && (w.amax().item() as number) > 0.95 * bound);
+  kiln.nn.init.xavierNormal_(w);
+  assert.ok(Math.abs((w.std().item() as number) - Math.sqrt(2 / (256 + 128))) < 0.003);
+  kiln.nn.init.zeros_(w);
+  assert.is(w.abs().sum().item(), 0);
+});
+
+test.run();

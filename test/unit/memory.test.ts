@@ -1,0 +1,138 @@
+// Memory: dispose, `using`, scope (sync and async), zero-copy data() lifetime, the finalizer
+// backstop, and flat memory over 100,000 create/dispose iterations.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as v8 from 'v8';
+import * as vm from 'vm';
+import * as kiln from '../../ts/index';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+test('dispose frees at once; views keep the storage alive', () => {
+  const m0 = kiln.memory();
+  const a = kiln.ones([1000]);
+  const v = a.slice(0, 0, 10);
+  assert.is(kiln.memory().numBytes - m0.numBytes, 4000);
+  a.dispose();
+  assert.is(kiln.memory().numBytes - m0.numBytes, 4000, 'the view still holds the storage');
+  const s = v.sum();
+  assert.is(s.item(), 10);
+  s.dispose();
+  v.dispose();
+  assert.is(kiln.memory().numBytes, m0.numBytes);
+  assert.is(kiln.memory().numTensors, m0.numTensors);
+});
+
+test('`using` disposes at the end of the block', () => {
+  const before = kiln.memory().numTensors;
+  {
+    using t = kiln.zeros([8]);
+    assert.is(t.numel(), 8);
+    assert.is(kiln.memory().numTensors, before + 1);
+  }
+  assert.is(kiln.memory().numTensors, before);
+});
+
+test('scope frees everything but what it returns (nested, objects and arrays)', () => {
+  const before = kiln.memory().numTensors;
+  const out = kiln.scope(() => {
+    const a = kiln.randn([4, 4]);
+    const b = a.matmul(a).relu();
+    const inner = kiln.scope(() => ({ keepMe: b.sum(), drop: b.mean().exp() }));
+    return [inner.keepMe, b.max()];
+  });
+  assert.is(kiln.memory().numTensors, before + 2, 'only keepMe and max survive');
+  out.forEach((t) => t.dispose());
+});
+
+test('scope works across awaits and with concurrent async scopes', async () => {
+  const before = kiln.memory().numTensors;
+  const work = (n: number) =>
+    kiln.scope(async () => {
+      const a = kiln.ones([n]);
+      await new Promise((r) => setTimeout(r, 5));
+      const b = a.mul(2);
+      await new Promise((r) => setTimeout(r, 1));
+      return b.sum();
+    });
+  const [x, y] = await Promise.all([work(3), work(5)]);
+  assert.is(x.item(), 6);
+  assert.is(y.item(), 10);
+  assert.is(kiln.memory().numTensors, before + 2);
+  x.dispose();
+  y.dispose();
+});
+
+test('scope disposes on a thrown error too', () => {
+  const before = kiln.memory().numTensors;
+  assert.throws(() =>
+    kiln.scope(() => {
+      kiln.ones([3]);
+      throw new Error('boom');
+    }),
+  );
+  assert.is(kiln.memory().numTensors, before);
+});
+
+test('data() is zero-copy and keeps its memory valid after dispose', () => {
+  const t = kiln.arange(0, 6).to('float32');
+  const d = t.data() as Float32Array;
+  d[0] = 42;
+  assert.is(t.slice(0, 0, 1).item(), 42, 'writes through the view reach the tensor');
+  t.dispose();
+  for (let i = 0; i < 50; i++) kiln.ones([6]).dispose(); // would reuse the block if it were freed
+  assert.is(d[5], 5);
+});
+
+test('the finalizer frees tensors that were never disposed', () => {
+  const before = kiln.memory();
+  (() => {
+    for (let i = 0; i < 100; i++) kiln.ones([256]);
+  })();
+  assert.ok(kiln.memory().numTensors >= before.numTensors + 100);
+  return new Promise<void>((resolve) => {
+    const check = (tries: number) => {
+      gc();
+      if (kiln.memory().numTensors <= before.numTensors || tries === 0) {
+        // earlier tests' undisposed results may go too, so "at most" the count before
+        assert.ok(kiln.memory().numTensors <= before.numTensors, `${kiln.memory().numTensors} > ${before.numTensors}`);
+        assert.ok(kiln.memory().numBytes <= before.numBytes);
+        resolve();
+      } else setTimeout(() => check(tries - 1), 10);
+    };
+    check(50);
+  });
+});
+
+test('100,000 create/dispose iterations: flat memory and bounded RSS', () => {
+  const warm = () => {
+    const a = kiln.randn([64]);
+    const b = a.mul(2);
+    const c = b.sum();
+    for (const t of [a, b, c]) t.dispose();
+    kiln.scope(() => {
+      kiln.ones([8, 8]).transpose(0, 1).contiguous().add(1).sum();
+    });
+  };
+  for (let i = 0; i < 1000; i++) warm();
+  gc();
+  const m0 = kiln.memory(), rss0 = process.memoryUsage().rss;
+  for (let i = 0; i < 100_000; i++) warm();
+  gc();
+  const m1 = kiln.memory(), rss1 = process.memoryUsage().rss;
+  assert.is(m1.numTensors, m0.numTensors);
+  assert.is(m1.numBytes, m0.numBytes);
+  assert.is(m1.cpu.allocatedBytes, m0.cpu.allocatedBytes);
+  assert.ok(m1.cpu.cachedBytes <= m0.cpu.cachedBytes + 4096, 'the cache did not grow');
+  assert.ok(rss1 - rss0 < 64 << 20, `RSS grew by ${((rss1 - rss0) / 1048576).toFixed(1)} MiB`);
+});
+
+test('emptyCache returns cached blocks', () => {
+  kiln.ones([1 << 20]).dispose();
+  assert.ok(kiln.memory().cpu.cachedBytes >= 4 << 20);
+  kiln.emptyCache();
+  assert.is(kiln.memory().cpu.cachedBytes, 0);
+});
+
+test.run();

@@ -1,0 +1,32 @@
+/**
+ * The memory-bandwidth reference of the memory-bound benches: a float32 copy of n elements,
+ * done three ways on the same memory: kiln's copy_ (memcpy per run, on kiln's threads),
+ * TypedArray.prototype.set and Buffer.prototype.copy (memmove on the JS thread). The best of
+ * the three is "the copy bandwidth" the benches compare against.
+ */
+import type { Tensor } from '../index';
+import { expectClose, Variant } from './harness';
+
+/** Implementation names of the copy references, as they appear in records. */
+export const COPY_IMPLS = ['kiln copy_', 'TypedArray.set', 'Buffer.copy'] as const;
+
+/**
+ * Copy variants from `src` into `dst` (contiguous float32 tensors of one size), checked first.
+ * The JS references use zero-copy views of the same blocks, so page state and alignment match.
+ */
+export function copyVariants(src: Tensor, dst: Tensor): Variant[] {
+  const s = src.data() as Float32Array, d = dst.data() as Float32Array;
+  const sb = Buffer.from(s.buffer, s.byteOffset, s.byteLength), db = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  const runs: Record<(typeof COPY_IMPLS)[number], () => void> = {
+    'kiln copy_': () => dst.copy_(src),
+    'TypedArray.set': () => d.set(s),
+    'Buffer.copy': () => sb.copy(db),
+  };
+  const probe = [0, s.length >> 1, s.length - 1];
+  for (const impl of COPY_IMPLS) {
+    d.fill(Number.NaN);
+    runs[impl]();
+    expectClose(impl, probe.map((i) => d[i]), probe.map((i) => s[i]), () => 0);
+  }
+  return COPY_IMPLS.map((impl) => ({ impl, run: runs[impl] }));
+}

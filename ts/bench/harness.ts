@@ -1,0 +1,179 @@
+/**
+ * Bench harness (BENCH.md): interleaved timing with warm-up and median/min/max, correctness checks
+ * that run before timing, the record format written as JSON, the machine description and the
+ * stdout table. The benches (elementwise.ts, sum.ts, dispatch.ts) only say what to run.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import { info } from '../index';
+import { PACKAGE_ROOT } from '../native';
+
+/** Knobs shared by every bench (set from the command line). */
+export interface BenchOptions {
+  /** Largest element count of the size sweeps. */
+  max: number;
+  /** Timed samples per variant. */
+  reps: number;
+  /** Each sample repeats a call until it lasts about this long (ms). */
+  minSampleMs: number;
+  /** Side of the square matrix of the dim-sum bench. */
+  matrix: number;
+  /** Calls per sample of the dispatch bench. */
+  batch: number;
+  /** Progress on stderr and kiln.memory() at the end. */
+  verbose: boolean;
+}
+
+/** One thing to time; `run` does one call. */
+export interface Variant {
+  impl: string;
+  run: () => void;
+}
+
+/** Per-call times of one variant, in ms. */
+export interface Stats {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  samples: number;
+  /** Calls per timed sample. */
+  iters: number;
+}
+
+/** What a bench reports for one variant; the CLI adds the run's context to make a BenchRecord. */
+export interface Measurement {
+  bench: string;
+  /** The op or reference operation measured ("add", "copy", "sum(dim=0)", "add 16"). */
+  name: string;
+  shape: number[];
+  dtype: string;
+  /** Who did the work: "kiln" or a reference ("TypedArray.set", "js loop", ...). */
+  impl: string;
+  stats: Stats;
+  unit: 'GB/s' | 'GFLOP/s' | 'ns/op';
+  /** Rate at the median time, in `unit`. */
+  value: number;
+  /** Speed relative to each reference in the same run (>1: faster than the reference). */
+  ratios: Record<string, number>;
+}
+
+/** The machine and build a run measured. */
+export interface Machine {
+  cpu: string;
+  isa: string;
+  /** kiln's thread count in the measuring process (KILN_NUM_THREADS). */
+  threads: number;
+  logicalCpus: number;
+  node: string;
+}
+
+/** One JSON record: a measurement plus where and when it was taken. */
+export interface BenchRecord extends Omit<Measurement, 'stats'>, Stats {
+  threads: number;
+  machine: Machine;
+  commit: string | null;
+  date: string;
+}
+
+/** CPU model from /proc/cpuinfo (os.cpus() elsewhere), kiln's ISA and thread count. */
+export function machineInfo(): Machine {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpu = m[1].trim();
+  } catch {
+    // not Linux: keep os.cpus()
+  }
+  const k = info();
+  return { cpu, isa: k.isa, threads: k.numThreads, logicalCpus: os.cpus().length, node: process.version };
+}
+
+/** `git rev-parse --short HEAD` of the kiln checkout, "+dirty" when tracked files differ; null outside git. */
+export function commitId(): string | null {
+  const git = (args: string[]): string =>
+    execFileSync('git', args, { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const head = git(['rev-parse', '--short', 'HEAD']);
+    return git(['status', '--porcelain', '--untracked-files=no']) ? `${head}+dirty` : head;
+  } catch {
+    return null;
+  }
+}
+
+/** 10^k element counts from `from` up to `max`. */
+export function decades(from: number, max: number): number[] {
+  const out: number[] = [];
+  for (let n = from; n <= max; n *= 10) out.push(n);
+  return out;
+}
+
+/** Throws when `got` differs from `want` by more than `tol` (absolute) at any index. */
+export function expectClose(label: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: (i: number) => number): void {
+  if (got.length !== want.length) throw new Error(`${label}: got ${got.length} values, want ${want.length}`);
+  for (let i = 0; i < got.length; i++)
+    if (!(Math.abs(got[i] - want[i]) <= tol(i)))
+      throw new Error(`${label}: wrong result at sample ${i}: got ${got[i]}, want ${want[i]} (tolerance ${tol(i)})`);
+}
+
+const msSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
+
+function timeCalls(run: () => void, iters: number): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < iters; i++) run();
+  return msSince(t0);
+}
+
+/** Calls per sample so that one sample lasts about `targetMs`. */
+function calibrate(run: () => void, targetMs: number): number {
+  let n = 1;
+  for (;;) {
+    const ms = timeCalls(run, n);
+    if (ms >= Math.min(1, targetMs) || n >= 1 << 20) return Math.max(1, Math.round((n * targetMs) / Math.max(ms, 1e-6)));
+    n *= 2;
+  }
+}
+
+/**
+ * Times variants side by side: warm-up (two calls each, then calibration), then `reps` rounds
+ * of A B C ... so that drift hits every variant alike. `iters` fixes the calls per sample.
+ */
+export function measure(variants: Variant[], opts: BenchOptions, iters?: number): Stats[] {
+  for (const v of variants) timeCalls(v.run, 2);
+  const counts = variants.map((v) => iters ?? calibrate(v.run, opts.minSampleMs));
+  const samples: number[][] = variants.map(() => []);
+  for (let r = 0; r < opts.reps; r++)
+    variants.forEach((v, i) => samples[i].push(timeCalls(v.run, counts[i]) / counts[i]));
+  return samples.map((s, i) => {
+    s.sort((a, b) => a - b);
+    const mid = s.length >> 1;
+    const medianMs = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+    return { medianMs, minMs: s[0], maxMs: s[s.length - 1], samples: s.length, iters: counts[i] };
+  });
+}
+
+/** Effective GB/s of moving `bytes` per call at the median time. */
+export const gbps = (bytes: number, s: Stats): number => bytes / (s.medianMs * 1e6);
+
+/** Speed of a measurement, larger is faster, comparable between measurements of one unit. */
+export const speed = (m: Measurement): number => (m.unit === 'ns/op' ? 1 / m.value : m.value);
+
+/** Sets m.ratios[label] = speed(m) / speed(ref) for each reference. */
+export function addRatios(ms: Measurement[], refs: Record<string, Measurement>): void {
+  for (const m of ms) for (const [label, ref] of Object.entries(refs)) if (ref !== m) m.ratios[label] = speed(m) / speed(ref);
+}
+
+const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
+
+/** The records as a text table (or a markdown table), in the order given. */
+export function formatTable(rs: BenchRecord[], markdown = false): string {
+  const head = ['bench', 'op', 'shape', 'impl', 'thr', 'median ms', 'min ms', 'max ms', 'rate', 'unit', 'ratios (>1: faster than ref)'];
+  const rows = rs.map((r) => [
+    r.bench, r.name, `[${r.shape.join(', ')}]`, r.impl, String(r.threads), fmt(r.medianMs), fmt(r.minMs), fmt(r.maxMs),
+    fmt(r.value), r.unit, Object.entries(r.ratios).map(([k, v]) => `${k} ${fmt(v)}`).join(', '),
+  ]);
+  if (markdown) return [head, head.map(() => '---'), ...rows].map((c) => `| ${c.join(' | ')} |`).join('\n');
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((c) => c[i].length)));
+  const line = (c: string[]): string => c.map((x, i) => (i >= 5 && i <= 8 ? x.padStart(w[i]) : x.padEnd(w[i]))).join('  ').trimEnd();
+  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
+}
