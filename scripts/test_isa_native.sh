@@ -11,8 +11,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 common=(-std=c++17 -O2 -Wall -Wextra -Werror -I"$root/native/include" -I"$root/native/core")
 arch_dir="$root/native/cpu/arch"
-flags_avx2=(-mavx2 -mfma -mf16c)
-flags_avx512=(-mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -mf16c)
+# ISA flags come from the build manifest (native/sources.json), never a second list.
+read -ra flags_avx2 <<<"$(node "$root/scripts/manifest.js" arch-cflags x64 avx2)"
+read -ra flags_avx512 <<<"$(node "$root/scripts/manifest.js" arch-cflags x64 avx512)"
 
 # build <compiler> <out dir> <extra link flags...>: objects per file so ISA flags stay per file.
 build() {

@@ -4,6 +4,7 @@ import { DType, checkDType, numberToBf16, numberToHalf } from './dtype';
 import { KilnError } from './errors';
 import { native } from './native';
 import { checkShape, MAX_DIMS, shapeStr } from './shape';
+import { liveStats } from './storage';
 import { Tensor, NestedArray } from './tensor';
 import { runKernel } from './dispatch';
 import { OP } from './ops/op_ids.gen';
@@ -191,10 +192,34 @@ export const onesLike = (t: Tensor, opts?: TensorOptions): Tensor => ones(t._sha
 export const fullLike = (t: Tensor, value: number | boolean, opts?: TensorOptions): Tensor =>
   full(t._shape.slice(), value, likeOpts(t, opts));
 
-/** A 0-d tensor holding a JS scalar, for ops that mix tensors and numbers. */
+// Read-only 0-d tensors for JS scalars in ops (x.add(1)), kept across calls: making one costs an
+// allocation and a kernel call, more than a small op itself. Never handed to users.
+const scalarCache = new Map<DType, Map<number, Tensor>>();
+let scalarCount = 0;
+const cachedScalars = new WeakSet<Tensor>();
+const SCALAR_CACHE_LIMIT = 512;
+
+/** A 0-d tensor holding a JS scalar, for ops that mix tensors and numbers (read-only; may be shared). */
 export function scalarTensor(v: number | boolean, dtype: DType): Tensor {
-  const t = Tensor._empty([], dtype, 'scalar');
+  const key = Number(v);
+  let byValue = scalarCache.get(dtype);
+  if (!byValue) scalarCache.set(dtype, (byValue = new Map()));
+  const hit = byValue.get(key);
+  if (hit) return hit;
+  const cache = scalarCount < SCALAR_CACHE_LIMIT && !Object.is(key, -0) && !Number.isNaN(key);
+  const t = Tensor._empty([], dtype, 'scalar', 'cpu', !cache);
   runKernel(OP.FILL, [t], [], [Number(v)]);
+  if (cache) {
+    byValue.set(key, t);
+    scalarCount++;
+    cachedScalars.add(t);
+    // Internal and bounded: not counted as the user's tensors in kiln.memory().
+    liveStats.tensors--;
+    liveStats.storages--;
+    liveStats.bytes -= t._storage.nbytes;
+  }
   return t;
 }
+
+export const isCachedScalar = (t: Tensor): boolean => cachedScalars.has(t);
 

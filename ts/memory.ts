@@ -59,8 +59,10 @@ function finish<T>(created: Set<{ dispose(): void }>, result: T): T {
   collect(result, keep, new Set());
   const parent = scopeStore.getStore();
   for (const t of created) {
-    if (keep.has(t as Tensor)) parent?.add(t);
-    else t.dispose();
+    if (keep.has(t as Tensor)) {
+      parent?.add(t);
+      (t as Tensor)._scope = parent ?? null;
+    } else t.dispose();
   }
   return result;
 }
@@ -95,6 +97,7 @@ export function scope<T>(fn: () => T): T {
 
 /** Keeps a tensor created inside a scope alive past the scope's end; returns it. */
 export function keep<T extends Tensor>(t: T): T {
-  scopeStore.getStore()?.delete(t);
+  t._scope?.delete(t);
+  t._scope = null;
   return t;
 }

@@ -49,11 +49,13 @@ export function normDims(dims: number | readonly number[] | undefined | null, nd
 
 /** NumPy broadcasting of several shapes. */
 export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
-  const nd = Math.max(0, ...shapes.map((s) => s.length));
+  let nd = 0;
+  for (const s of shapes) if (s.length > nd) nd = s.length;
   const out = new Array<number>(nd).fill(1);
   for (const s of shapes) {
+    const lead = nd - s.length;
     for (let i = 0; i < s.length; i++) {
-      const o = nd - s.length + i, v = s[i];
+      const o = lead + i, v = s[i];
       if (v === out[o] || v === 1) continue;
       if (out[o] === 1) out[o] = v;
       else throw new KilnError('ERR_SHAPE', `${op}: shapes ${shapes.map(shapeStr).join(' and ')} cannot be broadcast together (dim ${o}: ${out[o]} vs ${v})`);

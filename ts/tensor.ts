@@ -7,7 +7,7 @@ import { DType, ITEMSIZE, TypedArray, bf16ToNumber, halfToNumber, isFloating, ty
 import { KilnError } from './errors';
 import type { TensorMethods } from './tensor_methods';
 import { contiguousStrides, numelOf, shapeStr } from './shape';
-import { Storage, finalizer, liveStats, scopeStore } from './storage';
+import { Storage, liveStats, scopeStore } from './storage';
 import type { Node } from './autograd/node';
 
 export type NestedArray = number | boolean | bigint | NestedArray[];
@@ -32,6 +32,8 @@ export class Tensor {
   /** @internal The autograd node that produced this tensor (null for leaves). */
   _gradFn: Node | null = null;
   /** @internal */ _disposed = false;
+  /** @internal The kiln.scope() set that recorded this handle (dispose() takes it out). */
+  _scope: Set<{ dispose(): void }> | null = null;
   /** @internal For autograd's saved handles: the tensor they stand for. */
   _origin: Tensor | null = null;
 
@@ -42,19 +44,21 @@ export class Tensor {
     this._strides = strides;
     this._offset = offset;
     this.dtype = dtype;
-    storage.refs++;
+    storage.cell.refs++;
     liveStats.tensors++;
-    finalizer.register(this, storage, this);
     if (scoped) {
       const scope = scopeStore.getStore();
-      if (scope) scope.add(this);
+      if (scope) {
+        scope.add(this);
+        this._scope = scope;
+      }
     }
   }
 
   /** @internal A fresh contiguous tensor. */
-  static _empty(shape: number[], dtype: DType, op: string, device: Device = 'cpu'): Tensor {
+  static _empty(shape: number[], dtype: DType, op: string, device: Device = 'cpu', scoped = true): Tensor {
     const storage = Storage.allocate(numelOf(shape) * ITEMSIZE[dtype], device, op);
-    return new Tensor(storage, shape, contiguousStrides(shape), 0, dtype);
+    return new Tensor(storage, shape, contiguousStrides(shape), 0, dtype, scoped);
   }
 
   /** @internal Another handle on the same view, outside any scope (autograd keeps these). */
@@ -146,8 +150,11 @@ export class Tensor {
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
-    finalizer.unregister(this);
     liveStats.tensors--;
+    if (this._scope) {
+      this._scope.delete(this);
+      this._scope = null;
+    }
     this._storage.release();
   }
   [Symbol.dispose](): void {

@@ -1,4 +1,10 @@
 // Spin-then-sleep thread pool (see thread_pool.h).
+//
+// Lifetime of a job: run() publishes a stack Job through job_, wakes the workers, takes tasks
+// itself, waits for done == ntasks, then unpublishes the job and waits until active_ (workers
+// that may hold the pointer) drops to zero. A worker raises active_ before it reads job_; both
+// sides use sequentially consistent operations, so either the caller sees the worker in active_
+// or the worker sees job_ cleared: no worker can touch a finished job.
 #include "thread_pool.h"
 
 #include <chrono>
@@ -33,34 +39,38 @@ ThreadPool::~ThreadPool() {
   for (auto &t : workers_) t.join();
 }
 
-void ThreadPool::drain() {
+void ThreadPool::drain(Job *job) {
   for (;;) {
-    int64_t t = next_.fetch_add(1, std::memory_order_acq_rel);
-    if (t >= ntasks_) return;
-    fn_(ctx_, t);
-    done_.fetch_add(1, std::memory_order_acq_rel);
+    int64_t t = job->next.fetch_add(1);
+    if (t >= job->ntasks) return;
+    job->fn(job->ctx, t);
+    job->done.fetch_add(1);
   }
 }
 
 void ThreadPool::worker_loop() {
   t_in_pool = true;
-  uint64_t seen = generation_.load();
+  // Starts from generation 0, not from a fresh read: a pool destroyed before this thread first
+  // runs has already bumped the generation, and the worker must see that as news.
+  uint64_t seen = 0;
   for (;;) {
     auto start = std::chrono::steady_clock::now();
     int spins = 0;
-    while (generation_.load(std::memory_order_acquire) == seen) {
+    while (generation_.load(std::memory_order_acquire) == seen && !stop_.load()) {
       KILN_PAUSE();
       if (++spins % 256 == 0 && std::chrono::steady_clock::now() - start > kSpin) {
         std::unique_lock<std::mutex> lk(mu_);
         sleepers_.fetch_add(1);
-        cv_.wait(lk, [&] { return generation_.load() != seen; });
+        cv_.wait(lk, [&] { return generation_.load() != seen || stop_.load(); });
         sleepers_.fetch_sub(1);
         break;
       }
     }
     if (stop_.load()) return;
     seen = generation_.load(std::memory_order_acquire);
-    drain();
+    active_.fetch_add(1);
+    if (Job *job = job_.load()) drain(job);
+    active_.fetch_sub(1);
   }
 }
 
@@ -70,21 +80,23 @@ void ThreadPool::run(int64_t ntasks, void (*fn)(void *, int64_t), void *ctx) {
     return;
   }
   std::lock_guard<std::mutex> run_guard(run_mu_);
-  ntasks_ = ntasks;
-  fn_ = fn;
-  ctx_ = ctx;
-  done_.store(0);
-  next_.store(0, std::memory_order_release);
+  Job job;
+  job.fn = fn;
+  job.ctx = ctx;
+  job.ntasks = ntasks;
+  job_.store(&job);
   {
     // Bumping under the mutex pairs with the sleeper's predicate check, so no wake-up is lost.
     std::lock_guard<std::mutex> g(mu_);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+    generation_.fetch_add(1);
   }
   if (sleepers_.load() > 0) cv_.notify_all();
   t_in_pool = true;
-  drain();
+  drain(&job);
   t_in_pool = false;
-  while (done_.load(std::memory_order_acquire) < ntasks) KILN_PAUSE();
+  while (job.done.load(std::memory_order_acquire) < ntasks) KILN_PAUSE();
+  job_.store(nullptr);
+  while (active_.load() != 0) KILN_PAUSE();
 }
 
 }  // namespace kiln

@@ -21,19 +21,25 @@ class ThreadPool {
   void run(int64_t ntasks, void (*fn)(void *, int64_t), void *ctx);
 
  private:
+  // One run() call; lives on the caller's stack. Workers reach it through job_ and are counted
+  // in active_, and run() returns only once no worker can still touch it.
+  struct Job {
+    void (*fn)(void *, int64_t);
+    void *ctx;
+    int64_t ntasks;
+    std::atomic<int64_t> next{0}, done{0};
+  };
+  static void drain(Job *job);
   void worker_loop();
-  void drain();
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> sleepers_{0};
-  std::atomic<int64_t> next_{0}, done_{0};
+  std::atomic<Job *> job_{nullptr};
+  std::atomic<int> active_{0};
   std::atomic<bool> stop_{false};
   std::mutex run_mu_;  // one job at a time
-  int64_t ntasks_ = 0;
-  void (*fn_)(void *, int64_t) = nullptr;
-  void *ctx_ = nullptr;
 };
 
 // Splits [0, n) into chunks of `grain` elements and runs body(begin, end) on the pool; runs inline

@@ -1,6 +1,8 @@
 // Reductions (sum, prod, max, min, argmax, argmin) over the trailing `nred` dims of a strided view.
 // Paths: (1) the reduced dims form one contiguous run: SIMD run reductions (float32) per output;
-// (2) general: per output, walk the reduced sub-view. A single huge reduction is split into
+// (2) the outputs are contiguous in the input (reducing an outer dim, e.g. sum over dim 0 of a
+// matrix): rows are added into a block of column accumulators in memory order; (3) general:
+// per output, walk the reduced sub-view. A single huge reduction is split into
 // fixed-size blocks whose partials are combined in block order, so the bits do not depend on
 // the thread count. Accumulation: double for floating types, int64 for integers and bool.
 #include <cmath>
@@ -100,6 +102,40 @@ template <class T, Reduce R> bool fast_run(kiln_context *ctx, const SubView<T> &
   return false;
 }
 
+// Path (2): outputs o[0..n) read x[r][0..n) for each reduced index r, so whole rows are added
+// into accumulators in memory order. Each output still sums in r order, whatever the split.
+template <class T, Reduce R>
+void reduce_columns(kiln_context *ctx, const Plan<2> &op, const SubView<T> &sv, int out_dtype) {
+  using A = acc_t<T>;
+  const IsaKernels *isa = isa_kernels(ctx->isa);
+  int64_t grain = std::max<int64_t>(256, kElementwiseGrain / std::max<int64_t>(1, sv.n));
+  parallel_walk(ctx->pool.get(), op, grain, [&](char *const *ptr, const int64_t *, int64_t n) {
+    Plan<1> p = sv.plan;
+    p.base[0] = ptr[1];
+    if constexpr (std::is_same_v<T, float> && R == Reduce::Sum) {
+      if (out_dtype == KILN_FLOAT32) {
+        float *o = (float *)ptr[0];
+        std::fill(o, o + n, 0.0f);
+        walk(p, 0, sv.n, [&](char *const *rp, const int64_t *rst, int64_t m) {
+          for (int64_t k = 0; k < m; k++) isa->add_f32(o, (const float *)rp[0] + k * rst[0], n);
+        });
+        return;
+      }
+    }
+    std::vector<A> acc((size_t)n, Runner<T, R>::init());
+    walk(p, 0, sv.n, [&](char *const *rp, const int64_t *rst, int64_t m) {
+      for (int64_t k = 0; k < m; k++) {
+        const T *row = (const T *)rp[0] + k * rst[0];
+        for (int64_t j = 0; j < n; j++) Runner<T, R>::step(acc[j], (A)load(row[j]));
+      }
+    });
+    KILN_DISPATCH_ALL(out_dtype, , {
+      scalar_t *o = (scalar_t *)ptr[0];
+      for (int64_t j = 0; j < n; j++) o[j] = store<scalar_t>(acc[j]);
+    });
+  });
+}
+
 template <class T, Reduce R>
 kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int nred) {
   constexpr bool is_arg = R == Reduce::ArgMax || R == Reduce::ArgMin;
@@ -161,6 +197,16 @@ kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
       write(o, acc);
     }
     return KILN_OK;
+  }
+
+  if constexpr (R == Reduce::Sum || R == Reduce::Max || R == Reduce::Min) {
+    const int last = op.ndim - 1;
+    bool columns = R_n > 0 && op.st[0][last] == 1 && op.st[1][last] == 1 && op.shape[last] >= 16 &&
+                   !(sv.plan.ndim == 1 && sv.plan.st[0][0] == 1);
+    if (columns) {
+      reduce_columns<T, R>(ctx, op, sv, out.dtype);
+      return KILN_OK;
+    }
   }
 
   int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, R_n));

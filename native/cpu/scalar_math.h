@@ -19,6 +19,7 @@ struct Neg { template <class T> KILN_HD T operator()(T a) const { return -a; } }
 struct Abs {
   template <class T> KILN_HD T operator()(T a) const {
     if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) return a;
+    else if constexpr (std::is_floating_point_v<T>) return std::fabs(a);  // abs(-0.0) = +0.0, like the SIMD path
     else return a < 0 ? -a : a;
   }
 };

@@ -23,11 +23,24 @@ struct Context {  // shared by the instance and every zero-copy ArrayBuffer stil
 struct Instance {
   std::shared_ptr<Context> shared;
   kiln_context *ctx;
+  // Bytes allocated or freed since V8 was last told; reported once past kAdjustStep, because
+  // napi_adjust_external_memory on every small tensor costs more than the op.
+  int64_t pending_adjust = 0;
   double block[kBlockDoubles];
   Napi::Reference<Napi::Float64Array> block_ref;
 };
 
 Instance *inst(const Napi::CallbackInfo &info) { return info.Env().GetInstanceData<Instance>(); }
+
+constexpr int64_t kAdjustStep = 1 << 20;
+
+void adjust(Napi::Env env, Instance *I, int64_t delta) {
+  I->pending_adjust += delta;
+  if (I->pending_adjust >= kAdjustStep || I->pending_adjust <= -kAdjustStep) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, I->pending_adjust);
+    I->pending_adjust = 0;
+  }
+}
 
 void unpack(const double *b, kiln_tensor *t) {
   t->data = (void *)(uintptr_t)b[0];
@@ -58,7 +71,7 @@ Napi::Value Alloc(const Napi::CallbackInfo &info) {
   double n = info[0].As<Napi::Number>().DoubleValue();
   if (!(n >= 0) || n > 9.0e15) return Napi::Number::New(info.Env(), 0);
   void *p = kiln_buffer_alloc(I->ctx, (size_t)n);
-  if (p) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), (int64_t)n);
+  if (p) adjust(info.Env(), I, (int64_t)n);
   return Napi::Number::New(info.Env(), (double)(uintptr_t)p);
 }
 
@@ -67,7 +80,7 @@ Napi::Value Free(const Napi::CallbackInfo &info) {
   void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
   double n = info[1].As<Napi::Number>().DoubleValue();
   kiln_buffer_free(I->ctx, p);
-  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -(int64_t)n);
+  adjust(info.Env(), I, -(int64_t)n);
   return info.Env().Undefined();
 }
 

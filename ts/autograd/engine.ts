@@ -109,6 +109,7 @@ function execute(run: Run): Map<Tensor, Tensor> {
   scopeStore.run(temps, () => (run.createGraph ? enableGrad(body) : noGrad(body)));
   for (const g of results.values()) keep.add(g);
   for (const t of temps) if (!keep.has(t as Tensor)) t.dispose();
+  for (const t of keep) t._scope = null; // gradients outlive the pass (and any user scope)
   if (!run.retainGraph) for (const n of visited) n.release();
   return results;
 }
@@ -189,7 +190,11 @@ export function grad(
     const g = res.get(t);
     if (!g && !opts.allowUnused)
       throw new KilnError('ERR_AUTOGRAD', `autograd.grad: input ${i} is not reachable from the outputs (pass allowUnused: true to get null)`);
-    if (g) scopeStore.getStore()?.add(g);
+    const outer = scopeStore.getStore();
+    if (g) {
+      g._scope = outer ?? null;
+      outer?.add(g);
+    }
     return g ?? null;
   });
 }

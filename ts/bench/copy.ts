@@ -5,10 +5,10 @@
  * the three is "the copy bandwidth" the benches compare against.
  */
 import type { Tensor } from '../index';
-import { expectClose, Variant } from './harness';
+import { Measurement, expectClose, sampleIndices, Variant } from './harness';
 
 /** Implementation names of the copy references, as they appear in records. */
-export const COPY_IMPLS = ['kiln copy_', 'TypedArray.set', 'Buffer.copy'] as const;
+const COPY_IMPLS = ['kiln copy_', 'TypedArray.set', 'Buffer.copy'] as const;
 
 /**
  * Copy variants from `src` into `dst` (contiguous float32 tensors of one size), checked first.
@@ -22,11 +22,16 @@ export function copyVariants(src: Tensor, dst: Tensor): Variant[] {
     'TypedArray.set': () => d.set(s),
     'Buffer.copy': () => sb.copy(db),
   };
-  const probe = [0, s.length >> 1, s.length - 1];
+  const probe = sampleIndices(s.length);
   for (const impl of COPY_IMPLS) {
     d.fill(Number.NaN);
     runs[impl]();
     expectClose(impl, probe.map((i) => d[i]), probe.map((i) => s[i]), () => 0);
   }
   return COPY_IMPLS.map((impl) => ({ impl, run: runs[impl] }));
+}
+
+/** The fastest of the copy measurements: the copy bandwidth the other rows are compared with. */
+export function fastest(copies: Measurement[]): Measurement {
+  return copies.reduce((best, m) => (m.value > best.value ? m : best));
 }

@@ -6,7 +6,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
-import { info } from '../index';
+import { info, tensor, Tensor } from '../index';
 import { PACKAGE_ROOT } from '../native';
 
 /** Knobs shared by every bench (set from the command line). */
@@ -44,7 +44,7 @@ export interface Stats {
 /** What a bench reports for one variant; the CLI adds the run's context to make a BenchRecord. */
 export interface Measurement {
   bench: string;
-  /** The op or reference operation measured ("add", "copy", "sum(dim=0)", "add 16"). */
+  /** The op or reference operation measured ("add", "copy", "sum(dim=0)", "empty+dispose"). */
   name: string;
   shape: number[];
   dtype: string;
@@ -66,6 +66,8 @@ export interface Machine {
   threads: number;
   logicalCpus: number;
   node: string;
+  /** 1-minute load average when the run started (earlier bench runs count too): above ~1 on 2 vCPUs, others shared them. */
+  loadAvg: number;
 }
 
 /** One JSON record: a measurement plus where and when it was taken. */
@@ -86,7 +88,7 @@ export function machineInfo(): Machine {
     // not Linux: keep os.cpus()
   }
   const k = info();
-  return { cpu, isa: k.isa, threads: k.numThreads, logicalCpus: os.cpus().length, node: process.version };
+  return { cpu, isa: k.isa, threads: k.numThreads, logicalCpus: os.cpus().length, node: process.version, loadAvg: os.loadavg()[0] };
 }
 
 /** `git rev-parse --short HEAD` of the kiln checkout, "+dirty" when tracked files differ; null outside git. */
@@ -106,6 +108,28 @@ export function decades(from: number, max: number): number[] {
   const out: number[] = [];
   for (let n = from; n <= max; n *= 10) out.push(n);
   return out;
+}
+
+/** `k` spread indices into [0, n): the first and last 8 plus a deterministic pseudo-random draw. */
+export function sampleIndices(n: number, k = 1024): number[] {
+  const idx = new Set<number>();
+  for (let i = 0; i < Math.min(n, 8); i++) idx.add(i).add(n - 1 - i);
+  let x = 0x9e3779b9;
+  while (idx.size < Math.min(n, k)) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    idx.add(Math.floor((x / 2 ** 32) * n));
+  }
+  return [...idx].sort((a, b) => a - b);
+}
+
+/** Elements `idx` of a 1-d tensor, read through a small gather copy (no view of the whole block). */
+export function valuesAt(t: Tensor, idx: number[]): number[] {
+  const i = tensor(idx, { dtype: 'int64' });
+  const s = t.gather(0, i);
+  const v = s.toArray() as number[];
+  s.dispose();
+  i.dispose();
+  return v;
 }
 
 /** Throws when `got` differs from `want` by more than `tol` (absolute) at any index. */
@@ -135,12 +159,14 @@ function calibrate(run: () => void, targetMs: number): number {
 }
 
 /**
- * Times variants side by side: warm-up (two calls each, then calibration), then `reps` rounds
- * of A B C ... so that drift hits every variant alike. `iters` fixes the calls per sample.
+ * Times variants side by side: warm-up (two calls each, calibration, then one untimed round, so
+ * the JIT has settled), then `reps` rounds of A B C ... so that drift hits every variant alike.
+ * `iters` fixes the calls per sample.
  */
 export function measure(variants: Variant[], opts: BenchOptions, iters?: number): Stats[] {
   for (const v of variants) timeCalls(v.run, 2);
   const counts = variants.map((v) => iters ?? calibrate(v.run, opts.minSampleMs));
+  variants.forEach((v, i) => timeCalls(v.run, counts[i]));
   const samples: number[][] = variants.map(() => []);
   for (let r = 0; r < opts.reps; r++)
     variants.forEach((v, i) => samples[i].push(timeCalls(v.run, counts[i]) / counts[i]));

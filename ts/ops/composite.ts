@@ -117,7 +117,12 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const shape = x._shape.slice();
   shape[d] = index.numel();
   const view = x._shape.map((_, k) => (k === d ? index.numel() : 1));
-  return x.gather(d, index.reshape(view).expand(shape));
+  const r = index.reshape(view);
+  const e = r.expand(shape);
+  const out = x.gather(d, e);
+  r.dispose();
+  e.dispose();
+  return out;
 }
 
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {

@@ -3,7 +3,7 @@
  * (fill and copy kernels into views of a new tensor).
  */
 import { record } from '../autograd/node';
-import { fromNumbers, full, scalarTensor, zeros } from '../creation';
+import { fromNumbers, full, isCachedScalar, scalarTensor, zeros } from '../creation';
 import { runKernel } from '../dispatch';
 import { ALL_DTYPES, DType, isFloating, promoteTypes, promoteWithScalar } from '../dtype';
 import { KilnError } from '../errors';
@@ -84,7 +84,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const ec = expandRaw(cond, shape), ea = expandRaw(ca, shape), eb = expandRaw(cb, shape);
   const out = Tensor._empty(shape, dtype, 'where');
   runKernel(OP.WHERE, [out], [ec, ea, eb]);
-  for (const t of [ec, ea, eb, ca !== A ? ca : null, cb !== B ? cb : null, ta ? null : A, tb ? null : B]) t?.dispose();
+  for (const t of [ec, ea, eb, ca !== A ? ca : null, cb !== B ? cb : null, ta ? null : A, tb ? null : B]) if (t && !isCachedScalar(t)) t.dispose();
   if (!isFloating(dtype)) return out;
   const ins = [cond, ...(ta ? [ta] : []), ...(tb ? [tb] : [])];
   return record('where', out, ins, (g, c) => {

@@ -6,7 +6,7 @@
 import type { GradCtx, GradFn } from '../autograd/node';
 import { gradMode } from '../autograd/grad_mode';
 import { record } from '../autograd/node';
-import { fromNumbers, scalarTensor } from '../creation';
+import { fromNumbers, isCachedScalar, scalarTensor } from '../creation';
 import { runKernel } from '../dispatch';
 import { DType, FLOAT_DTYPES, isFloating, promoteTypes, promoteWithScalar, roundTo } from '../dtype';
 import { KilnError } from '../errors';
@@ -19,10 +19,15 @@ import { EDGE_SHAPES, LAYOUTS, broadcastAt, makeInput, randInt, randShape, unrav
 
 export type TensorLike = Tensor | number | boolean;
 
-const opId = (name: string): number => {
-  const id = (OP as Record<string, number>)[name.toUpperCase()];
-  if (id === undefined) throw new KilnError('ERR_NATIVE', `op ${name} has no native id; run \`npm run gen\``);
-  return id;
+/** The native id of a row's kernel, looked up once (a getter, so rows can be declared first). */
+const opId = (name: string): (() => number) => {
+  let id = -1;
+  return () => {
+    if (id >= 0) return id;
+    const v = (OP as Record<string, number>)[name.toUpperCase()];
+    if (v === undefined) throw new KilnError('ERR_NATIVE', `op ${name} has no native id; run \`npm run gen\``);
+    return (id = v);
+  };
 };
 
 export function checkTensor(x: unknown, op: string, arg: string): Tensor {
@@ -40,6 +45,9 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   const s = dims.length ? g.sum(dims, true) : g;
   return lead > 0 || dims.length ? s.reshape(shape.slice()) : s;
 }
+
+export const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((s, i) => s === b[i]);
 
 /** Casts when needed (records the cast for autograd). */
 export const castTo = (t: Tensor, dtype: DType): Tensor => (t.dtype === dtype ? t : t.to(dtype));
@@ -75,7 +83,7 @@ export interface UnarySpec {
 }
 
 export function unaryKind(name: string, spec: UnarySpec): OpRow<(x: Tensor) => Tensor> {
-  const id = () => opId(name);
+  const id = opId(name);
   const outDtype = (d: DType): DType => (spec.boolOut ? 'bool' : spec.floatOnly && !isFloating(d) ? 'float32' : d);
   const fn = (x: Tensor): Tensor => {
     checkTensor(x, name, 'input');
@@ -162,8 +170,13 @@ function operand(x: TensorLike, name: string, arg: string, dtype: DType): Tensor
   return scalarTensor(x, dtype);
 }
 
+/** Disposes the operand made for a JS scalar (cached scalars stay). */
+const dropOperand = (t: Tensor, x: TensorLike): void => {
+  if (t !== x && !isCachedScalar(t)) t.dispose();
+};
+
 export function binaryKind(name: string, spec: BinarySpec) {
-  const id = () => opId(name);
+  const id = opId(name);
   const computeOf = (d: DType): DType => (spec.logical ? 'bool' : spec.floatOnly && !isFloating(d) ? 'float32' : d);
   const gradFn: GradFn | null =
     'nondiff' in spec.grad
@@ -190,16 +203,18 @@ export function binaryKind(name: string, spec: BinarySpec) {
         throw new KilnError('ERR_DTYPE', `${name}_: result dtype ${od} cannot be written into a ${into.dtype} tensor`);
     }
     const ca = castTo(ta, cd), cb = castTo(tb, cd);
-    const ea = expandRaw(ca, shape), eb = expandRaw(cb, shape);
+    const ea = sameShape(ca._shape, shape) ? ca : expandRaw(ca, shape);
+    const eb = sameShape(cb._shape, shape) ? cb : expandRaw(cb, shape);
     const direct = into && into.dtype === od;
     const out = direct ? into : Tensor._empty(shape, od, name);
     runKernel(id(), [out], [ea, eb]);
-    for (const t of [ea, eb, ca !== ta ? ca : null, cb !== tb ? cb : null]) t?.dispose();
+    for (const t of [ea !== ca ? ea : null, eb !== cb ? eb : null, ca !== ta ? ca : null, cb !== tb ? cb : null]) t?.dispose();
     if (into && !direct) {
       into.copy_(out);
       out.dispose();
     }
-    for (const [t, x] of [[ta, a], [tb, b]] as const) if (t !== x) t.dispose();
+    dropOperand(ta, a);
+    dropOperand(tb, b);
     if (into) {
       bumpVersion(into);
       return into;
@@ -313,7 +328,7 @@ function reduceView(x: Tensor, dims: number[]): Tensor {
 }
 
 export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
-  const id = () => opId(name);
+  const id = opId(name);
   const fn: ReduceFn = (x, dim, keepdim = false) => {
     checkTensor(x, name, 'input');
     if (!spec.dtypes.includes(x.dtype)) throw new KilnError('ERR_DTYPE', `${name}: not defined for dtype ${x.dtype}`);
@@ -344,7 +359,7 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
     grad: spec.grad,
     cases: (rng, dtype) => {
       const cases: Case[] = [];
-      const shapes = [[], [7], [3, 4], [2, 3, 4], [1, 5, 1], [0, 3], [4, 0], [1000], [40000], [2, 3, 4, 5], randShape(rng), randShape(rng)];
+      const shapes = [[], [7], [3, 4], [2, 3, 4], [1, 5, 1], [0, 3], [4, 0], [1000], [40000], [2, 3, 4, 5], [33, 40], [5, 7, 20], randShape(rng), randShape(rng)];
       for (const shape of shapes) {
         const choices: (number[] | null)[] = [null];
         if (shape.length) choices.push([shape.length - 1], [0], [-1]);

@@ -1,0 +1,46 @@
+// The addon itself: loads and unloads cleanly (a process that exits at once must not hang on
+// the thread pool), survives many back-to-back parallel jobs, and reports what it chose.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as kiln from '../../ts/index';
+
+const root = path.join(__dirname, '..', '..');
+
+test('a process that loads the addon and exits at once terminates (20 times)', () => {
+  for (let i = 0; i < 20; i++) {
+    const r = spawnSync(process.execPath, ['-e', "require('node-gyp-build')(process.cwd())"], { cwd: root, timeout: 10000 });
+    assert.is(r.status, 0, `run ${i}: ${r.error ?? r.stderr}`);
+  }
+});
+
+test('many back-to-back parallel jobs give the same answers', () => {
+  const x = kiln.arange(0, 200000).to('float32').detach();
+  const want = x.sum().item();
+  for (let i = 0; i < 3000; i++) {
+    const s = x.sum();
+    const v = s.item();
+    s.dispose();
+    if (v !== want) assert.unreachable(`iteration ${i}: ${v} != ${want}`);
+  }
+  x.dispose();
+});
+
+test('info() reports the ISA in use, supported ISAs and threads', () => {
+  const i = kiln.info();
+  assert.ok(i.supportedIsas.includes('generic'));
+  assert.ok(i.supportedIsas.includes(i.isa));
+  assert.ok(i.numThreads >= 1);
+  if (process.env.KILN_ISA) assert.is(i.isa, process.env.KILN_ISA);
+});
+
+test('KILN_ISA with an unknown name falls back and says so', () => {
+  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', '-e', "console.log(JSON.stringify(require('./ts/index').info()))"], {
+    cwd: root, env: { ...process.env, KILN_ISA: 'sse9' }, encoding: 'utf8',
+  });
+  const info = JSON.parse(r.stdout.trim());
+  assert.match(info.warning, /KILN_ISA=sse9 is unknown/);
+});
+
+test.run();

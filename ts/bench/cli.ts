@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+/**
+ * `kiln bench <name>` / `npm run bench -- <name>`: runs a bench (elementwise, sum, dispatch, all),
+ * prints a table and writes one JSON record per measurement to bench/out/<name>-<date>.json (or
+ * --json PATH). kiln's thread count is fixed when the addon loads, so `--threads 1,2` re-runs the
+ * bench in one child process per count (KILN_NUM_THREADS set) and merges their records.
+ * Run with --help for the options; bench/README.md says how the numbers are taken.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { memory } from '../index';
+import { benchDispatch } from './dispatch';
+import { benchElementwise } from './elementwise';
+import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
+import { benchSum } from './sum';
+
+/** The benches by name; `all` runs each of them with modest sizes. */
+export const BENCHES: Record<string, (o: BenchOptions) => Measurement[]> = {
+  elementwise: benchElementwise,
+  sum: benchSum,
+  dispatch: benchDispatch,
+};
+
+/** A parsed command line. */
+export interface CliArgs {
+  bench: string;
+  opts: BenchOptions;
+  /** KILN_NUM_THREADS values to run in child processes; null: this process only. */
+  threads: number[] | null;
+  json: string | null;
+  markdown: boolean;
+  quiet: boolean;
+}
+
+const USAGE = `usage: kiln bench <elementwise|sum|dispatch|all> [options]   (or: npm run bench -- <name> [options])
+  --max N         largest element count of the size sweeps (default 1e8; 1e7 for all)
+  --reps N        timed samples per variant (default 11)
+  --sample-ms MS  target length of one sample (default 20)
+  --matrix N      side of the [N, N] matrix of the dim sums (default 4096)
+  --batch N       calls per sample of the dispatch bench (default 10000)
+  --threads 1,2   run once per KILN_NUM_THREADS value, in child processes, and merge
+  --json PATH     where the JSON goes (default bench/out/<name>-<date>.json)
+  --markdown      print the table as markdown
+  --quick         tiny sizes and few samples (a smoke test, seconds)
+  --quiet         no table on stdout
+  --verbose       progress and kiln.memory() on stderr`;
+
+const positive = (flag: string, v: string | undefined): number => {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${flag} needs a positive number, got ${v ?? 'nothing'}`);
+  return n;
+};
+
+/** Parses argv after the script name; a leading `bench` (the bin's command word) is skipped. */
+export function parseArgs(argv: string[]): CliArgs {
+  const rest = argv[0] === 'bench' ? argv.slice(1) : argv.slice();
+  const bench = rest.shift();
+  if (!bench || !(bench in BENCHES || bench === 'all')) throw new Error(`unknown bench ${bench ?? '(none)'}\n${USAGE}`);
+  const opts: BenchOptions = { max: bench === 'all' ? 1e7 : 1e8, reps: 11, minSampleMs: 20, matrix: 4096, batch: 10000, verbose: false };
+  const args: CliArgs = { bench, opts, threads: null, json: null, markdown: false, quiet: false };
+  let quick = false;
+  const set: Partial<BenchOptions> = {};
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i];
+    const value = (): string | undefined => rest[++i];
+    if (flag === '--max') set.max = positive(flag, value());
+    else if (flag === '--reps') set.reps = Math.round(positive(flag, value()));
+    else if (flag === '--sample-ms') set.minSampleMs = positive(flag, value());
+    else if (flag === '--matrix') set.matrix = Math.round(positive(flag, value()));
+    else if (flag === '--batch') set.batch = Math.round(positive(flag, value()));
+    else if (flag === '--threads') args.threads = (value() ?? '').split(',').map((t) => Math.round(positive(flag, t)));
+    else if (flag === '--json') args.json = value() ?? null;
+    else if (flag === '--markdown') args.markdown = true;
+    else if (flag === '--quiet') args.quiet = true;
+    else if (flag === '--verbose') opts.verbose = true;
+    else if (flag === '--quick') quick = true;
+    else throw new Error(`unknown option ${flag}\n${USAGE}`);
+  }
+  if (quick) Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200 });
+  Object.assign(opts, set);
+  return args;
+}
+
+/** Runs the bench in this process (at its KILN_NUM_THREADS) and returns its records. */
+export function runBenches(args: CliArgs): BenchRecord[] {
+  const machine = machineInfo(), commit = commitId(), date = new Date().toISOString();
+  const names = args.bench === 'all' ? Object.keys(BENCHES) : [args.bench];
+  const ms = names.flatMap((name) => BENCHES[name](args.opts));
+  return ms.map(({ stats, ...m }) => ({ ...m, ...stats, threads: machine.threads, machine, commit, date }));
+}
+
+/** Re-runs this command once per thread count in a child process and merges the records. */
+function runThreads(argv: string[], threads: number[]): BenchRecord[] {
+  const own: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--threads' || argv[i] === '--json') i++;
+    else if (argv[i] !== '--markdown') own.push(argv[i]);
+  }
+  // This file runs as compiled JS (the bin) or as TypeScript through tsx, whatever started us.
+  const nodeArgs = __filename.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : process.execArgv;
+  const runs = threads.map((t) => {
+    const file = path.join(os.tmpdir(), `kiln-bench-${process.pid}-${t}.json`);
+    const child = spawnSync(process.execPath, [...nodeArgs, __filename, ...own, '--quiet', '--json', file], {
+      env: { ...process.env, KILN_NUM_THREADS: String(t) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (child.status !== 0) throw new Error(`the run with KILN_NUM_THREADS=${t} failed (${child.error?.message ?? `exit ${child.status}`})`);
+    const records = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchRecord[];
+    fs.unlinkSync(file);
+    return records;
+  });
+  // Same measurement at each thread count on adjacent rows.
+  const key = (r: BenchRecord): string => `${r.bench}|${r.name}|${r.shape}|${r.impl}`;
+  return runs[0].flatMap((r) => runs.map((rs) => rs.find((x) => key(x) === key(r))).filter((x): x is BenchRecord => !!x));
+}
+
+/** The CLI: parse, run (here or per thread count), print, write JSON. Returns the exit code. */
+export function main(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
+  try {
+    const records = args.threads ? runThreads(argv, args.threads) : runBenches(args);
+    const file = args.json ?? path.join('bench', 'out', `${args.bench}-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fs.writeFileSync(file, `${JSON.stringify(records, null, 1)}\n`);
+    if (!args.quiet) {
+      const m = records[0]?.machine, commit = records[0]?.commit ?? 'unknown';
+      console.log(`kiln bench ${args.bench}: ${m?.cpu}, ${m?.isa}, ${m?.logicalCpus} logical CPUs, node ${m?.node}, commit ${commit}, load ${m?.loadAvg.toFixed(2)}`);
+      console.log(formatTable(records, args.markdown));
+      console.log(`wrote ${records.length} records to ${file}`);
+    }
+    if (args.opts.verbose && !args.threads) console.error(`kiln.memory(): ${JSON.stringify(memory())}`);
+    return 0;
+  } catch (e) {
+    console.error(`kiln bench ${args.bench}: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
