@@ -316,6 +316,8 @@ export interface ReduceSpec {
   grad: GradFn | { nondiff: string };
   saveOutput?: boolean;
   tol?: number;
+  /** Results can cancel (sums): the tolerance scales with sum |x| / |result|. */
+  cancels?: boolean;
 }
 
 export type ReduceFn = (x: Tensor, dim?: number | number[] | null, keepdim?: boolean) => Tensor;
@@ -382,12 +384,17 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
                 groups[o].push(A.ref.data[k]);
               }
               const od = spec.outDtype(dtype);
-              for (let o = 0; o < nOut; o++) data[o] = roundTo(od, groups[o].length ? spec.ref(groups[o]) : spec.identity!);
+              // Rounding error of a sum scales with sum |x|, not with the result (cancellation).
+              let scale = 1;
+              for (let o = 0; o < nOut; o++) {
+                data[o] = roundTo(od, groups[o].length ? spec.ref(groups[o]) : spec.identity!);
+                if (spec.cancels) scale = Math.max(scale, groups[o].reduce((a, x) => a + Math.abs(x), 0) / Math.max(1, Math.abs(data[o])));
+              }
               cases.push({
                 label: `${shapeStr(shape)} dims=${dims ? `[${dims}]` : 'all'} keepdim=${keepdim} ${layout}`,
                 got: fn(A.t, dims, keepdim),
                 want: { shape: outShape, data },
-                tol: spec.tol,
+                tol: (spec.tol ?? 4) * scale,
               });
               A.t.dispose();
             }

@@ -158,7 +158,7 @@ export const table = {
   fill: fillRow,
 
   sum: reduceKind('sum', {
-    dtypes: ALL_DTYPES, ref: (xs) => xs.reduce((a, b) => a + b, 0), identity: 0, outDtype: sumOut, tol: 16,
+    dtypes: ALL_DTYPES, ref: (xs) => xs.reduce((a, b) => a + b, 0), identity: 0, outDtype: sumOut, tol: 4, cancels: true,
     grad: (g, c) => [expandBack(g, c.inputs[0], c.attrs.dims as number[], c.attrs.keepdim as boolean)],
   }),
   prod: reduceKind('prod', {
