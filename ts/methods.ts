@@ -28,6 +28,25 @@ const methods: Impls = {
   sin: T.sin.fn, cos: T.cos.fn, tanh: T.tanh.fn, sigmoid: T.sigmoid.fn, erf: T.erf.fn, floor: T.floor.fn, ceil: T.ceil.fn,
   round: T.round.fn, trunc: T.trunc.fn, reciprocal: T.reciprocal.fn, log1p: T.log1p.fn, expm1: T.expm1.fn,
   logicalNot: T.logical_not.fn,
+  neg_: T.neg.inplace,
+  abs_: T.abs.inplace,
+  sign_: T.sign.inplace,
+  exp_: T.exp.inplace,
+  log_: T.log.inplace,
+  sqrt_: T.sqrt.inplace,
+  rsqrt_: T.rsqrt.inplace,
+  sin_: T.sin.inplace,
+  cos_: T.cos.inplace,
+  tanh_: T.tanh.inplace,
+  sigmoid_: T.sigmoid.inplace,
+  erf_: T.erf.inplace,
+  floor_: T.floor.inplace,
+  ceil_: T.ceil.inplace,
+  round_: T.round.inplace,
+  trunc_: T.trunc.inplace,
+  reciprocal_: T.reciprocal.inplace,
+  log1p_: T.log1p.inplace,
+  expm1_: T.expm1.inplace,
 
   add: T.add.fn, sub: T.sub.fn, mul: T.mul.fn, div: T.div.fn, pow: T.pow.fn, maximum: T.maximum.fn, minimum: T.minimum.fn,
   remainder: T.remainder.fn, atan2: T.atan2.fn, eq: T.eq.fn, ne: T.ne.fn, lt: T.lt.fn, le: T.le.fn, gt: T.gt.fn, ge: T.ge.fn,
@@ -59,7 +78,13 @@ const methods: Impls = {
   cpu: (x: Tensor): Tensor => to(x, 'cpu'),
   cuda: (x: Tensor): Tensor => to(x, 'cuda'),
 
-  clamp: C.clamp, relu: C.relu, square: C.square, softmax: C.softmax, logSoftmax: C.logSoftmax,
+  clamp: C.clamp, relu: C.relu,
+  relu_: (x: Tensor): Tensor => T.maximum.inplace(x, 0),
+  clamp_: (x: Tensor, min?: number | null, max?: number | null): Tensor => {
+    if (min !== undefined && min !== null) T.maximum.inplace(x, min);
+    if (max !== undefined && max !== null) T.minimum.inplace(x, max);
+    return x;
+  }, square: C.square, softmax: C.softmax, logSoftmax: C.logSoftmax,
   maskedFill: C.maskedFill, indexSelect: C.indexSelect, isinf: C.isinf, isnan: C.isnan,
   clampMin: (x: Tensor, min: TensorLike): Tensor => C.clamp(x, min, null),
   clampMax: (x: Tensor, max: TensorLike): Tensor => C.clamp(x, null, max),

@@ -49,7 +49,7 @@ export function formatValues(shape: readonly number[], flat: number[], dtype: st
       for (let i = n - EDGE; i < n; i++) idx.push(i);
     } else for (let i = 0; i < n; i++) idx.push(i);
     if (d === shape.length - 1) {
-      const items = idx.map((i) => (i === null ? '...' : pad(strs[off + i])));
+      const items = idx.map((i) => (i === null ? ' ...' : pad(strs[off + i])));
       const perLine = Math.max(1, Math.floor((LINE - ind) / (width + 2)));
       const lines: string[] = [];
       for (let i = 0; i < items.length; i += perLine) lines.push(items.slice(i, i + perLine).join(', '));

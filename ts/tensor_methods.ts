@@ -35,6 +35,26 @@ export interface TensorMethods {
   /** log(1 + x) */ log1p(): Tensor;
   /** e^x - 1 */ expm1(): Tensor;
   logicalNot(): Tensor;
+  /** in place: x = -x (and likewise for each unary op) */
+  neg_(): Tensor;
+  abs_(): Tensor;
+  sign_(): Tensor;
+  exp_(): Tensor;
+  log_(): Tensor;
+  sqrt_(): Tensor;
+  rsqrt_(): Tensor;
+  sin_(): Tensor;
+  cos_(): Tensor;
+  tanh_(): Tensor;
+  sigmoid_(): Tensor;
+  erf_(): Tensor;
+  floor_(): Tensor;
+  ceil_(): Tensor;
+  round_(): Tensor;
+  trunc_(): Tensor;
+  reciprocal_(): Tensor;
+  log1p_(): Tensor;
+  expm1_(): Tensor;
 
   /** x + other (broadcasting, type promotion) */ add(other: TensorLike): Tensor;
   sub(other: TensorLike): Tensor;
@@ -127,6 +147,8 @@ export interface TensorMethods {
   clampMin(min: TensorLike): Tensor;
   clampMax(max: TensorLike): Tensor;
   relu(): Tensor;
+  relu_(): Tensor;
+  clamp_(min?: number | null, max?: number | null): Tensor;
   square(): Tensor;
   softmax(dim: number): Tensor;
   logSoftmax(dim: number): Tensor;

@@ -125,10 +125,10 @@ kiln_status binary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
       }
     }
   }
-  if constexpr (std::is_same_v<T, bool>) {  // bool arithmetic: only mul (= and) is defined
+  if constexpr (std::is_same_v<T, bool>) {  // bool arithmetic: add is or, mul is and (PyTorch)
     switch (op) {
       case Binary::Mul: case Binary::LogicalAnd: binary_loop<T>(ctx, out, a, b, LogicalAnd{}); return KILN_OK;
-      case Binary::Maximum: case Binary::LogicalOr: binary_loop<T>(ctx, out, a, b, LogicalOr{}); return KILN_OK;
+      case Binary::Add: case Binary::Maximum: case Binary::LogicalOr: binary_loop<T>(ctx, out, a, b, LogicalOr{}); return KILN_OK;
       case Binary::Minimum: binary_loop<T>(ctx, out, a, b, LogicalAnd{}); return KILN_OK;
       case Binary::Eq: binary_loop<T>(ctx, out, a, b, Eq{}); return KILN_OK;
       case Binary::Ne: case Binary::LogicalXor: binary_loop<T>(ctx, out, a, b, Ne{}); return KILN_OK;

@@ -52,16 +52,4 @@ test('random draws have the right moments and ranges', () => {
   assert.ok(Math.abs((bern.mean().item() as number) - 0.25) < 0.02);
 });
 
-test('initialisers follow PyTorch formulas', () => {
-  kiln.manualSeed(0);
-  const w = kiln.empty([256, 128]);
-  kiln.nn.init.kaimingUniform_(w, { a: Math.sqrt(5) });
-  const bound = 1 / Math.sqrt(128); // gain(leaky_relu, sqrt5) * sqrt(3 / fanIn)
-  assert.ok((w.amax().item() as number) <= bound && (w.amax().item() as number) > 0.95 * bound);
-  kiln.nn.init.xavierNormal_(w);
-  assert.ok(Math.abs((w.std().item() as number) - Math.sqrt(2 / (256 + 128))) < 0.003);
-  kiln.nn.init.zeros_(w);
-  assert.is(w.abs().sum().item(), 0);
-});
-
 test.run();

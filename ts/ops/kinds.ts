@@ -82,7 +82,7 @@ export interface UnarySpec {
   tol?: number;
 }
 
-export function unaryKind(name: string, spec: UnarySpec): OpRow<(x: Tensor) => Tensor> {
+export function unaryKind(name: string, spec: UnarySpec) {
   const id = opId(name);
   const outDtype = (d: DType): DType => (spec.boolOut ? 'bool' : spec.floatOnly && !isFloating(d) ? 'float32' : d);
   const fn = (x: Tensor): Tensor => {
@@ -96,7 +96,17 @@ export function unaryKind(name: string, spec: UnarySpec): OpRow<(x: Tensor) => T
     if ('nondiff' in spec.grad || !isFloating(out.dtype)) return out;
     return record(name, out, [x], spec.grad, {}, spec.saveOutput);
   };
-  return {
+  /** x = op(x) in place (same dtype only: exp_ of an int tensor has nowhere to put floats). */
+  const inplace = (x: Tensor): Tensor => {
+    checkTensor(x, `${name}_`, 'self');
+    noInplaceGrad(`${name}_`, x);
+    if (outDtype(x.dtype) !== x.dtype || !spec.dtypes.includes(x.dtype))
+      throw new KilnError('ERR_DTYPE', `${name}_: result dtype ${outDtype(x.dtype)} cannot be written into a ${x.dtype} tensor`);
+    runKernel(id(), [x], [x]);
+    bumpVersion(x);
+    return x;
+  };
+  const row: OpRow<(x: Tensor) => Tensor> = {
     name,
     kind: 'unary',
     native: { nin: 1, nout: 1, nattr: 0 },
@@ -135,6 +145,7 @@ export function unaryKind(name: string, spec: UnarySpec): OpRow<(x: Tensor) => T
         : [{ label: 'bool input', run: () => fn(fromNumbers([1], [1], 'bool')), code: 'ERR_DTYPE' as const }]),
     ],
   };
+  return Object.assign(row, { inplace });
 }
 
 // ---------------------------------------------------------------------------------------------

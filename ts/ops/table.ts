@@ -101,7 +101,7 @@ export const table = {
   expm1: unaryKind('expm1', { dtypes: F, floatOnly: true, ref: Math.expm1, saveOutput: true, grad: (g, c) => [g.mul(c.output!.add(1))] }),
   logical_not: unaryKind('logical_not', { dtypes: ALL_DTYPES, boolOut: true, ref: (x) => (x === 0 ? 1 : 0), grad: BOOL_OUT }),
 
-  add: binaryKind('add', { dtypes: NUMERIC_DTYPES, ref: (a, b) => a + b, grad: (g) => [g, g] }),
+  add: binaryKind('add', { dtypes: ALL_DTYPES, ref: (a, b) => a + b, grad: (g) => [g, g] }),
   sub: binaryKind('sub', { dtypes: NUMERIC_DTYPES, ref: (a, b) => a - b, grad: (g) => [g, g.neg()] }),
   mul: binaryKind('mul', { dtypes: ALL_DTYPES, ref: (a, b) => a * b, grad: (g, c) => [g.mul(c.inputs[1]), g.mul(c.inputs[0])] }),
   div: binaryKind('div', {
