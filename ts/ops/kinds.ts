@@ -287,9 +287,10 @@ export function binaryKind(name: string, spec: BinarySpec) {
       // with a JS scalar on either side
       const A = makeInput(rng, [4, 3], dtype, 'contiguous', spec.range);
       const s = dtype === 'bool' ? 1 : isFloating(dtype) ? 1.5 : 2;
-      if (spec.dtypes.includes(dtype)) {
-        cases.push({ label: 'tensor, scalar', got: fn(A.t, s), want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(od, spec.ref(v, s))) }, tol: spec.tol });
-        cases.push({ label: 'scalar, tensor', got: fn(s, A.t), want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(od, spec.ref(s, v))) }, tol: spec.tol });
+      const sd = spec.boolOut ? 'bool' : computeOf(promoteWithScalar(dtype, s));
+      if (spec.dtypes.includes(computeOf(promoteWithScalar(dtype, s)))) {
+        cases.push({ label: 'tensor, scalar', got: fn(A.t, s), want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(sd, spec.ref(v, s))) }, tol: spec.tol });
+        cases.push({ label: 'scalar, tensor', got: fn(s, A.t), want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(sd, spec.ref(s, v))) }, tol: spec.tol });
       }
       A.t.dispose();
       return cases;
