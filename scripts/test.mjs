@@ -9,7 +9,8 @@ import { fileURLToPath } from 'url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js');
-let passed = 0, failed = 0;
+let passed = 0,
+  failed = 0;
 
 function run(label, args, env = {}) {
   console.log(`\n=== ${label}`);
@@ -17,7 +18,8 @@ function run(label, args, env = {}) {
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
   const plain = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
-  const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0), ok = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
+  const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0),
+    ok = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
   if (/Total:/.test(plain)) {
     passed += ok;
     failed += total - ok;
@@ -34,7 +36,11 @@ for (const dir of ['test/unit', 'test/ops', 'test/nn', 'test/train', 'test/cuda'
 }
 
 // Every ISA path: the default ran above; run the conformance suite under the others.
-const probe = spawnSync(process.execPath, ['-r', 'tsx/cjs', '-e', "const k=require('./ts/index');console.log(JSON.stringify(k.info()))"], { cwd: root, encoding: 'utf8' });
+const probe = spawnSync(
+  process.execPath,
+  ['-r', 'tsx/cjs', '-e', "const k=require('./ts/index');console.log(JSON.stringify(k.info()))"],
+  { cwd: root, encoding: 'utf8' },
+);
 const info = JSON.parse(probe.stdout.trim() || '{"supportedIsas":["generic"],"isa":"generic"}');
 for (const isa of info.supportedIsas.filter((i) => i !== info.isa))
   run(`op conformance with KILN_ISA=${isa}`, suites('test/ops', 'conformance\\.test\\.ts$'), { KILN_ISA: isa });

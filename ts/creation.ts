@@ -16,7 +16,16 @@ export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
-export type TensorData = NestedArray | Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int16Array | Int8Array | Uint16Array;
+export type TensorData =
+  | NestedArray
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Int16Array
+  | Int8Array
+  | Uint16Array;
 
 function finish(t: Tensor, opts: TensorOptions | undefined): Tensor {
   if (opts?.requiresGrad) t.requiresGrad_(true);
@@ -31,17 +40,32 @@ function resolve(op: string, opts: TensorOptions | undefined, fallback: DType): 
 }
 
 /** Writes JS numbers into a fresh contiguous tensor of `dtype`. */
-export function fromNumbers(values: ArrayLike<number | boolean | bigint>, shape: number[], dtype: DType, op = 'tensor'): Tensor {
+export function fromNumbers(
+  values: ArrayLike<number | boolean | bigint>,
+  shape: number[],
+  dtype: DType,
+  op = 'tensor',
+): Tensor {
   const t = Tensor._empty(shape, dtype, op);
   const n = values.length;
   if (n === 0) return t;
   let buf: ArrayBufferView;
   switch (dtype) {
-    case 'float32': buf = Float32Array.from(values as ArrayLike<number>, Number); break;
-    case 'float64': buf = Float64Array.from(values as ArrayLike<number>, Number); break;
-    case 'float16': buf = Uint16Array.from(values as ArrayLike<number>, (v) => numberToHalf(Number(v))); break;
-    case 'bfloat16': buf = Uint16Array.from(values as ArrayLike<number>, (v) => numberToBf16(Number(v))); break;
-    case 'int32': buf = Int32Array.from(values as ArrayLike<number>, (v) => Number(v)); break;
+    case 'float32':
+      buf = Float32Array.from(values as ArrayLike<number>, Number);
+      break;
+    case 'float64':
+      buf = Float64Array.from(values as ArrayLike<number>, Number);
+      break;
+    case 'float16':
+      buf = Uint16Array.from(values as ArrayLike<number>, (v) => numberToHalf(Number(v)));
+      break;
+    case 'bfloat16':
+      buf = Uint16Array.from(values as ArrayLike<number>, (v) => numberToBf16(Number(v)));
+      break;
+    case 'int32':
+      buf = Int32Array.from(values as ArrayLike<number>, (v) => Number(v));
+      break;
     case 'int64': {
       const a = new BigInt64Array(n);
       for (let i = 0; i < n; i++) {
@@ -51,8 +75,12 @@ export function fromNumbers(values: ArrayLike<number | boolean | bigint>, shape:
       buf = a;
       break;
     }
-    case 'uint8': buf = Uint8Array.from(values as ArrayLike<number>, (v) => Number(v)); break;
-    case 'bool': buf = Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0)); break;
+    case 'uint8':
+      buf = Uint8Array.from(values as ArrayLike<number>, (v) => Number(v));
+      break;
+    case 'bool':
+      buf = Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0));
+      break;
   }
   native().copyIn(t._storage.addr, buf);
   return t;
@@ -61,7 +89,8 @@ export function fromNumbers(values: ArrayLike<number | boolean | bigint>, shape:
 function typedDType(d: ArrayBufferView): DType | null {
   if (d instanceof Float32Array) return 'float32';
   if (d instanceof Float64Array) return 'float64';
-  if (d instanceof Int32Array || d instanceof Int16Array || d instanceof Int8Array || d instanceof Uint16Array) return 'int32';
+  if (d instanceof Int32Array || d instanceof Int16Array || d instanceof Int8Array || d instanceof Uint16Array)
+    return 'int32';
   if (d instanceof BigInt64Array) return 'int64';
   if (d instanceof Uint8Array) return 'uint8';
   return null;
@@ -102,18 +131,26 @@ export function tensor(data: TensorData | Tensor, opts?: TensorOptions): Tensor 
   let kind: 'bool' | 'int' | 'float' | null = null;
   const walk = (v: unknown, d: number, path: string): void => {
     if (d === shape.length) {
-      if (Array.isArray(v)) throw new KilnError('ERR_SHAPE', `tensor: ragged nested array at ${path || 'top'} (expected a number)`);
+      if (Array.isArray(v))
+        throw new KilnError('ERR_SHAPE', `tensor: ragged nested array at ${path || 'top'} (expected a number)`);
       let k: 'bool' | 'int' | 'float';
       if (typeof v === 'boolean') k = 'bool';
       else if (typeof v === 'bigint') k = 'int';
       else if (typeof v === 'number') k = Number.isInteger(v) ? 'int' : 'float';
-      else throw new KilnError('ERR_ARG', `tensor: element at ${path || 'top'} is ${typeof v}, expected a number, boolean or bigint`);
+      else
+        throw new KilnError(
+          'ERR_ARG',
+          `tensor: element at ${path || 'top'} is ${typeof v}, expected a number, boolean or bigint`,
+        );
       if (kind === null || (kind === 'bool' && k !== 'bool') || (kind === 'int' && k === 'float')) kind = k;
       flat.push(v as number);
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[d])
-      throw new KilnError('ERR_SHAPE', `tensor: ragged nested array at ${path || 'top'}: expected ${shape[d]} elements per row as in ${shapeStr(shape)}`);
+      throw new KilnError(
+        'ERR_SHAPE',
+        `tensor: ragged nested array at ${path || 'top'}: expected ${shape[d]} elements per row as in ${shapeStr(shape)}`,
+      );
     for (let i = 0; i < v.length; i++) walk(v[i], d + 1, `${path}[${i}]`);
   };
   walk(data, 0, '');
@@ -153,10 +190,16 @@ export function ones(shape: number[], opts?: TensorOptions): Tensor {
  */
 export function arange(start: number, end?: number, step = 1, opts?: TensorOptions): Tensor {
   if (end === undefined) [start, end] = [0, start];
-  for (const [k, v] of [['start', start], ['end', end], ['step', step]] as const)
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new KilnError('ERR_ARG', `arange: ${k} must be a finite number, got ${v}`);
+  for (const [k, v] of [
+    ['start', start],
+    ['end', end],
+    ['step', step],
+  ] as const)
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new KilnError('ERR_ARG', `arange: ${k} must be a finite number, got ${v}`);
   if (step === 0) throw new KilnError('ERR_ARG', 'arange: step must be nonzero');
-  if ((end - start) / step < 0) throw new KilnError('ERR_ARG', `arange: step ${step} does not lead from ${start} to ${end}`);
+  if ((end - start) / step < 0)
+    throw new KilnError('ERR_ARG', `arange: step ${step} does not lead from ${start} to ${end}`);
   const allInt = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
   const { dtype } = resolve('arange', opts, allInt ? 'int64' : 'float32');
   const n = Math.ceil((end - start) / step);
@@ -167,7 +210,8 @@ export function arange(start: number, end?: number, step = 1, opts?: TensorOptio
 
 /** `steps` evenly spaced values from start to end inclusive. */
 export function linspace(start: number, end: number, steps: number, opts?: TensorOptions): Tensor {
-  if (!Number.isInteger(steps) || steps < 0) throw new KilnError('ERR_ARG', `linspace: steps must be a non-negative integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new KilnError('ERR_ARG', `linspace: steps must be a non-negative integer, got ${steps}`);
   const { dtype } = resolve('linspace', opts, 'float32');
   const vals = new Float64Array(steps);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
@@ -222,4 +266,3 @@ export function scalarTensor(v: number | boolean, dtype: DType): Tensor {
 }
 
 export const isCachedScalar = (t: Tensor): boolean => cachedScalars.has(t);
-

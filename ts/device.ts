@@ -12,5 +12,8 @@ export function checkDevice(d: unknown, where: string): Device {
       `${where}: device '${d}' needs kiln's CUDA build, which this binary does not have. ` +
         `Build it with \`KILN_CUDA=1 npm install kiln\` (or \`npm run build:cuda\` in a clone) on a machine with the CUDA toolkit.`,
     );
-  throw new KilnError('ERR_DEVICE', `${where}: unknown device ${JSON.stringify(d)} (expected 'cpu', 'cuda' or 'cuda:N')`);
+  throw new KilnError(
+    'ERR_DEVICE',
+    `${where}: unknown device ${JSON.stringify(d)} (expected 'cpu', 'cuda' or 'cuda:N')`,
+  );
 }

@@ -19,9 +19,15 @@ function writeDesc(blk: Float64Array, at: number, t: Tensor): void {
   }
 }
 
-export function runKernel(op: number, outs: readonly Tensor[], ins: readonly Tensor[], attrs: readonly number[] = []): void {
+export function runKernel(
+  op: number,
+  outs: readonly Tensor[],
+  ins: readonly Tensor[],
+  attrs: readonly number[] = [],
+): void {
   const nb = native();
-  const blk = nb.argBlock, dd = nb.descDoubles;
+  const blk = nb.argBlock,
+    dd = nb.descDoubles;
   let at = 0;
   for (const t of outs) {
     writeDesc(blk, at, t);

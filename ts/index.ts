@@ -20,7 +20,18 @@ export { DTYPES, promoteTypes } from './dtype';
 export type { DType, TypedArray } from './dtype';
 export type { Device } from './device';
 export {
-  tensor, empty, zeros, ones, full, arange, linspace, eye, emptyLike, zerosLike, onesLike, fullLike,
+  tensor,
+  empty,
+  zeros,
+  ones,
+  full,
+  arange,
+  linspace,
+  eye,
+  emptyLike,
+  zerosLike,
+  onesLike,
+  fullLike,
 } from './creation';
 export type { TensorOptions, TensorData } from './creation';
 export { Generator, manualSeed, defaultGenerator, rand, randn, randint, bernoulli } from './ops/random';
@@ -28,13 +39,43 @@ export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode';
 export { gradcheck, gradgradcheck } from './autograd/gradcheck';
 export { scope, keep, memory, emptyCache } from './memory';
 export type { MemoryInfo } from './memory';
-export { reshape, view, permute, transpose, expand, slice, narrow, select, squeeze, unsqueeze, flatten, broadcastTo } from './ops/movement';
+export {
+  reshape,
+  view,
+  permute,
+  transpose,
+  expand,
+  slice,
+  narrow,
+  select,
+  squeeze,
+  unsqueeze,
+  flatten,
+  broadcastTo,
+} from './ops/movement';
 export { gather, scatter, scatterAdd, where, cat, pad } from './ops/indexing';
 export { matmul } from './ops/linalg';
 export { clone, contiguous, detach } from './ops/convert';
 export {
-  mean, variance as var, std, logsumexp, clamp, relu, square, softmax, logSoftmax, maskedFill, oneHot, indexSelect,
-  stack, split, chunk, max, min, isinf, isnan,
+  mean,
+  variance as var,
+  std,
+  logsumexp,
+  clamp,
+  relu,
+  square,
+  softmax,
+  logSoftmax,
+  maskedFill,
+  oneHot,
+  indexSelect,
+  stack,
+  split,
+  chunk,
+  max,
+  min,
+  isinf,
+  isnan,
 } from './ops/composite';
 export * as nn from './nn/index';
 
@@ -42,20 +83,67 @@ import * as engine from './autograd/engine';
 /** torch.autograd's entry points. */
 export const autograd = { grad: engine.grad, backward: engine.backward };
 
-export const neg = T.neg.fn, abs = T.abs.fn, sign = T.sign.fn, exp = T.exp.fn, log = T.log.fn, sqrt = T.sqrt.fn;
-export const rsqrt = T.rsqrt.fn, sin = T.sin.fn, cos = T.cos.fn, tanh = T.tanh.fn, sigmoid = T.sigmoid.fn, erf = T.erf.fn;
-export const floor = T.floor.fn, ceil = T.ceil.fn, round = T.round.fn, trunc = T.trunc.fn, reciprocal = T.reciprocal.fn;
-export const log1p = T.log1p.fn, expm1 = T.expm1.fn, logicalNot = T.logical_not.fn;
-export const add = T.add.fn, sub = T.sub.fn, mul = T.mul.fn, div = T.div.fn, pow = T.pow.fn, maximum = T.maximum.fn;
-export const minimum = T.minimum.fn, remainder = T.remainder.fn, atan2 = T.atan2.fn;
-export const eq = T.eq.fn, ne = T.ne.fn, lt = T.lt.fn, le = T.le.fn, gt = T.gt.fn, ge = T.ge.fn;
-export const logicalAnd = T.logical_and.fn, logicalOr = T.logical_or.fn, logicalXor = T.logical_xor.fn;
-export const sum = T.sum.fn, prod = T.prod.fn, amax = T.amax.fn, amin = T.amin.fn, argmax = T.argmax.fn, argmin = T.argmin.fn;
+export const neg = T.neg.fn,
+  abs = T.abs.fn,
+  sign = T.sign.fn,
+  exp = T.exp.fn,
+  log = T.log.fn,
+  sqrt = T.sqrt.fn;
+export const rsqrt = T.rsqrt.fn,
+  sin = T.sin.fn,
+  cos = T.cos.fn,
+  tanh = T.tanh.fn,
+  sigmoid = T.sigmoid.fn,
+  erf = T.erf.fn;
+export const floor = T.floor.fn,
+  ceil = T.ceil.fn,
+  round = T.round.fn,
+  trunc = T.trunc.fn,
+  reciprocal = T.reciprocal.fn;
+export const log1p = T.log1p.fn,
+  expm1 = T.expm1.fn,
+  logicalNot = T.logical_not.fn;
+export const add = T.add.fn,
+  sub = T.sub.fn,
+  mul = T.mul.fn,
+  div = T.div.fn,
+  pow = T.pow.fn,
+  maximum = T.maximum.fn;
+export const minimum = T.minimum.fn,
+  remainder = T.remainder.fn,
+  atan2 = T.atan2.fn;
+export const eq = T.eq.fn,
+  ne = T.ne.fn,
+  lt = T.lt.fn,
+  le = T.le.fn,
+  gt = T.gt.fn,
+  ge = T.ge.fn;
+export const logicalAnd = T.logical_and.fn,
+  logicalOr = T.logical_or.fn,
+  logicalXor = T.logical_xor.fn;
+export const sum = T.sum.fn,
+  prod = T.prod.fn,
+  amax = T.amax.fn,
+  amin = T.amin.fn,
+  argmax = T.argmax.fn,
+  argmin = T.argmin.fn;
 
 /** What the native layer chose at load time: ISA, threads, and what the CPU supports. */
-export function info(): { isa: string; numThreads: number; supportedIsas: string[]; cuda: boolean; warning: string | null } {
+export function info(): {
+  isa: string;
+  numThreads: number;
+  supportedIsas: string[];
+  cuda: boolean;
+  warning: string | null;
+} {
   const i = native().info();
-  return { isa: i.isa, numThreads: i.numThreads, supportedIsas: i.supportedIsas, cuda: i.cuda, warning: i.startupWarning || null };
+  return {
+    isa: i.isa,
+    numThreads: i.numThreads,
+    supportedIsas: i.supportedIsas,
+    cuda: i.cuda,
+    warning: i.startupWarning || null,
+  };
 }
 
 /** CUDA availability (the CUDA backend is a separate build). */

@@ -51,7 +51,8 @@ function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
   seen.add(value);
   if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
   else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) collect(v, out, seen);
 }
 
 function finish<T>(created: Set<{ dispose(): void }>, result: T): T {

@@ -6,7 +6,9 @@
 import { isFloating } from './dtype';
 import type { Tensor } from './tensor';
 
-const THRESHOLD = 1000, EDGE = 3, LINE = 80;
+const THRESHOLD = 1000,
+  EDGE = 3,
+  LINE = 80;
 
 function floatFormatter(vals: number[]): (v: number) => string {
   const finite = vals.filter((v) => Number.isFinite(v));
@@ -14,8 +16,10 @@ function floatFormatter(vals: number[]): (v: number) => string {
   if (finite.length === 0) return (v) => fmtSpecial(v);
   const abs = finite.map(Math.abs);
   const nz = abs.filter((v) => v > 0);
-  const maxA = Math.max(...abs), minA = nz.length ? Math.min(...nz) : 0;
-  if (finite.every((v) => Number.isInteger(v)) && maxA < 1e8) return (v) => (Number.isFinite(v) ? `${v.toFixed(0)}.` : fmtSpecial(v));
+  const maxA = Math.max(...abs),
+    minA = nz.length ? Math.min(...nz) : 0;
+  if (finite.every((v) => Number.isInteger(v)) && maxA < 1e8)
+    return (v) => (Number.isFinite(v) ? `${v.toFixed(0)}.` : fmtSpecial(v));
   const sci = maxA >= 1e8 || (minA > 0 && (minA < 1e-4 || maxA / minA > 1000));
   if (sci)
     return (v) => {
@@ -30,7 +34,12 @@ function floatFormatter(vals: number[]): (v: number) => string {
 /** Formats a tensor's values (shape, flat numbers) as PyTorch would, without the prefix. */
 export function formatValues(shape: readonly number[], flat: number[], dtype: string, indent: number): string {
   const summarize = flat.length > THRESHOLD;
-  const fmt = dtype === 'bool' ? (v: number) => (v ? 'True' : 'False') : isFloating(dtype as never) ? floatFormatter(flat) : (v: number) => String(v);
+  const fmt =
+    dtype === 'bool'
+      ? (v: number) => (v ? 'True' : 'False')
+      : isFloating(dtype as never)
+        ? floatFormatter(flat)
+        : (v: number) => String(v);
   const strs = flat.map(fmt);
   const width = Math.max(1, ...strs.map((s) => s.length));
   const pad = (s: string) => s.padStart(width);

@@ -22,10 +22,13 @@ export function shapeStr(shape: Shape): string {
 }
 
 export function checkShape(shape: unknown, op: string, arg = 'shape'): number[] {
-  if (!Array.isArray(shape)) throw new KilnError('ERR_SHAPE', `${op}: ${arg} must be an array of sizes, got ${String(shape)}`);
-  if (shape.length > MAX_DIMS) throw new KilnError('ERR_SHAPE', `${op}: ${arg} ${shapeStr(shape)} has more than ${MAX_DIMS} dims`);
+  if (!Array.isArray(shape))
+    throw new KilnError('ERR_SHAPE', `${op}: ${arg} must be an array of sizes, got ${String(shape)}`);
+  if (shape.length > MAX_DIMS)
+    throw new KilnError('ERR_SHAPE', `${op}: ${arg} ${shapeStr(shape)} has more than ${MAX_DIMS} dims`);
   for (const s of shape)
-    if (!Number.isInteger(s) || s < 0) throw new KilnError('ERR_SHAPE', `${op}: ${arg} ${shapeStr(shape)} has an invalid size ${s}`);
+    if (!Number.isInteger(s) || s < 0)
+      throw new KilnError('ERR_SHAPE', `${op}: ${arg} ${shapeStr(shape)} has an invalid size ${s}`);
   return shape.slice();
 }
 
@@ -33,7 +36,10 @@ export function checkShape(shape: unknown, op: string, arg = 'shape'): number[] 
 export function normDim(dim: number, ndim: number, op: string, arg = 'dim'): number {
   const n = Math.max(ndim, 1);
   if (!Number.isInteger(dim) || dim < -n || dim >= n)
-    throw new KilnError('ERR_ARG', `${op}: ${arg} ${dim} is out of range for a tensor of ${ndim} dims (expected [${-n}, ${n - 1}])`);
+    throw new KilnError(
+      'ERR_ARG',
+      `${op}: ${arg} ${dim} is out of range for a tensor of ${ndim} dims (expected [${-n}, ${n - 1}])`,
+    );
   return dim < 0 ? dim + n : dim;
 }
 
@@ -55,10 +61,15 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   for (const s of shapes) {
     const lead = nd - s.length;
     for (let i = 0; i < s.length; i++) {
-      const o = lead + i, v = s[i];
+      const o = lead + i,
+        v = s[i];
       if (v === out[o] || v === 1) continue;
       if (out[o] === 1) out[o] = v;
-      else throw new KilnError('ERR_SHAPE', `${op}: shapes ${shapes.map(shapeStr).join(' and ')} cannot be broadcast together (dim ${o}: ${out[o]} vs ${v})`);
+      else
+        throw new KilnError(
+          'ERR_SHAPE',
+          `${op}: shapes ${shapes.map(shapeStr).join(' and ')} cannot be broadcast together (dim ${o}: ${out[o]} vs ${v})`,
+        );
     }
   }
   return out;
@@ -67,7 +78,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 /** Resolves one -1 in a reshape target. */
 export function inferShape(shape: readonly number[], numel: number, op: string, from: Shape): number[] {
   const out = shape.slice();
-  let neg = -1, known = 1;
+  let neg = -1,
+    known = 1;
   for (let i = 0; i < out.length; i++) {
     if (out[i] === -1) {
       if (neg >= 0) throw new KilnError('ERR_SHAPE', `${op}: only one dimension can be -1, got ${shapeStr(shape)}`);
@@ -78,11 +90,17 @@ export function inferShape(shape: readonly number[], numel: number, op: string, 
   }
   if (neg >= 0) {
     if (known === 0 || numel % known !== 0)
-      throw new KilnError('ERR_SHAPE', `${op}: shape ${shapeStr(shape)} is invalid for input of shape ${shapeStr(from)} (${numel} elements)`);
+      throw new KilnError(
+        'ERR_SHAPE',
+        `${op}: shape ${shapeStr(shape)} is invalid for input of shape ${shapeStr(from)} (${numel} elements)`,
+      );
     out[neg] = numel / known;
   }
   if (numelOf(out) !== numel)
-    throw new KilnError('ERR_SHAPE', `${op}: shape ${shapeStr(shape)} is invalid for input of shape ${shapeStr(from)} (${numel} elements)`);
+    throw new KilnError(
+      'ERR_SHAPE',
+      `${op}: shape ${shapeStr(shape)} is invalid for input of shape ${shapeStr(from)} (${numel} elements)`,
+    );
   if (out.length > MAX_DIMS) throw new KilnError('ERR_SHAPE', `${op}: more than ${MAX_DIMS} dims`);
   return out;
 }
@@ -97,7 +115,8 @@ export function viewStrides(shape: Shape, strides: readonly number[], target: Sh
   const out = new Array<number>(target.length);
   let viewD = target.length - 1;
   let chunkBase = strides[strides.length - 1] ?? 1;
-  let tensorNumel = 1, viewNumel = 1;
+  let tensorNumel = 1,
+    viewNumel = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     tensorNumel *= shape[d];
     if (d === 0 || (shape[d - 1] !== 1 && strides[d - 1] !== tensorNumel * chunkBase)) {

@@ -26,7 +26,11 @@ export class Storage {
   private ab: ArrayBuffer | null = null;
   /** @internal Registered with the finalizer (see flushYoung). */
   registered = false;
-  constructor(readonly addr: number, readonly nbytes: number, readonly device: Device) {
+  constructor(
+    readonly addr: number,
+    readonly nbytes: number,
+    readonly device: Device,
+  ) {
     this.cell = { refs: 0, addr, nbytes };
     liveStats.storages++;
     liveStats.bytes += nbytes;

@@ -102,7 +102,8 @@ export class Tensor {
   size(dim?: number): number | number[] {
     if (dim === undefined) return this._shape.slice();
     const d = dim < 0 ? dim + this.ndim : dim;
-    if (d < 0 || d >= this.ndim) throw new KilnError('ERR_ARG', `size: dim ${dim} is out of range for shape ${shapeStr(this._shape)}`);
+    if (d < 0 || d >= this.ndim)
+      throw new KilnError('ERR_ARG', `size: dim ${dim} is out of range for shape ${shapeStr(this._shape)}`);
     return this._shape[d];
   }
   get isLeaf(): boolean {
@@ -121,7 +122,10 @@ export class Tensor {
   /** Sets requiresGrad on a leaf; returns this. */
   requiresGrad_(v = true): this {
     if (!this.isLeaf && !v)
-      throw new KilnError('ERR_AUTOGRAD', 'requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
+      throw new KilnError(
+        'ERR_AUTOGRAD',
+        'requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()',
+      );
     if (v && !isFloating(this.dtype))
       throw new KilnError('ERR_DTYPE', `requiresGrad_: only floating tensors can require gradients, got ${this.dtype}`);
     this._requiresGrad = v;
@@ -164,7 +168,10 @@ export class Tensor {
   /** @internal Throws ERR_DISPOSED when this handle was disposed. */
   _check(op: string): void {
     if (this._disposed)
-      throw new KilnError('ERR_DISPOSED', `${op}: tensor of shape ${shapeStr(this._shape)} and dtype ${this.dtype} was disposed`);
+      throw new KilnError(
+        'ERR_DISPOSED',
+        `${op}: tensor of shape ${shapeStr(this._shape)} and dtype ${this.dtype} was disposed`,
+      );
   }
 
   /**
@@ -174,7 +181,10 @@ export class Tensor {
   data(): TypedArray {
     this._check('data');
     if (!this.isContiguous())
-      throw new KilnError('ERR_ARG', `data: tensor of shape ${shapeStr(this._shape)} with strides [${this._strides.join(', ')}] is not contiguous; call contiguous() first`);
+      throw new KilnError(
+        'ERR_ARG',
+        `data: tensor of shape ${shapeStr(this._shape)} with strides [${this._strides.join(', ')}] is not contiguous; call contiguous() first`,
+      );
     const ab = this._storage.arrayBuffer();
     return typedArrayFor(this.dtype, ab, this._offset * ITEMSIZE[this.dtype], this.numel());
   }
@@ -197,7 +207,10 @@ export class Tensor {
   item(): number | boolean {
     this._check('item');
     if (this.numel() !== 1)
-      throw new KilnError('ERR_SHAPE', `item: tensor of shape ${shapeStr(this._shape)} has ${this.numel()} elements, expected 1`);
+      throw new KilnError(
+        'ERR_SHAPE',
+        `item: tensor of shape ${shapeStr(this._shape)} has ${this.numel()} elements, expected 1`,
+      );
     const v = this._numbers()[0];
     return this.dtype === 'bool' ? v !== 0 : v;
   }

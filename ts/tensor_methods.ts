@@ -112,7 +112,12 @@ export interface TensorMethods {
   permute(dims: number[]): Tensor;
   transpose(dim0: number, dim1: number): Tensor;
   /** broadcast size-1 dims without copying (-1 keeps a size) */ expand(shape: number[]): Tensor;
-  /** x[..., start:end:step, ...] along dim, as a view */ slice(dim: number, start?: number, end?: number, step?: number): Tensor;
+  /** x[..., start:end:step, ...] along dim, as a view */ slice(
+    dim: number,
+    start?: number,
+    end?: number,
+    step?: number,
+  ): Tensor;
   narrow(dim: number, start: number, length: number): Tensor;
   select(dim: number, index: number): Tensor;
   squeeze(dim?: number | number[]): Tensor;
@@ -125,7 +130,9 @@ export interface TensorMethods {
   split(size: number | number[], dim?: number): Tensor[];
   chunk(chunks: number, dim?: number): Tensor[];
 
-  /** convert dtype or move device (a new handle on the same memory when nothing changes) */ to(target: DType | Device | 'cuda'): Tensor;
+  /** convert dtype or move device (a new handle on the same memory when nothing changes) */ to(
+    target: DType | Device | 'cuda',
+  ): Tensor;
   clone(): Tensor;
   contiguous(): Tensor;
   /** same memory, cut off from autograd */ detach(): Tensor;

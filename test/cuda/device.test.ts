@@ -4,7 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 
-if (!kiln.cuda.isAvailable()) console.log('cuda tests: skipped (this build has no CUDA backend; kiln.info().cuda is false)');
+if (!kiln.cuda.isAvailable())
+  console.log('cuda tests: skipped (this build has no CUDA backend; kiln.info().cuda is false)');
 
 test('CUDA requests fail with ERR_NOT_COMPILED and say how to get CUDA', () => {
   assert.is(kiln.info().cuda, false);

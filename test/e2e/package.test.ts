@@ -22,7 +22,8 @@ test('a missing binary gives an actionable ERR_NOT_COMPILED', () => {
     fs.cpSync(path.join(root, 'ts'), path.join(dir, 'ts'), { recursive: true });
     fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'kiln', version: '0.0.0' }));
-    const script = "try { require('./ts/index').ones([1]); console.log('loaded?!'); } catch (e) { console.log(e.code + ' ' + e.message); }";
+    const script =
+      "try { require('./ts/index').ones([1]); console.log('loaded?!'); } catch (e) { console.log(e.code + ' ' + e.message); }";
     const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', '-e', script], { cwd: dir, encoding: 'utf8' });
     assert.match(r.stdout, /^ERR_NOT_COMPILED kiln: could not load the native addon/);
     assert.match(r.stdout, /npm rebuild kiln/);

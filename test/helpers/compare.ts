@@ -5,7 +5,14 @@ import type { Tensor } from '../../ts/index';
 import type { RefValue } from '../../ts/ops/row';
 
 export const EPS: Record<DType, number> = {
-  float32: 2 ** -23, float64: 2 ** -52, float16: 2 ** -10, bfloat16: 2 ** -7, int32: 0, int64: 0, uint8: 0, bool: 0,
+  float32: 2 ** -23,
+  float64: 2 ** -52,
+  float16: 2 ** -10,
+  bfloat16: 2 ** -7,
+  int32: 0,
+  int64: 0,
+  uint8: 0,
+  bool: 0,
 };
 
 /** Returns null when equal, else a message naming the first mismatch. */
@@ -16,7 +23,8 @@ export function mismatch(got: Tensor, want: RefValue, tolUlps = 4): string | nul
   const g = got._numbers();
   const eps = EPS[got.dtype];
   for (let i = 0; i < g.length; i++) {
-    const a = g[i], b = want.data[i];
+    const a = g[i],
+      b = want.data[i];
     if (Number.isNaN(a) && Number.isNaN(b)) continue;
     if (a === b) continue;
     const tol = tolUlps * eps * Math.max(1, Math.abs(b));

@@ -24,7 +24,8 @@ add('amax', x.amax(1));
 add('argmax', x.argmax(1));
 add('exp', x.exp());
 add('add', x.add(x.slice(1, 0, 1)));
-const a = kiln.randn([300, 257]), b = kiln.randn([257, 130]);
+const a = kiln.randn([300, 257]),
+  b = kiln.randn([257, 130]);
 add('matmul', a.matmul(b));
 add('matmul t', b.t().matmul(a.t()));
 add('bmm', kiln.randn([4, 65, 33]).matmul(kiln.randn([33, 17])));

@@ -19,7 +19,10 @@ test('fans and gains', () => {
   assert.equal(kiln.nn.init.fans(kiln.empty([8, 4, 3, 3])), { fanIn: 36, fanOut: 72 });
   assert.is(kiln.nn.init.calculateGain('relu'), Math.SQRT2);
   assert.is(kiln.nn.init.calculateGain('tanh'), 5 / 3);
-  assert.throws(() => kiln.nn.init.fans(kiln.empty([3])), (e: kiln.KilnError) => e.code === 'ERR_SHAPE');
+  assert.throws(
+    () => kiln.nn.init.fans(kiln.empty([3])),
+    (e: kiln.KilnError) => e.code === 'ERR_SHAPE',
+  );
 });
 
 test.run();

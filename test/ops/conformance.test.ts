@@ -11,7 +11,7 @@ const coverage: { op: string; kind: string; dtypes: number; cases: number; grad:
 
 for (const row of ROWS) {
   test(`${row.name} matches its reference (${kiln.info().isa})`, () => {
-    const rng = rngFrom(0x5eed ^ row.name.length * 7919);
+    const rng = rngFrom(0x5eed ^ (row.name.length * 7919));
     let n = 0;
     for (const dtype of row.dtypes) {
       const cases = row.cases(rng, dtype);
@@ -23,14 +23,23 @@ for (const row of ROWS) {
         n++;
       }
     }
-    coverage.push({ op: row.name, kind: row.kind, dtypes: row.dtypes.length, cases: n, grad: 'nondiff' in row.grad ? 'nondiff' : 'yes' });
+    coverage.push({
+      op: row.name,
+      kind: row.kind,
+      dtypes: row.dtypes.length,
+      cases: n,
+      grad: 'nondiff' in row.grad ? 'nondiff' : 'yes',
+    });
   });
 }
 
 test('coverage table: every op has CPU conformance', () => {
   const isa = kiln.info().isa;
   const lines = [`op`.padEnd(16) + 'kind'.padEnd(10) + 'dtypes'.padEnd(8) + `cpu (${isa})`.padEnd(16) + 'gradient'];
-  for (const c of coverage) lines.push(c.op.padEnd(16) + c.kind.padEnd(10) + String(c.dtypes).padEnd(8) + `${c.cases} cases`.padEnd(16) + c.grad);
+  for (const c of coverage)
+    lines.push(
+      c.op.padEnd(16) + c.kind.padEnd(10) + String(c.dtypes).padEnd(8) + `${c.cases} cases`.padEnd(16) + c.grad,
+    );
   lines.push(`cuda: not compiled in this build (every op: no CUDA kernel yet)`);
   console.log(`\n${lines.join('\n')}\n`);
   assert.is(coverage.length, ROWS.length, 'an op is missing from the coverage table');

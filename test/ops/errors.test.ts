@@ -85,13 +85,22 @@ test('ERR_AUTOGRAD: misuse of autograd', () => {
   const z = a.mul(b).sum();
   kiln.noGrad(() => b.add_(1));
   throwsCode(() => z.backward(), 'ERR_AUTOGRAD', 'saved tensor modified in place');
-  throwsCode(() => kiln.autograd.grad(x.sum(), [kiln.ones([1], { requiresGrad: true })]), 'ERR_AUTOGRAD', 'unreachable input');
+  throwsCode(
+    () => kiln.autograd.grad(x.sum(), [kiln.ones([1], { requiresGrad: true })]),
+    'ERR_AUTOGRAD',
+    'unreachable input',
+  );
 });
 
 test('bad arguments never crash the process', () => {
   const t = kiln.ones([2, 3]);
   for (const bad of [undefined, null, 'x', {}, [1, 'a'], NaN, -1, 1.5, [1e20]]) {
-    for (const fn of [() => t.reshape(bad as never), () => t.sum(bad as never), () => t.permute(bad as never), () => t.slice(bad as never)]) {
+    for (const fn of [
+      () => t.reshape(bad as never),
+      () => t.sum(bad as never),
+      () => t.permute(bad as never),
+      () => t.slice(bad as never),
+    ]) {
       try {
         fn();
       } catch (e) {

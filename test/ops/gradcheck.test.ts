@@ -28,7 +28,13 @@ for (const row of ROWS) {
   });
 }
 
-const f64 = (shape: number[], lo = -1.5, hi = 1.5) => kiln.rand(shape, { dtype: 'float64' }).mul(hi - lo).add(lo).detach().requiresGrad_();
+const f64 = (shape: number[], lo = -1.5, hi = 1.5) =>
+  kiln
+    .rand(shape, { dtype: 'float64' })
+    .mul(hi - lo)
+    .add(lo)
+    .detach()
+    .requiresGrad_();
 
 const second: [string, (...xs: kiln.Tensor[]) => kiln.Tensor, () => kiln.Tensor[]][] = [
   ['mul', (a, b) => a.mul(b).mul(a), () => [f64([3]), f64([3])]],
@@ -48,7 +54,10 @@ test('gradcheck reports a wrong gradient', () => {
   const x = f64([3]);
   // detach() in the middle hides a dependency: autograd's answer is wrong on purpose
   const wrong = (t: kiln.Tensor) => t.mul(t.detach());
-  assert.throws(() => kiln.gradcheck(wrong, [x]), (e: kiln.KilnError) => e.code === 'ERR_AUTOGRAD');
+  assert.throws(
+    () => kiln.gradcheck(wrong, [x]),
+    (e: kiln.KilnError) => e.code === 'ERR_AUTOGRAD',
+  );
 });
 
 test.run();

@@ -7,12 +7,16 @@ import * as kiln from '../../ts/index';
 test('gradient descent on a small MLP fits y = sin(3x) and keeps memory flat', () => {
   kiln.manualSeed(42);
   const x = kiln.rand([256, 1]).mul(2).sub(1);
-  const y = x.mul(3).sin().add(kiln.randn([256, 1]).mul(0.05));
+  const y = x
+    .mul(3)
+    .sin()
+    .add(kiln.randn([256, 1]).mul(0.05));
   const w1 = kiln.empty([1, 32]);
   const w2 = kiln.empty([32, 1]);
   kiln.nn.init.kaimingUniform_(w1.t(), { a: Math.sqrt(5) });
   kiln.nn.init.xavierUniform_(w2);
-  const b1 = kiln.zeros([32]), b2 = kiln.zeros([1]);
+  const b1 = kiln.zeros([32]),
+    b2 = kiln.zeros([1]);
   const params = [w1, b1, w2, b2].map((p) => p.requiresGrad_());
   const losses: number[] = [];
   let tensorsAfterFirst = 0;

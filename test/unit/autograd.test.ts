@@ -18,10 +18,19 @@ test('gradients accumulate across backward calls and zero on demand', () => {
 });
 
 test('a tensor used twice gets the sum of both paths; broadcasting sums back', () => {
-  const a = kiln.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+  const a = kiln.tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { requiresGrad: true },
+  );
   const b = kiln.tensor([10, 20], { requiresGrad: true });
   a.add(b).mul(a).sum().backward(); // d/da = 2a + b, d/db = sum over rows of a
-  assert.equal(arr(a.grad), [[12, 24], [16, 28]]);
+  assert.equal(arr(a.grad), [
+    [12, 24],
+    [16, 28],
+  ]);
   assert.equal(arr(b.grad), [4, 6]);
 });
 
@@ -76,9 +85,18 @@ test('autograd.grad returns gradients without touching .grad; higher order with 
 
 test('gradients flow through views, slices and reshapes into the right elements', () => {
   const x = kiln.arange(0, 12).to('float32').reshape([3, 4]).detach().requiresGrad_();
-  x.transpose(0, 1).slice(0, 1, 4, 2).reshape([-1]).mul(kiln.tensor([1, 2, 3, 4, 5, 6]).to('float32')).sum().backward();
+  x.transpose(0, 1)
+    .slice(0, 1, 4, 2)
+    .reshape([-1])
+    .mul(kiln.tensor([1, 2, 3, 4, 5, 6]).to('float32'))
+    .sum()
+    .backward();
   // transpose -> [4,3]; rows 1 and 3 of that are columns 1 and 3 of x
-  assert.equal(arr(x.grad), [[0, 1, 0, 4], [0, 2, 0, 5], [0, 3, 0, 6]]);
+  assert.equal(arr(x.grad), [
+    [0, 1, 0, 4],
+    [0, 2, 0, 5],
+    [0, 3, 0, 6],
+  ]);
 });
 
 test('mixed dtypes: a float64 leaf behind a float32 op gets a float64 gradient', () => {

@@ -42,7 +42,10 @@ test('every bench runs at tiny sizes, checks itself and leaves memory flat', () 
   const add = records.find((r) => r.bench === 'elementwise' && r.name === 'add' && r.impl === 'kiln');
   assert.ok(add && 'copy' in add.ratios, 'add is compared with the copy bandwidth');
   const copies = records.filter((r) => r.bench === 'elementwise' && r.name === 'copy' && r.shape[0] === 1000);
-  assert.equal(copies.map((r) => r.impl), ['kiln copy_', 'TypedArray.set', 'Buffer.copy']);
+  assert.equal(
+    copies.map((r) => r.impl),
+    ['kiln copy_', 'TypedArray.set', 'Buffer.copy'],
+  );
   const best = Math.max(...copies.map((r) => r.value));
   assert.ok(Math.abs(add!.ratios.copy - add!.value / best) < 1e-9, 'the copy ratio is against the fastest copy');
   assert.equal(add?.shape, [1000]);

@@ -8,7 +8,10 @@ import * as kiln from '../../ts/index';
 
 const script = path.join(__dirname, '..', 'helpers', 'fingerprint.ts');
 function run(env: Record<string, string>): { threads: number; isa: string; hash: string } {
-  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }

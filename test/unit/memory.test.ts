@@ -62,7 +62,10 @@ test('scope works across awaits and with concurrent async scopes', async () => {
   assert.is(x.item(), 6);
   assert.is(y.item(), 10);
   assert.is(made.length, 4);
-  assert.ok(made.every((t) => t.isDisposed), 'everything made inside either scope was disposed');
+  assert.ok(
+    made.every((t) => t.isDisposed),
+    'everything made inside either scope was disposed',
+  );
   assert.not.ok(x.isDisposed || y.isDisposed);
   x.dispose();
   y.dispose();
@@ -121,10 +124,12 @@ test('100,000 create/dispose iterations: flat memory and bounded RSS', () => {
   };
   for (let i = 0; i < 1000; i++) warm();
   gc();
-  const m0 = kiln.memory(), rss0 = process.memoryUsage().rss;
+  const m0 = kiln.memory(),
+    rss0 = process.memoryUsage().rss;
   for (let i = 0; i < 100_000; i++) warm();
   gc();
-  const m1 = kiln.memory(), rss1 = process.memoryUsage().rss;
+  const m1 = kiln.memory(),
+    rss1 = process.memoryUsage().rss;
   assert.is(m1.numTensors, m0.numTensors);
   assert.is(m1.numBytes, m0.numBytes);
   assert.is(m1.cpu.allocatedBytes, m0.cpu.allocatedBytes);

@@ -10,7 +10,10 @@ const root = path.join(__dirname, '..', '..');
 
 test('a process that loads the addon and exits at once terminates (20 times)', () => {
   for (let i = 0; i < 20; i++) {
-    const r = spawnSync(process.execPath, ['-e', "require('node-gyp-build')(process.cwd())"], { cwd: root, timeout: 10000 });
+    const r = spawnSync(process.execPath, ['-e', "require('node-gyp-build')(process.cwd())"], {
+      cwd: root,
+      timeout: 10000,
+    });
     assert.is(r.status, 0, `run ${i}: ${r.error ?? r.stderr}`);
   }
 });
@@ -36,9 +39,15 @@ test('info() reports the ISA in use, supported ISAs and threads', () => {
 });
 
 test('KILN_ISA with an unknown name falls back and says so', () => {
-  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', '-e', "console.log(JSON.stringify(require('./ts/index').info()))"], {
-    cwd: root, env: { ...process.env, KILN_ISA: 'sse9' }, encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['-r', 'tsx/cjs', '-e', "console.log(JSON.stringify(require('./ts/index').info()))"],
+    {
+      cwd: root,
+      env: { ...process.env, KILN_ISA: 'sse9' },
+      encoding: 'utf8',
+    },
+  );
   const info = JSON.parse(r.stdout.trim());
   assert.match(info.warning, /KILN_ISA=sse9 is unknown/);
 });

@@ -16,7 +16,13 @@ test('tensor() infers dtypes like PyTorch and keeps typed arrays', () => {
   assert.is(kiln.tensor(new Int32Array([1, 2])).dtype, 'int32');
   assert.is(kiln.tensor([1, 2], { requiresGrad: true }).dtype, 'float32');
   assert.is(kiln.tensor(3.5).ndim, 0);
-  assert.equal(kiln.tensor([[1, 2], [3, 4]]).shape, [2, 2]);
+  assert.equal(
+    kiln.tensor([
+      [1, 2],
+      [3, 4],
+    ]).shape,
+    [2, 2],
+  );
   assert.equal(kiln.tensor([]).shape, [0]);
   assert.equal(kiln.tensor([[], []]).shape, [2, 0]);
   assert.equal(kiln.tensor([[1n, 2n]]).toArray(), [[1, 2]]);
@@ -34,8 +40,14 @@ test('float16 and bfloat16 store rounded values and convert back', () => {
 
 test('data() gives the right typed array for each dtype', () => {
   const cases: [kiln.DType, unknown][] = [
-    ['float32', Float32Array], ['float64', Float64Array], ['int32', Int32Array], ['int64', BigInt64Array],
-    ['uint8', Uint8Array], ['bool', Uint8Array], ['float16', Uint16Array], ['bfloat16', Uint16Array],
+    ['float32', Float32Array],
+    ['float64', Float64Array],
+    ['int32', Int32Array],
+    ['int64', BigInt64Array],
+    ['uint8', Uint8Array],
+    ['bool', Uint8Array],
+    ['float16', Uint16Array],
+    ['bfloat16', Uint16Array],
   ];
   for (const [d, C] of cases) assert.instance(kiln.zeros([3], { dtype: d }).data(), C as never, d);
 });
@@ -46,16 +58,33 @@ test('arange, linspace, eye, full and the *Like forms', () => {
   assert.is(kiln.arange(1, 2, 0.25).dtype, 'float32');
   assert.equal(kiln.arange(10, 0, -3).toArray(), [10, 7, 4, 1]);
   assert.ok(close(flat(kiln.linspace(0, 1, 5)), [0, 0.25, 0.5, 0.75, 1]));
-  assert.equal(kiln.eye(2, 3).toArray(), [[1, 0, 0], [0, 1, 0]]);
+  assert.equal(kiln.eye(2, 3).toArray(), [
+    [1, 0, 0],
+    [0, 1, 0],
+  ]);
   assert.equal(kiln.full([2], 7).toArray(), [7, 7]);
   assert.is(kiln.full([2], 7).dtype, 'int64');
   const x = kiln.ones([2, 3], { dtype: 'float64' });
   assert.is(kiln.zerosLike(x).dtype, 'float64');
-  assert.equal(x.fullLike(2).toArray(), [[2, 2, 2], [2, 2, 2]]);
+  assert.equal(x.fullLike(2).toArray(), [
+    [2, 2, 2],
+    [2, 2, 2],
+  ]);
 });
 
 test('printing follows PyTorch', () => {
-  assert.is(kiln.tensor([[1, 2], [3, 4]], { dtype: 'float32' }).toString(), 'tensor([[1., 2.],\n        [3., 4.]])');
+  assert.is(
+    kiln
+      .tensor(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { dtype: 'float32' },
+      )
+      .toString(),
+    'tensor([[1., 2.],\n        [3., 4.]])',
+  );
   assert.is(kiln.tensor([1.5, -2.25]).toString(), 'tensor([ 1.5000, -2.2500])');
   assert.is(kiln.tensor([1, 2, 3]).toString(), 'tensor([1, 2, 3])');
   assert.is(kiln.tensor([true, false]).toString(), 'tensor([ True, False])');
@@ -73,13 +102,47 @@ test('views: squeeze, unsqueeze, flatten, narrow, select, t, split, chunk, stack
   assert.equal(x.squeeze(0).unsqueeze(-1).shape, [2, 3, 1]);
   assert.equal(x.flatten().toArray(), [0, 1, 2, 3, 4, 5]);
   assert.equal(x.flatten(1).shape, [1, 6]);
-  assert.equal(x.narrow(2, 1, 2).toArray(), [[[1, 2], [4, 5]]]);
+  assert.equal(x.narrow(2, 1, 2).toArray(), [
+    [
+      [1, 2],
+      [4, 5],
+    ],
+  ]);
   assert.equal(x.select(1, -1).toArray(), [[3, 4, 5]]);
-  assert.equal(x.squeeze(0).t().toArray(), [[0, 3], [1, 4], [2, 5]]);
-  assert.equal(kiln.arange(7).split(3).map((t) => t.toArray()), [[0, 1, 2], [3, 4, 5], [6]]);
-  assert.equal(kiln.arange(7).split([2, 5]).map((t) => t.shape[0]), [2, 5]);
-  assert.equal(kiln.arange(6).chunk(4).map((t) => t.toArray()), [[0, 1], [2, 3], [4, 5]]);
-  assert.equal(kiln.stack([kiln.tensor([1, 2]), kiln.tensor([3, 4])], 1).toArray(), [[1, 3], [2, 4]]);
+  assert.equal(x.squeeze(0).t().toArray(), [
+    [0, 3],
+    [1, 4],
+    [2, 5],
+  ]);
+  assert.equal(
+    kiln
+      .arange(7)
+      .split(3)
+      .map((t) => t.toArray()),
+    [[0, 1, 2], [3, 4, 5], [6]],
+  );
+  assert.equal(
+    kiln
+      .arange(7)
+      .split([2, 5])
+      .map((t) => t.shape[0]),
+    [2, 5],
+  );
+  assert.equal(
+    kiln
+      .arange(6)
+      .chunk(4)
+      .map((t) => t.toArray()),
+    [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ],
+  );
+  assert.equal(kiln.stack([kiln.tensor([1, 2]), kiln.tensor([3, 4])], 1).toArray(), [
+    [1, 3],
+    [2, 4],
+  ]);
   const v = x.transpose(1, 2);
   assert.not.ok(v.isContiguous());
   assert.ok(v.contiguous().isContiguous());
@@ -87,19 +150,42 @@ test('views: squeeze, unsqueeze, flatten, narrow, select, t, split, chunk, stack
 });
 
 test('composites: mean, var, std, logsumexp, softmax, clamp, maskedFill, oneHot, indexSelect, max(dim)', () => {
-  const x = kiln.tensor([[1, 2, 3], [4, 5, 9]], { dtype: 'float64' });
+  const x = kiln.tensor(
+    [
+      [1, 2, 3],
+      [4, 5, 9],
+    ],
+    { dtype: 'float64' },
+  );
   assert.equal(x.mean(1).toArray(), [2, 6]);
   assert.ok(close(flat(x.var(1)), [1, 7]));
   assert.ok(close(flat(x.var(1, { correction: 0 })), [2 / 3, 14 / 3]));
   assert.ok(close(flat(x.std()), [Math.sqrt(((1 - 4) ** 2 + 4 + 1 + 0 + 1 + 25) / 5)]));
-  assert.ok(close(flat(x.logsumexp(1)), [Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)), Math.log(Math.exp(4) + Math.exp(5) + Math.exp(9))]));
+  assert.ok(
+    close(flat(x.logsumexp(1)), [
+      Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)),
+      Math.log(Math.exp(4) + Math.exp(5) + Math.exp(9)),
+    ]),
+  );
   const big = kiln.tensor([1e4, 1e4 + 1], { dtype: 'float32' });
   assert.ok(close(flat(big.softmax(0)), [1 / (1 + Math.E), Math.E / (1 + Math.E)]));
   assert.ok(close(flat(big.logSoftmax(0)), [-Math.log(1 + Math.E), 1 - Math.log(1 + Math.E)], 1e-3));
-  assert.equal(x.clamp(2, 5).toArray(), [[2, 2, 3], [4, 5, 5]]);
-  assert.equal(x.maskedFill(x.gt(4), -1).toArray(), [[1, 2, 3], [4, -1, -1]]);
-  assert.equal(kiln.oneHot(kiln.tensor([0, 2])).toArray(), [[1, 0, 0], [0, 0, 1]]);
-  assert.equal(x.indexSelect(1, kiln.tensor([2, 0])).toArray(), [[3, 1], [9, 4]]);
+  assert.equal(x.clamp(2, 5).toArray(), [
+    [2, 2, 3],
+    [4, 5, 5],
+  ]);
+  assert.equal(x.maskedFill(x.gt(4), -1).toArray(), [
+    [1, 2, 3],
+    [4, -1, -1],
+  ]);
+  assert.equal(kiln.oneHot(kiln.tensor([0, 2])).toArray(), [
+    [1, 0, 0],
+    [0, 0, 1],
+  ]);
+  assert.equal(x.indexSelect(1, kiln.tensor([2, 0])).toArray(), [
+    [3, 1],
+    [9, 4],
+  ]);
   const m = x.max(1);
   assert.equal(m.values.toArray(), [3, 9]);
   assert.equal(m.indices.toArray(), [2, 2]);
@@ -119,8 +205,14 @@ test('in-place forms write into the tensor and return it', () => {
   assert.equal(x.toArray(), [0, 0, 0]);
   const v = kiln.zeros([2, 3]);
   v.select(0, 1).fill_(5);
-  assert.equal(v.toArray(), [[0, 0, 0], [5, 5, 5]]);
-  assert.throws(() => kiln.tensor([1, 2]).exp_(), (e: kiln.KilnError) => e.code === 'ERR_DTYPE');
+  assert.equal(v.toArray(), [
+    [0, 0, 0],
+    [5, 5, 5],
+  ]);
+  assert.throws(
+    () => kiln.tensor([1, 2]).exp_(),
+    (e: kiln.KilnError) => e.code === 'ERR_DTYPE',
+  );
 });
 
 test('broadcasting and type promotion follow PyTorch', () => {

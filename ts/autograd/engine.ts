@@ -94,7 +94,8 @@ function execute(run: Run): Map<Tensor, Tensor> {
         if (wanted?.has(node.retainTarget)) results.set(node.retainTarget, add(results.get(node.retainTarget), g));
         else if (!wanted) deliverLeaf(node.retainTarget, g);
       }
-      if (wanted) for (const t of wanted) if (t._gradFn === node && !node.retainTarget) results.set(t, add(results.get(t), g));
+      if (wanted)
+        for (const t of wanted) if (t._gradFn === node && !node.retainTarget) results.set(t, add(results.get(t), g));
       const inGrads = node.backward(g);
       node.edges.forEach((e, i) => {
         const gi = inGrads[i];
@@ -114,9 +115,18 @@ function execute(run: Run): Map<Tensor, Tensor> {
   return results;
 }
 
-function accumulate(leaf: Tensor, g: Tensor, temps: Set<{ dispose(): void }>, createGraph: boolean, keep: Set<Tensor>): void {
+function accumulate(
+  leaf: Tensor,
+  g: Tensor,
+  temps: Set<{ dispose(): void }>,
+  createGraph: boolean,
+  keep: Set<Tensor>,
+): void {
   if (leaf._disposed)
-    throw new KilnError('ERR_DISPOSED', `backward: a tensor of shape ${shapeStr(leaf._shape)} that needs a gradient was disposed`);
+    throw new KilnError(
+      'ERR_DISPOSED',
+      `backward: a tensor of shape ${shapeStr(leaf._shape)} that needs a gradient was disposed`,
+    );
   if (!leaf.grad) {
     // Own the gradient: copy a tensor the pass did not create (a user's grad argument) or one
     // whose memory something else shares.
@@ -138,16 +148,25 @@ function defaultGrads(roots: Tensor[], grads: (Tensor | null | undefined)[] | un
   return roots.map((r, i) => {
     r._check(fn);
     if (!r._requiresGrad)
-      throw new KilnError('ERR_AUTOGRAD', `${fn}: output ${i} does not require grad and has no grad_fn (did you forget requiresGrad?)`);
+      throw new KilnError(
+        'ERR_AUTOGRAD',
+        `${fn}: output ${i} does not require grad and has no grad_fn (did you forget requiresGrad?)`,
+      );
     const g = grads?.[i];
     if (g) {
       g._check(fn);
       if (g._shape.join() !== r._shape.join())
-        throw new KilnError('ERR_SHAPE', `${fn}: gradient of shape ${shapeStr(g._shape)} does not match output of shape ${shapeStr(r._shape)}`);
+        throw new KilnError(
+          'ERR_SHAPE',
+          `${fn}: gradient of shape ${shapeStr(g._shape)} does not match output of shape ${shapeStr(r._shape)}`,
+        );
       return g;
     }
     if (r.numel() !== 1)
-      throw new KilnError('ERR_AUTOGRAD', `${fn}: grad can be implicitly created only for scalar outputs (got shape ${shapeStr(r._shape)}); pass a gradient`);
+      throw new KilnError(
+        'ERR_AUTOGRAD',
+        `${fn}: grad can be implicitly created only for scalar outputs (got shape ${shapeStr(r._shape)}); pass a gradient`,
+      );
     return noGrad(() => scopeStore.exit(() => r.onesLike()));
   });
 }
@@ -157,7 +176,13 @@ export function backward(root: Tensor, grad?: Tensor | null, opts: BackwardOptio
   const rootGrads = defaultGrads([root], [grad], 'backward');
   const made = !grad;
   try {
-    execute({ roots: [root], rootGrads, retainGraph: !!opts.retainGraph, createGraph: !!opts.createGraph, inputs: null });
+    execute({
+      roots: [root],
+      rootGrads,
+      retainGraph: !!opts.retainGraph,
+      createGraph: !!opts.createGraph,
+      inputs: null,
+    });
   } finally {
     if (made && rootGrads[0] !== root.grad) rootGrads[0].dispose();
   }
@@ -189,7 +214,10 @@ export function grad(
   return ins.map((t, i) => {
     const g = res.get(t);
     if (!g && !opts.allowUnused)
-      throw new KilnError('ERR_AUTOGRAD', `autograd.grad: input ${i} is not reachable from the outputs (pass allowUnused: true to get null)`);
+      throw new KilnError(
+        'ERR_AUTOGRAD',
+        `autograd.grad: input ${i} is not reachable from the outputs (pass allowUnused: true to get null)`,
+      );
     const outer = scopeStore.getStore();
     if (g) {
       g._scope = outer ?? null;

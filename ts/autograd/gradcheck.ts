@@ -35,9 +35,12 @@ function projection(n: number, seed: number): number[] {
  * kiln.gradcheck((x) => x.mul(x).sum(), [kiln.randn([3], { dtype: 'float64', requiresGrad: true })]);
  */
 export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): true {
-  const eps = opts.eps ?? 1e-6, atol = opts.atol ?? 1e-5, rtol = opts.rtol ?? 1e-3;
+  const eps = opts.eps ?? 1e-6,
+    atol = opts.atol ?? 1e-5,
+    rtol = opts.rtol ?? 1e-3;
   inputs.forEach((x, i) => {
-    if (x.dtype !== 'float64') throw new KilnError('ERR_DTYPE', `gradcheck: input ${i} must be float64, got ${x.dtype}`);
+    if (x.dtype !== 'float64')
+      throw new KilnError('ERR_DTYPE', `gradcheck: input ${i} must be float64, got ${x.dtype}`);
     if (!x.isContiguous()) throw new KilnError('ERR_ARG', `gradcheck: input ${i} must be contiguous`);
   });
   const probe = noGrad(() => fn(...inputs));
@@ -45,12 +48,13 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opt
   const outShape = probe.shape.slice();
   probe.dispose();
   const w = tensor(r.length ? r : [], { dtype: 'float64' }).reshape(outShape);
-  const scalar = (): number => noGrad(() => {
-    const out = fn(...inputs);
-    const v = out.to('float64').mul(w).sum().item() as number;
-    out.dispose();
-    return v;
-  });
+  const scalar = (): number =>
+    noGrad(() => {
+      const out = fn(...inputs);
+      const v = out.to('float64').mul(w).sum().item() as number;
+      out.dispose();
+      return v;
+    });
   const wanted = inputs.filter((x) => x.requiresGrad);
   const out = fn(...inputs);
   const analytic = grad(out.to('float64').mul(w).sum(), wanted, { allowUnused: true });
@@ -80,10 +84,10 @@ export function gradgradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[],
   const wanted = inputs.filter((x) => x.requiresGrad);
   const g = (...xs: Tensor[]): Tensor =>
     enableGrad(() => {
-    const out = fn(...xs);
-    const gs = grad(out.sum(), wanted, { createGraph: true, allowUnused: true });
-    const parts = gs.filter((t): t is Tensor => t !== null).map((t) => t.reshape([-1]));
-    return cat(parts, 0);
-  });
+      const out = fn(...xs);
+      const gs = grad(out.sum(), wanted, { createGraph: true, allowUnused: true });
+      const parts = gs.filter((t): t is Tensor => t !== null).map((t) => t.reshape([-1]));
+      return cat(parts, 0);
+    });
   return gradcheck(g, inputs, opts);
 }

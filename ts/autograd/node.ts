@@ -27,8 +27,16 @@ export class Node {
   private versions: number[];
   /** Tensor whose .grad this node fills (retainGrad()). */
   retainTarget: Tensor | null = null;
-  constructor(readonly name: string, inputs: Tensor[], readonly fn: GradFn, attrs: Record<string, unknown>, output: Tensor | null) {
-    this.edges = inputs.map((t) => (!t._requiresGrad ? null : t._gradFn ? { node: t._gradFn } : { leaf: t._origin ?? t }));
+  constructor(
+    readonly name: string,
+    inputs: Tensor[],
+    readonly fn: GradFn,
+    attrs: Record<string, unknown>,
+    output: Tensor | null,
+  ) {
+    this.edges = inputs.map((t) =>
+      !t._requiresGrad ? null : t._gradFn ? { node: t._gradFn } : { leaf: t._origin ?? t },
+    );
     this.ctx = { inputs: inputs.map((t) => t._retain()), output: output ? output._retain() : null, attrs };
     this.versions = this.ctx.inputs.map((t) => t._storage.version);
     if (this.ctx.output) {

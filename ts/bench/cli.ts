@@ -58,7 +58,14 @@ export function parseArgs(argv: string[]): CliArgs {
   const rest = argv[0] === 'bench' ? argv.slice(1) : argv.slice();
   const bench = rest.shift();
   if (!bench || !(bench in BENCHES || bench === 'all')) throw new Error(`unknown bench ${bench ?? '(none)'}\n${USAGE}`);
-  const opts: BenchOptions = { max: bench === 'all' ? 1e7 : 1e8, reps: 11, minSampleMs: 20, matrix: 4096, batch: 10000, verbose: false };
+  const opts: BenchOptions = {
+    max: bench === 'all' ? 1e7 : 1e8,
+    reps: 11,
+    minSampleMs: 20,
+    matrix: 4096,
+    batch: 10000,
+    verbose: false,
+  };
   const args: CliArgs = { bench, opts, threads: null, json: null, markdown: false, quiet: false };
   let quick = false;
   const set: Partial<BenchOptions> = {};
@@ -85,7 +92,9 @@ export function parseArgs(argv: string[]): CliArgs {
 
 /** Runs the bench in this process (at its KILN_NUM_THREADS) and returns its records. */
 export function runBenches(args: CliArgs): BenchRecord[] {
-  const machine = machineInfo(), commit = commitId(), date = new Date().toISOString();
+  const machine = machineInfo(),
+    commit = commitId(),
+    date = new Date().toISOString();
   const names = args.bench === 'all' ? Object.keys(BENCHES) : [args.bench];
   const ms = names.flatMap((name) => BENCHES[name](args.opts));
   return ms.map(({ stats, ...m }) => ({ ...m, ...stats, threads: machine.threads, machine, commit, date }));
@@ -106,14 +115,17 @@ function runThreads(argv: string[], threads: number[]): BenchRecord[] {
       env: { ...process.env, KILN_NUM_THREADS: String(t) },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
-    if (child.status !== 0) throw new Error(`the run with KILN_NUM_THREADS=${t} failed (${child.error?.message ?? `exit ${child.status}`})`);
+    if (child.status !== 0)
+      throw new Error(`the run with KILN_NUM_THREADS=${t} failed (${child.error?.message ?? `exit ${child.status}`})`);
     const records = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchRecord[];
     fs.unlinkSync(file);
     return records;
   });
   // Same measurement at each thread count on adjacent rows.
   const key = (r: BenchRecord): string => `${r.bench}|${r.name}|${r.shape}|${r.impl}`;
-  return runs[0].flatMap((r) => runs.map((rs) => rs.find((x) => key(x) === key(r))).filter((x): x is BenchRecord => !!x));
+  return runs[0].flatMap((r) =>
+    runs.map((rs) => rs.find((x) => key(x) === key(r))).filter((x): x is BenchRecord => !!x),
+  );
 }
 
 /** The CLI: parse, run (here or per thread count), print, write JSON. Returns the exit code. */
@@ -131,12 +143,17 @@ export function main(argv: string[]): number {
   }
   try {
     const records = args.threads ? runThreads(argv, args.threads) : runBenches(args);
-    const file = args.json ?? path.join('bench', 'out', `${args.bench}-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
+    const file =
+      args.json ??
+      path.join('bench', 'out', `${args.bench}-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     fs.writeFileSync(file, `${JSON.stringify(records, null, 1)}\n`);
     if (!args.quiet) {
-      const m = records[0]?.machine, commit = records[0]?.commit ?? 'unknown';
-      console.log(`kiln bench ${args.bench}: ${m?.cpu}, ${m?.isa}, ${m?.logicalCpus} logical CPUs, node ${m?.node}, commit ${commit}, load ${m?.loadAvg.toFixed(2)}`);
+      const m = records[0]?.machine,
+        commit = records[0]?.commit ?? 'unknown';
+      console.log(
+        `kiln bench ${args.bench}: ${m?.cpu}, ${m?.isa}, ${m?.logicalCpus} logical CPUs, node ${m?.node}, commit ${commit}, load ${m?.loadAvg.toFixed(2)}`,
+      );
       console.log(formatTable(records, args.markdown));
       console.log(`wrote ${records.length} records to ${file}`);
     }

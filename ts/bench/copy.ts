@@ -15,8 +15,10 @@ const COPY_IMPLS = ['kiln copy_', 'TypedArray.set', 'Buffer.copy'] as const;
  * The JS references use zero-copy views of the same blocks, so page state and alignment match.
  */
 export function copyVariants(src: Tensor, dst: Tensor): Variant[] {
-  const s = src.data() as Float32Array, d = dst.data() as Float32Array;
-  const sb = Buffer.from(s.buffer, s.byteOffset, s.byteLength), db = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+  const s = src.data() as Float32Array,
+    d = dst.data() as Float32Array;
+  const sb = Buffer.from(s.buffer, s.byteOffset, s.byteLength),
+    db = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
   const runs: Record<(typeof COPY_IMPLS)[number], () => void> = {
     'kiln copy_': () => dst.copy_(src),
     'TypedArray.set': () => d.set(s),
@@ -26,7 +28,12 @@ export function copyVariants(src: Tensor, dst: Tensor): Variant[] {
   for (const impl of COPY_IMPLS) {
     d.fill(Number.NaN);
     runs[impl]();
-    expectClose(impl, probe.map((i) => d[i]), probe.map((i) => s[i]), () => 0);
+    expectClose(
+      impl,
+      probe.map((i) => d[i]),
+      probe.map((i) => s[i]),
+      () => 0,
+    );
   }
   return COPY_IMPLS.map((impl) => ({ impl, run: runs[impl] }));
 }

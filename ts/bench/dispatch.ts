@@ -22,8 +22,11 @@ function jsAdd(x: Float32Array, y: Float32Array, out: Float32Array): void {
 /** Runs the dispatch bench; one measurement per variant. */
 export function benchDispatch(opts: BenchOptions): Measurement[] {
   if (opts.verbose) process.stderr.write(`dispatch: ${N}-element add, batches of ${opts.batch}\n`);
-  const a = kiln.randn([N]), b = kiln.randn([N]), pre = kiln.empty([N]);
-  const xa = Float32Array.from(a.data() as Float32Array), xb = Float32Array.from(b.data() as Float32Array);
+  const a = kiln.randn([N]),
+    b = kiln.randn([N]),
+    pre = kiln.empty([N]);
+  const xa = Float32Array.from(a.data() as Float32Array),
+    xb = Float32Array.from(b.data() as Float32Array);
   const jsOut = new Float32Array(N);
   const c = a.add(b);
   const got = c.toArray() as number[];
@@ -43,8 +46,15 @@ export function benchDispatch(opts: BenchOptions): Measurement[] {
   ];
   const stats = measure(variants, opts, opts.batch);
   const ms: Measurement[] = variants.map((v, i) => ({
-    bench: 'dispatch', name: v.name, shape: [N], dtype: 'float32', impl: v.impl,
-    stats: stats[i], unit: 'ns/op', value: stats[i].medianMs * 1e6, ratios: {},
+    bench: 'dispatch',
+    name: v.name,
+    shape: [N],
+    dtype: 'float32',
+    impl: v.impl,
+    stats: stats[i],
+    unit: 'ns/op',
+    value: stats[i].medianMs * 1e6,
+    ratios: {},
   }));
   addRatios([ms[0]], { 'js loop': ms[1] });
   ms[0].ratios['1 µs target'] = TARGET_NS / ms[0].value;

@@ -7,7 +7,17 @@
 import * as kiln from '../index';
 import type { Tensor } from '../index';
 import { copyVariants, fastest } from './copy';
-import { BenchOptions, Measurement, addRatios, decades, expectClose, gbps, measure, sampleIndices, valuesAt } from './harness';
+import {
+  BenchOptions,
+  Measurement,
+  addRatios,
+  decades,
+  expectClose,
+  gbps,
+  measure,
+  sampleIndices,
+  valuesAt,
+} from './harness';
 
 interface ElementwiseOp {
   name: string;
@@ -32,7 +42,12 @@ function checkOp(op: ElementwiseOp, a: Tensor, b: Tensor, xa: Float32Array, xb: 
   const got = valuesAt(out, idx);
   out.dispose();
   const want = idx.map((i) => op.ref(xa[i], xb[i]));
-  expectClose(`elementwise ${op.name} [${a.numel()}]`, got, want, (i) => op.ulps * 2 ** -23 * Math.max(Math.abs(want[i]), 2 ** -126));
+  expectClose(
+    `elementwise ${op.name} [${a.numel()}]`,
+    got,
+    want,
+    (i) => op.ulps * 2 ** -23 * Math.max(Math.abs(want[i]), 2 ** -126),
+  );
 }
 
 /** Runs the sweep; one measurement per (size, op or copy reference). */
@@ -40,21 +55,28 @@ export function benchElementwise(opts: BenchOptions): Measurement[] {
   const results: Measurement[] = [];
   for (const n of decades(1e3, opts.max)) {
     if (opts.verbose) process.stderr.write(`elementwise: ${n} elements\n`);
-    const a = kiln.randn([n]), b = kiln.randn([n]), dst = kiln.empty([n]);
+    const a = kiln.randn([n]),
+      b = kiln.randn([n]),
+      dst = kiln.empty([n]);
     const copies = copyVariants(a, dst);
-    const xa = a.data() as Float32Array, xb = b.data() as Float32Array;
+    const xa = a.data() as Float32Array,
+      xb = b.data() as Float32Array;
     for (const op of OPS) checkOp(op, a, b, xa, xb);
-    const variants = [
-      ...OPS.map((op) => ({ impl: 'kiln', run: () => op.run(a, b).dispose() })),
-      ...copies,
-    ];
+    const variants = [...OPS.map((op) => ({ impl: 'kiln', run: () => op.run(a, b).dispose() })), ...copies];
     const stats = measure(variants, opts);
     const ms: Measurement[] = variants.map((v, i) => {
       const op = OPS[i];
       const bytes = (op ? op.arity + 1 : 2) * 4 * n;
       return {
-        bench: 'elementwise', name: op ? op.name : 'copy', shape: [n], dtype: 'float32', impl: v.impl,
-        stats: stats[i], unit: 'GB/s', value: gbps(bytes, stats[i]), ratios: {},
+        bench: 'elementwise',
+        name: op ? op.name : 'copy',
+        shape: [n],
+        dtype: 'float32',
+        impl: v.impl,
+        stats: stats[i],
+        unit: 'GB/s',
+        value: gbps(bytes, stats[i]),
+        ratios: {},
       };
     });
     addRatios(ms, { copy: fastest(ms.slice(OPS.length)) });

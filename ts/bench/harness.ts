@@ -88,7 +88,14 @@ export function machineInfo(): Machine {
     // not Linux: keep os.cpus()
   }
   const k = info();
-  return { cpu, isa: k.isa, threads: k.numThreads, logicalCpus: os.cpus().length, node: process.version, loadAvg: os.loadavg()[0] };
+  return {
+    cpu,
+    isa: k.isa,
+    threads: k.numThreads,
+    logicalCpus: os.cpus().length,
+    node: process.version,
+    loadAvg: os.loadavg()[0],
+  };
 }
 
 /** `git rev-parse --short HEAD` of the kiln checkout, "+dirty" when tracked files differ; null outside git. */
@@ -133,7 +140,12 @@ export function valuesAt(t: Tensor, idx: number[]): number[] {
 }
 
 /** Throws when `got` differs from `want` by more than `tol` (absolute) at any index. */
-export function expectClose(label: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: (i: number) => number): void {
+export function expectClose(
+  label: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: (i: number) => number,
+): void {
   if (got.length !== want.length) throw new Error(`${label}: got ${got.length} values, want ${want.length}`);
   for (let i = 0; i < got.length; i++)
     if (!(Math.abs(got[i] - want[i]) <= tol(i)))
@@ -153,7 +165,8 @@ function calibrate(run: () => void, targetMs: number): number {
   let n = 1;
   for (;;) {
     const ms = timeCalls(run, n);
-    if (ms >= Math.min(1, targetMs) || n >= 1 << 20) return Math.max(1, Math.round((n * targetMs) / Math.max(ms, 1e-6)));
+    if (ms >= Math.min(1, targetMs) || n >= 1 << 20)
+      return Math.max(1, Math.round((n * targetMs) / Math.max(ms, 1e-6)));
     n *= 2;
   }
 }
@@ -186,20 +199,49 @@ export const speed = (m: Measurement): number => (m.unit === 'ns/op' ? 1 / m.val
 
 /** Sets m.ratios[label] = speed(m) / speed(ref) for each reference. */
 export function addRatios(ms: Measurement[], refs: Record<string, Measurement>): void {
-  for (const m of ms) for (const [label, ref] of Object.entries(refs)) if (ref !== m) m.ratios[label] = speed(m) / speed(ref);
+  for (const m of ms)
+    for (const [label, ref] of Object.entries(refs)) if (ref !== m) m.ratios[label] = speed(m) / speed(ref);
 }
 
-const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
+const fmt = (x: number): string =>
+  x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2);
 
 /** The records as a text table (or a markdown table), in the order given. */
 export function formatTable(rs: BenchRecord[], markdown = false): string {
-  const head = ['bench', 'op', 'shape', 'impl', 'thr', 'median ms', 'min ms', 'max ms', 'rate', 'unit', 'ratios (>1: faster than ref)'];
+  const head = [
+    'bench',
+    'op',
+    'shape',
+    'impl',
+    'thr',
+    'median ms',
+    'min ms',
+    'max ms',
+    'rate',
+    'unit',
+    'ratios (>1: faster than ref)',
+  ];
   const rows = rs.map((r) => [
-    r.bench, r.name, `[${r.shape.join(', ')}]`, r.impl, String(r.threads), fmt(r.medianMs), fmt(r.minMs), fmt(r.maxMs),
-    fmt(r.value), r.unit, Object.entries(r.ratios).map(([k, v]) => `${k} ${fmt(v)}`).join(', '),
+    r.bench,
+    r.name,
+    `[${r.shape.join(', ')}]`,
+    r.impl,
+    String(r.threads),
+    fmt(r.medianMs),
+    fmt(r.minMs),
+    fmt(r.maxMs),
+    fmt(r.value),
+    r.unit,
+    Object.entries(r.ratios)
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(', '),
   ]);
   if (markdown) return [head, head.map(() => '---'), ...rows].map((c) => `| ${c.join(' | ')} |`).join('\n');
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((c) => c[i].length)));
-  const line = (c: string[]): string => c.map((x, i) => (i >= 5 && i <= 8 ? x.padStart(w[i]) : x.padEnd(w[i]))).join('  ').trimEnd();
+  const line = (c: string[]): string =>
+    c
+      .map((x, i) => (i >= 5 && i <= 8 ? x.padStart(w[i]) : x.padEnd(w[i])))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
 }

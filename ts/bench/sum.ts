@@ -33,15 +33,32 @@ function jsColSums(x: Float32Array, n: number, out: Float64Array): void {
   for (let r = 0; r < n; r++) for (let c = 0, o = r * n; c < n; c++) out[c] += x[o + c];
 }
 
-function measurement(name: string, shape: number[], impl: string, bytes: number, stats: Measurement['stats']): Measurement {
-  return { bench: 'sum', name, shape, dtype: 'float32', impl, stats, unit: 'GB/s', value: gbps(bytes, stats), ratios: {} };
+function measurement(
+  name: string,
+  shape: number[],
+  impl: string,
+  bytes: number,
+  stats: Measurement['stats'],
+): Measurement {
+  return {
+    bench: 'sum',
+    name,
+    shape,
+    dtype: 'float32',
+    impl,
+    stats,
+    unit: 'GB/s',
+    value: gbps(bytes, stats),
+    ratios: {},
+  };
 }
 
 function fullSums(opts: BenchOptions): Measurement[] {
   const results: Measurement[] = [];
   for (const n of decades(1e3, opts.max)) {
     if (opts.verbose) process.stderr.write(`sum: ${n} elements\n`);
-    const a = kiln.randn([n]), dst = kiln.empty([n]);
+    const a = kiln.randn([n]),
+      dst = kiln.empty([n]);
     const x = a.data() as Float32Array;
     const s = a.sum();
     const got = s.item() as number;
@@ -55,7 +72,9 @@ function fullSums(opts: BenchOptions): Measurement[] {
       ...copyVariants(a, dst),
     ];
     const stats = measure(variants, opts);
-    const ms = variants.map((v, i) => measurement(i < 2 ? 'sum' : 'copy', [n], v.impl, (i < 2 ? 4 * n + 4 : 8 * n), stats[i]));
+    const ms = variants.map((v, i) =>
+      measurement(i < 2 ? 'sum' : 'copy', [n], v.impl, i < 2 ? 4 * n + 4 : 8 * n, stats[i]),
+    );
     addRatios([ms[0]], { 'js loop': ms[1] });
     addRatios([ms[0], ...ms.slice(2)], { copy: fastest(ms.slice(2)) });
     results.push(...ms);
@@ -69,7 +88,8 @@ function dimSums(opts: BenchOptions): Measurement[] {
   if (opts.verbose) process.stderr.write(`sum: [${n}, ${n}] over dim 0 and dim 1\n`);
   const m = kiln.randn([n, n]);
   const x = m.data() as Float32Array;
-  const rows = new Float64Array(n), cols = new Float64Array(n);
+  const rows = new Float64Array(n),
+    cols = new Float64Array(n);
   const cases: { dim: number; ref: () => void; want: Float64Array }[] = [
     { dim: 0, ref: () => jsColSums(x, n, cols), want: cols },
     { dim: 1, ref: () => jsRowSums(x, n, rows), want: rows },

@@ -9,18 +9,28 @@ export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'sigmoid' | 'tanh' |
 /** torch.nn.init.calculate_gain */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'conv1d': case 'conv2d': case 'sigmoid': return 1;
-    case 'tanh': return 5 / 3;
-    case 'relu': return Math.SQRT2;
-    case 'leaky_relu': return Math.sqrt(2 / (1 + (param ?? 0.01) ** 2));
-    case 'selu': return 3 / 4;
-    default: throw new KilnError('ERR_ARG', `calculateGain: unknown nonlinearity ${String(nonlinearity)}`);
+    case 'linear':
+    case 'conv1d':
+    case 'conv2d':
+    case 'sigmoid':
+      return 1;
+    case 'tanh':
+      return 5 / 3;
+    case 'relu':
+      return Math.SQRT2;
+    case 'leaky_relu':
+      return Math.sqrt(2 / (1 + (param ?? 0.01) ** 2));
+    case 'selu':
+      return 3 / 4;
+    default:
+      throw new KilnError('ERR_ARG', `calculateGain: unknown nonlinearity ${String(nonlinearity)}`);
   }
 }
 
 /** Fan in and fan out of a weight (dim 1 and dim 0 times the receptive field). */
 export function fans(t: Tensor): { fanIn: number; fanOut: number } {
-  if (t.ndim < 2) throw new KilnError('ERR_SHAPE', `init: fan in and fan out need at least 2 dims, got [${t.shape.join(', ')}]`);
+  if (t.ndim < 2)
+    throw new KilnError('ERR_SHAPE', `init: fan in and fan out need at least 2 dims, got [${t.shape.join(', ')}]`);
   const rf = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: t.shape[1] * rf, fanOut: t.shape[0] * rf };
 }

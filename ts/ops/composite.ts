@@ -16,7 +16,8 @@ const countOf = (x: Tensor, dims: number[]): number => dims.reduce((n, d) => n *
 /** Mean over dims (all by default); integer inputs are not allowed, as in PyTorch. */
 export function mean(x: Tensor, dim?: number | number[] | null, keepdim = false): Tensor {
   checkTensor(x, 'mean', 'input');
-  if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `mean: needs a floating input, got ${x.dtype}; use x.to('float32')`);
+  if (!isFloating(x.dtype))
+    throw new KilnError('ERR_DTYPE', `mean: needs a floating input, got ${x.dtype}; use x.to('float32')`);
   const dims = normDims(dim, x.ndim, 'mean');
   return x.sum(dims, keepdim).div(countOf(x, dims));
 }
@@ -34,10 +35,14 @@ export function variance(x: Tensor, dim?: number | number[] | null, opts: VarOpt
   const dims = normDims(dim, x.ndim, 'var');
   const n = countOf(x, dims) - (opts.correction ?? 1);
   const centered = x.sub(x.mean(dims, true));
-  return centered.mul(centered).sum(dims, opts.keepdim ?? false).div(Math.max(n, 0));
+  return centered
+    .mul(centered)
+    .sum(dims, opts.keepdim ?? false)
+    .div(Math.max(n, 0));
 }
 
-export const std = (x: Tensor, dim?: number | number[] | null, opts: VarOptions = {}): Tensor => variance(x, dim, opts).sqrt();
+export const std = (x: Tensor, dim?: number | number[] | null, opts: VarOptions = {}): Tensor =>
+  variance(x, dim, opts).sqrt();
 
 /** log(sum(exp(x))) over dims, computed stably (the max is subtracted first). */
 export function logsumexp(x: Tensor, dim: number | number[], keepdim = false): Tensor {
@@ -97,7 +102,8 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number | boolean): Te
 /** One-hot int64 rows for class indices (numClasses inferred from the max when omitted). */
 export function oneHot(index: Tensor, numClasses = -1): Tensor {
   checkTensor(index, 'oneHot', 'input');
-  if (index.dtype !== 'int64' && index.dtype !== 'int32') throw new KilnError('ERR_DTYPE', `oneHot: needs integer class indices, got ${index.dtype}`);
+  if (index.dtype !== 'int64' && index.dtype !== 'int32')
+    throw new KilnError('ERR_DTYPE', `oneHot: needs integer class indices, got ${index.dtype}`);
   const n = index.numel();
   const lo = n ? (index.amin().item() as number) : 0;
   const hi = n ? (index.amax().item() as number) : -1;
@@ -126,14 +132,21 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
 }
 
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new KilnError('ERR_ARG', 'stack: expected a non-empty array of tensors');
+  if (!Array.isArray(tensors as unknown) || tensors.length === 0)
+    throw new KilnError('ERR_ARG', 'stack: expected a non-empty array of tensors');
   const d = normDim(dim, tensors[0].ndim + 1, 'stack');
   tensors.forEach((t, i) => {
     checkTensor(t, 'stack', `tensors[${i}]`);
     if (t._shape.join() !== tensors[0]._shape.join())
-      throw new KilnError('ERR_SHAPE', `stack: tensors[${i}] has shape ${shapeStr(t._shape)}, expected ${shapeStr(tensors[0]._shape)}`);
+      throw new KilnError(
+        'ERR_SHAPE',
+        `stack: tensors[${i}] has shape ${shapeStr(t._shape)}, expected ${shapeStr(tensors[0]._shape)}`,
+      );
   });
-  return cat(tensors.map((t) => t.unsqueeze(d)), d);
+  return cat(
+    tensors.map((t) => t.unsqueeze(d)),
+    d,
+  );
 }
 
 /** Splits into pieces of `size` along dim (the last may be smaller), or into the given sizes. */
@@ -147,7 +160,8 @@ export function split(x: Tensor, size: number | number[], dim = 0): Tensor[] {
       throw new KilnError('ERR_ARG', `split: sizes [${size}] must be non-negative and add up to ${n}`);
     sizes = size;
   } else {
-    if (!Number.isInteger(size) || size <= 0) throw new KilnError('ERR_ARG', `split: size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size <= 0)
+      throw new KilnError('ERR_ARG', `split: size must be a positive integer, got ${size}`);
     sizes = [];
     for (let o = 0; o < n; o += size) sizes.push(Math.min(size, n - o));
     if (n === 0) sizes.push(0);
@@ -163,7 +177,8 @@ export function split(x: Tensor, size: number | number[], dim = 0): Tensor[] {
 /** Splits into `chunks` pieces along dim, like torch.chunk. */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   checkTensor(x, 'chunk', 'input');
-  if (!Number.isInteger(chunks) || chunks <= 0) throw new KilnError('ERR_ARG', `chunk: chunks must be a positive integer, got ${chunks}`);
+  if (!Number.isInteger(chunks) || chunks <= 0)
+    throw new KilnError('ERR_ARG', `chunk: chunks must be a positive integer, got ${chunks}`);
   const d = normDim(dim, x.ndim, 'chunk');
   return split(x, Math.max(1, Math.ceil(x._shape[d] / chunks)), d);
 }
@@ -185,6 +200,7 @@ export function min(x: Tensor, dim?: number, keepdim = false): Tensor | { values
 /** Matrix transpose of a 1-d or 2-d tensor (t()). */
 export function t(x: Tensor): Tensor {
   checkTensor(x, 't', 'input');
-  if (x.ndim > 2) throw new KilnError('ERR_SHAPE', `t: expects at most 2 dims, got ${shapeStr(x._shape)}; use transpose()`);
+  if (x.ndim > 2)
+    throw new KilnError('ERR_SHAPE', `t: expects at most 2 dims, got ${shapeStr(x._shape)}; use transpose()`);
   return x.ndim < 2 ? x.reshape(x._shape.slice()) : x.transpose(0, 1);
 }

@@ -46,7 +46,8 @@ export function to(x: Tensor, target: DType | string): Tensor {
 export const clone = (x: Tensor): Tensor => copyTo(x, x.dtype);
 
 /** x if already contiguous (as a new handle), else a contiguous copy. */
-export const contiguous = (x: Tensor): Tensor => (checkTensor(x, 'contiguous', 'input').isContiguous() ? alias(x, 'contiguous') : copyTo(x, x.dtype));
+export const contiguous = (x: Tensor): Tensor =>
+  checkTensor(x, 'contiguous', 'input').isContiguous() ? alias(x, 'contiguous') : copyTo(x, x.dtype);
 
 /** A handle on the same memory that is cut off from autograd. */
 export function detach(x: Tensor): Tensor {
@@ -61,7 +62,10 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
   noInplaceGrad('copy_', dst, [src]);
   const shape = broadcastShapes('copy_', dst._shape, src._shape);
   if (shape.length !== dst.ndim || shape.some((s, i) => s !== dst._shape[i]))
-    throw new KilnError('ERR_SHAPE', `copy_: source of shape ${shapeStr(src._shape)} cannot be broadcast to ${shapeStr(dst._shape)}`);
+    throw new KilnError(
+      'ERR_SHAPE',
+      `copy_: source of shape ${shapeStr(src._shape)} cannot be broadcast to ${shapeStr(dst._shape)}`,
+    );
   const e = expandRaw(src, dst._shape.slice());
   runKernel(OP.COPY, [dst], [e]);
   e.dispose();
@@ -73,7 +77,8 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
 export function fill_(x: Tensor, value: number | boolean): Tensor {
   checkTensor(x, 'fill_', 'self');
   noInplaceGrad('fill_', x);
-  if (typeof value !== 'number' && typeof value !== 'boolean') throw new KilnError('ERR_ARG', `fill_: value must be a number or boolean`);
+  if (typeof value !== 'number' && typeof value !== 'boolean')
+    throw new KilnError('ERR_ARG', `fill_: value must be a number or boolean`);
   runKernel(OP.FILL, [x], [], [Number(value)]);
   bumpVersion(x);
   return x;
@@ -93,19 +98,39 @@ export const copyRow: OpRow<(x: Tensor, dtype: DType) => Tensor> = {
       for (const layout of LAYOUTS)
         for (const od of ALL_DTYPES) {
           const { t, ref } = makeInput(rng, shape, dtype, layout, [-3, 3]);
-          cases.push({ label: `${shapeStr(shape)} ${layout} -> ${od}`, got: copyTo(t, od), want: { shape, data: ref.data.map((v) => roundTo(od, v)) } });
+          cases.push({
+            label: `${shapeStr(shape)} ${layout} -> ${od}`,
+            got: copyTo(t, od),
+            want: { shape, data: ref.data.map((v) => roundTo(od, v)) },
+          });
           t.dispose();
         }
     return cases;
   },
   gradSamples: (rng) => [
-    { label: 'strided', fn: (x) => copyTo(x.slice(1, 0, 4, 2), 'float64'), inputs: [makeInput(rng, [3, 4], 'float64').t.requiresGrad_()] },
-    { label: 'transposed', fn: (x) => copyTo(x.transpose(0, 1), 'float64'), inputs: [makeInput(rng, [3, 4], 'float64').t.requiresGrad_()] },
+    {
+      label: 'strided',
+      fn: (x) => copyTo(x.slice(1, 0, 4, 2), 'float64'),
+      inputs: [makeInput(rng, [3, 4], 'float64').t.requiresGrad_()],
+    },
+    {
+      label: 'transposed',
+      fn: (x) => copyTo(x.transpose(0, 1), 'float64'),
+      inputs: [makeInput(rng, [3, 4], 'float64').t.requiresGrad_()],
+    },
   ],
   errors: () => [
     { label: 'unknown dtype', run: () => fromNumbers([1], [1], 'float32').to('float8' as DType), code: 'ERR_DTYPE' },
-    { label: 'cuda without the CUDA build', run: () => fromNumbers([1], [1], 'float32').to('cuda'), code: 'ERR_NOT_COMPILED' },
-    { label: 'copy_ shape mismatch', run: () => fromNumbers([1, 2], [2], 'float32').copy_(fromNumbers([1, 2, 3], [3], 'float32')), code: 'ERR_SHAPE' },
+    {
+      label: 'cuda without the CUDA build',
+      run: () => fromNumbers([1], [1], 'float32').to('cuda'),
+      code: 'ERR_NOT_COMPILED',
+    },
+    {
+      label: 'copy_ shape mismatch',
+      run: () => fromNumbers([1, 2], [2], 'float32').copy_(fromNumbers([1, 2, 3], [3], 'float32')),
+      code: 'ERR_SHAPE',
+    },
   ],
 };
 
@@ -119,7 +144,11 @@ export const fillRow: OpRow<(shape: number[], value: number | boolean, opts?: { 
   cases: (rng, dtype) =>
     EDGE_SHAPES.map((shape) => {
       const v = dtype === 'bool' ? 1 : isFloating(dtype) ? roundTo(dtype, rng() * 10 - 5) : 3;
-      return { label: shapeStr(shape), got: full(shape, v, { dtype }), want: { shape, data: new Array(shape.reduce((a, b) => a * b, 1)).fill(roundTo(dtype, v)) } };
+      return {
+        label: shapeStr(shape),
+        got: full(shape, v, { dtype }),
+        want: { shape, data: new Array(shape.reduce((a, b) => a * b, 1)).fill(roundTo(dtype, v)) },
+      };
     }),
   gradSamples: () => [],
   errors: () => [

@@ -31,7 +31,8 @@ const opId = (name: string): (() => number) => {
 };
 
 export function checkTensor(x: unknown, op: string, arg: string): Tensor {
-  if (!(x instanceof Tensor)) throw new KilnError('ERR_ARG', `${op}: ${arg} must be a Tensor, got ${x === null ? 'null' : typeof x}`);
+  if (!(x instanceof Tensor))
+    throw new KilnError('ERR_ARG', `${op}: ${arg} must be a Tensor, got ${x === null ? 'null' : typeof x}`);
   x._check(op);
   return x;
 }
@@ -88,7 +89,8 @@ export function unaryKind(name: string, spec: UnarySpec) {
   const fn = (x: Tensor): Tensor => {
     checkTensor(x, name, 'input');
     const computeDtype = spec.floatOnly && !isFloating(x.dtype) ? 'float32' : x.dtype;
-    if (!spec.dtypes.includes(computeDtype)) throw new KilnError('ERR_DTYPE', `${name}: not defined for dtype ${x.dtype}`);
+    if (!spec.dtypes.includes(computeDtype))
+      throw new KilnError('ERR_DTYPE', `${name}: not defined for dtype ${x.dtype}`);
     const inp = castTo(x, computeDtype);
     const out = Tensor._empty(x._shape.slice(), outDtype(x.dtype), name);
     runKernel(id(), [out], [inp]);
@@ -101,7 +103,10 @@ export function unaryKind(name: string, spec: UnarySpec) {
     checkTensor(x, `${name}_`, 'self');
     noInplaceGrad(`${name}_`, x);
     if (outDtype(x.dtype) !== x.dtype || !spec.dtypes.includes(x.dtype))
-      throw new KilnError('ERR_DTYPE', `${name}_: result dtype ${outDtype(x.dtype)} cannot be written into a ${x.dtype} tensor`);
+      throw new KilnError(
+        'ERR_DTYPE',
+        `${name}_: result dtype ${outDtype(x.dtype)} cannot be written into a ${x.dtype} tensor`,
+      );
     runKernel(id(), [x], [x]);
     bumpVersion(x);
     return x;
@@ -177,7 +182,10 @@ function resultType(name: string, a: TensorLike, b: TensorLike): DType {
 function operand(x: TensorLike, name: string, arg: string, dtype: DType): Tensor {
   if (x instanceof Tensor) return x;
   if (typeof x !== 'number' && typeof x !== 'boolean')
-    throw new KilnError('ERR_ARG', `${name}: ${arg} must be a Tensor, number or boolean, got ${x === null ? 'null' : typeof x}`);
+    throw new KilnError(
+      'ERR_ARG',
+      `${name}: ${arg} must be a Tensor, number or boolean, got ${x === null ? 'null' : typeof x}`,
+    );
   return scalarTensor(x, dtype);
 }
 
@@ -203,23 +211,32 @@ export function binaryKind(name: string, spec: BinarySpec) {
     const rt = resultType(name, a, b);
     const cd = computeOf(rt);
     if (!spec.dtypes.includes(cd))
-      throw new KilnError('ERR_DTYPE', `${name}: not defined for dtype ${rt} (inputs ${a instanceof Tensor ? a.dtype : typeof a} and ${b instanceof Tensor ? b.dtype : typeof b})`);
-    const ta = operand(a, name, 'input', cd), tb = operand(b, name, 'other', cd);
+      throw new KilnError(
+        'ERR_DTYPE',
+        `${name}: not defined for dtype ${rt} (inputs ${a instanceof Tensor ? a.dtype : typeof a} and ${b instanceof Tensor ? b.dtype : typeof b})`,
+      );
+    const ta = operand(a, name, 'input', cd),
+      tb = operand(b, name, 'other', cd);
     const shape = broadcastShapes(name, ta._shape, tb._shape);
     const od: DType = spec.boolOut ? 'bool' : cd;
     if (into) {
       if (shape.length !== into.ndim || shape.some((s, i) => s !== into._shape[i]))
-        throw new KilnError('ERR_SHAPE', `${name}_: result of shape ${shapeStr(shape)} cannot be written into a tensor of shape ${shapeStr(into._shape)}`);
+        throw new KilnError(
+          'ERR_SHAPE',
+          `${name}_: result of shape ${shapeStr(shape)} cannot be written into a tensor of shape ${shapeStr(into._shape)}`,
+        );
       if (!isFloating(into.dtype) && isFloating(od))
         throw new KilnError('ERR_DTYPE', `${name}_: result dtype ${od} cannot be written into a ${into.dtype} tensor`);
     }
-    const ca = castTo(ta, cd), cb = castTo(tb, cd);
+    const ca = castTo(ta, cd),
+      cb = castTo(tb, cd);
     const ea = sameShape(ca._shape, shape) ? ca : expandRaw(ca, shape);
     const eb = sameShape(cb._shape, shape) ? cb : expandRaw(cb, shape);
     const direct = into && into.dtype === od;
     const out = direct ? into : Tensor._empty(shape, od, name);
     runKernel(id(), [out], [ea, eb]);
-    for (const t of [ea !== ca ? ea : null, eb !== cb ? eb : null, ca !== ta ? ca : null, cb !== tb ? cb : null]) t?.dispose();
+    for (const t of [ea !== ca ? ea : null, eb !== cb ? eb : null, ca !== ta ? ca : null, cb !== tb ? cb : null])
+      t?.dispose();
     if (into && !direct) {
       into.copy_(out);
       out.dispose();
@@ -261,8 +278,30 @@ export function binaryKind(name: string, spec: BinarySpec) {
     cases: (rng, dtype) => {
       const cases: Case[] = [];
       const pairs: [number[], number[]][] = [
-        [[], []], [[5], [5]], [[3, 4], [4]], [[3, 1], [1, 4]], [[2, 1, 3], [4, 1]], [[0, 3], [1, 3]], [[17, 33], [17, 33]],
-        [[1000], []], [[2, 3, 4, 5], [3, 1, 5]],
+        [[], []],
+        [[5], [5]],
+        [[3, 4], [4]],
+        [
+          [3, 1],
+          [1, 4],
+        ],
+        [
+          [2, 1, 3],
+          [4, 1],
+        ],
+        [
+          [0, 3],
+          [1, 3],
+        ],
+        [
+          [17, 33],
+          [17, 33],
+        ],
+        [[1000], []],
+        [
+          [2, 3, 4, 5],
+          [3, 1, 5],
+        ],
       ];
       for (let i = 0; i < 3; i++) {
         const s = randShape(rng, 3);
@@ -272,7 +311,13 @@ export function binaryKind(name: string, spec: BinarySpec) {
       for (const [sa, sb] of pairs)
         for (const layout of LAYOUTS) {
           const A = makeInput(rng, sa, dtype, layout, spec.range);
-          const B = makeInput(rng, sb, dtype, layout === 'transposed' ? 'strided' : 'contiguous', spec.rangeB ?? spec.range);
+          const B = makeInput(
+            rng,
+            sb,
+            dtype,
+            layout === 'transposed' ? 'strided' : 'contiguous',
+            spec.rangeB ?? spec.range,
+          );
           const shape = broadcastShapes(name, sa, sb);
           const n = numelOf(shape);
           const data = new Array<number>(n);
@@ -280,7 +325,12 @@ export function binaryKind(name: string, spec: BinarySpec) {
             const idx = unravel(k, shape);
             data[k] = roundTo(od, spec.ref(broadcastAt(A.ref, idx), broadcastAt(B.ref, idx)));
           }
-          cases.push({ label: `${shapeStr(sa)} ${shapeStr(sb)} ${layout}`, got: fn(A.t, B.t), want: { shape, data }, tol: spec.tol });
+          cases.push({
+            label: `${shapeStr(sa)} ${shapeStr(sb)} ${layout}`,
+            got: fn(A.t, B.t),
+            want: { shape, data },
+            tol: spec.tol,
+          });
           A.t.dispose();
           B.t.dispose();
         }
@@ -289,16 +339,35 @@ export function binaryKind(name: string, spec: BinarySpec) {
       const s = dtype === 'bool' ? 1 : isFloating(dtype) ? 1.5 : 2;
       const sd = spec.boolOut ? 'bool' : computeOf(promoteWithScalar(dtype, s));
       if (spec.dtypes.includes(computeOf(promoteWithScalar(dtype, s)))) {
-        cases.push({ label: 'tensor, scalar', got: fn(A.t, s), want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(sd, spec.ref(v, s))) }, tol: spec.tol });
-        cases.push({ label: 'scalar, tensor', got: fn(s, A.t), want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(sd, spec.ref(s, v))) }, tol: spec.tol });
+        cases.push({
+          label: 'tensor, scalar',
+          got: fn(A.t, s),
+          want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(sd, spec.ref(v, s))) },
+          tol: spec.tol,
+        });
+        cases.push({
+          label: 'scalar, tensor',
+          got: fn(s, A.t),
+          want: { shape: [4, 3], data: A.ref.data.map((v) => roundTo(sd, spec.ref(s, v))) },
+          tol: spec.tol,
+        });
       }
       A.t.dispose();
       return cases;
     },
     gradSamples: (rng) => {
       if ('nondiff' in spec.grad || spec.boolOut) return [];
-      const mk = (s: number[], r?: [number, number]) => makeInput(rng, s, 'float64', 'contiguous', r ?? [-2, 2]).t.requiresGrad_();
-      const pairs: [number[], number[]][] = [[[], []], [[4], [4]], [[3, 4], [4]], [[3, 1], [1, 2]]];
+      const mk = (s: number[], r?: [number, number]) =>
+        makeInput(rng, s, 'float64', 'contiguous', r ?? [-2, 2]).t.requiresGrad_();
+      const pairs: [number[], number[]][] = [
+        [[], []],
+        [[4], [4]],
+        [[3, 4], [4]],
+        [
+          [3, 1],
+          [1, 2],
+        ],
+      ];
       const out: GradSample[] = pairs.map(([sa, sb]) => ({
         label: `${shapeStr(sa)} ${shapeStr(sb)}`,
         fn: (a: Tensor, b: Tensor) => fn(a, b),
@@ -308,9 +377,17 @@ export function binaryKind(name: string, spec: BinarySpec) {
       return out;
     },
     errors: (): ErrorCase[] => [
-      { label: 'shapes do not broadcast', run: () => fn(fromNumbers([1, 2, 3], [3], spec.dtypes[0]), fromNumbers([1, 2], [2], spec.dtypes[0])), code: 'ERR_SHAPE' },
+      {
+        label: 'shapes do not broadcast',
+        run: () => fn(fromNumbers([1, 2, 3], [3], spec.dtypes[0]), fromNumbers([1, 2], [2], spec.dtypes[0])),
+        code: 'ERR_SHAPE',
+      },
       { label: 'two scalars', run: () => fn(1, 2), code: 'ERR_ARG' },
-      { label: 'a string operand', run: () => fn(fromNumbers([1], [1], spec.dtypes[0]), 'x' as unknown as number), code: 'ERR_ARG' },
+      {
+        label: 'a string operand',
+        run: () => fn(fromNumbers([1], [1], spec.dtypes[0]), 'x' as unknown as number),
+        code: 'ERR_ARG',
+      },
     ],
   };
   return Object.assign(row, { inplace });
@@ -350,7 +427,10 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
     if (spec.identity === undefined)
       for (const d of dims)
         if (x._shape[d] === 0)
-          throw new KilnError('ERR_SHAPE', `${name}: cannot reduce over dim ${d} of size 0 in shape ${shapeStr(x._shape)} (no identity)`);
+          throw new KilnError(
+            'ERR_SHAPE',
+            `${name}: cannot reduce over dim ${d} of size 0 in shape ${shapeStr(x._shape)} (no identity)`,
+          );
     const v = reduceView(x, dims);
     const outShape = x._shape.filter((_, d) => !dims.includes(d));
     const out = Tensor._empty(outShape, spec.outDtype(x.dtype), name);
@@ -373,7 +453,22 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
     grad: spec.grad,
     cases: (rng, dtype) => {
       const cases: Case[] = [];
-      const shapes = [[], [7], [3, 4], [2, 3, 4], [1, 5, 1], [0, 3], [4, 0], [1000], [40000], [2, 3, 4, 5], [33, 40], [5, 7, 20], randShape(rng), randShape(rng)];
+      const shapes = [
+        [],
+        [7],
+        [3, 4],
+        [2, 3, 4],
+        [1, 5, 1],
+        [0, 3],
+        [4, 0],
+        [1000],
+        [40000],
+        [2, 3, 4, 5],
+        [33, 40],
+        [5, 7, 20],
+        randShape(rng),
+        randShape(rng),
+      ];
       for (const shape of shapes) {
         const choices: (number[] | null)[] = [null];
         if (shape.length) choices.push([shape.length - 1], [0], [-1]);
@@ -384,7 +479,9 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
               const nd = normDims(dims, shape.length, name);
               if (spec.identity === undefined && nd.some((d) => shape[d] === 0)) continue;
               const A = makeInput(rng, shape, dtype, layout, [-3, 3]);
-              const outShape = shape.map((s, d) => (nd.includes(d) ? 1 : s)).filter((_, d) => keepdim || !nd.includes(d));
+              const outShape = shape
+                .map((s, d) => (nd.includes(d) ? 1 : s))
+                .filter((_, d) => keepdim || !nd.includes(d));
               const keptShape = shape.filter((_, d) => !nd.includes(d));
               const nOut = numelOf(keptShape);
               const data = new Array<number>(nOut);
@@ -400,7 +497,11 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
               let scale = 1;
               for (let o = 0; o < nOut; o++) {
                 data[o] = roundTo(od, groups[o].length ? spec.ref(groups[o]) : spec.identity!);
-                if (spec.cancels) scale = Math.max(scale, groups[o].reduce((a, x) => a + Math.abs(x), 0) / Math.max(1, Math.abs(data[o])));
+                if (spec.cancels)
+                  scale = Math.max(
+                    scale,
+                    groups[o].reduce((a, x) => a + Math.abs(x), 0) / Math.max(1, Math.abs(data[o])),
+                  );
               }
               cases.push({
                 label: `${shapeStr(shape)} dims=${dims ? `[${dims}]` : 'all'} keepdim=${keepdim} ${layout}`,
@@ -416,7 +517,14 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
     gradSamples: (rng) =>
       'nondiff' in spec.grad
         ? []
-        : ([[[3, 4], null, false], [[3, 4], [1], true], [[2, 3, 4], [0, 2], false], [[5], [0], false]] as const).map(([shape, dims, keepdim]) => ({
+        : (
+            [
+              [[3, 4], null, false],
+              [[3, 4], [1], true],
+              [[2, 3, 4], [0, 2], false],
+              [[5], [0], false],
+            ] as const
+          ).map(([shape, dims, keepdim]) => ({
             label: `${shapeStr(shape as unknown as number[])} ${dims}`,
             fn: (x: Tensor) => fn(x, dims as number[] | null, keepdim),
             inputs: [makeInput(rng, shape as unknown as number[], 'float64', 'contiguous', [-2, 2]).t.requiresGrad_()],

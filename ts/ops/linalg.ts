@@ -17,12 +17,19 @@ import type { Case, OpRow, Rng } from './row';
 import { LAYOUTS, makeInput, randInt } from './samples';
 
 function matmul2(a: Tensor, b: Tensor): Tensor {
-  const na = a.ndim, nb = b.ndim;
-  const M = a._shape[na - 2], K = a._shape[na - 1], N = b._shape[nb - 1];
+  const na = a.ndim,
+    nb = b.ndim;
+  const M = a._shape[na - 2],
+    K = a._shape[na - 1],
+    N = b._shape[nb - 1];
   if (b._shape[nb - 2] !== K)
-    throw new KilnError('ERR_SHAPE', `matmul: shapes ${shapeStr(a._shape)} and ${shapeStr(b._shape)} cannot be multiplied (${K} != ${b._shape[nb - 2]})`);
+    throw new KilnError(
+      'ERR_SHAPE',
+      `matmul: shapes ${shapeStr(a._shape)} and ${shapeStr(b._shape)} cannot be multiplied (${K} != ${b._shape[nb - 2]})`,
+    );
   const batch = broadcastShapes('matmul', a._shape.slice(0, -2), b._shape.slice(0, -2));
-  const ea = expandRaw(a, [...batch, M, K]), eb = expandRaw(b, [...batch, K, N]);
+  const ea = expandRaw(a, [...batch, M, K]),
+    eb = expandRaw(b, [...batch, K, N]);
   const out = Tensor._empty([...batch, M, N], a.dtype, 'matmul');
   runKernel(OP.MATMUL, [out], [ea, eb]);
   ea.dispose();
@@ -43,10 +50,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   checkTensor(a, 'matmul', 'input');
   checkTensor(b, 'matmul', 'other');
   if (a.ndim === 0 || b.ndim === 0)
-    throw new KilnError('ERR_SHAPE', `matmul: both operands need at least 1 dim, got ${shapeStr(a._shape)} and ${shapeStr(b._shape)}`);
+    throw new KilnError(
+      'ERR_SHAPE',
+      `matmul: both operands need at least 1 dim, got ${shapeStr(a._shape)} and ${shapeStr(b._shape)}`,
+    );
   const dtype = promoteTypes(a.dtype, b.dtype);
   if (dtype === 'bool') throw new KilnError('ERR_DTYPE', 'matmul: not defined for bool');
-  const ca = castTo(a, dtype), cb = castTo(b, dtype);
+  const ca = castTo(a, dtype),
+    cb = castTo(b, dtype);
   const A = ca.ndim === 1 ? ca.unsqueeze(0) : ca;
   const B = cb.ndim === 1 ? cb.unsqueeze(-1) : cb;
   let out = matmul2(A, B);
@@ -62,7 +73,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-const refMatmul = (a: number[], b: number[], batch: number, M: number, K: number, N: number, bBatch: boolean): number[] => {
+const refMatmul = (
+  a: number[],
+  b: number[],
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  bBatch: boolean,
+): number[] => {
   const out = new Array<number>(batch * M * N).fill(0);
   for (let q = 0; q < batch; q++)
     for (let i = 0; i < M; i++)
@@ -75,29 +94,62 @@ const refMatmul = (a: number[], b: number[], batch: number, M: number, K: number
 };
 
 export const matmulRow: OpRow<typeof matmul> = {
-  name: 'matmul', kind: 'matmul', native: { nin: 2, nout: 1, nattr: 0 }, dtypes: NUMERIC_DTYPES, fn: matmul,
+  name: 'matmul',
+  kind: 'matmul',
+  native: { nin: 2, nout: 1, nattr: 0 },
+  dtypes: NUMERIC_DTYPES,
+  fn: matmul,
   grad: (g) => [g, g],
   cases: (rng: Rng, dtype) => {
     const out: Case[] = [];
     const dims: [number, number, number, number, boolean][] = [
-      [1, 1, 1, 1, true], [1, 3, 4, 5, true], [1, 17, 33, 9, true], [2, 5, 0, 3, true], [3, 4, 6, 2, false], [1, 0, 3, 2, true],
-      [1, 64, 64, 64, true], [2, 20, 130, 40, true],
+      [1, 1, 1, 1, true],
+      [1, 3, 4, 5, true],
+      [1, 17, 33, 9, true],
+      [2, 5, 0, 3, true],
+      [3, 4, 6, 2, false],
+      [1, 0, 3, 2, true],
+      [1, 64, 64, 64, true],
+      [2, 20, 130, 40, true],
     ];
-    for (let i = 0; i < 3; i++) dims.push([randInt(rng, 1, 3), randInt(rng, 1, 40), randInt(rng, 1, 40), randInt(rng, 1, 40), rng() < 0.5]);
+    for (let i = 0; i < 3; i++)
+      dims.push([randInt(rng, 1, 3), randInt(rng, 1, 40), randInt(rng, 1, 40), randInt(rng, 1, 40), rng() < 0.5]);
     const small: [number, number] = [-2, 2];
     for (const [batch, M, K, N, bBatch] of dims)
       for (const layout of LAYOUTS) {
         const A = makeInput(rng, batch > 1 ? [batch, M, K] : [M, K], dtype, layout, small);
-        const B = makeInput(rng, bBatch && batch > 1 ? [batch, K, N] : [K, N], dtype, layout === 'contiguous' ? 'transposed' : 'contiguous', small);
+        const B = makeInput(
+          rng,
+          bBatch && batch > 1 ? [batch, K, N] : [K, N],
+          dtype,
+          layout === 'contiguous' ? 'transposed' : 'contiguous',
+          small,
+        );
         const data = refMatmul(A.ref.data, B.ref.data, batch, M, K, N, bBatch && batch > 1);
-        out.push({ label: `${shapeStr(A.ref.shape)} @ ${shapeStr(B.ref.shape)} ${layout}`, got: matmul(A.t, B.t), want: { shape: batch > 1 ? [batch, M, N] : [M, N], data }, tol: 8 * (K + 1) });
+        out.push({
+          label: `${shapeStr(A.ref.shape)} @ ${shapeStr(B.ref.shape)} ${layout}`,
+          got: matmul(A.t, B.t),
+          want: { shape: batch > 1 ? [batch, M, N] : [M, N], data },
+          tol: 8 * (K + 1),
+        });
         A.t.dispose();
         B.t.dispose();
       }
     // 1-d forms
-    const v = makeInput(rng, [4], dtype, 'contiguous', small), m = makeInput(rng, [4, 3], dtype, 'contiguous', small);
-    out.push({ label: 'vector @ matrix', got: matmul(v.t, m.t), want: { shape: [3], data: refMatmul(v.ref.data, m.ref.data, 1, 1, 4, 3, false) }, tol: 8 });
-    out.push({ label: 'vector @ vector', got: matmul(v.t, v.t), want: { shape: [], data: [v.ref.data.reduce((s, x) => s + x * x, 0)] }, tol: 8 });
+    const v = makeInput(rng, [4], dtype, 'contiguous', small),
+      m = makeInput(rng, [4, 3], dtype, 'contiguous', small);
+    out.push({
+      label: 'vector @ matrix',
+      got: matmul(v.t, m.t),
+      want: { shape: [3], data: refMatmul(v.ref.data, m.ref.data, 1, 1, 4, 3, false) },
+      tol: 8,
+    });
+    out.push({
+      label: 'vector @ vector',
+      got: matmul(v.t, v.t),
+      want: { shape: [], data: [v.ref.data.reduce((s, x) => s + x * x, 0)] },
+      tol: 8,
+    });
     v.t.dispose();
     m.t.dispose();
     return out;
@@ -111,9 +163,30 @@ export const matmulRow: OpRow<typeof matmul> = {
     ];
   },
   errors: () => [
-    { label: 'inner dims', run: () => matmul(fromNumbers([1, 2, 3, 4, 5, 6], [2, 3], 'float32'), fromNumbers([1, 2, 3, 4, 5, 6], [2, 3], 'float32')), code: 'ERR_SHAPE' },
-    { label: 'batch dims', run: () => matmul(fromNumbers(new Array(12).fill(1), [3, 2, 2], 'float32'), fromNumbers(new Array(8).fill(1), [2, 2, 2], 'float32')), code: 'ERR_SHAPE' },
-    { label: '0-d operand', run: () => matmul(fromNumbers([1], [], 'float32'), fromNumbers([1], [1], 'float32')), code: 'ERR_SHAPE' },
-    { label: 'bool', run: () => matmul(fromNumbers([1], [1, 1], 'bool'), fromNumbers([1], [1, 1], 'bool')), code: 'ERR_DTYPE' },
+    {
+      label: 'inner dims',
+      run: () =>
+        matmul(fromNumbers([1, 2, 3, 4, 5, 6], [2, 3], 'float32'), fromNumbers([1, 2, 3, 4, 5, 6], [2, 3], 'float32')),
+      code: 'ERR_SHAPE',
+    },
+    {
+      label: 'batch dims',
+      run: () =>
+        matmul(
+          fromNumbers(new Array(12).fill(1), [3, 2, 2], 'float32'),
+          fromNumbers(new Array(8).fill(1), [2, 2, 2], 'float32'),
+        ),
+      code: 'ERR_SHAPE',
+    },
+    {
+      label: '0-d operand',
+      run: () => matmul(fromNumbers([1], [], 'float32'), fromNumbers([1], [1], 'float32')),
+      code: 'ERR_SHAPE',
+    },
+    {
+      label: 'bool',
+      run: () => matmul(fromNumbers([1], [1, 1], 'bool'), fromNumbers([1], [1, 1], 'bool')),
+      code: 'ERR_DTYPE',
+    },
   ],
 };

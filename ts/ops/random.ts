@@ -67,7 +67,13 @@ interface RandomOptions extends TensorOptions {
   generator?: Generator;
 }
 
-function fillRandom(t: Tensor, kind: 'uniform' | 'normal', p0: number, p1: number, gen: Generator = defaultGenerator): Tensor {
+function fillRandom(
+  t: Tensor,
+  kind: 'uniform' | 'normal',
+  p0: number,
+  p1: number,
+  gen: Generator = defaultGenerator,
+): Tensor {
   if (!isFloating(t.dtype)) throw new KilnError('ERR_DTYPE', `${kind}: needs a floating dtype, got ${t.dtype}`);
   runKernel(kind === 'uniform' ? OP.UNIFORM : OP.NORMAL, [t], [], [...gen.take(t.numel()), p0, p1]);
   return t;
@@ -106,7 +112,13 @@ export function randint(low: number, high: number, shape: number[], opts?: Rando
 export function bernoulli(p: Tensor, opts?: { generator?: Generator }): Tensor {
   checkTensor(p, 'bernoulli', 'p');
   const dtype = isFloating(p.dtype) ? p.dtype : 'float32';
-  const u = fillRandom(Tensor._empty(p._shape.slice(), dtype === 'float64' ? 'float64' : 'float32', 'bernoulli'), 'uniform', 0, 1, opts?.generator);
+  const u = fillRandom(
+    Tensor._empty(p._shape.slice(), dtype === 'float64' ? 'float64' : 'float32', 'bernoulli'),
+    'uniform',
+    0,
+    1,
+    opts?.generator,
+  );
   const m = u.lt(p.detach());
   u.dispose();
   const out = m.to(dtype);
@@ -137,8 +149,14 @@ export function normal_(t: Tensor, mean = 0, std = 1, opts?: { generator?: Gener
 
 const momentsCase = (kind: 'uniform' | 'normal', dtype: DType): Case[] => {
   const g = new Generator(1234);
-  const t = fillRandom(Tensor._empty([20000], dtype, kind), kind, kind === 'uniform' ? -1 : 2, kind === 'uniform' ? 3 : 0.5, g);
-  const xs = (t.to('float64').data() as Float64Array);
+  const t = fillRandom(
+    Tensor._empty([20000], dtype, kind),
+    kind,
+    kind === 'uniform' ? -1 : 2,
+    kind === 'uniform' ? 3 : 0.5,
+    g,
+  );
+  const xs = t.to('float64').data() as Float64Array;
   const n = xs.length;
   let m = 0;
   for (const x of xs) m += x / n;
@@ -149,9 +167,17 @@ const momentsCase = (kind: 'uniform' | 'normal', dtype: DType): Case[] => {
   t.dispose();
   const again = fillRandom(Tensor._empty([5], dtype, kind), kind, 0, 1, new Generator(7));
   const replay = fillRandom(Tensor._empty([5], dtype, kind), kind, 0, 1, new Generator(7));
-  const stats = fromNumbers([Math.abs(m - em) < 0.05 ? 1 : 0, Math.abs(v / ev - 1) < 0.05 ? 1 : 0, inRange ? 1 : 0], [3], 'float64');
+  const stats = fromNumbers(
+    [Math.abs(m - em) < 0.05 ? 1 : 0, Math.abs(v / ev - 1) < 0.05 ? 1 : 0, inRange ? 1 : 0],
+    [3],
+    'float64',
+  );
   return [
-    { label: `mean, variance and range of 20000 draws (${shapeStr([20000])})`, got: stats, want: { shape: [3], data: [1, 1, 1] } },
+    {
+      label: `mean, variance and range of 20000 draws (${shapeStr([20000])})`,
+      got: stats,
+      want: { shape: [3], data: [1, 1, 1] },
+    },
     { label: 'same seed, same numbers', got: again, want: { shape: [5], data: replay._numbers() } },
   ];
 };
@@ -166,7 +192,11 @@ const rowFor = (kind: 'uniform' | 'normal'): OpRow<(t: Tensor, a?: number, b?: n
   cases: (_rng, dtype) => momentsCase(kind, dtype),
   gradSamples: () => [],
   errors: () => [
-    { label: 'integer tensor', run: () => (kind === 'uniform' ? uniform_ : normal_)(fromNumbers([1], [1], 'int32')), code: 'ERR_DTYPE' },
+    {
+      label: 'integer tensor',
+      run: () => (kind === 'uniform' ? uniform_ : normal_)(fromNumbers([1], [1], 'int32')),
+      code: 'ERR_DTYPE',
+    },
     { label: 'integer dtype for rand', run: () => rand([2], { dtype: 'int64' }), code: 'ERR_DTYPE' },
     { label: 'bad randint bounds', run: () => randint(5, 5, [2]), code: 'ERR_ARG' },
     { label: 'bad seed', run: () => manualSeed(1.5), code: 'ERR_ARG' },

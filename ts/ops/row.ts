@@ -4,7 +4,18 @@ import type { DType } from '../dtype';
 import type { KilnErrorCode } from '../errors';
 import type { Tensor } from '../tensor';
 
-export type Kind = 'unary' | 'binary' | 'ternary' | 'reduce' | 'movement' | 'index' | 'matmul' | 'copy' | 'creation' | 'random' | 'custom';
+export type Kind =
+  | 'unary'
+  | 'binary'
+  | 'ternary'
+  | 'reduce'
+  | 'movement'
+  | 'index'
+  | 'matmul'
+  | 'copy'
+  | 'creation'
+  | 'random'
+  | 'custom';
 
 /** A reference result: row-major values as JS numbers, with their shape. */
 export interface RefValue {

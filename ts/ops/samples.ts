@@ -35,7 +35,18 @@ export function randShape(rng: Rng, maxDims = 4): number[] {
 }
 
 /** The fixed shapes every elementwise op sees, besides random ones. */
-export const EDGE_SHAPES: number[][] = [[], [1], [0], [0, 3], [5], [3, 1, 4], [2, 3, 4, 5], [1, 1, 1], [17, 33], [1000]];
+export const EDGE_SHAPES: number[][] = [
+  [],
+  [1],
+  [0],
+  [0, 3],
+  [5],
+  [3, 1, 4],
+  [2, 3, 4, 5],
+  [1, 1, 1],
+  [17, 33],
+  [1000],
+];
 
 export type Layout = 'contiguous' | 'transposed' | 'strided' | 'offset';
 
@@ -49,7 +60,8 @@ export function randValues(rng: Rng, n: number, dtype: DType, range: [number, nu
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     if (dtype === 'bool') out[i] = rng() < 0.5 ? 1 : 0;
-    else if (dtype === 'uint8') out[i] = randInt(rng, Math.max(0, Math.ceil(range[0])), Math.min(255, Math.max(0, Math.floor(range[1]))));
+    else if (dtype === 'uint8')
+      out[i] = randInt(rng, Math.max(0, Math.ceil(range[0])), Math.min(255, Math.max(0, Math.floor(range[1]))));
     else if (!isFloating(dtype)) out[i] = randInt(rng, Math.ceil(range[0]), Math.floor(range[1]));
     else out[i] = roundTo(dtype, range[0] + (range[1] - range[0]) * rng());
   }
@@ -57,14 +69,22 @@ export function randValues(rng: Rng, n: number, dtype: DType, range: [number, nu
 }
 
 /** A tensor of `shape` in the given layout, with its values as a reference. */
-export function makeInput(rng: Rng, shape: number[], dtype: DType, layout: Layout = 'contiguous', range?: [number, number]): Input {
+export function makeInput(
+  rng: Rng,
+  shape: number[],
+  dtype: DType,
+  layout: Layout = 'contiguous',
+  range?: [number, number],
+): Input {
   const n = numelOf(shape);
   const vals = randValues(rng, n, dtype, range);
   const ref = { shape: shape.slice(), data: vals };
   if (layout === 'contiguous' || shape.length === 0) return { t: fromNumbers(vals, shape, dtype, 'makeInput'), ref };
   if (layout === 'transposed' && shape.length >= 2) {
     // Store the last two dims swapped, then transpose back: same values, non-contiguous strides.
-    const nd = shape.length, a = shape[nd - 2], b = shape[nd - 1];
+    const nd = shape.length,
+      a = shape[nd - 2],
+      b = shape[nd - 1];
     const swapped = shape.slice(0, nd - 2).concat([b, a]);
     const sv = new Array<number>(n);
     const batch = n / (a * b || 1);
@@ -83,7 +103,8 @@ export function makeInput(rng: Rng, shape: number[], dtype: DType, layout: Layou
     return { t, ref };
   }
   // strided: every other element along the last dim
-  const nd = shape.length, last = shape[nd - 1];
+  const nd = shape.length,
+    last = shape[nd - 1];
   const wide = shape.slice(0, nd - 1).concat([last * 2]);
   const wv = new Array<number>(n * 2).fill(roundTo(dtype, 7));
   for (let i = 0; i < n; i++) wv[Math.floor(i / last) * last * 2 + (i % last) * 2] = vals[i];

@@ -31,7 +31,8 @@ const erf = (x: number): number => {
   // cancellation. Past 2, the erfc continued fraction converges quickly.
   const t = Math.abs(x);
   if (t < 2) {
-    let term = t, sum = t;
+    let term = t,
+      sum = t;
     for (let n = 1; n < 300 && term > 1e-17 * sum; n++) {
       term *= (2 * t * t) / (2 * n + 1);
       sum += term;
@@ -68,55 +69,133 @@ export const table = {
   neg: unaryKind('neg', { dtypes: SIGNED, ref: (x) => -x, grad: (g) => [g.neg()] }),
   abs: unaryKind('abs', { dtypes: NUMERIC_DTYPES, ref: Math.abs, grad: (g, c) => [g.mul(c.inputs[0].sign())] }),
   sign: unaryKind('sign', { dtypes: SIGNED, ref: Math.sign, grad: (g) => [g.mul(0)] }),
-  exp: unaryKind('exp', { dtypes: F, floatOnly: true, ref: Math.exp, saveOutput: true, grad: (g, c) => [g.mul(c.output!)] }),
-  log: unaryKind('log', { dtypes: F, floatOnly: true, ref: Math.log, range: [0.05, 5], grad: (g, c) => [g.div(c.inputs[0])] }),
-  sqrt: unaryKind('sqrt', { dtypes: F, floatOnly: true, ref: Math.sqrt, range: [0.05, 5], saveOutput: true, grad: (g, c) => [g.div(c.output!.mul(2))] }),
+  exp: unaryKind('exp', {
+    dtypes: F,
+    floatOnly: true,
+    ref: Math.exp,
+    saveOutput: true,
+    grad: (g, c) => [g.mul(c.output!)],
+  }),
+  log: unaryKind('log', {
+    dtypes: F,
+    floatOnly: true,
+    ref: Math.log,
+    range: [0.05, 5],
+    grad: (g, c) => [g.div(c.inputs[0])],
+  }),
+  sqrt: unaryKind('sqrt', {
+    dtypes: F,
+    floatOnly: true,
+    ref: Math.sqrt,
+    range: [0.05, 5],
+    saveOutput: true,
+    grad: (g, c) => [g.div(c.output!.mul(2))],
+  }),
   rsqrt: unaryKind('rsqrt', {
-    dtypes: F, floatOnly: true, ref: (x) => 1 / Math.sqrt(x), range: [0.2, 5], saveOutput: true,
+    dtypes: F,
+    floatOnly: true,
+    ref: (x) => 1 / Math.sqrt(x),
+    range: [0.2, 5],
+    saveOutput: true,
     grad: (g, c) => [g.mul(c.output!.pow(3)).mul(-0.5)],
   }),
   sin: unaryKind('sin', { dtypes: F, floatOnly: true, ref: Math.sin, grad: (g, c) => [g.mul(c.inputs[0].cos())] }),
-  cos: unaryKind('cos', { dtypes: F, floatOnly: true, ref: Math.cos, grad: (g, c) => [g.mul(c.inputs[0].sin()).neg()] }),
+  cos: unaryKind('cos', {
+    dtypes: F,
+    floatOnly: true,
+    ref: Math.cos,
+    grad: (g, c) => [g.mul(c.inputs[0].sin()).neg()],
+  }),
   tanh: unaryKind('tanh', {
-    dtypes: F, floatOnly: true, ref: Math.tanh, saveOutput: true,
+    dtypes: F,
+    floatOnly: true,
+    ref: Math.tanh,
+    saveOutput: true,
     grad: (g, c) => [g.mul(c.output!.mul(c.output!).neg().add(1))],
   }),
   sigmoid: unaryKind('sigmoid', {
-    dtypes: F, floatOnly: true, ref: (x) => 1 / (1 + Math.exp(-x)), saveOutput: true,
+    dtypes: F,
+    floatOnly: true,
+    ref: (x) => 1 / (1 + Math.exp(-x)),
+    saveOutput: true,
     grad: (g, c) => [g.mul(c.output!.mul(c.output!.neg().add(1)))],
   }),
   erf: unaryKind('erf', {
-    dtypes: F, floatOnly: true, ref: erf, tol: 16,
-    grad: (g, c) => [g.mul(c.inputs[0].mul(c.inputs[0]).neg().exp().mul(2 / Math.sqrt(Math.PI)))],
+    dtypes: F,
+    floatOnly: true,
+    ref: erf,
+    tol: 16,
+    grad: (g, c) => [
+      g.mul(
+        c.inputs[0]
+          .mul(c.inputs[0])
+          .neg()
+          .exp()
+          .mul(2 / Math.sqrt(Math.PI)),
+      ),
+    ],
   }),
   floor: unaryKind('floor', { dtypes: F, ref: Math.floor, grad: (g) => [g.mul(0)] }),
   ceil: unaryKind('ceil', { dtypes: F, ref: Math.ceil, grad: (g) => [g.mul(0)] }),
   round: unaryKind('round', { dtypes: F, ref: roundHalfEven, grad: (g) => [g.mul(0)] }),
   trunc: unaryKind('trunc', { dtypes: F, ref: Math.trunc, grad: (g) => [g.mul(0)] }),
   reciprocal: unaryKind('reciprocal', {
-    dtypes: F, floatOnly: true, ref: (x) => 1 / x, range: [0.2, 4], saveOutput: true,
+    dtypes: F,
+    floatOnly: true,
+    ref: (x) => 1 / x,
+    range: [0.2, 4],
+    saveOutput: true,
     grad: (g, c) => [g.mul(c.output!.mul(c.output!)).neg()],
   }),
-  log1p: unaryKind('log1p', { dtypes: F, floatOnly: true, ref: Math.log1p, range: [-0.9, 4], grad: (g, c) => [g.div(c.inputs[0].add(1))] }),
-  expm1: unaryKind('expm1', { dtypes: F, floatOnly: true, ref: Math.expm1, saveOutput: true, grad: (g, c) => [g.mul(c.output!.add(1))] }),
-  logical_not: unaryKind('logical_not', { dtypes: ALL_DTYPES, boolOut: true, ref: (x) => (x === 0 ? 1 : 0), grad: BOOL_OUT }),
+  log1p: unaryKind('log1p', {
+    dtypes: F,
+    floatOnly: true,
+    ref: Math.log1p,
+    range: [-0.9, 4],
+    grad: (g, c) => [g.div(c.inputs[0].add(1))],
+  }),
+  expm1: unaryKind('expm1', {
+    dtypes: F,
+    floatOnly: true,
+    ref: Math.expm1,
+    saveOutput: true,
+    grad: (g, c) => [g.mul(c.output!.add(1))],
+  }),
+  logical_not: unaryKind('logical_not', {
+    dtypes: ALL_DTYPES,
+    boolOut: true,
+    ref: (x) => (x === 0 ? 1 : 0),
+    grad: BOOL_OUT,
+  }),
 
   add: binaryKind('add', { dtypes: ALL_DTYPES, ref: (a, b) => a + b, grad: (g) => [g, g] }),
   sub: binaryKind('sub', { dtypes: NUMERIC_DTYPES, ref: (a, b) => a - b, grad: (g) => [g, g.neg()] }),
-  mul: binaryKind('mul', { dtypes: ALL_DTYPES, ref: (a, b) => a * b, grad: (g, c) => [g.mul(c.inputs[1]), g.mul(c.inputs[0])] }),
+  mul: binaryKind('mul', {
+    dtypes: ALL_DTYPES,
+    ref: (a, b) => a * b,
+    grad: (g, c) => [g.mul(c.inputs[1]), g.mul(c.inputs[0])],
+  }),
   div: binaryKind('div', {
-    dtypes: F, floatOnly: true, ref: (a, b) => a / b, rangeB: [0.5, 3],
+    dtypes: F,
+    floatOnly: true,
+    ref: (a, b) => a / b,
+    rangeB: [0.5, 3],
     grad: (g, c) => [g.div(c.inputs[1]), g.mul(c.inputs[0]).div(c.inputs[1].mul(c.inputs[1])).neg()],
   }),
   pow: binaryKind('pow', {
-    dtypes: NUMERIC_DTYPES, ref: (a, b) => a ** b, range: [0.5, 2], rangeB: [-2, 2], tol: 8,
+    dtypes: NUMERIC_DTYPES,
+    ref: (a, b) => a ** b,
+    range: [0.5, 2],
+    rangeB: [-2, 2],
+    tol: 8,
     grad: (g, c) => {
       const [a, b] = c.inputs;
       return [g.mul(b).mul(a.pow(b.sub(1))), g.mul(a.pow(b)).mul(a.log())];
     },
   }),
   maximum: binaryKind('maximum', {
-    dtypes: NUMERIC_DTYPES, ref: nanMax,
+    dtypes: NUMERIC_DTYPES,
+    ref: nanMax,
     grad: (g, c) => {
       const [a, b] = c.inputs;
       const w = a.gt(b).to(g.dtype).add(a.eq(b).to(g.dtype).mul(0.5));
@@ -124,7 +203,8 @@ export const table = {
     },
   }),
   minimum: binaryKind('minimum', {
-    dtypes: NUMERIC_DTYPES, ref: nanMin,
+    dtypes: NUMERIC_DTYPES,
+    ref: nanMin,
     grad: (g, c) => {
       const [a, b] = c.inputs;
       const w = a.lt(b).to(g.dtype).add(a.eq(b).to(g.dtype).mul(0.5));
@@ -132,11 +212,16 @@ export const table = {
     },
   }),
   remainder: binaryKind('remainder', {
-    dtypes: ['float32', 'float64', 'int32', 'int64', 'uint8'], ref: pyMod, rangeB: [1, 3], tol: 4,
+    dtypes: ['float32', 'float64', 'int32', 'int64', 'uint8'],
+    ref: pyMod,
+    rangeB: [1, 3],
+    tol: 4,
     grad: (g, c) => [g, g.mul(c.inputs[0].div(c.inputs[1]).floor()).neg()],
   }),
   atan2: binaryKind('atan2', {
-    dtypes: F, floatOnly: true, ref: Math.atan2,
+    dtypes: F,
+    floatOnly: true,
+    ref: Math.atan2,
     grad: (g, c) => {
       const [a, b] = c.inputs;
       const r = a.mul(a).add(b.mul(b));
@@ -149,20 +234,48 @@ export const table = {
   le: binaryKind('le', { dtypes: ALL_DTYPES, boolOut: true, ref: (a, b) => +(a <= b), grad: BOOL_OUT }),
   gt: binaryKind('gt', { dtypes: ALL_DTYPES, boolOut: true, ref: (a, b) => +(a > b), grad: BOOL_OUT }),
   ge: binaryKind('ge', { dtypes: ALL_DTYPES, boolOut: true, ref: (a, b) => +(a >= b), grad: BOOL_OUT }),
-  logical_and: binaryKind('logical_and', { dtypes: ['bool'], logical: true, boolOut: true, ref: (a, b) => +(a !== 0 && b !== 0), grad: BOOL_OUT }),
-  logical_or: binaryKind('logical_or', { dtypes: ['bool'], logical: true, boolOut: true, ref: (a, b) => +(a !== 0 || b !== 0), grad: BOOL_OUT }),
-  logical_xor: binaryKind('logical_xor', { dtypes: ['bool'], logical: true, boolOut: true, ref: (a, b) => +((a !== 0) !== (b !== 0)), grad: BOOL_OUT }),
+  logical_and: binaryKind('logical_and', {
+    dtypes: ['bool'],
+    logical: true,
+    boolOut: true,
+    ref: (a, b) => +(a !== 0 && b !== 0),
+    grad: BOOL_OUT,
+  }),
+  logical_or: binaryKind('logical_or', {
+    dtypes: ['bool'],
+    logical: true,
+    boolOut: true,
+    ref: (a, b) => +(a !== 0 || b !== 0),
+    grad: BOOL_OUT,
+  }),
+  logical_xor: binaryKind('logical_xor', {
+    dtypes: ['bool'],
+    logical: true,
+    boolOut: true,
+    ref: (a, b) => +((a !== 0) !== (b !== 0)),
+    grad: BOOL_OUT,
+  }),
 
   where: whereRow,
   copy: copyRow,
   fill: fillRow,
 
   sum: reduceKind('sum', {
-    dtypes: ALL_DTYPES, ref: (xs) => xs.reduce((a, b) => a + b, 0), identity: 0, outDtype: sumOut, tol: 4, cancels: true,
+    dtypes: ALL_DTYPES,
+    ref: (xs) => xs.reduce((a, b) => a + b, 0),
+    identity: 0,
+    outDtype: sumOut,
+    tol: 4,
+    cancels: true,
     grad: (g, c) => [expandBack(g, c.inputs[0], c.attrs.dims as number[], c.attrs.keepdim as boolean)],
   }),
   prod: reduceKind('prod', {
-    dtypes: ALL_DTYPES, ref: (xs) => xs.reduce((a, b) => a * b, 1), identity: 1, outDtype: sumOut, saveOutput: true, tol: 16,
+    dtypes: ALL_DTYPES,
+    ref: (xs) => xs.reduce((a, b) => a * b, 1),
+    identity: 1,
+    outDtype: sumOut,
+    saveOutput: true,
+    tol: 16,
     // Exact where no input is zero (the gradient check samples avoid zeros).
     grad: (g, c) => {
       const { dims, keepdim } = c.attrs as { dims: number[]; keepdim: boolean };
@@ -171,18 +284,30 @@ export const table = {
     },
   }),
   amax: reduceKind('amax', {
-    dtypes: ALL_DTYPES, ref: (xs) => xs.reduce(nanMax), outDtype: same, saveOutput: true,
+    dtypes: ALL_DTYPES,
+    ref: (xs) => xs.reduce(nanMax),
+    outDtype: same,
+    saveOutput: true,
     grad: (g, c) => [extremumGrad(g, c.inputs[0], c.output!, c.attrs.dims as number[], c.attrs.keepdim as boolean)],
   }),
   amin: reduceKind('amin', {
-    dtypes: ALL_DTYPES, ref: (xs) => xs.reduce(nanMin), outDtype: same, saveOutput: true,
+    dtypes: ALL_DTYPES,
+    ref: (xs) => xs.reduce(nanMin),
+    outDtype: same,
+    saveOutput: true,
     grad: (g, c) => [extremumGrad(g, c.inputs[0], c.output!, c.attrs.dims as number[], c.attrs.keepdim as boolean)],
   }),
   argmax: reduceKind('argmax', {
-    dtypes: NUMERIC_DTYPES, ref: (xs) => xs.indexOf(xs.reduce(nanMax)), outDtype: () => 'int64' as never, grad: INTEGER_OUT,
+    dtypes: NUMERIC_DTYPES,
+    ref: (xs) => xs.indexOf(xs.reduce(nanMax)),
+    outDtype: () => 'int64' as never,
+    grad: INTEGER_OUT,
   }),
   argmin: reduceKind('argmin', {
-    dtypes: NUMERIC_DTYPES, ref: (xs) => xs.indexOf(xs.reduce(nanMin)), outDtype: () => 'int64' as never, grad: INTEGER_OUT,
+    dtypes: NUMERIC_DTYPES,
+    ref: (xs) => xs.indexOf(xs.reduce(nanMin)),
+    outDtype: () => 'int64' as never,
+    grad: INTEGER_OUT,
   }),
 
   matmul: matmulRow,
