@@ -7,7 +7,8 @@
  */
 import { ALL_DTYPES, FLOAT_DTYPES, NUMERIC_DTYPES } from '../dtype';
 import type { Tensor } from '../tensor';
-import { binaryKind, reduceKind, unaryKind } from './kinds';
+import { binaryKind, unaryKind } from './kinds';
+import { reduceKind } from './reduce_kind';
 import { copyRow, fillRow } from './convert';
 import { catRow, gatherRow, padRow, scatterAddRow, scatterRow, whereRow } from './indexing';
 import { matmulRow } from './linalg';
