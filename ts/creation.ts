@@ -82,7 +82,7 @@ export function fromNumbers(
       buf = Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0));
       break;
   }
-  native().copyIn(t._storage.addr, buf);
+  if (!native().copyIn(t._storage.addr, buf)) throw new KilnError('ERR_NATIVE', `${op}: copy larger than its block`);
   return t;
 }
 
@@ -115,7 +115,7 @@ export function tensor(data: TensorData | Tensor, opts?: TensorOptions): Tensor 
     const arr = data as unknown as ArrayLike<number>;
     if (dtype === own && dtype !== 'int32') {
       const t = Tensor._empty([arr.length], dtype, 'tensor');
-      if (arr.length) native().copyIn(t._storage.addr, data);
+      if (arr.length && !native().copyIn(t._storage.addr, data)) throw new KilnError('ERR_NATIVE', 'tensor: copy larger than its block');
       return finish(t, opts);
     }
     return finish(fromNumbers(arr, [arr.length], dtype), opts);

@@ -28,8 +28,8 @@ export interface Binding {
   alloc(nbytes: number): number;
   free(addr: number, nbytes: number): void;
   view(addr: number, nbytes: number): ArrayBuffer | null;
-  copyIn(addr: number, src: ArrayBufferView): void;
-  copyOut(addr: number, dst: ArrayBufferView): void;
+  copyIn(addr: number, src: ArrayBufferView): boolean;
+  copyOut(addr: number, dst: ArrayBufferView): boolean;
   lastError(): string;
   memoryStats(): NativeMemoryStats;
   emptyCache(): void;

@@ -78,6 +78,12 @@ bool CpuAllocator::retain(void *ptr) {
   return true;
 }
 
+size_t CpuAllocator::size_of(const void *ptr) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = live_.find(const_cast<void *>(ptr));
+  return it == live_.end() ? 0 : it->second.cls;
+}
+
 void CpuAllocator::trim_to(uint64_t limit) {
   std::vector<size_t> classes;
   for (auto &kv : free_)

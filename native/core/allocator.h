@@ -20,6 +20,8 @@ class CpuAllocator {
   bool free(void *ptr);
   // Adds a reference (a zero-copy view handed to JS holds one).
   bool retain(void *ptr);
+  // Size class of a live block, 0 if ptr is not one.
+  size_t size_of(const void *ptr) const;
   void empty_cache();
   kiln_memory_stats stats() const;
   // Size class a request is rounded up to (exposed for tests).

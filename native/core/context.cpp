@@ -52,7 +52,11 @@ kiln_context *kiln_context_create(int num_threads, const char *isa) {
     num_threads = env && std::atoi(env) > 0 ? std::atoi(env) : kiln::physical_cores();
   }
   if (num_threads > 256) num_threads = 256;
-  ctx->pool.reset(new kiln::ThreadPool(num_threads));
+  ctx->pool.reset(new (std::nothrow) kiln::ThreadPool(num_threads));
+  if (!ctx->pool) {
+    delete ctx;
+    return nullptr;
+  }
   unsigned supported = kiln_isa_supported();
   if (!isa) isa = std::getenv("KILN_ISA");
   kiln_isa best = KILN_ISA_GENERIC;
@@ -69,15 +73,27 @@ kiln_context *kiln_context_create(int num_threads, const char *isa) {
       }
     if (!found) kiln::fail(ctx, KILN_ERR_ARG, "KILN_ISA=%s is unknown (generic, avx2, avx512, neon); using %s", isa, kiln_isa_name(best));
   }
+  ctx->startup_warning = ctx->error;
+  ctx->error.clear();
   return ctx;
 }
+
+const char *kiln_context_startup_warning(const kiln_context *ctx) { return ctx->startup_warning.c_str(); }
 
 void kiln_context_destroy(kiln_context *ctx) { delete ctx; }
 const char *kiln_last_error(const kiln_context *ctx) { return ctx ? ctx->error.c_str() : "no context"; }
 int kiln_context_num_threads(const kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
 kiln_isa kiln_context_isa(const kiln_context *ctx) { return ctx->isa; }
 
-void *kiln_buffer_alloc(kiln_context *ctx, size_t nbytes) { return ctx->allocator.alloc(nbytes); }
+void *kiln_buffer_alloc(kiln_context *ctx, size_t nbytes) {
+  if (nbytes > ((size_t)1 << 52)) return nullptr;  // also keeps size classes from wrapping
+  try {
+    return ctx->allocator.alloc(nbytes);
+  } catch (...) {  // the bookkeeping map could not grow
+    return nullptr;
+  }
+}
+size_t kiln_buffer_size(const kiln_context *ctx, const void *ptr) { return ctx->allocator.size_of(ptr); }
 void kiln_buffer_free(kiln_context *ctx, void *ptr) {
   if (!ctx->allocator.free(ptr)) kiln::fail(ctx, KILN_ERR_ARG, "free of a pointer kiln did not allocate");
 }

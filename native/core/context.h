@@ -13,6 +13,7 @@ struct kiln_context {
   std::unique_ptr<kiln::ThreadPool> pool;
   kiln_isa isa = KILN_ISA_GENERIC;
   std::string error;
+  std::string startup_warning;  // from KILN_ISA / KILN_NUM_THREADS parsing, kept apart from op errors
 };
 
 namespace kiln {

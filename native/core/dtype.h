@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "kiln.h"
 
@@ -75,11 +77,32 @@ template <> struct compute_of<bfloat16_t> { using type = float; };
 template <class T> using compute_t = typename compute_of<T>::type;
 
 template <class T> KILN_HD compute_t<T> load(const T &v) { return v; }
+// A bool byte other than 0/1 (written through a zero-copy data() view) still reads as true.
+KILN_HD bool load(const bool &v) {
+  uint8_t b;
+  memcpy(&b, &v, 1);
+  return b != 0;
+}
 KILN_HD float load(const half_t &v) { return half_to_float(v.bits); }
 KILN_HD float load(const bfloat16_t &v) { return bf16_to_float(v.bits); }
 
 template <class T> struct storer {
-  template <class C> KILN_HD static T cvt(C v) { return (T)v; }
+  template <class C> KILN_HD static T cvt(C v) {
+    if constexpr (std::is_integral_v<T> && std::is_floating_point_v<C>) {
+      // Float to integer is undefined in C++ for NaN and out-of-range values: NaN gives 0,
+      // int32/int64 saturate (the same on every CPU), uint8 wraps.
+      if (!(v == v)) return T(0);
+      if constexpr (std::is_same_v<T, uint8_t>) {  // wraps like PyTorch's uint8 cast (-2.5 -> 254)
+        if (v <= (C)-9.0e18 || v >= (C)9.0e18) return T(0);
+        return (T)(int64_t)v;
+      }
+      if (v <= (C)std::numeric_limits<T>::lowest()) return std::numeric_limits<T>::lowest();
+      if (v >= (C)std::numeric_limits<T>::max()) return std::numeric_limits<T>::max();
+      return (T)v;
+    } else {
+      return (T)v;
+    }
+  }
 };
 template <> struct storer<bool> {
   template <class C> KILN_HD static bool cvt(C v) { return v != (C)0; }

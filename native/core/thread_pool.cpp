@@ -8,6 +8,7 @@
 #include "thread_pool.h"
 
 #include <chrono>
+#include <new>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -26,7 +27,14 @@ constexpr auto kSpin = std::chrono::microseconds(200);
 }  // namespace
 
 ThreadPool::ThreadPool(int nthreads) {
-  for (int i = 1; i < nthreads; i++) workers_.emplace_back([this] { worker_loop(); });
+  // Thread creation can fail (pids limit, memory): keep the threads that started.
+  for (int i = 1; i < nthreads; i++) {
+    try {
+      workers_.emplace_back([this] { worker_loop(); });
+    } catch (...) {
+      break;
+    }
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -43,7 +51,11 @@ void ThreadPool::drain(Job *job) {
   for (;;) {
     int64_t t = job->next.fetch_add(1);
     if (t >= job->ntasks) return;
-    job->fn(job->ctx, t);
+    try {
+      job->fn(job->ctx, t);
+    } catch (...) {
+      job->threw.store(true);
+    }
     job->done.fetch_add(1);
   }
 }
@@ -79,6 +91,10 @@ void ThreadPool::run(int64_t ntasks, void (*fn)(void *, int64_t), void *ctx) {
     for (int64_t t = 0; t < ntasks; t++) fn(ctx, t);
     return;
   }
+  struct InPool {  // restores the flag however run() exits
+    InPool() { t_in_pool = true; }
+    ~InPool() { t_in_pool = false; }
+  };
   std::lock_guard<std::mutex> run_guard(run_mu_);
   Job job;
   job.fn = fn;
@@ -91,12 +107,14 @@ void ThreadPool::run(int64_t ntasks, void (*fn)(void *, int64_t), void *ctx) {
     generation_.fetch_add(1);
   }
   if (sleepers_.load() > 0) cv_.notify_all();
-  t_in_pool = true;
-  drain(&job);
-  t_in_pool = false;
+  {
+    InPool guard;
+    drain(&job);
+  }
   while (job.done.load(std::memory_order_acquire) < ntasks) KILN_PAUSE();
   job_.store(nullptr);
   while (active_.load() != 0) KILN_PAUSE();
+  if (job.threw.load()) throw std::bad_alloc();
 }
 
 }  // namespace kiln

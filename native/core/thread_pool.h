@@ -17,7 +17,8 @@ class ThreadPool {
   explicit ThreadPool(int nthreads);  // total threads, the caller included
   ~ThreadPool();
   int size() const { return (int)workers_.size() + 1; }
-  // Runs fn(ctx, task) for every task in [0, ntasks); returns when all are done.
+  // Runs fn(ctx, task) for every task in [0, ntasks); returns when all are done. If a task throws,
+  // the others still run and run() throws std::bad_alloc after the job is over.
   void run(int64_t ntasks, void (*fn)(void *, int64_t), void *ctx);
 
  private:
@@ -28,6 +29,7 @@ class ThreadPool {
     void *ctx;
     int64_t ntasks;
     std::atomic<int64_t> next{0}, done{0};
+    std::atomic<bool> threw{false};  // a task threw (bad_alloc): rethrown by run() once all is done
   };
   static void drain(Job *job);
   void worker_loop();

@@ -209,7 +209,7 @@ kiln_status where_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tens
   parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
     const bool *c = (const bool *)ptr[1];
     for (int64_t i = 0; i < n; i++)
-      memcpy(ptr[0] + i * st[0] * es, c[i * st[1]] ? ptr[2] + i * st[2] * es : ptr[3] + i * st[3] * es, es);
+      memcpy(ptr[0] + i * st[0] * es, load(c[i * st[1]]) ? ptr[2] + i * st[2] * es : ptr[3] + i * st[3] * es, es);
   });
   return KILN_OK;
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "cpu_ops.h"
+#include "scalar_math.h"
 #include "strided_loop.h"
 
 namespace kiln::cpu {
@@ -78,7 +79,7 @@ kiln_status scatter_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
         if (ix < 0) ix += limit;
         scalar_t *d = (scalar_t *)(ptr[2]) + i * st[2] + ix * sdim;
         const scalar_t *v = (const scalar_t *)(ptr[1]) + i * st[1];
-        if (accumulate) *d = store<scalar_t>(load(*d) + load(*v));
+        if (accumulate) *d = store<scalar_t>(math::Add{}(load(*d), load(*v)));
         else *d = *v;
       }
     });

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cpu_ops.h"
+#include "scalar_math.h"
 #include "strided_loop.h"
 
 namespace kiln::cpu {
@@ -43,12 +44,27 @@ void matmul_f32(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, int6
   int64_t sbk = b.strides[nd - 2], sbn = b.strides[nd - 1];
   int64_t som = out.strides[nd - 2];
   bool pack = sbn != 1;
+  // Pack each distinct B once: broadcast batches (x[B, M, K] @ W.T) share one packed copy.
   std::vector<float> packed;
-  if (pack) packed.resize((size_t)(bs.size() * K * N));
+  std::vector<int64_t> slot(bs.size(), 0);
   if (pack) {
-    parallel_for(ctx->pool.get(), (int64_t)bs.size() * K, 64, [&](int64_t s, int64_t e) {
+    std::vector<const char *> uniq;
+    for (size_t i = 0; i < bs.size(); i++) {
+      size_t u = 0;
+      while (u < uniq.size() && uniq[u] != bs[i].b) u++;
+      if (u == uniq.size()) uniq.push_back(bs[i].b);
+      slot[i] = (int64_t)u;
+      if (uniq.size() > 64) {  // many distinct Bs: no search, one slot each
+        for (size_t j = 0; j < bs.size(); j++) slot[j] = (int64_t)j;
+        uniq.clear();
+        for (auto &b : bs) uniq.push_back(b.b);
+        break;
+      }
+    }
+    packed.resize(uniq.size() * (size_t)(K * N));
+    parallel_for(ctx->pool.get(), (int64_t)uniq.size() * K, 64, [&](int64_t s, int64_t e) {
       for (int64_t t = s; t < e; t++) {
-        const float *src = (const float *)bs[t / K].b + (t % K) * sbk;
+        const float *src = (const float *)uniq[t / K] + (t % K) * sbk;
         float *dst = packed.data() + t * N;
         for (int64_t j = 0; j < N; j++) dst[j] = src[j * sbn];
       }
@@ -60,7 +76,7 @@ void matmul_f32(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, int6
     for (int64_t t = s; t < e; t++) {
       int64_t bi = t / rblocks, i0 = (t % rblocks) * kRowBlock, i1 = std::min(M, i0 + kRowBlock);
       const float *A = (const float *)bs[bi].a;
-      const float *B = pack ? packed.data() + bi * K * N : (const float *)bs[bi].b;
+      const float *B = pack ? packed.data() + slot[bi] * K * N : (const float *)bs[bi].b;
       int64_t ldb = pack ? N : sbk;
       float *C = (float *)bs[bi].o;
       for (int64_t i = i0; i < i1; i++) std::memset(C + i * som, 0, (size_t)N * sizeof(float));
@@ -94,7 +110,8 @@ void matmul_generic(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, 
                    T *o = (T *)bt.o;
                    for (int64_t j = 0; j < N; j++) {
                      A acc = 0;
-                     for (int64_t k = 0; k < K; k++) acc += (A)load(x[i * sam + k * sak]) * (A)load(y[k * sbk + j * sbn]);
+                     for (int64_t k = 0; k < K; k++)
+                       acc = math::wrap_add(acc, math::wrap_mul((A)load(x[i * sam + k * sak]), (A)load(y[k * sbk + j * sbn])));
                      o[i * som + j * son] = store<T>(acc);
                    }
                  }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cpu_ops.h"
+#include "scalar_math.h"
 #include "strided_loop.h"
 
 namespace kiln::cpu {
@@ -22,8 +23,9 @@ constexpr int64_t kBlock = 1 << 15;  // elements per partial of a split single r
 
 template <class T> using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;
 
-struct ArgResult {
-  double v;
+// Compared in the accumulation type, so int64 values above 2^53 keep their order.
+template <class A> struct ArgResult {
+  A v;
   int64_t i;
 };
 
@@ -40,8 +42,8 @@ template <class T, Reduce R> struct Runner {
     return A(0);
   }
   static void step(A &acc, A v) {
-    if constexpr (R == Reduce::Sum) acc += v;
-    if constexpr (R == Reduce::Prod) acc *= v;
+    if constexpr (R == Reduce::Sum) acc = math::wrap_add(acc, v);
+    if constexpr (R == Reduce::Prod) acc = math::wrap_mul(acc, v);
     if constexpr (R == Reduce::Max) acc = (acc != acc || v != v) ? (acc != acc ? acc : v) : (v > acc ? v : acc);
     if constexpr (R == Reduce::Min) acc = (acc != acc || v != v) ? (acc != acc ? acc : v) : (v < acc ? v : acc);
   }
@@ -64,15 +66,16 @@ template <class T, Reduce R> acc_t<T> reduce_range(const SubView<T> &sv, char *b
   return acc;
 }
 
-template <class T, bool Max> ArgResult arg_range(const SubView<T> &sv, char *base, int64_t b, int64_t e) {
-  ArgResult r{0, -1};
+template <class T, bool Max> ArgResult<acc_t<T>> arg_range(const SubView<T> &sv, char *base, int64_t b, int64_t e) {
+  using A = acc_t<T>;
+  ArgResult<A> r{0, -1};
   Plan<1> p = sv.plan;
   p.base[0] = base;
   int64_t idx = b;
   walk(p, b, e, [&](char *const *ptr, const int64_t *st, int64_t n) {
     const T *x = (const T *)ptr[0];
     for (int64_t i = 0; i < n; i++, idx++) {
-      double v = (double)load(x[i * st[0]]);
+      A v = (A)load(x[i * st[0]]);
       if (r.i >= 0 && r.v != r.v) continue;  // first NaN wins, like PyTorch
       if (r.i < 0 || v != v || (Max ? v > r.v : v < r.v)) r = {v, idx};
     }
@@ -107,21 +110,10 @@ template <class T, Reduce R> bool fast_run(kiln_context *ctx, const SubView<T> &
 template <class T, Reduce R>
 void reduce_columns(kiln_context *ctx, const Plan<2> &op, const SubView<T> &sv, int out_dtype) {
   using A = acc_t<T>;
-  const IsaKernels *isa = isa_kernels(ctx->isa);
   int64_t grain = std::max<int64_t>(256, kElementwiseGrain / std::max<int64_t>(1, sv.n));
   parallel_walk(ctx->pool.get(), op, grain, [&](char *const *ptr, const int64_t *, int64_t n) {
     Plan<1> p = sv.plan;
     p.base[0] = ptr[1];
-    if constexpr (std::is_same_v<T, float> && R == Reduce::Sum) {
-      if (out_dtype == KILN_FLOAT32) {
-        float *o = (float *)ptr[0];
-        std::fill(o, o + n, 0.0f);
-        walk(p, 0, sv.n, [&](char *const *rp, const int64_t *rst, int64_t m) {
-          for (int64_t k = 0; k < m; k++) isa->add_f32(o, (const float *)rp[0] + k * rst[0], n);
-        });
-        return;
-      }
-    }
     std::vector<A> acc((size_t)n, Runner<T, R>::init());
     walk(p, 0, sv.n, [&](char *const *rp, const int64_t *rst, int64_t m) {
       for (int64_t k = 0; k < m; k++) {
@@ -175,14 +167,14 @@ kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
     int64_t nb = (R_n + kBlock - 1) / kBlock;
     char *x = op.base[1], *o = op.base[0];
     if constexpr (is_arg) {
-      std::vector<ArgResult> parts(nb);
+      std::vector<ArgResult<acc_t<T>>> parts(nb);
       parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; b++)
           parts[b] = arg_range<T, R == Reduce::ArgMax>(sv, x, b * kBlock, std::min(R_n, (b + 1) * kBlock));
       });
-      ArgResult best = parts[0];
+      ArgResult<acc_t<T>> best = parts[0];
       for (int64_t b = 1; b < nb; b++) {
-        const ArgResult &c = parts[b];
+        const ArgResult<acc_t<T>> &c = parts[b];
         if (best.v != best.v) break;
         if (c.v != c.v || (R == Reduce::ArgMax ? c.v > best.v : c.v < best.v)) best = c;
       }

@@ -10,17 +10,38 @@
 
 namespace kiln::math {
 
+// Signed integer arithmetic wraps (two's complement, like PyTorch) instead of overflowing,
+// which C++ leaves undefined: compute in the unsigned type and convert back.
+template <class T> KILN_HD T wrap_add(T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return (T)(U)((U)a + (U)b);
+  } else return a + b;
+}
+template <class T> KILN_HD T wrap_sub(T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return (T)(U)((U)a - (U)b);
+  } else return a - b;
+}
+template <class T> KILN_HD T wrap_mul(T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return (T)(U)((U)a * (U)b);
+  } else return a * b;
+}
+
 template <class T> KILN_HD bool is_nan(T v) {
   if constexpr (std::is_floating_point_v<T>) return v != v;
   else return false;
 }
 
-struct Neg { template <class T> KILN_HD T operator()(T a) const { return -a; } };
+struct Neg { template <class T> KILN_HD T operator()(T a) const { return wrap_sub(T(0), a); } };
 struct Abs {
   template <class T> KILN_HD T operator()(T a) const {
     if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) return a;
     else if constexpr (std::is_floating_point_v<T>) return std::fabs(a);  // abs(-0.0) = +0.0, like the SIMD path
-    else return a < 0 ? -a : a;
+    else return a < 0 ? wrap_sub(T(0), a) : a;
   }
 };
 struct Sign {
@@ -53,12 +74,17 @@ struct Reciprocal { template <class T> KILN_HD T operator()(T a) const { return 
 struct Log1p { template <class T> KILN_HD T operator()(T a) const { return std::log1p(a); } };
 struct Expm1 { template <class T> KILN_HD T operator()(T a) const { return std::expm1(a); } };
 
-struct Add { template <class T> KILN_HD T operator()(T a, T b) const { return a + b; } };
-struct Sub { template <class T> KILN_HD T operator()(T a, T b) const { return a - b; } };
-struct Mul { template <class T> KILN_HD T operator()(T a, T b) const { return a * b; } };
+struct Add { template <class T> KILN_HD T operator()(T a, T b) const { return wrap_add(a, b); } };
+struct Sub { template <class T> KILN_HD T operator()(T a, T b) const { return wrap_sub(a, b); } };
+struct Mul { template <class T> KILN_HD T operator()(T a, T b) const { return wrap_mul(a, b); } };
 struct Div {
   template <class T> KILN_HD T operator()(T a, T b) const {
-    if constexpr (std::is_integral_v<T>) return b == 0 ? T(0) : a / b;  // TS promotes ints; guard anyway
+    if constexpr (std::is_integral_v<T>) {  // TS promotes ints to float; guard anyway (/0, MIN / -1)
+      if (b == 0) return T(0);
+      if constexpr (std::is_signed_v<T>)
+        if (b == T(-1)) return wrap_sub(T(0), a);
+      return a / b;
+    }
     else return a / b;
   }
 };
@@ -68,8 +94,8 @@ struct Pow {
       if (b < 0) return a == 1 ? T(1) : (a == T(-1) ? ((b & 1) ? T(-1) : T(1)) : T(0));
       T r = 1, base = a;
       for (auto e = b; e > 0; e >>= 1) {
-        if (e & 1) r *= base;
-        base *= base;
+        if (e & 1) r = wrap_mul(r, base);
+        base = wrap_mul(base, base);
       }
       return r;
     } else {
@@ -93,8 +119,10 @@ struct Remainder {
   template <class T> KILN_HD T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {
       if (b == 0) return T(0);
+      if constexpr (std::is_signed_v<T>)
+        if (b == T(-1)) return T(0);  // MIN % -1 traps on x86
       T r = a % b;
-      return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+      return (r != 0 && ((r < 0) != (b < 0))) ? wrap_add(r, b) : r;
     } else {
       T r = std::fmod(a, b);
       return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;

@@ -61,6 +61,8 @@ typedef struct kiln_context kiln_context;
 kiln_context *kiln_context_create(int num_threads, const char *isa);
 void kiln_context_destroy(kiln_context *ctx);
 const char *kiln_last_error(const kiln_context *ctx);
+/* What the context noted at creation (an unusable KILN_ISA, ...); empty when nothing. */
+const char *kiln_context_startup_warning(const kiln_context *ctx);
 int kiln_context_num_threads(const kiln_context *ctx);
 kiln_isa kiln_context_isa(const kiln_context *ctx);
 const char *kiln_isa_name(kiln_isa isa);
@@ -71,6 +73,8 @@ void *kiln_buffer_alloc(kiln_context *ctx, size_t nbytes);
 /* Drops one reference; alloc gives one, retain adds one; the block is reused at zero. */
 void kiln_buffer_free(kiln_context *ctx, void *ptr);
 int kiln_buffer_retain(kiln_context *ctx, void *ptr);
+/* Usable size of a live block (its size class), or 0 when ptr is not a live block. */
+size_t kiln_buffer_size(const kiln_context *ctx, const void *ptr);
 void kiln_memory_stats_get(const kiln_context *ctx, kiln_memory_stats *out);
 void kiln_memory_empty_cache(kiln_context *ctx);
 

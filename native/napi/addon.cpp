@@ -4,6 +4,8 @@
 // returns statuses; JS turns them into KilnError, so nothing here throws on a bad tensor.
 #include <napi.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "kiln.h"
@@ -26,7 +28,7 @@ struct Instance {
   // Bytes allocated or freed since V8 was last told; reported once past kAdjustStep, because
   // napi_adjust_external_memory on every small tensor costs more than the op.
   int64_t pending_adjust = 0;
-  double block[kBlockDoubles];
+  double *block = nullptr;  // data of block_ref's ArrayBuffer, which the instance keeps alive
   Napi::Reference<Napi::Float64Array> block_ref;
 };
 
@@ -42,14 +44,19 @@ void adjust(Napi::Env env, Instance *I, int64_t delta) {
   }
 }
 
+// Doubles to integers without undefined casts: anything non-integral or out of range becomes a
+// value kiln_op_run rejects (-1).
+int64_t to_i64(double v) { return v >= -9.0e15 && v <= 9.0e15 && v == (double)(int64_t)v ? (int64_t)v : -1; }
+
 void unpack(const double *b, kiln_tensor *t) {
-  t->data = (void *)(uintptr_t)b[0];
-  t->dtype = (int32_t)b[1];
-  t->ndim = (int32_t)b[2];
+  t->data = b[0] > 0 && b[0] < 9.0e15 ? (void *)(uintptr_t)b[0] : nullptr;
+  t->dtype = (int32_t)std::max<int64_t>(-1, std::min<int64_t>(to_i64(b[1]), 1000));
+  t->ndim = (int32_t)std::max<int64_t>(-1, std::min<int64_t>(to_i64(b[2]), 1000));
   if (t->ndim < 0 || t->ndim > KILN_MAX_DIMS) return;  // kiln_op_run reports it
   for (int d = 0; d < t->ndim; d++) {
-    t->shape[d] = (int64_t)b[3 + d];
-    t->strides[d] = (int64_t)b[3 + KILN_MAX_DIMS + d];
+    t->shape[d] = to_i64(b[3 + d]);
+    t->strides[d] = to_i64(b[3 + KILN_MAX_DIMS + d]);
+    if (t->strides[d] == -1 && b[3 + KILN_MAX_DIMS + d] != -1.0) t->shape[d] = -1;  // make check() fail
   }
 }
 
@@ -89,8 +96,9 @@ Napi::Value Free(const Napi::CallbackInfo &info) {
 Napi::Value View(const Napi::CallbackInfo &info) {
   Instance *I = inst(info);
   void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
-  size_t n = (size_t)info[1].As<Napi::Number>().DoubleValue();
-  if (!kiln_buffer_retain(I->ctx, p)) return info.Env().Null();
+  double nd = info[1].As<Napi::Number>().DoubleValue();
+  size_t n = nd >= 0 && nd < 9.0e15 ? (size_t)nd : (size_t)-1;
+  if (n > kiln_buffer_size(I->ctx, p) || !kiln_buffer_retain(I->ctx, p)) return info.Env().Null();
   auto *hint = new std::pair<std::shared_ptr<Context>, void *>(I->shared, p);
   napi_value ab;
   napi_status s = napi_create_external_arraybuffer(
@@ -112,20 +120,18 @@ Napi::Value View(const Napi::CallbackInfo &info) {
 }
 
 // copyIn(addr, typedArray) / copyOut(addr, typedArray): raw byte copies between JS and a block.
-Napi::Value CopyIn(const Napi::CallbackInfo &info) {
+// Both check the length against the block, so a bad call cannot write past it.
+Napi::Value Copy(const Napi::CallbackInfo &info, bool in) {
   void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
   auto ta = info[1].As<Napi::TypedArray>();
-  auto buf = ta.ArrayBuffer();
-  memcpy(p, (char *)buf.Data() + ta.ByteOffset(), ta.ByteLength());
-  return info.Env().Undefined();
+  if (ta.ByteLength() > kiln_buffer_size(inst(info)->ctx, p)) return Napi::Boolean::New(info.Env(), false);
+  char *js = (char *)ta.ArrayBuffer().Data() + ta.ByteOffset();
+  if (in) memcpy(p, js, ta.ByteLength());
+  else memcpy(js, p, ta.ByteLength());
+  return Napi::Boolean::New(info.Env(), true);
 }
-Napi::Value CopyOut(const Napi::CallbackInfo &info) {
-  void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
-  auto ta = info[1].As<Napi::TypedArray>();
-  auto buf = ta.ArrayBuffer();
-  memcpy((char *)buf.Data() + ta.ByteOffset(), p, ta.ByteLength());
-  return info.Env().Undefined();
-}
+Napi::Value CopyIn(const Napi::CallbackInfo &info) { return Copy(info, true); }
+Napi::Value CopyOut(const Napi::CallbackInfo &info) { return Copy(info, false); }
 
 Napi::Value LastError(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), kiln_last_error(inst(info)->ctx)); }
 
@@ -159,7 +165,7 @@ Napi::Value Info(const Napi::CallbackInfo &info) {
   for (int i = 0; i < 4; i++)
     if (set & (1u << i)) sup[k++] = kiln_isa_name((kiln_isa)i);
   o["supportedIsas"] = sup;
-  o["startupWarning"] = kiln_last_error(I->ctx);
+  o["startupWarning"] = kiln_context_startup_warning(I->ctx);
   o["opCount"] = (int)KILN_OP_COUNT;
   o["cuda"] = false;
   o["version"] = 1;
@@ -176,8 +182,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   I->shared = std::shared_ptr<Context>(new Context{I->ctx});
   env.SetInstanceData<Instance>(I);  // deleted with the environment; zero-copy buffers keep `shared`
-  auto ab = Napi::ArrayBuffer::New(env, I->block, sizeof I->block);
-  auto block = Napi::Float64Array::New(env, kBlockDoubles, ab, 0);
+  auto block = Napi::Float64Array::New(env, kBlockDoubles);
+  I->block = (double *)block.Data();
+  I->block_ref = Napi::Persistent(block);
   exports["argBlock"] = block;
   exports["descDoubles"] = kDescDoubles;
   exports["attrBase"] = kAttrBase;
