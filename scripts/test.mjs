@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: the generated-file check, every uvu suite under test/ (TypeScript through tsx),
+// `npm test`: the generated-file and formatting checks, every uvu suite under test/ (TypeScript through tsx),
 // then the op conformance suite again under each other ISA this CPU can run (KILN_ISA), and a
 // closing "N passed, N failed" line. Exit status is non-zero when anything failed.
 import { spawnSync } from 'child_process';
@@ -30,6 +30,7 @@ function run(label, args, env = {}) {
 
 const suites = (dir, pattern = '\\.test\\.ts$') => [uvu, dir, pattern, '-r', 'tsx/cjs'];
 run('generated op ids are current', ['-r', 'tsx/cjs', 'scripts/gen_ops.ts', '--check']);
+run('formatting (Prettier, clang-format)', ['scripts/format.mjs', '--check']);
 for (const dir of ['test/unit', 'test/ops', 'test/nn', 'test/train', 'test/cuda', 'test/e2e']) {
   const abs = path.join(root, dir);
   if (fs.existsSync(abs) && fs.readdirSync(abs).some((f) => f.endsWith('.test.ts'))) run(dir, suites(dir));

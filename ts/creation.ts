@@ -115,7 +115,8 @@ export function tensor(data: TensorData | Tensor, opts?: TensorOptions): Tensor 
     const arr = data as unknown as ArrayLike<number>;
     if (dtype === own && dtype !== 'int32') {
       const t = Tensor._empty([arr.length], dtype, 'tensor');
-      if (arr.length && !native().copyIn(t._storage.addr, data)) throw new KilnError('ERR_NATIVE', 'tensor: copy larger than its block');
+      if (arr.length && !native().copyIn(t._storage.addr, data))
+        throw new KilnError('ERR_NATIVE', 'tensor: copy larger than its block');
       return finish(t, opts);
     }
     return finish(fromNumbers(arr, [arr.length], dtype), opts);

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <new>
 #include <set>
-#include <fstream>
 #include <string>
 
 #include "dtype.h"
@@ -68,10 +68,14 @@ kiln_context *kiln_context_create(int num_threads, const char *isa) {
     for (kiln_isa c : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON})
       if (!std::strcmp(isa, kiln_isa_name(c))) {
         found = true;
-        if (supported & (1u << c)) ctx->isa = c;
-        else kiln::fail(ctx, KILN_ERR_ARG, "KILN_ISA=%s is not supported by this CPU; using %s", isa, kiln_isa_name(best));
+        if (supported & (1u << c))
+          ctx->isa = c;
+        else
+          kiln::fail(ctx, KILN_ERR_ARG, "KILN_ISA=%s is not supported by this CPU; using %s", isa, kiln_isa_name(best));
       }
-    if (!found) kiln::fail(ctx, KILN_ERR_ARG, "KILN_ISA=%s is unknown (generic, avx2, avx512, neon); using %s", isa, kiln_isa_name(best));
+    if (!found)
+      kiln::fail(ctx, KILN_ERR_ARG, "KILN_ISA=%s is unknown (generic, avx2, avx512, neon); using %s", isa,
+                 kiln_isa_name(best));
   }
   ctx->startup_warning = ctx->error;
   ctx->error.clear();

@@ -17,19 +17,24 @@ namespace {
 kiln_status check(kiln_context *ctx, int op, const kiln_tensor *t, int n, bool outputs) {
   for (int i = 0; i < n; i++) {
     if (t[i].ndim < 0 || t[i].ndim > KILN_MAX_DIMS)
-      return fail(ctx, KILN_ERR_SHAPE, "%s: operand %d has rank %d (max %d)", kiln_op_name(op), i, t[i].ndim, KILN_MAX_DIMS);
-    if (t[i].dtype < 0 || t[i].dtype >= KILN_NUM_DTYPES) return fail(ctx, KILN_ERR_DTYPE, "%s: operand %d has a bad dtype", kiln_op_name(op), i);
+      return fail(ctx, KILN_ERR_SHAPE, "%s: operand %d has rank %d (max %d)", kiln_op_name(op), i, t[i].ndim,
+                  KILN_MAX_DIMS);
+    if (t[i].dtype < 0 || t[i].dtype >= KILN_NUM_DTYPES)
+      return fail(ctx, KILN_ERR_DTYPE, "%s: operand %d has a bad dtype", kiln_op_name(op), i);
     int64_t numel = 1;
     for (int d = 0; d < t[i].ndim; d++) {
       if (t[i].shape[d] < 0 || t[i].shape[d] > ((int64_t)1 << 48))
         return fail(ctx, KILN_ERR_SHAPE, "%s: operand %d has an invalid size", kiln_op_name(op), i);
-      numel = t[i].shape[d] == 0 ? 0 : (numel > ((int64_t)1 << 50) / t[i].shape[d] ? ((int64_t)1 << 50) : numel * t[i].shape[d]);
+      numel = t[i].shape[d] == 0
+                  ? 0
+                  : (numel > ((int64_t)1 << 50) / t[i].shape[d] ? ((int64_t)1 << 50) : numel * t[i].shape[d]);
     }
     if (numel > 0 && !t[i].data) return fail(ctx, KILN_ERR_ARG, "%s: operand %d has no data", kiln_op_name(op), i);
     if (outputs && numel > 0)
       for (int d = 0; d < t[i].ndim; d++)
         if (t[i].strides[d] == 0 && t[i].shape[d] > 1)
-          return fail(ctx, KILN_ERR_ARG, "%s: the output has elements that share memory (an expanded view); write into a copy",
+          return fail(ctx, KILN_ERR_ARG,
+                      "%s: the output has elements that share memory (an expanded view); write into a copy",
                       kiln_op_name(op));
   }
   return KILN_OK;
@@ -48,7 +53,8 @@ bool same_shape(const kiln_tensor &a, const kiln_tensor &b) {
 kiln_status check_elementwise(kiln_context *ctx, int op, const kiln_tensor &out, const kiln_tensor *in, int nin) {
   for (int i = 0; i < nin; i++)
     if (!same_shape(out, in[i]))
-      return fail(ctx, KILN_ERR_SHAPE, "%s: input %d does not have the output's shape (broadcast inputs are expanded first)",
+      return fail(ctx, KILN_ERR_SHAPE,
+                  "%s: input %d does not have the output's shape (broadcast inputs are expanded first)",
                   kiln_op_name(op), i);
   return KILN_OK;
 }
@@ -64,7 +70,8 @@ bool int_attr(const double *attr, int i, int lo, int hi, int *out) {
 kiln_status check_reduce(kiln_context *ctx, int op, const kiln_tensor &out, const kiln_tensor &in, int nred) {
   if (out.ndim != in.ndim - nred) return fail(ctx, KILN_ERR_SHAPE, "%s: output rank does not match", kiln_op_name(op));
   for (int d = 0; d < out.ndim; d++)
-    if (out.shape[d] != in.shape[d]) return fail(ctx, KILN_ERR_SHAPE, "%s: output dim %d does not match", kiln_op_name(op), d);
+    if (out.shape[d] != in.shape[d])
+      return fail(ctx, KILN_ERR_SHAPE, "%s: output dim %d does not match", kiln_op_name(op), d);
   return KILN_OK;
 }
 
@@ -77,13 +84,15 @@ kiln_status check_matmul(kiln_context *ctx, const kiln_tensor &out, const kiln_t
   return KILN_OK;
 }
 
-kiln_status check_index(kiln_context *ctx, int op, const kiln_tensor &self, const kiln_tensor &index, const kiln_tensor *src,
-                        int dim) {
+kiln_status check_index(kiln_context *ctx, int op, const kiln_tensor &self, const kiln_tensor &index,
+                        const kiln_tensor *src, int dim) {
   if (index.ndim != self.ndim || (src && src->ndim != self.ndim) || dim < 0 || dim >= self.ndim)
     return fail(ctx, KILN_ERR_SHAPE, "%s: rank mismatch", kiln_op_name(op));
   for (int d = 0; d < self.ndim; d++) {
-    if (src && index.shape[d] > src->shape[d]) return fail(ctx, KILN_ERR_SHAPE, "%s: index larger than its source", kiln_op_name(op));
-    if (d != dim && index.shape[d] > self.shape[d]) return fail(ctx, KILN_ERR_SHAPE, "%s: index larger than the input", kiln_op_name(op));
+    if (src && index.shape[d] > src->shape[d])
+      return fail(ctx, KILN_ERR_SHAPE, "%s: index larger than its source", kiln_op_name(op));
+    if (d != dim && index.shape[d] > self.shape[d])
+      return fail(ctx, KILN_ERR_SHAPE, "%s: index larger than the input", kiln_op_name(op));
   }
   return KILN_OK;
 }
@@ -91,9 +100,17 @@ kiln_status check_index(kiln_context *ctx, int op, const kiln_tensor &self, cons
 kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in, int nin, const double *attr) {
   int iattr = 0;
   switch (op) {
-    case KILN_OP_FILL: case KILN_OP_UNIFORM: case KILN_OP_NORMAL: break;
-    case KILN_OP_SUM: case KILN_OP_PROD: case KILN_OP_AMAX: case KILN_OP_AMIN: case KILN_OP_ARGMAX: case KILN_OP_ARGMIN:
-      if (!int_attr(attr, 0, 0, in[0].ndim, &iattr)) return fail(ctx, KILN_ERR_ARG, "%s: bad number of reduced dims", kiln_op_name(op));
+    case KILN_OP_FILL:
+    case KILN_OP_UNIFORM:
+    case KILN_OP_NORMAL: break;
+    case KILN_OP_SUM:
+    case KILN_OP_PROD:
+    case KILN_OP_AMAX:
+    case KILN_OP_AMIN:
+    case KILN_OP_ARGMAX:
+    case KILN_OP_ARGMIN:
+      if (!int_attr(attr, 0, 0, in[0].ndim, &iattr))
+        return fail(ctx, KILN_ERR_ARG, "%s: bad number of reduced dims", kiln_op_name(op));
       if (kiln_status st = check_reduce(ctx, op, o[0], in[0], iattr)) return st;
       break;
     case KILN_OP_MATMUL:
@@ -104,38 +121,63 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
       if (!same_shape(o[0], in[1])) return fail(ctx, KILN_ERR_SHAPE, "gather: output must have the index's shape");
       if (kiln_status st = check_index(ctx, op, in[0], in[1], nullptr, iattr)) return st;
       break;
-    case KILN_OP_SCATTER: case KILN_OP_SCATTER_ADD:
-      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &iattr)) return fail(ctx, KILN_ERR_ARG, "%s: bad dim", kiln_op_name(op));
+    case KILN_OP_SCATTER:
+    case KILN_OP_SCATTER_ADD:
+      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &iattr))
+        return fail(ctx, KILN_ERR_ARG, "%s: bad dim", kiln_op_name(op));
       if (kiln_status st = check_index(ctx, op, o[0], in[0], &in[1], iattr)) return st;
       break;
     default:
       if (kiln_status st = check_elementwise(ctx, op, o[0], in, nin)) return st;
   }
   switch (op) {
-#define KILN_UNARY(ID, E) \
-  case KILN_OP_##ID: return unary_cpu(ctx, o[0], in[0], Unary::E);
-    KILN_UNARY(NEG, Neg) KILN_UNARY(ABS, Abs) KILN_UNARY(SIGN, Sign) KILN_UNARY(EXP, Exp) KILN_UNARY(LOG, Log)
-    KILN_UNARY(SQRT, Sqrt) KILN_UNARY(RSQRT, Rsqrt) KILN_UNARY(SIN, Sin) KILN_UNARY(COS, Cos) KILN_UNARY(TANH, Tanh)
-    KILN_UNARY(SIGMOID, Sigmoid) KILN_UNARY(ERF, Erf) KILN_UNARY(FLOOR, Floor) KILN_UNARY(CEIL, Ceil)
-    KILN_UNARY(ROUND, Round) KILN_UNARY(TRUNC, Trunc) KILN_UNARY(RECIPROCAL, Reciprocal) KILN_UNARY(LOG1P, Log1p)
-    KILN_UNARY(EXPM1, Expm1) KILN_UNARY(LOGICAL_NOT, LogicalNot)
-#undef KILN_UNARY
-#define KILN_BINARY(ID, E) \
-  case KILN_OP_##ID: return binary_cpu(ctx, o[0], in[0], in[1], Binary::E);
-    KILN_BINARY(ADD, Add) KILN_BINARY(SUB, Sub) KILN_BINARY(MUL, Mul) KILN_BINARY(DIV, Div) KILN_BINARY(POW, Pow)
-    KILN_BINARY(MAXIMUM, Maximum) KILN_BINARY(MINIMUM, Minimum) KILN_BINARY(REMAINDER, Remainder)
-    KILN_BINARY(ATAN2, Atan2) KILN_BINARY(EQ, Eq) KILN_BINARY(NE, Ne) KILN_BINARY(LT, Lt) KILN_BINARY(LE, Le)
-    KILN_BINARY(GT, Gt) KILN_BINARY(GE, Ge) KILN_BINARY(LOGICAL_AND, LogicalAnd) KILN_BINARY(LOGICAL_OR, LogicalOr)
-    KILN_BINARY(LOGICAL_XOR, LogicalXor)
-#undef KILN_BINARY
+    case KILN_OP_NEG: return unary_cpu(ctx, o[0], in[0], Unary::Neg);
+    case KILN_OP_ABS: return unary_cpu(ctx, o[0], in[0], Unary::Abs);
+    case KILN_OP_SIGN: return unary_cpu(ctx, o[0], in[0], Unary::Sign);
+    case KILN_OP_EXP: return unary_cpu(ctx, o[0], in[0], Unary::Exp);
+    case KILN_OP_LOG: return unary_cpu(ctx, o[0], in[0], Unary::Log);
+    case KILN_OP_SQRT: return unary_cpu(ctx, o[0], in[0], Unary::Sqrt);
+    case KILN_OP_RSQRT: return unary_cpu(ctx, o[0], in[0], Unary::Rsqrt);
+    case KILN_OP_SIN: return unary_cpu(ctx, o[0], in[0], Unary::Sin);
+    case KILN_OP_COS: return unary_cpu(ctx, o[0], in[0], Unary::Cos);
+    case KILN_OP_TANH: return unary_cpu(ctx, o[0], in[0], Unary::Tanh);
+    case KILN_OP_SIGMOID: return unary_cpu(ctx, o[0], in[0], Unary::Sigmoid);
+    case KILN_OP_ERF: return unary_cpu(ctx, o[0], in[0], Unary::Erf);
+    case KILN_OP_FLOOR: return unary_cpu(ctx, o[0], in[0], Unary::Floor);
+    case KILN_OP_CEIL: return unary_cpu(ctx, o[0], in[0], Unary::Ceil);
+    case KILN_OP_ROUND: return unary_cpu(ctx, o[0], in[0], Unary::Round);
+    case KILN_OP_TRUNC: return unary_cpu(ctx, o[0], in[0], Unary::Trunc);
+    case KILN_OP_RECIPROCAL: return unary_cpu(ctx, o[0], in[0], Unary::Reciprocal);
+    case KILN_OP_LOG1P: return unary_cpu(ctx, o[0], in[0], Unary::Log1p);
+    case KILN_OP_EXPM1: return unary_cpu(ctx, o[0], in[0], Unary::Expm1);
+    case KILN_OP_LOGICAL_NOT: return unary_cpu(ctx, o[0], in[0], Unary::LogicalNot);
+    case KILN_OP_ADD: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Add);
+    case KILN_OP_SUB: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Sub);
+    case KILN_OP_MUL: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Mul);
+    case KILN_OP_DIV: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Div);
+    case KILN_OP_POW: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Pow);
+    case KILN_OP_MAXIMUM: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Maximum);
+    case KILN_OP_MINIMUM: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Minimum);
+    case KILN_OP_REMAINDER: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Remainder);
+    case KILN_OP_ATAN2: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Atan2);
+    case KILN_OP_EQ: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Eq);
+    case KILN_OP_NE: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Ne);
+    case KILN_OP_LT: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Lt);
+    case KILN_OP_LE: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Le);
+    case KILN_OP_GT: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Gt);
+    case KILN_OP_GE: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Ge);
+    case KILN_OP_LOGICAL_AND: return binary_cpu(ctx, o[0], in[0], in[1], Binary::LogicalAnd);
+    case KILN_OP_LOGICAL_OR: return binary_cpu(ctx, o[0], in[0], in[1], Binary::LogicalOr);
+    case KILN_OP_LOGICAL_XOR: return binary_cpu(ctx, o[0], in[0], in[1], Binary::LogicalXor);
     case KILN_OP_WHERE: return where_cpu(ctx, o[0], in[0], in[1], in[2]);
     case KILN_OP_COPY: return copy_cpu(ctx, o[0], in[0]);
     case KILN_OP_FILL: return fill_cpu(ctx, o[0], attr[0]);
-#define KILN_REDUCE(ID, E) \
-  case KILN_OP_##ID: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::E);
-    KILN_REDUCE(SUM, Sum) KILN_REDUCE(PROD, Prod) KILN_REDUCE(AMAX, Max) KILN_REDUCE(AMIN, Min)
-    KILN_REDUCE(ARGMAX, ArgMax) KILN_REDUCE(ARGMIN, ArgMin)
-#undef KILN_REDUCE
+    case KILN_OP_SUM: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Sum);
+    case KILN_OP_PROD: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Prod);
+    case KILN_OP_AMAX: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Max);
+    case KILN_OP_AMIN: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Min);
+    case KILN_OP_ARGMAX: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::ArgMax);
+    case KILN_OP_ARGMIN: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::ArgMin);
     case KILN_OP_MATMUL: return matmul_cpu(ctx, o[0], in[0], in[1]);
     case KILN_OP_GATHER: return gather_cpu(ctx, o[0], in[0], in[1], iattr);
     case KILN_OP_SCATTER: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, false);
@@ -148,14 +190,14 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
 
 }  // namespace
 
-extern "C" kiln_status kiln_op_run(kiln_context *ctx, int op, kiln_tensor *outs, int nout, const kiln_tensor *ins, int nin,
-                                   const double *attrs, int nattr) {
+extern "C" kiln_status kiln_op_run(kiln_context *ctx, int op, kiln_tensor *outs, int nout, const kiln_tensor *ins,
+                                   int nin, const double *attrs, int nattr) {
   if (!ctx) return KILN_ERR_INTERNAL;
   if (op < 0 || op >= KILN_OP_COUNT) return fail(ctx, KILN_ERR_ARG, "unknown op id %d", op);
   const kiln_op_info &info = kiln_op_infos[op];
   if (nout != info.nout || nin != info.nin || nattr < info.nattr)
-    return fail(ctx, KILN_ERR_ARG, "%s: expected %d outputs, %d inputs, %d attributes; got %d, %d, %d", info.name, info.nout,
-                info.nin, info.nattr, nout, nin, nattr);
+    return fail(ctx, KILN_ERR_ARG, "%s: expected %d outputs, %d inputs, %d attributes; got %d, %d, %d", info.name,
+                info.nout, info.nin, info.nattr, nout, nin, nattr);
   kiln_status st = check(ctx, op, outs, nout, true);
   if (st == KILN_OK) st = check(ctx, op, ins, nin, false);
   if (st != KILN_OK) return st;

@@ -71,12 +71,25 @@ KILN_HD uint16_t float_to_bf16(float f) {
 }
 
 // Compute type: half types widen to float; everything else computes in itself.
-template <class T> struct compute_of { using type = T; };
-template <> struct compute_of<half_t> { using type = float; };
-template <> struct compute_of<bfloat16_t> { using type = float; };
-template <class T> using compute_t = typename compute_of<T>::type;
+template <class T>
+struct compute_of {
+  using type = T;
+};
+template <>
+struct compute_of<half_t> {
+  using type = float;
+};
+template <>
+struct compute_of<bfloat16_t> {
+  using type = float;
+};
+template <class T>
+using compute_t = typename compute_of<T>::type;
 
-template <class T> KILN_HD compute_t<T> load(const T &v) { return v; }
+template <class T>
+KILN_HD compute_t<T> load(const T &v) {
+  return v;
+}
 // A bool byte other than 0/1 (written through a zero-copy data() view) still reads as true.
 KILN_HD bool load(const bool &v) {
   uint8_t b;
@@ -86,8 +99,10 @@ KILN_HD bool load(const bool &v) {
 KILN_HD float load(const half_t &v) { return half_to_float(v.bits); }
 KILN_HD float load(const bfloat16_t &v) { return bf16_to_float(v.bits); }
 
-template <class T> struct storer {
-  template <class C> KILN_HD static T cvt(C v) {
+template <class T>
+struct storer {
+  template <class C>
+  KILN_HD static T cvt(C v) {
     if constexpr (std::is_integral_v<T> && std::is_floating_point_v<C>) {
       // Float to integer is undefined in C++ for NaN and out-of-range values: NaN gives 0,
       // int32/int64 saturate (the same on every CPU), uint8 wraps.
@@ -104,23 +119,42 @@ template <class T> struct storer {
     }
   }
 };
-template <> struct storer<bool> {
-  template <class C> KILN_HD static bool cvt(C v) { return v != (C)0; }
+template <>
+struct storer<bool> {
+  template <class C>
+  KILN_HD static bool cvt(C v) {
+    return v != (C)0;
+  }
 };
-template <> struct storer<half_t> {
-  template <class C> KILN_HD static half_t cvt(C v) { return half_t{float_to_half((float)v)}; }
+template <>
+struct storer<half_t> {
+  template <class C>
+  KILN_HD static half_t cvt(C v) {
+    return half_t{float_to_half((float)v)};
+  }
 };
-template <> struct storer<bfloat16_t> {
-  template <class C> KILN_HD static bfloat16_t cvt(C v) { return bfloat16_t{float_to_bf16((float)v)}; }
+template <>
+struct storer<bfloat16_t> {
+  template <class C>
+  KILN_HD static bfloat16_t cvt(C v) {
+    return bfloat16_t{float_to_bf16((float)v)};
+  }
 };
-template <class T, class C> KILN_HD T store(C v) { return storer<T>::cvt(v); }
+template <class T, class C>
+KILN_HD T store(C v) {
+  return storer<T>::cvt(v);
+}
 
 inline size_t dtype_size(int dt) {
   switch (dt) {
-    case KILN_FLOAT64: case KILN_INT64: return 8;
-    case KILN_FLOAT32: case KILN_INT32: return 4;
-    case KILN_FLOAT16: case KILN_BFLOAT16: return 2;
-    case KILN_UINT8: case KILN_BOOL: return 1;
+    case KILN_FLOAT64:
+    case KILN_INT64: return 8;
+    case KILN_FLOAT32:
+    case KILN_INT32: return 4;
+    case KILN_FLOAT16:
+    case KILN_BFLOAT16: return 2;
+    case KILN_UINT8:
+    case KILN_BOOL: return 1;
     default: return 0;
   }
 }
@@ -129,24 +163,72 @@ inline bool dtype_is_float(int dt) { return dt <= KILN_BFLOAT16; }
 }  // namespace kiln
 
 // Calls BODY with `using scalar_t = <type of dt>`; unknown dtypes run ON_BAD.
-#define KILN_DISPATCH_ALL(dt, ON_BAD, ...)                        \
-  switch (dt) {                                                   \
-    case KILN_FLOAT32: { using scalar_t = float; __VA_ARGS__; break; }            \
-    case KILN_FLOAT64: { using scalar_t = double; __VA_ARGS__; break; }           \
-    case KILN_FLOAT16: { using scalar_t = kiln::half_t; __VA_ARGS__; break; }     \
-    case KILN_BFLOAT16: { using scalar_t = kiln::bfloat16_t; __VA_ARGS__; break; } \
-    case KILN_INT32: { using scalar_t = int32_t; __VA_ARGS__; break; }            \
-    case KILN_INT64: { using scalar_t = int64_t; __VA_ARGS__; break; }            \
-    case KILN_UINT8: { using scalar_t = uint8_t; __VA_ARGS__; break; }            \
-    case KILN_BOOL: { using scalar_t = bool; __VA_ARGS__; break; }                \
-    default: ON_BAD;                                              \
+#define KILN_DISPATCH_ALL(dt, ON_BAD, ...) \
+  switch (dt) {                            \
+    case KILN_FLOAT32: {                   \
+      using scalar_t = float;              \
+      __VA_ARGS__;                         \
+      break;                               \
+    }                                      \
+    case KILN_FLOAT64: {                   \
+      using scalar_t = double;             \
+      __VA_ARGS__;                         \
+      break;                               \
+    }                                      \
+    case KILN_FLOAT16: {                   \
+      using scalar_t = kiln::half_t;       \
+      __VA_ARGS__;                         \
+      break;                               \
+    }                                      \
+    case KILN_BFLOAT16: {                  \
+      using scalar_t = kiln::bfloat16_t;   \
+      __VA_ARGS__;                         \
+      break;                               \
+    }                                      \
+    case KILN_INT32: {                     \
+      using scalar_t = int32_t;            \
+      __VA_ARGS__;                         \
+      break;                               \
+    }                                      \
+    case KILN_INT64: {                     \
+      using scalar_t = int64_t;            \
+      __VA_ARGS__;                         \
+      break;                               \
+    }                                      \
+    case KILN_UINT8: {                     \
+      using scalar_t = uint8_t;            \
+      __VA_ARGS__;                         \
+      break;                               \
+    }                                      \
+    case KILN_BOOL: {                      \
+      using scalar_t = bool;               \
+      __VA_ARGS__;                         \
+      break;                               \
+    }                                      \
+    default: ON_BAD;                       \
   }
 
-#define KILN_DISPATCH_FLOAT(dt, ON_BAD, ...)                      \
-  switch (dt) {                                                   \
-    case KILN_FLOAT32: { using scalar_t = float; __VA_ARGS__; break; }            \
-    case KILN_FLOAT64: { using scalar_t = double; __VA_ARGS__; break; }           \
-    case KILN_FLOAT16: { using scalar_t = kiln::half_t; __VA_ARGS__; break; }     \
-    case KILN_BFLOAT16: { using scalar_t = kiln::bfloat16_t; __VA_ARGS__; break; } \
-    default: ON_BAD;                                              \
+#define KILN_DISPATCH_FLOAT(dt, ON_BAD, ...) \
+  switch (dt) {                              \
+    case KILN_FLOAT32: {                     \
+      using scalar_t = float;                \
+      __VA_ARGS__;                           \
+      break;                                 \
+    }                                        \
+    case KILN_FLOAT64: {                     \
+      using scalar_t = double;               \
+      __VA_ARGS__;                           \
+      break;                                 \
+    }                                        \
+    case KILN_FLOAT16: {                     \
+      using scalar_t = kiln::half_t;         \
+      __VA_ARGS__;                           \
+      break;                                 \
+    }                                        \
+    case KILN_BFLOAT16: {                    \
+      using scalar_t = kiln::bfloat16_t;     \
+      __VA_ARGS__;                           \
+      break;                                 \
+    }                                        \
+    default: ON_BAD;                         \
   }

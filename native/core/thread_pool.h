@@ -46,7 +46,8 @@ class ThreadPool {
 
 // Splits [0, n) into chunks of `grain` elements and runs body(begin, end) on the pool; runs inline
 // when there is one chunk, one thread, or when called from inside a pool task.
-template <class F> void parallel_for(ThreadPool *pool, int64_t n, int64_t grain, const F &body) {
+template <class F>
+void parallel_for(ThreadPool *pool, int64_t n, int64_t grain, const F &body) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   int64_t chunks = (n + grain - 1) / grain;

@@ -8,7 +8,8 @@
 namespace kiln::cpu {
 
 kiln_status unary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, Unary op);
-kiln_status binary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, Binary op);
+kiln_status binary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b,
+                       Binary op);
 kiln_status where_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &cond, const kiln_tensor &a,
                       const kiln_tensor &b);
 kiln_status copy_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in);  // with dtype conversion
@@ -21,14 +22,17 @@ kiln_status reduce_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_ten
 // out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims already broadcast by the caller; out contiguous.
 kiln_status matmul_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b);
 
-kiln_status gather_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const kiln_tensor &index, int dim);
+kiln_status gather_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const kiln_tensor &index,
+                       int dim);
 // out already holds the base values; writes (or adds) src along dim at index.
-kiln_status scatter_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &index, const kiln_tensor &src, int dim,
-                        bool accumulate);
+kiln_status scatter_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &index, const kiln_tensor &src,
+                        int dim, bool accumulate);
 
 // Philox 4x32-10 with key = seed and counter = offset + element / 4, so values depend only on
 // (seed, offset, element index): identical for any thread count and on every device.
-kiln_status uniform_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double lo, double hi);
-kiln_status normal_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean, double std);
+kiln_status uniform_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double lo,
+                        double hi);
+kiln_status normal_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean,
+                       double std);
 
 }  // namespace kiln::cpu

@@ -11,7 +11,8 @@ namespace kiln::cpu {
 
 namespace {
 
-template <class T, class F> void unary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
+template <class T, class F>
+void unary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
   const kiln_tensor *ops[2] = {&out, &a};
   auto p = make_plan<2>(ops);
   parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
@@ -21,7 +22,8 @@ template <class T, class F> void unary_loop(kiln_context *ctx, const kiln_tensor
   });
 }
 
-template <class T, class F> void unary_bool_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
+template <class T, class F>
+void unary_bool_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
   const kiln_tensor *ops[2] = {&out, &a};
   auto p = make_plan<2>(ops);
   parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
@@ -31,7 +33,8 @@ template <class T, class F> void unary_bool_loop(kiln_context *ctx, const kiln_t
   });
 }
 
-template <class F> bool unary_float_op(Unary op, F &&call) {
+template <class F>
+bool unary_float_op(Unary op, F &&call) {
   using namespace math;
   switch (op) {
     case Unary::Exp: call(Exp{}); return true;
@@ -54,7 +57,8 @@ template <class F> bool unary_float_op(Unary op, F &&call) {
   }
 }
 
-template <class T> kiln_status unary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, Unary op) {
+template <class T>
+kiln_status unary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, Unary op) {
   using C = compute_t<T>;
   if (op == Unary::LogicalNot) {
     if (out.dtype != KILN_BOOL) return fail(ctx, KILN_ERR_DTYPE, "logical_not: output must be bool");
@@ -104,7 +108,8 @@ void binary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a
 }
 
 template <class T>
-kiln_status binary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, Binary op) {
+kiln_status binary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b,
+                         Binary op) {
   using namespace math;
   bool cmp = op >= Binary::Eq;
   if (a.dtype != b.dtype || (cmp ? out.dtype != KILN_BOOL : out.dtype != a.dtype))
@@ -127,11 +132,15 @@ kiln_status binary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
   }
   if constexpr (std::is_same_v<T, bool>) {  // bool arithmetic: add is or, mul is and (PyTorch)
     switch (op) {
-      case Binary::Mul: case Binary::LogicalAnd: binary_loop<T>(ctx, out, a, b, LogicalAnd{}); return KILN_OK;
-      case Binary::Add: case Binary::Maximum: case Binary::LogicalOr: binary_loop<T>(ctx, out, a, b, LogicalOr{}); return KILN_OK;
+      case Binary::Mul:
+      case Binary::LogicalAnd: binary_loop<T>(ctx, out, a, b, LogicalAnd{}); return KILN_OK;
+      case Binary::Add:
+      case Binary::Maximum:
+      case Binary::LogicalOr: binary_loop<T>(ctx, out, a, b, LogicalOr{}); return KILN_OK;
       case Binary::Minimum: binary_loop<T>(ctx, out, a, b, LogicalAnd{}); return KILN_OK;
       case Binary::Eq: binary_loop<T>(ctx, out, a, b, Eq{}); return KILN_OK;
-      case Binary::Ne: case Binary::LogicalXor: binary_loop<T>(ctx, out, a, b, Ne{}); return KILN_OK;
+      case Binary::Ne:
+      case Binary::LogicalXor: binary_loop<T>(ctx, out, a, b, Ne{}); return KILN_OK;
       case Binary::Lt: binary_loop<T>(ctx, out, a, b, Lt{}); return KILN_OK;
       case Binary::Le: binary_loop<T>(ctx, out, a, b, Le{}); return KILN_OK;
       case Binary::Gt: binary_loop<T>(ctx, out, a, b, Gt{}); return KILN_OK;
@@ -169,7 +178,8 @@ kiln_status binary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
   return fail(ctx, KILN_ERR_DTYPE, "binary op %d is not defined for this dtype", (int)op);
 }
 
-template <class O, class I> void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in) {
+template <class O, class I>
+void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in) {
   const kiln_tensor *ops[2] = {&out, &in};
   auto p = make_plan<2>(ops);
   parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
@@ -189,13 +199,16 @@ template <class O, class I> void copy_loop(kiln_context *ctx, const kiln_tensor 
 
 kiln_status unary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, Unary op) {
   kiln_status st = KILN_OK;
-  KILN_DISPATCH_ALL(a.dtype, return fail(ctx, KILN_ERR_DTYPE, "unary: bad dtype"), st = unary_typed<scalar_t>(ctx, out, a, op));
+  KILN_DISPATCH_ALL(a.dtype, return fail(ctx, KILN_ERR_DTYPE, "unary: bad dtype"),
+                    st = unary_typed<scalar_t>(ctx, out, a, op));
   return st;
 }
 
-kiln_status binary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, Binary op) {
+kiln_status binary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b,
+                       Binary op) {
   kiln_status st = KILN_OK;
-  KILN_DISPATCH_ALL(a.dtype, return fail(ctx, KILN_ERR_DTYPE, "binary: bad dtype"), st = binary_typed<scalar_t>(ctx, out, a, b, op));
+  KILN_DISPATCH_ALL(a.dtype, return fail(ctx, KILN_ERR_DTYPE, "binary: bad dtype"),
+                    st = binary_typed<scalar_t>(ctx, out, a, b, op));
   return st;
 }
 
@@ -217,7 +230,8 @@ kiln_status where_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tens
 kiln_status copy_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in) {
   KILN_DISPATCH_ALL(out.dtype, return fail(ctx, KILN_ERR_DTYPE, "copy: bad output dtype"), {
     using O = scalar_t;
-    KILN_DISPATCH_ALL(in.dtype, return fail(ctx, KILN_ERR_DTYPE, "copy: bad input dtype"), copy_loop<O, scalar_t>(ctx, out, in));
+    KILN_DISPATCH_ALL(in.dtype, return fail(ctx, KILN_ERR_DTYPE, "copy: bad input dtype"),
+                      copy_loop<O, scalar_t>(ctx, out, in));
   });
   return KILN_OK;
 }

@@ -13,18 +13,22 @@ namespace kiln::cpu {
 
 namespace {
 
-template <class I> int64_t read_index(const char *p) { return (int64_t) * (const I *)p; }
-
-int64_t index_at(int dt, const char *p) {
-  return dt == KILN_INT64 ? read_index<int64_t>(p) : read_index<int32_t>(p);
+template <class I>
+int64_t read_index(const char *p) {
+  return (int64_t) * (const I *)p;
 }
+
+int64_t index_at(int dt, const char *p) { return dt == KILN_INT64 ? read_index<int64_t>(p) : read_index<int32_t>(p); }
 
 }  // namespace
 
-kiln_status gather_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const kiln_tensor &index, int dim) {
-  if (index.dtype != KILN_INT64 && index.dtype != KILN_INT32) return fail(ctx, KILN_ERR_DTYPE, "gather: index must be int64 or int32");
+kiln_status gather_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const kiln_tensor &index,
+                       int dim) {
+  if (index.dtype != KILN_INT64 && index.dtype != KILN_INT32)
+    return fail(ctx, KILN_ERR_DTYPE, "gather: index must be int64 or int32");
   if (out.dtype != in.dtype) return fail(ctx, KILN_ERR_DTYPE, "gather: output dtype differs from input");
-  if (dim < 0 || dim >= in.ndim || out.ndim != in.ndim || index.ndim != in.ndim) return fail(ctx, KILN_ERR_SHAPE, "gather: rank mismatch");
+  if (dim < 0 || dim >= in.ndim || out.ndim != in.ndim || index.ndim != in.ndim)
+    return fail(ctx, KILN_ERR_SHAPE, "gather: rank mismatch");
   kiln_tensor src = in;  // shaped like out; the gathered dim is addressed through the index
   for (int d = 0; d < in.ndim; d++) src.shape[d] = out.shape[d];
   src.strides[dim] = 0;
@@ -45,15 +49,18 @@ kiln_status gather_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_ten
     }
   });
   if (bad.load() != INT64_MIN)
-    return fail(ctx, KILN_ERR_INDEX, "index %" PRId64 " is out of range for dimension %d of size %" PRId64, bad.load(), dim, limit);
+    return fail(ctx, KILN_ERR_INDEX, "index %" PRId64 " is out of range for dimension %d of size %" PRId64, bad.load(),
+                dim, limit);
   return KILN_OK;
 }
 
-kiln_status scatter_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &index, const kiln_tensor &src, int dim,
-                        bool accumulate) {
-  if (index.dtype != KILN_INT64 && index.dtype != KILN_INT32) return fail(ctx, KILN_ERR_DTYPE, "scatter: index must be int64 or int32");
+kiln_status scatter_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &index, const kiln_tensor &src,
+                        int dim, bool accumulate) {
+  if (index.dtype != KILN_INT64 && index.dtype != KILN_INT32)
+    return fail(ctx, KILN_ERR_DTYPE, "scatter: index must be int64 or int32");
   if (out.dtype != src.dtype) return fail(ctx, KILN_ERR_DTYPE, "scatter: source dtype differs from output");
-  if (dim < 0 || dim >= out.ndim || index.ndim != out.ndim || src.ndim != out.ndim) return fail(ctx, KILN_ERR_SHAPE, "scatter: rank mismatch");
+  if (dim < 0 || dim >= out.ndim || index.ndim != out.ndim || src.ndim != out.ndim)
+    return fail(ctx, KILN_ERR_SHAPE, "scatter: rank mismatch");
   kiln_tensor dst = out;
   for (int d = 0; d < out.ndim; d++) dst.shape[d] = index.shape[d];
   dst.strides[dim] = 0;
@@ -71,7 +78,8 @@ kiln_status scatter_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
     }
   });
   if (bad != INT64_MIN)
-    return fail(ctx, KILN_ERR_INDEX, "index %" PRId64 " is out of range for dimension %d of size %" PRId64, bad, dim, limit);
+    return fail(ctx, KILN_ERR_INDEX, "index %" PRId64 " is out of range for dimension %d of size %" PRId64, bad, dim,
+                limit);
   KILN_DISPATCH_ALL(out.dtype, return fail(ctx, KILN_ERR_DTYPE, "scatter: bad dtype"), {
     walk(p, 0, p.numel, [&](char *const *ptr, const int64_t *st, int64_t n) {
       for (int64_t i = 0; i < n; i++) {
@@ -79,8 +87,10 @@ kiln_status scatter_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
         if (ix < 0) ix += limit;
         scalar_t *d = (scalar_t *)(ptr[2]) + i * st[2] + ix * sdim;
         const scalar_t *v = (const scalar_t *)(ptr[1]) + i * st[1];
-        if (accumulate) *d = store<scalar_t>(math::Add{}(load(*d), load(*v)));
-        else *d = *v;
+        if (accumulate)
+          *d = store<scalar_t>(math::Add{}(load(*d), load(*v)));
+        else
+          *d = *v;
       }
     });
   });

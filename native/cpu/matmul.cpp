@@ -36,8 +36,8 @@ std::vector<Batch> batches(const kiln_tensor &out, const kiln_tensor &a, const k
   return v;
 }
 
-void matmul_f32(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, int64_t N, int64_t K, const kiln_tensor &out,
-                const kiln_tensor &a, const kiln_tensor &b) {
+void matmul_f32(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, int64_t N, int64_t K,
+                const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b) {
   const IsaKernels *isa = isa_kernels(ctx->isa);
   const int nd = a.ndim;
   int64_t sam = a.strides[nd - 2], sak = a.strides[nd - 1];
@@ -111,7 +111,8 @@ void matmul_generic(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, 
                    for (int64_t j = 0; j < N; j++) {
                      A acc = 0;
                      for (int64_t k = 0; k < K; k++)
-                       acc = math::wrap_add(acc, math::wrap_mul((A)load(x[i * sam + k * sak]), (A)load(y[k * sbk + j * sbn])));
+                       acc = math::wrap_add(
+                           acc, math::wrap_mul((A)load(x[i * sam + k * sak]), (A)load(y[k * sbk + j * sbn])));
                      o[i * som + j * son] = store<T>(acc);
                    }
                  }
@@ -122,7 +123,8 @@ void matmul_generic(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, 
 
 kiln_status matmul_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b) {
   int nd = out.ndim;
-  if (nd < 2 || a.ndim != nd || b.ndim != nd) return fail(ctx, KILN_ERR_SHAPE, "matmul: operands must have equal rank >= 2");
+  if (nd < 2 || a.ndim != nd || b.ndim != nd)
+    return fail(ctx, KILN_ERR_SHAPE, "matmul: operands must have equal rank >= 2");
   int64_t M = a.shape[nd - 2], K = a.shape[nd - 1], N = b.shape[nd - 1];
   if (b.shape[nd - 2] != K || out.shape[nd - 2] != M || out.shape[nd - 1] != N)
     return fail(ctx, KILN_ERR_SHAPE, "matmul: inner dimensions disagree");

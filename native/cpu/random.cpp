@@ -17,7 +17,8 @@ namespace {
 constexpr double kTwoPi = 6.283185307179586;
 
 // Value of element e; `Normal` picks Box-Muller, otherwise uniform in [lo, hi).
-template <bool Normal, bool Wide> double sample(uint64_t seed, uint64_t offset, int64_t e, double p0, double p1) {
+template <bool Normal, bool Wide>
+double sample(uint64_t seed, uint64_t offset, int64_t e, double p0, double p1) {
   if (Wide) {  // float64: block e/2, lane pair
     Philox4 r = philox4x32_10(offset + (uint64_t)e / 2, seed);
     if (!Normal) {
@@ -39,15 +40,18 @@ template <bool Normal, bool Wide> double sample(uint64_t seed, uint64_t offset, 
 
 // The largest value of T below hi (and not below lo): where a uniform draw that rounded up to
 // hi in T goes, so [lo, hi) stays half-open in every dtype.
-template <class T> T below(double lo, double hi) {
+template <class T>
+T below(double lo, double hi) {
   T x = store<T>(hi);
   for (int guard = 0; guard < 4 && (double)load(x) >= hi; guard++) {
     if constexpr (std::is_floating_point_v<T>) {
       x = std::nextafter(x, -std::numeric_limits<T>::infinity());
     } else {  // half_t / bfloat16_t: step the bit pattern one unit down
       uint16_t b = x.bits;
-      if ((b & 0x7fff) == 0) b = 0x8001;
-      else b = (b & 0x8000) ? (uint16_t)(b + 1) : (uint16_t)(b - 1);
+      if ((b & 0x7fff) == 0)
+        b = 0x8001;
+      else
+        b = (b & 0x8000) ? (uint16_t)(b + 1) : (uint16_t)(b - 1);
       x.bits = b;
     }
   }
@@ -55,7 +59,8 @@ template <class T> T below(double lo, double hi) {
 }
 
 template <bool Normal>
-kiln_status fill_random(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double p0, double p1) {
+kiln_status fill_random(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double p0,
+                        double p1) {
   const kiln_tensor *ops[1] = {&out};
   auto p = make_plan<1>(ops);
   // Collapsing only merges and drops size-1 dims, so the walk's flat index is the row-major index.
@@ -79,10 +84,12 @@ kiln_status fill_random(kiln_context *ctx, const kiln_tensor &out, uint64_t seed
 
 }  // namespace
 
-kiln_status uniform_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double lo, double hi) {
+kiln_status uniform_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double lo,
+                        double hi) {
   return fill_random<false>(ctx, out, seed, offset, lo, hi);
 }
-kiln_status normal_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean, double std) {
+kiln_status normal_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean,
+                       double std) {
   return fill_random<true>(ctx, out, seed, offset, mean, std);
 }
 

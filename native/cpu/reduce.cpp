@@ -5,9 +5,9 @@
 // per output, walk the reduced sub-view. A single huge reduction is split into
 // fixed-size blocks whose partials are combined in block order, so the bits do not depend on
 // the thread count. Accumulation: double for floating types, int64 for integers and bool.
+#include <algorithm>
 #include <cmath>
 #include <limits>
-#include <algorithm>
 #include <type_traits>
 #include <vector>
 
@@ -21,16 +21,19 @@ namespace {
 
 constexpr int64_t kBlock = 1 << 15;  // elements per partial of a split single reduction
 
-template <class T> using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;
+template <class T>
+using acc_t = std::conditional_t<std::is_floating_point_v<compute_t<T>>, double, int64_t>;
 
 // Compared in the accumulation type, so int64 values above 2^53 keep their order.
-template <class A> struct ArgResult {
+template <class A>
+struct ArgResult {
   A v;
   int64_t i;
 };
 
 // Reduces `n` elements at p with stride s (elements), from reduced-flat index `base`.
-template <class T, Reduce R> struct Runner {
+template <class T, Reduce R>
+struct Runner {
   using A = acc_t<T>;
   static A init() {
     if constexpr (R == Reduce::Sum) return A(0);
@@ -49,12 +52,14 @@ template <class T, Reduce R> struct Runner {
   }
 };
 
-template <class T> struct SubView {
+template <class T>
+struct SubView {
   Plan<1> plan;  // the reduced dims, base rebased per output
   int64_t n;
 };
 
-template <class T, Reduce R> acc_t<T> reduce_range(const SubView<T> &sv, char *base, int64_t b, int64_t e) {
+template <class T, Reduce R>
+acc_t<T> reduce_range(const SubView<T> &sv, char *base, int64_t b, int64_t e) {
   using Run = Runner<T, R>;
   acc_t<T> acc = Run::init();
   Plan<1> p = sv.plan;
@@ -66,7 +71,8 @@ template <class T, Reduce R> acc_t<T> reduce_range(const SubView<T> &sv, char *b
   return acc;
 }
 
-template <class T, bool Max> ArgResult<acc_t<T>> arg_range(const SubView<T> &sv, char *base, int64_t b, int64_t e) {
+template <class T, bool Max>
+ArgResult<acc_t<T>> arg_range(const SubView<T> &sv, char *base, int64_t b, int64_t e) {
   using A = acc_t<T>;
   ArgResult<A> r{0, -1};
   Plan<1> p = sv.plan;
@@ -83,14 +89,15 @@ template <class T, bool Max> ArgResult<acc_t<T>> arg_range(const SubView<T> &sv,
   return r;
 }
 
-template <class T, Reduce R> acc_t<T> combine(acc_t<T> a, acc_t<T> b) {
+template <class T, Reduce R>
+acc_t<T> combine(acc_t<T> a, acc_t<T> b) {
   Runner<T, R>::step(a, b);
   return a;
 }
 
 // Float32 contiguous runs use the ISA table for sum/max/min.
-template <class T, Reduce R> bool fast_run(kiln_context *ctx, const SubView<T> &sv, char *base, int64_t b, int64_t e,
-                                           acc_t<T> &out) {
+template <class T, Reduce R>
+bool fast_run(kiln_context *ctx, const SubView<T> &sv, char *base, int64_t b, int64_t e, acc_t<T> &out) {
   if constexpr (std::is_same_v<T, float> && (R == Reduce::Sum || R == Reduce::Max || R == Reduce::Min)) {
     if (sv.plan.ndim == 1 && sv.plan.st[0][0] == 1) {
       const IsaKernels *isa = isa_kernels(ctx->isa);
@@ -153,9 +160,7 @@ kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
   if (R_n == 0 && (R == Reduce::Max || R == Reduce::Min || is_arg))
     return fail(ctx, KILN_ERR_SHAPE, "reduction over an empty dimension has no identity");
 
-  auto write = [&](char *o, acc_t<T> v) {
-    KILN_DISPATCH_ALL(out.dtype, , *(scalar_t *)o = store<scalar_t>(v));
-  };
+  auto write = [&](char *o, acc_t<T> v) { KILN_DISPATCH_ALL(out.dtype, , *(scalar_t *)o = store<scalar_t>(v)); };
   auto reduce_one = [&](char *o, char *x, int64_t b, int64_t e) -> acc_t<T> {
     acc_t<T> v;
     if (!fast_run<T, R>(ctx, sv, x, b, e, v)) v = reduce_range<T, R>(sv, x, b, e);
@@ -220,7 +225,8 @@ kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
 
 kiln_status reduce_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int nred, Reduce op) {
   if (nred < 0 || nred > in.ndim || out.ndim != in.ndim - nred)
-    return fail(ctx, KILN_ERR_SHAPE, "reduce: output rank %d does not match input rank %d minus %d", out.ndim, in.ndim, nred);
+    return fail(ctx, KILN_ERR_SHAPE, "reduce: output rank %d does not match input rank %d minus %d", out.ndim, in.ndim,
+                nred);
   if ((op == Reduce::ArgMax || op == Reduce::ArgMin) && out.dtype != KILN_INT64)
     return fail(ctx, KILN_ERR_DTYPE, "argmax/argmin: output must be int64");
   kiln_status st = KILN_OK;

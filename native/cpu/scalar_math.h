@@ -12,84 +12,196 @@ namespace kiln::math {
 
 // Signed integer arithmetic wraps (two's complement, like PyTorch) instead of overflowing,
 // which C++ leaves undefined: compute in the unsigned type and convert back.
-template <class T> KILN_HD T wrap_add(T a, T b) {
+template <class T>
+KILN_HD T wrap_add(T a, T b) {
   if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
     using U = std::make_unsigned_t<T>;
     return (T)(U)((U)a + (U)b);
-  } else return a + b;
+  } else
+    return a + b;
 }
-template <class T> KILN_HD T wrap_sub(T a, T b) {
+template <class T>
+KILN_HD T wrap_sub(T a, T b) {
   if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
     using U = std::make_unsigned_t<T>;
     return (T)(U)((U)a - (U)b);
-  } else return a - b;
+  } else
+    return a - b;
 }
-template <class T> KILN_HD T wrap_mul(T a, T b) {
+template <class T>
+KILN_HD T wrap_mul(T a, T b) {
   if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
     using U = std::make_unsigned_t<T>;
     return (T)(U)((U)a * (U)b);
-  } else return a * b;
+  } else
+    return a * b;
 }
 
-template <class T> KILN_HD bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) return v != v;
-  else return false;
+template <class T>
+KILN_HD bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return v != v;
+  else
+    return false;
 }
 
-struct Neg { template <class T> KILN_HD T operator()(T a) const { return wrap_sub(T(0), a); } };
+struct Neg {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return wrap_sub(T(0), a);
+  }
+};
 struct Abs {
-  template <class T> KILN_HD T operator()(T a) const {
-    if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) return a;
-    else if constexpr (std::is_floating_point_v<T>) return std::fabs(a);  // abs(-0.0) = +0.0, like the SIMD path
-    else return a < 0 ? wrap_sub(T(0), a) : a;
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>)
+      return a;
+    else if constexpr (std::is_floating_point_v<T>)
+      return std::fabs(a);  // abs(-0.0) = +0.0, like the SIMD path
+    else
+      return a < 0 ? wrap_sub(T(0), a) : a;
   }
 };
 struct Sign {
-  template <class T> KILN_HD T operator()(T a) const {
+  template <class T>
+  KILN_HD T operator()(T a) const {
     if (is_nan(a)) return a;
     return (T)((T(0) < a) - (a < T(0)));
   }
 };
-struct Exp { template <class T> KILN_HD T operator()(T a) const { return std::exp(a); } };
-struct Log { template <class T> KILN_HD T operator()(T a) const { return std::log(a); } };
-struct Sqrt { template <class T> KILN_HD T operator()(T a) const { return std::sqrt(a); } };
-struct Rsqrt { template <class T> KILN_HD T operator()(T a) const { return T(1) / std::sqrt(a); } };
-struct Sin { template <class T> KILN_HD T operator()(T a) const { return std::sin(a); } };
-struct Cos { template <class T> KILN_HD T operator()(T a) const { return std::cos(a); } };
-struct Tanh { template <class T> KILN_HD T operator()(T a) const { return std::tanh(a); } };
+struct Exp {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::exp(a);
+  }
+};
+struct Log {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::log(a);
+  }
+};
+struct Sqrt {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::sqrt(a);
+  }
+};
+struct Rsqrt {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return T(1) / std::sqrt(a);
+  }
+};
+struct Sin {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::sin(a);
+  }
+};
+struct Cos {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::cos(a);
+  }
+};
+struct Tanh {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::tanh(a);
+  }
+};
 struct Sigmoid {
   // Written so that neither branch overflows: exp of a non-positive number only.
-  template <class T> KILN_HD T operator()(T a) const {
+  template <class T>
+  KILN_HD T operator()(T a) const {
     if (a >= 0) return T(1) / (T(1) + std::exp(-a));
     T e = std::exp(a);
     return e / (T(1) + e);
   }
 };
-struct Erf { template <class T> KILN_HD T operator()(T a) const { return std::erf(a); } };
-struct Floor { template <class T> KILN_HD T operator()(T a) const { return std::floor(a); } };
-struct Ceil { template <class T> KILN_HD T operator()(T a) const { return std::ceil(a); } };
-struct Round { template <class T> KILN_HD T operator()(T a) const { return std::nearbyint(a); } };
-struct Trunc { template <class T> KILN_HD T operator()(T a) const { return std::trunc(a); } };
-struct Reciprocal { template <class T> KILN_HD T operator()(T a) const { return T(1) / a; } };
-struct Log1p { template <class T> KILN_HD T operator()(T a) const { return std::log1p(a); } };
-struct Expm1 { template <class T> KILN_HD T operator()(T a) const { return std::expm1(a); } };
+struct Erf {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::erf(a);
+  }
+};
+struct Floor {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::floor(a);
+  }
+};
+struct Ceil {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::ceil(a);
+  }
+};
+struct Round {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::nearbyint(a);
+  }
+};
+struct Trunc {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::trunc(a);
+  }
+};
+struct Reciprocal {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return T(1) / a;
+  }
+};
+struct Log1p {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::log1p(a);
+  }
+};
+struct Expm1 {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::expm1(a);
+  }
+};
 
-struct Add { template <class T> KILN_HD T operator()(T a, T b) const { return wrap_add(a, b); } };
-struct Sub { template <class T> KILN_HD T operator()(T a, T b) const { return wrap_sub(a, b); } };
-struct Mul { template <class T> KILN_HD T operator()(T a, T b) const { return wrap_mul(a, b); } };
+struct Add {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return wrap_add(a, b);
+  }
+};
+struct Sub {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return wrap_sub(a, b);
+  }
+};
+struct Mul {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return wrap_mul(a, b);
+  }
+};
 struct Div {
-  template <class T> KILN_HD T operator()(T a, T b) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {  // TS promotes ints to float; guard anyway (/0, MIN / -1)
       if (b == 0) return T(0);
       if constexpr (std::is_signed_v<T>)
         if (b == T(-1)) return wrap_sub(T(0), a);
       return a / b;
-    }
-    else return a / b;
+    } else
+      return a / b;
   }
 };
 struct Pow {
-  template <class T> KILN_HD T operator()(T a, T b) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {
       if (b < 0) return a == 1 ? T(1) : (a == T(-1) ? ((b & 1) ? T(-1) : T(1)) : T(0));
       T r = 1, base = a;
@@ -104,19 +216,22 @@ struct Pow {
   }
 };
 struct Maximum {
-  template <class T> KILN_HD T operator()(T a, T b) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
     if (is_nan(a) || is_nan(b)) return is_nan(a) ? a : b;
     return a > b ? a : b;
   }
 };
 struct Minimum {
-  template <class T> KILN_HD T operator()(T a, T b) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
     if (is_nan(a) || is_nan(b)) return is_nan(a) ? a : b;
     return a < b ? a : b;
   }
 };
 struct Remainder {
-  template <class T> KILN_HD T operator()(T a, T b) const {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
     if constexpr (std::is_integral_v<T>) {
       if (b == 0) return T(0);
       if constexpr (std::is_signed_v<T>)
@@ -129,18 +244,73 @@ struct Remainder {
     }
   }
 };
-struct Atan2 { template <class T> KILN_HD T operator()(T a, T b) const { return std::atan2(a, b); } };
+struct Atan2 {
+  template <class T>
+  KILN_HD T operator()(T a, T b) const {
+    return std::atan2(a, b);
+  }
+};
 
 // Comparisons and logic produce bool.
-struct Eq { template <class T> KILN_HD bool operator()(T a, T b) const { return a == b; } };
-struct Ne { template <class T> KILN_HD bool operator()(T a, T b) const { return a != b; } };
-struct Lt { template <class T> KILN_HD bool operator()(T a, T b) const { return a < b; } };
-struct Le { template <class T> KILN_HD bool operator()(T a, T b) const { return a <= b; } };
-struct Gt { template <class T> KILN_HD bool operator()(T a, T b) const { return a > b; } };
-struct Ge { template <class T> KILN_HD bool operator()(T a, T b) const { return a >= b; } };
-struct LogicalAnd { template <class T> KILN_HD bool operator()(T a, T b) const { return (a != T(0)) && (b != T(0)); } };
-struct LogicalOr { template <class T> KILN_HD bool operator()(T a, T b) const { return (a != T(0)) || (b != T(0)); } };
-struct LogicalXor { template <class T> KILN_HD bool operator()(T a, T b) const { return (a != T(0)) != (b != T(0)); } };
-struct LogicalNot { template <class T> KILN_HD bool operator()(T a) const { return a == T(0); } };
+struct Eq {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return a == b;
+  }
+};
+struct Ne {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return a != b;
+  }
+};
+struct Lt {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return a < b;
+  }
+};
+struct Le {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return a <= b;
+  }
+};
+struct Gt {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return a > b;
+  }
+};
+struct Ge {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return a >= b;
+  }
+};
+struct LogicalAnd {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return (a != T(0)) && (b != T(0));
+  }
+};
+struct LogicalOr {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return (a != T(0)) || (b != T(0));
+  }
+};
+struct LogicalXor {
+  template <class T>
+  KILN_HD bool operator()(T a, T b) const {
+    return (a != T(0)) != (b != T(0));
+  }
+};
+struct LogicalNot {
+  template <class T>
+  KILN_HD bool operator()(T a) const {
+    return a == T(0);
+  }
+};
 
 }  // namespace kiln::math

@@ -10,7 +10,8 @@
 
 namespace kiln::cpu {
 
-template <int K> struct Plan {
+template <int K>
+struct Plan {
   int ndim = 0;  // >= 1 after make_plan; the last dimension is the inner run
   int64_t shape[KILN_MAX_DIMS];
   int64_t st[K][KILN_MAX_DIMS];  // element strides per operand
@@ -20,7 +21,8 @@ template <int K> struct Plan {
 };
 
 // All operands must have the shape of ops[0] (the TS layer expands broadcasts into 0-strides).
-template <int K> Plan<K> make_plan(const kiln_tensor *const (&ops)[K]) {
+template <int K>
+Plan<K> make_plan(const kiln_tensor *const (&ops)[K]) {
   Plan<K> p;
   const kiln_tensor &t0 = *ops[0];
   for (int k = 0; k < K; k++) {
@@ -52,7 +54,8 @@ template <int K> Plan<K> make_plan(const kiln_tensor *const (&ops)[K]) {
 }
 
 // Calls f(ptrs, inner_strides, n) for each inner run covering flat indices [begin, end).
-template <int K, class F> void walk(const Plan<K> &p, int64_t begin, int64_t end, const F &f) {
+template <int K, class F>
+void walk(const Plan<K> &p, int64_t begin, int64_t end, const F &f) {
   if (begin >= end) return;
   const int nd = p.ndim, last = nd - 1;
   int64_t idx[KILN_MAX_DIMS];
@@ -77,8 +80,8 @@ template <int K, class F> void walk(const Plan<K> &p, int64_t begin, int64_t end
     pos += n;
     if (pos >= end) break;
     // advance: inner run finished (idx[last] wraps to 0), carry into outer dims
-    for (int k = 0; k < K; k++) ptr[k] += (p.st[k][last] * (p.shape[last] - idx[last])) * p.esize[k] -
-                                          p.st[k][last] * p.shape[last] * p.esize[k];
+    for (int k = 0; k < K; k++)
+      ptr[k] += (p.st[k][last] * (p.shape[last] - idx[last])) * p.esize[k] - p.st[k][last] * p.shape[last] * p.esize[k];
     idx[last] = 0;
     for (int d = last - 1; d >= 0; d--) {
       for (int k = 0; k < K; k++) ptr[k] += p.st[k][d] * p.esize[k];
@@ -92,7 +95,8 @@ template <int K, class F> void walk(const Plan<K> &p, int64_t begin, int64_t end
 // Elements per task for memory-bound loops: a share must be worth well over a ~2 us handoff.
 constexpr int64_t kElementwiseGrain = 1 << 16;
 
-template <int K, class F> void parallel_walk(ThreadPool *pool, const Plan<K> &p, int64_t grain, const F &f) {
+template <int K, class F>
+void parallel_walk(ThreadPool *pool, const Plan<K> &p, int64_t grain, const F &f) {
   parallel_for(pool, p.numel, grain, [&](int64_t b, int64_t e) { walk(p, b, e, f); });
 }
 

@@ -126,14 +126,18 @@ Napi::Value Copy(const Napi::CallbackInfo &info, bool in) {
   auto ta = info[1].As<Napi::TypedArray>();
   if (ta.ByteLength() > kiln_buffer_size(inst(info)->ctx, p)) return Napi::Boolean::New(info.Env(), false);
   char *js = (char *)ta.ArrayBuffer().Data() + ta.ByteOffset();
-  if (in) memcpy(p, js, ta.ByteLength());
-  else memcpy(js, p, ta.ByteLength());
+  if (in)
+    memcpy(p, js, ta.ByteLength());
+  else
+    memcpy(js, p, ta.ByteLength());
   return Napi::Boolean::New(info.Env(), true);
 }
 Napi::Value CopyIn(const Napi::CallbackInfo &info) { return Copy(info, true); }
 Napi::Value CopyOut(const Napi::CallbackInfo &info) { return Copy(info, false); }
 
-Napi::Value LastError(const Napi::CallbackInfo &info) { return Napi::String::New(info.Env(), kiln_last_error(inst(info)->ctx)); }
+Napi::Value LastError(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), kiln_last_error(inst(info)->ctx));
+}
 
 Napi::Value MemoryStats(const Napi::CallbackInfo &info) {
   kiln_memory_stats s;

@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <cfloat>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
+#include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -33,8 +33,16 @@ static char g_running[96] = "startup";  // the check in progress, for the guard-
 static std::mt19937_64 g_rng;
 static const int64_t kLengths[] = {0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 64, 100, 1000, 4097, 100003};
 
-static uint32_t bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-static float from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static uint32_t bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+static float from_bits(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
 static int64_t ord(float f) {  // monotone in f: ulp distance is a difference of ords
   int32_t i = (int32_t)bits(f);
   return i < 0 ? -(int64_t)(i & 0x7fffffff) : i;
@@ -119,17 +127,27 @@ struct Buf {
   }
 };
 
-static const float kSpecials[] = {
-    NAN, -NAN, from_bits(0x7fc01234), INFINITY, -INFINITY, 0.0f, -0.0f, FLT_MIN, -FLT_MIN, 1e-40f, -1e-45f,
-    FLT_MAX, -FLT_MAX, 1e30f, -1e30f, 1e-30f, 88.72f, 88.7228394f, 88.73f, 89.0f, -87.4f, -103.9f, -104.5f,
-    1.0f, -1.0f, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 8388609.0f, 1e-5f, -1e-5f, 1e-8f, -0.9999f, 9.5f, -9.5f};
+static const float kSpecials[] = {NAN,        -NAN,      from_bits(0x7fc01234),
+                                  INFINITY,   -INFINITY, 0.0f,
+                                  -0.0f,      FLT_MIN,   -FLT_MIN,
+                                  1e-40f,     -1e-45f,   FLT_MAX,
+                                  -FLT_MAX,   1e30f,     -1e30f,
+                                  1e-30f,     88.72f,    88.7228394f,
+                                  88.73f,     89.0f,     -87.4f,
+                                  -103.9f,    -104.5f,   1.0f,
+                                  -1.0f,      0.5f,      -0.5f,
+                                  1.5f,       2.5f,      -2.5f,
+                                  8388609.0f, 1e-5f,     -1e-5f,
+                                  1e-8f,      -0.9999f,  9.5f,
+                                  -9.5f};
 static double unit() { return (double)(g_rng() >> 11) * 0x1p-53; }
 // Mostly uniform in [lo, hi]; 1/16 special values, 1/8 any magnitude 2^-149..2^127, 1/16 ties (k + .5).
 static float gen(float lo, float hi) {
   uint64_t u = g_rng();
   switch (u % 16) {
     case 0: return kSpecials[(u >> 8) % (sizeof kSpecials / sizeof *kSpecials)];
-    case 1: case 2: {
+    case 1:
+    case 2: {
       float v = std::ldexp(1.0f + (float)((u >> 20) & 0xffff) / 65536.0f, (int)((u >> 8) % 277) - 149);
       return (u >> 40) & 1 ? -v : v;
     }
@@ -143,7 +161,12 @@ static void fill(Buf &b, float lo, float hi) {
 
 // ---- binary_f32 ----
 // ref: float64 result, which rounds to the correctly rounded float for + - * / (53 >= 2 * 24 + 2).
-struct BinCase { Binary op; const char *name; float (*f)(float, float); double (*ref)(double, double); };
+struct BinCase {
+  Binary op;
+  const char *name;
+  float (*f)(float, float);
+  double (*ref)(double, double);
+};
 static const BinCase kBin[] = {
     {Binary::Add, "add", [](float a, float b) { return km::Add{}(a, b); }, [](double a, double b) { return a + b; }},
     {Binary::Sub, "sub", [](float a, float b) { return km::Sub{}(a, b); }, [](double a, double b) { return a - b; }},
@@ -165,12 +188,15 @@ static void test_binary(const IsaKernels *t, const IsaKernels *gen_t) {
           fill(a, -100, 100), fill(b, -100, 100);
           ck.expect(t->binary_f32(c.op, o.p, a.p, sa, b.p, sb, n), "returned false");
           gen_t->binary_f32(c.op, g.p, a.p, sa, b.p, sb, n);
-          ck.expect(o.written(), "n=%" PRId64 " sa=%" PRId64 " sb=%" PRId64 ": unwritten or out-of-range write", n, sa, sb);
+          ck.expect(o.written(), "n=%" PRId64 " sa=%" PRId64 " sb=%" PRId64 ": unwritten or out-of-range write", n, sa,
+                    sb);
           for (int64_t i = 0; i < n; i++) {
             float x = a.p[i * sa], y = b.p[i * sb], want = c.f(x, y);
             bool ok = exact_nan ? bits(o.p[i]) == bits(want) : same(o.p[i], want) && same(o.p[i], (float)c.ref(x, y));
-            if (!ck.expect(ok && same(o.p[i], g.p[i]), "n=%" PRId64 " sa=%" PRId64 " sb=%" PRId64 " i=%" PRId64
-                           " op(%a, %a) = %a, scalar %a, generic %a", n, sa, sb, i, x, y, o.p[i], want, g.p[i]))
+            if (!ck.expect(ok && same(o.p[i], g.p[i]),
+                           "n=%" PRId64 " sa=%" PRId64 " sb=%" PRId64 " i=%" PRId64
+                           " op(%a, %a) = %a, scalar %a, generic %a",
+                           n, sa, sb, i, x, y, o.p[i], want, g.p[i]))
               break;
           }
         }
@@ -193,10 +219,10 @@ static double sigmoid_ref(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : s
 struct UnCase {
   Unary op;
   const char *name;
-  float lo, hi;                 // main input range for gen()
-  float (*exact)(float);        // ops that are one IEEE operation: bits must match this
-  double (*ref)(double);        // approximations: float64 reference
-  double max_ulp;               // tolerance vs ref
+  float lo, hi;                                // main input range for gen()
+  float (*exact)(float);                       // ops that are one IEEE operation: bits must match this
+  double (*ref)(double);                       // approximations: float64 reference
+  double max_ulp;                              // tolerance vs ref
   std::vector<std::pair<float, float>> focus;  // extra dense ranges for the accuracy statistics
 };
 static const UnCase kUn[] = {
@@ -233,8 +259,8 @@ static void judge(Check &ck, const UnCase &c, const float *x, const float *o, co
       ok = ulp_err(o[i], ref) <= c.max_ulp && rel_ok && std::isnan(o[i]) == std::isnan(g[i]) &&
            (std::isnan(o[i]) || std::llabs(ord(o[i]) - ord(g[i])) <= 3);
     }
-    if (!ck.expect(ok, "n=%" PRId64 " x=%a (%.9g): got %a (%.9g), generic %a, ref %.12g", len, x[i], x[i], o[i],
-                   o[i], g[i], c.exact ? (double)c.exact(x[i]) : c.ref(x[i])))
+    if (!ck.expect(ok, "n=%" PRId64 " x=%a (%.9g): got %a (%.9g), generic %a, ref %.12g", len, x[i], x[i], o[i], o[i],
+                   g[i], c.exact ? (double)c.exact(x[i]) : c.ref(x[i])))
       return;
   }
 }
@@ -267,21 +293,53 @@ static void test_unary(const IsaKernels *t, const IsaKernels *gt, int64_t sweep_
       if (!ck.expect(same(y[i], o[i]), "in place differs at x=%a", x[i])) break;
   }
   Check ck(std::string(t->name) + " unary_f32 specials and unsupported");
-  struct Sp { Unary op; float x, want; };
+  struct Sp {
+    Unary op;
+    float x, want;
+  };
   const float inf = INFINITY, nan = NAN;
   const Sp sp[] = {
-      {Unary::Exp, -inf, 0}, {Unary::Exp, inf, inf}, {Unary::Exp, nan, nan}, {Unary::Exp, 88.73f, inf},
-      {Unary::Exp, 89.5f, inf}, {Unary::Exp, -104, 0}, {Unary::Exp, -1e10f, 0}, {Unary::Exp, -0.0f, 1},
-      {Unary::Log, 0, -inf}, {Unary::Log, -0.0f, -inf}, {Unary::Log, -1, nan}, {Unary::Log, -inf, nan},
-      {Unary::Log, inf, inf}, {Unary::Log, 1, 0}, {Unary::Log, nan, nan},
-      {Unary::Tanh, inf, 1}, {Unary::Tanh, -inf, -1}, {Unary::Tanh, 20, 1}, {Unary::Tanh, -9.5f, -1},
-      {Unary::Tanh, nan, nan}, {Unary::Tanh, -0.0f, -0.0f}, {Unary::Tanh, 1e-40f, 1e-40f},
-      {Unary::Sigmoid, -inf, 0}, {Unary::Sigmoid, inf, 1}, {Unary::Sigmoid, nan, nan}, {Unary::Sigmoid, 0, 0.5f},
-      {Unary::Sigmoid, 100, 1}, {Unary::Sigmoid, -200, 0},
-      {Unary::Expm1, -inf, -1}, {Unary::Expm1, inf, inf}, {Unary::Expm1, -0.0f, -0.0f}, {Unary::Expm1, nan, nan},
-      {Unary::Expm1, 1e-40f, 1e-40f}, {Unary::Expm1, -40, -1}, {Unary::Expm1, 88.8f, inf},
-      {Unary::Log1p, -1, -inf}, {Unary::Log1p, -2, nan}, {Unary::Log1p, inf, inf}, {Unary::Log1p, -0.0f, -0.0f},
-      {Unary::Log1p, nan, nan}, {Unary::Log1p, -1e-40f, -1e-40f},
+      {Unary::Exp, -inf, 0},
+      {Unary::Exp, inf, inf},
+      {Unary::Exp, nan, nan},
+      {Unary::Exp, 88.73f, inf},
+      {Unary::Exp, 89.5f, inf},
+      {Unary::Exp, -104, 0},
+      {Unary::Exp, -1e10f, 0},
+      {Unary::Exp, -0.0f, 1},
+      {Unary::Log, 0, -inf},
+      {Unary::Log, -0.0f, -inf},
+      {Unary::Log, -1, nan},
+      {Unary::Log, -inf, nan},
+      {Unary::Log, inf, inf},
+      {Unary::Log, 1, 0},
+      {Unary::Log, nan, nan},
+      {Unary::Tanh, inf, 1},
+      {Unary::Tanh, -inf, -1},
+      {Unary::Tanh, 20, 1},
+      {Unary::Tanh, -9.5f, -1},
+      {Unary::Tanh, nan, nan},
+      {Unary::Tanh, -0.0f, -0.0f},
+      {Unary::Tanh, 1e-40f, 1e-40f},
+      {Unary::Sigmoid, -inf, 0},
+      {Unary::Sigmoid, inf, 1},
+      {Unary::Sigmoid, nan, nan},
+      {Unary::Sigmoid, 0, 0.5f},
+      {Unary::Sigmoid, 100, 1},
+      {Unary::Sigmoid, -200, 0},
+      {Unary::Expm1, -inf, -1},
+      {Unary::Expm1, inf, inf},
+      {Unary::Expm1, -0.0f, -0.0f},
+      {Unary::Expm1, nan, nan},
+      {Unary::Expm1, 1e-40f, 1e-40f},
+      {Unary::Expm1, -40, -1},
+      {Unary::Expm1, 88.8f, inf},
+      {Unary::Log1p, -1, -inf},
+      {Unary::Log1p, -2, nan},
+      {Unary::Log1p, inf, inf},
+      {Unary::Log1p, -0.0f, -0.0f},
+      {Unary::Log1p, nan, nan},
+      {Unary::Log1p, -1e-40f, -1e-40f},
   };
   for (const Sp &s : sp) {
     float o[3], in[3] = {s.x, s.x, s.x};
@@ -307,12 +365,15 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
         int v = (int)(g_rng() % 17) - 8;
         a.p[i] = (float)v, isum += v;
       }
-      cs.expect(t->sum_f32(a.p, n) == (float)isum, "n=%" PRId64 ": integers sum to %g, want %" PRId64, n, t->sum_f32(a.p, n), isum);
+      cs.expect(t->sum_f32(a.p, n) == (float)isum, "n=%" PRId64 ": integers sum to %g, want %" PRId64, n,
+                t->sum_f32(a.p, n), isum);
       double ref = 0, mag = 0;
-      for (int64_t i = 0; i < n; i++) a.p[i] = b.p[i] = (float)(2 * unit() - 1), ref += a.p[i], mag += std::fabs(a.p[i]);
+      for (int64_t i = 0; i < n; i++)
+        a.p[i] = b.p[i] = (float)(2 * unit() - 1), ref += a.p[i], mag += std::fabs(a.p[i]);
       float s = t->sum_f32(a.p, n), sg = gt->sum_f32(a.p, n);
       double tol = 64 * 0x1p-24 * mag;  // block lanes add <= 16 terms, then pairwise
-      cs.expect(std::fabs(s - ref) <= tol && std::fabs(sg - ref) <= tol, "n=%" PRId64 ": %.9g generic %.9g ref %.9g", n, s, sg, ref);
+      cs.expect(std::fabs(s - ref) <= tol && std::fabs(sg - ref) <= tol, "n=%" PRId64 ": %.9g generic %.9g ref %.9g", n,
+                s, sg, ref);
       cs.expect(bits(s) == bits(t->sum_f32(b.p, n)), "n=%" PRId64 ": result depends on the address", n);
       if (n > 0) {
         a.p[g_rng() % n] = NAN;
@@ -370,20 +431,26 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
       gt->add_f32(g.p, x.p, n);
       ca.expect(acc.sentinels_ok(), "n=%" PRId64 ": out-of-range write", n);
       for (int64_t i = 0; i < n; i++)
-        if (!ca.expect(same(acc.p[i], acc0[i] + x.p[i]) && same(acc.p[i], g.p[i]), "n=%" PRId64 " i=%" PRId64, n, i)) break;
+        if (!ca.expect(same(acc.p[i], acc0[i] + x.p[i]) && same(acc.p[i], g.p[i]), "n=%" PRId64 " i=%" PRId64, n, i))
+          break;
       const float alpha = -0.37f;
       t->axpy_f32(y.p, alpha, x.p, n);
       cx.expect(y.sentinels_ok(), "n=%" PRId64 ": out-of-range write", n);
       for (int64_t i = 0; i < n; i++) {
-        double ref = (double)acc0[i] + (double)alpha * x.p[i], bound = 0x1p-23 * (std::fabs(acc0[i]) + std::fabs(alpha * x.p[i])) + 0x1p-148;
-        bool ok = std::isnan(ref) ? std::isnan(y.p[i]) : (std::isinf(ref) ? y.p[i] == ref : std::fabs(y.p[i] - ref) <= bound);
-        if (!cx.expect(ok, "n=%" PRId64 " i=%" PRId64 ": %a + %g * %a = %a, ref %.9g", n, i, acc0[i], alpha, x.p[i], y.p[i], ref)) break;
+        double ref = (double)acc0[i] + (double)alpha * x.p[i],
+               bound = 0x1p-23 * (std::fabs(acc0[i]) + std::fabs(alpha * x.p[i])) + 0x1p-148;
+        bool ok =
+            std::isnan(ref) ? std::isnan(y.p[i]) : (std::isinf(ref) ? y.p[i] == ref : std::fabs(y.p[i] - ref) <= bound);
+        if (!cx.expect(ok, "n=%" PRId64 " i=%" PRId64 ": %a + %g * %a = %a, ref %.9g", n, i, acc0[i], alpha, x.p[i],
+                       y.p[i], ref))
+          break;
       }
     }
 }
 
 // ---- --bench: single-thread throughput, best of 5 ----
-template <class Fn> static double best_seconds(Fn fn) {
+template <class Fn>
+static double best_seconds(Fn fn) {
   double best = 1e30;
   for (int r = 0; r < 5; r++) {
     auto t0 = std::chrono::steady_clock::now();
@@ -402,9 +469,13 @@ static void bench(const IsaKernels *t) {
   double ex = best_seconds([&] { t->unary_f32(Unary::Exp, o.data(), b.data(), n); });
   double ta = best_seconds([&] { t->unary_f32(Unary::Tanh, o.data(), b.data(), n); });
   const int64_t small = 4096;  // L1-resident: the arithmetic, not the memory
-  double ex_l1 = best_seconds([&] { for (int r = 0; r < 1000; r++) t->unary_f32(Unary::Exp, o.data(), b.data(), small); });
-  printf("bench %-8s add_f32 %6.1f GB/s   sum_f32 %6.1f GB/s   exp %6.1f GB/s   tanh %6.1f GB/s   exp(L1) %6.2f Gelem/s\n",
-         t->name, 12.0 * n / add / 1e9, 4.0 * n / sum / 1e9, 8.0 * n / ex / 1e9, 8.0 * n / ta / 1e9, 1000.0 * small / ex_l1 / 1e9);
+  double ex_l1 = best_seconds([&] {
+    for (int r = 0; r < 1000; r++) t->unary_f32(Unary::Exp, o.data(), b.data(), small);
+  });
+  printf(
+      "bench %-8s add_f32 %6.1f GB/s   sum_f32 %6.1f GB/s   exp %6.1f GB/s   tanh %6.1f GB/s   exp(L1) %6.2f Gelem/s\n",
+      t->name, 12.0 * n / add / 1e9, 4.0 * n / sum / 1e9, 8.0 * n / ex / 1e9, 8.0 * n / ta / 1e9,
+      1000.0 * small / ex_l1 / 1e9);
 }
 
 // A kernel that touches memory past n hits the PROT_NONE page: say which check did it.
@@ -421,12 +492,15 @@ int main(int argc, char **argv) {
   bool do_bench = false;
   int64_t sweep_step = 1021;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--bench")) do_bench = true;
-    else if (!strcmp(argv[i], "--sweep-step") && i + 1 < argc) sweep_step = std::max<int64_t>(1, atoll(argv[++i]));
+    if (!strcmp(argv[i], "--bench"))
+      do_bench = true;
+    else if (!strcmp(argv[i], "--sweep-step") && i + 1 < argc)
+      sweep_step = std::max<int64_t>(1, atoll(argv[++i]));
   }
   uint64_t seed = getenv("KILN_SEED") ? strtoull(getenv("KILN_SEED"), nullptr, 0) : std::random_device{}();
   g_rng.seed(seed);
-  printf("isa_kernels_test: seed %" PRIu64 " (KILN_SEED reproduces), supported isa bits 0x%x\n", seed, kiln_isa_supported());
+  printf("isa_kernels_test: seed %" PRIu64 " (KILN_SEED reproduces), supported isa bits 0x%x\n", seed,
+         kiln_isa_supported());
   unsigned supported = kiln_isa_supported();
   const IsaKernels *gt = isa_kernels(KILN_ISA_GENERIC);
   {
@@ -451,6 +525,7 @@ int main(int argc, char **argv) {
   if (do_bench)
     for (kiln_isa isa : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON})
       if (supported & (1u << isa)) bench(isa_kernels(isa));
-  printf(g_failed_checks ? "isa_kernels_test: %d checks FAILED\n" : "isa_kernels_test: all checks passed\n", g_failed_checks);
+  printf(g_failed_checks ? "isa_kernels_test: %d checks FAILED\n" : "isa_kernels_test: all checks passed\n",
+         g_failed_checks);
   return g_failed_checks ? 1 : 0;
 }

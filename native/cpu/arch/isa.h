@@ -10,12 +10,48 @@
 namespace kiln::cpu {
 
 enum class Unary : int {
-  Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Erf, Floor, Ceil, Round, Trunc,
-  Reciprocal, Log1p, Expm1, LogicalNot, Count
+  Neg,
+  Abs,
+  Sign,
+  Exp,
+  Log,
+  Sqrt,
+  Rsqrt,
+  Sin,
+  Cos,
+  Tanh,
+  Sigmoid,
+  Erf,
+  Floor,
+  Ceil,
+  Round,
+  Trunc,
+  Reciprocal,
+  Log1p,
+  Expm1,
+  LogicalNot,
+  Count
 };
 enum class Binary : int {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Remainder, Atan2,
-  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor, Count
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Maximum,
+  Minimum,
+  Remainder,
+  Atan2,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  LogicalAnd,
+  LogicalOr,
+  LogicalXor,
+  Count
 };
 
 struct IsaKernels {

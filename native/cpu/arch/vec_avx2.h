@@ -63,8 +63,14 @@ struct Vec {
   static I iadd(I a, I b) { return _mm256_add_epi32(a, b); }
   static I isub(I a, I b) { return _mm256_sub_epi32(a, b); }
   static I iand(I a, I b) { return _mm256_and_si256(a, b); }
-  template <int K> static I sra(I a) { return _mm256_srai_epi32(a, K); }
-  template <int K> static I sll(I a) { return _mm256_slli_epi32(a, K); }
+  template <int K>
+  static I sra(I a) {
+    return _mm256_srai_epi32(a, K);
+  }
+  template <int K>
+  static I sll(I a) {
+    return _mm256_slli_epi32(a, K);
+  }
   static F i2f(I a) { return _mm256_cvtepi32_ps(a); }
 };
 

@@ -71,8 +71,14 @@ struct Vec {
   static I iadd(I a, I b) { return _mm512_add_epi32(a, b); }
   static I isub(I a, I b) { return _mm512_sub_epi32(a, b); }
   static I iand(I a, I b) { return _mm512_and_si512(a, b); }
-  template <int K> static I sra(I a) { return _mm512_srai_epi32(a, K); }
-  template <int K> static I sll(I a) { return _mm512_slli_epi32(a, K); }
+  template <int K>
+  static I sra(I a) {
+    return _mm512_srai_epi32(a, K);
+  }
+  template <int K>
+  static I sll(I a) {
+    return _mm512_slli_epi32(a, K);
+  }
   static F i2f(I a) { return _mm512_cvtepi32_ps(a); }
 };
 

@@ -86,8 +86,14 @@ struct Vec {
   static I iadd(I a, I b) { return (I)((uint32_t)a + (uint32_t)b); }
   static I isub(I a, I b) { return (I)((uint32_t)a - (uint32_t)b); }
   static I iand(I a, I b) { return a & b; }
-  template <int K> static I sra(I a) { return a >> K; }
-  template <int K> static I sll(I a) { return (I)((uint32_t)a << K); }
+  template <int K>
+  static I sra(I a) {
+    return a >> K;
+  }
+  template <int K>
+  static I sll(I a) {
+    return (I)((uint32_t)a << K);
+  }
   static F i2f(I a) { return (F)a; }
 };
 

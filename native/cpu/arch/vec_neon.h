@@ -49,9 +49,15 @@ struct Vec {
   static F round(F a) { return vrndnq_f32(a); }
   static F trunc(F a) { return vrndq_f32(a); }
 
-  static F bit_and(F a, F b) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
-  static F bit_or(F a, F b) { return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
-  static F bit_xor(F a, F b) { return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b))); }
+  static F bit_and(F a, F b) {
+    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
+  }
+  static F bit_or(F a, F b) {
+    return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
+  }
+  static F bit_xor(F a, F b) {
+    return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a), vreinterpretq_u32_f32(b)));
+  }
 
   static M lt(F a, F b) { return vcltq_f32(a, b); }
   static M le(F a, F b) { return vcleq_f32(a, b); }
@@ -68,8 +74,14 @@ struct Vec {
   static I iadd(I a, I b) { return vaddq_s32(a, b); }
   static I isub(I a, I b) { return vsubq_s32(a, b); }
   static I iand(I a, I b) { return vandq_s32(a, b); }
-  template <int K> static I sra(I a) { return vshrq_n_s32(a, K); }
-  template <int K> static I sll(I a) { return vshlq_n_s32(a, K); }
+  template <int K>
+  static I sra(I a) {
+    return vshrq_n_s32(a, K);
+  }
+  template <int K>
+  static I sll(I a) {
+    return vshlq_n_s32(a, K);
+  }
   static F i2f(I a) { return vcvtq_f32_s32(a); }
 };
 
