@@ -48,7 +48,10 @@ KILN_HD bool is_nan(T v) {
 struct Neg {
   template <class T>
   KILN_HD T operator()(T a) const {
-    return wrap_sub(T(0), a);
+    if constexpr (std::is_integral_v<T>)
+      return wrap_sub(T(0), a);  // wraps at the minimum
+    else
+      return -a;  // -(+0) is -0
   }
 };
 struct Abs {
