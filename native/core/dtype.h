@@ -162,73 +162,31 @@ inline bool dtype_is_float(int dt) { return dt <= KILN_BFLOAT16; }
 
 }  // namespace kiln
 
-// Calls BODY with `using scalar_t = <type of dt>`; unknown dtypes run ON_BAD.
-#define KILN_DISPATCH_ALL(dt, ON_BAD, ...) \
-  switch (dt) {                            \
-    case KILN_FLOAT32: {                   \
-      using scalar_t = float;              \
-      __VA_ARGS__;                         \
-      break;                               \
-    }                                      \
-    case KILN_FLOAT64: {                   \
-      using scalar_t = double;             \
-      __VA_ARGS__;                         \
-      break;                               \
-    }                                      \
-    case KILN_FLOAT16: {                   \
-      using scalar_t = kiln::half_t;       \
-      __VA_ARGS__;                         \
-      break;                               \
-    }                                      \
-    case KILN_BFLOAT16: {                  \
-      using scalar_t = kiln::bfloat16_t;   \
-      __VA_ARGS__;                         \
-      break;                               \
-    }                                      \
-    case KILN_INT32: {                     \
-      using scalar_t = int32_t;            \
-      __VA_ARGS__;                         \
-      break;                               \
-    }                                      \
-    case KILN_INT64: {                     \
-      using scalar_t = int64_t;            \
-      __VA_ARGS__;                         \
-      break;                               \
-    }                                      \
-    case KILN_UINT8: {                     \
-      using scalar_t = uint8_t;            \
-      __VA_ARGS__;                         \
-      break;                               \
-    }                                      \
-    case KILN_BOOL: {                      \
-      using scalar_t = bool;               \
-      __VA_ARGS__;                         \
-      break;                               \
-    }                                      \
-    default: ON_BAD;                       \
+// Calls the body with `using scalar_t = <type of dt>`; unknown dtypes run ON_BAD.
+#define KILN_DISPATCH_CASE(ENUM, TYPE, ...) \
+  case ENUM: {                              \
+    using scalar_t = TYPE;                  \
+    __VA_ARGS__;                            \
+    break;                                  \
   }
+#define KILN_FLOAT_CASES(...)                                 \
+  KILN_DISPATCH_CASE(KILN_FLOAT32, float, __VA_ARGS__)        \
+  KILN_DISPATCH_CASE(KILN_FLOAT64, double, __VA_ARGS__)       \
+  KILN_DISPATCH_CASE(KILN_FLOAT16, kiln::half_t, __VA_ARGS__) \
+  KILN_DISPATCH_CASE(KILN_BFLOAT16, kiln::bfloat16_t, __VA_ARGS__)
 
 #define KILN_DISPATCH_FLOAT(dt, ON_BAD, ...) \
   switch (dt) {                              \
-    case KILN_FLOAT32: {                     \
-      using scalar_t = float;                \
-      __VA_ARGS__;                           \
-      break;                                 \
-    }                                        \
-    case KILN_FLOAT64: {                     \
-      using scalar_t = double;               \
-      __VA_ARGS__;                           \
-      break;                                 \
-    }                                        \
-    case KILN_FLOAT16: {                     \
-      using scalar_t = kiln::half_t;         \
-      __VA_ARGS__;                           \
-      break;                                 \
-    }                                        \
-    case KILN_BFLOAT16: {                    \
-      using scalar_t = kiln::bfloat16_t;     \
-      __VA_ARGS__;                           \
-      break;                                 \
-    }                                        \
+    KILN_FLOAT_CASES(__VA_ARGS__)            \
     default: ON_BAD;                         \
+  }
+
+#define KILN_DISPATCH_ALL(dt, ON_BAD, ...)               \
+  switch (dt) {                                          \
+    KILN_FLOAT_CASES(__VA_ARGS__)                        \
+    KILN_DISPATCH_CASE(KILN_INT32, int32_t, __VA_ARGS__) \
+    KILN_DISPATCH_CASE(KILN_INT64, int64_t, __VA_ARGS__) \
+    KILN_DISPATCH_CASE(KILN_UINT8, uint8_t, __VA_ARGS__) \
+    KILN_DISPATCH_CASE(KILN_BOOL, bool, __VA_ARGS__)     \
+    default: ON_BAD;                                     \
   }

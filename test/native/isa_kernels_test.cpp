@@ -24,6 +24,7 @@
 
 #include "../../native/cpu/arch/isa.h"
 #include "../../native/cpu/scalar_math.h"
+#include "dtype.h"
 
 using namespace kiln::cpu;
 namespace km = kiln::math;
@@ -33,16 +34,8 @@ static char g_running[96] = "startup";  // the check in progress, for the guard-
 static std::mt19937_64 g_rng;
 static const int64_t kLengths[] = {0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 64, 100, 1000, 4097, 100003};
 
-static uint32_t bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return u;
-}
-static float from_bits(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
+static uint32_t bits(float f) { return kiln::float_to_bits(f); }
+static float from_bits(uint32_t u) { return kiln::bits_to_float(u); }
 static int64_t ord(float f) {  // monotone in f: ulp distance is a difference of ords
   int32_t i = (int32_t)bits(f);
   return i < 0 ? -(int64_t)(i & 0x7fffffff) : i;
