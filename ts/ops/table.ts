@@ -18,7 +18,6 @@ import type { OpRow } from './row';
 
 const F = FLOAT_DTYPES;
 const SIGNED = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64'] as const;
-const ZERO = { nondiff: 'piecewise constant: the gradient is zero almost everywhere' };
 const BOOL_OUT = { nondiff: 'boolean output' };
 const INTEGER_OUT = { nondiff: 'index output' };
 
@@ -331,5 +330,3 @@ export type OpName = keyof typeof table;
 
 /** Every row, in table order (native ids follow this order). */
 export const ROWS: OpRow<(...args: never[]) => unknown>[] = Object.values(table) as never;
-
-export { ZERO };
