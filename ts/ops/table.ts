@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor';
 import { binaryKind, unaryKind } from './kinds';
 import { reduceKind } from './reduce_kind';
 import { copyRow, fillRow } from './convert';
-import { catRow, gatherRow, padRow, scatterAddRow, scatterRow, whereRow } from './indexing';
+import { catRow, gatherRow, padRow, scatterAddRow, scatterRow, whereRow } from './indexing_rows';
 import { matmulRow } from './linalg';
 import { expandRow, permuteRow, reshapeRow, sliceBackwardRow, sliceRow } from './movement';
 import { normalRow, uniformRow } from './random';
