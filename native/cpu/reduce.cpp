@@ -112,32 +112,65 @@ bool fast_run(kiln_context *ctx, const SubView<T> &sv, char *base, int64_t b, in
   return false;
 }
 
+template <class T, Reduce R>
+void add_rows(const SubView<T> &sv, char *x, int64_t r0, int64_t r1, acc_t<T> *acc, int64_t n) {
+  using A = acc_t<T>;
+  Plan<1> p = sv.plan;
+  p.base[0] = x;
+  walk(p, r0, r1, [&](char *const *rp, const int64_t *rst, int64_t m) {
+    for (int64_t k = 0; k < m; k++) {
+      const T *row = (const T *)rp[0] + k * rst[0];
+      if constexpr (R == Reduce::Sum && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
+        A *__restrict a = acc;  // a plain loop the compiler vectorises
+        for (int64_t j = 0; j < n; j++) a[j] += (A)row[j];
+      } else {
+        for (int64_t j = 0; j < n; j++) Runner<T, R>::step(acc[j], (A)load(row[j]));
+      }
+    }
+  });
+}
+
+template <class T, Reduce R>
+void store_row(int out_dtype, char *o, const acc_t<T> *acc, int64_t n) {
+  KILN_DISPATCH_ALL(out_dtype, , {
+    scalar_t *dst = (scalar_t *)o;
+    for (int64_t j = 0; j < n; j++) dst[j] = store<scalar_t>(acc[j]);
+  });
+}
+
 // Path (2): outputs o[0..n) read x[r][0..n) for each reduced index r, so whole rows are added
-// into accumulators in memory order. Each output still sums in r order, whatever the split.
+// into accumulators in memory order. With one run of outputs and many rows, the rows are split
+// into fixed chunks (partials combined in chunk order), so both threads stream contiguous memory
+// and the bits still do not depend on the thread count.
 template <class T, Reduce R>
 void reduce_columns(kiln_context *ctx, const Plan<2> &op, const SubView<T> &sv, int out_dtype) {
   using A = acc_t<T>;
+  constexpr int64_t kRowChunk = 256, kColBlock = 4096;
+  if (op.ndim == 1 && sv.n >= 2 * kRowChunk) {
+    const int64_t n = op.shape[0], nchunks = (sv.n + kRowChunk - 1) / kRowChunk;
+    const int64_t ncb = (n + kColBlock - 1) / kColBlock;
+    std::vector<A> part((size_t)(nchunks * n), Runner<T, R>::init());
+    parallel_for(ctx->pool.get(), nchunks * ncb, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; t++) {
+        int64_t c = t / ncb, j0 = (t % ncb) * kColBlock, w = std::min(kColBlock, n - j0);
+        add_rows<T, R>(sv, op.base[1] + j0 * op.esize[1], c * kRowChunk, std::min(sv.n, (c + 1) * kRowChunk),
+                       part.data() + c * n + j0, w);
+      }
+    });
+    parallel_for(ctx->pool.get(), n, 1024, [&](int64_t j0, int64_t j1) {
+      std::vector<A> acc(part.begin() + j0, part.begin() + j1);
+      for (int64_t c = 1; c < nchunks; c++)
+        for (int64_t j = j0; j < j1; j++) Runner<T, R>::step(acc[j - j0], part[c * n + j]);
+      store_row<T, R>(out_dtype, op.base[0] + j0 * op.esize[0], acc.data(), j1 - j0);
+    });
+    return;
+  }
   // Wide column blocks keep each row segment long enough for the prefetcher (1024 floats = 4 KiB).
   int64_t grain = std::max<int64_t>(1024, kElementwiseGrain / std::max<int64_t>(1, sv.n));
   parallel_walk(ctx->pool.get(), op, grain, [&](char *const *ptr, const int64_t *, int64_t n) {
-    Plan<1> p = sv.plan;
-    p.base[0] = ptr[1];
     std::vector<A> acc((size_t)n, Runner<T, R>::init());
-    walk(p, 0, sv.n, [&](char *const *rp, const int64_t *rst, int64_t m) {
-      for (int64_t k = 0; k < m; k++) {
-        const T *row = (const T *)rp[0] + k * rst[0];
-        if constexpr (R == Reduce::Sum && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
-          A *__restrict a = acc.data();  // a plain loop the compiler vectorises
-          for (int64_t j = 0; j < n; j++) a[j] += (A)row[j];
-        } else {
-          for (int64_t j = 0; j < n; j++) Runner<T, R>::step(acc[j], (A)load(row[j]));
-        }
-      }
-    });
-    KILN_DISPATCH_ALL(out_dtype, , {
-      scalar_t *o = (scalar_t *)ptr[0];
-      for (int64_t j = 0; j < n; j++) o[j] = store<scalar_t>(acc[j]);
-    });
+    add_rows<T, R>(sv, ptr[1], 0, sv.n, acc.data(), n);
+    store_row<T, R>(out_dtype, ptr[0], acc.data(), n);
   });
 }
 

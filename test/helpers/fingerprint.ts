@@ -20,6 +20,7 @@ add('randint', kiln.randint(0, 100, [5000]));
 add('sum all', x.sum());
 add('sum dim1', x.sum(1));
 add('sum dim0', x.sum(0));
+add('sum dim0 chunked', kiln.randn([1500, 300]).sum(0));
 add('amax', x.amax(1));
 add('argmax', x.argmax(1));
 add('exp', x.exp());

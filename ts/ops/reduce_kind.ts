@@ -85,6 +85,7 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
         [40000],
         [2, 3, 4, 5],
         [33, 40],
+        [600, 20],
         [5, 7, 20],
         randShape(rng),
         randShape(rng),
