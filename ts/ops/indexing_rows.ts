@@ -6,12 +6,11 @@ import { fromNumbers } from '../creation';
 import { ALL_DTYPES, DType } from '../dtype';
 import { broadcastShapes, numelOf, shapeStr } from '../shape';
 import { cat, gather, pad, scatter, scatterAdd, where } from './indexing';
-import type { Case, ErrorCase, OpRow, Rng } from './row';
-import { broadcastAt, makeInput, randInt, ravel, unravel } from './samples';
+import type { Case, OpRow, Rng } from './row';
+import { broadcastAt, makeInput, randInt, ravel, unravel, errorCases, gradInput } from './samples';
 
-const f64 = (rng: Rng, shape: number[]) => makeInput(rng, shape, 'float64').t.requiresGrad_();
-const errs = (list: [string, () => unknown, ErrorCase['code']][]): ErrorCase[] =>
-  list.map(([label, run, code]) => ({ label, run, code }));
+const f64 = gradInput;
+const errs = errorCases;
 const idxTensor = (vals: number[], shape: number[]) => fromNumbers(vals, shape, 'int64');
 const randIndex = (rng: Rng, shape: number[], limit: number) =>
   Array.from({ length: numelOf(shape) }, () => randInt(rng, -limit, limit - 1));

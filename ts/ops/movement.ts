@@ -10,8 +10,8 @@ import { KilnError } from '../errors';
 import { inferShape, MAX_DIMS, normDim, numelOf, shapeStr, viewStrides } from '../shape';
 import { Tensor } from '../tensor';
 import { checkTensor, sumTo } from './kinds';
-import type { Case, ErrorCase, OpRow, RefValue, Rng } from './row';
-import { LAYOUTS, broadcastAt, makeInput, randInt, ravel, unravel } from './samples';
+import type { Case, OpRow, RefValue, Rng } from './row';
+import { LAYOUTS, broadcastAt, makeInput, randInt, ravel, unravel, errorCases, gradInput } from './samples';
 
 const grads = (
   name: string,
@@ -281,9 +281,8 @@ const viewCases = (
   return out;
 };
 
-const f64 = (rng: Rng, shape: number[]) => makeInput(rng, shape, 'float64').t.requiresGrad_();
-const errs = (list: [string, () => unknown, ErrorCase['code']][]): ErrorCase[] =>
-  list.map(([label, run, code]) => ({ label, run, code }));
+const f64 = gradInput;
+const errs = errorCases;
 const t23 = () => fromNumbers([1, 2, 3, 4, 5, 6], [2, 3], 'float32');
 
 export const reshapeRow: OpRow<typeof reshape> = {

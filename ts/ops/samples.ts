@@ -7,7 +7,7 @@ import { DType, isFloating, roundTo } from '../dtype';
 import { fromNumbers } from '../creation';
 import { numelOf } from '../shape';
 import type { Tensor } from '../tensor';
-import type { RefValue, Rng } from './row';
+import type { ErrorCase, RefValue, Rng } from './row';
 
 /** mulberry32: small, fast, seeded. */
 export function rngFrom(seed: number): Rng {
@@ -138,3 +138,10 @@ export function broadcastAt(v: RefValue, idx: readonly number[]): number {
   for (let d = 0; d < v.shape.length; d++) i = i * v.shape[d] + (v.shape[d] === 1 ? 0 : idx[off + d]);
   return v.data[i];
 }
+
+/** A float64 leaf that requires grad, for gradient samples. */
+export const gradInput = (rng: Rng, shape: number[]): Tensor => makeInput(rng, shape, 'float64').t.requiresGrad_();
+
+/** Error cases from [label, run, code] triples. */
+export const errorCases = (list: [string, () => unknown, ErrorCase['code']][]): ErrorCase[] =>
+  list.map(([label, run, code]) => ({ label, run, code }));
