@@ -75,12 +75,23 @@ kiln_status check_reduce(kiln_context *ctx, int op, const kiln_tensor &out, cons
   return KILN_OK;
 }
 
-kiln_status check_matmul(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b) {
+// attrs: alpha, beta, activation (GemmAct), has_bias (0 or 1; the third input is ignored when 0).
+kiln_status check_matmul(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor *in, const double *attr,
+                         cpu::MatmulOpts *o, bool *has_bias) {
+  const kiln_tensor &a = in[0], &b = in[1];
   if (out.ndim < 2 || a.ndim != out.ndim || b.ndim != out.ndim)
     return fail(ctx, KILN_ERR_SHAPE, "matmul: operands must have the output's rank (>= 2)");
   for (int d = 0; d < out.ndim - 2; d++)
     if (a.shape[d] != out.shape[d] || b.shape[d] != out.shape[d])
       return fail(ctx, KILN_ERR_SHAPE, "matmul: batch dim %d is not expanded to the output's", d);
+  int act = 0, bias = 0;
+  if (!std::isfinite(attr[0]) || !std::isfinite(attr[1]) || !int_attr(attr, 2, 0, 3, &act) ||
+      !int_attr(attr, 3, 0, 1, &bias))
+    return fail(ctx, KILN_ERR_ARG, "matmul: bad alpha, beta, activation or bias flag");
+  if (bias && !same_shape(out, in[2]))
+    return fail(ctx, KILN_ERR_SHAPE, "matmul: the bias must be expanded to the output's shape");
+  *o = cpu::MatmulOpts{attr[0], attr[1], (cpu::GemmAct)act};
+  *has_bias = bias != 0;
   return KILN_OK;
 }
 
@@ -99,6 +110,8 @@ kiln_status check_index(kiln_context *ctx, int op, const kiln_tensor &self, cons
 
 kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in, int nin, const double *attr) {
   int iattr = 0;
+  cpu::MatmulOpts mm;
+  bool has_bias = false;
   switch (op) {
     case KILN_OP_FILL:
     case KILN_OP_UNIFORM:
@@ -114,7 +127,7 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
       if (kiln_status st = check_reduce(ctx, op, o[0], in[0], iattr)) return st;
       break;
     case KILN_OP_MATMUL:
-      if (kiln_status st = check_matmul(ctx, o[0], in[0], in[1])) return st;
+      if (kiln_status st = check_matmul(ctx, o[0], in, attr, &mm, &has_bias)) return st;
       break;
     case KILN_OP_GATHER:
       if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &iattr)) return fail(ctx, KILN_ERR_ARG, "gather: bad dim");
@@ -178,7 +191,7 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_AMIN: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Min);
     case KILN_OP_ARGMAX: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::ArgMax);
     case KILN_OP_ARGMIN: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::ArgMin);
-    case KILN_OP_MATMUL: return matmul_cpu(ctx, o[0], in[0], in[1]);
+    case KILN_OP_MATMUL: return matmul_cpu(ctx, o[0], in[0], in[1], has_bias ? &in[2] : nullptr, mm);
     case KILN_OP_GATHER: return gather_cpu(ctx, o[0], in[0], in[1], iattr);
     case KILN_OP_SCATTER: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, false);
     case KILN_OP_SCATTER_ADD: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, true);

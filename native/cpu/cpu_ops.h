@@ -19,8 +19,15 @@ enum class Reduce { Sum, Prod, Max, Min, ArgMax, ArgMin };
 // `in` is viewed as [out dims..., reduced dims...]: its last `nred` dims are reduced.
 kiln_status reduce_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int nred, Reduce op);
 
-// out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims already broadcast by the caller; out contiguous.
-kiln_status matmul_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b);
+struct MatmulOpts {
+  double alpha = 1.0, beta = 0.0;
+  GemmAct act = GemmAct::None;
+};
+// out[..., M, N] = act(alpha * a[..., M, K] @ b[..., K, N] + beta * out + bias): batch dims already
+// broadcast by the caller; out's rows contiguous (read only when beta != 0); bias null or expanded
+// to out's shape with a last stride of 0 or 1.
+kiln_status matmul_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b,
+                       const kiln_tensor *bias, const MatmulOpts &o);
 
 kiln_status gather_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const kiln_tensor &index,
                        int dim);

@@ -112,7 +112,7 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"amin", 1, 1, 1},
     {"argmax", 1, 1, 1},
     {"argmin", 1, 1, 1},
-    {"matmul", 2, 1, 0},
+    {"matmul", 3, 1, 4},
     {"gather", 2, 1, 1},
     {"scatter", 2, 1, 1},
     {"scatter_add", 2, 1, 1},

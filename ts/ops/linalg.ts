@@ -31,7 +31,7 @@ function matmul2(a: Tensor, b: Tensor): Tensor {
   const ea = expandRaw(a, [...batch, M, K]),
     eb = expandRaw(b, [...batch, K, N]);
   const out = Tensor._empty([...batch, M, N], a.dtype, 'matmul');
-  runKernel(OP.MATMUL, [out], [ea, eb]);
+  runKernel(OP.MATMUL, [out], [ea, eb, ea], [1, 0, 0, 0]);
   ea.dispose();
   eb.dispose();
   if (!isFloating(out.dtype)) return out;
@@ -96,7 +96,7 @@ const refMatmul = (
 export const matmulRow: OpRow<typeof matmul> = {
   name: 'matmul',
   kind: 'matmul',
-  native: { nin: 2, nout: 1, nattr: 0 },
+  native: { nin: 3, nout: 1, nattr: 4 },
   dtypes: NUMERIC_DTYPES,
   fn: matmul,
   grad: (g) => [g, g],

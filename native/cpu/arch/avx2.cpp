@@ -10,11 +10,12 @@ namespace kiln::cpu {
 namespace avx2 {
 namespace {
 using V = Vec;
+#include "gemm.inc"
 #include "kernels.inc"
 }  // namespace
 }  // namespace avx2
 
-const IsaKernels kAvx2Kernels = avx2::make_table("avx2");
+const IsaKernels kAvx2Kernels = avx2::make_table("avx2", avx2::make_gemm_table());
 
 }  // namespace kiln::cpu
 #endif

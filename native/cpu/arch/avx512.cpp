@@ -11,11 +11,12 @@ namespace kiln::cpu {
 namespace avx512 {
 namespace {
 using V = Vec;
+#include "gemm.inc"
 #include "kernels.inc"
 }  // namespace
 }  // namespace avx512
 
-const IsaKernels kAvx512Kernels = avx512::make_table("avx512");
+const IsaKernels kAvx512Kernels = avx512::make_table("avx512", avx512::make_gemm_table());
 
 }  // namespace kiln::cpu
 #endif

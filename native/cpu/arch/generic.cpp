@@ -10,11 +10,12 @@ namespace kiln::cpu {
 namespace generic {
 namespace {
 using V = Vec;
+#include "gemm.inc"
 #include "kernels.inc"
 }  // namespace
 }  // namespace generic
 
-const IsaKernels kGenericKernels = generic::make_table("generic");
+const IsaKernels kGenericKernels = generic::make_table("generic", generic::make_gemm_table());
 
 const IsaKernels *isa_kernels(kiln_isa isa) {
   switch (isa) {

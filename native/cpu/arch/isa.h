@@ -54,6 +54,26 @@ enum class Binary : int {
   Count
 };
 
+enum class GemmAct : int { None, Relu, Gelu, GeluTanh };
+
+// The GEMM pieces each ISA provides (gemm.inc); native/cpu/gemm.cpp does the blocking and packing.
+struct GemmKernels {
+  int mr, nr;  // register tile: rows of a packed A sliver, columns of a packed B panel
+  // C[0:mr, 0:nr] (row stride ldc) = alpha * A.B + beta * C, C unread when beta == 0. A: packed
+  // sliver a[k * mr_full + i]; row k of B at b + k * ldb; padded: B is a packed panel zero-filled to
+  // nr_full columns. mr <= mr_full, nr <= nr_full.
+  void (*tile_f32)(int64_t kc, const float *a, const float *b, int64_t ldb, bool padded, float *c, int64_t ldc, int mr,
+                   int nr, float alpha, float beta);
+  // Packing, for rows r < nr of a sliver or panel (zero-filled up to nfull) and k < kc:
+  // dst[k * ld + r] = src[r * rs + k] (kmajor: a transpose) or src[k * ks + r] (rows).
+  void (*pack_kmajor_f32)(float *dst, int64_t ld, const float *src, int64_t rs, int nr, int nfull, int64_t kc);
+  void (*pack_rows_f32)(float *dst, int64_t ld, const float *src, int64_t ks, int nr, int nfull, int64_t kc);
+  // Sum of x[i] * y[i], in an order that depends only on n.
+  float (*dot_f32)(const float *x, const float *y, int64_t n);
+  // c[j] = act(c[j] + bias[j * bias_stride]) for j < n; bias may be null; bias_stride is 0 or 1.
+  void (*epilogue_f32)(GemmAct act, float *c, int64_t n, const float *bias, int64_t bias_stride);
+};
+
 struct IsaKernels {
   const char *name;
   // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
@@ -70,6 +90,7 @@ struct IsaKernels {
   void (*add_f32)(float *acc, const float *x, int64_t n);
   // y[i] += alpha * x[i]
   void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
+  GemmKernels gemm;
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

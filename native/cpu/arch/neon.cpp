@@ -10,11 +10,12 @@ namespace kiln::cpu {
 namespace neon {
 namespace {
 using V = Vec;
+#include "gemm.inc"
 #include "kernels.inc"
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels = neon::make_table("neon");
+const IsaKernels kNeonKernels = neon::make_table("neon", neon::make_gemm_table());
 
 }  // namespace kiln::cpu
 #endif

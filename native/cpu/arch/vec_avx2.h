@@ -15,6 +15,7 @@ struct Vec {
   using M = __m256;
   using I = __m256i;
   static constexpr int W = 8;
+  static constexpr int kGemmMR = 6, kGemmNV = 2;  // GEMM register tile (gemm.inc)
 
   static __m256i head(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -72,6 +73,24 @@ struct Vec {
     return _mm256_slli_epi32(a, K);
   }
   static F i2f(I a) { return _mm256_cvtepi32_ps(a); }
+  // r[i][j] <- r[j][i] (GEMM packing).
+  static void transpose(F *r) {
+    F t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int q = 0; q < 8; q += 4) {
+      u[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
+      u[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xee);
+      u[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+      u[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xee);
+    }
+    for (int c = 0; c < 4; c++) {
+      r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+      r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+  }
 };
 
 }  // namespace

@@ -25,6 +25,7 @@ struct Vec {
   using M = __mmask16;
   using I = __m512i;
   static constexpr int W = 16;
+  static constexpr int kGemmMR = 14, kGemmNV = 2;  // GEMM register tile (gemm.inc)
 
   static M head(int n) { return (M)((1u << n) - 1); }
   static F loadu(const float *p) { return _mm512_loadu_ps(p); }
@@ -80,6 +81,29 @@ struct Vec {
     return _mm512_slli_epi32(a, K);
   }
   static F i2f(I a) { return _mm512_cvtepi32_ps(a); }
+  // r[i][j] <- r[j][i] (GEMM packing): 32-bit unpacks, 64-bit shuffles, then two rounds of
+  // 128-bit lane shuffles.
+  static void transpose(F *r) {
+    F t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int q = 0; q < 16; q += 4) {  // u[q + c]: column 4l + c of rows q..q+3, in lane l
+      u[q] = _mm512_shuffle_ps(t[q], t[q + 2], 0x44);
+      u[q + 1] = _mm512_shuffle_ps(t[q], t[q + 2], 0xee);
+      u[q + 2] = _mm512_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+      u[q + 3] = _mm512_shuffle_ps(t[q + 1], t[q + 3], 0xee);
+    }
+    for (int c = 0; c < 4; c++) {
+      F v = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), w = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+      F v2 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd), w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+      r[c] = _mm512_shuffle_f32x4(v, w, 0x88);
+      r[8 + c] = _mm512_shuffle_f32x4(v, w, 0xdd);
+      r[4 + c] = _mm512_shuffle_f32x4(v2, w2, 0x88);
+      r[12 + c] = _mm512_shuffle_f32x4(v2, w2, 0xdd);
+    }
+  }
 };
 
 }  // namespace

@@ -26,6 +26,7 @@ struct Vec {
   using M = bool;
   using I = int32_t;
   static constexpr int W = 1;
+  static constexpr int kGemmMR = 4, kGemmNV = 4;  // GEMM register tile (gemm.inc)
 
   static F loadu(const float *p) { return *p; }
   static void storeu(float *p, F v) { *p = v; }
@@ -95,6 +96,7 @@ struct Vec {
     return (I)((uint32_t)a << K);
   }
   static F i2f(I a) { return (F)a; }
+  static void transpose(F *) {}  // one lane: nothing to move
 };
 
 }  // namespace

@@ -15,6 +15,7 @@ struct Vec {
   using M = uint32x4_t;
   using I = int32x4_t;
   static constexpr int W = 4;
+  static constexpr int kGemmMR = 8, kGemmNV = 3;  // GEMM register tile (gemm.inc)
 
   static F loadu(const float *p) { return vld1q_f32(p); }
   static void storeu(float *p, F v) { vst1q_f32(p, v); }
@@ -83,6 +84,14 @@ struct Vec {
     return vshlq_n_s32(a, K);
   }
   static F i2f(I a) { return vcvtq_f32_s32(a); }
+  // r[i][j] <- r[j][i] (GEMM packing).
+  static void transpose(F *r) {
+    float32x4x2_t a = vtrnq_f32(r[0], r[1]), b = vtrnq_f32(r[2], r[3]);
+    r[0] = vcombine_f32(vget_low_f32(a.val[0]), vget_low_f32(b.val[0]));
+    r[1] = vcombine_f32(vget_low_f32(a.val[1]), vget_low_f32(b.val[1]));
+    r[2] = vcombine_f32(vget_high_f32(a.val[0]), vget_high_f32(b.val[0]));
+    r[3] = vcombine_f32(vget_high_f32(a.val[1]), vget_high_f32(b.val[1]));
+  }
 };
 
 }  // namespace

@@ -1,0 +1,37 @@
+// The float32 GEMM driver: C = act(alpha * A.B + beta * C + bias) over a batch of matrices, with
+// A and B at any strides (so transposed operands are never materialised) and C's rows contiguous.
+// Goto/BLIS blocking (gemm.cpp) around the per-ISA register tiles (arch/gemm.inc).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "../core/context.h"
+#include "arch/isa.h"
+
+namespace kiln::cpu {
+
+// Shape, strides (in elements) and options shared by every matrix of the batch.
+struct GemmGeometry {
+  int64_t M = 0, N = 0, K = 0;
+  int64_t rsa = 0, csa = 0;  // A[i, k] at a + i * rsa + k * csa
+  int64_t rsb = 0, csb = 0;  // B[k, j] at b + k * rsb + j * csb
+  int64_t rsc = 0;           // C[i, j] at c + i * rsc + j
+  float alpha = 1.0f, beta = 0.0f;
+  // bias(i, j) = bias[i * bias_rs + j * bias_cs]: a per-column bias has (0, 1), a per-row one (1, 0).
+  int64_t bias_rs = 0, bias_cs = 0;
+  GemmAct act = GemmAct::None;
+};
+
+// One matrix of the batch. bias may be null.
+struct GemmPtrs {
+  const float *a, *b;
+  float *c;
+  const float *bias;
+};
+
+// Runs the whole batch as one pool job. Work is split over rows and columns of C, never over K,
+// and the K blocking depends only on K and the cache sizes, so the bits are the same for any
+// thread count. Throws std::bad_alloc when scratch memory cannot be had.
+void gemm_f32(kiln_context *ctx, const GemmGeometry &g, const std::vector<GemmPtrs> &batch);
+
+}  // namespace kiln::cpu
