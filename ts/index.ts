@@ -55,6 +55,8 @@ export {
 } from './ops/movement';
 export { gather, scatter, scatterAdd, where, cat, pad } from './ops/indexing';
 export { matmul } from './ops/linalg';
+export { addmm, bmm } from './ops/linear';
+export type { AddmmOptions, LinearActivation, LinearOptions } from './ops/linear';
 export { clone, contiguous, detach } from './ops/convert';
 export {
   mean,

@@ -10,6 +10,7 @@ import { emptyLike, fullLike, onesLike, zerosLike } from './creation';
 import { cat, gather, pad, scatter, scatterAdd, where } from './ops/indexing';
 import type { TensorLike } from './ops/kinds';
 import { matmul } from './ops/linalg';
+import { addmm, addmm_, bmm } from './ops/linear';
 import * as M from './ops/movement';
 import { bernoulli, normal_, uniform_ } from './ops/random';
 import { table as T } from './ops/table';
@@ -105,6 +106,9 @@ const methods: Impls = {
   min: C.min,
 
   matmul,
+  bmm,
+  addmm,
+  addmm_,
   gather,
   scatter,
   scatterAdd,

@@ -8,6 +8,7 @@ import type { TensorOptions } from './creation';
 import type { Device } from './device';
 import type { DType } from './dtype';
 import type { VarOptions } from './ops/composite';
+import type { AddmmOptions } from './ops/linear';
 import type { Generator } from './ops/random';
 import type { Tensor } from './tensor';
 
@@ -100,6 +101,13 @@ export interface TensorMethods {
   min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
 
   /** matrix product with batch broadcasting */ matmul(other: Tensor): Tensor;
+  /** batched matrix product of 3-d tensors, no broadcasting */ bmm(mat2: Tensor): Tensor;
+  /** beta * this + alpha * (mat1 @ mat2) */ addmm(mat1: Tensor, mat2: Tensor, opts?: AddmmOptions): Tensor;
+  /** in place: this = beta * this + alpha * (mat1 @ mat2) */ addmm_(
+    mat1: Tensor,
+    mat2: Tensor,
+    opts?: AddmmOptions,
+  ): Tensor;
   gather(dim: number, index: Tensor): Tensor;
   scatter(dim: number, index: Tensor, src: TensorLike): Tensor;
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor;

@@ -16,6 +16,24 @@ import { OP } from './op_ids.gen';
 import type { Case, OpRow, Rng } from './row';
 import { LAYOUTS, makeInput, randInt } from './samples';
 
+/** The GEMM epilogue's activations (native GemmAct). */
+export const GEMM_ACT = { none: 0, relu: 1, gelu: 2, geluTanh: 3 } as const;
+
+export interface GemmOptions {
+  alpha?: number;
+  /** Scales out's current values, which are added (0: out is write-only). */
+  beta?: number;
+  act?: number;
+  /** Added before the activation; expanded to out's shape, with a last stride of 0 or 1. */
+  bias?: Tensor | null;
+}
+
+/** out = act(alpha * a @ b + beta * out + bias) on rank-matched, batch-expanded operands. */
+export function gemmInto(out: Tensor, a: Tensor, b: Tensor, o: GemmOptions = {}): void {
+  const bias = o.bias ?? null;
+  runKernel(OP.MATMUL, [out], [a, b, bias ?? a], [o.alpha ?? 1, o.beta ?? 0, o.act ?? 0, bias ? 1 : 0]);
+}
+
 function matmul2(a: Tensor, b: Tensor): Tensor {
   const na = a.ndim,
     nb = b.ndim;
@@ -31,7 +49,7 @@ function matmul2(a: Tensor, b: Tensor): Tensor {
   const ea = expandRaw(a, [...batch, M, K]),
     eb = expandRaw(b, [...batch, K, N]);
   const out = Tensor._empty([...batch, M, N], a.dtype, 'matmul');
-  runKernel(OP.MATMUL, [out], [ea, eb, ea], [1, 0, 0, 0]);
+  gemmInto(out, ea, eb);
   ea.dispose();
   eb.dispose();
   if (!isFloating(out.dtype)) return out;
@@ -73,7 +91,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-const refMatmul = (
+export const refMatmul = (
   a: number[],
   b: number[],
   batch: number,

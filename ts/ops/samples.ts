@@ -145,3 +145,22 @@ export const gradInput = (rng: Rng, shape: number[]): Tensor => makeInput(rng, s
 /** Error cases from [label, run, code] triples. */
 export const errorCases = (list: [string, () => unknown, ErrorCase['code']][]): ErrorCase[] =>
   list.map(([label, run, code]) => ({ label, run, code }));
+
+/** erf in float64 to ~1 ulp, for references. */
+export const erfRef = (x: number): number => {
+  // erf(x) = 2/sqrt(pi) e^{-x^2} sum 2^n x^{2n+1} / (1*3*...*(2n+1)): positive terms, no
+  // cancellation. Past 2, the erfc continued fraction converges quickly.
+  const t = Math.abs(x);
+  if (t < 2) {
+    let term = t,
+      sum = t;
+    for (let n = 1; n < 300 && term > 1e-17 * sum; n++) {
+      term *= (2 * t * t) / (2 * n + 1);
+      sum += term;
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-t * t) * sum;
+  }
+  let f = 0;
+  for (let n = 200; n >= 1; n--) f = n / 2 / (t + f);
+  return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
+};

@@ -12,6 +12,8 @@ import { reduceKind } from './reduce_kind';
 import { copyRow, fillRow } from './convert';
 import { catRow, gatherRow, padRow, scatterAddRow, scatterRow, whereRow } from './indexing_rows';
 import { matmulRow } from './linalg';
+import { addmmRow, linearRow } from './linear';
+import { erfRef } from './samples';
 import { expandRow, permuteRow, reshapeRow, sliceBackwardRow, sliceRow } from './movement';
 import { normalRow, uniformRow } from './random';
 import type { OpRow } from './row';
@@ -25,23 +27,6 @@ const INTEGER_OUT = { nondiff: 'index output' };
 const roundHalfEven = (x: number): number => {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-};
-const erf = (x: number): number => {
-  // erf(x) = 2/sqrt(pi) e^{-x^2} sum 2^n x^{2n+1} / (1*3*...*(2n+1)): positive terms, no
-  // cancellation. Past 2, the erfc continued fraction converges quickly.
-  const t = Math.abs(x);
-  if (t < 2) {
-    let term = t,
-      sum = t;
-    for (let n = 1; n < 300 && term > 1e-17 * sum; n++) {
-      term *= (2 * t * t) / (2 * n + 1);
-      sum += term;
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-t * t) * sum;
-  }
-  let f = 0;
-  for (let n = 200; n >= 1; n--) f = n / 2 / (t + f);
-  return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
 };
 const pyMod = (a: number, b: number): number => {
   if (b === 0) return Number.isInteger(a) && Number.isInteger(b) ? 0 : NaN;
@@ -123,7 +108,7 @@ export const table = {
   erf: unaryKind('erf', {
     dtypes: F,
     floatOnly: true,
-    ref: erf,
+    ref: erfRef,
     tol: 16,
     grad: (g, c) => [
       g.mul(
@@ -311,6 +296,8 @@ export const table = {
   }),
 
   matmul: matmulRow,
+  addmm: addmmRow,
+  linear: linearRow,
   gather: gatherRow,
   scatter: scatterRow,
   scatter_add: scatterAddRow,
