@@ -27,9 +27,15 @@
           "cflags_cc": ["<!@(node scripts/manifest.js arch-cflags x64 avx512)"]
         },
         {
+          "target_name": "kiln_avx512bf16",
+          "type": "static_library",
+          "sources": ["<!@(node scripts/manifest.js arch-sources x64 avx512bf16)"],
+          "cflags_cc": ["<!@(node scripts/manifest.js arch-cflags x64 avx512bf16)"]
+        },
+        {
           "target_name": "kiln",
           "sources": ["<!@(node scripts/manifest.js sources)"],
-          "dependencies": ["kiln_avx2", "kiln_avx512"]
+          "dependencies": ["kiln_avx2", "kiln_avx512", "kiln_avx512bf16"]
         }
       ]
     }],

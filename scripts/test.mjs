@@ -44,7 +44,7 @@ const probe = spawnSync(
 );
 const info = JSON.parse(probe.stdout.trim() || '{"supportedIsas":["generic"],"isa":"generic"}');
 for (const isa of info.supportedIsas.filter((i) => i !== info.isa))
-  run(`op conformance with KILN_ISA=${isa}`, suites('test/ops', 'conformance\\.test\\.ts$'), { KILN_ISA: isa });
+  run(`op conformance with KILN_ISA=${isa}`, suites('test/ops', '(conformance|gemm)\\.test\\.ts$'), { KILN_ISA: isa });
 
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -30,6 +30,20 @@ extern "C" unsigned kiln_isa_supported(void) {
   return set;
 }
 
+extern "C" int kiln_cpu_has_avx512_bf16(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const int has = [] {
+    unsigned a, b, c, d;
+    if (!(kiln_isa_supported() & (1u << KILN_ISA_AVX512))) return 0;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (int)((a >> 5) & 1);  // CPUID.(EAX=7,ECX=1):EAX[5] = AVX512_BF16
+  }();
+  return has;
+#else
+  return 0;
+#endif
+}
+
 extern "C" const char *kiln_isa_name(kiln_isa isa) {
   switch (isa) {
     case KILN_ISA_AVX512: return "avx512";

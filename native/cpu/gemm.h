@@ -34,4 +34,16 @@ struct GemmPtrs {
 // thread count. Throws std::bad_alloc when scratch memory cannot be had.
 void gemm_f32(kiln_context *ctx, const GemmGeometry &g, const std::vector<GemmPtrs> &batch);
 
+// One matrix of a float16 / bfloat16 batch (operands, output and bias all of that dtype).
+struct GemmPtrsLowp {
+  const void *a, *b;
+  void *c;
+  const void *bias;
+};
+
+// float16 / bfloat16 operands and output with float32 accumulation over the whole of K (one fma
+// chain per element, or vdpbf16ps pairs on CPUs with AVX512_BF16), then rounded once on store.
+// Same splitting rules as gemm_f32, so the bits do not depend on the thread count either.
+void gemm_lowp(kiln_context *ctx, kiln_dtype dtype, const GemmGeometry &g, const std::vector<GemmPtrsLowp> &batch);
+
 }  // namespace kiln::cpu

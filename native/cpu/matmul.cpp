@@ -1,8 +1,8 @@
 // Batched matmul with the GEMM options: out[b] = act(alpha * a[b] @ b[b] + beta * out[b] + bias[b])
 // over broadcast batch dims (the TS layer expands them). float32 runs on the packed SIMD GEMM
-// (gemm.cpp); the other dtypes on a plain loop in their accumulation type (double for floating
-// types, wrapping int64 for integers). Work is never split over K, so the bits do not depend on
-// the thread count.
+// (gemm.cpp), float16 and bfloat16 on its low-precision twin (gemm_lowp.cpp); float64 and the
+// integers on a plain loop in their accumulation type (double, or wrapping int64). Work is never split over K, so the
+// bits do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -39,9 +39,8 @@ std::vector<Batch> batches(const kiln_tensor &out, const kiln_tensor &a, const k
   return v;
 }
 
-void matmul_f32(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, int64_t N, int64_t K,
-                const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, const kiln_tensor *bias,
-                const MatmulOpts &o) {
+GemmGeometry geometry(int64_t M, int64_t N, int64_t K, const kiln_tensor &out, const kiln_tensor &a,
+                      const kiln_tensor &b, const kiln_tensor *bias, const MatmulOpts &o) {
   const int nd = a.ndim;
   GemmGeometry g;
   g.M = M, g.N = N, g.K = K;
@@ -51,11 +50,22 @@ void matmul_f32(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, int6
   g.alpha = (float)o.alpha, g.beta = (float)o.beta;
   g.act = o.act;
   if (bias) g.bias_rs = bias->strides[nd - 2], g.bias_cs = N > 1 ? bias->strides[nd - 1] : 0;
+  return g;
+}
+
+void matmul_f32(kiln_context *ctx, const std::vector<Batch> &bs, const GemmGeometry &g, bool bias) {
   std::vector<GemmPtrs> ps;
   ps.reserve(bs.size());
   for (const Batch &x : bs)
     ps.push_back({(const float *)x.a, (const float *)x.b, (float *)x.o, bias ? (const float *)x.bias : nullptr});
   gemm_f32(ctx, g, ps);
+}
+
+void matmul_lowp(kiln_context *ctx, kiln_dtype dtype, const std::vector<Batch> &bs, const GemmGeometry &g, bool bias) {
+  std::vector<GemmPtrsLowp> ps;
+  ps.reserve(bs.size());
+  for (const Batch &x : bs) ps.push_back({x.a, x.b, x.o, bias ? x.bias : nullptr});
+  gemm_lowp(ctx, dtype, g, ps);
 }
 
 // The epilogue activation in the accumulation type (integers: relu only, checked by the caller).
@@ -130,7 +140,11 @@ kiln_status matmul_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_ten
   auto bs = batches(out, a, b, bias);
   if (bs.empty() || M == 0 || N == 0) return KILN_OK;
   if (out.dtype == KILN_FLOAT32) {
-    matmul_f32(ctx, bs, M, N, K, out, a, b, bias, o);
+    matmul_f32(ctx, bs, geometry(M, N, K, out, a, b, bias, o), bias != nullptr);
+    return KILN_OK;
+  }
+  if (out.dtype == KILN_FLOAT16 || out.dtype == KILN_BFLOAT16) {
+    matmul_lowp(ctx, (kiln_dtype)out.dtype, bs, geometry(M, N, K, out, a, b, bias, o), bias != nullptr);
     return KILN_OK;
   }
   KILN_DISPATCH_ALL(out.dtype, return fail(ctx, KILN_ERR_DTYPE, "matmul: bad dtype"),

@@ -68,6 +68,8 @@ kiln_isa kiln_context_isa(const kiln_context *ctx);
 const char *kiln_isa_name(kiln_isa isa);
 /* Bit set of ISAs this CPU can run (1 << kiln_isa). */
 unsigned kiln_isa_supported(void);
+/* Non-zero when the CPU has AVX512_BF16 (vdpbf16ps), used by the bfloat16 matmul. */
+int kiln_cpu_has_avx512_bf16(void);
 
 void *kiln_buffer_alloc(kiln_context *ctx, size_t nbytes);
 /* Drops one reference; alloc gives one, retain adds one; the block is reused at zero. */

@@ -30,4 +30,15 @@ const a = kiln.randn([300, 257]),
 add('matmul', a.matmul(b));
 add('matmul t', b.t().matmul(a.t()));
 add('bmm', kiln.randn([4, 65, 33]).matmul(kiln.randn([33, 17])));
+// Shapes that cross the GEMM's K blocks, column blocks and thread split, and the GEMV paths.
+const big = kiln.randn([203, 1111]),
+  w = kiln.randn([777, 1111]);
+add('gemm big (x @ w.T)', big.matmul(w.t()));
+add('gemm big transposed A', big.t().matmul(kiln.randn([203, 515])));
+add('linear relu', kiln.nn.functional.linear(big, w, kiln.randn([777]), { activation: 'relu' }));
+add('gemv rows', kiln.randn([1, 3000]).matmul(kiln.randn([3000, 2100])));
+add('gemv dots', kiln.randn([1, 3000]).matmul(kiln.randn([2100, 3000]).t()));
+add('gemm bfloat16', big.to('bfloat16').matmul(w.t().to('bfloat16')));
+add('gemm float16', big.to('float16').matmul(w.t().to('float16')));
+add('gemv N=1', kiln.randn([2100, 3000]).matmul(kiln.randn([3000, 1])));
 console.log(JSON.stringify({ threads: kiln.info().numThreads, isa: kiln.info().isa, hash: h.digest('hex'), parts }));

@@ -10,8 +10,9 @@ namespace kiln::cpu {
 namespace generic {
 namespace {
 using V = Vec;
-#include "gemm.inc"
 #include "kernels.inc"
+// after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "gemm.inc"
 }  // namespace
 }  // namespace generic
 
@@ -28,6 +29,14 @@ const IsaKernels *isa_kernels(kiln_isa isa) {
 #endif
     default: return &kGenericKernels;
   }
+}
+
+const GemmBf16Kernels *gemm_bf16_kernels(kiln_isa isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa == KILN_ISA_AVX512 && kiln_cpu_has_avx512_bf16()) return &kAvx512Bf16Kernels;
+#endif
+  (void)isa;
+  return nullptr;
 }
 
 }  // namespace kiln::cpu

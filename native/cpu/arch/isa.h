@@ -74,6 +74,14 @@ struct GemmKernels {
   void (*epilogue_f32)(GemmAct act, float *c, int64_t n, const float *bias, int64_t bias_stride);
 };
 
+// A bfloat16 dot-product tile (vdpbf16ps): float32 results for a whole mr x nr tile into c.
+// Operands are packed in k pairs: a[(p * mr + i) * 2 + e] = A[i, 2p + e] and
+// b[(p * nr + j) * 2 + e] = B[2p + e, j], zero-padded.
+struct GemmBf16Kernels {
+  int mr, nr;
+  void (*tile)(int64_t kp, const uint16_t *a, const uint16_t *b, float *c, int64_t ldc, float alpha);
+};
+
 struct IsaKernels {
   const char *name;
   // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
@@ -94,11 +102,14 @@ struct IsaKernels {
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table
+// The bfloat16 dot-product tile for this ISA, or null when the CPU (or build) has none.
+const GemmBf16Kernels *gemm_bf16_kernels(kiln_isa isa);
 
 extern const IsaKernels kGenericKernels;
 #if defined(__x86_64__) || defined(_M_X64)
 extern const IsaKernels kAvx2Kernels;
 extern const IsaKernels kAvx512Kernels;
+extern const GemmBf16Kernels kAvx512Bf16Kernels;
 #endif
 #if defined(__aarch64__)
 extern const IsaKernels kNeonKernels;

@@ -10,8 +10,9 @@ namespace kiln::cpu {
 namespace neon {
 namespace {
 using V = Vec;
-#include "gemm.inc"
 #include "kernels.inc"
+// after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "gemm.inc"
 }  // namespace
 }  // namespace neon
 
