@@ -22,9 +22,9 @@ test('the bin form (`bench <name>`) and the npm form (`<name>`) parse alike', ()
   assert.throws(() => parseArgs(['sum', '--fast']), /unknown option/);
 });
 
-test('every bench runs at tiny sizes, checks itself and leaves memory flat', () => {
+test('every bench runs at tiny sizes, checks itself and leaves memory flat', async () => {
   const before = kiln.memory();
-  const records = runBenches(parseArgs(['all', '--quick']));
+  const records = await runBenches(parseArgs(['all', '--quick']));
   const after = kiln.memory();
   assert.is(after.numTensors, before.numTensors, 'a bench left tensors alive');
   assert.is(after.numBytes, before.numBytes);
@@ -53,13 +53,13 @@ test('every bench runs at tiny sizes, checks itself and leaves memory flat', () 
   assert.ok(disp && disp.unit === 'ns/op' && '1 µs target' in disp.ratios);
 });
 
-test('--threads runs each count in a child process and merges the JSON', () => {
+test('--threads runs each count in a child process and merges the JSON', async () => {
   const file = path.join(os.tmpdir(), `kiln-bench-test-${process.pid}.json`);
   const log = console.log;
   console.log = () => {};
   let code: number;
   try {
-    code = main(['bench', 'dispatch', '--quick', '--threads', '1', '--json', file]);
+    code = await main(['bench', 'dispatch', '--quick', '--threads', '1', '--json', file]);
   } finally {
     console.log = log;
   }

@@ -16,8 +16,11 @@ import { benchElementwise } from './elementwise';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
 import { benchSum } from './sum';
 
+/** A bench: runs its sweep and returns one measurement per row (async where a reference is). */
+export type Bench = (o: BenchOptions) => Measurement[] | Promise<Measurement[]>;
+
 /** The benches by name; `all` runs each of them with modest sizes. */
-export const BENCHES: Record<string, (o: BenchOptions) => Measurement[]> = {
+export const BENCHES: Record<string, Bench> = {
   elementwise: benchElementwise,
   sum: benchSum,
   dispatch: benchDispatch,
@@ -91,12 +94,13 @@ export function parseArgs(argv: string[]): CliArgs {
 }
 
 /** Runs the bench in this process (at its KILN_NUM_THREADS) and returns its records. */
-export function runBenches(args: CliArgs): BenchRecord[] {
+export async function runBenches(args: CliArgs): Promise<BenchRecord[]> {
   const machine = machineInfo(),
     commit = commitId(),
     date = new Date().toISOString();
   const names = args.bench === 'all' ? Object.keys(BENCHES) : [args.bench];
-  const ms = names.flatMap((name) => BENCHES[name](args.opts));
+  const ms: Measurement[] = [];
+  for (const name of names) ms.push(...(await BENCHES[name](args.opts)));
   return ms.map(({ stats, ...m }) => ({ ...m, ...stats, threads: machine.threads, machine, commit, date }));
 }
 
@@ -128,8 +132,8 @@ function runThreads(argv: string[], threads: number[]): BenchRecord[] {
   );
 }
 
-/** The CLI: parse, run (here or per thread count), print, write JSON. Returns the exit code. */
-export function main(argv: string[]): number {
+/** The CLI: parse, run (here or per thread count), print, write JSON. Resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;
@@ -142,7 +146,7 @@ export function main(argv: string[]): number {
     return 2;
   }
   try {
-    const records = args.threads ? runThreads(argv, args.threads) : runBenches(args);
+    const records = args.threads ? runThreads(argv, args.threads) : await runBenches(args);
     const file =
       args.json ??
       path.join('bench', 'out', `${args.bench}-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
@@ -165,4 +169,7 @@ export function main(argv: string[]): number {
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module)
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
