@@ -29,6 +29,7 @@
         {
           "target_name": "kiln",
           "sources": ["<!@(node scripts/manifest.js sources)"],
+          "libraries": ["<!@(node scripts/manifest.js libraries)"],
           "dependencies": ["kiln_avx2", "kiln_avx512"]
         }
       ]
@@ -37,7 +38,8 @@
       "targets": [
         {
           "target_name": "kiln",
-          "sources": ["<!@(node scripts/manifest.js sources)", "<!@(node scripts/manifest.js arch-sources arm64 neon)"]
+          "sources": ["<!@(node scripts/manifest.js sources)", "<!@(node scripts/manifest.js arch-sources arm64 neon)"],
+          "libraries": ["<!@(node scripts/manifest.js libraries)"]
         }
       ]
     }]
