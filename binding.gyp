@@ -35,6 +35,7 @@
         {
           "target_name": "kiln",
           "sources": ["<!@(node scripts/manifest.js sources)"],
+          "libraries": ["<!@(node scripts/manifest.js libraries)"],
           "dependencies": ["kiln_avx2", "kiln_avx512", "kiln_avx512bf16"]
         }
       ]
@@ -43,7 +44,8 @@
       "targets": [
         {
           "target_name": "kiln",
-          "sources": ["<!@(node scripts/manifest.js sources)", "<!@(node scripts/manifest.js arch-sources arm64 neon)"]
+          "sources": ["<!@(node scripts/manifest.js sources)", "<!@(node scripts/manifest.js arch-sources arm64 neon)"],
+          "libraries": ["<!@(node scripts/manifest.js libraries)"]
         }
       ]
     }]

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Prints parts of native/sources.json for binding.gyp's <!@(...) expansions:
-//   node scripts/manifest.js sources | include_dirs | defines | cflags | arch-sources <arch> <isa> | arch-cflags <arch> <isa>
+//   node scripts/manifest.js sources | include_dirs | defines | cflags | libraries | arch-sources <arch> <isa> | arch-cflags <arch> <isa>
 'use strict';
 const path = require('path');
 const m = require(path.join(__dirname, '..', 'native', 'sources.json'));
@@ -10,6 +10,7 @@ const out = {
   include_dirs: () => m.include_dirs,
   defines: () => m.defines,
   cflags: () => m.cflags,
+  libraries: () => m.libraries,
   'arch-sources': () => ((m.arch[arch] || {})[isa] || { sources: [] }).sources,
   'arch-cflags': () => ((m.arch[arch] || {})[isa] || { cflags: [] }).cflags,
 }[what];

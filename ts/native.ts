@@ -20,6 +20,38 @@ export interface NativeMemoryStats {
   allocCalls: number;
   cacheHits: number;
 }
+/** What `refBlas.load()` reports about the OpenBLAS it loaded. */
+export interface RefBlasInfo {
+  /** openblas_get_corename(): the kernel set in use ("SkylakeX", "Haswell", "Zen", ...). */
+  core: string;
+  /** openblas_get_num_threads(). */
+  threads: number;
+  /** The file dlopen() found. */
+  library: string;
+  /** openblas_get_config(), or "" when the library lacks it. */
+  config: string;
+}
+/** OpenBLAS, dlopen()ed on demand: a bench reference only (native/napi/bench_ref.cpp). */
+export interface RefBlas {
+  /** Loads OpenBLAS (once per process); null when no library was found (see loadError()). */
+  load(): RefBlasInfo | null;
+  loadError(): string;
+  /** openblas_set_num_threads(n); returns openblas_get_num_threads() afterwards (0: not loaded). */
+  setThreads(n: number): number;
+  /**
+   * C[M,N] = A[M,K] @ B[K,N] (float32, row-major, dense) with cblas_sgemm, on the kiln blocks at
+   * addresses a, b, c (storage starts); false when not loaded or an operand's block is too small.
+   */
+  sgemm(m: number, n: number, k: number, a: number, b: number, c: number): boolean;
+}
+/** One timed run of the FMA peak loop. */
+export interface FmaPeakResult {
+  gflops: number;
+  seconds: number;
+  flops: number;
+  /** The loop that ran: "avx512", "avx2" or "generic". */
+  isa: string;
+}
 export interface Binding {
   argBlock: Float64Array;
   descDoubles: number;
@@ -34,6 +66,10 @@ export interface Binding {
   memoryStats(): NativeMemoryStats;
   emptyCache(): void;
   info(): NativeInfo;
+  /** Bench references (absent from binaries built before they existed). */
+  refBlas?: RefBlas;
+  /** Runs `iters` iterations of independent FMA chains on each of `threads` std::threads. */
+  fmaPeak?(threads: number, iters: number): FmaPeakResult;
 }
 
 let binding: Binding | undefined;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "bench_ref.h"
 #include "kiln.h"
 #include "kiln_ops.gen.h"
 
@@ -202,6 +203,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["memoryStats"] = Napi::Function::New(env, MemoryStats);
   exports["emptyCache"] = Napi::Function::New(env, EmptyCache);
   exports["info"] = Napi::Function::New(env, Info);
+  kiln::napi::bench_ref_register(env, exports, I->ctx);  // refBlas, fmaPeak: for kiln bench gemm only
   return exports;
 }
 

@@ -1,5 +1,7 @@
 // Smoke test of the bench harness (ts/bench/): argument forms, every bench at tiny sizes with
-// well-formed records and flat memory, and the --threads path through a child process.
+// well-formed records and flat memory, the --threads path through a child process, and the gemm
+// bench: its shapes, its ONNX model encoder, its records and SVG chart. Nothing here needs OpenBLAS
+// or onnxruntime-node (their rows are checked when present), and nothing sets OPENBLAS_*.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'fs';
@@ -8,6 +10,8 @@ import * as path from 'path';
 import * as kiln from '../../ts/index';
 import { main, parseArgs, runBenches } from '../../ts/bench/cli';
 import type { BenchRecord } from '../../ts/bench/harness';
+import { gemmCases } from '../../ts/bench/gemm';
+import { IR_VERSION, OPSET, matMulModel, varint } from '../../ts/bench/onnx_model';
 
 test('the bin form (`bench <name>`) and the npm form (`<name>`) parse alike', () => {
   const a = parseArgs(['bench', 'sum', '--max', '1e5', '--threads', '1,2']);
@@ -20,16 +24,198 @@ test('the bin form (`bench <name>`) and the npm form (`<name>`) parse alike', ()
   assert.throws(() => parseArgs(['nope']), /unknown bench/);
   assert.throws(() => parseArgs(['sum', '--max', '0']), /positive/);
   assert.throws(() => parseArgs(['sum', '--fast']), /unknown option/);
+  assert.is(parseArgs(['gemm']).opts.maxSize, 4096);
+  assert.is(parseArgs(['all']).opts.maxSize, 1024);
+  assert.is(parseArgs(['gemm', '--quick']).opts.maxSize, 64);
+  assert.is(parseArgs(['gemm', '--max-size', '512']).opts.maxSize, 512);
+  assert.is(parseArgs(['gemm', '--no-chart']).chart, false);
+  assert.is(parseArgs(['gemm']).opts.ownProcess, false, 'only the bin itself may set a reference library environment');
 });
 
-test('every bench runs at tiny sizes, checks itself and leaves memory flat', () => {
+test('gemm shapes: squares up to --max-size, model shapes shrunk with it, one GEMV', () => {
+  const full = gemmCases(4096);
+  assert.equal(
+    full.filter((c) => c.shape[0] === c.shape[2] && c.shape[0] === c.shape[1]).map((c) => c.shape[0]),
+    [64, 128, 256, 512, 1024, 2048, 4096],
+  );
+  assert.equal(
+    full.slice(-3).map((c) => c.shape),
+    [
+      [4096, 1024, 1024],
+      [32, 512, 2048],
+      [1, 4096, 4096],
+    ],
+  );
+  assert.equal(
+    full.filter((c) => c.gemv).map((c) => c.shape),
+    [[1, 4096, 4096]],
+  );
+  const quick = gemmCases(64);
+  assert.equal(
+    quick.slice(0, 3).map((c) => c.shape[0]),
+    [16, 32, 64],
+  );
+  assert.equal(
+    quick.slice(-3).map((c) => c.shape),
+    [
+      [64, 16, 16],
+      [1, 8, 32],
+      [1, 64, 64],
+    ],
+  );
+  assert.equal(
+    quick.filter((c) => c.gemv).map((c) => c.shape),
+    [[1, 64, 64]],
+    'GEMV is the model shape, not any M = 1',
+  );
+});
+
+/** A protobuf message as { field: values[] } (varints as numbers, length-delimited as bytes). */
+function decode(b: Uint8Array): Record<number, (number | Uint8Array)[]> {
+  const out: Record<number, (number | Uint8Array)[]> = {};
+  let i = 0;
+  const readVarint = (): number => {
+    let v = 0;
+    for (let mul = 1; ; mul *= 128) {
+      const byte = b[i++];
+      v += (byte & 0x7f) * mul;
+      if (!(byte & 0x80)) return v;
+    }
+  };
+  while (i < b.length) {
+    const key = readVarint(),
+      field = key >>> 3,
+      wire = key & 7;
+    let v: number | Uint8Array;
+    if (wire === 0) v = readVarint();
+    else if (wire === 2) {
+      const len = readVarint();
+      v = b.subarray(i, i + len);
+      i += len;
+    } else throw new Error(`unexpected wire type ${wire}`);
+    (out[field] ??= []).push(v);
+  }
+  assert.is(i, b.length, 'message ends on a field boundary');
+  return out;
+}
+const text = (v: number | Uint8Array): string => Buffer.from(v as Uint8Array).toString('utf8');
+const msg = (v: number | Uint8Array) => decode(v as Uint8Array);
+
+test('the ONNX MatMul model decodes to the ModelProto the spec describes', () => {
+  assert.equal(varint(1), [1]);
+  assert.equal(varint(300), [0xac, 0x02], "protobuf's own example");
+  assert.equal(varint(2 ** 35), [0x80, 0x80, 0x80, 0x80, 0x80, 0x01]);
+  const model = decode(matMulModel(32, 512, 2048));
+  assert.equal(model[1], [IR_VERSION], 'ir_version');
+  const opset = msg(model[8][0]);
+  assert.equal(opset[2], [OPSET], 'opset_import.version (default domain)');
+  const graph = msg(model[7][0]);
+  const node = msg(graph[1][0]);
+  assert.equal(node[1].map(text), ['A', 'B'], 'node inputs');
+  assert.equal(node[2].map(text), ['C'], 'node output');
+  assert.is(text(node[4][0]), 'MatMul');
+  const io = [...graph[11], ...graph[12]].map((v) => {
+    const vi = msg(v);
+    const tensor = msg(msg(vi[2][0])[1][0]);
+    assert.equal(tensor[1], [1], 'elem_type FLOAT');
+    const dims = msg(tensor[2][0])[1].map((d) => msg(d)[1][0]);
+    return [text(vi[1][0]), dims];
+  });
+  assert.equal(io, [
+    ['A', [32, 512]],
+    ['B', [512, 2048]],
+    ['C', [32, 2048]],
+  ]);
+});
+
+/** Throws unless every tag of the SVG is closed in order (a well-formedness check, no parser). */
+function checkTags(svg: string): void {
+  const open: string[] = [];
+  for (const m of svg.matchAll(/<(\/?)([a-zA-Z][\w-]*)[^>]*?(\/?)>/g)) {
+    if (m[3]) continue;
+    if (!m[1]) open.push(m[2]);
+    else assert.is(open.pop(), m[2], `</${m[2]}> closes another element`);
+  }
+  assert.equal(open, [], 'unclosed elements');
+  assert.not.match(svg.replace(/&(amp|lt|gt|quot);/g, ''), /&/, 'unescaped &');
+}
+
+test('gemm --quick: checked records, ratios to the references present, an SVG chart per impl', async () => {
+  const file = path.join(os.tmpdir(), `kiln-bench-gemm-${process.pid}.json`),
+    svgFile = file.replace(/\.json$/, '.svg');
+  const env = { coretype: process.env.OPENBLAS_CORETYPE, threads: process.env.OPENBLAS_NUM_THREADS };
   const before = kiln.memory();
-  const records = runBenches(parseArgs(['all', '--quick']));
+  const code = await main(['bench', 'gemm', '--quick', '--quiet', '--json', file]);
+  assert.is(code, 0);
+  assert.equal(
+    { coretype: process.env.OPENBLAS_CORETYPE, threads: process.env.OPENBLAS_NUM_THREADS },
+    env,
+    'the environment is left alone',
+  );
   const after = kiln.memory();
-  assert.is(after.numTensors, before.numTensors, 'a bench left tensors alive');
-  assert.is(after.numBytes, before.numBytes);
+  // At most: gemm awaits, so the garbage collector's finalizers may meanwhile count off tensors
+  // that earlier suites left undisposed.
+  assert.ok(after.numTensors <= before.numTensors, 'the gemm bench left tensors alive');
+  const records = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchRecord[];
+  const svg = fs.readFileSync(svgFile, 'utf8');
+  fs.unlinkSync(file);
+  fs.unlinkSync(svgFile);
+
+  const peak = records.find((r) => r.name === 'fma peak');
+  assert.ok(peak && peak.unit === 'GFLOP/s' && peak.value > 0, 'the FMA peak is measured');
+  const rows = records.filter((r) => r.name === 'matmul');
+  const impls = [...new Set(rows.map((r) => r.impl))];
+  assert.is(impls[0], 'kiln');
+  for (const impl of impls) assert.ok(['kiln', 'OpenBLAS', 'onnxruntime'].includes(impl), impl);
+  for (const c of gemmCases(64)) {
+    const at = rows.filter((r) => r.shape.join() === c.shape.join());
+    assert.equal(
+      at.map((r) => r.impl),
+      impls,
+      `every impl ran [${c.shape}]`,
+    );
+    for (const r of at) {
+      assert.ok(r.minMs > 0 && r.minMs <= r.medianMs && r.medianMs <= r.maxMs, `${r.impl} [${r.shape}] times`);
+      const [m, k, n] = c.shape;
+      assert.ok(Math.abs(r.value - (2 * m * n * k) / (r.medianMs * 1e6)) < 1e-9 * r.value, 'GFLOP/s = 2MNK / time');
+      assert.ok(Math.abs(r.ratios['fma peak'] - r.value / peak!.value) < 1e-12, 'fraction of the peak');
+      for (const ref of impls.filter((i) => i !== r.impl)) {
+        if (ref === 'kiln') continue;
+        const want = r.value / at.find((x) => x.impl === ref)!.value;
+        assert.ok(Math.abs(r.ratios[ref] - want) < 1e-9 * want, `${r.impl} vs ${ref}`);
+      }
+    }
+    const bw = records.filter((r) => r.name === 'matmul bandwidth' && r.shape.join() === c.shape.join());
+    assert.is(bw.length, c.gemv ? impls.length : 0, `GB/s rows only for the GEMV [${c.shape}]`);
+    for (const r of bw) assert.ok(r.unit === 'GB/s' && r.ratios.copy > 0, 'GEMV GB/s against the copy bandwidth');
+  }
+  assert.ok(
+    records.some((r) => r.name === 'copy' && r.impl === 'kiln copy_'),
+    'the copy bandwidth is measured',
+  );
+
+  assert.ok(svg.startsWith('<svg'), 'an SVG document');
+  assert.match(svg, /xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  checkTags(svg);
+  const lines = [...svg.matchAll(/<polyline data-impl="([^"]+)" data-threads="(\d+)"[^>]*points="([^"]+)"/g)];
+  assert.equal(
+    lines.map((l) => l[1]),
+    impls,
+    'one polyline per impl (one thread count here)',
+  );
+  for (const l of lines) assert.is(l[3].split(' ').length, 3, 'a point per square size');
+  assert.match(svg, new RegExp(`${peak!.machine.cpu}.*${peak!.date.slice(0, 10)}`), 'title with CPU and date');
+});
+
+test('every bench runs at tiny sizes, checks itself and leaves memory flat', async () => {
+  const before = kiln.memory();
+  const records = await runBenches(parseArgs(['all', '--quick']));
+  const after = kiln.memory();
+  // At most, as in the gemm test: tensors earlier suites left to the garbage collector may go meanwhile.
+  assert.ok(after.numTensors <= before.numTensors, 'a bench left tensors alive');
+  assert.ok(after.numBytes <= before.numBytes);
   const benches = new Set(records.map((r) => r.bench));
-  assert.equal([...benches], ['elementwise', 'sum', 'dispatch']);
+  assert.equal([...benches], ['elementwise', 'sum', 'dispatch', 'gemm']);
   for (const r of records) {
     const at = `${r.bench} ${r.name} ${r.impl} [${r.shape}]`;
     assert.ok(r.minMs > 0 && r.minMs <= r.medianMs && r.medianMs <= r.maxMs, `${at}: min/median/max out of order`);
@@ -53,13 +239,13 @@ test('every bench runs at tiny sizes, checks itself and leaves memory flat', () 
   assert.ok(disp && disp.unit === 'ns/op' && '1 µs target' in disp.ratios);
 });
 
-test('--threads runs each count in a child process and merges the JSON', () => {
+test('--threads runs each count in a child process and merges the JSON', async () => {
   const file = path.join(os.tmpdir(), `kiln-bench-test-${process.pid}.json`);
   const log = console.log;
   console.log = () => {};
   let code: number;
   try {
-    code = main(['bench', 'dispatch', '--quick', '--threads', '1', '--json', file]);
+    code = await main(['bench', 'dispatch', '--quick', '--threads', '1', '--json', file]);
   } finally {
     console.log = log;
   }

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * `kiln bench <name>` / `npm run bench -- <name>`: runs a bench (elementwise, sum, dispatch, all),
- * prints a table and writes one JSON record per measurement to bench/out/<name>-<date>.json (or
- * --json PATH). kiln's thread count is fixed when the addon loads, so `--threads 1,2` re-runs the
- * bench in one child process per count (KILN_NUM_THREADS set) and merges their records.
+ * `kiln bench <name>` / `npm run bench -- <name>`: runs a bench (elementwise, sum, dispatch, gemm,
+ * all), prints a table and writes one JSON record per measurement to bench/out/<name>-<date>.json
+ * (or --json PATH), plus an SVG chart beside it for the benches that draw one (gemm). kiln's thread
+ * count is fixed when the addon loads, so `--threads 1,2` re-runs the bench in one child process
+ * per count (KILN_NUM_THREADS, and OPENBLAS_NUM_THREADS for the gemm reference) and merges their
+ * records.
  * Run with --help for the options; bench/README.md says how the numbers are taken.
  */
 import { spawnSync } from 'child_process';
@@ -13,14 +15,24 @@ import * as path from 'path';
 import { memory } from '../index';
 import { benchDispatch } from './dispatch';
 import { benchElementwise } from './elementwise';
+import { benchGemm, gemmChart } from './gemm';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
 import { benchSum } from './sum';
 
+/** A bench: runs its sweep and returns one measurement per row (async where a reference is). */
+export type Bench = (o: BenchOptions) => Measurement[] | Promise<Measurement[]>;
+
 /** The benches by name; `all` runs each of them with modest sizes. */
-export const BENCHES: Record<string, (o: BenchOptions) => Measurement[]> = {
+export const BENCHES: Record<string, Bench> = {
   elementwise: benchElementwise,
   sum: benchSum,
   dispatch: benchDispatch,
+  gemm: benchGemm,
+};
+
+/** The benches that also draw their records as an SVG chart. */
+export const CHARTS: Record<string, (records: BenchRecord[]) => string | null> = {
+  gemm: gemmChart,
 };
 
 /** A parsed command line. */
@@ -32,16 +44,20 @@ export interface CliArgs {
   json: string | null;
   markdown: boolean;
   quiet: boolean;
+  /** Write the SVG chart beside the JSON (benches in CHARTS). */
+  chart: boolean;
 }
 
-const USAGE = `usage: kiln bench <elementwise|sum|dispatch|all> [options]   (or: npm run bench -- <name> [options])
+const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|all> [options]   (or: npm run bench -- <name> [options])
   --max N         largest element count of the size sweeps (default 1e8; 1e7 for all)
+  --max-size N    largest square side of the gemm bench (default 4096; 1024 for all)
   --reps N        timed samples per variant (default 11)
   --sample-ms MS  target length of one sample (default 20)
   --matrix N      side of the [N, N] matrix of the dim sums (default 4096)
   --batch N       calls per sample of the dispatch bench (default 10000)
   --threads 1,2   run once per KILN_NUM_THREADS value, in child processes, and merge
-  --json PATH     where the JSON goes (default bench/out/<name>-<date>.json)
+  --json PATH     where the JSON goes (default bench/out/<name>-<date>.json); the SVG chart goes beside it
+  --no-chart      no SVG chart
   --markdown      print the table as markdown
   --quick         tiny sizes and few samples (a smoke test, seconds)
   --quiet         no table on stdout
@@ -64,9 +80,11 @@ export function parseArgs(argv: string[]): CliArgs {
     minSampleMs: 20,
     matrix: 4096,
     batch: 10000,
+    maxSize: bench === 'all' ? 1024 : 4096,
+    ownProcess: false,
     verbose: false,
   };
-  const args: CliArgs = { bench, opts, threads: null, json: null, markdown: false, quiet: false };
+  const args: CliArgs = { bench, opts, threads: null, json: null, markdown: false, quiet: false, chart: true };
   let quick = false;
   const set: Partial<BenchOptions> = {};
   for (let i = 0; i < rest.length; i++) {
@@ -77,26 +95,29 @@ export function parseArgs(argv: string[]): CliArgs {
     else if (flag === '--sample-ms') set.minSampleMs = positive(flag, value());
     else if (flag === '--matrix') set.matrix = Math.round(positive(flag, value()));
     else if (flag === '--batch') set.batch = Math.round(positive(flag, value()));
+    else if (flag === '--max-size') set.maxSize = Math.round(positive(flag, value()));
     else if (flag === '--threads') args.threads = (value() ?? '').split(',').map((t) => Math.round(positive(flag, t)));
     else if (flag === '--json') args.json = value() ?? null;
     else if (flag === '--markdown') args.markdown = true;
     else if (flag === '--quiet') args.quiet = true;
+    else if (flag === '--no-chart') args.chart = false;
     else if (flag === '--verbose') opts.verbose = true;
     else if (flag === '--quick') quick = true;
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
-  if (quick) Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200 });
+  if (quick) Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200, maxSize: 64 });
   Object.assign(opts, set);
   return args;
 }
 
 /** Runs the bench in this process (at its KILN_NUM_THREADS) and returns its records. */
-export function runBenches(args: CliArgs): BenchRecord[] {
+export async function runBenches(args: CliArgs): Promise<BenchRecord[]> {
   const machine = machineInfo(),
     commit = commitId(),
     date = new Date().toISOString();
   const names = args.bench === 'all' ? Object.keys(BENCHES) : [args.bench];
-  const ms = names.flatMap((name) => BENCHES[name](args.opts));
+  const ms: Measurement[] = [];
+  for (const name of names) ms.push(...(await BENCHES[name](args.opts)));
   return ms.map(({ stats, ...m }) => ({ ...m, ...stats, threads: machine.threads, machine, commit, date }));
 }
 
@@ -111,10 +132,15 @@ function runThreads(argv: string[], threads: number[]): BenchRecord[] {
   const nodeArgs = __filename.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : process.execArgv;
   const runs = threads.map((t) => {
     const file = path.join(os.tmpdir(), `kiln-bench-${process.pid}-${t}.json`);
-    const child = spawnSync(process.execPath, [...nodeArgs, __filename, ...own, '--quiet', '--json', file], {
-      env: { ...process.env, KILN_NUM_THREADS: String(t) },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const child = spawnSync(
+      process.execPath,
+      [...nodeArgs, __filename, ...own, '--quiet', '--no-chart', '--json', file],
+      {
+        // OpenBLAS (the gemm reference) takes its thread count from the environment when it loads.
+        env: { ...process.env, KILN_NUM_THREADS: String(t), OPENBLAS_NUM_THREADS: String(t) },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     if (child.status !== 0)
       throw new Error(`the run with KILN_NUM_THREADS=${t} failed (${child.error?.message ?? `exit ${child.status}`})`);
     const records = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchRecord[];
@@ -128,8 +154,11 @@ function runThreads(argv: string[], threads: number[]): BenchRecord[] {
   );
 }
 
-/** The CLI: parse, run (here or per thread count), print, write JSON. Returns the exit code. */
-export function main(argv: string[]): number {
+/**
+ * The CLI: parse, run (here or per thread count), print, write JSON and charts. Resolves to the exit
+ * code. `ownProcess`: this process is the `kiln bench` command (see BenchOptions.ownProcess).
+ */
+export async function main(argv: string[], ownProcess = false): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(USAGE);
     return 0;
@@ -141,13 +170,15 @@ export function main(argv: string[]): number {
     console.error((e as Error).message);
     return 2;
   }
+  args.opts.ownProcess = ownProcess;
   try {
-    const records = args.threads ? runThreads(argv, args.threads) : runBenches(args);
+    const records = args.threads ? runThreads(argv, args.threads) : await runBenches(args);
     const file =
       args.json ??
       path.join('bench', 'out', `${args.bench}-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     fs.writeFileSync(file, `${JSON.stringify(records, null, 1)}\n`);
+    const charts = args.chart ? writeCharts(args.bench, records, file) : [];
     if (!args.quiet) {
       const m = records[0]?.machine,
         commit = records[0]?.commit ?? 'unknown';
@@ -155,7 +186,7 @@ export function main(argv: string[]): number {
         `kiln bench ${args.bench}: ${m?.cpu}, ${m?.isa}, ${m?.logicalCpus} logical CPUs, node ${m?.node}, commit ${commit}, load ${m?.loadAvg.toFixed(2)}`,
       );
       console.log(formatTable(records, args.markdown));
-      console.log(`wrote ${records.length} records to ${file}`);
+      console.log(`wrote ${records.length} records to ${file}${charts.map((c) => `, chart to ${c}`).join('')}`);
     }
     if (args.opts.verbose && !args.threads) console.error(`kiln.memory(): ${JSON.stringify(memory())}`);
     return 0;
@@ -165,4 +196,25 @@ export function main(argv: string[]): number {
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+/**
+ * Writes each chart the run's benches draw beside the JSON: same basename with .svg (with the bench
+ * name added when a run draws several). Returns the files written.
+ */
+function writeCharts(bench: string, records: BenchRecord[], jsonFile: string): string[] {
+  const names = (bench === 'all' ? Object.keys(BENCHES) : [bench]).filter((n) => n in CHARTS);
+  const base = jsonFile.replace(/\.json$/i, '');
+  const written: string[] = [];
+  for (const name of names) {
+    const svg = CHARTS[name](records.filter((r) => r.bench === name));
+    if (!svg) continue;
+    const file = `${base}${names.length > 1 ? `-${name}` : ''}.svg`;
+    fs.writeFileSync(file, svg);
+    written.push(file);
+  }
+  return written;
+}
+
+if (require.main === module)
+  void main(process.argv.slice(2), true).then((code) => {
+    process.exitCode = code;
+  });

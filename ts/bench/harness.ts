@@ -1,7 +1,7 @@
 /**
  * Bench harness (BENCH.md): interleaved timing with warm-up and median/min/max, correctness checks
  * that run before timing, the record format written as JSON, the machine description and the
- * stdout table. The benches (elementwise.ts, sum.ts, dispatch.ts) only say what to run.
+ * stdout table. The benches (elementwise.ts, sum.ts, dispatch.ts, gemm.ts) only say what to run.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -21,6 +21,14 @@ export interface BenchOptions {
   matrix: number;
   /** Calls per sample of the dispatch bench. */
   batch: number;
+  /** Largest square side of the gemm bench (its model shapes shrink with it below 4096). */
+  maxSize: number;
+  /**
+   * This process is the `kiln bench` command itself (the bin or one of its --threads children), so a
+   * bench may set a reference library's environment for it (OPENBLAS_CORETYPE). False when a program
+   * or a test calls runBenches: their environment is left alone.
+   */
+  ownProcess: boolean;
   /** Progress on stderr and kiln.memory() at the end. */
   verbose: boolean;
 }
@@ -29,6 +37,12 @@ export interface BenchOptions {
 export interface Variant {
   impl: string;
   run: () => void;
+}
+
+/** A variant whose call may be asynchronous: a returned promise is awaited before the next call. */
+export interface AsyncVariant {
+  impl: string;
+  run: () => void | Promise<unknown>;
 }
 
 /** Per-call times of one variant, in ms. */
@@ -56,6 +70,8 @@ export interface Measurement {
   value: number;
   /** Speed relative to each reference in the same run (>1: faster than the reference). */
   ratios: Record<string, number>;
+  /** What exactly ran, where the impl name does not say (a reference's version, kernels, threads). */
+  detail?: string;
 }
 
 /** The machine and build a run measured. */
@@ -160,15 +176,24 @@ function timeCalls(run: () => void, iters: number): number {
   return msSince(t0);
 }
 
+/** Calls per `targetMs` sample when `n` calls took `ms`; null while that is too short to tell. */
+const callsPerSample = (n: number, ms: number, targetMs: number): number | null =>
+  ms >= Math.min(1, targetMs) || n >= 1 << 20 ? Math.max(1, Math.round((n * targetMs) / Math.max(ms, 1e-6))) : null;
+
 /** Calls per sample so that one sample lasts about `targetMs`. */
 function calibrate(run: () => void, targetMs: number): number {
-  let n = 1;
-  for (;;) {
-    const ms = timeCalls(run, n);
-    if (ms >= Math.min(1, targetMs) || n >= 1 << 20)
-      return Math.max(1, Math.round((n * targetMs) / Math.max(ms, 1e-6)));
-    n *= 2;
+  for (let n = 1; ; n *= 2) {
+    const calls = callsPerSample(n, timeCalls(run, n), targetMs);
+    if (calls !== null) return calls;
   }
+}
+
+/** Median, min and max of per-call times (ms); `iters` calls made each sample. */
+export function summarize(perCallMs: number[], iters: number): Stats {
+  const s = [...perCallMs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const medianMs = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return { medianMs, minMs: s[0], maxMs: s[s.length - 1], samples: s.length, iters };
 }
 
 /**
@@ -183,12 +208,37 @@ export function measure(variants: Variant[], opts: BenchOptions, iters?: number)
   const samples: number[][] = variants.map(() => []);
   for (let r = 0; r < opts.reps; r++)
     variants.forEach((v, i) => samples[i].push(timeCalls(v.run, counts[i]) / counts[i]));
-  return samples.map((s, i) => {
-    s.sort((a, b) => a - b);
-    const mid = s.length >> 1;
-    const medianMs = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-    return { medianMs, minMs: s[0], maxMs: s[s.length - 1], samples: s.length, iters: counts[i] };
-  });
+  return samples.map((s, i) => summarize(s, counts[i]));
+}
+
+async function timeCallsAsync(run: AsyncVariant['run'], iters: number): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < iters; i++) {
+    const p = run();
+    if (p) await p;
+  }
+  return msSince(t0);
+}
+
+/**
+ * measure() for variants that may be asynchronous: the same warm-up, calibration and A B C ...
+ * rounds, and each sample awaits every call before making the next, so a sample's time runs from
+ * its first call to its last call's completion. A synchronous variant pays nothing extra.
+ */
+export async function measureAsync(variants: AsyncVariant[], opts: BenchOptions): Promise<Stats[]> {
+  for (const v of variants) await timeCallsAsync(v.run, 2);
+  const counts: number[] = [];
+  for (const v of variants)
+    for (let n = 1, calls: number | null = null; calls === null; n *= 2) {
+      calls = callsPerSample(n, await timeCallsAsync(v.run, n), opts.minSampleMs);
+      if (calls !== null) counts.push(calls);
+    }
+  for (let i = 0; i < variants.length; i++) await timeCallsAsync(variants[i].run, counts[i]);
+  const samples: number[][] = variants.map(() => []);
+  for (let r = 0; r < opts.reps; r++)
+    for (let i = 0; i < variants.length; i++)
+      samples[i].push((await timeCallsAsync(variants[i].run, counts[i])) / counts[i]);
+  return samples.map((s, i) => summarize(s, counts[i]));
 }
 
 /** Effective GB/s of moving `bytes` per call at the median time. */

@@ -1,0 +1,83 @@
+/**
+ * onnxruntime-node as a gemm reference: found in bench/refs/node_modules (`npm --prefix bench/refs
+ * install`) or by the normal resolution, never a dependency of kiln, so its types are declared
+ * here (the few members used). Sessions run one MatMul model (onnx_model.ts) on the CPU provider
+ * with intraOpNumThreads = kiln's thread count.
+ */
+import * as path from 'path';
+import { PACKAGE_ROOT } from '../native';
+import { matMulModel } from './onnx_model';
+
+interface OrtTensor {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+interface OrtSession {
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+/** The part of onnxruntime-node's API the bench uses. */
+interface Ort {
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
+  InferenceSession: {
+    create(
+      model: Uint8Array,
+      options: { intraOpNumThreads: number; interOpNumThreads: number; executionMode: 'sequential' },
+    ): Promise<OrtSession>;
+  };
+  env: { versions?: { common?: string; node?: string } };
+}
+
+/** onnxruntime-node, or why it is not there. */
+export type OrtLoad = { ort: Ort; version: string; from: string } | { ort: null; reason: string };
+
+/** Where onnxruntime-node is looked for: bench/refs first, then from the kiln package up. */
+const SEARCH = [path.join(PACKAGE_ROOT, 'bench', 'refs'), PACKAGE_ROOT];
+
+/** Resolves and loads onnxruntime-node; never throws. */
+export function loadOnnxRuntime(): OrtLoad {
+  let file: string;
+  try {
+    file = require.resolve('onnxruntime-node', { paths: SEARCH });
+  } catch {
+    return { ort: null, reason: 'onnxruntime-node is not installed (npm --prefix bench/refs install)' };
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const ort = require(file) as Ort;
+    return { ort, version: ort.env.versions?.node ?? ort.env.versions?.common ?? 'unknown', from: file };
+  } catch (e) {
+    return { ort: null, reason: `onnxruntime-node at ${file} failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** One MatMul session with its inputs bound: run() resolves to C. */
+export interface OrtMatMul {
+  run(): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/**
+ * A session for C[M,N] = A[M,K] @ B[K,N] on `threads` intra-op threads (one inter-op thread,
+ * sequential execution). `a` and `b` are used in place (kiln's memory, through zero-copy views).
+ */
+export async function ortMatMul(
+  ort: Ort,
+  m: number,
+  k: number,
+  n: number,
+  a: Float32Array,
+  b: Float32Array,
+  threads: number,
+): Promise<OrtMatMul> {
+  const session = await ort.InferenceSession.create(matMulModel(m, k, n), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  });
+  const feeds = { A: new ort.Tensor('float32', a, [m, k]), B: new ort.Tensor('float32', b, [k, n]) };
+  return {
+    run: async () => (await session.run(feeds)).C.data as Float32Array,
+    release: () => session.release(),
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * OpenBLAS as a gemm reference: cblas_sgemm through the addon's `refBlas` (native/napi/bench_ref.cpp),
+ * which dlopen()s the library on first use. OpenBLAS picks its kernels from OPENBLAS_CORETYPE when it
+ * loads; machines of this type preset it to Haswell (AVX2 kernels, about half speed: BENCH.md), so
+ * the `kiln bench` process sets SKYLAKEX first when the CPU has AVX-512. Tests and programs that
+ * call runBenches keep their environment (BenchOptions.ownProcess).
+ */
+import { info } from '../index';
+import type { Tensor } from '../index';
+import { native } from '../native';
+
+/** A loaded OpenBLAS, on `threads` threads. */
+export interface OpenBlas {
+  /** openblas_get_corename(). */
+  core: string;
+  threads: number;
+  /** Library, version and configuration, for the records. */
+  detail: string;
+  /**
+   * c = a @ b with cblas_sgemm, bound once (shapes and addresses checked here, not per call):
+   * contiguous float32 [M,K] and [K,N] tensors into an [M,N] one, each at storage offset 0.
+   */
+  bindSgemm(a: Tensor, b: Tensor, c: Tensor): () => void;
+}
+
+/** OpenBLAS, or why not; `note` is the one line the bench prints either way. */
+export type BlasLoad = { blas: OpenBlas; note: string } | { blas: null; note: string };
+
+const CORE_FOR_AVX512 = 'SKYLAKEX';
+
+/** The storage address of a tensor the native side can check against its block. */
+function address(t: Tensor, what: string): number {
+  if (t.dtype !== 'float32' || !t.isContiguous() || t._offset !== 0)
+    throw new Error(`OpenBLAS sgemm: ${what} must be a contiguous float32 tensor at storage offset 0`);
+  return t._storage.addr;
+}
+
+/**
+ * Loads OpenBLAS and sets it to `threads` threads. With `ownProcess` and an AVX-512 CPU,
+ * OPENBLAS_CORETYPE is set to SKYLAKEX first (it only counts before the first load in a process).
+ */
+export function loadOpenBlas(threads: number, ownProcess: boolean): BlasLoad {
+  const ref = native().refBlas;
+  if (!ref) return { blas: null, note: 'OpenBLAS skipped: this kiln binary has no refBlas (rebuild the addon)' };
+  const preset = process.env.OPENBLAS_CORETYPE;
+  let env = preset === undefined ? 'OPENBLAS_CORETYPE unset' : `OPENBLAS_CORETYPE=${preset}`;
+  if (ownProcess && info().supportedIsas.includes('avx512') && preset !== CORE_FOR_AVX512) {
+    process.env.OPENBLAS_CORETYPE = CORE_FOR_AVX512;
+    env = `OPENBLAS_CORETYPE=${CORE_FOR_AVX512} set by the bench (was ${preset ?? 'unset'})`;
+  } else if (!ownProcess) env += ', left as the caller set it';
+  const lib = ref.load();
+  if (!lib) return { blas: null, note: `OpenBLAS skipped: ${ref.loadError()}` };
+  const got = ref.setThreads(threads);
+  const mismatch = got === threads ? '' : ` (asked for ${threads}: the OpenBLAS rows are not at kiln's thread count)`;
+  const detail = `${lib.config || 'OpenBLAS'}; core ${lib.core}; ${got} threads; ${env}; ${lib.library}`;
+  return {
+    blas: {
+      core: lib.core,
+      threads: got,
+      detail,
+      bindSgemm: (a, b, c) => {
+        const [m, k] = a.shape,
+          n = b.shape[1];
+        if (a.ndim !== 2 || b.ndim !== 2 || b.shape[0] !== k || c.shape.join() !== `${m},${n}`)
+          throw new Error(`OpenBLAS sgemm: shapes [${a.shape}] @ [${b.shape}] -> [${c.shape}] do not fit`);
+        const pa = address(a, 'A'),
+          pb = address(b, 'B'),
+          pc = address(c, 'C');
+        return () => {
+          if (!ref.sgemm(m, n, k, pa, pb, pc)) throw new Error(`OpenBLAS sgemm [${m}, ${k}] @ [${k}, ${n}]: rejected`);
+        };
+      },
+    },
+    note: `OpenBLAS: core ${lib.core}, ${got} thread${got === 1 ? '' : 's'}${mismatch}; ${env}; ${lib.config}; ${lib.library}`,
+  };
+}
