@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds test/native/isa_kernels_test.cpp with the per-ISA kernel tables (each arch file with exactly
-# the flags the build manifest gives it) and runs it: natively on x86-64 or AArch64, then AArch64
-# again under qemu-aarch64 when a cross compiler is installed, so NEON is checked from any host.
+# Builds test/native/isa_kernels_test.cpp and gemm_kernels_test.cpp with the per-ISA kernel tables
+# (each arch file with exactly the flags the build manifest gives it) and runs them: natively on
+# x86-64 or AArch64, then AArch64 again under qemu-aarch64 when a cross compiler is installed, so NEON
+# is checked from any host. The test args go to isa_kernels_test; gemm_kernels_test takes none.
 # Usage: scripts/test_isa_native.sh [test args, e.g. --bench]. CXX overrides the native compiler.
 set -euo pipefail
 
@@ -9,11 +10,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-common=(-std=c++17 -O2 -Wall -Wextra -Werror -I"$root/native/include" -I"$root/native/core")
+common=(-std=c++17 -O2 -ffp-contract=off -Wall -Wextra -Werror -I"$root/native/include" -I"$root/native/core")
 arch_dir="$root/native/cpu/arch"
 # ISA flags come from the build manifest (native/sources.json), never a second list.
 read -ra flags_avx2 <<<"$(node "$root/scripts/manifest.js" arch-cflags x64 avx2)"
 read -ra flags_avx512 <<<"$(node "$root/scripts/manifest.js" arch-cflags x64 avx512)"
+read -ra flags_avx512bf16 <<<"$(node "$root/scripts/manifest.js" arch-cflags x64 avx512bf16)"
 
 # build <compiler> <out dir> <extra link flags...>: objects per file so ISA flags stay per file.
 build() {
@@ -24,25 +26,32 @@ build() {
   target=$("$cxx" -dumpmachine)
   "$cxx" "${common[@]}" -c "$arch_dir/generic.cpp" -o "$out/generic.o"
   "$cxx" "${common[@]}" -c "$root/native/core/cpu_features.cpp" -o "$out/cpu_features.o"
-  "$cxx" "${common[@]}" -c "$root/test/native/isa_kernels_test.cpp" -o "$out/test.o"
-  local objs=("$out/generic.o" "$out/cpu_features.o" "$out/test.o")
+  local test
+  for test in isa_kernels_test gemm_kernels_test; do
+    "$cxx" "${common[@]}" -c "$root/test/native/$test.cpp" -o "$out/$test.o"
+  done
+  local objs=("$out/generic.o" "$out/cpu_features.o")
   case "$target" in
     x86_64*)
       "$cxx" "${common[@]}" "${flags_avx2[@]}" -c "$arch_dir/avx2.cpp" -o "$out/avx2.o"
       "$cxx" "${common[@]}" "${flags_avx512[@]}" -c "$arch_dir/avx512.cpp" -o "$out/avx512.o"
-      objs+=("$out/avx2.o" "$out/avx512.o")
+      "$cxx" "${common[@]}" "${flags_avx512bf16[@]}" -c "$arch_dir/avx512_bf16.cpp" -o "$out/avx512_bf16.o"
+      objs+=("$out/avx2.o" "$out/avx512.o" "$out/avx512_bf16.o")
       ;;
     aarch64*)
       "$cxx" "${common[@]}" -c "$arch_dir/neon.cpp" -o "$out/neon.o"
       objs+=("$out/neon.o")
       ;;
   esac
-  "$cxx" "$@" "${objs[@]}" -o "$out/isa_kernels_test"
+  for test in isa_kernels_test gemm_kernels_test; do
+    "$cxx" "$@" "${objs[@]}" "$out/$test.o" -o "$out/$test"
+  done
 }
 
 echo "== native ($(uname -m))"
 build "${CXX:-g++}" "$tmp/native"
 "$tmp/native/isa_kernels_test" "$@"
+"$tmp/native/gemm_kernels_test"
 
 echo "== aarch64 under qemu"
 qemu=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
@@ -58,4 +67,5 @@ else
   args=()
   for a in "$@"; do [[ "$a" == --bench ]] || args+=("$a"); done
   "$qemu" "$tmp/aarch64/isa_kernels_test" --sweep-step 8191 ${args[@]+"${args[@]}"}
+  "$qemu" "$tmp/aarch64/gemm_kernels_test"
 fi

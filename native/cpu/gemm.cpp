@@ -177,8 +177,9 @@ void scale_only(const GemmKernels &gk, const GemmGeometry &g, const GemmPtrs &m)
 
 // ---- GEMV: one output row (M == 1; N == 1 arrives transposed) ----
 
-constexpr int64_t kGemvCols = 512;  // columns per task when B's rows are contiguous
-constexpr int64_t kGemvDots = 64;   // dot products per task when B's columns are
+// Columns per task when B's rows are contiguous: long runs of each row (the prefetchers like
+// them) with the accumulator in L1; dot products per task when B's columns are contiguous.
+constexpr int64_t kGemvMinCols = 512, kGemvMaxCols = 8192, kGemvDots = 64;
 
 // y[j] = alpha * acc[j] + beta * y[j], then the epilogue.
 void gemv_store(const GemmKernels &gk, const GemmGeometry &g, const float *acc, float *y, int64_t n,
@@ -190,7 +191,11 @@ void gemv_store(const GemmKernels &gk, const GemmGeometry &g, const float *acc, 
 void gemv(kiln_context *ctx, const IsaKernels *isa, const GemmGeometry &g, const std::vector<GemmPtrs> &batch) {
   const GemmKernels &gk = isa->gemm;
   const bool rows = g.csb == 1;  // else g.rsb == 1: each column of B is contiguous
-  const int64_t per = rows ? kGemvCols : kGemvDots, chunks = ceil_div(g.N, per);
+  // Each y[j] is one fma chain over k whatever the chunking, so the chunk may follow the threads.
+  const int threads = ctx->pool ? ctx->pool->size() : 1;
+  const int64_t per =
+      rows ? std::clamp<int64_t>(ceil_div(ceil_div(g.N, threads), 16) * 16, kGemvMinCols, kGemvMaxCols) : kGemvDots;
+  const int64_t chunks = ceil_div(g.N, per);
   std::vector<std::vector<float>> xs(g.csa == 1 ? 0 : batch.size());
   for (size_t b = 0; b < xs.size(); b++) {
     xs[b].resize((size_t)g.K);
@@ -198,7 +203,7 @@ void gemv(kiln_context *ctx, const IsaKernels *isa, const GemmGeometry &g, const
   }
   int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, per * g.K));
   parallel_for(ctx->pool.get(), (int64_t)batch.size() * chunks, grain, [&](int64_t s, int64_t e) {
-    float acc[kGemvCols];
+    alignas(64) float acc[kGemvMaxCols];
     for (int64_t t = s; t < e; t++) {
       const GemmPtrs &m = batch[t / chunks];
       const float *x = xs.empty() ? m.a : xs[t / chunks].data();

@@ -3,6 +3,13 @@
 // its table, since this is the one arch file built on every platform.
 #include <cstdint>
 
+// GCC 12's loop vectorizer turns the 1-lane GEMM tile's two-column k loop into paired loads that
+// read one row of B past the last (test/native/gemm_kernels_test.cpp catches it with a guard
+// page); this twin is the reference, not the fast path, so it is built without that pass.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-vectorize")
+#endif
+
 #include "isa.h"
 #include "vec_generic.h"
 
