@@ -97,6 +97,7 @@ Plan plan(const GemmKernels &gk, const GemmGeometry &g, int64_t nbatch, int thre
   // kc: the A sliver (mr x kc floats) fills about half of L1. Blocks are near-equal so the last
   // is not a sliver; this depends on K and the cache only, never on the thread count.
   int64_t kc_max = std::max<int64_t>(64, cs.l1 / 2 / (gk.mr * f) / 8 * 8);
+  if (const char *e = std::getenv("KILN_GEMM_KC")) kc_max = std::atoi(e);
   int64_t nkb = std::max<int64_t>(1, ceil_div(g.K, kc_max));
   p.kc = ceil_div(g.K, nkb);
   p.mp = ceil_div(g.M, gk.mr);
@@ -120,7 +121,9 @@ void run_task(const GemmKernels &gk, const GemmGeometry &g, const Plan &p, const
   const int64_t s0 = p.mp * ti / p.tm, s1 = p.mp * (ti + 1) / p.tm;  // row slivers of this task
   const int64_t q0 = p.np * tj / p.tn, q1 = p.np * (tj + 1) / p.tn;  // column panels
   if (s0 == s1 || q0 == q1) return;
-  const int64_t sliver = p.kc * mr_full, panel = p.kc * nr_full;
+  // One cache line of slack per sliver and panel, so that power-of-two sizes do not map them all
+  // onto the same cache sets (kc = 256 lost a quarter of the speed without it).
+  const int64_t sliver = p.kc * mr_full + 16, panel = p.kc * nr_full + 16;
   float *abuf = tl_a.get((size_t)(std::min(p.ablock, s1 - s0) * sliver));
   float *bbuf = p.direct_b ? nullptr : tl_b.get((size_t)(std::min(p.chunk, q1 - q0) * panel));
   for (int64_t k0 = 0; k0 < g.K; k0 += p.kc) {
