@@ -97,7 +97,6 @@ Plan plan(const GemmKernels &gk, const GemmGeometry &g, int64_t nbatch, int thre
   // kc: the A sliver (mr x kc floats) fills about half of L1. Blocks are near-equal so the last
   // is not a sliver; this depends on K and the cache only, never on the thread count.
   int64_t kc_max = std::max<int64_t>(64, cs.l1 / 2 / (gk.mr * f) / 8 * 8);
-  if (const char *e = std::getenv("KILN_GEMM_KC")) kc_max = std::atoi(e);
   int64_t nkb = std::max<int64_t>(1, ceil_div(g.K, kc_max));
   p.kc = ceil_div(g.K, nkb);
   p.mp = ceil_div(g.M, gk.mr);

@@ -164,7 +164,7 @@ async function benchCase({ shape, gemv }: GemmCase, refs: Refs, peak: Measuremen
       owned.push(src, dst);
       variants.push(...copyVariants(src, dst));
     }
-    const stats = await measureAsync(variants, opts);
+    const stats = await measureAsync(variants, opts, 5);
     const row = (i: number, name: string, unit: 'GFLOP/s' | 'GB/s', value: number): Measurement => ({
       bench: 'gemm',
       name,

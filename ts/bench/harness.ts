@@ -225,7 +225,7 @@ async function timeCallsAsync(run: AsyncVariant['run'], iters: number): Promise<
  * rounds, and each sample awaits every call before making the next, so a sample's time runs from
  * its first call to its last call's completion. A synchronous variant pays nothing extra.
  */
-export async function measureAsync(variants: AsyncVariant[], opts: BenchOptions): Promise<Stats[]> {
+export async function measureAsync(variants: AsyncVariant[], opts: BenchOptions, gapMs = 0): Promise<Stats[]> {
   for (const v of variants) await timeCallsAsync(v.run, 2);
   const counts: number[] = [];
   for (const v of variants)
@@ -236,8 +236,12 @@ export async function measureAsync(variants: AsyncVariant[], opts: BenchOptions)
   for (let i = 0; i < variants.length; i++) await timeCallsAsync(variants[i].run, counts[i]);
   const samples: number[][] = variants.map(() => []);
   for (let r = 0; r < opts.reps; r++)
-    for (let i = 0; i < variants.length; i++)
+    for (let i = 0; i < variants.length; i++) {
+      // Idle between samples, so that thread pools still spinning after the previous variant
+      // (kiln's, OpenBLAS's, onnxruntime's) have gone to sleep and do not share the CPUs.
+      if (gapMs > 0) await new Promise((done) => setTimeout(done, gapMs));
       samples[i].push((await timeCallsAsync(variants[i].run, counts[i])) / counts[i]);
+    }
   return samples.map((s, i) => summarize(s, counts[i]));
 }
 

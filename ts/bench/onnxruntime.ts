@@ -22,7 +22,12 @@ interface Ort {
   InferenceSession: {
     create(
       model: Uint8Array,
-      options: { intraOpNumThreads: number; interOpNumThreads: number; executionMode: 'sequential' },
+      options: {
+        intraOpNumThreads: number;
+        interOpNumThreads: number;
+        executionMode: 'sequential';
+        extra?: Record<string, unknown>;
+      },
     ): Promise<OrtSession>;
   };
   env: { versions?: { common?: string; node?: string } };
@@ -74,6 +79,9 @@ export async function ortMatMul(
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    // Its idle intra-op threads otherwise spin long after each run and take the CPUs from the
+    // next sample (kiln's and OpenBLAS's pools are told to sleep after ~0.2 ms as well).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const feeds = { A: new ort.Tensor('float32', a, [m, k]), B: new ort.Tensor('float32', b, [k, n]) };
   return {

@@ -48,6 +48,12 @@ export function loadOpenBlas(threads: number, ownProcess: boolean): BlasLoad {
     process.env.OPENBLAS_CORETYPE = CORE_FOR_AVX512;
     env = `OPENBLAS_CORETYPE=${CORE_FOR_AVX512} set by the bench (was ${preset ?? 'unset'})`;
   } else if (!ownProcess) env += ', left as the caller set it';
+  // OpenBLAS's idle threads spin for 2^28 cycles (~80 ms) by default, which would steal the CPUs
+  // from the next sample (kiln's pool spins 0.2 ms): 2^19 cycles is about the same as kiln's.
+  if (ownProcess && process.env.OPENBLAS_THREAD_TIMEOUT === undefined) {
+    process.env.OPENBLAS_THREAD_TIMEOUT = '19';
+    env += ", OPENBLAS_THREAD_TIMEOUT=19 (idle threads sleep after ~0.15 ms, as kiln's do)";
+  }
   const lib = ref.load();
   if (!lib) return { blas: null, note: `OpenBLAS skipped: ${ref.loadError()}` };
   const got = ref.setThreads(threads);
