@@ -212,7 +212,7 @@ void gemv(kiln_context *ctx, const IsaKernels *isa, const GemmGeometry &g, const
       int64_t j0 = (t % chunks) * per, n = std::min(per, g.N - j0);
       if (rows) {
         std::memset(acc, 0, (size_t)n * sizeof(float));
-        for (int64_t k = 0; k < g.K; k++) isa->axpy_f32(acc, x[k], m.b + k * g.rsb + j0, n);
+        gk.gemv_rows_f32(acc, x, m.b + j0, g.rsb, g.K, n);
       } else {
         for (int64_t j = 0; j < n; j++) acc[j] = gk.dot_f32(x, m.b + (j0 + j) * g.csb, g.K);
       }

@@ -335,6 +335,44 @@ static void test_dot(const IsaKernels *t, std::vector<std::string> &parts) {
                                   lengths.size(), ck.worst, worst_of_bound)));
 }
 
+// ---- gemv_rows_f32: y += x . B over rows of B, each element an fma chain in k order ----
+
+static void test_gemv_rows(const IsaKernels *t, std::vector<std::string> &parts) {
+  Check ck(t, "gemv_rows_f32");
+  int cases = 0;
+  for (int64_t kc : {0, 1, 3, 4, 5, 9, 64})
+    for (int64_t n : {1, 2, 7, 15, 16, 17, 33, 100}) {
+      const int64_t ldb = n + (kc % 3);  // rows tight or with a gap; the last row ends at the guard page
+      Guarded b(kc > 0 ? (kc - 1) * ldb + n : 0), y(n), x(kc);
+      std::vector<double> ref(n), mag(n);
+      std::vector<float> plain(n);
+      for (int64_t j = 0; j < n; j++) y.p[j] = plain[j] = uni(-1, 1), ref[j] = y.p[j], mag[j] = std::fabs(y.p[j]);
+      for (int64_t k = 0; k < kc; k++) x.p[k] = uni(-1, 1);
+      for (int64_t k = 0; k < kc; k++)
+        for (int64_t j = 0; j < n; j++) {
+          float v = uni(-1, 1);
+          b.p[k * ldb + j] = v;
+          ref[j] += (double)x.p[k] * v, mag[j] += std::fabs((double)x.p[k] * v);
+          plain[j] = std::fma(x.p[k], v, plain[j]);  // the documented order: one fma per k
+        }
+      if (!ck.expect(kernel_call([&] { t->gemm.gemv_rows_f32(y.p, x.p, b.p, ldb, kc, n); }),
+                     "kc=%" PRId64 " n=%" PRId64 ": touched a guard page", kc, n))
+        continue;
+      for (int64_t j = 0; j < n; j++) {
+        const double err = std::fabs(y.p[j] - ref[j]), bound = (double)(kc + 1) * 0x1p-23 * mag[j];
+        if (mag[j] > 0) ck.error(err / mag[j]);
+        ck.expect(err <= bound, "kc=%" PRId64 " n=%" PRId64 " j=%" PRId64 ": %.9g, ref %.12g", kc, n, j, y.p[j],
+                  ref[j]);
+        if (strcmp(t->name, "generic") != 0)  // the 1-lane twin computes mul + add (no fma)
+          ck.expect(bits(y.p[j]) == bits(plain[j]), "kc=%" PRId64 " n=%" PRId64 " j=%" PRId64 ": %a, fma chain %a", kc,
+                    n, j, y.p[j], plain[j]);
+      }
+      cases++;
+    }
+  parts.push_back(
+      ck.summary(strf("%d shapes, max err %.2g x sum|xb|, bits of a k-ordered fma chain", cases, ck.worst)));
+}
+
 // ---- epilogue_f32 ----
 
 static double gelu_ref(double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }
@@ -452,6 +490,7 @@ int main() {
     test_tile(t, parts);
     test_pack(t, parts);
     test_dot(t, parts);
+    test_gemv_rows(t, parts);
     test_epilogue(t, parts);
     printf("%-4s %s %dx%d:", g_failed_checks > failed_before ? "FAIL" : "ok", t->name, t->gemm.mr, t->gemm.nr);
     for (size_t i = 0; i < parts.size(); i++) printf("%s %s", i ? ";" : "", parts[i].c_str());

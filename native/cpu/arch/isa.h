@@ -70,6 +70,8 @@ struct GemmKernels {
   void (*pack_rows_f32)(float *dst, int64_t ld, const float *src, int64_t ks, int nr, int nfull, int64_t kc);
   // Sum of x[i] * y[i], in an order that depends only on n.
   float (*dot_f32)(const float *x, const float *y, int64_t n);
+  // y[0:n] += sum over k < kc of x[k] * b[k * ldb + 0:n], each element one fma chain in k order.
+  void (*gemv_rows_f32)(float *y, const float *x, const float *b, int64_t ldb, int64_t kc, int64_t n);
   // c[j] = act(c[j] + bias[j * bias_stride]) for j < n; bias may be null; bias_stride is 0 or 1.
   void (*epilogue_f32)(GemmAct act, float *c, int64_t n, const float *bias, int64_t bias_stride);
 };
