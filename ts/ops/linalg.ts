@@ -45,13 +45,19 @@ function matmul2(a: Tensor, b: Tensor): Tensor {
       'ERR_SHAPE',
       `matmul: shapes ${shapeStr(a._shape)} and ${shapeStr(b._shape)} cannot be multiplied (${K} != ${b._shape[nb - 2]})`,
     );
-  const batch = broadcastShapes('matmul', a._shape.slice(0, -2), b._shape.slice(0, -2));
-  const ea = expandRaw(a, [...batch, M, K]),
-    eb = expandRaw(b, [...batch, K, N]);
-  const out = Tensor._empty([...batch, M, N], a.dtype, 'matmul');
-  gemmInto(out, ea, eb);
-  ea.dispose();
-  eb.dispose();
+  let out: Tensor;
+  if (na === 2 && nb === 2) {
+    out = Tensor._empty([M, N], a.dtype, 'matmul');
+    gemmInto(out, a, b);
+  } else {
+    const batch = broadcastShapes('matmul', a._shape.slice(0, -2), b._shape.slice(0, -2));
+    const ea = expandRaw(a, [...batch, M, K]),
+      eb = expandRaw(b, [...batch, K, N]);
+    out = Tensor._empty([...batch, M, N], a.dtype, 'matmul');
+    gemmInto(out, ea, eb);
+    ea.dispose();
+    eb.dispose();
+  }
   if (!isFloating(out.dtype)) return out;
   return record('matmul', out, [a, b], (g, c) => {
     const [x, y] = c.inputs;
