@@ -141,7 +141,7 @@ void run_all(kiln_context *ctx, const Tiles &tl, const GemmGeometry &g, const st
   Task<T> task{tl, g, tl.bf16 ? (g.K + 1) / 2 : g.K};
   const int64_t mp = ceil_div(g.M, tl.mr), np = ceil_div(g.N, tl.nr);
   // Packed B panels of one block fill about half of a 1 MiB L2.
-  const int64_t chunk = std::max<int64_t>(1, (512 << 10) / (int64_t)task.panel_bytes());
+  const int64_t chunk = std::max<int64_t>(1, (512 << 10) / std::max<int64_t>(1, (int64_t)task.panel_bytes()));
   const int threads = ctx->pool ? ctx->pool->size() : 1;
   int64_t tm = 1, tn = 1;
   if ((int64_t)batch.size() < 2 * threads && 2.0 * g.M * g.N * g.K >= 2e6) {

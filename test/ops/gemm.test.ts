@@ -103,6 +103,17 @@ test('K = 0 gives zeros, and beta * C with addmm', () => {
     [0, 0, 0, 0],
     [0, 0, 0, 0],
   ]);
+  for (const dtype of ['bfloat16', 'float16', 'float64', 'int32'] as const)
+    assert.equal(
+      kiln
+        .empty([2, 0], { dtype })
+        .matmul(kiln.empty([0, 3], { dtype }))
+        .toArray(),
+      [
+        [0, 0, 0],
+        [0, 0, 0],
+      ],
+    );
   const c = kiln.full([2, 2], 3);
   assert.equal(kiln.addmm(c, kiln.empty([2, 0]), kiln.empty([0, 2]), { beta: 0.5 }).toArray(), [
     [1.5, 1.5],
