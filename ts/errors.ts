@@ -12,6 +12,8 @@ export type KilnErrorCode =
   | 'ERR_ARG'
   | 'ERR_INDEX'
   | 'ERR_AUTOGRAD'
+  /** loadStateDict: missing, unexpected or mis-shaped keys (the message names them). */
+  | 'ERR_STATE_DICT'
   | 'ERR_NATIVE';
 
 /**

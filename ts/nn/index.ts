@@ -1,12 +1,19 @@
-/** kiln.nn: modules, layers and losses arrive with their own issue; init and functional are here now. */
+/**
+ * kiln.nn: Module and Parameter, containers, layers, init and the functional forms
+ * (torch.nn). Layers that need the nn kernels (convolution, normalisation, attention) arrive with
+ * those kernels.
+ */
 import * as C from '../ops/composite';
 import { gelu, linear } from '../ops/linear';
 import * as init from './init';
+import { leakyRelu, silu } from './layers/activation';
 
 /** Functional forms (torch.nn.functional). */
 export const functional = {
   relu: C.relu,
+  leakyRelu,
   gelu,
+  silu,
   linear,
   softmax: C.softmax,
   logSoftmax: C.logSoftmax,
@@ -14,3 +21,9 @@ export const functional = {
 };
 
 export { init };
+export { Module, Parameter } from './module';
+export type { LoadResult } from './module';
+export { ModuleDict, ModuleList, Sequential } from './containers';
+export { Flatten, Identity, Linear } from './layers/linear';
+export type { LinearOptions } from './layers/linear';
+export { GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh } from './layers/activation';
