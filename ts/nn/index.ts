@@ -7,6 +7,7 @@ import * as C from '../ops/composite';
 import { gelu, linear } from '../ops/linear';
 import * as init from './init';
 import { leakyRelu, silu } from './layers/activation';
+import * as L from './losses';
 
 /** Functional forms (torch.nn.functional). */
 export const functional = {
@@ -18,6 +19,14 @@ export const functional = {
   softmax: C.softmax,
   logSoftmax: C.logSoftmax,
   oneHot: C.oneHot,
+  crossEntropy: L.crossEntropy,
+  nllLoss: L.nllLoss,
+  mseLoss: L.mseLoss,
+  l1Loss: L.l1Loss,
+  smoothL1Loss: L.smoothL1Loss,
+  binaryCrossEntropy: L.binaryCrossEntropy,
+  binaryCrossEntropyWithLogits: L.binaryCrossEntropyWithLogits,
+  klDiv: L.klDiv,
 };
 
 export { init };
@@ -27,3 +36,14 @@ export { ModuleDict, ModuleList, Sequential } from './containers';
 export { Flatten, Identity, Linear } from './layers/linear';
 export type { LinearOptions } from './layers/linear';
 export { GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh } from './layers/activation';
+export {
+  BCELoss,
+  BCEWithLogitsLoss,
+  CrossEntropyLoss,
+  KLDivLoss,
+  L1Loss,
+  MSELoss,
+  NLLLoss,
+  SmoothL1Loss,
+} from './losses';
+export type { BceOptions, BceWithLogitsOptions, CrossEntropyOptions, NllOptions, Reduction } from './losses';

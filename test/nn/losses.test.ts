@@ -1,0 +1,203 @@
+// Losses against float64 references written here from PyTorch's documented formulas, each
+// reduction, weights, ignoreIndex and labelSmoothing; gradients by finite differences; errors.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as kiln from '../../ts/index';
+
+const F = kiln.nn.functional;
+const f64 = (data: number[] | number[][], requiresGrad = false) =>
+  kiln.tensor(data, { dtype: 'float64', requiresGrad });
+const close = (got: kiln.Tensor, want: number | number[], label: string, tol = 1e-12) => {
+  const g = got.toArray() as number | number[];
+  const gs = Array.isArray(g) ? (g.flat(Infinity) as number[]) : [g],
+    ws = Array.isArray(want) ? want : [want];
+  assert.is(gs.length, ws.length, `${label}: length`);
+  gs.forEach((v, i) =>
+    assert.ok(Math.abs(v - ws[i]) <= tol * (1 + Math.abs(ws[i])), `${label}[${i}]: ${v} vs ${ws[i]}`),
+  );
+};
+
+const logits = [
+  [1.5, -0.3, 0.2],
+  [0.1, 2.0, -1.0],
+  [-0.5, 0.4, 0.9],
+  [3.0, -2.0, 0.5],
+];
+const labels = [0, 1, 2, 2];
+const logSoftmaxRef = (row: number[]) => {
+  const m = Math.max(...row);
+  const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+  return row.map((v) => v - lse);
+};
+const lp = logits.map(logSoftmaxRef);
+
+test('crossEntropy: class indices, reductions, weights, ignoreIndex, labelSmoothing', () => {
+  const x = f64(logits),
+    y = kiln.tensor(labels);
+  const per = labels.map((c, n) => -lp[n][c]);
+  close(F.crossEntropy(x, y, { reduction: 'none' }), per, 'none');
+  close(
+    F.crossEntropy(x, y, { reduction: 'sum' }),
+    per.reduce((a, b) => a + b),
+    'sum',
+  );
+  close(F.crossEntropy(x, y), per.reduce((a, b) => a + b) / 4, 'mean');
+  const w = [0.2, 1.0, 3.0];
+  const wy = labels.map((c) => w[c]);
+  close(
+    F.crossEntropy(x, y, { weight: f64(w) }),
+    per.reduce((s, v, n) => s + v * wy[n], 0) / wy.reduce((a, b) => a + b),
+    'weighted mean',
+  );
+  // ignoreIndex: row 1 does not count, in the loss or the mean's denominator.
+  const yi = kiln.tensor([0, -100, 2, 2]);
+  close(F.crossEntropy(x, yi), (per[0] + per[2] + per[3]) / 3, 'ignoreIndex mean');
+  close(F.crossEntropy(x, yi, { reduction: 'none' }), [per[0], 0, per[2], per[3]], 'ignoreIndex none');
+  // Label smoothing e: (1 - e) nll + e / C * sum_c -logp_c.
+  const e = 0.1;
+  const sm = lp.map((row) => -row.reduce((a, b) => a + b));
+  close(
+    F.crossEntropy(x, y, { labelSmoothing: e }),
+    per.reduce((s, v, n) => s + (1 - e) * v + (e / 3) * sm[n], 0) / 4,
+    'labelSmoothing',
+  );
+  // Smoothing with class weights and an ignored row: both terms over the counted weights.
+  const smw = lp.map((row) => -row.reduce((s, v, c) => s + w[c] * v, 0));
+  const rows = [0, 2, 3];
+  const wsum = rows.reduce((s, n) => s + wy[n], 0);
+  close(
+    F.crossEntropy(x, yi, { weight: f64(w), labelSmoothing: e }),
+    ((1 - e) * rows.reduce((s, n) => s + wy[n] * per[n], 0)) / wsum +
+      ((e / 3) * rows.reduce((s, n) => s + smw[n], 0)) / wsum,
+    'weights + smoothing + ignore',
+  );
+});
+
+test('crossEntropy: class probabilities, [N, C, d] inputs, stability at 1e4', () => {
+  const probs = [
+    [0.7, 0.2, 0.1],
+    [0.0, 1.0, 0.0],
+    [0.3, 0.3, 0.4],
+    [0.5, 0.0, 0.5],
+  ];
+  const per = probs.map((p, n) => -p.reduce((s, v, c) => s + v * lp[n][c], 0));
+  close(F.crossEntropy(f64(logits), f64(probs)), per.reduce((a, b) => a + b) / 4, 'probabilities');
+  // [N=2, C=3, d=2]: class dim 1, the loss per (n, d).
+  const x3 = kiln.tensor(logits.flat(), { dtype: 'float64' }).reshape([2, 2, 3]).permute([0, 2, 1]).contiguous();
+  const y3 = kiln.tensor([
+    [0, 1],
+    [2, 2],
+  ]);
+  close(
+    F.crossEntropy(x3, y3, { reduction: 'none' }),
+    labels.map((c, n) => -lp[n][c]),
+    '[N, C, d]',
+  );
+  const big = kiln.tensor([[1e4, -1e4, 0]]);
+  const l = F.crossEntropy(big, kiln.tensor([1]));
+  assert.ok(Math.abs((l.item() as number) - 2e4) < 1, `logits of 1e4: ${l.item()}`);
+  assert.ok(Number.isFinite(F.crossEntropy(big, kiln.tensor([0])).item() as number));
+});
+
+test('nllLoss, mse, l1, smoothL1, bce, bce with logits, klDiv', () => {
+  const x = f64(lp),
+    y = kiln.tensor(labels);
+  close(F.nllLoss(x, y), labels.reduce((s, c, n) => s - lp[n][c], 0) / 4, 'nll');
+  const a = [0.5, -1.2, 3.0, 0.1],
+    b = [0.0, -1.0, 1.0, 0.4];
+  const d = a.map((v, i) => v - b[i]);
+  close(F.mseLoss(f64(a), f64(b)), d.reduce((s, v) => s + v * v, 0) / 4, 'mse');
+  close(
+    F.l1Loss(f64(a), f64(b), { reduction: 'sum' }),
+    d.reduce((s, v) => s + Math.abs(v), 0),
+    'l1',
+  );
+  const beta = 0.5;
+  const hub = d.map((v) => (Math.abs(v) < beta ? (0.5 * v * v) / beta : Math.abs(v) - beta / 2));
+  close(F.smoothL1Loss(f64(a), f64(b), { beta, reduction: 'none' }), hub, 'smoothL1');
+  const p = [0.9, 0.2, 0.5, 1e-50],
+    t = [1, 0, 0.3, 1];
+  const bce = p.map((v, i) => -(t[i] * Math.max(Math.log(v), -100) + (1 - t[i]) * Math.max(Math.log1p(-v), -100)));
+  close(F.binaryCrossEntropy(f64(p), f64(t), { reduction: 'none' }), bce, 'bce (log clamped at -100)');
+  const z = [2.0, -1.0, 0.0, -800],
+    pw = 3;
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const bcel = z.map((v, i) => -(pw * t[i] * Math.log(sig(v)) + (1 - t[i]) * Math.log(1 - sig(v))));
+  bcel[3] = 800 * pw; // log(sigmoid(-800)) = -800, exactly, where the naive formula gives -inf
+  close(
+    F.binaryCrossEntropyWithLogits(f64(z), f64(t), { posWeight: f64([pw]), reduction: 'none' }),
+    bcel,
+    'bce with logits, posWeight',
+  );
+  const q = [0.1, 0.6, 0.3],
+    r = [0.0, 0.5, 0.5];
+  const lq = q.map(Math.log);
+  const kl = r.map((v, i) => (v > 0 ? v * (Math.log(v) - lq[i]) : 0));
+  close(
+    F.klDiv(f64(lq), f64(r), { reduction: 'sum' }),
+    kl.reduce((s, v) => s + v, 0),
+    'klDiv',
+  );
+  close(
+    F.klDiv(f64([lq]), f64([r]), { reduction: 'batchmean' }),
+    kl.reduce((s, v) => s + v, 0),
+    'klDiv batchmean',
+  );
+  // logTarget: exp(t) (t - input); a log target of -inf gives NaN, as in PyTorch, so none here.
+  const r2 = [0.2, 0.5, 0.3];
+  close(
+    F.klDiv(f64(lq), f64(r2.map(Math.log)), { reduction: 'sum', logTarget: true }),
+    r2.reduce((s, v, i) => s + v * (Math.log(v) - lq[i]), 0),
+    'klDiv logTarget',
+  );
+});
+
+test('gradients by finite differences', () => {
+  kiln.manualSeed(9);
+  const x = () => kiln.randn([4, 3], { dtype: 'float64' }).requiresGrad_();
+  const y = kiln.tensor(labels),
+    w = f64([0.3, 1, 2]);
+  const pr = kiln.randn([4, 3], { dtype: 'float64' }).softmax(1);
+  const checks: [string, (...t: kiln.Tensor[]) => kiln.Tensor, kiln.Tensor[]][] = [
+    ['crossEntropy weights + smoothing', (a) => F.crossEntropy(a, y, { weight: w, labelSmoothing: 0.2 }), [x()]],
+    ['crossEntropy probabilities', (a) => F.crossEntropy(a, pr), [x()]],
+    ['nllLoss', (a) => F.nllLoss(a.logSoftmax(1), y, { reduction: 'sum' }), [x()]],
+    ['mse', (a, b) => F.mseLoss(a, b), [x(), x()]],
+    ['smoothL1', (a, b) => F.smoothL1Loss(a, b, { beta: 0.7 }), [x(), x()]],
+    ['bce', (a) => F.binaryCrossEntropy(a.sigmoid(), pr), [x()]],
+    ['bce with logits', (a) => F.binaryCrossEntropyWithLogits(a, pr, { posWeight: f64([2, 1, 0.5]) }), [x()]],
+    ['klDiv', (a) => F.klDiv(a.logSoftmax(1), pr, { reduction: 'batchmean' }), [x()]],
+  ];
+  for (const [label, fn, inputs] of checks) {
+    try {
+      kiln.gradcheck(fn, inputs);
+    } catch (e) {
+      assert.unreachable(`${label}: ${(e as Error).message}`);
+    }
+  }
+});
+
+test('loss modules and errors', () => {
+  const x = f64(logits),
+    y = kiln.tensor(labels);
+  const m = new kiln.nn.CrossEntropyLoss({ weight: f64([1, 2, 3]), labelSmoothing: 0.1 });
+  close(
+    m.forward(x, y),
+    F.crossEntropy(x, y, { weight: f64([1, 2, 3]), labelSmoothing: 0.1 }).item() as number,
+    'module',
+  );
+  assert.equal([...m.stateDict().keys()], ['weight']);
+  close(new kiln.nn.MSELoss({ reduction: 'sum' }).forward(f64([1, 2]), f64([0, 0])), 5, 'MSELoss');
+  const code = (fn: () => unknown, c: string) =>
+    assert.throws(fn, (e: kiln.KilnError) => e.code === c, `expected ${c}`);
+  code(() => F.crossEntropy(x, kiln.tensor([0, 1, 3, 0])), 'ERR_INDEX');
+  code(() => F.crossEntropy(x, kiln.tensor([0, 1, 2])), 'ERR_SHAPE');
+  code(() => F.crossEntropy(x, y, { reduction: 'avg' as never }), 'ERR_ARG');
+  code(() => F.crossEntropy(x, y, { labelSmoothing: 1.5 }), 'ERR_ARG');
+  code(() => F.crossEntropy(x, y, { weight: f64([1, 2]) }), 'ERR_SHAPE');
+  code(() => F.nllLoss(x, kiln.tensor([0.5, 1, 1, 1])), 'ERR_DTYPE');
+  code(() => F.mseLoss(f64([1, 2]), f64([1])), 'ERR_SHAPE');
+  code(() => F.smoothL1Loss(f64([1]), f64([1]), { beta: -1 }), 'ERR_ARG');
+});
+
+test.run();
