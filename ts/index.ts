@@ -155,3 +155,5 @@ export const cuda = {
 };
 
 export { ROWS as opTable } from './ops/table';
+export { load, loadSync, save, saveSync } from './io/safetensors';
+export * as safetensors from './io/safetensors';
