@@ -157,3 +157,4 @@ export const cuda = {
 export { ROWS as opTable } from './ops/table';
 export { load, loadSync, save, saveSync } from './io/safetensors';
 export * as safetensors from './io/safetensors';
+export * as optim from './optim/index';

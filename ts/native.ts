@@ -58,6 +58,8 @@ export interface Binding {
   attrBase: number;
   run(op: number, nout: number, nin: number, nattr: number): number;
   alloc(nbytes: number): number;
+  /** Fused optimizer step (kiln_optim_step): 7 doubles per item, status back (0 = ok). */
+  optimStep(kind: number, dtype: number, items: Float64Array, hyper: Float64Array): number;
   free(addr: number, nbytes: number): void;
   view(addr: number, nbytes: number): ArrayBuffer | null;
   copyIn(addr: number, src: ArrayBufferView): boolean;

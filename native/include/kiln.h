@@ -86,6 +86,21 @@ size_t kiln_dtype_size(int32_t dtype);
 kiln_status kiln_op_run(kiln_context *ctx, int op, kiln_tensor *outs, int nout, const kiln_tensor *ins, int nin,
                         const double *attrs, int nattr);
 
+/* Fused optimizer steps over many tensors in one call (one pass over parameter, gradient and state
+ * per element). Each item: parameter, gradient and up to three state buffers, all contiguous, of
+ * one floating dtype (float32 or float64) and `numel` elements; `step` is the item's step count
+ * after this update (1 on the first). `hyper` holds the optimizer's scalars (see optim.cpp). */
+typedef enum kiln_optim { KILN_OPTIM_SGD, KILN_OPTIM_ADAM, KILN_OPTIM_ADAGRAD, KILN_OPTIM_RMSPROP } kiln_optim;
+typedef struct kiln_optim_item {
+  void *param;
+  const void *grad;
+  void *state[3];
+  int64_t numel;
+  int64_t step;
+} kiln_optim_item;
+kiln_status kiln_optim_step(kiln_context *ctx, kiln_optim kind, kiln_dtype dtype, const kiln_optim_item *items, int n,
+                            const double *hyper, int nhyper);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "bench_ref.h"
 #include "kiln.h"
@@ -72,6 +73,27 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   for (int i = 0; i < nout + nin; i++) unpack(I->block + i * kDescDoubles, &t[i]);
   kiln_status st = kiln_op_run(I->ctx, op, t, nout, t + nout, nin, I->block + kAttrBase, nattr);
   return Napi::Number::New(info.Env(), st);
+}
+
+// optimStep(kind, dtype, items: Float64Array, hyper: Float64Array) -> status. Seven doubles per
+// item: parameter, gradient and three state addresses (0: none), element count, step.
+Napi::Value OptimStep(const Napi::CallbackInfo &info) {
+  Instance *I = inst(info);
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[2].IsTypedArray() || !info[3].IsTypedArray())
+    return Napi::Number::New(env, KILN_ERR_ARG);
+  auto items = info[2].As<Napi::Float64Array>(), hyper = info[3].As<Napi::Float64Array>();
+  if (items.ElementLength() % 7 != 0) return Napi::Number::New(env, KILN_ERR_ARG);
+  const size_t n = items.ElementLength() / 7;
+  std::vector<kiln_optim_item> list(n);
+  const double *d = items.Data();
+  auto ptr = [](double a) { return (void *)(uintptr_t)a; };
+  for (size_t i = 0; i < n; i++, d += 7)
+    list[i] = kiln_optim_item{ptr(d[0]), ptr(d[1]), {ptr(d[2]), ptr(d[3]), ptr(d[4])}, (int64_t)d[5], (int64_t)d[6]};
+  kiln_status st = kiln_optim_step(I->ctx, (kiln_optim)info[0].As<Napi::Number>().Int32Value(),
+                                   (kiln_dtype)info[1].As<Napi::Number>().Int32Value(), list.data(), (int)n,
+                                   hyper.Data(), (int)hyper.ElementLength());
+  return Napi::Number::New(env, st);
 }
 
 Napi::Value Alloc(const Napi::CallbackInfo &info) {
@@ -195,6 +217,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["attrBase"] = kAttrBase;
   exports["run"] = Napi::Function::New(env, Run);
   exports["alloc"] = Napi::Function::New(env, Alloc);
+  exports["optimStep"] = Napi::Function::New(env, OptimStep);
   exports["free"] = Napi::Function::New(env, Free);
   exports["view"] = Napi::Function::New(env, View);
   exports["copyIn"] = Napi::Function::New(env, CopyIn);

@@ -1,0 +1,5 @@
+/** kiln.optim: optimizers with fused native steps (torch.optim). */
+export { Optimizer } from './optimizer';
+export type { OptimizerStateDict, ParamGroup, ParamState } from './optimizer';
+export { Adagrad, Adam, AdamW, RMSprop, SGD } from './optimizers';
+export type { AdagradOptions, AdamOptions, RMSpropOptions, SGDOptions } from './optimizers';
