@@ -3,3 +3,4 @@ export { Optimizer } from './optimizer';
 export type { OptimizerStateDict, ParamGroup, ParamState } from './optimizer';
 export { Adagrad, Adam, AdamW, RMSprop, SGD } from './optimizers';
 export type { AdagradOptions, AdamOptions, RMSpropOptions, SGDOptions } from './optimizers';
+export * as lrScheduler from './lr_scheduler';
