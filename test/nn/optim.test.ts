@@ -226,6 +226,31 @@ test('a module trains with AdamW', () => {
   assert.ok(lossAt() < 0.2 * first, `loss ${first} -> ${lossAt()}`);
 });
 
+test('clipGradNorm_ and clipGradValue_', () => {
+  const a = kiln.zeros([2], { requiresGrad: true }),
+    b = kiln.zeros([2], { requiresGrad: true });
+  a.grad = kiln.tensor([3, 0], { dtype: 'float32' });
+  b.grad = kiln.tensor([0, 4], { dtype: 'float32' });
+  const n = kiln.nn.utils.clipGradNorm_([a, b], 1);
+  assert.ok(Math.abs((n.item() as number) - 5) < 1e-6);
+  const scale = 1 / (5 + 1e-6);
+  assert.ok(Math.abs((a.grad.toArray() as number[])[0] - 3 * scale) < 1e-6);
+  assert.ok(Math.abs((b.grad.toArray() as number[])[1] - 4 * scale) < 1e-6);
+  // Below the limit nothing changes; the inf-norm is the largest |g|.
+  b.grad = kiln.tensor([0, -0.5], { dtype: 'float32' });
+  assert.ok(Math.abs((kiln.nn.utils.clipGradNorm_(b, 10, Infinity).item() as number) - 0.5) < 1e-7);
+  assert.equal(b.grad.toArray(), [0, -0.5]);
+  assert.ok(Math.abs((kiln.nn.utils.clipGradNorm_([a, b], 100, 1).item() as number) - (3 * scale + 0.5)) < 1e-6);
+  b.grad = kiln.tensor([NaN, 1], { dtype: 'float32' });
+  assert.throws(
+    () => kiln.nn.utils.clipGradNorm_([b], 1, 2, { errorIfNonfinite: true }),
+    (e: kiln.KilnError) => e.code === 'ERR_ARG',
+  );
+  b.grad = kiln.tensor([-3, 0.2], { dtype: 'float32' });
+  kiln.nn.utils.clipGradValue_([a, b], 0.5);
+  assert.equal(b.grad.toArray(), [-0.5, Math.fround(0.2)]);
+});
+
 test('errors', () => {
   const p = kiln.zeros([2], { requiresGrad: true });
   const code = (fn: () => unknown, c: string, label: string) =>

@@ -8,6 +8,7 @@ import { gelu, linear } from '../ops/linear';
 import * as init from './init';
 import { leakyRelu, silu } from './layers/activation';
 import * as L from './losses';
+import { clipGradNorm_, clipGradValue_ } from './clip';
 
 /** Functional forms (torch.nn.functional). */
 export const functional = {
@@ -47,3 +48,6 @@ export {
   SmoothL1Loss,
 } from './losses';
 export type { BceOptions, BceWithLogitsOptions, CrossEntropyOptions, NllOptions, Reduction } from './losses';
+
+/** torch.nn.utils: gradient clipping. */
+export const utils = { clipGradNorm_, clipGradValue_ };
