@@ -43,8 +43,10 @@ const probe = spawnSync(
   { cwd: root, encoding: 'utf8' },
 );
 const info = JSON.parse(probe.stdout.trim() || '{"supportedIsas":["generic"],"isa":"generic"}');
-for (const isa of info.supportedIsas.filter((i) => i !== info.isa))
+for (const isa of info.supportedIsas.filter((i) => i !== info.isa)) {
   run(`op conformance with KILN_ISA=${isa}`, suites('test/ops', '(conformance|gemm)\\.test\\.ts$'), { KILN_ISA: isa });
+  run(`optimizers with KILN_ISA=${isa}`, suites('test/nn', 'optim\\.test\\.ts$'), { KILN_ISA: isa });
+}
 
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

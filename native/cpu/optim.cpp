@@ -14,10 +14,12 @@
 #include <cmath>
 #include <exception>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "../core/context.h"
 #include "../core/thread_pool.h"
+#include "arch/isa.h"
 #include "kiln.h"
 
 namespace kiln::cpu {
@@ -81,6 +83,31 @@ struct Adam {
       T denom = std::sqrt(vi) / bc2_sqrt + eps;
       p[i] = w - step_size * mi / denom;
     }
+  }
+};
+
+// float32 Adam on the ISA's vectors (arch/optim.inc), the same rule as Adam<float>.
+struct AdamVec {
+  const IsaKernels *isa;
+  float lr, beta1, beta2, eps, wd;
+  bool amsgrad, maximize, decoupled;
+  void operator()(const kiln_optim_item &it, int64_t b, int64_t e) const {
+    const double t = (double)it.step;
+    AdamScalars s{beta1,
+                  beta2,
+                  eps,
+                  wd,
+                  lr / (float)(1 - std::pow((double)beta1, t)),
+                  (float)std::sqrt(1 - std::pow((double)beta2, t)),
+                  1 - lr * wd,
+                  amsgrad,
+                  decoupled,
+                  maximize};
+    float *p = (float *)it.param + b;
+    const float *g = (const float *)it.grad + b;
+    float *m = (float *)it.state[0] + b, *v = (float *)it.state[1] + b;
+    float *vmax = amsgrad ? (float *)it.state[2] + b : nullptr;
+    isa->adam_f32(p, g, m, v, vmax, e - b, s);
   }
 };
 
@@ -162,6 +189,13 @@ kiln_status step(kiln_context *ctx, kiln_optim kind, const kiln_optim_item *item
       return KILN_OK;
     case KILN_OPTIM_ADAM:
       if (!need(8)) break;
+      if constexpr (std::is_same_v<T, float>) {
+        run(ctx,
+            AdamVec{isa_kernels(ctx->isa), (T)h[0], (T)h[1], (T)h[2], (T)h[3], (T)h[4], h[5] != 0, h[6] != 0,
+                    h[7] != 0},
+            items, n);
+        return KILN_OK;
+      }
       run(ctx, Adam<T>{(T)h[0], (T)h[1], (T)h[2], (T)h[3], (T)h[4], h[5] != 0, h[6] != 0, h[7] != 0}, items, n);
       return KILN_OK;
     case KILN_OPTIM_ADAGRAD:

@@ -84,6 +84,12 @@ struct GemmBf16Kernels {
   void (*tile)(int64_t kp, const uint16_t *a, const uint16_t *b, float *c, int64_t ldc, float alpha);
 };
 
+// Scalars of one Adam/AdamW step (optim.cpp computes the bias corrections).
+struct AdamScalars {
+  float beta1, beta2, eps, weight_decay, step_size, bc2_sqrt, decay;
+  bool amsgrad, decoupled, maximize;
+};
+
 struct IsaKernels {
   const char *name;
   // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
@@ -101,6 +107,8 @@ struct IsaKernels {
   // y[i] += alpha * x[i]
   void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
   GemmKernels gemm;
+  // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
+  void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

@@ -13,10 +13,11 @@ using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "gemm.inc"
+#include "optim.inc"
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels = neon::make_table("neon", neon::make_gemm_table());
+const IsaKernels kNeonKernels = neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32);
 
 }  // namespace kiln::cpu
 #endif
