@@ -16,6 +16,7 @@ import { memory } from '../index';
 import { benchDispatch } from './dispatch';
 import { benchElementwise } from './elementwise';
 import { benchGemm, gemmChart } from './gemm';
+import { benchOptim } from './optim';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
 import { benchSum } from './sum';
 
@@ -28,6 +29,7 @@ export const BENCHES: Record<string, Bench> = {
   sum: benchSum,
   dispatch: benchDispatch,
   gemm: benchGemm,
+  optim: benchOptim,
 };
 
 /** The benches that also draw their records as an SVG chart. */
@@ -48,9 +50,10 @@ export interface CliArgs {
   chart: boolean;
 }
 
-const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|all> [options]   (or: npm run bench -- <name> [options])
+const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|all> [options]   (or: npm run bench -- <name> [options])
   --max N         largest element count of the size sweeps (default 1e8; 1e7 for all)
   --max-size N    largest square side of the gemm bench (default 4096; 1024 for all)
+  --params N      parameters of the optim bench's AdamW step (default 1e7; 1e6 for all)
   --reps N        timed samples per variant (default 11)
   --sample-ms MS  target length of one sample (default 20)
   --matrix N      side of the [N, N] matrix of the dim sums (default 4096)
@@ -81,6 +84,7 @@ export function parseArgs(argv: string[]): CliArgs {
     matrix: 4096,
     batch: 10000,
     maxSize: bench === 'all' ? 1024 : 4096,
+    params: bench === 'all' ? 1e6 : 1e7,
     ownProcess: false,
     verbose: false,
   };
@@ -96,6 +100,7 @@ export function parseArgs(argv: string[]): CliArgs {
     else if (flag === '--matrix') set.matrix = Math.round(positive(flag, value()));
     else if (flag === '--batch') set.batch = Math.round(positive(flag, value()));
     else if (flag === '--max-size') set.maxSize = Math.round(positive(flag, value()));
+    else if (flag === '--params') set.params = Math.round(positive(flag, value()));
     else if (flag === '--threads') args.threads = (value() ?? '').split(',').map((t) => Math.round(positive(flag, t)));
     else if (flag === '--json') args.json = value() ?? null;
     else if (flag === '--markdown') args.markdown = true;
@@ -105,7 +110,8 @@ export function parseArgs(argv: string[]): CliArgs {
     else if (flag === '--quick') quick = true;
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
-  if (quick) Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200, maxSize: 64 });
+  if (quick)
+    Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200, maxSize: 64, params: 1e4 });
   Object.assign(opts, set);
   return args;
 }

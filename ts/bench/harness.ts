@@ -23,6 +23,8 @@ export interface BenchOptions {
   batch: number;
   /** Largest square side of the gemm bench (its model shapes shrink with it below 4096). */
   maxSize: number;
+  /** Parameters of the optim bench (split over ten tensors). */
+  params: number;
   /**
    * This process is the `kiln bench` command itself (the bin or one of its --threads children), so a
    * bench may set a reference library's environment for it (OPENBLAS_CORETYPE). False when a program

@@ -135,6 +135,15 @@ export abstract class Optimizer<O extends Hyper> {
     return loss;
   }
 
+  /** Frees the state buffers now (they are otherwise freed when the GC collects them). */
+  dispose(): void {
+    for (const st of this.state.values()) for (const v of Object.values(st)) if (v instanceof Tensor) v.dispose();
+    this.state.clear();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** PyTorch's layout: state by parameter index (across groups), groups with their param indices. */
   stateDict(): OptimizerStateDict {
     const index = new Map<Tensor, number>();
