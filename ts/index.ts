@@ -158,3 +158,5 @@ export { ROWS as opTable } from './ops/table';
 export { load, loadSync, save, saveSync } from './io/safetensors';
 export * as safetensors from './io/safetensors';
 export * as optim from './optim/index';
+export { loadCheckpoint, loadCheckpointSync, saveCheckpoint, saveCheckpointSync } from './io/checkpoint';
+export type { CheckpointParts } from './io/checkpoint';

@@ -329,6 +329,8 @@ export class ReduceLROnPlateau {
   }
   loadStateDict(sd: Record<string, unknown>): void {
     Object.assign(this, sd);
+    // JSON has no Infinity: a best that went through it as null is "nothing seen yet".
+    if (typeof this.best !== 'number') this.best = this.o.mode === 'min' ? Infinity : -Infinity;
   }
 }
 
