@@ -9,6 +9,9 @@ import * as init from './init';
 import { leakyRelu, silu } from './layers/activation';
 import * as L from './losses';
 import { clipGradNorm_, clipGradValue_ } from './clip';
+import { scaledDotProductAttention } from './layers/attention';
+import { dropout, embedding } from './layers/embedding';
+import { batchNorm, groupNorm, layerNorm, rmsNorm } from './layers/norm';
 
 /** Functional forms (torch.nn.functional). */
 export const functional = {
@@ -28,6 +31,13 @@ export const functional = {
   binaryCrossEntropy: L.binaryCrossEntropy,
   binaryCrossEntropyWithLogits: L.binaryCrossEntropyWithLogits,
   klDiv: L.klDiv,
+  embedding,
+  dropout,
+  layerNorm,
+  rmsNorm,
+  groupNorm,
+  batchNorm,
+  scaledDotProductAttention,
 };
 
 export { init };
@@ -51,3 +61,7 @@ export type { BceOptions, BceWithLogitsOptions, CrossEntropyOptions, NllOptions,
 
 /** torch.nn.utils: gradient clipping. */
 export const utils = { clipGradNorm_, clipGradValue_ };
+export { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm } from './layers/norm';
+export { Dropout, Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEmbedding } from './layers/embedding';
+export { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './layers/attention';
+export type { EncoderLayerOptions, MhaForwardOptions, SdpaOptions } from './layers/attention';

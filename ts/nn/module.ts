@@ -215,6 +215,27 @@ export abstract class Module {
     return { missingKeys, unexpectedKeys };
   }
 
+  /**
+   * A deep copy: parameters and buffers copied into new tensors, submodules cloned, other
+   * properties copied (as copy.deepcopy does for PyTorch modules).
+   */
+  clone(): this {
+    const copy = Object.create(Object.getPrototypeOf(this)) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(this)) {
+      if (v instanceof Module) copy[k] = v.clone();
+      else if (v instanceof Parameter)
+        copy[k] = new Parameter(
+          noGrad(() => (v as Tensor).clone()),
+          (v as Tensor).requiresGrad,
+        );
+      else if (v instanceof Tensor) copy[k] = keep(noGrad(() => v.clone()));
+      else if (v instanceof Set) copy[k] = new Set(v);
+      else if (Array.isArray(v)) copy[k] = v.slice();
+      else copy[k] = v;
+    }
+    return copy as this;
+  }
+
   /** Number of parameter elements (trainable only with `trainableOnly`). */
   numParameters(trainableOnly = false): number {
     return this.parameters()

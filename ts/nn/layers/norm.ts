@@ -1,0 +1,256 @@
+/**
+ * Normalisation layers and their functional forms: layerNorm, rmsNorm, groupNorm, batchNorm
+ * (training statistics with the running-stat update, or eval with the running stats). Written
+ * with differentiable ops for now; the fused one-pass kernels come with the nn kernels (issue 4).
+ */
+import { noGrad } from '../../autograd/grad_mode';
+import { ones, zeros } from '../../creation';
+import { KilnError } from '../../errors';
+import { shapeStr } from '../../shape';
+import type { Tensor } from '../../tensor';
+import { Module, Parameter } from '../module';
+
+const lastDims = (n: number): number[] => Array.from({ length: n }, (_, i) => -1 - i);
+
+function checkTail(op: string, x: Tensor, shape: readonly number[]): void {
+  const tail = x.shape.slice(x.ndim - shape.length);
+  if (x.ndim < shape.length || tail.join() !== shape.join())
+    throw new KilnError(
+      'ERR_SHAPE',
+      `${op}: input ${shapeStr(x.shape)} does not end in normalized shape ${shapeStr([...shape])}`,
+    );
+}
+
+/** (x - mean) / sqrt(var + eps) over the last dims, then * weight + bias (torch layer_norm). */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor {
+  checkTail('layerNorm', x, normalizedShape);
+  const dims = lastDims(normalizedShape.length);
+  const mu = x.mean(dims, true);
+  const xc = x.sub(mu);
+  let y = xc.mul(xc.mul(xc).mean(dims, true).add(eps).rsqrt());
+  if (weight) y = y.mul(weight);
+  if (bias) y = y.add(bias);
+  return y;
+}
+
+/** x / sqrt(mean(x^2) + eps) over the last dims, then * weight (torch rms_norm). */
+export function rmsNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight: Tensor | null = null,
+  eps = 1e-6,
+): Tensor {
+  checkTail('rmsNorm', x, normalizedShape);
+  const dims = lastDims(normalizedShape.length);
+  const y = x.mul(x.mul(x).mean(dims, true).add(eps).rsqrt());
+  return weight ? y.mul(weight) : y;
+}
+
+/** Normalises groups of channels of an [N, C, ...] input (torch group_norm). */
+export function groupNorm(
+  x: Tensor,
+  numGroups: number,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor {
+  if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `groupNorm: input needs [N, C, ...], got ${shapeStr(x.shape)}`);
+  const [N, C] = x.shape;
+  if (C % numGroups !== 0)
+    throw new KilnError('ERR_ARG', `groupNorm: ${C} channels do not split into ${numGroups} groups`);
+  const g = x.reshape([N, numGroups, -1]);
+  const mu = g.mean(2, true);
+  const gc = g.sub(mu);
+  let y = gc.mul(gc.mul(gc).mean(2, true).add(eps).rsqrt()).reshape([...x.shape]);
+  const view = [1, C, ...x.shape.slice(2).map(() => 1)];
+  if (weight) y = y.mul(weight.reshape(view));
+  if (bias) y = y.add(bias.reshape(view));
+  return y;
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  training?: boolean;
+  momentum?: number | null;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over [N, C, ...] (torch batch_norm): in training, batch statistics
+ * normalise and the running stats move by `momentum` (unbiased variance, as PyTorch); in eval,
+ * the running stats normalise.
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  opts: BatchNormOptions = {},
+): Tensor {
+  if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `batchNorm: input needs [N, C, ...], got ${shapeStr(x.shape)}`);
+  const C = x.shape[1];
+  const dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+  const view = [1, C, ...x.shape.slice(2).map(() => 1)];
+  const eps = opts.eps ?? 1e-5,
+    momentum = opts.momentum ?? 0.1;
+  let y: Tensor;
+  if (opts.training ?? true) {
+    const count = x.numel() / C;
+    if (count <= 1)
+      throw new KilnError(
+        'ERR_SHAPE',
+        `batchNorm: training needs more than one value per channel, got ${shapeStr(x.shape)}`,
+      );
+    const mu = x.mean(dims, true);
+    const xc = x.sub(mu);
+    const v = xc.mul(xc).mean(dims, true);
+    y = xc.mul(v.add(eps).rsqrt());
+    if (runningMean && runningVar)
+      noGrad(() => {
+        runningMean.mul_(1 - momentum).add_(mu.reshape([C]).mul(momentum));
+        runningVar.mul_(1 - momentum).add_(v.reshape([C]).mul((momentum * count) / (count - 1)));
+      });
+  } else {
+    if (!runningMean || !runningVar) throw new KilnError('ERR_ARG', 'batchNorm: eval mode needs running statistics');
+    y = x.sub(runningMean.reshape(view)).mul(runningVar.reshape(view).add(eps).rsqrt());
+  }
+  if (opts.weight) y = y.mul(opts.weight.reshape(view));
+  if (opts.bias) y = y.add(opts.bias.reshape(view));
+  return y;
+}
+
+const shapeArg = (s: number | number[]): number[] => (Array.isArray(s) ? s.slice() : [s]);
+
+export class LayerNorm extends Module {
+  readonly normalizedShape: number[];
+  weight: Tensor | null;
+  bias: Tensor | null;
+  constructor(
+    normalizedShape: number | number[],
+    readonly eps = 1e-5,
+    opts: { elementwiseAffine?: boolean; bias?: boolean } = {},
+  ) {
+    super();
+    this.normalizedShape = shapeArg(normalizedShape);
+    const affine = opts.elementwiseAffine ?? true;
+    this.weight = affine ? new Parameter(ones(this.normalizedShape)) : null;
+    this.bias = affine && (opts.bias ?? true) ? new Parameter(zeros(this.normalizedShape)) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+  override extraRepr(): string {
+    return `${shapeStr(this.normalizedShape)}, eps=${this.eps}`;
+  }
+}
+
+export class RMSNorm extends Module {
+  readonly normalizedShape: number[];
+  weight: Tensor | null;
+  constructor(
+    normalizedShape: number | number[],
+    readonly eps = 1e-6,
+    opts: { elementwiseAffine?: boolean } = {},
+  ) {
+    super();
+    this.normalizedShape = shapeArg(normalizedShape);
+    this.weight = (opts.elementwiseAffine ?? true) ? new Parameter(ones(this.normalizedShape)) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return rmsNorm(x, this.normalizedShape, this.weight, this.eps);
+  }
+  override extraRepr(): string {
+    return `${shapeStr(this.normalizedShape)}, eps=${this.eps}`;
+  }
+}
+
+export class GroupNorm extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    readonly eps = 1e-5,
+    affine = true,
+  ) {
+    super();
+    if (numChannels % numGroups !== 0)
+      throw new KilnError('ERR_ARG', `GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
+    this.weight = affine ? new Parameter(ones([numChannels])) : null;
+    this.bias = affine ? new Parameter(zeros([numChannels])) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
+  }
+  override extraRepr(): string {
+    return `${this.numGroups}, ${this.numChannels}, eps=${this.eps}`;
+  }
+}
+
+abstract class BatchNormBase extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  declare runningMean: Tensor | null;
+  declare runningVar: Tensor | null;
+  declare numBatchesTracked: Tensor | null;
+  protected abstract readonly ranks: number[];
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    readonly momentum: number | null = 0.1,
+    opts: { affine?: boolean; trackRunningStats?: boolean } = {},
+  ) {
+    super();
+    const affine = opts.affine ?? true;
+    this.weight = affine ? new Parameter(ones([numFeatures])) : null;
+    this.bias = affine ? new Parameter(zeros([numFeatures])) : null;
+    const track = opts.trackRunningStats ?? true;
+    this.registerBuffer('runningMean', track ? zeros([numFeatures]) : null);
+    this.registerBuffer('runningVar', track ? ones([numFeatures]) : null);
+    this.registerBuffer('numBatchesTracked', track ? zeros([], { dtype: 'int64' }) : null);
+  }
+  forward(x: Tensor): Tensor {
+    if (!this.ranks.includes(x.ndim))
+      throw new KilnError(
+        'ERR_SHAPE',
+        `${this.constructor.name}: expected a ${this.ranks.join('-d or ')}-d input, got ${shapeStr(x.shape)}`,
+      );
+    if (x.shape[1] !== this.numFeatures)
+      throw new KilnError(
+        'ERR_SHAPE',
+        `${this.constructor.name}: expected ${this.numFeatures} channels, got ${x.shape[1]}`,
+      );
+    const useBatch = this.training || !this.runningMean;
+    let momentum = this.momentum ?? 0;
+    if (this.training && this.numBatchesTracked) {
+      noGrad(() => this.numBatchesTracked!.add_(1));
+      // momentum null: a cumulative moving average (as PyTorch).
+      if (this.momentum === null) momentum = 1 / (this.numBatchesTracked.item() as number);
+    }
+    return batchNorm(x, this.training ? this.runningMean : this.runningMean, this.runningVar, {
+      weight: this.weight,
+      bias: this.bias,
+      training: useBatch,
+      momentum: this.training ? momentum : 0,
+      eps: this.eps,
+    });
+  }
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
+  }
+}
+
+/** BatchNorm over [N, C] or [N, C, L]. */
+export class BatchNorm1d extends BatchNormBase {
+  protected readonly ranks = [2, 3];
+}
+/** BatchNorm over [N, C, H, W]. */
+export class BatchNorm2d extends BatchNormBase {
+  protected readonly ranks = [4];
+}
