@@ -10,6 +10,7 @@ import { leakyRelu, silu } from './layers/activation';
 import * as L from './losses';
 import { clipGradNorm_, clipGradValue_ } from './clip';
 import { scaledDotProductAttention } from './layers/attention';
+import { adaptiveAvgPool2d, avgPool2d, conv1d, conv2d, convTranspose2d, maxPool2d } from './layers/conv';
 import { dropout, embedding } from './layers/embedding';
 import { batchNorm, groupNorm, layerNorm, rmsNorm } from './layers/norm';
 
@@ -38,6 +39,12 @@ export const functional = {
   groupNorm,
   batchNorm,
   scaledDotProductAttention,
+  conv1d,
+  conv2d,
+  convTranspose2d,
+  maxPool2d,
+  avgPool2d,
+  adaptiveAvgPool2d,
 };
 
 export { init };
@@ -65,3 +72,4 @@ export { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm } from './layer
 export { Dropout, Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEmbedding } from './layers/embedding';
 export { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './layers/attention';
 export type { EncoderLayerOptions, MhaForwardOptions, SdpaOptions } from './layers/attention';
+export { AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d } from './layers/conv';
