@@ -1,5 +1,6 @@
 // Optimizers: 20-step trajectories on a quadratic against PyTorch's documented update rules
 // written here in float64, for float64 and float32 parameters; groups, state dicts, errors.
+import { spawnSync } from 'child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
@@ -268,6 +269,54 @@ test('errors', () => {
     'ERR_STATE_DICT',
     'group count',
   );
+});
+
+const PY = '/usr/bin/python3';
+const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const PY_OPT = `
+import json, torch
+A = torch.tensor(${JSON.stringify(A)}, dtype=torch.float64); C = torch.tensor(${JSON.stringify(Cc)}, dtype=torch.float64)
+P0 = ${JSON.stringify(P0)}
+def run(make):
+    a = torch.tensor(P0[:3], dtype=torch.float64, requires_grad=True); b = torch.tensor(P0[3:], dtype=torch.float64, requires_grad=True)
+    opt = make([a, b])
+    for _ in range(20):
+        opt.zero_grad(); p = torch.cat([a, b]); (0.5 * (A * (p - C) ** 2).sum()).backward(); opt.step()
+    return torch.cat([a, b]).tolist()
+O = torch.optim
+print(json.dumps([
+  run(lambda ps: O.SGD(ps, lr=0.1)),
+  run(lambda ps: O.SGD(ps, lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+  run(lambda ps: O.SGD(ps, lr=0.05, momentum=0.8, nesterov=True)),
+  run(lambda ps: O.SGD(ps, lr=0.05, maximize=True)),
+  run(lambda ps: O.Adam(ps, lr=0.05)),
+  run(lambda ps: O.Adam(ps, lr=0.05, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True)),
+  run(lambda ps: O.AdamW(ps, lr=0.05)),
+  run(lambda ps: O.AdamW(ps, lr=0.02, weight_decay=0.3, amsgrad=True, eps=1e-6)),
+  run(lambda ps: O.Adagrad(ps, lr=0.3, lr_decay=0.01, weight_decay=0.05, initial_accumulator_value=0.1)),
+  run(lambda ps: O.RMSprop(ps, lr=0.01)),
+  run(lambda ps: O.RMSprop(ps, lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.02)),
+]))
+`;
+
+test(`the same 20 steps in PyTorch${hasTorch ? '' : ' (skipped: Debian python3-torch is not installed)'}`, () => {
+  if (!hasTorch) {
+    console.log('  optimizer comparison with PyTorch skipped: /usr/bin/python3 cannot import torch');
+    return;
+  }
+  const r = spawnSync(PY, ['-c', PY_OPT], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const want = JSON.parse(r.stdout) as number[][];
+  assert.is(want.length, CASES.length);
+  CASES.forEach(([label, make, ref], i) => {
+    const { got } = trajectory(make, ref, 'float64');
+    got.forEach((v, j) =>
+      assert.ok(
+        Math.abs(v - want[i][j]) <= 1e-10 * (1 + Math.abs(want[i][j])),
+        `${label} p[${j}]: kiln ${v}, PyTorch ${want[i][j]}`,
+      ),
+    );
+  });
 });
 
 test.run();
