@@ -233,7 +233,7 @@ abstract class BatchNormBase extends Module {
       // momentum null: a cumulative moving average (as PyTorch).
       if (this.momentum === null) momentum = 1 / (this.numBatchesTracked.item() as number);
     }
-    return batchNorm(x, this.training ? this.runningMean : this.runningMean, this.runningVar, {
+    return batchNorm(x, this.runningMean, this.runningVar, {
       weight: this.weight,
       bias: this.bias,
       training: useBatch,
