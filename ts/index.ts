@@ -160,3 +160,5 @@ export * as safetensors from './io/safetensors';
 export * as optim from './optim/index';
 export { loadCheckpoint, loadCheckpointSync, saveCheckpoint, saveCheckpointSync } from './io/checkpoint';
 export type { CheckpointParts } from './io/checkpoint';
+export * as metrics from './metrics/index';
+export * as data from './data/index';
