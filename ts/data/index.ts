@@ -217,3 +217,6 @@ export class DataLoader<T, B = unknown> {
     }
   }
 }
+
+export { SPECIALS, Tokenizer, Vocab, dedupe, normalize, splitWords } from './text';
+export type { EncodeOptions, NormalizeOptions, TokenizerMode, TrainOptions } from './text';
