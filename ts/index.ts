@@ -162,3 +162,4 @@ export { loadCheckpoint, loadCheckpointSync, saveCheckpoint, saveCheckpointSync 
 export type { CheckpointParts } from './io/checkpoint';
 export * as metrics from './metrics/index';
 export * as data from './data/index';
+export * as train from './train/fit';

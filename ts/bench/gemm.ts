@@ -25,7 +25,7 @@ import {
 } from './harness';
 import { loadOnnxRuntime, ortMatMul, OrtMatMul } from './onnxruntime';
 import { loadOpenBlas, OpenBlas } from './openblas';
-import { PALETTE, RefLine, Series, lineChart } from './svg';
+import { PALETTE, RefLine, Series, lineChart } from '../svg_chart';
 
 /** [M, K, N]. */
 export type GemmShape = [number, number, number];

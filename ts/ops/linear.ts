@@ -5,7 +5,7 @@
  * activation applied as C is stored; transposed operands are read in place, never copied.
  */
 import { needsGrad, record } from '../autograd/node';
-import { gradMode } from '../autograd/grad_mode';
+import { gradMode, noGrad } from '../autograd/grad_mode';
 import { fromNumbers } from '../creation';
 import { DType, FLOAT_DTYPES, NUMERIC_DTYPES, isFloating, promoteTypes } from '../dtype';
 import { KilnError } from '../errors';
@@ -13,7 +13,7 @@ import { broadcastShapes, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
 import { bumpVersion, castTo, checkTensor, noInplaceGrad, sumTo } from './kinds';
 import { GEMM_ACT, gemmInto, matmul, refMatmul } from './linalg';
-import { expandRaw } from './movement';
+import { expandRaw, permuteRaw } from './movement';
 import type { Case, OpRow, Rng } from './row';
 import { LAYOUTS, erfRef, makeInput, randInt } from './samples';
 
@@ -104,8 +104,9 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
     b = bias ? castTo(bias, dtype) : null;
   const lead = x._shape.slice(0, -1);
   const M = lead.reduce((p, s) => p * s, 1);
-  const x2 = x.reshape([M, K]);
-  const wt = w.transpose(0, 1);
+  // Views for the kernel only: made without autograd, so no graph nodes hold them.
+  const x2 = noGrad(() => x.reshape([M, K]));
+  const wt = permuteRaw(w, [1, 0]);
   const inputs = b ? [x, w, b] : [x, w];
   // GELU's backward needs the pre-activation: with a graph to record it is applied after the GEMM.
   const split = (act === 'gelu' || act === 'geluTanh') && gradMode.enabled && needsGrad(inputs);

@@ -1,6 +1,6 @@
 /**
- * A line chart as a standalone SVG document (hand-written, no dependency), for bench results a
- * person opens in a browser: polylines with point markers (hover shows the value), an optional
+ * A line chart as a standalone SVG document (hand-written, no dependency), for bench results and
+ * training curves a person opens in a browser: polylines with point markers (hover shows the value), an optional
  * log2 x axis, horizontal reference lines, axes with ticks and labels, a legend and a title.
  */
 
