@@ -114,6 +114,29 @@ test('randomSplit: sizes, fractions, disjoint, seeded', () => {
   );
 });
 
+test('image transforms: normalize, seeded random crop with padding, horizontal flip', () => {
+  const img = kiln.arange(0, 2 * 3 * 4, 1, { dtype: 'float32' }).reshape([2, 3, 4]);
+  const n = data.normalizeImage(img, [1, 13], [2, 4]).toArray() as number[][][];
+  assert.is(n[0][0][3], (3 - 1) / 2);
+  assert.is(n[1][2][3], (23 - 13) / 4);
+  const crop = data.randomCrop(img, [3, 4], new data.Rng(1), 1);
+  assert.equal(crop.shape, [2, 3, 4]);
+  assert.equal(crop.toArray(), data.randomCrop(img, [3, 4], new data.Rng(1), 1).toArray(), 'seeded');
+  const vals = new Set<string>();
+  const rng = new data.Rng(2);
+  for (let i = 0; i < 30; i++) vals.add(JSON.stringify(data.randomCrop(img, [3, 4], rng, 1).toArray()));
+  assert.ok(vals.size > 3, 'crops move');
+  const flipped = data.randomHorizontalFlip(img, new data.Rng(0), 1).toArray() as number[][][];
+  assert.equal(flipped[0][0], [3, 2, 1, 0]);
+  assert.equal(data.randomHorizontalFlip(img, new data.Rng(0), 0).toArray(), img.toArray());
+  const batch = data.randomHorizontalFlip(kiln.stack([img, img, img, img]), new data.Rng(3), 0.5);
+  assert.equal(batch.shape, [4, 2, 3, 4]);
+  assert.throws(
+    () => data.randomCrop(img, 9, new data.Rng(0)),
+    (e: kiln.KilnError) => e.code === 'ERR_SHAPE',
+  );
+});
+
 test('metrics against hand-computed values', () => {
   const pred = [0, 1, 1, 2, 2, 2, 0, 1];
   const target = [0, 1, 2, 2, 2, 1, 1, 1];

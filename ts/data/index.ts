@@ -220,3 +220,4 @@ export class DataLoader<T, B = unknown> {
 
 export { SPECIALS, Tokenizer, Vocab, dedupe, normalize, splitWords } from './text';
 export type { EncodeOptions, NormalizeOptions, TokenizerMode, TrainOptions } from './text';
+export { normalizeImage, randomCrop, randomHorizontalFlip } from './image';
