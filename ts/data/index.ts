@@ -161,7 +161,9 @@ export interface DataLoaderOptions<T, B> {
 /**
  * Batches of a dataset, optionally shuffled with a seed. `for (const b of loader)` builds each
  * batch when asked; `for await (const b of loader)` builds the next batch before handing over the
- * current one, so collation interleaves with the consumer's await points.
+ * current one, so collation interleaves with the consumer's await points. A batch belongs to the
+ * caller: pull it inside the step's kiln.scope() (as fit() does) or dispose it, else it waits
+ * for the garbage collector.
  */
 export class DataLoader<T, B = unknown> {
   readonly batchSize: number;
