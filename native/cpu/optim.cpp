@@ -28,6 +28,13 @@ namespace {
 
 constexpr int64_t kChunk = 1 << 15;  // elements per task
 
+// The gradient a rule steps along: negated to maximize, plus L2 weight decay.
+template <class T>
+inline T grad_at(const T *g, const T *p, int64_t i, bool maximize, T wd) {
+  T d = maximize ? -g[i] : g[i];
+  return wd != 0 ? d + wd * p[i] : d;
+}
+
 template <class T>
 struct Sgd {
   T lr, momentum, dampening, wd;
@@ -38,8 +45,7 @@ struct Sgd {
     T *__restrict buf = (T *)it.state[0];
     const bool first = it.step == 1;
     for (int64_t i = b; i < e; i++) {
-      T d = maximize ? -g[i] : g[i];
-      if (wd != 0) d += wd * p[i];
+      T d = grad_at(g, p, i, maximize, wd);
       if (momentum != 0) {
         T m = first ? d : momentum * buf[i] + (1 - dampening) * d;
         buf[i] = m;
@@ -121,8 +127,7 @@ struct Adagrad {
     T *__restrict sum = (T *)it.state[0];
     const T clr = lr / (1 + (T)(it.step - 1) * lr_decay);
     for (int64_t i = b; i < e; i++) {
-      T d = maximize ? -g[i] : g[i];
-      if (wd != 0) d += wd * p[i];
+      T d = grad_at(g, p, i, maximize, wd);
       T s = sum[i] + d * d;
       sum[i] = s;
       p[i] -= clr * d / (std::sqrt(s) + eps);
@@ -141,8 +146,7 @@ struct Rmsprop {
     T *__restrict buf = (T *)it.state[1];
     T *__restrict ga = (T *)it.state[2];
     for (int64_t i = b; i < e; i++) {
-      T d = maximize ? -g[i] : g[i];
-      if (wd != 0) d += wd * p[i];
+      T d = grad_at(g, p, i, maximize, wd);
       T s = alpha * sq[i] + (1 - alpha) * d * d;
       sq[i] = s;
       T avg;

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
+import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 
@@ -131,8 +132,6 @@ test('modules: PyTorch initialisation bounds, state-dict keys, errors', () => {
   code(() => F.maxPool2d(kiln.randn([1, 1, 4, 4]), 2, { padding: 2 }), 'ERR_ARG');
 });
 
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 const PY_CONV = `
 import json, struct, sys, torch
 import torch.nn.functional as F
@@ -156,11 +155,8 @@ r = {
 print(json.dumps({k: v.tolist() for k, v in r.items()}))
 `;
 
-test(`every function matches PyTorch's${hasTorch ? '' : ' (skipped: Debian python3-torch is not installed)'}`, () => {
-  if (!hasTorch) {
-    console.log('  conv/pool comparison with PyTorch skipped: /usr/bin/python3 cannot import torch');
-    return;
-  }
+test(`every function matches PyTorch's${torchSuffix}`, () => {
+  if (skipWithoutTorch('conv/pool comparison with PyTorch')) return;
   kiln.manualSeed(4);
   const x = kiln.randn([2, 4, 9, 11], { dtype: 'float64' }),
     w = kiln.randn([6, 2, 3, 3], { dtype: 'float64' }),

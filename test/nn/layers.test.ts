@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
+import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 
@@ -222,8 +223,6 @@ test('TransformerEncoder: independent clones; post- and pre-norm formulas; train
   assert.ok(maxDiff(pre.forward(x), want) < 1e-5);
 });
 
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 const PY_CHECK = `
 import json, struct, sys, torch
 DT = {'F32': torch.float32, 'I64': torch.int64, 'BOOL': torch.bool}
@@ -242,11 +241,8 @@ with torch.no_grad():
 print(json.dumps(y.tolist()))
 `;
 
-test(`TransformerEncoder matches PyTorch's with the same weights${hasTorch ? '' : ' (skipped: Debian python3-torch is not installed)'}`, () => {
-  if (!hasTorch) {
-    console.log('  Transformer comparison with PyTorch skipped: /usr/bin/python3 cannot import torch');
-    return;
-  }
+test(`TransformerEncoder matches PyTorch's with the same weights${torchSuffix}`, () => {
+  if (skipWithoutTorch('Transformer comparison with PyTorch')) return;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-tf-'));
   try {
     for (const normFirst of [false, true]) {

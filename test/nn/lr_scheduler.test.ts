@@ -2,6 +2,7 @@
 // installed, the same schedules computed by PyTorch in the same run.
 import { spawnSync } from 'child_process';
 import { test } from 'uvu';
+import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 
@@ -169,8 +170,6 @@ test('scheduler state dicts resume the curve', () => {
   assert.is(s2.lastEpoch, 5);
 });
 
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 const PY_CURVES = `
 import json, torch
 from torch.optim import lr_scheduler as S
@@ -194,11 +193,8 @@ o = opt('adam'); r['onecycle_linear_3phase_adam'] = curve(o, S.OneCycleLR(o, 0.5
 print(json.dumps(r))
 `;
 
-test(`the same schedules in PyTorch${hasTorch ? '' : ' (skipped: Debian python3-torch is not installed)'}`, () => {
-  if (!hasTorch) {
-    console.log('  scheduler comparison with PyTorch skipped: /usr/bin/python3 cannot import torch');
-    return;
-  }
+test(`the same schedules in PyTorch${torchSuffix}`, () => {
+  if (skipWithoutTorch('scheduler comparison with PyTorch')) return;
   const r = spawnSync(PY, ['-c', PY_CURVES], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const want = JSON.parse(r.stdout) as Record<string, number[]>;

@@ -2,6 +2,7 @@
 // written here in float64, for float64 and float32 parameters; groups, state dicts, errors.
 import { spawnSync } from 'child_process';
 import { test } from 'uvu';
+import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 
@@ -271,8 +272,6 @@ test('errors', () => {
   );
 });
 
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 const PY_OPT = `
 import json, torch
 A = torch.tensor(${JSON.stringify(A)}, dtype=torch.float64); C = torch.tensor(${JSON.stringify(Cc)}, dtype=torch.float64)
@@ -299,11 +298,8 @@ print(json.dumps([
 ]))
 `;
 
-test(`the same 20 steps in PyTorch${hasTorch ? '' : ' (skipped: Debian python3-torch is not installed)'}`, () => {
-  if (!hasTorch) {
-    console.log('  optimizer comparison with PyTorch skipped: /usr/bin/python3 cannot import torch');
-    return;
-  }
+test(`the same 20 steps in PyTorch${torchSuffix}`, () => {
+  if (skipWithoutTorch('optimizer comparison with PyTorch')) return;
   const r = spawnSync(PY, ['-c', PY_OPT], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const want = JSON.parse(r.stdout) as number[][];

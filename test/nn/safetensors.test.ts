@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
+import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 
@@ -141,9 +142,6 @@ test('malformed files and bad inputs are refused', () => {
   );
 });
 
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
-
 // PyTorch 1.13 has no safetensors module: this reads and writes the format by hand with
 // torch.frombuffer, independently of kiln's code.
 const PY_RW = `
@@ -173,13 +171,8 @@ write(sys.argv[2], ts)
 print(json.dumps({k: t.float().tolist() for k, t in ts.items()}))
 `;
 
-test(`PyTorch interop${hasTorch ? '' : ' (skipped: Debian python3-torch is not installed)'}`, () => {
-  if (!hasTorch) {
-    console.log(
-      '  safetensors PyTorch round trip skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)',
-    );
-    return;
-  }
+test(`PyTorch interop${torchSuffix}`, () => {
+  if (skipWithoutTorch('safetensors PyTorch round trip')) return;
   kiln.manualSeed(6);
   const src = {
     w: kiln.randn([3, 4]),

@@ -90,28 +90,21 @@ export function classificationReport(pred: Labels, target: Labels, numClasses?: 
   };
 }
 
-/** Precision of one class (`positive`, default 1) or an average ('micro' | 'macro'). */
-export function precision(
-  pred: Labels,
-  target: Labels,
-  opts: { average?: 'micro' | 'macro'; positive?: number } = {},
-): number {
-  const r = classificationReport(pred, target);
-  return opts.average ? r[opts.average].precision : (r.precision[opts.positive ?? 1] ?? 0);
+export interface ScoreOptions {
+  /** 'micro' or 'macro' average; else the score of class `positive` (default 1). */
+  average?: 'micro' | 'macro';
+  positive?: number;
 }
-export function recall(
-  pred: Labels,
-  target: Labels,
-  opts: { average?: 'micro' | 'macro'; positive?: number } = {},
-): number {
+
+function score(which: 'precision' | 'recall' | 'f1', pred: Labels, target: Labels, o: ScoreOptions): number {
   const r = classificationReport(pred, target);
-  return opts.average ? r[opts.average].recall : (r.recall[opts.positive ?? 1] ?? 0);
+  return o.average ? r[o.average][which] : (r[which][o.positive ?? 1] ?? 0);
 }
-export function f1Score(
-  pred: Labels,
-  target: Labels,
-  opts: { average?: 'micro' | 'macro'; positive?: number } = {},
-): number {
-  const r = classificationReport(pred, target);
-  return opts.average ? r[opts.average].f1 : (r.f1[opts.positive ?? 1] ?? 0);
-}
+
+/** Precision of one class or an average. */
+export const precision = (pred: Labels, target: Labels, o: ScoreOptions = {}): number =>
+  score('precision', pred, target, o);
+/** Recall of one class or an average. */
+export const recall = (pred: Labels, target: Labels, o: ScoreOptions = {}): number => score('recall', pred, target, o);
+/** F1 of one class or an average. */
+export const f1Score = (pred: Labels, target: Labels, o: ScoreOptions = {}): number => score('f1', pred, target, o);

@@ -104,8 +104,6 @@ struct IsaKernels {
   float (*min_f32)(const float *a, int64_t n);
   // acc[i] += x[i]
   void (*add_f32)(float *acc, const float *x, int64_t n);
-  // y[i] += alpha * x[i]
-  void (*axpy_f32)(float *y, float alpha, const float *x, int64_t n);
   GemmKernels gemm;
   // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
   void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);

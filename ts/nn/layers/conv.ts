@@ -275,13 +275,31 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
 
 // ---- Modules ----
 
-function initConv(weight: Tensor, bias: Tensor | null): void {
-  kaimingUniform_(weight, { a: Math.sqrt(5) });
+/**
+ * A convolution module's parameters with PyTorch's initialisation: weight of `shape` (its dim 0
+ * or 1 holds the per-group channels), kaiming-uniform (a = sqrt 5); bias uniform in ±1/sqrt(fan_in).
+ */
+function convParams(
+  op: string,
+  inChannels: number,
+  outChannels: number,
+  groups: number,
+  shape: (g: number) => number[],
+  bias: boolean,
+): { weight: Tensor; bias: Tensor | null } {
+  if (inChannels % groups !== 0 || outChannels % groups !== 0)
+    throw new KilnError(
+      'ERR_ARG',
+      `${op}: channels ${inChannels} -> ${outChannels} do not split into ${groups} groups`,
+    );
+  const w = kaimingUniform_(zeros(shape(groups)), { a: Math.sqrt(5) });
+  let b: Tensor | null = null;
   if (bias) {
-    const { fanIn } = fans(weight);
+    const { fanIn } = fans(w);
     const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-    uniform_(bias, -bound, bound);
+    b = new Parameter(uniform_(zeros([outChannels]), -bound, bound));
   }
+  return { weight: new Parameter(w), bias: b };
 }
 
 export class Conv2d extends Module {
@@ -295,15 +313,17 @@ export class Conv2d extends Module {
     readonly opts: Conv2dOptions & { bias?: boolean } = {},
   ) {
     super();
-    const g = opts.groups ?? 1;
-    if (inChannels % g !== 0 || outChannels % g !== 0)
-      throw new KilnError('ERR_ARG', `Conv2d: channels ${inChannels} -> ${outChannels} do not split into ${g} groups`);
-    this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, 1);
-    const w = zeros([outChannels, inChannels / g, ...this.kernelSize]);
-    const b = opts.bias === false ? null : zeros([outChannels]);
-    initConv(w, b);
-    this.weight = new Parameter(w);
-    this.bias = b ? new Parameter(b) : null;
+    const k = (this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, 1));
+    const p = convParams(
+      'Conv2d',
+      inChannels,
+      outChannels,
+      opts.groups ?? 1,
+      (g) => [outChannels, inChannels / g, ...k],
+      opts.bias !== false,
+    );
+    this.weight = p.weight;
+    this.bias = p.bias;
   }
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, this.opts);
@@ -329,14 +349,16 @@ export class Conv1d extends Module {
     } = {},
   ) {
     super();
-    const g = opts.groups ?? 1;
-    if (inChannels % g !== 0 || outChannels % g !== 0)
-      throw new KilnError('ERR_ARG', `Conv1d: channels ${inChannels} -> ${outChannels} do not split into ${g} groups`);
-    const w = zeros([outChannels, inChannels / g, kernelSize]);
-    const b = opts.bias === false ? null : zeros([outChannels]);
-    initConv(w, b);
-    this.weight = new Parameter(w);
-    this.bias = b ? new Parameter(b) : null;
+    const p = convParams(
+      'Conv1d',
+      inChannels,
+      outChannels,
+      opts.groups ?? 1,
+      (g) => [outChannels, inChannels / g, kernelSize],
+      opts.bias !== false,
+    );
+    this.weight = p.weight;
+    this.bias = p.bias;
   }
   forward(x: Tensor): Tensor {
     return conv1d(x, this.weight, this.bias, this.opts);
@@ -354,18 +376,17 @@ export class ConvTranspose2d extends Module {
     readonly opts: ConvTranspose2dOptions & { bias?: boolean } = {},
   ) {
     super();
-    const g = opts.groups ?? 1;
-    if (inChannels % g !== 0 || outChannels % g !== 0)
-      throw new KilnError(
-        'ERR_ARG',
-        `ConvTranspose2d: channels ${inChannels} -> ${outChannels} do not split into ${g} groups`,
-      );
-    this.kernelSize = pair('ConvTranspose2d', 'kernelSize', kernelSize, 1);
-    const w = zeros([inChannels, outChannels / g, ...this.kernelSize]);
-    const b = opts.bias === false ? null : zeros([outChannels]);
-    initConv(w, b);
-    this.weight = new Parameter(w);
-    this.bias = b ? new Parameter(b) : null;
+    const k = (this.kernelSize = pair('ConvTranspose2d', 'kernelSize', kernelSize, 1));
+    const p = convParams(
+      'ConvTranspose2d',
+      inChannels,
+      outChannels,
+      opts.groups ?? 1,
+      (g) => [inChannels, outChannels / g, ...k],
+      opts.bias !== false,
+    );
+    this.weight = p.weight;
+    this.bias = p.bias;
   }
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.weight, this.bias, this.opts);
