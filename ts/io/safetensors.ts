@@ -96,27 +96,36 @@ function checkTensors(list: [string, Tensor][]): void {
   }
 }
 
+/** The bytes of a file in order: the header, then each tensor (made contiguous one at a time). */
+function* fileBytes(tensors: TensorMap, metadata: Record<string, string> | undefined): Generator<Uint8Array> {
+  checkLittleEndian('save');
+  const list = entriesOf(tensors);
+  checkTensors(list);
+  yield headerFor(list, metadata);
+  for (const [, t] of list) {
+    if (t.numel() === 0) continue;
+    const c = noGrad(() => (t.isContiguous() ? t : t.contiguous()));
+    yield bytesOf(c);
+    if (c !== t) c.dispose();
+  }
+}
+
 /**
  * Writes tensors (a Map, a plain object or a stateDict()) to a safetensors file, synchronously.
  * Non-contiguous tensors are made contiguous one at a time.
  */
 export function saveSync(tensors: TensorMap, path: string, opts: { metadata?: Record<string, string> } = {}): void {
-  checkLittleEndian('save');
-  const list = entriesOf(tensors);
-  checkTensors(list);
+  const parts = fileBytes(tensors, opts.metadata);
+  const first = parts.next(); // validates before the file is created
   const fd = fs.openSync(path, 'w');
   try {
     let pos = 0;
-    const write = (b: Uint8Array): void => {
-      for (let o = 0; o < b.length; o += CHUNK) pos += fs.writeSync(fd, b, o, Math.min(CHUNK, b.length - o), pos);
-    };
-    write(headerFor(list, opts.metadata));
-    for (const [, t] of list) {
-      if (t.numel() === 0) continue;
-      const c = noGrad(() => (t.isContiguous() ? t : t.contiguous()));
-      write(bytesOf(c));
-      if (c !== t) c.dispose();
-    }
+    for (let r = first; !r.done; r = parts.next())
+      for (let o = 0; o < r.value.length;) {
+        const n = fs.writeSync(fd, r.value, o, Math.min(CHUNK, r.value.length - o), pos);
+        o += n;
+        pos += n;
+      }
   } finally {
     fs.closeSync(fd);
   }
@@ -128,26 +137,17 @@ export async function save(
   path: string,
   opts: { metadata?: Record<string, string> } = {},
 ): Promise<void> {
-  checkLittleEndian('save');
-  const list = entriesOf(tensors);
-  checkTensors(list);
+  const parts = fileBytes(tensors, opts.metadata);
+  const first = parts.next();
   const fh = await fs.promises.open(path, 'w');
   try {
     let pos = 0;
-    const write = async (b: Uint8Array): Promise<void> => {
-      for (let o = 0; o < b.length;) {
-        const { bytesWritten } = await fh.write(b, o, Math.min(CHUNK, b.length - o), pos);
+    for (let r = first; !r.done; r = parts.next())
+      for (let o = 0; o < r.value.length;) {
+        const { bytesWritten } = await fh.write(r.value, o, Math.min(CHUNK, r.value.length - o), pos);
         o += bytesWritten;
         pos += bytesWritten;
       }
-    };
-    await write(headerFor(list, opts.metadata));
-    for (const [, t] of list) {
-      if (t.numel() === 0) continue;
-      const c = noGrad(() => (t.isContiguous() ? t : t.contiguous()));
-      await write(bytesOf(c));
-      if (c !== t) c.dispose();
-    }
   } finally {
     await fh.close();
   }
@@ -230,30 +230,36 @@ export function inspect(path: string): SafetensorsHeader {
   }
 }
 
-/** Reads every tensor of a safetensors file into kiln tensors (a Map in file order). */
-export function loadSync(path: string): Map<string, Tensor> {
+/** New tensors for every entry of a file, added to `out` in file order, with where their bytes start. */
+function* tensorReads(
+  path: string,
+  out: Map<string, Tensor>,
+): Generator<{ dst: Uint8Array; at: number; name: string }> {
   checkLittleEndian('load');
   const header = inspect(path);
+  for (const [name, info] of header.tensors) {
+    const t = empty(info.shape, { dtype: info.dtype });
+    out.set(name, t);
+    if (t.numel() > 0) yield { dst: bytesOf(t), at: header.dataStart + info.dataOffsets[0], name };
+  }
+}
+
+const truncated = (path: string, name: string) =>
+  new KilnError('ERR_ARG', `load: ${path} ended inside tensor '${name}'`);
+
+/** Reads every tensor of a safetensors file into kiln tensors (a Map in file order). */
+export function loadSync(path: string): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
+  const reads = tensorReads(path, out);
+  const first = reads.next(); // validates the header before anything else
   const fd = fs.openSync(path, 'r');
   try {
-    for (const [name, info] of header.tensors) {
-      const t = empty(info.shape, { dtype: info.dtype });
-      out.set(name, t);
-      if (t.numel() === 0) continue;
-      const dst = bytesOf(t);
-      for (let o = 0; o < dst.length;) {
-        const got = fs.readSync(
-          fd,
-          dst,
-          o,
-          Math.min(CHUNK, dst.length - o),
-          header.dataStart + info.dataOffsets[0] + o,
-        );
-        if (got <= 0) throw new KilnError('ERR_ARG', `load: ${path} ended inside tensor '${name}'`);
+    for (let r = first; !r.done; r = reads.next())
+      for (let o = 0; o < r.value.dst.length;) {
+        const got = fs.readSync(fd, r.value.dst, o, Math.min(CHUNK, r.value.dst.length - o), r.value.at + o);
+        if (got <= 0) throw truncated(path, r.value.name);
         o += got;
       }
-    }
   } catch (e) {
     for (const t of out.values()) t.dispose();
     throw e;
@@ -265,27 +271,17 @@ export function loadSync(path: string): Map<string, Tensor> {
 
 /** loadSync without blocking the event loop on the reads. */
 export async function load(path: string): Promise<Map<string, Tensor>> {
-  checkLittleEndian('load');
-  const header = inspect(path);
   const out = new Map<string, Tensor>();
+  const reads = tensorReads(path, out);
+  const first = reads.next();
   const fh = await fs.promises.open(path, 'r');
   try {
-    for (const [name, info] of header.tensors) {
-      const t = empty(info.shape, { dtype: info.dtype });
-      out.set(name, t);
-      if (t.numel() === 0) continue;
-      const dst = bytesOf(t);
-      for (let o = 0; o < dst.length;) {
-        const { bytesRead } = await fh.read(
-          dst,
-          o,
-          Math.min(CHUNK, dst.length - o),
-          header.dataStart + info.dataOffsets[0] + o,
-        );
-        if (bytesRead <= 0) throw new KilnError('ERR_ARG', `load: ${path} ended inside tensor '${name}'`);
+    for (let r = first; !r.done; r = reads.next())
+      for (let o = 0; o < r.value.dst.length;) {
+        const { bytesRead } = await fh.read(r.value.dst, o, Math.min(CHUNK, r.value.dst.length - o), r.value.at + o);
+        if (bytesRead <= 0) throw truncated(path, r.value.name);
         o += bytesRead;
       }
-    }
   } catch (e) {
     for (const t of out.values()) t.dispose();
     throw e;
