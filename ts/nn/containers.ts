@@ -4,36 +4,6 @@ import { Module } from './module';
 
 const slot = (m: Module): Record<string, unknown> => m as unknown as Record<string, unknown>;
 
-/** Modules in order; forward() feeds each one's output to the next. */
-export class Sequential extends Module {
-  constructor(...modules: Module[]) {
-    super();
-    modules.forEach((m, i) => this.registerModule(String(i), m));
-  }
-  get length(): number {
-    return [...this.children()].length;
-  }
-  /** The i-th module (negative counts from the end). */
-  at(i: number): Module {
-    const all = [...this.children()];
-    const m = all[i < 0 ? i + all.length : i];
-    if (!m) throw new KilnError('ERR_INDEX', `Sequential.at: index ${i} is out of range for ${all.length} modules`);
-    return m;
-  }
-  append(m: Module): this {
-    this.registerModule(String(this.length), m);
-    return this;
-  }
-  forward(x: unknown): unknown {
-    let y = x;
-    for (const m of this.children()) y = m.forward(y);
-    return y;
-  }
-  [Symbol.iterator](): Iterator<Module> {
-    return this.children();
-  }
-}
-
 /** A list of modules whose parameters are registered (it has no forward of its own). */
 export class ModuleList extends Module {
   constructor(modules: Iterable<Module> = []) {
@@ -46,7 +16,11 @@ export class ModuleList extends Module {
   at(i: number): Module {
     const all = [...this.children()];
     const m = all[i < 0 ? i + all.length : i];
-    if (!m) throw new KilnError('ERR_INDEX', `ModuleList.at: index ${i} is out of range for ${all.length} modules`);
+    if (!m)
+      throw new KilnError(
+        'ERR_INDEX',
+        `${this.constructor.name}.at: index ${i} is out of range for ${all.length} modules`,
+      );
     return m;
   }
   append(m: Module): this {
@@ -57,11 +31,23 @@ export class ModuleList extends Module {
     for (const m of ms) this.append(m);
     return this;
   }
-  forward(): never {
+  forward(..._args: unknown[]): unknown {
     throw new KilnError('ERR_ARG', 'ModuleList has no forward(); iterate over it in your own forward');
   }
   [Symbol.iterator](): Iterator<Module> {
     return this.children();
+  }
+}
+
+/** Modules in order (a ModuleList); forward() feeds each one's output to the next. */
+export class Sequential extends ModuleList {
+  constructor(...modules: Module[]) {
+    super(modules);
+  }
+  override forward(x: unknown): unknown {
+    let y = x;
+    for (const m of this.children()) y = m.forward(y);
+    return y;
   }
 }
 
