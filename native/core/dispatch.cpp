@@ -117,10 +117,12 @@ kiln_status check_nn_attrs(kiln_context *ctx, int op, const double *attr) {
     case KILN_OP_GELU:
     case KILN_OP_GELU_BACKWARD: ok = int_attr(attr, 0, 0, 1, &flag); break;
     case KILN_OP_DROPOUT: ok = int_attr(attr, 4, 0, 1 << 24, &flag) && std::isfinite(attr[5]); break;
-    case KILN_OP_BATCH_NORM: ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag) &&
-                                  int_attr(attr, 2, 0, 1, &flag);
+    case KILN_OP_BATCH_NORM:
+      ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag) && int_attr(attr, 2, 0, 1, &flag);
       break;
-    case KILN_OP_BATCH_NORM_BACKWARD: ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag); break;
+    case KILN_OP_BATCH_NORM_BACKWARD:
+      ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag);
+      break;
     case KILN_OP_EMBEDDING_BACKWARD: ok = attr[0] >= -1 && attr[0] < 9.0e15 && attr[0] == std::floor(attr[0]); break;
     default: break;
   }
@@ -236,8 +238,8 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
       return batch_norm_cpu(ctx, o[0], in[0], attr[1] != 0 ? &in[1] : nullptr, attr[2] != 0 ? &in[2] : nullptr, in[3],
                             in[4], attr[0]);
     case KILN_OP_BATCH_NORM_BACKWARD:
-      return batch_norm_backward_cpu(ctx, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3],
-                                     in[4], attr[0]);
+      return batch_norm_backward_cpu(ctx, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3], in[4],
+                                     attr[0]);
     case KILN_OP_EMBEDDING: return embedding_cpu(ctx, o[0], in[0], in[1]);
     case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cpu(ctx, o[0], in[0], in[1], (int64_t)attr[0]);
     default: return fail(ctx, KILN_ERR_ARG, "op id %d has no CPU kernel", op);

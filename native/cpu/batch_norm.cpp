@@ -21,8 +21,9 @@ namespace kiln::cpu {
 
 namespace {
 
-constexpr int64_t kBlock = 4096;    // elements per statistics chunk (16 KiB of float32)
-constexpr int64_t kMinRows = 16;    // rows per chunk when channels are innermost
+constexpr int64_t kBlock = 4096;        // elements per statistics chunk (16 KiB of float32)
+constexpr int64_t kColBlock = 1 << 15;  // elements per chunk when channels are innermost (L2-sized)
+constexpr int64_t kMinRows = 16;        // and at least this many rows
 constexpr int64_t kGrainElems = 1 << 16;
 
 // The inner loops for element type T (compute type C); float32 goes to the ISA table.
@@ -97,7 +98,7 @@ struct Chunks {
   explicit Chunks(const kiln_tensor &x) : N(x.shape[0]), C(x.shape[1]), S(x.shape[2]) {
     cols = S == 1;
     if (cols) {
-      rows = kBlock / (C > 0 ? C : 1);
+      rows = kColBlock / (C > 0 ? C : 1);
       if (rows < kMinRows) rows = kMinRows;
       segs = 1;
       per_channel = (N + rows - 1) / rows;
@@ -187,25 +188,25 @@ kiln_status stats_typed(kiln_context *ctx, const kiln_tensor &mean, const kiln_t
   const Chunks ch(x);
   const T *xp = (const T *)x.data;
   const int64_t C_ = ch.C, S = ch.S;
-  auto part = over_chunks(ctx, ch, [&](int64_t c, int64_t, int64_t n0, int64_t n1, int64_t s0, int64_t s1,
-                                       Partial *out) {
-    if (ch.cols) {
-      std::vector<C> acc((size_t)C_, (C)0), m2((size_t)C_, (C)0);
-      for (int64_t n = n0; n < n1; n++) L.col_add(acc.data(), xp + n * C_, C_);
-      const C cnt = (C)(n1 - n0);
-      for (auto &v : acc) v /= cnt;
-      for (int64_t n = n0; n < n1; n++) L.col_sq_dev(m2.data(), xp + n * C_, acc.data(), C_);
-      for (int64_t k = 0; k < C_; k++) out[k] = Partial{(double)(n1 - n0), (double)acc[k], (double)m2[k]};
-      return;
-    }
-    double s = 0;
-    for (int64_t n = n0; n < n1; n++) s += (double)L.sum(xp + (n * C_ + c) * S + s0, s1 - s0);
-    const double cnt = (double)((n1 - n0) * (s1 - s0));
-    const C m = (C)(s / cnt);
-    double m2 = 0;
-    for (int64_t n = n0; n < n1; n++) m2 += (double)L.sq_dev(xp + (n * C_ + c) * S + s0, s1 - s0, m);
-    *out = Partial{cnt, (double)m, m2};
-  });
+  auto part =
+      over_chunks(ctx, ch, [&](int64_t c, int64_t, int64_t n0, int64_t n1, int64_t s0, int64_t s1, Partial *out) {
+        if (ch.cols) {
+          std::vector<C> acc((size_t)C_, (C)0), m2((size_t)C_, (C)0);
+          for (int64_t n = n0; n < n1; n++) L.col_add(acc.data(), xp + n * C_, C_);
+          const C cnt = (C)(n1 - n0);
+          for (auto &v : acc) v /= cnt;
+          for (int64_t n = n0; n < n1; n++) L.col_sq_dev(m2.data(), xp + n * C_, acc.data(), C_);
+          for (int64_t k = 0; k < C_; k++) out[k] = Partial{(double)(n1 - n0), (double)acc[k], (double)m2[k]};
+          return;
+        }
+        double s = 0;
+        for (int64_t n = n0; n < n1; n++) s += (double)L.sum(xp + (n * C_ + c) * S + s0, s1 - s0);
+        const double cnt = (double)((n1 - n0) * (s1 - s0));
+        const C m = (C)(s / cnt);
+        double m2 = 0;
+        for (int64_t n = n0; n < n1; n++) m2 += (double)L.sq_dev(xp + (n * C_ + c) * S + s0, s1 - s0, m);
+        *out = Partial{cnt, (double)m, m2};
+      });
   T *mo = (T *)mean.data, *vo = (T *)var.data;
   for (int64_t c = 0; c < C_; c++) {
     double n = 0, mu = 0, m2 = 0;
@@ -280,24 +281,24 @@ kiln_status backward_typed(kiln_context *ctx, const kiln_tensor &gx, const kiln_
   const int64_t C_ = ch.C, S = ch.S;
   std::vector<C> mc((size_t)C_);
   for (int64_t c = 0; c < C_; c++) mc[c] = load(mp[c]);
-  auto part = over_chunks(ctx, ch, [&](int64_t c, int64_t, int64_t n0, int64_t n1, int64_t s0, int64_t s1,
-                                       Partial *out) {
-    if (ch.cols) {
-      std::vector<C> sg((size_t)C_, (C)0), sgx((size_t)C_, (C)0);
-      for (int64_t n = n0; n < n1; n++) L.col_grad(sg.data(), sgx.data(), gp + n * C_, xp + n * C_, mc.data(), C_);
-      for (int64_t k = 0; k < C_; k++) out[k] = Partial{0, (double)sg[k], (double)sgx[k]};
-      return;
-    }
-    double a = 0, b = 0;
-    for (int64_t n = n0; n < n1; n++) {
-      C sg, sgx;
-      int64_t at = (n * C_ + c) * S + s0;
-      L.grad_sums(gp + at, xp + at, s1 - s0, mc[c], &sg, &sgx);
-      a += (double)sg;
-      b += (double)sgx;
-    }
-    *out = Partial{0, a, b};
-  });
+  auto part =
+      over_chunks(ctx, ch, [&](int64_t c, int64_t, int64_t n0, int64_t n1, int64_t s0, int64_t s1, Partial *out) {
+        if (ch.cols) {
+          std::vector<C> sg((size_t)C_, (C)0), sgx((size_t)C_, (C)0);
+          for (int64_t n = n0; n < n1; n++) L.col_grad(sg.data(), sgx.data(), gp + n * C_, xp + n * C_, mc.data(), C_);
+          for (int64_t k = 0; k < C_; k++) out[k] = Partial{0, (double)sg[k], (double)sgx[k]};
+          return;
+        }
+        double a = 0, b = 0;
+        for (int64_t n = n0; n < n1; n++) {
+          C sg, sgx;
+          int64_t at = (n * C_ + c) * S + s0;
+          L.grad_sums(gp + at, xp + at, s1 - s0, mc[c], &sg, &sgx);
+          a += (double)sg;
+          b += (double)sgx;
+        }
+        *out = Partial{0, a, b};
+      });
   Coef<C> cf(C_);
   const double M = (double)(ch.N * ch.S);
   for (int64_t c = 0; c < C_; c++) {
@@ -344,13 +345,12 @@ kiln_status batch_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_t
 
 kiln_status batch_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw,
                                     const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
-                                    const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var,
-                                    double eps) {
+                                    const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, double eps) {
   if (x.ndim != 3 || !is_contiguous(x)) return fail(ctx, KILN_ERR_SHAPE, "the input must be a contiguous [N, C, S]");
   if (kiln_status st = check_nd(ctx, gx, "grad_input", x)) return st;
   if (kiln_status st = check_nd(ctx, gy, "grad_output", x)) return st;
-  for (auto [t, name] : {std::pair{&gw, "grad_weight"}, {&gb, "grad_bias"}, {w, "weight"}, {&mean, "mean"},
-                         {&var, "var"}})
+  for (auto [t, name] :
+       {std::pair{&gw, "grad_weight"}, {&gb, "grad_bias"}, {w, "weight"}, {&mean, "mean"}, {&var, "var"}})
     if (kiln_status st = check_c(ctx, t, name, x)) return st;
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "needs a floating dtype"),
                       { return backward_typed<scalar_t>(ctx, gx, gw, gb, gy, x, w, mean, var, eps); });

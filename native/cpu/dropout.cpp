@@ -9,8 +9,8 @@
 
 namespace kiln::cpu {
 
-kiln_status dropout_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &x, uint64_t seed,
-                        uint64_t offset, uint32_t threshold, double scale) {
+kiln_status dropout_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &x, uint64_t seed, uint64_t offset,
+                        uint32_t threshold, double scale) {
   if (out.dtype != x.dtype) return fail(ctx, KILN_ERR_DTYPE, "output dtype differs from the input's");
   if (threshold > (1u << 24)) return fail(ctx, KILN_ERR_ARG, "threshold %u is above 2^24", threshold);
   const kiln_tensor *ops[2] = {&out, &x};

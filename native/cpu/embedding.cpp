@@ -3,8 +3,8 @@
 // deterministic for any thread count: indices are bucketed by destination row (a stable counting
 // sort, in index order), then each task owns whole destination rows and adds its rows' gy rows in
 // that order, so no two tasks touch one row and nothing needs atomics.
-#include <cinttypes>
 #include <algorithm>
+#include <cinttypes>
 #include <cstring>
 #include <type_traits>
 #include <vector>

@@ -42,6 +42,9 @@ for (const shape of [
 }
 const table = kiln.randn([500, 64]).requiresGrad_();
 const idx = kiln.randint(0, 500, [40000]);
-F.embedding(idx, table, 3).mul(kiln.randn([40000, 64])).sum().backward();
+F.embedding(idx, table, 3)
+  .mul(kiln.randn([40000, 64]))
+  .sum()
+  .backward();
 add('embedding grad', table.grad!);
 console.log(JSON.stringify({ threads: kiln.info().numThreads, hash: h.digest('hex') }));

@@ -134,7 +134,9 @@ print(json.dumps(out))
     const a = got.contiguous().toArray() as unknown;
     const flat = (a as number[]).flat ? ((a as number[]).flat(4) as number[]) : [a as number];
     assert.is(flat.length, ref.length, what);
-    flat.forEach((v, i) => assert.ok(Math.abs(v - ref[i]) <= 1e-10 * Math.max(1, Math.abs(ref[i])), `${what} [${i}]: ${v} vs ${ref[i]}`));
+    flat.forEach((v, i) =>
+      assert.ok(Math.abs(v - ref[i]) <= 1e-10 * Math.max(1, Math.abs(ref[i])), `${what} [${i}]: ${v} vs ${ref[i]}`),
+    );
   };
   for (const [name, fn] of [
     ['gelu', (t: kiln.Tensor) => F.gelu(t)],

@@ -44,7 +44,11 @@ function backwardOperands(op: string, gy: Tensor, x: Tensor): void {
 /** f''(x) of GELU written with ops (for the gradient of gelu_backward). */
 function geluSecond(x: Tensor, mode: number): Tensor {
   if (mode === 0) {
-    const pdf = x.mul(x).mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI));
+    const pdf = x
+      .mul(x)
+      .mul(-0.5)
+      .exp()
+      .mul(1 / Math.sqrt(2 * Math.PI));
     return pdf.mul(x.mul(x).neg().add(2));
   }
   const x2 = x.mul(x);
@@ -52,7 +56,12 @@ function geluSecond(x: Tensor, mode: number): Tensor {
   const s = t.mul(t).neg().add(1);
   const du = x2.mul(3 * KAPPA * BETA).add(BETA);
   const ddu = x.mul(6 * BETA * KAPPA);
-  return s.mul(du).add(x.mul(0.5).mul(s).mul(ddu.sub(t.mul(du).mul(du).mul(2))));
+  return s.mul(du).add(
+    x
+      .mul(0.5)
+      .mul(s)
+      .mul(ddu.sub(t.mul(du).mul(du).mul(2))),
+  );
 }
 
 /** gy * GELU'(x), one pass (the backward of gelu). */
@@ -130,7 +139,10 @@ function actCases(
   const shapes = [...EDGE_SHAPES, randShape(rng), randShape(rng)];
   for (const shape of shapes)
     for (const layout of LAYOUTS)
-      for (const range of [[-3, 3], [-12, 12]] as [number, number][]) {
+      for (const range of [
+        [-3, 3],
+        [-12, 12],
+      ] as [number, number][]) {
         const ins = [makeInput(rng, shape, dtype, layout, range)];
         if (!unary) ins.unshift(makeInput(rng, shape, dtype, 'contiguous', [-2, 2]));
         out.push({
@@ -169,8 +181,20 @@ export const geluRow: OpRow<typeof gelu> = {
   fn: gelu,
   grad: (g) => [g],
   cases: (rng, dtype) => [
-    ...actCases(rng, dtype, true, ([x]) => gelu(x), ([x]) => REF.gelu(x)),
-    ...actCases(rng, dtype, true, ([x]) => gelu(x, { approximate: 'tanh' }), ([x]) => REF.geluTanh(x)),
+    ...actCases(
+      rng,
+      dtype,
+      true,
+      ([x]) => gelu(x),
+      ([x]) => REF.gelu(x),
+    ),
+    ...actCases(
+      rng,
+      dtype,
+      true,
+      ([x]) => gelu(x, { approximate: 'tanh' }),
+      ([x]) => REF.geluTanh(x),
+    ),
   ],
   gradSamples: (rng) =>
     gradShapes.flatMap((s) => [
@@ -195,12 +219,28 @@ export const geluBackwardRow: OpRow<typeof geluBackward> = {
   fn: geluBackward,
   grad: (g) => [g, g],
   cases: (rng, dtype) => [
-    ...actCases(rng, dtype, false, ([g, x]) => geluBackward(g, x), ([g, x]) => g * REF.geluGrad(x)),
-    ...actCases(rng, dtype, false, ([g, x]) => geluBackward(g, x, 'tanh'), ([g, x]) => g * REF.geluTanhGrad(x)),
+    ...actCases(
+      rng,
+      dtype,
+      false,
+      ([g, x]) => geluBackward(g, x),
+      ([g, x]) => g * REF.geluGrad(x),
+    ),
+    ...actCases(
+      rng,
+      dtype,
+      false,
+      ([g, x]) => geluBackward(g, x, 'tanh'),
+      ([g, x]) => g * REF.geluTanhGrad(x),
+    ),
   ],
   gradSamples: (rng) =>
     gradShapes.flatMap((s) => [
-      { label: `${shapeStr(s)} erf`, fn: (g: Tensor, x: Tensor) => geluBackward(g, x), inputs: [f64(rng, s), f64(rng, s)] },
+      {
+        label: `${shapeStr(s)} erf`,
+        fn: (g: Tensor, x: Tensor) => geluBackward(g, x),
+        inputs: [f64(rng, s), f64(rng, s)],
+      },
       {
         label: `${shapeStr(s)} tanh`,
         fn: (g: Tensor, x: Tensor) => geluBackward(g, x, 'tanh'),
@@ -217,8 +257,16 @@ export const siluRow: OpRow<typeof silu> = {
   dtypes: FLOAT_DTYPES,
   fn: silu,
   grad: (g) => [g],
-  cases: (rng, dtype) => actCases(rng, dtype, true, ([x]) => silu(x), ([x]) => REF.silu(x)),
-  gradSamples: (rng) => gradShapes.map((s) => ({ label: shapeStr(s), fn: (x: Tensor) => silu(x), inputs: [f64(rng, s)] })),
+  cases: (rng, dtype) =>
+    actCases(
+      rng,
+      dtype,
+      true,
+      ([x]) => silu(x),
+      ([x]) => REF.silu(x),
+    ),
+  gradSamples: (rng) =>
+    gradShapes.map((s) => ({ label: shapeStr(s), fn: (x: Tensor) => silu(x), inputs: [f64(rng, s)] })),
   errors: () => actErrors(silu, 'silu'),
 };
 
@@ -229,7 +277,14 @@ export const siluBackwardRow: OpRow<typeof siluBackward> = {
   dtypes: FLOAT_DTYPES,
   fn: siluBackward,
   grad: (g) => [g, g],
-  cases: (rng, dtype) => actCases(rng, dtype, false, ([g, x]) => siluBackward(g, x), ([g, x]) => g * REF.siluGrad(x)),
+  cases: (rng, dtype) =>
+    actCases(
+      rng,
+      dtype,
+      false,
+      ([g, x]) => siluBackward(g, x),
+      ([g, x]) => g * REF.siluGrad(x),
+    ),
   gradSamples: (rng) =>
     gradShapes.map((s) => ({
       label: shapeStr(s),

@@ -22,8 +22,7 @@ const channelView = (x: Tensor): number[] => [1, x._shape[1], ...x._shape.slice(
 
 /** x as a contiguous [N, C, S] tensor (a view when x is contiguous), without autograd. */
 export function asNCS(x: Tensor): Tensor {
-  if (x.ndim < 2)
-    throw new KilnError('ERR_SHAPE', `batch_norm: input needs [N, C, ...], got ${shapeStr(x._shape)}`);
+  if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `batch_norm: input needs [N, C, ...], got ${shapeStr(x._shape)}`);
   if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `batch_norm: needs a floating dtype, got ${x.dtype}`);
   const S = x._shape.slice(2).reduce((a, b) => a * b, 1);
   return noGrad(() => x.contiguous().reshape([x._shape[0], x._shape[1], S]));
@@ -88,7 +87,8 @@ export function batchNormApply(
   const y3 = Tensor._empty(x3._shape.slice(), x.dtype, 'batch_norm');
   runKernel(OP.BATCH_NORM, [y3], [x3, ...args], [eps, weight ? 1 : 0, bias ? 1 : 0]);
   const y = noGrad(() => y3.reshape(x._shape.slice()));
-  for (const t of new Set([x3, y3, ...args])) if (t !== x && t !== y && ![weight, bias, mean, variance].includes(t)) t.dispose();
+  for (const t of new Set([x3, y3, ...args]))
+    if (t !== x && t !== y && ![weight, bias, mean, variance].includes(t)) t.dispose();
   const inputs = [x, mean, variance, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record('batch_norm', y, inputs, (g, c) => {
     const [xi, mi, vi] = c.inputs;
@@ -102,7 +102,14 @@ export function batchNormApply(
     const grads: (Tensor | null)[] = [
       need(0) ? g.mul(scale.reshape(view)) : null,
       need(1) ? g.sum(dims).mul(scale).neg() : null,
-      need(2) ? g.mul(xc!).sum(dims).mul(wi ?? 1).mul(invstd.pow(3)).mul(-0.5) : null,
+      need(2)
+        ? g
+            .mul(xc!)
+            .sum(dims)
+            .mul(wi ?? 1)
+            .mul(invstd.pow(3))
+            .mul(-0.5)
+        : null,
     ];
     if (wi) grads.push(need(3) ? g.mul(xc!).sum(dims).mul(invstd) : null);
     if (bias) grads.push(g.sum(dims));
@@ -142,7 +149,8 @@ export function batchNormBackward(
   const gw = Tensor._empty([C], x.dtype, 'batch_norm_backward'),
     gb = Tensor._empty([C], x.dtype, 'batch_norm_backward');
   runKernel(OP.BATCH_NORM_BACKWARD, [gx, gw, gb], [g3, x3, ...args], [eps, weight ? 1 : 0]);
-  for (const t of new Set([x3, g3, ...args])) if (t !== x && t !== gy && ![weight, mean, variance].includes(t)) t.dispose();
+  for (const t of new Set([x3, g3, ...args]))
+    if (t !== x && t !== gy && ![weight, mean, variance].includes(t)) t.dispose();
   const gxs = noGrad(() => gx.reshape(x._shape.slice()));
   if (gxs !== gx) gx.dispose();
   return [gxs, gw, gb];
@@ -268,7 +276,8 @@ export const batchNormStatsRow: OpRow<typeof batchNormStats> = {
       [3, 2, 5],
     ].map((s) => ({
       label: shapeStr(s),
-      fn: (x: Tensor) => batchNormStats(x).mul(fromNumbers([1, -2, 3, 0.5, 2, -1].slice(0, 2 * s[1]), [2, s[1]], 'float64')),
+      fn: (x: Tensor) =>
+        batchNormStats(x).mul(fromNumbers([1, -2, 3, 0.5, 2, -1].slice(0, 2 * s[1]), [2, s[1]], 'float64')),
       inputs: [makeInput(rng, s, 'float64').t.requiresGrad_()],
     })),
   errors: () => [
@@ -290,7 +299,12 @@ export const batchNormRow: OpRow<typeof batchNormApply> = {
       for (const affine of [true, false]) {
         const C = shape[1];
         const x = makeInput(rng, shape, dtype, affine ? 'transposed' : 'contiguous');
-        const [m, v, w, b] = [chan(rng, C, dtype), chan(rng, C, dtype, 0.1, 2), chan(rng, C, dtype), chan(rng, C, dtype)];
+        const [m, v, w, b] = [
+          chan(rng, C, dtype),
+          chan(rng, C, dtype, 0.1, 2),
+          chan(rng, C, dtype),
+          chan(rng, C, dtype),
+        ];
         const r = { N: shape[0], C, S: shape.slice(2).reduce((a, c) => a * c, 1), mean: [], var: [] };
         const data = x.ref.data.map((val, i) => {
           const c = idxC(i, r);

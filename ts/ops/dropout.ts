@@ -104,7 +104,12 @@ export const dropoutRow: OpRow<typeof dropout> = {
         for (const p of [0.1, 0.5, 0.9]) {
           const x = makeInput(rng, shape, dtype, layout);
           // offsets past 2^32 exercise the counter's high word
-          const key = [Math.floor(rng() * 2 ** 32), Math.floor(rng() * 2 ** 32), Math.floor(rng() * 3), 4 * Math.floor(rng() * 2 ** 28)];
+          const key = [
+            Math.floor(rng() * 2 ** 32),
+            Math.floor(rng() * 2 ** 32),
+            Math.floor(rng() * 3),
+            4 * Math.floor(rng() * 2 ** 28),
+          ];
           out.push({
             label: `${shapeStr(shape)} ${layout} p ${p}`,
             got: dropoutWithKey(x.t, key, p),

@@ -114,7 +114,11 @@ export const embeddingRow: OpRow<typeof embedding> = {
       for (const layout of ['contiguous', 'transposed'] as const)
         for (const idt of ['int64', 'int32'] as const) {
           const w = makeInput(rng, [num, D], dtype, layout);
-          const iv = randIdx(rng, ishape.reduce((a, b) => a * b, 1), num);
+          const iv = randIdx(
+            rng,
+            ishape.reduce((a, b) => a * b, 1),
+            num,
+          );
           const ix = fromNumbers(iv, ishape, idt);
           out.push({
             label: `[${num},${D}] ${layout} index ${shapeStr(ishape)} ${idt}`,

@@ -13,8 +13,8 @@ using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "gemm.inc"
-#include "optim.inc"
 #include "nn_kernels.inc"
+#include "optim.inc"
 }  // namespace
 }  // namespace neon
 

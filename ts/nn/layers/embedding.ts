@@ -4,7 +4,6 @@ import { KilnError } from '../../errors';
 import { normal_ } from '../init';
 import { dropout } from '../../ops/dropout';
 import { embedding } from '../../ops/embedding';
-import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
 import { Module, Parameter } from '../module';
 
