@@ -91,7 +91,7 @@ function bnShape(n: number): number[] {
   return [Math.max(2, Math.floor(n / (C * hw * hw))), C, hw, hw];
 }
 
-async function benchNn(op: Op, opts: BenchOptions): Promise<Measurement[]> {
+async function benchNnBody(op: Op, opts: BenchOptions): Promise<Measurement[]> {
   const threads = kiln.info().numThreads;
   const shape = op === 'batchnorm' ? bnShape(Math.min(opts.max, 1 << 24)) : [Math.min(opts.max, 1 << 24)];
   const n = shape.reduce((a, b) => a * b, 1);
@@ -280,6 +280,9 @@ async function benchNn(op: Op, opts: BenchOptions): Promise<Measurement[]> {
   for (const t of [x, g, w, b, rm, rv]) t.dispose();
   return out;
 }
+
+// In a scope: the views and temporaries of each call are freed with it, so memory stays flat.
+const benchNn = (op: Op, o: BenchOptions): Promise<Measurement[]> => kiln.scope(() => benchNnBody(op, o));
 
 export const benchGelu = (o: BenchOptions) => benchNn('gelu', o);
 export const benchDropout = (o: BenchOptions) => benchNn('dropout', o);
