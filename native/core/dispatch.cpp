@@ -108,6 +108,27 @@ kiln_status check_index(kiln_context *ctx, int op, const kiln_tensor &self, cons
   return KILN_OK;
 }
 
+// Attributes of the nn kernels: eps and flags (batch norm), mode (gelu), mask threshold (dropout),
+// padding row (embedding).
+kiln_status check_nn_attrs(kiln_context *ctx, int op, const double *attr) {
+  int flag = 0;
+  bool ok = true;
+  switch (op) {
+    case KILN_OP_GELU:
+    case KILN_OP_GELU_BACKWARD: ok = int_attr(attr, 0, 0, 1, &flag); break;
+    case KILN_OP_DROPOUT: ok = int_attr(attr, 4, 0, 1 << 24, &flag) && std::isfinite(attr[5]); break;
+    case KILN_OP_BATCH_NORM:
+      ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag) && int_attr(attr, 2, 0, 1, &flag);
+      break;
+    case KILN_OP_BATCH_NORM_BACKWARD:
+      ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag);
+      break;
+    case KILN_OP_EMBEDDING_BACKWARD: ok = attr[0] >= -1 && attr[0] < 9.0e15 && attr[0] == std::floor(attr[0]); break;
+    default: break;
+  }
+  return ok ? KILN_OK : fail(ctx, KILN_ERR_ARG, "%s: bad attributes", kiln_op_name(op));
+}
+
 kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in, int nin, const double *attr) {
   int iattr = 0;
   cpu::MatmulOpts mm;
@@ -140,8 +161,16 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
         return fail(ctx, KILN_ERR_ARG, "%s: bad dim", kiln_op_name(op));
       if (kiln_status st = check_index(ctx, op, o[0], in[0], &in[1], iattr)) return st;
       break;
+    case KILN_OP_BATCH_NORM_STATS:
+    case KILN_OP_BATCH_NORM:
+    case KILN_OP_BATCH_NORM_BACKWARD:
+    case KILN_OP_EMBEDDING:
+    case KILN_OP_EMBEDDING_BACKWARD:
+      if (kiln_status st = check_nn_attrs(ctx, op, attr)) return st;
+      break;
     default:
       if (kiln_status st = check_elementwise(ctx, op, o[0], in, nin)) return st;
+      if (kiln_status st = check_nn_attrs(ctx, op, attr)) return st;
   }
   switch (op) {
     case KILN_OP_NEG: return unary_cpu(ctx, o[0], in[0], Unary::Neg);
@@ -197,6 +226,22 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_SCATTER_ADD: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, true);
     case KILN_OP_UNIFORM: return uniform_cpu(ctx, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);
     case KILN_OP_NORMAL: return normal_cpu(ctx, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);
+    case KILN_OP_GELU: return act_cpu(ctx, o[0], in[0], attr[0] != 0 ? NnAct::GeluTanh : NnAct::Gelu);
+    case KILN_OP_GELU_BACKWARD:
+      return act_backward_cpu(ctx, o[0], in[0], in[1], attr[0] != 0 ? NnAct::GeluTanh : NnAct::Gelu);
+    case KILN_OP_SILU: return act_cpu(ctx, o[0], in[0], NnAct::Silu);
+    case KILN_OP_SILU_BACKWARD: return act_backward_cpu(ctx, o[0], in[0], in[1], NnAct::Silu);
+    case KILN_OP_DROPOUT:
+      return dropout_cpu(ctx, o[0], in[0], u64_from(attr), u64_from(attr + 2), (uint32_t)attr[4], attr[5]);
+    case KILN_OP_BATCH_NORM_STATS: return batch_norm_stats_cpu(ctx, o[0], o[1], in[0]);
+    case KILN_OP_BATCH_NORM:
+      return batch_norm_cpu(ctx, o[0], in[0], attr[1] != 0 ? &in[1] : nullptr, attr[2] != 0 ? &in[2] : nullptr, in[3],
+                            in[4], attr[0]);
+    case KILN_OP_BATCH_NORM_BACKWARD:
+      return batch_norm_backward_cpu(ctx, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3], in[4],
+                                     attr[0]);
+    case KILN_OP_EMBEDDING: return embedding_cpu(ctx, o[0], in[0], in[1]);
+    case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cpu(ctx, o[0], in[0], in[1], (int64_t)attr[0]);
     default: return fail(ctx, KILN_ERR_ARG, "op id %d has no CPU kernel", op);
   }
 }

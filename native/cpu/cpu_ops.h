@@ -42,4 +42,23 @@ kiln_status uniform_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed
 kiln_status normal_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean,
                        double std);
 
+// nn kernels (activation.cpp, dropout.cpp, batch_norm.cpp, embedding.cpp).
+kiln_status act_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &x, NnAct act);
+kiln_status act_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gy, const kiln_tensor &x,
+                             NnAct act);
+kiln_status dropout_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &x, uint64_t seed, uint64_t offset,
+                        uint32_t threshold, double scale);
+// x, y, gx, gy: contiguous [N, C, S]; weight, bias, mean, var, gw, gb: contiguous [C].
+kiln_status batch_norm_stats_cpu(kiln_context *ctx, const kiln_tensor &mean, const kiln_tensor &var,
+                                 const kiln_tensor &x);
+kiln_status batch_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &x, const kiln_tensor *w,
+                           const kiln_tensor *b, const kiln_tensor &mean, const kiln_tensor &var, double eps);
+kiln_status batch_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw,
+                                    const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
+                                    const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, double eps);
+// index: int32/int64 [T]; out / gy: [T, D]; weight / gw: [num, D]; padding_idx < 0: none.
+kiln_status embedding_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &weight, const kiln_tensor &idx);
+kiln_status embedding_backward_cpu(kiln_context *ctx, const kiln_tensor &gw, const kiln_tensor &gy,
+                                   const kiln_tensor &idx, int64_t padding_idx);
+
 }  // namespace kiln::cpu

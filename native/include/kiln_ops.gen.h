@@ -56,7 +56,17 @@ enum kiln_op {
   KILN_OP_SCATTER_ADD = 50,
   KILN_OP_UNIFORM = 51,
   KILN_OP_NORMAL = 52,
-  KILN_OP_COUNT = 53
+  KILN_OP_GELU = 53,
+  KILN_OP_GELU_BACKWARD = 54,
+  KILN_OP_SILU = 55,
+  KILN_OP_SILU_BACKWARD = 56,
+  KILN_OP_DROPOUT = 57,
+  KILN_OP_BATCH_NORM_STATS = 58,
+  KILN_OP_BATCH_NORM = 59,
+  KILN_OP_BATCH_NORM_BACKWARD = 60,
+  KILN_OP_EMBEDDING = 61,
+  KILN_OP_EMBEDDING_BACKWARD = 62,
+  KILN_OP_COUNT = 63
 };
 
 typedef struct kiln_op_info {
@@ -118,6 +128,16 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"scatter_add", 2, 1, 1},
     {"uniform", 0, 1, 6},
     {"normal", 0, 1, 6},
+    {"gelu", 1, 1, 1},
+    {"gelu_backward", 2, 1, 1},
+    {"silu", 1, 1, 0},
+    {"silu_backward", 2, 1, 0},
+    {"dropout", 1, 1, 6},
+    {"batch_norm_stats", 1, 2, 0},
+    {"batch_norm", 5, 1, 3},
+    {"batch_norm_backward", 5, 3, 2},
+    {"embedding", 2, 1, 0},
+    {"embedding_backward", 2, 1, 1},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

@@ -17,6 +17,7 @@ import { benchDispatch } from './dispatch';
 import { benchElementwise } from './elementwise';
 import { benchGemm, gemmChart } from './gemm';
 import { benchOptim } from './optim';
+import { benchBatchNorm, benchDropout, benchGelu } from './nn_ops';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
 import { benchSum } from './sum';
 
@@ -30,6 +31,9 @@ export const BENCHES: Record<string, Bench> = {
   dispatch: benchDispatch,
   gemm: benchGemm,
   optim: benchOptim,
+  gelu: benchGelu,
+  dropout: benchDropout,
+  batchnorm: benchBatchNorm,
 };
 
 /** The benches that also draw their records as an SVG chart. */
@@ -50,8 +54,9 @@ export interface CliArgs {
   chart: boolean;
 }
 
-const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|all> [options]   (or: npm run bench -- <name> [options])
-  --max N         largest element count of the size sweeps (default 1e8; 1e7 for all)
+const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|gelu|dropout|batchnorm|all> [options]   (or: npm run bench -- <name> [options])
+  --max N         largest element count of the size sweeps (default 1e8; 1e7 for all); the gelu,
+                  dropout and batchnorm benches use min(N, 2^24) elements
   --max-size N    largest square side of the gemm bench (default 4096; 1024 for all)
   --params N      parameters of the optim bench's AdamW step (default 1e7; 1e6 for all)
   --reps N        timed samples per variant (default 11)

@@ -16,6 +16,9 @@ import { GEMM_ACT, gemmInto, matmul, refMatmul } from './linalg';
 import { expandRaw, permuteRaw } from './movement';
 import type { Case, OpRow, Rng } from './row';
 import { LAYOUTS, erfRef, makeInput, randInt } from './samples';
+import { gelu } from './activation';
+
+export { gelu };
 
 /** Activations the GEMM can apply as it stores (a kiln extension of F.linear). */
 export type LinearActivation = 'relu' | 'gelu' | 'geluTanh';
@@ -56,21 +59,6 @@ function biasView(bias: Tensor, shape: number[]): Tensor {
   const c = e.contiguous();
   e.dispose();
   return c;
-}
-
-/**
- * GELU, x * Phi(x) (torch.nn.functional.gelu); `approximate: 'tanh'` uses the tanh form.
- * @example
- * kiln.nn.functional.gelu(kiln.tensor([-1, 0, 1], { dtype: 'float32' }));
- */
-export function gelu(x: Tensor, opts: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-  checkTensor(x, 'gelu', 'input');
-  if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `gelu: needs a floating dtype, got ${x.dtype}`);
-  if (opts.approximate === 'tanh') {
-    const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-    return x.mul(0.5).mul(inner.tanh().add(1));
-  }
-  return x.mul(0.5).mul(x.mul(Math.SQRT1_2).erf().add(1));
 }
 
 /**

@@ -54,6 +54,16 @@ export const OP = {
   SCATTER_ADD: 50,
   UNIFORM: 51,
   NORMAL: 52,
+  GELU: 53,
+  GELU_BACKWARD: 54,
+  SILU: 55,
+  SILU_BACKWARD: 56,
+  DROPOUT: 57,
+  BATCH_NORM_STATS: 58,
+  BATCH_NORM: 59,
+  BATCH_NORM_BACKWARD: 60,
+  EMBEDDING: 61,
+  EMBEDDING_BACKWARD: 62,
 } as const;
 
-export const OP_COUNT = 53;
+export const OP_COUNT = 63;

@@ -16,6 +16,10 @@ import { addmmRow, linearRow } from './linear';
 import { erfRef } from './samples';
 import { expandRow, permuteRow, reshapeRow, sliceBackwardRow, sliceRow } from './movement';
 import { normalRow, uniformRow } from './random';
+import { geluBackwardRow, geluRow, siluBackwardRow, siluRow } from './activation';
+import { batchNormBackwardRow, batchNormRow, batchNormStatsRow } from './batch_norm';
+import { dropoutRow } from './dropout';
+import { embeddingBackwardRow, embeddingRow } from './embedding';
 import type { OpRow } from './row';
 
 const F = FLOAT_DTYPES;
@@ -311,6 +315,17 @@ export const table = {
   slice_backward: sliceBackwardRow,
   cat: catRow,
   pad: padRow,
+
+  gelu: geluRow,
+  gelu_backward: geluBackwardRow,
+  silu: siluRow,
+  silu_backward: siluBackwardRow,
+  dropout: dropoutRow,
+  batch_norm_stats: batchNormStatsRow,
+  batch_norm: batchNormRow,
+  batch_norm_backward: batchNormBackwardRow,
+  embedding: embeddingRow,
+  embedding_backward: embeddingBackwardRow,
 };
 
 export type OpName = keyof typeof table;

@@ -14,11 +14,13 @@ using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "gemm.inc"
+#include "nn_kernels.inc"
 #include "optim.inc"
 }  // namespace
 }  // namespace avx512
 
-const IsaKernels kAvx512Kernels = avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32);
+const IsaKernels kAvx512Kernels =
+    avx512::with_nn(avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32));
 
 }  // namespace kiln::cpu
 #endif

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kiln.h"
+#include "nn_kernels.h"
 
 namespace kiln::cpu {
 
@@ -107,6 +108,7 @@ struct IsaKernels {
   GemmKernels gemm;
   // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
   void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
+  NnKernels nn;  // nn_kernels.inc: activations, dropout, batch norm
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

@@ -1,7 +1,7 @@
 /** Activation modules, each a thin wrapper over the functional form. */
 import { KilnError } from '../../errors';
 import * as C from '../../ops/composite';
-import { gelu } from '../../ops/linear';
+import { gelu, silu } from '../../ops/activation';
 import type { Tensor } from '../../tensor';
 import { Module } from '../module';
 
@@ -12,8 +12,7 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return x.where(x.gt(0), x.mul(negativeSlope));
 }
 
-/** x * sigmoid(x) (torch.nn.functional.silu). */
-export const silu = (x: Tensor): Tensor => x.mul(x.sigmoid());
+export { silu };
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {

@@ -2,46 +2,12 @@
 import { arange, zeros } from '../../creation';
 import { KilnError } from '../../errors';
 import { normal_ } from '../init';
-import { rand } from '../../ops/random';
-import { shapeStr } from '../../shape';
+import { dropout } from '../../ops/dropout';
+import { embedding } from '../../ops/embedding';
 import type { Tensor } from '../../tensor';
 import { Module, Parameter } from '../module';
 
-/**
- * Rows of `weight` picked by integer `input` (torch embedding); the paddingIdx row gets no
- * gradient.
- */
-export function embedding(input: Tensor, weight: Tensor, paddingIdx: number | null = null): Tensor {
-  if (!['int64', 'int32', 'uint8'].includes(input.dtype))
-    throw new KilnError('ERR_DTYPE', `embedding: indices must be integers, got ${input.dtype}`);
-  if (weight.ndim !== 2)
-    throw new KilnError('ERR_SHAPE', `embedding: weight must be 2-d, got ${shapeStr(weight.shape)}`);
-  const flat = input.reshape([-1]);
-  if (flat.numel() > 0) {
-    const lo = flat.amin().item() as number,
-      hi = flat.amax().item() as number;
-    if (lo < 0 || hi >= weight.shape[0])
-      throw new KilnError(
-        'ERR_INDEX',
-        `embedding: index ${lo < 0 ? lo : hi} is out of range for ${weight.shape[0]} rows`,
-      );
-  }
-  let rows = weight.indexSelect(0, flat);
-  if (paddingIdx !== null) rows = rows.mul(flat.ne(paddingIdx).unsqueeze(1));
-  return rows.reshape([...input.shape, weight.shape[1]]);
-}
-
-/**
- * Zeroes elements with probability p and scales the rest by 1 / (1 - p) when training (torch
- * dropout); the identity otherwise.
- */
-export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
-  if (!(p >= 0 && p <= 1)) throw new KilnError('ERR_ARG', `dropout: p must be in [0, 1], got ${p}`);
-  if (!training || p === 0) return x;
-  if (p === 1) return x.mul(0);
-  const keep = rand(x.shape.slice(), { dtype: x.dtype }).ge(p);
-  return x.mul(keep).mul(1 / (1 - p));
-}
+export { dropout, embedding };
 
 export class Embedding extends Module {
   weight: Tensor;

@@ -1,11 +1,12 @@
 /**
  * Normalisation layers and their functional forms: layerNorm, rmsNorm, groupNorm, batchNorm
  * (training statistics with the running-stat update, or eval with the running stats). Written
- * with differentiable ops for now; the fused one-pass kernels come with the nn kernels (issue 4).
+ * with differentiable ops, except batchNorm, which runs the fused kernels of ops/batch_norm.ts.
  */
 import { noGrad } from '../../autograd/grad_mode';
 import { ones, zeros } from '../../creation';
 import { KilnError } from '../../errors';
+import { batchNormApply, batchNormTrain } from '../../ops/batch_norm';
 import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
 import { Module, Parameter } from '../module';
@@ -95,33 +96,30 @@ export function batchNorm(
 ): Tensor {
   if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `batchNorm: input needs [N, C, ...], got ${shapeStr(x.shape)}`);
   const C = x.shape[1];
-  const dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
-  const view = [1, C, ...x.shape.slice(2).map(() => 1)];
   const eps = opts.eps ?? 1e-5,
     momentum = opts.momentum ?? 0.1;
-  let y: Tensor;
-  if (opts.training ?? true) {
-    const count = x.numel() / C;
-    if (count <= 1)
-      throw new KilnError(
-        'ERR_SHAPE',
-        `batchNorm: training needs more than one value per channel, got ${shapeStr(x.shape)}`,
-      );
-    const mu = x.mean(dims, true);
-    const xc = x.sub(mu);
-    const v = xc.mul(xc).mean(dims, true);
-    y = xc.mul(v.add(eps).rsqrt());
-    if (runningMean && runningVar)
-      noGrad(() => {
-        runningMean.mul_(1 - momentum).add_(mu.reshape([C]).mul(momentum));
-        runningVar.mul_(1 - momentum).add_(v.reshape([C]).mul((momentum * count) / (count - 1)));
-      });
-  } else {
+  const weight = opts.weight ?? null,
+    bias = opts.bias ?? null;
+  if (!(opts.training ?? true)) {
     if (!runningMean || !runningVar) throw new KilnError('ERR_ARG', 'batchNorm: eval mode needs running statistics');
-    y = x.sub(runningMean.reshape(view)).mul(runningVar.reshape(view).add(eps).rsqrt());
+    return batchNormApply(x, weight, bias, runningMean, runningVar, eps);
   }
-  if (opts.weight) y = y.mul(opts.weight.reshape(view));
-  if (opts.bias) y = y.add(opts.bias.reshape(view));
+  const count = x.numel() / C;
+  if (count <= 1)
+    throw new KilnError(
+      'ERR_SHAPE',
+      `batchNorm: training needs more than one value per channel, got ${shapeStr(x.shape)}`,
+    );
+  const { y, stats } = batchNormTrain(x, weight, bias, eps);
+  if (runningMean && runningVar)
+    noGrad(() => {
+      const [mu, v] = [stats.select(0, 0), stats.select(0, 1)];
+      runningMean.mul_(1 - momentum).add_(mu.mul(momentum));
+      runningVar.mul_(1 - momentum).add_(v.mul((momentum * count) / (count - 1)));
+      mu.dispose();
+      v.dispose();
+    });
+  stats.dispose();
   return y;
 }
 

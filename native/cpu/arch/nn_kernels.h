@@ -1,0 +1,33 @@
+// The nn kernels' float32 vector loops (IsaKernels::nn): GELU (erf and tanh forms) and SiLU with
+// their backward rows, the Philox dropout mask, and batch-norm block statistics and per-channel
+// apply. Written once in nn_kernels.inc against the vector vocabulary; the drivers are
+// native/cpu/activation.cpp, dropout.cpp and batch_norm.cpp.
+#pragma once
+#include <cstdint>
+
+namespace kiln::cpu {
+
+enum class NnAct : int { Gelu, GeluTanh, Silu };
+
+struct NnKernels {
+  // o[i] = act(x[i]) and gx[i] = gy[i] * act'(x[i]); o may equal x, gx may equal gy or x.
+  void (*act_f32)(NnAct act, float *o, const float *x, int64_t n);
+  void (*act_backward_f32)(NnAct act, float *gx, const float *gy, const float *x, int64_t n);
+  // o[i] = keep ? x[i] * scale : 0, keep = (word >> 8) >= threshold, with word i % 4 of
+  // Philox(counter + i / 4, seed): the caller starts each run at a multiple of 4 elements.
+  void (*dropout_f32)(float *o, const float *x, int64_t n, uint64_t seed, uint64_t counter, uint32_t threshold,
+                      float scale);
+  // Sum of (x[i] - mean)^2, and sums of gy[i] and gy[i] * (x[i] - mean), in an order fixed by n.
+  float (*sq_dev_sum_f32)(const float *x, int64_t n, float mean);
+  void (*grad_sums_f32)(const float *gy, const float *x, int64_t n, float mean, float *sg, float *sgx);
+  // Channels innermost ([rows, C]): acc[i] += (x[i] - mean[i])^2; sg[i] += gy[i],
+  // sgx[i] += gy[i] * (x[i] - mean[i]).
+  void (*col_sq_dev_f32)(float *acc, const float *x, const float *mean, int64_t n);
+  void (*col_grad_f32)(float *sg, float *sgx, const float *gy, const float *x, const float *mean, int64_t n);
+  // o[i] = b * (x[i] - m) + a * g[i] + k (the g term only when g is not null); m, b, a, k are
+  // read at [i * sp] with sp 0 (one channel's scalars) or 1 (channels innermost).
+  void (*bn_apply_f32)(float *o, const float *x, const float *g, int64_t n, const float *m, const float *b,
+                       const float *a, const float *k, int64_t sp);
+};
+
+}  // namespace kiln::cpu
