@@ -56,7 +56,15 @@ enum kiln_op {
   KILN_OP_SCATTER_ADD = 50,
   KILN_OP_UNIFORM = 51,
   KILN_OP_NORMAL = 52,
-  KILN_OP_COUNT = 53
+  KILN_OP_CONV2D = 53,
+  KILN_OP_CONV2D_BACKWARD_INPUT = 54,
+  KILN_OP_CONV2D_BACKWARD_WEIGHT = 55,
+  KILN_OP_MAX_POOL2D = 56,
+  KILN_OP_AVG_POOL2D = 57,
+  KILN_OP_AVG_POOL2D_BACKWARD = 58,
+  KILN_OP_ADAPTIVE_AVG_POOL2D = 59,
+  KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD = 60,
+  KILN_OP_COUNT = 61
 };
 
 typedef struct kiln_op_info {
@@ -118,6 +126,14 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"scatter_add", 2, 1, 1},
     {"uniform", 0, 1, 6},
     {"normal", 0, 1, 6},
+    {"conv2d", 3, 1, 8},
+    {"conv2d_backward_input", 2, 1, 7},
+    {"conv2d_backward_weight", 2, 1, 7},
+    {"max_pool2d", 1, 2, 8},
+    {"avg_pool2d", 1, 1, 8},
+    {"avg_pool2d_backward", 1, 1, 8},
+    {"adaptive_avg_pool2d", 1, 1, 0},
+    {"adaptive_avg_pool2d_backward", 1, 1, 0},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

@@ -14,10 +14,11 @@ using V = Vec;
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "gemm.inc"
 #include "optim.inc"
+#include "conv.inc"
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels = neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32);
+const IsaKernels kNeonKernels = neon::with_conv(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32));
 
 }  // namespace kiln::cpu
 #endif
