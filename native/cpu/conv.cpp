@@ -156,8 +156,7 @@ void for_images(kiln_context *ctx, int64_t N, const F &body) {
 
 // ---- depthwise (one input channel per group) ----
 
-void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w,
-                       const float *bias) {
+void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const int64_t mult = c.K / c.C, Hp = padded_h(c), Wp = padded_w(c), P = c.OH * c.OW;
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * c.R * c.S));
@@ -231,8 +230,8 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
   auto ptrs = [&](int64_t n, const float *img, int64_t plane) {
     std::vector<GemmPtrs> batch;
     for (int64_t gr = 0; gr < c.G; gr++)
-      batch.push_back({w + gr * Kg * CRS, img + gr * Cg * plane, y + (n * c.K + gr * Kg) * P,
-                       bias ? bias + gr * Kg : nullptr});
+      batch.push_back(
+          {w + gr * Kg * CRS, img + gr * Cg * plane, y + (n * c.K + gr * Kg) * P, bias ? bias + gr * Kg : nullptr});
     return batch;
   };
   if (c.R == 1 && c.S == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0 && c.OH == c.H && c.OW == c.W) {
@@ -423,8 +422,7 @@ kiln_status conv2d_backward_input_cpu(kiln_context *ctx, const kiln_tensor &dx, 
   if (dx.dtype == KILN_FLOAT32)
     conv_bwd_input_f32(ctx, c, (float *)dx.data, (const float *)dy.data, (const float *)w.data);
   else
-    conv_bwd_input_ref<double>(ctx->pool.get(), c, (double *)dx.data, (const double *)dy.data,
-                               (const double *)w.data);
+    conv_bwd_input_ref<double>(ctx->pool.get(), c, (double *)dx.data, (const double *)dy.data, (const double *)w.data);
   return KILN_OK;
 }
 
@@ -435,8 +433,7 @@ kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw,
   if (x.dtype == KILN_FLOAT32)
     conv_bwd_weight_f32(ctx, c, (float *)dw.data, (const float *)x.data, (const float *)dy.data);
   else
-    conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, (const double *)x.data,
-                                (const double *)dy.data);
+    conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, (const double *)x.data, (const double *)dy.data);
   return KILN_OK;
 }
 

@@ -87,7 +87,8 @@ void conv_bwd_weight_ref(ThreadPool *pool, const Conv &c, T *dw, const T *x, con
           for (int64_t ow = 0; ow < c.OW; ow++) {
             const int64_t iw = ow * c.sw - c.pw + s * c.dw;
             if (iw < 0 || iw >= c.W) continue;
-            acc += (double)dy[((n * c.K + k) * c.OH + oh) * c.OW + ow] * (double)x[((n * c.C + ch) * c.H + ih) * c.W + iw];
+            acc +=
+                (double)dy[((n * c.K + k) * c.OH + oh) * c.OW + ow] * (double)x[((n * c.C + ch) * c.H + ih) * c.W + iw];
           }
         }
       dw[t] = (T)acc;

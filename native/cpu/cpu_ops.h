@@ -51,7 +51,7 @@ kiln_status conv2d_backward_input_cpu(kiln_context *ctx, const kiln_tensor &dx, 
 kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw, const kiln_tensor &x,
                                        const kiln_tensor &dy, const double *attr);
 // Pooling (pool.cpp). max: attr kernel (h, w), stride, padding, dilation. avg: kernel, stride,
-// padding, countIncludePad, divisor (0: none); adaptive ignores attr. backward: out is dx, in is dy.
+// padding, countIncludePad, divisor (> 0, or 0: none); adaptive ignores attr. backward: out is dx, in is dy.
 kiln_status max_pool2d_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &idx, const kiln_tensor &x,
                            const double *attr);
 kiln_status avg_pool2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const double *attr,

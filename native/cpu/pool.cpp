@@ -103,8 +103,7 @@ void avg_pool(kiln_context *ctx, T *out, const T *in, int64_t planes, int64_t H,
         std::vector<double> acc((size_t)(H * W), 0.0);
         for (int64_t oh = 0; oh < OH; oh++)
           for (int64_t ow = 0; ow < OW; ow++) {
-            const double g =
-                (double)in[(p * OH + oh) * OW + ow] / (divisor > 0 ? divisor : hs[oh].div * ws[ow].div);
+            const double g = (double)in[(p * OH + oh) * OW + ow] / (divisor > 0 ? divisor : hs[oh].div * ws[ow].div);
             for (int64_t i = hs[oh].lo; i < hs[oh].hi; i++)
               for (int64_t j = ws[ow].lo; j < ws[ow].hi; j++) acc[i * W + j] += g;
           }
@@ -160,12 +159,13 @@ kiln_status avg_pool2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln
   if (adaptive) {
     hs = adaptive_spans(H, OH), ws = adaptive_spans(W, OW);
   } else {
-    int64_t a[8];
-    for (int i = 0; i < 8; i++)
+    int64_t a[7];
+    for (int i = 0; i < 7; i++)
       if (!int_arg(attr[i], i >= 4 ? 0 : 1, (int64_t)1 << 30, &a[i]))
-        return fail(ctx, KILN_ERR_ARG, "%s: bad kernel, stride, padding, countIncludePad or divisor", op);
+        return fail(ctx, KILN_ERR_ARG, "%s: bad kernel, stride, padding or countIncludePad", op);
+    if (!(attr[7] >= 0 && std::isfinite(attr[7]))) return fail(ctx, KILN_ERR_ARG, "%s: bad divisor", op);
     hs = avg_spans(H, OH, a[0], a[2], a[4], a[6] != 0), ws = avg_spans(W, OW, a[1], a[3], a[5], a[6] != 0);
-    divisor = (double)a[7];
+    divisor = attr[7];
   }
   const int64_t planes = in.shape[0] * in.shape[1];
   if (in.dtype == KILN_FLOAT32)

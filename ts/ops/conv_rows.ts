@@ -10,7 +10,22 @@ import type { Case, OpRow, Rng } from './row';
 import { errorCases, gradInput, LAYOUTS, makeInput, randInt } from './samples';
 
 /** [N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, groups] */
-type Cfg = [number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+type Cfg = [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 
 export const CONV_CONFIGS: Cfg[] = [
   [2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1],
@@ -161,16 +176,29 @@ export const conv2dRow: OpRow<typeof conv2dCore> = {
     },
   ],
   errors: () => {
-    const f = (s: number[], dtype: DType = 'float32') => fromNumbers(new Array(s.reduce((a, b) => a * b, 1)).fill(1), s, dtype);
+    const f = (s: number[], dtype: DType = 'float32') =>
+      fromNumbers(new Array(s.reduce((a, b) => a * b, 1)).fill(1), s, dtype);
     const g1: ConvGeometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
     return errorCases([
       ['input rank', () => conv2dCore(f([3, 5, 5]), f([4, 3, 3, 3]), null, g1), 'ERR_SHAPE'],
       ['channel mismatch', () => conv2dCore(f([1, 3, 5, 5]), f([4, 2, 3, 3]), null, g1), 'ERR_SHAPE'],
-      ['groups do not divide K', () => conv2dCore(f([1, 4, 5, 5]), f([3, 2, 3, 3]), null, { ...g1, groups: 2 }), 'ERR_SHAPE'],
-      ['kernel larger than the padded input', () => conv2dCore(f([1, 3, 2, 2]), f([4, 3, 3, 3]), null, g1), 'ERR_SHAPE'],
+      [
+        'groups do not divide K',
+        () => conv2dCore(f([1, 4, 5, 5]), f([3, 2, 3, 3]), null, { ...g1, groups: 2 }),
+        'ERR_SHAPE',
+      ],
+      [
+        'kernel larger than the padded input',
+        () => conv2dCore(f([1, 3, 2, 2]), f([4, 3, 3, 3]), null, g1),
+        'ERR_SHAPE',
+      ],
       ['bias shape', () => conv2dCore(f([1, 3, 5, 5]), f([4, 3, 3, 3]), f([3]), g1), 'ERR_SHAPE'],
       ['stride 0', () => conv2dCore(f([1, 3, 5, 5]), f([4, 3, 3, 3]), null, { ...g1, stride: [0, 1] }), 'ERR_ARG'],
-      ['negative padding', () => conv2dCore(f([1, 3, 5, 5]), f([4, 3, 3, 3]), null, { ...g1, padding: [-1, 0] }), 'ERR_ARG'],
+      [
+        'negative padding',
+        () => conv2dCore(f([1, 3, 5, 5]), f([4, 3, 3, 3]), null, { ...g1, padding: [-1, 0] }),
+        'ERR_ARG',
+      ],
       ['integer dtype', () => conv2dCore(f([1, 3, 5, 5], 'int32'), f([4, 3, 3, 3], 'int32'), null, g1), 'ERR_DTYPE'],
     ]);
   },
@@ -206,12 +234,14 @@ export const conv2dBackwardInputRow: OpRow<typeof conv2dBackwardInput> = {
   gradSamples: (rng) => [
     {
       label: 'stride 2, groups 2',
-      fn: (gy, w) => conv2dBackwardInput(gy, w, { stride: [2, 2], padding: [1, 0], dilation: [1, 1], groups: 2 }, [6, 5]),
+      fn: (gy, w) =>
+        conv2dBackwardInput(gy, w, { stride: [2, 2], padding: [1, 0], dilation: [1, 1], groups: 2 }, [6, 5]),
       inputs: [gradInput(rng, [1, 4, 3, 2]), gradInput(rng, [4, 1, 3, 3])],
     },
     {
       label: 'stride 1, dilation 2',
-      fn: (gy, w) => conv2dBackwardInput(gy, w, { stride: [1, 1], padding: [1, 1], dilation: [2, 1], groups: 1 }, [5, 4]),
+      fn: (gy, w) =>
+        conv2dBackwardInput(gy, w, { stride: [1, 1], padding: [1, 1], dilation: [2, 1], groups: 1 }, [5, 4]),
       inputs: [gradInput(rng, [2, 2, 3, 4]), gradInput(rng, [2, 3, 2, 3])],
     },
   ],
@@ -253,12 +283,14 @@ export const conv2dBackwardWeightRow: OpRow<typeof conv2dBackwardWeight> = {
   gradSamples: (rng) => [
     {
       label: 'stride 2, padding 1, groups 2',
-      fn: (x, gy) => conv2dBackwardWeight(x, gy, { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 2 }, [3, 3]),
+      fn: (x, gy) =>
+        conv2dBackwardWeight(x, gy, { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 2 }, [3, 3]),
       inputs: [gradInput(rng, [2, 4, 5, 5]), gradInput(rng, [2, 2, 3, 3])],
     },
     {
       label: 'depthwise',
-      fn: (x, gy) => conv2dBackwardWeight(x, gy, { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 2 }, [3, 3]),
+      fn: (x, gy) =>
+        conv2dBackwardWeight(x, gy, { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 2 }, [3, 3]),
       inputs: [gradInput(rng, [1, 2, 4, 4]), gradInput(rng, [1, 2, 4, 4])],
     },
   ],
@@ -268,9 +300,12 @@ export const conv2dBackwardWeightRow: OpRow<typeof conv2dBackwardWeight> = {
     return errorCases([
       ['rank', () => conv2dBackwardWeight(f([2, 3, 5]), f([2, 4, 3, 3]), g1, [3, 3]), 'ERR_SHAPE'],
       ['batch', () => conv2dBackwardWeight(f([2, 3, 5, 5]), f([1, 4, 3, 3]), g1, [3, 3]), 'ERR_SHAPE'],
-      ['groups', () => conv2dBackwardWeight(f([1, 3, 5, 5]), f([1, 4, 3, 3]), { ...g1, groups: 2 }, [3, 3]), 'ERR_SHAPE'],
+      [
+        'groups',
+        () => conv2dBackwardWeight(f([1, 3, 5, 5]), f([1, 4, 3, 3]), { ...g1, groups: 2 }, [3, 3]),
+        'ERR_SHAPE',
+      ],
       ['kernel size', () => conv2dBackwardWeight(f([1, 3, 5, 5]), f([1, 4, 3, 3]), g1, [3, 1.5 as number]), 'ERR_ARG'],
     ]);
   },
 };
-

@@ -23,7 +23,7 @@ export interface MaxPoolGeometry {
   dilation: Pair;
 }
 
-/** Kernel, stride, padding, whether padding counts in the divisor, and a fixed divisor (0: none). */
+/** Kernel, stride, padding, whether padding counts in the divisor, and a fixed divisor (> 0, or 0: none). */
 export interface AvgPoolGeometry {
   kernel: Pair;
   stride: Pair;
@@ -58,7 +58,10 @@ function checkPairs(op: string, pairs: [string, Pair, number][]): void {
       throw new KilnError('ERR_ARG', `${op}: ${name} must be two integers >= ${min}, got ${JSON.stringify(p)}`);
 }
 
-const dtOf = (x: Tensor) => ({ dtype: x.dtype, run: x.dtype === 'float64' ? ('float64' as const) : ('float32' as const) });
+const dtOf = (x: Tensor) => ({
+  dtype: x.dtype,
+  run: x.dtype === 'float64' ? ('float64' as const) : ('float32' as const),
+});
 
 /** Max over each window of x [N, C, H, W] into outSize, with the flat (h * W + w) index of each maximum. */
 export function maxPool2dWithIndices(x: Tensor, geo: MaxPoolGeometry, outSize: Pair): [Tensor, Tensor] {
@@ -110,7 +113,8 @@ function checkAvg(op: string, geo: AvgPoolGeometry, size: Pair): void {
     ['padding', geo.padding, 0],
     ['size', size, 1],
   ]);
-  if (!isInt(geo.divisor, 0)) throw new KilnError('ERR_ARG', `${op}: divisor must be an integer >= 0 (0: none)`);
+  if (!(geo.divisor >= 0 && Number.isFinite(geo.divisor)))
+    throw new KilnError('ERR_ARG', `${op}: divisor must be a finite number > 0 (or 0: none), got ${geo.divisor}`);
 }
 
 /** Mean over each window of x [N, C, H, W] into outSize (PyTorch's divisor rules). */

@@ -74,7 +74,7 @@ function refMax(x: number[], w: Win): { vals: number[]; idx: number[] } {
             const iw = ow * w.s[1] - w.p[1] + t * w.d[1];
             if (iw < 0 || iw >= w.W) continue;
             const v = x[pl * w.H * w.W + ih * w.W + iw];
-            if (at < 0 || v > best || Number.isNaN(v)) (best = v), (at = ih * w.W + iw);
+            if (at < 0 || v > best || Number.isNaN(v)) ((best = v), (at = ih * w.W + iw));
           }
         }
         vals.push(best);
@@ -157,15 +157,24 @@ export const maxPool2dRow: OpRow<typeof maxPool2dWithIndices> = {
   gradSamples: (rng) => [
     {
       label: 'k2 s1 p1',
-      fn: (x) => maxPool2dWithIndices(x, { kernel: [2, 2], stride: [1, 1], padding: [1, 1], dilation: [1, 1] }, [5, 5])[0],
+      fn: (x) =>
+        maxPool2dWithIndices(x, { kernel: [2, 2], stride: [1, 1], padding: [1, 1], dilation: [1, 1] }, [5, 5])[0],
       inputs: [gradInput(rng, [1, 2, 4, 4])],
     },
   ],
   errors: () =>
     errorCases([
       ['rank', () => maxPool2dWithIndices(f32([2, 4, 4]), maxGeo(winOf(POOL_CONFIGS[0])), [2, 2]), 'ERR_SHAPE'],
-      ['stride 0', () => maxPool2dWithIndices(f32([1, 1, 4, 4]), { ...maxGeo(winOf(POOL_CONFIGS[0])), stride: [0, 1] }, [2, 2]), 'ERR_ARG'],
-      ['integer input', () => maxPool2dWithIndices(f32([1, 1, 4, 4], 'int32'), maxGeo(winOf(POOL_CONFIGS[0])), [2, 2]), 'ERR_DTYPE'],
+      [
+        'stride 0',
+        () => maxPool2dWithIndices(f32([1, 1, 4, 4]), { ...maxGeo(winOf(POOL_CONFIGS[0])), stride: [0, 1] }, [2, 2]),
+        'ERR_ARG',
+      ],
+      [
+        'integer input',
+        () => maxPool2dWithIndices(f32([1, 1, 4, 4], 'int32'), maxGeo(winOf(POOL_CONFIGS[0])), [2, 2]),
+        'ERR_DTYPE',
+      ],
     ]),
 };
 
@@ -208,8 +217,16 @@ const avgRow = (back: boolean): OpRow<typeof avgPool2dCore> => ({
     const geo = avgGeo(w, false, 0);
     return [
       back
-        ? { label: 'k3 s2 p1 ceil', fn: (g) => avgPool2dBackward(g, geo, [5, 5]), inputs: [gradInput(rng, [1, 2, w.OH, w.OW])] }
-        : { label: 'k3 s2 p1 ceil', fn: (x) => avgPool2dCore(x, geo, [w.OH, w.OW]), inputs: [gradInput(rng, [1, 2, 5, 5])] },
+        ? {
+            label: 'k3 s2 p1 ceil',
+            fn: (g) => avgPool2dBackward(g, geo, [5, 5]),
+            inputs: [gradInput(rng, [1, 2, w.OH, w.OW])],
+          }
+        : {
+            label: 'k3 s2 p1 ceil',
+            fn: (x) => avgPool2dCore(x, geo, [w.OH, w.OW]),
+            inputs: [gradInput(rng, [1, 2, 5, 5])],
+          },
     ];
   },
   errors: () => {
@@ -227,11 +244,26 @@ export const avgPool2dRow = avgRow(false);
 export const avgPool2dBackwardRow = avgRow(true);
 
 const ADAPTIVE: [number[], Pair][] = [
-  [[2, 3, 7, 9], [3, 4]],
-  [[1, 2, 5, 5], [1, 1]],
-  [[1, 2, 4, 6], [4, 6]],
-  [[2, 1, 3, 5], [5, 7]],
-  [[0, 2, 4, 4], [2, 2]],
+  [
+    [2, 3, 7, 9],
+    [3, 4],
+  ],
+  [
+    [1, 2, 5, 5],
+    [1, 1],
+  ],
+  [
+    [1, 2, 4, 6],
+    [4, 6],
+  ],
+  [
+    [2, 1, 3, 5],
+    [5, 7],
+  ],
+  [
+    [0, 2, 4, 4],
+    [2, 2],
+  ],
 ];
 
 const adaptiveRow = (back: boolean): OpRow<typeof adaptiveAvgPool2dCore> => ({

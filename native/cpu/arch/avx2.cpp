@@ -12,9 +12,9 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "conv.inc"
 #include "gemm.inc"
 #include "optim.inc"
-#include "conv.inc"
 }  // namespace
 }  // namespace avx2
 
