@@ -2,7 +2,8 @@
  * `conv` bench: float32 NCHW conv2d on ResNet/MobileNet-like shapes (3x3 pad 1 N8 C64 56² K64,
  * 3x3 pad 1 N8 C128 28² K128, 1x1 N8 C256 28² K64, depthwise 3x3 N8 C256 28²), forward and
  * forward+backward (input, weight and bias gradients through autograd), in GFLOP/s =
- * 2·N·K·(C/g)·R·S·OH·OW per forward (fwd+bwd counts 3x). References in the same run at the same
+ * 2·N·K·(C/g)·R·S·OH·OW per forward (fwd+bwd counts 3x); --quick (and `all`) run batch 2 at a quarter
+ * of the side. References in the same run at the same
  * thread count: onnxruntime-node Conv (weights as initializers, timed interleaved with kiln) and
  * PyTorch CPU in a child process (NCHW forward, NCHW forward+backward, and channels-last forward,
  * oneDNN's fast path; glibc told to keep freed memory). Before timing, kiln's output and
@@ -43,6 +44,10 @@ export const CONV_CASES: ConvCase[] = [
   { name: '1x1 C256→64 28²', N: 8, C: 256, H: 28, K: 64, R: 1, pad: 0, groups: 1 },
   { name: 'depthwise 3x3 C256 28²', N: 8, C: 256, H: 28, K: 256, R: 3, pad: 1, groups: 256 },
 ];
+
+/** The full shapes, or (--quick, all: --max-size below 4096) batch 2 at a quarter of the side. */
+export const convCases = (opts: BenchOptions): ConvCase[] =>
+  opts.maxSize >= 4096 ? CONV_CASES : CONV_CASES.map((c) => ({ ...c, N: 2, H: c.H / 4 }));
 
 const outSide = (c: ConvCase): number => c.H + 2 * c.pad - c.R + 1;
 const fwdFlops = (c: ConvCase): number => 2 * c.N * c.K * (c.C / c.groups) * c.R * c.R * outSide(c) ** 2;
@@ -104,7 +109,8 @@ function checkKiln(c: ConvCase, x: Tensor, w: Tensor, b: Tensor, y: Tensor, gy: 
           const ih = oh - pad + r,
             iw = ow - pad + t;
           if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
-          const v = xv[((n * C + Math.floor(k / Kg) * Cg + ch) * H + ih) * H + iw] * wv[((k * Cg + ch) * R + r) * R + t];
+          const v =
+            xv[((n * C + Math.floor(k / Kg) * Cg + ch) * H + ih) * H + iw] * wv[((k * Cg + ch) * R + r) * R + t];
           s += v;
           a += Math.abs(v);
         }
@@ -272,9 +278,12 @@ async function benchCase(c: ConvCase, torch: TorchRun | string, threads: number,
 /** Runs the conv bench at this process's thread count. */
 export async function benchConv(opts: BenchOptions): Promise<Measurement[]> {
   const threads = kiln.info().numThreads;
-  const torch = runTorch(PY_CONV, [JSON.stringify(CONV_CASES), Math.max(5, opts.reps)], { threads, keepMemory: true });
+  const torch = runTorch(PY_CONV, [JSON.stringify(convCases(opts)), Math.max(5, opts.reps)], {
+    threads,
+    keepMemory: true,
+  });
   if (typeof torch === 'string') process.stderr.write(`conv: ${torch}\n`);
   const out: Measurement[] = [];
-  for (const c of CONV_CASES) out.push(...(await benchCase(c, torch, threads, opts)));
+  for (const c of convCases(opts)) out.push(...(await kiln.scope(() => benchCase(c, torch, threads, opts))));
   return out;
 }
