@@ -136,7 +136,15 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
   switch (op) {
     case KILN_OP_FILL:
     case KILN_OP_UNIFORM:
-    case KILN_OP_NORMAL: break;
+    case KILN_OP_NORMAL:
+    case KILN_OP_CONV2D:
+    case KILN_OP_CONV2D_BACKWARD_INPUT:
+    case KILN_OP_CONV2D_BACKWARD_WEIGHT:
+    case KILN_OP_MAX_POOL2D:
+    case KILN_OP_AVG_POOL2D:
+    case KILN_OP_AVG_POOL2D_BACKWARD:
+    case KILN_OP_ADAPTIVE_AVG_POOL2D:
+    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: break;
     case KILN_OP_SUM:
     case KILN_OP_PROD:
     case KILN_OP_AMAX:
@@ -242,6 +250,14 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
                                      attr[0]);
     case KILN_OP_EMBEDDING: return embedding_cpu(ctx, o[0], in[0], in[1]);
     case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cpu(ctx, o[0], in[0], in[1], (int64_t)attr[0]);
+    case KILN_OP_CONV2D: return conv2d_cpu(ctx, o[0], in[0], in[1], attr[7] != 0 ? &in[2] : nullptr, attr);
+    case KILN_OP_CONV2D_BACKWARD_INPUT: return conv2d_backward_input_cpu(ctx, o[0], in[0], in[1], attr);
+    case KILN_OP_CONV2D_BACKWARD_WEIGHT: return conv2d_backward_weight_cpu(ctx, o[0], in[0], in[1], attr);
+    case KILN_OP_MAX_POOL2D: return max_pool2d_cpu(ctx, o[0], o[1], in[0], attr);
+    case KILN_OP_AVG_POOL2D: return avg_pool2d_cpu(ctx, o[0], in[0], attr, false, false);
+    case KILN_OP_AVG_POOL2D_BACKWARD: return avg_pool2d_cpu(ctx, o[0], in[0], attr, false, true);
+    case KILN_OP_ADAPTIVE_AVG_POOL2D: return avg_pool2d_cpu(ctx, o[0], in[0], attr, true, false);
+    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: return avg_pool2d_cpu(ctx, o[0], in[0], attr, true, true);
     default: return fail(ctx, KILN_ERR_ARG, "op id %d has no CPU kernel", op);
   }
 }

@@ -60,5 +60,19 @@ kiln_status batch_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, co
 kiln_status embedding_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &weight, const kiln_tensor &idx);
 kiln_status embedding_backward_cpu(kiln_context *ctx, const kiln_tensor &gw, const kiln_tensor &gy,
                                    const kiln_tensor &idx, int64_t padding_idx);
+// Convolution (conv.cpp) over contiguous NCHW float32/float64 operands. attr: stride (h, w),
+// padding (top, left), dilation (h, w), groups; the output sizes give the bottom/right padding.
+kiln_status conv2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &x, const kiln_tensor &w,
+                       const kiln_tensor *bias, const double *attr);
+kiln_status conv2d_backward_input_cpu(kiln_context *ctx, const kiln_tensor &dx, const kiln_tensor &dy,
+                                      const kiln_tensor &w, const double *attr);
+kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw, const kiln_tensor &x,
+                                       const kiln_tensor &dy, const double *attr);
+// Pooling (pool.cpp). max: attr kernel (h, w), stride, padding, dilation. avg: kernel, stride,
+// padding, countIncludePad, divisor (> 0, or 0: none); adaptive ignores attr. backward: out is dx, in is dy.
+kiln_status max_pool2d_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &idx, const kiln_tensor &x,
+                           const double *attr);
+kiln_status avg_pool2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const double *attr,
+                           bool adaptive, bool backward);
 
 }  // namespace kiln::cpu

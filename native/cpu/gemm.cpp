@@ -101,7 +101,7 @@ Plan plan(const GemmKernels &gk, const GemmGeometry &g, int64_t nbatch, int thre
   p.kc = ceil_div(g.K, nkb);
   p.mp = ceil_div(g.M, gk.mr);
   p.np = ceil_div(g.N, gk.nr);
-  p.direct_b = g.csb == 1 && g.K * g.N * f <= cs.l2 / 4;
+  p.direct_b = !g.pack_b && g.csb == 1 && g.K * g.N * f <= cs.l2 / 4;
   p.chunk = std::max<int64_t>(1, cs.l2 / 2 / (p.kc * gk.nr * f));   // a packed B block fills half of L2
   p.ablock = std::max<int64_t>(1, (4 << 20) / (p.kc * gk.mr * f));  // 4 MiB of packed A at most
   p.tm = p.tn = 1;
@@ -141,8 +141,11 @@ void run_task(const GemmKernels &gk, const GemmGeometry &g, const Plan &p, const
         if (!p.direct_b)
           for (int64_t q = qa; q < qb; q++) {
             int64_t j = q * nr_full;
-            pack_b(gk, bbuf + (q - qa) * panel, m.b + k0 * g.rsb + j * g.csb, g.rsb, g.csb,
-                   (int)std::min<int64_t>(nr_full, g.N - j), kc);
+            const int nr = (int)std::min<int64_t>(nr_full, g.N - j);
+            if (g.pack_b)
+              g.pack_b(g.pack_b_user, bbuf + (q - qa) * panel, m.b, k0, kc, j, nr, nr_full);
+            else
+              pack_b(gk, bbuf + (q - qa) * panel, m.b + k0 * g.rsb + j * g.csb, g.rsb, g.csb, nr, kc);
           }
         for (int64_t s = sa; s < sb; s++) {
           const int64_t i = s * mr_full;
@@ -231,7 +234,7 @@ void gemm_f32(kiln_context *ctx, const GemmGeometry &g0, const std::vector<GemmP
   const std::vector<GemmPtrs> *batch = &batch0;
   std::vector<GemmPtrs> swapped;
   // N == 1 with a contiguous output column: C^T = B^T A^T is a one-row product.
-  if (g.N == 1 && g.M > 1 && g.rsc == 1) {
+  if (g.N == 1 && g.M > 1 && g.rsc == 1 && !g.pack_b) {
     g = g0;
     g.M = 1;
     g.N = g0.M;
@@ -246,7 +249,7 @@ void gemm_f32(kiln_context *ctx, const GemmGeometry &g0, const std::vector<GemmP
     for (const GemmPtrs &m : batch0) swapped.push_back({m.b, m.a, m.c, m.bias});
     batch = &swapped;
   }
-  if (g.K > 0 && g.M == 1 && (g.csb == 1 || g.rsb == 1) && g.N > 1) return gemv(ctx, isa, g, *batch);
+  if (g.K > 0 && g.M == 1 && !g.pack_b && (g.csb == 1 || g.rsb == 1) && g.N > 1) return gemv(ctx, isa, g, *batch);
   if (g.K == 0) {
     for (const GemmPtrs &m : *batch) scale_only(gk, g, m);
     return;

@@ -20,6 +20,12 @@ struct GemmGeometry {
   // bias(i, j) = bias[i * bias_rs + j * bias_cs]: a per-column bias has (0, 1), a per-row one (1, 0).
   int64_t bias_rs = 0, bias_cs = 0;
   GemmAct act = GemmAct::None;
+  // Optional: B is implicit (a convolution's im2col) and this packs its panels instead of the
+  // strides: dst[k * nr_full + j] = B[k0 + k, j0 + j] for k < kc, j < nr, zeros up to nr_full;
+  // b is the matrix's GemmPtrs::b.
+  void (*pack_b)(const void *user, float *dst, const float *b, int64_t k0, int64_t kc, int64_t j0, int nr,
+                 int nr_full) = nullptr;
+  const void *pack_b_user = nullptr;
 };
 
 // One matrix of the batch. bias may be null.

@@ -66,7 +66,15 @@ enum kiln_op {
   KILN_OP_BATCH_NORM_BACKWARD = 60,
   KILN_OP_EMBEDDING = 61,
   KILN_OP_EMBEDDING_BACKWARD = 62,
-  KILN_OP_COUNT = 63
+  KILN_OP_CONV2D = 63,
+  KILN_OP_CONV2D_BACKWARD_INPUT = 64,
+  KILN_OP_CONV2D_BACKWARD_WEIGHT = 65,
+  KILN_OP_MAX_POOL2D = 66,
+  KILN_OP_AVG_POOL2D = 67,
+  KILN_OP_AVG_POOL2D_BACKWARD = 68,
+  KILN_OP_ADAPTIVE_AVG_POOL2D = 69,
+  KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD = 70,
+  KILN_OP_COUNT = 71
 };
 
 typedef struct kiln_op_info {
@@ -138,6 +146,14 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"batch_norm_backward", 5, 3, 2},
     {"embedding", 2, 1, 0},
     {"embedding_backward", 2, 1, 1},
+    {"conv2d", 3, 1, 8},
+    {"conv2d_backward_input", 2, 1, 7},
+    {"conv2d_backward_weight", 2, 1, 7},
+    {"max_pool2d", 1, 2, 8},
+    {"avg_pool2d", 1, 1, 8},
+    {"avg_pool2d_backward", 1, 1, 8},
+    {"adaptive_avg_pool2d", 1, 1, 0},
+    {"adaptive_avg_pool2d_backward", 1, 1, 0},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

@@ -15,6 +15,7 @@ import * as path from 'path';
 import { memory } from '../index';
 import { benchDispatch } from './dispatch';
 import { benchElementwise } from './elementwise';
+import { benchConv } from './conv';
 import { benchGemm, gemmChart } from './gemm';
 import { benchOptim } from './optim';
 import { benchBatchNorm, benchDropout, benchGelu } from './nn_ops';
@@ -34,6 +35,7 @@ export const BENCHES: Record<string, Bench> = {
   gelu: benchGelu,
   dropout: benchDropout,
   batchnorm: benchBatchNorm,
+  conv: benchConv,
 };
 
 /** The benches that also draw their records as an SVG chart. */
@@ -54,7 +56,7 @@ export interface CliArgs {
   chart: boolean;
 }
 
-const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|gelu|dropout|batchnorm|all> [options]   (or: npm run bench -- <name> [options])
+const USAGE = `usage: kiln bench <${[...Object.keys(BENCHES), 'all'].join('|')}> [options]   (or: npm run bench -- <name> [options])
   --max N         largest element count of the size sweeps (default 1e8; 1e7 for all); the gelu,
                   dropout and batchnorm benches use min(N, 2^24) elements
   --max-size N    largest square side of the gemm bench (default 4096; 1024 for all)

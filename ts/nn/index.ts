@@ -10,7 +10,15 @@ import { leakyRelu, silu } from './layers/activation';
 import * as L from './losses';
 import { clipGradNorm_, clipGradValue_ } from './clip';
 import { scaledDotProductAttention } from './layers/attention';
-import { adaptiveAvgPool2d, avgPool2d, conv1d, conv2d, convTranspose2d, maxPool2d } from './layers/conv';
+import {
+  adaptiveAvgPool2d,
+  avgPool2d,
+  conv1d,
+  conv2d,
+  convTranspose2d,
+  maxPool2d,
+  maxPool2dWithIndices,
+} from './layers/conv';
 import { dropout, embedding } from './layers/embedding';
 import { batchNorm, groupNorm, layerNorm, rmsNorm } from './layers/norm';
 
@@ -43,6 +51,7 @@ export const functional = {
   conv2d,
   convTranspose2d,
   maxPool2d,
+  maxPool2dWithIndices,
   avgPool2d,
   adaptiveAvgPool2d,
 };

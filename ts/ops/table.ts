@@ -10,6 +10,14 @@ import type { Tensor } from '../tensor';
 import { binaryKind, unaryKind } from './kinds';
 import { reduceKind } from './reduce_kind';
 import { copyRow, fillRow } from './convert';
+import { conv2dBackwardInputRow, conv2dBackwardWeightRow, conv2dRow } from './conv_rows';
+import {
+  adaptiveAvgPool2dBackwardRow,
+  adaptiveAvgPool2dRow,
+  avgPool2dBackwardRow,
+  avgPool2dRow,
+  maxPool2dRow,
+} from './pool_rows';
 import { catRow, gatherRow, padRow, scatterAddRow, scatterRow, whereRow } from './indexing_rows';
 import { matmulRow } from './linalg';
 import { addmmRow, linearRow } from './linear';
@@ -326,6 +334,14 @@ export const table = {
   batch_norm_backward: batchNormBackwardRow,
   embedding: embeddingRow,
   embedding_backward: embeddingBackwardRow,
+  conv2d: conv2dRow,
+  conv2d_backward_input: conv2dBackwardInputRow,
+  conv2d_backward_weight: conv2dBackwardWeightRow,
+  max_pool2d: maxPool2dRow,
+  avg_pool2d: avgPool2dRow,
+  avg_pool2d_backward: avgPool2dBackwardRow,
+  adaptive_avg_pool2d: adaptiveAvgPool2dRow,
+  adaptive_avg_pool2d_backward: adaptiveAvgPool2dBackwardRow,
 };
 
 export type OpName = keyof typeof table;

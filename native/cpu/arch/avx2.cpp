@@ -12,13 +12,15 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "conv.inc"
 #include "gemm.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
 }  // namespace
 }  // namespace avx2
 
-const IsaKernels kAvx2Kernels = avx2::with_nn(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32));
+const IsaKernels kAvx2Kernels =
+    avx2::with_conv(avx2::with_nn(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32)));
 
 }  // namespace kiln::cpu
 #endif

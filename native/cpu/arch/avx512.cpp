@@ -13,6 +13,7 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "conv.inc"
 #include "gemm.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
@@ -20,7 +21,7 @@ using V = Vec;
 }  // namespace avx512
 
 const IsaKernels kAvx512Kernels =
-    avx512::with_nn(avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32));
+    avx512::with_conv(avx512::with_nn(avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32)));
 
 }  // namespace kiln::cpu
 #endif

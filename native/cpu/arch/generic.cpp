@@ -19,6 +19,7 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "conv.inc"
 #include "gemm.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
@@ -26,7 +27,7 @@ using V = Vec;
 }  // namespace generic
 
 const IsaKernels kGenericKernels =
-    generic::with_nn(generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32));
+    generic::with_conv(generic::with_nn(generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32)));
 
 const IsaKernels *isa_kernels(kiln_isa isa) {
   switch (isa) {

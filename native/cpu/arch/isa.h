@@ -91,6 +91,21 @@ struct AdamScalars {
   bool amsgrad, decoupled, maximize;
 };
 
+// One contiguous run of an im2col row (conv.inc): columns [j, j + len) come from src + off.
+struct ConvSeg {
+  int64_t off;
+  int32_t j, len;
+};
+// The convolution inner loops each ISA provides (conv.inc); native/cpu/conv.cpp does the blocking.
+struct ConvKernels {
+  // dst[k * ld + seg.j + t] = src[koff[k] + seg.off + t] for t < seg.len, k < kc; zeros at nr <= j < ld.
+  void (*pack_f32)(float *dst, int64_t ld, const float *src, const int64_t *koff, int64_t kc, const ConvSeg *seg,
+                   int nseg, int nr);
+  // y[j] = bias + sum over r < R, s < S of w[r * S + s] * rows[r][j + s * dil] for j < n, taps in (r, s) order.
+  void (*depthwise_row_f32)(float *y, const float *const *rows, const float *w, int R, int S, int64_t dil, int64_t n,
+                            float bias);
+};
+
 struct IsaKernels {
   const char *name;
   // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
@@ -108,7 +123,8 @@ struct IsaKernels {
   GemmKernels gemm;
   // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
   void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
-  NnKernels nn;  // nn_kernels.inc: activations, dropout, batch norm
+  NnKernels nn;           // nn_kernels.inc: activations, dropout, batch norm
+  ConvKernels conv = {};  // set by with_conv (conv.inc)
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

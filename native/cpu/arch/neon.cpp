@@ -12,13 +12,15 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "conv.inc"
 #include "gemm.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels = neon::with_nn(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32));
+const IsaKernels kNeonKernels =
+    neon::with_conv(neon::with_nn(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32)));
 
 }  // namespace kiln::cpu
 #endif

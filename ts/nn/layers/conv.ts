@@ -1,13 +1,18 @@
 /**
  * Convolution and pooling: conv1d, conv2d (stride, padding incl. 'same', dilation, groups, bias),
- * convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d and their modules. For now each is
- * composed of strided views, one copy into columns and one GEMM (im2col), so every gradient
- * comes from the ops; the direct/implicit-GEMM kernels come with the nn kernels (issue 4).
+ * convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d and their modules: PyTorch's argument
+ * rules here, the work in the native kernels (ops/conv.ts, ops/pool.ts). conv1d is conv2d on a
+ * height-1 image; convTranspose2d is conv2d's input gradient.
  */
-import { arange, zeros } from '../../creation';
+import { zeros } from '../../creation';
 import { KilnError } from '../../errors';
-import { cat, pad } from '../../ops/indexing';
-import { stack } from '../../ops/composite';
+import { conv2dBackwardInput, conv2dCore, convOutSize } from '../../ops/conv';
+import {
+  adaptiveAvgPool2dCore,
+  avgPool2dCore,
+  maxPool2dWithIndices as maxPoolKernel,
+  poolOutSize,
+} from '../../ops/pool';
 import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
 import { fans, kaimingUniform_, uniform_ } from '../init';
@@ -19,30 +24,6 @@ const pair = (op: string, name: string, v: Pair, min: number): [number, number] 
   if (!p.every((x) => Number.isInteger(x) && x >= min))
     throw new KilnError('ERR_ARG', `${op}: ${name} must be integers >= ${min}, got ${JSON.stringify(v)}`);
   return p;
-};
-
-/** The [N, C, KH * KW, OH, OW] windows of a padded input (one strided view per kernel tap, stacked). */
-function windows(
-  x: Tensor,
-  k: [number, number],
-  s: [number, number],
-  d: [number, number],
-  out: [number, number],
-): Tensor {
-  const views: Tensor[] = [];
-  for (let i = 0; i < k[0]; i++)
-    for (let j = 0; j < k[1]; j++)
-      views.push(
-        x
-          .slice(2, i * d[0], i * d[0] + s[0] * (out[0] - 1) + 1, s[0])
-          .slice(3, j * d[1], j * d[1] + s[1] * (out[1] - 1) + 1, s[1]),
-      );
-  return stack(views, 2);
-}
-
-const outSize = (n: number, k: number, s: number, d: number, ceil = false): number => {
-  const span = n - d * (k - 1) - 1;
-  return span < 0 ? 0 : (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
 };
 
 export interface Conv2dOptions {
@@ -60,7 +41,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o:
       'ERR_SHAPE',
       `conv2d: input [N, C, H, W] and weight [K, C/groups, KH, KW] expected, got ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`,
     );
-  const [N, C, H, W] = x.shape;
+  const [, C, H, W] = x.shape;
   const [K, Cg, KH, KW] = weight.shape;
   const g = o.groups ?? 1;
   if (!Number.isInteger(g) || g < 1 || C !== Cg * g || K % g !== 0)
@@ -82,18 +63,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o:
     const p = pair('conv2d', 'padding', o.padding === 'valid' ? 0 : (o.padding ?? 0), 0);
     pads = [p[1], p[1], p[0], p[0]];
   }
-  const OH = outSize(H + pads[2] + pads[3], KH, s[0], d[0]),
-    OW = outSize(W + pads[0] + pads[1], KW, s[1], d[1]);
+  const OH = convOutSize(H, KH, s[0], d[0], pads[2], pads[3]),
+    OW = convOutSize(W, KW, s[1], d[1], pads[0], pads[1]);
   if (OH < 1 || OW < 1)
     throw new KilnError('ERR_SHAPE', `conv2d: the kernel does not fit the padded input ${shapeStr(x.shape)}`);
-  const xp = pads.some((v) => v) ? pad(x, pads) : x;
-  const cols = windows(xp, [KH, KW], s, d, [OH, OW]).reshape([N, g, Cg * KH * KW, OH * OW]);
-  let y = weight
-    .reshape([g, K / g, Cg * KH * KW])
-    .matmul(cols)
-    .reshape([N, K, OH, OW]);
-  if (bias) y = y.add(bias.reshape([1, K, 1, 1]));
-  return y;
+  return conv2dCore(x, weight, bias, { stride: s, padding: [pads[2], pads[0]], dilation: d, groups: g }, [OH, OW]);
 }
 
 /** 1-d convolution of [N, C, L] by [K, C / groups, KL] (conv2d on a height-1 image). */
@@ -116,20 +90,6 @@ export function conv1d(
     groups: o.groups,
   }).squeeze(2);
 }
-
-/** x with (s - 1) zeros between neighbours along `dim` (differentiable: cat and reshape). */
-function spread(x: Tensor, dim: number, s: number): Tensor {
-  if (s === 1) return x;
-  const n = x.shape[dim];
-  const z = zeros([...x.shape.slice(0, dim + 1), s - 1, ...x.shape.slice(dim + 1)], { dtype: x.dtype });
-  const both = cat([x.unsqueeze(dim + 1), z], dim + 1); // [..., n, s, ...]
-  const shape = x.shape.slice();
-  shape[dim] = n * s;
-  return both.reshape(shape).narrow(dim, 0, (n - 1) * s + 1);
-}
-
-/** Reverses `dim`. */
-const flip = (t: Tensor, dim: number): Tensor => t.indexSelect(dim, arange(t.shape[dim] - 1, -1, -1));
 
 export interface ConvTranspose2dOptions {
   stride?: Pair;
@@ -165,28 +125,18 @@ export function convTranspose2d(
     d = pair('convTranspose2d', 'dilation', o.dilation ?? 1, 1);
   if (op[0] >= Math.max(s[0], d[0]) || op[1] >= Math.max(s[1], d[1]))
     throw new KilnError('ERR_ARG', 'convTranspose2d: outputPadding must be smaller than stride or dilation');
-  // Zero-spread by the stride, pad by dilation * (k - 1) - padding (+ outputPadding at the end),
-  // then a stride-1 convolution with the kernel flipped and its channel roles swapped.
-  let xs = spread(spread(x, 2, s[0]), 3, s[1]);
-  const ph = d[0] * (KH - 1) - p[0],
-    pw = d[1] * (KW - 1) - p[1];
-  const crop = (t: Tensor, dim: number, lo: number, hi: number): Tensor => t.narrow(dim, lo, t.shape[dim] - lo - hi);
-  const padOrCrop = (t: Tensor, dim: number, lo: number, hi: number): Tensor => {
-    const pads = [0, 0, 0, 0];
-    const at = dim === 3 ? 0 : 2;
-    pads[at] = Math.max(lo, 0);
-    pads[at + 1] = Math.max(hi, 0);
-    let r = pads.some((v) => v) ? pad(t, pads) : t;
-    if (lo < 0 || hi < 0) r = crop(r, dim, Math.max(-lo, 0), Math.max(-hi, 0));
-    return r;
-  };
-  xs = padOrCrop(xs, 2, ph, ph + op[0]);
-  xs = padOrCrop(xs, 3, pw, pw + op[1]);
-  const wt = flip(flip(weight, 2), 3)
-    .reshape([g, Cin / g, Coutg, KH, KW])
-    .transpose(1, 2)
-    .reshape([g * Coutg, Cin / g, KH, KW]);
-  return conv2d(xs, wt, bias, { dilation: d, groups: g });
+  const [, , IH, IW] = x.shape;
+  const OH = (IH - 1) * s[0] - 2 * p[0] + d[0] * (KH - 1) + op[0] + 1,
+    OW = (IW - 1) * s[1] - 2 * p[1] + d[1] * (KW - 1) + op[1] + 1;
+  if (OH < 1 || OW < 1)
+    throw new KilnError(
+      'ERR_SHAPE',
+      `convTranspose2d: the output would be empty (${OH}x${OW}) for input ${shapeStr(x.shape)}`,
+    );
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== Coutg * g))
+    throw new KilnError('ERR_SHAPE', `convTranspose2d: bias must be [${Coutg * g}], got ${shapeStr(bias.shape)}`);
+  const y = conv2dBackwardInput(x, weight, { stride: s, padding: p, dilation: d, groups: g }, [OH, OW]);
+  return bias ? y.add(bias.reshape([1, Coutg * g, 1, 1])) : y;
 }
 
 export interface PoolOptions {
@@ -196,7 +146,8 @@ export interface PoolOptions {
   ceilMode?: boolean;
 }
 
-function poolWindows(op: string, x: Tensor, kernel: Pair, o: PoolOptions, fill: number) {
+/** Kernel, stride, padding, dilation and output size of a pooling, with PyTorch's checks. */
+function poolGeometry(op: string, x: Tensor, kernel: Pair, o: PoolOptions) {
   if (x.ndim !== 4) throw new KilnError('ERR_SHAPE', `${op}: input [N, C, H, W] expected, got ${shapeStr(x.shape)}`);
   const k = pair(op, 'kernel', kernel, 1),
     s = pair(op, 'stride', o.stride ?? kernel, 1),
@@ -205,23 +156,26 @@ function poolWindows(op: string, x: Tensor, kernel: Pair, o: PoolOptions, fill: 
   if (p[0] * 2 > k[0] || p[1] * 2 > k[1])
     throw new KilnError('ERR_ARG', `${op}: padding must be at most half the kernel`);
   const [, , H, W] = x.shape;
-  let OH = outSize(H + 2 * p[0], k[0], s[0], d[0], o.ceilMode),
-    OW = outSize(W + 2 * p[1], k[1], s[1], d[1], o.ceilMode);
-  // With ceilMode the last window must start inside the input or its left padding (PyTorch's rule).
-  if (o.ceilMode) {
-    if ((OH - 1) * s[0] >= H + p[0]) OH--;
-    if ((OW - 1) * s[1] >= W + p[1]) OW--;
-  }
-  const needH = (OH - 1) * s[0] + d[0] * (k[0] - 1) + 1,
-    needW = (OW - 1) * s[1] + d[1] * (k[1] - 1) + 1;
-  const pads = [p[1], Math.max(0, needW - W - p[1]), p[0], Math.max(0, needH - H - p[0])];
-  const xp = pads.some((v) => v) ? pad(x, pads, fill) : x;
-  return { win: windows(xp, k, s, d, [OH, OW]), k, s, p, pads };
+  const out: [number, number] = [
+    poolOutSize(H, k[0], s[0], p[0], d[0], o.ceilMode ?? false),
+    poolOutSize(W, k[1], s[1], p[1], d[1], o.ceilMode ?? false),
+  ];
+  if (out[0] < 1 || out[1] < 1)
+    throw new KilnError('ERR_SHAPE', `${op}: the window does not fit the padded input ${shapeStr(x.shape)}`);
+  return { k, s, p, d, out };
 }
 
 /** Max over each window (torch max_pool2d); padding counts as -inf. */
 export function maxPool2d(x: Tensor, kernel: Pair, o: PoolOptions = {}): Tensor {
-  return poolWindows('maxPool2d', x, kernel, o, -Infinity).win.amax(2);
+  const [y, idx] = maxPool2dWithIndices(x, kernel, o);
+  idx.dispose();
+  return y;
+}
+
+/** Max over each window and the flat (h * W + w) index of each maximum (torch max_pool2d with return_indices). */
+export function maxPool2dWithIndices(x: Tensor, kernel: Pair, o: PoolOptions = {}): [Tensor, Tensor] {
+  const { k, s, p, d, out } = poolGeometry('maxPool2d', x, kernel, o);
+  return maxPoolKernel(x, { kernel: k, stride: s, padding: p, dilation: d }, out);
 }
 
 /** Mean over each window (torch avg_pool2d), padding included in the count unless countIncludePad is false. */
@@ -230,47 +184,22 @@ export function avgPool2d(
   kernel: Pair,
   o: PoolOptions & { countIncludePad?: boolean; divisorOverride?: number } = {},
 ): Tensor {
-  const { win, k, s, p, pads } = poolWindows('avgPool2d', x, kernel, { ...o, dilation: 1 }, 0);
-  const total = win.sum(2);
-  if (o.divisorOverride) return total.div(o.divisorOverride);
-  // The divisor counts the window's cells inside the input, plus the explicit padding when
-  // countIncludePad (the default); cells past that (ceilMode overhang) never count (as PyTorch).
-  const [, , H, W] = x.shape;
-  const one = zeros([1, 1, H, W], { dtype: x.dtype }).add(1);
-  let cover = pad(one, [p[1], p[1], p[0], p[0]], (o.countIncludePad ?? true) ? 1 : 0);
-  const hp = H + pads[2] + pads[3],
-    wp = W + pads[0] + pads[1];
-  cover = pad(cover, [0, Math.max(0, wp - cover.shape[3]), 0, Math.max(0, hp - cover.shape[2])], 0);
-  cover = cover.narrow(2, 0, hp).narrow(3, 0, wp);
-  const count = windows(cover, k, s, [1, 1], [win.shape[3], win.shape[4]]).sum(2);
-  return total.div(count);
+  const { k, s, p, out } = poolGeometry('avgPool2d', x, kernel, { ...o, dilation: 1 });
+  const divisor = o.divisorOverride ?? 0;
+  if (o.divisorOverride !== undefined && !(divisor > 0))
+    throw new KilnError('ERR_ARG', `avgPool2d: divisorOverride must be > 0, got ${o.divisorOverride}`);
+  return avgPool2dCore(
+    x,
+    { kernel: k, stride: s, padding: p, countIncludePad: o.countIncludePad ?? true, divisor },
+    out,
+  );
 }
 
 /** Mean over adaptive regions so the output is outputSize (torch adaptive_avg_pool2d). */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   if (x.ndim !== 4)
     throw new KilnError('ERR_SHAPE', `adaptiveAvgPool2d: input [N, C, H, W] expected, got ${shapeStr(x.shape)}`);
-  const [OH, OW] = pair('adaptiveAvgPool2d', 'outputSize', outputSize, 1);
-  const [, , H, W] = x.shape;
-  if (OH === 1 && OW === 1) return x.mean([2, 3], true);
-  const rows: Tensor[] = [];
-  for (let i = 0; i < OH; i++) {
-    const h0 = Math.floor((i * H) / OH),
-      h1 = Math.ceil(((i + 1) * H) / OH);
-    const cells: Tensor[] = [];
-    for (let j = 0; j < OW; j++) {
-      const w0 = Math.floor((j * W) / OW),
-        w1 = Math.ceil(((j + 1) * W) / OW);
-      cells.push(
-        x
-          .narrow(2, h0, h1 - h0)
-          .narrow(3, w0, w1 - w0)
-          .mean([2, 3], true),
-      );
-    }
-    rows.push(cat(cells, 3));
-  }
-  return cat(rows, 2);
+  return adaptiveAvgPool2dCore(x, pair('adaptiveAvgPool2d', 'outputSize', outputSize, 1));
 }
 
 // ---- Modules ----

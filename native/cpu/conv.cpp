@@ -1,0 +1,440 @@
+// 2-d convolution over NCHW tensors: forward, gradient with respect to the input (which is also
+// convTranspose2d's forward) and gradient with respect to the weight.
+//   float32, more than one input channel per group: implicit GEMM on the packed GEMM (gemm.h). The
+//     weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
+//     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
+//     buffer exists. A 1x1, stride-1, unpadded convolution reads the image itself as B.
+//   float32 depthwise (one input channel per group): a direct vector kernel per output row.
+//   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
+//     roles swapped (a transposed convolution is a convolution); larger strides: a GEMM into a
+//     column buffer per chunk of pixels, then col2im into a padded image.
+//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels, summed over a fixed number
+//     of image blocks whose partials are added in block order.
+//   float64 (gradient checks): direct loops (conv_ref.h), also the reference of the float32 paths.
+// Every split is over images, planes or output blocks and never over a sum (or over a sum in a fixed
+// order), so the bits do not depend on the thread count. Bench: npx tsx ts/bench/cli.ts conv
+#include "conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "../core/thread_pool.h"
+#include "gemm.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+// Per-thread scratch, grown on demand and kept for the next call.
+struct Scratch {
+  std::vector<float> v;
+  float *get(size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+  }
+};
+thread_local Scratch tl_pad, tl_col;
+
+int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
+
+// The extent of the padded image the windows read: rows 0..Hp of the input shifted down by ph.
+int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }
+int64_t padded_w(const Conv &c) { return (c.OW - 1) * c.sw + (c.S - 1) * c.dw + 1; }
+
+// dst[ch][i][j] = src[ch][i - ph][j - pw] inside the input, zero elsewhere (ph, pw of any sign).
+void pad_copy(float *dst, const float *src, int64_t C, int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t ph,
+              int64_t pw) {
+  const int64_t j0 = std::clamp<int64_t>(pw, 0, Wp), j1 = std::clamp<int64_t>(W + pw, j0, Wp);
+  for (int64_t ch = 0; ch < C; ch++)
+    for (int64_t i = 0; i < Hp; i++) {
+      float *d = dst + (ch * Hp + i) * Wp;
+      const int64_t ii = i - ph;
+      if (ii < 0 || ii >= H) {
+        std::memset(d, 0, (size_t)Wp * sizeof(float));
+        continue;
+      }
+      std::memset(d, 0, (size_t)j0 * sizeof(float));
+      std::memcpy(d + j0, src + (ch * H + ii) * W + (j0 - pw), (size_t)(j1 - j0) * sizeof(float));
+      std::memset(d + j1, 0, (size_t)(Wp - j1) * sizeof(float));
+    }
+}
+
+// An image as the windows read it: element (ch, i, j) of the padded image at base[ch * plane + i * rs + j].
+struct Src {
+  const float *base;
+  int64_t plane, rs;
+};
+
+struct Padding {
+  bool copy;  // a padded copy is needed (else the input is read in place)
+  int64_t Hp, Wp, plane, rs;
+};
+
+Padding padding_of(const Conv &c) {
+  Padding p{};
+  p.Hp = padded_h(c), p.Wp = padded_w(c);
+  p.copy = c.ph != 0 || c.pw != 0 || p.Hp > c.H || p.Wp > c.W;
+  p.plane = p.copy ? p.Hp * p.Wp : c.H * c.W;
+  p.rs = p.copy ? p.Wp : c.W;
+  return p;
+}
+
+// Image n of x as the windows read it (padded into this thread's scratch when needed).
+Src image_src(const Conv &c, const Padding &p, const float *x, int64_t n) {
+  const float *img = x + n * c.C * c.H * c.W;
+  if (!p.copy) return {img, p.plane, p.rs};
+  float *buf = tl_pad.get((size_t)(c.C * p.plane));
+  pad_copy(buf, img, c.C, c.H, c.W, p.Hp, p.Wp, c.ph, c.pw);
+  return {buf, p.plane, p.rs};
+}
+
+// Offsets of the im2col rows k = (ch, r, s) of one group in the padded image.
+std::vector<int64_t> row_offsets(const Conv &c, const Padding &p) {
+  std::vector<int64_t> koff((size_t)c.CRS());
+  for (int64_t ch = 0, k = 0; ch < c.Cg(); ch++)
+    for (int64_t r = 0; r < c.R; r++)
+      for (int64_t s = 0; s < c.S; s++) koff[(size_t)k++] = ch * p.plane + r * c.dh * p.rs + s * c.dw;
+  return koff;
+}
+
+// The implicit im2col operand B[k, pixel] = src[koff[k] + pixel offset] of one image and group.
+struct Im2col {
+  const ConvKernels *ck;
+  const int64_t *koff;
+  int64_t OW, sh, sw, rs;
+};
+
+// dst[k * ld + j] = B[k0 + k, j0 + j] for k < kc, j < n, zeros for n <= j < ld. With unit column
+// stride each output row the columns cross is one contiguous run of the image.
+void im2col_pack(const Im2col &m, float *dst, int64_t ld, const float *src, int64_t k0, int64_t kc, int64_t j0,
+                 int64_t n) {
+  if (m.sw == 1) {
+    ConvSeg local[64];
+    std::vector<ConvSeg> many;
+    ConvSeg *seg = local;
+    if (n / m.OW + 2 > 64) {
+      many.resize((size_t)(n / m.OW + 2));
+      seg = many.data();
+    }
+    int ns = 0;
+    for (int64_t j = 0; j < n;) {
+      const int64_t p = j0 + j, oh = p / m.OW, ow = p % m.OW, len = std::min(n - j, m.OW - ow);
+      seg[ns++] = {oh * m.sh * m.rs + ow, (int32_t)j, (int32_t)len};
+      j += len;
+    }
+    m.ck->pack_f32(dst, ld, src, m.koff + k0, kc, seg, ns, (int)n);
+    return;
+  }
+  std::vector<int64_t> off((size_t)n);
+  for (int64_t j = 0; j < n; j++) off[j] = ((j0 + j) / m.OW) * m.sh * m.rs + ((j0 + j) % m.OW) * m.sw;
+  for (int64_t k = 0; k < kc; k++) {
+    const float *s = src + m.koff[k0 + k];
+    float *d = dst + k * ld;
+    for (int64_t j = 0; j < n; j++) d[j] = s[off[j]];
+    for (int64_t j = n; j < ld; j++) d[j] = 0.0f;
+  }
+}
+
+void pack_b_hook(const void *user, float *dst, const float *b, int64_t k0, int64_t kc, int64_t j0, int nr,
+                 int nr_full) {
+  im2col_pack(*(const Im2col *)user, dst, nr_full, b, k0, kc, j0, nr);
+}
+
+// Runs body(n) for every image: across the pool when there are enough images to share out
+// (each then runs its GEMMs on one thread), else one after the other with the GEMMs threaded.
+template <class F>
+void for_images(kiln_context *ctx, int64_t N, const F &body) {
+  if (threads_of(ctx) > 1 && N >= 2 * threads_of(ctx))
+    parallel_for(ctx->pool.get(), N, 1, [&](int64_t s, int64_t e) {
+      for (int64_t n = s; n < e; n++) body(n);
+    });
+  else
+    for (int64_t n = 0; n < N; n++) body(n);
+}
+
+// ---- depthwise (one input channel per group) ----
+
+void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t mult = c.K / c.C, Hp = padded_h(c), Wp = padded_w(c), P = c.OH * c.OW;
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * c.R * c.S));
+  parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
+    std::vector<const float *> rows((size_t)c.R);
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t n = t / c.K, k = t % c.K;
+      float *buf = tl_pad.get((size_t)(Hp * Wp));
+      pad_copy(buf, x + (n * c.C + k / mult) * c.H * c.W, 1, c.H, c.W, Hp, Wp, c.ph, c.pw);
+      const float *wk = w + k * c.R * c.S;
+      const float b = bias ? bias[k] : 0.0f;
+      for (int64_t oh = 0; oh < c.OH; oh++) {
+        float *yr = y + t * P + oh * c.OW;
+        for (int64_t r = 0; r < c.R; r++) rows[r] = buf + (oh * c.sh + r * c.dh) * Wp;
+        if (c.sw == 1) {
+          ck.depthwise_row_f32(yr, rows.data(), wk, (int)c.R, (int)c.S, c.dw, c.OW, b);
+          continue;
+        }
+        for (int64_t ow = 0; ow < c.OW; ow++) {
+          float acc = b;
+          for (int64_t r = 0; r < c.R; r++)
+            for (int64_t s = 0; s < c.S; s++) acc = std::fma(wk[r * c.S + s], rows[r][ow * c.sw + s * c.dw], acc);
+          yr[ow] = acc;
+        }
+      }
+    }
+  });
+}
+
+void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
+  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const int64_t mult = c.K / c.C, Hp = padded_h(c), Wp = padded_w(c), P = c.OH * c.OW, RS = c.R * c.S;
+  parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
+    std::vector<double> acc((size_t)RS);
+    for (int64_t k = k0; k < k1; k++) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t n = 0; n < c.N; n++) {
+        float *buf = tl_pad.get((size_t)(Hp * Wp));
+        pad_copy(buf, x + (n * c.C + k / mult) * c.H * c.W, 1, c.H, c.W, Hp, Wp, c.ph, c.pw);
+        const float *g = dy + (n * c.K + k) * P;
+        for (int64_t oh = 0; oh < c.OH; oh++)
+          for (int64_t r = 0; r < c.R; r++)
+            for (int64_t s = 0; s < c.S; s++) {
+              const float *row = buf + (oh * c.sh + r * c.dh) * Wp + s * c.dw;
+              double d;
+              if (c.sw == 1) {
+                d = gk.dot_f32(g + oh * c.OW, row, c.OW);
+              } else {
+                float f = 0.0f;
+                for (int64_t ow = 0; ow < c.OW; ow++) f = std::fma(g[oh * c.OW + ow], row[ow * c.sw], f);
+                d = f;
+              }
+              acc[r * c.S + s] += d;
+            }
+      }
+      for (int64_t i = 0; i < RS; i++) dw[k * RS + i] = (float)acc[i];
+    }
+  });
+}
+
+// ---- float32 drivers ----
+
+void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
+  if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
+  if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
+  GemmGeometry g;
+  g.M = Kg, g.N = P, g.K = CRS;
+  g.rsa = CRS, g.csa = 1, g.rsc = P;
+  g.bias_rs = 1, g.bias_cs = 0;
+  auto ptrs = [&](int64_t n, const float *img, int64_t plane) {
+    std::vector<GemmPtrs> batch;
+    for (int64_t gr = 0; gr < c.G; gr++)
+      batch.push_back(
+          {w + gr * Kg * CRS, img + gr * Cg * plane, y + (n * c.K + gr * Kg) * P, bias ? bias + gr * Kg : nullptr});
+    return batch;
+  };
+  if (c.R == 1 && c.S == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0 && c.OH == c.H && c.OW == c.W) {
+    g.rsb = P, g.csb = 1;
+    std::vector<GemmPtrs> batch;
+    for (int64_t n = 0; n < c.N; n++)
+      for (const GemmPtrs &m : ptrs(n, x + n * c.C * P, P)) batch.push_back(m);
+    return gemm_f32(ctx, g, batch);
+  }
+  const Padding pd = padding_of(c);
+  const std::vector<int64_t> koff = row_offsets(c, pd);
+  const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
+  g.pack_b = pack_b_hook, g.pack_b_user = &m;
+  for_images(ctx, c.N, [&](int64_t n) {
+    const Src s = image_src(c, pd, x, n);
+    gemm_f32(ctx, g, ptrs(n, s.base, s.plane));
+  });
+}
+
+// Stride > 1: per image, columns = W_g^T @ dy_g for a chunk of pixels, added into a padded
+// image at the windows' places (col2im), then cropped into dx.
+void conv_bwd_input_col2im_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
+  const int64_t Hp = std::max(padded_h(c), c.H + c.ph), Wp = std::max(padded_w(c), c.W + c.pw);
+  const int64_t pc = std::clamp<int64_t>((128 << 10) / CRS / 16 * 16, 16, 1024);
+  GemmGeometry g;
+  g.K = Kg, g.M = CRS;
+  g.rsa = 1, g.csa = CRS, g.rsb = P, g.csb = 1;
+  for_images(ctx, c.N, [&](int64_t n) {
+    float *img = tl_pad.get((size_t)(c.C * Hp * Wp));
+    std::memset(img, 0, (size_t)(c.C * Hp * Wp) * sizeof(float));
+    float *cols = tl_col.get((size_t)(CRS * std::min(pc, P)));
+    for (int64_t gr = 0; gr < c.G; gr++)
+      for (int64_t p0 = 0; p0 < P; p0 += pc) {
+        GemmGeometry gc = g;
+        gc.N = gc.rsc = std::min(pc, P - p0);
+        gemm_f32(ctx, gc, {{w + gr * Kg * CRS, dy + (n * c.K + gr * Kg) * P + p0, cols, nullptr}});
+        for (int64_t i = 0; i < CRS; i++) {
+          const int64_t ch = gr * Cg + i / (c.R * c.S), r = i / c.S % c.R, s = i % c.S;
+          float *base = img + ch * Hp * Wp + r * c.dh * Wp + s * c.dw;
+          const float *col = cols + i * gc.N;
+          int64_t oh = p0 / c.OW, ow = p0 % c.OW;
+          for (int64_t j = 0; j < gc.N; j++) {
+            base[oh * c.sh * Wp + ow * c.sw] += col[j];
+            if (++ow == c.OW) ow = 0, oh++;
+          }
+        }
+      }
+    for (int64_t ch = 0; ch < c.C; ch++)
+      for (int64_t i = 0; i < c.H; i++)
+        std::memcpy(dx + ((n * c.C + ch) * c.H + i) * c.W, img + (ch * Hp + i + c.ph) * Wp + c.pw,
+                    (size_t)c.W * sizeof(float));
+  });
+}
+
+void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  if (c.N == 0 || c.C == 0 || c.H * c.W == 0) return;
+  if (c.K == 0 || c.OH * c.OW == 0) {
+    std::memset(dx, 0, (size_t)(c.N * c.C * c.H * c.W) * sizeof(float));
+    return;
+  }
+  if (c.sh != 1 || c.sw != 1) return conv_bwd_input_col2im_f32(ctx, c, dx, dy, w);
+  // dx = conv(dy, w') with w'[g*Cg + ch, kk, R-1-r, S-1-s] = w[g*Kg + kk, ch, r, s], stride 1,
+  // padding (R-1)*dh - ph (possibly negative: a crop) and output size H x W.
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), RS = c.R * c.S;
+  std::vector<float> wt((size_t)(c.K * Cg * RS));
+  for (int64_t gr = 0; gr < c.G; gr++)
+    for (int64_t kk = 0; kk < Kg; kk++)
+      for (int64_t ch = 0; ch < Cg; ch++)
+        for (int64_t i = 0; i < RS; i++)
+          wt[(((gr * Cg + ch) * Kg + kk) * RS) + (RS - 1 - i)] = w[((gr * Kg + kk) * Cg + ch) * RS + i];
+  Conv t = c;
+  t.C = c.K, t.H = c.OH, t.W = c.OW, t.K = c.C, t.OH = c.H, t.OW = c.W;
+  t.ph = (c.R - 1) * c.dh - c.ph, t.pw = (c.S - 1) * c.dw - c.pw;
+  conv_fwd_f32(ctx, t, dx, dy, wt.data(), nullptr);
+}
+
+void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
+  const int64_t total = c.K * c.CRS();
+  if (total == 0) return;
+  if (c.N == 0 || c.OH * c.OW == 0) {
+    std::memset(dw, 0, (size_t)total * sizeof(float));
+    return;
+  }
+  if (c.Cg() == 1) return depthwise_bwd_weight_f32(ctx, c, dw, x, dy);
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
+  const int64_t pc = std::clamp<int64_t>((128 << 10) / CRS / 16 * 16, 16, 1024);
+  const Padding pd = padding_of(c);
+  const std::vector<int64_t> koff = row_offsets(c, pd);
+  const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
+  // Fixed image blocks (never the thread count), each summing into its own partial.
+  const int64_t nb = std::min<int64_t>(c.N, kConvWeightBlocks);
+  std::vector<float> parts(nb > 1 ? (size_t)(nb * total) : 0);
+  GemmGeometry g;
+  g.M = Kg, g.N = CRS;
+  g.rsa = P, g.csa = 1, g.rsb = 1, g.rsc = CRS;
+  parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+      float *acc = nb > 1 ? parts.data() + b * total : dw;
+      for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++) {
+        const Src s = image_src(c, pd, x, n);
+        for (int64_t gr = 0; gr < c.G; gr++)
+          for (int64_t p0 = 0; p0 < P; p0 += pc) {
+            const int64_t np = std::min(pc, P - p0);
+            float *col = tl_col.get((size_t)(CRS * np));
+            im2col_pack(m, col, np, s.base + gr * Cg * s.plane, 0, CRS, p0, np);
+            GemmGeometry gc = g;
+            gc.K = np, gc.csb = np;
+            gc.beta = n == c.N * b / nb && p0 == 0 ? 0.0f : 1.0f;
+            gemm_f32(ctx, gc, {{dy + (n * c.K + gr * Kg) * P + p0, col, acc + gr * Kg * CRS, nullptr}});
+          }
+      }
+    }
+  });
+  if (nb > 1)
+    parallel_for(ctx->pool.get(), total, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; i++) {
+        float s = parts[i];
+        for (int64_t b = 1; b < nb; b++) s += parts[b * total + i];
+        dw[i] = s;
+      }
+    });
+}
+
+// ---- argument checks ----
+
+bool int_arg(double v, int64_t lo, int64_t hi, int64_t *out) {
+  if (!(v >= (double)lo && v <= (double)hi) || v != std::floor(v)) return false;
+  *out = (int64_t)v;
+  return true;
+}
+
+bool contiguous(const kiln_tensor &t) {
+  int64_t s = 1;
+  for (int d = t.ndim - 1; d >= 0; d--) {
+    if (t.shape[d] != 1 && t.strides[d] != s) return false;
+    s *= t.shape[d];
+  }
+  return true;
+}
+
+// Fills c from the operands ([N, C, H, W] input, [K, C/g, R, S] weight, [N, K, OH, OW] output)
+// and the attributes stride, padding (top, left), dilation, groups.
+kiln_status conv_setup(kiln_context *ctx, const char *op, const kiln_tensor &in, const kiln_tensor &wt,
+                       const kiln_tensor &out, const double *attr, Conv *c) {
+  for (const kiln_tensor *t : {&in, &wt, &out}) {
+    if (t->ndim != 4) return fail(ctx, KILN_ERR_SHAPE, "%s: operands must be 4-d", op);
+    if (!contiguous(*t)) return fail(ctx, KILN_ERR_ARG, "%s: operands must be contiguous", op);
+    if (t->dtype != in.dtype) return fail(ctx, KILN_ERR_DTYPE, "%s: dtypes disagree", op);
+  }
+  if (in.dtype != KILN_FLOAT32 && in.dtype != KILN_FLOAT64)
+    return fail(ctx, KILN_ERR_DTYPE, "%s: float32 or float64 expected", op);
+  const int64_t big = (int64_t)1 << 30;
+  int64_t v[7];
+  for (int i = 0; i < 7; i++)
+    if (!int_arg(attr[i], i == 2 || i == 3 ? 0 : 1, big, &v[i]))
+      return fail(ctx, KILN_ERR_ARG, "%s: bad stride, padding, dilation or groups", op);
+  c->N = in.shape[0], c->C = in.shape[1], c->H = in.shape[2], c->W = in.shape[3];
+  c->K = wt.shape[0], c->R = wt.shape[2], c->S = wt.shape[3];
+  c->OH = out.shape[2], c->OW = out.shape[3];
+  c->sh = v[0], c->sw = v[1], c->ph = v[2], c->pw = v[3], c->dh = v[4], c->dw = v[5], c->G = v[6];
+  if (c->C % c->G || c->K % c->G || wt.shape[1] != c->C / c->G || out.shape[0] != c->N || out.shape[1] != c->K)
+    return fail(ctx, KILN_ERR_SHAPE, "%s: channels, weight and groups do not fit", op);
+  return KILN_OK;
+}
+
+}  // namespace
+
+kiln_status conv2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &x, const kiln_tensor &w,
+                       const kiln_tensor *bias, const double *attr) {
+  Conv c;
+  if (kiln_status st = conv_setup(ctx, "conv2d", x, w, out, attr, &c)) return st;
+  if (bias && (bias->ndim != 1 || bias->shape[0] != c.K || bias->dtype != x.dtype || !contiguous(*bias)))
+    return fail(ctx, KILN_ERR_SHAPE, "conv2d: the bias must be a contiguous [K] of the input's dtype");
+  if (x.dtype == KILN_FLOAT32)
+    conv_fwd_f32(ctx, c, (float *)out.data, (const float *)x.data, (const float *)w.data,
+                 bias ? (const float *)bias->data : nullptr);
+  else
+    conv_fwd_ref<double>(ctx->pool.get(), c, (double *)out.data, (const double *)x.data, (const double *)w.data,
+                         bias ? (const double *)bias->data : nullptr);
+  return KILN_OK;
+}
+
+kiln_status conv2d_backward_input_cpu(kiln_context *ctx, const kiln_tensor &dx, const kiln_tensor &dy,
+                                      const kiln_tensor &w, const double *attr) {
+  Conv c;
+  if (kiln_status st = conv_setup(ctx, "conv2d_backward_input", dx, w, dy, attr, &c)) return st;
+  if (dx.dtype == KILN_FLOAT32)
+    conv_bwd_input_f32(ctx, c, (float *)dx.data, (const float *)dy.data, (const float *)w.data);
+  else
+    conv_bwd_input_ref<double>(ctx->pool.get(), c, (double *)dx.data, (const double *)dy.data, (const double *)w.data);
+  return KILN_OK;
+}
+
+kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw, const kiln_tensor &x,
+                                       const kiln_tensor &dy, const double *attr) {
+  Conv c;
+  if (kiln_status st = conv_setup(ctx, "conv2d_backward_weight", x, dw, dy, attr, &c)) return st;
+  if (x.dtype == KILN_FLOAT32)
+    conv_bwd_weight_f32(ctx, c, (float *)dw.data, (const float *)x.data, (const float *)dy.data);
+  else
+    conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, (const double *)x.data, (const double *)dy.data);
+  return KILN_OK;
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,99 @@
+// Convolution geometry shared by conv.cpp's kernels, and the direct-loop references: the float64
+// path (gradient checks) and what the float32 fast paths compute.
+#pragma once
+#include <cstdint>
+
+#include "../core/thread_pool.h"
+#include "cpu_ops.h"
+
+namespace kiln::cpu {
+
+// x [N, C, H, W], weight [K, C/G, R, S], y [N, K, OH, OW]. Output pixel (oh, ow) reads input rows
+// oh * sh - ph + r * dh and columns ow * sw - pw + s * dw; reads outside the input are zeros (so the
+// bottom and right padding follow from the output size).
+struct Conv {
+  int64_t N, C, H, W, K, R, S, OH, OW, sh, sw, ph, pw, dh, dw, G;
+  int64_t Cg() const { return C / G; }
+  int64_t Kg() const { return K / G; }
+  int64_t CRS() const { return Cg() * R * S; }
+};
+
+// Image blocks of the weight gradient: partial sums per block, added in block order.
+constexpr int64_t kConvWeightBlocks = 8;
+
+template <class T>
+void conv_fwd_ref(ThreadPool *pool, const Conv &c, T *y, const T *x, const T *w, const T *bias) {
+  parallel_for(pool, c.N * c.K, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t n = t / c.K, k = t % c.K, c0 = k / c.Kg() * c.Cg();
+      for (int64_t oh = 0; oh < c.OH; oh++)
+        for (int64_t ow = 0; ow < c.OW; ow++) {
+          double acc = 0;
+          for (int64_t ch = 0; ch < c.Cg(); ch++)
+            for (int64_t r = 0; r < c.R; r++) {
+              const int64_t ih = oh * c.sh - c.ph + r * c.dh;
+              if (ih < 0 || ih >= c.H) continue;
+              for (int64_t s = 0; s < c.S; s++) {
+                const int64_t iw = ow * c.sw - c.pw + s * c.dw;
+                if (iw < 0 || iw >= c.W) continue;
+                acc += (double)x[((n * c.C + c0 + ch) * c.H + ih) * c.W + iw] *
+                       (double)w[((k * c.Cg() + ch) * c.R + r) * c.S + s];
+              }
+            }
+          y[(t * c.OH + oh) * c.OW + ow] = (T)(acc + (bias ? (double)bias[k] : 0.0));
+        }
+    }
+  });
+}
+
+template <class T>
+void conv_bwd_input_ref(ThreadPool *pool, const Conv &c, T *dx, const T *dy, const T *w) {
+  parallel_for(pool, c.N * c.C, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t n = t / c.C, ch = t % c.C, gr = ch / c.Cg(), cc = ch % c.Cg();
+      for (int64_t ih = 0; ih < c.H; ih++)
+        for (int64_t iw = 0; iw < c.W; iw++) {
+          double acc = 0;
+          for (int64_t kk = 0; kk < c.Kg(); kk++) {
+            const int64_t k = gr * c.Kg() + kk;
+            for (int64_t r = 0; r < c.R; r++) {
+              const int64_t hn = ih + c.ph - r * c.dh;
+              if (hn < 0 || hn % c.sh || hn / c.sh >= c.OH) continue;
+              for (int64_t s = 0; s < c.S; s++) {
+                const int64_t wn = iw + c.pw - s * c.dw;
+                if (wn < 0 || wn % c.sw || wn / c.sw >= c.OW) continue;
+                acc += (double)dy[((n * c.K + k) * c.OH + hn / c.sh) * c.OW + wn / c.sw] *
+                       (double)w[((k * c.Cg() + cc) * c.R + r) * c.S + s];
+              }
+            }
+          }
+          dx[(t * c.H + ih) * c.W + iw] = (T)acc;
+        }
+    }
+  });
+}
+
+template <class T>
+void conv_bwd_weight_ref(ThreadPool *pool, const Conv &c, T *dw, const T *x, const T *dy) {
+  parallel_for(pool, c.K * c.CRS(), 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t k = t / c.CRS(), cc = t / (c.R * c.S) % c.Cg(), r = t / c.S % c.R, s = t % c.S;
+      const int64_t ch = k / c.Kg() * c.Cg() + cc;
+      double acc = 0;
+      for (int64_t n = 0; n < c.N; n++)
+        for (int64_t oh = 0; oh < c.OH; oh++) {
+          const int64_t ih = oh * c.sh - c.ph + r * c.dh;
+          if (ih < 0 || ih >= c.H) continue;
+          for (int64_t ow = 0; ow < c.OW; ow++) {
+            const int64_t iw = ow * c.sw - c.pw + s * c.dw;
+            if (iw < 0 || iw >= c.W) continue;
+            acc +=
+                (double)dy[((n * c.K + k) * c.OH + oh) * c.OW + ow] * (double)x[((n * c.C + ch) * c.H + ih) * c.W + iw];
+          }
+        }
+      dw[t] = (T)acc;
+    }
+  });
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,178 @@
+// 2-d pooling over NCHW planes: max pooling with int64 indices (flat h * W + w within the plane,
+// as PyTorch returns them), average pooling (PyTorch's divisor rules: padding counted or not,
+// ceil-mode overhang never counted, or a fixed divisor) and adaptive average pooling, with the
+// average poolings' backward. Max pooling's backward is a scatter-add by the indices (TS).
+// Memory-bound: plain loops, one plane per task (so the bits never depend on the thread count),
+// sums in double.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../core/thread_pool.h"
+#include "cpu_ops.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+bool int_arg(double v, int64_t lo, int64_t hi, int64_t *out) {
+  if (!(v >= (double)lo && v <= (double)hi) || v != std::floor(v)) return false;
+  *out = (int64_t)v;
+  return true;
+}
+
+bool planes_ok(const kiln_tensor &a, const kiln_tensor &b) {
+  if (a.ndim != 4 || b.ndim != 4 || a.shape[0] != b.shape[0] || a.shape[1] != b.shape[1]) return false;
+  for (const kiln_tensor *t : {&a, &b}) {
+    int64_t s = 1;
+    for (int d = 3; d >= 0; d--) {
+      if (t->shape[d] != 1 && t->strides[d] != s) return false;
+      s *= t->shape[d];
+    }
+  }
+  return true;
+}
+
+template <class F>
+void for_planes(kiln_context *ctx, int64_t planes, int64_t plane_size, const F &body) {
+  parallel_for(ctx->pool.get(), planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, plane_size)), body);
+}
+
+template <class T>
+void max_pool(kiln_context *ctx, T *y, int64_t *idx, const T *x, int64_t planes, int64_t H, int64_t W, int64_t OH,
+              int64_t OW, const int64_t *a) {
+  const int64_t kh = a[0], kw = a[1], sh = a[2], sw = a[3], ph = a[4], pw = a[5], dh = a[6], dw = a[7];
+  for_planes(ctx, planes, H * W, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; p++) {
+      const T *xp = x + p * H * W;
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          // PyTorch's rule: start at the first tap inside the input; a larger value or a NaN wins.
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t at = -1;
+          for (int64_t r = 0; r < kh; r++) {
+            const int64_t ih = oh * sh - ph + r * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (int64_t s = 0; s < kw; s++) {
+              const int64_t iw = ow * sw - pw + s * dw;
+              if (iw < 0 || iw >= W) continue;
+              const T v = xp[ih * W + iw];
+              if (at < 0 || v > best || std::isnan(v)) best = v, at = ih * W + iw;
+            }
+          }
+          y[(p * OH + oh) * OW + ow] = best;
+          idx[(p * OH + oh) * OW + ow] = at;
+        }
+    }
+  });
+}
+
+// The input span [lo, hi) of each output position along one axis and its divisor factor.
+struct Span {
+  int64_t lo, hi;
+  double div;
+};
+
+std::vector<Span> avg_spans(int64_t n, int64_t on, int64_t k, int64_t s, int64_t p, bool include_pad) {
+  std::vector<Span> v((size_t)on);
+  for (int64_t o = 0; o < on; o++) {
+    const int64_t start = o * s - p, end = std::min(start + k, n + p);
+    const int64_t lo = std::max<int64_t>(start, 0), hi = std::min(end, n);
+    v[o] = {lo, std::max(hi, lo), (double)(include_pad ? end - start : hi - lo)};
+  }
+  return v;
+}
+
+std::vector<Span> adaptive_spans(int64_t n, int64_t on) {
+  std::vector<Span> v((size_t)on);
+  for (int64_t o = 0; o < on; o++) {
+    const int64_t lo = o * n / on, hi = ((o + 1) * n + on - 1) / on;
+    v[o] = {lo, hi, (double)(hi - lo)};
+  }
+  return v;
+}
+
+// Forward: y = sum over the window / divisor; backward: dx += dy / divisor over the window.
+template <class T>
+void avg_pool(kiln_context *ctx, T *out, const T *in, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
+              const std::vector<Span> &hs, const std::vector<Span> &ws, double divisor, bool backward) {
+  for_planes(ctx, planes, H * W, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; p++) {
+      if (backward) {
+        T *dx = out + p * H * W;
+        std::vector<double> acc((size_t)(H * W), 0.0);
+        for (int64_t oh = 0; oh < OH; oh++)
+          for (int64_t ow = 0; ow < OW; ow++) {
+            const double g = (double)in[(p * OH + oh) * OW + ow] / (divisor > 0 ? divisor : hs[oh].div * ws[ow].div);
+            for (int64_t i = hs[oh].lo; i < hs[oh].hi; i++)
+              for (int64_t j = ws[ow].lo; j < ws[ow].hi; j++) acc[i * W + j] += g;
+          }
+        for (int64_t i = 0; i < H * W; i++) dx[i] = (T)acc[i];
+        continue;
+      }
+      const T *xp = in + p * H * W;
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          double sum = 0;
+          for (int64_t i = hs[oh].lo; i < hs[oh].hi; i++)
+            for (int64_t j = ws[ow].lo; j < ws[ow].hi; j++) sum += (double)xp[i * W + j];
+          out[(p * OH + oh) * OW + ow] = (T)(sum / (divisor > 0 ? divisor : hs[oh].div * ws[ow].div));
+        }
+    }
+  });
+}
+
+}  // namespace
+
+kiln_status max_pool2d_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &idx, const kiln_tensor &x,
+                           const double *attr) {
+  if (!planes_ok(x, y) || !planes_ok(y, idx) || y.shape[2] != idx.shape[2] || y.shape[3] != idx.shape[3])
+    return fail(ctx, KILN_ERR_SHAPE, "max_pool2d: contiguous [N, C, H, W] operands with matching planes expected");
+  if (x.dtype != y.dtype || idx.dtype != KILN_INT64 || (x.dtype != KILN_FLOAT32 && x.dtype != KILN_FLOAT64))
+    return fail(ctx, KILN_ERR_DTYPE, "max_pool2d: float32/float64 values and int64 indices expected");
+  int64_t a[8];
+  for (int i = 0; i < 8; i++)
+    if (!int_arg(attr[i], i == 4 || i == 5 ? 0 : 1, (int64_t)1 << 30, &a[i]))
+      return fail(ctx, KILN_ERR_ARG, "max_pool2d: bad kernel, stride, padding or dilation");
+  const int64_t planes = x.shape[0] * x.shape[1];
+  if (x.dtype == KILN_FLOAT32)
+    max_pool(ctx, (float *)y.data, (int64_t *)idx.data, (const float *)x.data, planes, x.shape[2], x.shape[3],
+             y.shape[2], y.shape[3], a);
+  else
+    max_pool(ctx, (double *)y.data, (int64_t *)idx.data, (const double *)x.data, planes, x.shape[2], x.shape[3],
+             y.shape[2], y.shape[3], a);
+  return KILN_OK;
+}
+
+kiln_status avg_pool2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const double *attr,
+                           bool adaptive, bool backward) {
+  const char *op = adaptive ? (backward ? "adaptive_avg_pool2d_backward" : "adaptive_avg_pool2d")
+                            : (backward ? "avg_pool2d_backward" : "avg_pool2d");
+  if (!planes_ok(out, in)) return fail(ctx, KILN_ERR_SHAPE, "%s: contiguous [N, C, H, W] operands expected", op);
+  if (out.dtype != in.dtype || (in.dtype != KILN_FLOAT32 && in.dtype != KILN_FLOAT64))
+    return fail(ctx, KILN_ERR_DTYPE, "%s: float32 or float64 expected", op);
+  // The big side is the image, the small one the pooled output.
+  const kiln_tensor &img = backward ? out : in, &pooled = backward ? in : out;
+  const int64_t H = img.shape[2], W = img.shape[3], OH = pooled.shape[2], OW = pooled.shape[3];
+  std::vector<Span> hs, ws;
+  double divisor = 0;
+  if (adaptive) {
+    hs = adaptive_spans(H, OH), ws = adaptive_spans(W, OW);
+  } else {
+    int64_t a[7];
+    for (int i = 0; i < 7; i++)
+      if (!int_arg(attr[i], i >= 4 ? 0 : 1, (int64_t)1 << 30, &a[i]))
+        return fail(ctx, KILN_ERR_ARG, "%s: bad kernel, stride, padding or countIncludePad", op);
+    if (!(attr[7] >= 0 && std::isfinite(attr[7]))) return fail(ctx, KILN_ERR_ARG, "%s: bad divisor", op);
+    hs = avg_spans(H, OH, a[0], a[2], a[4], a[6] != 0), ws = avg_spans(W, OW, a[1], a[3], a[5], a[6] != 0);
+    divisor = attr[7];
+  }
+  const int64_t planes = in.shape[0] * in.shape[1];
+  if (in.dtype == KILN_FLOAT32)
+    avg_pool(ctx, (float *)out.data, (const float *)in.data, planes, H, W, OH, OW, hs, ws, divisor, backward);
+  else
+    avg_pool(ctx, (double *)out.data, (const double *)in.data, planes, H, W, OH, OW, hs, ws, divisor, backward);
+  return KILN_OK;
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,158 @@
+/**
+ * The pooling kernels (native/cpu/pool.cpp) as ops with autograd: max pooling with indices (its
+ * gradient a scatter-add by the indices), average and adaptive average pooling with their
+ * backward kernels (each the other's gradient: both are linear). The output size is given, so
+ * ceil mode is the caller's (nn/layers/conv.ts) business.
+ */
+import { record } from '../autograd/node';
+import { runKernel } from '../dispatch';
+import { zeros } from '../creation';
+import { KilnError } from '../errors';
+import { shapeStr } from '../shape';
+import { Tensor } from '../tensor';
+import { checkTensor } from './kinds';
+import { kernelInput, Pair, runConverted } from './conv';
+import { OP } from './op_ids.gen';
+import { isFloating } from '../dtype';
+
+/** Kernel, stride, padding and dilation of a max pooling. */
+export interface MaxPoolGeometry {
+  kernel: Pair;
+  stride: Pair;
+  padding: Pair;
+  dilation: Pair;
+}
+
+/** Kernel, stride, padding, whether padding counts in the divisor, and a fixed divisor (> 0, or 0: none). */
+export interface AvgPoolGeometry {
+  kernel: Pair;
+  stride: Pair;
+  padding: Pair;
+  countIncludePad: boolean;
+  divisor: number;
+}
+
+/**
+ * Pooled size along one axis (PyTorch's rule): with ceilMode the last window may hang over the
+ * end, but must start inside the input or its left padding.
+ */
+export function poolOutSize(n: number, k: number, s: number, p: number, d: number, ceil: boolean): number {
+  const span = n + 2 * p - d * (k - 1) - 1;
+  if (span < 0) return 0;
+  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  if (ceil && (out - 1) * s >= n + p) out--;
+  return out;
+}
+
+const isInt = (v: number, min: number): boolean => Number.isInteger(v) && v >= min;
+
+function checkInput(op: string, x: Tensor, name = 'input'): void {
+  checkTensor(x, op, name);
+  if (x.ndim !== 4) throw new KilnError('ERR_SHAPE', `${op}: ${name} must be [N, C, H, W], got ${shapeStr(x._shape)}`);
+  if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `${op}: needs a floating ${name}, got ${x.dtype}`);
+}
+
+function checkPairs(op: string, pairs: [string, Pair, number][]): void {
+  for (const [name, p, min] of pairs)
+    if (!Array.isArray(p) || p.length !== 2 || !p.every((v) => isInt(v, min)))
+      throw new KilnError('ERR_ARG', `${op}: ${name} must be two integers >= ${min}, got ${JSON.stringify(p)}`);
+}
+
+const dtOf = (x: Tensor) => ({
+  dtype: x.dtype,
+  run: x.dtype === 'float64' ? ('float64' as const) : ('float32' as const),
+});
+
+/** Max over each window of x [N, C, H, W] into outSize, with the flat (h * W + w) index of each maximum. */
+export function maxPool2dWithIndices(x: Tensor, geo: MaxPoolGeometry, outSize: Pair): [Tensor, Tensor] {
+  const op = 'max_pool2d';
+  checkInput(op, x);
+  checkPairs(op, [
+    ['kernel', geo.kernel, 1],
+    ['stride', geo.stride, 1],
+    ['padding', geo.padding, 0],
+    ['dilation', geo.dilation, 1],
+    ['outSize', outSize, 1],
+  ]);
+  const [N, C, H, W] = x._shape;
+  const dt = dtOf(x);
+  const xi = kernelInput(x, dt.run);
+  const vals = Tensor._empty([N, C, outSize[0], outSize[1]], dt.run, op);
+  const idx = Tensor._empty([N, C, outSize[0], outSize[1]], 'int64', op);
+  try {
+    runKernel(OP.MAX_POOL2D, [vals, idx], [xi], [...geo.kernel, ...geo.stride, ...geo.padding, ...geo.dilation]);
+  } finally {
+    xi.dispose();
+  }
+  let out = vals;
+  if (dt.run !== dt.dtype) {
+    out = vals.to(dt.dtype);
+    vals.dispose();
+  }
+  const P = outSize[0] * outSize[1];
+  // The indices ride along as an input, so the node keeps its own handle on them.
+  const y = record(op, out, [x, idx], (g, c) => {
+    const flat = zeros([N, C, H * W], { dtype: g.dtype });
+    return [flat.scatterAdd(2, c.inputs[1].reshape([N, C, P]), g.reshape([N, C, P])).reshape([N, C, H, W]), null];
+  });
+  return [y, idx];
+}
+
+const avgAttrs = (g: AvgPoolGeometry): number[] => [
+  ...g.kernel,
+  ...g.stride,
+  ...g.padding,
+  g.countIncludePad ? 1 : 0,
+  g.divisor,
+];
+
+function checkAvg(op: string, geo: AvgPoolGeometry, size: Pair): void {
+  checkPairs(op, [
+    ['kernel', geo.kernel, 1],
+    ['stride', geo.stride, 1],
+    ['padding', geo.padding, 0],
+    ['size', size, 1],
+  ]);
+  if (!(geo.divisor >= 0 && Number.isFinite(geo.divisor)))
+    throw new KilnError('ERR_ARG', `${op}: divisor must be a finite number > 0 (or 0: none), got ${geo.divisor}`);
+}
+
+/** Mean over each window of x [N, C, H, W] into outSize (PyTorch's divisor rules). */
+export function avgPool2dCore(x: Tensor, geo: AvgPoolGeometry, outSize: Pair): Tensor {
+  const op = 'avg_pool2d';
+  checkInput(op, x);
+  checkAvg(op, geo, outSize);
+  const [N, C, H, W] = x._shape;
+  const out = runConverted(OP.AVG_POOL2D, op, [N, C, ...outSize], [x], avgAttrs(geo), dtOf(x));
+  return record(op, out, [x], (g) => [avgPool2dBackward(g, geo, [H, W])]);
+}
+
+/** The gradient of avgPool2dCore with respect to its input of size inputSize, from gy. */
+export function avgPool2dBackward(gy: Tensor, geo: AvgPoolGeometry, inputSize: Pair): Tensor {
+  const op = 'avg_pool2d_backward';
+  checkInput(op, gy, 'grad_output');
+  checkAvg(op, geo, inputSize);
+  const [N, C, OH, OW] = gy._shape;
+  const out = runConverted(OP.AVG_POOL2D_BACKWARD, op, [N, C, ...inputSize], [gy], avgAttrs(geo), dtOf(gy));
+  return record(op, out, [gy], (g) => [avgPool2dCore(g, geo, [OH, OW])]);
+}
+
+/** Mean over PyTorch's adaptive regions (rows floor(i H / OH) .. ceil((i + 1) H / OH)). */
+export function adaptiveAvgPool2dCore(x: Tensor, outSize: Pair): Tensor {
+  const op = 'adaptive_avg_pool2d';
+  checkInput(op, x);
+  checkPairs(op, [['outputSize', outSize, 1]]);
+  const [N, C, H, W] = x._shape;
+  const out = runConverted(OP.ADAPTIVE_AVG_POOL2D, op, [N, C, ...outSize], [x], [], dtOf(x));
+  return record(op, out, [x], (g) => [adaptiveAvgPool2dBackward(g, [H, W])]);
+}
+
+/** The gradient of adaptiveAvgPool2dCore with respect to its input of size inputSize. */
+export function adaptiveAvgPool2dBackward(gy: Tensor, inputSize: Pair): Tensor {
+  const op = 'adaptive_avg_pool2d_backward';
+  checkInput(op, gy, 'grad_output');
+  checkPairs(op, [['inputSize', inputSize, 1]]);
+  const [N, C, OH, OW] = gy._shape;
+  const out = runConverted(OP.ADAPTIVE_AVG_POOL2D_BACKWARD, op, [N, C, ...inputSize], [gy], [], dtOf(gy));
+  return record(op, out, [gy], (g) => [adaptiveAvgPool2dCore(g, [OH, OW])]);
+}
