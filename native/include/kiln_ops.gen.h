@@ -56,7 +56,13 @@ enum kiln_op {
   KILN_OP_SCATTER_ADD = 50,
   KILN_OP_UNIFORM = 51,
   KILN_OP_NORMAL = 52,
-  KILN_OP_COUNT = 53
+  KILN_OP_SOFTMAX = 53,
+  KILN_OP_SOFTMAX_BACKWARD = 54,
+  KILN_OP_LAYER_NORM = 55,
+  KILN_OP_LAYER_NORM_BACKWARD = 56,
+  KILN_OP_CROSS_ENTROPY = 57,
+  KILN_OP_CROSS_ENTROPY_BACKWARD = 58,
+  KILN_OP_COUNT = 59
 };
 
 typedef struct kiln_op_info {
@@ -118,6 +124,12 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"scatter_add", 2, 1, 1},
     {"uniform", 0, 1, 6},
     {"normal", 0, 1, 6},
+    {"softmax", 1, 1, 2},
+    {"softmax_backward", 2, 1, 2},
+    {"layer_norm", 3, 3, 2},
+    {"layer_norm_backward", 5, 3, 1},
+    {"cross_entropy", 3, 3, 2},
+    {"cross_entropy_backward", 5, 1, 2},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

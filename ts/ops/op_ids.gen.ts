@@ -54,6 +54,12 @@ export const OP = {
   SCATTER_ADD: 50,
   UNIFORM: 51,
   NORMAL: 52,
+  SOFTMAX: 53,
+  SOFTMAX_BACKWARD: 54,
+  LAYER_NORM: 55,
+  LAYER_NORM_BACKWARD: 56,
+  CROSS_ENTROPY: 57,
+  CROSS_ENTROPY_BACKWARD: 58,
 } as const;
 
-export const OP_COUNT = 53;
+export const OP_COUNT = 59;

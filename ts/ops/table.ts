@@ -11,12 +11,15 @@ import { binaryKind, unaryKind } from './kinds';
 import { reduceKind } from './reduce_kind';
 import { copyRow, fillRow } from './convert';
 import { catRow, gatherRow, padRow, scatterAddRow, scatterRow, whereRow } from './indexing_rows';
+import { crossEntropyBackwardRow, crossEntropyRow } from './cross_entropy';
+import { layerNormBackwardRow, layerNormRow } from './layer_norm';
 import { matmulRow } from './linalg';
 import { addmmRow, linearRow } from './linear';
 import { erfRef } from './samples';
 import { expandRow, permuteRow, reshapeRow, sliceBackwardRow, sliceRow } from './movement';
 import { normalRow, uniformRow } from './random';
 import type { OpRow } from './row';
+import { softmaxBackwardRow, softmaxRow } from './softmax';
 
 const F = FLOAT_DTYPES;
 const SIGNED = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64'] as const;
@@ -311,6 +314,12 @@ export const table = {
   slice_backward: sliceBackwardRow,
   cat: catRow,
   pad: padRow,
+  softmax: softmaxRow,
+  softmax_backward: softmaxBackwardRow,
+  layer_norm: layerNormRow,
+  layer_norm_backward: layerNormBackwardRow,
+  cross_entropy: crossEntropyRow,
+  cross_entropy_backward: crossEntropyBackwardRow,
 };
 
 export type OpName = keyof typeof table;

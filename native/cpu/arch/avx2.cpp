@@ -14,10 +14,12 @@ using V = Vec;
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "gemm.inc"
 #include "optim.inc"
+#include "rows.inc"
 }  // namespace
 }  // namespace avx2
 
-const IsaKernels kAvx2Kernels = avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32);
+const IsaKernels kAvx2Kernels =
+    avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32, avx2::make_rows_table());
 
 }  // namespace kiln::cpu
 #endif

@@ -15,10 +15,12 @@ using V = Vec;
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "gemm.inc"
 #include "optim.inc"
+#include "rows.inc"
 }  // namespace
 }  // namespace avx512
 
-const IsaKernels kAvx512Kernels = avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32);
+const IsaKernels kAvx512Kernels =
+    avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32, avx512::make_rows_table());
 
 }  // namespace kiln::cpu
 #endif

@@ -21,10 +21,12 @@ using V = Vec;
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "gemm.inc"
 #include "optim.inc"
+#include "rows.inc"
 }  // namespace
 }  // namespace generic
 
-const IsaKernels kGenericKernels = generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32);
+const IsaKernels kGenericKernels =
+    generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32, generic::make_rows_table());
 
 const IsaKernels *isa_kernels(kiln_isa isa) {
   switch (isa) {

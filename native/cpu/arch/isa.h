@@ -90,6 +90,25 @@ struct AdamScalars {
   bool amsgrad, decoupled, maximize;
 };
 
+// Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
+struct RowKernels {
+  // Softmax (log: log-softmax) over n elements at `stride`: 1 is one contiguous row; otherwise
+  // columns [0, cols) of an [n, stride] block, vectorised across columns.
+  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log);
+  void (*softmax_backward_f32)(float *gx, const float *gy, const float *y, int64_t n, int64_t stride, int64_t cols,
+                               bool log);
+  float (*logsumexp_f32)(const float *x, int64_t n);
+  // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
+  void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
+                         float *mean, float *rstd);
+  // One row's gx; adds its share of grad weight / grad bias into dw / db when not null.
+  void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
+                                  int64_t n, float mean, float rstd, bool rms);
+  // gx[j] = a exp(x[j] - lse) - (ts t[j] + c) w[j] (t null: 0, w null: 1): cross-entropy's gradient.
+  void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
+                        const float *w, float c);
+};
+
 struct IsaKernels {
   const char *name;
   // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
@@ -107,6 +126,7 @@ struct IsaKernels {
   GemmKernels gemm;
   // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
   void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
+  RowKernels rows;
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

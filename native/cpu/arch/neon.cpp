@@ -14,10 +14,12 @@ using V = Vec;
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "gemm.inc"
 #include "optim.inc"
+#include "rows.inc"
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels = neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32);
+const IsaKernels kNeonKernels =
+    neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32, neon::make_rows_table());
 
 }  // namespace kiln::cpu
 #endif
