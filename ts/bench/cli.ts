@@ -16,6 +16,7 @@ import { memory } from '../index';
 import { benchDispatch } from './dispatch';
 import { benchElementwise } from './elementwise';
 import { benchGemm, gemmChart } from './gemm';
+import { benchNorm, benchSoftmax, benchXent } from './memory_ops';
 import { benchOptim } from './optim';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
 import { benchSum } from './sum';
@@ -30,6 +31,9 @@ export const BENCHES: Record<string, Bench> = {
   dispatch: benchDispatch,
   gemm: benchGemm,
   optim: benchOptim,
+  norm: benchNorm,
+  softmax: benchSoftmax,
+  xent: benchXent,
 };
 
 /** The benches that also draw their records as an SVG chart. */
@@ -50,7 +54,7 @@ export interface CliArgs {
   chart: boolean;
 }
 
-const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|all> [options]   (or: npm run bench -- <name> [options])
+const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|norm|softmax|xent|all> [options]   (or: npm run bench -- <name> [options])
   --max N         largest element count of the size sweeps (default 1e8; 1e7 for all)
   --max-size N    largest square side of the gemm bench (default 4096; 1024 for all)
   --params N      parameters of the optim bench's AdamW step (default 1e7; 1e6 for all)
