@@ -192,9 +192,7 @@ async function benchOp(
     }
     y.dispose();
   };
-  const variants: { impl: string; run: () => void | Promise<unknown> }[] = [
-    { impl: 'kiln', run: kilnFwd },
-  ];
+  const variants: { impl: string; run: () => void | Promise<unknown> }[] = [{ impl: 'kiln', run: kilnFwd }];
   let ort: OrtBound | null = null;
   const nodes = onnxNodes(op);
   const loaded = loadOnnxRuntime();
@@ -239,7 +237,13 @@ async function benchOp(
   if (typeof torch === 'string') console.error(`${bench}: ${torch}`);
   else {
     const what = op === 'rmsNorm' ? 'composite rsqrt(mean(x^2) + eps)' : op;
-    const f = rec(fwdName, 'PyTorch', torch.results.fwd.stats, fb, `PyTorch ${torch.version} ${what}, ${threads} threads`);
+    const f = rec(
+      fwdName,
+      'PyTorch',
+      torch.results.fwd.stats,
+      fb,
+      `PyTorch ${torch.version} ${what}, ${threads} threads`,
+    );
     const b = rec(bwdName, 'PyTorch', torch.results.fwdbwd.stats, fbb, f.detail);
     out.push(f, b);
     refsFwd.PyTorch = f;
@@ -261,19 +265,17 @@ async function benchOp(
 function copyBandwidth(bench: string, opts: BenchOptions, n: number): Measurement[] {
   const src = kiln.randn([n]),
     dst = kiln.empty([n]);
-  const ms = measure(copyVariants(src, dst), opts).map(
-    (stats, i): Measurement => ({
-      bench,
-      name: 'copy',
-      shape: [n],
-      dtype: 'float32',
-      impl: ['kiln copy_', 'TypedArray.set', 'Buffer.copy'][i],
-      stats,
-      unit: 'GB/s',
-      value: gbps(8 * n, stats),
-      ratios: {},
-    }),
-  );
+  const ms = measure(copyVariants(src, dst), opts).map((stats, i): Measurement => ({
+    bench,
+    name: 'copy',
+    shape: [n],
+    dtype: 'float32',
+    impl: ['kiln copy_', 'TypedArray.set', 'Buffer.copy'][i],
+    stats,
+    unit: 'GB/s',
+    value: gbps(8 * n, stats),
+    ratios: {},
+  }));
   src.dispose();
   dst.dispose();
   return ms;
@@ -290,12 +292,36 @@ async function runOps(bench: string, ops: OpName[], shapes: [number, number][], 
 
 /** `kiln bench norm`: layerNorm and rmsNorm on [16384, 1024] and [4096, 4096]. */
 export const benchNorm = (opts: BenchOptions): Promise<Measurement[]> =>
-  runOps('norm', ['layerNorm', 'rmsNorm'], [[16384, 1024], [4096, 4096]], opts);
+  runOps(
+    'norm',
+    ['layerNorm', 'rmsNorm'],
+    [
+      [16384, 1024],
+      [4096, 4096],
+    ],
+    opts,
+  );
 
 /** `kiln bench softmax`: softmax and logSoftmax on [16384, 1024] and [4096, 4096]. */
 export const benchSoftmax = (opts: BenchOptions): Promise<Measurement[]> =>
-  runOps('softmax', ['softmax', 'logSoftmax'], [[16384, 1024], [4096, 4096]], opts);
+  runOps(
+    'softmax',
+    ['softmax', 'logSoftmax'],
+    [
+      [16384, 1024],
+      [4096, 4096],
+    ],
+    opts,
+  );
 
 /** `kiln bench xent`: crossEntropy (class indices, mean) on [65536, 256] and [8192, 4096] logits. */
 export const benchXent = (opts: BenchOptions): Promise<Measurement[]> =>
-  runOps('xent', ['crossEntropy'], [[65536, 256], [8192, 4096]], opts);
+  runOps(
+    'xent',
+    ['crossEntropy'],
+    [
+      [65536, 256],
+      [8192, 4096],
+    ],
+    opts,
+  );
