@@ -147,7 +147,11 @@ function check(op: OpName, o: Operands): void {
   y.dispose();
 }
 
-async function benchOp(
+/** One op and shape: kiln, onnxruntime and PyTorch rows; every tensor made here is freed. */
+const benchOp = (bench: string, op: OpName, shape: [number, number], opts: BenchOptions, copy: Measurement) =>
+  kiln.scope(() => benchOpIn(bench, op, shape, opts, copy));
+
+async function benchOpIn(
   bench: string,
   op: OpName,
   shape: [number, number],
@@ -263,6 +267,9 @@ async function benchOp(
 
 /** The copy bandwidth of a 64 MB float32 copy (the fastest of copy.ts's three). */
 function copyBandwidth(bench: string, opts: BenchOptions, n: number): Measurement[] {
+  return kiln.scope(() => copyBandwidthIn(bench, opts, n));
+}
+function copyBandwidthIn(bench: string, opts: BenchOptions, n: number): Measurement[] {
   const src = kiln.randn([n]),
     dst = kiln.empty([n]);
   const ms = measure(copyVariants(src, dst), opts).map((stats, i): Measurement => ({

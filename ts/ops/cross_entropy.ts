@@ -177,11 +177,28 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const { loss, wrow } = lossRows(x2, t2, { weight: w, ignoreIndex, eps });
   let out: Tensor;
   if (reduction === 'none') out = loss.reshape(rowShape);
-  else if (reduction === 'sum') out = loss.sum();
-  // mean: over the summed weights of the counted rows (indices), over the rows (probabilities)
-  else out = loss.sum().div(prob ? x2.shape[0] : wrow.sum());
-  wrow.dispose();
-  return out.dtype === input.dtype || !isFloating(input.dtype) ? out : out.to(input.dtype);
+  else {
+    const s = loss.sum();
+    // mean: over the summed weights of the counted rows (indices), over the rows (probabilities)
+    const denom = reduction === 'mean' && !prob ? wrow.sum() : null;
+    out = reduction === 'sum' ? s : s.div(denom ?? x2.shape[0]);
+    disposeTemps([
+      [denom, null],
+      [s, out],
+    ]);
+  }
+  const result = out.dtype === input.dtype || !isFloating(input.dtype) ? out : out.to(input.dtype);
+  // The graph keeps its own handles on what it needs.
+  disposeTemps([
+    [wrow, null],
+    [loss, out],
+    [out, result],
+    [x2, x],
+    [x, input],
+    [t2, target],
+    [w, weight],
+  ]);
+  return result;
 }
 
 // ---- Op-table rows ----
