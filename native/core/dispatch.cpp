@@ -155,6 +155,17 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
         return fail(ctx, KILN_ERR_ARG, "%s: bad number of reduced dims", kiln_op_name(op));
       if (kiln_status st = check_reduce(ctx, op, o[0], in[0], iattr)) return st;
       break;
+    case KILN_OP_SOFTMAX:
+    case KILN_OP_SOFTMAX_BACKWARD:
+      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &iattr) || (attr[1] != 0 && attr[1] != 1))
+        return fail(ctx, KILN_ERR_ARG, "%s: bad dim or log flag", kiln_op_name(op));
+      if (!same_shape(o[0], in[0]) || (nin > 1 && !same_shape(o[0], in[1])))
+        return fail(ctx, KILN_ERR_SHAPE, "%s: operands must share one shape", kiln_op_name(op));
+      break;
+    case KILN_OP_LAYER_NORM:
+    case KILN_OP_LAYER_NORM_BACKWARD:
+    case KILN_OP_CROSS_ENTROPY:
+    case KILN_OP_CROSS_ENTROPY_BACKWARD: break;  // their kernels check their operands
     case KILN_OP_MATMUL:
       if (kiln_status st = check_matmul(ctx, o[0], in, attr, &mm, &has_bias)) return st;
       break;
@@ -232,6 +243,14 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_GATHER: return gather_cpu(ctx, o[0], in[0], in[1], iattr);
     case KILN_OP_SCATTER: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, false);
     case KILN_OP_SCATTER_ADD: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, true);
+    case KILN_OP_SOFTMAX: return softmax_cpu(ctx, o[0], in[0], iattr, attr[1] != 0);
+    case KILN_OP_SOFTMAX_BACKWARD: return softmax_backward_cpu(ctx, o[0], in[0], in[1], iattr, attr[1] != 0);
+    case KILN_OP_LAYER_NORM: return layer_norm_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], attr[0], attr[1] != 0);
+    case KILN_OP_LAYER_NORM_BACKWARD:
+      return layer_norm_backward_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], in[3], in[4], attr[0] != 0);
+    case KILN_OP_CROSS_ENTROPY: return cross_entropy_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], attr);
+    case KILN_OP_CROSS_ENTROPY_BACKWARD:
+      return cross_entropy_backward_cpu(ctx, o[0], in[0], in[1], in[2], in[3], in[4], attr);
     case KILN_OP_UNIFORM: return uniform_cpu(ctx, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);
     case KILN_OP_NORMAL: return normal_cpu(ctx, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);
     case KILN_OP_GELU: return act_cpu(ctx, o[0], in[0], attr[0] != 0 ? NnAct::GeluTanh : NnAct::Gelu);

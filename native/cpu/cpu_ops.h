@@ -74,5 +74,23 @@ kiln_status max_pool2d_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_t
                            const double *attr);
 kiln_status avg_pool2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const double *attr,
                            bool adaptive, bool backward);
+// Fused memory-bound rows (softmax.cpp, norm.cpp, cross_entropy.cpp): contiguous operands, float32
+// or float64; see each file's header for the math and the saved per-row statistics.
+kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim, bool log);
+kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gy, const kiln_tensor &y,
+                                 int dim, bool log);
+// x [rows, n]; y like x; mean, rstd [rows]; w, b [n] or empty (absent).
+kiln_status layer_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &mean, const kiln_tensor &rstd,
+                           const kiln_tensor &x, const kiln_tensor &w, const kiln_tensor &b, double eps, bool rms);
+// gw, gb [n] or empty (not wanted); w [n] or empty.
+kiln_status layer_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw,
+                                    const kiln_tensor &w, const kiln_tensor &mean, const kiln_tensor &rstd, bool rms);
+// attr: ignore_index, label_smoothing. loss, lse, wrow [rows]; target int64 [rows] or like logits.
+kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const kiln_tensor &lse,
+                              const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
+                              const kiln_tensor &weight, const double *attr);
+kiln_status cross_entropy_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &logits,
+                                       const kiln_tensor &target, const kiln_tensor &weight, const kiln_tensor &lse,
+                                       const kiln_tensor &gloss, const double *attr);
 
 }  // namespace kiln::cpu

@@ -74,7 +74,13 @@ enum kiln_op {
   KILN_OP_AVG_POOL2D_BACKWARD = 68,
   KILN_OP_ADAPTIVE_AVG_POOL2D = 69,
   KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD = 70,
-  KILN_OP_COUNT = 71
+  KILN_OP_SOFTMAX = 71,
+  KILN_OP_SOFTMAX_BACKWARD = 72,
+  KILN_OP_LAYER_NORM = 73,
+  KILN_OP_LAYER_NORM_BACKWARD = 74,
+  KILN_OP_CROSS_ENTROPY = 75,
+  KILN_OP_CROSS_ENTROPY_BACKWARD = 76,
+  KILN_OP_COUNT = 77
 };
 
 typedef struct kiln_op_info {
@@ -154,6 +160,12 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"avg_pool2d_backward", 1, 1, 8},
     {"adaptive_avg_pool2d", 1, 1, 0},
     {"adaptive_avg_pool2d_backward", 1, 1, 0},
+    {"softmax", 1, 1, 2},
+    {"softmax_backward", 2, 1, 2},
+    {"layer_norm", 3, 3, 2},
+    {"layer_norm_backward", 5, 3, 1},
+    {"cross_entropy", 3, 3, 2},
+    {"cross_entropy_backward", 5, 1, 2},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

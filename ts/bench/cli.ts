@@ -17,6 +17,7 @@ import { benchDispatch } from './dispatch';
 import { benchElementwise } from './elementwise';
 import { benchConv } from './conv';
 import { benchGemm, gemmChart } from './gemm';
+import { benchNorm, benchSoftmax, benchXent } from './memory_ops';
 import { benchOptim } from './optim';
 import { benchBatchNorm, benchDropout, benchGelu } from './nn_ops';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
@@ -36,6 +37,9 @@ export const BENCHES: Record<string, Bench> = {
   dropout: benchDropout,
   batchnorm: benchBatchNorm,
   conv: benchConv,
+  norm: benchNorm,
+  softmax: benchSoftmax,
+  xent: benchXent,
 };
 
 /** The benches that also draw their records as an SVG chart. */

@@ -1,9 +1,10 @@
 /**
  * Loss functions (torch.nn.functional) and their modules (torch.nn), with PyTorch's reductions,
  * class weights, ignoreIndex and labelSmoothing. Written with differentiable ops, so each has a
- * gradient; crossEntropy becomes one fused kernel with the nn kernels (issue 4).
+ * gradient, except crossEntropy, which runs on the fused cross_entropy kernels.
  */
 import { KilnError } from '../errors';
+import { crossEntropy as fusedCrossEntropy } from '../ops/cross_entropy';
 import { shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
 import { Module } from './module';
@@ -92,52 +93,13 @@ export interface CrossEntropyOptions extends NllOptions {
 
 /**
  * Cross entropy of logits against class indices or class probabilities
- * (torch.nn.functional.cross_entropy), via a stable logSoftmax.
+ * (torch.nn.functional.cross_entropy), fused with log-softmax in one kernel each way
+ * (ops/cross_entropy.ts).
  * @example
  * F.crossEntropy(logits, labels, { labelSmoothing: 0.1, ignoreIndex: 0 });
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
-  const reduction = opts.reduction ?? 'mean',
-    ignoreIndex = opts.ignoreIndex ?? -100,
-    eps = opts.labelSmoothing ?? 0;
-  checkReduction('crossEntropy', reduction);
-  if (!(eps >= 0 && eps <= 1))
-    throw new KilnError('ERR_ARG', `crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
-  const cdim = input.ndim === 1 ? 0 : 1;
-  const logp = input.logSoftmax(cdim);
-  const weight = opts.weight ?? null;
-  const C = input.shape[cdim];
-  if (weight && (weight.ndim !== 1 || weight.shape[0] !== C))
-    throw new KilnError('ERR_SHAPE', `crossEntropy: weight must have shape [${C}], got ${shapeStr(weight.shape)}`);
-  const wview = weight ? (cdim === 0 ? weight : weight.reshape([C, ...input.shape.slice(2).map(() => 1)])) : null;
-  if (target.dtype.startsWith('float') || target.dtype === 'bfloat16') {
-    // Class probabilities: mean divides by the number of rows, never by weights (as PyTorch).
-    sameShape('crossEntropy', input, target);
-    const tt = eps > 0 ? target.mul(1 - eps).add(eps / C) : target;
-    let per = logp.mul(tt);
-    if (wview) per = per.mul(wview);
-    const loss = per.sum(cdim).neg();
-    if (reduction === 'none') return loss;
-    if (reduction === 'sum') return loss.sum();
-    return loss.sum().div(input.numel() / C);
-  }
-  const { x, t } = classesLast('crossEntropy', logp, target);
-  checkIndices('crossEntropy', t, C, ignoreIndex);
-  const { loss: nll, w, keep } = pickNll(x, t, weight, ignoreIndex);
-  let loss = nll;
-  let smooth: Tensor | null = null;
-  if (eps > 0) {
-    smooth = (weight ? x.mul(weight) : x).sum(1).neg().mul(keep);
-    loss = nll.mul(1 - eps).add(smooth.mul(eps / C));
-  }
-  if (reduction === 'none') return loss.reshape([...target.shape]);
-  if (reduction === 'sum') return loss.sum();
-  // mean: nll over the summed weights of the counted rows; the smoothing term over the same
-  // weights when there are class weights, else over the counted rows (PyTorch's rule).
-  const nllMean = nll.sum().div(w.sum());
-  if (!smooth) return nllMean;
-  const smoothMean = smooth.sum().div(weight ? w.sum() : keep.sum());
-  return nllMean.mul(1 - eps).add(smoothMean.mul(eps / C));
+  return fusedCrossEntropy(input, target, opts);
 }
 
 /** Mean squared error (torch.nn.functional.mse_loss). */

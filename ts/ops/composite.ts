@@ -10,6 +10,7 @@ import { normDim, normDims, shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
 import { checkTensor, TensorLike } from './kinds';
 import { cat, where } from './indexing';
+import { logSoftmax as fusedLogSoftmax, softmax as fusedSoftmax } from './softmax';
 
 const countOf = (x: Tensor, dims: number[]): number => dims.reduce((n, d) => n * x._shape[d], 1);
 
@@ -77,20 +78,11 @@ export function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | nul
 export const relu = (x: Tensor): Tensor => x.maximum(0);
 export const square = (x: Tensor): Tensor => x.mul(x);
 
-/** Softmax along dim, stable for large logits. */
-export function softmax(x: Tensor, dim: number): Tensor {
-  checkTensor(x, 'softmax', 'input');
-  const d = normDim(dim, x.ndim, 'softmax');
-  const m = noGrad(() => x.amax(d, true));
-  const e = x.sub(m).exp();
-  return e.div(e.sum(d, true));
-}
+/** Softmax along dim, stable for large logits (one fused kernel: ops/softmax.ts). */
+export const softmax = (x: Tensor, dim: number): Tensor => fusedSoftmax(x, dim);
 
-export function logSoftmax(x: Tensor, dim: number): Tensor {
-  checkTensor(x, 'logSoftmax', 'input');
-  const d = normDim(dim, x.ndim, 'logSoftmax');
-  return x.sub(x.logsumexp(d, true));
-}
+/** log(softmax(x)) along dim (one fused kernel: ops/softmax.ts). */
+export const logSoftmax = (x: Tensor, dim: number): Tensor => fusedLogSoftmax(x, dim);
 
 /** x with value where mask is true. */
 export function maskedFill(x: Tensor, mask: Tensor, value: number | boolean): Tensor {

@@ -19,6 +19,8 @@ import {
   maxPool2dRow,
 } from './pool_rows';
 import { catRow, gatherRow, padRow, scatterAddRow, scatterRow, whereRow } from './indexing_rows';
+import { crossEntropyBackwardRow, crossEntropyRow } from './cross_entropy';
+import { layerNormBackwardRow, layerNormRow } from './layer_norm';
 import { matmulRow } from './linalg';
 import { addmmRow, linearRow } from './linear';
 import { erfRef } from './samples';
@@ -29,6 +31,7 @@ import { batchNormBackwardRow, batchNormRow, batchNormStatsRow } from './batch_n
 import { dropoutRow } from './dropout';
 import { embeddingBackwardRow, embeddingRow } from './embedding';
 import type { OpRow } from './row';
+import { softmaxBackwardRow, softmaxRow } from './softmax';
 
 const F = FLOAT_DTYPES;
 const SIGNED = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64'] as const;
@@ -342,6 +345,12 @@ export const table = {
   avg_pool2d_backward: avgPool2dBackwardRow,
   adaptive_avg_pool2d: adaptiveAvgPool2dRow,
   adaptive_avg_pool2d_backward: adaptiveAvgPool2dBackwardRow,
+  softmax: softmaxRow,
+  softmax_backward: softmaxBackwardRow,
+  layer_norm: layerNormRow,
+  layer_norm_backward: layerNormBackwardRow,
+  cross_entropy: crossEntropyRow,
+  cross_entropy_backward: crossEntropyBackwardRow,
 };
 
 export type OpName = keyof typeof table;

@@ -23,11 +23,12 @@ using V = Vec;
 #include "gemm.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
+#include "rows.inc"
 }  // namespace
 }  // namespace generic
 
-const IsaKernels kGenericKernels =
-    generic::with_conv(generic::with_nn(generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32)));
+const IsaKernels kGenericKernels = generic::with_conv(generic::with_nn(
+    generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32, generic::make_rows_table())));
 
 const IsaKernels *isa_kernels(kiln_isa isa) {
   switch (isa) {

@@ -16,11 +16,12 @@ using V = Vec;
 #include "gemm.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
+#include "rows.inc"
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels =
-    neon::with_conv(neon::with_nn(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32)));
+const IsaKernels kNeonKernels = neon::with_conv(
+    neon::with_nn(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32, neon::make_rows_table())));
 
 }  // namespace kiln::cpu
 #endif

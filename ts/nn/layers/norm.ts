@@ -1,7 +1,8 @@
 /**
  * Normalisation layers and their functional forms: layerNorm, rmsNorm, groupNorm, batchNorm
- * (training statistics with the running-stat update, or eval with the running stats). Written
- * with differentiable ops, except batchNorm, which runs the fused kernels of ops/batch_norm.ts.
+ * (training statistics with the running-stat update, or eval with the running stats). layerNorm,
+ * rmsNorm and groupNorm run on the fused layer_norm kernels (ops/layer_norm.ts), batchNorm on
+ * those of ops/batch_norm.ts.
  */
 import { noGrad } from '../../autograd/grad_mode';
 import { ones, zeros } from '../../creation';
@@ -9,20 +10,13 @@ import { KilnError } from '../../errors';
 import { batchNormApply, batchNormTrain } from '../../ops/batch_norm';
 import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
+import { finfoEps, layerNormFused } from '../../ops/layer_norm';
 import { Module, Parameter } from '../module';
 
-const lastDims = (n: number): number[] => Array.from({ length: n }, (_, i) => -1 - i);
-
-function checkTail(op: string, x: Tensor, shape: readonly number[]): void {
-  const tail = x.shape.slice(x.ndim - shape.length);
-  if (x.ndim < shape.length || tail.join() !== shape.join())
-    throw new KilnError(
-      'ERR_SHAPE',
-      `${op}: input ${shapeStr(x.shape)} does not end in normalized shape ${shapeStr([...shape])}`,
-    );
-}
-
-/** (x - mean) / sqrt(var + eps) over the last dims, then * weight + bias (torch layer_norm). */
+/**
+ * (x - mean) / sqrt(var + eps) over the last dims, then * weight + bias (torch layer_norm), as
+ * one fused kernel each way (ops/layer_norm.ts).
+ */
 export function layerNorm(
   x: Tensor,
   normalizedShape: readonly number[],
@@ -30,30 +24,23 @@ export function layerNorm(
   bias: Tensor | null = null,
   eps = 1e-5,
 ): Tensor {
-  checkTail('layerNorm', x, normalizedShape);
-  const dims = lastDims(normalizedShape.length);
-  const mu = x.mean(dims, true);
-  const xc = x.sub(mu);
-  let y = xc.mul(xc.mul(xc).mean(dims, true).add(eps).rsqrt());
-  if (weight) y = y.mul(weight);
-  if (bias) y = y.add(bias);
-  return y;
+  return layerNormFused(x, normalizedShape, weight, bias, eps, false);
 }
 
-/** x / sqrt(mean(x^2) + eps) over the last dims, then * weight (torch rms_norm). */
+/**
+ * x / sqrt(mean(x^2) + eps) over the last dims, then * weight (torch rms_norm); eps defaults to
+ * the dtype's machine epsilon (torch.finfo(dtype).eps), as in PyTorch.
+ */
 export function rmsNorm(
   x: Tensor,
   normalizedShape: readonly number[],
   weight: Tensor | null = null,
-  eps = 1e-6,
+  eps: number | null = null,
 ): Tensor {
-  checkTail('rmsNorm', x, normalizedShape);
-  const dims = lastDims(normalizedShape.length);
-  const y = x.mul(x.mul(x).mean(dims, true).add(eps).rsqrt());
-  return weight ? y.mul(weight) : y;
+  return layerNormFused(x, normalizedShape, weight, null, eps ?? finfoEps(x.dtype), true);
 }
 
-/** Normalises groups of channels of an [N, C, ...] input (torch group_norm). */
+/** Normalises groups of channels of an [N, C, ...] input (torch group_norm), on layer norm's kernel. */
 export function groupNorm(
   x: Tensor,
   numGroups: number,
@@ -65,10 +52,8 @@ export function groupNorm(
   const [N, C] = x.shape;
   if (C % numGroups !== 0)
     throw new KilnError('ERR_ARG', `groupNorm: ${C} channels do not split into ${numGroups} groups`);
-  const g = x.reshape([N, numGroups, -1]);
-  const mu = g.mean(2, true);
-  const gc = g.sub(mu);
-  let y = gc.mul(gc.mul(gc).mean(2, true).add(eps).rsqrt()).reshape([...x.shape]);
+  const g = x.reshape([N, numGroups, (C / numGroups) * x.shape.slice(2).reduce((a, b) => a * b, 1)]);
+  let y = layerNormFused(g, [g.shape[2]], null, null, eps, false).reshape([...x.shape]);
   const view = [1, C, ...x.shape.slice(2).map(() => 1)];
   if (weight) y = y.mul(weight.reshape(view));
   if (bias) y = y.add(bias.reshape(view));
@@ -153,7 +138,7 @@ export class RMSNorm extends Module {
   weight: Tensor | null;
   constructor(
     normalizedShape: number | number[],
-    readonly eps = 1e-6,
+    readonly eps: number | null = null,
     opts: { elementwiseAffine?: boolean } = {},
   ) {
     super();

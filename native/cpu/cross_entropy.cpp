@@ -1,0 +1,227 @@
+// Cross-entropy fused with log-softmax over the class dim of contiguous [rows, C] logits, with
+// class-index targets (int64, with ignore_index) or class-probability targets ([rows, C]), class
+// weights and label smoothing, as torch.nn.functional.cross_entropy. Forward: per row the
+// log-sum-exp and the loss, from one read of the row (the row stays in L1/L2 for its second pass):
+//   indices: (1 - e) w[t] (lse - x[t]) + e / C sum_c w[c] (lse - x[c])
+//   probabilities: sum_c w[c] ((1 - e) p[c] + e / C) (lse - x[c])
+// plus the weight each row counts with in a mean (w[t], 0 when ignored). Backward: the gradient
+// from the logits and the saved lse, without stored probabilities:
+//   g (A softmax(x)[j] - ((1 - e) p[j] + e / C) w[j]) with A = sum_c w[c] ((1 - e) p[c] + e / C)
+// (indices: p is one-hot at t). Rows are independent, so results do not depend on the thread
+// count. float32 runs the ISA's rows (arch/rows.inc); float64 the scalar loops here.
+// Bench: `npx tsx ts/bench/cli.ts xent`.
+#include <atomic>
+#include <cmath>
+#include <type_traits>
+
+#include "cpu_ops.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
+
+// The row primitives per dtype: the ISA's for float32, scalar loops for float64.
+template <class T>
+struct RowOps {
+  const IsaKernels *k;
+  T lse(const T *x, int64_t n) const {
+    if constexpr (std::is_same_v<T, float>) return k->rows.logsumexp_f32(x, n);
+    T m = x[0];
+    for (int64_t i = 1; i < n; i++)
+      if (x[i] > m || x[i] != x[i]) m = x[i];
+    T s = 0;
+    for (int64_t i = 0; i < n; i++) s += std::exp(x[i] - m);
+    return m + std::log(s);
+  }
+  T sum(const T *x, int64_t n) const {
+    if constexpr (std::is_same_v<T, float>) return k->sum_f32(x, n);
+    T s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+  }
+  T dot(const T *a, const T *b, int64_t n) const {
+    if constexpr (std::is_same_v<T, float>) return k->gemm.dot_f32(a, b, n);
+    T s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+  }
+  // sum of a * b * c in double (weighted probability targets only)
+  T dot3(const T *a, const T *b, const T *c, int64_t n) const {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i] * (c ? c[i] : T(1));
+    return (T)s;
+  }
+  void grad(T *gx, const T *x, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c) const {
+    if constexpr (std::is_same_v<T, float>) return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c);
+    for (int64_t j = 0; j < n; j++) gx[j] = a * std::exp(x[j] - lse) - ((t ? ts * t[j] : T(0)) + c) * (w ? w[j] : T(1));
+  }
+};
+
+struct Args {
+  int64_t rows, C;
+  bool prob;
+  int64_t ignore;
+  double eps;
+};
+
+// The first row (lowest index) whose target is out of range, or -1.
+struct BadRow {
+  std::atomic<int64_t> row{-1};
+  void note(int64_t r) {
+    int64_t cur = row.load();
+    while ((cur < 0 || r < cur) && !row.compare_exchange_weak(cur, r)) {
+    }
+  }
+};
+
+template <class T>
+kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, const kiln_tensor &lse,
+                    const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
+                    const kiln_tensor &weight) {
+  const RowOps<T> ops{isa_kernels(ctx->isa)};
+  const int64_t C = a.C;
+  const T *x = (const T *)logits.data, *w = weight.shape[0] ? (const T *)weight.data : nullptr;
+  T *lo = (T *)loss.data, *lseo = (T *)lse.data, *wo = (T *)wrow.data;
+  const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
+  const T sw = w ? ops.sum(w, C) : (T)C;
+  BadRow bad;
+  const int64_t grain = C >= kTaskElems ? 1 : kTaskElems / (C > 0 ? C : 1);
+  parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const T *xr = x + r * C;
+      const T l = ops.lse(xr, C);
+      lseo[r] = l;
+      T v = 0, wr = 1;
+      if (a.prob) {
+        const T *t = (const T *)target.data + r * C;
+        const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
+        const T stx = w ? ops.dot3(w, t, xr, C) : ops.dot(t, xr, C);
+        v = keep * (l * st - stx);
+      } else {
+        const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
+        if (t == a.ignore) {
+          lo[r] = 0;
+          wo[r] = 0;
+          continue;
+        }
+        if (t < 0 || t >= C) {
+          bad.note(r);
+          continue;
+        }
+        wr = w ? w[t] : T(1);
+        v = keep * wr * (l - xr[t]);
+      }
+      if (e != 0) v += share * (l * sw - (w ? ops.dot(w, xr, C) : ops.sum(xr, C)));
+      lo[r] = v;
+      wo[r] = wr;
+    }
+  });
+  if (bad.row.load() >= 0) {
+    const int64_t r = bad.row.load();
+    return fail(ctx, KILN_ERR_INDEX,
+                "cross_entropy: target %lld of row %lld is outside [0, %lld) and is not "
+                "ignore_index %lld",
+                (long long)((const int64_t *)target.data)[r * target.strides[0]], (long long)r, (long long)C,
+                (long long)a.ignore);
+  }
+  return KILN_OK;
+}
+
+template <class T>
+kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, const kiln_tensor &logits,
+                     const kiln_tensor &target, const kiln_tensor &weight, const kiln_tensor &lse,
+                     const kiln_tensor &gloss) {
+  const RowOps<T> ops{isa_kernels(ctx->isa)};
+  const int64_t C = a.C;
+  const T *x = (const T *)logits.data, *w = weight.shape[0] ? (const T *)weight.data : nullptr;
+  const T *li = (const T *)lse.data, *gi = (const T *)gloss.data;
+  const int64_t gs = gloss.strides[0];
+  T *go = (T *)gx.data;
+  const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
+  const T sw = w ? ops.sum(w, C) : (T)C;
+  const int64_t grain = C >= kTaskElems ? 1 : kTaskElems / (C > 0 ? C : 1);
+  parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const T g = gi[r * gs], *xr = x + r * C;
+      T *o = go + r * C;
+      if (a.prob) {
+        const T *t = (const T *)target.data + r * C;
+        const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
+        ops.grad(o, xr, C, li[r], g * (keep * st + share * sw), t, g * keep, w, g * share);
+        continue;
+      }
+      const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
+      if (t == a.ignore || t < 0 || t >= C) {
+        for (int64_t j = 0; j < C; j++) o[j] = 0;
+        continue;
+      }
+      const T wt = w ? w[t] : T(1);
+      ops.grad(o, xr, C, li[r], g * (keep * wt + share * sw), nullptr, T(0), w, g * share);
+      o[t] -= g * keep * wt;
+    }
+  });
+  return KILN_OK;
+}
+
+// logits [rows, C] contiguous; target int64 [rows] or logits-shaped; weight [C] or [0].
+kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &logits, const kiln_tensor &target,
+                  const kiln_tensor &weight, const kiln_tensor *rowwise, int nrow, const double *attr, Args *a) {
+  if (logits.ndim != 2 || logits.strides[1] != 1 || (logits.shape[0] > 1 && logits.strides[0] != logits.shape[1]))
+    return fail(ctx, KILN_ERR_SHAPE, "%s: logits must be contiguous [rows, C]", op);
+  if (logits.dtype != KILN_FLOAT32 && logits.dtype != KILN_FLOAT64)
+    return fail(ctx, KILN_ERR_DTYPE, "%s: float32 or float64 logits only (half types are widened by the caller)", op);
+  a->rows = logits.shape[0];
+  a->C = logits.shape[1];
+  a->prob = target.dtype != KILN_INT64;
+  if (a->C == 0 && a->rows > 0) return fail(ctx, KILN_ERR_SHAPE, "%s: logits need at least one class", op);
+  if (a->prob) {
+    if (target.dtype != logits.dtype || target.ndim != 2 || target.shape[0] != a->rows || target.shape[1] != a->C ||
+        target.strides[1] != 1 || (a->rows > 1 && target.strides[0] != a->C))
+      return fail(ctx, KILN_ERR_SHAPE, "%s: probability targets must be contiguous and shaped like the logits", op);
+  } else if (target.ndim != 1 || target.shape[0] != a->rows) {
+    return fail(ctx, KILN_ERR_SHAPE, "%s: index targets must be int64 [rows]", op);
+  }
+  if (weight.dtype != logits.dtype || weight.ndim != 1 || (weight.shape[0] != a->C && weight.shape[0] != 0) ||
+      (weight.shape[0] > 1 && weight.strides[0] != 1))
+    return fail(ctx, KILN_ERR_SHAPE, "%s: weight must be contiguous [C] or empty", op);
+  for (int i = 0; i < nrow; i++)
+    if (rowwise[i].dtype != logits.dtype || rowwise[i].ndim != 1 || rowwise[i].shape[0] != a->rows)
+      return fail(ctx, KILN_ERR_SHAPE, "%s: per-row operand %d must be [rows] in the logits' dtype", op, i);
+  const double ig = attr[0], eps = attr[1];
+  if (ig != std::floor(ig) || std::fabs(ig) > 9e15 || !(eps >= 0 && eps <= 1))
+    return fail(ctx, KILN_ERR_ARG, "%s: bad ignore_index or label_smoothing", op);
+  a->ignore = (int64_t)ig;
+  a->eps = eps;
+  return KILN_OK;
+}
+
+}  // namespace
+
+kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const kiln_tensor &lse,
+                              const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
+                              const kiln_tensor &weight, const double *attr) {
+  Args a;
+  const kiln_tensor rowwise[3] = {loss, lse, wrow};
+  if (kiln_status st = check(ctx, "cross_entropy", logits, target, weight, rowwise, 3, attr, &a)) return st;
+  if (!(loss.strides[0] == 1 && lse.strides[0] == 1 && wrow.strides[0] == 1) && a.rows > 1)
+    return fail(ctx, KILN_ERR_ARG, "cross_entropy: outputs must be contiguous");
+  if (logits.dtype == KILN_FLOAT32) return forward<float>(ctx, a, loss, lse, wrow, logits, target, weight);
+  return forward<double>(ctx, a, loss, lse, wrow, logits, target, weight);
+}
+
+kiln_status cross_entropy_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &logits,
+                                       const kiln_tensor &target, const kiln_tensor &weight, const kiln_tensor &lse,
+                                       const kiln_tensor &gloss, const double *attr) {
+  Args a;
+  const kiln_tensor rowwise[2] = {lse, gloss};
+  if (kiln_status st = check(ctx, "cross_entropy_backward", logits, target, weight, rowwise, 2, attr, &a)) return st;
+  if (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C || gx.strides[1] != 1 ||
+      (a.rows > 1 && gx.strides[0] != a.C) || (a.rows > 1 && lse.strides[0] != 1))
+    return fail(ctx, KILN_ERR_SHAPE, "cross_entropy_backward: gx must be contiguous and shaped like the logits");
+  if (logits.dtype == KILN_FLOAT32) return backward<float>(ctx, a, gx, logits, target, weight, lse, gloss);
+  return backward<double>(ctx, a, gx, logits, target, weight, lse, gloss);
+}
+
+}  // namespace kiln::cpu

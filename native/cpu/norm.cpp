@@ -1,0 +1,168 @@
+// Layer norm and RMS norm over the last dim of a contiguous [rows, n] input, forward and backward.
+// Forward: one fused pass per row (mean, the sum of squares of x - mean, then the write, with the
+// row in L1/L2 after its first read), saving mean and rstd per row. Backward: gx per row, and grad
+// weight / grad bias as column sums: rows are cut into fixed blocks of about kBlockElems elements,
+// each block sums its rows into its own partial, and the partials are added in block order, so the
+// bits do not depend on the thread count. float32 runs the ISA's rows (arch/rows.inc); float64 the
+// scalar loops here. Bench: `npx tsx ts/bench/cli.ts norm`.
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "cpu_ops.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+constexpr int64_t kBlockElems = 1 << 18;  // elements per block of rows in the backward's column sums
+constexpr int64_t kTaskElems = 1 << 14;   // elements per forward task, at least
+
+template <class T>
+void layer_norm_ref(T *y, const T *x, const T *w, const T *b, int64_t n, T eps, bool rms, T *mean_out, T *rstd_out) {
+  T mean = 0, var = 0;
+  if (!rms) {
+    for (int64_t i = 0; i < n; i++) mean += x[i];
+    mean /= (T)n;
+  }
+  for (int64_t i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+  const T rstd = 1 / std::sqrt(var / (T)n + eps);
+  for (int64_t i = 0; i < n; i++) {
+    T v = (x[i] - mean) * rstd;
+    if (w) v *= w[i];
+    if (b) v += b[i];
+    y[i] = v;
+  }
+  *mean_out = mean;
+  *rstd_out = rstd;
+}
+
+template <class T>
+void layer_norm_backward_ref(T *gx, T *dw, T *db, const T *gy, const T *x, const T *w, int64_t n, T mean, T rstd,
+                             bool rms) {
+  T sa = 0, sb = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const T xh = (x[i] - mean) * rstd, g = w ? gy[i] * w[i] : gy[i];
+    sa += g * xh;
+    sb += g;
+    if (dw) dw[i] += gy[i] * xh;
+    if (db) db[i] += gy[i];
+  }
+  const T ca = sa / (T)n, cb = rms ? 0 : sb / (T)n;
+  for (int64_t i = 0; i < n; i++) {
+    const T xh = (x[i] - mean) * rstd, g = w ? gy[i] * w[i] : gy[i];
+    gx[i] = rstd * (g - cb - xh * ca);
+  }
+}
+
+const void *opt(const kiln_tensor &t) { return t.ndim > 0 && t.shape[0] > 0 ? t.data : nullptr; }
+
+template <class T>
+kiln_status forward(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &mean, const kiln_tensor &rstd,
+                    const kiln_tensor &x, const kiln_tensor &w, const kiln_tensor &b, double eps, bool rms) {
+  const int64_t rows = x.shape[0], n = x.shape[1];
+  T *yo = (T *)y.data, *mo = (T *)mean.data, *ro = (T *)rstd.data;
+  const T *xi = (const T *)x.data, *wi = (const T *)opt(w), *bi = (const T *)opt(b);
+  const RowKernels &k = isa_kernels(ctx->isa)->rows;
+  const int64_t grain = n >= kTaskElems ? 1 : kTaskElems / (n > 0 ? n : 1);
+  parallel_for(ctx->pool.get(), rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      if constexpr (std::is_same_v<T, float>)
+        k.layer_norm_f32(yo + r * n, xi + r * n, wi, bi, n, (float)eps, rms, mo + r, ro + r);
+      else
+        layer_norm_ref<T>(yo + r * n, xi + r * n, wi, bi, n, (T)eps, rms, mo + r, ro + r);
+    }
+  });
+  return KILN_OK;
+}
+
+template <class T>
+kiln_status backward(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw, const kiln_tensor &gb,
+                     const kiln_tensor &gy, const kiln_tensor &x, const kiln_tensor &w, const kiln_tensor &mean,
+                     const kiln_tensor &rstd, bool rms) {
+  const int64_t rows = x.shape[0], n = x.shape[1];
+  T *gxo = (T *)gx.data, *gwo = (T *)opt(gw), *gbo = (T *)opt(gb);
+  const T *gyi = (const T *)gy.data, *xi = (const T *)x.data, *wi = (const T *)opt(w);
+  const T *mi = (const T *)mean.data, *ri = (const T *)rstd.data;
+  const RowKernels &k = isa_kernels(ctx->isa)->rows;
+  const int64_t block = n >= kBlockElems ? 1 : kBlockElems / (n > 0 ? n : 1);
+  const int64_t nblocks = (rows + block - 1) / block;
+  const bool sums = gwo || gbo;
+  // Per-block partials of grad weight (first nblocks * n) and grad bias (the rest).
+  std::vector<T> part(sums ? (size_t)(2 * nblocks * n) : 0, T(0));
+  parallel_for(ctx->pool.get(), nblocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t q = b0; q < b1; q++) {
+      T *dw = gwo ? part.data() + q * n : nullptr, *db = gbo ? part.data() + (nblocks + q) * n : nullptr;
+      const int64_t r1 = (q + 1) * block < rows ? (q + 1) * block : rows;
+      for (int64_t r = q * block; r < r1; r++) {
+        if constexpr (std::is_same_v<T, float>)
+          k.layer_norm_backward_f32(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms);
+        else
+          layer_norm_backward_ref<T>(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms);
+      }
+    }
+  });
+  if (!sums) return KILN_OK;
+  parallel_for(ctx->pool.get(), n, 1024, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; j++) {
+      T sw = 0, sb = 0;
+      for (int64_t q = 0; q < nblocks; q++) {
+        sw += part[q * n + j];
+        sb += part[(nblocks + q) * n + j];
+      }
+      if (gwo) gwo[j] = sw;
+      if (gbo) gbo[j] = sb;
+    }
+  });
+  return KILN_OK;
+}
+
+// Operands: [rows, n] contiguous; per-row stats [rows]; w, b, gw, gb [n] or empty (absent).
+kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &x, const kiln_tensor *rowwise, int nrow,
+                  const kiln_tensor *vecs, int nvec) {
+  if (x.ndim != 2) return fail(ctx, KILN_ERR_SHAPE, "%s: input must be viewed as [rows, n]", op);
+  const int64_t rows = x.shape[0], n = x.shape[1];
+  if (x.dtype != KILN_FLOAT32 && x.dtype != KILN_FLOAT64)
+    return fail(ctx, KILN_ERR_DTYPE, "%s: float32 or float64 only (half types are widened by the caller)", op);
+  auto dense = [](const kiln_tensor &t) {
+    int64_t st = 1;
+    for (int d = t.ndim - 1; d >= 0; d--) {
+      if (t.shape[d] != 1 && t.strides[d] != st) return false;
+      st *= t.shape[d];
+    }
+    return true;
+  };
+  for (int i = 0; i < nrow; i++) {
+    const kiln_tensor &t = rowwise[i];
+    const bool ok = t.dtype == x.dtype && dense(t) &&
+                    ((t.ndim == 2 && t.shape[0] == rows && t.shape[1] == n) || (t.ndim == 1 && t.shape[0] == rows));
+    if (!ok) return fail(ctx, KILN_ERR_SHAPE, "%s: operand %d is not a contiguous %s-shaped tensor", op, i, "row");
+  }
+  for (int i = 0; i < nvec; i++) {
+    const kiln_tensor &t = vecs[i];
+    if (t.dtype != x.dtype || t.ndim != 1 || (t.shape[0] != n && t.shape[0] != 0) || !dense(t))
+      return fail(ctx, KILN_ERR_SHAPE, "%s: weight/bias operand %d must be [%lld] or empty", op, i, (long long)n);
+  }
+  return KILN_OK;
+}
+
+}  // namespace
+
+kiln_status layer_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &mean, const kiln_tensor &rstd,
+                           const kiln_tensor &x, const kiln_tensor &w, const kiln_tensor &b, double eps, bool rms) {
+  const kiln_tensor rowwise[4] = {x, y, mean, rstd}, vecs[2] = {w, b};
+  if (kiln_status st = check(ctx, "layer_norm", x, rowwise, 4, vecs, 2)) return st;
+  if (x.dtype == KILN_FLOAT32) return forward<float>(ctx, y, mean, rstd, x, w, b, eps, rms);
+  return forward<double>(ctx, y, mean, rstd, x, w, b, eps, rms);
+}
+
+kiln_status layer_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw,
+                                    const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
+                                    const kiln_tensor &w, const kiln_tensor &mean, const kiln_tensor &rstd, bool rms) {
+  const kiln_tensor rowwise[5] = {x, gx, gy, mean, rstd}, vecs[3] = {w, gw, gb};
+  if (kiln_status st = check(ctx, "layer_norm_backward", x, rowwise, 5, vecs, 3)) return st;
+  if (x.dtype == KILN_FLOAT32) return backward<float>(ctx, gx, gw, gb, gy, x, w, mean, rstd, rms);
+  return backward<double>(ctx, gx, gw, gb, gy, x, w, mean, rstd, rms);
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,129 @@
+// Softmax and log-softmax along one dim, forward and backward, on contiguous operands viewed as
+// [outer, n, inner]. inner == 1 is the row path (a row is read from memory once: max, sum of
+// exp and the write run on it while it sits in L1/L2); inner > 1 runs on column strips of kStrip
+// columns, vectorised across columns. float32 goes through the ISA's rows (arch/rows.inc);
+// float64 runs the scalar loops below, which are also the reference shape of the float32 math.
+// Each output row depends only on its own input row, so any thread count gives the same bits.
+// Bench: `npx tsx ts/bench/cli.ts softmax`.
+#include <cmath>
+
+#include "cpu_ops.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+constexpr int64_t kStrip = 64;           // columns per task on the inner > 1 path
+constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
+
+struct Geometry {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+Geometry geometry(const kiln_tensor &t, int dim) {
+  Geometry g;
+  for (int d = 0; d < t.ndim; d++) (d < dim ? g.outer : d == dim ? g.n : g.inner) *= t.shape[d];
+  return g;
+}
+
+// Softmax of column j of an [n, s] block (s = 1: a row), the float64 path.
+template <class T>
+void softmax_ref(T *o, const T *x, int64_t n, int64_t s, bool log) {
+  T m = x[0];
+  for (int64_t i = 1; i < n; i++)
+    if (x[i * s] > m || x[i * s] != x[i * s]) m = x[i * s];  // a NaN sticks: nothing compares above it
+  T sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += std::exp(x[i * s] - m);
+  const T ls = std::log(sum);
+  for (int64_t i = 0; i < n; i++) o[i * s] = log ? x[i * s] - m - ls : std::exp(x[i * s] - m) / sum;
+}
+
+template <class T>
+void softmax_backward_ref(T *gx, const T *gy, const T *y, int64_t n, int64_t s, bool log) {
+  T sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += log ? gy[i * s] : gy[i * s] * y[i * s];
+  for (int64_t i = 0; i < n; i++) gx[i * s] = log ? gy[i * s] - std::exp(y[i * s]) * sum : y[i * s] * (gy[i * s] - sum);
+}
+
+bool contiguous(const kiln_tensor &t) {
+  int64_t st = 1;
+  for (int d = t.ndim - 1; d >= 0; d--) {
+    if (t.shape[d] != 1 && t.strides[d] != st) return false;
+    st *= t.shape[d];
+  }
+  return true;
+}
+
+// Runs body(b, n, stride, cols) over the geometry's pieces: each piece is one row (inner == 1) or
+// a strip of up to kStrip columns of one [n, inner] block, at element offset b.
+template <class Body>
+void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body) {
+  if (g.n == 0 || g.outer * g.inner == 0) return;
+  const int64_t strips = g.inner == 1 ? 1 : (g.inner + kStrip - 1) / kStrip;
+  const int64_t pieces = g.outer * strips, per = g.n * (g.inner == 1 ? 1 : kStrip);
+  const int64_t grain = per >= kTaskElems ? 1 : kTaskElems / per;
+  parallel_for(ctx->pool.get(), pieces, grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; p++) {
+      const int64_t q = p / strips, j = (p % strips) * kStrip;
+      const int64_t cols = g.inner == 1 ? 1 : (g.inner - j < kStrip ? g.inner - j : kStrip);
+      body(q * g.n * g.inner + j, g.n, g.inner, cols);
+    }
+  });
+}
+
+kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor *ts, int nt, int dim) {
+  for (int i = 0; i < nt; i++) {
+    if (!contiguous(ts[i])) return fail(ctx, KILN_ERR_ARG, "%s: operand %d must be contiguous", op, i);
+    if (ts[i].dtype != ts[0].dtype) return fail(ctx, KILN_ERR_DTYPE, "%s: operands must share one dtype", op);
+  }
+  if (ts[0].dtype != KILN_FLOAT32 && ts[0].dtype != KILN_FLOAT64)
+    return fail(ctx, KILN_ERR_DTYPE, "%s: float32 or float64 only (half types are widened by the caller)", op);
+  if (dim < 0 || dim >= (ts[0].ndim > 0 ? ts[0].ndim : 1)) return fail(ctx, KILN_ERR_ARG, "%s: bad dim %d", op, dim);
+  return KILN_OK;
+}
+
+}  // namespace
+
+kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim, bool log) {
+  const kiln_tensor ts[2] = {out, in};
+  if (kiln_status st = check(ctx, "softmax", ts, 2, dim)) return st;
+  const Geometry g = geometry(in, dim);
+  if (in.dtype == KILN_FLOAT32) {
+    const RowKernels &k = isa_kernels(ctx->isa)->rows;
+    float *o = (float *)out.data;
+    const float *x = (const float *)in.data;
+    for_pieces(ctx, g,
+               [&](int64_t b, int64_t n, int64_t s, int64_t cols) { k.softmax_f32(o + b, x + b, n, s, cols, log); });
+  } else {
+    double *o = (double *)out.data;
+    const double *x = (const double *)in.data;
+    for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols) {
+      for (int64_t j = 0; j < cols; j++) softmax_ref(o + b + j, x + b + j, n, s, log);
+    });
+  }
+  return KILN_OK;
+}
+
+kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gy, const kiln_tensor &y,
+                                 int dim, bool log) {
+  const kiln_tensor ts[3] = {gx, gy, y};
+  if (kiln_status st = check(ctx, "softmax_backward", ts, 3, dim)) return st;
+  const Geometry g = geometry(y, dim);
+  if (y.dtype == KILN_FLOAT32) {
+    const RowKernels &k = isa_kernels(ctx->isa)->rows;
+    float *o = (float *)gx.data;
+    const float *a = (const float *)gy.data, *b = (const float *)y.data;
+    for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t cols) {
+      k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log);
+    });
+  } else {
+    double *o = (double *)gx.data;
+    const double *a = (const double *)gy.data, *b = (const double *)y.data;
+    for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t cols) {
+      for (int64_t j = 0; j < cols; j++) softmax_backward_ref(o + p + j, a + p + j, b + p + j, n, s, log);
+    });
+  }
+  return KILN_OK;
+}
+
+}  // namespace kiln::cpu
