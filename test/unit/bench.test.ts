@@ -11,7 +11,10 @@ import * as kiln from '../../ts/index';
 import { main, parseArgs, runBenches } from '../../ts/bench/cli';
 import type { BenchRecord } from '../../ts/bench/harness';
 import { gemmCases } from '../../ts/bench/gemm';
-import { IR_VERSION, OPSET, matMulModel, varint } from '../../ts/bench/onnx_model';
+import { IR_VERSION, OPSET, matMulModel, onnxGraphModel, varint } from '../../ts/bench/onnx_model';
+import { loadOnnxRuntime, ortSession } from '../../ts/bench/onnxruntime';
+import { runTorch } from '../../ts/bench/torch_ref';
+import { torchSuffix } from '../helpers/torch';
 
 test('the bin form (`bench <name>`) and the npm form (`<name>`) parse alike', () => {
   const a = parseArgs(['bench', 'sum', '--max', '1e5', '--threads', '1,2']);
@@ -88,7 +91,10 @@ function decode(b: Uint8Array): Record<number, (number | Uint8Array)[]> {
       wire = key & 7;
     let v: number | Uint8Array;
     if (wire === 0) v = readVarint();
-    else if (wire === 2) {
+    else if (wire === 5) {
+      v = new DataView(b.buffer, b.byteOffset + i, 4).getFloat32(0, true);
+      i += 4;
+    } else if (wire === 2) {
       const len = readVarint();
       v = b.subarray(i, i + len);
       i += len;
@@ -126,6 +132,73 @@ test('the ONNX MatMul model decodes to the ModelProto the spec describes', () =>
     ['B', [512, 2048]],
     ['C', [32, 2048]],
   ]);
+});
+
+test('onnxGraphModel: attributes (INT, negative INTS, FLOAT, STRING) and initializers encode as the spec says', () => {
+  const model = onnxGraphModel({
+    name: 'g',
+    nodes: [
+      { op: 'Mul', inputs: ['X', 'S'], outputs: ['Y'] },
+      { op: 'Softmax', inputs: ['Y'], outputs: ['Z'], attrs: { axis: -1 } },
+      { op: 'Pad', inputs: ['Z'], outputs: ['W'], attrs: { pads: [0, -1], value: { f: 0.5 }, mode: 'constant' } },
+    ],
+    inputs: [{ name: 'X', dims: [2, 3] }],
+    outputs: [{ name: 'Z', dims: [2, 3] }],
+    initializers: [{ name: 'S', dims: [1], values: [0.25] }],
+  });
+  const graph = msg(decode(model)[7][0]);
+  const attrs = (n: number) => msg(graph[1][n])[5].map(msg);
+  const [axis] = attrs(1);
+  assert.is(text(axis[1][0]), 'axis');
+  assert.is(axis[20][0], 2, 'type INT');
+  assert.is(axis[3][0], 2 ** 64 - 1, 'int64 -1 as a ten-byte varint (read back as a double)');
+  const [pads, value, mode] = attrs(2);
+  assert.equal([pads[8][0], pads[20][0]], [0, 7], 'INTS');
+  assert.equal([value[2][0], value[20][0]], [0.5, 1], 'FLOAT as fixed32');
+  assert.equal([text(mode[4][0]), mode[20][0]], ['constant', 3], 'STRING');
+  const init = msg(graph[5][0]);
+  assert.equal([init[1][0], init[2][0], text(init[8][0])], [1, 1, 'S'], 'dims, FLOAT, name');
+  assert.is(new Float32Array(Uint8Array.from(init[9][0] as Uint8Array).buffer)[0], 0.25, 'raw_data');
+});
+
+test('ortSession runs a graph built by onnxGraphModel (when onnxruntime-node is installed)', async () => {
+  const got = loadOnnxRuntime();
+  if (!got.ort) return console.log(`  (skipped: ${got.reason})`);
+  const model = onnxGraphModel({
+    name: 'scaled_softmax',
+    nodes: [
+      { op: 'Mul', inputs: ['X', 'S'], outputs: ['Y'] },
+      { op: 'Softmax', inputs: ['Y'], outputs: ['Z'], attrs: { axis: -1 } },
+    ],
+    inputs: [{ name: 'X', dims: [2, 3] }],
+    outputs: [{ name: 'Z', dims: [2, 3] }],
+    initializers: [{ name: 'S', dims: [1], values: [2] }],
+  });
+  const x = Float32Array.from([0, 1, 2, 3, 3, 3]);
+  const s = await ortSession(got.ort, model, { X: { type: 'float32', data: x, dims: [2, 3] } }, 1);
+  const z = (await s.run()).Z.data as Float32Array;
+  await s.release();
+  const e = [1, Math.exp(2), Math.exp(4)],
+    sum = e[0] + e[1] + e[2];
+  const want = [...e.map((v) => v / sum), 1 / 3, 1 / 3, 1 / 3];
+  want.forEach((w, i) => assert.ok(Math.abs(z[i] - w) < 1e-6, `softmax(2x)[${i}]`));
+});
+
+test(`runTorch reports named timings, or why it could not${torchSuffix}`, () => {
+  const r = runTorch(
+    `x = torch.ones(int(sys.argv[1]))\nreport('sum', timed(lambda: x.sum(), 3), value=float(x.sum()))`,
+    [5],
+    {
+      threads: 1,
+    },
+  );
+  if (typeof r === 'string') return assert.match(r, /PyTorch skipped/);
+  const s = r.results.sum;
+  assert.ok(s.stats.samples === 3 && s.stats.minMs <= s.stats.medianMs && s.stats.medianMs <= s.stats.maxMs);
+  assert.is(s.extra.value, 5);
+  assert.match(r.version, /^\d+\./);
+  const bad = runTorch('raise ValueError("no")', [], { threads: 1 });
+  assert.match(bad as string, /PyTorch skipped: ValueError: no/);
 });
 
 /** Throws unless every tag of the SVG is closed in order (a well-formedness check, no parser). */

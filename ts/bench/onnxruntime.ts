@@ -1,8 +1,8 @@
 /**
- * onnxruntime-node as a gemm reference: found in bench/refs/node_modules (`npm --prefix bench/refs
+ * onnxruntime-node as a bench reference: found in bench/refs/node_modules (`npm --prefix bench/refs
  * install`) or by the normal resolution, never a dependency of kiln, so its types are declared
- * here (the few members used). Sessions run one MatMul model (onnx_model.ts) on the CPU provider
- * with intraOpNumThreads = kiln's thread count.
+ * here (the few members used). Sessions run a model built by onnx_model.ts on the CPU provider
+ * with intraOpNumThreads = kiln's thread count and its inputs bound once.
  */
 import * as path from 'path';
 import { PACKAGE_ROOT } from '../native';
@@ -18,7 +18,11 @@ interface OrtSession {
 }
 /** The part of onnxruntime-node's API the bench uses. */
 interface Ort {
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
+  Tensor: new (
+    type: 'float32' | 'int64' | 'bool',
+    data: Float32Array | BigInt64Array | Uint8Array,
+    dims: number[],
+  ) => OrtTensor;
   InferenceSession: {
     create(
       model: Uint8Array,
@@ -56,16 +60,48 @@ export function loadOnnxRuntime(): OrtLoad {
   }
 }
 
+/** A graph input's value: float32 (used in place, e.g. kiln memory through a zero-copy view), int64 or bool. */
+export type OrtFeed =
+  | { type: 'float32'; data: Float32Array; dims: number[] }
+  | { type: 'int64'; data: BigInt64Array; dims: number[] }
+  | { type: 'bool'; data: Uint8Array; dims: number[] };
+
+/** A session with its inputs bound: run() resolves to the graph's outputs by name. */
+export interface OrtBound {
+  run(): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+
+/**
+ * A session for `model` on `threads` intra-op threads (one inter-op thread, sequential execution,
+ * no spinning), with `feeds` bound to the graph inputs of the same names.
+ */
+export async function ortSession(
+  ort: Ort,
+  model: Uint8Array,
+  feeds: Record<string, OrtFeed>,
+  threads: number,
+): Promise<OrtBound> {
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    // Its idle intra-op threads otherwise spin long after each run and take the CPUs from the
+    // next sample (kiln's and OpenBLAS's pools are told to sleep after ~0.2 ms as well).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
+  const bound: Record<string, OrtTensor> = {};
+  for (const [name, f] of Object.entries(feeds)) bound[name] = new ort.Tensor(f.type, f.data, f.dims);
+  return { run: () => session.run(bound), release: () => session.release() };
+}
+
 /** One MatMul session with its inputs bound: run() resolves to C. */
 export interface OrtMatMul {
   run(): Promise<Float32Array>;
   release(): Promise<void>;
 }
 
-/**
- * A session for C[M,N] = A[M,K] @ B[K,N] on `threads` intra-op threads (one inter-op thread,
- * sequential execution). `a` and `b` are used in place (kiln's memory, through zero-copy views).
- */
+/** C[M,N] = A[M,K] @ B[K,N] through ortSession; `a` and `b` are used in place. */
 export async function ortMatMul(
   ort: Ort,
   m: number,
@@ -75,17 +111,11 @@ export async function ortMatMul(
   b: Float32Array,
   threads: number,
 ): Promise<OrtMatMul> {
-  const session = await ort.InferenceSession.create(matMulModel(m, k, n), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    // Its idle intra-op threads otherwise spin long after each run and take the CPUs from the
-    // next sample (kiln's and OpenBLAS's pools are told to sleep after ~0.2 ms as well).
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  });
-  const feeds = { A: new ort.Tensor('float32', a, [m, k]), B: new ort.Tensor('float32', b, [k, n]) };
-  return {
-    run: async () => (await session.run(feeds)).C.data as Float32Array,
-    release: () => session.release(),
-  };
+  const s = await ortSession(
+    ort,
+    matMulModel(m, k, n),
+    { A: { type: 'float32', data: a, dims: [m, k] }, B: { type: 'float32', data: b, dims: [k, n] } },
+    threads,
+  );
+  return { run: async () => (await s.run()).C.data as Float32Array, release: s.release };
 }

@@ -7,54 +7,32 @@
  * page faults dominate its default numbers here). Before timing, kiln's update is checked against
  * the AdamW rule in float64 on sampled elements.
  */
-import { spawnSync } from 'child_process';
 import * as kiln from '../index';
 import { copyVariants, fastest } from './copy';
 import { BenchOptions, Measurement, Stats, addRatios, expectClose, gbps, measure, sampleIndices } from './harness';
+import { runTorch } from './torch_ref';
 
-const PY = '/usr/bin/python3';
 const BYTES_PER_PARAM = 28;
 const TENSORS = 10;
 
 const PY_ADAMW = `
-import json, sys, time, torch
-n, tensors, threads, reps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-torch.set_num_threads(threads)
+n, tensors, reps = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 ps = [torch.randn(n // tensors, requires_grad=True) for _ in range(tensors)]
 for p in ps: p.grad = torch.randn_like(p) * 0.01
 opt = torch.optim.AdamW(ps, lr=1e-3)
-for _ in range(3): opt.step()
-ts = []
-for _ in range(reps):
-    t0 = time.perf_counter(); opt.step(); ts.append((time.perf_counter() - t0) * 1e3)
-ts.sort()
-print(json.dumps({'median': ts[len(ts) // 2], 'min': ts[0], 'max': ts[-1], 'version': torch.__version__}))
+report('adamw', timed(opt.step, reps, warmup=3))
 `;
 
-/** PyTorch's AdamW step in a child process, or null with the reason. */
+/** PyTorch's AdamW step in a child process, or the reason it did not run. */
 function torchAdamW(
   n: number,
   threads: number,
   reps: number,
   keepMemory: boolean,
 ): { stats: Stats; note: string } | string {
-  const env = { ...process.env };
-  if (keepMemory) env.GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824';
-  const r = spawnSync(PY, ['-c', PY_ADAMW, String(n), String(TENSORS), String(threads), String(reps)], {
-    encoding: 'utf8',
-    env,
-  });
-  if (r.error || r.status !== 0) return `PyTorch skipped: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`;
-  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-    median: number;
-    min: number;
-    max: number;
-    version: string;
-  };
-  return {
-    stats: { medianMs: o.median, minMs: o.min, maxMs: o.max, samples: reps, iters: 1 },
-    note: `PyTorch ${o.version}`,
-  };
+  const r = runTorch(PY_ADAMW, [n, TENSORS, reps], { threads, keepMemory });
+  if (typeof r === 'string') return r;
+  return { stats: r.results.adamw.stats, note: `PyTorch ${r.version}` };
 }
 
 export function benchOptim(opts: BenchOptions): Measurement[] {
