@@ -19,6 +19,7 @@ import { benchGemm, gemmChart } from './gemm';
 import { benchOptim } from './optim';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
 import { benchSum } from './sum';
+import { benchTrain } from './train';
 
 /** A bench: runs its sweep and returns one measurement per row (async where a reference is). */
 export type Bench = (o: BenchOptions) => Measurement[] | Promise<Measurement[]>;
@@ -30,6 +31,7 @@ export const BENCHES: Record<string, Bench> = {
   dispatch: benchDispatch,
   gemm: benchGemm,
   optim: benchOptim,
+  train: benchTrain,
 };
 
 /** The benches that also draw their records as an SVG chart. */
@@ -50,7 +52,7 @@ export interface CliArgs {
   chart: boolean;
 }
 
-const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|all> [options]   (or: npm run bench -- <name> [options])
+const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|train|all> [options]   (or: npm run bench -- <name> [options])
   --max N         largest element count of the size sweeps (default 1e8; 1e7 for all)
   --max-size N    largest square side of the gemm bench (default 4096; 1024 for all)
   --params N      parameters of the optim bench's AdamW step (default 1e7; 1e6 for all)
@@ -63,6 +65,8 @@ const USAGE = `usage: kiln bench <elementwise|sum|dispatch|gemm|optim|all> [opti
   --no-chart      no SVG chart
   --markdown      print the table as markdown
   --quick         tiny sizes and few samples (a smoke test, seconds)
+                  train: one training step of a Transformer classifier and of a CNN, per phase, beside PyTorch
+                  (--reps steps after 3 warm-up steps; --quick: tiny models, 2 steps)
   --quiet         no table on stdout
   --verbose       progress and kiln.memory() on stderr`;
 
@@ -111,7 +115,7 @@ export function parseArgs(argv: string[]): CliArgs {
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
   if (quick)
-    Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200, maxSize: 64, params: 1e4 });
+    Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200, maxSize: 64, params: 1e4, quick });
   Object.assign(opts, set);
   return args;
 }
