@@ -10,9 +10,10 @@
  * runs the same model on the same thread count in a child process, with kiln's initial weights and
  * inputs handed over in a safetensors file: before timing, its first loss and gradient norm must
  * match kiln's. It is timed twice: glibc's malloc told to keep freed memory (its best here), and
- * with the default malloc. Both sides: warm-up steps, then the median of `reps` steps; kiln's
- * kiln.memory() is printed after the warm-up and after the timed steps (it must not grow).
- * `--quick`: tiny shapes, 2 steps, PyTorch still compared when present.
+ * with the default malloc. Both sides: warm-up steps, then the median of `reps` steps (kiln's in two
+ * halves, before and after PyTorch's runs); kiln.memory() is printed before and after kiln's timed
+ * steps, and the bench fails if it grew. `--quick`: tiny shapes, 2 steps, PyTorch still compared
+ * when present.
  */
 import * as fs from 'fs';
 import * as os from 'os';
