@@ -22,6 +22,7 @@ import { benchOptim } from './optim';
 import { benchBatchNorm, benchDropout, benchGelu } from './nn_ops';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
 import { benchSum } from './sum';
+import { benchTrain } from './train';
 
 /** A bench: runs its sweep and returns one measurement per row (async where a reference is). */
 export type Bench = (o: BenchOptions) => Measurement[] | Promise<Measurement[]>;
@@ -40,6 +41,7 @@ export const BENCHES: Record<string, Bench> = {
   norm: benchNorm,
   softmax: benchSoftmax,
   xent: benchXent,
+  train: benchTrain,
 };
 
 /** The benches that also draw their records as an SVG chart. */
@@ -69,6 +71,8 @@ const USAGE = `usage: kiln bench <${[...Object.keys(BENCHES), 'all'].join('|')}>
   --sample-ms MS  target length of one sample (default 20)
   --matrix N      side of the [N, N] matrix of the dim sums (default 4096)
   --batch N       calls per sample of the dispatch bench (default 10000)
+                  train: one training step of a Transformer classifier and of a CNN, per phase, beside PyTorch
+                  (--reps steps after 3 warm-up steps; --quick: tiny models, 2 steps)
   --threads 1,2   run once per KILN_NUM_THREADS value, in child processes, and merge
   --json PATH     where the JSON goes (default bench/out/<name>-<date>.json); the SVG chart goes beside it
   --no-chart      no SVG chart
@@ -122,7 +126,7 @@ export function parseArgs(argv: string[]): CliArgs {
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
   if (quick)
-    Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200, maxSize: 64, params: 1e4 });
+    Object.assign(opts, { max: 1e4, reps: 3, minSampleMs: 1, matrix: 64, batch: 200, maxSize: 64, params: 1e4, quick });
   Object.assign(opts, set);
   return args;
 }

@@ -33,6 +33,8 @@ export interface BenchOptions {
   ownProcess: boolean;
   /** Progress on stderr and kiln.memory() at the end. */
   verbose: boolean;
+  /** --quick: a smoke test (benches whose shapes are not set by the knobs above shrink them). */
+  quick?: boolean;
 }
 
 /** One thing to time; `run` does one call. */
@@ -67,7 +69,7 @@ export interface Measurement {
   /** Who did the work: "kiln" or a reference ("TypedArray.set", "js loop", ...). */
   impl: string;
   stats: Stats;
-  unit: 'GB/s' | 'GFLOP/s' | 'ns/op';
+  unit: 'GB/s' | 'GFLOP/s' | 'ns/op' | 'steps/s';
   /** Rate at the median time, in `unit`. */
   value: number;
   /** Speed relative to each reference in the same run (>1: faster than the reference). */
