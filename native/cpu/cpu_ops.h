@@ -84,6 +84,7 @@ kiln_status layer_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_t
                            const kiln_tensor &x, const kiln_tensor &w, const kiln_tensor &b, double eps, bool rms);
 // gw, gb [n] or empty (not wanted); w [n] or empty.
 kiln_status layer_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw,
+                                    const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                     const kiln_tensor &w, const kiln_tensor &mean, const kiln_tensor &rstd, bool rms);
 // attr: ignore_index, label_smoothing. loss, lse, wrow [rows]; target int64 [rows] or like logits.
 kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const kiln_tensor &lse,

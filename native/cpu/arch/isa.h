@@ -104,59 +104,60 @@ struct ConvKernels {
   // y[j] = bias + sum over r < R, s < S of w[r * S + s] * rows[r][j + s * dil] for j < n, taps in (r, s) order.
   void (*depthwise_row_f32)(float *y, const float *const *rows, const float *w, int R, int S, int64_t dil, int64_t n,
                             float bias);
-  // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
-  struct RowKernels {
-    // Softmax (log: log-softmax) over n elements at `stride`: 1 is one contiguous row; otherwise
-    // columns [0, cols) of an [n, stride] block, vectorised across columns.
-    void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log);
-    void (*softmax_backward_f32)(float *gx, const float *gy, const float *y, int64_t n, int64_t stride, int64_t cols,
-                                 bool log);
-    float (*logsumexp_f32)(const float *x, int64_t n);
-    // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
-    void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
-                           float *mean, float *rstd);
-    // One row's gx; adds its share of grad weight / grad bias into dw / db when not null.
-    void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
-                                    int64_t n, float mean, float rstd, bool rms);
-    // gx[j] = a exp(x[j] - lse) - (ts t[j] + c) w[j] (t null: 0, w null: 1): cross-entropy's gradient.
-    void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
-                          const float *w, float c);
-  };
+};
+// Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
+struct RowKernels {
+  // Softmax (log: log-softmax) over n elements at `stride`: 1 is one contiguous row; otherwise
+  // columns [0, cols) of an [n, stride] block, vectorised across columns.
+  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log);
+  void (*softmax_backward_f32)(float *gx, const float *gy, const float *y, int64_t n, int64_t stride, int64_t cols,
+                               bool log);
+  float (*logsumexp_f32)(const float *x, int64_t n);
+  // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
+  void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
+                         float *mean, float *rstd);
+  // One row's gx; adds its share of grad weight / grad bias into dw / db when not null.
+  void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
+                                  int64_t n, float mean, float rstd, bool rms);
+  // gx[j] = a exp(x[j] - lse) - (ts t[j] + c) w[j] (t null: 0, w null: 1): cross-entropy's gradient.
+  void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
+                        const float *w, float c);
+};
 
-  struct IsaKernels {
-    const char *name;
-    // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
-    // Only arithmetic ops (Add..Minimum); returns false for others so the caller's loop runs.
-    bool (*binary_f32)(Binary op, float *o, const float *a, int64_t sa, const float *b, int64_t sb, int64_t n);
-    // o[i] = op(a[i]); returns false for ops without a vector path.
-    bool (*unary_f32)(Unary op, float *o, const float *a, int64_t n);
-    // Sum of a[0..n) in a fixed order that depends only on n (never on threads).
-    float (*sum_f32)(const float *a, int64_t n);
-    // Max / min of a[0..n), n >= 1; NaN if any element is NaN (PyTorch semantics).
-    float (*max_f32)(const float *a, int64_t n);
-    float (*min_f32)(const float *a, int64_t n);
-    // acc[i] += x[i]
-    void (*add_f32)(float *acc, const float *x, int64_t n);
-    GemmKernels gemm;
-    // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
-    void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
-    NnKernels nn;           // nn_kernels.inc: activations, dropout, batch norm
-    ConvKernels conv = {};  // set by with_conv (conv.inc)
-    RowKernels rows;
-  };
+struct IsaKernels {
+  const char *name;
+  // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
+  // Only arithmetic ops (Add..Minimum); returns false for others so the caller's loop runs.
+  bool (*binary_f32)(Binary op, float *o, const float *a, int64_t sa, const float *b, int64_t sb, int64_t n);
+  // o[i] = op(a[i]); returns false for ops without a vector path.
+  bool (*unary_f32)(Unary op, float *o, const float *a, int64_t n);
+  // Sum of a[0..n) in a fixed order that depends only on n (never on threads).
+  float (*sum_f32)(const float *a, int64_t n);
+  // Max / min of a[0..n), n >= 1; NaN if any element is NaN (PyTorch semantics).
+  float (*max_f32)(const float *a, int64_t n);
+  float (*min_f32)(const float *a, int64_t n);
+  // acc[i] += x[i]
+  void (*add_f32)(float *acc, const float *x, int64_t n);
+  GemmKernels gemm;
+  // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
+  void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
+  NnKernels nn;           // nn_kernels.inc: activations, dropout, batch norm
+  ConvKernels conv = {};  // set by with_conv (conv.inc)
+  RowKernels rows;
+};
 
-  const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table
-  // The bfloat16 dot-product tile for this ISA, or null when the CPU (or build) has none.
-  const GemmBf16Kernels *gemm_bf16_kernels(kiln_isa isa);
+const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table
+// The bfloat16 dot-product tile for this ISA, or null when the CPU (or build) has none.
+const GemmBf16Kernels *gemm_bf16_kernels(kiln_isa isa);
 
-  extern const IsaKernels kGenericKernels;
+extern const IsaKernels kGenericKernels;
 #if defined(__x86_64__) || defined(_M_X64)
-  extern const IsaKernels kAvx2Kernels;
-  extern const IsaKernels kAvx512Kernels;
-  extern const GemmBf16Kernels kAvx512Bf16Kernels;
+extern const IsaKernels kAvx2Kernels;
+extern const IsaKernels kAvx512Kernels;
+extern const GemmBf16Kernels kAvx512Bf16Kernels;
 #endif
 #if defined(__aarch64__)
-  extern const IsaKernels kNeonKernels;
+extern const IsaKernels kNeonKernels;
 #endif
 
 }  // namespace kiln::cpu
