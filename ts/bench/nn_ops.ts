@@ -14,6 +14,7 @@ import * as kiln from '../index';
 import { geluBackward } from '../ops/activation';
 import { dropoutWithKey } from '../ops/dropout';
 import { batchNormApply, batchNormBackward, batchNormStats } from '../ops/batch_norm';
+import { erfRef } from '../ops/samples';
 import { copyVariants, fastest } from './copy';
 import { loadOnnxRuntime, ortSession } from './onnxruntime';
 import { onnxGraphModel } from './onnx_model';
@@ -31,23 +32,6 @@ import {
 import { runTorch } from './torch_ref';
 
 type Op = 'gelu' | 'dropout' | 'batchnorm';
-
-const erf = (x: number): number => {
-  // float64 erf by its Taylor series / continued fraction, as ops/samples.ts's erfRef
-  const t = Math.abs(x);
-  if (t < 2) {
-    let term = t,
-      sum = t;
-    for (let n = 1; n < 300 && term > 1e-17 * sum; n++) {
-      term *= (2 * t * t) / (2 * n + 1);
-      sum += term;
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-t * t) * sum;
-  }
-  let f = 0;
-  for (let n = 200; n >= 1; n--) f = n / 2 / (t + f);
-  return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
-};
 
 const PY = {
   gelu: `
@@ -156,7 +140,7 @@ async function benchNnBody(op: Op, opts: BenchOptions): Promise<Measurement[]> {
     expectClose(
       'gelu',
       probe.map((i) => yv[i]),
-      probe.map((i) => 0.5 * xs[i] * (1 + erf(xs[i] / Math.SQRT2))),
+      probe.map((i) => 0.5 * xs[i] * (1 + erfRef(xs[i] / Math.SQRT2))),
       (i) => 1e-6 * (1 + Math.abs(yv[probe[i]])),
     );
   else if (op === 'dropout')
