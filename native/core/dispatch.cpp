@@ -115,7 +115,9 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
   switch (op) {
     case KILN_OP_FILL:
     case KILN_OP_UNIFORM:
-    case KILN_OP_NORMAL: break;
+    case KILN_OP_NORMAL:
+    case KILN_OP_ATTENTION:
+    case KILN_OP_ATTENTION_BACKWARD: break;
     case KILN_OP_SUM:
     case KILN_OP_PROD:
     case KILN_OP_AMAX:
@@ -197,6 +199,8 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_SCATTER_ADD: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, true);
     case KILN_OP_UNIFORM: return uniform_cpu(ctx, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);
     case KILN_OP_NORMAL: return normal_cpu(ctx, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);
+    case KILN_OP_ATTENTION: return attention_forward_cpu(ctx, o, in, attr);
+    case KILN_OP_ATTENTION_BACKWARD: return attention_backward_cpu(ctx, o, in, attr);
     default: return fail(ctx, KILN_ERR_ARG, "op id %d has no CPU kernel", op);
   }
 }

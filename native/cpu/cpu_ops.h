@@ -42,4 +42,11 @@ kiln_status uniform_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed
 kiln_status normal_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean,
                        double std);
 
+// Fused attention (attention.cpp). Forward: outs out, lse; ins q, k, v, mask. Backward: outs dq,
+// dk, dv; ins q, k, v, out, lse, dout, mask. attrs: scale, causal, mask kind, dropout p, seed, offset.
+kiln_status attention_forward_cpu(kiln_context *ctx, const kiln_tensor *outs, const kiln_tensor *ins,
+                                  const double *attr);
+kiln_status attention_backward_cpu(kiln_context *ctx, const kiln_tensor *outs, const kiln_tensor *ins,
+                                   const double *attr);
+
 }  // namespace kiln::cpu

@@ -56,7 +56,9 @@ enum kiln_op {
   KILN_OP_SCATTER_ADD = 50,
   KILN_OP_UNIFORM = 51,
   KILN_OP_NORMAL = 52,
-  KILN_OP_COUNT = 53
+  KILN_OP_ATTENTION = 53,
+  KILN_OP_ATTENTION_BACKWARD = 54,
+  KILN_OP_COUNT = 55
 };
 
 typedef struct kiln_op_info {
@@ -118,6 +120,8 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"scatter_add", 2, 1, 1},
     {"uniform", 0, 1, 6},
     {"normal", 0, 1, 6},
+    {"attention", 4, 2, 8},
+    {"attention_backward", 7, 3, 8},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

@@ -54,6 +54,8 @@ export const OP = {
   SCATTER_ADD: 50,
   UNIFORM: 51,
   NORMAL: 52,
+  ATTENTION: 53,
+  ATTENTION_BACKWARD: 54,
 } as const;
 
-export const OP_COUNT = 53;
+export const OP_COUNT = 55;

@@ -12,12 +12,13 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "attention.inc"
 #include "gemm.inc"
 #include "optim.inc"
 }  // namespace
 }  // namespace avx2
 
-const IsaKernels kAvx2Kernels = avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32);
+const IsaKernels kAvx2Kernels = avx2::with_attention(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32));
 
 }  // namespace kiln::cpu
 #endif

@@ -13,12 +13,14 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "attention.inc"
 #include "gemm.inc"
 #include "optim.inc"
 }  // namespace
 }  // namespace avx512
 
-const IsaKernels kAvx512Kernels = avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32);
+const IsaKernels kAvx512Kernels =
+    avx512::with_attention(avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32));
 
 }  // namespace kiln::cpu
 #endif

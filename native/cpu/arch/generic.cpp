@@ -19,12 +19,14 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "attention.inc"
 #include "gemm.inc"
 #include "optim.inc"
 }  // namespace
 }  // namespace generic
 
-const IsaKernels kGenericKernels = generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32);
+const IsaKernels kGenericKernels =
+    generic::with_attention(generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32));
 
 const IsaKernels *isa_kernels(kiln_isa isa) {
   switch (isa) {

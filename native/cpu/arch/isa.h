@@ -90,6 +90,13 @@ struct AdamScalars {
   bool amsgrad, decoupled, maximize;
 };
 
+// Attention's softmax row passes (arch/attention.inc; native/cpu/attention.cpp drives them).
+struct AttnKernels {
+  float (*exp_sum_f32)(float *s, int64_t n, float m);  // s = exp(s - m), returns the sum (order: n only)
+  void (*dsoftmax_f32)(float *dp, const float *p, int64_t n, float d);  // dp = p * (dp - d)
+  void (*scale_f32)(float *x, int64_t n, float c);                      // x *= c
+};
+
 struct IsaKernels {
   const char *name;
   // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
@@ -107,6 +114,7 @@ struct IsaKernels {
   GemmKernels gemm;
   // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
   void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
+  AttnKernels attn{};  // filled by with_attention (arch/attention.inc)
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

@@ -12,12 +12,13 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
+#include "attention.inc"
 #include "gemm.inc"
 #include "optim.inc"
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels = neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32);
+const IsaKernels kNeonKernels = neon::with_attention(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32));
 
 }  // namespace kiln::cpu
 #endif
