@@ -56,11 +56,16 @@ struct Ops<float> {
             float alpha, float beta) const {
     isa->gemm.tile_f32(kc, a, b, ldb, padded, c, ldc, m, n, alpha, beta);
   }
+  void tile_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int m, int n,
+                 float alpha, float beta) const {
+    isa->attn.tile_rows_f32(kc, a, b, ldb, c, ldc, m, n, alpha, beta);
+  }
+  void tile_cols(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int m,
+                 int n, float alpha, float beta) const {
+    isa->attn.tile_cols_f32(kc, a, lda, b, ldb, c, ldc, m, n, alpha, beta);
+  }
   void pack_kmajor(float *dst, int64_t ld, const float *src, int64_t rs, int n, int nfull, int64_t kc) const {
     isa->gemm.pack_kmajor_f32(dst, ld, src, rs, n, nfull, kc);
-  }
-  void pack_rows(float *dst, int64_t ld, const float *src, int64_t ks, int n, int nfull, int64_t kc) const {
-    isa->gemm.pack_rows_f32(dst, ld, src, ks, n, nfull, kc);
   }
   float max(const float *s, int64_t n) const { return isa->max_f32(s, n); }
   float exp_sum(float *s, int64_t n, float m) const { return isa->attn.exp_sum_f32(s, n, m); }
@@ -73,22 +78,31 @@ template <>
 struct Ops<double> {
   int mr = 4, nr = 4;
   explicit Ops(const IsaKernels *) {}
-  void tile(int64_t kc, const double *a, const double *b, int64_t ldb, bool, double *c, int64_t ldc, int m, int n,
-            double alpha, double beta) const {
+  // A[i][k] at a[i * ia + k * ka], otherwise as tile().
+  static void tile_strided(int64_t kc, const double *a, int64_t ia, int64_t ka, const double *b, int64_t ldb, double *c,
+                           int64_t ldc, int m, int n, double alpha, double beta) {
     for (int i = 0; i < m; i++)
       for (int j = 0; j < n; j++) {
         double s = 0;
-        for (int64_t k = 0; k < kc; k++) s += a[k * mr + i] * b[k * ldb + j];
+        for (int64_t k = 0; k < kc; k++) s += a[i * ia + k * ka] * b[k * ldb + j];
         c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
       }
+  }
+  void tile(int64_t kc, const double *a, const double *b, int64_t ldb, bool, double *c, int64_t ldc, int m, int n,
+            double alpha, double beta) const {
+    tile_strided(kc, a, 1, mr, b, ldb, c, ldc, m, n, alpha, beta);
+  }
+  void tile_rows(int64_t kc, const double *a, const double *b, int64_t ldb, double *c, int64_t ldc, int m, int n,
+                 double alpha, double beta) const {
+    tile_strided(kc, a, kAttnLd, 1, b, ldb, c, ldc, m, n, alpha, beta);
+  }
+  void tile_cols(int64_t kc, const double *a, int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc, int m,
+                 int n, double alpha, double beta) const {
+    tile_strided(kc, a, 1, lda, b, ldb, c, ldc, m, n, alpha, beta);
   }
   void pack_kmajor(double *dst, int64_t ld, const double *src, int64_t rs, int n, int nfull, int64_t kc) const {
     for (int64_t k = 0; k < kc; k++)
       for (int r = 0; r < nfull; r++) dst[k * ld + r] = r < n ? src[r * rs + k] : 0.0;
-  }
-  void pack_rows(double *dst, int64_t ld, const double *src, int64_t ks, int n, int nfull, int64_t kc) const {
-    for (int64_t k = 0; k < kc; k++)
-      for (int r = 0; r < nfull; r++) dst[k * ld + r] = r < n ? src[k * ks + r] : 0.0;
   }
   double max(const double *s, int64_t n) const {
     double m = s[0];
@@ -199,8 +213,8 @@ void forward_task(const Ops<T> &op, const Geo &g, const T *q, const T *k, const 
                   int64_t h, int64_t i0, int64_t Bq, int64_t Bk) {
   const int64_t mq = std::min(Bq, g.Sq - i0), hk = h / (g.H / g.Hk), D = g.D, Dv = g.Dv;
   const int64_t bq_pad = (Bq + op.mr - 1) / op.mr * op.mr, bk_pad = (Bk + op.nr - 1) / op.nr * op.nr;
-  T *qp = scratch<T>((size_t)(bq_pad * D + bk_pad * D + Bq * Bk + bq_pad * Bk + Bq * Dv + 3 * Bq));
-  T *kt = qp + bq_pad * D, *s = kt + bk_pad * D, *pp = s + Bq * Bk, *o = pp + bq_pad * Bk, *m = o + Bq * Dv;
+  T *qp = scratch<T>((size_t)(bq_pad * D + bk_pad * D + bq_pad * kAttnLd + Bq * Dv + 3 * Bq));
+  T *kt = qp + bq_pad * D, *s = kt + bk_pad * D, *o = s + bq_pad * kAttnLd, *m = o + Bq * Dv;
   T *l = m + Bq, *corr = l + Bq;
   const T *qb = q + b * g.qs[0] + h * g.qs[1] + i0 * g.qs[2];
   const T *kb = k + b * g.ks[0] + hk * g.ks[1], *vb = v + b * g.vs[0] + hk * g.vs[1];
@@ -216,11 +230,11 @@ void forward_task(const Ops<T> &op, const Geo &g, const T *q, const T *k, const 
     for (int64_t j = 0; j < nk; j += op.nr)
       op.pack_kmajor(kt + j * D, op.nr, kb + (j0 + j) * g.ks[2], g.ks[2], (int)std::min<int64_t>(op.nr, nk - j), op.nr,
                      D);
-    scores(op, g, qp, kt, s, Bk, mq, nk);
-    apply_mask(g, b, h, i0, j0, s, Bk, mq, nk);
+    scores(op, g, qp, kt, s, kAttnLd, mq, nk);
+    apply_mask(g, b, h, i0, j0, s, kAttnLd, mq, nk);
     bool rescale = false;
     for (int64_t i = 0; i < mq; i++) {
-      T *si = s + i * Bk;
+      T *si = s + i * kAttnLd;
       const T mx = std::max(m[i], op.max(si, nk));      // NaN scores still reach out through exp(s - mx)
       if (mx == -std::numeric_limits<T>::infinity()) {  // nothing to attend yet
         std::fill(si, si + nk, (T)0);
@@ -233,17 +247,15 @@ void forward_task(const Ops<T> &op, const Geo &g, const T *q, const T *k, const 
       l[i] = l[i] * corr[i] + sum;
       m[i] = mx;
     }
-    if (g.p > 0) apply_dropout(g, dr, b, h, i0, j0, s, Bk, mq, nk);
+    if (g.p > 0) apply_dropout(g, dr, b, h, i0, j0, s, kAttnLd, mq, nk);
     if (rescale)
       for (int64_t i = 0; i < mq; i++)
         if (corr[i] != 1) op.scale(o + i * Dv, Dv, corr[i]);
-    for (int64_t i = 0; i < mq; i += op.mr) {
-      const int rows = (int)std::min<int64_t>(op.mr, mq - i);
-      op.pack_kmajor(pp, op.mr, s + i * Bk, Bk, rows, op.mr, nk);
+    // O += P V, P read in place from the score rows.
+    for (int64_t i = 0; i < mq; i += op.mr)
       for (int64_t e = 0; e < Dv; e += op.nr)
-        op.tile(nk, pp, vb + j0 * g.vs[2] + e, g.vs[2], false, o + i * Dv + e, Dv, rows,
-                (int)std::min<int64_t>(op.nr, Dv - e), 1, 1);
-    }
+        op.tile_rows(nk, s + i * kAttnLd, vb + j0 * g.vs[2] + e, g.vs[2], o + i * Dv + e, Dv,
+                     (int)std::min<int64_t>(op.mr, mq - i), (int)std::min<int64_t>(op.nr, Dv - e), 1, 1);
   }
   T *ob = out + ((b * g.H + h) * g.Sq + i0) * Dv;
   T *lb = lse + (b * g.H + h) * g.Sq + i0;
@@ -260,10 +272,9 @@ void backward_task(const Ops<T> &op, const Geo &g, const T *q, const T *k, const
                    int64_t Bk) {
   const int64_t D = g.D, Dv = g.Dv, G = g.H / g.Hk;
   const int64_t bq_pad = (Bq + op.mr - 1) / op.mr * op.mr, bk_pad = (Bk + op.nr - 1) / op.nr * op.nr;
-  const int64_t pad = std::max(bq_pad, bk_pad);
-  T *kt = scratch<T>((size_t)(bk_pad * D + bk_pad * Dv + bq_pad * D + bq_pad * Dv + 3 * Bq * Bk + pad * pad + g.Sq));
+  T *kt = scratch<T>((size_t)(bk_pad * D + bk_pad * Dv + bq_pad * D + bq_pad * Dv + 3 * bq_pad * kAttnLd + g.Sq));
   T *vt = kt + bk_pad * D, *qp = vt + bk_pad * Dv, *dop = qp + bq_pad * D, *p = dop + bq_pad * Dv;
-  T *pd = p + Bq * Bk, *ds = pd + Bq * Bk, *ap = ds + Bq * Bk, *di = ap + pad * pad;
+  T *pd = p + bq_pad * kAttnLd, *ds = pd + bq_pad * kAttnLd, *di = ds + bq_pad * kAttnLd;
   const T *kb = k + b * g.ks[0] + hk * g.ks[1], *vb = v + b * g.vs[0] + hk * g.vs[1];
   T *dkb = dk + (b * g.Hk + hk) * g.Sk * D, *dvb = dv + (b * g.Hk + hk) * g.Sk * Dv;
   std::fill(dkb, dkb + g.Sk * D, (T)0);
@@ -291,52 +302,47 @@ void backward_task(const Ops<T> &op, const Geo &g, const T *q, const T *k, const
           op.pack_kmajor(qp + i * D, op.mr, qb + (i0 + i) * g.qs[2], g.qs[2], rows, op.mr, D);
           op.pack_kmajor(dop + i * Dv, op.mr, dob + (i0 + i) * dos[2], dos[2], rows, op.mr, Dv);
         }
-        scores(op, g, qp, kt, p, Bk, mq, nk);
-        apply_mask(g, b, h, i0, j0, p, Bk, mq, nk);
-        for (int64_t i = 0; i < mq; i++) op.exp_sum(p + i * Bk, nk, lb[i0 + i]);  // P = exp(S - lse)
+        constexpr int64_t L = kAttnLd;
+        scores(op, g, qp, kt, p, L, mq, nk);
+        apply_mask(g, b, h, i0, j0, p, L, mq, nk);
+        for (int64_t i = 0; i < mq; i++) op.exp_sum(p + i * L, nk, lb[i0 + i]);  // P = exp(S - lse)
         const T *pv = p;  // the probabilities V sees (dropped and rescaled when dropout is on)
         if (g.p > 0) {
-          for (int64_t i = 0; i < mq; i++) std::copy(p + i * Bk, p + i * Bk + nk, pd + i * Bk);
-          apply_dropout(g, dr, b, h, i0, j0, pd, Bk, mq, nk);
+          for (int64_t i = 0; i < mq; i++) std::copy(p + i * L, p + i * L + nk, pd + i * L);
+          apply_dropout(g, dr, b, h, i0, j0, pd, L, mq, nk);
           pv = pd;
         }
-        // dV[j0:, :] += P^T dO: slivers of P^T are rows of P read across.
-        for (int64_t j = 0; j < nk; j += op.mr) {
-          const int rows = (int)std::min<int64_t>(op.mr, nk - j);
-          op.pack_rows(ap, op.mr, pv + j, Bk, rows, op.mr, mq);
+        // The tiles read P and dS in place: down their columns for P^T and dS^T, along rows for dS.
+        const auto rows_of = [&](int64_t j, int64_t n) { return (int)std::min<int64_t>(op.mr, n - j); };
+        const auto cols_of = [&](int64_t e, int64_t n) { return (int)std::min<int64_t>(op.nr, n - e); };
+        // dV[j0:, :] += P^T dO
+        for (int64_t j = 0; j < nk; j += op.mr)
           for (int64_t e = 0; e < Dv; e += op.nr)
-            op.tile(mq, ap, dob + i0 * dos[2] + e, dos[2], false, dvb + (j0 + j) * Dv + e, Dv, rows,
-                    (int)std::min<int64_t>(op.nr, Dv - e), 1, 1);
-        }
+            op.tile_cols(mq, pv + j, L, dob + i0 * dos[2] + e, dos[2], dvb + (j0 + j) * Dv + e, Dv, rows_of(j, nk),
+                         cols_of(e, Dv), 1, 1);
         // dP = dO V^T, then dS = P (dP - rowsum(dO O)) over it; masked positions get 0.
         for (int64_t i = 0; i < mq; i += op.mr)
           for (int64_t j = 0; j < nk; j += op.nr)
-            op.tile(Dv, dop + i * Dv, vt + j * Dv, op.nr, true, ds + i * Bk + j, Bk,
-                    (int)std::min<int64_t>(op.mr, mq - i), (int)std::min<int64_t>(op.nr, nk - j), 1, 0);
-        if (g.p > 0) apply_dropout(g, dr, b, h, i0, j0, ds, Bk, mq, nk);
+            op.tile(Dv, dop + i * Dv, vt + j * Dv, op.nr, true, ds + i * L + j, L, rows_of(i, mq), cols_of(j, nk), 1,
+                    0);
+        if (g.p > 0) apply_dropout(g, dr, b, h, i0, j0, ds, L, mq, nk);
         for (int64_t i = 0; i < mq; i++) {
-          T *dsi = ds + i * Bk;
+          T *dsi = ds + i * L;
           if (lb[i0 + i] == ninf)
             std::fill(dsi, dsi + nk, (T)0);
           else
-            op.dsoftmax(dsi, p + i * Bk, nk, di[i0 + i]);
+            op.dsoftmax(dsi, p + i * L, nk, di[i0 + i]);
         }
         // dK[j0:, :] += scale dS^T Q
-        for (int64_t j = 0; j < nk; j += op.mr) {
-          const int rows = (int)std::min<int64_t>(op.mr, nk - j);
-          op.pack_rows(ap, op.mr, ds + j, Bk, rows, op.mr, mq);
+        for (int64_t j = 0; j < nk; j += op.mr)
           for (int64_t e = 0; e < D; e += op.nr)
-            op.tile(mq, ap, qb + i0 * g.qs[2] + e, g.qs[2], false, dkb + (j0 + j) * D + e, D, rows,
-                    (int)std::min<int64_t>(op.nr, D - e), (T)g.scale, 1);
-        }
+            op.tile_cols(mq, ds + j, L, qb + i0 * g.qs[2] + e, g.qs[2], dkb + (j0 + j) * D + e, D, rows_of(j, nk),
+                         cols_of(e, D), (T)g.scale, 1);
         // dQ[i0:, :] += scale dS K
-        for (int64_t i = 0; i < mq; i += op.mr) {
-          const int rows = (int)std::min<int64_t>(op.mr, mq - i);
-          op.pack_kmajor(ap, op.mr, ds + i * Bk, Bk, rows, op.mr, nk);
+        for (int64_t i = 0; i < mq; i += op.mr)
           for (int64_t e = 0; e < D; e += op.nr)
-            op.tile(nk, ap, kb + j0 * g.ks[2] + e, g.ks[2], false, dqb + (i0 + i) * D + e, D, rows,
-                    (int)std::min<int64_t>(op.nr, D - e), (T)g.scale, 1);
-        }
+            op.tile_rows(nk, ds + i * L, kb + j0 * g.ks[2] + e, g.ks[2], dqb + (i0 + i) * D + e, D, rows_of(i, mq),
+                         cols_of(e, D), (T)g.scale, 1);
       }
     }
   }
@@ -346,10 +352,13 @@ void backward_task(const Ops<T> &op, const Geo &g, const T *q, const T *k, const
 // Block sizes for this dtype and ISA, in whole register tiles (slivers of mr queries, panels of nr
 // keys): the forward's longer key blocks halve the online rescaling and K^T repacking per score;
 // the backward keeps its five tiles' working set near L1.
+// Key blocks fit the score rows (kAttnLd), with room in the backward for the tiles that read
+// mr columns from the last sliver of keys.
 template <class T>
 void blocks(const Ops<T> &op, bool backward, int64_t *Bq, int64_t *Bk) {
   *Bq = (int64_t)op.mr * (backward ? kBwdQTiles : kFwdQTiles);
-  *Bk = (int64_t)op.nr * (backward ? kBwdKTiles : kFwdKTiles);
+  const int64_t room = backward ? kAttnLd - op.mr : kAttnLd;
+  *Bk = (int64_t)op.nr * std::min<int64_t>(backward ? kBwdKTiles : kFwdKTiles, room / op.nr);
 }
 
 bool is4(const kiln_tensor &t) { return t.ndim == 4; }

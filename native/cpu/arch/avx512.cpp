@@ -13,9 +13,10 @@ namespace {
 using V = Vec;
 #include "kernels.inc"
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
-#include "attention.inc"
 #include "gemm.inc"
 #include "optim.inc"
+// after gemm.inc, whose register-tile constants it uses
+#include "attention.inc"
 }  // namespace
 }  // namespace avx512
 
