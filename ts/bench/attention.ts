@@ -123,107 +123,120 @@ export async function benchAttention(opts: BenchOptions): Promise<Measurement[]>
   if (!ort.ort) console.error(`attention: onnxruntime skipped: ${ort.reason}`);
   const out: Measurement[] = [];
   for (const shape of shapes)
-    for (const causal of [false, true]) {
-      const [B, H, S, D] = shape;
-      const fwdFlops = (4 * B * H * S * S * D) / (causal ? 2 : 1);
-      const name = `${causal ? 'causal ' : ''}B${B} H${H} S${S} D${D}`;
-      const rec = (what: string, impl: string, stats: Stats, flops: number, detail?: string): Measurement => ({
-        bench: 'attention',
-        name: `${what} ${name}`,
-        shape,
-        dtype: 'float32',
-        impl,
-        stats,
-        unit: 'GFLOP/s',
-        value: flops / (stats.medianMs * 1e6),
-        ratios: {},
-        detail,
-      });
-      kiln.manualSeed(1);
-      const q = kiln.randn(shape),
-        k = kiln.randn(shape),
-        v = kiln.randn(shape),
-        g = kiln.randn(shape);
-      const F = kiln.nn.functional;
-      const fwd = () => kiln.noGrad(() => F.scaledDotProductAttention(q, k, v, { isCausal: causal })).dispose();
-      const qg = q.detach().requiresGrad_(),
-        kg = k.detach().requiresGrad_(),
-        vg = v.detach().requiresGrad_();
-      const fwdBwd = () => {
-        const o = F.scaledDotProductAttention(qg, kg, vg, { isCausal: causal });
-        kiln.autograd.grad(o, [qg, kg, vg], { gradOutputs: [g] }).forEach((t) => t?.dispose());
-        o.dispose();
-      };
+    for (const causal of [false, true])
+      // A scope per case: the checks' temporaries go with it, so the bench leaves memory flat.
+      out.push(...(await kiln.scope(() => benchCase(opts, shape, causal, threads, ort))));
+  return out;
+}
 
-      // Correctness before timing.
-      checkGradients(q, k, v, g, causal);
-      const variants: AsyncVariant[] = [{ impl: 'kiln', run: fwd }];
-      const keep: kiln.Tensor[] = [];
-      let session: Awaited<ReturnType<typeof ortSession>> | null = null;
-      if (ort.ort) {
-        const kt = k.transpose(2, 3).contiguous();
-        keep.push(kt);
-        const feeds: Parameters<typeof ortSession>[2] = {
-          Q: { type: 'float32', data: q.data() as Float32Array, dims: shape },
-          KT: { type: 'float32', data: kt.data() as Float32Array, dims: [B, H, D, S] },
-          V: { type: 'float32', data: v.data() as Float32Array, dims: shape },
-        };
-        if (causal) {
-          const m = kiln.zeros([S, S]).maskedFill(future(S), -Infinity);
-          keep.push(m);
-          feeds.M = { type: 'float32', data: m.data() as Float32Array, dims: [S, S] };
-        }
-        session = await ortSession(ort.ort, ortModel(shape, causal), feeds, threads);
-        const want = (await session.run()).O.data as Float32Array;
-        const got = kiln.noGrad(() => F.scaledDotProductAttention(q, k, v, { isCausal: causal }));
-        const gd = got.data() as Float32Array;
-        const idx = sampleIndices(gd.length, 2048);
-        expectClose(
-          `attention ${name} vs onnxruntime`,
-          idx.map((i) => gd[i]),
-          idx.map((i) => want[i]),
-          (i) => 1e-4 * (1 + Math.abs(want[idx[i]])),
-        );
-        got.dispose();
-        const s = session;
-        variants.push({ impl: 'onnxruntime', run: () => s.run() });
-      }
-      const [kf, of] = await measureAsync(variants, opts, 5);
-      const [kfb] = await measureAsync([{ impl: 'kiln', run: fwdBwd }], opts, 5);
-      const kiFwd = rec('fwd', 'kiln', kf, fwdFlops),
-        kiBoth = rec('fwd+bwd', 'kiln', kfb, 3.5 * fwdFlops);
-      out.push(kiFwd, kiBoth);
-      const refsF: Record<string, Measurement> = {},
-        refsB: Record<string, Measurement> = {};
-      if (of) {
-        const m = rec(
-          'fwd',
-          'onnxruntime',
-          of,
-          fwdFlops,
-          `onnxruntime-node ${ort.ort ? ort.version : ''}, MatMul/Mul/${causal ? 'Add/' : ''}Softmax/MatMul, intraOpNumThreads ${threads}`,
-        );
-        out.push(m);
-        refsF.onnxruntime = m;
-      }
-      await session?.release();
-      keep.forEach((x) => x.dispose());
-      const t = runTorch(PY_ATTN, [B, H, S, D, causal ? 1 : 0, Math.max(3, Math.min(opts.reps, 7))], {
-        threads,
-        keepMemory: true,
-      });
-      if (typeof t === 'string') console.error(`attention: ${t}`);
-      else {
-        const detail = `PyTorch ${t.version}, ${String(t.results.fwd.extra.kind)}, ${threads} threads, malloc kept`;
-        const mf = rec('fwd', 'PyTorch', t.results.fwd.stats, fwdFlops, detail),
-          mb = rec('fwd+bwd', 'PyTorch', t.results.fwd_bwd.stats, 3.5 * fwdFlops, detail);
-        out.push(mf, mb);
-        refsF.PyTorch = mf;
-        refsB.PyTorch = mb;
-      }
-      addRatios([kiFwd], refsF);
-      addRatios([kiBoth], refsB);
-      for (const x of [q, k, v, g, qg, kg, vg]) x.dispose();
+/** One shape, plain or causal: kiln's forward and forward+backward and the references. */
+async function benchCase(
+  opts: BenchOptions,
+  shape: Shape4,
+  causal: boolean,
+  threads: number,
+  ort: ReturnType<typeof loadOnnxRuntime>,
+): Promise<Measurement[]> {
+  const out: Measurement[] = [];
+  const [B, H, S, D] = shape;
+  const fwdFlops = (4 * B * H * S * S * D) / (causal ? 2 : 1);
+  const name = `${causal ? 'causal ' : ''}B${B} H${H} S${S} D${D}`;
+  const rec = (what: string, impl: string, stats: Stats, flops: number, detail?: string): Measurement => ({
+    bench: 'attention',
+    name: `${what} ${name}`,
+    shape,
+    dtype: 'float32',
+    impl,
+    stats,
+    unit: 'GFLOP/s',
+    value: flops / (stats.medianMs * 1e6),
+    ratios: {},
+    detail,
+  });
+  kiln.manualSeed(1);
+  const q = kiln.randn(shape),
+    k = kiln.randn(shape),
+    v = kiln.randn(shape),
+    g = kiln.randn(shape);
+  const F = kiln.nn.functional;
+  const fwd = () => kiln.noGrad(() => F.scaledDotProductAttention(q, k, v, { isCausal: causal })).dispose();
+  const qg = q.detach().requiresGrad_(),
+    kg = k.detach().requiresGrad_(),
+    vg = v.detach().requiresGrad_();
+  const fwdBwd = () => {
+    const o = F.scaledDotProductAttention(qg, kg, vg, { isCausal: causal });
+    kiln.autograd.grad(o, [qg, kg, vg], { gradOutputs: [g] }).forEach((t) => t?.dispose());
+    o.dispose();
+  };
+
+  // Correctness before timing.
+  checkGradients(q, k, v, g, causal);
+  const variants: AsyncVariant[] = [{ impl: 'kiln', run: fwd }];
+  const keep: kiln.Tensor[] = [];
+  let session: Awaited<ReturnType<typeof ortSession>> | null = null;
+  if (ort.ort) {
+    const kt = k.transpose(2, 3).contiguous();
+    keep.push(kt);
+    const feeds: Parameters<typeof ortSession>[2] = {
+      Q: { type: 'float32', data: q.data() as Float32Array, dims: shape },
+      KT: { type: 'float32', data: kt.data() as Float32Array, dims: [B, H, D, S] },
+      V: { type: 'float32', data: v.data() as Float32Array, dims: shape },
+    };
+    if (causal) {
+      const m = kiln.zeros([S, S]).maskedFill(future(S), -Infinity);
+      keep.push(m);
+      feeds.M = { type: 'float32', data: m.data() as Float32Array, dims: [S, S] };
     }
+    session = await ortSession(ort.ort, ortModel(shape, causal), feeds, threads);
+    const want = (await session.run()).O.data as Float32Array;
+    const got = kiln.noGrad(() => F.scaledDotProductAttention(q, k, v, { isCausal: causal }));
+    const gd = got.data() as Float32Array;
+    const idx = sampleIndices(gd.length, 2048);
+    expectClose(
+      `attention ${name} vs onnxruntime`,
+      idx.map((i) => gd[i]),
+      idx.map((i) => want[i]),
+      (i) => 1e-4 * (1 + Math.abs(want[idx[i]])),
+    );
+    got.dispose();
+    const s = session;
+    variants.push({ impl: 'onnxruntime', run: () => s.run() });
+  }
+  const [kf, of] = await measureAsync(variants, opts, 5);
+  const [kfb] = await measureAsync([{ impl: 'kiln', run: fwdBwd }], opts, 5);
+  const kiFwd = rec('fwd', 'kiln', kf, fwdFlops),
+    kiBoth = rec('fwd+bwd', 'kiln', kfb, 3.5 * fwdFlops);
+  out.push(kiFwd, kiBoth);
+  const refsF: Record<string, Measurement> = {},
+    refsB: Record<string, Measurement> = {};
+  if (of) {
+    const m = rec(
+      'fwd',
+      'onnxruntime',
+      of,
+      fwdFlops,
+      `onnxruntime-node ${ort.ort ? ort.version : ''}, MatMul/Mul/${causal ? 'Add/' : ''}Softmax/MatMul, intraOpNumThreads ${threads}`,
+    );
+    out.push(m);
+    refsF.onnxruntime = m;
+  }
+  await session?.release();
+  keep.forEach((x) => x.dispose());
+  const t = runTorch(PY_ATTN, [B, H, S, D, causal ? 1 : 0, Math.max(3, Math.min(opts.reps, 7))], {
+    threads,
+    keepMemory: true,
+  });
+  if (typeof t === 'string') console.error(`attention: ${t}`);
+  else {
+    const detail = `PyTorch ${t.version}, ${String(t.results.fwd.extra.kind)}, ${threads} threads, malloc kept`;
+    const mf = rec('fwd', 'PyTorch', t.results.fwd.stats, fwdFlops, detail),
+      mb = rec('fwd+bwd', 'PyTorch', t.results.fwd_bwd.stats, 3.5 * fwdFlops, detail);
+    out.push(mf, mb);
+    refsF.PyTorch = mf;
+    refsB.PyTorch = mb;
+  }
+  addRatios([kiFwd], refsF);
+  addRatios([kiBoth], refsB);
+  for (const x of [q, k, v, g, qg, kg, vg]) x.dispose();
   return out;
 }
