@@ -453,5 +453,29 @@ export const attentionBackwardRow: OpRow<typeof attentionBackward> = {
     return out;
   },
   gradSamples: () => [],
-  errors: () => [],
+  // The native kernel's own checks, for callers that skip scaledDotProductAttention's.
+  errors: (): ErrorCase[] => {
+    const t = (s: number[], dtype: DType = 'float32') => zeros(s, { dtype });
+    const attrs = [0.5, 0, 0, 0, 0, 0, 0, 0];
+    const call = (o: { q?: Tensor; k?: Tensor; dout?: Tensor; lse?: Tensor; attrs?: number[] }) => () =>
+      attentionBackward(
+        o.q ?? t([1, 2, 3, 4]),
+        o.k ?? t([1, 2, 5, 4]),
+        t([1, 2, 5, 4]),
+        t([1, 2, 3, 4]),
+        o.lse ?? t([1, 2, 3]),
+        o.dout ?? t([1, 2, 3, 4]),
+        null,
+        o.attrs ?? attrs,
+      );
+    return [
+      { label: 'dout shape', run: call({ dout: t([1, 2, 3, 5]) }), code: 'ERR_SHAPE' },
+      { label: 'lse shape', run: call({ lse: t([1, 2, 4]) }), code: 'ERR_SHAPE' },
+      { label: 'kv heads do not divide', run: call({ q: t([1, 3, 3, 4]) }), code: 'ERR_SHAPE' },
+      { label: 'dtypes differ', run: call({ k: t([1, 2, 5, 4], 'float64') }), code: 'ERR_DTYPE' },
+      { label: 'q last dim strided', run: call({ q: t([1, 2, 4, 3]).transpose(2, 3) }), code: 'ERR_ARG' },
+      { label: 'dropout p = 1', run: call({ attrs: [0.5, 0, 0, 1, 0, 0, 0, 0] }), code: 'ERR_ARG' },
+      { label: 'mask kind without a mask', run: call({ attrs: [0.5, 0, 1, 0, 0, 0, 0, 0] }), code: 'ERR_SHAPE' },
+    ];
+  },
 };
