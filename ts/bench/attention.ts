@@ -5,7 +5,8 @@
  * when causal) -> Softmax -> MatMul (forward only; K is fed already transposed), and PyTorch's
  * composite softmax(q k^T scale + mask) v (1.13 has no fused CPU attention; a fused
  * F.scaled_dot_product_attention is used where the installed torch has one) forward under
- * no_grad and forward+backward, with glibc's malloc told to keep freed memory.
+ * no_grad and forward+backward, once with glibc's malloc told to keep freed memory and once with
+ * its defaults (page faults dominate those here).
  * FLOPs: forward 4 B H Sq Sk D, halved when causal; forward+backward 3.5 x forward (BENCH.md).
  * Before timing, kiln's output is checked against onnxruntime's, and its gradients against
  * kiln's own matmul/softmax composite on one head.
@@ -222,18 +223,21 @@ async function benchCase(
   }
   await session?.release();
   keep.forEach((x) => x.dispose());
-  const t = runTorch(PY_ATTN, [B, H, S, D, causal ? 1 : 0, Math.max(3, Math.min(opts.reps, 7))], {
-    threads,
-    keepMemory: true,
-  });
-  if (typeof t === 'string') console.error(`attention: ${t}`);
-  else {
-    const detail = `PyTorch ${t.version}, ${String(t.results.fwd.extra.kind)}, ${threads} threads, malloc kept`;
-    const mf = rec('fwd', 'PyTorch', t.results.fwd.stats, fwdFlops, detail),
-      mb = rec('fwd+bwd', 'PyTorch', t.results.fwd_bwd.stats, 3.5 * fwdFlops, detail);
+  // PyTorch twice: with glibc's malloc told to keep freed memory (its best here), then with its defaults.
+  for (const keepMemory of [true, false]) {
+    const reps = Math.max(3, Math.min(opts.reps, 7));
+    const t = runTorch(PY_ATTN, [B, H, S, D, causal ? 1 : 0, reps], { threads, keepMemory });
+    if (typeof t === 'string') {
+      if (keepMemory) console.error(`attention: ${t}`);
+      break;
+    }
+    const impl = keepMemory ? 'PyTorch' : 'PyTorch (default malloc)';
+    const detail = `PyTorch ${t.version}, ${String(t.results.fwd.extra.kind)}, ${threads} threads, ${keepMemory ? 'malloc kept' : 'default malloc'}`;
+    const mf = rec('fwd', impl, t.results.fwd.stats, fwdFlops, detail),
+      mb = rec('fwd+bwd', impl, t.results.fwd_bwd.stats, 3.5 * fwdFlops, detail);
     out.push(mf, mb);
-    refsF.PyTorch = mf;
-    refsB.PyTorch = mb;
+    refsF[impl] = mf;
+    refsB[impl] = mb;
   }
   addRatios([kiFwd], refsF);
   addRatios([kiBoth], refsB);
