@@ -145,6 +145,8 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_AVG_POOL2D_BACKWARD:
     case KILN_OP_ADAPTIVE_AVG_POOL2D:
     case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: break;
+    case KILN_OP_ATTENTION:
+    case KILN_OP_ATTENTION_BACKWARD: break;
     case KILN_OP_SUM:
     case KILN_OP_PROD:
     case KILN_OP_AMAX:
@@ -277,6 +279,8 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_AVG_POOL2D_BACKWARD: return avg_pool2d_cpu(ctx, o[0], in[0], attr, false, true);
     case KILN_OP_ADAPTIVE_AVG_POOL2D: return avg_pool2d_cpu(ctx, o[0], in[0], attr, true, false);
     case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: return avg_pool2d_cpu(ctx, o[0], in[0], attr, true, true);
+    case KILN_OP_ATTENTION: return attention_forward_cpu(ctx, o, in, attr);
+    case KILN_OP_ATTENTION_BACKWARD: return attention_backward_cpu(ctx, o, in, attr);
     default: return fail(ctx, KILN_ERR_ARG, "op id %d has no CPU kernel", op);
   }
 }

@@ -93,5 +93,11 @@ kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const 
 kiln_status cross_entropy_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &logits,
                                        const kiln_tensor &target, const kiln_tensor &weight, const kiln_tensor &lse,
                                        const kiln_tensor &gloss, const double *attr);
+// Fused attention (attention.cpp). Forward: outs out, lse; ins q, k, v, mask. Backward: outs dq,
+// dk, dv; ins q, k, v, out, lse, dout, mask. attrs: scale, causal, mask kind, dropout p, seed, offset.
+kiln_status attention_forward_cpu(kiln_context *ctx, const kiln_tensor *outs, const kiln_tensor *ins,
+                                  const double *attr);
+kiln_status attention_backward_cpu(kiln_context *ctx, const kiln_tensor *outs, const kiln_tensor *ins,
+                                   const double *attr);
 
 }  // namespace kiln::cpu

@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { memory } from '../index';
+import { benchAttention } from './attention';
 import { benchDispatch } from './dispatch';
 import { benchElementwise } from './elementwise';
 import { benchConv } from './conv';
@@ -42,6 +43,7 @@ export const BENCHES: Record<string, Bench> = {
   softmax: benchSoftmax,
   xent: benchXent,
   train: benchTrain,
+  attention: benchAttention,
 };
 
 /** The benches that also draw their records as an SVG chart. */
@@ -65,7 +67,8 @@ export interface CliArgs {
 const USAGE = `usage: kiln bench <${[...Object.keys(BENCHES), 'all'].join('|')}> [options]   (or: npm run bench -- <name> [options])
   --max N         largest element count of the size sweeps (default 1e8; 1e7 for all); the gelu,
                   dropout and batchnorm benches use min(N, 2^24) elements
-  --max-size N    largest square side of the gemm bench (default 4096; 1024 for all)
+  --max-size N    largest square side of the gemm bench, longest sequence of the attention bench
+                  (default 4096; 1024 for all)
   --params N      parameters of the optim bench's AdamW step (default 1e7; 1e6 for all)
   --reps N        timed samples per variant (default 11)
   --sample-ms MS  target length of one sample (default 20)

@@ -6,6 +6,7 @@
  * they are stale). Composites (mean, relu, softmax, ...) are not rows: see ops/composite.ts.
  */
 import { ALL_DTYPES, FLOAT_DTYPES, NUMERIC_DTYPES } from '../dtype';
+import { attentionBackwardRow, attentionRow } from './attention_rows';
 import type { Tensor } from '../tensor';
 import { binaryKind, unaryKind } from './kinds';
 import { reduceKind } from './reduce_kind';
@@ -318,6 +319,8 @@ export const table = {
   scatter_add: scatterAddRow,
   uniform: uniformRow,
   normal: normalRow,
+  attention: attentionRow,
+  attention_backward: attentionBackwardRow,
 
   reshape: reshapeRow,
   permute: permuteRow,

@@ -17,11 +17,13 @@ using V = Vec;
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
+// after gemm.inc, whose register-tile constants it uses
+#include "attention.inc"
 }  // namespace
 }  // namespace avx2
 
-const IsaKernels kAvx2Kernels = avx2::with_conv(
-    avx2::with_nn(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32, avx2::make_rows_table())));
+const IsaKernels kAvx2Kernels = avx2::with_attention(avx2::with_conv(
+    avx2::with_nn(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32, avx2::make_rows_table()))));
 
 }  // namespace kiln::cpu
 #endif

@@ -18,11 +18,13 @@ using V = Vec;
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
+// after gemm.inc, whose register-tile constants it uses
+#include "attention.inc"
 }  // namespace
 }  // namespace avx512
 
-const IsaKernels kAvx512Kernels = avx512::with_conv(avx512::with_nn(
-    avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32, avx512::make_rows_table())));
+const IsaKernels kAvx512Kernels = avx512::with_attention(avx512::with_conv(avx512::with_nn(
+    avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32, avx512::make_rows_table()))));
 
 }  // namespace kiln::cpu
 #endif

@@ -24,11 +24,13 @@ using V = Vec;
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
+// after gemm.inc, whose register-tile constants it uses
+#include "attention.inc"
 }  // namespace
 }  // namespace generic
 
-const IsaKernels kGenericKernels = generic::with_conv(generic::with_nn(
-    generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32, generic::make_rows_table())));
+const IsaKernels kGenericKernels = generic::with_attention(generic::with_conv(generic::with_nn(
+    generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32, generic::make_rows_table()))));
 
 const IsaKernels *isa_kernels(kiln_isa isa) {
   switch (isa) {

@@ -123,6 +123,20 @@ struct RowKernels {
   void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
                         const float *w, float c);
 };
+// Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
+// row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:
+// tile_rows takes A[i][k] = a[i * kAttnLd + k], tile_cols A[i][k] = a[k * lda + i]; otherwise
+// as GemmKernels::tile_f32 (m <= mr rows, n <= nr columns).
+constexpr int64_t kAttnLd = 256;
+struct AttnKernels {
+  float (*exp_sum_f32)(float *s, int64_t n, float m);  // s = exp(s - m), returns the sum (order: n only)
+  void (*dsoftmax_f32)(float *dp, const float *p, int64_t n, float d);  // dp = p * (dp - d)
+  void (*scale_f32)(float *x, int64_t n, float c);                      // x *= c
+  void (*tile_rows_f32)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int m, int n,
+                        float alpha, float beta);
+  void (*tile_cols_f32)(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
+                        int m, int n, float alpha, float beta);
+};
 
 struct IsaKernels {
   const char *name;
@@ -144,6 +158,7 @@ struct IsaKernels {
   NnKernels nn;           // nn_kernels.inc: activations, dropout, batch norm
   ConvKernels conv = {};  // set by with_conv (conv.inc)
   RowKernels rows;
+  AttnKernels attn{};  // filled by with_attention (arch/attention.inc)
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

@@ -17,11 +17,13 @@ using V = Vec;
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
+// after gemm.inc, whose register-tile constants it uses
+#include "attention.inc"
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels = neon::with_conv(
-    neon::with_nn(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32, neon::make_rows_table())));
+const IsaKernels kNeonKernels = neon::with_attention(neon::with_conv(
+    neon::with_nn(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32, neon::make_rows_table()))));
 
 }  // namespace kiln::cpu
 #endif

@@ -1,8 +1,8 @@
 /**
  * Attention: scaledDotProductAttention (torch's functional, with masks, causal masking, dropout
  * and scale), MultiheadAttention with PyTorch's parameters (in_proj_weight, in_proj_bias,
- * out_proj), and TransformerEncoderLayer / TransformerEncoder (post- and pre-norm). Attention is
- * composed of matmul and softmax for now; the fused flash-style kernel comes with issue 4.
+ * out_proj), and TransformerEncoderLayer / TransformerEncoder (post- and pre-norm). Attention runs
+ * on the fused kernel (ops/attention.ts) unless the caller asks for the attention weights.
  */
 import { arange, zeros } from '../../creation';
 import { KilnError } from '../../errors';
@@ -15,46 +15,16 @@ import { Module, Parameter } from '../module';
 import { Linear } from './linear';
 import { LayerNorm } from './norm';
 import { Dropout, dropout } from './embedding';
+import { scaledDotProductAttention } from '../../ops/attention';
 
-export interface SdpaOptions {
-  /** Boolean (true = may attend, as torch's SDPA) or additive float mask, broadcast to [..., Sq, Sk]. */
-  attnMask?: Tensor | null;
-  isCausal?: boolean;
-  dropoutP?: number;
-  scale?: number | null;
-}
+export { scaledDotProductAttention } from '../../ops/attention';
+export type { SdpaOptions } from '../../ops/attention';
 
 /** The [Sq, Sk] causal mask: true where key j <= query i. */
 function causalMask(sq: number, sk: number): Tensor {
   return arange(0, sq, 1)
     .unsqueeze(1)
     .ge(arange(0, sk, 1).unsqueeze(0));
-}
-
-/**
- * softmax(q kᵀ · scale + mask) v over the last two dims (torch scaled_dot_product_attention).
- * q [..., Sq, D], k [..., Sk, D], v [..., Sk, Dv].
- */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: SdpaOptions = {}): Tensor {
-  if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2)
-    throw new KilnError('ERR_SHAPE', 'scaledDotProductAttention: q, k, v need [..., S, D]');
-  const D = q.shape[q.ndim - 1];
-  if (k.shape[k.ndim - 1] !== D || k.shape[k.ndim - 2] !== v.shape[v.ndim - 2])
-    throw new KilnError(
-      'ERR_SHAPE',
-      `scaledDotProductAttention: q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)} do not fit`,
-    );
-  if (opts.isCausal && opts.attnMask)
-    throw new KilnError('ERR_ARG', 'scaledDotProductAttention: give attnMask or isCausal, not both');
-  const scale = opts.scale ?? 1 / Math.sqrt(D);
-  let s = q.matmul(k.transpose(-1, -2)).mul(scale);
-  const Sq = q.shape[q.ndim - 2],
-    Sk = k.shape[k.ndim - 2];
-  const mask = opts.isCausal ? causalMask(Sq, Sk) : (opts.attnMask ?? null);
-  if (mask) s = mask.dtype === 'bool' ? s.maskedFill(mask.logicalNot(), -Infinity) : s.add(mask);
-  let p = s.softmax(-1);
-  if (opts.dropoutP) p = dropout(p, opts.dropoutP, true);
-  return p.matmul(v);
 }
 
 export interface MhaForwardOptions {
@@ -65,6 +35,28 @@ export interface MhaForwardOptions {
   needWeights?: boolean;
   averageAttnWeights?: boolean;
   isCausal?: boolean;
+}
+
+/**
+ * MHA's masks (bool: true = not allowed; or additive) and causal flag as one SDPA mask: a causal
+ * flag alone stays a flag; boolean masks combine into "may attend"; any float mask makes the
+ * combination additive. Broadcast dims stay broadcast.
+ */
+function sdpaMask(
+  am: Tensor | null,
+  kp: Tensor | null,
+  causal: boolean,
+  Sq: number,
+  Sk: number,
+): { attnMask: Tensor | null; isCausal: boolean } {
+  if (!am && !kp) return { attnMask: null, isCausal: causal };
+  const parts = [am, kp, causal ? causalMask(Sq, Sk).logicalNot() : null].filter((m): m is Tensor => m !== null);
+  if (parts.every((m) => m.dtype === 'bool')) {
+    const blocked = parts.reduce((a, m) => a.logicalOr(m));
+    return { attnMask: blocked.logicalNot(), isCausal: false };
+  }
+  const additive = parts.map((m) => (m.dtype === 'bool' ? zeros(m.shape.slice()).maskedFill(m, -Infinity) : m));
+  return { attnMask: additive.reduce((a, m) => a.add(m)), isCausal: false };
 }
 
 /** Multi-head attention with PyTorch's parameters and conventions (torch.nn.MultiheadAttention). */
@@ -109,33 +101,36 @@ export class MultiheadAttention extends Module {
     const w = this.inProjWeight,
       b = this.inProjBias;
     const proj = (x: Tensor, i: number) => linear(x, w.narrow(0, i * E, E), b ? b.narrow(0, i * E, E) : null);
-    const heads = (x: Tensor, S: number) => x.reshape([B, S, H, Dh]).transpose(1, 2);
-    const q = heads(proj(q0, 0), Sq),
-      k = heads(proj(k0, 1), Sk),
-      v = heads(proj(v0, 2), Sk);
-    let s = q.matmul(k.transpose(-1, -2)).mul(1 / Math.sqrt(Dh)); // [B, H, Sq, Sk]
-    if (o.isCausal) s = s.maskedFill(causalMask(Sq, Sk).logicalNot(), -Infinity);
-    if (o.attnMask) {
-      const m = o.attnMask.ndim === 3 ? o.attnMask.reshape([B, H, Sq, Sk]) : o.attnMask;
-      s = m.dtype === 'bool' ? s.maskedFill(m, -Infinity) : s.add(m);
+    const split = (x: Tensor, S: number) => x.reshape([B, S, H, Dh]).transpose(1, 2);
+    const q = split(proj(q0, 0), Sq),
+      k = split(proj(k0, 1), Sk),
+      v = split(proj(v0, 2), Sk);
+    if (o.keyPaddingMask && o.keyPaddingMask.shape.join() !== `${B},${Sk}`)
+      throw new KilnError(
+        'ERR_SHAPE',
+        `MultiheadAttention: keyPaddingMask must be [${B}, ${Sk}], got ${shapeStr(o.keyPaddingMask.shape)}`,
+      );
+    const am = o.attnMask ? (o.attnMask.ndim === 3 ? o.attnMask.reshape([B, H, Sq, Sk]) : o.attnMask) : null;
+    const kp = o.keyPaddingMask ? o.keyPaddingMask.reshape([B, 1, 1, Sk]) : null;
+    const pd = this.training ? (this.opts.dropout ?? 0) : 0;
+    const needWeights = o.needWeights ?? true;
+    let heads: Tensor;
+    let p: Tensor | null = null;
+    if (needWeights) {
+      // The weights are asked for: scores and probabilities as tensors.
+      let s = q.matmul(k.transpose(-1, -2)).mul(1 / Math.sqrt(Dh)); // [B, H, Sq, Sk]
+      if (o.isCausal) s = s.maskedFill(causalMask(Sq, Sk).logicalNot(), -Infinity);
+      for (const m of [am, kp]) if (m) s = m.dtype === 'bool' ? s.maskedFill(m, -Infinity) : s.add(m);
+      p = s.softmax(-1);
+      heads = (pd > 0 ? dropout(p, pd, true) : p).matmul(v);
+    } else {
+      heads = scaledDotProductAttention(q, k, v, { ...sdpaMask(am, kp, o.isCausal ?? false, Sq, Sk), dropoutP: pd });
     }
-    if (o.keyPaddingMask) {
-      if (o.keyPaddingMask.shape.join() !== `${B},${Sk}`)
-        throw new KilnError(
-          'ERR_SHAPE',
-          `MultiheadAttention: keyPaddingMask must be [${B}, ${Sk}], got ${shapeStr(o.keyPaddingMask.shape)}`,
-        );
-      const kp = o.keyPaddingMask.reshape([B, 1, 1, Sk]);
-      s = kp.dtype === 'bool' ? s.maskedFill(kp, -Infinity) : s.add(kp);
-    }
-    let p = s.softmax(-1);
-    const pd = this.opts.dropout ?? 0;
-    if (pd > 0 && this.training) p = dropout(p, pd, true);
-    let out = this.outProj.forward(p.matmul(v).transpose(1, 2).reshape([B, Sq, E]));
+    let out = this.outProj.forward(heads.transpose(1, 2).reshape([B, Sq, E]));
     if (unbatched) out = out.squeeze(0);
     else if (!bf) out = out.transpose(0, 1);
     let weights: Tensor | null = null;
-    if (o.needWeights ?? true) {
+    if (p) {
       weights = (o.averageAttnWeights ?? true) ? p.mean(1) : p;
       if (unbatched) weights = weights.squeeze(0);
     }
