@@ -5,6 +5,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "launch.h"
+
 #include <cstdint>
 
 namespace kiln::cuda {

@@ -6,6 +6,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "launch.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -136,4 +138,36 @@ inline int finish(const char *suite) {
   return failures() ? 1 : 0;
 }
 
+}  // namespace kiln::cuda::test
+
+namespace kiln::cuda::test {
+// A Launch for the tests: the default stream, scratch from cudaMallocAsync, messages to a buffer.
+inline Launch &launch() {
+  static char msg[512];
+  static Launch L = [] {
+    Launch l;
+    l.alloc = [](void *, size_t n) -> void * {
+      void *p = nullptr;
+      return cudaMallocAsync(&p, n, 0) == cudaSuccess ? p : nullptr;
+    };
+    l.release = [](void *, void *p) { cudaFreeAsync(p, 0); };
+    int dev = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&l.sm_count, cudaDevAttrMultiProcessorCount, dev);
+    l.message = msg;
+    l.message_len = sizeof msg;
+    return l;
+  }();
+  return L;
+}
+// A kiln_tensor descriptor over device memory: contiguous strides for `shape`.
+inline kiln_tensor desc(void *data, kiln_dtype dtype, std::vector<int64_t> shape) {
+  kiln_tensor t{};
+  t.data = data;
+  t.dtype = dtype;
+  t.ndim = (int32_t)shape.size();
+  int64_t s = 1;
+  for (int d = t.ndim - 1; d >= 0; d--) t.shape[d] = shape[d], t.strides[d] = s, s *= shape[d];
+  return t;
+}
 }  // namespace kiln::cuda::test
