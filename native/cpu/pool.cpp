@@ -38,31 +38,64 @@ void for_planes(kiln_context *ctx, int64_t planes, int64_t plane_size, const F &
   parallel_for(ctx->pool.get(), planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, plane_size)), body);
 }
 
+// One output row of max pooling over plane xp: PyTorch's rule, starting at the first tap inside the
+// input; a larger value or a NaN wins. a: kernel, stride, padding, dilation (h, w each).
+template <class T>
+void max_pool_row(T *yo, int64_t *io, const T *xp, int64_t H, int64_t W, int64_t oh, int64_t OW, const int64_t *a) {
+  const int64_t kh = a[0], kw = a[1], sh = a[2], sw = a[3], ph = a[4], pw = a[5], dh = a[6], dw = a[7];
+  for (int64_t ow = 0; ow < OW; ow++) {
+    T best = -std::numeric_limits<T>::infinity();
+    int64_t at = -1;
+    for (int64_t r = 0; r < kh; r++) {
+      const int64_t ih = oh * sh - ph + r * dh;
+      if (ih < 0 || ih >= H) continue;
+      for (int64_t s = 0; s < kw; s++) {
+        const int64_t iw = ow * sw - pw + s * dw;
+        if (iw < 0 || iw >= W) continue;
+        const T v = xp[ih * W + iw];
+        if (at < 0 || v > best || std::isnan(v)) best = v, at = ih * W + iw;
+      }
+    }
+    yo[ow] = best;
+    io[ow] = at;
+  }
+}
+
 template <class T>
 void max_pool(kiln_context *ctx, T *y, int64_t *idx, const T *x, int64_t planes, int64_t H, int64_t W, int64_t OH,
               int64_t OW, const int64_t *a) {
   const int64_t kh = a[0], kw = a[1], sh = a[2], sw = a[3], ph = a[4], pw = a[5], dh = a[6], dw = a[7];
+  const bool k2s2 = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1;
   for_planes(ctx, planes, H * W, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; p++) {
       const T *xp = x + p * H * W;
-      for (int64_t oh = 0; oh < OH; oh++)
-        for (int64_t ow = 0; ow < OW; ow++) {
-          // PyTorch's rule: start at the first tap inside the input; a larger value or a NaN wins.
-          T best = -std::numeric_limits<T>::infinity();
-          int64_t at = -1;
-          for (int64_t r = 0; r < kh; r++) {
-            const int64_t ih = oh * sh - ph + r * dh;
-            if (ih < 0 || ih >= H) continue;
-            for (int64_t s = 0; s < kw; s++) {
-              const int64_t iw = ow * sw - pw + s * dw;
-              if (iw < 0 || iw >= W) continue;
-              const T v = xp[ih * W + iw];
-              if (at < 0 || v > best || std::isnan(v)) best = v, at = ih * W + iw;
-            }
+      if (k2s2) {
+        // The common 2x2 / 2 window with every tap inside. Max first (compiled to max/blend, no
+        // branches to mispredict on random data), then the first tap equal to it: the same pick as
+        // the general rule below when the row holds no NaN; rows with one take the general rule.
+        for (int64_t oh = 0; oh < OH; oh++) {
+          const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+          T *yo = y + (p * OH + oh) * OW;
+          int64_t *io = idx + (p * OH + oh) * OW;
+          bool nan = false;
+          for (int64_t ow = 0; ow < OW; ow++) {
+            const T a0 = r0[2 * ow], b0 = r0[2 * ow + 1], c0 = r1[2 * ow], d0 = r1[2 * ow + 1];
+            T m = b0 > a0 ? b0 : a0;
+            m = c0 > m ? c0 : m;
+            m = d0 > m ? d0 : m;
+            nan |= (a0 != a0) | (b0 != b0) | (c0 != c0) | (d0 != d0);
+            // First tap equal to the max, in integer arithmetic (selects here became branches).
+            const int64_t na = a0 != m, nb = b0 != m, nc = c0 != m;
+            const int64_t at = na * (1 + nb * (W - 1 + nc));
+            yo[ow] = m;
+            io[ow] = 2 * oh * W + 2 * ow + at;
           }
-          y[(p * OH + oh) * OW + ow] = best;
-          idx[(p * OH + oh) * OW + ow] = at;
+          if (nan) max_pool_row(yo, io, xp, H, W, oh, OW, a);
         }
+        continue;
+      }
+      for (int64_t oh = 0; oh < OH; oh++)
+        max_pool_row(y + (p * OH + oh) * OW, idx + (p * OH + oh) * OW, xp, H, W, oh, OW, a);
     }
   });
 }

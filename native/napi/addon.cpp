@@ -27,9 +27,10 @@ struct Context {  // shared by the instance and every zero-copy ArrayBuffer stil
 struct Instance {
   std::shared_ptr<Context> shared;
   kiln_context *ctx;
-  // Bytes allocated or freed since V8 was last told; reported once past kAdjustStep, because
-  // napi_adjust_external_memory on every small tensor costs more than the op.
-  int64_t pending_adjust = 0;
+  // The native footprint (live + cached bytes) V8 was last told about. Only its growth is
+  // reported: a block reused from the cache is not new memory, and telling V8 about every reuse
+  // made it run a full collection every few steps of a training loop (about 13 ms a step).
+  int64_t reported = 0;
   double *block = nullptr;  // data of block_ref's ArrayBuffer, which the instance keeps alive
   Napi::Reference<Napi::Float64Array> block_ref;
 };
@@ -38,11 +39,15 @@ Instance *inst(const Napi::CallbackInfo &info) { return info.Env().GetInstanceDa
 
 constexpr int64_t kAdjustStep = 1 << 20;
 
-void adjust(Napi::Env env, Instance *I, int64_t delta) {
-  I->pending_adjust += delta;
-  if (I->pending_adjust >= kAdjustStep || I->pending_adjust <= -kAdjustStep) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, I->pending_adjust);
-    I->pending_adjust = 0;
+// Tells V8 how much native memory kiln holds, in steps of kAdjustStep, so that leaked tensors'
+// finalizers run when the footprint grows (the FinalizationRegistry backstop).
+void adjust(Napi::Env env, Instance *I) {
+  kiln_memory_stats s;
+  kiln_memory_stats_get(I->ctx, &s);
+  int64_t now = (int64_t)(s.live_bytes + s.cached_bytes), delta = now - I->reported;
+  if (delta >= kAdjustStep || delta <= -kAdjustStep) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+    I->reported = now;
   }
 }
 
@@ -101,16 +106,15 @@ Napi::Value Alloc(const Napi::CallbackInfo &info) {
   double n = info[0].As<Napi::Number>().DoubleValue();
   if (!(n >= 0) || n > 9.0e15) return Napi::Number::New(info.Env(), 0);
   void *p = kiln_buffer_alloc(I->ctx, (size_t)n);
-  if (p) adjust(info.Env(), I, (int64_t)n);
+  if (p) adjust(info.Env(), I);
   return Napi::Number::New(info.Env(), (double)(uintptr_t)p);
 }
 
 Napi::Value Free(const Napi::CallbackInfo &info) {
   Instance *I = inst(info);
   void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
-  double n = info[1].As<Napi::Number>().DoubleValue();
   kiln_buffer_free(I->ctx, p);
-  adjust(info.Env(), I, -(int64_t)n);
+  adjust(info.Env(), I);
   return info.Env().Undefined();
 }
 
@@ -178,6 +182,7 @@ Napi::Value MemoryStats(const Napi::CallbackInfo &info) {
 
 Napi::Value EmptyCache(const Napi::CallbackInfo &info) {
   kiln_memory_empty_cache(inst(info)->ctx);
+  adjust(info.Env(), inst(info));
   return info.Env().Undefined();
 }
 

@@ -3,6 +3,7 @@
  * of their own (mean, var/std, logsumexp, clamp, relu, softmax, oneHot, stack, split, ...).
  */
 import { noGrad } from '../autograd/grad_mode';
+import { record } from '../autograd/node';
 import { arange } from '../creation';
 import { isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -75,7 +76,14 @@ export function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | nul
   return y;
 }
 
-export const relu = (x: Tensor): Tensor => x.maximum(0);
+/**
+ * max(x, 0) with PyTorch's gradient: g where the output is > 0, else 0 (0 at x = 0, where
+ * maximum's tie rule would give half). Two passes backward instead of maximum's mask algebra.
+ */
+export function relu(x: Tensor): Tensor {
+  const y = noGrad(() => x.maximum(0));
+  return record('relu', y, [x], (g, c) => [where(c.output!.le(0), 0, g)], {}, true);
+}
 export const square = (x: Tensor): Tensor => x.mul(x);
 
 /** Softmax along dim, stable for large logits (one fused kernel: ops/softmax.ts). */
