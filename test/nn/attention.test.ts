@@ -2,30 +2,17 @@
 // dropout decisions regenerated in the backward pass, second-order gradients, the fused and
 // weights paths of MultiheadAttention, and a cross-check with PyTorch's composite attention.
 import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { assertSameBitsAcrossThreads } from '../helpers/threads';
 import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 
 const F = kiln.nn.functional;
 const maxDiff = (a: kiln.Tensor, b: kiln.Tensor) => a.sub(b).abs().amax().item() as number;
 
 test('1, 2 and 3 threads give identical bits (forward and backward)', () => {
-  const script = path.join(__dirname, '..', 'helpers', 'attention_fingerprint.ts');
-  const run = (threads: string) => {
-    const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script], {
-      env: { ...process.env, KILN_NUM_THREADS: threads },
-      encoding: 'utf8',
-    });
-    assert.is(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { threads: number; hash: string };
-  };
-  const [one, two, three] = ['1', '2', '3'].map(run);
-  assert.is(one.threads, 1);
-  assert.is(three.threads, 3);
-  assert.is(two.hash, one.hash);
-  assert.is(three.hash, one.hash);
+  assertSameBitsAcrossThreads('attention_fingerprint.ts');
 });
 
 test('dropout: kept probabilities scaled by 1/(1-p), same seed same bits, backward regenerates', () => {

@@ -7,28 +7,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { assertSameBitsAcrossThreads } from '../helpers/threads';
 import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 import * as kiln from '../../ts/index';
 
 const F = kiln.nn.functional;
 
-const script = path.join(__dirname, '..', 'helpers', 'conv_fingerprint.ts');
-function run(threads: string): { threads: number; hash: string; parts: Record<string, string> } {
-  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script], {
-    env: { ...process.env, KILN_NUM_THREADS: threads },
-    encoding: 'utf8',
-  });
-  assert.is(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
-}
-
-test('1, 2 and 3 threads give identical bits', () => {
-  const [one, two, three] = ['1', '2', '3'].map(run);
-  assert.is(one.threads, 1);
-  assert.is(three.threads, 3);
-  assert.equal(two.parts, one.parts);
-  assert.equal(three.parts, one.parts);
-});
+test('1, 2 and 3 threads give identical bits', () => assertSameBitsAcrossThreads('conv_fingerprint.ts'));
 
 const PY_GRADS = `
 import json, struct, sys, torch

@@ -2,30 +2,17 @@
 // and 3 threads, dropout's mask regenerated in backward, batch norm's double backward, the float32
 // vector paths' accuracy against float64, and PyTorch cross-checks (skipped without torch).
 import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 import { REF, geluBackward, siluBackward } from '../../ts/ops/activation';
+import { assertSameBitsAcrossThreads } from '../helpers/threads';
 import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 
 const F = kiln.nn.functional;
 
 test('1, 2 and 3 threads give identical bits', () => {
-  const script = path.join(__dirname, '..', 'helpers', 'nn_fingerprint.ts');
-  const run = (threads: string) => {
-    const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script], {
-      env: { ...process.env, KILN_NUM_THREADS: threads },
-      encoding: 'utf8',
-    });
-    assert.is(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { threads: number; hash: string };
-  };
-  const [one, two, three] = ['1', '2', '3'].map(run);
-  assert.is(one.threads, 1);
-  assert.is(three.threads, 3);
-  assert.is(two.hash, one.hash);
-  assert.is(three.hash, one.hash);
+  assertSameBitsAcrossThreads('nn_fingerprint.ts');
 });
 
 test('dropout: backward regenerates the forward mask; same seed, same mask; p = 0, eval and p = 1', () => {

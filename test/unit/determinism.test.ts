@@ -1,30 +1,11 @@
 // Results are bit-identical for any thread count (work is split into fixed tasks, never by
 // thread), and random numbers depend only on the seed.
-import { spawnSync } from 'child_process';
-import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { assertSameBitsAcrossThreads } from '../helpers/threads';
 
-const script = path.join(__dirname, '..', 'helpers', 'fingerprint.ts');
-function run(env: Record<string, string>): { threads: number; isa: string; hash: string } {
-  const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-  });
-  assert.is(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
-}
-
-test('1, 2 and 3 threads give identical bits', () => {
-  const one = run({ KILN_NUM_THREADS: '1' });
-  const two = run({ KILN_NUM_THREADS: '2' });
-  const three = run({ KILN_NUM_THREADS: '3' });
-  assert.is(one.threads, 1);
-  assert.is(two.threads, 2);
-  assert.is(two.hash, one.hash);
-  assert.is(three.hash, one.hash);
-});
+test('1, 2 and 3 threads give identical bits', () => assertSameBitsAcrossThreads('fingerprint.ts'));
 
 test('the same seed gives the same numbers; a different seed does not', () => {
   kiln.manualSeed(7);
