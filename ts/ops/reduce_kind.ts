@@ -27,9 +27,28 @@ export interface ReduceSpec {
   tol?: number;
   /** Results can cancel (sums): the tolerance scales with sum |x| / |result|. */
   cancels?: boolean;
+  /**
+   * Associative (sum): when the reduced dims end with contiguous trailing dims and include others,
+   * reduce that contiguous block first, then the rest (e.g. a bias gradient, sum over [0, 2, 3] of
+   * NCHW: 8x faster than one strided pass). Only for dtypes whose intermediate loses nothing.
+   */
+  split?: readonly DType[];
 }
 
 export type ReduceFn = (x: Tensor, dim?: number | number[] | null, keepdim?: boolean) => Tensor;
+
+/** The trailing dims of x that are all in `dims` and contiguous in memory, when they hold more
+ * than one element and `dims` has others too; else null. */
+function contiguousTail(x: Tensor, dims: number[]): number[] | null {
+  const tail: number[] = [];
+  let stride = 1;
+  for (let d = x.ndim - 1; d >= 0 && dims.includes(d); d--) {
+    if (x._shape[d] !== 1 && x._strides[d] !== stride) break;
+    stride *= x._shape[d];
+    tail.push(d);
+  }
+  return tail.length && tail.length < dims.length && stride > 1 ? tail : null;
+}
 
 /** Moves `dims` last (a view) so the kernel reduces the trailing dims. */
 function reduceView(x: Tensor, dims: number[]): Tensor {
@@ -51,6 +70,13 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
             'ERR_SHAPE',
             `${name}: cannot reduce over dim ${d} of size 0 in shape ${shapeStr(x._shape)} (no identity)`,
           );
+    const tail = spec.split?.includes(x.dtype) ? contiguousTail(x, dims) : null;
+    if (tail) {
+      const inner = fn(x, tail, true);
+      const res = fn(inner, dims, keepdim);
+      if (!inner._requiresGrad) inner.dispose();
+      return res;
+    }
     const v = reduceView(x, dims);
     const outShape = x._shape.filter((_, d) => !dims.includes(d));
     const out = Tensor._empty(outShape, spec.outDtype(x.dtype), name);

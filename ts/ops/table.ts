@@ -268,6 +268,7 @@ export const table = {
     outDtype: sumOut,
     tol: 4,
     cancels: true,
+    split: ['float32', 'float64', 'int32', 'int64', 'uint8', 'bool'],
     grad: (g, c) => [expandBack(g, c.inputs[0], c.attrs.dims as number[], c.attrs.keepdim as boolean)],
   }),
   prod: reduceKind('prod', {
