@@ -10,7 +10,8 @@
 import { spawnSync } from 'child_process';
 import type { Stats } from './harness';
 
-export const PY = '/usr/bin/python3';
+/** Debian's python3 (the one with torch here); KILN_BENCH_PYTHON names another (a GPU machine's). */
+export const PY = process.env.KILN_BENCH_PYTHON || '/usr/bin/python3';
 
 const PRELUDE = `
 import json, os, sys, time, torch
