@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "cpu_ops.h"
+#include "prefetch.h"
 
 namespace kiln::cpu {
 
@@ -91,6 +92,7 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T *xr = x + r * C;
+      if (r + 1 < r1) prefetch_bytes(xr + C, C * (int64_t)sizeof(T));
       const T l = ops.lse(xr, C);
       lseo[r] = l;
       T v = 0, wr = 1;
@@ -145,6 +147,7 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T g = gi[r * gs], *xr = x + r * C;
+      if (r + 1 < r1) prefetch_bytes(xr + C, C * (int64_t)sizeof(T));
       T *o = go + r * C;
       if (a.prob) {
         const T *t = (const T *)target.data + r * C;

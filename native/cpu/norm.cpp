@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu_ops.h"
+#include "prefetch.h"
 
 namespace kiln::cpu {
 
@@ -67,6 +68,7 @@ kiln_status forward(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &
   const int64_t grain = n >= kTaskElems ? 1 : kTaskElems / (n > 0 ? n : 1);
   parallel_for(ctx->pool.get(), rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
+      if (r + 1 < r1) prefetch_bytes(xi + (r + 1) * n, n * (int64_t)sizeof(T));
       if constexpr (std::is_same_v<T, float>)
         k.layer_norm_f32(yo + r * n, xi + r * n, wi, bi, n, (float)eps, rms, mo + r, ro + r);
       else
@@ -95,6 +97,10 @@ kiln_status backward(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor
       T *dw = gwo ? part.data() + q * n : nullptr, *db = gbo ? part.data() + (nblocks + q) * n : nullptr;
       const int64_t r1 = (q + 1) * block < rows ? (q + 1) * block : rows;
       for (int64_t r = q * block; r < r1; r++) {
+        if (r + 1 < r1) {
+          prefetch_bytes(xi + (r + 1) * n, n * (int64_t)sizeof(T));
+          prefetch_bytes(gyi + (r + 1) * n, n * (int64_t)sizeof(T));
+        }
         if constexpr (std::is_same_v<T, float>)
           k.layer_norm_backward_f32(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms);
         else

@@ -6,8 +6,10 @@
 // Each output row depends only on its own input row, so any thread count gives the same bits.
 // Bench: `npx tsx ts/bench/cli.ts softmax`.
 #include <cmath>
+#include <initializer_list>
 
 #include "cpu_ops.h"
+#include "prefetch.h"
 
 namespace kiln::cpu {
 
@@ -56,8 +58,10 @@ bool contiguous(const kiln_tensor &t) {
 
 // Runs body(b, n, stride, cols) over the geometry's pieces: each piece is one row (inner == 1) or
 // a strip of up to kStrip columns of one [n, inner] block, at element offset b.
+// Rows (inner == 1) prefetch the next row of each operand in `pre` (element size `es`).
 template <class Body>
-void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body) {
+void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, std::initializer_list<const void *> pre = {},
+                int64_t es = 4) {
   if (g.n == 0 || g.outer * g.inner == 0) return;
   const int64_t strips = g.inner == 1 ? 1 : (g.inner + kStrip - 1) / kStrip;
   const int64_t pieces = g.outer * strips, per = g.n * (g.inner == 1 ? 1 : kStrip);
@@ -66,6 +70,8 @@ void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body) {
     for (int64_t p = p0; p < p1; p++) {
       const int64_t q = p / strips, j = (p % strips) * kStrip;
       const int64_t cols = g.inner == 1 ? 1 : (g.inner - j < kStrip ? g.inner - j : kStrip);
+      if (g.inner == 1 && p + 1 < p1)
+        for (const void *base : pre) prefetch_bytes((const char *)base + (p + 1) * g.n * es, g.n * es);
       body(q * g.n * g.inner + j, g.n, g.inner, cols);
     }
   });
@@ -93,7 +99,8 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
     float *o = (float *)out.data;
     const float *x = (const float *)in.data;
     for_pieces(ctx, g,
-               [&](int64_t b, int64_t n, int64_t s, int64_t cols) { k.softmax_f32(o + b, x + b, n, s, cols, log); });
+               [&](int64_t b, int64_t n, int64_t s, int64_t cols) { k.softmax_f32(o + b, x + b, n, s, cols, log); },
+               {x});
   } else {
     double *o = (double *)out.data;
     const double *x = (const double *)in.data;
@@ -113,9 +120,11 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
     const RowKernels &k = isa_kernels(ctx->isa)->rows;
     float *o = (float *)gx.data;
     const float *a = (const float *)gy.data, *b = (const float *)y.data;
-    for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t cols) {
-      k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log);
-    });
+    for_pieces(ctx, g,
+               [&](int64_t p, int64_t n, int64_t s, int64_t cols) {
+                 k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log);
+               },
+               {a, b});
   } else {
     double *o = (double *)gx.data;
     const double *a = (const double *)gy.data, *b = (const double *)y.data;
