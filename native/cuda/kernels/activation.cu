@@ -106,12 +106,11 @@ __global__ void act_backward_vec_kernel(T *gx, const T *gy, const T *x, int64_t 
       ((V *)gx)[base + u * stride] = o;
     }
   }
-  for (int64_t i = nv * W + tid; i < n; i += stride)
-    gx[i] = store<T>(act_grad_f<ACT>((C)load(gy[i]), (C)load(x[i])));
+  for (int64_t i = nv * W + tid; i < n; i += stride) gx[i] = store<T>(act_grad_f<ACT>((C)load(gy[i]), (C)load(x[i])));
 }
 
 template <class T, int ACT>
-__global__ void act_forward_strided_kernel(T *out, const T *x, EwPlan<2> p) {
+__global__ void act_forward_strided_kernel(T *out, const T *x, const __grid_constant__ EwPlan<2> p) {
   using C = compute_t<T>;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < p.numel; i += stride) {
@@ -122,7 +121,7 @@ __global__ void act_forward_strided_kernel(T *out, const T *x, EwPlan<2> p) {
 }
 
 template <class T, int ACT>
-__global__ void act_backward_strided_kernel(T *gx, const T *gy, const T *x, EwPlan<3> p) {
+__global__ void act_backward_strided_kernel(T *gx, const T *gy, const T *x, const __grid_constant__ EwPlan<3> p) {
   using C = compute_t<T>;
   const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < p.numel; i += stride) {
@@ -135,12 +134,14 @@ __global__ void act_backward_strided_kernel(T *gx, const T *gy, const T *x, EwPl
 template <class T, int ACT>
 void launch_forward(const Launch &L, const kiln_tensor &out, const kiln_tensor &x, const EwPlan<2> &p) {
   if (nn::plan_contiguous(p) && nn::aligned16(out.data) && nn::aligned16(x.data)) {
+    static const int occ = nn::blocks_per_sm(act_forward_vec_kernel<T, ACT>, nn::kEwThreads);
     const int64_t nv = p.numel / nn::Vec16<T>::N;
-    act_forward_vec_kernel<T, ACT><<<nn::ew_grid(L, nv > 0 ? nv : p.numel), nn::kEwThreads, 0, L.stream>>>(
+    act_forward_vec_kernel<T, ACT><<<nn::ew_grid(L, nv > 0 ? nv : p.numel, occ), nn::kEwThreads, 0, L.stream>>>(
         (T *)out.data, (const T *)x.data, p.numel);
   } else {
+    static const int occ = nn::blocks_per_sm(act_forward_strided_kernel<T, ACT>, nn::kEwThreads);
     act_forward_strided_kernel<T, ACT>
-        <<<nn::ew_grid(L, p.numel), nn::kEwThreads, 0, L.stream>>>((T *)out.data, (const T *)x.data, p);
+        <<<nn::ew_grid(L, p.numel, occ), nn::kEwThreads, 0, L.stream>>>((T *)out.data, (const T *)x.data, p);
   }
 }
 
@@ -148,11 +149,13 @@ template <class T, int ACT>
 void launch_backward(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gy, const kiln_tensor &x,
                      const EwPlan<3> &p) {
   if (nn::plan_contiguous(p) && nn::aligned16(gx.data) && nn::aligned16(gy.data) && nn::aligned16(x.data)) {
+    static const int occ = nn::blocks_per_sm(act_backward_vec_kernel<T, ACT>, nn::kEwThreads);
     const int64_t nv = p.numel / nn::Vec16<T>::N;
-    act_backward_vec_kernel<T, ACT><<<nn::ew_grid(L, nv > 0 ? nv : p.numel), nn::kEwThreads, 0, L.stream>>>(
+    act_backward_vec_kernel<T, ACT><<<nn::ew_grid(L, nv > 0 ? nv : p.numel, occ), nn::kEwThreads, 0, L.stream>>>(
         (T *)gx.data, (const T *)gy.data, (const T *)x.data, p.numel);
   } else {
-    act_backward_strided_kernel<T, ACT><<<nn::ew_grid(L, p.numel), nn::kEwThreads, 0, L.stream>>>(
+    static const int occ = nn::blocks_per_sm(act_backward_strided_kernel<T, ACT>, nn::kEwThreads);
+    act_backward_strided_kernel<T, ACT><<<nn::ew_grid(L, p.numel, occ), nn::kEwThreads, 0, L.stream>>>(
         (T *)gx.data, (const T *)gy.data, (const T *)x.data, p);
   }
 }

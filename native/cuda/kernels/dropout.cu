@@ -19,8 +19,8 @@ struct alignas(4 * sizeof(T)) Quad {
 };
 
 template <class T, bool CONTIG>
-__global__ void dropout_kernel(T *out, const T *x, EwPlan<2> p, uint64_t seed, uint64_t offset, uint32_t threshold,
-                               compute_t<T> scale) {
+__global__ void dropout_kernel(T *out, const T *x, const __grid_constant__ EwPlan<2> p, uint64_t seed, uint64_t offset,
+                               uint32_t threshold, compute_t<T> scale) {
   using C = compute_t<T>;
   const int64_t n = p.numel, groups = (n + 3) / 4, stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t g = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; g < groups; g += stride) {
@@ -61,14 +61,16 @@ kiln_status dropout_cuda(const Launch &L, const kiln_tensor &out, const kiln_ten
   KILN_DISPATCH_FLOAT(x.dtype, return fail(L, KILN_ERR_DTYPE, "dropout: dropout needs a floating dtype"), {
     if (p.numel == 0) return KILN_OK;
     using C = compute_t<scalar_t>;
-    const unsigned grid = nn::ew_grid(L, (p.numel + 3) / 4);
     const size_t q = 4 * sizeof(scalar_t);
-    if (nn::plan_contiguous(p) && aligned_to(out.data, q) && aligned_to(x.data, q))
-      dropout_kernel<scalar_t, true><<<grid, nn::kEwThreads, 0, L.stream>>>(
+    if (nn::plan_contiguous(p) && aligned_to(out.data, q) && aligned_to(x.data, q)) {
+      static const int occ = nn::blocks_per_sm(dropout_kernel<scalar_t, true>, nn::kEwThreads);
+      dropout_kernel<scalar_t, true><<<nn::ew_grid(L, (p.numel + 3) / 4, occ), nn::kEwThreads, 0, L.stream>>>(
           (scalar_t *)out.data, (const scalar_t *)x.data, p, seed, offset, threshold, (C)scale);
-    else
-      dropout_kernel<scalar_t, false><<<grid, nn::kEwThreads, 0, L.stream>>>(
+    } else {
+      static const int occ = nn::blocks_per_sm(dropout_kernel<scalar_t, false>, nn::kEwThreads);
+      dropout_kernel<scalar_t, false><<<nn::ew_grid(L, (p.numel + 3) / 4, occ), nn::kEwThreads, 0, L.stream>>>(
           (scalar_t *)out.data, (const scalar_t *)x.data, p, seed, offset, threshold, (C)scale);
+    }
   });
   return check_launch(L, "dropout", "dropout_kernel");
 }

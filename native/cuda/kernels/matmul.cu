@@ -67,7 +67,7 @@ __device__ __forceinline__ A activate(int act, A x) {
 // apart, times TN / 4 groups of 4 consecutive columns, so fragment reads from shared memory are
 // 4-wide and conflict-free and each row's stores from a half-warp are contiguous.
 template <class T, class A, int BM, int BN, int BK, int TM, int TN>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN)) matmul_kernel(const MmArgs g) {
+__global__ void __launch_bounds__((BM / TM) * (BN / TN)) matmul_kernel(const __grid_constant__ MmArgs g) {
   constexpr int NT = (BM / TM) * (BN / TN), GM = TM / 4, GN = TN / 4, PAD = 4;
   constexpr int RS = BM / GM, CS = BN / GN;  // distance between a thread's row (column) groups
   static_assert(TM % 4 == 0 && TN % 4 == 0 && (BM * BK) % NT == 0 && (BK * BN) % NT == 0, "tile shape");

@@ -92,8 +92,22 @@ struct alignas(16) Vec16 {
 
 inline bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
-inline unsigned ew_grid(const Launch &L, int64_t work) {
-  return grid_for(work, kEwThreads, (unsigned)(L.sm_count > 0 ? L.sm_count : 132) * kEwBlocksPerSm);
+// Blocks for `work` threads' worth of a grid-stride kernel: at most one full wave of
+// `per_sm` resident blocks per multiprocessor, so no second partial wave idles most of the chip.
+inline unsigned ew_grid(const Launch &L, int64_t work, int per_sm = kEwBlocksPerSm, int threads = kEwThreads) {
+  return grid_for(work, threads, (unsigned)(L.sm_count > 0 ? L.sm_count : 132) * (unsigned)(per_sm > 0 ? per_sm : 1));
+}
+
+// Resident blocks per multiprocessor of `kernel` at `threads` threads (1 if the query fails).
+// Launchers keep it in a function-local static per kernel instantiation.
+template <class F>
+inline int blocks_per_sm(F kernel, int threads) {
+  int n = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, threads, 0) != cudaSuccess || n < 1) {
+    (void)cudaGetLastError();
+    n = 1;
+  }
+  return n;
 }
 
 }  // namespace kiln::cuda::nn

@@ -122,7 +122,7 @@ struct RmspropRule {
 };
 
 template <class T, class Rule>
-__global__ void __launch_bounds__(kThreads) optim_step_kernel(const ItemBatch<T> b, const Rule rule) {
+__global__ void __launch_bounds__(kThreads) optim_step_kernel(const __grid_constant__ ItemBatch<T> b, const Rule rule) {
   using V = nn::Vec16<T>;
   constexpr int W = V::N;
   const int64_t total = b.start[b.n], stride = (int64_t)gridDim.x * blockDim.x;
@@ -192,11 +192,12 @@ template <class T, class Rule>
 kiln_status run(const Launch &L, const Rule &rule, const ItemScalars<T> &sc, const bool (&use)[3],
                 const kiln_optim_item *items, int n) {
   constexpr int W = 16 / sizeof(T);
+  static const int occ = nn::blocks_per_sm(optim_step_kernel<T, Rule>, kThreads);
   ItemBatch<T> b;
   for (int k = 0; k < 3; k++) b.use[k] = use[k];
   auto flush = [&]() -> kiln_status {
     if (b.n == 0) return KILN_OK;
-    optim_step_kernel<T, Rule><<<nn::ew_grid(L, b.start[b.n]), kThreads, 0, L.stream>>>(b, rule);
+    optim_step_kernel<T, Rule><<<nn::ew_grid(L, b.start[b.n], occ, kThreads), kThreads, 0, L.stream>>>(b, rule);
     b.n = 0;
     return check_launch(L, "optim_step", "optim_step_kernel");
   };

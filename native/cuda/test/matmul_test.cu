@@ -33,19 +33,33 @@ std::vector<double> to_d(const std::vector<T> &v) {
 template <class T>
 kiln_dtype dtype_of();
 template <>
-kiln_dtype dtype_of<float>() { return KILN_FLOAT32; }
+kiln_dtype dtype_of<float>() {
+  return KILN_FLOAT32;
+}
 template <>
-kiln_dtype dtype_of<double>() { return KILN_FLOAT64; }
+kiln_dtype dtype_of<double>() {
+  return KILN_FLOAT64;
+}
 template <>
-kiln_dtype dtype_of<half_t>() { return KILN_FLOAT16; }
+kiln_dtype dtype_of<half_t>() {
+  return KILN_FLOAT16;
+}
 template <>
-kiln_dtype dtype_of<bfloat16_t>() { return KILN_BFLOAT16; }
+kiln_dtype dtype_of<bfloat16_t>() {
+  return KILN_BFLOAT16;
+}
 template <>
-kiln_dtype dtype_of<int32_t>() { return KILN_INT32; }
+kiln_dtype dtype_of<int32_t>() {
+  return KILN_INT32;
+}
 template <>
-kiln_dtype dtype_of<int64_t>() { return KILN_INT64; }
+kiln_dtype dtype_of<int64_t>() {
+  return KILN_INT64;
+}
 template <>
-kiln_dtype dtype_of<uint8_t>() { return KILN_UINT8; }
+kiln_dtype dtype_of<uint8_t>() {
+  return KILN_UINT8;
+}
 
 kiln_tensor view(void *data, kiln_dtype dt, const std::vector<int64_t> &shape, const std::vector<int64_t> &strides) {
   kiln_tensor t = desc(data, dt, shape);
@@ -202,8 +216,7 @@ void test_matmul() {
   auto f = [&](void *p, std::vector<int64_t> s, kiln_dtype dt = KILN_FLOAT32) { return desc(p, dt, s); };
   expect_status("matmul rank", matmul_cuda(L, f(o.p, {4, 4}), f(a.p, {1, 4, 4}), f(b.p, {4, 4}), nullptr, plain),
                 KILN_ERR_SHAPE);
-  expect_status("matmul rank 1", matmul_cuda(L, f(o.p, {4}), f(a.p, {4}), f(b.p, {4}), nullptr, plain),
-                KILN_ERR_SHAPE);
+  expect_status("matmul rank 1", matmul_cuda(L, f(o.p, {4}), f(a.p, {4}), f(b.p, {4}), nullptr, plain), KILN_ERR_SHAPE);
   expect_status("matmul inner", matmul_cuda(L, f(o.p, {4, 4}), f(a.p, {4, 3}), f(b.p, {4, 4}), nullptr, plain),
                 KILN_ERR_SHAPE);
   expect_status("matmul batch not expanded",
@@ -216,16 +229,18 @@ void test_matmul() {
                 matmul_cuda(L, view(o.p, KILN_FLOAT32, {4, 4}, {1, 4}), f(a.p, {4, 4}), f(b.p, {4, 4}), nullptr, plain),
                 KILN_ERR_ARG);
   kiln_tensor zb = view(b.p, KILN_FLOAT32, {4, 4}, {0, 2});
-  expect_status("matmul bias last stride",
-                matmul_cuda(L, f(o.p, {4, 4}), f(a.p, {4, 4}), f(b.p, {4, 4}), &zb, plain), KILN_ERR_ARG);
-  expect_status("matmul bool", matmul_cuda(L, f(u.p, {4, 4}, KILN_BOOL), f(u.p, {4, 4}, KILN_BOOL),
-                                           f(u.p, {4, 4}, KILN_BOOL), nullptr, plain),
-                KILN_ERR_DTYPE);
+  expect_status("matmul bias last stride", matmul_cuda(L, f(o.p, {4, 4}), f(a.p, {4, 4}), f(b.p, {4, 4}), &zb, plain),
+                KILN_ERR_ARG);
+  expect_status(
+      "matmul bool",
+      matmul_cuda(L, f(u.p, {4, 4}, KILN_BOOL), f(u.p, {4, 4}, KILN_BOOL), f(u.p, {4, 4}, KILN_BOOL), nullptr, plain),
+      KILN_ERR_DTYPE);
   MatmulOpts gelu;
   gelu.act = GemmAct::Gelu;
-  expect_status("matmul gelu int32", matmul_cuda(L, f(i.p, {4, 4}, KILN_INT32), f(i.p, {4, 4}, KILN_INT32),
-                                                 f(i.p, {4, 4}, KILN_INT32), nullptr, gelu),
-                KILN_ERR_DTYPE);
+  expect_status(
+      "matmul gelu int32",
+      matmul_cuda(L, f(i.p, {4, 4}, KILN_INT32), f(i.p, {4, 4}, KILN_INT32), f(i.p, {4, 4}, KILN_INT32), nullptr, gelu),
+      KILN_ERR_DTYPE);
   expect_status("matmul empty", matmul_cuda(L, f(o.p, {0, 4}), f(a.p, {0, 3}), f(b.p, {3, 4}), nullptr, plain),
                 KILN_OK);
   KT_CHECK(cudaDeviceSynchronize());

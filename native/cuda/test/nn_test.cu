@@ -35,17 +35,29 @@ std::vector<double> to_d(const std::vector<T> &v) {
 template <class T>
 kiln_dtype dtype_of();
 template <>
-kiln_dtype dtype_of<float>() { return KILN_FLOAT32; }
+kiln_dtype dtype_of<float>() {
+  return KILN_FLOAT32;
+}
 template <>
-kiln_dtype dtype_of<double>() { return KILN_FLOAT64; }
+kiln_dtype dtype_of<double>() {
+  return KILN_FLOAT64;
+}
 template <>
-kiln_dtype dtype_of<half_t>() { return KILN_FLOAT16; }
+kiln_dtype dtype_of<half_t>() {
+  return KILN_FLOAT16;
+}
 template <>
-kiln_dtype dtype_of<bfloat16_t>() { return KILN_BFLOAT16; }
+kiln_dtype dtype_of<bfloat16_t>() {
+  return KILN_BFLOAT16;
+}
 template <>
-kiln_dtype dtype_of<int32_t>() { return KILN_INT32; }
+kiln_dtype dtype_of<int32_t>() {
+  return KILN_INT32;
+}
 template <>
-kiln_dtype dtype_of<int64_t>() { return KILN_INT64; }
+kiln_dtype dtype_of<int64_t>() {
+  return KILN_INT64;
+}
 
 kiln_tensor view(void *data, kiln_dtype dt, std::vector<int64_t> shape, std::vector<int64_t> strides) {
   kiln_tensor t = desc(data, dt, shape);
@@ -57,7 +69,8 @@ void expect_status(const std::string &what, kiln_status got, kiln_status want) {
   expect(what + " status " + std::to_string((int)got) + " want " + std::to_string((int)want), got == want ? 0 : 1, 0);
 }
 void expect_ok(const std::string &what, kiln_status st) {
-  if (st != KILN_OK) std::printf("{\"kind\":\"note\",\"what\":\"%s\",\"message\":\"%s\"}\n", what.c_str(), launch().message);
+  if (st != KILN_OK)
+    std::printf("{\"kind\":\"note\",\"what\":\"%s\",\"message\":\"%s\"}\n", what.c_str(), launch().message);
   expect_status(what, st, KILN_OK);
 }
 
@@ -116,8 +129,10 @@ void check_act(const std::string &tag, NnAct act, std::vector<int64_t> shape, st
     want_y[(size_t)i] = act_ref(act, xd[(size_t)off]);
     want_g[(size_t)i] = act_grad_ref(act, gd[(size_t)(ooff + i)], xd[(size_t)off]);
     for (int d = (int)shape.size() - 1; d >= 0; d--)
-      if (++idx[(size_t)d] < shape[(size_t)d]) break;
-      else idx[(size_t)d] = 0;
+      if (++idx[(size_t)d] < shape[(size_t)d])
+        break;
+      else
+        idx[(size_t)d] = 0;
   }
   auto yd = to_d(y.download()), gxd = to_d(gx.download());
   yd.erase(yd.begin(), yd.begin() + ooff);
@@ -146,11 +161,12 @@ void test_act_errors() {
   DevBuf<double> c(16);
   DevBuf<int32_t> i(16);
   auto &L = launch();
-  expect_status("gelu dtype mismatch", act_cuda(L, desc(a.p, KILN_FLOAT32, {16}), desc(c.p, KILN_FLOAT64, {16}), NnAct::Gelu),
-                KILN_ERR_DTYPE);
+  expect_status("gelu dtype mismatch",
+                act_cuda(L, desc(a.p, KILN_FLOAT32, {16}), desc(c.p, KILN_FLOAT64, {16}), NnAct::Gelu), KILN_ERR_DTYPE);
   expect_status("gelu int32", act_cuda(L, desc(i.p, KILN_INT32, {16}), desc(i.p, KILN_INT32, {16}), NnAct::Gelu),
                 KILN_ERR_DTYPE);
-  expect_status("silu shape mismatch", act_cuda(L, desc(a.p, KILN_FLOAT32, {16}), desc(b.p, KILN_FLOAT32, {4, 4}), NnAct::Silu),
+  expect_status("silu shape mismatch",
+                act_cuda(L, desc(a.p, KILN_FLOAT32, {16}), desc(b.p, KILN_FLOAT32, {4, 4}), NnAct::Silu),
                 KILN_ERR_SHAPE);
   expect_status("gelu_backward dtypes",
                 act_backward_cuda(L, desc(a.p, KILN_FLOAT32, {16}), desc(c.p, KILN_FLOAT64, {16}),
@@ -174,8 +190,8 @@ void check_dropout(const std::string &tag, std::vector<int64_t> shape, std::vect
   auto xh = to_t<T>(randn<double>((size_t)(xn + xoff)));
   DevBuf<T> x(xn + xoff), y(n);
   x.upload(xh), y.poison();
-  expect_ok("dropout " + tag,
-            dropout_cuda(launch(), desc(y.p, dt, shape), view(x.p + xoff, dt, shape, xst), seed, offset, threshold, scale));
+  expect_ok("dropout " + tag, dropout_cuda(launch(), desc(y.p, dt, shape), view(x.p + xoff, dt, shape, xst), seed,
+                                           offset, threshold, scale));
   KT_CHECK(cudaDeviceSynchronize());
   auto xd = to_d(xh);
   const double s = (double)(kiln::compute_t<T>)scale;
@@ -188,8 +204,10 @@ void check_dropout(const std::string &tag, std::vector<int64_t> shape, std::vect
     bool keep = (r.v[e & 3] >> 8) >= threshold;
     want[(size_t)e] = xd[(size_t)off] * (keep ? s : 0.0);
     for (int d = (int)shape.size() - 1; d >= 0; d--)
-      if (++idx[(size_t)d] < shape[(size_t)d]) break;
-      else idx[(size_t)d] = 0;
+      if (++idx[(size_t)d] < shape[(size_t)d])
+        break;
+      else
+        idx[(size_t)d] = 0;
   }
   auto got = to_d(y.download());
   int64_t mask_diff = 0;
@@ -220,7 +238,8 @@ void test_dropout() {
                 KILN_ERR_ARG);
   expect_status("dropout int32", dropout_cuda(L, desc(i.p, KILN_INT32, {16}), desc(i.p, KILN_INT32, {16}), 1, 0, 5, 1),
                 KILN_ERR_DTYPE);
-  expect_status("dropout dtypes", dropout_cuda(L, desc(a.p, KILN_FLOAT32, {16}), desc(c.p, KILN_FLOAT64, {16}), 1, 0, 5, 1),
+  expect_status("dropout dtypes",
+                dropout_cuda(L, desc(a.p, KILN_FLOAT32, {16}), desc(c.p, KILN_FLOAT64, {16}), 1, 0, 5, 1),
                 KILN_ERR_DTYPE);
   // Drop everything: threshold 2^24 is above every 24-bit word.
   DevBuf<float> z(1000);
@@ -322,8 +341,8 @@ void test_embedding() {
   kiln_tensor wv = desc(w.p, KILN_FLOAT32, {100, 4}), ov = desc(o.p, KILN_FLOAT32, {10, 4});
   expect_status("embedding float index", embedding_cuda(L, ov, wv, desc(fi.p, KILN_FLOAT32, {10})), KILN_ERR_DTYPE);
   expect_status("embedding 2-d index", embedding_cuda(L, ov, wv, desc(ii.p, KILN_INT64, {2, 5})), KILN_ERR_SHAPE);
-  expect_status("embedding strided out", embedding_cuda(L, view(o.p, KILN_FLOAT32, {10, 4}, {8, 1}), wv,
-                                                        desc(ii.p, KILN_INT64, {10})),
+  expect_status("embedding strided out",
+                embedding_cuda(L, view(o.p, KILN_FLOAT32, {10, 4}, {8, 1}), wv, desc(ii.p, KILN_INT64, {10})),
                 KILN_ERR_SHAPE);
   expect_status("embedding D mismatch",
                 embedding_cuda(L, desc(o.p, KILN_FLOAT32, {10, 5}), wv, desc(ii.p, KILN_INT64, {10})), KILN_ERR_SHAPE);
@@ -333,8 +352,8 @@ void test_embedding() {
                 embedding_backward_cuda(L, desc(iw.p, KILN_INT32, {100, 4}), desc(iw.p, KILN_INT32, {10, 4}),
                                         desc(ii.p, KILN_INT64, {10}), -1),
                 KILN_ERR_DTYPE);
-  expect_status("embedding_backward T mismatch",
-                embedding_backward_cuda(L, wv, ov, desc(ii.p, KILN_INT64, {9}), -1), KILN_ERR_SHAPE);
+  expect_status("embedding_backward T mismatch", embedding_backward_cuda(L, wv, ov, desc(ii.p, KILN_INT64, {9}), -1),
+                KILN_ERR_SHAPE);
 }
 
 // ---- Bench ----
