@@ -69,7 +69,8 @@ __device__ __forceinline__ A activate(int act, A x) {
 template <class T, class A, int BM, int BN, int BK, int TM, int TN>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN)) matmul_kernel(const __grid_constant__ MmArgs g) {
   constexpr int NT = (BM / TM) * (BN / TN), GM = TM / 4, GN = TN / 4, PAD = 4;
-  constexpr int RS = BM / GM, CS = BN / GN;  // distance between a thread's row (column) groups
+  constexpr int RS = BM / GM, CS = BN / GN;            // distance between a thread's row (column) groups
+  constexpr int LA = BM * BK / NT, LB = BK * BN / NT;  // tile elements each thread loads
   static_assert(TM % 4 == 0 && TN % 4 == 0 && (BM * BK) % NT == 0 && (BK * BN) % NT == 0, "tile shape");
   __shared__ __align__(16) A As[BK][BM + PAD];
   __shared__ __align__(16) A Bs[BK][BN + PAD];
@@ -91,22 +92,38 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) matmul_kernel(const __g
         for (int i = 0; i < TM; i++)
 #pragma unroll
           for (int j = 0; j < TN; j++) acc[i][j] = A(0);
-        for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
+        // Register prefetch: the next k-tile's global loads are in flight while this one computes.
+        A ra[LA], rb[LB];
+        auto fetch = [&](int64_t k0) {
 #pragma unroll
-          for (int r = 0; r < BM * BK / NT; r++) {
+          for (int r = 0; r < LA; r++) {
             const int l = tid + r * NT;
             const int m = g.a_k_fast ? l / BK : l % BM, k = g.a_k_fast ? l % BK : l / BM;
             const int64_t gm = m0 + m, gk = k0 + k;
-            As[k][m] = gm < g.M && gk < g.K ? (A)load(ab[gm * g.sam + gk * g.sak]) : A(0);
+            ra[r] = gm < g.M && gk < g.K ? (A)load(ab[gm * g.sam + gk * g.sak]) : A(0);
           }
 #pragma unroll
-          for (int r = 0; r < BK * BN / NT; r++) {
+          for (int r = 0; r < LB; r++) {
             const int l = tid + r * NT;
             const int n = g.b_n_fast ? l % BN : l / BK, k = g.b_n_fast ? l / BN : l % BK;
             const int64_t gn = n0 + n, gk = k0 + k;
-            Bs[k][n] = gn < g.N && gk < g.K ? (A)load(bb[gk * g.sbk + gn * g.sbn]) : A(0);
+            rb[r] = gn < g.N && gk < g.K ? (A)load(bb[gk * g.sbk + gn * g.sbn]) : A(0);
+          }
+        };
+        fetch(0);
+        for (int64_t k0 = 0; k0 < g.K; k0 += BK) {
+#pragma unroll
+          for (int r = 0; r < LA; r++) {
+            const int l = tid + r * NT;
+            As[g.a_k_fast ? l % BK : l / BM][g.a_k_fast ? l / BK : l % BM] = ra[r];
+          }
+#pragma unroll
+          for (int r = 0; r < LB; r++) {
+            const int l = tid + r * NT;
+            Bs[g.b_n_fast ? l / BN : l % BK][g.b_n_fast ? l % BN : l / BK] = rb[r];
           }
           __syncthreads();
+          if (k0 + BK < g.K) fetch(k0 + BK);
 #pragma unroll
           for (int k = 0; k < BK; k++) {
             A af[TM], bf[TN];

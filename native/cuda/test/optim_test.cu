@@ -152,6 +152,9 @@ void check_optim(const std::string &tag, kiln_optim kind, std::vector<double> h,
     for (int k = 0; k < 3; k++) o.state[k] = up(it.s[k]);
     o.numel = it.numel;
   }
+  // The reference takes the hyperparameters rounded to T, as the launcher (and the CPU) use them.
+  std::vector<double> hr(h.size());
+  for (size_t k = 0; k < h.size(); k++) hr[k] = (double)(T)h[k];
   for (int s = 0; s < nsteps; s++) {
     for (int i = 0; i < n; i++) {
       HostItem &it = hi[(size_t)i];
@@ -159,7 +162,7 @@ void check_optim(const std::string &tag, kiln_optim kind, std::vector<double> h,
       KT_CHECK(cudaMemcpy((void *)items[(size_t)i].grad, cast<T>(g).data(), (size_t)it.numel * sizeof(T),
                           cudaMemcpyHostToDevice));
       items[(size_t)i].step = it.step;
-      ref_step(kind, h.data(), it, g);
+      ref_step(kind, hr.data(), it, g);
     }
     kiln_status st = optim_step_cuda(launch(), kind, dtype_of<T>(), items.data(), n, h.data(), (int)h.size());
     expect_status("optim " + tag + " step " + std::to_string(s), st, KILN_OK);
