@@ -121,47 +121,70 @@ struct RmspropRule {
   }
 };
 
-template <class T, class Rule>
+// U vectors per thread per iteration: all their loads are issued before any arithmetic, so U
+// times as many bytes are in flight (the variants trade this against registers / occupancy).
+template <class T, class Rule, int U>
 __global__ void __launch_bounds__(kThreads) optim_step_kernel(const __grid_constant__ ItemBatch<T> b, const Rule rule) {
   using V = nn::Vec16<T>;
   constexpr int W = V::N;
   const int64_t total = b.start[b.n], stride = (int64_t)gridDim.x * blockDim.x;
-  for (int64_t u = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; u < total; u += stride) {
-    int lo = 0, hi = b.n - 1;  // the last item whose prefix start is <= u (items are never empty)
-    while (lo < hi) {
-      int mid = (lo + hi + 1) >> 1;
-      if (b.start[mid] <= u)
-        lo = mid;
-      else
-        hi = mid - 1;
-    }
-    const int it = lo;
-    const int64_t e0 = (u - b.start[it]) * W, n = b.numel[it];
-    T *p = b.p[it];
-    const T *g = b.g[it];
-    T *s0 = b.s[0][it], *s1 = b.s[1][it], *s2 = b.s[2][it];
-    const T c0 = b.c0[it], c1 = b.c1[it];
-    if (b.aligned[it] && e0 + W <= n) {
-      const int64_t q = e0 / W;
-      V vp = ((const V *)p)[q], vg = ((const V *)g)[q], v0, v1, v2;
-      if (b.use[0]) v0 = ((const V *)s0)[q];
-      if (b.use[1]) v1 = ((const V *)s1)[q];
-      if (b.use[2]) v2 = ((const V *)s2)[q];
+  for (int64_t base = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; base < total; base += stride * U) {
+    int item[U];
+    int64_t first[U];  // the vector's first element in its item
+    bool vec[U];
+    V vp[U], vg[U], v0[U], v1[U], v2[U];
 #pragma unroll
-      for (int j = 0; j < W; j++) rule(vp.v[j], vg.v[j], v0.v[j], v1.v[j], v2.v[j], c0, c1);
-      ((V *)p)[q] = vp;
-      if (b.use[0]) ((V *)s0)[q] = v0;
-      if (b.use[1]) ((V *)s1)[q] = v1;
-      if (b.use[2]) ((V *)s2)[q] = v2;
-    } else {
-      const int64_t e1 = e0 + W < n ? e0 + W : n;
-      for (int64_t e = e0; e < e1; e++) {
-        T x = p[e], a0 = b.use[0] ? s0[e] : T(0), a1 = b.use[1] ? s1[e] : T(0), a2 = b.use[2] ? s2[e] : T(0);
-        rule(x, g[e], a0, a1, a2, c0, c1);
-        p[e] = x;
-        if (b.use[0]) s0[e] = a0;
-        if (b.use[1]) s1[e] = a1;
-        if (b.use[2]) s2[e] = a2;
+    for (int u = 0; u < U; u++) {
+      const int64_t unit = base + u * stride;
+      vec[u] = false;
+      item[u] = -1;
+      if (unit >= total) continue;
+      int lo = 0, hi = b.n - 1;  // the last item whose prefix start is <= unit (items are never empty)
+      while (lo < hi) {
+        const int mid = (lo + hi + 1) >> 1;
+        if (b.start[mid] <= unit)
+          lo = mid;
+        else
+          hi = mid - 1;
+      }
+      item[u] = lo;
+      first[u] = (unit - b.start[lo]) * W;
+      vec[u] = b.aligned[lo] && first[u] + W <= b.numel[lo];
+      if (vec[u]) {
+        const int64_t q = first[u] / W;
+        vp[u] = ((const V *)b.p[lo])[q];
+        vg[u] = ((const V *)b.g[lo])[q];
+        if (b.use[0]) v0[u] = ((const V *)b.s[0][lo])[q];
+        if (b.use[1]) v1[u] = ((const V *)b.s[1][lo])[q];
+        if (b.use[2]) v2[u] = ((const V *)b.s[2][lo])[q];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const int it = item[u];
+      if (it < 0) break;  // this and later units are past the end
+      T *p = b.p[it];
+      const T *g = b.g[it];
+      T *s0 = b.s[0][it], *s1 = b.s[1][it], *s2 = b.s[2][it];
+      const T c0 = b.c0[it], c1 = b.c1[it];
+      if (vec[u]) {
+        const int64_t q = first[u] / W;
+#pragma unroll
+        for (int j = 0; j < W; j++) rule(vp[u].v[j], vg[u].v[j], v0[u].v[j], v1[u].v[j], v2[u].v[j], c0, c1);
+        ((V *)p)[q] = vp[u];
+        if (b.use[0]) ((V *)s0)[q] = v0[u];
+        if (b.use[1]) ((V *)s1)[q] = v1[u];
+        if (b.use[2]) ((V *)s2)[q] = v2[u];
+      } else {  // a tail shorter than a vector, or a tensor not 16-byte aligned
+        const int64_t n = b.numel[it], e1 = first[u] + W < n ? first[u] + W : n;
+        for (int64_t e = first[u]; e < e1; e++) {
+          T x = p[e], a0 = b.use[0] ? s0[e] : T(0), a1 = b.use[1] ? s1[e] : T(0), a2 = b.use[2] ? s2[e] : T(0);
+          rule(x, g[e], a0, a1, a2, c0, c1);
+          p[e] = x;
+          if (b.use[0]) s0[e] = a0;
+          if (b.use[1]) s1[e] = a1;
+          if (b.use[2]) s2[e] = a2;
+        }
       }
     }
   }
@@ -188,16 +211,17 @@ struct ItemScalars {
   }
 };
 
-template <class T, class Rule>
-kiln_status run(const Launch &L, const Rule &rule, const ItemScalars<T> &sc, const bool (&use)[3],
-                const kiln_optim_item *items, int n) {
+template <class T, int U, class Rule>
+kiln_status run_unrolled(const Launch &L, const Rule &rule, const ItemScalars<T> &sc, const bool (&use)[3],
+                         const kiln_optim_item *items, int n) {
   constexpr int W = 16 / sizeof(T);
-  static const int occ = nn::blocks_per_sm(optim_step_kernel<T, Rule>, kThreads);
+  static const int occ = nn::blocks_per_sm(optim_step_kernel<T, Rule, U>, kThreads);
   ItemBatch<T> b;
   for (int k = 0; k < 3; k++) b.use[k] = use[k];
   auto flush = [&]() -> kiln_status {
     if (b.n == 0) return KILN_OK;
-    optim_step_kernel<T, Rule><<<nn::ew_grid(L, b.start[b.n], occ, kThreads), kThreads, 0, L.stream>>>(b, rule);
+    optim_step_kernel<T, Rule, U>
+        <<<nn::ew_grid(L, (b.start[b.n] + U - 1) / U, occ, kThreads), kThreads, 0, L.stream>>>(b, rule);
     b.n = 0;
     return check_launch(L, "optim_step", "optim_step_kernel");
   };
@@ -225,8 +249,19 @@ kiln_status run(const Launch &L, const Rule &rule, const ItemScalars<T> &sc, con
   return flush();
 }
 
+template <class T, class Rule>
+kiln_status run(const Launch &L, int variant, const Rule &rule, const ItemScalars<T> &sc, const bool (&use)[3],
+                const kiln_optim_item *items, int n) {
+  switch (variant) {
+    case 1: return run_unrolled<T, 1>(L, rule, sc, use, items, n);
+    case 4: return run_unrolled<T, 4>(L, rule, sc, use, items, n);
+    default: return run_unrolled<T, 2>(L, rule, sc, use, items, n);
+  }
+}
+
 template <class T>
-kiln_status step(const Launch &L, kiln_optim kind, const kiln_optim_item *items, int n, const double *h, int nh) {
+kiln_status step(const Launch &L, int variant, kiln_optim kind, const kiln_optim_item *items, int n, const double *h,
+                 int nh) {
   bool use[3] = {false, false, false};
   ItemScalars<T> sc{kind, 0, 0, 0, 0};
   auto need_state = [&]() -> kiln_status {
@@ -242,7 +277,7 @@ kiln_status step(const Launch &L, kiln_optim kind, const kiln_optim_item *items,
       SgdRule<T> r{(T)h[0], (T)h[1], (T)h[2], (T)h[3], h[4] != 0, h[5] != 0};
       use[0] = r.momentum != 0;
       if (kiln_status st = need_state()) return st;
-      return run<T>(L, r, sc, use, items, n);
+      return run<T>(L, variant, r, sc, use, items, n);
     }
     case KILN_OPTIM_ADAM: {
       if (nh < 8) break;
@@ -252,7 +287,7 @@ kiln_status step(const Launch &L, kiln_optim kind, const kiln_optim_item *items,
       use[2] = r.amsgrad;
       sc.lr = lr, sc.beta1 = r.beta1, sc.beta2 = r.beta2;
       if (kiln_status st = need_state()) return st;
-      return run<T>(L, r, sc, use, items, n);
+      return run<T>(L, variant, r, sc, use, items, n);
     }
     case KILN_OPTIM_ADAGRAD: {
       if (nh < 5) break;
@@ -260,7 +295,7 @@ kiln_status step(const Launch &L, kiln_optim kind, const kiln_optim_item *items,
       use[0] = true;
       sc.lr = (T)h[0], sc.lr_decay = (T)h[1];
       if (kiln_status st = need_state()) return st;
-      return run<T>(L, r, sc, use, items, n);
+      return run<T>(L, variant, r, sc, use, items, n);
     }
     case KILN_OPTIM_RMSPROP: {
       if (nh < 7) break;
@@ -269,7 +304,7 @@ kiln_status step(const Launch &L, kiln_optim kind, const kiln_optim_item *items,
       use[1] = r.momentum > 0;
       use[2] = r.centered;
       if (kiln_status st = need_state()) return st;
-      return run<T>(L, r, sc, use, items, n);
+      return run<T>(L, variant, r, sc, use, items, n);
     }
   }
   return fail(L, KILN_ERR_ARG, "optim_step: unknown optimizer %d or too few hyperparameters (%d)", (int)kind, nh);
@@ -279,14 +314,19 @@ kiln_status step(const Launch &L, kiln_optim kind, const kiln_optim_item *items,
 
 kiln_status optim_step_cuda(const Launch &L, kiln_optim kind, kiln_dtype dtype, const kiln_optim_item *items, int n,
                             const double *hyper, int nhyper) {
+  return optim_step_variant_cuda(L, kOptimVariant, kind, dtype, items, n, hyper, nhyper);
+}
+
+kiln_status optim_step_variant_cuda(const Launch &L, int variant, kiln_optim kind, kiln_dtype dtype,
+                                    const kiln_optim_item *items, int n, const double *hyper, int nhyper) {
   if (n < 0 || (n > 0 && !items) || !hyper) return fail(L, KILN_ERR_ARG, "optim_step: bad item list");
   for (int i = 0; i < n; i++) {
     const kiln_optim_item &it = items[i];
     if (it.numel < 0 || it.step < 1 || (it.numel > 0 && (!it.param || !it.grad)))
       return fail(L, KILN_ERR_ARG, "optim_step: item %d has no parameter/gradient memory or a bad step", i);
   }
-  if (dtype == KILN_FLOAT32) return step<float>(L, kind, items, n, hyper, nhyper);
-  if (dtype == KILN_FLOAT64) return step<double>(L, kind, items, n, hyper, nhyper);
+  if (dtype == KILN_FLOAT32) return step<float>(L, variant, kind, items, n, hyper, nhyper);
+  if (dtype == KILN_FLOAT64) return step<double>(L, variant, kind, items, n, hyper, nhyper);
   return fail(L, KILN_ERR_DTYPE, "optim_step: parameters must be float32 or float64");
 }
 

@@ -116,7 +116,7 @@ std::vector<T> cast(const std::vector<double> &v) {
 // Steps `nsteps` times over items of the given sizes and compares parameters and states.
 template <class T>
 void check_optim(const std::string &tag, kiln_optim kind, std::vector<double> h, const std::vector<int64_t> &sizes,
-                 int nsteps, double tol) {
+                 int nsteps, double tol, int variant = kOptimVariant) {
   const int n = (int)sizes.size();
   std::vector<HostItem> hi((size_t)n);
   std::vector<std::unique_ptr<DevBuf<T>>> bufs;  // per item: p, g, s0, s1, s2
@@ -164,7 +164,8 @@ void check_optim(const std::string &tag, kiln_optim kind, std::vector<double> h,
       items[(size_t)i].step = it.step;
       ref_step(kind, hr.data(), it, g);
     }
-    kiln_status st = optim_step_cuda(launch(), kind, dtype_of<T>(), items.data(), n, h.data(), (int)h.size());
+    kiln_status st =
+        optim_step_variant_cuda(launch(), variant, kind, dtype_of<T>(), items.data(), n, h.data(), (int)h.size());
     expect_status("optim " + tag + " step " + std::to_string(s), st, KILN_OK);
     for (auto &it : hi) it.step++;
   }
@@ -223,6 +224,11 @@ void test_optim(const char *dname, double tol) {
     check_optim<T>(std::string(c.name) + " " + dname + " odd sizes", c.kind, c.h, odd, 3, tol);
     check_optim<T>(std::string(c.name) + " " + dname + " 130 items", c.kind, c.h, many, 2, tol);
   }
+  for (int variant : {1, 2, 4})
+    for (int c : {1, 4, 6, 10}) {
+      std::string tag = std::string(cases[c].name) + " " + dname + " variant " + std::to_string(variant);
+      check_optim<T>(tag, cases[c].kind, cases[c].h, odd, 2, tol, variant);
+    }
 }
 
 void test_errors() {
@@ -285,8 +291,9 @@ void bench() {
   auto &L = launch();
   kiln_optim_item one{};
   one.param = p.p, one.grad = g.p, one.state[0] = m.p, one.state[1] = v.p, one.numel = n, one.step = 10;
-  report_gbs("adamw_f32_100M_1_tensor", 28.0 * n,
-             time_ms([&] { optim_step_cuda(L, KILN_OPTIM_ADAM, KILN_FLOAT32, &one, 1, h, 8); }));
+  for (int variant : {1, 2, 4})
+    report_gbs("adamw_f32_100M_1_tensor_v" + std::to_string(variant), 28.0 * n,
+               time_ms([&] { optim_step_variant_cuda(L, variant, KILN_OPTIM_ADAM, KILN_FLOAT32, &one, 1, h, 8); }));
   std::vector<kiln_optim_item> many(100);
   for (int i = 0; i < 100; i++) {
     const int64_t o = (int64_t)i * (n / 100);
