@@ -66,8 +66,8 @@ __device__ __forceinline__ A activate(int act, A x) {
 // Threads: (BM / TM) x (BN / TN) = 256. A thread owns TM / 4 groups of 4 consecutive rows, BM / (TM / 4)
 // apart, times TN / 4 groups of 4 consecutive columns, so fragment reads from shared memory are
 // 4-wide and conflict-free and each row's stores from a half-warp are contiguous.
-template <class T, class A, int BM, int BN, int BK, int TM, int TN>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN)) matmul_kernel(const __grid_constant__ MmArgs g) {
+template <class T, class A, int BM, int BN, int BK, int TM, int TN, int MINB>
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), MINB) matmul_kernel(const __grid_constant__ MmArgs g) {
   constexpr int NT = (BM / TM) * (BN / TN), GM = TM / 4, GN = TN / 4, PAD = 4;
   constexpr int RS = BM / GM, CS = BN / GN;            // distance between a thread's row (column) groups
   constexpr int LA = BM * BK / NT, LB = BK * BN / NT;  // tile elements each thread loads
@@ -164,22 +164,22 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) matmul_kernel(const __g
   }
 }
 
-template <class T, class A, int BM, int BN, int BK, int TM, int TN>
+template <class T, class A, int BM, int BN, int BK, int TM, int TN, int MINB>
 void launch(const Launch &L, const MmArgs &g) {
   const int64_t mtiles = (g.M + BM - 1) / BM, ntiles = (g.N + BN - 1) / BN;
   dim3 grid((unsigned)(mtiles < 0x7fffffff ? mtiles : 0x7fffffff), (unsigned)(ntiles < 65535 ? ntiles : 65535),
             (unsigned)(g.nbatch < 65535 ? g.nbatch : 65535));
-  matmul_kernel<T, A, BM, BN, BK, TM, TN><<<grid, (BM / TM) * (BN / TN), 0, L.stream>>>(g);
+  matmul_kernel<T, A, BM, BN, BK, TM, TN, MINB><<<grid, (BM / TM) * (BN / TN), 0, L.stream>>>(g);
 }
 
 template <class T>
 void launch_for(const Launch &L, const MmArgs &g) {
   if constexpr (std::is_same_v<T, double>)
-    launch<T, double, 64, 64, 8, 4, 4>(L, g);
+    launch<T, double, 64, 64, 8, 4, 4, 2>(L, g);
   else if constexpr (std::is_floating_point_v<compute_t<T>>)
-    launch<T, float, 128, 128, 8, 8, 8>(L, g);
+    launch<T, float, 128, 128, 8, 8, 8, 1>(L, g);  // ~210 registers: one block per SM
   else
-    launch<T, int64_t, 64, 64, 8, 4, 4>(L, g);
+    launch<T, int64_t, 64, 64, 8, 4, 4, 2>(L, g);
 }
 
 }  // namespace

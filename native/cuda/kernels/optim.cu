@@ -121,10 +121,33 @@ struct RmspropRule {
   }
 };
 
+// Up to one vector's elements one by one (a tail, or a tensor that is not 16-byte aligned); kept
+// out of line so the vector path's register budget does not pay for it.
+template <class T, class Rule>
+__device__ __noinline__ void step_elements(const ItemBatch<T> &b, const Rule &rule, int it, int64_t first) {
+  constexpr int W = 16 / sizeof(T);
+  T *p = b.p[it];
+  const T *g = b.g[it];
+  T *s0 = b.s[0][it], *s1 = b.s[1][it], *s2 = b.s[2][it];
+  const T c0 = b.c0[it], c1 = b.c1[it];
+  const int64_t n = b.numel[it], e1 = first + W < n ? first + W : n;
+  for (int64_t e = first; e < e1; e++) {
+    T x = p[e], a0 = b.use[0] ? s0[e] : T(0), a1 = b.use[1] ? s1[e] : T(0), a2 = b.use[2] ? s2[e] : T(0);
+    rule(x, g[e], a0, a1, a2, c0, c1);
+    p[e] = x;
+    if (b.use[0]) s0[e] = a0;
+    if (b.use[1]) s1[e] = a1;
+    if (b.use[2]) s2[e] = a2;
+  }
+}
+
 // U vectors per thread per iteration: all their loads are issued before any arithmetic, so U
 // times as many bytes are in flight (the variants trade this against registers / occupancy).
 template <class T, class Rule, int U>
-__global__ void __launch_bounds__(kThreads) optim_step_kernel(const __grid_constant__ ItemBatch<T> b, const Rule rule) {
+__global__ void __launch_bounds__(kThreads, U == 1   ? 4
+                                            : U == 2 ? 3
+                                                     : 2)
+    optim_step_kernel(const __grid_constant__ ItemBatch<T> b, const Rule rule) {
   using V = nn::Vec16<T>;
   constexpr int W = V::N;
   const int64_t total = b.start[b.n], stride = (int64_t)gridDim.x * blockDim.x;
@@ -163,28 +186,17 @@ __global__ void __launch_bounds__(kThreads) optim_step_kernel(const __grid_const
     for (int u = 0; u < U; u++) {
       const int it = item[u];
       if (it < 0) break;  // this and later units are past the end
-      T *p = b.p[it];
-      const T *g = b.g[it];
-      T *s0 = b.s[0][it], *s1 = b.s[1][it], *s2 = b.s[2][it];
-      const T c0 = b.c0[it], c1 = b.c1[it];
       if (vec[u]) {
         const int64_t q = first[u] / W;
+        const T c0 = b.c0[it], c1 = b.c1[it];
 #pragma unroll
         for (int j = 0; j < W; j++) rule(vp[u].v[j], vg[u].v[j], v0[u].v[j], v1[u].v[j], v2[u].v[j], c0, c1);
-        ((V *)p)[q] = vp[u];
-        if (b.use[0]) ((V *)s0)[q] = v0[u];
-        if (b.use[1]) ((V *)s1)[q] = v1[u];
-        if (b.use[2]) ((V *)s2)[q] = v2[u];
+        ((V *)b.p[it])[q] = vp[u];
+        if (b.use[0]) ((V *)b.s[0][it])[q] = v0[u];
+        if (b.use[1]) ((V *)b.s[1][it])[q] = v1[u];
+        if (b.use[2]) ((V *)b.s[2][it])[q] = v2[u];
       } else {  // a tail shorter than a vector, or a tensor not 16-byte aligned
-        const int64_t n = b.numel[it], e1 = first[u] + W < n ? first[u] + W : n;
-        for (int64_t e = first[u]; e < e1; e++) {
-          T x = p[e], a0 = b.use[0] ? s0[e] : T(0), a1 = b.use[1] ? s1[e] : T(0), a2 = b.use[2] ? s2[e] : T(0);
-          rule(x, g[e], a0, a1, a2, c0, c1);
-          p[e] = x;
-          if (b.use[0]) s0[e] = a0;
-          if (b.use[1]) s1[e] = a1;
-          if (b.use[2]) s2[e] = a2;
-        }
+        step_elements(b, rule, it, first[u]);
       }
     }
   }
