@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../../core/dtype.h"
 #include "harness.cuh"
 #include "nn.h"
 

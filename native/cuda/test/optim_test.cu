@@ -108,9 +108,9 @@ kiln_dtype dtype_of() {
   return sizeof(T) == 4 ? KILN_FLOAT32 : KILN_FLOAT64;
 }
 
-template <class T>
-std::vector<T> cast(const std::vector<double> &v) {
-  return std::vector<T>(v.begin(), v.end());
+template <class To, class From>
+std::vector<To> cast(const std::vector<From> &v) {
+  return std::vector<To>(v.begin(), v.end());
 }
 
 // Steps `nsteps` times over items of the given sizes and compares parameters and states.
