@@ -28,5 +28,10 @@ kiln_status matmul_cuda(const Launch &L, const kiln_tensor &out, const kiln_tens
 // memory: every item's param, grad and state pointers are device pointers.
 kiln_status optim_step_cuda(const Launch &L, kiln_optim kind, kiln_dtype dtype, const kiln_optim_item *items, int n,
                             const double *hyper, int nhyper);
+// The same with a kernel variant chosen (vectors per thread per iteration: 1, 2 or 4), for the
+// benchmarks; optim_step_cuda uses kOptimVariant.
+constexpr int kOptimVariant = 2;
+kiln_status optim_step_variant_cuda(const Launch &L, int variant, kiln_optim kind, kiln_dtype dtype,
+                                    const kiln_optim_item *items, int n, const double *hyper, int nhyper);
 
 }  // namespace kiln::cuda
