@@ -22,7 +22,10 @@ namespace {
 
 using namespace rows;
 
-constexpr int64_t kWarpChunks = 528;                 // blocks of the backward warp variant (at most)
+// Backward warp variant: warps (rows in flight) per block; its ~155 registers per thread (float,
+// n <= 1024) leave room for 3 such blocks per SM.
+constexpr int kBwdWarps = 4;
+constexpr int64_t kWarpChunks = 1056;                // blocks of the backward warp variant (at most)
 constexpr int64_t kBlockChunks = 264;                // blocks of the backward block variant (at most)
 constexpr int64_t kPartialElems = (int64_t)1 << 22;  // bound on partial rows x n (block variant)
 
@@ -149,11 +152,11 @@ __global__ void layer_norm_block_kernel(T *__restrict__ y, T *__restrict__ mean_
 
 // ---- backward: gx = rstd (g - mean(g) - xh mean(g xh)), g = gy w, xh = (x - mean) rstd ----
 
-// Block b owns rows [b chunk, (b + 1) chunk); its warp k takes every 8th of them, keeps its column
-// partials of gy xh and gy in registers and writes them to partial row b * 8 + k (zeros when it
-// had no rows): part = [2][P][n] with P = gridDim.x * 8.
+// Block b owns rows [b chunk, (b + 1) chunk); its warp k takes every kBwdWarps-th of them, keeps
+// its column partials of gy xh and gy in registers and writes them to partial row b kBwdWarps + k
+// (zeros when it had no rows): part = [2][P][n] with P = gridDim.x kBwdWarps.
 template <class T, int K, bool kVec>
-__global__ void __launch_bounds__(kWarpBlock)
+__global__ void __launch_bounds__(kBwdWarps *kWarp)
     layer_norm_backward_warp_kernel(T *__restrict__ gx, T *__restrict__ part, const T *__restrict__ gy,
                                     const T *__restrict__ x, const T *__restrict__ w, const T *__restrict__ mean,
                                     const T *__restrict__ rstd, int64_t rows, int n, int64_t chunk, bool rms) {
@@ -163,7 +166,7 @@ __global__ void __launch_bounds__(kWarpBlock)
   T aw[K], ab[K];
 #pragma unroll
   for (int k = 0; k < K; k++) aw[k] = ab[k] = T(0);
-  for (int64_t r = r0 + warp; r < r1; r += kRowsPerBlock) {
+  for (int64_t r = r0 + warp; r < r1; r += kBwdWarps) {
     const T *gr = gy + r * n, *xr = x + r * n;
     T gv[K], xv[K];
 #pragma unroll
@@ -196,6 +199,8 @@ __global__ void __launch_bounds__(kWarpBlock)
           sb += g;
           aw[c * W + j] += g0 * xh;
           ab[c * W + j] += g0;
+          gv[c * W + j] = g;  // the write pass needs g and xh only
+          xv[c * W + j] = xh;
         }
       }
     }
@@ -208,10 +213,7 @@ __global__ void __launch_bounds__(kWarpBlock)
       if (i < n) {
         T out[W];
 #pragma unroll
-        for (int j = 0; j < W; j++) {
-          const T g0 = gv[c * W + j], xh = (xv[c * W + j] - mu) * rs, g = w ? g0 * w[i + j] : g0;
-          out[j] = rs * (g - cb - xh * ca);
-        }
+        for (int j = 0; j < W; j++) out[j] = rs * (gv[c * W + j] - cb - xv[c * W + j] * ca);
         if constexpr (kVec) {
           Vec<T> t;
 #pragma unroll
@@ -224,7 +226,7 @@ __global__ void __launch_bounds__(kWarpBlock)
     }
   }
   if (!part) return;
-  const int64_t P = (int64_t)gridDim.x * kRowsPerBlock, prow = (int64_t)blockIdx.x * kRowsPerBlock + warp;
+  const int64_t P = (int64_t)gridDim.x * kBwdWarps, prow = (int64_t)blockIdx.x * kBwdWarps + warp;
   T *pw = part + prow * n, *pb = part + (P + prow) * n;
 #pragma unroll
   for (int c = 0; c < NV; c++) {
@@ -326,12 +328,12 @@ void launch_bwd_warp(const Launch &L, unsigned grid, T *gx, T *part, const T *gy
   if constexpr (K >= kVW<T>) {
     if (vec) {
       layer_norm_backward_warp_kernel<T, K, true>
-          <<<grid, kWarpBlock, 0, L.stream>>>(gx, part, gy, x, w, mean, rstd, rows, n, chunk, rms);
+          <<<grid, kBwdWarps * kWarp, 0, L.stream>>>(gx, part, gy, x, w, mean, rstd, rows, n, chunk, rms);
       return;
     }
   }
   layer_norm_backward_warp_kernel<T, K, false>
-      <<<grid, kWarpBlock, 0, L.stream>>>(gx, part, gy, x, w, mean, rstd, rows, n, chunk, rms);
+      <<<grid, kBwdWarps * kWarp, 0, L.stream>>>(gx, part, gy, x, w, mean, rstd, rows, n, chunk, rms);
 }
 
 template <class T>
@@ -372,17 +374,17 @@ kiln_status backward(const Launch &L, const kiln_tensor &gx, const kiln_tensor &
   const T *mi = (const T *)mean.data, *ri = (const T *)rstd.data;
   const bool sums = gwo || gbo;
   if (n == 0) return KILN_OK;
-  const bool warp = n <= kWarpRowMax;
+  const bool warp = n <= (sizeof(T) == 8 ? kWarpRowMax / 2 : kWarpRowMax);  // float64 rows of 1024 would spill
   int64_t nblk = 0, chunk = 1, P = 0;
   if (rows > 0) {
     if (warp) {
-      nblk = std::min(ceil_div(rows, kRowsPerBlock), kWarpChunks);
+      nblk = std::min(ceil_div(rows, kBwdWarps), kWarpChunks);
     } else {
       nblk = std::min(std::min(rows, kBlockChunks), std::max<int64_t>(1, kPartialElems / n));
     }
     chunk = ceil_div(rows, nblk);
     nblk = ceil_div(rows, chunk);
-    P = warp ? nblk * kRowsPerBlock : nblk;
+    P = warp ? nblk * kBwdWarps : nblk;
   }
   Scratch scratch(L, sums ? (size_t)(2 * P * n) * sizeof(T) : 0);
   T *part = scratch.as<T>();
