@@ -21,6 +21,9 @@ kiln_status layer_norm_cuda(const Launch &L, const kiln_tensor &y, const kiln_te
 kiln_status layer_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gw,
                                      const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                      const kiln_tensor &w, const kiln_tensor &mean, const kiln_tensor &rstd, bool rms);
+// Out-of-range index targets (not ignore_index): the CPU kernel returns ERR_INDEX; a kernel cannot
+// report that without a synchronisation, so those rows get loss = wrow = NaN here (and a zero
+// gradient row in the backward, as on CPU). Validate targets before the call where it matters.
 kiln_status cross_entropy_cuda(const Launch &L, const kiln_tensor &loss, const kiln_tensor &lse,
                                const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
                                const kiln_tensor &weight, const double *attr);
