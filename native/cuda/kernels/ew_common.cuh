@@ -17,8 +17,7 @@
 
 namespace kiln::cuda {
 
-constexpr int kEwThreads = 256;    // threads per block of the elementwise kernels
-constexpr int kEwBlocksPerSm = 8;  // 8 x 256 = 2048 resident threads per SM on sm_80/sm_90
+constexpr int kEwThreads = 256;  // threads per block of the elementwise kernels
 
 // Operands of one shape (ops[0]'s), collapsed like native/cpu's make_plan: size-1 dims dropped,
 // adjacent dims merged when every operand's strides allow. Strides are in bytes here.
@@ -77,9 +76,10 @@ inline bool same_shape(const kiln_tensor &a, const kiln_tensor &b) {
   return true;
 }
 
-inline unsigned ew_grid(const Launch &L, int64_t items) {
-  return grid_for(items, kEwThreads, (unsigned)(L.sm_count > 0 ? L.sm_count : 132) * kEwBlocksPerSm);
-}
+// Blocks for `items` work items at `per_thread` each: one pass over the data with many blocks,
+// not a grid sized to the SMs, so no partial last wave of long-running blocks (the block count
+// resident per SM depends on register use). Kernels still grid-stride beyond the cap.
+inline unsigned ew_grid(int64_t items, int per_thread) { return grid_for(items, kEwThreads * per_thread, 1u << 30); }
 
 // Byte offsets of flat (row-major) index i in each operand. IdxT: uint32_t when numel < 2^32.
 template <int K, class IdxT>
@@ -117,9 +117,9 @@ template <int K, class F>
 kiln_status launch_strided(const Launch &L, const char *op, Geom<K> g, F f) {
   to_bytes(g);
   if (g.numel <= (int64_t)UINT32_MAX)
-    strided_kernel<K, uint32_t, F><<<ew_grid(L, g.numel), kEwThreads, 0, L.stream>>>(g, f);
+    strided_kernel<K, uint32_t, F><<<ew_grid(g.numel, 1), kEwThreads, 0, L.stream>>>(g, f);
   else
-    strided_kernel<K, uint64_t, F><<<ew_grid(L, g.numel), kEwThreads, 0, L.stream>>>(g, f);
+    strided_kernel<K, uint64_t, F><<<ew_grid(g.numel, 1), kEwThreads, 0, L.stream>>>(g, f);
   return check_launch(L, op, "strided_kernel");
 }
 
@@ -226,7 +226,7 @@ constexpr size_t max_size_of() {
   return m;
 }
 
-inline bool aligned(const void *p, size_t a) { return ((uintptr_t)p % a) == 0; }
+__host__ __device__ inline bool aligned(const void *p, size_t a) { return ((uintptr_t)p % a) == 0; }
 
 // Writes element functor for the strided path: *(O *)p[0] = f(*(const I *)p[1 + k]...).
 template <class O, class F, class... I>
@@ -243,7 +243,7 @@ template <class O, class... I, class F, int K, size_t... k>
 kiln_status launch_flat(const Launch &L, const char *op, const F &f, const Geom<K> &g, std::index_sequence<k...>) {
   constexpr int V = (int)(16 / max_size_of<O, I...>());
   const int64_t n = g.numel;
-  flat_kernel<V, O, F, I...><<<ew_grid(L, n / V), kEwThreads, 0, L.stream>>>(
+  flat_kernel<V, O, F, I...><<<ew_grid(n / V, 2), kEwThreads, 0, L.stream>>>(
       (O *)g.base[0], n, f, In<I>{(const I *)g.base[k + 1], g.st[k + 1][0]}...);
   return check_launch(L, op, "flat_kernel");
 }

@@ -122,9 +122,8 @@ kiln_status fill_random(const Launch &L, const kiln_tensor &out, uint64_t seed, 
     a.span = p1 - p0;
     a.top = Normal ? store<scalar_t>(0.0) : below<scalar_t>(p0, p1);
     constexpr int lanes = std::is_same_v<scalar_t, double> ? 2 : 4;
-    const unsigned cap = (unsigned)(L.sm_count > 0 ? L.sm_count : 132) * (2048 / kRandThreads);
     random_kernel<scalar_t, Normal>
-        <<<grid_for((g.numel + lanes - 1) / lanes, kRandThreads, cap), kRandThreads, 0, L.stream>>>(a);
+        <<<grid_for((g.numel + lanes - 1) / lanes, kRandThreads, 1u << 30), kRandThreads, 0, L.stream>>>(a);
     return check_launch(L, name, "random_kernel");
   });
   return KILN_OK;

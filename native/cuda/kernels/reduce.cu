@@ -26,7 +26,7 @@ namespace {
 constexpr int kRedThreads = 256;
 constexpr int64_t kWarpMax = 1024;        // reduced extent up to which a warp handles one output
 constexpr int64_t kThreadMax = 32;        // up to which one thread handles one output
-constexpr int64_t kChunk = 1 << 16;       // elements per block of the two-pass path
+constexpr int64_t kChunk = 1 << 14;       // elements per block of the two-pass path
 constexpr int64_t kFewOutputs = 512;      // fewer outputs than this with >= 2 chunks: two passes
 constexpr int64_t kColumnsMin = 1 << 12;  // outputs needed for the columns path
 

@@ -675,7 +675,9 @@ void test_reduce() {
       {{5000, 64}, 1, Contig, "warp per output"},
       {{64, 5000}, 1, Contig, "block per output"},
       {{7000, 40}, 1, Transposed, "columns"},
-      {{50, 30}, 1, Transposed, "strided warp"},
+      {{50, 300}, 1, Transposed, "strided warp"},
+      {{40, 3000}, 1, Transposed, "strided block"},
+      {{3, 200000}, 1, Transposed, "two-pass strided"},
       {{9, 5, 3}, 2, Strided, "thread per output 2 dims"},
       {{4099, 7}, 1, Contig, "thread per output"},
   };
