@@ -7,6 +7,10 @@
 
 #include "../../core/dtype.h"
 #include "../../cpu/cpu_ops.h"
+
+// scalar_math.h's generic functors compare unsigned values with zero (sign, pow, remainder):
+// intended. The suppression must precede the header (diagnostics are placed at its lines).
+#pragma nv_diag_suppress 186
 #include "../../cpu/scalar_math.h"
 
 namespace kiln::cuda {
