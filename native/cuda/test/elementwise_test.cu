@@ -4,7 +4,8 @@
 // exactly). Every launcher runs on contiguous, transposed, strided (step 2), broadcast (stride 0),
 // scalar-expanded and misaligned (offset by one element) views with odd sizes, and every error
 // path returns its status. Then the bench: add, copy f32->bf16 and sum over 1 GiB float32 operands
-// against the device's copy bandwidth. Build: scripts/build_cuda_tests.sh elementwise_test.
+// against the device's copy bandwidth (target: add >= 85% of copy). Build:
+// scripts/build_cuda_tests.sh elementwise_test; run: build-cuda-tests/elementwise_test [--no-bench].
 #include <cinttypes>
 #include <memory>
 
