@@ -24,6 +24,14 @@ kiln_status gather_cuda(const Launch &L, const kiln_tensor &out, const kiln_tens
                         int dim);
 kiln_status scatter_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &index, const kiln_tensor &src,
                          int dim, bool accumulate);
+// The same, and an out-of-range index is also recorded in *bad_index (device memory: an int64 the
+// caller set to INT64_MIN; a bad index value replaces it), so the runtime can raise KILN_ERR_INDEX
+// when it next synchronises. Elements with a bad index are never read or written out of bounds;
+// scatter writes nothing at all when any index is bad (index.cu says more).
+kiln_status gather_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &in, const kiln_tensor &index,
+                        int dim, int64_t *bad_index);
+kiln_status scatter_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &index, const kiln_tensor &src,
+                         int dim, bool accumulate, int64_t *bad_index);
 kiln_status uniform_cuda(const Launch &L, const kiln_tensor &out, uint64_t seed, uint64_t offset, double lo, double hi);
 kiln_status normal_cuda(const Launch &L, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean,
                         double std);
