@@ -81,9 +81,9 @@ function fillRandom(
 
 function newFloat(op: string, shape: number[], opts?: RandomOptions): Tensor {
   const dtype = opts?.dtype === undefined ? 'float32' : checkDType(opts.dtype, op);
-  checkDevice(opts?.device, op);
+  const device = checkDevice(opts?.device, op);
   if (!isFloating(dtype)) throw new KilnError('ERR_DTYPE', `${op}: needs a floating dtype, got ${dtype}`);
-  return Tensor._empty(checkShape(shape, op), dtype, op);
+  return Tensor._empty(checkShape(shape, op), dtype, op, device);
 }
 
 const done = (t: Tensor, opts?: RandomOptions) => (opts?.requiresGrad ? t.requiresGrad_() : t);
