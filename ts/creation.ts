@@ -1,5 +1,5 @@
 /** Creation: tensor() from JS data, empty/zeros/ones/full/arange/linspace/eye and the *Like forms. */
-import { checkDevice, Device } from './device';
+import { checkDevice, Device, getDefaultDevice } from './device';
 import { DType, checkDType, numberToBf16, numberToHalf } from './dtype';
 import { KilnError, STATUS_CODES } from './errors';
 import { native } from './native';
@@ -45,7 +45,7 @@ export function fromNumbers(
   shape: number[],
   dtype: DType,
   op = 'tensor',
-  device: Device = 'cpu',
+  device: Device = getDefaultDevice(),
 ): Tensor {
   const t = Tensor._empty(shape, dtype, op, device);
   const n = values.length;

@@ -27,9 +27,23 @@ export const deviceIndex = (d: Device): number => (d === 'cpu' ? -1 : Number(d.s
 /** The device of a native index. */
 export const deviceName = (i: number): Device => (i < 0 ? 'cpu' : `cuda:${i}`);
 
-/** 'cpu' | 'cuda' | 'cuda:N' to a Device ('cuda' is cuda:0); throws ERR_NOT_COMPILED / ERR_DEVICE. */
+let defaultDevice: Device = 'cpu';
+
+/**
+ * The device creation functions use when given none (as torch.set_default_device); 'cpu' at load.
+ * @example
+ * kiln.setDefaultDevice('cuda'); // kiln.zeros([2]) is now on cuda:0
+ */
+export function setDefaultDevice(d: DeviceLike): void {
+  defaultDevice = checkDevice(d, 'setDefaultDevice');
+}
+/** The device creation functions use when given none. */
+export const getDefaultDevice = (): Device => defaultDevice;
+
+/** 'cpu' | 'cuda' | 'cuda:N' to a Device ('cuda' is cuda:0; none: the default device); throws ERR_NOT_COMPILED / ERR_DEVICE. */
 export function checkDevice(d: unknown, where: string): Device {
-  if (d === undefined || d === 'cpu') return 'cpu';
+  if (d === undefined) return defaultDevice;
+  if (d === 'cpu') return 'cpu';
   const m = typeof d === 'string' ? /^cuda(?::(\d+))?$/.exec(d) : null;
   if (!m)
     throw new KilnError(

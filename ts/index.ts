@@ -19,6 +19,7 @@ export type { KilnErrorCode } from './errors';
 export { DTYPES, promoteTypes } from './dtype';
 export type { DType, TypedArray } from './dtype';
 export type { Device } from './device';
+export { setDefaultDevice, getDefaultDevice } from './device';
 export {
   tensor,
   empty,

@@ -101,7 +101,13 @@ export function randint(low: number, high: number, shape: number[], opts?: Rando
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low)
     throw new KilnError('ERR_ARG', `randint: need integers low < high, got ${low} and ${high}`);
   const dtype: DType = opts?.dtype === undefined ? 'int64' : checkDType(opts.dtype, 'randint');
-  const u = fillRandom(newFloat('randint', shape, { dtype: 'float64' }), 'uniform', low, high, opts?.generator);
+  const u = fillRandom(
+    newFloat('randint', shape, { dtype: 'float64', device: opts?.device }),
+    'uniform',
+    low,
+    high,
+    opts?.generator,
+  );
   const f = u.floor();
   u.dispose();
   const out = f.to(dtype);
