@@ -9,8 +9,12 @@ const NOT_COMPILED =
   "needs kiln's CUDA build, which this binary does not have. " +
   'Build it with `KILN_CUDA=1 npm install kiln` (or `npm run build:cuda` in a clone) on a machine with the CUDA toolkit.';
 
+let compiledCache: boolean | undefined;
 /** True when the loaded binary has the CUDA backend. */
-export const cudaCompiled = (): boolean => native().info().cuda;
+export function cudaCompiled(): boolean {
+  if (compiledCache === undefined) compiledCache = native().info().cuda;
+  return compiledCache;
+}
 
 let deviceCountCache = -1;
 /** CUDA devices visible (0 without the CUDA build, a driver or a GPU). */

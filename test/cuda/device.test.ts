@@ -87,6 +87,14 @@ if (gpu) {
     assert.is(b.add(1).sum().item(), 6, 'JS scalars work on the device');
   });
 
+  test('ops without a CUDA kernel throw ERR_NOT_COMPILED naming the op and the device', () => {
+    const x = kiln.randn([1, 2, 8, 8], { device: 'cuda' }),
+      w = kiln.randn([3, 2, 3, 3], { device: 'cuda' });
+    const msg = code(() => kiln.nn.functional.conv2d(x, w));
+    assert.match(msg, /^ERR_NOT_COMPILED: .*conv2d.*cuda:0/);
+    assert.is(x.sum().cpu().numel(), 1, 'the device still works');
+  });
+
   test('asking for 1 PB gives ERR_OOM with the requested and free bytes, and the process survives', () => {
     const msg = code(() => kiln.empty([2 ** 48], { device: 'cuda', dtype: 'float32' }));
     console.log(`  ${msg}`);
@@ -115,6 +123,7 @@ if (gpu) {
     assert.ok(s4.cachedBytes < s2.cachedBytes, `emptyCache returned memory (${s2.cachedBytes} -> ${s4.cachedBytes})`);
     // a flat line over many steps
     const x = kiln.randn([64, 64], { device: 'cuda' });
+    kiln.scope(() => x.mul(2).add(1).exp().sum()); // first use copies the scalars 2 and 1 to the device
     const before = stat().allocatedBytes;
     for (let i = 0; i < 50; i++) kiln.scope(() => x.mul(2).add(1).exp().sum());
     assert.is(stat().allocatedBytes, before);

@@ -108,9 +108,12 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
       'ERR_SHAPE',
       `copy_: source of shape ${shapeStr(src._shape)} cannot be broadcast to ${shapeStr(dst._shape)}`,
     );
-  const e = expandRaw(src, dst._shape.slice());
+  // Across devices (as PyTorch's copy_): move the source first.
+  const moved = src.device === dst.device ? src : moveTo(src, dst.device);
+  const e = expandRaw(moved, dst._shape.slice());
   runKernel(OP.COPY, [dst], [e]);
   e.dispose();
+  if (moved !== src) moved.dispose();
   bumpVersion(dst);
   return dst;
 }
