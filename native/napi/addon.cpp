@@ -272,26 +272,25 @@ Napi::Value CudaCopyD2D(const Napi::CallbackInfo &info) {
 class ReadWorker : public Napi::AsyncWorker {
  public:
   ReadWorker(Napi::Env env, Instance *I, int dev, void *src, void *tmp, Napi::TypedArray ta)
-      : Napi::AsyncWorker(env), I_(I), shared_(I->shared), dev_(dev), src_(tmp ? tmp : src), tmp_(tmp),
+      : Napi::AsyncWorker(env), shared_(I->shared), dev_(dev), src_(tmp ? tmp : src), tmp_(tmp),
         deferred_(Napi::Promise::Deferred::New(env)) {
     dst_ = (char *)ta.ArrayBuffer().Data() + ta.ByteOffset();
     n_ = ta.ByteLength();
     keep_ = Napi::Persistent(ta.As<Napi::Object>());
   }
   Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { st_ = kiln_cuda_copy_d2h(I_->ctx, dev_, dst_, src_, n_, msg_, sizeof msg_); }
+  void Execute() override { st_ = kiln_cuda_copy_d2h(shared_->ctx, dev_, dst_, src_, n_, msg_, sizeof msg_); }
   void OnOK() override { settle(); }
   void OnError(const Napi::Error &) override { settle(); }
 
  private:
   void settle() {
-    if (tmp_) kiln_cuda_free(I_->ctx, dev_, tmp_);
+    if (tmp_) kiln_cuda_free(shared_->ctx, dev_, tmp_);
     auto r = Napi::Array::New(Env(), 2);
     r[(uint32_t)0] = Napi::Number::New(Env(), st_);
     r[(uint32_t)1] = Napi::String::New(Env(), st_ == KILN_OK ? "" : msg_);
     deferred_.Resolve(r);
   }
-  Instance *I_;
   std::shared_ptr<Context> shared_;  // the context outlives the read
   int dev_;
   const void *src_;
