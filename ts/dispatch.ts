@@ -105,6 +105,9 @@ export function runKernel(
     at += dd;
   }
   for (let i = 0; i < attrs.length; i++) blk[nb.attrBase + i] = attrs[i];
-  const st = dev < 0 ? nb.run(op, outs.length, ins.length, attrs.length) : nb.run(op, outs.length, ins.length, attrs.length, dev);
+  const st =
+    dev < 0
+      ? nb.run(op, outs.length, ins.length, attrs.length)
+      : nb.run(op, outs.length, ins.length, attrs.length, dev);
   if (st !== 0) throw new KilnError(STATUS_CODES[st] ?? 'ERR_NATIVE', nb.lastError());
 }

@@ -9,12 +9,13 @@
 namespace kiln {
 
 namespace {
-const char *kHow = "this kiln build has no CUDA backend; build it with `KILN_CUDA=1 npm install kiln` "
-                   "(or `npm run build:cuda` in a clone) on a machine with the CUDA toolkit";
+const char *kHow =
+    "this kiln build has no CUDA backend; build it with `KILN_CUDA=1 npm install kiln` "
+    "(or `npm run build:cuda` in a clone) on a machine with the CUDA toolkit";
 }
 
-kiln_status cuda_op_run(kiln_context *ctx, int device, int op, kiln_tensor *, const kiln_tensor *, int,
-                        const double *, const OpArgs &) {
+kiln_status cuda_op_run(kiln_context *ctx, int device, int op, kiln_tensor *, const kiln_tensor *, int, const double *,
+                        const OpArgs &) {
   return fail(ctx, KILN_ERR_NOT_COMPILED, "cuda:%d: %s", device, kHow);
 }
 kiln_status cuda_optim_step(kiln_context *ctx, int device, kiln_optim, kiln_dtype, const kiln_optim_item *, int,

@@ -11,7 +11,6 @@ using namespace kiln::cpu;
 
 namespace {
 
-
 kiln_status check(kiln_context *ctx, int op, const kiln_tensor *t, int n, bool outputs) {
   for (int i = 0; i < n; i++) {
     if (t[i].ndim < 0 || t[i].ndim > KILN_MAX_DIMS)

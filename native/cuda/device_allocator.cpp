@@ -71,12 +71,11 @@ DeviceAllocator::Block *DeviceAllocator::new_segment(size_t size, bool small, st
     cudaGetLastError();
     if (why) {
       char buf[512];
-      std::snprintf(buf, sizeof buf,
-                    "out of memory on cuda:%d: requested %s, %s free of %s (kiln holds %s, %s of it in use); %s",
-                    device_, bytes_str(size).c_str(), bytes_str(free_b).c_str(), bytes_str(total_b).c_str(),
-                    bytes_str(reserved_).c_str(), bytes_str(st_.live_bytes).c_str(),
-                    e == cudaErrorMemoryAllocation ? "cudaMalloc failed after emptying kiln's cache"
-                                                   : cudaGetErrorString(e));
+      std::snprintf(
+          buf, sizeof buf, "out of memory on cuda:%d: requested %s, %s free of %s (kiln holds %s, %s of it in use); %s",
+          device_, bytes_str(size).c_str(), bytes_str(free_b).c_str(), bytes_str(total_b).c_str(),
+          bytes_str(reserved_).c_str(), bytes_str(st_.live_bytes).c_str(),
+          e == cudaErrorMemoryAllocation ? "cudaMalloc failed after emptying kiln's cache" : cudaGetErrorString(e));
       *why = buf;
     }
     return nullptr;
@@ -97,8 +96,9 @@ DeviceAllocator::Block *DeviceAllocator::new_segment(size_t size, bool small, st
 
 void *DeviceAllocator::alloc(size_t nbytes, std::string *why) {
   if (nbytes > (size_t(1) << 56)) {
-    if (why) *why = "out of memory on cuda:" + std::to_string(device_) + ": requested " + bytes_str(nbytes) +
-                    ", more than any device holds";
+    if (why)
+      *why = "out of memory on cuda:" + std::to_string(device_) + ": requested " + bytes_str(nbytes) +
+             ", more than any device holds";
     return nullptr;
   }
   size_t size = round_up(nbytes ? nbytes : 1, kRound);

@@ -21,7 +21,8 @@ namespace kiln::cuda {
 class DeviceAllocator {
  public:
   // sync waits for the device's stream (before segments go back to the driver).
-  DeviceAllocator(int device, void (*sync)(void *), void *sync_arg) : device_(device), sync_(sync), sync_arg_(sync_arg) {}
+  DeviceAllocator(int device, void (*sync)(void *), void *sync_arg)
+      : device_(device), sync_(sync), sync_arg_(sync_arg) {}
   ~DeviceAllocator();
   DeviceAllocator(const DeviceAllocator &) = delete;
   DeviceAllocator &operator=(const DeviceAllocator &) = delete;

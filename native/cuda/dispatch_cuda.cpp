@@ -91,10 +91,10 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_BATCH_NORM_STATS: return batch_norm_stats_cuda(L, o[0], o[1], in[0]);
     case KILN_OP_BATCH_NORM:
       return batch_norm_cuda(L, o[0], in[0], attr[1] != 0 ? &in[1] : nullptr, attr[2] != 0 ? &in[2] : nullptr, in[3],
-                            in[4], attr[0]);
+                             in[4], attr[0]);
     case KILN_OP_BATCH_NORM_BACKWARD:
       return batch_norm_backward_cuda(L, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3], in[4],
-                                     attr[0]);
+                                      attr[0]);
     case KILN_OP_EMBEDDING: return embedding_cuda(L, o[0], in[0], in[1]);
     case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cuda(L, o[0], in[0], in[1], (int64_t)attr[0]);
     case KILN_OP_CONV2D:
@@ -108,12 +108,10 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_ATTENTION:
     case KILN_OP_ATTENTION_BACKWARD:
       return fail(L, KILN_ERR_NOT_COMPILED,
-                  "%s has no CUDA kernel yet (CPU only): move its operands to the CPU with .cpu()",
-                  kiln_op_name(op));
+                  "%s has no CUDA kernel yet (CPU only): move its operands to the CPU with .cpu()", kiln_op_name(op));
     default: return fail(L, KILN_ERR_ARG, "op id %d has no CUDA kernel", op);
   }
 }
-
 
 // Ops that reach a launcher in this build (kiln_cuda_op_supported); the coverage table reads it.
 bool has_cuda_kernel(int op) {

@@ -33,7 +33,7 @@ kiln_status cuda_fail(kiln_context *ctx, cudaError_t e, const char *fmt, ...) {
   std::vsnprintf(where, sizeof where, fmt, ap);
   va_end(ap);
   cudaGetLastError();  // clear a non-sticky error so the next call starts clean
-  return fail(ctx, KILN_ERR_CUDA, "%s: CUDA error %s (%s)", where, cudaGetErrorName(e), cudaGetErrorString(e));
+  return kiln::fail(ctx, KILN_ERR_CUDA, "%s: CUDA error %s (%s)", where, cudaGetErrorName(e), cudaGetErrorString(e));
 }
 
 Device::Device(int i) : index(i) {}
@@ -80,7 +80,7 @@ Device *device(kiln_context *ctx, int index, kiln_status *why) {
   if (!s) {
     s = new (std::nothrow) State();
     if (!s) {
-      *why = fail(ctx, KILN_ERR_OOM, "cuda: out of host memory");
+      *why = kiln::fail(ctx, KILN_ERR_OOM, "cuda: out of host memory");
       return nullptr;
     }
     const char *sync = std::getenv("KILN_CUDA_SYNC");
@@ -93,8 +93,8 @@ Device *device(kiln_context *ctx, int index, kiln_status *why) {
   }
   int count = kiln_cuda_device_count();
   if (index < 0 || index >= count) {
-    *why = fail(ctx, KILN_ERR_DEVICE, "cuda:%d does not exist (%d CUDA device%s visible)", index, count,
-         count == 1 ? "" : "s");
+    *why = kiln::fail(ctx, KILN_ERR_DEVICE, "cuda:%d does not exist (%d CUDA device%s visible)", index, count,
+                      count == 1 ? "" : "s");
     return nullptr;
   }
   if (!use_device(ctx, index)) return nullptr;
@@ -224,7 +224,9 @@ kiln_status kiln_cuda_free(kiln_context *ctx, int device, void *ptr) {
   kiln_status why;
   Device *d = kiln::cuda::device(ctx, device, &why);
   if (!d) return why;
-  return d->allocator->free(ptr) ? KILN_OK : kiln::fail(ctx, KILN_ERR_ARG, "free of a pointer kiln did not allocate on cuda:%d", device);
+  return d->allocator->free(ptr)
+             ? KILN_OK
+             : kiln::fail(ctx, KILN_ERR_ARG, "free of a pointer kiln did not allocate on cuda:%d", device);
 }
 
 size_t kiln_cuda_block_room(kiln_context *ctx, int device, const void *ptr) {
@@ -237,7 +239,8 @@ kiln_status kiln_cuda_copy_h2d(kiln_context *ctx, int device, void *dst, const v
   Device *d = kiln::cuda::device(ctx, device, &why);
   if (!d) return why;
   if (n == 0) return KILN_OK;
-  if (d->allocator->room(dst) < n) return kiln::fail(ctx, KILN_ERR_ARG, "copy to cuda:%d: larger than its block", device);
+  if (d->allocator->room(dst) < n)
+    return kiln::fail(ctx, KILN_ERR_ARG, "copy to cuda:%d: larger than its block", device);
   return kiln::cuda::h2d(ctx, d, (char *)dst, (const char *)src, n);
 }
 

@@ -76,8 +76,8 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
     return Napi::Number::New(info.Env(), KILN_ERR_ARG);
   kiln_tensor t[2 * KILN_MAX_OPERANDS] = {};
   for (int i = 0; i < nout + nin; i++) unpack(I->block + i * kDescDoubles, &t[i]);
-  kiln_status st = kiln_op_run_device(I->ctx, device_arg(info, 4), op, t, nout, t + nout, nin, I->block + kAttrBase,
-                                      nattr);
+  kiln_status st =
+      kiln_op_run_device(I->ctx, device_arg(info, 4), op, t, nout, t + nout, nin, I->block + kAttrBase, nattr);
   return Napi::Number::New(info.Env(), st);
 }
 
@@ -96,9 +96,10 @@ Napi::Value OptimStep(const Napi::CallbackInfo &info) {
   auto ptr = [](double a) { return (void *)(uintptr_t)a; };
   for (size_t i = 0; i < n; i++, d += 7)
     list[i] = kiln_optim_item{ptr(d[0]), ptr(d[1]), {ptr(d[2]), ptr(d[3]), ptr(d[4])}, (int64_t)d[5], (int64_t)d[6]};
-  kiln_status st = kiln_optim_step_device(I->ctx, device_arg(info, 4), (kiln_optim)info[0].As<Napi::Number>().Int32Value(),
-                                          (kiln_dtype)info[1].As<Napi::Number>().Int32Value(), list.data(), (int)n,
-                                          hyper.Data(), (int)hyper.ElementLength());
+  kiln_status st =
+      kiln_optim_step_device(I->ctx, device_arg(info, 4), (kiln_optim)info[0].As<Napi::Number>().Int32Value(),
+                             (kiln_dtype)info[1].As<Napi::Number>().Int32Value(), list.data(), (int)n, hyper.Data(),
+                             (int)hyper.ElementLength());
   return Napi::Number::New(env, st);
 }
 
@@ -205,7 +206,6 @@ Napi::Value Info(const Napi::CallbackInfo &info) {
   return o;
 }
 
-
 // ---- CUDA (kiln_cuda_* in kiln.h; without the CUDA build they answer ERR_NOT_COMPILED) ----
 // Addresses are device pointers as doubles; statuses are numbers (message in lastError()).
 
@@ -272,7 +272,11 @@ Napi::Value CudaCopyD2D(const Napi::CallbackInfo &info) {
 class ReadWorker : public Napi::AsyncWorker {
  public:
   ReadWorker(Napi::Env env, Instance *I, int dev, void *src, void *tmp, Napi::TypedArray ta)
-      : Napi::AsyncWorker(env), shared_(I->shared), dev_(dev), src_(tmp ? tmp : src), tmp_(tmp),
+      : Napi::AsyncWorker(env),
+        shared_(I->shared),
+        dev_(dev),
+        src_(tmp ? tmp : src),
+        tmp_(tmp),
         deferred_(Napi::Promise::Deferred::New(env)) {
     dst_ = (char *)ta.ArrayBuffer().Data() + ta.ByteOffset();
     n_ = ta.ByteLength();

@@ -15,7 +15,9 @@ if (!kiln.cuda.isAvailable()) {
     const title = `cuda:0 (${kiln.cuda.getDeviceName(0)})`.slice(0, 21);
     console.log(`\n${coverageTable([{ title, lines: gpu }])}\n`);
     const missing = gpu.filter((l) => l.result === 'missing').map((l) => l.op);
-    console.log(`cuda: ${gpu.length - missing.length} of ${ROWS.length} rows run on the GPU; missing: ${missing.join(', ') || 'none'}`);
+    console.log(
+      `cuda: ${gpu.length - missing.length} of ${ROWS.length} rows run on the GPU; missing: ${missing.join(', ') || 'none'}`,
+    );
     assert.is(gpu.length, ROWS.length, 'a row is missing from the table');
   });
 }

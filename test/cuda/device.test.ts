@@ -35,8 +35,14 @@ test('without a usable GPU, CUDA requests fail cleanly and say why', () => {
   const msg = code(() => kiln.ones([2], { device: 'cuda' }));
   if (kiln.info().cuda) assert.match(msg, /^ERR_DEVICE: .*not available: 0 CUDA devices/);
   else assert.match(msg, /^ERR_NOT_COMPILED: .*KILN_CUDA=1 npm install kiln/);
-  assert.match(code(() => kiln.ones([2]).to('cuda:1')), /^ERR_(DEVICE|NOT_COMPILED)/);
-  assert.match(code(() => kiln.ones([2], { device: 'tpu' })), /^ERR_DEVICE/);
+  assert.match(
+    code(() => kiln.ones([2]).to('cuda:1')),
+    /^ERR_(DEVICE|NOT_COMPILED)/,
+  );
+  assert.match(
+    code(() => kiln.ones([2], { device: 'tpu' })),
+    /^ERR_DEVICE/,
+  );
   kiln.cuda.synchronize(); // nothing to wait for: no error
   kiln.emptyCache();
   assert.equal(kiln.memory().cuda, []);
@@ -46,15 +52,21 @@ if (gpu) {
   const close = (a: number[], b: number[], tol: number) => {
     assert.is(a.length, b.length);
     for (let i = 0; i < a.length; i++)
-      if (!(Math.abs(a[i] - b[i]) <= tol * Math.max(1, Math.abs(b[i])))) assert.unreachable(`element ${i}: ${a[i]} vs ${b[i]}`);
+      if (!(Math.abs(a[i] - b[i]) <= tol * Math.max(1, Math.abs(b[i]))))
+        assert.unreachable(`element ${i}: ${a[i]} vs ${b[i]}`);
   };
 
   test('device properties', () => {
     const p = kiln.cuda.getDeviceProperties(0);
-    console.log(`cuda:0: ${p.name}, ${(p.totalMemory / 2 ** 30).toFixed(1)} GiB, ${p.multiProcessorCount} SMs, sm_${p.major}${p.minor}`);
+    console.log(
+      `cuda:0: ${p.name}, ${(p.totalMemory / 2 ** 30).toFixed(1)} GiB, ${p.multiProcessorCount} SMs, sm_${p.major}${p.minor}`,
+    );
     assert.ok(p.totalMemory > 2 ** 30 && p.multiProcessorCount > 0 && p.major >= 7);
     assert.is(kiln.cuda.getDeviceName(), p.name);
-    assert.match(code(() => kiln.cuda.getDeviceProperties(kiln.cuda.deviceCount())), /^ERR_DEVICE/);
+    assert.match(
+      code(() => kiln.cuda.getDeviceProperties(kiln.cuda.deviceCount())),
+      /^ERR_DEVICE/,
+    );
   });
 
   test('moves round trip every dtype, views included', () => {
@@ -70,9 +82,18 @@ if (gpu) {
     }
     const big = kiln.rand([3, 1 << 20]); // bigger than a staging buffer (8 MiB), odd chunking
     assert.equal(Array.from(big.cuda().cpu().data()), Array.from(big.data()));
-    const t = kiln.tensor([[1, 2], [3, 4]], { device: 'cuda' });
+    const t = kiln.tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { device: 'cuda' },
+    );
     assert.is(t.device, 'cuda:0');
-    assert.equal(t.toArray(), [[1, 2], [3, 4]]);
+    assert.equal(t.toArray(), [
+      [1, 2],
+      [3, 4],
+    ]);
     assert.is(kiln.zeros([3], { device: 'cuda' }).add(2).sum().item(), 6);
     assert.is(kiln.full([2, 2], 7, { device: 'cuda:0', dtype: 'int32' }).sum().item(), 28);
   });
@@ -180,7 +201,9 @@ if (gpu) {
       });
     const cpu = run('cpu'),
       gpuLosses = run('cuda');
-    console.log(`  loss cpu ${cpu[0].toFixed(4)} -> ${cpu[19].toFixed(4)}, cuda ${gpuLosses[0].toFixed(4)} -> ${gpuLosses[19].toFixed(4)}`);
+    console.log(
+      `  loss cpu ${cpu[0].toFixed(4)} -> ${cpu[19].toFixed(4)}, cuda ${gpuLosses[0].toFixed(4)} -> ${gpuLosses[19].toFixed(4)}`,
+    );
     assert.ok(gpuLosses[19] < gpuLosses[0], 'the loss goes down');
     close(gpuLosses, cpu, 1e-3);
   });
@@ -197,7 +220,9 @@ if (gpu) {
     const t2 = process.hrtime.bigint();
     const us = Number(t1 - t0) / 1e3 / n,
       usSync = Number(t2 - t0) / 1e3 / n;
-    console.log(`  ${JSON.stringify({ kind: 'dispatch', op: 'add_', us_per_op: +us.toFixed(2), us_per_op_incl_sync: +usSync.toFixed(2), target_us: 4 })}`);
+    console.log(
+      `  ${JSON.stringify({ kind: 'dispatch', op: 'add_', us_per_op: +us.toFixed(2), us_per_op_incl_sync: +usSync.toFixed(2), target_us: 4 })}`,
+    );
     assert.is(x.sum().item(), 16 * (1 + 200 + n));
   });
 }

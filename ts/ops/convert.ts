@@ -47,7 +47,8 @@ function moveTo(x: Tensor, device: Device): Tensor {
   const at = from.addr + src._offset * ITEMSIZE[x.dtype];
   let st = 0;
   if (n > 0) {
-    if (from.dev < 0) st = nb.cudaCopyIn!(into.dev, into.addr, new Uint8Array(from.arrayBuffer(), src._offset * ITEMSIZE[x.dtype], n));
+    if (from.dev < 0)
+      st = nb.cudaCopyIn!(into.dev, into.addr, new Uint8Array(from.arrayBuffer(), src._offset * ITEMSIZE[x.dtype], n));
     else if (into.dev < 0) st = nb.cudaCopyOut!(from.dev, at, new Uint8Array(into.arrayBuffer(), 0, n));
     else {
       // between two GPUs: through the host (peer copies are not set up)

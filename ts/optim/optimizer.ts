@@ -135,7 +135,13 @@ export abstract class Optimizer<O extends Hyper> {
       const hyper = Float64Array.from(this.hyper(g));
       for (const [key, list] of byDtype) {
         const [dev, dtype] = key.split(' ');
-        const status = nb.optimStep(this.kind, DTYPE_IDS[dtype as 'float32'], Float64Array.from(list), hyper, Number(dev));
+        const status = nb.optimStep(
+          this.kind,
+          DTYPE_IDS[dtype as 'float32'],
+          Float64Array.from(list),
+          hyper,
+          Number(dev),
+        );
         if (status !== 0) throw new KilnError(STATUS_CODES[status] ?? 'ERR_NATIVE', nb.lastError());
       }
       for (const t of temps) t.dispose();
