@@ -81,7 +81,7 @@ if (gpu) {
       assert.is(g.to('cuda:0').device, 'cuda:0');
     }
     const big = kiln.rand([3, 1 << 20]); // bigger than a staging buffer (8 MiB), odd chunking
-    assert.equal(Array.from(big.cuda().cpu().data()), Array.from(big.data()));
+    assert.equal(Array.from(big.cuda().cpu().data() as Float32Array), Array.from(big.data() as Float32Array));
     const t = kiln.tensor(
       [
         [1, 2],
@@ -163,7 +163,11 @@ if (gpu) {
     console.log(`  read of 64 MiB: ${ms.toFixed(1)} ms, ${ticks} timer ticks meanwhile`);
     assert.is(vals.length, 4096 * 4096);
     assert.ok(ticks > 0, 'a timer fired during the read');
-    close(Array.from(vals.subarray(0, 100)), Array.from(y.data().subarray(0, 100)), 0);
+    close(
+      Array.from((vals as Float32Array).subarray(0, 100)),
+      Array.from((y.data() as Float32Array).subarray(0, 100)),
+      0,
+    );
   });
 
   test('KILN_CUDA_SYNC=1 runs ops synchronously and still works', () => {
@@ -192,7 +196,7 @@ if (gpu) {
         const losses: number[] = [];
         for (let i = 0; i < 20; i++) {
           opt.zeroGrad();
-          const loss = kiln.nn.functional.crossEntropy(model.forward(x), y);
+          const loss = kiln.nn.functional.crossEntropy(model.forward(x) as kiln.Tensor, y);
           loss.backward();
           opt.step();
           losses.push(loss.item() as number);
