@@ -6,7 +6,7 @@ import { record } from '../autograd/node';
 import { full, fromNumbers } from '../creation';
 import { runKernel } from '../dispatch';
 import { ALL_DTYPES, DType, checkDType, isFloating, roundTo } from '../dtype';
-import { Device, checkDevice } from '../device';
+import { Device, checkDevice, cudaCompiled } from '../device';
 import { ITEMSIZE } from '../dtype';
 import { KilnError, STATUS_CODES } from '../errors';
 import { native } from '../native';
@@ -168,9 +168,9 @@ export const copyRow: OpRow<(x: Tensor, dtype: DType) => Tensor> = {
   errors: () => [
     { label: 'unknown dtype', run: () => fromNumbers([1], [1], 'float32').to('float8' as DType), code: 'ERR_DTYPE' },
     {
-      label: 'cuda without the CUDA build',
-      run: () => fromNumbers([1], [1], 'float32').to('cuda'),
-      code: 'ERR_NOT_COMPILED',
+      label: 'a CUDA device this binary or machine lacks',
+      run: () => fromNumbers([1], [1], 'float32').to('cuda:99'),
+      code: cudaCompiled() ? 'ERR_DEVICE' : 'ERR_NOT_COMPILED',
     },
     {
       label: 'copy_ shape mismatch',
