@@ -23,7 +23,9 @@ for p in uvu dequal diff kleur sade mri; do
   [ -d "node_modules/$p" ] && cp -rL "node_modules/$p" .gpu/node_modules/
 done
 echo "carried set:"
-du -sh .gpu/node.xz .gpu/js .gpu/node_modules build-cuda/Release/kiln.node build-cuda-tests 2>/dev/null || true
-total=$(du -scb .gpu/node.xz .gpu/js .gpu/node_modules build-cuda/Release/kiln.node build-cuda-tests 2>/dev/null | tail -1 | cut -f1)
+parts=()
+for p in .gpu/node.xz .gpu/js .gpu/node_modules build-cuda/Release/kiln.node build-cuda-tests; do [ -e "$p" ] && parts+=("$p"); done
+du -sh "${parts[@]}"
+total=$(du -scb "${parts[@]}" | tail -1 | cut -f1)
 echo "total: $((total / 1048576)) MiB (limit 64 MiB)"
 [ "$total" -lt $((64 * 1048576)) ] || { echo "too large to carry"; exit 1; }
