@@ -4,7 +4,7 @@
  * the element count, so a seed gives the same numbers on any thread count (and device).
  */
 import { fromNumbers, TensorOptions } from '../creation';
-import { checkDevice } from '../device';
+import { checkDevice, getDefaultDevice } from '../device';
 import { runKernel } from '../dispatch';
 import { DType, FLOAT_DTYPES, checkDType, isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -119,7 +119,7 @@ export function bernoulli(p: Tensor, opts?: { generator?: Generator }): Tensor {
   checkTensor(p, 'bernoulli', 'p');
   const dtype = isFloating(p.dtype) ? p.dtype : 'float32';
   const u = fillRandom(
-    Tensor._empty(p._shape.slice(), dtype === 'float64' ? 'float64' : 'float32', 'bernoulli'),
+    Tensor._empty(p._shape.slice(), dtype === 'float64' ? 'float64' : 'float32', 'bernoulli', p.device),
     'uniform',
     0,
     1,
@@ -156,7 +156,7 @@ export function normal_(t: Tensor, mean = 0, std = 1, opts?: { generator?: Gener
 const momentsCase = (kind: 'uniform' | 'normal', dtype: DType): Case[] => {
   const g = new Generator(1234);
   const t = fillRandom(
-    Tensor._empty([20000], dtype, kind),
+    Tensor._empty([20000], dtype, kind, getDefaultDevice()),
     kind,
     kind === 'uniform' ? -1 : 2,
     kind === 'uniform' ? 3 : 0.5,
@@ -171,8 +171,8 @@ const momentsCase = (kind: 'uniform' | 'normal', dtype: DType): Case[] => {
   const [em, ev] = kind === 'uniform' ? [1, 16 / 12] : [2, 0.25];
   const inRange = kind === 'uniform' ? xs.every((x) => x >= -1 && x <= 3) : true;
   t.dispose();
-  const again = fillRandom(Tensor._empty([5], dtype, kind), kind, 0, 1, new Generator(7));
-  const replay = fillRandom(Tensor._empty([5], dtype, kind), kind, 0, 1, new Generator(7));
+  const again = fillRandom(Tensor._empty([5], dtype, kind, getDefaultDevice()), kind, 0, 1, new Generator(7));
+  const replay = fillRandom(Tensor._empty([5], dtype, kind, getDefaultDevice()), kind, 0, 1, new Generator(7));
   const stats = fromNumbers(
     [Math.abs(m - em) < 0.05 ? 1 : 0, Math.abs(v / ev - 1) < 0.05 ? 1 : 0, inRange ? 1 : 0],
     [3],
