@@ -1,7 +1,7 @@
 /** Creation: tensor() from JS data, empty/zeros/ones/full/arange/linspace/eye and the *Like forms. */
-import { checkDevice, Device } from './device';
+import { checkDevice, Device, getDefaultDevice } from './device';
 import { DType, checkDType, numberToBf16, numberToHalf } from './dtype';
-import { KilnError } from './errors';
+import { KilnError, STATUS_CODES } from './errors';
 import { native } from './native';
 import { checkShape, MAX_DIMS, shapeStr } from './shape';
 import { liveStats } from './storage';
@@ -45,8 +45,9 @@ export function fromNumbers(
   shape: number[],
   dtype: DType,
   op = 'tensor',
+  device: Device = getDefaultDevice(),
 ): Tensor {
-  const t = Tensor._empty(shape, dtype, op);
+  const t = Tensor._empty(shape, dtype, op, device);
   const n = values.length;
   if (n === 0) return t;
   let buf: ArrayBufferView;
@@ -82,8 +83,20 @@ export function fromNumbers(
       buf = Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0));
       break;
   }
-  if (!native().copyIn(t._storage.addr, buf)) throw new KilnError('ERR_NATIVE', `${op}: copy larger than its block`);
+  copyInto(t, buf, op);
   return t;
+}
+
+/** Copies host bytes into the start of t's block (a pinned-staged upload for a CUDA tensor). */
+function copyInto(t: Tensor, buf: ArrayBufferView, op: string): void {
+  const nb = native(),
+    s = t._storage;
+  if (s.dev < 0) {
+    if (!nb.copyIn(s.addr, buf)) throw new KilnError('ERR_NATIVE', `${op}: copy larger than its block`);
+    return;
+  }
+  const st = nb.cudaCopyIn!(s.dev, s.addr, buf);
+  if (st !== 0) throw new KilnError(STATUS_CODES[st] ?? 'ERR_CUDA', `${op}: ${nb.lastError()}`);
 }
 
 function typedDType(d: ArrayBufferView): DType | null {
@@ -105,21 +118,25 @@ function typedDType(d: ArrayBufferView): DType | null {
  */
 export function tensor(data: TensorData | Tensor, opts?: TensorOptions): Tensor {
   if (data instanceof Tensor) {
-    const { dtype } = resolve('tensor', opts, data.dtype);
-    return finish(data.detach().to(dtype).clone(), opts);
+    const { dtype, device } = resolve('tensor', opts, data.dtype);
+    const d = data.detach();
+    const moved = opts?.device === undefined ? d : d.to(device);
+    const out = moved.to(dtype).clone();
+    if (moved !== d) moved.dispose();
+    d.dispose();
+    return finish(out, opts);
   }
   if (ArrayBuffer.isView(data)) {
     const own = typedDType(data);
     if (!own) throw new KilnError('ERR_DTYPE', `tensor: unsupported typed array ${data.constructor.name}`);
-    const { dtype } = resolve('tensor', opts, own);
+    const { dtype, device } = resolve('tensor', opts, own);
     const arr = data as unknown as ArrayLike<number>;
     if (dtype === own && dtype !== 'int32') {
-      const t = Tensor._empty([arr.length], dtype, 'tensor');
-      if (arr.length && !native().copyIn(t._storage.addr, data))
-        throw new KilnError('ERR_NATIVE', 'tensor: copy larger than its block');
+      const t = Tensor._empty([arr.length], dtype, 'tensor', device);
+      if (arr.length) copyInto(t, data, 'tensor');
       return finish(t, opts);
     }
-    return finish(fromNumbers(arr, [arr.length], dtype), opts);
+    return finish(fromNumbers(arr, [arr.length], dtype, 'tensor', device), opts);
   }
   const shape: number[] = [];
   let probe: unknown = data;
@@ -156,23 +173,23 @@ export function tensor(data: TensorData | Tensor, opts?: TensorOptions): Tensor 
   };
   walk(data, 0, '');
   const fallback: DType = kind === 'bool' ? 'bool' : kind === 'int' ? 'int64' : 'float32';
-  const { dtype } = resolve('tensor', opts, fallback);
-  return finish(fromNumbers(flat, shape, dtype), opts);
+  const { dtype, device } = resolve('tensor', opts, fallback);
+  return finish(fromNumbers(flat, shape, dtype, 'tensor', device), opts);
 }
 
 /** Uninitialised memory (use only when every element is written next). */
 export function empty(shape: number[], opts?: TensorOptions): Tensor {
-  const { dtype } = resolve('empty', opts, 'float32');
-  return finish(Tensor._empty(checkShape(shape, 'empty'), dtype, 'empty'), opts);
+  const { dtype, device } = resolve('empty', opts, 'float32');
+  return finish(Tensor._empty(checkShape(shape, 'empty'), dtype, 'empty', device), opts);
 }
 
 /** A tensor filled with `value`. */
 export function full(shape: number[], value: number | boolean, opts?: TensorOptions): Tensor {
   const fallback: DType = typeof value === 'boolean' ? 'bool' : Number.isInteger(value) ? 'int64' : 'float32';
-  const { dtype } = resolve('full', opts, fallback);
+  const { dtype, device } = resolve('full', opts, fallback);
   if (typeof value !== 'number' && typeof value !== 'boolean')
     throw new KilnError('ERR_ARG', `full: value must be a number or boolean, got ${typeof value}`);
-  const t = Tensor._empty(checkShape(shape, 'full'), dtype, 'full');
+  const t = Tensor._empty(checkShape(shape, 'full'), dtype, 'full', device);
   runKernel(OP.FILL, [t], [], [Number(value)]);
   return finish(t, opts);
 }
@@ -202,32 +219,32 @@ export function arange(start: number, end?: number, step = 1, opts?: TensorOptio
   if ((end - start) / step < 0)
     throw new KilnError('ERR_ARG', `arange: step ${step} does not lead from ${start} to ${end}`);
   const allInt = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
-  const { dtype } = resolve('arange', opts, allInt ? 'int64' : 'float32');
+  const { dtype, device } = resolve('arange', opts, allInt ? 'int64' : 'float32');
   const n = Math.ceil((end - start) / step);
   const vals = new Float64Array(n);
   for (let i = 0; i < n; i++) vals[i] = start + i * step;
-  return finish(fromNumbers(vals, [n], dtype, 'arange'), opts);
+  return finish(fromNumbers(vals, [n], dtype, 'arange', device), opts);
 }
 
 /** `steps` evenly spaced values from start to end inclusive. */
 export function linspace(start: number, end: number, steps: number, opts?: TensorOptions): Tensor {
   if (!Number.isInteger(steps) || steps < 0)
     throw new KilnError('ERR_ARG', `linspace: steps must be a non-negative integer, got ${steps}`);
-  const { dtype } = resolve('linspace', opts, 'float32');
+  const { dtype, device } = resolve('linspace', opts, 'float32');
   const vals = new Float64Array(steps);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
   // Symmetric evaluation like PyTorch: the second half counts back from end.
   for (let i = 0; i < steps; i++) vals[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
-  return finish(fromNumbers(vals, [steps], dtype, 'linspace'), opts);
+  return finish(fromNumbers(vals, [steps], dtype, 'linspace', device), opts);
 }
 
 /** Identity matrix n x m (m defaults to n). */
 export function eye(n: number, m: number = n, opts?: TensorOptions): Tensor {
   checkShape([n, m], 'eye', 'size');
-  const { dtype } = resolve('eye', opts, 'float32');
+  const { dtype, device } = resolve('eye', opts, 'float32');
   const vals = new Float64Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) vals[i * m + i] = 1;
-  return finish(fromNumbers(vals, [n, m], dtype, 'eye'), opts);
+  return finish(fromNumbers(vals, [n, m], dtype, 'eye', device), opts);
 }
 
 const likeOpts = (t: Tensor, opts?: TensorOptions): TensorOptions => ({ dtype: t.dtype, device: t.device, ...opts });
@@ -254,6 +271,7 @@ export function scalarTensor(v: number | boolean, dtype: DType): Tensor {
   const cache = scalarCount < SCALAR_CACHE_LIMIT && !Object.is(key, -0) && !Number.isNaN(key);
   const t = Tensor._empty([], dtype, 'scalar', 'cpu', !cache);
   runKernel(OP.FILL, [t], [], [Number(v)]);
+  t._storage.scalar = true; // read-only: ops on a CUDA device use a copy there (dispatch.ts)
   if (cache) {
     byValue.set(key, t);
     scalarCount++;

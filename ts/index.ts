@@ -19,6 +19,7 @@ export type { KilnErrorCode } from './errors';
 export { DTYPES, promoteTypes } from './dtype';
 export type { DType, TypedArray } from './dtype';
 export type { Device } from './device';
+export { setDefaultDevice, getDefaultDevice } from './device';
 export {
   tensor,
   empty,
@@ -148,11 +149,9 @@ export function info(): {
   };
 }
 
-/** CUDA availability (the CUDA backend is a separate build). */
-export const cuda = {
-  isAvailable: (): boolean => false,
-  deviceCount: (): number => 0,
-};
+/** CUDA devices: isAvailable(), deviceCount(), getDeviceProperties(i), synchronize(), emptyCache(). */
+export * as cuda from './cuda';
+export type { CudaDeviceProperties } from './cuda';
 
 export { ROWS as opTable } from './ops/table';
 export { load, loadSync, save, saveSync } from './io/safetensors';

@@ -1,4 +1,5 @@
 /** Deterministic freeing: kiln.scope() and kiln.memory(). */
+import { cudaDeviceCount } from './device';
 import { native } from './native';
 import { liveStats, scopeStore } from './storage';
 import { Tensor } from './tensor';
@@ -19,6 +20,17 @@ export interface MemoryInfo {
     allocCalls: number;
     cacheHits: number;
   };
+  /** Per CUDA device used (the caching allocator's figures); empty without CUDA. */
+  cuda: {
+    device: string;
+    /** Bytes handed out to tensors and scratch, not yet freed. */
+    allocatedBytes: number;
+    /** Bytes held from the driver but unused (kiln.emptyCache() returns them). */
+    cachedBytes: number;
+    peakBytes: number;
+    allocCalls: number;
+    cacheHits: number;
+  }[];
 }
 
 /**
@@ -33,12 +45,33 @@ export function memory(): MemoryInfo {
     numBytes: liveStats.bytes,
     peakBytes: liveStats.peakBytes,
     cpu: { allocatedBytes: s.liveBytes, cachedBytes: s.cachedBytes, allocCalls: s.allocCalls, cacheHits: s.cacheHits },
+    cuda: cudaMemory(),
   };
 }
 
-/** Returns cached native blocks to the system. */
+function cudaMemory(): MemoryInfo['cuda'] {
+  const nb = native();
+  const out: MemoryInfo['cuda'] = [];
+  const n = cudaDeviceCount();
+  for (let i = 0; i < n; i++) {
+    const c = nb.cudaMemoryStats!(i);
+    if (!c || c.allocCalls === 0) continue;
+    out.push({
+      device: `cuda:${i}`,
+      allocatedBytes: c.liveBytes,
+      cachedBytes: c.cachedBytes,
+      peakBytes: c.peakBytes,
+      allocCalls: c.allocCalls,
+      cacheHits: c.cacheHits,
+    });
+  }
+  return out;
+}
+
+/** Returns cached native blocks to the system (CPU, and every CUDA device used). */
 export function emptyCache(): void {
   native().emptyCache();
+  if (cudaDeviceCount() > 0) native().cudaEmptyCache!(-1);
 }
 
 function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>): void {

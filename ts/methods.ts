@@ -5,7 +5,7 @@
  */
 import { backward } from './autograd/engine';
 import * as C from './ops/composite';
-import { clone, contiguous, copy_, detach, fill_, to, zero_ } from './ops/convert';
+import { clone, contiguous, copy_, cpu, cuda, detach, fill_, to, zero_ } from './ops/convert';
 import { emptyLike, fullLike, onesLike, zerosLike } from './creation';
 import { cat, gather, pad, scatter, scatterAdd, where } from './ops/indexing';
 import type { TensorLike } from './ops/kinds';
@@ -136,6 +136,8 @@ const methods: Impls = {
   chunk: C.chunk,
 
   to,
+  cuda,
+  cpu,
   clone,
   contiguous,
   detach,
@@ -150,8 +152,6 @@ const methods: Impls = {
   int: (x: Tensor): Tensor => to(x, 'int32'),
   long: (x: Tensor): Tensor => to(x, 'int64'),
   bool: (x: Tensor): Tensor => to(x, 'bool'),
-  cpu: (x: Tensor): Tensor => to(x, 'cpu'),
-  cuda: (x: Tensor): Tensor => to(x, 'cuda'),
 
   clamp: C.clamp,
   relu: C.relu,

@@ -1,4 +1,10 @@
-/** Loads the addon (node-gyp-build): the only file that touches the binding. Loaded lazily, on first use. */
+/**
+ * Loads the addon: the only file that touches the binding. Loaded lazily, on first use. The CUDA
+ * build (build-cuda/Release/kiln.node, from `npm run build:cuda` or `KILN_CUDA=1 npm install`) is
+ * preferred when it exists; KILN_ADDON=<path> loads a given binary; otherwise node-gyp-build finds
+ * a prebuild or the CPU build.
+ */
+import * as fs from 'fs';
 import * as path from 'path';
 import { KilnError } from './errors';
 
@@ -52,14 +58,23 @@ export interface FmaPeakResult {
   /** The loop that ran: "avx512", "avx2" or "generic". */
   isa: string;
 }
+/** What cudaProps() reports about a device. */
+export interface NativeCudaProps {
+  name: string;
+  totalMemory: number;
+  smCount: number;
+  major: number;
+  minor: number;
+}
 export interface Binding {
   argBlock: Float64Array;
   descDoubles: number;
   attrBase: number;
-  run(op: number, nout: number, nin: number, nattr: number): number;
+  /** device: -1 the CPU (default), N cuda:N. */
+  run(op: number, nout: number, nin: number, nattr: number, device?: number): number;
   alloc(nbytes: number): number;
   /** Fused optimizer step (kiln_optim_step): 7 doubles per item, status back (0 = ok). */
-  optimStep(kind: number, dtype: number, items: Float64Array, hyper: Float64Array): number;
+  optimStep(kind: number, dtype: number, items: Float64Array, hyper: Float64Array, device?: number): number;
   free(addr: number, nbytes: number): void;
   view(addr: number, nbytes: number): ArrayBuffer | null;
   copyIn(addr: number, src: ArrayBufferView): boolean;
@@ -68,6 +83,23 @@ export interface Binding {
   memoryStats(): NativeMemoryStats;
   emptyCache(): void;
   info(): NativeInfo;
+  /** CUDA (answers ERR_NOT_COMPILED / 0 devices without the CUDA build; absent from older binaries). */
+  cudaDeviceCount?(): number;
+  cudaProps?(device: number): NativeCudaProps | null;
+  /** Device memory from the caching allocator; 0 on failure (lastError()). */
+  cudaAlloc?(device: number, nbytes: number): number;
+  cudaFree?(device: number, addr: number): number;
+  /** Host to device (staged through pinned memory, enqueued): status. */
+  cudaCopyIn?(device: number, addr: number, src: ArrayBufferView): number;
+  /** Device to host (waits for the stream): status. */
+  cudaCopyOut?(device: number, addr: number, dst: ArrayBufferView): number;
+  cudaCopyD2D?(device: number, dst: number, src: number, nbytes: number): number;
+  /** Device to host on a worker thread: resolves with [status, message]. */
+  cudaReadAsync?(device: number, addr: number, dst: ArrayBufferView): Promise<[number, string]>;
+  cudaSynchronize?(device: number): number;
+  cudaMemoryStats?(device: number): NativeMemoryStats | null;
+  cudaEmptyCache?(device: number): number;
+  cudaOpSupported?(op: number): boolean;
   /** Bench references (absent from binaries built before they existed). */
   refBlas?: RefBlas;
   /** Runs `iters` iterations of independent FMA chains on each of `threads` std::threads. */
@@ -84,8 +116,14 @@ export function native(): Binding {
   if (binding) return binding;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const load = require('node-gyp-build') as (dir: string) => Binding;
-    binding = load(PACKAGE_ROOT);
+    const explicit = process.env.KILN_ADDON;
+    const cudaBuild = path.join(PACKAGE_ROOT, 'build-cuda', 'Release', 'kiln.node');
+    if (explicit) binding = require(path.resolve(explicit)) as Binding;
+    else if (fs.existsSync(cudaBuild)) binding = require(cudaBuild) as Binding;
+    else {
+      const load = require('node-gyp-build') as (dir: string) => Binding;
+      binding = load(PACKAGE_ROOT);
+    }
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new KilnError(

@@ -4,7 +4,8 @@
  */
 import type { Device } from './device';
 import { DType, ITEMSIZE, TypedArray, bf16ToNumber, halfToNumber, isFloating, typedArrayFor } from './dtype';
-import { KilnError } from './errors';
+import { KilnError, STATUS_CODES } from './errors';
+import { native } from './native';
 import type { TensorMethods } from './tensor_methods';
 import { contiguousStrides, numelOf, shapeStr } from './shape';
 import { Storage, liveStats, scopeStore } from './storage';
@@ -55,9 +56,13 @@ export class Tensor {
     }
   }
 
-  /** @internal A fresh contiguous tensor. */
-  static _empty(shape: number[], dtype: DType, op: string, device: Device = 'cpu', scoped = true): Tensor {
-    const storage = Storage.allocate(numelOf(shape) * ITEMSIZE[dtype], device, op);
+  /**
+   * @internal A fresh contiguous tensor. Without a device its storage is pending: the kernel that
+   * writes it first (runKernel) places it on its inputs' device, so ops need not pass devices.
+   */
+  static _empty(shape: number[], dtype: DType, op: string, device?: Device, scoped = true): Tensor {
+    const nbytes = numelOf(shape) * ITEMSIZE[dtype];
+    const storage = device === undefined ? Storage.pending(nbytes) : Storage.allocate(nbytes, device, op);
     return new Tensor(storage, shape, contiguousStrides(shape), 0, dtype, scoped);
   }
 
@@ -185,8 +190,35 @@ export class Tensor {
         'ERR_ARG',
         `data: tensor of shape ${shapeStr(this._shape)} with strides [${this._strides.join(', ')}] is not contiguous; call contiguous() first`,
       );
+    if (this._storage.dev >= 0) return readDevice(this);
     const ab = this._storage.arrayBuffer();
     return typedArrayFor(this.dtype, ab, this._offset * ITEMSIZE[this.dtype], this.numel());
+  }
+
+  /**
+   * The elements as a new typed array (as data() returns them), read without blocking the event
+   * loop: a CUDA tensor is copied out on a worker thread; a CPU tensor is copied at once.
+   * @example
+   * const values = await t.read();
+   */
+  async read(): Promise<TypedArray> {
+    this._check('read');
+    const src = this.isContiguous() ? this : (this as Tensor).contiguous();
+    try {
+      const n = src.numel();
+      const out = typedArrayFor(src.dtype, new ArrayBuffer(n * ITEMSIZE[src.dtype]), 0, n);
+      if (src._storage.dev < 0) {
+        out.set(src.data() as never);
+        return out;
+      }
+      const nb = native();
+      const addr = src._storage.addr + src._offset * ITEMSIZE[src.dtype];
+      const [st, msg] = await nb.cudaReadAsync!(src._storage.dev, addr, out);
+      if (st !== 0) throw new KilnError(STATUS_CODES[st] ?? 'ERR_CUDA', `read: ${msg}`);
+      return out;
+    } finally {
+      if (src !== this) src.dispose();
+    }
   }
 
   /** @internal Elements as JS numbers, row-major (copies; works for any layout). */
@@ -229,6 +261,17 @@ export class Tensor {
     };
     return build(0);
   }
+}
+
+/** data() of a contiguous tensor on a CUDA device: a synchronous copy into a new typed array. */
+function readDevice(t: Tensor): TypedArray {
+  const n = t.numel();
+  const out = typedArrayFor(t.dtype, new ArrayBuffer(n * ITEMSIZE[t.dtype]), 0, n);
+  if (n === 0) return out;
+  const nb = native();
+  const st = nb.cudaCopyOut!(t._storage.dev, t._storage.addr + t._offset * ITEMSIZE[t.dtype], out);
+  if (st !== 0) throw new KilnError(STATUS_CODES[st] ?? 'ERR_CUDA', `data: ${nb.lastError()}`);
+  return out;
 }
 
 export function isTensor(x: unknown): x is Tensor {

@@ -141,6 +141,10 @@ export interface TensorMethods {
   /** convert dtype or move device (a new handle on the same memory when nothing changes) */ to(
     target: DType | Device | 'cuda',
   ): Tensor;
+  /** the values on cuda:N (default cuda:0); this tensor (a new handle) when already there */ cuda(
+    device?: number | string,
+  ): Tensor;
+  /** the values on the CPU; this tensor (a new handle) when already there */ cpu(): Tensor;
   clone(): Tensor;
   contiguous(): Tensor;
   /** same memory, cut off from autograd */ detach(): Tensor;
@@ -155,8 +159,6 @@ export interface TensorMethods {
   int(): Tensor;
   long(): Tensor;
   bool(): Tensor;
-  cpu(): Tensor;
-  cuda(): Tensor;
 
   clamp(min?: TensorLike | null, max?: TensorLike | null): Tensor;
   clampMin(min: TensorLike): Tensor;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "dtype.h"
+#include "op_args.h"
 
 namespace kiln {
 
@@ -84,7 +85,11 @@ kiln_context *kiln_context_create(int num_threads, const char *isa) {
 
 const char *kiln_context_startup_warning(const kiln_context *ctx) { return ctx->startup_warning.c_str(); }
 
-void kiln_context_destroy(kiln_context *ctx) { delete ctx; }
+void kiln_context_destroy(kiln_context *ctx) {
+  if (!ctx) return;
+  kiln::cuda_state_destroy(ctx);
+  delete ctx;
+}
 const char *kiln_last_error(const kiln_context *ctx) { return ctx ? ctx->error.c_str() : "no context"; }
 int kiln_context_num_threads(const kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
 kiln_isa kiln_context_isa(const kiln_context *ctx) { return ctx->isa; }

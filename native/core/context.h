@@ -14,6 +14,7 @@ struct kiln_context {
   kiln_isa isa = KILN_ISA_GENERIC;
   std::string error;
   std::string startup_warning;  // from KILN_ISA / KILN_NUM_THREADS parsing, kept apart from op errors
+  void *cuda = nullptr;         // kiln::cuda::State (native/cuda/runtime.h), made on first CUDA use
 };
 
 namespace kiln {

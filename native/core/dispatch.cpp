@@ -1,198 +1,20 @@
-// kiln_op_run: routes an op id (kiln_ops.gen.h, generated from ts/ops/table.ts) to its CPU kernel.
-// Checks what a kernel relies on (operand counts, ranks, device-independent invariants) and
-// returns a status with a message naming the op; never aborts.
-#include <cinttypes>
-#include <cmath>
+// kiln_op_run: routes an op id (kiln_ops.gen.h, generated from ts/ops/table.ts) to its CPU kernel,
+// or with kiln_op_run_device to the CUDA dispatch. The device-independent checks and attribute
+// decoding live in op_args.cpp (shared with native/cuda/dispatch_cuda.cpp); never aborts.
 #include <new>
 
 #include "../cpu/cpu_ops.h"
 #include "context.h"
 #include "kiln_ops.gen.h"
+#include "op_args.h"
 
 using namespace kiln;
 using namespace kiln::cpu;
 
 namespace {
 
-kiln_status check(kiln_context *ctx, int op, const kiln_tensor *t, int n, bool outputs) {
-  for (int i = 0; i < n; i++) {
-    if (t[i].ndim < 0 || t[i].ndim > KILN_MAX_DIMS)
-      return fail(ctx, KILN_ERR_SHAPE, "%s: operand %d has rank %d (max %d)", kiln_op_name(op), i, t[i].ndim,
-                  KILN_MAX_DIMS);
-    if (t[i].dtype < 0 || t[i].dtype >= KILN_NUM_DTYPES)
-      return fail(ctx, KILN_ERR_DTYPE, "%s: operand %d has a bad dtype", kiln_op_name(op), i);
-    int64_t numel = 1;
-    for (int d = 0; d < t[i].ndim; d++) {
-      if (t[i].shape[d] < 0 || t[i].shape[d] > ((int64_t)1 << 48))
-        return fail(ctx, KILN_ERR_SHAPE, "%s: operand %d has an invalid size", kiln_op_name(op), i);
-      numel = t[i].shape[d] == 0
-                  ? 0
-                  : (numel > ((int64_t)1 << 50) / t[i].shape[d] ? ((int64_t)1 << 50) : numel * t[i].shape[d]);
-    }
-    if (numel > 0 && !t[i].data) return fail(ctx, KILN_ERR_ARG, "%s: operand %d has no data", kiln_op_name(op), i);
-    if (outputs && numel > 0)
-      for (int d = 0; d < t[i].ndim; d++)
-        if (t[i].strides[d] == 0 && t[i].shape[d] > 1)
-          return fail(ctx, KILN_ERR_ARG,
-                      "%s: the output has elements that share memory (an expanded view); write into a copy",
-                      kiln_op_name(op));
-  }
-  return KILN_OK;
-}
-
-uint64_t u64_from(const double *a) { return ((uint64_t)a[0] << 32) | (uint64_t)a[1]; }
-
-bool same_shape(const kiln_tensor &a, const kiln_tensor &b) {
-  if (a.ndim != b.ndim) return false;
-  for (int d = 0; d < a.ndim; d++)
-    if (a.shape[d] != b.shape[d]) return false;
-  return true;
-}
-
-// Elementwise kernels walk the output's shape and read every input with it.
-kiln_status check_elementwise(kiln_context *ctx, int op, const kiln_tensor &out, const kiln_tensor *in, int nin) {
-  for (int i = 0; i < nin; i++)
-    if (!same_shape(out, in[i]))
-      return fail(ctx, KILN_ERR_SHAPE,
-                  "%s: input %d does not have the output's shape (broadcast inputs are expanded first)",
-                  kiln_op_name(op), i);
-  return KILN_OK;
-}
-
-// An integer attribute, checked before the cast (NaN or huge doubles make the cast undefined).
-bool int_attr(const double *attr, int i, int lo, int hi, int *out) {
-  double v = attr[i];
-  if (!(v >= lo && v <= hi) || v != (double)(int)v) return false;
-  *out = (int)v;
-  return true;
-}
-
-kiln_status check_reduce(kiln_context *ctx, int op, const kiln_tensor &out, const kiln_tensor &in, int nred) {
-  if (out.ndim != in.ndim - nred) return fail(ctx, KILN_ERR_SHAPE, "%s: output rank does not match", kiln_op_name(op));
-  for (int d = 0; d < out.ndim; d++)
-    if (out.shape[d] != in.shape[d])
-      return fail(ctx, KILN_ERR_SHAPE, "%s: output dim %d does not match", kiln_op_name(op), d);
-  return KILN_OK;
-}
-
-// attrs: alpha, beta, activation (GemmAct), has_bias (0 or 1; the third input is ignored when 0).
-kiln_status check_matmul(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor *in, const double *attr,
-                         cpu::MatmulOpts *o, bool *has_bias) {
-  const kiln_tensor &a = in[0], &b = in[1];
-  if (out.ndim < 2 || a.ndim != out.ndim || b.ndim != out.ndim)
-    return fail(ctx, KILN_ERR_SHAPE, "matmul: operands must have the output's rank (>= 2)");
-  for (int d = 0; d < out.ndim - 2; d++)
-    if (a.shape[d] != out.shape[d] || b.shape[d] != out.shape[d])
-      return fail(ctx, KILN_ERR_SHAPE, "matmul: batch dim %d is not expanded to the output's", d);
-  int act = 0, bias = 0;
-  if (!std::isfinite(attr[0]) || !std::isfinite(attr[1]) || !int_attr(attr, 2, 0, 3, &act) ||
-      !int_attr(attr, 3, 0, 1, &bias))
-    return fail(ctx, KILN_ERR_ARG, "matmul: bad alpha, beta, activation or bias flag");
-  if (bias && !same_shape(out, in[2]))
-    return fail(ctx, KILN_ERR_SHAPE, "matmul: the bias must be expanded to the output's shape");
-  *o = cpu::MatmulOpts{attr[0], attr[1], (cpu::GemmAct)act};
-  *has_bias = bias != 0;
-  return KILN_OK;
-}
-
-kiln_status check_index(kiln_context *ctx, int op, const kiln_tensor &self, const kiln_tensor &index,
-                        const kiln_tensor *src, int dim) {
-  if (index.ndim != self.ndim || (src && src->ndim != self.ndim) || dim < 0 || dim >= self.ndim)
-    return fail(ctx, KILN_ERR_SHAPE, "%s: rank mismatch", kiln_op_name(op));
-  for (int d = 0; d < self.ndim; d++) {
-    if (src && index.shape[d] > src->shape[d])
-      return fail(ctx, KILN_ERR_SHAPE, "%s: index larger than its source", kiln_op_name(op));
-    if (d != dim && index.shape[d] > self.shape[d])
-      return fail(ctx, KILN_ERR_SHAPE, "%s: index larger than the input", kiln_op_name(op));
-  }
-  return KILN_OK;
-}
-
-// Attributes of the nn kernels: eps and flags (batch norm), mode (gelu), mask threshold (dropout),
-// padding row (embedding).
-kiln_status check_nn_attrs(kiln_context *ctx, int op, const double *attr) {
-  int flag = 0;
-  bool ok = true;
-  switch (op) {
-    case KILN_OP_GELU:
-    case KILN_OP_GELU_BACKWARD: ok = int_attr(attr, 0, 0, 1, &flag); break;
-    case KILN_OP_DROPOUT: ok = int_attr(attr, 4, 0, 1 << 24, &flag) && std::isfinite(attr[5]); break;
-    case KILN_OP_BATCH_NORM:
-      ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag) && int_attr(attr, 2, 0, 1, &flag);
-      break;
-    case KILN_OP_BATCH_NORM_BACKWARD:
-      ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag);
-      break;
-    case KILN_OP_EMBEDDING_BACKWARD: ok = attr[0] >= -1 && attr[0] < 9.0e15 && attr[0] == std::floor(attr[0]); break;
-    default: break;
-  }
-  return ok ? KILN_OK : fail(ctx, KILN_ERR_ARG, "%s: bad attributes", kiln_op_name(op));
-}
-
-kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in, int nin, const double *attr) {
-  int iattr = 0;
-  cpu::MatmulOpts mm;
-  bool has_bias = false;
-  switch (op) {
-    case KILN_OP_FILL:
-    case KILN_OP_UNIFORM:
-    case KILN_OP_NORMAL:
-    case KILN_OP_CONV2D:
-    case KILN_OP_CONV2D_BACKWARD_INPUT:
-    case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_MAX_POOL2D:
-    case KILN_OP_AVG_POOL2D:
-    case KILN_OP_AVG_POOL2D_BACKWARD:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: break;
-    case KILN_OP_ATTENTION:
-    case KILN_OP_ATTENTION_BACKWARD: break;
-    case KILN_OP_SUM:
-    case KILN_OP_PROD:
-    case KILN_OP_AMAX:
-    case KILN_OP_AMIN:
-    case KILN_OP_ARGMAX:
-    case KILN_OP_ARGMIN:
-      if (!int_attr(attr, 0, 0, in[0].ndim, &iattr))
-        return fail(ctx, KILN_ERR_ARG, "%s: bad number of reduced dims", kiln_op_name(op));
-      if (kiln_status st = check_reduce(ctx, op, o[0], in[0], iattr)) return st;
-      break;
-    case KILN_OP_SOFTMAX:
-    case KILN_OP_SOFTMAX_BACKWARD:
-      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &iattr) || (attr[1] != 0 && attr[1] != 1))
-        return fail(ctx, KILN_ERR_ARG, "%s: bad dim or log flag", kiln_op_name(op));
-      if (!same_shape(o[0], in[0]) || (nin > 1 && !same_shape(o[0], in[1])))
-        return fail(ctx, KILN_ERR_SHAPE, "%s: operands must share one shape", kiln_op_name(op));
-      break;
-    case KILN_OP_LAYER_NORM:
-    case KILN_OP_LAYER_NORM_BACKWARD:
-    case KILN_OP_CROSS_ENTROPY:
-    case KILN_OP_CROSS_ENTROPY_BACKWARD: break;  // their kernels check their operands
-    case KILN_OP_MATMUL:
-      if (kiln_status st = check_matmul(ctx, o[0], in, attr, &mm, &has_bias)) return st;
-      break;
-    case KILN_OP_GATHER:
-      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &iattr)) return fail(ctx, KILN_ERR_ARG, "gather: bad dim");
-      if (!same_shape(o[0], in[1])) return fail(ctx, KILN_ERR_SHAPE, "gather: output must have the index's shape");
-      if (kiln_status st = check_index(ctx, op, in[0], in[1], nullptr, iattr)) return st;
-      break;
-    case KILN_OP_SCATTER:
-    case KILN_OP_SCATTER_ADD:
-      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &iattr))
-        return fail(ctx, KILN_ERR_ARG, "%s: bad dim", kiln_op_name(op));
-      if (kiln_status st = check_index(ctx, op, o[0], in[0], &in[1], iattr)) return st;
-      break;
-    case KILN_OP_BATCH_NORM_STATS:
-    case KILN_OP_BATCH_NORM:
-    case KILN_OP_BATCH_NORM_BACKWARD:
-    case KILN_OP_EMBEDDING:
-    case KILN_OP_EMBEDDING_BACKWARD:
-      if (kiln_status st = check_nn_attrs(ctx, op, attr)) return st;
-      break;
-    default:
-      if (kiln_status st = check_elementwise(ctx, op, o[0], in, nin)) return st;
-      if (kiln_status st = check_nn_attrs(ctx, op, attr)) return st;
-  }
+kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in, int nin, const double *attr,
+                const OpArgs &a) {
   switch (op) {
     case KILN_OP_NEG: return unary_cpu(ctx, o[0], in[0], Unary::Neg);
     case KILN_OP_ABS: return unary_cpu(ctx, o[0], in[0], Unary::Abs);
@@ -235,18 +57,18 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_WHERE: return where_cpu(ctx, o[0], in[0], in[1], in[2]);
     case KILN_OP_COPY: return copy_cpu(ctx, o[0], in[0]);
     case KILN_OP_FILL: return fill_cpu(ctx, o[0], attr[0]);
-    case KILN_OP_SUM: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Sum);
-    case KILN_OP_PROD: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Prod);
-    case KILN_OP_AMAX: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Max);
-    case KILN_OP_AMIN: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::Min);
-    case KILN_OP_ARGMAX: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::ArgMax);
-    case KILN_OP_ARGMIN: return reduce_cpu(ctx, o[0], in[0], iattr, Reduce::ArgMin);
-    case KILN_OP_MATMUL: return matmul_cpu(ctx, o[0], in[0], in[1], has_bias ? &in[2] : nullptr, mm);
-    case KILN_OP_GATHER: return gather_cpu(ctx, o[0], in[0], in[1], iattr);
-    case KILN_OP_SCATTER: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, false);
-    case KILN_OP_SCATTER_ADD: return scatter_cpu(ctx, o[0], in[0], in[1], iattr, true);
-    case KILN_OP_SOFTMAX: return softmax_cpu(ctx, o[0], in[0], iattr, attr[1] != 0);
-    case KILN_OP_SOFTMAX_BACKWARD: return softmax_backward_cpu(ctx, o[0], in[0], in[1], iattr, attr[1] != 0);
+    case KILN_OP_SUM: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::Sum);
+    case KILN_OP_PROD: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::Prod);
+    case KILN_OP_AMAX: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::Max);
+    case KILN_OP_AMIN: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::Min);
+    case KILN_OP_ARGMAX: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::ArgMax);
+    case KILN_OP_ARGMIN: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::ArgMin);
+    case KILN_OP_MATMUL: return matmul_cpu(ctx, o[0], in[0], in[1], a.has_bias ? &in[2] : nullptr, a.mm);
+    case KILN_OP_GATHER: return gather_cpu(ctx, o[0], in[0], in[1], a.iattr);
+    case KILN_OP_SCATTER: return scatter_cpu(ctx, o[0], in[0], in[1], a.iattr, false);
+    case KILN_OP_SCATTER_ADD: return scatter_cpu(ctx, o[0], in[0], in[1], a.iattr, true);
+    case KILN_OP_SOFTMAX: return softmax_cpu(ctx, o[0], in[0], a.iattr, attr[1] != 0);
+    case KILN_OP_SOFTMAX_BACKWARD: return softmax_backward_cpu(ctx, o[0], in[0], in[1], a.iattr, attr[1] != 0);
     case KILN_OP_LAYER_NORM: return layer_norm_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], attr[0], attr[1] != 0);
     case KILN_OP_LAYER_NORM_BACKWARD:
       return layer_norm_backward_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], in[3], in[4], attr[0] != 0);
@@ -287,26 +109,47 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
 
 }  // namespace
 
-extern "C" kiln_status kiln_op_run(kiln_context *ctx, int op, kiln_tensor *outs, int nout, const kiln_tensor *ins,
-                                   int nin, const double *attrs, int nattr) {
+extern "C" kiln_status kiln_op_run_device(kiln_context *ctx, int device, int op, kiln_tensor *outs, int nout,
+                                          const kiln_tensor *ins, int nin, const double *attrs, int nattr) {
   if (!ctx) return KILN_ERR_INTERNAL;
-  if (op < 0 || op >= KILN_OP_COUNT) return fail(ctx, KILN_ERR_ARG, "unknown op id %d", op);
-  const kiln_op_info &info = kiln_op_infos[op];
-  if (nout != info.nout || nin != info.nin || nattr < info.nattr)
-    return fail(ctx, KILN_ERR_ARG, "%s: expected %d outputs, %d inputs, %d attributes; got %d, %d, %d", info.name,
-                info.nout, info.nin, info.nattr, nout, nin, nattr);
-  kiln_status st = check(ctx, op, outs, nout, true);
-  if (st == KILN_OK) st = check(ctx, op, ins, nin, false);
+  OpArgs args;
+  kiln_status st = op_prepare(ctx, op, outs, nout, ins, nin, attrs, nattr, &args);
   if (st != KILN_OK) return st;
   // Nothing may escape an extern "C" entry point: allocation failures inside kernels become
   // ERR_OOM, anything else ERR_INTERNAL.
   try {
-    st = run(ctx, op, outs, ins, nin, attrs);
+    st = device < 0 ? run(ctx, op, outs, ins, nin, attrs, args)
+                    : cuda_op_run(ctx, device, op, outs, ins, nin, attrs, args);
   } catch (const std::bad_alloc &) {
     st = fail(ctx, KILN_ERR_OOM, "out of memory for temporary buffers");
   } catch (...) {
     st = fail(ctx, KILN_ERR_INTERNAL, "unexpected native exception");
   }
-  if (st != KILN_OK && ctx->error.rfind(info.name, 0) != 0) ctx->error = std::string(info.name) + ": " + ctx->error;
+  const char *name = kiln_op_infos[op].name;
+  if (st != KILN_OK && ctx->error.rfind(name, 0) != 0) ctx->error = std::string(name) + ": " + ctx->error;
   return st;
+}
+
+extern "C" kiln_status kiln_op_run(kiln_context *ctx, int op, kiln_tensor *outs, int nout, const kiln_tensor *ins,
+                                   int nin, const double *attrs, int nattr) {
+  return kiln_op_run_device(ctx, -1, op, outs, nout, ins, nin, attrs, nattr);
+}
+
+extern "C" kiln_status kiln_optim_step_device(kiln_context *ctx, int device, kiln_optim kind, kiln_dtype dtype,
+                                              const kiln_optim_item *items, int n, const double *hyper, int nhyper) {
+  if (device < 0) return kiln_optim_step(ctx, kind, dtype, items, n, hyper, nhyper);
+  if (!ctx) return KILN_ERR_INTERNAL;
+  if (n < 0 || (n > 0 && !items) || !hyper) return fail(ctx, KILN_ERR_ARG, "optim_step: bad item list");
+  for (int i = 0; i < n; i++) {
+    const kiln_optim_item &it = items[i];
+    if (it.numel < 0 || it.step < 1 || (it.numel > 0 && (!it.param || !it.grad)))
+      return fail(ctx, KILN_ERR_ARG, "optim_step: item %d has no parameter/gradient memory or a bad step", i);
+  }
+  if (dtype != KILN_FLOAT32 && dtype != KILN_FLOAT64)
+    return fail(ctx, KILN_ERR_DTYPE, "optim_step: parameters must be float32 or float64");
+  try {
+    return cuda_optim_step(ctx, device, kind, dtype, items, n, hyper, nhyper);
+  } catch (...) {
+    return fail(ctx, KILN_ERR_INTERNAL, "optim_step: unexpected native exception");
+  }
 }

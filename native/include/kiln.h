@@ -101,6 +101,46 @@ typedef struct kiln_optim_item {
 kiln_status kiln_optim_step(kiln_context *ctx, kiln_optim kind, kiln_dtype dtype, const kiln_optim_item *items, int n,
                             const double *hyper, int nhyper);
 
+/* Runs op `op` like kiln_op_run on `device`: -1 the CPU, N cuda:N (every operand's data is then
+ * memory of that device). Without the CUDA build a device >= 0 gives KILN_ERR_NOT_COMPILED. */
+kiln_status kiln_op_run_device(kiln_context *ctx, int device, int op, kiln_tensor *outs, int nout,
+                               const kiln_tensor *ins, int nin, const double *attrs, int nattr);
+kiln_status kiln_optim_step_device(kiln_context *ctx, int device, kiln_optim kind, kiln_dtype dtype,
+                                   const kiln_optim_item *items, int n, const double *hyper, int nhyper);
+
+/* CUDA. Without the CUDA build: kiln_cuda_compiled() is 0, there are no devices and every entry
+ * returns KILN_ERR_NOT_COMPILED. Each context has, per device, one stream on which ops, copies and
+ * frees are ordered, a caching allocator and pinned staging buffers. */
+int kiln_cuda_compiled(void);
+/* Devices the driver shows (0 without a driver or a GPU; never fails). */
+int kiln_cuda_device_count(void);
+typedef struct kiln_cuda_props {
+  char name[256];
+  uint64_t total_memory;
+  int sm_count, major, minor;
+} kiln_cuda_props;
+kiln_status kiln_cuda_device_props(kiln_context *ctx, int device, kiln_cuda_props *out);
+/* Device memory from the caching allocator; NULL with the message in kiln_last_error (ERR_OOM names
+ * the requested and free bytes). Freed blocks are reused by later work on the device's stream. */
+void *kiln_cuda_alloc(kiln_context *ctx, int device, size_t nbytes);
+kiln_status kiln_cuda_free(kiln_context *ctx, int device, void *ptr);
+/* Bytes from ptr to the end of the live block holding it (0: not inside a live block). */
+size_t kiln_cuda_block_room(kiln_context *ctx, int device, const void *ptr);
+/* Host to device: staged through pinned memory and enqueued (returns once src may be reused). */
+kiln_status kiln_cuda_copy_h2d(kiln_context *ctx, int device, void *dst, const void *src, size_t n);
+/* Device to host: waits for the stream's earlier work. msg (msg_len bytes) receives the error
+ * message when not NULL (for calls from another thread), else kiln_last_error does. */
+kiln_status kiln_cuda_copy_d2h(kiln_context *ctx, int device, void *dst, const void *src, size_t n, char *msg,
+                               size_t msg_len);
+kiln_status kiln_cuda_copy_d2d(kiln_context *ctx, int device, void *dst, const void *src, size_t n);
+/* Waits for every op enqueued on the device (-1: every device this context used). */
+kiln_status kiln_cuda_synchronize(kiln_context *ctx, int device);
+kiln_status kiln_cuda_memory_stats(kiln_context *ctx, int device, kiln_memory_stats *out);
+/* Returns the device's cached, unused segments to the driver (-1: every device). */
+kiln_status kiln_cuda_empty_cache(kiln_context *ctx, int device);
+/* 1 when op has a CUDA kernel in this build (0 without CUDA, and for ops still CPU-only). */
+int kiln_cuda_op_supported(int op);
+
 #ifdef __cplusplus
 }
 #endif

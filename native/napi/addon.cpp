@@ -67,7 +67,12 @@ void unpack(const double *b, kiln_tensor *t) {
   }
 }
 
-// run(op, nout, nin, nattr) -> status (0 = ok; message in lastError()).
+// Reads an optional device argument: -1 (the CPU) when absent.
+int device_arg(const Napi::CallbackInfo &info, size_t i) {
+  return info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : -1;
+}
+
+// run(op, nout, nin, nattr, device = -1) -> status (0 = ok; message in lastError()).
 Napi::Value Run(const Napi::CallbackInfo &info) {
   Instance *I = inst(info);
   int op = info[0].As<Napi::Number>().Int32Value(), nout = info[1].As<Napi::Number>().Int32Value();
@@ -76,12 +81,13 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
     return Napi::Number::New(info.Env(), KILN_ERR_ARG);
   kiln_tensor t[2 * KILN_MAX_OPERANDS] = {};
   for (int i = 0; i < nout + nin; i++) unpack(I->block + i * kDescDoubles, &t[i]);
-  kiln_status st = kiln_op_run(I->ctx, op, t, nout, t + nout, nin, I->block + kAttrBase, nattr);
+  kiln_status st =
+      kiln_op_run_device(I->ctx, device_arg(info, 4), op, t, nout, t + nout, nin, I->block + kAttrBase, nattr);
   return Napi::Number::New(info.Env(), st);
 }
 
-// optimStep(kind, dtype, items: Float64Array, hyper: Float64Array) -> status. Seven doubles per
-// item: parameter, gradient and three state addresses (0: none), element count, step.
+// optimStep(kind, dtype, items: Float64Array, hyper: Float64Array, device = -1) -> status. Seven
+// doubles per item: parameter, gradient and three state addresses (0: none), element count, step.
 Napi::Value OptimStep(const Napi::CallbackInfo &info) {
   Instance *I = inst(info);
   Napi::Env env = info.Env();
@@ -95,9 +101,10 @@ Napi::Value OptimStep(const Napi::CallbackInfo &info) {
   auto ptr = [](double a) { return (void *)(uintptr_t)a; };
   for (size_t i = 0; i < n; i++, d += 7)
     list[i] = kiln_optim_item{ptr(d[0]), ptr(d[1]), {ptr(d[2]), ptr(d[3]), ptr(d[4])}, (int64_t)d[5], (int64_t)d[6]};
-  kiln_status st = kiln_optim_step(I->ctx, (kiln_optim)info[0].As<Napi::Number>().Int32Value(),
-                                   (kiln_dtype)info[1].As<Napi::Number>().Int32Value(), list.data(), (int)n,
-                                   hyper.Data(), (int)hyper.ElementLength());
+  kiln_status st =
+      kiln_optim_step_device(I->ctx, device_arg(info, 4), (kiln_optim)info[0].As<Napi::Number>().Int32Value(),
+                             (kiln_dtype)info[1].As<Napi::Number>().Int32Value(), list.data(), (int)n, hyper.Data(),
+                             (int)hyper.ElementLength());
   return Napi::Number::New(env, st);
 }
 
@@ -199,9 +206,169 @@ Napi::Value Info(const Napi::CallbackInfo &info) {
   o["supportedIsas"] = sup;
   o["startupWarning"] = kiln_context_startup_warning(I->ctx);
   o["opCount"] = (int)KILN_OP_COUNT;
-  o["cuda"] = false;
+  o["cuda"] = kiln_cuda_compiled() != 0;
   o["version"] = 1;
   return o;
+}
+
+// ---- CUDA (kiln_cuda_* in kiln.h; without the CUDA build they answer ERR_NOT_COMPILED) ----
+// Addresses are device pointers as doubles; statuses are numbers (message in lastError()).
+
+void *addr_arg(const Napi::CallbackInfo &info, size_t i) {
+  double v = info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : 0;
+  return v > 0 && v < 9.0e15 ? (void *)(uintptr_t)v : nullptr;
+}
+size_t size_arg(const Napi::CallbackInfo &info, size_t i) {
+  double v = info.Length() > i && info[i].IsNumber() ? info[i].As<Napi::Number>().DoubleValue() : -1;
+  return v >= 0 && v < 1.8e19 ? (size_t)v : (size_t)-1;
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), kiln_cuda_device_count());
+}
+
+// cudaProps(device) -> { name, totalMemory, smCount, major, minor } or null (lastError()).
+Napi::Value CudaProps(const Napi::CallbackInfo &info) {
+  kiln_cuda_props p;
+  if (kiln_cuda_device_props(inst(info)->ctx, device_arg(info, 0), &p) != KILN_OK) return info.Env().Null();
+  auto o = Napi::Object::New(info.Env());
+  o["name"] = p.name;
+  o["totalMemory"] = (double)p.total_memory;
+  o["smCount"] = p.sm_count;
+  o["major"] = p.major;
+  o["minor"] = p.minor;
+  return o;
+}
+
+// cudaAlloc(device, nbytes) -> address, 0 on failure (lastError() says why: ERR_OOM with sizes).
+Napi::Value CudaAlloc(const Napi::CallbackInfo &info) {
+  size_t n = size_arg(info, 1);
+  void *p = kiln_cuda_alloc(inst(info)->ctx, device_arg(info, 0), n);
+  return Napi::Number::New(info.Env(), (double)(uintptr_t)p);
+}
+
+Napi::Value CudaFree(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), kiln_cuda_free(inst(info)->ctx, device_arg(info, 0), addr_arg(info, 1)));
+}
+
+// cudaCopyIn(device, address, typedArray) / cudaCopyOut(device, address, typedArray) -> status.
+Napi::Value CudaCopy(const Napi::CallbackInfo &info, bool in) {
+  if (info.Length() < 3 || !info[2].IsTypedArray()) return Napi::Number::New(info.Env(), KILN_ERR_ARG);
+  auto ta = info[2].As<Napi::TypedArray>();
+  char *js = (char *)ta.ArrayBuffer().Data() + ta.ByteOffset();
+  kiln_context *ctx = inst(info)->ctx;
+  int dev = device_arg(info, 0);
+  kiln_status st = in ? kiln_cuda_copy_h2d(ctx, dev, addr_arg(info, 1), js, ta.ByteLength())
+                      : kiln_cuda_copy_d2h(ctx, dev, js, addr_arg(info, 1), ta.ByteLength(), nullptr, 0);
+  return Napi::Number::New(info.Env(), st);
+}
+Napi::Value CudaCopyIn(const Napi::CallbackInfo &info) { return CudaCopy(info, true); }
+Napi::Value CudaCopyOut(const Napi::CallbackInfo &info) { return CudaCopy(info, false); }
+
+// cudaCopyD2D(device, dst, src, nbytes) -> status (enqueued on the device's stream).
+Napi::Value CudaCopyD2D(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), kiln_cuda_copy_d2d(inst(info)->ctx, device_arg(info, 0), addr_arg(info, 1),
+                                                          addr_arg(info, 2), size_arg(info, 3)));
+}
+
+// The async read: on the main thread the bytes are snapshotted into a scratch block (a device
+// copy enqueued after every op so far, so later in-place ops cannot change what is read); a worker
+// thread waits for it and copies it out; the promise resolves with [status, message].
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, Instance *I, int dev, void *src, void *tmp, Napi::TypedArray ta)
+      : Napi::AsyncWorker(env),
+        shared_(I->shared),
+        dev_(dev),
+        src_(tmp ? tmp : src),
+        tmp_(tmp),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    dst_ = (char *)ta.ArrayBuffer().Data() + ta.ByteOffset();
+    n_ = ta.ByteLength();
+    keep_ = Napi::Persistent(ta.As<Napi::Object>());
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { st_ = kiln_cuda_copy_d2h(shared_->ctx, dev_, dst_, src_, n_, msg_, sizeof msg_); }
+  void OnOK() override { settle(); }
+  void OnError(const Napi::Error &) override { settle(); }
+
+ private:
+  void settle() {
+    if (tmp_) kiln_cuda_free(shared_->ctx, dev_, tmp_);
+    auto r = Napi::Array::New(Env(), 2);
+    r[(uint32_t)0] = Napi::Number::New(Env(), st_);
+    r[(uint32_t)1] = Napi::String::New(Env(), st_ == KILN_OK ? "" : msg_);
+    deferred_.Resolve(r);
+  }
+  std::shared_ptr<Context> shared_;  // the context outlives the read
+  int dev_;
+  const void *src_;
+  void *tmp_;
+  char *dst_ = nullptr;
+  size_t n_ = 0;
+  Napi::ObjectReference keep_;  // the destination stays alive while the worker writes it
+  Napi::Promise::Deferred deferred_;
+  kiln_status st_ = KILN_OK;
+  char msg_[512] = {0};
+};
+
+// cudaReadAsync(device, address, typedArray) -> Promise<[status, message]>.
+Napi::Value CudaReadAsync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Instance *I = inst(info);
+  if (info.Length() < 3 || !info[2].IsTypedArray()) {
+    auto d = Napi::Promise::Deferred::New(env);
+    auto r = Napi::Array::New(env, 2);
+    r[(uint32_t)0] = Napi::Number::New(env, KILN_ERR_ARG);
+    r[(uint32_t)1] = Napi::String::New(env, "read: expected (device, address, typedArray)");
+    d.Resolve(r);
+    return d.Promise();
+  }
+  int dev = device_arg(info, 0);
+  void *src = addr_arg(info, 1);
+  auto ta = info[2].As<Napi::TypedArray>();
+  size_t n = ta.ByteLength();
+  void *tmp = nullptr;
+  if (n && kiln_cuda_block_room(I->ctx, dev, src) >= n) {
+    tmp = kiln_cuda_alloc(I->ctx, dev, n);
+    if (tmp && kiln_cuda_copy_d2d(I->ctx, dev, tmp, src, n) != KILN_OK) {
+      kiln_cuda_free(I->ctx, dev, tmp);
+      tmp = nullptr;
+    }
+  } else if (n) {
+    src = nullptr;  // not a live block: let the copy report it
+  }
+  auto *w = new ReadWorker(env, I, dev, src, tmp, ta);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value CudaSynchronize(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), kiln_cuda_synchronize(inst(info)->ctx, device_arg(info, 0)));
+}
+
+// cudaMemoryStats(device) -> the allocator's figures (as memoryStats()), or null (lastError()).
+Napi::Value CudaMemoryStats(const Napi::CallbackInfo &info) {
+  kiln_memory_stats s;
+  if (kiln_cuda_memory_stats(inst(info)->ctx, device_arg(info, 0), &s) != KILN_OK) return info.Env().Null();
+  auto o = Napi::Object::New(info.Env());
+  o["liveBytes"] = (double)s.live_bytes;
+  o["liveBlocks"] = (double)s.live_blocks;
+  o["cachedBytes"] = (double)s.cached_bytes;
+  o["cachedBlocks"] = (double)s.cached_blocks;
+  o["peakBytes"] = (double)s.peak_bytes;
+  o["allocCalls"] = (double)s.alloc_calls;
+  o["cacheHits"] = (double)s.cache_hits;
+  return o;
+}
+
+Napi::Value CudaEmptyCache(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), kiln_cuda_empty_cache(inst(info)->ctx, device_arg(info, 0)));
+}
+
+Napi::Value CudaOpSupported(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), kiln_cuda_op_supported(info[0].As<Napi::Number>().Int32Value()) != 0);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -231,6 +398,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["memoryStats"] = Napi::Function::New(env, MemoryStats);
   exports["emptyCache"] = Napi::Function::New(env, EmptyCache);
   exports["info"] = Napi::Function::New(env, Info);
+  exports["cudaDeviceCount"] = Napi::Function::New(env, CudaDeviceCount);
+  exports["cudaProps"] = Napi::Function::New(env, CudaProps);
+  exports["cudaAlloc"] = Napi::Function::New(env, CudaAlloc);
+  exports["cudaFree"] = Napi::Function::New(env, CudaFree);
+  exports["cudaCopyIn"] = Napi::Function::New(env, CudaCopyIn);
+  exports["cudaCopyOut"] = Napi::Function::New(env, CudaCopyOut);
+  exports["cudaCopyD2D"] = Napi::Function::New(env, CudaCopyD2D);
+  exports["cudaReadAsync"] = Napi::Function::New(env, CudaReadAsync);
+  exports["cudaSynchronize"] = Napi::Function::New(env, CudaSynchronize);
+  exports["cudaMemoryStats"] = Napi::Function::New(env, CudaMemoryStats);
+  exports["cudaEmptyCache"] = Napi::Function::New(env, CudaEmptyCache);
+  exports["cudaOpSupported"] = Napi::Function::New(env, CudaOpSupported);
   kiln::napi::bench_ref_register(env, exports, I->ctx);  // refBlas, fmaPeak: for kiln bench gemm only
   return exports;
 }

@@ -110,7 +110,7 @@ export function oneHot(index: Tensor, numClasses = -1): Tensor {
   const classes = numClasses < 0 ? hi + 1 : numClasses;
   if (lo < 0 || hi >= classes)
     throw new KilnError('ERR_INDEX', `oneHot: class values must be in [0, ${classes}), got range [${lo}, ${hi}]`);
-  const r = arange(0, classes);
+  const r = arange(0, classes, 1, { device: index.device });
   return index.unsqueeze(-1).eq(r).to('int64');
 }
 

@@ -6,8 +6,10 @@ import { record } from '../autograd/node';
 import { full, fromNumbers } from '../creation';
 import { runKernel } from '../dispatch';
 import { ALL_DTYPES, DType, checkDType, isFloating, roundTo } from '../dtype';
-import { checkDevice } from '../device';
-import { KilnError } from '../errors';
+import { Device, checkDevice, cudaCompiled } from '../device';
+import { ITEMSIZE } from '../dtype';
+import { KilnError, STATUS_CODES } from '../errors';
+import { native } from '../native';
 import { broadcastShapes, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
 import { bumpVersion, checkTensor, noInplaceGrad } from './kinds';
@@ -31,12 +33,46 @@ export function alias(x: Tensor, name: string): Tensor {
   return record(name, v, [x], (g) => [g]);
 }
 
+/**
+ * x's values on another device (a contiguous copy: host<->device through pinned staging, device to
+ * device on the stream); differentiable, the gradient moves back.
+ */
+function moveTo(x: Tensor, device: Device): Tensor {
+  const src = x.isContiguous() ? x : copyTo(x, x.dtype);
+  const out = Tensor._empty(x._shape.slice(), x.dtype, 'to', device);
+  const nb = native(),
+    n = x.numel() * ITEMSIZE[x.dtype];
+  const from = src._storage,
+    into = out._storage;
+  const at = from.addr + src._offset * ITEMSIZE[x.dtype];
+  let st = 0;
+  if (n > 0) {
+    if (from.dev < 0)
+      st = nb.cudaCopyIn!(into.dev, into.addr, new Uint8Array(from.arrayBuffer(), src._offset * ITEMSIZE[x.dtype], n));
+    else if (into.dev < 0) st = nb.cudaCopyOut!(from.dev, at, new Uint8Array(into.arrayBuffer(), 0, n));
+    else {
+      // between two GPUs: through the host (peer copies are not set up)
+      const host = new Uint8Array(n);
+      st = nb.cudaCopyOut!(from.dev, at, host);
+      if (st === 0) st = nb.cudaCopyIn!(into.dev, into.addr, host);
+    }
+  }
+  if (src !== x) src.dispose();
+  if (st !== 0) {
+    out.dispose();
+    throw new KilnError(STATUS_CODES[st] ?? 'ERR_CUDA', `to('${device}'): ${nb.lastError()}`);
+  }
+  if (!isFloating(x.dtype)) return out;
+  const back = x.device;
+  return record('to', out, [x], (g) => [g.to(back)]);
+}
+
 /** x converted to a dtype (or moved to a device): a new handle on the same memory when nothing changes. */
 export function to(x: Tensor, target: DType | string): Tensor {
   checkTensor(x, 'to', 'input');
   if (typeof target === 'string' && (target === 'cpu' || target.startsWith('cuda'))) {
-    checkDevice(target, 'to');
-    return alias(x, 'to');
+    const device = checkDevice(target, 'to');
+    return device === x.device ? alias(x, 'to') : moveTo(x, device);
   }
   const dtype = checkDType(target, 'to');
   return dtype === x.dtype ? alias(x, 'to') : copyTo(x, dtype);
@@ -44,6 +80,13 @@ export function to(x: Tensor, target: DType | string): Tensor {
 
 /** A copy with its own memory. */
 export const clone = (x: Tensor): Tensor => copyTo(x, x.dtype);
+
+/** x on cuda:N (cuda:0 by default); x itself (a new handle) when already there. */
+export const cuda = (x: Tensor, device: number | string = 0): Tensor =>
+  to(x, typeof device === 'number' ? `cuda:${device}` : device);
+
+/** x on the CPU; x itself (a new handle) when already there. */
+export const cpu = (x: Tensor): Tensor => to(x, 'cpu');
 
 /** x if already contiguous (as a new handle), else a contiguous copy. */
 export const contiguous = (x: Tensor): Tensor =>
@@ -66,9 +109,12 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
       'ERR_SHAPE',
       `copy_: source of shape ${shapeStr(src._shape)} cannot be broadcast to ${shapeStr(dst._shape)}`,
     );
-  const e = expandRaw(src, dst._shape.slice());
+  // Across devices (as PyTorch's copy_): move the source first.
+  const moved = src.device === dst.device ? src : moveTo(src, dst.device);
+  const e = expandRaw(moved, dst._shape.slice());
   runKernel(OP.COPY, [dst], [e]);
   e.dispose();
+  if (moved !== src) moved.dispose();
   bumpVersion(dst);
   return dst;
 }
@@ -122,9 +168,9 @@ export const copyRow: OpRow<(x: Tensor, dtype: DType) => Tensor> = {
   errors: () => [
     { label: 'unknown dtype', run: () => fromNumbers([1], [1], 'float32').to('float8' as DType), code: 'ERR_DTYPE' },
     {
-      label: 'cuda without the CUDA build',
-      run: () => fromNumbers([1], [1], 'float32').to('cuda'),
-      code: 'ERR_NOT_COMPILED',
+      label: 'a CUDA device this binary or machine lacks',
+      run: () => fromNumbers([1], [1], 'float32').to('cuda:99'),
+      code: cudaCompiled() ? 'ERR_DEVICE' : 'ERR_NOT_COMPILED',
     },
     {
       label: 'copy_ shape mismatch',

@@ -82,7 +82,10 @@ function gradWithOps(g: Tensor, x: Tensor, t: Tensor, w: Tensor | null, a: RowAr
   const keep = t.ne(a.ignoreIndex).to(x.dtype);
   const safe = t.where(t.ne(a.ignoreIndex), 0);
   const wt = w ? w.gather(0, safe).mul(keep) : keep;
-  const onehot = safe.unsqueeze(1).eq(arange(0, C)).to(x.dtype);
+  const onehot = safe
+    .unsqueeze(1)
+    .eq(arange(0, C, 1, { device: x.device }))
+    .to(x.dtype);
   const sw = w ? w.sum() : C;
   const A = wt.mul(1 - e).add(keep.mul(sw).mul(e / C));
   let B = onehot.mul(wt.unsqueeze(1)).mul(1 - e);

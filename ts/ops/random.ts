@@ -4,7 +4,7 @@
  * the element count, so a seed gives the same numbers on any thread count (and device).
  */
 import { fromNumbers, TensorOptions } from '../creation';
-import { checkDevice } from '../device';
+import { checkDevice, getDefaultDevice } from '../device';
 import { runKernel } from '../dispatch';
 import { DType, FLOAT_DTYPES, checkDType, isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -81,9 +81,9 @@ function fillRandom(
 
 function newFloat(op: string, shape: number[], opts?: RandomOptions): Tensor {
   const dtype = opts?.dtype === undefined ? 'float32' : checkDType(opts.dtype, op);
-  checkDevice(opts?.device, op);
+  const device = checkDevice(opts?.device, op);
   if (!isFloating(dtype)) throw new KilnError('ERR_DTYPE', `${op}: needs a floating dtype, got ${dtype}`);
-  return Tensor._empty(checkShape(shape, op), dtype, op);
+  return Tensor._empty(checkShape(shape, op), dtype, op, device);
 }
 
 const done = (t: Tensor, opts?: RandomOptions) => (opts?.requiresGrad ? t.requiresGrad_() : t);
@@ -101,7 +101,13 @@ export function randint(low: number, high: number, shape: number[], opts?: Rando
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low)
     throw new KilnError('ERR_ARG', `randint: need integers low < high, got ${low} and ${high}`);
   const dtype: DType = opts?.dtype === undefined ? 'int64' : checkDType(opts.dtype, 'randint');
-  const u = fillRandom(newFloat('randint', shape, { dtype: 'float64' }), 'uniform', low, high, opts?.generator);
+  const u = fillRandom(
+    newFloat('randint', shape, { dtype: 'float64', device: opts?.device }),
+    'uniform',
+    low,
+    high,
+    opts?.generator,
+  );
   const f = u.floor();
   u.dispose();
   const out = f.to(dtype);
@@ -113,7 +119,7 @@ export function bernoulli(p: Tensor, opts?: { generator?: Generator }): Tensor {
   checkTensor(p, 'bernoulli', 'p');
   const dtype = isFloating(p.dtype) ? p.dtype : 'float32';
   const u = fillRandom(
-    Tensor._empty(p._shape.slice(), dtype === 'float64' ? 'float64' : 'float32', 'bernoulli'),
+    Tensor._empty(p._shape.slice(), dtype === 'float64' ? 'float64' : 'float32', 'bernoulli', p.device),
     'uniform',
     0,
     1,
@@ -150,7 +156,7 @@ export function normal_(t: Tensor, mean = 0, std = 1, opts?: { generator?: Gener
 const momentsCase = (kind: 'uniform' | 'normal', dtype: DType): Case[] => {
   const g = new Generator(1234);
   const t = fillRandom(
-    Tensor._empty([20000], dtype, kind),
+    Tensor._empty([20000], dtype, kind, getDefaultDevice()),
     kind,
     kind === 'uniform' ? -1 : 2,
     kind === 'uniform' ? 3 : 0.5,
@@ -165,8 +171,8 @@ const momentsCase = (kind: 'uniform' | 'normal', dtype: DType): Case[] => {
   const [em, ev] = kind === 'uniform' ? [1, 16 / 12] : [2, 0.25];
   const inRange = kind === 'uniform' ? xs.every((x) => x >= -1 && x <= 3) : true;
   t.dispose();
-  const again = fillRandom(Tensor._empty([5], dtype, kind), kind, 0, 1, new Generator(7));
-  const replay = fillRandom(Tensor._empty([5], dtype, kind), kind, 0, 1, new Generator(7));
+  const again = fillRandom(Tensor._empty([5], dtype, kind, getDefaultDevice()), kind, 0, 1, new Generator(7));
+  const replay = fillRandom(Tensor._empty([5], dtype, kind, getDefaultDevice()), kind, 0, 1, new Generator(7));
   const stats = fromNumbers(
     [Math.abs(m - em) < 0.05 ? 1 : 0, Math.abs(v / ev - 1) < 0.05 ? 1 : 0, inRange ? 1 : 0],
     [3],

@@ -95,6 +95,7 @@ export abstract class Optimizer<O extends Hyper> {
     const nb = native();
     for (const g of this.paramGroups) {
       const names = this.buffers(g);
+      // One native call per (device, dtype): the CUDA step gets device pointers.
       const byDtype = new Map<string, number[]>();
       const temps: Tensor[] = [];
       for (const p of g.params) {
@@ -117,17 +118,30 @@ export abstract class Optimizer<O extends Hyper> {
         }
         for (const b of names)
           if (b && !(st[b] instanceof Tensor))
-            st[b] = keep(zeros(p.shape.slice(), { dtype: p.dtype }).fill_(this.initialValue(g, b)));
+            st[b] = keep(zeros(p.shape.slice(), { dtype: p.dtype, device: p.device }).fill_(this.initialValue(g, b)));
         st.step += 1;
         const bufs = names.map((b) => (b ? addr(st![b] as Tensor) : 0));
-        const list = byDtype.get(p.dtype) ?? [];
+        if (grad.device !== p.device)
+          throw new KilnError(
+            'ERR_DEVICE',
+            `${this.name}: a parameter on ${p.device} has its gradient on ${grad.device}`,
+          );
+        const key = `${p._storage.dev} ${p.dtype}`;
+        const list = byDtype.get(key) ?? [];
         list.push(addr(p), addr(grad), bufs[0] ?? 0, bufs[1] ?? 0, bufs[2] ?? 0, p.numel(), st.step);
-        byDtype.set(p.dtype, list);
+        byDtype.set(key, list);
         bumpVersion(p);
       }
       const hyper = Float64Array.from(this.hyper(g));
-      for (const [dtype, list] of byDtype) {
-        const status = nb.optimStep(this.kind, DTYPE_IDS[dtype as 'float32'], Float64Array.from(list), hyper);
+      for (const [key, list] of byDtype) {
+        const [dev, dtype] = key.split(' ');
+        const status = nb.optimStep(
+          this.kind,
+          DTYPE_IDS[dtype as 'float32'],
+          Float64Array.from(list),
+          hyper,
+          Number(dev),
+        );
         if (status !== 0) throw new KilnError(STATUS_CODES[status] ?? 'ERR_NATIVE', nb.lastError());
       }
       for (const t of temps) t.dispose();
