@@ -4,12 +4,13 @@
 #   .gpu/node.xz .gpu/js .gpu/node_modules   build-cuda/Release/kiln.node   build-cuda-tests/*_test
 # 1. unpacks node; 2. runs every build-cuda-tests/*_test (JSON lines); 3. runs the test/cuda suite
 # (compiled JS) on the carried CUDA addon; 4. compute-sanitizer memcheck on one small test binary;
-# 5. the PyTorch reference timings (bench/gpu/torch_refs.py) when that script exists.
-# Logs go to $OUT (or .gpu/out); a short summary table is printed last. Each step has a timeout
+# 5. the PyTorch reference timings (bench/gpu/torch_refs.py) when that script exists; 6. `kiln bench
+# cuda` (public API, PyTorch beside it).
+# Logs go to .gpu/out (packed into $OUT/gpu_logs.tgz when OUT is set); a short summary table is printed last. Each step has a timeout
 # (STEP_TIMEOUT, default 300 s) so one hang cannot eat the device time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-.gpu/out}
+out=.gpu/out  # packed into $OUT/gpu_logs.tgz at the end (the device tool returns at most 8 files)
 mkdir -p "$out"
 step_timeout=${STEP_TIMEOUT:-300}
 rows=()
@@ -78,7 +79,7 @@ mc=${MEMCHECK_BIN:-}
 if [ -z "$mc" ] && [ ${#bins[@]} -gt 0 ]; then mc=$(ls -S "${bins[@]}" | tail -1); fi
 if [ -n "$mc" ] && command -v compute-sanitizer >/dev/null; then
   s=$(date +%s)
-  KILN_TEST_QUICK=1 timeout "$step_timeout" compute-sanitizer --tool memcheck --error-exitcode 99 "$mc" \
+  KILN_TEST_QUICK=1 timeout "$step_timeout" compute-sanitizer --tool memcheck --error-exitcode 99 "$mc" --no-bench \
     >"$out/memcheck.log" 2>&1
   rc=$?
   errs=$(grep -o 'ERROR SUMMARY: [0-9]* error' "$out/memcheck.log" | tail -1)
@@ -100,9 +101,24 @@ else
   row "torch_refs.py" SKIP "bench/gpu/torch_refs.py not present"
 fi
 
+# 6. kiln bench cuda: the kernels through the public API, PyTorch beside them (its python3)
+if [ -n "$node" ] && [ -f "$addon" ] && [ -f .gpu/js/ts/bench/cli.js ]; then
+  s=$(date +%s)
+  KILN_ADDON="$(pwd)/$addon" NODE_PATH="$(pwd)/.gpu/node_modules" KILN_BENCH_PYTHON=${KILN_BENCH_PYTHON:-python3} \
+    timeout "$step_timeout" "$node" .gpu/js/ts/bench/cli.js cuda --markdown --reps 11 --no-chart \
+    --json "$out/cuda_bench.json" >"$out/cuda_bench.md" 2>"$out/cuda_bench.stderr"
+  rc=$?
+  row "kiln bench cuda" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "rc $rc, $(( $(date +%s) - s ))s"
+else
+  row "kiln bench cuda" SKIP "needs node, $addon and .gpu/js/ts/bench (scripts/pack_node.sh)"
+fi
+
 echo
 echo "== summary ($(( $(date +%s) - t0 ))s; logs in $out)"
 printf '%-34s %-8s %s\n' "step" "status" "detail"
 printf '%s\n' "${rows[@]}" | tee "$out/summary.txt"
+if [ -n "${OUT:-}" ]; then
+  tar -czf "$OUT/gpu_logs.tgz" -C .gpu out && cp "$out/summary.txt" "$OUT/summary.txt"
+fi
 printf '%s\n' "${rows[@]}" | grep -qE '^\S+.* (FAIL|TIMEOUT) ' && exit 1
 exit 0

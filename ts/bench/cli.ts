@@ -24,6 +24,7 @@ import { benchBatchNorm, benchDropout, benchGelu } from './nn_ops';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
 import { benchSum } from './sum';
 import { benchTrain } from './train';
+import { benchCuda } from './cuda';
 
 /** A bench: runs its sweep and returns one measurement per row (async where a reference is). */
 export type Bench = (o: BenchOptions) => Measurement[] | Promise<Measurement[]>;
@@ -43,6 +44,7 @@ export const BENCHES: Record<string, Bench> = {
   softmax: benchSoftmax,
   xent: benchXent,
   train: benchTrain,
+  cuda: benchCuda,
   attention: benchAttention,
 };
 
