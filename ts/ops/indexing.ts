@@ -146,12 +146,15 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
         'ERR_SHAPE',
         `cat: tensors[${i}] has shape ${shapeStr(t._shape)}, which does not match ${shapeStr(first._shape)} outside dim ${d}`,
       );
+    if (t.device !== first.device)
+      throw new KilnError('ERR_DEVICE', `cat: tensors[${i}] is on ${t.device}, tensors[0] on ${first.device}`);
     dtype = promoteTypes(dtype, t.dtype);
     total += t._shape[d];
   });
   const shape = first._shape.slice();
   shape[d] = total;
-  const out = Tensor._empty(shape, dtype, 'cat');
+  // On the inputs' device now: the slices below would otherwise place a pending output on the CPU.
+  const out = Tensor._empty(shape, dtype, 'cat', first.device);
   let off = 0;
   const sizes: number[] = [];
   for (const t of tensors) {

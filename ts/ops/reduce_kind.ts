@@ -33,6 +33,8 @@ export interface ReduceSpec {
    * NCHW: 8x faster than one strided pass). Only for dtypes whose intermediate loses nothing.
    */
   split?: readonly DType[];
+  /** Rounding grows with the terms combined, in an order devices choose (products): the tolerance scales with sqrt(terms). */
+  growsWithTerms?: boolean;
 }
 
 export type ReduceFn = (x: Tensor, dim?: number | number[] | null, keepdim?: boolean) => Tensor;
@@ -154,7 +156,10 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
                 label: `${shapeStr(shape)} dims=${dims ? `[${dims}]` : 'all'} keepdim=${keepdim} ${layout}`,
                 got: fn(A.t, dims, keepdim),
                 want: { shape: outShape, data },
-                tol: (spec.tol ?? 4) * scale,
+                tol:
+                  (spec.tol ?? 4) *
+                  scale *
+                  (spec.growsWithTerms ? Math.sqrt(Math.max(1, ...groups.map((g) => g.length))) : 1),
               });
               A.t.dispose();
             }

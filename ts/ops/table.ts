@@ -272,6 +272,7 @@ export const table = {
     grad: (g, c) => [expandBack(g, c.inputs[0], c.attrs.dims as number[], c.attrs.keepdim as boolean)],
   }),
   prod: reduceKind('prod', {
+    growsWithTerms: true,
     dtypes: ALL_DTYPES,
     ref: (xs) => xs.reduce((a, b) => a * b, 1),
     identity: 1,
