@@ -178,7 +178,7 @@ if (gpu) {
 
   test('KILN_CUDA_SYNC=1 runs ops synchronously and still works', () => {
     const entry = JSON.stringify(path.resolve(__dirname, '../../ts/index'));
-    const script = `const k=require(${entry});const x=k.ones([1000],{device:'cuda'}).mul(3);console.log(x.sum().item())`;
+    const script = `const k=require(${entry});const x=k.ones([1000],{device:'cuda'}).mul(3);console.log(String(x.sum().item()))`; // String: a number would be coloured under FORCE_COLOR
     const compiled = __filename.endsWith('.js'); // scripts/gpu_check.sh runs the suite as compiled JS
     const r = spawnSync(process.execPath, compiled ? ['-e', script] : ['-r', 'tsx/cjs', '-e', script], {
       cwd: path.resolve(__dirname, '../..'),
