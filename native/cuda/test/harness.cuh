@@ -6,8 +6,6 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include "launch.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -17,7 +15,11 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include "dtype.h"
+#include "launch.h"
 
 namespace kiln::cuda::test {
 
@@ -26,14 +28,14 @@ inline int &failures() {
   return n;
 }
 
-#define KT_CHECK(call)                                                                                    \
-  do {                                                                                                    \
-    cudaError_t e_ = (call);                                                                              \
-    if (e_ != cudaSuccess) {                                                                              \
-      std::printf("{\"kind\":\"fatal\",\"where\":\"%s:%d\",\"error\":\"%s\"}\n", __FILE__, __LINE__,       \
-                  cudaGetErrorString(e_));                                                                \
-      std::exit(2);                                                                                       \
-    }                                                                                                     \
+#define KT_CHECK(call)                                                                               \
+  do {                                                                                               \
+    cudaError_t e_ = (call);                                                                         \
+    if (e_ != cudaSuccess) {                                                                         \
+      std::printf("{\"kind\":\"fatal\",\"where\":\"%s:%d\",\"error\":\"%s\"}\n", __FILE__, __LINE__, \
+                  cudaGetErrorString(e_));                                                           \
+      std::exit(2);                                                                                  \
+    }                                                                                                \
   } while (0)
 
 // A device buffer of n T's, freed on scope exit.
@@ -169,5 +171,33 @@ inline kiln_tensor desc(void *data, kiln_dtype dtype, std::vector<int64_t> shape
   int64_t s = 1;
   for (int d = t.ndim - 1; d >= 0; d--) t.shape[d] = shape[d], t.strides[d] = s, s *= shape[d];
   return t;
+}
+}  // namespace kiln::cuda::test
+
+namespace kiln::cuda::test {
+// The kiln dtype of a host element type.
+template <class T>
+constexpr kiln_dtype dtype_of() {
+  if constexpr (std::is_same_v<T, float>) return KILN_FLOAT32;
+  if constexpr (std::is_same_v<T, double>) return KILN_FLOAT64;
+  if constexpr (std::is_same_v<T, kiln::half_t>) return KILN_FLOAT16;
+  if constexpr (std::is_same_v<T, kiln::bfloat16_t>) return KILN_BFLOAT16;
+  if constexpr (std::is_same_v<T, int32_t>) return KILN_INT32;
+  if constexpr (std::is_same_v<T, int64_t>) return KILN_INT64;
+  if constexpr (std::is_same_v<T, uint8_t>) return KILN_UINT8;
+  return KILN_BOOL;
+}
+// Doubles rounded to T as kiln stores them, and T widened back.
+template <class T>
+std::vector<T> to_t(const std::vector<double> &v) {
+  std::vector<T> o(v.size());
+  for (size_t i = 0; i < v.size(); i++) o[i] = kiln::store<T>(v[i]);
+  return o;
+}
+template <class T>
+std::vector<double> to_d(const std::vector<T> &v) {
+  std::vector<double> o(v.size());
+  for (size_t i = 0; i < v.size(); i++) o[i] = (double)kiln::load(v[i]);
+  return o;
 }
 }  // namespace kiln::cuda::test

@@ -19,49 +19,6 @@ using kiln::half_t;
 
 namespace {
 
-template <class T>
-std::vector<T> to_t(const std::vector<double> &v) {
-  std::vector<T> o(v.size());
-  for (size_t i = 0; i < v.size(); i++) o[i] = kiln::store<T>(v[i]);
-  return o;
-}
-template <class T>
-std::vector<double> to_d(const std::vector<T> &v) {
-  std::vector<double> o(v.size());
-  for (size_t i = 0; i < v.size(); i++) o[i] = (double)kiln::load(v[i]);
-  return o;
-}
-template <class T>
-kiln_dtype dtype_of();
-template <>
-kiln_dtype dtype_of<float>() {
-  return KILN_FLOAT32;
-}
-template <>
-kiln_dtype dtype_of<double>() {
-  return KILN_FLOAT64;
-}
-template <>
-kiln_dtype dtype_of<half_t>() {
-  return KILN_FLOAT16;
-}
-template <>
-kiln_dtype dtype_of<bfloat16_t>() {
-  return KILN_BFLOAT16;
-}
-template <>
-kiln_dtype dtype_of<int32_t>() {
-  return KILN_INT32;
-}
-template <>
-kiln_dtype dtype_of<int64_t>() {
-  return KILN_INT64;
-}
-template <>
-kiln_dtype dtype_of<uint8_t>() {
-  return KILN_UINT8;
-}
-
 kiln_tensor view(void *data, kiln_dtype dt, const std::vector<int64_t> &shape, const std::vector<int64_t> &strides) {
   kiln_tensor t = desc(data, dt, shape);
   for (size_t d = 0; d < strides.size(); d++) t.strides[d] = strides[d];

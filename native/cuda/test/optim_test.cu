@@ -103,11 +103,6 @@ void ref_step(kiln_optim kind, const double *h, HostItem &it, const std::vector<
   }
 }
 
-template <class T>
-kiln_dtype dtype_of() {
-  return sizeof(T) == 4 ? KILN_FLOAT32 : KILN_FLOAT64;
-}
-
 template <class To, class From>
 std::vector<To> cast(const std::vector<From> &v) {
   return std::vector<To>(v.begin(), v.end());

@@ -26,24 +26,6 @@ namespace {
 using Vd = std::vector<double>;
 
 template <class T>
-kiln_dtype dtype_of();
-template <>
-kiln_dtype dtype_of<float>() {
-  return KILN_FLOAT32;
-}
-template <>
-kiln_dtype dtype_of<double>() {
-  return KILN_FLOAT64;
-}
-template <>
-kiln_dtype dtype_of<half_t>() {
-  return KILN_FLOAT16;
-}
-template <>
-kiln_dtype dtype_of<bfloat16_t>() {
-  return KILN_BFLOAT16;
-}
-template <class T>
 const char *dname() {
   return std::is_same_v<T, float>    ? "f32"
          : std::is_same_v<T, double> ? "f64"
