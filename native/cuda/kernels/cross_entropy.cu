@@ -60,6 +60,35 @@ __global__ void cross_entropy_kernel(T *__restrict__ loss, T *__restrict__ lse, 
         stx += wt * (double)v;
         if (smooth) sx += w ? (double)w[i] * (double)v : (double)v;
       });
+    } else if constexpr (kVec) {
+      // Class-index targets, 16-byte loads: one max and at most one rescale per vector instead of a
+      // branch per element (ms_add), so the loads stay in flight; NaN is tracked on the side.
+      constexpr int W = kVW<T>;
+      const int64_t nv = C / W;  // vec_ok: C is a multiple of W
+      bool nan = false;
+#pragma unroll 4
+      for (int64_t k = g.tid; k < nv; k += g.size) {
+        const Vec<T> t = ldv(xr + k * W);
+        T cm = t.v[0];
+#pragma unroll
+        for (int j = 0; j < W; j++) {
+          cm = t.v[j] > cm ? t.v[j] : cm;
+          nan |= t.v[j] != t.v[j];
+        }
+        if (cm > m) {
+          s = s == T(0) ? T(0) : s * dexp(m - cm);
+          m = cm;
+        }
+        if (m != neg_inf<T>()) {
+#pragma unroll
+          for (int j = 0; j < W; j++) s += dexp(t.v[j] - m);
+        }
+        if (smooth) {
+#pragma unroll
+          for (int j = 0; j < W; j++) sx += w ? (double)w[k * W + j] * (double)t.v[j] : (double)t.v[j];
+        }
+      }
+      if (nan) m = (T)NAN;
     } else {
       row_read<T, kVec>(xr, C, g.tid, g.size, [&](int64_t i, T v) {
         ms_add(m, s, v);
