@@ -16,6 +16,7 @@
 
 #include "cpu_ops.h"
 #include "prefetch.h"
+#include "strided_loop.h"
 
 namespace kiln::cpu {
 
@@ -27,6 +28,7 @@ constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
 template <class T>
 struct RowOps {
   const IsaKernels *k;
+  bool stream = false;  // grad: write gx with non-temporal stores
   T lse(const T *x, int64_t n) const {
     if constexpr (std::is_same_v<T, float>) return k->rows.logsumexp_f32(x, n);
     T m = x[0];
@@ -55,7 +57,7 @@ struct RowOps {
     return (T)s;
   }
   void grad(T *gx, const T *x, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c) const {
-    if constexpr (std::is_same_v<T, float>) return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c);
+    if constexpr (std::is_same_v<T, float>) return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c, stream);
     for (int64_t j = 0; j < n; j++) gx[j] = a * std::exp(x[j] - lse) - ((t ? ts * t[j] : T(0)) + c) * (w ? w[j] : T(1));
   }
 };
@@ -135,7 +137,7 @@ template <class T>
 kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, const kiln_tensor &logits,
                      const kiln_tensor &target, const kiln_tensor &weight, const kiln_tensor &lse,
                      const kiln_tensor &gloss) {
-  const RowOps<T> ops{isa_kernels(ctx->isa)};
+  const RowOps<T> ops{isa_kernels(ctx->isa), stream_output(gx)};
   const int64_t C = a.C;
   const T *x = (const T *)logits.data, *w = weight.shape[0] ? (const T *)weight.data : nullptr;
   const T *li = (const T *)lse.data, *gi = (const T *)gloss.data;

@@ -11,6 +11,7 @@
 
 #include "cpu_ops.h"
 #include "prefetch.h"
+#include "strided_loop.h"
 
 namespace kiln::cpu {
 
@@ -65,12 +66,13 @@ kiln_status forward(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &
   T *yo = (T *)y.data, *mo = (T *)mean.data, *ro = (T *)rstd.data;
   const T *xi = (const T *)x.data, *wi = (const T *)opt(w), *bi = (const T *)opt(b);
   const RowKernels &k = isa_kernels(ctx->isa)->rows;
+  const bool stream = stream_output(y);
   const int64_t grain = n >= kTaskElems ? 1 : kTaskElems / (n > 0 ? n : 1);
   parallel_for(ctx->pool.get(), rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       if (r + 1 < r1) prefetch_bytes(xi + (r + 1) * n, n * (int64_t)sizeof(T));
       if constexpr (std::is_same_v<T, float>)
-        k.layer_norm_f32(yo + r * n, xi + r * n, wi, bi, n, (float)eps, rms, mo + r, ro + r);
+        k.layer_norm_f32(yo + r * n, xi + r * n, wi, bi, n, (float)eps, rms, mo + r, ro + r, stream);
       else
         layer_norm_ref<T>(yo + r * n, xi + r * n, wi, bi, n, (T)eps, rms, mo + r, ro + r);
     }
@@ -87,6 +89,7 @@ kiln_status backward(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor
   const T *gyi = (const T *)gy.data, *xi = (const T *)x.data, *wi = (const T *)opt(w);
   const T *mi = (const T *)mean.data, *ri = (const T *)rstd.data;
   const RowKernels &k = isa_kernels(ctx->isa)->rows;
+  const bool stream = stream_output(gx);
   const int64_t block = n >= kBlockElems ? 1 : kBlockElems / (n > 0 ? n : 1);
   const int64_t nblocks = (rows + block - 1) / block;
   const bool sums = gwo || gbo;
@@ -102,7 +105,7 @@ kiln_status backward(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor
           prefetch_bytes(gyi + (r + 1) * n, n * (int64_t)sizeof(T));
         }
         if constexpr (std::is_same_v<T, float>)
-          k.layer_norm_backward_f32(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms);
+          k.layer_norm_backward_f32(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms, stream);
         else
           layer_norm_backward_ref<T>(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms);
       }

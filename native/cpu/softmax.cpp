@@ -10,6 +10,7 @@
 
 #include "cpu_ops.h"
 #include "prefetch.h"
+#include "strided_loop.h"
 
 namespace kiln::cpu {
 
@@ -94,13 +95,15 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
   const kiln_tensor ts[2] = {out, in};
   if (kiln_status st = check(ctx, "softmax", ts, 2, dim)) return st;
   const Geometry g = geometry(in, dim);
+  const bool stream = stream_output(out);
   if (in.dtype == KILN_FLOAT32) {
     const RowKernels &k = isa_kernels(ctx->isa)->rows;
     float *o = (float *)out.data;
     const float *x = (const float *)in.data;
-    for_pieces(ctx, g,
-               [&](int64_t b, int64_t n, int64_t s, int64_t cols) { k.softmax_f32(o + b, x + b, n, s, cols, log); },
-               {x});
+    for_pieces(
+        ctx, g,
+        [&](int64_t b, int64_t n, int64_t s, int64_t cols) { k.softmax_f32(o + b, x + b, n, s, cols, log, stream); },
+        {x});
   } else {
     double *o = (double *)out.data;
     const double *x = (const double *)in.data;
@@ -116,13 +119,14 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
   const kiln_tensor ts[3] = {gx, gy, y};
   if (kiln_status st = check(ctx, "softmax_backward", ts, 3, dim)) return st;
   const Geometry g = geometry(y, dim);
+  const bool stream = stream_output(gx);
   if (y.dtype == KILN_FLOAT32) {
     const RowKernels &k = isa_kernels(ctx->isa)->rows;
     float *o = (float *)gx.data;
     const float *a = (const float *)gy.data, *b = (const float *)y.data;
     for_pieces(ctx, g,
                [&](int64_t p, int64_t n, int64_t s, int64_t cols) {
-                 k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log);
+                 k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log, stream);
                },
                {a, b});
   } else {

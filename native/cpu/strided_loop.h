@@ -95,6 +95,17 @@ void walk(const Plan<K> &p, int64_t begin, int64_t end, const F &f) {
 // Elements per task for memory-bound loops: a share must be worth well over a ~2 us handoff.
 constexpr int64_t kElementwiseGrain = 1 << 16;
 
+// Outputs of at least this many bytes are written with non-temporal stores by the memory-bound
+// kernels (the `stream` flag of arch/isa.h's row and nn entries): half of a 32 MB last-level
+// cache, so an output that size would not be read back from it anyway, and streaming saves the
+// read-for-ownership of every line (the copy-bandwidth reference, memcpy, does the same).
+constexpr int64_t kStreamBytes = 16 << 20;
+inline bool stream_output(const kiln_tensor &t) {
+  int64_t n = t.dtype == KILN_FLOAT64 ? 8 : 4;
+  for (int d = 0; d < t.ndim; d++) n *= t.shape[d];
+  return n >= kStreamBytes;
+}
+
 template <int K, class F>
 void parallel_walk(ThreadPool *pool, const Plan<K> &p, int64_t grain, const F &f) {
   parallel_for(pool, p.numel, grain, [&](int64_t b, int64_t e) { walk(p, b, e, f); });

@@ -4,6 +4,7 @@
 // scalar loops when an entry returns false. generic.cpp is the twin the tests compare against.
 #pragma once
 #include <cstdint>
+#include <vector>  // rows.inc: per-thread row scratch
 
 #include "kiln.h"
 #include "nn_kernels.h"
@@ -107,21 +108,23 @@ struct ConvKernels {
 };
 // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
 struct RowKernels {
+  // Each writer takes `stream`: write the output with non-temporal stores (set by the drivers for
+  // outputs of at least kStreamBytes, cpu_ops.h).
   // Softmax (log: log-softmax) over n elements at `stride`: 1 is one contiguous row; otherwise
   // columns [0, cols) of an [n, stride] block, vectorised across columns.
-  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log);
+  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream);
   void (*softmax_backward_f32)(float *gx, const float *gy, const float *y, int64_t n, int64_t stride, int64_t cols,
-                               bool log);
+                               bool log, bool stream);
   float (*logsumexp_f32)(const float *x, int64_t n);
   // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
   void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
-                         float *mean, float *rstd);
+                         float *mean, float *rstd, bool stream);
   // One row's gx; adds its share of grad weight / grad bias into dw / db when not null.
   void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
-                                  int64_t n, float mean, float rstd, bool rms);
+                                  int64_t n, float mean, float rstd, bool rms, bool stream);
   // gx[j] = a exp(x[j] - lse) - (ts t[j] + c) w[j] (t null: 0, w null: 1): cross-entropy's gradient.
   void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
-                        const float *w, float c);
+                        const float *w, float c, bool stream);
 };
 // Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
 // row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:

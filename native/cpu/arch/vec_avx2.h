@@ -38,6 +38,17 @@ struct Vec {
   static F min(F a, F b) { return _mm256_blendv_ps(_mm256_min_ps(a, b), a, is_nan(a)); }
   // x as the second operand: vmaxps/vminps return it when it is NaN.
   static F clamp(F x, F lo, F hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, x)); }
+  static F max_any(F a, F b) { return _mm256_max_ps(a, b); }
+  // p 2^n for integral n in [-252, 254], in two exact power-of-two factors.
+  static F scalef(F p, F n) {
+    __m256i k = _mm256_cvtps_epi32(n), h = _mm256_srai_epi32(k, 1);
+    auto pow2 = [](__m256i e) {
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+    };
+    return _mm256_mul_ps(_mm256_mul_ps(p, pow2(h)), pow2(_mm256_sub_epi32(k, h)));
+  }
+  static void stream(float *p, F v) { _mm256_stream_ps(p, v); }  // p 32-byte aligned
+  static void stream_fence() { _mm_sfence(); }
   static F neg(F a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
   static F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
   static F floor(F a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }

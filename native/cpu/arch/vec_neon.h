@@ -43,6 +43,15 @@ struct Vec {
   static F max(F a, F b) { return vbslq_f32(is_nan(a), a, vbslq_f32(vcgtq_f32(a, b), a, b)); }
   static F min(F a, F b) { return vbslq_f32(is_nan(a), a, vbslq_f32(vcltq_f32(a, b), a, b)); }
   static F clamp(F x, F lo, F hi) { return vminq_f32(vmaxq_f32(x, lo), hi); }  // FMAX/FMIN keep NaN
+  static F max_any(F a, F b) { return vmaxq_f32(a, b); }                       // NaN if either is NaN
+  // p 2^n for integral n in [-252, 254], in two exact power-of-two factors.
+  static F scalef(F p, F n) {
+    int32x4_t k = vcvtnq_s32_f32(n), h = vshrq_n_s32(k, 1);
+    auto pow2 = [](int32x4_t e) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(e, vdupq_n_s32(127)), 23)); };
+    return vmulq_f32(vmulq_f32(p, pow2(h)), pow2(vsubq_s32(k, h)));
+  }
+  static void stream(float *p, F v) { vst1q_f32(p, v); }
+  static void stream_fence() {}
   static F neg(F a) { return vnegq_f32(a); }
   static F abs(F a) { return vabsq_f32(a); }
   static F floor(F a) { return vrndmq_f32(a); }
