@@ -5,7 +5,7 @@
 #include <cinttypes>
 #include <memory>
 
-#include "../../core/philox.h"
+#include "../../core/philox_sample.h"
 // scalar_math.h compares unsigned values with zero in its generic functors: intended.
 #pragma nv_diag_suppress 186
 #include "../../cpu/scalar_math.h"

@@ -273,53 +273,14 @@ void test_scatter() {
 
 // ---------------------------------------------------------------- random
 
-constexpr double kTwoPi = 6.283185307179586;
-
-// random.cpp's sample(), on the host.
-template <bool Normal, bool Wide>
-double cpu_sample(uint64_t seed, uint64_t offset, int64_t e, double p0, double p1) {
-  if (Wide) {
-    Philox4 r = philox4x32_10(offset + (uint64_t)e / 2, seed);
-    if (!Normal) {
-      int l = (int)(e & 1) * 2;
-      return p0 + (p1 - p0) * u64_to_unit(r.v[l], r.v[l + 1]);
-    }
-    double u1 = 1.0 - u64_to_unit(r.v[0], r.v[1]), u2 = u64_to_unit(r.v[2], r.v[3]);
-    double rad = std::sqrt(-2.0 * std::log(u1));
-    return p0 + p1 * rad * ((e & 1) ? std::sin(kTwoPi * u2) : std::cos(kTwoPi * u2));
-  }
-  Philox4 r = philox4x32_10(offset + (uint64_t)e / 4, seed);
-  int lane = (int)(e & 3);
-  if (!Normal) return p0 + (p1 - p0) * (double)u32_to_unit(r.v[lane]);
-  int pair = lane & 2;
-  double u1 = u32_to_open_unit(r.v[pair]), u2 = (double)u32_to_unit(r.v[pair + 1]);
-  double rad = std::sqrt(-2.0 * std::log(u1));
-  return p0 + p1 * rad * ((lane & 1) ? std::sin(kTwoPi * u2) : std::cos(kTwoPi * u2));
-}
-
-template <class T>
-T cpu_below(double lo, double hi) {
-  T x = store<T>(hi);
-  for (int guard = 0; guard < 4 && (double)load(x) >= hi; guard++) {
-    if constexpr (std::is_floating_point_v<T>) {
-      x = std::nextafter(x, -std::numeric_limits<T>::infinity());
-    } else {
-      uint16_t b = x.bits;
-      if ((b & 0x7fff) == 0)
-        b = 0x8001;
-      else
-        b = (b & 0x8000) ? (uint16_t)(b + 1) : (uint16_t)(b - 1);
-      x.bits = b;
-    }
-  }
-  return (double)load(x) < lo ? store<T>(lo) : x;
-}
-
+// The expected value of element e: core/philox_sample.h compiled for the host, as random.cpp runs it
+// (the CPU stream itself is pinned by test/unit/determinism.test.ts).
 template <class T, bool Normal>
 T cpu_random(uint64_t seed, uint64_t offset, int64_t e, double p0, double p1) {
   constexpr bool wide = std::is_same_v<T, double>;
-  T v = store<T>(cpu_sample<Normal, wide>(seed, offset, e, p0, p1));
-  if (!Normal && (double)load(v) >= p1) v = cpu_below<T>(p0, p1);
+  const Philox4 r = philox4x32_10(philox_block<wide>(offset, e), seed);
+  T v = store<T>(philox_sample<Normal, wide>(r, e, p0, p1, p1 - p0));
+  if (!Normal && (double)load(v) >= p1) v = philox_uniform_top<T>(p0, p1);
   return v;
 }
 
