@@ -4,52 +4,28 @@
 #pragma once
 #include <cstdint>
 
+#include "../core/collapse.h"
 #include "../core/dtype.h"
 #include "../core/thread_pool.h"
 #include "kiln.h"
 
 namespace kiln::cpu {
 
+// The walk's operands: their collapsed shape (core/collapse.h) and where each starts.
 template <int K>
-struct Plan {
-  int ndim = 0;  // >= 1 after make_plan; the last dimension is the inner run
-  int64_t shape[KILN_MAX_DIMS];
-  int64_t st[K][KILN_MAX_DIMS];  // element strides per operand
+struct Plan : Collapsed<K> {
   char *base[K];
   int64_t esize[K];
-  int64_t numel = 1;
 };
 
-// All operands must have the shape of ops[0] (the TS layer expands broadcasts into 0-strides).
 template <int K>
 Plan<K> make_plan(const kiln_tensor *const (&ops)[K]) {
   Plan<K> p;
-  const kiln_tensor &t0 = *ops[0];
   for (int k = 0; k < K; k++) {
     p.base[k] = (char *)ops[k]->data;
     p.esize[k] = (int64_t)dtype_size(ops[k]->dtype);
   }
-  int nd = 0;
-  for (int d = 0; d < t0.ndim; d++) {
-    p.numel *= t0.shape[d];
-    if (t0.shape[d] == 1) continue;
-    bool merge = nd > 0;
-    for (int k = 0; k < K && merge; k++) merge = p.st[k][nd - 1] == ops[k]->strides[d] * t0.shape[d];
-    if (merge) {
-      p.shape[nd - 1] *= t0.shape[d];
-      for (int k = 0; k < K; k++) p.st[k][nd - 1] = ops[k]->strides[d];
-    } else {
-      p.shape[nd] = t0.shape[d];
-      for (int k = 0; k < K; k++) p.st[k][nd] = ops[k]->strides[d];
-      nd++;
-    }
-  }
-  if (nd == 0) {
-    p.shape[0] = 1;
-    for (int k = 0; k < K; k++) p.st[k][0] = 0;
-    nd = 1;
-  }
-  p.ndim = nd;
+  collapse_dims(p, ops);
   return p;
 }
 

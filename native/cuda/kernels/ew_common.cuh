@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../../core/collapse.h"
 #include "../../core/dtype.h"
 #include "common.cuh"
 #include "launch.h"
@@ -19,14 +20,10 @@ namespace kiln::cuda {
 
 constexpr int kEwThreads = 256;  // threads per block of the elementwise kernels
 
-// Operands of one shape (ops[0]'s), collapsed like native/cpu's make_plan: size-1 dims dropped,
-// adjacent dims merged when every operand's strides allow. Strides are in bytes here.
+// Operands of one shape (ops[0]'s), collapsed by core/collapse.h; to_bytes() turns the strides
+// into bytes.
 template <int K>
-struct Geom {
-  int ndim = 0;
-  int64_t numel = 1;
-  int64_t shape[KILN_MAX_DIMS];
-  int64_t st[K][KILN_MAX_DIMS];  // element strides until to_bytes(), then bytes
+struct Geom : Collapsed<K> {
   char *base[K];
   int esize[K];
 };
@@ -34,32 +31,11 @@ struct Geom {
 template <int K>
 Geom<K> make_geom(const kiln_tensor *const (&ops)[K]) {
   Geom<K> g;
-  const kiln_tensor &t0 = *ops[0];
   for (int k = 0; k < K; k++) {
     g.base[k] = (char *)ops[k]->data;
     g.esize[k] = (int)dtype_size(ops[k]->dtype);
   }
-  int nd = 0;
-  for (int d = 0; d < t0.ndim; d++) {
-    g.numel *= t0.shape[d];
-    if (t0.shape[d] == 1) continue;
-    bool merge = nd > 0;
-    for (int k = 0; k < K && merge; k++) merge = g.st[k][nd - 1] == ops[k]->strides[d] * t0.shape[d];
-    if (merge) {
-      g.shape[nd - 1] *= t0.shape[d];
-      for (int k = 0; k < K; k++) g.st[k][nd - 1] = ops[k]->strides[d];
-    } else {
-      g.shape[nd] = t0.shape[d];
-      for (int k = 0; k < K; k++) g.st[k][nd] = ops[k]->strides[d];
-      nd++;
-    }
-  }
-  if (nd == 0) {
-    g.shape[0] = 1;
-    for (int k = 0; k < K; k++) g.st[k][0] = 0;
-    nd = 1;
-  }
-  g.ndim = nd;
+  collapse_dims(g, ops);
   return g;
 }
 

@@ -1,5 +1,5 @@
 // Device helpers shared by the nn launchers (activation.cu, dropout.cu): strided operands of one
-// shape collapsed to the fewest dimensions exactly like native/cpu/strided_loop.h's make_plan (so
+// shape collapsed to the fewest dimensions by core/collapse.h, as the CPU walk does (so
 // the flat index is the row-major element index, which dropout's Philox counters rely on), and
 // 16-byte vector types for the contiguous fast paths.
 #pragma once
@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "../../core/collapse.h"
 #include "../../core/dtype.h"
 #include "common.cuh"
 
@@ -15,40 +16,14 @@ namespace kiln::cuda::nn {
 constexpr int kEwThreads = 256;  // threads per block of the elementwise kernels
 constexpr int kEwBlocksPerSm = 8;
 
-// K operands of ops[0]'s shape, collapsed (dims of size 1 dropped, mergeable neighbours merged).
+// K operands of ops[0]'s shape, collapsed by core/collapse.h.
 template <int K>
-struct EwPlan {
-  int ndim = 1;
-  int64_t shape[KILN_MAX_DIMS];
-  int64_t st[K][KILN_MAX_DIMS];  // element strides per operand
-  int64_t numel = 1;
-};
+using EwPlan = Collapsed<K>;
 
 template <int K>
 inline EwPlan<K> ew_plan(const kiln_tensor *const (&ops)[K]) {
   EwPlan<K> p;
-  const kiln_tensor &t0 = *ops[0];
-  int nd = 0;
-  for (int d = 0; d < t0.ndim; d++) {
-    p.numel *= t0.shape[d];
-    if (t0.shape[d] == 1) continue;
-    bool merge = nd > 0;
-    for (int k = 0; k < K && merge; k++) merge = p.st[k][nd - 1] == ops[k]->strides[d] * t0.shape[d];
-    if (merge) {
-      p.shape[nd - 1] *= t0.shape[d];
-      for (int k = 0; k < K; k++) p.st[k][nd - 1] = ops[k]->strides[d];
-    } else {
-      p.shape[nd] = t0.shape[d];
-      for (int k = 0; k < K; k++) p.st[k][nd] = ops[k]->strides[d];
-      nd++;
-    }
-  }
-  if (nd == 0) {
-    p.shape[0] = 1;
-    for (int k = 0; k < K; k++) p.st[k][0] = 0;
-    nd = 1;
-  }
-  p.ndim = nd;
+  collapse_dims(p, ops);
   return p;
 }
 
