@@ -7,6 +7,7 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/nn.h"
+#include "kernels/pool.h"
 #include "kernels/rows.h"
 #include "kiln_ops.gen.h"
 #include "op_args.h"
@@ -97,14 +98,14 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
                                       attr[0]);
     case KILN_OP_EMBEDDING: return embedding_cuda(L, o[0], in[0], in[1]);
     case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cuda(L, o[0], in[0], in[1], (int64_t)attr[0]);
+    case KILN_OP_MAX_POOL2D: return max_pool2d_cuda(L, o[0], o[1], in[0], attr);
+    case KILN_OP_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, false, false);
+    case KILN_OP_AVG_POOL2D_BACKWARD: return avg_pool2d_cuda(L, o[0], in[0], attr, false, true);
+    case KILN_OP_ADAPTIVE_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, true, false);
+    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: return avg_pool2d_cuda(L, o[0], in[0], attr, true, true);
     case KILN_OP_CONV2D:
     case KILN_OP_CONV2D_BACKWARD_INPUT:
     case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_MAX_POOL2D:
-    case KILN_OP_AVG_POOL2D:
-    case KILN_OP_AVG_POOL2D_BACKWARD:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD:
     case KILN_OP_ATTENTION:
     case KILN_OP_ATTENTION_BACKWARD:
       return fail(L, KILN_ERR_NOT_COMPILED,
@@ -119,11 +120,6 @@ bool has_cuda_kernel(int op) {
     case KILN_OP_CONV2D:
     case KILN_OP_CONV2D_BACKWARD_INPUT:
     case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_MAX_POOL2D:
-    case KILN_OP_AVG_POOL2D:
-    case KILN_OP_AVG_POOL2D_BACKWARD:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD:
     case KILN_OP_ATTENTION:
     case KILN_OP_ATTENTION_BACKWARD: return false;
     default: return op >= 0 && op < KILN_OP_COUNT;
