@@ -39,6 +39,14 @@ KILN_WEAK kiln_status scatter_cuda(const Launch &L, const kiln_tensor &out, cons
                                    const kiln_tensor &src, int dim, bool accumulate) {
   return fail(L, KILN_ERR_NOT_COMPILED, "scatter_cuda: not in this build (native/cuda/kernels/elementwise*.cu)");
 }
+KILN_WEAK kiln_status gather_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &in,
+                                  const kiln_tensor &index, int dim, int64_t *bad_index) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "gather_cuda: not in this build (native/cuda/kernels/elementwise*.cu)");
+}
+KILN_WEAK kiln_status scatter_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &index,
+                                   const kiln_tensor &src, int dim, bool accumulate, int64_t *bad_index) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "scatter_cuda: not in this build (native/cuda/kernels/elementwise*.cu)");
+}
 KILN_WEAK kiln_status uniform_cuda(const Launch &L, const kiln_tensor &out, uint64_t seed, uint64_t offset, double lo,
                                    double hi) {
   return fail(L, KILN_ERR_NOT_COMPILED, "uniform_cuda: not in this build (native/cuda/kernels/elementwise*.cu)");
