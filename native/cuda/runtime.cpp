@@ -42,6 +42,8 @@ Device::Device(int i) : index(i) {}
 Device::~Device() {
   if (stream) cudaStreamSynchronize(stream);
   if (bad_words) cudaFree(bad_words);
+  if (bad_host) cudaFreeHost(bad_host);
+  if (bad_copied) cudaEventDestroy(bad_copied);
   allocator.reset();
   for (int k = 0; k < 2; k++) {
     if (staged[k]) cudaEventDestroy(staged[k]);
@@ -61,16 +63,25 @@ int64_t *Device::bad_slot(const char *op, int dim, int64_t limit) {
 }
 
 kiln_status Device::take_bad_index(std::string *why) {
-  std::lock_guard<std::mutex> g(bad_mu);
-  if (!bad_words || bad_used == 0) return KILN_OK;
-  const int n = bad_used;
-  int64_t seen[kBadSlots];
-  // Ordered after every launch that took one of these words (they were enqueued under bad_mu).
-  cudaError_t e = cudaMemcpyAsync(seen, bad_words, n * sizeof(int64_t), cudaMemcpyDeviceToHost, stream);
-  if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
-  cudaError_t r =
-      cudaMemcpyAsync(bad_words, bad_words + kBadSlots, n * sizeof(int64_t), cudaMemcpyDeviceToDevice, stream);
-  bad_used = 0;
+  std::lock_guard<std::mutex> c(bad_check_mu);
+  int64_t pageable[kBadSlots];
+  int64_t *seen = bad_host ? bad_host : pageable;
+  BadSlot slots[kBadSlots];
+  int n = 0;
+  cudaError_t e = cudaSuccess, r = cudaSuccess;
+  {
+    std::lock_guard<std::mutex> g(bad_mu);
+    if (!bad_words || bad_used == 0) return KILN_OK;
+    n = bad_used;
+    std::copy(bad_slots, bad_slots + n, slots);
+    // Ordered after every launch that took one of these words (they were enqueued under bad_mu),
+    // and the reset before every later one.
+    e = cudaMemcpyAsync(seen, bad_words, n * sizeof(int64_t), cudaMemcpyDeviceToHost, stream);
+    if (e == cudaSuccess && bad_copied) e = cudaEventRecord(bad_copied, stream);
+    r = cudaMemcpyAsync(bad_words, bad_words + kBadSlots, n * sizeof(int64_t), cudaMemcpyDeviceToDevice, stream);
+    bad_used = 0;
+  }
+  if (e == cudaSuccess) e = bad_copied ? cudaEventSynchronize(bad_copied) : cudaStreamSynchronize(stream);
   if (e != cudaSuccess || r != cudaSuccess) {
     if (e == cudaSuccess) e = r;
     cudaGetLastError();
@@ -82,7 +93,7 @@ kiln_status Device::take_bad_index(std::string *why) {
   }
   for (int k = 0; k < n; k++) {
     if (seen[k] == INT64_MIN) continue;
-    const BadSlot &b = bad_slots[k];
+    const BadSlot &b = slots[k];
     char buf[384];
     if (b.launches == 1)
       std::snprintf(buf, sizeof buf,
@@ -170,6 +181,12 @@ Device *device(kiln_context *ctx, int index, kiln_status *why) {
       cudaGetLastError();
       if (w) cudaFree(w);
     }
+    void *h = nullptr;
+    if (d->bad_words && cudaHostAlloc(&h, Device::kBadSlots * sizeof(int64_t), cudaHostAllocDefault) == cudaSuccess)
+      d->bad_host = static_cast<int64_t *>(h);
+    if (d->bad_words && cudaEventCreateWithFlags(&d->bad_copied, cudaEventDisableTiming) != cudaSuccess)
+      d->bad_copied = nullptr;
+    cudaGetLastError();
   }
   // Pinned staging is an optimisation: without it copies fall back to pageable memory.
   for (int k = 0; k < 2; k++) {

@@ -56,11 +56,17 @@ struct Device {
   int64_t *bad_words = nullptr;  // device: kBadSlots words, then kBadSlots INT64_MIN (the reset source)
   BadSlot bad_slots[kBadSlots] = {};
   int bad_used = 0;
+  // The check's side: one at a time (bad_check_mu); the words are copied into pinned bad_host and
+  // waited for through bad_copied outside bad_mu, so launches on the main thread never wait for
+  // the stream while an async read checks (with pageable memory or no event, they may).
+  std::mutex bad_check_mu;
+  int64_t *bad_host = nullptr;
+  cudaEvent_t bad_copied = nullptr;
   // The word for one more launch of `op` (caller holds bad_mu); null when the words could not be
   // allocated (bad indices are then only skipped, as before).
   int64_t *bad_slot(const char *op, int dim, int64_t limit);
   // After a synchronisation: KILN_OK, or KILN_ERR_INDEX (or KILN_ERR_CUDA) with *why set; the
-  // words are reset either way. Takes bad_mu.
+  // words are reset either way. Takes bad_check_mu, and bad_mu briefly.
   kiln_status take_bad_index(std::string *why);
 };
 
