@@ -2,7 +2,8 @@
 // - max pooling: one thread per output, the CPU's rule (first tap inside the input, then a larger
 //   value or a NaN wins), flat h * W + w indices, -1 and -inf for a window with no tap inside. The
 //   2x2 / 2 window without padding or dilation reads its two rows as 8- or 16-byte pairs when the
-//   rows allow it (the same rule, unrolled); border windows take the general loop.
+//   rows allow it (the same rule, unrolled); border windows take the general loop. Variant 2
+//   (float32) does two outputs per thread with 16-byte loads; kMaxPoolVariant picks the default.
 // - average and adaptive average pooling: one thread per output, the window summed in double in
 //   the CPU's order and divided like the CPU; backward: one thread per input element, gathering
 //   dy / divisor from the windows that cover it in the CPU's (oh, ow) order, summed in double, so
@@ -11,6 +12,7 @@
 //   atomics even where windows overlap).
 // Bench: native/cuda/test/pool_test.cu (2x2/2 and 3x3/2 max pooling on a 1 GiB tensor).
 #include <cmath>
+#include <type_traits>
 
 #include "common.cuh"
 #include "pool.h"
@@ -87,6 +89,38 @@ __global__ void max_pool_forward_kernel(T *y, int64_t *idx, const T *x, int64_t 
     }
     y[o] = best;
     idx[o] = at;
+  }
+}
+
+// Variant 2 of the 2x2 / 2 window (float32): two outputs per thread from 16-byte loads of both
+// rows, 8- and 16-byte stores of the values and indices. Needs W % 4 == 0, OW even, and x, y, idx
+// aligned to 16, 8, 16 bytes; a pair with a tap outside the input (ceil-mode overhang) takes the
+// general loop. The same rule as above, unrolled per output.
+__global__ void max_pool_k2s2_pairs_kernel(float *y, int64_t *idx, const float *x, int64_t pairs, MaxGeo g) {
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t q = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; q < pairs; q += stride) {
+    const int64_t o = 2 * q;  // OW even: a pair never straddles two rows
+    const int64_t ow = o % g.OW, t = o / g.OW, oh = t % g.OH, p = t / g.OH;
+    const float *xp = x + p * g.H * g.W;
+    float b0, b1;
+    int64_t a0, a1;
+    if (2 * oh + 1 < g.H && 2 * ow + 3 < g.W) {
+      const int64_t i0 = 2 * oh * g.W + 2 * ow, i1 = i0 + g.W;  // multiples of 4
+      const float4 r0 = *(const float4 *)(xp + i0), r1 = *(const float4 *)(xp + i1);
+      b0 = r0.x, a0 = i0;
+      take(r0.y, i0 + 1, b0, a0);
+      take(r1.x, i1, b0, a0);
+      take(r1.y, i1 + 1, b0, a0);
+      b1 = r0.z, a1 = i0 + 2;
+      take(r0.w, i0 + 3, b1, a1);
+      take(r1.z, i1 + 2, b1, a1);
+      take(r1.w, i1 + 3, b1, a1);
+    } else {
+      max_window(xp, g, oh, ow, b0, a0);
+      max_window(xp, g, oh, ow + 1, b1, a1);
+    }
+    *(float2 *)(y + o) = make_float2(b0, b1);
+    *(longlong2 *)(idx + o) = make_longlong2(a0, a1);
   }
 }
 
@@ -226,9 +260,11 @@ int64_t numel4(const kiln_tensor &t) { return t.shape[0] * t.shape[1] * t.shape[
 
 unsigned blocks_for(int64_t n) { return grid_for(n, kThreads); }
 
+bool aligned(const void *p, size_t to) { return (uintptr_t)p % to == 0; }
+
 template <class T>
-kiln_status max_forward(const Launch &L, const kiln_tensor &y, const kiln_tensor &idx, const kiln_tensor &x,
-                        const MaxGeo &g) {
+kiln_status max_forward(const Launch &L, int variant, const kiln_tensor &y, const kiln_tensor &idx,
+                        const kiln_tensor &x, const MaxGeo &g) {
   const int64_t total = numel4(y);
   if (total == 0) return KILN_OK;
   T *yp = (T *)y.data;
@@ -236,7 +272,13 @@ kiln_status max_forward(const Launch &L, const kiln_tensor &y, const kiln_tensor
   const T *xp = (const T *)x.data;
   const bool k2s2 =
       g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1;
-  const bool paired = k2s2 && g.W % 2 == 0 && (uintptr_t)xp % (2 * sizeof(T)) == 0;
+  if constexpr (std::is_same_v<T, float>) {
+    if (variant == 2 && k2s2 && g.W % 4 == 0 && g.OW % 2 == 0 && aligned(xp, 16) && aligned(yp, 8) && aligned(ip, 16)) {
+      max_pool_k2s2_pairs_kernel<<<blocks_for(total / 2), kThreads, 0, L.stream>>>(yp, ip, xp, total / 2, g);
+      return check_launch(L, "max_pool2d", "max_pool_k2s2_pairs_kernel");
+    }
+  }
+  const bool paired = k2s2 && g.W % 2 == 0 && aligned(xp, 2 * sizeof(T));
   const unsigned blocks = blocks_for(total);
   if (paired)
     max_pool_forward_kernel<T, 2><<<blocks, kThreads, 0, L.stream>>>(yp, ip, xp, total, g);
@@ -251,6 +293,11 @@ kiln_status max_forward(const Launch &L, const kiln_tensor &y, const kiln_tensor
 
 kiln_status max_pool2d_cuda(const Launch &L, const kiln_tensor &y, const kiln_tensor &idx, const kiln_tensor &x,
                             const double *attr) {
+  return max_pool2d_variant_cuda(L, kMaxPoolVariant, y, idx, x, attr);
+}
+
+kiln_status max_pool2d_variant_cuda(const Launch &L, int variant, const kiln_tensor &y, const kiln_tensor &idx,
+                                    const kiln_tensor &x, const double *attr) {
   if (!planes_ok(x, y) || !planes_ok(y, idx) || y.shape[2] != idx.shape[2] || y.shape[3] != idx.shape[3])
     return fail(L, KILN_ERR_SHAPE, "max_pool2d: contiguous [N, C, H, W] operands with matching planes expected");
   if (x.dtype != y.dtype || idx.dtype != KILN_INT64 || (x.dtype != KILN_FLOAT32 && x.dtype != KILN_FLOAT64))
@@ -258,7 +305,8 @@ kiln_status max_pool2d_cuda(const Launch &L, const kiln_tensor &y, const kiln_te
   int64_t a[8];
   if (!max_attrs(attr, a)) return fail(L, KILN_ERR_ARG, "max_pool2d: bad kernel, stride, padding or dilation");
   const MaxGeo g{x.shape[2], x.shape[3], y.shape[2], y.shape[3], a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
-  return x.dtype == KILN_FLOAT32 ? max_forward<float>(L, y, idx, x, g) : max_forward<double>(L, y, idx, x, g);
+  return x.dtype == KILN_FLOAT32 ? max_forward<float>(L, variant, y, idx, x, g)
+                                 : max_forward<double>(L, variant, y, idx, x, g);
 }
 
 kiln_status max_pool2d_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gy,

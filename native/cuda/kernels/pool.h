@@ -13,6 +13,12 @@ namespace kiln::cuda {
 // attr: kernel (h, w), stride, padding, dilation. The same values, indices and NaN rule as the CPU.
 kiln_status max_pool2d_cuda(const Launch &L, const kiln_tensor &y, const kiln_tensor &idx, const kiln_tensor &x,
                             const double *attr);
+// The same with the 2x2 / 2 float32 kernel variant chosen, for the benchmarks: 1 one output per
+// thread (8-byte row loads), 2 two outputs per thread (16-byte loads, needs W % 4 == 0); other
+// windows and dtypes ignore it. max_pool2d_cuda uses kMaxPoolVariant.
+constexpr int kMaxPoolVariant = 1;  // not yet measured on the H200 (pool_test's bench compares both)
+kiln_status max_pool2d_variant_cuda(const Launch &L, int variant, const kiln_tensor &y, const kiln_tensor &idx,
+                                    const kiln_tensor &x, const double *attr);
 // Average (attr: kernel, stride, padding, countIncludePad, divisor) or adaptive (attr unused)
 // pooling, forward (out pooled, in image) or backward (out the image's gradient, in the pooled
 // one). Sums in double in the CPU's order, so the results are the CPU's bits.

@@ -107,11 +107,13 @@ std::vector<T> pool_input(size_t n, int kind) {
   return v;
 }
 
+int g_variant = 1;  // the max_pool2d_variant_cuda variant under test
+
 template <class T>
 void max_case(int64_t N, int64_t C, int64_t H, int64_t W, const int64_t *a, int64_t OH, int64_t OW, int kind,
               int64_t offset, const std::string &label) {
   const int64_t planes = N * C;
-  const std::string name = std::string("max_pool2d_") + tname<T>() + " " + label;
+  const std::string name = std::string("max_pool2d_") + tname<T>() + " v" + std::to_string(g_variant) + " " + label;
   std::vector<T> hx = pool_input<T>(planes * H * W, kind);
   DevBuf<T> xb(planes * H * W + offset), yb(planes * OH * OW), gyb(planes * OH * OW), gxb(planes * H * W);
   DevBuf<int64_t> ib(planes * OH * OW);
@@ -122,7 +124,7 @@ void max_case(int64_t N, int64_t C, int64_t H, int64_t W, const int64_t *a, int6
               idx = desc(ib.p, KILN_INT64, {N, C, OH, OW});
   double attr[8];
   for (int i = 0; i < 8; i++) attr[i] = (double)a[i];
-  expect_ok(name, max_pool2d_cuda(launch(), y, idx, x, attr));
+  expect_ok(name, max_pool2d_variant_cuda(launch(), g_variant, y, idx, x, attr));
   sync_ok(name);
   std::vector<T> want;
   std::vector<int64_t> want_i;
@@ -159,6 +161,7 @@ void max_tests() {
       {1, 1, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1, true},    {3, 5, 33, 64, 2, 2, 2, 2, 0, 0, 1, 1, false},
       {2, 3, 17, 31, 2, 2, 2, 2, 0, 0, 1, 1, true},  {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, false},
       {2, 4, 65, 66, 3, 3, 2, 2, 1, 1, 1, 1, false}, {1, 2, 12, 13, 4, 3, 3, 2, 2, 1, 2, 3, true},
+      {2, 2, 9, 12, 2, 2, 2, 2, 0, 0, 1, 1, true},   {1, 3, 6, 4, 2, 2, 2, 2, 0, 0, 1, 1, false},
   };
   for (const Cfg &c : cfgs)
     for (int kind = 0; kind < 3; kind++)
@@ -442,7 +445,10 @@ void bench() {
                     idx = desc(ib.p, KILN_INT64, {N, C, 256, 256}), gx = desc(gxb.p, KILN_FLOAT32, {N, C, H, W});
   const double out_bytes = gib / 4 + gib / 2;  // a quarter as many outputs, 4 + 8 bytes each
   const double k2[8] = {2, 2, 2, 2, 0, 0, 1, 1}, k3[8] = {3, 3, 2, 2, 1, 1, 1, 1};
-  report_gbs("max_pool2d_2x2s2_f32_1GiB", gib + out_bytes, time_ms([&] { max_pool2d_cuda(L, y, idx, x, k2); }));
+  report_gbs("max_pool2d_2x2s2_f32_1GiB_v1", gib + out_bytes,
+             time_ms([&] { max_pool2d_variant_cuda(L, 1, y, idx, x, k2); }));
+  report_gbs("max_pool2d_2x2s2_f32_1GiB_v2", gib + out_bytes,
+             time_ms([&] { max_pool2d_variant_cuda(L, 2, y, idx, x, k2); }));
   report_gbs("max_pool2d_3x3s2p1_f32_1GiB", gib + out_bytes, time_ms([&] { max_pool2d_cuda(L, y, idx, x, k3); }));
   const double a2[8] = {2, 2, 2, 2, 0, 0, 0, 0};
   report_gbs("avg_pool2d_2x2s2_f32_1GiB", gib + gib / 4, time_ms([&] { avg_pool2d_cuda(L, y, x, a2, false, false); }));
@@ -461,7 +467,11 @@ void bench() {
 
 int main(int argc, char **argv) {
   bool run_bench = !(argc > 1 && std::string(argv[1]) == "--no-bench");
-  max_tests<float>();
+  for (int v : {1, 2}) {
+    g_variant = v;
+    max_tests<float>();
+  }
+  g_variant = 1;
   max_tests<double>();
   avg_tests<float>();
   avg_tests<double>();
