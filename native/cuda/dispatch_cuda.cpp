@@ -2,11 +2,15 @@
 // attribute decoding as the CPU (core/op_args.cpp). The switch mirrors core/dispatch.cpp's and
 // calls the X_cuda launchers of kernels/ with a Launch made from the device's state (stream,
 // scratch from the caching allocator, message buffer). KILN_CUDA_SYNC=1 waits after every op so an
-// asynchronous CUDA error is reported by the op that caused it.
+// asynchronous CUDA error is reported by the op that caused it. Gather and scatter get the device's
+// bad-index word (runtime.h), checked at the next synchronisation: ERR_INDEX without a sync per op.
 #include <cstring>
+#include <mutex>
+#include <string>
 
 #include "kernels/elementwise.h"
 #include "kernels/nn.h"
+#include "kernels/pool.h"
 #include "kernels/rows.h"
 #include "kiln_ops.gen.h"
 #include "op_args.h"
@@ -17,8 +21,9 @@ using namespace kiln::cuda;
 
 namespace {
 
+// `bad`: the device word where gather / scatter record an out-of-range index (Device::bad_slot).
 kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor *in, int nin, const double *attr,
-                      const OpArgs &a) {
+                      const OpArgs &a, int64_t *bad) {
   switch (op) {
     case KILN_OP_NEG: return unary_cuda(L, o[0], in[0], Unary::Neg);
     case KILN_OP_ABS: return unary_cuda(L, o[0], in[0], Unary::Abs);
@@ -68,9 +73,9 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_ARGMAX: return reduce_cuda(L, o[0], in[0], a.iattr, Reduce::ArgMax);
     case KILN_OP_ARGMIN: return reduce_cuda(L, o[0], in[0], a.iattr, Reduce::ArgMin);
     case KILN_OP_MATMUL: return matmul_cuda(L, o[0], in[0], in[1], a.has_bias ? &in[2] : nullptr, a.mm);
-    case KILN_OP_GATHER: return gather_cuda(L, o[0], in[0], in[1], a.iattr);
-    case KILN_OP_SCATTER: return scatter_cuda(L, o[0], in[0], in[1], a.iattr, false);
-    case KILN_OP_SCATTER_ADD: return scatter_cuda(L, o[0], in[0], in[1], a.iattr, true);
+    case KILN_OP_GATHER: return gather_cuda(L, o[0], in[0], in[1], a.iattr, bad);
+    case KILN_OP_SCATTER: return scatter_cuda(L, o[0], in[0], in[1], a.iattr, false, bad);
+    case KILN_OP_SCATTER_ADD: return scatter_cuda(L, o[0], in[0], in[1], a.iattr, true, bad);
     case KILN_OP_SOFTMAX: return softmax_cuda(L, o[0], in[0], a.iattr, attr[1] != 0);
     case KILN_OP_SOFTMAX_BACKWARD: return softmax_backward_cuda(L, o[0], in[0], in[1], a.iattr, attr[1] != 0);
     case KILN_OP_LAYER_NORM: return layer_norm_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], attr[0], attr[1] != 0);
@@ -97,14 +102,14 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
                                       attr[0]);
     case KILN_OP_EMBEDDING: return embedding_cuda(L, o[0], in[0], in[1]);
     case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cuda(L, o[0], in[0], in[1], (int64_t)attr[0]);
+    case KILN_OP_MAX_POOL2D: return max_pool2d_cuda(L, o[0], o[1], in[0], attr);
+    case KILN_OP_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, false, false);
+    case KILN_OP_AVG_POOL2D_BACKWARD: return avg_pool2d_cuda(L, o[0], in[0], attr, false, true);
+    case KILN_OP_ADAPTIVE_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, true, false);
+    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: return avg_pool2d_cuda(L, o[0], in[0], attr, true, true);
     case KILN_OP_CONV2D:
     case KILN_OP_CONV2D_BACKWARD_INPUT:
     case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_MAX_POOL2D:
-    case KILN_OP_AVG_POOL2D:
-    case KILN_OP_AVG_POOL2D_BACKWARD:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD:
     case KILN_OP_ATTENTION:
     case KILN_OP_ATTENTION_BACKWARD:
       return fail(L, KILN_ERR_NOT_COMPILED,
@@ -119,11 +124,6 @@ bool has_cuda_kernel(int op) {
     case KILN_OP_CONV2D:
     case KILN_OP_CONV2D_BACKWARD_INPUT:
     case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_MAX_POOL2D:
-    case KILN_OP_AVG_POOL2D:
-    case KILN_OP_AVG_POOL2D_BACKWARD:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D:
-    case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD:
     case KILN_OP_ATTENTION:
     case KILN_OP_ATTENTION_BACKWARD: return false;
     default: return op >= 0 && op < KILN_OP_COUNT;
@@ -131,11 +131,15 @@ bool has_cuda_kernel(int op) {
 }
 
 // After an op: with KILN_CUDA_SYNC, wait for it and name it in any error it caused.
+// A bad index a gather / scatter saw is reported here then, by the op itself.
 kiln_status after(kiln_context *ctx, Device *d, const char *what) {
   if (!state(ctx)->sync_each_op) return KILN_OK;
   cudaError_t e = cudaStreamSynchronize(d->stream);
   if (e == cudaSuccess) e = cudaGetLastError();
-  return e == cudaSuccess ? KILN_OK : cuda_fail(ctx, e, "%s on cuda:%d (KILN_CUDA_SYNC)", what, d->index);
+  if (e != cudaSuccess) return cuda_fail(ctx, e, "%s on cuda:%d (KILN_CUDA_SYNC)", what, d->index);
+  std::string why;
+  kiln_status st = d->take_bad_index(&why);
+  return st == KILN_OK ? KILN_OK : kiln::fail(ctx, st, "%s", why.c_str());
 }
 
 }  // namespace
@@ -148,7 +152,17 @@ kiln_status cuda_op_run(kiln_context *ctx, int device, int op, kiln_tensor *outs
   Device *d = cuda::device(ctx, device, &why);
   if (!d) return why;
   Launch L = d->launch();
-  kiln_status st = launch_op(L, op, outs, ins, nin, attrs, args);
+  kiln_status st;
+  if (op == KILN_OP_GATHER || op == KILN_OP_SCATTER || op == KILN_OP_SCATTER_ADD) {
+    // The dim's size for the message: the gathered input's, or the scattered-into output's.
+    const kiln_tensor &t = op == KILN_OP_GATHER ? ins[0] : outs[0];
+    const int dim = args.iattr;
+    const int64_t limit = dim >= 0 && dim < t.ndim ? t.shape[dim] : -1;
+    std::lock_guard<std::mutex> g(d->bad_mu);  // until the kernels are enqueued (runtime.h)
+    st = launch_op(L, op, outs, ins, nin, attrs, args, d->bad_slot(kiln_op_name(op), dim, limit));
+  } else {
+    st = launch_op(L, op, outs, ins, nin, attrs, args, nullptr);
+  }
   if (st != KILN_OK) {
     ctx->error = d->message[0] ? d->message : "CUDA launcher failed without a message";
     if (st == KILN_ERR_NOT_COMPILED) ctx->error += " (device cuda:" + std::to_string(device) + ")";

@@ -1,9 +1,10 @@
-// Weak stand-ins for the launchers of kernels/ (elementwise.h, rows.h, nn.h): each answers
+// Weak stand-ins for the launchers of kernels/ (elementwise.h, rows.h, nn.h, pool.h): each answers
 // ERR_NOT_COMPILED naming itself. The real launchers (kernels/*.cu) are strong definitions and
 // replace these at link time, so the runtime builds, links and loads whether or not a family's
 // kernels are present yet, and an op whose launcher is missing fails cleanly instead of at link.
 #include "kernels/elementwise.h"
 #include "kernels/nn.h"
+#include "kernels/pool.h"
 #include "kernels/rows.h"
 
 namespace kiln::cuda {
@@ -36,6 +37,14 @@ KILN_WEAK kiln_status gather_cuda(const Launch &L, const kiln_tensor &out, const
 }
 KILN_WEAK kiln_status scatter_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &index,
                                    const kiln_tensor &src, int dim, bool accumulate) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "scatter_cuda: not in this build (native/cuda/kernels/elementwise*.cu)");
+}
+KILN_WEAK kiln_status gather_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &in,
+                                  const kiln_tensor &index, int dim, int64_t *bad_index) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "gather_cuda: not in this build (native/cuda/kernels/elementwise*.cu)");
+}
+KILN_WEAK kiln_status scatter_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &index,
+                                   const kiln_tensor &src, int dim, bool accumulate, int64_t *bad_index) {
   return fail(L, KILN_ERR_NOT_COMPILED, "scatter_cuda: not in this build (native/cuda/kernels/elementwise*.cu)");
 }
 KILN_WEAK kiln_status uniform_cuda(const Launch &L, const kiln_tensor &out, uint64_t seed, uint64_t offset, double lo,
@@ -117,6 +126,18 @@ KILN_WEAK kiln_status matmul_cuda(const Launch &L, const kiln_tensor &out, const
 KILN_WEAK kiln_status optim_step_cuda(const Launch &L, kiln_optim kind, kiln_dtype dtype, const kiln_optim_item *items,
                                       int n, const double *hyper, int nhyper) {
   return fail(L, KILN_ERR_NOT_COMPILED, "optim_step_cuda: not in this build (native/cuda/kernels/nn*.cu)");
+}
+KILN_WEAK kiln_status max_pool2d_cuda(const Launch &L, const kiln_tensor &y, const kiln_tensor &idx,
+                                      const kiln_tensor &x, const double *attr) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "max_pool2d_cuda: not in this build (native/cuda/kernels/pool*.cu)");
+}
+KILN_WEAK kiln_status avg_pool2d_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &in,
+                                      const double *attr, bool adaptive, bool backward) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "avg_pool2d_cuda: not in this build (native/cuda/kernels/pool*.cu)");
+}
+KILN_WEAK kiln_status max_pool2d_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gy,
+                                               const kiln_tensor &idx, const double *attr) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "max_pool2d_backward_cuda: not in this build (native/cuda/kernels/pool*.cu)");
 }
 
 }  // namespace kiln::cuda

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,12 +41,74 @@ Device::Device(int i) : index(i) {}
 
 Device::~Device() {
   if (stream) cudaStreamSynchronize(stream);
+  if (bad_words) cudaFree(bad_words);
+  if (bad_host) cudaFreeHost(bad_host);
+  if (bad_copied) cudaEventDestroy(bad_copied);
   allocator.reset();
   for (int k = 0; k < 2; k++) {
     if (staged[k]) cudaEventDestroy(staged[k]);
     if (staging[k]) cudaFreeHost(staging[k]);
   }
   if (stream) cudaStreamDestroy(stream);
+}
+
+int64_t *Device::bad_slot(const char *op, int dim, int64_t limit) {
+  if (!bad_words) return nullptr;
+  if (bad_used < kBadSlots) {
+    bad_slots[bad_used] = BadSlot{op, dim, limit, 1};
+    return bad_words + bad_used++;
+  }
+  bad_slots[kBadSlots - 1].launches++;
+  return bad_words + (kBadSlots - 1);
+}
+
+kiln_status Device::take_bad_index(std::string *why) {
+  std::lock_guard<std::mutex> c(bad_check_mu);
+  int64_t pageable[kBadSlots];
+  int64_t *seen = bad_host ? bad_host : pageable;
+  BadSlot slots[kBadSlots];
+  int n = 0;
+  cudaError_t e = cudaSuccess, r = cudaSuccess;
+  {
+    std::lock_guard<std::mutex> g(bad_mu);
+    if (!bad_words || bad_used == 0) return KILN_OK;
+    n = bad_used;
+    std::copy(bad_slots, bad_slots + n, slots);
+    // Ordered after every launch that took one of these words (they were enqueued under bad_mu),
+    // and the reset before every later one.
+    e = cudaMemcpyAsync(seen, bad_words, n * sizeof(int64_t), cudaMemcpyDeviceToHost, stream);
+    if (e == cudaSuccess && bad_copied) e = cudaEventRecord(bad_copied, stream);
+    r = cudaMemcpyAsync(bad_words, bad_words + kBadSlots, n * sizeof(int64_t), cudaMemcpyDeviceToDevice, stream);
+    bad_used = 0;
+  }
+  if (e == cudaSuccess) e = bad_copied ? cudaEventSynchronize(bad_copied) : cudaStreamSynchronize(stream);
+  if (e != cudaSuccess || r != cudaSuccess) {
+    if (e == cudaSuccess) e = r;
+    cudaGetLastError();
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "checking indices on cuda:%d: CUDA error %s (%s)", index, cudaGetErrorName(e),
+                  cudaGetErrorString(e));
+    *why = buf;
+    return KILN_ERR_CUDA;
+  }
+  for (int k = 0; k < n; k++) {
+    if (seen[k] == INT64_MIN) continue;
+    const BadSlot &b = slots[k];
+    char buf[384];
+    if (b.launches == 1)
+      std::snprintf(buf, sizeof buf,
+                    "index %lld is out of range for dimension %d of size %lld (%s on cuda:%d, reported at the next "
+                    "synchronisation)",
+                    (long long)seen[k], b.dim, (long long)b.limit, b.op, index);
+    else
+      std::snprintf(buf, sizeof buf,
+                    "index %lld is out of range in one of %d index ops on cuda:%d (the first: %s, dimension %d of "
+                    "size %lld), reported at the next synchronisation",
+                    (long long)seen[k], b.launches, index, b.op, b.dim, (long long)b.limit);
+    *why = buf;
+    return KILN_ERR_INDEX;
+  }
+  return KILN_OK;
 }
 
 Launch Device::launch() {
@@ -106,6 +169,25 @@ Device *device(kiln_context *ctx, int index, kiln_status *why) {
     return nullptr;
   }
   d->allocator.reset(new DeviceAllocator(index, sync_stream, d.get()));
+  // The bad-index words (Device::bad_slot), all preset to INT64_MIN; without them bad indices are
+  // only skipped, so a failure here is not fatal.
+  {
+    std::vector<int64_t> none(2 * Device::kBadSlots, INT64_MIN);
+    void *w = nullptr;
+    if (cudaMalloc(&w, none.size() * sizeof(int64_t)) == cudaSuccess &&
+        cudaMemcpy(w, none.data(), none.size() * sizeof(int64_t), cudaMemcpyHostToDevice) == cudaSuccess) {
+      d->bad_words = static_cast<int64_t *>(w);
+    } else {
+      cudaGetLastError();
+      if (w) cudaFree(w);
+    }
+    void *h = nullptr;
+    if (d->bad_words && cudaHostAlloc(&h, Device::kBadSlots * sizeof(int64_t), cudaHostAllocDefault) == cudaSuccess)
+      d->bad_host = static_cast<int64_t *>(h);
+    if (d->bad_words && cudaEventCreateWithFlags(&d->bad_copied, cudaEventDisableTiming) != cudaSuccess)
+      d->bad_copied = nullptr;
+    cudaGetLastError();
+  }
   // Pinned staging is an optimisation: without it copies fall back to pageable memory.
   for (int k = 0; k < 2; k++) {
     if (cudaHostAlloc(&d->staging[k], Device::kStagingBytes, cudaHostAllocDefault) != cudaSuccess ||
@@ -263,9 +345,18 @@ kiln_status kiln_cuda_copy_d2h(kiln_context *ctx, int device, void *dst, const v
     if (n && d->allocator->room(src) < n)
       return kiln::fail(ctx, KILN_ERR_ARG, "copy from cuda:%d: larger than its block", device);
   }
-  if (n == 0) return KILN_OK;
-  cudaError_t e = kiln::cuda::d2h(d, (char *)dst, (const char *)src, n);
-  if (e == cudaSuccess) return KILN_OK;
+  cudaError_t e = n ? kiln::cuda::d2h(d, (char *)dst, (const char *)src, n) : cudaSuccess;
+  if (e == cudaSuccess) {
+    // A read is a synchronisation point: report a bad index an earlier gather / scatter saw.
+    std::string why;
+    kiln_status st = d->take_bad_index(&why);
+    if (st == KILN_OK) return KILN_OK;
+    if (msg) {
+      std::snprintf(msg, msg_len, "%s", why.c_str());
+      return st;
+    }
+    return kiln::fail(ctx, st, "%s", why.c_str());
+  }
   cudaGetLastError();
   if (msg) {
     std::snprintf(msg, msg_len, "read from cuda:%d: CUDA error %s (%s)", device, cudaGetErrorName(e),
@@ -293,7 +384,10 @@ kiln_status kiln_cuda_synchronize(kiln_context *ctx, int device) {
     Device *d = kiln::cuda::device(ctx, device, &why);
     if (!d) return why;
     cudaError_t e = cudaStreamSynchronize(d->stream);
-    return e == cudaSuccess ? KILN_OK : kiln::cuda::cuda_fail(ctx, e, "synchronize cuda:%d", device);
+    if (e != cudaSuccess) return kiln::cuda::cuda_fail(ctx, e, "synchronize cuda:%d", device);
+    std::string bad;
+    kiln_status st = d->take_bad_index(&bad);
+    return st == KILN_OK ? KILN_OK : kiln::fail(ctx, st, "%s", bad.c_str());
   }
   if (!s) return KILN_OK;
   for (size_t i = 0; i < s->devices.size(); i++)
