@@ -214,9 +214,9 @@ function compositeProbs(q: Tensor, k: Tensor, mask: Tensor | null, causal: boole
   const Sq = q._shape[q.ndim - 2],
     Sk = k._shape[k.ndim - 2];
   const m = causal
-    ? arange(0, Sq, 1)
+    ? arange(0, Sq, 1, { device: q.device })
         .unsqueeze(1)
-        .ge(arange(0, Sk, 1).unsqueeze(0))
+        .ge(arange(0, Sk, 1, { device: q.device }).unsqueeze(0))
     : mask;
   if (m) s = m.dtype === 'bool' ? s.maskedFill(m.logicalNot(), -Infinity) : s.add(m);
   return s.softmax(-1);

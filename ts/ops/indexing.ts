@@ -46,7 +46,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   runKernel(OP.GATHER, [out], [x, index], [d]);
   if (!isFloating(x.dtype)) return out;
   return record('gather', out, [x, index], (g, c) => [
-    zeros(c.inputs[0]._shape.slice(), { dtype: g.dtype }).scatterAdd(d, c.inputs[1], g),
+    zeros(c.inputs[0]._shape.slice(), { dtype: g.dtype, device: g.device }).scatterAdd(d, c.inputs[1], g),
     null,
   ]);
 }
@@ -64,7 +64,7 @@ function scatterImpl(name: 'scatter' | 'scatter_add', x: Tensor, dim: number, in
       `${name}: src of shape ${shapeStr(s._shape)} must have as many dims as input ${shapeStr(x._shape)}`,
     );
   const d = checkIndex(name, x, index, dim, s ?? undefined);
-  const srcT = s ?? full(index._shape.slice(), src as number, { dtype: x.dtype });
+  const srcT = s ?? full(index._shape.slice(), src as number, { dtype: x.dtype, device: x.device });
   const out = x.detach().clone();
   runKernel(name === 'scatter' ? OP.SCATTER : OP.SCATTER_ADD, [out], [index, srcT], [d]);
   if (!s) srcT.dispose();
@@ -201,7 +201,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
     starts[d] = pads[2 * i];
     shape[d] += pads[2 * i] + pads[2 * i + 1];
   }
-  const out = full(shape, value, { dtype: x.dtype });
+  const out = full(shape, value, { dtype: x.dtype, device: x.device });
   let v = out.detach();
   for (let d = 0; d < x.ndim; d++) {
     const nv = v.slice(d, starts[d], starts[d] + x._shape[d]);

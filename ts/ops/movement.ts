@@ -192,7 +192,7 @@ export function sliceBackward(
   step: number,
 ): Tensor {
   checkTensor(g, 'slice_backward', 'grad');
-  const out = zeros(shape, { dtype: g.dtype });
+  const out = zeros(shape, { dtype: g.dtype, device: g.device });
   const v = out.slice(dim, start, end, step);
   v.copy_(g.detach());
   v.dispose();

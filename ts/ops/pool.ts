@@ -92,7 +92,7 @@ export function maxPool2dWithIndices(x: Tensor, geo: MaxPoolGeometry, outSize: P
   const P = outSize[0] * outSize[1];
   // The indices ride along as an input, so the node keeps its own handle on them.
   const y = record(op, out, [x, idx], (g, c) => {
-    const flat = zeros([N, C, H * W], { dtype: g.dtype });
+    const flat = zeros([N, C, H * W], { dtype: g.dtype, device: g.device });
     return [flat.scatterAdd(2, c.inputs[1].reshape([N, C, P]), g.reshape([N, C, P])).reshape([N, C, H, W]), null];
   });
   return [y, idx];

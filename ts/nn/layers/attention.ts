@@ -8,6 +8,7 @@ import { arange, zeros } from '../../creation';
 import { KilnError } from '../../errors';
 import { linear } from '../../ops/linear';
 import { shapeStr } from '../../shape';
+import type { Device } from '../../device';
 import type { Tensor } from '../../tensor';
 import { ModuleList } from '../containers';
 import { constant_, xavierUniform_ } from '../init';
@@ -21,10 +22,10 @@ export { scaledDotProductAttention } from '../../ops/attention';
 export type { SdpaOptions } from '../../ops/attention';
 
 /** The [Sq, Sk] causal mask: true where key j <= query i. */
-function causalMask(sq: number, sk: number): Tensor {
-  return arange(0, sq, 1)
+function causalMask(sq: number, sk: number, device: Device): Tensor {
+  return arange(0, sq, 1, { device })
     .unsqueeze(1)
-    .ge(arange(0, sk, 1).unsqueeze(0));
+    .ge(arange(0, sk, 1, { device }).unsqueeze(0));
 }
 
 export interface MhaForwardOptions {
@@ -50,12 +51,16 @@ function sdpaMask(
   Sk: number,
 ): { attnMask: Tensor | null; isCausal: boolean } {
   if (!am && !kp) return { attnMask: null, isCausal: causal };
-  const parts = [am, kp, causal ? causalMask(Sq, Sk).logicalNot() : null].filter((m): m is Tensor => m !== null);
+  const parts = [am, kp, causal ? causalMask(Sq, Sk, (am ?? kp)!.device).logicalNot() : null].filter(
+    (m): m is Tensor => m !== null,
+  );
   if (parts.every((m) => m.dtype === 'bool')) {
     const blocked = parts.reduce((a, m) => a.logicalOr(m));
     return { attnMask: blocked.logicalNot(), isCausal: false };
   }
-  const additive = parts.map((m) => (m.dtype === 'bool' ? zeros(m.shape.slice()).maskedFill(m, -Infinity) : m));
+  const additive = parts.map((m) =>
+    m.dtype === 'bool' ? zeros(m.shape.slice(), { device: m.device }).maskedFill(m, -Infinity) : m,
+  );
   return { attnMask: additive.reduce((a, m) => a.add(m)), isCausal: false };
 }
 
@@ -119,7 +124,7 @@ export class MultiheadAttention extends Module {
     if (needWeights) {
       // The weights are asked for: scores and probabilities as tensors.
       let s = q.matmul(k.transpose(-1, -2)).mul(1 / Math.sqrt(Dh)); // [B, H, Sq, Sk]
-      if (o.isCausal) s = s.maskedFill(causalMask(Sq, Sk).logicalNot(), -Infinity);
+      if (o.isCausal) s = s.maskedFill(causalMask(Sq, Sk, s.device).logicalNot(), -Infinity);
       for (const m of [am, kp]) if (m) s = m.dtype === 'bool' ? s.maskedFill(m, -Infinity) : s.add(m);
       p = s.softmax(-1);
       heads = (pd > 0 ? dropout(p, pd, true) : p).matmul(v);
