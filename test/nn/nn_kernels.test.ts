@@ -48,6 +48,30 @@ test('batchNorm: double backward matches finite differences (the gradient is wri
   kiln.gradcheck((x, wi, bi) => F.batchNorm(x, null, null, { weight: wi, bias: bi }).pow(2), [f([5, 3]), w, b]);
 });
 
+// erfc by its continued fraction (z >= 2; float64-accurate there): the left tail of GELU, where
+// 1 + erf(x) has cancelled away and only an erfc form keeps relative accuracy.
+function erfcTail(z: number): number {
+  let f = 0;
+  for (let k = 300; k >= 1; k--) f = k / 2 / (z + f);
+  return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + f);
+}
+
+test('GELU keeps relative accuracy in its left tail (x in [-12, -3], forward and backward)', () => {
+  const x32 = kiln.linspace(-12, -3, 9001).to('float32');
+  const xs = x32.to('float64').toArray() as number[];
+  const y = F.gelu(x32).toArray() as number[],
+    g = geluBackward(kiln.onesLike(x32), x32).toArray() as number[];
+  let wy = 0,
+    wg = 0;
+  xs.forEach((x, i) => {
+    const cdf = 0.5 * erfcTail(-x / Math.SQRT2),
+      pdf = Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+    wy = Math.max(wy, Math.abs(y[i] - x * cdf) / Math.abs(x * cdf));
+    wg = Math.max(wg, Math.abs(g[i] - (cdf + x * pdf)) / Math.abs(cdf + x * pdf));
+  });
+  assert.ok(wy < 2e-6 && wg < 2e-6, `relative error ${wy} (forward), ${wg} (backward)`);
+});
+
 test('float32 vector paths stay within a few ulp of float64 (printed)', () => {
   const n = 1 << 18;
   const xs = kiln.rand([n], { dtype: 'float64' }).mul(24).sub(12);
