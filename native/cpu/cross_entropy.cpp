@@ -56,9 +56,12 @@ struct RowOps {
     for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i] * (c ? c[i] : T(1));
     return (T)s;
   }
-  void grad(T *gx, const T *x, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c) const {
-    if constexpr (std::is_same_v<T, float>) return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c, stream);
+  void grad(T *gx, const T *x, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c, int64_t hot = -1,
+            T hot_v = 0) const {
+    if constexpr (std::is_same_v<T, float>)
+      return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c, hot, hot_v, stream);
     for (int64_t j = 0; j < n; j++) gx[j] = a * std::exp(x[j] - lse) - ((t ? ts * t[j] : T(0)) + c) * (w ? w[j] : T(1));
+    if (hot >= 0 && hot < n) gx[hot] -= hot_v;
   }
 };
 
@@ -163,9 +166,9 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
         continue;
       }
       const T wt = w ? w[t] : T(1);
-      ops.grad(o, xr, C, li[r], g * (keep * wt + share * sw), nullptr, T(0), w, g * share);
-      o[t] -= g * keep * wt;
+      ops.grad(o, xr, C, li[r], g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
     }
+    stream_fence();  // the rows may have streamed their gradient
   });
   return KILN_OK;
 }

@@ -76,6 +76,7 @@ kiln_status forward(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &
       else
         layer_norm_ref<T>(yo + r * n, xi + r * n, wi, bi, n, (T)eps, rms, mo + r, ro + r);
     }
+    stream_fence();  // the rows may have streamed their output
   });
   return KILN_OK;
 }
@@ -110,6 +111,7 @@ kiln_status backward(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor
           layer_norm_backward_ref<T>(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms);
       }
     }
+    stream_fence();  // the rows may have streamed their output
   });
   if (!sums) return KILN_OK;
   parallel_for(ctx->pool.get(), n, 1024, [&](int64_t j0, int64_t j1) {

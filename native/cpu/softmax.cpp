@@ -75,6 +75,7 @@ void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, std::ini
         for (const void *base : pre) prefetch_bytes((const char *)base + (p + 1) * g.n * es, g.n * es);
       body(q * g.n * g.inner + j, g.n, g.inner, cols);
     }
+    stream_fence();  // the rows may have streamed their output
   });
 }
 

@@ -3,6 +3,9 @@
 // (pointers, inner strides, run length) and can take a SIMD path when the strides are 1 or 0.
 #pragma once
 #include <cstdint>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>  // _mm_sfence
+#endif
 
 #include "../core/collapse.h"
 #include "../core/dtype.h"
@@ -76,6 +79,12 @@ constexpr int64_t kElementwiseGrain = 1 << 16;
 // cache, so an output that size would not be read back from it anyway, and streaming saves the
 // read-for-ownership of every line (the copy-bandwidth reference, memcpy, does the same).
 constexpr int64_t kStreamBytes = 16 << 20;
+// Orders a task's non-temporal stores before what follows it; called once at the end of a task.
+inline void stream_fence() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_sfence();
+#endif
+}
 inline bool stream_output(const kiln_tensor &t) {
   int64_t n = t.dtype == KILN_FLOAT64 ? 8 : 4;
   for (int d = 0; d < t.ndim; d++) n *= t.shape[d];

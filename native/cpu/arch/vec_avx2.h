@@ -48,7 +48,6 @@ struct Vec {
     return _mm256_mul_ps(_mm256_mul_ps(p, pow2(h)), pow2(_mm256_sub_epi32(k, h)));
   }
   static void stream(float *p, F v) { _mm256_stream_ps(p, v); }  // p 32-byte aligned
-  static void stream_fence() { _mm_sfence(); }
   static F neg(F a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
   static F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
   static F floor(F a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }

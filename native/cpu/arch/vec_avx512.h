@@ -49,10 +49,8 @@ struct Vec {
   // vmaxps as is: b when unordered (reductions whose NaN shows up again later; max_any(lo, x) keeps x's NaN).
   static F max_any(F a, F b) { return _mm512_max_ps(a, b); }
   static F scalef(F p, F n) { return _mm512_scalef_ps(p, n); }  // p 2^n (n integral), rounded once
-  // Non-temporal store of a full vector at a 64-byte-aligned p; stream_fence orders them before
-  // the stores that follow (the end of a task).
+  // Non-temporal store of a full vector at a 64-byte-aligned p (the driver fences: strided_loop.h).
   static void stream(float *p, F v) { _mm512_stream_ps(p, v); }
-  static void stream_fence() { _mm_sfence(); }
   static F neg(F a) { return _mm512_xor_ps(a, _mm512_set1_ps(-0.0f)); }
   static F abs(F a) { return _mm512_abs_ps(a); }
   static F floor(F a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }

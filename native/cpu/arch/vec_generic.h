@@ -14,7 +14,7 @@
 //                    NaN reappears later); max_any(lo, x) keeps a NaN x
 //   scalef(p, n)     p * 2^n, n integral: any n on AVX-512, [-252, 254] elsewhere
 //   stream(p, v)     a store that bypasses the caches where the ISA has one, p aligned to a full
-//                    vector; stream_fence() after the last one of a task
+//                    vector; the driver fences after its task (strided_loop.h stream_fence)
 //
 // Included only by generic.cpp. The anonymous namespace keeps each ISA's inline functions out of
 // the linker's reach so it can never merge them with another ISA's copy compiled with other flags.
@@ -60,7 +60,6 @@ struct Vec {
   static F max_any(F a, F b) { return a > b ? a : b; }
   static F scalef(F p, F n) { return std::ldexp(p, (int)n); }
   static void stream(float *p, F v) { *p = v; }
-  static void stream_fence() {}
   static F neg(F a) { return bit_xor(a, -0.0f); }
   static F abs(F a) { return bit_and(a, as_float(0x7fffffff)); }
   static F floor(F a) { return std::floor(a); }

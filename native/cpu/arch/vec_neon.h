@@ -51,7 +51,6 @@ struct Vec {
     return vmulq_f32(vmulq_f32(p, pow2(h)), pow2(vsubq_s32(k, h)));
   }
   static void stream(float *p, F v) { vst1q_f32(p, v); }
-  static void stream_fence() {}
   static F neg(F a) { return vnegq_f32(a); }
   static F abs(F a) { return vabsq_f32(a); }
   static F floor(F a) { return vrndmq_f32(a); }
