@@ -43,24 +43,6 @@ int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
 int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }
 int64_t padded_w(const Conv &c) { return (c.OW - 1) * c.sw + (c.S - 1) * c.dw + 1; }
 
-// dst[ch][i][j] = src[ch][i - ph][j - pw] inside the input, zero elsewhere (ph, pw of any sign).
-void pad_copy(float *dst, const float *src, int64_t C, int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t ph,
-              int64_t pw) {
-  const int64_t j0 = std::clamp<int64_t>(pw, 0, Wp), j1 = std::clamp<int64_t>(W + pw, j0, Wp);
-  for (int64_t ch = 0; ch < C; ch++)
-    for (int64_t i = 0; i < Hp; i++) {
-      float *d = dst + (ch * Hp + i) * Wp;
-      const int64_t ii = i - ph;
-      if (ii < 0 || ii >= H) {
-        std::memset(d, 0, (size_t)Wp * sizeof(float));
-        continue;
-      }
-      std::memset(d, 0, (size_t)j0 * sizeof(float));
-      std::memcpy(d + j0, src + (ch * H + ii) * W + (j0 - pw), (size_t)(j1 - j0) * sizeof(float));
-      std::memset(d + j1, 0, (size_t)(Wp - j1) * sizeof(float));
-    }
-}
-
 // An image as the windows read it: element (ch, i, j) of the padded image at base[ch * plane + i * rs + j].
 struct Src {
   const float *base;
@@ -82,11 +64,12 @@ Padding padding_of(const Conv &c) {
 }
 
 // Image n of x as the windows read it (padded into this thread's scratch when needed).
-Src image_src(const Conv &c, const Padding &p, const float *x, int64_t n) {
+Src image_src(const ConvKernels &ck, const Conv &c, const Padding &p, const float *x, int64_t n) {
   const float *img = x + n * c.C * c.H * c.W;
   if (!p.copy) return {img, p.plane, p.rs};
   float *buf = tl_pad.get((size_t)(c.C * p.plane));
-  pad_copy(buf, img, c.C, c.H, c.W, p.Hp, p.Wp, c.ph, c.pw);
+  for (int64_t ch = 0; ch < c.C; ch++)
+    ck.pad_plane_f32(buf + ch * p.plane, img + ch * c.H * c.W, c.H, c.W, p.Hp, p.Wp, c.ph, c.pw);
   return {buf, p.plane, p.rs};
 }
 
@@ -156,63 +139,80 @@ void for_images(kiln_context *ctx, int64_t N, const F &body) {
 
 // ---- depthwise (one input channel per group) ----
 
+// The taps of a depthwise window over plane `src` of the input: output (oh, ow) of tap (r, s)
+// reads taps[r * S + s][oh * step + ow]. The plane is padded into this thread's scratch when
+// needed (else read in place); a column stride above 1 first gathers each s's columns into a plane
+// of their own, OW wide, so that every tap is read as unit-stride rows.
+struct DepthwiseTaps {
+  std::vector<const float *> tap;
+  int64_t step = 0;
+  const float *last = nullptr;  // the plane the taps point at now
+
+  explicit DepthwiseTaps(const Conv &c) : tap((size_t)(c.R * c.S)) {}
+
+  void point(const ConvKernels &ck, const Conv &c, const Padding &pd, const float *src) {
+    if (src == last) return;
+    last = src;
+    const float *img = src;
+    if (pd.copy || c.sw > 1) {
+      float *buf = tl_pad.get((size_t)(pd.Hp * pd.Wp + (c.sw > 1 ? c.S * pd.Hp * c.OW : 0)));
+      if (pd.copy) {
+        ck.pad_plane_f32(buf, src, c.H, c.W, pd.Hp, pd.Wp, c.ph, c.pw);
+        img = buf;
+      }
+      if (c.sw > 1) {
+        float *sub = buf + pd.Hp * pd.Wp;
+        for (int64_t s = 0; s < c.S; s++)
+          for (int64_t i = 0; i < pd.Hp; i++) {
+            const float *row = img + i * pd.rs + s * c.dw;
+            float *d = sub + (s * pd.Hp + i) * c.OW;
+            for (int64_t ow = 0; ow < c.OW; ow++) d[ow] = row[ow * c.sw];
+          }
+        for (int64_t r = 0; r < c.R; r++)
+          for (int64_t s = 0; s < c.S; s++) tap[(size_t)(r * c.S + s)] = sub + (s * pd.Hp + r * c.dh) * c.OW;
+        step = c.sh * c.OW;
+        return;
+      }
+    }
+    for (int64_t r = 0; r < c.R; r++)
+      for (int64_t s = 0; s < c.S; s++) tap[(size_t)(r * c.S + s)] = img + r * c.dh * pd.rs + s * c.dw;
+    step = c.sh * pd.rs;
+  }
+};
+
 void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
-  const int64_t mult = c.K / c.C, Hp = padded_h(c), Wp = padded_w(c), P = c.OH * c.OW;
-  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * c.R * c.S));
+  const Padding pd = padding_of(c);
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * RS));
   parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
-    std::vector<const float *> rows((size_t)c.R);
+    DepthwiseTaps tp(c);
     for (int64_t t = t0; t < t1; t++) {
       const int64_t n = t / c.K, k = t % c.K;
-      float *buf = tl_pad.get((size_t)(Hp * Wp));
-      pad_copy(buf, x + (n * c.C + k / mult) * c.H * c.W, 1, c.H, c.W, Hp, Wp, c.ph, c.pw);
-      const float *wk = w + k * c.R * c.S;
-      const float b = bias ? bias[k] : 0.0f;
-      for (int64_t oh = 0; oh < c.OH; oh++) {
-        float *yr = y + t * P + oh * c.OW;
-        for (int64_t r = 0; r < c.R; r++) rows[r] = buf + (oh * c.sh + r * c.dh) * Wp;
-        if (c.sw == 1) {
-          ck.depthwise_row_f32(yr, rows.data(), wk, (int)c.R, (int)c.S, c.dw, c.OW, b);
-          continue;
-        }
-        for (int64_t ow = 0; ow < c.OW; ow++) {
-          float acc = b;
-          for (int64_t r = 0; r < c.R; r++)
-            for (int64_t s = 0; s < c.S; s++) acc = std::fma(wk[r * c.S + s], rows[r][ow * c.sw + s * c.dw], acc);
-          yr[ow] = acc;
-        }
-      }
+      tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
+      ck.depthwise_plane_f32(y + t * P, tp.tap.data(), w + k * RS, (int)RS, tp.step, c.OH, c.OW, bias ? bias[k] : 0.0f);
     }
   });
 }
 
+// Per channel (the split), planes in image order: each plane's sums (fixed order in the kernel)
+// are added in float64.
 void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
-  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
-  const int64_t mult = c.K / c.C, Hp = padded_h(c), Wp = padded_w(c), P = c.OH * c.OW, RS = c.R * c.S;
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const Padding pd = padding_of(c);
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
   parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
     std::vector<double> acc((size_t)RS);
+    std::vector<float> part((size_t)RS);
+    DepthwiseTaps tp(c);
     for (int64_t k = k0; k < k1; k++) {
       std::fill(acc.begin(), acc.end(), 0.0);
       for (int64_t n = 0; n < c.N; n++) {
-        float *buf = tl_pad.get((size_t)(Hp * Wp));
-        pad_copy(buf, x + (n * c.C + k / mult) * c.H * c.W, 1, c.H, c.W, Hp, Wp, c.ph, c.pw);
-        const float *g = dy + (n * c.K + k) * P;
-        for (int64_t oh = 0; oh < c.OH; oh++)
-          for (int64_t r = 0; r < c.R; r++)
-            for (int64_t s = 0; s < c.S; s++) {
-              const float *row = buf + (oh * c.sh + r * c.dh) * Wp + s * c.dw;
-              double d;
-              if (c.sw == 1) {
-                d = gk.dot_f32(g + oh * c.OW, row, c.OW);
-              } else {
-                float f = 0.0f;
-                for (int64_t ow = 0; ow < c.OW; ow++) f = std::fma(g[oh * c.OW + ow], row[ow * c.sw], f);
-                d = f;
-              }
-              acc[r * c.S + s] += d;
-            }
+        tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
+        ck.depthwise_bwd_weight_f32(part.data(), dy + (n * c.K + k) * P, tp.tap.data(), (int)RS, tp.step, c.OH, c.OW);
+        for (int64_t i = 0; i < RS; i++) acc[(size_t)i] += part[(size_t)i];
       }
-      for (int64_t i = 0; i < RS; i++) dw[k * RS + i] = (float)acc[i];
+      for (int64_t i = 0; i < RS; i++) dw[k * RS + i] = (float)acc[(size_t)i];
     }
   });
 }
@@ -246,7 +246,7 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
   const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
   g.pack_b = pack_b_hook, g.pack_b_user = &m;
   for_images(ctx, c.N, [&](int64_t n) {
-    const Src s = image_src(c, pd, x, n);
+    const Src s = image_src(*m.ck, c, pd, x, n);
     gemm_f32(ctx, g, ptrs(n, s.base, s.plane));
   });
 }
@@ -332,7 +332,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
     for (int64_t b = b0; b < b1; b++) {
       float *acc = nb > 1 ? parts.data() + b * total : dw;
       for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++) {
-        const Src s = image_src(c, pd, x, n);
+        const Src s = image_src(*m.ck, c, pd, x, n);
         for (int64_t gr = 0; gr < c.G; gr++)
           for (int64_t p0 = 0; p0 < P; p0 += pc) {
             const int64_t np = std::min(pc, P - p0);

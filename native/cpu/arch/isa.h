@@ -101,9 +101,17 @@ struct ConvKernels {
   // dst[k * ld + seg.j + t] = src[koff[k] + seg.off + t] for t < seg.len, k < kc; zeros at nr <= j < ld.
   void (*pack_f32)(float *dst, int64_t ld, const float *src, const int64_t *koff, int64_t kc, const ConvSeg *seg,
                    int nseg, int nr);
-  // y[j] = bias + sum over r < R, s < S of w[r * S + s] * rows[r][j + s * dil] for j < n, taps in (r, s) order.
-  void (*depthwise_row_f32)(float *y, const float *const *rows, const float *w, int R, int S, int64_t dil, int64_t n,
-                            float bias);
+  // One plane: dst[i * Wp + j] = src[(i - ph) * W + j - pw] inside H x W, zero elsewhere (Hp x Wp).
+  void (*pad_plane_f32)(float *dst, const float *src, int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t ph,
+                        int64_t pw);
+  // Depthwise forward over one plane: y[oh * OW + ow] = bias + sum over t < nt (in order) of
+  // w[t] * taps[t][oh * step + ow].
+  void (*depthwise_plane_f32)(float *y, const float *const *taps, const float *w, int nt, int64_t step, int64_t OH,
+                              int64_t OW, float bias);
+  // Depthwise weight gradient over one plane: out[t] = sum over oh < OH, ow < OW of
+  // dy[oh * OW + ow] * taps[t][oh * step + ow] (an order fixed by the shape alone).
+  void (*depthwise_bwd_weight_f32)(float *out, const float *dy, const float *const *taps, int nt, int64_t step,
+                                   int64_t OH, int64_t OW);
 };
 // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
 struct RowKernels {
