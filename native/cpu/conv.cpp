@@ -195,24 +195,26 @@ void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
   });
 }
 
-// Per channel (the split), planes in image order: each plane's sums (fixed order in the kernel)
-// are added in float64.
+// Per channel (the split): the planes of every image, in order, into vector lane accumulators
+// (the kernel's order), then the lanes added in order in float64.
 void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const Padding pd = padding_of(c);
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
   parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
-    std::vector<double> acc((size_t)RS);
-    std::vector<float> part((size_t)RS);
+    std::vector<float> lanes((size_t)(RS * kConvLanes));
     DepthwiseTaps tp(c);
     for (int64_t k = k0; k < k1; k++) {
-      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(lanes.begin(), lanes.end(), 0.0f);
       for (int64_t n = 0; n < c.N; n++) {
         tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
-        ck.depthwise_bwd_weight_f32(part.data(), dy + (n * c.K + k) * P, tp.tap.data(), (int)RS, tp.step, c.OH, c.OW);
-        for (int64_t i = 0; i < RS; i++) acc[(size_t)i] += part[(size_t)i];
+        ck.depthwise_bwd_weight_f32(lanes.data(), dy + (n * c.K + k) * P, tp.tap.data(), (int)RS, tp.step, c.OH, c.OW);
       }
-      for (int64_t i = 0; i < RS; i++) dw[k * RS + i] = (float)acc[(size_t)i];
+      for (int64_t i = 0; i < RS; i++) {
+        double s = 0;
+        for (int l = 0; l < kConvLanes; l++) s += lanes[(size_t)(i * kConvLanes + l)];
+        dw[k * RS + i] = (float)s;
+      }
     }
   });
 }

@@ -96,6 +96,8 @@ struct ConvSeg {
   int64_t off;
   int32_t j, len;
 };
+// Lane accumulators per tap of ConvKernels::depthwise_bwd_weight_f32: the widest vector's floats.
+constexpr int kConvLanes = 16;
 // The convolution inner loops each ISA provides (conv.inc); native/cpu/conv.cpp does the blocking.
 struct ConvKernels {
   // dst[k * ld + seg.j + t] = src[koff[k] + seg.off + t] for t < seg.len, k < kc; zeros at nr <= j < ld.
@@ -108,9 +110,10 @@ struct ConvKernels {
   // w[t] * taps[t][oh * step + ow].
   void (*depthwise_plane_f32)(float *y, const float *const *taps, const float *w, int nt, int64_t step, int64_t OH,
                               int64_t OW, float bias);
-  // Depthwise weight gradient over one plane: out[t] = sum over oh < OH, ow < OW of
-  // dy[oh * OW + ow] * taps[t][oh * step + ow] (an order fixed by the shape alone).
-  void (*depthwise_bwd_weight_f32)(float *out, const float *dy, const float *const *taps, int nt, int64_t step,
+  // Depthwise weight gradient over one plane: adds dy[oh * OW + ow] * taps[t][oh * step + ow] for
+  // oh < OH, ow < OW into lanes[t * kConvLanes + ow % W] (W: the ISA's vector width; the other
+  // lanes are left alone), in an order fixed by the shape alone.
+  void (*depthwise_bwd_weight_f32)(float *lanes, const float *dy, const float *const *taps, int nt, int64_t step,
                                    int64_t OH, int64_t OW);
 };
 // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
