@@ -125,6 +125,11 @@ void pack_b_hook(const void *user, float *dst, const float *b, int64_t k0, int64
   im2col_pack(*(const Im2col *)user, dst, nr_full, b, k0, kc, j0, nr);
 }
 
+// A 1x1, stride-1, unpadded convolution: the im2col of an image is the image itself.
+bool pointwise(const Conv &c) {
+  return c.R == 1 && c.S == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0 && c.OH == c.H && c.OW == c.W;
+}
+
 // Runs body(n) for every image: across the pool when there are enough images to share out
 // (each then runs its GEMMs on one thread), else one after the other with the GEMMs threaded.
 template <class F>
@@ -236,7 +241,7 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
           {w + gr * Kg * CRS, img + gr * Cg * plane, y + (n * c.K + gr * Kg) * P, bias ? bias + gr * Kg : nullptr});
     return batch;
   };
-  if (c.R == 1 && c.S == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0 && c.OH == c.H && c.OW == c.W) {
+  if (pointwise(c)) {
     g.rsb = P, g.csb = 1;
     std::vector<GemmPtrs> batch;
     for (int64_t n = 0; n < c.N; n++)
@@ -334,6 +339,17 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
     for (int64_t b = b0; b < b1; b++) {
       float *acc = nb > 1 ? parts.data() + b * total : dw;
       for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++) {
+        const bool first = n == c.N * b / nb;
+        if (pointwise(c)) {
+          // B[pixel, ch] = x[n, ch, pixel]: read in place, the whole image as one K.
+          GemmGeometry gc = g;
+          gc.K = P, gc.csb = P, gc.beta = first ? 0.0f : 1.0f;
+          std::vector<GemmPtrs> batch;
+          for (int64_t gr = 0; gr < c.G; gr++)
+            batch.push_back({dy + (n * c.K + gr * Kg) * P, x + (n * c.C + gr * Cg) * P, acc + gr * Kg * CRS, nullptr});
+          gemm_f32(ctx, gc, batch);
+          continue;
+        }
         const Src s = image_src(*m.ck, c, pd, x, n);
         for (int64_t gr = 0; gr < c.G; gr++)
           for (int64_t p0 = 0; p0 < P; p0 += pc) {
@@ -342,7 +358,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
             im2col_pack(m, col, np, s.base + gr * Cg * s.plane, 0, CRS, p0, np);
             GemmGeometry gc = g;
             gc.K = np, gc.csb = np;
-            gc.beta = n == c.N * b / nb && p0 == 0 ? 0.0f : 1.0f;
+            gc.beta = first && p0 == 0 ? 0.0f : 1.0f;
             gemm_f32(ctx, gc, {{dy + (n * c.K + gr * Kg) * P + p0, col, acc + gr * Kg * CRS, nullptr}});
           }
       }
