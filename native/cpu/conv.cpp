@@ -190,12 +190,58 @@ void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
   const Padding pd = padding_of(c);
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * RS));
+  // A column stride above 1 computes every column (same sums per kept element) into this
+  // thread's scratch and keeps every sw-th: cheaper than gathering each tap's columns.
+  Conv c1 = c;
+  c1.sw = 1, c1.OW = (c.OW - 1) * c.sw + 1;
   parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
-    DepthwiseTaps tp(c);
+    DepthwiseTaps tp(c1);
     for (int64_t t = t0; t < t1; t++) {
       const int64_t n = t / c.K, k = t % c.K;
-      tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
-      ck.depthwise_plane_f32(y + t * P, tp.tap.data(), w + k * RS, (int)RS, tp.step, c.OH, c.OW, bias ? bias[k] : 0.0f);
+      tp.point(ck, c1, pd, x + (n * c.C + k / mult) * c.H * c.W);
+      const float b = bias ? bias[k] : 0.0f;
+      if (c.sw == 1) {
+        ck.depthwise_plane_f32(y + t * P, tp.tap.data(), w + k * RS, (int)RS, tp.step, c.OH, c.OW, b);
+        continue;
+      }
+      float *full = tl_col.get((size_t)(c.OH * c1.OW));
+      ck.depthwise_plane_f32(full, tp.tap.data(), w + k * RS, (int)RS, tp.step, c.OH, c1.OW, b);
+      float *yp = y + t * P;
+      for (int64_t oh = 0; oh < c.OH; oh++)
+        for (int64_t ow = 0; ow < c.OW; ow++) yp[oh * c.OW + ow] = full[oh * c1.OW + ow * c.sw];
+    }
+  });
+}
+
+// Depthwise grad input with a stride above 1 or a channel multiplier, per input plane (the split):
+// each of its output channels' grad_out, spread to stride-1 columns (zeros between), is added
+// tap by tap into a padded plane (fixed order: channel, tap, row), which is cropped into dx.
+void depthwise_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, OW1 = (c.OW - 1) * c.sw + 1;
+  const int64_t Hq = std::max(padded_h(c), c.H + c.ph), Wq = std::max(padded_w(c), c.W + c.pw);
+  std::vector<int64_t> toff((size_t)RS);
+  for (int64_t r = 0; r < c.R; r++)
+    for (int64_t s = 0; s < c.S; s++) toff[(size_t)(r * c.S + s)] = r * c.dh * Wq + s * c.dw;
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, mult * P * RS));
+  parallel_for(ctx->pool.get(), c.N * c.C, grain, [&](int64_t t0, int64_t t1) {
+    float *pad = tl_pad.get((size_t)(Hq * Wq + (c.sw > 1 ? c.OH * OW1 : 0)));
+    float *gz = pad + Hq * Wq;
+    if (c.sw > 1) std::memset(gz, 0, (size_t)(c.OH * OW1) * sizeof(float));  // the zeros stay
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t n = t / c.C, ch = t % c.C;
+      std::memset(pad, 0, (size_t)(Hq * Wq) * sizeof(float));
+      for (int64_t k = ch * mult; k < (ch + 1) * mult; k++) {
+        const float *g = dy + (n * c.K + k) * P;
+        int64_t gs = c.OW;
+        if (c.sw > 1) {
+          for (int64_t oh = 0; oh < c.OH; oh++)
+            for (int64_t ow = 0; ow < c.OW; ow++) gz[oh * OW1 + ow * c.sw] = g[oh * c.OW + ow];
+          g = gz, gs = OW1;
+        }
+        ck.depthwise_scatter_f32(pad, toff.data(), w + k * RS, (int)RS, c.sh * Wq, g, gs, OW1, c.OH);
+      }
+      ck.pad_plane_f32(dx + t * c.H * c.W, pad, Hq, Wq, c.H, c.W, -c.ph, -c.pw);
     }
   });
 }
@@ -300,6 +346,7 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
     std::memset(dx, 0, (size_t)(c.N * c.C * c.H * c.W) * sizeof(float));
     return;
   }
+  if (c.Cg() == 1 && (c.sh != 1 || c.sw != 1 || c.K != c.C)) return depthwise_bwd_input_f32(ctx, c, dx, dy, w);
   if (c.sh != 1 || c.sw != 1) return conv_bwd_input_col2im_f32(ctx, c, dx, dy, w);
   // dx = conv(dy, w') with w'[g*Cg + ch, kk, R-1-r, S-1-s] = w[g*Kg + kk, ch, r, s], stride 1,
   // padding (R-1)*dh - ph (possibly negative: a crop) and output size H x W.

@@ -115,6 +115,10 @@ struct ConvKernels {
   // lanes are left alone), in an order fixed by the shape alone.
   void (*depthwise_bwd_weight_f32)(float *lanes, const float *dy, const float *const *taps, int nt, int64_t step,
                                    int64_t OH, int64_t OW);
+  // Depthwise grad input: dx[oh * step + toff[t] + j] += w[t] * g[oh * gs + j] for j < n, t < nt,
+  // oh < OH, in the order t, then oh.
+  void (*depthwise_scatter_f32)(float *dx, const int64_t *toff, const float *w, int nt, int64_t step, const float *g,
+                                int64_t gs, int64_t n, int64_t OH);
 };
 // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
 struct RowKernels {
