@@ -246,27 +246,29 @@ void depthwise_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const 
   });
 }
 
-// Per channel (the split): the planes of every image, in order, into vector lane accumulators
-// (the kernel's order), then the lanes added in order in float64.
+// Split over channels; each channel's planes are taken in image order into vector lane
+// accumulators (the kernel's order), then its lanes added in order in float64. Images are the
+// outer loop, so a task streams through consecutive planes of one image at a time.
 void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const Padding pd = padding_of(c);
-  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, L = RS * kConvLanes;
   parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
-    std::vector<float> lanes((size_t)(RS * kConvLanes));
+    std::vector<float> lanes((size_t)((k1 - k0) * L), 0.0f);
     DepthwiseTaps tp(c);
-    for (int64_t k = k0; k < k1; k++) {
-      std::fill(lanes.begin(), lanes.end(), 0.0f);
-      for (int64_t n = 0; n < c.N; n++) {
+    for (int64_t n = 0; n < c.N; n++)
+      for (int64_t k = k0; k < k1; k++) {
         tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
-        ck.depthwise_bwd_weight_f32(lanes.data(), dy + (n * c.K + k) * P, tp.tap.data(), (int)RS, tp.step, c.OH, c.OW);
+        ck.depthwise_bwd_weight_f32(lanes.data() + (k - k0) * L, dy + (n * c.K + k) * P, tp.tap.data(), (int)RS,
+                                    tp.step, c.OH, c.OW);
       }
+    for (int64_t k = k0; k < k1; k++)
       for (int64_t i = 0; i < RS; i++) {
+        const float *l = lanes.data() + (k - k0) * L + i * kConvLanes;
         double s = 0;
-        for (int l = 0; l < kConvLanes; l++) s += lanes[(size_t)(i * kConvLanes + l)];
+        for (int q = 0; q < kConvLanes; q++) s += l[q];
         dw[k * RS + i] = (float)s;
       }
-    }
   });
 }
 
