@@ -4,12 +4,16 @@
 //     weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
 //     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
 //     buffer exists. A 1x1, stride-1, unpadded convolution reads the image itself as B.
-//   float32 depthwise (one input channel per group): a direct vector kernel per output row.
+//   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
+//     taps into a padded copy of the plane: forward (a column stride computes stride-1 rows and
+//     keeps every sw-th column), weight gradient (vector lane accumulators per tap, per channel),
+//     and, for a stride or a channel multiplier, grad input added tap by tap into a padded plane.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
 //     roles swapped (a transposed convolution is a convolution); larger strides: a GEMM into a
 //     column buffer per chunk of pixels, then col2im into a padded image.
-//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels, summed over a fixed number
-//     of image blocks whose partials are added in block order.
+//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels (1x1: the image read in
+//     place, whole), summed over a fixed number of image blocks whose partials are added in block
+//     order.
 //   float64 (gradient checks): direct loops (conv_ref.h), also the reference of the float32 paths.
 // Every split is over images, planes or output blocks and never over a sum (or over a sum in a fixed
 // order), so the bits do not depend on the thread count. Bench: npx tsx ts/bench/cli.ts conv
