@@ -156,6 +156,7 @@ struct DepthwiseTaps {
   std::vector<const float *> tap;
   int64_t step = 0;
   const float *last = nullptr;  // the plane the taps point at now
+  bool zeroed = false;          // the padded scratch holds this geometry's zeros already
 
   explicit DepthwiseTaps(const Conv &c) : tap((size_t)(c.R * c.S)) {}
 
@@ -166,7 +167,13 @@ struct DepthwiseTaps {
     if (pd.copy || c.sw > 1) {
       float *buf = tl_pad.get((size_t)(pd.Hp * pd.Wp + (c.sw > 1 ? c.S * pd.Hp * c.OW : 0)));
       if (pd.copy) {
-        ck.pad_plane_f32(buf, src, c.H, c.W, pd.Hp, pd.Wp, c.ph, c.pw);
+        // Padding that holds the whole plane keeps its zeros from one plane to the next.
+        const bool inside = c.ph >= 0 && c.pw >= 0 && c.H + c.ph <= pd.Hp && c.W + c.pw <= pd.Wp;
+        if (inside && zeroed)
+          ck.copy_plane_f32(buf + c.ph * pd.Wp + c.pw, pd.Wp, src, c.H, c.W);
+        else
+          ck.pad_plane_f32(buf, src, c.H, c.W, pd.Hp, pd.Wp, c.ph, c.pw);
+        zeroed = inside;
         img = buf;
       }
       if (c.sw > 1) {

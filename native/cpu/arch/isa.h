@@ -106,6 +106,8 @@ struct ConvKernels {
   // One plane: dst[i * Wp + j] = src[(i - ph) * W + j - pw] inside H x W, zero elsewhere (Hp x Wp).
   void (*pad_plane_f32)(float *dst, const float *src, int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t ph,
                         int64_t pw);
+  // dst[i * ds + j] = src[i * W + j] for i < H, j < W.
+  void (*copy_plane_f32)(float *dst, int64_t ds, const float *src, int64_t H, int64_t W);
   // Depthwise forward over one plane: y[oh * OW + ow] = bias + sum over t < nt (in order) of
   // w[t] * taps[t][oh * step + ow].
   void (*depthwise_plane_f32)(float *y, const float *const *taps, const float *w, int nt, int64_t step, int64_t OH,
