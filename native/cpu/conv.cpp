@@ -4,12 +4,16 @@
 //     weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
 //     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
 //     buffer exists. A 1x1, stride-1, unpadded convolution reads the image itself as B.
-//   float32 depthwise (one input channel per group): a direct vector kernel per output row.
+//   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
+//     taps into a padded copy of the plane: forward (a column stride computes stride-1 rows and
+//     keeps every sw-th column), weight gradient (vector lane accumulators per tap, per channel),
+//     and, for a stride or a channel multiplier, grad input added tap by tap into a padded plane.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
 //     roles swapped (a transposed convolution is a convolution); larger strides: a GEMM into a
 //     column buffer per chunk of pixels, then col2im into a padded image.
-//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels, summed over a fixed number
-//     of image blocks whose partials are added in block order.
+//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels (1x1: the image read in
+//     place, whole), summed over a fixed number of image blocks whose partials are added in block
+//     order.
 //   float64 (gradient checks): direct loops (conv_ref.h), also the reference of the float32 paths.
 // Every split is over images, planes or output blocks and never over a sum (or over a sum in a fixed
 // order), so the bits do not depend on the thread count. Bench: npx tsx ts/bench/cli.ts conv
@@ -43,24 +47,6 @@ int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
 int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }
 int64_t padded_w(const Conv &c) { return (c.OW - 1) * c.sw + (c.S - 1) * c.dw + 1; }
 
-// dst[ch][i][j] = src[ch][i - ph][j - pw] inside the input, zero elsewhere (ph, pw of any sign).
-void pad_copy(float *dst, const float *src, int64_t C, int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t ph,
-              int64_t pw) {
-  const int64_t j0 = std::clamp<int64_t>(pw, 0, Wp), j1 = std::clamp<int64_t>(W + pw, j0, Wp);
-  for (int64_t ch = 0; ch < C; ch++)
-    for (int64_t i = 0; i < Hp; i++) {
-      float *d = dst + (ch * Hp + i) * Wp;
-      const int64_t ii = i - ph;
-      if (ii < 0 || ii >= H) {
-        std::memset(d, 0, (size_t)Wp * sizeof(float));
-        continue;
-      }
-      std::memset(d, 0, (size_t)j0 * sizeof(float));
-      std::memcpy(d + j0, src + (ch * H + ii) * W + (j0 - pw), (size_t)(j1 - j0) * sizeof(float));
-      std::memset(d + j1, 0, (size_t)(Wp - j1) * sizeof(float));
-    }
-}
-
 // An image as the windows read it: element (ch, i, j) of the padded image at base[ch * plane + i * rs + j].
 struct Src {
   const float *base;
@@ -82,11 +68,12 @@ Padding padding_of(const Conv &c) {
 }
 
 // Image n of x as the windows read it (padded into this thread's scratch when needed).
-Src image_src(const Conv &c, const Padding &p, const float *x, int64_t n) {
+Src image_src(const ConvKernels &ck, const Conv &c, const Padding &p, const float *x, int64_t n) {
   const float *img = x + n * c.C * c.H * c.W;
   if (!p.copy) return {img, p.plane, p.rs};
   float *buf = tl_pad.get((size_t)(c.C * p.plane));
-  pad_copy(buf, img, c.C, c.H, c.W, p.Hp, p.Wp, c.ph, c.pw);
+  for (int64_t ch = 0; ch < c.C; ch++)
+    ck.pad_plane_f32(buf + ch * p.plane, img + ch * c.H * c.W, c.H, c.W, p.Hp, p.Wp, c.ph, c.pw);
   return {buf, p.plane, p.rs};
 }
 
@@ -142,6 +129,11 @@ void pack_b_hook(const void *user, float *dst, const float *b, int64_t k0, int64
   im2col_pack(*(const Im2col *)user, dst, nr_full, b, k0, kc, j0, nr);
 }
 
+// A 1x1, stride-1, unpadded convolution: the im2col of an image is the image itself.
+bool pointwise(const Conv &c) {
+  return c.R == 1 && c.S == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0 && c.OH == c.H && c.OW == c.W;
+}
+
 // Runs body(n) for every image: across the pool when there are enough images to share out
 // (each then runs its GEMMs on one thread), else one after the other with the GEMMs threaded.
 template <class F>
@@ -156,64 +148,138 @@ void for_images(kiln_context *ctx, int64_t N, const F &body) {
 
 // ---- depthwise (one input channel per group) ----
 
+// The taps of a depthwise window over plane `src` of the input: output (oh, ow) of tap (r, s)
+// reads taps[r * S + s][oh * step + ow]. The plane is padded into this thread's scratch when
+// needed (else read in place); a column stride above 1 first gathers each s's columns into a plane
+// of their own, OW wide, so that every tap is read as unit-stride rows.
+struct DepthwiseTaps {
+  std::vector<const float *> tap;
+  int64_t step = 0;
+  const float *last = nullptr;  // the plane the taps point at now
+  bool zeroed = false;          // the padded scratch holds this geometry's zeros already
+
+  explicit DepthwiseTaps(const Conv &c) : tap((size_t)(c.R * c.S)) {}
+
+  void point(const ConvKernels &ck, const Conv &c, const Padding &pd, const float *src) {
+    if (src == last) return;
+    last = src;
+    const float *img = src;
+    if (pd.copy || c.sw > 1) {
+      float *buf = tl_pad.get((size_t)(pd.Hp * pd.Wp + (c.sw > 1 ? c.S * pd.Hp * c.OW : 0)));
+      if (pd.copy) {
+        // Padding that holds the whole plane keeps its zeros from one plane to the next.
+        const bool inside = c.ph >= 0 && c.pw >= 0 && c.H + c.ph <= pd.Hp && c.W + c.pw <= pd.Wp;
+        if (inside && zeroed)
+          ck.copy_plane_f32(buf + c.ph * pd.Wp + c.pw, pd.Wp, src, c.H, c.W);
+        else
+          ck.pad_plane_f32(buf, src, c.H, c.W, pd.Hp, pd.Wp, c.ph, c.pw);
+        zeroed = inside;
+        img = buf;
+      }
+      if (c.sw > 1) {
+        float *sub = buf + pd.Hp * pd.Wp;
+        for (int64_t s = 0; s < c.S; s++)
+          for (int64_t i = 0; i < pd.Hp; i++) {
+            const float *row = img + i * pd.rs + s * c.dw;
+            float *d = sub + (s * pd.Hp + i) * c.OW;
+            for (int64_t ow = 0; ow < c.OW; ow++) d[ow] = row[ow * c.sw];
+          }
+        for (int64_t r = 0; r < c.R; r++)
+          for (int64_t s = 0; s < c.S; s++) tap[(size_t)(r * c.S + s)] = sub + (s * pd.Hp + r * c.dh) * c.OW;
+        step = c.sh * c.OW;
+        return;
+      }
+    }
+    for (int64_t r = 0; r < c.R; r++)
+      for (int64_t s = 0; s < c.S; s++) tap[(size_t)(r * c.S + s)] = img + r * c.dh * pd.rs + s * c.dw;
+    step = c.sh * pd.rs;
+  }
+};
+
 void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
-  const int64_t mult = c.K / c.C, Hp = padded_h(c), Wp = padded_w(c), P = c.OH * c.OW;
-  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * c.R * c.S));
+  const Padding pd = padding_of(c);
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * RS));
+  // A column stride above 1 computes every column (same sums per kept element) into this
+  // thread's scratch and keeps every sw-th: cheaper than gathering each tap's columns.
+  Conv c1 = c;
+  c1.sw = 1, c1.OW = (c.OW - 1) * c.sw + 1;
   parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
-    std::vector<const float *> rows((size_t)c.R);
+    DepthwiseTaps tp(c1);
     for (int64_t t = t0; t < t1; t++) {
       const int64_t n = t / c.K, k = t % c.K;
-      float *buf = tl_pad.get((size_t)(Hp * Wp));
-      pad_copy(buf, x + (n * c.C + k / mult) * c.H * c.W, 1, c.H, c.W, Hp, Wp, c.ph, c.pw);
-      const float *wk = w + k * c.R * c.S;
+      tp.point(ck, c1, pd, x + (n * c.C + k / mult) * c.H * c.W);
       const float b = bias ? bias[k] : 0.0f;
-      for (int64_t oh = 0; oh < c.OH; oh++) {
-        float *yr = y + t * P + oh * c.OW;
-        for (int64_t r = 0; r < c.R; r++) rows[r] = buf + (oh * c.sh + r * c.dh) * Wp;
-        if (c.sw == 1) {
-          ck.depthwise_row_f32(yr, rows.data(), wk, (int)c.R, (int)c.S, c.dw, c.OW, b);
-          continue;
-        }
-        for (int64_t ow = 0; ow < c.OW; ow++) {
-          float acc = b;
-          for (int64_t r = 0; r < c.R; r++)
-            for (int64_t s = 0; s < c.S; s++) acc = std::fma(wk[r * c.S + s], rows[r][ow * c.sw + s * c.dw], acc);
-          yr[ow] = acc;
-        }
+      if (c.sw == 1) {
+        ck.depthwise_plane_f32(y + t * P, tp.tap.data(), w + k * RS, (int)RS, tp.step, c.OH, c.OW, b);
+        continue;
       }
+      float *full = tl_col.get((size_t)(c.OH * c1.OW));
+      ck.depthwise_plane_f32(full, tp.tap.data(), w + k * RS, (int)RS, tp.step, c.OH, c1.OW, b);
+      float *yp = y + t * P;
+      for (int64_t oh = 0; oh < c.OH; oh++)
+        for (int64_t ow = 0; ow < c.OW; ow++) yp[oh * c.OW + ow] = full[oh * c1.OW + ow * c.sw];
     }
   });
 }
 
-void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
-  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
-  const int64_t mult = c.K / c.C, Hp = padded_h(c), Wp = padded_w(c), P = c.OH * c.OW, RS = c.R * c.S;
-  parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
-    std::vector<double> acc((size_t)RS);
-    for (int64_t k = k0; k < k1; k++) {
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t n = 0; n < c.N; n++) {
-        float *buf = tl_pad.get((size_t)(Hp * Wp));
-        pad_copy(buf, x + (n * c.C + k / mult) * c.H * c.W, 1, c.H, c.W, Hp, Wp, c.ph, c.pw);
+// Depthwise grad input with a stride above 1 or a channel multiplier, per input plane (the split):
+// each of its output channels' grad_out, spread to stride-1 columns (zeros between), is added
+// tap by tap into a padded plane (fixed order: channel, tap, row), which is cropped into dx.
+void depthwise_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, OW1 = (c.OW - 1) * c.sw + 1;
+  const int64_t Hq = std::max(padded_h(c), c.H + c.ph), Wq = std::max(padded_w(c), c.W + c.pw);
+  std::vector<int64_t> toff((size_t)RS);
+  for (int64_t r = 0; r < c.R; r++)
+    for (int64_t s = 0; s < c.S; s++) toff[(size_t)(r * c.S + s)] = r * c.dh * Wq + s * c.dw;
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, mult * P * RS));
+  parallel_for(ctx->pool.get(), c.N * c.C, grain, [&](int64_t t0, int64_t t1) {
+    float *pad = tl_pad.get((size_t)(Hq * Wq + (c.sw > 1 ? c.OH * OW1 : 0)));
+    float *gz = pad + Hq * Wq;
+    if (c.sw > 1) std::memset(gz, 0, (size_t)(c.OH * OW1) * sizeof(float));  // the zeros stay
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t n = t / c.C, ch = t % c.C;
+      std::memset(pad, 0, (size_t)(Hq * Wq) * sizeof(float));
+      for (int64_t k = ch * mult; k < (ch + 1) * mult; k++) {
         const float *g = dy + (n * c.K + k) * P;
-        for (int64_t oh = 0; oh < c.OH; oh++)
-          for (int64_t r = 0; r < c.R; r++)
-            for (int64_t s = 0; s < c.S; s++) {
-              const float *row = buf + (oh * c.sh + r * c.dh) * Wp + s * c.dw;
-              double d;
-              if (c.sw == 1) {
-                d = gk.dot_f32(g + oh * c.OW, row, c.OW);
-              } else {
-                float f = 0.0f;
-                for (int64_t ow = 0; ow < c.OW; ow++) f = std::fma(g[oh * c.OW + ow], row[ow * c.sw], f);
-                d = f;
-              }
-              acc[r * c.S + s] += d;
-            }
+        int64_t gs = c.OW;
+        if (c.sw > 1) {
+          for (int64_t oh = 0; oh < c.OH; oh++)
+            for (int64_t ow = 0; ow < c.OW; ow++) gz[oh * OW1 + ow * c.sw] = g[oh * c.OW + ow];
+          g = gz, gs = OW1;
+        }
+        ck.depthwise_scatter_f32(pad, toff.data(), w + k * RS, (int)RS, c.sh * Wq, g, gs, OW1, c.OH);
       }
-      for (int64_t i = 0; i < RS; i++) dw[k * RS + i] = (float)acc[i];
+      ck.pad_plane_f32(dx + t * c.H * c.W, pad, Hq, Wq, c.H, c.W, -c.ph, -c.pw);
     }
+  });
+}
+
+// Split over channels; each channel's planes are taken in image order into vector lane
+// accumulators (the kernel's order), then its lanes added in order in float64. Images are the
+// outer loop, so a task streams through consecutive planes of one image at a time.
+void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const Padding pd = padding_of(c);
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, L = RS * kConvLanes;
+  parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
+    std::vector<float> lanes((size_t)((k1 - k0) * L), 0.0f);
+    DepthwiseTaps tp(c);
+    for (int64_t n = 0; n < c.N; n++)
+      for (int64_t k = k0; k < k1; k++) {
+        tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
+        ck.depthwise_bwd_weight_f32(lanes.data() + (k - k0) * L, dy + (n * c.K + k) * P, tp.tap.data(), (int)RS,
+                                    tp.step, c.OH, c.OW);
+      }
+    for (int64_t k = k0; k < k1; k++)
+      for (int64_t i = 0; i < RS; i++) {
+        const float *l = lanes.data() + (k - k0) * L + i * kConvLanes;
+        double s = 0;
+        for (int q = 0; q < kConvLanes; q++) s += l[q];
+        dw[k * RS + i] = (float)s;
+      }
   });
 }
 
@@ -234,7 +300,7 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
           {w + gr * Kg * CRS, img + gr * Cg * plane, y + (n * c.K + gr * Kg) * P, bias ? bias + gr * Kg : nullptr});
     return batch;
   };
-  if (c.R == 1 && c.S == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0 && c.OH == c.H && c.OW == c.W) {
+  if (pointwise(c)) {
     g.rsb = P, g.csb = 1;
     std::vector<GemmPtrs> batch;
     for (int64_t n = 0; n < c.N; n++)
@@ -246,7 +312,7 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
   const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
   g.pack_b = pack_b_hook, g.pack_b_user = &m;
   for_images(ctx, c.N, [&](int64_t n) {
-    const Src s = image_src(c, pd, x, n);
+    const Src s = image_src(*m.ck, c, pd, x, n);
     gemm_f32(ctx, g, ptrs(n, s.base, s.plane));
   });
 }
@@ -293,6 +359,7 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
     std::memset(dx, 0, (size_t)(c.N * c.C * c.H * c.W) * sizeof(float));
     return;
   }
+  if (c.Cg() == 1 && (c.sh != 1 || c.sw != 1 || c.K != c.C)) return depthwise_bwd_input_f32(ctx, c, dx, dy, w);
   if (c.sh != 1 || c.sw != 1) return conv_bwd_input_col2im_f32(ctx, c, dx, dy, w);
   // dx = conv(dy, w') with w'[g*Cg + ch, kk, R-1-r, S-1-s] = w[g*Kg + kk, ch, r, s], stride 1,
   // padding (R-1)*dh - ph (possibly negative: a crop) and output size H x W.
@@ -332,7 +399,18 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
     for (int64_t b = b0; b < b1; b++) {
       float *acc = nb > 1 ? parts.data() + b * total : dw;
       for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++) {
-        const Src s = image_src(c, pd, x, n);
+        const bool first = n == c.N * b / nb;
+        if (pointwise(c)) {
+          // B[pixel, ch] = x[n, ch, pixel]: read in place, the whole image as one K.
+          GemmGeometry gc = g;
+          gc.K = P, gc.csb = P, gc.beta = first ? 0.0f : 1.0f;
+          std::vector<GemmPtrs> batch;
+          for (int64_t gr = 0; gr < c.G; gr++)
+            batch.push_back({dy + (n * c.K + gr * Kg) * P, x + (n * c.C + gr * Cg) * P, acc + gr * Kg * CRS, nullptr});
+          gemm_f32(ctx, gc, batch);
+          continue;
+        }
+        const Src s = image_src(*m.ck, c, pd, x, n);
         for (int64_t gr = 0; gr < c.G; gr++)
           for (int64_t p0 = 0; p0 < P; p0 += pc) {
             const int64_t np = std::min(pc, P - p0);
@@ -340,7 +418,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
             im2col_pack(m, col, np, s.base + gr * Cg * s.plane, 0, CRS, p0, np);
             GemmGeometry gc = g;
             gc.K = np, gc.csb = np;
-            gc.beta = n == c.N * b / nb && p0 == 0 ? 0.0f : 1.0f;
+            gc.beta = first && p0 == 0 ? 0.0f : 1.0f;
             gemm_f32(ctx, gc, {{dy + (n * c.K + gr * Kg) * P + p0, col, acc + gr * Kg * CRS, nullptr}});
           }
       }

@@ -1,12 +1,14 @@
 // The convolution and pooling kernels: the same bits for 1, 2 and 3 threads, and float32 forward
 // and backward (input, weight and bias gradients) against PyTorch's on shapes that take every
-// kernel path (image-parallel and GEMM-threaded implicit GEMM, 1x1, depthwise, strided col2im).
+// kernel path (image-parallel and GEMM-threaded implicit GEMM, 1x1, depthwise, strided col2im),
+// and the depthwise and 1x1 paths against the float64 reference on odd shapes.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { CONV_PATH_CASES, convPathResults } from '../helpers/conv_paths_fingerprint';
 import { assertSameBitsAcrossThreads } from '../helpers/threads';
 import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 import * as kiln from '../../ts/index';
@@ -14,6 +16,22 @@ import * as kiln from '../../ts/index';
 const F = kiln.nn.functional;
 
 test('1, 2 and 3 threads give identical bits', () => assertSameBitsAcrossThreads('conv_fingerprint.ts'));
+
+test('1, 2 and 3 threads give identical bits on the depthwise and 1x1 paths', () =>
+  assertSameBitsAcrossThreads('conv_paths_fingerprint.ts'));
+
+test('float32 depthwise and 1x1 paths match the float64 reference (strides, dilation, multipliers, odd sizes)', () => {
+  CONV_PATH_CASES.forEach(([name, xs, ws, o], i) => {
+    const got = convPathResults(xs, ws, o, 100 + i, 'float32');
+    const want = convPathResults(xs, ws, o, 100 + i, 'float64');
+    for (const k of Object.keys(want)) {
+      assert.ok(got[k].data()[0] === got[k].data()[0], `${name} ${k}: NaN`);
+      const scale = Math.max(1, want[k].abs().amax().item() as number);
+      const err = (got[k].to('float64').sub(want[k]).abs().amax().item() as number) / scale;
+      assert.ok(err < 1e-5, `${name} ${k}: float32 differs from float64 by ${err} of the largest value`);
+    }
+  });
+});
 
 const PY_GRADS = `
 import json, struct, sys, torch

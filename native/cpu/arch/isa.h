@@ -97,14 +97,31 @@ struct ConvSeg {
   int64_t off;
   int32_t j, len;
 };
+// Lane accumulators per tap of ConvKernels::depthwise_bwd_weight_f32: the widest vector's floats.
+constexpr int kConvLanes = 16;
 // The convolution inner loops each ISA provides (conv.inc); native/cpu/conv.cpp does the blocking.
 struct ConvKernels {
   // dst[k * ld + seg.j + t] = src[koff[k] + seg.off + t] for t < seg.len, k < kc; zeros at nr <= j < ld.
   void (*pack_f32)(float *dst, int64_t ld, const float *src, const int64_t *koff, int64_t kc, const ConvSeg *seg,
                    int nseg, int nr);
-  // y[j] = bias + sum over r < R, s < S of w[r * S + s] * rows[r][j + s * dil] for j < n, taps in (r, s) order.
-  void (*depthwise_row_f32)(float *y, const float *const *rows, const float *w, int R, int S, int64_t dil, int64_t n,
-                            float bias);
+  // One plane: dst[i * Wp + j] = src[(i - ph) * W + j - pw] inside H x W, zero elsewhere (Hp x Wp).
+  void (*pad_plane_f32)(float *dst, const float *src, int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t ph,
+                        int64_t pw);
+  // dst[i * ds + j] = src[i * W + j] for i < H, j < W.
+  void (*copy_plane_f32)(float *dst, int64_t ds, const float *src, int64_t H, int64_t W);
+  // Depthwise forward over one plane: y[oh * OW + ow] = bias + sum over t < nt (in order) of
+  // w[t] * taps[t][oh * step + ow].
+  void (*depthwise_plane_f32)(float *y, const float *const *taps, const float *w, int nt, int64_t step, int64_t OH,
+                              int64_t OW, float bias);
+  // Depthwise weight gradient over one plane: adds dy[oh * OW + ow] * taps[t][oh * step + ow] for
+  // oh < OH, ow < OW into lanes[t * kConvLanes + ow % W] (W: the ISA's vector width; the other
+  // lanes are left alone), in an order fixed by the shape alone.
+  void (*depthwise_bwd_weight_f32)(float *lanes, const float *dy, const float *const *taps, int nt, int64_t step,
+                                   int64_t OH, int64_t OW);
+  // Depthwise grad input: dx[oh * step + toff[t] + j] += w[t] * g[oh * gs + j] for j < n, t < nt,
+  // oh < OH, in the order t, then oh.
+  void (*depthwise_scatter_f32)(float *dx, const int64_t *toff, const float *w, int nt, int64_t step, const float *g,
+                                int64_t gs, int64_t n, int64_t OH);
 };
 // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
 struct RowKernels {
