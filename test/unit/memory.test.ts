@@ -46,6 +46,33 @@ test('scope frees everything but what it returns (nested, objects and arrays)', 
   out.forEach((t) => t.dispose());
 });
 
+test('a scope disposes the gradients of the leaves it disposes, and keeps those it returns', () => {
+  const x = kiln.randn([64, 32]);
+  const w = kiln.randn([32]).requiresGrad_(); // made outside: its gradient outlives every scope
+  const before = kiln.memory().numTensors;
+  for (let i = 0; i < 3; i++)
+    kiln.scope(() => {
+      const a = x.detach().requiresGrad_();
+      a.mul(w).sum().backward();
+      assert.ok(a.grad && w.grad);
+    });
+  // w.grad exists now (one tensor); every leaf made inside and its gradient are gone.
+  assert.is(kiln.memory().numTensors, before + 1);
+  const kept = kiln.scope(() => {
+    const a = x.detach().requiresGrad_();
+    a.square().sum().backward();
+    return a;
+  });
+  assert.ok(kept.grad && !kept.grad.isDisposed, 'a returned leaf keeps its gradient');
+  assert.ok(Math.abs((kept.grad!.sum().item() as number) - 2 * (x.sum().item() as number)) < 1e-3);
+  const [g] = kiln.scope(() => {
+    const a = x.detach().requiresGrad_();
+    return kiln.autograd.grad([a.square().sum()], [a]);
+  });
+  assert.ok(!g!.isDisposed, 'autograd.grad results returned from a scope survive it');
+  for (const t of [kept.grad!, kept, g!, w.grad!, w, x]) t.dispose();
+});
+
 test('scope works across awaits and with concurrent async scopes', async () => {
   // (counts can move during awaits as the GC collects earlier tests' tensors, so track handles)
   const made: kiln.Tensor[] = [];

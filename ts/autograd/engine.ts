@@ -63,6 +63,7 @@ function execute(run: Run): Map<Tensor, Tensor> {
   const temps = new Set<{ dispose(): void }>();
   const results = new Map<Tensor, Tensor>(); // leaf or input -> gradient (autograd.grad)
   const keep = new Set<Tensor>();
+  const leaves: Tensor[] = [];
   const visited: Node[] = [];
   const body = () => {
     const grads = new Map<Node, Tensor>();
@@ -105,12 +106,25 @@ function execute(run: Run): Map<Tensor, Tensor> {
       });
     }
     // Leaves are written once the pass is over, so stealing or updating in place is safe.
-    for (const [leaf, g] of leafGrads) accumulate(leaf, g, temps, run.createGraph, keep);
+    for (const [leaf, g] of leafGrads) {
+      accumulate(leaf, g, temps, run.createGraph, keep);
+      leaves.push(leaf);
+    }
   };
   scopeStore.run(temps, () => (run.createGraph ? enableGrad(body) : noGrad(body)));
   for (const g of results.values()) keep.add(g);
   for (const t of temps) if (!keep.has(t as Tensor)) t.dispose();
-  for (const t of keep) t._scope = null; // gradients outlive the pass (and any user scope)
+  // Gradients outlive the pass. A leaf's gradient belongs to the leaf's scope (none for tensors
+  // made outside any scope, such as parameters), so a scope that disposes a leaf also disposes its
+  // gradient unless it returns the leaf; autograd.grad's results belong to the caller's scope.
+  for (const t of keep) t._scope = null;
+  const adopt = (t: Tensor, owner: Set<{ dispose(): void }> | null | undefined) => {
+    if (!owner || t._disposed) return;
+    owner.add(t);
+    t._scope = owner;
+  };
+  for (const leaf of leaves) if (leaf.grad && keep.has(leaf.grad)) adopt(leaf.grad, leaf._scope);
+  for (const g of results.values()) adopt(g, scopeStore.getStore());
   if (!run.retainGraph) for (const n of visited) n.release();
   return results;
 }
