@@ -24,6 +24,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../core/arg_checks.h"
 #include "../core/thread_pool.h"
 #include "gemm.h"
 
@@ -435,12 +436,6 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
 }
 
 // ---- argument checks ----
-
-bool int_arg(double v, int64_t lo, int64_t hi, int64_t *out) {
-  if (!(v >= (double)lo && v <= (double)hi) || v != std::floor(v)) return false;
-  *out = (int64_t)v;
-  return true;
-}
 
 bool contiguous(const kiln_tensor &t) {
   int64_t s = 1;

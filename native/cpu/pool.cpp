@@ -8,30 +8,13 @@
 #include <limits>
 #include <vector>
 
+#include "../core/arg_checks.h"
 #include "../core/thread_pool.h"
 #include "cpu_ops.h"
 
 namespace kiln::cpu {
 
 namespace {
-
-bool int_arg(double v, int64_t lo, int64_t hi, int64_t *out) {
-  if (!(v >= (double)lo && v <= (double)hi) || v != std::floor(v)) return false;
-  *out = (int64_t)v;
-  return true;
-}
-
-bool planes_ok(const kiln_tensor &a, const kiln_tensor &b) {
-  if (a.ndim != 4 || b.ndim != 4 || a.shape[0] != b.shape[0] || a.shape[1] != b.shape[1]) return false;
-  for (const kiln_tensor *t : {&a, &b}) {
-    int64_t s = 1;
-    for (int d = 3; d >= 0; d--) {
-      if (t->shape[d] != 1 && t->strides[d] != s) return false;
-      s *= t->shape[d];
-    }
-  }
-  return true;
-}
 
 template <class F>
 void for_planes(kiln_context *ctx, int64_t planes, int64_t plane_size, const F &body) {

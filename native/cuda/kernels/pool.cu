@@ -14,6 +14,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "../../core/arg_checks.h"
 #include "common.cuh"
 #include "pool.h"
 
@@ -229,25 +230,6 @@ __global__ void avg_pool_backward_kernel(T *gx, const T *gy, int64_t total, Axis
     }
     gx[e] = (T)acc;
   }
-}
-
-// The CPU's checks (pool.cpp): integral attributes in range, [N, C, H, W] planes contiguous.
-bool int_arg(double v, int64_t lo, int64_t hi, int64_t *out) {
-  if (!(v >= (double)lo && v <= (double)hi) || v != std::floor(v)) return false;
-  *out = (int64_t)v;
-  return true;
-}
-
-bool planes_ok(const kiln_tensor &a, const kiln_tensor &b) {
-  if (a.ndim != 4 || b.ndim != 4 || a.shape[0] != b.shape[0] || a.shape[1] != b.shape[1]) return false;
-  for (const kiln_tensor *t : {&a, &b}) {
-    int64_t s = 1;
-    for (int d = 3; d >= 0; d--) {
-      if (t->shape[d] != 1 && t->strides[d] != s) return false;
-      s *= t->shape[d];
-    }
-  }
-  return true;
 }
 
 bool max_attrs(const double *attr, int64_t *a) {

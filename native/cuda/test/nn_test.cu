@@ -12,6 +12,7 @@
 #include "../../core/philox.h"
 #include "harness.cuh"
 #include "nn.h"
+#include "status_checks.cuh"
 
 using namespace kiln::cuda;
 using namespace kiln::cuda::test;
@@ -24,15 +25,6 @@ kiln_tensor view(void *data, kiln_dtype dt, std::vector<int64_t> shape, std::vec
   kiln_tensor t = desc(data, dt, shape);
   for (size_t d = 0; d < strides.size(); d++) t.strides[d] = strides[d];
   return t;
-}
-
-void expect_status(const std::string &what, kiln_status got, kiln_status want) {
-  expect(what + " status " + std::to_string((int)got) + " want " + std::to_string((int)want), got == want ? 0 : 1, 0);
-}
-void expect_ok(const std::string &what, kiln_status st) {
-  if (st != KILN_OK)
-    std::printf("{\"kind\":\"note\",\"what\":\"%s\",\"message\":\"%s\"}\n", what.c_str(), launch().message);
-  expect_status(what, st, KILN_OK);
 }
 
 // ---- GELU / SiLU ----

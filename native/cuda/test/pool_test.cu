@@ -13,20 +13,13 @@
 
 #include "harness.cuh"
 #include "pool.h"
+#include "status_checks.cuh"
 
 using namespace kiln::cuda;
 using namespace kiln::cuda::test;
 
 namespace {
 
-void expect_status(const std::string &what, kiln_status got, kiln_status want) {
-  expect(what + " status " + std::to_string((int)got) + " want " + std::to_string((int)want), got == want ? 0 : 1, 0);
-}
-void expect_ok(const std::string &what, kiln_status st) {
-  if (st != KILN_OK)
-    std::printf("{\"kind\":\"note\",\"what\":\"%s\",\"message\":\"%s\"}\n", what.c_str(), launch().message);
-  expect_status(what, st, KILN_OK);
-}
 void sync_ok(const std::string &what) {
   cudaError_t e = cudaDeviceSynchronize();
   if (e != cudaSuccess)
