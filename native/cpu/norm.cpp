@@ -2,8 +2,10 @@
 // Forward: one fused pass per row (mean, the sum of squares of x - mean, then the write, with the
 // row in L1/L2 after its first read), saving mean and rstd per row. Backward: gx per row, and grad
 // weight / grad bias as column sums: rows are cut into fixed blocks of about kBlockElems elements,
-// each block sums its rows into its own partial, and the partials are added in block order, so the
-// bits do not depend on the thread count. float32 runs the ISA's rows (arch/rows.inc); float64 the
+// each block sums its rows into its own partial (kNormRows rows per pass, so a partial is read and
+// written once per vector for them, not once per row), and the partials are added in block order,
+// so the bits do not depend on the thread count. [16384, 1024] with weight and bias, 2 threads:
+// 7.0 -> 4.9 ms (3.1 without them). float32 runs the ISA's rows (arch/rows.inc); float64 the
 // scalar loops here. Bench: `npx tsx ts/bench/cli.ts norm`.
 #include <cmath>
 #include <type_traits>
@@ -100,14 +102,15 @@ kiln_status backward(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor
     for (int64_t q = b0; q < b1; q++) {
       T *dw = gwo ? part.data() + q * n : nullptr, *db = gbo ? part.data() + (nblocks + q) * n : nullptr;
       const int64_t r1 = (q + 1) * block < rows ? (q + 1) * block : rows;
-      for (int64_t r = q * block; r < r1; r++) {
-        if (r + 1 < r1) {
-          prefetch_bytes(xi + (r + 1) * n, n * (int64_t)sizeof(T));
-          prefetch_bytes(gyi + (r + 1) * n, n * (int64_t)sizeof(T));
+      if constexpr (std::is_same_v<T, float>) {
+        const int64_t per = sums ? kNormRows : 1;  // rows per call (grad weight / bias read once for them)
+        for (int64_t r = q * block; r < r1; r += per) {
+          const int64_t m = r1 - r < per ? r1 - r : per;
+          k.layer_norm_backward_f32(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, m, mi + r, ri + r, rms,
+                                    stream);
         }
-        if constexpr (std::is_same_v<T, float>)
-          k.layer_norm_backward_f32(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms, stream);
-        else
+      } else {
+        for (int64_t r = q * block; r < r1; r++)
           layer_norm_backward_ref<T>(gxo + r * n, dw, db, gyi + r * n, xi + r * n, wi, n, mi[r], ri[r], rms);
       }
     }

@@ -123,6 +123,8 @@ struct ConvKernels {
   void (*depthwise_scatter_f32)(float *dx, const int64_t *toff, const float *w, int nt, int64_t step, const float *g,
                                 int64_t gs, int64_t n, int64_t OH);
 };
+// Rows per call of the norm backward: grad weight / grad bias are read and written once for them.
+constexpr int kNormRows = 4;
 // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
 struct RowKernels {
   // Each writer takes `stream`: write the output with non-temporal stores (set by the drivers for
@@ -136,9 +138,10 @@ struct RowKernels {
   // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
   void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
                          float *mean, float *rstd, bool stream);
-  // One row's gx; adds its share of grad weight / grad bias into dw / db when not null.
+  // The gx of min(rows, kNormRows) consecutive rows (row q at offset q * n, its stats at mean[q],
+  // rstd[q]); adds their shares of grad weight / grad bias into dw / db (when not null) in row order.
   void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
-                                  int64_t n, float mean, float rstd, bool rms, bool stream);
+                                  int64_t n, int64_t rows, const float *mean, const float *rstd, bool rms, bool stream);
   // gx[j] = a exp(x[j] - lse) - (ts t[j] + c) w[j] (t null: 0, w null: 1), minus hot_v at j = hot
   // (an index target; -1: none): cross-entropy's gradient.
   void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
