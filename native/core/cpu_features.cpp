@@ -21,9 +21,10 @@ extern "C" unsigned kiln_isa_supported(void) {
   bool ymm = (xcr0 & 6) == 6, zmm = (xcr0 & 0xe6) == 0xe6;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return set;
   bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30),
-       avx512vl = b & (1u << 31);
+       avx512vl = b & (1u << 31), bmi2 = b & (1u << 8);
   if (ymm && avx2 && fma) set |= 1u << KILN_ISA_AVX2;
-  if (zmm && avx512f && avx512dq && avx512bw && avx512vl && (set & (1u << KILN_ISA_AVX2))) set |= 1u << KILN_ISA_AVX512;
+  if (zmm && avx512f && avx512dq && avx512bw && avx512vl && bmi2 && (set & (1u << KILN_ISA_AVX2)))
+    set |= 1u << KILN_ISA_AVX512;  // bmi2: the AVX-512 dropout's pdep
 #elif defined(__aarch64__)
   set |= 1u << KILN_ISA_NEON;
 #endif

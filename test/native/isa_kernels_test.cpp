@@ -25,6 +25,7 @@
 #include "../../native/cpu/arch/isa.h"
 #include "../../native/cpu/scalar_math.h"
 #include "dtype.h"
+#include "philox.h"
 
 using namespace kiln::cpu;
 namespace km = kiln::math;
@@ -205,6 +206,34 @@ static void test_binary(const IsaKernels *t, const IsaKernels *gen_t) {
   float a[4] = {1, 2, 3, 4}, o[4] = {9, 9, 9, 9};
   for (Binary op : {Binary::Pow, Binary::Remainder, Binary::Atan2, Binary::Eq, Binary::Lt, Binary::LogicalAnd})
     ck.expect(!t->binary_f32(op, o, a, 1, a, 1, 4) && o[0] == 9, "op %d claimed", (int)op);
+}
+
+// ---- dropout_f32 (nn table) ----
+// Every ISA's mask against core/philox.h's scalar definition: element e keeps when word e % 4 of
+// Philox4x32-10(counter + e / 4, seed), shifted right by 8, is >= threshold; kept elements are
+// x * scale, dropped ones x * 0 (NaN stays NaN, -x gives -0). Lengths cross the AVX-512 kernel's
+// 256-element blocks and their tails; counters cross 2^32 (a carry into the counter's high word).
+static void test_dropout(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " dropout_f32");
+  for (int64_t n : {int64_t(1), int64_t(4), int64_t(255), int64_t(256), int64_t(257), int64_t(1000), int64_t(4099)})
+    for (uint64_t counter : {uint64_t(0), uint64_t(7), uint64_t(0xFFFFFFF0u), uint64_t(0xFFFFFFF9u), uint64_t(0x1FFFFFFFAull)})
+      for (uint32_t threshold : {0u, 1u << 22, 3u << 22, 1u << 24}) {
+        const uint64_t seed = g_rng();
+        const float scale = 1.25f;
+        Buf x(n, false), o(n, true);
+        fill(x, -10, 10);
+        if (n > 2) x.p[0] = NAN, x.p[1] = -3.0f;
+        t->nn.dropout_f32(o.p, x.p, n, seed, counter, threshold, scale);
+        ck.expect(o.written(), "n=%" PRId64 ": unwritten or out-of-range write", n);
+        for (int64_t e = 0; e < n; e++) {
+          const kiln::Philox4 r = kiln::philox4x32_10(counter + (uint64_t)e / 4, seed);
+          const float want = x.p[e] * ((r.v[e & 3] >> 8) >= threshold ? scale : 0.0f);
+          if (!ck.expect(same(o.p[e], want),
+                         "n=%" PRId64 " counter=%" PRIu64 " threshold=%u e=%" PRId64 ": %a, want %a", n, counter,
+                         threshold, e, o.p[e], want))
+            break;
+        }
+      }
 }
 
 // ---- unary_f32 ----
@@ -501,6 +530,7 @@ int main(int argc, char **argv) {
     test_binary(t, gt);
     test_unary(t, gt, sweep_step);
     test_reduce(t, gt);
+    test_dropout(t);
   }
   if (do_bench)
     for (kiln_isa isa : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON})
