@@ -105,6 +105,7 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_EMBEDDING: return embedding_cuda(L, o[0], in[0], in[1], bad);
     case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cuda(L, o[0], in[0], in[1], (int64_t)attr[0], bad);
     case KILN_OP_MAX_POOL2D: return max_pool2d_cuda(L, o[0], o[1], in[0], attr);
+    case KILN_OP_MAX_POOL2D_BACKWARD: return max_pool2d_backward_cuda(L, o[0], in[0], in[1], attr);
     case KILN_OP_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, false, false);
     case KILN_OP_AVG_POOL2D_BACKWARD: return avg_pool2d_cuda(L, o[0], in[0], attr, false, true);
     case KILN_OP_ADAPTIVE_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, true, false);
