@@ -72,6 +72,10 @@ kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw,
 // padding, countIncludePad, divisor (> 0, or 0: none); adaptive ignores attr. backward: out is dx, in is dy.
 kiln_status max_pool2d_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &idx, const kiln_tensor &x,
                            const double *attr);
+// gx [N, C, H, W] = the scatter-add of gy [N, C, OH, OW] by max_pool2d's indices for the same attr
+// (each added only where it is one of its window's taps inside the input), in output order.
+kiln_status max_pool2d_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gy,
+                                    const kiln_tensor &idx, const double *attr);
 kiln_status avg_pool2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, const double *attr,
                            bool adaptive, bool backward);
 // Fused memory-bound rows (softmax.cpp, norm.cpp, cross_entropy.cpp): contiguous operands, float32

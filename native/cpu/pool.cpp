@@ -1,9 +1,12 @@
 // 2-d pooling over NCHW planes: max pooling with int64 indices (flat h * W + w within the plane,
 // as PyTorch returns them), average pooling (PyTorch's divisor rules: padding counted or not,
 // ceil-mode overhang never counted, or a fixed divisor) and adaptive average pooling, with the
-// average poolings' backward. Max pooling's backward is a scatter-add by the indices (TS).
+// average poolings' backward, and max pooling's backward: the scatter-add of the gradient by the
+// indices, in output order within a plane (native/cuda/kernels/pool.cu gathers the same sums in the
+// same order, so both give the same bits).
 // Memory-bound: plain loops, one plane per task (so the bits never depend on the thread count),
 // sums in double.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -83,6 +86,32 @@ void max_pool(kiln_context *ctx, T *y, int64_t *idx, const T *x, int64_t planes,
   });
 }
 
+// Whether flat index v is one of window (oh, ow)'s taps inside the H x W input (-1: the window had
+// none). The CUDA kernel sums only such pairs, so an index from elsewhere is dropped on both.
+inline bool max_tap(int64_t v, int64_t H, int64_t W, int64_t oh, int64_t ow, const int64_t *a) {
+  if (v < 0 || v >= H * W) return false;
+  const int64_t rh = v / W + a[4] - oh * a[2], rw = v % W + a[5] - ow * a[3];
+  return rh >= 0 && rh % a[6] == 0 && rh / a[6] < a[0] && rw >= 0 && rw % a[7] == 0 && rw / a[7] < a[1];
+}
+
+template <class T>
+void max_pool_backward(kiln_context *ctx, T *gx, const T *gy, const int64_t *idx, int64_t planes, int64_t H, int64_t W,
+                       int64_t OH, int64_t OW, const int64_t *a) {
+  for_planes(ctx, planes, H * W, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; p++) {
+      T *g = gx + p * H * W;
+      std::fill(g, g + H * W, T(0));
+      const T *gp = gy + p * OH * OW;
+      const int64_t *ip = idx + p * OH * OW;
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          const int64_t o = oh * OW + ow;
+          if (max_tap(ip[o], H, W, oh, ow, a)) g[ip[o]] += gp[o];
+        }
+    }
+  });
+}
+
 // The input span [lo, hi) of each output position along one axis and its divisor factor.
 struct Span {
   int64_t lo, hi;
@@ -157,6 +186,27 @@ kiln_status max_pool2d_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_t
   else
     max_pool(ctx, (double *)y.data, (int64_t *)idx.data, (const double *)x.data, planes, x.shape[2], x.shape[3],
              y.shape[2], y.shape[3], a);
+  return KILN_OK;
+}
+
+kiln_status max_pool2d_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gy,
+                                    const kiln_tensor &idx, const double *attr) {
+  const char *op = "max_pool2d_backward";
+  if (!planes_ok(gx, gy) || !planes_ok(gy, idx) || gy.shape[2] != idx.shape[2] || gy.shape[3] != idx.shape[3])
+    return fail(ctx, KILN_ERR_SHAPE, "%s: contiguous [N, C, H, W] operands with matching planes expected", op);
+  if (gx.dtype != gy.dtype || idx.dtype != KILN_INT64 || (gx.dtype != KILN_FLOAT32 && gx.dtype != KILN_FLOAT64))
+    return fail(ctx, KILN_ERR_DTYPE, "%s: float32/float64 gradients and int64 indices expected", op);
+  int64_t a[8];
+  for (int i = 0; i < 8; i++)
+    if (!int_arg(attr[i], i == 4 || i == 5 ? 0 : 1, (int64_t)1 << 30, &a[i]))
+      return fail(ctx, KILN_ERR_ARG, "%s: bad kernel, stride, padding or dilation", op);
+  const int64_t planes = gx.shape[0] * gx.shape[1];
+  if (gx.dtype == KILN_FLOAT32)
+    max_pool_backward(ctx, (float *)gx.data, (const float *)gy.data, (const int64_t *)idx.data, planes, gx.shape[2],
+                      gx.shape[3], gy.shape[2], gy.shape[3], a);
+  else
+    max_pool_backward(ctx, (double *)gx.data, (const double *)gy.data, (const int64_t *)idx.data, planes, gx.shape[2],
+                      gx.shape[3], gy.shape[2], gy.shape[3], a);
   return KILN_OK;
 }
 

@@ -2,8 +2,10 @@
 // attribute decoding as the CPU (core/op_args.cpp). The switch mirrors core/dispatch.cpp's and
 // calls the X_cuda launchers of kernels/ with a Launch made from the device's state (stream,
 // scratch from the caching allocator, message buffer). KILN_CUDA_SYNC=1 waits after every op so an
-// asynchronous CUDA error is reported by the op that caused it. Gather and scatter get the device's
-// bad-index word (runtime.h), checked at the next synchronisation: ERR_INDEX without a sync per op.
+// asynchronous CUDA error is reported by the op that caused it. Gather, scatter, embedding (both
+// ways) and cross_entropy with class-index targets get a bad-index slot of the device (runtime.h),
+// checked at the next synchronisation: ERR_INDEX with the CPU's message, without a sync per op.
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -21,7 +23,7 @@ using namespace kiln::cuda;
 
 namespace {
 
-// `bad`: the device word where gather / scatter record an out-of-range index (Device::bad_slot).
+// `bad`: the device words where an index op records an out-of-range index (Device::bad_slot).
 kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor *in, int nin, const double *attr,
                       const OpArgs &a, int64_t *bad) {
   switch (op) {
@@ -81,7 +83,7 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_LAYER_NORM: return layer_norm_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], attr[0], attr[1] != 0);
     case KILN_OP_LAYER_NORM_BACKWARD:
       return layer_norm_backward_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], in[3], in[4], attr[0] != 0);
-    case KILN_OP_CROSS_ENTROPY: return cross_entropy_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], attr);
+    case KILN_OP_CROSS_ENTROPY: return cross_entropy_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], attr, bad);
     case KILN_OP_CROSS_ENTROPY_BACKWARD:
       return cross_entropy_backward_cuda(L, o[0], in[0], in[1], in[2], in[3], in[4], attr);
     case KILN_OP_UNIFORM: return uniform_cuda(L, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);
@@ -100,9 +102,10 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_BATCH_NORM_BACKWARD:
       return batch_norm_backward_cuda(L, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3], in[4],
                                       attr[0]);
-    case KILN_OP_EMBEDDING: return embedding_cuda(L, o[0], in[0], in[1]);
-    case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cuda(L, o[0], in[0], in[1], (int64_t)attr[0]);
+    case KILN_OP_EMBEDDING: return embedding_cuda(L, o[0], in[0], in[1], bad);
+    case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cuda(L, o[0], in[0], in[1], (int64_t)attr[0], bad);
     case KILN_OP_MAX_POOL2D: return max_pool2d_cuda(L, o[0], o[1], in[0], attr);
+    case KILN_OP_MAX_POOL2D_BACKWARD: return max_pool2d_backward_cuda(L, o[0], in[0], in[1], attr);
     case KILN_OP_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, false, false);
     case KILN_OP_AVG_POOL2D_BACKWARD: return avg_pool2d_cuda(L, o[0], in[0], attr, false, true);
     case KILN_OP_ADAPTIVE_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, true, false);
@@ -130,8 +133,40 @@ bool has_cuda_kernel(int op) {
   }
 }
 
+// Whether `op` records bad indices, and the slot it takes (the sizes its CPU message names).
+// cross_entropy_backward does not: its CPU kernel gives a bad target's row a zero gradient
+// without an error (the forward, which always runs first, reports it).
+bool bad_index_op(int op, const kiln_tensor *outs, const kiln_tensor *ins, const double *attrs, const OpArgs &args,
+                  Device::BadSlot *what) {
+  auto rows = [](const kiln_tensor &t, int d) { return d < t.ndim ? t.shape[d] : (int64_t)-1; };
+  *what = Device::BadSlot{Device::BadKind::Dim, kiln_op_name(op), 0, -1, 0, 0, 0};
+  switch (op) {
+    case KILN_OP_GATHER:
+    case KILN_OP_SCATTER:
+    case KILN_OP_SCATTER_ADD: {
+      // The dim's size for the message: the gathered input's, or the scattered-into output's.
+      const kiln_tensor &t = op == KILN_OP_GATHER ? ins[0] : outs[0];
+      what->dim = args.iattr;
+      what->limit = args.iattr >= 0 ? rows(t, args.iattr) : -1;
+      return true;
+    }
+    case KILN_OP_EMBEDDING:  // the table: weight [num, D], or the gradient [num, D]
+    case KILN_OP_EMBEDDING_BACKWARD:
+      what->kind = Device::BadKind::Embedding;
+      what->limit = rows(op == KILN_OP_EMBEDDING ? ins[0] : outs[0], 0);
+      return true;
+    case KILN_OP_CROSS_ENTROPY:  // class-index targets only (int64; probability targets are float)
+      if (ins[1].dtype != KILN_INT64) return false;
+      what->kind = Device::BadKind::CrossEntropy;
+      what->limit = rows(ins[0], 1);
+      what->ignore = std::fabs(attrs[0]) <= 9e15 ? (int64_t)attrs[0] : 0;  // the launcher rejects the rest
+      return true;
+    default: return false;
+  }
+}
+
 // After an op: with KILN_CUDA_SYNC, wait for it and name it in any error it caused.
-// A bad index a gather / scatter saw is reported here then, by the op itself.
+// A bad index an index op saw is reported here then, by the op itself.
 kiln_status after(kiln_context *ctx, Device *d, const char *what) {
   if (!state(ctx)->sync_each_op) return KILN_OK;
   cudaError_t e = cudaStreamSynchronize(d->stream);
@@ -153,13 +188,10 @@ kiln_status cuda_op_run(kiln_context *ctx, int device, int op, kiln_tensor *outs
   if (!d) return why;
   Launch L = d->launch();
   kiln_status st;
-  if (op == KILN_OP_GATHER || op == KILN_OP_SCATTER || op == KILN_OP_SCATTER_ADD) {
-    // The dim's size for the message: the gathered input's, or the scattered-into output's.
-    const kiln_tensor &t = op == KILN_OP_GATHER ? ins[0] : outs[0];
-    const int dim = args.iattr;
-    const int64_t limit = dim >= 0 && dim < t.ndim ? t.shape[dim] : -1;
+  Device::BadSlot what;
+  if (bad_index_op(op, outs, ins, attrs, args, &what)) {
     std::lock_guard<std::mutex> g(d->bad_mu);  // until the kernels are enqueued (runtime.h)
-    st = launch_op(L, op, outs, ins, nin, attrs, args, d->bad_slot(kiln_op_name(op), dim, limit));
+    st = launch_op(L, op, outs, ins, nin, attrs, args, d->bad_slot(what));
   } else {
     st = launch_op(L, op, outs, ins, nin, attrs, args, nullptr);
   }

@@ -78,6 +78,11 @@ KILN_WEAK kiln_status cross_entropy_cuda(const Launch &L, const kiln_tensor &los
                                          const kiln_tensor &weight, const double *attr) {
   return fail(L, KILN_ERR_NOT_COMPILED, "cross_entropy_cuda: not in this build (native/cuda/kernels/rows*.cu)");
 }
+KILN_WEAK kiln_status cross_entropy_cuda(const Launch &L, const kiln_tensor &loss, const kiln_tensor &lse,
+                                         const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
+                                         const kiln_tensor &weight, const double *attr, int64_t *bad_index) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "cross_entropy_cuda: not in this build (native/cuda/kernels/rows*.cu)");
+}
 KILN_WEAK kiln_status cross_entropy_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &logits,
                                                   const kiln_tensor &target, const kiln_tensor &weight,
                                                   const kiln_tensor &lse, const kiln_tensor &gloss,
@@ -115,8 +120,16 @@ KILN_WEAK kiln_status embedding_cuda(const Launch &L, const kiln_tensor &out, co
                                      const kiln_tensor &idx) {
   return fail(L, KILN_ERR_NOT_COMPILED, "embedding_cuda: not in this build (native/cuda/kernels/nn*.cu)");
 }
+KILN_WEAK kiln_status embedding_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &weight,
+                                     const kiln_tensor &idx, int64_t *bad_index) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "embedding_cuda: not in this build (native/cuda/kernels/nn*.cu)");
+}
 KILN_WEAK kiln_status embedding_backward_cuda(const Launch &L, const kiln_tensor &gw, const kiln_tensor &gy,
                                               const kiln_tensor &idx, int64_t padding_idx) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "embedding_backward_cuda: not in this build (native/cuda/kernels/nn*.cu)");
+}
+KILN_WEAK kiln_status embedding_backward_cuda(const Launch &L, const kiln_tensor &gw, const kiln_tensor &gy,
+                                              const kiln_tensor &idx, int64_t padding_idx, int64_t *bad_index) {
   return fail(L, KILN_ERR_NOT_COMPILED, "embedding_backward_cuda: not in this build (native/cuda/kernels/nn*.cu)");
 }
 KILN_WEAK kiln_status matmul_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b,

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <new>
 
+#include "kernels/bad_index.h"
 #include "op_args.h"
 
 namespace kiln::cuda {
@@ -52,34 +53,109 @@ Device::~Device() {
   if (stream) cudaStreamDestroy(stream);
 }
 
-int64_t *Device::bad_slot(const char *op, int dim, int64_t limit) {
+static_assert(Device::kBadWords == bad_index::kWords, "a slot holds bad_index.h's pair of words");
+
+int64_t *Device::bad_slot(const BadSlot &what) {
   if (!bad_words) return nullptr;
-  if (bad_used < kBadSlots) {
-    bad_slots[bad_used] = BadSlot{op, dim, limit, 1};
-    return bad_words + bad_used++;
+  int k;
+  if (bad_used < kBadSlots - kBadKinds) {
+    k = bad_used++;
+  } else {
+    k = kBadSlots - kBadKinds + (int)what.kind;
+    bad_shared = true;
+    if (bad_slots[k].launches > 0) {
+      bad_slots[k].launches++;
+      return bad_words + k * kBadWords;
+    }
   }
-  bad_slots[kBadSlots - 1].launches++;
-  return bad_words + (kBadSlots - 1);
+  bad_slots[k] = what;
+  bad_slots[k].launches = 1;
+  bad_slots[k].seq = bad_seq++;
+  return bad_words + k * kBadWords;
 }
+
+namespace {
+
+// The CPU's message for a slot whose words `w` saw a bad index (runtime.h's kinds), with where and
+// when it was found; "" when they saw none.
+std::string bad_message(const Device::BadSlot &b, const int64_t *w, int device) {
+  char buf[512];
+  const long long lim = (long long)b.limit;
+  if (b.kind == Device::BadKind::Dim) {
+    if (w[0] == bad_index::kNone) return "";
+    if (b.launches == 1)
+      std::snprintf(buf, sizeof buf,
+                    "index %lld is out of range for dimension %d of size %lld (%s on cuda:%d, reported at the next "
+                    "synchronisation)",
+                    (long long)w[0], b.dim, lim, b.op, device);
+    else
+      std::snprintf(buf, sizeof buf,
+                    "index %lld is out of range in one of %d index ops on cuda:%d (the first: %s, dimension %d of "
+                    "size %lld), reported at the next synchronisation",
+                    (long long)w[0], b.launches, device, b.op, b.dim, lim);
+    return buf;
+  }
+  const bad_index::First f = bad_index::decode(w);
+  if (!f.any) return "";
+  char what[160];  // the CPU message's subject: the first bad index, or its position when not exact
+  if (b.kind == Device::BadKind::Embedding) {
+    if (f.exact)
+      std::snprintf(what, sizeof what, "embedding: index %lld", (long long)f.value);
+    else
+      std::snprintf(what, sizeof what, "embedding: an index at position %lld or later", (long long)f.pos);
+    if (b.launches == 1)
+      std::snprintf(buf, sizeof buf,
+                    "%s is out of range for a table of %lld rows (%s on cuda:%d, reported at the next "
+                    "synchronisation)",
+                    what, lim, b.op, device);
+    else
+      std::snprintf(buf, sizeof buf,
+                    "%s is out of range in one of %d embedding launches on cuda:%d (the first: %s, a table of %lld "
+                    "rows), reported at the next synchronisation",
+                    what, b.launches, device, b.op, lim);
+    return buf;
+  }
+  if (f.exact)
+    std::snprintf(what, sizeof what, "cross_entropy: target %lld of row %lld", (long long)f.value, (long long)f.pos);
+  else
+    std::snprintf(what, sizeof what, "cross_entropy: the target of row %lld or a later row", (long long)f.pos);
+  if (b.launches == 1)
+    std::snprintf(buf, sizeof buf,
+                  "%s is outside [0, %lld) and is not ignore_index %lld (%s on cuda:%d, reported at the next "
+                  "synchronisation)",
+                  what, lim, (long long)b.ignore, b.op, device);
+  else
+    std::snprintf(buf, sizeof buf,
+                  "%s is out of range in one of %d cross_entropy launches on cuda:%d (the first: %lld classes, "
+                  "ignore_index %lld), reported at the next synchronisation",
+                  what, b.launches, device, lim, (long long)b.ignore);
+  return buf;
+}
+
+}  // namespace
 
 kiln_status Device::take_bad_index(std::string *why) {
   std::lock_guard<std::mutex> c(bad_check_mu);
-  int64_t pageable[kBadSlots];
+  int64_t pageable[kBadSlots * kBadWords];
   int64_t *seen = bad_host ? bad_host : pageable;
   BadSlot slots[kBadSlots];
-  int n = 0;
+  int n = 0;  // slots [0, n) are read
   cudaError_t e = cudaSuccess, r = cudaSuccess;
   {
     std::lock_guard<std::mutex> g(bad_mu);
-    if (!bad_words || bad_used == 0) return KILN_OK;
-    n = bad_used;
+    if (!bad_words || (bad_used == 0 && !bad_shared)) return KILN_OK;
+    n = bad_shared ? kBadSlots : bad_used;
     std::copy(bad_slots, bad_slots + n, slots);
+    const size_t bytes = (size_t)n * kBadWords * sizeof(int64_t);
     // Ordered after every launch that took one of these words (they were enqueued under bad_mu),
     // and the reset before every later one.
-    e = cudaMemcpyAsync(seen, bad_words, n * sizeof(int64_t), cudaMemcpyDeviceToHost, stream);
+    e = cudaMemcpyAsync(seen, bad_words, bytes, cudaMemcpyDeviceToHost, stream);
     if (e == cudaSuccess && bad_copied) e = cudaEventRecord(bad_copied, stream);
-    r = cudaMemcpyAsync(bad_words, bad_words + kBadSlots, n * sizeof(int64_t), cudaMemcpyDeviceToDevice, stream);
+    r = cudaMemcpyAsync(bad_words, bad_words + kBadSlots * kBadWords, bytes, cudaMemcpyDeviceToDevice, stream);
     bad_used = 0;
+    for (int k = kBadSlots - kBadKinds; k < kBadSlots; k++) bad_slots[k].launches = 0;
+    bad_shared = false;
+    bad_seq = 0;
   }
   if (e == cudaSuccess) e = bad_copied ? cudaEventSynchronize(bad_copied) : cudaStreamSynchronize(stream);
   if (e != cudaSuccess || r != cudaSuccess) {
@@ -91,24 +167,19 @@ kiln_status Device::take_bad_index(std::string *why) {
     *why = buf;
     return KILN_ERR_CUDA;
   }
+  // The earliest launch that saw a bad index (shared slots come last but are ordered by seq too).
+  int first = -1;
+  std::string msg;
   for (int k = 0; k < n; k++) {
-    if (seen[k] == INT64_MIN) continue;
-    const BadSlot &b = slots[k];
-    char buf[384];
-    if (b.launches == 1)
-      std::snprintf(buf, sizeof buf,
-                    "index %lld is out of range for dimension %d of size %lld (%s on cuda:%d, reported at the next "
-                    "synchronisation)",
-                    (long long)seen[k], b.dim, (long long)b.limit, b.op, index);
-    else
-      std::snprintf(buf, sizeof buf,
-                    "index %lld is out of range in one of %d index ops on cuda:%d (the first: %s, dimension %d of "
-                    "size %lld), reported at the next synchronisation",
-                    (long long)seen[k], b.launches, index, b.op, b.dim, (long long)b.limit);
-    *why = buf;
-    return KILN_ERR_INDEX;
+    if (slots[k].launches == 0 || (first >= 0 && slots[k].seq > slots[first].seq)) continue;
+    std::string m = bad_message(slots[k], seen + k * kBadWords, index);
+    if (m.empty()) continue;
+    first = k;
+    msg = std::move(m);
   }
-  return KILN_OK;
+  if (first < 0) return KILN_OK;
+  *why = msg;
+  return KILN_ERR_INDEX;
 }
 
 Launch Device::launch() {
@@ -172,7 +243,7 @@ Device *device(kiln_context *ctx, int index, kiln_status *why) {
   // The bad-index words (Device::bad_slot), all preset to INT64_MIN; without them bad indices are
   // only skipped, so a failure here is not fatal.
   {
-    std::vector<int64_t> none(2 * Device::kBadSlots, INT64_MIN);
+    std::vector<int64_t> none(2 * Device::kBadSlots * Device::kBadWords, INT64_MIN);
     void *w = nullptr;
     if (cudaMalloc(&w, none.size() * sizeof(int64_t)) == cudaSuccess &&
         cudaMemcpy(w, none.data(), none.size() * sizeof(int64_t), cudaMemcpyHostToDevice) == cudaSuccess) {
@@ -182,7 +253,8 @@ Device *device(kiln_context *ctx, int index, kiln_status *why) {
       if (w) cudaFree(w);
     }
     void *h = nullptr;
-    if (d->bad_words && cudaHostAlloc(&h, Device::kBadSlots * sizeof(int64_t), cudaHostAllocDefault) == cudaSuccess)
+    if (d->bad_words &&
+        cudaHostAlloc(&h, Device::kBadSlots * Device::kBadWords * sizeof(int64_t), cudaHostAllocDefault) == cudaSuccess)
       d->bad_host = static_cast<int64_t *>(h);
     if (d->bad_words && cudaEventCreateWithFlags(&d->bad_copied, cudaEventDisableTiming) != cudaSuccess)
       d->bad_copied = nullptr;
@@ -347,7 +419,7 @@ kiln_status kiln_cuda_copy_d2h(kiln_context *ctx, int device, void *dst, const v
   }
   cudaError_t e = n ? kiln::cuda::d2h(d, (char *)dst, (const char *)src, n) : cudaSuccess;
   if (e == cudaSuccess) {
-    // A read is a synchronisation point: report a bad index an earlier gather / scatter saw.
+    // A read is a synchronisation point: report a bad index an earlier index op saw.
     std::string why;
     kiln_status st = d->take_bad_index(&why);
     if (st == KILN_OK) return KILN_OK;

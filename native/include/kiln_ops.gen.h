@@ -72,17 +72,18 @@ enum kiln_op {
   KILN_OP_CONV2D_BACKWARD_INPUT = 66,
   KILN_OP_CONV2D_BACKWARD_WEIGHT = 67,
   KILN_OP_MAX_POOL2D = 68,
-  KILN_OP_AVG_POOL2D = 69,
-  KILN_OP_AVG_POOL2D_BACKWARD = 70,
-  KILN_OP_ADAPTIVE_AVG_POOL2D = 71,
-  KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD = 72,
-  KILN_OP_SOFTMAX = 73,
-  KILN_OP_SOFTMAX_BACKWARD = 74,
-  KILN_OP_LAYER_NORM = 75,
-  KILN_OP_LAYER_NORM_BACKWARD = 76,
-  KILN_OP_CROSS_ENTROPY = 77,
-  KILN_OP_CROSS_ENTROPY_BACKWARD = 78,
-  KILN_OP_COUNT = 79
+  KILN_OP_MAX_POOL2D_BACKWARD = 69,
+  KILN_OP_AVG_POOL2D = 70,
+  KILN_OP_AVG_POOL2D_BACKWARD = 71,
+  KILN_OP_ADAPTIVE_AVG_POOL2D = 72,
+  KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD = 73,
+  KILN_OP_SOFTMAX = 74,
+  KILN_OP_SOFTMAX_BACKWARD = 75,
+  KILN_OP_LAYER_NORM = 76,
+  KILN_OP_LAYER_NORM_BACKWARD = 77,
+  KILN_OP_CROSS_ENTROPY = 78,
+  KILN_OP_CROSS_ENTROPY_BACKWARD = 79,
+  KILN_OP_COUNT = 80
 };
 
 typedef struct kiln_op_info {
@@ -160,6 +161,7 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"conv2d_backward_input", 2, 1, 7},
     {"conv2d_backward_weight", 2, 1, 7},
     {"max_pool2d", 1, 2, 8},
+    {"max_pool2d_backward", 2, 1, 8},
     {"avg_pool2d", 1, 1, 8},
     {"avg_pool2d_backward", 1, 1, 8},
     {"adaptive_avg_pool2d", 1, 1, 0},

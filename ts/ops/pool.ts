@@ -1,12 +1,12 @@
 /**
  * The pooling kernels (native/cpu/pool.cpp) as ops with autograd: max pooling with indices (its
- * gradient a scatter-add by the indices), average and adaptive average pooling with their
- * backward kernels (each the other's gradient: both are linear). The output size is given, so
+ * gradient the max_pool2d_backward kernel: the scatter-add by the indices, summed per input element
+ * in output order, so the bits are the same on every device and run), average and adaptive average
+ * pooling with their backward kernels (each the other's gradient: both are linear). The output size is given, so
  * ceil mode is the caller's (nn/layers/conv.ts) business.
  */
 import { record } from '../autograd/node';
 import { runKernel } from '../dispatch';
-import { zeros } from '../creation';
 import { KilnError } from '../errors';
 import { shapeStr } from '../shape';
 import { Tensor } from '../tensor';
@@ -89,13 +89,62 @@ export function maxPool2dWithIndices(x: Tensor, geo: MaxPoolGeometry, outSize: P
     out = vals.to(dt.dtype);
     vals.dispose();
   }
-  const P = outSize[0] * outSize[1];
   // The indices ride along as an input, so the node keeps its own handle on them.
-  const y = record(op, out, [x, idx], (g, c) => {
-    const flat = zeros([N, C, H * W], { dtype: g.dtype, device: g.device });
-    return [flat.scatterAdd(2, c.inputs[1].reshape([N, C, P]), g.reshape([N, C, P])).reshape([N, C, H, W]), null];
-  });
+  const y = record(op, out, [x, idx], (g, c) => [maxPool2dBackward(g, c.inputs[1], geo, [H, W]), null]);
   return [y, idx];
+}
+
+/**
+ * The gradient of maxPool2dWithIndices for its input of size inputSize: each gy [N, C, OH, OW]
+ * element added at the input position its index (from the forward, same geometry) picked, in
+ * output order; an index that is not one of its window's taps inside the input (-1 for a window
+ * with none) adds nothing.
+ */
+export function maxPool2dBackward(gy: Tensor, idx: Tensor, geo: MaxPoolGeometry, inputSize: Pair): Tensor {
+  const op = 'max_pool2d_backward';
+  checkInput(op, gy, 'grad_output');
+  checkTensor(idx, op, 'indices');
+  checkPairs(op, [
+    ['kernel', geo.kernel, 1],
+    ['stride', geo.stride, 1],
+    ['padding', geo.padding, 0],
+    ['dilation', geo.dilation, 1],
+    ['inputSize', inputSize, 1],
+  ]);
+  if (idx.dtype !== 'int64') throw new KilnError('ERR_DTYPE', `${op}: indices must be int64, got ${idx.dtype}`);
+  if (idx._shape.join() !== gy._shape.join())
+    throw new KilnError(
+      'ERR_SHAPE',
+      `${op}: indices ${shapeStr(idx._shape)} must have grad_output's shape ${shapeStr(gy._shape)}`,
+    );
+  const [N, C, OH, OW] = gy._shape;
+  const dt = dtOf(gy);
+  const gi = kernelInput(gy, dt.run),
+    ii = kernelInput(idx, 'int64');
+  const gx = Tensor._empty([N, C, ...inputSize], dt.run, op);
+  try {
+    runKernel(OP.MAX_POOL2D_BACKWARD, [gx], [gi, ii], [...geo.kernel, ...geo.stride, ...geo.padding, ...geo.dilation]);
+  } finally {
+    gi.dispose();
+    ii.dispose();
+  }
+  let out = gx;
+  if (dt.run !== dt.dtype) {
+    out = gx.to(dt.dtype);
+    gx.dispose();
+  }
+  const P = OH * OW;
+  // Linear in gy: its gradient picks gg at the indices (a window with no tap, index -1, gets 0).
+  return record(op, out, [gy, idx], (gg, c) => {
+    const ix = c.inputs[1],
+      keep = ix.ge(0);
+    const safe = ix.where(keep, 0).to('int64').reshape([N, C, P]);
+    const picked = gg
+      .reshape([N, C, inputSize[0] * inputSize[1]])
+      .gather(2, safe)
+      .reshape([N, C, OH, OW]);
+    return [picked.mul(keep.to(gg.dtype)), null];
+  });
 }
 
 const avgAttrs = (g: AvgPoolGeometry): number[] => [

@@ -12,6 +12,7 @@ import {
   avgPool2dBackward,
   avgPool2dCore,
   AvgPoolGeometry,
+  maxPool2dBackward,
   maxPool2dWithIndices,
   poolOutSize,
 } from './pool';
@@ -176,6 +177,74 @@ export const maxPool2dRow: OpRow<typeof maxPool2dWithIndices> = {
         'ERR_DTYPE',
       ],
     ]),
+};
+
+/** max_pool2d's gradient: gy added at each window's index, in output order (-1: nothing). */
+function refMaxBackward(gy: number[], idx: number[], w: Win): number[] {
+  const HW = w.H * w.W,
+    P = w.OH * w.OW;
+  const out = new Array<number>(w.N * w.C * HW).fill(0);
+  for (let pl = 0; pl < w.N * w.C; pl++)
+    for (let o = 0; o < P; o++) if (idx[pl * P + o] >= 0) out[pl * HW + idx[pl * P + o]] += gy[pl * P + o];
+  return out;
+}
+
+/** The indices max pooling picks on a fixed input (distinct values: no ties), as an int64 tensor. */
+function fixedIndices(w: Win) {
+  const n = w.N * w.C * w.H * w.W;
+  const x = Array.from({ length: n }, (_, i) => ((i * 7919) % 1009) / 10);
+  const idx = refMax(x, w).idx;
+  return { idx, t: fromNumbers(idx, [w.N, w.C, w.OH, w.OW], 'int64') };
+}
+
+export const maxPool2dBackwardRow: OpRow<typeof maxPool2dBackward> = {
+  name: 'max_pool2d_backward',
+  kind: 'custom',
+  native: { nin: 2, nout: 1, nattr: 8 },
+  dtypes: FLOAT_DTYPES,
+  fn: maxPool2dBackward,
+  grad: (g) => [g, null],
+  cases: (rng: Rng, dtype: DType) => {
+    const out: Case[] = [];
+    for (const c of POOL_CONFIGS) {
+      const w = winOf(c);
+      const gy = makeInput(rng, [w.N, w.C, w.OH, w.OW], dtype, layout(rng));
+      const ix = fixedIndices(w);
+      out.push({
+        label: label(c),
+        got: maxPool2dBackward(gy.t, ix.t, maxGeo(w), [w.H, w.W]),
+        want: { shape: [w.N, w.C, w.H, w.W], data: refMaxBackward(gy.ref.data, ix.idx, w) },
+        tol: 16,
+      });
+      gy.t.dispose();
+      ix.t.dispose();
+    }
+    return out;
+  },
+  gradSamples: (rng) => {
+    // k3 s1 p1: windows overlap, so input elements sum several outputs
+    const w = winOf([1, 2, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0]);
+    const ix = fixedIndices(w);
+    return [
+      {
+        label: 'k3 s1 p1 (overlapping windows)',
+        fn: (g) => maxPool2dBackward(g, ix.t, maxGeo(w), [w.H, w.W]),
+        inputs: [gradInput(rng, [w.N, w.C, w.OH, w.OW])],
+      },
+    ];
+  },
+  errors: () => {
+    const w = winOf(POOL_CONFIGS[0]);
+    const geo = maxGeo(w);
+    const ix = () => fromNumbers(new Array(2 * 3 * 16).fill(0), [2, 3, 4, 4], 'int64');
+    return errorCases([
+      ['rank', () => maxPool2dBackward(f32([3, 4, 4]), ix(), geo, [8, 8]), 'ERR_SHAPE'],
+      ['indices shape', () => maxPool2dBackward(f32([2, 3, 4, 3]), ix(), geo, [8, 8]), 'ERR_SHAPE'],
+      ['float indices', () => maxPool2dBackward(f32([2, 3, 4, 4]), f32([2, 3, 4, 4]), geo, [8, 8]), 'ERR_DTYPE'],
+      ['stride 0', () => maxPool2dBackward(f32([2, 3, 4, 4]), ix(), { ...geo, stride: [0, 1] }, [8, 8]), 'ERR_ARG'],
+      ['integer grad', () => maxPool2dBackward(f32([2, 3, 4, 4], 'int32'), ix(), geo, [8, 8]), 'ERR_DTYPE'],
+    ]);
+  },
 };
 
 /** avg_pool2d's variants per config: padding counted, not counted, a fixed divisor. */

@@ -17,6 +17,7 @@ import {
   adaptiveAvgPool2dRow,
   avgPool2dBackwardRow,
   avgPool2dRow,
+  maxPool2dBackwardRow,
   maxPool2dRow,
 } from './pool_rows';
 import { catRow, gatherRow, padRow, scatterAddRow, scatterRow, whereRow } from './indexing_rows';
@@ -346,6 +347,7 @@ export const table = {
   conv2d_backward_input: conv2dBackwardInputRow,
   conv2d_backward_weight: conv2dBackwardWeightRow,
   max_pool2d: maxPool2dRow,
+  max_pool2d_backward: maxPool2dBackwardRow,
   avg_pool2d: avgPool2dRow,
   avg_pool2d_backward: avgPool2dBackwardRow,
   adaptive_avg_pool2d: adaptiveAvgPool2dRow,

@@ -9,7 +9,12 @@
 // the sums smoothing and probability targets need. Rows up to kWarpClasses go one warp per row,
 // longer ones one block per row; 16-byte loads when aligned. Weighted sums run in double.
 // Out-of-range index targets: the CPU kernel fails with ERR_INDEX; a kernel cannot report that
-// without a synchronisation, so such rows get loss = wrow = NaN (and a zero gradient, as on CPU).
+// without a synchronisation, so such rows get loss = wrow = NaN (and a zero gradient, as on CPU),
+// and the forward records the first such row and its target in the bad-index slot it is given
+// (bad_index.h), which the runtime reports with the CPU's message at the next synchronisation.
+// ignore_index is never bad, even outside [0, C). The backward records nothing: on CPU it does not
+// fail either (a bad row's gradient is zero there too).
+#include "bad_index.h"
 #include "rows.h"
 #include "rows_common.cuh"
 
@@ -43,7 +48,7 @@ __global__ void cross_entropy_kernel(T *__restrict__ loss, T *__restrict__ lse, 
                                      const T *__restrict__ x, const T *__restrict__ ptarget,
                                      const int64_t *__restrict__ itarget, int64_t tstride, const T *__restrict__ w,
                                      const double *__restrict__ swp, int64_t rows, int64_t C, int64_t ignore, T keep,
-                                     T share, bool smooth) {
+                                     T share, bool smooth, int64_t *bad) {
   __shared__ T shm[32];
   __shared__ double shd[32];
   const Group<kBlock> g;
@@ -116,6 +121,7 @@ __global__ void cross_entropy_kernel(T *__restrict__ loss, T *__restrict__ lse, 
         } else if (t < 0 || t >= C) {
           v = wr = (T)NAN;
           whole = false;
+          bad_index::record_first_bad(bad, r, t);
         } else {
           wr = w ? w[t] : T(1);
           v = keep * wr * (l - xr[t]);
@@ -209,7 +215,7 @@ kiln_status weight_sum(const Launch &L, const char *op, const T *w, int64_t C, S
 template <class T>
 kiln_status forward(const Launch &L, const Args &a, const kiln_tensor &loss, const kiln_tensor &lse,
                     const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
-                    const kiln_tensor &weight) {
+                    const kiln_tensor &weight, int64_t *bad) {
   const char *op = "cross_entropy";
   if (a.rows == 0) return KILN_OK;
   const int64_t C = a.C;
@@ -226,19 +232,19 @@ kiln_status forward(const Launch &L, const Args &a, const kiln_tensor &loss, con
   if (C <= kWarpClasses) {
     const unsigned grid = grid_for(a.rows, kRowsPerBlock);
     if (vec)
-      cross_entropy_kernel<T, false, true><<<grid, kWarpBlock, 0, L.stream>>>(lo, lseo, wo, x, pt, it, ts, w, swp,
-                                                                              a.rows, C, a.ignore, keep, share, smooth);
+      cross_entropy_kernel<T, false, true><<<grid, kWarpBlock, 0, L.stream>>>(
+          lo, lseo, wo, x, pt, it, ts, w, swp, a.rows, C, a.ignore, keep, share, smooth, bad);
     else
       cross_entropy_kernel<T, false, false><<<grid, kWarpBlock, 0, L.stream>>>(
-          lo, lseo, wo, x, pt, it, ts, w, swp, a.rows, C, a.ignore, keep, share, smooth);
+          lo, lseo, wo, x, pt, it, ts, w, swp, a.rows, C, a.ignore, keep, share, smooth, bad);
   } else {
     const unsigned grid = grid_for(a.rows, 1);
     if (vec)
-      cross_entropy_kernel<T, true, true><<<grid, kGroupBlock, 0, L.stream>>>(lo, lseo, wo, x, pt, it, ts, w, swp,
-                                                                              a.rows, C, a.ignore, keep, share, smooth);
+      cross_entropy_kernel<T, true, true><<<grid, kGroupBlock, 0, L.stream>>>(
+          lo, lseo, wo, x, pt, it, ts, w, swp, a.rows, C, a.ignore, keep, share, smooth, bad);
     else
       cross_entropy_kernel<T, true, false><<<grid, kGroupBlock, 0, L.stream>>>(
-          lo, lseo, wo, x, pt, it, ts, w, swp, a.rows, C, a.ignore, keep, share, smooth);
+          lo, lseo, wo, x, pt, it, ts, w, swp, a.rows, C, a.ignore, keep, share, smooth, bad);
   }
   return check_launch(L, op, "cross_entropy_kernel");
 }
@@ -287,13 +293,20 @@ kiln_status backward(const Launch &L, const Args &a, const kiln_tensor &gx, cons
 kiln_status cross_entropy_cuda(const Launch &L, const kiln_tensor &loss, const kiln_tensor &lse,
                                const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
                                const kiln_tensor &weight, const double *attr) {
+  return cross_entropy_cuda(L, loss, lse, wrow, logits, target, weight, attr, nullptr);
+}
+
+kiln_status cross_entropy_cuda(const Launch &L, const kiln_tensor &loss, const kiln_tensor &lse,
+                               const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
+                               const kiln_tensor &weight, const double *attr, int64_t *bad_index) {
   Args a;
   const kiln_tensor rowwise[3] = {loss, lse, wrow};
   if (kiln_status st = check(L, "cross_entropy", logits, target, weight, rowwise, 3, attr, &a)) return st;
   if (!(loss.strides[0] == 1 && lse.strides[0] == 1 && wrow.strides[0] == 1) && a.rows > 1)
     return fail(L, KILN_ERR_ARG, "cross_entropy: outputs must be contiguous");
-  if (logits.dtype == KILN_FLOAT32) return forward<float>(L, a, loss, lse, wrow, logits, target, weight);
-  return forward<double>(L, a, loss, lse, wrow, logits, target, weight);
+  int64_t *bad = a.prob ? nullptr : bad_index;
+  if (logits.dtype == KILN_FLOAT32) return forward<float>(L, a, loss, lse, wrow, logits, target, weight, bad);
+  return forward<double>(L, a, loss, lse, wrow, logits, target, weight, bad);
 }
 
 kiln_status cross_entropy_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &logits,

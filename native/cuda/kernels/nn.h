@@ -18,9 +18,18 @@ kiln_status act_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln
                               NnAct act);
 kiln_status dropout_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &x, uint64_t seed, uint64_t offset,
                          uint32_t threshold, double scale);
+// Embedding forward and backward. An out-of-range index (the CPU's ERR_INDEX) is never read or
+// written out of bounds: the forward writes a zero row for it and the backward drops it; with
+// `bad_index` (a bad-index slot's pair of device words preset to INT64_MIN, kernels/bad_index.h)
+// the first bad position and its value are recorded there too, for the runtime to report at the
+// next synchronisation.
 kiln_status embedding_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &weight, const kiln_tensor &idx);
+kiln_status embedding_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &weight, const kiln_tensor &idx,
+                           int64_t *bad_index);
 kiln_status embedding_backward_cuda(const Launch &L, const kiln_tensor &gw, const kiln_tensor &gy,
                                     const kiln_tensor &idx, int64_t padding_idx);
+kiln_status embedding_backward_cuda(const Launch &L, const kiln_tensor &gw, const kiln_tensor &gy,
+                                    const kiln_tensor &idx, int64_t padding_idx, int64_t *bad_index);
 kiln_status matmul_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b,
                         const kiln_tensor *bias, const MatmulOpts &o);
 

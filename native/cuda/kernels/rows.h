@@ -23,10 +23,16 @@ kiln_status layer_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, con
                                      const kiln_tensor &w, const kiln_tensor &mean, const kiln_tensor &rstd, bool rms);
 // Out-of-range index targets (not ignore_index): the CPU kernel returns ERR_INDEX; a kernel cannot
 // report that without a synchronisation, so those rows get loss = wrow = NaN here (and a zero
-// gradient row in the backward, as on CPU). Validate targets before the call where it matters.
+// gradient row in the backward, as on CPU). With `bad_index` (a bad-index slot's pair of device
+// words preset to INT64_MIN, kernels/bad_index.h) the forward also records the first bad row and
+// its target there, for the runtime to report at the next synchronisation; the backward records
+// nothing (its CPU kernel does not fail either).
 kiln_status cross_entropy_cuda(const Launch &L, const kiln_tensor &loss, const kiln_tensor &lse,
                                const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
                                const kiln_tensor &weight, const double *attr);
+kiln_status cross_entropy_cuda(const Launch &L, const kiln_tensor &loss, const kiln_tensor &lse,
+                               const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
+                               const kiln_tensor &weight, const double *attr, int64_t *bad_index);
 kiln_status cross_entropy_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &logits,
                                         const kiln_tensor &target, const kiln_tensor &weight, const kiln_tensor &lse,
                                         const kiln_tensor &gloss, const double *attr);

@@ -1,6 +1,7 @@
 // Launcher tests for the nn family, part 1 (native/cuda/kernels/{activation,dropout,embedding}.cu):
 // GELU (erf, tanh) and SiLU forward and backward, Philox dropout (the CPU's mask bit for bit),
-// embedding forward and backward, against float64 host references on random shapes, contiguous,
+// embedding forward and backward (with the first out-of-range index recorded in a bad-index slot,
+// bad_index.h), against float64 host references on random shapes, contiguous,
 // transposed and misaligned views, every floating dtype, and every error status; then the bench
 // (GELU and dropout over 1 GiB float32 against the device copy). The optimizer steps and matmul
 // are in optim_test.cu and matmul_test.cu.
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "../../core/philox.h"
+#include "bad_words.cuh"
 #include "harness.cuh"
 #include "nn.h"
 #include "status_checks.cuh"
@@ -207,9 +209,11 @@ void test_dropout() {
 
 // ---- Embedding ----
 
+// bad: 0 every index in range; 1 a few out of range from T_/3 on; 2 every index from T_/3 on (the
+// slot's words under contention). The first bad one is num + 5 at T_/3 either way.
 template <class T, class I>
 void check_embedding(const std::string &tag, int64_t num, int64_t D, int64_t T_, bool wtrans, int64_t istride,
-                     bool out_of_range) {
+                     int bad = 0) {
   const kiln_dtype dt = dtype_of<T>(), it = dtype_of<I>();
   std::vector<double> wd0 = randn<double>((size_t)(num * D), 3.0);
   if constexpr (std::is_integral_v<T>)
@@ -218,7 +222,13 @@ void check_embedding(const std::string &tag, int64_t num, int64_t D, int64_t T_,
   auto wd = to_d(wh);
   std::vector<I> ih((size_t)(T_ * istride));
   for (auto &v : ih) v = (I)randint(0, num - 1);
-  if (out_of_range && T_ >= 2) ih[0] = (I)-1, ih[(size_t)((T_ - 1) * istride)] = (I)num;
+  const int64_t first_bad = T_ / 3;
+  if (bad)
+    for (int64_t t = first_bad; t < T_; t++) {
+      int64_t v = t == first_bad ? num + 5 : t == T_ - 1 ? -1 : bad == 2 || t % 7 == 0 ? num + (t % 3) : -1;
+      if (bad == 1 && t != first_bad && t != T_ - 1 && t % 7 != 0 && t % 11 != 0) continue;
+      ih[(size_t)(t * istride)] = (I)v;
+    }
   DevBuf<T> w(num * D), out(T_ * D);
   DevBuf<I> idx(T_ * istride);
   // wtrans: the table is stored [D, num] and viewed as [num, D] with strides [1, num].
@@ -227,9 +237,14 @@ void check_embedding(const std::string &tag, int64_t num, int64_t D, int64_t T_,
     for (int64_t d = 0; d < D; d++) store_w[(size_t)(wtrans ? d * num + r : r * D + d)] = wh[(size_t)(r * D + d)];
   w.upload(store_w), idx.upload(ih), out.poison();
   kiln_tensor wv = wtrans ? view(w.p, dt, {num, D}, {1, num}) : desc(w.p, dt, {num, D});
+  BadWords words;
   expect_ok("embedding " + tag,
-            embedding_cuda(launch(), desc(out.p, dt, {T_, D}), wv, view(idx.p, it, {T_}, {istride})));
+            embedding_cuda(launch(), desc(out.p, dt, {T_, D}), wv, view(idx.p, it, {T_}, {istride}), words.p()));
   KT_CHECK(cudaDeviceSynchronize());
+  if (bad)
+    words.expect_first("embedding " + tag, first_bad, num + 5);
+  else
+    words.expect_none("embedding " + tag);
   std::vector<double> want((size_t)(T_ * D));
   for (int64_t t = 0; t < T_; t++) {
     int64_t v = (int64_t)ih[(size_t)(t * istride)];
@@ -246,13 +261,18 @@ void check_embedding_backward(const std::string &tag, int64_t num, int64_t D, in
   auto gd = to_d(gh);
   std::vector<I> ih((size_t)T_);
   for (auto &v : ih) v = (I)randint(0, num - 1);
-  if (T_ >= 3) ih[1] = (I)num, ih[2] = (I)-5;  // dropped
+  if (T_ >= 3) ih[1] = (I)num, ih[2] = (I)-5;  // dropped (and the first, at 1, recorded)
   DevBuf<T> gy(T_ * gstride), gw(num * D);
   DevBuf<I> idx(T_);
   gy.upload(gh), idx.upload(ih), gw.poison();
   kiln_tensor gwv = desc(gw.p, dt, {num, D}), gyv = view(gy.p, dt, {T_, D}, {gstride, 1}), iv = desc(idx.p, it, {T_});
-  expect_ok("embedding_backward " + tag, embedding_backward_cuda(launch(), gwv, gyv, iv, padding_idx));
+  BadWords words;
+  expect_ok("embedding_backward " + tag, embedding_backward_cuda(launch(), gwv, gyv, iv, padding_idx, words.p()));
   auto first = gw.download();
+  if (T_ >= 3)
+    words.expect_first("embedding_backward " + tag, 1, num);
+  else
+    words.expect_none("embedding_backward " + tag);
   std::vector<double> want((size_t)(num * D), 0.0);
   for (int64_t t = 0; t < T_; t++) {
     int64_t r = (int64_t)ih[(size_t)t];
@@ -267,6 +287,62 @@ void check_embedding_backward(const std::string &tag, int64_t num, int64_t D, in
          std::memcmp(first.data(), second.data(), first.size() * sizeof(T)) == 0 ? 0 : 1, 0);
 }
 
+// The bad-index encoding (bad_index.h) on the host: over random bad (position, value) sets, the
+// minimum of each word's keys decodes to the lowest position and its value, int64 extremes included.
+void test_bad_index_keys() {
+  int wrong = 0;
+  for (int trial = 0; trial < 2000; trial++) {
+    const int n = (int)randint(1, 20);
+    uint64_t w0 = (uint64_t)bad_index::kNone, w1 = w0;
+    int64_t best = INT64_MAX, best_v = 0;
+    for (int i = 0; i < n; i++) {
+      const int64_t pos = randint(0, trial % 2 ? 50 : bad_index::kMaxPos - 1);
+      const int64_t v =
+          i % 5 == 0 ? (i % 2 ? INT64_MIN + 1 : INT64_MAX) : randint(-((int64_t)1 << 40), (int64_t)1 << 40);
+      int64_t val = v;
+      if (pos == best) val = best_v;  // one position has one value
+      if (pos < best) best = pos, best_v = val;
+      w0 = std::min<uint64_t>(w0, bad_index::key(pos, val, 0));
+      w1 = std::min<uint64_t>(w1, bad_index::key(pos, val, 1));
+    }
+    const int64_t words[2] = {(int64_t)w0, (int64_t)w1};
+    const bad_index::First f = bad_index::decode(words);
+    wrong += !(f.any && f.exact && f.pos == best && f.value == best_v);
+  }
+  const int64_t none[2] = {bad_index::kNone, bad_index::kNone};
+  wrong += bad_index::decode(none).any;
+  const int64_t capped[2] = {(int64_t)bad_index::key((int64_t)1 << 40, 3, 0),
+                             (int64_t)bad_index::key((int64_t)1 << 40, 3, 1)};
+  const bad_index::First c = bad_index::decode(capped);
+  wrong += !(c.any && !c.exact && c.pos == bad_index::kMaxPos);
+  expect("bad_index keys decode to the first position and its value", wrong, 0);
+}
+
+// A table read with no columns, or a backward into a table of no rows, launches only the check.
+void test_embedding_no_rows() {
+  DevBuf<float> w(8), o(12);
+  DevBuf<int64_t> idx(6);
+  idx.upload({0, 3, 9, 1, -2, 10});
+  BadWords words;
+  expect_ok("embedding D=0", embedding_cuda(launch(), desc(o.p, KILN_FLOAT32, {6, 0}), desc(w.p, KILN_FLOAT32, {4, 0}),
+                                            desc(idx.p, KILN_INT64, {6}), words.p()));
+  words.expect_first("embedding D=0", 2, 9);
+  words.reset();
+  expect_ok("embedding_backward num=0",
+            embedding_backward_cuda(launch(), desc(w.p, KILN_FLOAT32, {0, 2}), desc(o.p, KILN_FLOAT32, {6, 2}),
+                                    desc(idx.p, KILN_INT64, {6}), -1, words.p()));
+  words.expect_first("embedding_backward num=0", 0, 0);
+  words.reset();
+  expect_ok("embedding D=0 in range",
+            embedding_cuda(launch(), desc(o.p, KILN_FLOAT32, {2, 0}), desc(w.p, KILN_FLOAT32, {4, 0}),
+                           desc(idx.p, KILN_INT64, {2}), words.p()));
+  words.expect_none("embedding D=0 in range");
+  expect_ok("embedding no indices",
+            embedding_cuda(launch(), desc(o.p, KILN_FLOAT32, {0, 2}), desc(w.p, KILN_FLOAT32, {4, 2}),
+                           desc(idx.p, KILN_INT64, {0}), words.p()));
+  words.expect_none("embedding no indices");
+}
+
 void test_embedding() {
   check_embedding<float, int64_t>("f32 i64 D=64 (vector rows)", 1000, 64, 517, false, 1, false);
   check_embedding<float, int32_t>("f32 i32 D=3 strided idx", 1000, 3, 517, false, 3, false);
@@ -277,7 +353,10 @@ void test_embedding() {
   check_embedding<half_t, int32_t>("f16 D=8 (vector rows)", 100, 8, 333, false, 1, false);
   check_embedding<int64_t, int64_t>("int64 D=5", 100, 5, 64, false, 1, false);
   check_embedding<int32_t, int32_t>("int32 D=12", 100, 12, 64, false, 1, false);
-  check_embedding<float, int64_t>("f32 out-of-range rows are zero", 100, 16, 64, false, 1, true);
+  check_embedding<float, int64_t>("f32 out-of-range rows are zero", 100, 16, 64, false, 1, 1);
+  check_embedding<half_t, int32_t>("f16 i32 strided idx, out of range", 100, 5, 1000, false, 2, 1);
+  check_embedding<float, int64_t>("f32 D=64 T=200000, two thirds out of range", 1000, 64, 200000, false, 1, 2);
+  check_embedding<double, int32_t>("f64 i32 transposed table, out of range", 40, 9, 301, true, 1, 2);
   check_embedding_backward<float, int64_t>("f32 i64 50x64 T=3000 pad 7", 50, 64, 3000, 64, 7, 1e-6);
   check_embedding_backward<float, int32_t>("f32 i32 1000x3 T=517 strided gy", 1000, 3, 517, 5, -1, 1e-6);
   check_embedding_backward<double, int64_t>("f64 20x33 T=4000", 20, 33, 4000, 40, 0, 1e-14);
@@ -285,6 +364,8 @@ void test_embedding() {
   check_embedding_backward<bfloat16_t, int32_t>("bf16 30x16 T=100", 30, 16, 100, 16, 3, 1e-2);
   check_embedding_backward<float, int64_t>("f32 T=1", 10, 7, 1, 7, -1, 1e-6);
   check_embedding_backward<float, int64_t>("f32 big 50000x128 T=20000", 50000, 128, 20000, 128, 0, 1e-6);
+
+  test_embedding_no_rows();
 
   auto &L = launch();
   DevBuf<float> w(100 * 4), o(10 * 8);
@@ -344,6 +425,7 @@ int main(int argc, char **argv) {
   test_act<bfloat16_t>("bf16", 8e-3);
   test_act_errors();
   test_dropout();
+  test_bad_index_keys();
   test_embedding();
   if (run_bench) bench();
   return finish("nn");

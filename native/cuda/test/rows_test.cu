@@ -2,9 +2,10 @@
 // RMS norm, cross-entropy and batch norm, forward and backward, each against a float64 host
 // reference written here from native/cpu's formulas, on random shapes (1 row to many, rows of 1 to
 // 70000, odd sizes, dims other than the last), 1e4 logits, -inf and NaN rows, ignore_index, label
-// smoothing, class weights, probability targets, every dtype each launcher takes, and the error
-// statuses; then the bench section at the issue's sizes (GB/s against device copy).
-// Build: scripts/build_cuda_tests.sh rows_test; run: build-cuda-tests/rows_test [--no-bench].
+// smoothing, class weights, probability targets, out-of-range targets (the first recorded in a
+// bad-index slot, bad_index.h), every dtype each launcher takes, and the error statuses; then the bench section at the
+// issue's sizes (GB/s against device copy). Build: scripts/build_cuda_tests.sh rows_test; run:
+// build-cuda-tests/rows_test [--no-bench].
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bad_words.cuh"
 #include "dtype.h"
 #include "harness.cuh"
 #include "rows.h"
@@ -421,10 +423,12 @@ void test_xent(const XentCase &c) {
                 (long long)rows, (long long)C, c.prob ? " prob" : " index", c.weighted ? " weighted" : "", e,
                 (long long)c.tstride, c.scale);
   const std::string what = buf;
+  BadWords words;  // every target in range or ignore_index (or probabilities): untouched
   if (!run_ok(cross_entropy_cuda(launch(), desc(dl.p, dt, {rows}), desc(dlse.p, dt, {rows}), desc(dwr.p, dt, {rows}),
-                                 tx, tt, tw, attr),
+                                 tx, tt, tw, attr, words.p()),
               what))
     return;
+  words.expect_none(what);
   if (C == 1) {  // log-softmax of one class is 0: the loss is a rounding residue, bounded by |lse|
     double most = 0, big = 1;
     for (T v : dl.download()) most = std::max(most, std::fabs((double)v));
@@ -472,13 +476,15 @@ void test_xent(const XentCase &c) {
 }
 
 // Out-of-range index targets: loss and wrow NaN (the CPU's ERR_INDEX cannot be reported by a kernel),
-// a zero gradient row.
+// the first such row and its target in the bad-index slot (first_row -1: none), a zero gradient row.
+// ignore_index is never bad, in range or not.
 template <class T>
-void test_xent_bad_target() {
+void check_xent_bad(const std::string &tag, int64_t C, const std::vector<int64_t> &ht, int64_t ignore,
+                    int64_t first_row, int64_t first_value) {
   const kiln_dtype dt = dtype_of<T>();
-  const int64_t rows = 4, C = 10;
+  const int64_t rows = (int64_t)ht.size();
+  const std::string what = std::string("cross_entropy bad target ") + dname<T>() + " " + tag;
   std::vector<T> hx = rand_vec<T>(rows * C);
-  std::vector<int64_t> ht = {1, 10, -3, 2};
   DevBuf<T> dx(hx.size()), dl(rows), dlse(rows), dwr(rows), dw(1), dg(rows), dgx(hx.size());
   DevBuf<int64_t> dtg(rows);
   dx.upload(hx);
@@ -486,25 +492,48 @@ void test_xent_bad_target() {
   dg.upload(std::vector<T>(rows, from_d<T>(1.0)));
   dl.poison();
   dgx.poison();
-  const double attr[2] = {-100, 0};
+  const double attr[2] = {(double)ignore, 0};
   const kiln_tensor tx = desc(dx.p, dt, {rows, C}), tt = desc(dtg.p, KILN_INT64, {rows}), tw = desc(dw.p, dt, {0});
+  BadWords words;
   if (!run_ok(cross_entropy_cuda(launch(), desc(dl.p, dt, {rows}), desc(dlse.p, dt, {rows}), desc(dwr.p, dt, {rows}),
-                                 tx, tt, tw, attr),
-              "cross_entropy bad target"))
+                                 tx, tt, tw, attr, words.p()),
+              what))
     return;
+  if (first_row < 0)
+    words.expect_none(what);
+  else
+    words.expect_first(what, first_row, first_value);
+  auto is_bad = [&](int64_t r) { return ht[r] != ignore && (ht[r] < 0 || ht[r] >= C); };
   const std::vector<T> l = dl.download();
-  expect(
-      std::string("cross_entropy bad target loss NaN ") + dname<T>(),
-      (std::isnan(to_d(l[1])) && std::isnan(to_d(l[2])) && !std::isnan(to_d(l[0])) && !std::isnan(to_d(l[3]))) ? 0 : 1,
-      0);
+  int64_t wrong = 0;
+  for (int64_t r = 0; r < rows; r++) wrong += std::isnan(to_d(l[r])) != is_bad(r);
+  expect(what + " loss NaN exactly on the bad rows", (double)wrong, 0);
+  words.reset();
   if (!run_ok(cross_entropy_backward_cuda(launch(), desc(dgx.p, dt, {rows, C}), tx, tt, tw, desc(dlse.p, dt, {rows}),
                                           desc(dg.p, dt, {rows}), attr),
-              "cross_entropy bad target backward"))
+              what + " backward"))
     return;
   const std::vector<T> gx = dgx.download();
   double zero = 0;
-  for (int64_t j = 0; j < C; j++) zero += std::fabs(to_d(gx[1 * C + j])) + std::fabs(to_d(gx[2 * C + j]));
-  expect(std::string("cross_entropy bad target zero gradient ") + dname<T>(), zero, 0);
+  for (int64_t r = 0; r < rows; r++)
+    if (is_bad(r))
+      for (int64_t j = 0; j < C; j++) zero += std::fabs(to_d(gx[r * C + j]));
+  expect(what + " zero gradient", zero, 0);
+}
+
+template <class T>
+void test_xent_bad_target() {
+  check_xent_bad<T>("[4,10]", 10, {1, 10, -3, 2}, -100, 1, 10);
+  check_xent_bad<T>("[4,10] ignore_index 10", 10, {1, 10, -3, 2}, 10, 2, -3);
+  check_xent_bad<T>("[4,10] ignore_index -3", 10, {1, -3, -3, 9}, -3, -1, 0);
+  check_xent_bad<T>("[6,9000] (a block per row)", 9000, {0, -100, 5, (int64_t)1 << 40, 8999, -1}, -100, 3,
+                    (int64_t)1 << 40);
+  check_xent_bad<T>("[3,5] INT64_MIN + 1", 5, {INT64_MIN + 1, INT64_MAX, 0}, -100, 0, INT64_MIN + 1);
+  std::vector<int64_t> many(20000), vec(1000);
+  for (int64_t r = 0; r < (int64_t)many.size(); r++) many[r] = r < 7 ? (r == 3 ? -100 : r) : 33 + r % 4;
+  check_xent_bad<T>("[20000,33] all bad from row 7", 33, many, -100, 7, 36);
+  for (int64_t r = 0; r < (int64_t)vec.size(); r++) vec[r] = r < 500 ? r % 64 : r % 2 ? -7 - r : 64 + r;
+  check_xent_bad<T>("[1000,64] (16-byte rows) bad from row 500", 64, vec, -100, 500, 564);
 }
 
 template <class T>
