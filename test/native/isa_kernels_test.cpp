@@ -216,7 +216,8 @@ static void test_binary(const IsaKernels *t, const IsaKernels *gen_t) {
 static void test_dropout(const IsaKernels *t) {
   Check ck(std::string(t->name) + " dropout_f32");
   for (int64_t n : {int64_t(1), int64_t(4), int64_t(255), int64_t(256), int64_t(257), int64_t(1000), int64_t(4099)})
-    for (uint64_t counter : {uint64_t(0), uint64_t(7), uint64_t(0xFFFFFFF0u), uint64_t(0xFFFFFFF9u), uint64_t(0x1FFFFFFFAull)})
+    for (uint64_t counter :
+         {uint64_t(0), uint64_t(7), uint64_t(0xFFFFFFF0u), uint64_t(0xFFFFFFF9u), uint64_t(0x1FFFFFFFAull)})
       for (uint32_t threshold : {0u, 1u << 22, 3u << 22, 1u << 24}) {
         const uint64_t seed = g_rng();
         const float scale = 1.25f;
