@@ -1,7 +1,10 @@
 // 2-d convolution over NCHW tensors: forward, gradient with respect to the input (which is also
 // convTranspose2d's forward) and gradient with respect to the weight.
-//   float32, more than one input channel per group: implicit GEMM on the packed GEMM (gemm.h). The
-//     weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
+//   float32 3x3, stride 1, dilation 1, at least 16 input and output channels per group
+//     (winograd_fits): Winograd F(2x2, 3x3) (winograd.cpp), 2.25x fewer products; so also grad
+//     input for these shapes (below). KILN_CONV_WINOGRAD=0 turns it off (benchmarks).
+//   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
+//     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
 //     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
 //     buffer exists. A 1x1, stride-1, unpadded convolution reads the image itself as B.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
@@ -289,6 +292,7 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
 void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
+  if (winograd_fits(c)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;

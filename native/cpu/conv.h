@@ -21,6 +21,15 @@ struct Conv {
 // Image blocks of the weight gradient: partial sums per block, added in block order.
 constexpr int64_t kConvWeightBlocks = 8;
 
+// Winograd (winograd.cpp): float32 3x3, stride 1, dilation 1, with at least kWinoMinChannels input
+// and output channels per group (fewer: the implicit GEMM, whose products are as few per tile
+// element and which has no transforms to pay for). kWinoRun: tiles per transform call
+// (ConvKernels::wino_*), at most.
+constexpr int64_t kWinoMinChannels = 16, kWinoRun = 32;
+bool winograd_fits(const Conv &c);
+void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias);
+void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy);
+
 template <class T>
 void conv_fwd_ref(ThreadPool *pool, const Conv &c, T *y, const T *x, const T *w, const T *bias) {
   parallel_for(pool, c.N * c.K, 1, [&](int64_t t0, int64_t t1) {
