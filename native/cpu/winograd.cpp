@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "conv.h"
@@ -26,7 +27,7 @@ namespace kiln::cpu {
 
 namespace {
 
-thread_local std::vector<float> tl_v, tl_m, tl_x;
+thread_local std::vector<float> tl_v, tl_m, tl_x, tl_dy;
 
 float *grow(std::vector<float> &v, size_t n) {
   if (v.size() < n) v.resize(n);
@@ -35,8 +36,9 @@ float *grow(std::vector<float> &v, size_t n) {
 
 // V (16 x Cg x tiles floats) of one forward block fits in half of a 1 MiB L2.
 constexpr int64_t kWinoVBytes = 512 << 10;
-// Tiles per grad-weight block (its two transformed operands are read once by the GEMM's packing).
-constexpr int64_t kWinoWeightTiles = 128;
+// Tiles per grad-weight chunk: its two transformed operands (16 x (K + C) x tiles) and padded rows
+// stay in L2 for the GEMM's packing to read.
+constexpr int64_t kWinoWeightTiles = 64;
 
 // Tiles [t0, t1) of a TW-wide grid, cut into runs along one row of tiles of at most `cap` tiles
 // that never cross a multiple of `cap` counted from t0: f(t, ti, tj, n).
@@ -48,6 +50,14 @@ void tile_runs(int64_t t0, int64_t t1, int64_t TW, int64_t cap, const Fn &f) {
     f(t, ti, tj, n);
     t += n;
   }
+}
+
+// Asks for rows [r0, r1) of a plane `w` floats wide ahead of use: the transforms read a few rows of
+// every channel, a plane apart, which the hardware prefetchers do not follow.
+constexpr int64_t kWinoAhead = 4;  // planes ahead
+void prefetch_rows(const float *plane, int64_t w, int64_t r0, int64_t r1) {
+  const char *a = (const char *)(plane + r0 * w), *e = (const char *)(plane + r1 * w);
+  for (; a < e; a += 64) __builtin_prefetch(a);
 }
 
 }  // namespace
@@ -137,6 +147,88 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
             ck.wino_output_f32(y0, 2 * ti + 1 < c.OH ? y0 + c.OW : nullptr, M + i * ld + (t - t0), mr * ld, (int)len,
                                c.OW - 2 * tj, bk);
           });
+        }
+      }
+    }
+  });
+}
+
+// dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G: per chunk of kWinoWeightTiles tiles of one
+// image, both operands transformed tile-fastest ([e][k or c][tile]), then for each e one GEMM
+// [Kg x tiles] . [tiles x Cg] added into the partial of the chunk's fixed group of chunks.
+void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + 1) / 2, T = (c.OH + 1) / 2 * TW;
+  const int64_t nt = kWinoWeightTiles, ld = nt + 16;  // a row's slack takes the transforms' spill
+  const int64_t Q1 = (T + nt - 1) / nt, Q = c.N * Q1, nb = std::min<int64_t>(Q, kConvWeightBlocks);
+  const int64_t per = 16 * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
+  const int64_t Wp = 2 * TW + 2 + 16;
+  // Every partial is written (beta 0) before it is read: no zeroing.
+  std::unique_ptr<float[]> parts(new float[(size_t)(nb * total)]);
+  GemmGeometry gg;
+  gg.M = Kg, gg.N = Cg;
+  gg.rsa = ld, gg.csa = 1, gg.rsb = 1, gg.csb = ld, gg.rsc = Cg;
+  parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++)
+      for (int64_t q = Q * b / nb; q < Q * (b + 1) / nb; q++) {
+        const int64_t n = q / Q1, t0 = q % Q1 * nt, t1 = std::min(T, t0 + nt);
+        const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
+        float *DY = grow(tl_dy, (size_t)(16 * Kg * ld)), *XV = grow(tl_v, (size_t)(16 * Cg * ld));
+        float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
+        for (int64_t g = 0; g < c.G; g++) {
+          for (int64_t k = 0; k < Kg; k++) {
+            const float *plane = dy + (n * c.K + g * Kg + k) * c.OH * c.OW;
+            if (k + kWinoAhead < Kg)
+              prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, 2 * (t0 / TW),
+                            std::min(c.OH, 2 * ((t1 - 1) / TW) + 2));
+            tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+              const float *row = plane + 2 * ti * c.OW + 2 * tj;
+              ck.wino_dy_f32(DY + k * ld + (t - t0), Kg * ld, row, 2 * ti + 1 < c.OH ? row + c.OW : nullptr,
+                             c.OW - 2 * tj, (int)len);
+            });
+          }
+          for (int64_t ch = 0; ch < Cg; ch++)
+            ck.pad_plane_f32(X + ch * nrows * Wp, x + (n * c.C + g * Cg + ch) * c.H * c.W, c.H, c.W, nrows, Wp,
+                             c.ph - r0, c.pw);
+          for (int64_t ch = 0; ch < Cg; ch++)
+            tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+              const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
+              const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
+              ck.wino_input_f32(XV + ch * ld + (t - t0), Cg * ld, rows, Wp, 2 * tj, (int)len);
+            });
+          GemmGeometry gq = gg;
+          gq.K = t1 - t0;
+          gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
+          std::vector<GemmPtrs> batch;
+          for (int64_t e = 0; e < 16; e++)
+            batch.push_back(
+                {DY + e * Kg * ld, XV + e * Cg * ld, parts.get() + b * total + g * per + e * Kg * Cg, nullptr});
+          gemm_f32(ctx, gq, batch);
+        }
+      }
+  });
+  // The partials added in group order (into the first), then G^T S G per (k, c).
+  float *sum = parts.get();
+  if (nb > 1)
+    parallel_for(ctx->pool.get(), total, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t b = 1; b < nb; b++) isa_kernels(ctx->isa)->add_f32(sum + i0, sum + b * total + i0, i1 - i0);
+    });
+  parallel_for(ctx->pool.get(), c.K, 4, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++) {
+      const int64_t g = k / Kg, kk = k % Kg;
+      for (int64_t ch = 0; ch < Cg; ch++) {
+        double S[4][4], Z[3][4];
+        for (int e = 0; e < 16; e++) S[e / 4][e % 4] = sum[g * per + e * Kg * Cg + kk * Cg + ch];
+        for (int j = 0; j < 4; j++) {
+          Z[0][j] = S[0][j] + 0.5 * (S[1][j] + S[2][j]);
+          Z[1][j] = 0.5 * (S[1][j] - S[2][j]);
+          Z[2][j] = 0.5 * (S[1][j] + S[2][j]) + S[3][j];
+        }
+        float *o = dw + (k * Cg + ch) * 9;
+        for (int r = 0; r < 3; r++) {
+          o[r * 3 + 0] = (float)(Z[r][0] + 0.5 * (Z[r][1] + Z[r][2]));
+          o[r * 3 + 1] = (float)(0.5 * (Z[r][1] - Z[r][2]));
+          o[r * 3 + 2] = (float)(0.5 * (Z[r][1] + Z[r][2]) + Z[r][3]);
         }
       }
     }
