@@ -55,9 +55,24 @@ void tile_runs(int64_t t0, int64_t t1, int64_t TW, int64_t cap, const Fn &f) {
 // Asks for rows [r0, r1) of a plane `w` floats wide ahead of use: the transforms read a few rows of
 // every channel, a plane apart, which the hardware prefetchers do not follow.
 constexpr int64_t kWinoAhead = 4;  // planes ahead
-void prefetch_rows(const float *plane, int64_t w, int64_t r0, int64_t r1) {
+void prefetch_rows(const float *plane, int64_t w, int64_t r0, int64_t r1, bool write = false) {
   const char *a = (const char *)(plane + r0 * w), *e = (const char *)(plane + r1 * w);
-  for (; a < e; a += 64) __builtin_prefetch(a);
+  if (write)
+    for (; a < e; a += 64) __builtin_prefetch(a, 1);
+  else
+    for (; a < e; a += 64) __builtin_prefetch(a);
+}
+
+// Rows r0 .. r0 + nrows of the zero-padded planes (padded coordinates) of `planes` consecutive
+// channels from x, into X[ch][nrows][Wp].
+void pad_rows(const ConvKernels &ck, float *X, const float *x, const Conv &c, int64_t planes, int64_t r0, int64_t nrows,
+              int64_t Wp) {
+  const int64_t lo = std::max<int64_t>(0, r0 - c.ph), hi = std::min(c.H, r0 + nrows - c.ph);
+  for (int64_t ch = 0; ch < planes; ch++) {
+    const float *plane = x + ch * c.H * c.W;
+    if (ch + kWinoAhead < planes && hi > lo) prefetch_rows(plane + kWinoAhead * c.H * c.W, c.W, lo, hi);
+    ck.pad_plane_f32(X + ch * nrows * Wp, plane, c.H, c.W, nrows, Wp, c.ph - r0, c.pw);
+  }
 }
 
 }  // namespace
@@ -117,9 +132,7 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
         const int64_t pa = t0 + p * nr, pb = std::min(t1, pa + nr), r0 = 2 * (pa / TW);
         const int64_t nrows = 2 * ((pb - 1) / TW) + 4 - r0;
         float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
-        for (int64_t ch = 0; ch < Cg; ch++)
-          ck.pad_plane_f32(X + ch * nrows * Wp, x + (n * c.C + g * Cg + ch) * c.H * c.W, c.H, c.W, nrows, Wp, c.ph - r0,
-                           c.pw);
+        pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
         for (int64_t ch = 0; ch < Cg; ch++)
           tile_runs(pa, pb, TW, nr, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
             const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
@@ -142,6 +155,8 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
           const int64_t k = g * Kg + s * mr + i;
           float *yp = y + (n * c.K + k) * c.OH * c.OW;
           const float bk = bias ? bias[k] : 0.0f;
+          if (i + 2 < m)  // the output rows two planes on, for writing
+            prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, 2 * (t0 / TW), std::min(c.OH, 2 * ((t1 - 1) / TW) + 2), true);
           tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
             float *y0 = yp + 2 * ti * c.OW + 2 * tj;
             ck.wino_output_f32(y0, 2 * ti + 1 < c.OH ? y0 + c.OW : nullptr, M + i * ld + (t - t0), mr * ld, (int)len,
@@ -187,9 +202,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
                              c.OW - 2 * tj, (int)len);
             });
           }
-          for (int64_t ch = 0; ch < Cg; ch++)
-            ck.pad_plane_f32(X + ch * nrows * Wp, x + (n * c.C + g * Cg + ch) * c.H * c.W, c.H, c.W, nrows, Wp,
-                             c.ph - r0, c.pw);
+          pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
           for (int64_t ch = 0; ch < Cg; ch++)
             tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
               const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
