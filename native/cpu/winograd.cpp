@@ -34,8 +34,10 @@ float *grow(std::vector<float> &v, size_t n) {
   return v.data();
 }
 
-// V (16 x Cg x tiles floats) of one forward block fits in half of a 1 MiB L2.
-constexpr int64_t kWinoVBytes = 512 << 10;
+// V (16 x Cg x tiles floats) of one forward block takes a quarter of a 1 MiB L2, leaving room for
+// the padded rows, M and the U slivers streaming through (and for a second thread, should two share
+// an L2). 256 and 512 KiB measured alike on one thread, within this VM's noise.
+constexpr int64_t kWinoVBytes = 256 << 10;
 // Tiles per grad-weight chunk: its two transformed operands (16 x (K + C) x tiles) and padded rows
 // stay in L2 for the GEMM's packing to read.
 constexpr int64_t kWinoWeightTiles = 64;
