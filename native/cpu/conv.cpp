@@ -1,10 +1,10 @@
 // 2-d convolution over NCHW tensors: forward, gradient with respect to the input (which is also
 // convTranspose2d's forward) and gradient with respect to the weight.
-//   float32 3x3, stride 1, dilation 1, at least 16 input and output channels per group
-//     (winograd_fits): Winograd (winograd.cpp), F(2x2, 3x3) for the forward, so also for grad input
-//     (below), and F(3x3, 2x2) for grad weight: 2.25x fewer products, an error a little larger
-//     than the direct sum's (about 2e-6 of the result's RMS). KILN_CONV_WINOGRAD=0 turns it off
-//     (benchmarks).
+//   float32 3x3, stride 1, dilation 1, at least 16 input and output channels per group (and for
+//     the forward at least 36 output tiles per image: winograd_fits): Winograd (winograd.cpp),
+//     F(2x2, 3x3) for the forward, so also for grad input (below), and F(3x3, 2x2) for grad
+//     weight: 2.25x fewer products, an error a little larger than the direct sum's (a few 1e-6 of
+//     the result's RMS). KILN_CONV_WINOGRAD=0 turns it off (benchmarks).
 //   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
 //     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
 //     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
@@ -294,7 +294,7 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
 void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
-  if (winograd_fits(c)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
+  if (winograd_fits(c, true)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;
@@ -391,7 +391,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
     return;
   }
   if (c.Cg() == 1) return depthwise_bwd_weight_f32(ctx, c, dw, x, dy);
-  if (winograd_fits(c)) return winograd_bwd_weight_f32(ctx, c, dw, x, dy);
+  if (winograd_fits(c, false)) return winograd_bwd_weight_f32(ctx, c, dw, x, dy);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   const int64_t pc = std::clamp<int64_t>((128 << 10) / CRS / 16 * 16, 16, 1024);
   const Padding pd = padding_of(c);

@@ -22,11 +22,12 @@ struct Conv {
 constexpr int64_t kConvWeightBlocks = 8;
 
 // Winograd (winograd.cpp): float32 3x3, stride 1, dilation 1, with at least kWinoMinChannels input
-// and output channels per group (fewer: the implicit GEMM, whose products are as few per tile
-// element and which has no transforms to pay for). kWinoRun: tiles per transform call
-// (ConvKernels::wino_*), at most.
-constexpr int64_t kWinoMinChannels = 16, kWinoRun = 32;
-bool winograd_fits(const Conv &c);
+// and output channels per group (C16 K16 measured level with the implicit GEMM, C32 K32 1.3x
+// faster), and for the forward at least kWinoMinTiles 2x2 output tiles per image (at 7x7, 16
+// tiles, half-empty GEMM panels and cropped edge tiles made it 1.5x slower; at 14x14 it is 1.5x
+// faster). kWinoRun: tiles per transform call (ConvKernels::wino_*), at most.
+constexpr int64_t kWinoMinChannels = 16, kWinoMinTiles = 36, kWinoRun = 32;
+bool winograd_fits(const Conv &c, bool forward);
 void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias);
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy);
 
