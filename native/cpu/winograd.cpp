@@ -42,6 +42,8 @@ constexpr int64_t kWinoVBytes = 256 << 10;
 // read once by the GEMM's packing. 256 KiB to 2 MiB measured alike (C16 to C256); 4 MiB was 1.5-5x
 // slower on small channel counts (the operands no longer in L2 while written).
 constexpr int64_t kWinoWeightBytes = 1 << 20;
+// The grad-weight partial sums (one 16 x K x C/g block per group of chunks), at most.
+constexpr int64_t kWinoPartialBytes = 64 << 20;
 
 // Tiles [t0, t1) of a TW-wide grid, cut into runs along one row of tiles of at most `cap` tiles
 // that never cross a multiple of `cap` counted from t0: f(t, ti, tj, n).
@@ -172,74 +174,79 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
 }
 
 // dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G. The tiles of all images, in order, are cut
-// into chunks of nt (a fixed size from the shape); per chunk and group, both operands are
-// transformed tile-fastest ([e][k or c][tile], split over the rows), then for each e one GEMM
-// [Kg x nt] . [nt x Cg] adds into one accumulator (beta 1 after the first chunk; the GEMM splits
-// over the batch and C, never over the sum), so the bits do not depend on the thread count and no
-// partials are kept. The chunks are long (hundreds of tiles, across images) so that the sums'
-// accumulator, re-read per chunk, costs little against the products.
+// into chunks of nt (from the shape: 1 MiB of transformed operands, which stay in the L2 of the
+// thread that writes and reads them), and the chunks into nb fixed groups (at most
+// kConvWeightBlocks, and fewer when the partial sums would pass kWinoPartialBytes), one task each.
+// Per chunk, both operands transformed tile-fastest ([e][k or c][tile]), then for each e one GEMM
+// [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group order.
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + 1) / 2, T = (c.OH + 1) / 2 * TW, NT = c.N * T;
   const int64_t nt = std::clamp<int64_t>(kWinoWeightBytes / (64 * (Cg + Kg)) / 16 * 16, 64, 1024);
-  const int64_t ld = nt + 16;        // a row's slack takes the transforms' spill
-  const int64_t per = 16 * Kg * Cg;  // S[g][e][k][c]
+  const int64_t ld = nt + 16;                           // a row's slack takes the transforms' spill
+  const int64_t per = 16 * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
+  const int64_t Q = (NT + nt - 1) / nt;
+  const int64_t nb =
+      std::max<int64_t>(1, std::min({Q, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
   const int64_t Wp = 2 * TW + 2 + 16;
-  std::unique_ptr<float[]> S(new float[(size_t)(c.G * per)]);  // written (beta 0) by the first chunk
-  std::unique_ptr<float[]> DY(new float[(size_t)(16 * Kg * ld)]), XV(new float[(size_t)(16 * Cg * ld)]);
+  std::unique_ptr<float[]> parts(new float[(size_t)(nb * total)]);  // each written (beta 0) first
   GemmGeometry gg;
   gg.M = Kg, gg.N = Cg;
   gg.rsa = ld, gg.csa = 1, gg.rsb = 1, gg.csb = ld, gg.rsc = Cg;
-  for (int64_t q0 = 0; q0 < NT; q0 += nt) {
-    const int64_t q1 = std::min(NT, q0 + nt);
-    // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
-    auto pieces = [&](const auto &f) {
-      for (int64_t n = q0 / T; n * T < q1; n++) {
-        const int64_t t0 = std::max(q0, n * T) - n * T, t1 = std::min(q1, (n + 1) * T) - n * T;
-        f(n, t0, t1, n * T + t0 - q0);
-      }
-    };
-    for (int64_t g = 0; g < c.G; g++) {
-      parallel_for(ctx->pool.get(), Kg + Cg, 4, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < std::min(i1, Kg); i++)  // grad_out planes k = i
+  parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++)
+      for (int64_t q = Q * b / nb; q < Q * (b + 1) / nb; q++) {
+        const int64_t q0 = q * nt, q1 = std::min(NT, q0 + nt);
+        float *DY = grow(tl_m, (size_t)(16 * Kg * ld)), *XV = grow(tl_v, (size_t)(16 * Cg * ld));
+        // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
+        auto pieces = [&](const auto &f) {
+          for (int64_t n = q0 / T; n * T < q1; n++) {
+            const int64_t t0 = std::max(q0, n * T) - n * T, t1 = std::min(q1, (n + 1) * T) - n * T;
+            f(n, t0, t1, n * T + t0 - q0);
+          }
+        };
+        for (int64_t g = 0; g < c.G; g++) {
           pieces([&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
-            const float *plane = dy + (n * c.K + g * Kg + i) * c.OH * c.OW;
-            if (i + kWinoAhead < Kg)
-              prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, 2 * (t0 / TW),
-                            std::min(c.OH, 2 * ((t1 - 1) / TW) + 2));
-            tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-              const float *row = plane + 2 * ti * c.OW + 2 * tj;
-              ck.wino_dy_f32(DY.get() + i * ld + o + (t - t0), Kg * ld, row, 2 * ti + 1 < c.OH ? row + c.OW : nullptr,
-                             c.OW - 2 * tj, (int)len);
-            });
-          });
-        const int64_t c0 = std::max(i0, Kg) - Kg, c1 = i1 - Kg;  // input channels
-        if (c1 > c0)
-          pieces([&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
-            // All the range's channels padded first: the transform's loads right after a padding
-            // store to the same place would wait for it (no store forwarding across misaligned stores).
-            const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
-            float *X = grow(tl_x, (size_t)((c1 - c0) * nrows * Wp));
-            pad_rows(ck, X, x + (n * c.C + g * Cg + c0) * c.H * c.W, c, c1 - c0, r0, nrows, Wp);
-            for (int64_t ch = c0; ch < c1; ch++)
+            for (int64_t k = 0; k < Kg; k++) {
+              const float *plane = dy + (n * c.K + g * Kg + k) * c.OH * c.OW;
+              if (k + kWinoAhead < Kg)
+                prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, 2 * (t0 / TW),
+                              std::min(c.OH, 2 * ((t1 - 1) / TW) + 2));
               tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-                const float *row = X + ((ch - c0) * nrows + 2 * ti - r0) * Wp;
+                const float *row = plane + 2 * ti * c.OW + 2 * tj;
+                ck.wino_dy_f32(DY + k * ld + o + (t - t0), Kg * ld, row, 2 * ti + 1 < c.OH ? row + c.OW : nullptr,
+                               c.OW - 2 * tj, (int)len);
+              });
+            }
+            // All channels padded first: the transform's loads right after a padding store to the
+            // same place would wait for it (no store forwarding across misaligned stores).
+            const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
+            float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
+            pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
+            for (int64_t ch = 0; ch < Cg; ch++)
+              tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+                const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
                 const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
-                ck.wino_input_f32(XV.get() + ch * ld + o + (t - t0), Cg * ld, rows, Wp, 2 * tj, (int)len);
+                ck.wino_input_f32(XV + ch * ld + o + (t - t0), Cg * ld, rows, Wp, 2 * tj, (int)len);
               });
           });
-      });
-      GemmGeometry gq = gg;
-      gq.K = q1 - q0;
-      gq.beta = q0 == 0 ? 0.0f : 1.0f;
-      std::vector<GemmPtrs> batch;
-      for (int64_t e = 0; e < 16; e++)
-        batch.push_back({DY.get() + e * Kg * ld, XV.get() + e * Cg * ld, S.get() + g * per + e * Kg * Cg, nullptr});
-      gemm_f32(ctx, gq, batch);
-    }
-  }
+          GemmGeometry gq = gg;
+          gq.K = q1 - q0;
+          gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
+          std::vector<GemmPtrs> batch;
+          for (int64_t e = 0; e < 16; e++)
+            batch.push_back(
+                {DY + e * Kg * ld, XV + e * Cg * ld, parts.get() + b * total + g * per + e * Kg * Cg, nullptr});
+          gemm_f32(ctx, gq, batch);
+        }
+      }
+  });
+  float *sum = parts.get();
+  if (nb > 1)
+    parallel_for(ctx->pool.get(), total, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t b = 1; b < nb; b++) isa_kernels(ctx->isa)->add_f32(sum + i0, sum + b * total + i0, i1 - i0);
+    });
   // G^T S G per (k, c).
-  const float *sum = S.get();
   parallel_for(ctx->pool.get(), c.K, 4, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; k++) {
       const int64_t g = k / Kg, kk = k % Kg;
