@@ -3,8 +3,8 @@
 // sizes (edge tiles), padding 0, 1, 2 and asymmetric, cropped and extended outputs, batch 1,
 // groups, no bias, channel counts that are not multiples of 16, and more than 256 channels (the
 // GEMM's split sum); and the same bits for 1, 2 and 3 threads. Winograd adds and subtracts inputs
-// before the products, so its error is larger than the direct sum's: the bound is stated in units
-// of the result's RMS (the worst seen over these shapes: about 3e-6).
+// before the products, so its rounding differs from the direct sum's; the bound is stated in units of
+// the result's RMS: the worst seen over these shapes is 2.2e-6 (the implicit GEMM's: 3.8e-6).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WINOGRAD_CASES, winogradResults } from '../helpers/conv_winograd_fingerprint';
