@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "conv.h"
@@ -29,11 +30,31 @@ namespace kiln::cpu {
 
 namespace {
 
-thread_local std::vector<float> tl_v, tl_m, tl_x;
+// A 64-byte aligned scratch buffer per thread, grown on demand and kept for the next call. The
+// alignment matters: the register tiles read V's panels in whole vectors, which a malloc'd base (16
+// bytes) could make split two cache lines each.
+struct Scratch {
+  float *p = nullptr;
+  size_t cap = 0;
+  ~Scratch() { std::free(p); }
+};
+thread_local Scratch tl_v, tl_m, tl_x;
 
-float *grow(std::vector<float> &v, size_t n) {
-  if (v.size() < n) v.resize(n);
-  return v.data();
+// Contents are not kept when the buffer grows.
+float *grow(Scratch &s, size_t n) {
+  if (n > s.cap) {
+    std::free(s.p);
+    s.p = (float *)std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!s.p) {
+      s.cap = 0;
+      throw std::bad_alloc();
+    }
+    // Zeros, so that the padding lanes the register tiles read past a block's last tile are
+    // finite (never denormal garbage) the first time.
+    std::memset(s.p, 0, n * sizeof(float));
+    s.cap = n;
+  }
+  return s.p;
 }
 
 // V (16 x Cg x tiles floats) of one forward block takes a quarter of a 1 MiB L2, leaving room for
@@ -185,7 +206,10 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + 1) / 2, T = (c.OH + 1) / 2 * TW, NT = c.N * T;
   const int64_t nt = std::clamp<int64_t>(kWinoWeightBytes / (64 * (Cg + Kg)) / 16 * 16, 64, 1024);
-  const int64_t ld = nt + 16;                           // a row's slack takes the transforms' spill
+  const int64_t ld = nt + 16;  // a row's slack takes the transforms' spill
+  // The e-th operands a cache line more than K or C rows apart: at 64 rows of 80 floats the 16
+  // streams a transform writes fell on one set of L1's (20 KiB apart).
+  const int64_t des = Kg * ld + 16, xes = Cg * ld + 16;
   const int64_t per = 16 * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
   const int64_t Q = (NT + nt - 1) / nt;
   const int64_t nb =
@@ -199,7 +223,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
     for (int64_t b = b0; b < b1; b++)
       for (int64_t q = Q * b / nb; q < Q * (b + 1) / nb; q++) {
         const int64_t q0 = q * nt, q1 = std::min(NT, q0 + nt);
-        float *DY = grow(tl_m, (size_t)(16 * Kg * ld)), *XV = grow(tl_v, (size_t)(16 * Cg * ld));
+        float *DY = grow(tl_m, (size_t)(16 * des)), *XV = grow(tl_v, (size_t)(16 * xes));
         // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
         auto pieces = [&](const auto &f) {
           for (int64_t n = q0 / T; n * T < q1; n++) {
@@ -216,7 +240,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
                               std::min(c.OH, 2 * ((t1 - 1) / TW) + 2));
               tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
                 const float *row = plane + 2 * ti * c.OW + 2 * tj;
-                ck.wino_dy_f32(DY + k * ld + o + (t - t0), Kg * ld, row, 2 * ti + 1 < c.OH ? row + c.OW : nullptr,
+                ck.wino_dy_f32(DY + k * ld + o + (t - t0), des, row, 2 * ti + 1 < c.OH ? row + c.OW : nullptr,
                                c.OW - 2 * tj, (int)len);
               });
             }
@@ -229,7 +253,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
               tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
                 const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
                 const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
-                ck.wino_input_f32(XV + ch * ld + o + (t - t0), Cg * ld, rows, Wp, 2 * tj, (int)len);
+                ck.wino_input_f32(XV + ch * ld + o + (t - t0), xes, rows, Wp, 2 * tj, (int)len);
               });
           });
           GemmGeometry gq = gg;
@@ -237,8 +261,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
           gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
           std::vector<GemmPtrs> batch;
           for (int64_t e = 0; e < 16; e++)
-            batch.push_back(
-                {DY + e * Kg * ld, XV + e * Cg * ld, parts.get() + b * total + g * per + e * Kg * Cg, nullptr});
+            batch.push_back({DY + e * des, XV + e * xes, parts.get() + b * total + g * per + e * Kg * Cg, nullptr});
           gemm_f32(ctx, gq, batch);
         }
       }
