@@ -2,11 +2,11 @@
 // conv.cpp takes for the forward, for grad input (a stride-1 forward on grad_out) and for grad
 // weight. Each 2x2 block of outputs ("tile") reads a 4x4 patch of the (zero-padded) input.
 //   forward, F(2x2, 3x3): U = G g G^T per (k, c), once per call, packed as the GEMM's A slivers.
-//     Per task (an image, a group, a block of tiles sized so that its V stays in L2): V = B^T d B
-//     written straight into the GEMM's packed B panels ([e][panel][c][nr]), then per sliver of
-//     output channels the 16 products M[e] = U[e] V[e] on the register tiles (arch/gemm.inc) and
-//     the output transform Y = A^T M A + bias, cropped at odd edges. 16 multiplies per tile and
-//     (k, c) instead of 36: 2.25x fewer.
+//     Per task (a group and a block of tiles, in order across images, sized so that its V stays in
+//     L2): V = B^T d B written straight into panels the register tiles read ([e][panel][c][nr]
+//     and a row's slack), then per sliver of output channels the 16 products M[e] = U[e] V[e] on
+//     the register tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at
+//     odd edges. 16 multiplies per tile and (k, c) instead of 36: 2.25x fewer.
 //   grad weight, F(3x3, 2x2): the tiles of all images, in order, in chunks (1 MiB of transformed
 //     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then 16 GEMMs
 //     [K x tiles] . [tiles x C] that sum over the tiles into one partial per fixed group of chunks
@@ -38,7 +38,7 @@ struct Scratch {
   size_t cap = 0;
   ~Scratch() { std::free(p); }
 };
-thread_local Scratch tl_v, tl_m, tl_x;
+thread_local Scratch tl_v, tl_m, tl_x, tl_parts;
 
 // Contents are not kept when the buffer grows.
 float *grow(Scratch &s, size_t n) {
@@ -65,8 +65,9 @@ constexpr int64_t kWinoVBytes = 256 << 10;
 // read once by the GEMM's packing. 256 KiB to 2 MiB measured alike (C16 to C256); 4 MiB was 1.5-5x
 // slower on small channel counts (the operands no longer in L2 while written).
 constexpr int64_t kWinoWeightBytes = 1 << 20;
-// The grad-weight partial sums (one 16 x K x C/g block per group of chunks), at most.
-constexpr int64_t kWinoPartialBytes = 64 << 20;
+// The grad-weight partial sums (one 16 x K x C/g block per group of chunks), at most: past it,
+// fewer groups (one at C512: the GEMMs then split over the 16 products instead).
+constexpr int64_t kWinoPartialBytes = 16 << 20;
 
 // Tiles [t0, t1) of a TW-wide grid, cut into runs along one row of tiles of at most `cap` tiles
 // that never cross a multiple of `cap` counted from t0: f(t, ti, tj, n).
@@ -141,54 +142,65 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
     }
   });
   const int64_t nt = std::clamp<int64_t>(kWinoVBytes / (64 * Cg) / nr * nr, nr, 8 * nr);
-  const int64_t nblk = (T + nt - 1) / nt;
-  const int64_t kcmax = 256;           // the A sliver (mr x kc) stays in L1
-  const int64_t Wp = 2 * TW + 2 + 16;  // padded rows: the transform reads whole vectors past a run
-  parallel_for(ctx->pool.get(), c.N * c.G * nblk, 1, [&](int64_t q0, int64_t q1) {
-    for (int64_t q = q0; q < q1; q++) {
-      const int64_t n = q / (c.G * nblk), g = q / nblk % c.G, b = q % nblk;
-      const int64_t t0 = b * nt, t1 = std::min(T, t0 + nt), P = (t1 - t0 + nr - 1) / nr, ld = P * nr;
-      // V[e][panel][c][nr], with a cache line between the e so that the 16 streams the input
-      // transform writes do not fall on the same cache sets (the block is a power of two).
-      const int64_t ves = P * Cg * nr + 16;
+  const int64_t NT = c.N * T, nblk = (NT + nt - 1) / nt;  // blocks run across images: no ragged ends
+  const int64_t kcmax = 256;                              // the A sliver (mr x kc) stays in L1
+  const int64_t Wp = 2 * TW + 2 + 16;                     // padded rows: the transform reads whole vectors past a run
+  parallel_for(ctx->pool.get(), c.G * nblk, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t g = b / nblk, q0 = b % nblk * nt, q1 = std::min(NT, q0 + nt);
+      const int64_t P = (q1 - q0 + nr - 1) / nr, ld = P * nr;
+      // f(n, t0, t1, o): the tiles [t0, t1) of image n among the block's [a, e), at block offset o.
+      auto pieces = [&](int64_t a, int64_t e, const auto &f) {
+        for (int64_t n = a / T; n * T < e; n++) {
+          const int64_t t0 = std::max(a, n * T) - n * T, t1 = std::min(e, (n + 1) * T) - n * T;
+          f(n, t0, t1, n * T + t0 - q0);
+        }
+      };
+      // V[e][panel][c][vr]: rows of nr tiles and 16 floats of slack, which take the transform's
+      // spill (a panel can hold the tiles of two images, and the second's spill past a row's end
+      // must not land on the first's, written before it); a cache line between the e, so that the
+      // 16 streams the transform writes do not fall on the same cache sets.
+      const int64_t vr = nr + 16, ves = P * Cg * vr + 16;
       float *V = grow(tl_v, (size_t)(16 * ves));
       float *M = grow(tl_m, (size_t)(16 * mr * ld));  // M[e][row of the sliver][tile]
       // Panel by panel, so that the transform writes 16 sequential streams (one per e). First the
       // rows the panel's tiles read, of every channel, padded (the transform then reads them as
       // whole vectors; stores it read right away would not forward), then the transform.
-      for (int64_t p = 0; p < P; p++) {
-        const int64_t pa = t0 + p * nr, pb = std::min(t1, pa + nr), r0 = 2 * (pa / TW);
-        const int64_t nrows = 2 * ((pb - 1) / TW) + 4 - r0;
-        float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
-        pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
-        for (int64_t ch = 0; ch < Cg; ch++)
-          tile_runs(pa, pb, TW, nr, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-            const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
-            const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
-            ck.wino_input_f32(V + (p * Cg + ch) * nr + (t - t0) % nr, ves, rows, Wp, 2 * tj, (int)len);
-          });
-      }
+      for (int64_t p = 0; p < P; p++)
+        pieces(q0 + p * nr, std::min(q1, q0 + (p + 1) * nr), [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
+          const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
+          float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
+          pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
+          for (int64_t ch = 0; ch < Cg; ch++)
+            tile_runs(t0, t1, TW, nr, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+              const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
+              const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
+              ck.wino_input_f32(V + (p * Cg + ch) * vr + (o + t - t0) % nr, ves, rows, Wp, 2 * tj, (int)len);
+            });
+        });
       for (int64_t s = 0; s < S; s++) {
         const int m = (int)std::min(mr, Kg - s * mr);
         for (int64_t e = 0; e < 16; e++) {
           const float *a = U.data() + ((g * 16 + e) * S + s) * Cg * mr;
           for (int64_t p = 0; p < P; p++) {
-            const int ncols = (int)std::min(nr, t1 - t0 - p * nr);
+            const int ncols = (int)std::min(nr, q1 - q0 - p * nr);
             for (int64_t c0 = 0; c0 < Cg; c0 += kcmax)
-              gk.tile_f32(std::min(kcmax, Cg - c0), a + c0 * mr, V + e * ves + (p * Cg + c0) * nr, nr, true,
+              gk.tile_f32(std::min(kcmax, Cg - c0), a + c0 * mr, V + e * ves + (p * Cg + c0) * vr, vr, true,
                           M + e * mr * ld + p * nr, ld, m, ncols, 1.0f, c0 == 0 ? 0.0f : 1.0f);
           }
         }
         for (int64_t i = 0; i < m; i++) {
           const int64_t k = g * Kg + s * mr + i;
-          float *yp = y + (n * c.K + k) * c.OH * c.OW;
           const float bk = bias ? bias[k] : 0.0f;
-          if (i + 2 < m)  // the output rows two planes on, for writing
-            prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, 2 * (t0 / TW), std::min(c.OH, 2 * ((t1 - 1) / TW) + 2), true);
-          tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-            float *y0 = yp + 2 * ti * c.OW + 2 * tj;
-            ck.wino_output_f32(y0, 2 * ti + 1 < c.OH ? y0 + c.OW : nullptr, M + i * ld + (t - t0), mr * ld, (int)len,
-                               c.OW - 2 * tj, bk);
+          pieces(q0, q1, [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
+            float *yp = y + (n * c.K + k) * c.OH * c.OW;
+            if (i + 2 < m)  // the output rows two planes on, for writing
+              prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, 2 * (t0 / TW), std::min(c.OH, 2 * ((t1 - 1) / TW) + 2), true);
+            tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+              float *y0 = yp + 2 * ti * c.OW + 2 * tj;
+              ck.wino_output_f32(y0, 2 * ti + 1 < c.OH ? y0 + c.OW : nullptr, M + i * ld + o + (t - t0), mr * ld,
+                                 (int)len, c.OW - 2 * tj, bk);
+            });
           });
         }
       }
@@ -215,7 +227,9 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
   const int64_t nb =
       std::max<int64_t>(1, std::min({Q, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
   const int64_t Wp = 2 * TW + 2 + 16;
-  std::unique_ptr<float[]> parts(new float[(size_t)(nb * total)]);  // each written (beta 0) first
+  // Each written (beta 0) before it is read; kept by the calling thread for the next call (fresh
+  // pages cost a fault each: 16 MiB of them took longer than the products at C512 7x7).
+  float *const partial0 = grow(tl_parts, (size_t)(nb * total));
   GemmGeometry gg;
   gg.M = Kg, gg.N = Cg;
   gg.rsa = ld, gg.csa = 1, gg.rsb = 1, gg.csb = ld, gg.rsc = Cg;
@@ -261,12 +275,12 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
           gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
           std::vector<GemmPtrs> batch;
           for (int64_t e = 0; e < 16; e++)
-            batch.push_back({DY + e * des, XV + e * xes, parts.get() + b * total + g * per + e * Kg * Cg, nullptr});
+            batch.push_back({DY + e * des, XV + e * xes, partial0 + b * total + g * per + e * Kg * Cg, nullptr});
           gemm_f32(ctx, gq, batch);
         }
       }
   });
-  float *sum = parts.get();
+  float *sum = partial0;
   if (nb > 1)
     parallel_for(ctx->pool.get(), total, 1 << 14, [&](int64_t i0, int64_t i1) {
       for (int64_t b = 1; b < nb; b++) isa_kernels(ctx->isa)->add_f32(sum + i0, sum + b * total + i0, i1 - i0);
