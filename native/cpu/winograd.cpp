@@ -2,11 +2,11 @@
 // conv.cpp takes for the forward, for grad input (a stride-1 forward on grad_out) and for grad
 // weight. Each 2x2 block of outputs ("tile") reads a 4x4 patch of the (zero-padded) input.
 //   forward, F(2x2, 3x3): U = G g G^T per (k, c), once per call, packed as the GEMM's A slivers.
-//     Per task (a group and a block of tiles, in order across images, sized so that its V stays in
-//     L2): V = B^T d B written straight into panels the register tiles read ([e][panel][c][nr]
-//     and a row's slack), then per sliver of output channels the 16 products M[e] = U[e] V[e] on
-//     the register tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at
-//     odd edges. 16 multiplies per tile and (k, c) instead of 36: 2.25x fewer.
+//     Per task (a group and a block of up to 256 tiles, in order across images): V = B^T d B
+//     written straight into panels the register tiles read ([e][panel][c][nr] and a row's
+//     slack), then per sliver of output channels the 16 products M[e] = U[e] V[e] on the register
+//     tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at odd edges.
+//     16 multiplies per tile and (k, c) instead of 36: 2.25x fewer.
 //   grad weight, F(3x3, 2x2): the tiles of all images, in order, in chunks (1 MiB of transformed
 //     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then 16 GEMMs
 //     [K x tiles] . [tiles x C] that sum over the tiles into one partial per fixed group of chunks
@@ -57,10 +57,10 @@ float *grow(Scratch &s, size_t n) {
   return s.p;
 }
 
-// V (16 x Cg x tiles floats) of one forward block takes a quarter of a 1 MiB L2, leaving room for
-// the padded rows, M and the U slivers streaming through (and for a second thread, should two share
-// an L2). 256 and 512 KiB measured alike on one thread, within this VM's noise.
-constexpr int64_t kWinoVBytes = 256 << 10;
+// Tiles per forward block: V's 16 x Cg x tiles floats at most this (and 8 panels). Each block
+// re-reads all of U (16 x Kg x Cg), so longer blocks read it less often; at C64 56², 2 threads,
+// 1 MiB (256 tiles, V past L2) ran 5% faster than 256 KiB, at C128 28² alike.
+constexpr int64_t kWinoVBytes = 1 << 20;
 // A grad-weight chunk's two transformed operands (16 x (Kg + Cg) x tiles floats), written once and
 // read once by the GEMM's packing. 256 KiB to 2 MiB measured alike (C16 to C256); 4 MiB was 1.5-5x
 // slower on small channel counts (the operands no longer in L2 while written).
