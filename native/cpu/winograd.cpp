@@ -104,6 +104,8 @@ void pad_rows(const ConvKernels &ck, float *X, const float *x, const Conv &c, in
   }
 }
 
+int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
+
 }  // namespace
 
 bool winograd_fits(const Conv &c, bool forward) {
@@ -141,10 +143,16 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
       }
     }
   });
-  const int64_t nt = std::clamp<int64_t>(kWinoVBytes / (64 * Cg) / nr * nr, nr, 8 * nr);
-  const int64_t NT = c.N * T, nblk = (NT + nt - 1) / nt;  // blocks run across images: no ragged ends
-  const int64_t kcmax = 256;                              // the A sliver (mr x kc) stays in L1
-  const int64_t Wp = 2 * TW + 2 + 16;                     // padded rows: the transform reads whole vectors past a run
+  // Blocks run across images (no ragged ends), and are cut shorter when there would be fewer than
+  // two tasks per thread (batch 1, small images). No result depends on the blocking: each output is
+  // its own sums, so this may follow the thread count.
+  const int64_t NT = c.N * T, tasks = 2 * threads_of(ctx);
+  const int64_t per_task = ((NT * c.G + tasks - 1) / tasks + nr - 1) / nr * nr;
+  const int64_t nt =
+      std::max(nr, std::min(std::clamp<int64_t>(kWinoVBytes / (64 * Cg) / nr * nr, nr, 8 * nr), per_task));
+  const int64_t nblk = (NT + nt - 1) / nt;
+  const int64_t kcmax = 256;           // the A sliver (mr x kc) stays in L1
+  const int64_t Wp = 2 * TW + 2 + 16;  // padded rows: the transform reads whole vectors past a run
   parallel_for(ctx->pool.get(), c.G * nblk, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
       const int64_t g = b / nblk, q0 = b % nblk * nt, q1 = std::min(NT, q0 + nt);
