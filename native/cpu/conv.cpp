@@ -1,10 +1,10 @@
 // 2-d convolution over NCHW tensors: forward, gradient with respect to the input (which is also
 // convTranspose2d's forward) and gradient with respect to the weight.
-//   float32 3x3, stride 1, dilation 1, at least 16 input and output channels per group (and for
-//     the forward at least 36 output tiles per image: winograd_fits): Winograd (winograd.cpp),
-//     F(2x2, 3x3) for the forward, so also for grad input (below), and F(3x3, 2x2) for grad
-//     weight: 2.25x fewer products, an error a little larger than the direct sum's (a few 1e-6 of
-//     the result's RMS). KILN_CONV_WINOGRAD=0 turns it off (benchmarks).
+//   float32 3x3, stride 1, dilation 1, at least 16 input and output channels per group, 1024 as
+//     their product (and for the forward at least 36 output tiles per image: winograd_fits):
+//     Winograd (winograd.cpp), F(2x2, 3x3) for the forward, so also for grad input (below), and
+//     F(3x3, 2x2) for grad weight: 2.25x fewer products, rounding errors of the same size as the
+//     direct sums' (a few 1e-6 of the result's RMS). KILN_CONV_WINOGRAD=0 turns it off (benchmarks).
 //   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
 //     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
 //     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col

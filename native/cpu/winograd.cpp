@@ -113,7 +113,8 @@ bool winograd_fits(const Conv &c, bool forward) {
   const char *env = std::getenv("KILN_CONV_WINOGRAD");
   if (env && env[0] == '0') return false;
   return c.R == 3 && c.S == 3 && c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.Cg() >= kWinoMinChannels &&
-         c.Kg() >= kWinoMinChannels && (!forward || (c.OH + 1) / 2 * ((c.OW + 1) / 2) >= kWinoMinTiles);
+         c.Kg() >= kWinoMinChannels && c.Cg() * c.Kg() >= kWinoMinProducts &&
+         (!forward || (c.OH + 1) / 2 * ((c.OW + 1) / 2) >= kWinoMinTiles);
 }
 
 void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {

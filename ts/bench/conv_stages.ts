@@ -26,7 +26,7 @@ const rows: string[] = [
   '|---|---|---|---|---|---|---|',
 ];
 const variants = (c: (typeof CONV_CASES)[number]): [string, string][] =>
-  c.R === 3 && c.C / c.groups >= 16 && c.K / c.groups >= 16
+  c.R === 3 && c.C / c.groups >= 16 && c.K / c.groups >= 16 && (c.C / c.groups) * (c.K / c.groups) >= 1024
     ? [
         [' (implicit GEMM)', '0'],
         [' (Winograd)', '1'],
