@@ -45,7 +45,7 @@ struct Scratch {
     return v.data();
   }
 };
-thread_local Scratch tl_pad, tl_col;
+thread_local Scratch tl_pad, tl_col, tl_parts;
 
 int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
 
@@ -397,15 +397,19 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
   const Padding pd = padding_of(c);
   const std::vector<int64_t> koff = row_offsets(c, pd);
   const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
-  // Fixed image blocks (never the thread count), each summing into its own partial.
-  const int64_t nb = std::min<int64_t>(c.N, kConvWeightBlocks);
-  std::vector<float> parts(nb > 1 ? (size_t)(nb * total) : 0);
+  // Fixed image blocks (never the thread count), each summing into its own partial; fewer when the
+  // partials would pass kConvPartialBytes (one at C512 3x3: the GEMMs then split instead). The
+  // partials are kept by the calling thread: fresh pages for 8 x 9 MiB of them each call made
+  // C512 7x7 3x3's weight gradient 219 ms, 20x its products.
+  const int64_t nb =
+      std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, kConvPartialBytes / (total * (int64_t)sizeof(float))}));
+  float *const parts = nb > 1 ? tl_parts.get((size_t)(nb * total)) : nullptr;
   GemmGeometry g;
   g.M = Kg, g.N = CRS;
   g.rsa = P, g.csa = 1, g.rsb = 1, g.rsc = CRS;
   parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
-      float *acc = nb > 1 ? parts.data() + b * total : dw;
+      float *acc = nb > 1 ? parts + b * total : dw;
       for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++) {
         const bool first = n == c.N * b / nb;
         if (pointwise(c)) {

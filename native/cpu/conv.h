@@ -18,8 +18,9 @@ struct Conv {
   int64_t CRS() const { return Cg() * R * S; }
 };
 
-// Image blocks of the weight gradient: partial sums per block, added in block order.
-constexpr int64_t kConvWeightBlocks = 8;
+// Image blocks of the weight gradient: partial sums per block, added in block order; at most
+// kConvPartialBytes of partials (fewer blocks past it).
+constexpr int64_t kConvWeightBlocks = 8, kConvPartialBytes = 16 << 20;
 
 // Winograd (winograd.cpp): float32 3x3, stride 1, dilation 1, with at least kWinoMinChannels input
 // and output channels per group and their product at least kWinoMinProducts (one thread, implicit
