@@ -1,7 +1,12 @@
 // 2-d convolution over NCHW tensors: forward, gradient with respect to the input (which is also
 // convTranspose2d's forward) and gradient with respect to the weight.
-//   float32, more than one input channel per group: implicit GEMM on the packed GEMM (gemm.h). The
-//     weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
+//   float32 3x3, stride 1, dilation 1, at least 16 input and output channels per group, 1024 as
+//     their product (and for the forward at least 36 output tiles per image: winograd_fits):
+//     Winograd (winograd.cpp), F(2x2, 3x3) for the forward, so also for grad input (below), and
+//     F(3x3, 2x2) for grad weight: 2.25x fewer products, rounding errors of the same size as the
+//     direct sums' (a few 1e-6 of the result's RMS). KILN_CONV_WINOGRAD=0 turns it off (benchmarks).
+//   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
+//     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
 //     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
 //     buffer exists. A 1x1, stride-1, unpadded convolution reads the image itself as B.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
@@ -40,7 +45,7 @@ struct Scratch {
     return v.data();
   }
 };
-thread_local Scratch tl_pad, tl_col;
+thread_local Scratch tl_pad, tl_col, tl_parts;
 
 int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
 
@@ -289,6 +294,7 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
 void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
+  if (winograd_fits(c, true)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;
@@ -385,20 +391,25 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
     return;
   }
   if (c.Cg() == 1) return depthwise_bwd_weight_f32(ctx, c, dw, x, dy);
+  if (winograd_fits(c, false)) return winograd_bwd_weight_f32(ctx, c, dw, x, dy);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   const int64_t pc = std::clamp<int64_t>((128 << 10) / CRS / 16 * 16, 16, 1024);
   const Padding pd = padding_of(c);
   const std::vector<int64_t> koff = row_offsets(c, pd);
   const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
-  // Fixed image blocks (never the thread count), each summing into its own partial.
-  const int64_t nb = std::min<int64_t>(c.N, kConvWeightBlocks);
-  std::vector<float> parts(nb > 1 ? (size_t)(nb * total) : 0);
+  // Fixed image blocks (never the thread count), each summing into its own partial; fewer when the
+  // partials would pass kConvPartialBytes (one at C512 3x3: the GEMMs then split instead). The
+  // partials are kept by the calling thread: fresh pages for 8 x 9 MiB of them each call made
+  // C512 7x7 3x3's weight gradient 219 ms, 20x its products.
+  const int64_t nb =
+      std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, kConvPartialBytes / (total * (int64_t)sizeof(float))}));
+  float *const parts = nb > 1 ? tl_parts.get((size_t)(nb * total)) : nullptr;
   GemmGeometry g;
   g.M = Kg, g.N = CRS;
   g.rsa = P, g.csa = 1, g.rsb = 1, g.rsc = CRS;
   parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
-      float *acc = nb > 1 ? parts.data() + b * total : dw;
+      float *acc = nb > 1 ? parts + b * total : dw;
       for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++) {
         const bool first = n == c.N * b / nb;
         if (pointwise(c)) {

@@ -18,8 +18,20 @@ struct Conv {
   int64_t CRS() const { return Cg() * R * S; }
 };
 
-// Image blocks of the weight gradient: partial sums per block, added in block order.
-constexpr int64_t kConvWeightBlocks = 8;
+// Image blocks of the weight gradient: partial sums per block, added in block order; at most
+// kConvPartialBytes of partials (fewer blocks past it).
+constexpr int64_t kConvWeightBlocks = 8, kConvPartialBytes = 16 << 20;
+
+// Winograd (winograd.cpp): float32 3x3, stride 1, dilation 1, with at least kWinoMinChannels input
+// and output channels per group and their product at least kWinoMinProducts (one thread, implicit
+// GEMM vs Winograd: C16 K16 level, C24 K24 on 20x20 10% slower, C16 K64 1.2x and C32 K32 1.25x
+// faster), and for the forward at least kWinoMinTiles 2x2 output tiles per image (at 7x7, 16
+// tiles, half-empty GEMM panels and cropped edge tiles made it 1.5x slower; at 14x14 it is 1.7x
+// faster). kWinoRun: tiles per transform call (ConvKernels::wino_*), at most.
+constexpr int64_t kWinoMinChannels = 16, kWinoMinProducts = 1024, kWinoMinTiles = 36, kWinoRun = 32;
+bool winograd_fits(const Conv &c, bool forward);
+void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias);
+void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy);
 
 template <class T>
 void conv_fwd_ref(ThreadPool *pool, const Conv &c, T *y, const T *x, const T *w, const T *bias) {

@@ -122,6 +122,16 @@ struct ConvKernels {
   // oh < OH, in the order t, then oh.
   void (*depthwise_scatter_f32)(float *dx, const int64_t *toff, const float *w, int nt, int64_t step, const float *g,
                                 int64_t gs, int64_t n, int64_t OH);
+  // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
+  // of tile t at e * es + t. Input patches: dst = B^T d B, d[r][s] = rows[r][c0 + 2t + s] (zero
+  // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each
+  // e's n-th, so that every store is a whole vector.
+  void (*wino_input_f32)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
+  // Output tiles: A^T m A + bias into y0[2t + j], y1[2t + j] for 2t + j < ow (y1 null: cropped).
+  void (*wino_output_f32)(float *y0, float *y1, const float *m, int64_t es, int n, int64_t ow, float bias);
+  // Grad-weight tiles of grad_out: dst = A g A^T, g[i][j] = ri[2t + j] (zero for 2t + j >= ow or
+  // r1 null).
+  void (*wino_dy_f32)(float *dst, int64_t es, const float *r0, const float *r1, int64_t ow, int n);
 };
 // Rows per call of the norm backward: grad weight / grad bias are read and written once for them.
 constexpr int kNormRows = 4;

@@ -1,0 +1,320 @@
+// Winograd convolution for float32 3x3, stride 1, dilation 1 (conv.h: winograd_fits), the path
+// conv.cpp takes for the forward, for grad input (a stride-1 forward on grad_out) and for grad
+// weight. Each 2x2 block of outputs ("tile") reads a 4x4 patch of the (zero-padded) input.
+//   forward, F(2x2, 3x3): U = G g G^T per (k, c), once per call, packed as the GEMM's A slivers.
+//     Per task (a group and a block of up to 256 tiles, in order across images): V = B^T d B
+//     written straight into panels the register tiles read ([e][panel][c][nr] and a row's
+//     slack), then per sliver of output channels the 16 products M[e] = U[e] V[e] on the register
+//     tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at odd edges.
+//     16 multiplies per tile and (k, c) instead of 36: 2.25x fewer.
+//   grad weight, F(3x3, 2x2): the tiles of all images, in order, in chunks (1 MiB of transformed
+//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then 16 GEMMs
+//     [K x tiles] . [tiles x C] that sum over the tiles into one partial per fixed group of chunks
+//     (one task each, never the thread count); the partials are added in order and dW = G^T S G.
+// The arithmetic differs from the direct sum: the transforms add and subtract inputs before the
+// products. Measured against float64 on the shapes of test/nn/conv_winograd.test.ts: at most 2.2e-6
+// of the result's RMS (the implicit GEMM's direct float32 sums: 3.8e-6), the weight transform
+// being done in float64. Every output element is computed the same way whatever the thread count.
+// Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_stages.ts (Winograd and implicit GEMM side by side).
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "conv.h"
+#include "gemm.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+// A 64-byte aligned scratch buffer per thread, grown on demand and kept for the next call. The
+// alignment matters: the register tiles read V's panels in whole vectors, which a malloc'd base (16
+// bytes) could make split two cache lines each.
+struct Scratch {
+  float *p = nullptr;
+  size_t cap = 0;
+  ~Scratch() { std::free(p); }
+};
+thread_local Scratch tl_v, tl_m, tl_x, tl_parts;
+
+// Contents are not kept when the buffer grows.
+float *grow(Scratch &s, size_t n) {
+  if (n > s.cap) {
+    std::free(s.p);
+    s.p = (float *)std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!s.p) {
+      s.cap = 0;
+      throw std::bad_alloc();
+    }
+    // Zeros, so that the padding lanes the register tiles read past a block's last tile are
+    // finite (never denormal garbage) the first time.
+    std::memset(s.p, 0, n * sizeof(float));
+    s.cap = n;
+  }
+  return s.p;
+}
+
+// Tiles per forward block: V's 16 x Cg x tiles floats at most this (and 8 panels). Each block
+// re-reads all of U (16 x Kg x Cg), so longer blocks read it less often; at C64 56², 2 threads,
+// 1 MiB (256 tiles, V past L2) ran 5% faster than 256 KiB, at C128 28² alike.
+constexpr int64_t kWinoVBytes = 1 << 20;
+// A grad-weight chunk's two transformed operands (16 x (Kg + Cg) x tiles floats), written once and
+// read once by the GEMM's packing. 256 KiB to 2 MiB measured alike (C16 to C256); 4 MiB was 1.5-5x
+// slower on small channel counts (the operands no longer in L2 while written).
+constexpr int64_t kWinoWeightBytes = 1 << 20;
+// The grad-weight partial sums (one 16 x K x C/g block per group of chunks), at most: past it,
+// fewer groups (one at C512: the GEMMs then split over the 16 products instead).
+constexpr int64_t kWinoPartialBytes = 16 << 20;
+
+// Tiles [t0, t1) of a TW-wide grid, cut into runs along one row of tiles of at most `cap` tiles
+// that never cross a multiple of `cap` counted from t0: f(t, ti, tj, n).
+template <class Fn>
+void tile_runs(int64_t t0, int64_t t1, int64_t TW, int64_t cap, const Fn &f) {
+  for (int64_t t = t0; t < t1;) {
+    const int64_t ti = t / TW, tj = t % TW;
+    const int64_t n = std::min({TW - tj, t1 - t, cap - (t - t0) % cap});
+    f(t, ti, tj, n);
+    t += n;
+  }
+}
+
+// Asks for rows [r0, r1) of a plane `w` floats wide ahead of use: the transforms read a few rows of
+// every channel, a plane apart, which the hardware prefetchers do not follow.
+constexpr int64_t kWinoAhead = 4;  // planes ahead
+void prefetch_rows(const float *plane, int64_t w, int64_t r0, int64_t r1, bool write = false) {
+  const char *a = (const char *)(plane + r0 * w), *e = (const char *)(plane + r1 * w);
+  if (write)
+    for (; a < e; a += 64) __builtin_prefetch(a, 1);
+  else
+    for (; a < e; a += 64) __builtin_prefetch(a);
+}
+
+// Rows r0 .. r0 + nrows of the zero-padded planes (padded coordinates) of `planes` consecutive
+// channels from x, into X[ch][nrows][Wp].
+void pad_rows(const ConvKernels &ck, float *X, const float *x, const Conv &c, int64_t planes, int64_t r0, int64_t nrows,
+              int64_t Wp) {
+  const int64_t lo = std::max<int64_t>(0, r0 - c.ph), hi = std::min(c.H, r0 + nrows - c.ph);
+  for (int64_t ch = 0; ch < planes; ch++) {
+    const float *plane = x + ch * c.H * c.W;
+    if (ch + kWinoAhead < planes && hi > lo) prefetch_rows(plane + kWinoAhead * c.H * c.W, c.W, lo, hi);
+    ck.pad_plane_f32(X + ch * nrows * Wp, plane, c.H, c.W, nrows, Wp, c.ph - r0, c.pw);
+  }
+}
+
+int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
+
+}  // namespace
+
+bool winograd_fits(const Conv &c, bool forward) {
+  // KILN_CONV_WINOGRAD=0 keeps the implicit GEMM (for benchmarking one against the other in one run).
+  const char *env = std::getenv("KILN_CONV_WINOGRAD");
+  if (env && env[0] == '0') return false;
+  return c.R == 3 && c.S == 3 && c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.Cg() >= kWinoMinChannels &&
+         c.Kg() >= kWinoMinChannels && c.Cg() * c.Kg() >= kWinoMinProducts &&
+         (!forward || (c.OH + 1) / 2 * ((c.OW + 1) / 2) >= kWinoMinTiles);
+}
+
+void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
+  const IsaKernels *isa = isa_kernels(ctx->isa);
+  const GemmKernels &gk = isa->gemm;
+  const ConvKernels &ck = isa->conv;
+  const int64_t mr = gk.mr, nr = gk.nr, Cg = c.Cg(), Kg = c.Kg();
+  const int64_t TH = (c.OH + 1) / 2, TW = (c.OW + 1) / 2, T = TH * TW, S = (Kg + mr - 1) / mr;
+  // U[g][e][sliver][c][mr] = (G w G^T)[e] (rows past Kg zero), computed in float64, rounded once.
+  std::vector<float> U((size_t)(c.G * 16 * S * Cg * mr), 0.0f);
+  parallel_for(ctx->pool.get(), c.K, 8, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++) {
+      const int64_t g = k / Kg, kk = k % Kg;
+      for (int64_t ch = 0; ch < Cg; ch++) {
+        const float *f = w + (k * Cg + ch) * 9;
+        double t[4][3], u[4][4];
+        for (int s = 0; s < 3; s++) {
+          const double a = f[s], b = f[3 + s], d = f[6 + s];
+          t[0][s] = a, t[1][s] = 0.5 * (a + b + d), t[2][s] = 0.5 * (a - b + d), t[3][s] = d;
+        }
+        for (int i = 0; i < 4; i++) {
+          const double a = t[i][0], b = t[i][1], d = t[i][2];
+          u[i][0] = a, u[i][1] = 0.5 * (a + b + d), u[i][2] = 0.5 * (a - b + d), u[i][3] = d;
+        }
+        for (int e = 0; e < 16; e++)
+          U[(size_t)((((g * 16 + e) * S + kk / mr) * Cg + ch) * mr + kk % mr)] = (float)u[e / 4][e % 4];
+      }
+    }
+  });
+  // Blocks run across images (no ragged ends), and are cut shorter when there would be fewer than
+  // two tasks per thread (batch 1, small images). No result depends on the blocking: each output is
+  // its own sums, so this may follow the thread count.
+  const int64_t NT = c.N * T, tasks = 2 * threads_of(ctx);
+  const int64_t per_task = ((NT * c.G + tasks - 1) / tasks + nr - 1) / nr * nr;
+  const int64_t nt =
+      std::max(nr, std::min(std::clamp<int64_t>(kWinoVBytes / (64 * Cg) / nr * nr, nr, 8 * nr), per_task));
+  const int64_t nblk = (NT + nt - 1) / nt;
+  const int64_t kcmax = 256;           // the A sliver (mr x kc) stays in L1
+  const int64_t Wp = 2 * TW + 2 + 16;  // padded rows: the transform reads whole vectors past a run
+  parallel_for(ctx->pool.get(), c.G * nblk, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t g = b / nblk, q0 = b % nblk * nt, q1 = std::min(NT, q0 + nt);
+      const int64_t P = (q1 - q0 + nr - 1) / nr, ld = P * nr;
+      // f(n, t0, t1, o): the tiles [t0, t1) of image n among the block's [a, e), at block offset o.
+      auto pieces = [&](int64_t a, int64_t e, const auto &f) {
+        for (int64_t n = a / T; n * T < e; n++) {
+          const int64_t t0 = std::max(a, n * T) - n * T, t1 = std::min(e, (n + 1) * T) - n * T;
+          f(n, t0, t1, n * T + t0 - q0);
+        }
+      };
+      // V[e][panel][c][vr]: rows of nr tiles and 16 floats of slack, which take the transform's
+      // spill (a panel can hold the tiles of two images, and the second's spill past a row's end
+      // must not land on the first's, written before it); a cache line between the e, so that the
+      // 16 streams the transform writes do not fall on the same cache sets.
+      const int64_t vr = nr + 16, ves = P * Cg * vr + 16;
+      float *V = grow(tl_v, (size_t)(16 * ves));
+      float *M = grow(tl_m, (size_t)(16 * mr * ld));  // M[e][row of the sliver][tile]
+      // Panel by panel, so that the transform writes 16 sequential streams (one per e). First the
+      // rows the panel's tiles read, of every channel, padded (the transform then reads them as
+      // whole vectors; stores it read right away would not forward), then the transform.
+      for (int64_t p = 0; p < P; p++)
+        pieces(q0 + p * nr, std::min(q1, q0 + (p + 1) * nr), [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
+          const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
+          float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
+          pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
+          for (int64_t ch = 0; ch < Cg; ch++)
+            tile_runs(t0, t1, TW, nr, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+              const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
+              const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
+              ck.wino_input_f32(V + (p * Cg + ch) * vr + (o + t - t0) % nr, ves, rows, Wp, 2 * tj, (int)len);
+            });
+        });
+      for (int64_t s = 0; s < S; s++) {
+        const int m = (int)std::min(mr, Kg - s * mr);
+        for (int64_t e = 0; e < 16; e++) {
+          const float *a = U.data() + ((g * 16 + e) * S + s) * Cg * mr;
+          for (int64_t p = 0; p < P; p++) {
+            const int ncols = (int)std::min(nr, q1 - q0 - p * nr);
+            for (int64_t c0 = 0; c0 < Cg; c0 += kcmax)
+              gk.tile_f32(std::min(kcmax, Cg - c0), a + c0 * mr, V + e * ves + (p * Cg + c0) * vr, vr, true,
+                          M + e * mr * ld + p * nr, ld, m, ncols, 1.0f, c0 == 0 ? 0.0f : 1.0f);
+          }
+        }
+        for (int64_t i = 0; i < m; i++) {
+          const int64_t k = g * Kg + s * mr + i;
+          const float bk = bias ? bias[k] : 0.0f;
+          pieces(q0, q1, [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
+            float *yp = y + (n * c.K + k) * c.OH * c.OW;
+            if (i + 2 < m)  // the output rows two planes on, for writing
+              prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, 2 * (t0 / TW), std::min(c.OH, 2 * ((t1 - 1) / TW) + 2), true);
+            tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+              float *y0 = yp + 2 * ti * c.OW + 2 * tj;
+              ck.wino_output_f32(y0, 2 * ti + 1 < c.OH ? y0 + c.OW : nullptr, M + i * ld + o + (t - t0), mr * ld,
+                                 (int)len, c.OW - 2 * tj, bk);
+            });
+          });
+        }
+      }
+    }
+  });
+}
+
+// dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G. The tiles of all images, in order, are cut
+// into chunks of nt (from the shape: 1 MiB of transformed operands, which stay in the L2 of the
+// thread that writes and reads them), and the chunks into nb fixed groups (at most
+// kConvWeightBlocks, and fewer when the partial sums would pass kWinoPartialBytes), one task each.
+// Per chunk, both operands transformed tile-fastest ([e][k or c][tile]), then for each e one GEMM
+// [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group order.
+void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + 1) / 2, T = (c.OH + 1) / 2 * TW, NT = c.N * T;
+  const int64_t nt = std::clamp<int64_t>(kWinoWeightBytes / (64 * (Cg + Kg)) / 16 * 16, 64, 1024);
+  const int64_t ld = nt + 16;  // a row's slack takes the transforms' spill
+  // The e-th operands a cache line more than K or C rows apart: at 64 rows of 80 floats the 16
+  // streams a transform writes fell on one set of L1's (20 KiB apart).
+  const int64_t des = Kg * ld + 16, xes = Cg * ld + 16;
+  const int64_t per = 16 * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
+  const int64_t Q = (NT + nt - 1) / nt;
+  const int64_t nb =
+      std::max<int64_t>(1, std::min({Q, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
+  const int64_t Wp = 2 * TW + 2 + 16;
+  // Each written (beta 0) before it is read; kept by the calling thread for the next call (fresh
+  // pages cost a fault each: 16 MiB of them took longer than the products at C512 7x7).
+  float *const partial0 = grow(tl_parts, (size_t)(nb * total));
+  GemmGeometry gg;
+  gg.M = Kg, gg.N = Cg;
+  gg.rsa = ld, gg.csa = 1, gg.rsb = 1, gg.csb = ld, gg.rsc = Cg;
+  parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++)
+      for (int64_t q = Q * b / nb; q < Q * (b + 1) / nb; q++) {
+        const int64_t q0 = q * nt, q1 = std::min(NT, q0 + nt);
+        float *DY = grow(tl_m, (size_t)(16 * des)), *XV = grow(tl_v, (size_t)(16 * xes));
+        // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
+        auto pieces = [&](const auto &f) {
+          for (int64_t n = q0 / T; n * T < q1; n++) {
+            const int64_t t0 = std::max(q0, n * T) - n * T, t1 = std::min(q1, (n + 1) * T) - n * T;
+            f(n, t0, t1, n * T + t0 - q0);
+          }
+        };
+        for (int64_t g = 0; g < c.G; g++) {
+          pieces([&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
+            for (int64_t k = 0; k < Kg; k++) {
+              const float *plane = dy + (n * c.K + g * Kg + k) * c.OH * c.OW;
+              if (k + kWinoAhead < Kg)
+                prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, 2 * (t0 / TW),
+                              std::min(c.OH, 2 * ((t1 - 1) / TW) + 2));
+              tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+                const float *row = plane + 2 * ti * c.OW + 2 * tj;
+                ck.wino_dy_f32(DY + k * ld + o + (t - t0), des, row, 2 * ti + 1 < c.OH ? row + c.OW : nullptr,
+                               c.OW - 2 * tj, (int)len);
+              });
+            }
+            // All channels padded first: the transform's loads right after a padding store to the
+            // same place would wait for it (no store forwarding across misaligned stores).
+            const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
+            float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
+            pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
+            for (int64_t ch = 0; ch < Cg; ch++)
+              tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+                const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
+                const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
+                ck.wino_input_f32(XV + ch * ld + o + (t - t0), xes, rows, Wp, 2 * tj, (int)len);
+              });
+          });
+          GemmGeometry gq = gg;
+          gq.K = q1 - q0;
+          gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
+          std::vector<GemmPtrs> batch;
+          for (int64_t e = 0; e < 16; e++)
+            batch.push_back({DY + e * des, XV + e * xes, partial0 + b * total + g * per + e * Kg * Cg, nullptr});
+          gemm_f32(ctx, gq, batch);
+        }
+      }
+  });
+  float *sum = partial0;
+  if (nb > 1)
+    parallel_for(ctx->pool.get(), total, 1 << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t b = 1; b < nb; b++) isa_kernels(ctx->isa)->add_f32(sum + i0, sum + b * total + i0, i1 - i0);
+    });
+  // G^T S G per (k, c).
+  parallel_for(ctx->pool.get(), c.K, 4, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++) {
+      const int64_t g = k / Kg, kk = k % Kg;
+      for (int64_t ch = 0; ch < Cg; ch++) {
+        double S[4][4], Z[3][4];
+        for (int e = 0; e < 16; e++) S[e / 4][e % 4] = sum[g * per + e * Kg * Cg + kk * Cg + ch];
+        for (int j = 0; j < 4; j++) {
+          Z[0][j] = S[0][j] + 0.5 * (S[1][j] + S[2][j]);
+          Z[1][j] = 0.5 * (S[1][j] - S[2][j]);
+          Z[2][j] = 0.5 * (S[1][j] + S[2][j]) + S[3][j];
+        }
+        float *o = dw + (k * Cg + ch) * 9;
+        for (int r = 0; r < 3; r++) {
+          o[r * 3 + 0] = (float)(Z[r][0] + 0.5 * (Z[r][1] + Z[r][2]));
+          o[r * 3 + 1] = (float)(0.5 * (Z[r][1] - Z[r][2]));
+          o[r * 3 + 2] = (float)(0.5 * (Z[r][1] + Z[r][2]) + Z[r][3]);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,67 @@
+// Shapes that take the Winograd path (3x3, stride 1, at least 16 channels in and out per group and
+// 1024 as their product, and for the forward at least 36 output tiles per image), their forward and
+// gradients in float32 or float64, and, run as a script, a hash of the float32 results for
+// comparing KILN_NUM_THREADS runs.
+import { createHash } from 'crypto';
+import * as kiln from '../../ts/index';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../../ts/ops/conv';
+
+/** Input [N, C, H, W], weight [K, C / groups, 3, 3], padding, groups, bias, output size. */
+export interface WinogradCase {
+  name: string;
+  x: number[];
+  w: number[];
+  pad: [number, number];
+  groups?: number;
+  bias?: boolean;
+  out?: [number, number];
+}
+
+export const WINOGRAD_CASES: WinogradCase[] = [
+  { name: 'odd N1', x: [1, 16, 13, 11], w: [64, 16, 3, 3], pad: [1, 1] },
+  { name: 'pad 2 no bias', x: [2, 17, 13, 15], w: [61, 17, 3, 3], pad: [2, 2], bias: false },
+  { name: 'pad 0', x: [3, 20, 15, 14], w: [52, 20, 3, 3], pad: [0, 0] },
+  { name: 'pad 2 0', x: [2, 18, 12, 15], w: [58, 18, 3, 3], pad: [2, 0] },
+  { name: 'groups 2', x: [2, 64, 12, 13], w: [96, 32, 3, 3], pad: [1, 1], groups: 2 },
+  // under 36 output tiles: the forward keeps the implicit GEMM, the weight gradient is Winograd's
+  { name: 'tiny', x: [2, 24, 3, 4], w: [44, 24, 3, 3], pad: [1, 1] },
+  { name: 'cropped output', x: [2, 16, 14, 15], w: [66, 16, 3, 3], pad: [1, 1], out: [11, 14] },
+  { name: 'extended output', x: [1, 16, 11, 12], w: [65, 16, 3, 3], pad: [1, 1], out: [13, 14] },
+  { name: 'many tiles', x: [2, 40, 30, 31], w: [70, 40, 3, 3], pad: [1, 1] },
+  { name: '300 channels', x: [1, 300, 12, 11], w: [24, 300, 3, 3], pad: [1, 1] },
+];
+
+/** y, dx, dw of one case in `dtype` (float32 draws for both dtypes). */
+export function winogradResults(
+  c: WinogradCase,
+  seed: number,
+  dtype: 'float32' | 'float64',
+): Record<string, kiln.Tensor> {
+  kiln.manualSeed(seed);
+  const geo = { stride: [1, 1], padding: c.pad, dilation: [1, 1], groups: c.groups ?? 1 } as Parameters<
+    typeof conv2dCore
+  >[3];
+  const x = kiln.randn(c.x).to(dtype),
+    w = kiln.randn(c.w).to(dtype),
+    b = kiln.randn([c.w[0]]).to(dtype);
+  const y = conv2dCore(x, w, c.bias === false ? null : b, geo, c.out);
+  const gy = kiln.randn([...y.shape]).to(dtype);
+  const dx = conv2dBackwardInput(gy, w, geo, [c.x[2], c.x[3]]);
+  const dw = conv2dBackwardWeight(x, gy, geo, [3, 3]);
+  return { y, dx, dw };
+}
+
+if (require.main === module) {
+  const h = createHash('sha256');
+  const parts: Record<string, string> = {};
+  WINOGRAD_CASES.forEach((c, i) => {
+    for (const [k, t] of Object.entries(winogradResults(c, 300 + i, 'float32'))) {
+      const d = t.contiguous().data();
+      const bytes = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      h.update(`${c.name} ${k}`);
+      h.update(bytes);
+      parts[`${c.name} ${k}`] = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+    }
+  });
+  console.log(JSON.stringify({ threads: kiln.info().numThreads, hash: h.digest('hex'), parts }));
+}
