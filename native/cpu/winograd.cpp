@@ -104,6 +104,25 @@ void pad_rows(const ConvKernels &ck, float *X, const float *x, const Conv &c, in
   }
 }
 
+// The input transform of tiles [t0, t1) (a TW-wide grid) of image n, group g: the rows they read
+// are padded for every channel first (the transform's loads right after a padding store to the
+// same place would wait for it: no store forwarding across misaligned stores), then each channel's
+// tiles are transformed in runs of at most `run` (tile_runs); tile t of channel ch goes to
+// dst(ch, t), its 16 values `es` floats apart.
+template <class Dst>
+void transform_input(const ConvKernels &ck, const Conv &c, const float *x, int64_t n, int64_t g, int64_t Cg, int64_t t0,
+                     int64_t t1, int64_t TW, int64_t Wp, int64_t run, int64_t es, const Dst &dst) {
+  const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
+  float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
+  pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
+  for (int64_t ch = 0; ch < Cg; ch++)
+    tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+      const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
+      const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
+      ck.wino_input_f32(dst(ch, t), es, rows, Wp, 2 * tj, (int)len);
+    });
+}
+
 int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
 
 }  // namespace
@@ -177,15 +196,8 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
       // whole vectors; stores it read right away would not forward), then the transform.
       for (int64_t p = 0; p < P; p++)
         pieces(q0 + p * nr, std::min(q1, q0 + (p + 1) * nr), [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
-          const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
-          float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
-          pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
-          for (int64_t ch = 0; ch < Cg; ch++)
-            tile_runs(t0, t1, TW, nr, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-              const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
-              const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
-              ck.wino_input_f32(V + (p * Cg + ch) * vr + (o + t - t0) % nr, ves, rows, Wp, 2 * tj, (int)len);
-            });
+          transform_input(ck, c, x, n, g, Cg, t0, t1, TW, Wp, nr, ves,
+                          [&](int64_t ch, int64_t t) { return V + (p * Cg + ch) * vr + (o + t - t0) % nr; });
         });
       for (int64_t s = 0; s < S; s++) {
         const int m = (int)std::min(mr, Kg - s * mr);
@@ -267,17 +279,8 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
                                c.OW - 2 * tj, (int)len);
               });
             }
-            // All channels padded first: the transform's loads right after a padding store to the
-            // same place would wait for it (no store forwarding across misaligned stores).
-            const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
-            float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
-            pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
-            for (int64_t ch = 0; ch < Cg; ch++)
-              tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-                const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
-                const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
-                ck.wino_input_f32(XV + ch * ld + o + (t - t0), xes, rows, Wp, 2 * tj, (int)len);
-              });
+            transform_input(ck, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
+                            [&](int64_t ch, int64_t t) { return XV + ch * ld + o + (t - t0); });
           });
           GemmGeometry gq = gg;
           gq.K = q1 - q0;
