@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { KilnError } from './errors';
+import { OP_COUNT } from './ops/op_ids.gen';
 
 export interface NativeInfo {
   isa: string;
@@ -111,18 +112,40 @@ let binding: Binding | undefined;
 /** The package root (dist/ or ts/ sits one level below it). */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..');
 
+/**
+ * Throws ERR_NOT_COMPILED unless the addon was built with this kiln's op table: op ids are
+ * positions in it, so an addon from another version (a stale build/, an old KILN_ADDON) would run
+ * other kernels than the ones asked for. The op count changes whenever an op is added.
+ */
+export function checkOpTable(info: Pick<NativeInfo, 'opCount'>, where: string): void {
+  if (info.opCount !== OP_COUNT)
+    throw new KilnError(
+      'ERR_NOT_COMPILED',
+      `kiln: the native addon (${where}) was built from another kiln version: its op table has ${info.opCount} ops, ` +
+        `this kiln's has ${OP_COUNT}, so op ids would reach the wrong kernels. Fix: rebuild it ` +
+        `(\`npm rebuild kiln\`; in a clone \`npm install\`, or \`npm run build:cuda\` for the CUDA build).`,
+    );
+}
+
 /** The loaded binding; throws an actionable KilnError when no binary can be loaded. */
 export function native(): Binding {
   if (binding) return binding;
+  let loaded: Binding;
+  let where: string;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const explicit = process.env.KILN_ADDON;
     const cudaBuild = path.join(PACKAGE_ROOT, 'build-cuda', 'Release', 'kiln.node');
-    if (explicit) binding = require(path.resolve(explicit)) as Binding;
-    else if (fs.existsSync(cudaBuild)) binding = require(cudaBuild) as Binding;
-    else {
+    if (explicit) {
+      where = `KILN_ADDON=${explicit}`;
+      loaded = require(path.resolve(explicit)) as Binding;
+    } else if (fs.existsSync(cudaBuild)) {
+      where = cudaBuild;
+      loaded = require(cudaBuild) as Binding;
+    } else {
+      where = `found by node-gyp-build in ${PACKAGE_ROOT}`;
       const load = require('node-gyp-build') as (dir: string) => Binding;
-      binding = load(PACKAGE_ROOT);
+      loaded = load(PACKAGE_ROOT);
     }
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
@@ -134,5 +157,7 @@ export function native(): Binding {
         `or in a clone run \`npm install\`.`,
     );
   }
+  checkOpTable(loaded.info(), where);
+  binding = loaded;
   return binding;
 }

@@ -5,6 +5,8 @@ import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { checkOpTable, native } from '../../ts/native';
+import { OP_COUNT } from '../../ts/ops/op_ids.gen';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -28,6 +30,23 @@ test('many back-to-back parallel jobs give the same answers', () => {
     if (v !== want) assert.unreachable(`iteration ${i}: ${v} != ${want}`);
   }
   x.dispose();
+});
+
+test('an addon built with another op table is refused (ERR_NOT_COMPILED, naming it and the fix)', () => {
+  assert.is(native().info().opCount, OP_COUNT, 'the loaded addon matches');
+  assert.not.throws(() => checkOpTable({ opCount: OP_COUNT }, 'here'));
+  let err: unknown = null;
+  try {
+    checkOpTable({ opCount: OP_COUNT - 1 }, 'KILN_ADDON=/old/kiln.node');
+  } catch (e) {
+    err = e;
+  }
+  assert.instance(err, kiln.KilnError);
+  const ke = err as kiln.KilnError;
+  assert.is(ke.code, 'ERR_NOT_COMPILED');
+  assert.match(ke.message, `KILN_ADDON=/old/kiln.node`);
+  assert.match(ke.message, `${OP_COUNT - 1} ops`);
+  assert.match(ke.message, 'npm rebuild kiln');
 });
 
 test('info() reports the ISA in use, supported ISAs and threads', () => {
