@@ -32,22 +32,13 @@
 #include "../core/arg_checks.h"
 #include "../core/thread_pool.h"
 #include "gemm.h"
+#include "scratch.h"
 
 namespace kiln::cpu {
 
 namespace {
 
-// Per-thread scratch, grown on demand and kept for the next call.
-struct Scratch {
-  std::vector<float> v;
-  float *get(size_t n) {
-    if (v.size() < n) v.resize(n);
-    return v.data();
-  }
-};
-thread_local Scratch tl_pad, tl_col, tl_parts;
-
-int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
+thread_local Scratch tl_pad, tl_col, tl_parts;  // scratch.h
 
 // The extent of the padded image the windows read: rows 0..Hp of the input shifted down by ph.
 int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }

@@ -25,37 +25,13 @@
 
 #include "conv.h"
 #include "gemm.h"
+#include "scratch.h"
 
 namespace kiln::cpu {
 
 namespace {
 
-// A 64-byte aligned scratch buffer per thread, grown on demand and kept for the next call. The
-// alignment matters: the register tiles read V's panels in whole vectors, which a malloc'd base (16
-// bytes) could make split two cache lines each.
-struct Scratch {
-  float *p = nullptr;
-  size_t cap = 0;
-  ~Scratch() { std::free(p); }
-};
 thread_local Scratch tl_v, tl_m, tl_x, tl_parts;
-
-// Contents are not kept when the buffer grows.
-float *grow(Scratch &s, size_t n) {
-  if (n > s.cap) {
-    std::free(s.p);
-    s.p = (float *)std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-    if (!s.p) {
-      s.cap = 0;
-      throw std::bad_alloc();
-    }
-    // Zeros, so that the padding lanes the register tiles read past a block's last tile are
-    // finite (never denormal garbage) the first time.
-    std::memset(s.p, 0, n * sizeof(float));
-    s.cap = n;
-  }
-  return s.p;
-}
 
 // Tiles per forward block: V's 16 x Cg x tiles floats at most this (and 8 panels). Each block
 // re-reads all of U (16 x Kg x Cg), so longer blocks read it less often; at C64 56², 2 threads,
@@ -113,7 +89,7 @@ template <class Dst>
 void transform_input(const ConvKernels &ck, const Conv &c, const float *x, int64_t n, int64_t g, int64_t Cg, int64_t t0,
                      int64_t t1, int64_t TW, int64_t Wp, int64_t run, int64_t es, const Dst &dst) {
   const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
-  float *X = grow(tl_x, (size_t)(Cg * nrows * Wp));
+  float *X = tl_x.get((size_t)(Cg * nrows * Wp));
   pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
   for (int64_t ch = 0; ch < Cg; ch++)
     tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
@@ -122,8 +98,6 @@ void transform_input(const ConvKernels &ck, const Conv &c, const float *x, int64
       ck.wino_input_f32(dst(ch, t), es, rows, Wp, 2 * tj, (int)len);
     });
 }
-
-int threads_of(kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
 
 }  // namespace
 
@@ -189,8 +163,8 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
       // must not land on the first's, written before it); a cache line between the e, so that the
       // 16 streams the transform writes do not fall on the same cache sets.
       const int64_t vr = nr + 16, ves = P * Cg * vr + 16;
-      float *V = grow(tl_v, (size_t)(16 * ves));
-      float *M = grow(tl_m, (size_t)(16 * mr * ld));  // M[e][row of the sliver][tile]
+      float *V = tl_v.get((size_t)(16 * ves));
+      float *M = tl_m.get((size_t)(16 * mr * ld));  // M[e][row of the sliver][tile]
       // Panel by panel, so that the transform writes 16 sequential streams (one per e). First the
       // rows the panel's tiles read, of every channel, padded (the transform then reads them as
       // whole vectors; stores it read right away would not forward), then the transform.
@@ -250,7 +224,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
   const int64_t Wp = 2 * TW + 2 + 16;
   // Each written (beta 0) before it is read; kept by the calling thread for the next call (fresh
   // pages cost a fault each: 16 MiB of them took longer than the products at C512 7x7).
-  float *const partial0 = grow(tl_parts, (size_t)(nb * total));
+  float *const partial0 = tl_parts.get((size_t)(nb * total));
   GemmGeometry gg;
   gg.M = Kg, gg.N = Cg;
   gg.rsa = ld, gg.csa = 1, gg.rsb = 1, gg.csb = ld, gg.rsc = Cg;
@@ -258,7 +232,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
     for (int64_t b = b0; b < b1; b++)
       for (int64_t q = Q * b / nb; q < Q * (b + 1) / nb; q++) {
         const int64_t q0 = q * nt, q1 = std::min(NT, q0 + nt);
-        float *DY = grow(tl_m, (size_t)(16 * des)), *XV = grow(tl_v, (size_t)(16 * xes));
+        float *DY = tl_m.get((size_t)(16 * des)), *XV = tl_v.get((size_t)(16 * xes));
         // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
         auto pieces = [&](const auto &f) {
           for (int64_t n = q0 / T; n * T < q1; n++) {

@@ -8,18 +8,10 @@
 import * as kiln from '../index';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../ops/conv';
 import { CONV_CASES } from './conv';
+import { loopMedianMs } from './harness';
 
 const reps = Number(process.argv[2] ?? 11);
-const median = (f: () => void): number => {
-  f();
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const s = process.hrtime.bigint();
-    f();
-    t.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
-  return t.sort((a, b) => a - b)[reps >> 1];
-};
+const median = (f: () => void): number => loopMedianMs(f, reps);
 const F = kiln.nn.functional;
 const rows: string[] = [
   '| case | fwd ms | dx ms | dw ms | db ms | sum | autograd step ms |',

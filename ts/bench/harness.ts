@@ -192,6 +192,17 @@ function calibrate(run: () => void, targetMs: number): number {
   }
 }
 
+/**
+ * The median ms of `reps` single timed calls after `warmup` untimed ones: a plain loop, for the
+ * scripts beside the benches that compare builds or paths (conv_stages.ts, rows_loop.ts).
+ */
+export function loopMedianMs(run: () => void, reps: number, warmup = 1): number {
+  for (let i = 0; i < warmup; i++) run();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) t.push(timeCalls(run, 1));
+  return summarize(t, 1).medianMs;
+}
+
 /** Median, min and max of per-call times (ms); `iters` calls made each sample. */
 export function summarize(perCallMs: number[], iters: number): Stats {
   const s = [...perCallMs].sort((a, b) => a - b);

@@ -8,21 +8,12 @@
  */
 import * as kiln from '../index';
 import { layerNormBackward } from '../ops/layer_norm';
+import { loopMedianMs } from './harness';
 
 const R = 16384,
   N = 1024,
   reps = 15;
-const median = (f: () => void): number => {
-  f();
-  f();
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const s = process.hrtime.bigint();
-    f();
-    t.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
-  return t.sort((a, b) => a - b)[reps >> 1];
-};
+const median = (f: () => void): number => loopMedianMs(f, reps, 2);
 const F = kiln.nn.functional;
 kiln.noGrad(() => {
   const x = kiln.randn([R, N]),
