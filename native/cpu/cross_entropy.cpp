@@ -29,8 +29,11 @@ template <class T>
 struct RowOps {
   const IsaKernels *k;
   bool stream = false;  // grad: write gx with non-temporal stores
-  T lse(const T *x, int64_t n) const {
-    if constexpr (std::is_same_v<T, float>) return k->rows.logsumexp_f32(x, n);
+  // `next`: a later row (prefetch.h row_ahead, or null), which float32 prefetches while it
+  // computes, float64 before.
+  T lse(const T *x, int64_t n, const T *next) const {
+    if constexpr (std::is_same_v<T, float>) return k->rows.logsumexp_f32(x, n, next);
+    if (next) prefetch_bytes(next, n * (int64_t)sizeof(T));
     T m = x[0];
     for (int64_t i = 1; i < n; i++)
       if (x[i] > m || x[i] != x[i]) m = x[i];
@@ -97,8 +100,8 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T *xr = x + r * C;
-      if (r + 1 < r1) prefetch_bytes(xr + C, C * (int64_t)sizeof(T));
-      const T l = ops.lse(xr, C);
+      const int64_t later = row_ahead(r, r1, C * (int64_t)sizeof(T));
+      const T l = ops.lse(xr, C, later >= 0 ? x + later * C : nullptr);
       lseo[r] = l;
       T v = 0, wr = 1;
       if (a.prob) {

@@ -57,9 +57,10 @@ bool contiguous(const kiln_tensor &t) {
   return true;
 }
 
-// Runs body(b, n, stride, cols) over the geometry's pieces: each piece is one row (inner == 1) or
-// a strip of up to kStrip columns of one [n, inner] block, at element offset b.
-// Rows (inner == 1) prefetch the next row of each operand in `pre` (element size `es`).
+// Runs body(b, n, stride, cols, ahead) over the geometry's pieces: each piece is one row (inner == 1)
+// or a strip of up to kStrip columns of one [n, inner] block, at element offset b; `ahead`: for rows,
+// the index of the row to prefetch as this one computes (prefetch.h row_ahead), else -1.
+// Rows (inner == 1) prefetch the next row of each operand in `pre` (element size `es`) before the body.
 template <class Body>
 void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, std::initializer_list<const void *> pre = {},
                 int64_t es = 4) {
@@ -73,7 +74,7 @@ void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, std::ini
       const int64_t cols = g.inner == 1 ? 1 : (g.inner - j < kStrip ? g.inner - j : kStrip);
       if (g.inner == 1 && p + 1 < p1)
         for (const void *base : pre) prefetch_bytes((const char *)base + (p + 1) * g.n * es, g.n * es);
-      body(q * g.n * g.inner + j, g.n, g.inner, cols);
+      body(q * g.n * g.inner + j, g.n, g.inner, cols, g.inner == 1 ? row_ahead(p, p1, g.n * es) : -1);
     }
     stream_fence();  // the rows may have streamed their output
   });
@@ -101,14 +102,13 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
     const RowKernels &k = isa_kernels(ctx->isa)->rows;
     float *o = (float *)out.data;
     const float *x = (const float *)in.data;
-    for_pieces(
-        ctx, g,
-        [&](int64_t b, int64_t n, int64_t s, int64_t cols) { k.softmax_f32(o + b, x + b, n, s, cols, log, stream); },
-        {x});
+    for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t ahead) {
+      k.softmax_f32(o + b, x + b, n, s, cols, log, stream, ahead >= 0 ? x + ahead * n : nullptr);
+    });
   } else {
     double *o = (double *)out.data;
     const double *x = (const double *)in.data;
-    for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols) {
+    for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t) {
       for (int64_t j = 0; j < cols; j++) softmax_ref(o + b + j, x + b + j, n, s, log);
     });
   }
@@ -126,14 +126,14 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
     float *o = (float *)gx.data;
     const float *a = (const float *)gy.data, *b = (const float *)y.data;
     for_pieces(ctx, g,
-               [&](int64_t p, int64_t n, int64_t s, int64_t cols) {
+               [&](int64_t p, int64_t n, int64_t s, int64_t cols, int64_t) {
                  k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log, stream);
                },
                {a, b});
   } else {
     double *o = (double *)gx.data;
     const double *a = (const double *)gy.data, *b = (const double *)y.data;
-    for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t cols) {
+    for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t cols, int64_t) {
       for (int64_t j = 0; j < cols; j++) softmax_backward_ref(o + p + j, a + p + j, b + p + j, n, s, log);
     });
   }

@@ -141,10 +141,12 @@ struct RowKernels {
   // outputs of at least kStreamBytes, cpu_ops.h).
   // Softmax (log: log-softmax) over n elements at `stride`: 1 is one contiguous row; otherwise
   // columns [0, cols) of an [n, stride] block, vectorised across columns.
-  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream);
+  // `next`: a later row (rows only; may be null: prefetch.h row_ahead), prefetched as this one computes.
+  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream,
+                      const float *next);
   void (*softmax_backward_f32)(float *gx, const float *gy, const float *y, int64_t n, int64_t stride, int64_t cols,
                                bool log, bool stream);
-  float (*logsumexp_f32)(const float *x, int64_t n);
+  float (*logsumexp_f32)(const float *x, int64_t n, const float *next);
   // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
   void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
                          float *mean, float *rstd, bool stream);
