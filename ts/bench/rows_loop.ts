@@ -6,9 +6,9 @@
  * of compute-bound kernels much less. Medians of 15 calls; each call gets its output from the
  * caching allocator, like a model's step does.
  *
- * Beside each: its compute floor, the same op on 1/128 of the rows (512 KB, which stays in the
- * threads' L2) times 128, and what that floor alone is of the copy: where it is under 1.4 (0.7 of
- * copy), no overlap of memory and arithmetic can reach issue 4's 70% of copy with this arithmetic.
+ * Beside each: its floor, the same op on 1/16 of the rows (4 MB, which stays in the last-level
+ * cache) times 16, and what that floor alone is of the copy: where it is under 0.7, no overlap of
+ * memory traffic and arithmetic can reach issue 4's 70% of copy with this arithmetic.
  */
 import * as kiln from '../index';
 import { layerNormBackward } from '../ops/layer_norm';
@@ -49,7 +49,7 @@ kiln.noGrad(() => {
   const big = ops(R),
     cached = ops(R / small);
   const lines = [
-    `copy_ ${copy.toFixed(2)} ms (${((8 * R * N) / copy / 1e6).toFixed(1)} GB/s); floor: the op in L2, x${small}`,
+    `copy_ ${copy.toFixed(2)} ms (${((8 * R * N) / copy / 1e6).toFixed(1)} GB/s); floor: the op on 1/${small} of the rows (in cache), x${small}`,
   ];
   big.forEach(([name, bytes, run], i) => {
     const ms = median(run),
