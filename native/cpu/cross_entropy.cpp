@@ -59,10 +59,12 @@ struct RowOps {
     for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i] * (c ? c[i] : T(1));
     return (T)s;
   }
-  void grad(T *gx, const T *x, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c, int64_t hot = -1,
-            T hot_v = 0) const {
+  // `next` as for lse.
+  void grad(T *gx, const T *x, const T *next, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c,
+            int64_t hot = -1, T hot_v = 0) const {
     if constexpr (std::is_same_v<T, float>)
-      return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c, hot, hot_v, stream);
+      return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c, hot, hot_v, stream, next);
+    if (next) prefetch_bytes(next, n * (int64_t)sizeof(T));
     for (int64_t j = 0; j < n; j++) gx[j] = a * std::exp(x[j] - lse) - ((t ? ts * t[j] : T(0)) + c) * (w ? w[j] : T(1));
     if (hot >= 0 && hot < n) gx[hot] -= hot_v;
   }
@@ -155,12 +157,13 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T g = gi[r * gs], *xr = x + r * C;
-      if (r + 1 < r1) prefetch_bytes(xr + C, C * (int64_t)sizeof(T));
+      const int64_t later = row_ahead(r, r1, C * (int64_t)sizeof(T));
+      const T *next = later >= 0 ? x + later * C : nullptr;
       T *o = go + r * C;
       if (a.prob) {
         const T *t = (const T *)target.data + r * C;
         const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
-        ops.grad(o, xr, C, li[r], g * (keep * st + share * sw), t, g * keep, w, g * share);
+        ops.grad(o, xr, next, C, li[r], g * (keep * st + share * sw), t, g * keep, w, g * share);
         continue;
       }
       const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
@@ -169,7 +172,7 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
         continue;
       }
       const T wt = w ? w[t] : T(1);
-      ops.grad(o, xr, C, li[r], g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
+      ops.grad(o, xr, next, C, li[r], g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
     }
     stream_fence();  // the rows may have streamed their gradient
   });

@@ -155,9 +155,9 @@ struct RowKernels {
   void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
                                   int64_t n, int64_t rows, const float *mean, const float *rstd, bool rms, bool stream);
   // gx[j] = a exp(x[j] - lse) - (ts t[j] + c) w[j] (t null: 0, w null: 1), minus hot_v at j = hot
-  // (an index target; -1: none): cross-entropy's gradient.
+  // (an index target; -1: none): cross-entropy's gradient. `next` as for softmax_f32.
   void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
-                        const float *w, float c, int64_t hot, float hot_v, bool stream);
+                        const float *w, float c, int64_t hot, float hot_v, bool stream, const float *next);
 };
 // Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
 // row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:
