@@ -8,7 +8,9 @@
 //   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
 //     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
 //     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
-//     buffer exists. A 1x1, stride-1, unpadded convolution reads the image itself as B.
+//     buffer exists. A 1x1, stride-1, unpadded forward (so also its grad input) drives the GEMM's
+//     register tiles itself (pointwise_fwd_f32): W packed once per call, not per image, and the
+//     image's rows read in place as B, panel by panel, with no packing of B at all.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
 //     taps into a padded copy of the plane: forward (a column stride computes stride-1 rows and
 //     keeps every sw-th column), weight gradient (vector lane accumulators per tap, per channel),
@@ -39,6 +41,10 @@ namespace kiln::cpu {
 namespace {
 
 thread_local Scratch tl_pad, tl_col, tl_parts;  // scratch.h
+
+// The 1x1 forward (pointwise_fwd_f32): a K block of at most kPointwiseKc rows of X per panel (its
+// kc x nr floats stay in L1 across W's slivers), and tasks of about kPointwiseTaskFlops.
+constexpr int64_t kPointwiseKc = 256, kPointwiseTaskFlops = 2 << 20;
 
 // The extent of the padded image the windows read: rows 0..Hp of the input shifted down by ph.
 int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }
@@ -282,6 +288,55 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
 
 // ---- float32 drivers ----
 
+// A 1x1, stride-1, unpadded forward: Y_n,g = W_g . X_n,g for every image and group, with the GEMM
+// register tiles (gemm.h's) driven here. W is packed into slivers once per call (the GEMM driver
+// packed it once per image), and X's rows are read in place by the tiles: packing B, a copy as
+// large as the image, was a quarter of the time. A task is a run of column panels of one image
+// and group; a panel's kc rows stay in L1 while every sliver of W passes over them. K blocks
+// depend on Cg alone, so each output element is the same sums whatever the thread count.
+void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
+  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, mr = gk.mr, nr = gk.nr;
+  const int64_t mp = (Kg + mr - 1) / mr, np = (P + nr - 1) / nr;
+  const int64_t nkb = (Cg + kPointwiseKc - 1) / kPointwiseKc, kc = (Cg + nkb - 1) / nkb;
+  const int64_t sliver = kc * mr + 16;  // a cache line of slack, as in gemm.cpp
+  // wp[((gr * nkb + kb) * mp + s) * sliver + k * mr + i] = W_gr[s * mr + i, kb * kc + k]
+  float *wp = tl_parts.get((size_t)(c.G * nkb * mp * sliver));
+  parallel_for(ctx->pool.get(), c.G * nkb * mp, 16, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t gr = t / (nkb * mp), kb = t / mp % nkb, s = t % mp, k0 = kb * kc;
+      gk.pack_kmajor_f32(wp + t * sliver, mr, w + (gr * Kg + s * mr) * Cg + k0, Cg, (int)std::min(mr, Kg - s * mr),
+                         (int)mr, std::min(kc, Cg - k0));
+    }
+  });
+  // Panels per task: about kPointwiseTaskFlops of products.
+  const int64_t per = std::clamp<int64_t>(kPointwiseTaskFlops / std::max<int64_t>(1, 2 * Kg * Cg * nr), 1, np);
+  const int64_t runs = (np + per - 1) / per;
+  parallel_for(ctx->pool.get(), c.N * c.G * runs, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t ng = t / runs, n = ng / c.G, gr = ng % c.G, q0 = t % runs * per, q1 = std::min(np, q0 + per);
+      const float *xb = x + (n * c.C + gr * Cg) * P;
+      float *yb = y + (n * c.K + gr * Kg) * P;
+      for (int64_t q = q0; q < q1; q++) {
+        const int64_t j = q * nr;
+        const int nn = (int)std::min(nr, P - j);
+        for (int64_t kb = 0; kb < nkb; kb++) {
+          const int64_t k0 = kb * kc, kcb = std::min(kc, Cg - k0);
+          for (int64_t s = 0; s < mp; s++) {
+            const int64_t i = s * mr;
+            const int m = (int)std::min(mr, Kg - i);
+            float *ct = yb + i * P + j;
+            gk.tile_f32(kcb, wp + ((gr * nkb + kb) * mp + s) * sliver, xb + k0 * P + j, P, false, ct, P, m, nn, 1.0f,
+                        kb == 0 ? 0.0f : 1.0f);
+            if (bias && kb == nkb - 1)
+              for (int r = 0; r < m; r++) gk.epilogue_f32(GemmAct::None, ct + r * P, nn, bias + gr * Kg + i + r, 0);
+          }
+        }
+      }
+    }
+  });
+}
+
 void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
@@ -298,13 +353,7 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
           {w + gr * Kg * CRS, img + gr * Cg * plane, y + (n * c.K + gr * Kg) * P, bias ? bias + gr * Kg : nullptr});
     return batch;
   };
-  if (pointwise(c)) {
-    g.rsb = P, g.csb = 1;
-    std::vector<GemmPtrs> batch;
-    for (int64_t n = 0; n < c.N; n++)
-      for (const GemmPtrs &m : ptrs(n, x + n * c.C * P, P)) batch.push_back(m);
-    return gemm_f32(ctx, g, batch);
-  }
+  if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, bias);
   const Padding pd = padding_of(c);
   const std::vector<int64_t> koff = row_offsets(c, pd);
   const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
