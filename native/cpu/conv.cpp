@@ -18,9 +18,10 @@
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
 //     roles swapped (a transposed convolution is a convolution); larger strides: a GEMM into a
 //     column buffer per chunk of pixels, then col2im into a padded image.
-//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels (1x1: the image read in
-//     place, whole), summed over a fixed number of image blocks whose partials are added in block
-//     order.
+//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels, summed over a fixed number
+//     of image blocks whose partials are added in block order. 1x1 (pointwise_bwd_weight_f32):
+//     dW^T = X . dY^T by a register tile of its own (arch/conv.inc) that reads the image's channel
+//     rows in place; only grad_out's transpose is packed.
 //   float64 (gradient checks): direct loops (conv_ref.h), also the reference of the float32 paths.
 // Every split is over images, planes or output blocks and never over a sum (or over a sum in a fixed
 // order), so the bits do not depend on the thread count. Bench: npx tsx ts/bench/cli.ts conv
@@ -45,6 +46,11 @@ thread_local Scratch tl_pad, tl_col, tl_parts;  // scratch.h
 // The 1x1 forward (pointwise_fwd_f32): a K block of at most kPointwiseKc rows of X per panel (its
 // kc x nr floats stay in L1 across W's slivers), and tasks of about kPointwiseTaskFlops.
 constexpr int64_t kPointwiseKc = 256, kPointwiseTaskFlops = 2 << 20;
+// The 1x1 weight gradient (pointwise_bwd_weight_f32): pixel blocks whose packed panels of
+// grad_out's transpose take about this many bytes, read from L2 by the tiles (24 KiB, to keep one
+// panel in L1, made the pixel blocks short and the partial sums' reloads cost more: C512 14² K128
+// 1.4-1.8x slower than 128 KiB, one thread; 64 and 256 KiB within the noise of 128).
+constexpr int64_t kPointwisePanelBytes = 128 << 10;
 
 // The extent of the padded image the windows read: rows 0..Hp of the input shifted down by ph.
 int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }
@@ -423,6 +429,67 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
   conv_fwd_f32(ctx, t, dx, dy, wt.data(), nullptr);
 }
 
+// The 1x1, stride-1, unpadded weight gradient: dW_g^T [Cg, Kg] = sum over images and pixels of
+// X_n,g [Cg, P] . dY_n,g^T [P, Kg], by ConvKernels::pw_dw_tile_f32, whose A is the image's channel
+// rows read in place; only dY's transpose is packed, a pixel block at a time (the GEMM transposed
+// the image, 4x dY's size at C256 K64, into packed panels: a quarter of its time). Partial sums per
+// fixed image block (kConvWeightBlocks), added in block order; a task is one block and a run of
+// channel slivers (runs only when there are too few blocks to share out). Every element's sum runs
+// over images, then pixel blocks, in an order fixed by the shape: the bits do not depend on the
+// thread count.
+void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, total = c.K * Cg, mr = ck.pw_mr, nr = ck.pw_nr;
+  const int64_t nq = (Kg + nr - 1) / nr, ns = (Cg + mr - 1) / mr;
+  // Pixel blocks: the packed panels of dY^T, nq x kc x nr floats, take about kPointwisePanelBytes.
+  const int64_t kc_max = std::max<int64_t>(16, kPointwisePanelBytes / (nq * nr * (int64_t)sizeof(float)));
+  const int64_t nkb = (P + kc_max - 1) / kc_max, kc = (P + nkb - 1) / nkb;
+  const int64_t nb =
+      std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, kConvPartialBytes / (total * (int64_t)sizeof(float))}));
+  const int64_t runs = std::min<int64_t>(ns, nb >= 2 * threads_of(ctx) ? 1 : 2 * threads_of(ctx));
+  // parts[b * total + gr * Cg * Kg + ch * Kg + k]: block b's dW_gr^T.
+  float *const parts = tl_parts.get((size_t)(nb * total));
+  parallel_for(ctx->pool.get(), nb * runs, 1, [&](int64_t t0, int64_t t1) {
+    float *bt = tl_col.get((size_t)(nq * kc * nr));
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t b = t / runs, s0 = ns * (t % runs) / runs, s1 = ns * (t % runs + 1) / runs;
+      for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++)
+        for (int64_t gr = 0; gr < c.G; gr++)
+          for (int64_t kb = 0; kb < nkb; kb++) {
+            const int64_t p0 = kb * kc, kcb = std::min(kc, P - p0);
+            const float *g = dy + (n * c.K + gr * Kg) * P + p0;
+            for (int64_t q = 0; q < nq; q++)
+              gk.pack_kmajor_f32(bt + q * kc * nr, nr, g + q * nr * P, P, (int)std::min(nr, Kg - q * nr), (int)nr, kcb);
+            const bool accumulate = n != c.N * b / nb || kb > 0;
+            const float *xg = x + (n * c.C + gr * Cg) * P + p0;
+            float *out = parts + b * total + gr * Cg * Kg;
+            for (int64_t s = s0; s < s1; s++)
+              for (int64_t q = 0; q < nq; q++)
+                ck.pw_dw_tile_f32(kcb, xg + s * mr * P, P, bt + q * kc * nr, out + s * mr * Kg + q * nr, Kg,
+                                  (int)std::min(mr, Cg - s * mr), (int)std::min(nr, Kg - q * nr), accumulate);
+          }
+    }
+  });
+  // Runs of 16 channels: their rows of every block's dW^T added in block order into block 0's
+  // (contiguous), then written across into dW.
+  const int64_t cr = (Cg + 15) / 16;
+  parallel_for(ctx->pool.get(), c.G * cr, std::max<int64_t>(1, (1 << 14) / (16 * Kg * nb)),
+               [&](int64_t t0, int64_t t1) {
+                 for (int64_t t = t0; t < t1; t++) {
+                   const int64_t gr = t / cr, ch0 = t % cr * 16, ch1 = std::min(Cg, ch0 + 16);
+                   float *p = parts + (gr * Cg + ch0) * Kg;
+                   const int64_t len = (ch1 - ch0) * Kg;
+                   for (int64_t b = 1; b < nb; b++) {
+                     const float *q = p + b * total;
+                     for (int64_t j = 0; j < len; j++) p[j] += q[j];
+                   }
+                   for (int64_t k = 0; k < Kg; k++)
+                     for (int64_t ch = ch0; ch < ch1; ch++) dw[(gr * Kg + k) * Cg + ch] = p[(ch - ch0) * Kg + k];
+                 }
+               });
+}
+
 void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const int64_t total = c.K * c.CRS();
   if (total == 0) return;
@@ -432,6 +499,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
   }
   if (c.Cg() == 1) return depthwise_bwd_weight_f32(ctx, c, dw, x, dy);
   if (winograd_fits(c, false)) return winograd_bwd_weight_f32(ctx, c, dw, x, dy);
+  if (pointwise(c)) return pointwise_bwd_weight_f32(ctx, c, dw, x, dy);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   const int64_t pc = std::clamp<int64_t>((128 << 10) / CRS / 16 * 16, 16, 1024);
   const Padding pd = padding_of(c);
@@ -452,16 +520,6 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
       float *acc = nb > 1 ? parts + b * total : dw;
       for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++) {
         const bool first = n == c.N * b / nb;
-        if (pointwise(c)) {
-          // B[pixel, ch] = x[n, ch, pixel]: read in place, the whole image as one K.
-          GemmGeometry gc = g;
-          gc.K = P, gc.csb = P, gc.beta = first ? 0.0f : 1.0f;
-          std::vector<GemmPtrs> batch;
-          for (int64_t gr = 0; gr < c.G; gr++)
-            batch.push_back({dy + (n * c.K + gr * Kg) * P, x + (n * c.C + gr * Cg) * P, acc + gr * Kg * CRS, nullptr});
-          gemm_f32(ctx, gc, batch);
-          continue;
-        }
         const Src s = image_src(*m.ck, c, pd, x, n);
         for (int64_t gr = 0; gr < c.G; gr++)
           for (int64_t p0 = 0; p0 < P; p0 += pc) {
