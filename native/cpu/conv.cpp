@@ -347,26 +347,23 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
   if (winograd_fits(c, true)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
+  if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;
   g.rsa = CRS, g.csa = 1, g.rsc = P;
   g.bias_rs = 1, g.bias_cs = 0;
-  auto ptrs = [&](int64_t n, const float *img, int64_t plane) {
-    std::vector<GemmPtrs> batch;
-    for (int64_t gr = 0; gr < c.G; gr++)
-      batch.push_back(
-          {w + gr * Kg * CRS, img + gr * Cg * plane, y + (n * c.K + gr * Kg) * P, bias ? bias + gr * Kg : nullptr});
-    return batch;
-  };
-  if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, bias);
   const Padding pd = padding_of(c);
   const std::vector<int64_t> koff = row_offsets(c, pd);
   const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
   g.pack_b = pack_b_hook, g.pack_b_user = &m;
   for_images(ctx, c.N, [&](int64_t n) {
     const Src s = image_src(*m.ck, c, pd, x, n);
-    gemm_f32(ctx, g, ptrs(n, s.base, s.plane));
+    std::vector<GemmPtrs> batch;
+    for (int64_t gr = 0; gr < c.G; gr++)
+      batch.push_back({w + gr * Kg * CRS, s.base + gr * Cg * s.plane, y + (n * c.K + gr * Kg) * P,
+                       bias ? bias + gr * Kg : nullptr});
+    gemm_f32(ctx, g, batch);
   });
 }
 
