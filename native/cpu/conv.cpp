@@ -46,10 +46,10 @@ thread_local Scratch tl_pad, tl_col, tl_parts;  // scratch.h
 // The 1x1 forward (pointwise_fwd_f32): a K block of at most kPointwiseKc rows of X per panel (its
 // kc x nr floats stay in L1 across W's slivers), and tasks of about kPointwiseTaskFlops.
 constexpr int64_t kPointwiseKc = 256, kPointwiseTaskFlops = 2 << 20;
-// The 1x1 weight gradient (pointwise_bwd_weight_f32): pixel blocks whose packed panels of
-// grad_out's transpose take about this many bytes, read from L2 by the tiles (24 KiB, to keep one
-// panel in L1, made the pixel blocks short and the partial sums' reloads cost more: C512 14² K128
-// 1.4-1.8x slower than 128 KiB, one thread; 64 and 256 KiB within the noise of 128).
+// The 1x1 weight gradient (pointwise_bwd_weight_f32): pixel blocks and groups of panels whose
+// packed grad_out transpose takes about this many bytes, read from L2 by the tiles (24 KiB for all
+// panels, to keep them in L1, made the pixel blocks short and the partial sums' reloads cost
+// more: C512 14² K128 1.4-1.8x slower than 128 KiB, one thread; 64 and 256 KiB within the noise).
 constexpr int64_t kPointwisePanelBytes = 128 << 10;
 
 // The extent of the padded image the windows read: rows 0..Hp of the input shifted down by ph.
@@ -439,33 +439,39 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, total = c.K * Cg, mr = ck.pw_mr, nr = ck.pw_nr;
   const int64_t nq = (Kg + nr - 1) / nr, ns = (Cg + mr - 1) / mr;
-  // Pixel blocks: the packed panels of dY^T, nq x kc x nr floats, take about kPointwisePanelBytes.
-  const int64_t kc_max = std::max<int64_t>(16, kPointwisePanelBytes / (nq * nr * (int64_t)sizeof(float)));
+  // Pixel blocks: one packed panel of dY^T (kc x nr floats) in about kPointwisePanelBytes, and
+  // groups of qg panels (output columns) taking about as much, packed together.
+  const int64_t kc_max = std::max<int64_t>(16, kPointwisePanelBytes / (nr * (int64_t)sizeof(float)));
   const int64_t nkb = (P + kc_max - 1) / kc_max, kc = (P + nkb - 1) / nkb;
+  const int64_t qg = std::clamp<int64_t>(kPointwisePanelBytes / (kc * nr * (int64_t)sizeof(float)), 1, nq);
   const int64_t nb =
       std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, kConvPartialBytes / (total * (int64_t)sizeof(float))}));
   const int64_t runs = std::min<int64_t>(ns, nb >= 2 * threads_of(ctx) ? 1 : 2 * threads_of(ctx));
   // parts[b * total + gr * Cg * Kg + ch * Kg + k]: block b's dW_gr^T.
   float *const parts = tl_parts.get((size_t)(nb * total));
   parallel_for(ctx->pool.get(), nb * runs, 1, [&](int64_t t0, int64_t t1) {
-    float *bt = tl_col.get((size_t)(nq * kc * nr));
+    float *bt = tl_col.get((size_t)(qg * kc * nr));
     for (int64_t t = t0; t < t1; t++) {
       const int64_t b = t / runs, s0 = ns * (t % runs) / runs, s1 = ns * (t % runs + 1) / runs;
-      for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++)
-        for (int64_t gr = 0; gr < c.G; gr++)
-          for (int64_t kb = 0; kb < nkb; kb++) {
-            const int64_t p0 = kb * kc, kcb = std::min(kc, P - p0);
-            const float *g = dy + (n * c.K + gr * Kg) * P + p0;
-            for (int64_t q = 0; q < nq; q++)
-              gk.pack_kmajor_f32(bt + q * kc * nr, nr, g + q * nr * P, P, (int)std::min(nr, Kg - q * nr), (int)nr, kcb);
-            const bool accumulate = n != c.N * b / nb || kb > 0;
-            const float *xg = x + (n * c.C + gr * Cg) * P + p0;
-            float *out = parts + b * total + gr * Cg * Kg;
-            for (int64_t s = s0; s < s1; s++)
-              for (int64_t q = 0; q < nq; q++)
-                ck.pw_dw_tile_f32(kcb, xg + s * mr * P, P, bt + q * kc * nr, out + s * mr * Kg + q * nr, Kg,
-                                  (int)std::min(mr, Cg - s * mr), (int)std::min(nr, Kg - q * nr), accumulate);
-          }
+      for (int64_t q0 = 0; q0 < nq; q0 += qg) {
+        const int64_t q1 = std::min(nq, q0 + qg);
+        for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++)
+          for (int64_t gr = 0; gr < c.G; gr++)
+            for (int64_t kb = 0; kb < nkb; kb++) {
+              const int64_t p0 = kb * kc, kcb = std::min(kc, P - p0);
+              const float *g = dy + (n * c.K + gr * Kg) * P + p0;
+              for (int64_t q = q0; q < q1; q++)
+                gk.pack_kmajor_f32(bt + (q - q0) * kc * nr, nr, g + q * nr * P, P, (int)std::min(nr, Kg - q * nr),
+                                   (int)nr, kcb);
+              const bool accumulate = n != c.N * b / nb || kb > 0;
+              const float *xg = x + (n * c.C + gr * Cg) * P + p0;
+              float *out = parts + b * total + gr * Cg * Kg;
+              for (int64_t s = s0; s < s1; s++)
+                for (int64_t q = q0; q < q1; q++)
+                  ck.pw_dw_tile_f32(kcb, xg + s * mr * P, P, bt + (q - q0) * kc * nr, out + s * mr * Kg + q * nr, Kg,
+                                    (int)std::min(mr, Cg - s * mr), (int)std::min(nr, Kg - q * nr), accumulate);
+            }
+      }
     }
   });
   // Runs of 16 channels: their rows of every block's dW^T added in block order into block 0's

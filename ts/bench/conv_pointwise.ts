@@ -19,6 +19,8 @@ if (process.argv.includes('all'))
     ['1x1 C128→128 28²', 8, 128, 28, 128],
     ['1x1 C512→128 14²', 8, 512, 14, 128],
     ['1x1 C64→64 56²', 8, 64, 56, 64],
+    ['1x1 C512→2048 7²', 8, 512, 7, 2048],
+    ['1x1 C2048→512 7²', 8, 2048, 7, 512],
   );
 /** Median and minimum of reps calls (after 3 warm-up calls): the minimum is the steadier on a busy machine. */
 const time = (f: () => void): [number, number] => {
