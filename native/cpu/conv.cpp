@@ -6,18 +6,19 @@
 //     F(3x3, 2x2) for grad weight: 2.25x fewer products, rounding errors of the same size as the
 //     direct sums' (a few 1e-6 of the result's RMS). KILN_CONV_WINOGRAD=0 turns it off (benchmarks).
 //   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
-//     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
-//     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
-//     buffer exists. A 1x1, stride-1, unpadded forward (so also its grad input) drives the GEMM's
-//     register tiles itself (pointwise_fwd_f32): W packed once per call, not per image, and the
-//     image's rows read in place as B, panel by panel, with no packing of B at all.
+//     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed
+//     panel by panel straight from the image through GemmGeometry::pack_b (arch/conv.inc:
+//     pack_f32), so no im2col buffer exists. A 1x1, stride-1, unpadded forward (so also its grad input) drives the
+//     GEMM's register tiles itself (pointwise_fwd_f32): W packed once per call, not per image, and the image's rows
+//     read in place as B, panel by panel, with no packing of B at all.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
 //     taps into a padded copy of the plane: forward (a column stride computes stride-1 rows and
 //     keeps every sw-th column), weight gradient (vector lane accumulators per tap, per channel),
 //     and, for a stride or a channel multiplier, grad input added tap by tap into a padded plane.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
-//     roles swapped (a transposed convolution is a convolution); larger strides: a GEMM into a
-//     column buffer per chunk of pixels, then col2im into a padded image.
+//     roles swapped (a transposed convolution is a convolution; 1x1 reads the weight so in place);
+//     larger strides: a GEMM into a column buffer per chunk of pixels, then col2im into a padded
+//     image.
 //   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels, summed over a fixed number
 //     of image blocks whose partials are added in block order. 1x1 (pointwise_bwd_weight_f32):
 //     dW^T = X . dY^T by a register tile of its own (arch/conv.inc) that reads the image's channel
@@ -300,7 +301,10 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
 // large as the image, was a quarter of the time. A task is a run of column panels of one image
 // and group; a panel's kc rows stay in L1 while every sliver of W passes over them. K blocks
 // depend on Cg alone, so each output element is the same sums whatever the thread count.
-void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
+// W_g[i, k] = w[g * Kg * Cg + i * rsa + k * csa]: (Cg, 1) for the forward's weight, (1, Kg) for
+// the transposed one of the input gradient, read so in place (no transposed copy).
+void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, int64_t rsa,
+                       int64_t csa, const float *bias) {
   const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, mr = gk.mr, nr = gk.nr;
   const int64_t mp = (Kg + mr - 1) / mr, np = (P + nr - 1) / nr;
@@ -311,8 +315,12 @@ void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
   parallel_for(ctx->pool.get(), c.G * nkb * mp, 16, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
       const int64_t gr = t / (nkb * mp), kb = t / mp % nkb, s = t % mp, k0 = kb * kc;
-      gk.pack_kmajor_f32(wp + t * sliver, mr, w + (gr * Kg + s * mr) * Cg + k0, Cg, (int)std::min(mr, Kg - s * mr),
-                         (int)mr, std::min(kc, Cg - k0));
+      const float *a = w + gr * Kg * Cg + s * mr * rsa + k0 * csa;
+      const int m = (int)std::min(mr, Kg - s * mr);
+      if (csa == 1)
+        gk.pack_kmajor_f32(wp + t * sliver, mr, a, rsa, m, (int)mr, std::min(kc, Cg - k0));
+      else
+        gk.pack_rows_f32(wp + t * sliver, mr, a, csa, m, (int)mr, std::min(kc, Cg - k0));
     }
   });
   // Panels per task: about kPointwiseTaskFlops of products.
@@ -347,7 +355,7 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
   if (winograd_fits(c, true)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
-  if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, bias);
+  if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, c.Cg(), 1, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;
@@ -413,6 +421,13 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
   if (c.sh != 1 || c.sw != 1) return conv_bwd_input_col2im_f32(ctx, c, dx, dy, w);
   // dx = conv(dy, w') with w'[g*Cg + ch, kk, R-1-r, S-1-s] = w[g*Kg + kk, ch, r, s], stride 1,
   // padding (R-1)*dh - ph (possibly negative: a crop) and output size H x W.
+  Conv t = c;
+  t.C = c.K, t.H = c.OH, t.W = c.OW, t.K = c.C, t.OH = c.H, t.OW = c.W;
+  t.ph = (c.R - 1) * c.dh - c.ph, t.pw = (c.S - 1) * c.dw - c.pw;
+  // 1x1: w' is w's transpose per group, which the 1x1 forward reads in place (the copy, a strided
+  // scatter, cost 10 ms of 17 at C512->2048 7² N8). One output channel per group stays with
+  // conv_fwd_f32's depthwise kernels.
+  if (pointwise(c) && c.Kg() > 1) return pointwise_fwd_f32(ctx, t, dx, dy, w, 1, c.Cg(), nullptr);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), RS = c.R * c.S;
   std::vector<float> wt((size_t)(c.K * Cg * RS));
   for (int64_t gr = 0; gr < c.G; gr++)
@@ -420,9 +435,6 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
       for (int64_t ch = 0; ch < Cg; ch++)
         for (int64_t i = 0; i < RS; i++)
           wt[(((gr * Cg + ch) * Kg + kk) * RS) + (RS - 1 - i)] = w[((gr * Kg + kk) * Cg + ch) * RS + i];
-  Conv t = c;
-  t.C = c.K, t.H = c.OH, t.W = c.OW, t.K = c.C, t.OH = c.H, t.OW = c.W;
-  t.ph = (c.R - 1) * c.dh - c.ph, t.pw = (c.S - 1) * c.dw - c.pw;
   conv_fwd_f32(ctx, t, dx, dy, wt.data(), nullptr);
 }
 

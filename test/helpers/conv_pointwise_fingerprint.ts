@@ -13,6 +13,7 @@ export const CONV_POINTWISE_CASES: [string, number[], number[], Parameters<typeo
   ['1x1 C7 K9: one short sliver', [4, 7, 5, 7], [9, 7, 1, 1], {}],
   ['1x1 C64 K64 N1 28x28: panels split across threads', [1, 64, 28, 28], [64, 64, 1, 1], {}],
   ['1x1 groups 3', [2, 48, 6, 11], [33, 16, 1, 1], { groups: 3 }],
+  ['1x1 groups 4, one output channel each', [2, 8, 5, 6], [4, 2, 1, 1], { groups: 4 }],
   ['1x1 C40 K520: many slivers, one output row', [2, 40, 1, 37], [520, 40, 1, 1], {}],
   ['1x1 C16 K100 28x28: weight-gradient panels in two groups, two pixel blocks', [2, 16, 28, 28], [100, 16, 1, 1], {}],
 ];
