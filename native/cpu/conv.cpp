@@ -8,9 +8,9 @@
 //   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
 //     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed
 //     panel by panel straight from the image through GemmGeometry::pack_b (arch/conv.inc:
-//     pack_f32), so no im2col buffer exists. A 1x1, stride-1, unpadded forward (so also its grad input) drives the
-//     GEMM's register tiles itself (pointwise_fwd_f32): W packed once per call, not per image, and the image's rows
-//     read in place as B, panel by panel, with no packing of B at all.
+//     pack_f32), so no im2col buffer exists.
+//   float32 1x1, stride 1, unpadded (conv_pointwise.cpp): forward, grad input and grad weight read
+//     the image (or grad_out) in place, without the GEMM driver's packing of it.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
 //     taps into a padded copy of the plane: forward (a column stride computes stride-1 rows and
 //     keeps every sw-th column), weight gradient (vector lane accumulators per tap, per channel),
@@ -20,9 +20,7 @@
 //     larger strides: a GEMM into a column buffer per chunk of pixels, then col2im into a padded
 //     image.
 //   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels, summed over a fixed number
-//     of image blocks whose partials are added in block order. 1x1 (pointwise_bwd_weight_f32):
-//     dW^T = X . dY^T by a register tile of its own (arch/conv.inc) that reads the image's channel
-//     rows in place; only grad_out's transpose is packed.
+//     of image blocks whose partials are added in block order.
 //   float64 (gradient checks): direct loops (conv_ref.h), also the reference of the float32 paths.
 // Every split is over images, planes or output blocks and never over a sum (or over a sum in a fixed
 // order), so the bits do not depend on the thread count. Bench: npx tsx ts/bench/cli.ts conv
@@ -35,6 +33,7 @@
 
 #include "../core/arg_checks.h"
 #include "../core/thread_pool.h"
+#include "conv_pointwise.h"
 #include "gemm.h"
 #include "scratch.h"
 
@@ -43,15 +42,6 @@ namespace kiln::cpu {
 namespace {
 
 thread_local Scratch tl_pad, tl_col, tl_parts;  // scratch.h
-
-// The 1x1 forward (pointwise_fwd_f32): a K block of at most kPointwiseKc rows of X per panel (its
-// kc x nr floats stay in L1 across W's slivers), and tasks of about kPointwiseTaskFlops.
-constexpr int64_t kPointwiseKc = 256, kPointwiseTaskFlops = 2 << 20;
-// The 1x1 weight gradient (pointwise_bwd_weight_f32): pixel blocks and groups of panels whose
-// packed grad_out transpose takes about this many bytes, read from L2 by the tiles (24 KiB for all
-// panels, to keep them in L1, made the pixel blocks short and the partial sums' reloads cost
-// more: C512 14² K128 1.4-1.8x slower than 128 KiB, one thread; 64 and 256 KiB within the noise).
-constexpr int64_t kPointwisePanelBytes = 128 << 10;
 
 // The extent of the padded image the windows read: rows 0..Hp of the input shifted down by ph.
 int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }
@@ -137,11 +127,6 @@ void im2col_pack(const Im2col &m, float *dst, int64_t ld, const float *src, int6
 void pack_b_hook(const void *user, float *dst, const float *b, int64_t k0, int64_t kc, int64_t j0, int nr,
                  int nr_full) {
   im2col_pack(*(const Im2col *)user, dst, nr_full, b, k0, kc, j0, nr);
-}
-
-// A 1x1, stride-1, unpadded convolution: the im2col of an image is the image itself.
-bool pointwise(const Conv &c) {
-  return c.R == 1 && c.S == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0 && c.OH == c.H && c.OW == c.W;
 }
 
 // Runs body(n) for every image: across the pool when there are enough images to share out
@@ -295,62 +280,6 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
 
 // ---- float32 drivers ----
 
-// A 1x1, stride-1, unpadded forward: Y_n,g = W_g . X_n,g for every image and group, with the GEMM
-// register tiles (gemm.h's) driven here. W is packed into slivers once per call (the GEMM driver
-// packed it once per image), and X's rows are read in place by the tiles: packing B, a copy as
-// large as the image, was a quarter of the time. A task is a run of column panels of one image
-// and group; a panel's kc rows stay in L1 while every sliver of W passes over them. K blocks
-// depend on Cg alone, so each output element is the same sums whatever the thread count.
-// W_g[i, k] = w[g * Kg * Cg + i * rsa + k * csa]: (Cg, 1) for the forward's weight, (1, Kg) for
-// the transposed one of the input gradient, read so in place (no transposed copy).
-void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, int64_t rsa,
-                       int64_t csa, const float *bias) {
-  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
-  const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, mr = gk.mr, nr = gk.nr;
-  const int64_t mp = (Kg + mr - 1) / mr, np = (P + nr - 1) / nr;
-  const int64_t nkb = (Cg + kPointwiseKc - 1) / kPointwiseKc, kc = (Cg + nkb - 1) / nkb;
-  const int64_t sliver = kc * mr + 16;  // a cache line of slack, as in gemm.cpp
-  // wp[((gr * nkb + kb) * mp + s) * sliver + k * mr + i] = W_gr[s * mr + i, kb * kc + k]
-  float *wp = tl_parts.get((size_t)(c.G * nkb * mp * sliver));
-  parallel_for(ctx->pool.get(), c.G * nkb * mp, 16, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t gr = t / (nkb * mp), kb = t / mp % nkb, s = t % mp, k0 = kb * kc;
-      const float *a = w + gr * Kg * Cg + s * mr * rsa + k0 * csa;
-      const int m = (int)std::min(mr, Kg - s * mr);
-      if (csa == 1)
-        gk.pack_kmajor_f32(wp + t * sliver, mr, a, rsa, m, (int)mr, std::min(kc, Cg - k0));
-      else
-        gk.pack_rows_f32(wp + t * sliver, mr, a, csa, m, (int)mr, std::min(kc, Cg - k0));
-    }
-  });
-  // Panels per task: about kPointwiseTaskFlops of products.
-  const int64_t per = std::clamp<int64_t>(kPointwiseTaskFlops / std::max<int64_t>(1, 2 * Kg * Cg * nr), 1, np);
-  const int64_t runs = (np + per - 1) / per;
-  parallel_for(ctx->pool.get(), c.N * c.G * runs, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t ng = t / runs, n = ng / c.G, gr = ng % c.G, q0 = t % runs * per, q1 = std::min(np, q0 + per);
-      const float *xb = x + (n * c.C + gr * Cg) * P;
-      float *yb = y + (n * c.K + gr * Kg) * P;
-      for (int64_t q = q0; q < q1; q++) {
-        const int64_t j = q * nr;
-        const int nn = (int)std::min(nr, P - j);
-        for (int64_t kb = 0; kb < nkb; kb++) {
-          const int64_t k0 = kb * kc, kcb = std::min(kc, Cg - k0);
-          for (int64_t s = 0; s < mp; s++) {
-            const int64_t i = s * mr;
-            const int m = (int)std::min(mr, Kg - i);
-            float *ct = yb + i * P + j;
-            gk.tile_f32(kcb, wp + ((gr * nkb + kb) * mp + s) * sliver, xb + k0 * P + j, P, false, ct, P, m, nn, 1.0f,
-                        kb == 0 ? 0.0f : 1.0f);
-            if (bias && kb == nkb - 1)
-              for (int r = 0; r < m; r++) gk.epilogue_f32(GemmAct::None, ct + r * P, nn, bias + gr * Kg + i + r, 0);
-          }
-        }
-      }
-    }
-  });
-}
-
 void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
@@ -436,73 +365,6 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
         for (int64_t i = 0; i < RS; i++)
           wt[(((gr * Cg + ch) * Kg + kk) * RS) + (RS - 1 - i)] = w[((gr * Kg + kk) * Cg + ch) * RS + i];
   conv_fwd_f32(ctx, t, dx, dy, wt.data(), nullptr);
-}
-
-// The 1x1, stride-1, unpadded weight gradient: dW_g^T [Cg, Kg] = sum over images and pixels of
-// X_n,g [Cg, P] . dY_n,g^T [P, Kg], by ConvKernels::pw_dw_tile_f32, whose A is the image's channel
-// rows read in place; only dY's transpose is packed, a pixel block at a time (the GEMM transposed
-// the image, 4x dY's size at C256 K64, into packed panels: a quarter of its time). Partial sums per
-// fixed image block (kConvWeightBlocks), added in block order; a task is one block and a run of
-// channel slivers (runs only when there are too few blocks to share out). Every element's sum runs
-// over images, then pixel blocks, in an order fixed by the shape: the bits do not depend on the
-// thread count.
-void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
-  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
-  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
-  const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, total = c.K * Cg, mr = ck.pw_mr, nr = ck.pw_nr;
-  const int64_t nq = (Kg + nr - 1) / nr, ns = (Cg + mr - 1) / mr;
-  // Pixel blocks: one packed panel of dY^T (kc x nr floats) in about kPointwisePanelBytes, and
-  // groups of qg panels (output columns) taking about as much, packed together.
-  const int64_t kc_max = std::max<int64_t>(16, kPointwisePanelBytes / (nr * (int64_t)sizeof(float)));
-  const int64_t nkb = (P + kc_max - 1) / kc_max, kc = (P + nkb - 1) / nkb;
-  const int64_t qg = std::clamp<int64_t>(kPointwisePanelBytes / (kc * nr * (int64_t)sizeof(float)), 1, nq);
-  const int64_t nb =
-      std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, kConvPartialBytes / (total * (int64_t)sizeof(float))}));
-  const int64_t runs = std::min<int64_t>(ns, nb >= 2 * threads_of(ctx) ? 1 : 2 * threads_of(ctx));
-  // parts[b * total + gr * Cg * Kg + ch * Kg + k]: block b's dW_gr^T.
-  float *const parts = tl_parts.get((size_t)(nb * total));
-  parallel_for(ctx->pool.get(), nb * runs, 1, [&](int64_t t0, int64_t t1) {
-    float *bt = tl_col.get((size_t)(qg * kc * nr));
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t b = t / runs, s0 = ns * (t % runs) / runs, s1 = ns * (t % runs + 1) / runs;
-      for (int64_t q0 = 0; q0 < nq; q0 += qg) {
-        const int64_t q1 = std::min(nq, q0 + qg);
-        for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++)
-          for (int64_t gr = 0; gr < c.G; gr++)
-            for (int64_t kb = 0; kb < nkb; kb++) {
-              const int64_t p0 = kb * kc, kcb = std::min(kc, P - p0);
-              const float *g = dy + (n * c.K + gr * Kg) * P + p0;
-              for (int64_t q = q0; q < q1; q++)
-                gk.pack_kmajor_f32(bt + (q - q0) * kc * nr, nr, g + q * nr * P, P, (int)std::min(nr, Kg - q * nr),
-                                   (int)nr, kcb);
-              const bool accumulate = n != c.N * b / nb || kb > 0;
-              const float *xg = x + (n * c.C + gr * Cg) * P + p0;
-              float *out = parts + b * total + gr * Cg * Kg;
-              for (int64_t s = s0; s < s1; s++)
-                for (int64_t q = q0; q < q1; q++)
-                  ck.pw_dw_tile_f32(kcb, xg + s * mr * P, P, bt + (q - q0) * kc * nr, out + s * mr * Kg + q * nr, Kg,
-                                    (int)std::min(mr, Cg - s * mr), (int)std::min(nr, Kg - q * nr), accumulate);
-            }
-      }
-    }
-  });
-  // Runs of 16 channels: their rows of every block's dW^T added in block order into block 0's
-  // (contiguous), then written across into dW.
-  const int64_t cr = (Cg + 15) / 16;
-  parallel_for(ctx->pool.get(), c.G * cr, std::max<int64_t>(1, (1 << 14) / (16 * Kg * nb)),
-               [&](int64_t t0, int64_t t1) {
-                 for (int64_t t = t0; t < t1; t++) {
-                   const int64_t gr = t / cr, ch0 = t % cr * 16, ch1 = std::min(Cg, ch0 + 16);
-                   float *p = parts + (gr * Cg + ch0) * Kg;
-                   const int64_t len = (ch1 - ch0) * Kg;
-                   for (int64_t b = 1; b < nb; b++) {
-                     const float *q = p + b * total;
-                     for (int64_t j = 0; j < len; j++) p[j] += q[j];
-                   }
-                   for (int64_t k = 0; k < Kg; k++)
-                     for (int64_t ch = ch0; ch < ch1; ch++) dw[(gr * Kg + k) * Cg + ch] = p[(ch - ch0) * Kg + k];
-                 }
-               });
 }
 
 void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
