@@ -25,9 +25,9 @@ namespace {
 
 thread_local Scratch tl_w, tl_dyt, tl_parts;  // packed W, packed dY^T, weight-gradient partials
 
-// The 1x1 forward (pointwise_fwd_f32): a K block of at most kPointwiseKc rows of X per panel (its
-// kc x nr floats stay in L1 across W's slivers), and tasks of about kPointwiseTaskFlops.
-constexpr int64_t kPointwiseKc = 256, kPointwiseTaskFlops = 2 << 20;
+// The 1x1 forward (pointwise_fwd_f32): K blocks of at most kPointwiseKc rows of X, and chunks of
+// panels whose kc rows take about kPointwiseChunkBytes (half of L2), over which a sliver of W passes.
+constexpr int64_t kPointwiseKc = 256, kPointwiseChunkBytes = 256 << 10;
 // The 1x1 weight gradient (pointwise_bwd_weight_f32): pixel blocks and groups of panels whose
 // packed grad_out transpose takes about this many bytes, read from L2 by the tiles (24 KiB for all
 // panels, to keep them in L1, made the pixel blocks short and the partial sums' reloads cost
@@ -39,9 +39,9 @@ constexpr int64_t kPointwisePanelBytes = 128 << 10;
 // A 1x1, stride-1, unpadded forward: Y_n,g = W_g . X_n,g for every image and group, with the GEMM
 // register tiles (gemm.h's) driven here. W is packed into slivers once per call (the GEMM driver
 // packed it once per image), and X's rows are read in place by the tiles: packing B, a copy as
-// large as the image, was a quarter of the time. A task is a run of column panels of one image
-// and group; a panel's kc rows stay in L1 while every sliver of W passes over them. K blocks
-// depend on Cg alone, so each output element is the same sums whatever the thread count.
+// large as the image, was a quarter of the time. A task is an image and group (or, with few
+// images, a run of its column panels); each sliver of W passes over a chunk of panels read from L2.
+// K blocks depend on Cg alone, so each output element is the same sums whatever the thread count.
 // W_g[i, k] = w[g * Kg * Cg + i * rsa + k * csa]: (Cg, 1) for the forward's weight, (1, Kg) for
 // the transposed one of the input gradient, read so in place (no transposed copy).
 void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, int64_t rsa,
@@ -64,27 +64,36 @@ void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
         gk.pack_rows_f32(wp + t * sliver, mr, a, csa, m, (int)mr, std::min(kc, Cg - k0));
     }
   });
-  // Panels per task: about kPointwiseTaskFlops of products.
-  const int64_t per = std::clamp<int64_t>(kPointwiseTaskFlops / std::max<int64_t>(1, 2 * Kg * Cg * nr), 1, np);
-  const int64_t runs = (np + per - 1) / per;
-  parallel_for(ctx->pool.get(), c.N * c.G * runs, 1, [&](int64_t t0, int64_t t1) {
+  // Tasks: whole images (and groups) when there are at least two per thread, else runs of
+  // panels. Two threads on neighbouring panels of one image write the same rows: the bias pass
+  // over the output tiles cost 3x as much then.
+  const int64_t ng = c.N * c.G;
+  const int64_t runs = std::min(np, ng >= 2 * threads_of(ctx) ? 1 : (2 * threads_of(ctx) + ng - 1) / ng);
+  const int64_t per = (np + runs - 1) / runs;
+  // Within a task, chunks of panels whose kc rows take about kPointwiseChunkBytes (L2): each sliver
+  // of W passes over a chunk, so its rows of the output are written in runs.
+  const int64_t chunk = std::max<int64_t>(1, kPointwiseChunkBytes / (kc * nr * (int64_t)sizeof(float)));
+  parallel_for(ctx->pool.get(), ng * runs, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
-      const int64_t ng = t / runs, n = ng / c.G, gr = ng % c.G, q0 = t % runs * per, q1 = std::min(np, q0 + per);
+      const int64_t n = t / runs / c.G, gr = t / runs % c.G, q0 = t % runs * per, q1 = std::min(np, q0 + per);
       const float *xb = x + (n * c.C + gr * Cg) * P;
       float *yb = y + (n * c.K + gr * Kg) * P;
-      for (int64_t q = q0; q < q1; q++) {
-        const int64_t j = q * nr;
-        const int nn = (int)std::min(nr, P - j);
+      for (int64_t qa = q0; qa < q1; qa += chunk) {
+        const int64_t qb = std::min(q1, qa + chunk);
         for (int64_t kb = 0; kb < nkb; kb++) {
           const int64_t k0 = kb * kc, kcb = std::min(kc, Cg - k0);
           for (int64_t s = 0; s < mp; s++) {
             const int64_t i = s * mr;
             const int m = (int)std::min(mr, Kg - i);
-            float *ct = yb + i * P + j;
-            gk.tile_f32(kcb, wp + ((gr * nkb + kb) * mp + s) * sliver, xb + k0 * P + j, P, false, ct, P, m, nn, 1.0f,
-                        kb == 0 ? 0.0f : 1.0f);
-            if (bias && kb == nkb - 1)
-              for (int r = 0; r < m; r++) gk.epilogue_f32(GemmAct::None, ct + r * P, nn, bias + gr * Kg + i + r, 0);
+            const float *a = wp + ((gr * nkb + kb) * mp + s) * sliver;
+            for (int64_t q = qa; q < qb; q++) {
+              const int64_t j = q * nr;
+              const int nn = (int)std::min(nr, P - j);
+              float *ct = yb + i * P + j;
+              gk.tile_f32(kcb, a, xb + k0 * P + j, P, false, ct, P, m, nn, 1.0f, kb == 0 ? 0.0f : 1.0f);
+              if (bias && kb == nkb - 1)
+                for (int r = 0; r < m; r++) gk.epilogue_f32(GemmAct::None, ct + r * P, nn, bias + gr * Kg + i + r, 0);
+            }
           }
         }
       }
