@@ -6,19 +6,21 @@
 //     F(3x3, 2x2) for grad weight: 2.25x fewer products, rounding errors of the same size as the
 //     direct sums' (a few 1e-6 of the result's RMS). KILN_CONV_WINOGRAD=0 turns it off (benchmarks).
 //   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
-//     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed panel by panel
-//     straight from the image through GemmGeometry::pack_b (arch/conv.inc: pack_f32), so no im2col
-//     buffer exists. A 1x1, stride-1, unpadded convolution reads the image itself as B.
+//     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed
+//     panel by panel straight from the image through GemmGeometry::pack_b (arch/conv.inc:
+//     pack_f32), so no im2col buffer exists.
+//   float32 1x1, stride 1, unpadded (conv_pointwise.cpp): forward, grad input and grad weight read
+//     the image (or grad_out) in place, without the GEMM driver's packing of it.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
 //     taps into a padded copy of the plane: forward (a column stride computes stride-1 rows and
 //     keeps every sw-th column), weight gradient (vector lane accumulators per tap, per channel),
 //     and, for a stride or a channel multiplier, grad input added tap by tap into a padded plane.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
-//     roles swapped (a transposed convolution is a convolution); larger strides: a GEMM into a
-//     column buffer per chunk of pixels, then col2im into a padded image.
-//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels (1x1: the image read in
-//     place, whole), summed over a fixed number of image blocks whose partials are added in block
-//     order.
+//     roles swapped (a transposed convolution is a convolution; 1x1 reads the weight so in place);
+//     larger strides: a GEMM into a column buffer per chunk of pixels, then col2im into a padded
+//     image.
+//   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels, summed over a fixed number
+//     of image blocks whose partials are added in block order.
 //   float64 (gradient checks): direct loops (conv_ref.h), also the reference of the float32 paths.
 // Every split is over images, planes or output blocks and never over a sum (or over a sum in a fixed
 // order), so the bits do not depend on the thread count. Bench: npx tsx ts/bench/cli.ts conv
@@ -31,6 +33,7 @@
 
 #include "../core/arg_checks.h"
 #include "../core/thread_pool.h"
+#include "conv_pointwise.h"
 #include "gemm.h"
 #include "scratch.h"
 
@@ -124,11 +127,6 @@ void im2col_pack(const Im2col &m, float *dst, int64_t ld, const float *src, int6
 void pack_b_hook(const void *user, float *dst, const float *b, int64_t k0, int64_t kc, int64_t j0, int nr,
                  int nr_full) {
   im2col_pack(*(const Im2col *)user, dst, nr_full, b, k0, kc, j0, nr);
-}
-
-// A 1x1, stride-1, unpadded convolution: the im2col of an image is the image itself.
-bool pointwise(const Conv &c) {
-  return c.R == 1 && c.S == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0 && c.OH == c.H && c.OW == c.W;
 }
 
 // Runs body(n) for every image: across the pool when there are enough images to share out
@@ -286,32 +284,23 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
   if (winograd_fits(c, true)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
+  if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, c.Cg(), 1, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;
   g.rsa = CRS, g.csa = 1, g.rsc = P;
   g.bias_rs = 1, g.bias_cs = 0;
-  auto ptrs = [&](int64_t n, const float *img, int64_t plane) {
-    std::vector<GemmPtrs> batch;
-    for (int64_t gr = 0; gr < c.G; gr++)
-      batch.push_back(
-          {w + gr * Kg * CRS, img + gr * Cg * plane, y + (n * c.K + gr * Kg) * P, bias ? bias + gr * Kg : nullptr});
-    return batch;
-  };
-  if (pointwise(c)) {
-    g.rsb = P, g.csb = 1;
-    std::vector<GemmPtrs> batch;
-    for (int64_t n = 0; n < c.N; n++)
-      for (const GemmPtrs &m : ptrs(n, x + n * c.C * P, P)) batch.push_back(m);
-    return gemm_f32(ctx, g, batch);
-  }
   const Padding pd = padding_of(c);
   const std::vector<int64_t> koff = row_offsets(c, pd);
   const Im2col m{&isa_kernels(ctx->isa)->conv, koff.data(), c.OW, c.sh, c.sw, pd.rs};
   g.pack_b = pack_b_hook, g.pack_b_user = &m;
   for_images(ctx, c.N, [&](int64_t n) {
     const Src s = image_src(*m.ck, c, pd, x, n);
-    gemm_f32(ctx, g, ptrs(n, s.base, s.plane));
+    std::vector<GemmPtrs> batch;
+    for (int64_t gr = 0; gr < c.G; gr++)
+      batch.push_back({w + gr * Kg * CRS, s.base + gr * Cg * s.plane, y + (n * c.K + gr * Kg) * P,
+                       bias ? bias + gr * Kg : nullptr});
+    gemm_f32(ctx, g, batch);
   });
 }
 
@@ -361,6 +350,13 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
   if (c.sh != 1 || c.sw != 1) return conv_bwd_input_col2im_f32(ctx, c, dx, dy, w);
   // dx = conv(dy, w') with w'[g*Cg + ch, kk, R-1-r, S-1-s] = w[g*Kg + kk, ch, r, s], stride 1,
   // padding (R-1)*dh - ph (possibly negative: a crop) and output size H x W.
+  Conv t = c;
+  t.C = c.K, t.H = c.OH, t.W = c.OW, t.K = c.C, t.OH = c.H, t.OW = c.W;
+  t.ph = (c.R - 1) * c.dh - c.ph, t.pw = (c.S - 1) * c.dw - c.pw;
+  // 1x1: w' is w's transpose per group, which the 1x1 forward reads in place (the copy, a strided
+  // scatter, cost 10 ms of 17 at C512->2048 7² N8). One output channel per group stays with
+  // conv_fwd_f32's depthwise kernels.
+  if (pointwise(c) && c.Kg() > 1) return pointwise_fwd_f32(ctx, t, dx, dy, w, 1, c.Cg(), nullptr);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), RS = c.R * c.S;
   std::vector<float> wt((size_t)(c.K * Cg * RS));
   for (int64_t gr = 0; gr < c.G; gr++)
@@ -368,9 +364,6 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
       for (int64_t ch = 0; ch < Cg; ch++)
         for (int64_t i = 0; i < RS; i++)
           wt[(((gr * Cg + ch) * Kg + kk) * RS) + (RS - 1 - i)] = w[((gr * Kg + kk) * Cg + ch) * RS + i];
-  Conv t = c;
-  t.C = c.K, t.H = c.OH, t.W = c.OW, t.K = c.C, t.OH = c.H, t.OW = c.W;
-  t.ph = (c.R - 1) * c.dh - c.ph, t.pw = (c.S - 1) * c.dw - c.pw;
   conv_fwd_f32(ctx, t, dx, dy, wt.data(), nullptr);
 }
 
@@ -383,6 +376,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
   }
   if (c.Cg() == 1) return depthwise_bwd_weight_f32(ctx, c, dw, x, dy);
   if (winograd_fits(c, false)) return winograd_bwd_weight_f32(ctx, c, dw, x, dy);
+  if (pointwise(c)) return pointwise_bwd_weight_f32(ctx, c, dw, x, dy);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   const int64_t pc = std::clamp<int64_t>((128 << 10) / CRS / 16 * 16, 16, 1024);
   const Padding pd = padding_of(c);
@@ -403,16 +397,6 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
       float *acc = nb > 1 ? parts + b * total : dw;
       for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++) {
         const bool first = n == c.N * b / nb;
-        if (pointwise(c)) {
-          // B[pixel, ch] = x[n, ch, pixel]: read in place, the whole image as one K.
-          GemmGeometry gc = g;
-          gc.K = P, gc.csb = P, gc.beta = first ? 0.0f : 1.0f;
-          std::vector<GemmPtrs> batch;
-          for (int64_t gr = 0; gr < c.G; gr++)
-            batch.push_back({dy + (n * c.K + gr * Kg) * P, x + (n * c.C + gr * Cg) * P, acc + gr * Kg * CRS, nullptr});
-          gemm_f32(ctx, gc, batch);
-          continue;
-        }
         const Src s = image_src(*m.ck, c, pd, x, n);
         for (int64_t gr = 0; gr < c.G; gr++)
           for (int64_t p0 = 0; p0 < P; p0 += pc) {

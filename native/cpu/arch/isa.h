@@ -132,6 +132,13 @@ struct ConvKernels {
   // Grad-weight tiles of grad_out: dst = A g A^T, g[i][j] = ri[2t + j] (zero for 2t + j >= ow or
   // r1 null).
   void (*wino_dy_f32)(float *dst, int64_t es, const float *r0, const float *r1, int64_t ow, int n);
+  // The 1x1 weight gradient's register tile (conv.inc), pw_mr rows by pw_nr columns:
+  // c[i * ldc + j] (+)= sum over k < kc, in order, of a[i * lda + k] * b[k * pw_nr + j] for i < m <= pw_mr,
+  // j < n <= pw_nr (added to c when accumulate). a: rows of the image, read in place; b: a packed
+  // panel of grad_out's transpose, zero-padded to pw_nr columns.
+  int pw_mr, pw_nr;
+  void (*pw_dw_tile_f32)(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int m, int n,
+                         bool accumulate);
 };
 // Rows per call of the norm backward: grad weight / grad bias are read and written once for them.
 constexpr int kNormRows = 4;

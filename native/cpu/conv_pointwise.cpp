@@ -1,0 +1,171 @@
+// The 1x1, stride-1, unpadded convolution (conv_pointwise.h), float32: per image and group a GEMM
+// whose B operand is the image itself, so neither path packs the image.
+//   forward (and the input gradient: the same on the weight's transpose, read in place): the GEMM
+//     register tiles (arch/gemm.inc) driven here, W packed into slivers once per call, X's rows read
+//     in place as B panel by panel; the GEMM driver packed W per image and B, a copy as large as the
+//     image, which was a quarter of the forward's time.
+//   weight gradient: dW^T = X . dY^T, by a register tile of its own (ConvKernels::pw_dw_tile_f32,
+//     arch/conv.inc) whose A is the image's channel rows read in place; only dY's transpose is packed
+//     (the GEMM transposed the image too, 4x dY's size at C256 K64). Partial sums per fixed image
+//     block (kConvWeightBlocks), added in block order.
+// Every output element is the same sums, in the same order, for any thread count: K and pixel
+// blocks depend on the shape alone, and tasks split images, panels and channel slivers, never a sum.
+// Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_pointwise.ts (per stage), ts/bench/cli.ts conv.
+#include "conv_pointwise.h"
+
+#include <algorithm>
+
+#include "../core/thread_pool.h"
+#include "arch/isa.h"
+#include "scratch.h"
+
+namespace kiln::cpu {
+
+namespace {
+
+thread_local Scratch tl_w, tl_dyt, tl_parts;  // packed W, packed dY^T, weight-gradient partials
+
+// The 1x1 forward (pointwise_fwd_f32): K blocks of at most kPointwiseKc rows of X, and chunks of
+// panels whose kc rows take about kPointwiseChunkBytes (half of L2), over which a sliver of W passes.
+constexpr int64_t kPointwiseKc = 256, kPointwiseChunkBytes = 256 << 10;
+// The 1x1 weight gradient (pointwise_bwd_weight_f32): pixel blocks and groups of panels whose
+// packed grad_out transpose takes about this many bytes, read from L2 by the tiles (24 KiB for all
+// panels, to keep them in L1, made the pixel blocks short and the partial sums' reloads cost
+// more: C512 14² K128 1.4-1.8x slower than 128 KiB, one thread; 64 and 256 KiB within the noise).
+constexpr int64_t kPointwisePanelBytes = 128 << 10;
+
+}  // namespace
+
+// A 1x1, stride-1, unpadded forward: Y_n,g = W_g . X_n,g for every image and group, with the GEMM
+// register tiles (gemm.h's) driven here. W is packed into slivers once per call (the GEMM driver
+// packed it once per image), and X's rows are read in place by the tiles: packing B, a copy as
+// large as the image, was a quarter of the time. A task is an image and group (or, with few
+// images, a run of its column panels); each sliver of W passes over a chunk of panels read from L2.
+// K blocks depend on Cg alone, so each output element is the same sums whatever the thread count.
+// W_g[i, k] = w[g * Kg * Cg + i * rsa + k * csa]: (Cg, 1) for the forward's weight, (1, Kg) for
+// the transposed one of the input gradient, read so in place (no transposed copy).
+void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, int64_t rsa,
+                       int64_t csa, const float *bias) {
+  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, mr = gk.mr, nr = gk.nr;
+  const int64_t mp = (Kg + mr - 1) / mr, np = (P + nr - 1) / nr;
+  const int64_t nkb = (Cg + kPointwiseKc - 1) / kPointwiseKc, kc = (Cg + nkb - 1) / nkb;
+  const int64_t sliver = kc * mr + 16;  // a cache line of slack, as in gemm.cpp
+  // wp[((gr * nkb + kb) * mp + s) * sliver + k * mr + i] = W_gr[s * mr + i, kb * kc + k]
+  float *wp = tl_w.get((size_t)(c.G * nkb * mp * sliver));
+  parallel_for(ctx->pool.get(), c.G * nkb * mp, 16, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t gr = t / (nkb * mp), kb = t / mp % nkb, s = t % mp, k0 = kb * kc;
+      const float *a = w + gr * Kg * Cg + s * mr * rsa + k0 * csa;
+      const int m = (int)std::min(mr, Kg - s * mr);
+      if (csa == 1)
+        gk.pack_kmajor_f32(wp + t * sliver, mr, a, rsa, m, (int)mr, std::min(kc, Cg - k0));
+      else
+        gk.pack_rows_f32(wp + t * sliver, mr, a, csa, m, (int)mr, std::min(kc, Cg - k0));
+    }
+  });
+  // Tasks: whole images (and groups) when there are at least two per thread, else runs of
+  // panels. Two threads on neighbouring panels of one image write the same rows: the bias pass
+  // over the output tiles cost 3x as much then.
+  const int64_t ng = c.N * c.G;
+  const int64_t runs = std::min(np, ng >= 2 * threads_of(ctx) ? 1 : (2 * threads_of(ctx) + ng - 1) / ng);
+  const int64_t per = (np + runs - 1) / runs;
+  // Within a task, chunks of panels whose kc rows take about kPointwiseChunkBytes (L2): each sliver
+  // of W passes over a chunk, so its rows of the output are written in runs.
+  const int64_t chunk = std::max<int64_t>(1, kPointwiseChunkBytes / (kc * nr * (int64_t)sizeof(float)));
+  parallel_for(ctx->pool.get(), ng * runs, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t n = t / runs / c.G, gr = t / runs % c.G, q0 = t % runs * per, q1 = std::min(np, q0 + per);
+      const float *xb = x + (n * c.C + gr * Cg) * P;
+      float *yb = y + (n * c.K + gr * Kg) * P;
+      for (int64_t qa = q0; qa < q1; qa += chunk) {
+        const int64_t qb = std::min(q1, qa + chunk);
+        for (int64_t kb = 0; kb < nkb; kb++) {
+          const int64_t k0 = kb * kc, kcb = std::min(kc, Cg - k0);
+          for (int64_t s = 0; s < mp; s++) {
+            const int64_t i = s * mr;
+            const int m = (int)std::min(mr, Kg - i);
+            const float *a = wp + ((gr * nkb + kb) * mp + s) * sliver;
+            for (int64_t q = qa; q < qb; q++) {
+              const int64_t j = q * nr;
+              const int nn = (int)std::min(nr, P - j);
+              float *ct = yb + i * P + j;
+              gk.tile_f32(kcb, a, xb + k0 * P + j, P, false, ct, P, m, nn, 1.0f, kb == 0 ? 0.0f : 1.0f);
+              if (bias && kb == nkb - 1)
+                for (int r = 0; r < m; r++) gk.epilogue_f32(GemmAct::None, ct + r * P, nn, bias + gr * Kg + i + r, 0);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// The 1x1, stride-1, unpadded weight gradient: dW_g^T [Cg, Kg] = sum over images and pixels of
+// X_n,g [Cg, P] . dY_n,g^T [P, Kg], by ConvKernels::pw_dw_tile_f32, whose A is the image's channel
+// rows read in place; only dY's transpose is packed, a pixel block at a time (the GEMM transposed
+// the image, 4x dY's size at C256 K64, into packed panels: a quarter of its time). Partial sums per
+// fixed image block (kConvWeightBlocks), added in block order; a task is one block and a run of
+// channel slivers (runs only when there are too few blocks to share out). Every element's sum runs
+// over images, then pixel blocks, in an order fixed by the shape: the bits do not depend on the
+// thread count.
+void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, total = c.K * Cg, mr = ck.pw_mr, nr = ck.pw_nr;
+  const int64_t nq = (Kg + nr - 1) / nr, ns = (Cg + mr - 1) / mr;
+  // Pixel blocks: one packed panel of dY^T (kc x nr floats) in about kPointwisePanelBytes, and
+  // groups of qg panels (output columns) taking about as much, packed together.
+  const int64_t kc_max = std::max<int64_t>(16, kPointwisePanelBytes / (nr * (int64_t)sizeof(float)));
+  const int64_t nkb = (P + kc_max - 1) / kc_max, kc = (P + nkb - 1) / nkb;
+  const int64_t qg = std::clamp<int64_t>(kPointwisePanelBytes / (kc * nr * (int64_t)sizeof(float)), 1, nq);
+  const int64_t nb =
+      std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, kConvPartialBytes / (total * (int64_t)sizeof(float))}));
+  const int64_t runs = std::min<int64_t>(ns, nb >= 2 * threads_of(ctx) ? 1 : 2 * threads_of(ctx));
+  // parts[b * total + gr * Cg * Kg + ch * Kg + k]: block b's dW_gr^T.
+  float *const parts = tl_parts.get((size_t)(nb * total));
+  parallel_for(ctx->pool.get(), nb * runs, 1, [&](int64_t t0, int64_t t1) {
+    float *bt = tl_dyt.get((size_t)(qg * kc * nr));
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t b = t / runs, s0 = ns * (t % runs) / runs, s1 = ns * (t % runs + 1) / runs;
+      for (int64_t q0 = 0; q0 < nq; q0 += qg) {
+        const int64_t q1 = std::min(nq, q0 + qg);
+        for (int64_t n = c.N * b / nb; n < c.N * (b + 1) / nb; n++)
+          for (int64_t gr = 0; gr < c.G; gr++)
+            for (int64_t kb = 0; kb < nkb; kb++) {
+              const int64_t p0 = kb * kc, kcb = std::min(kc, P - p0);
+              const float *g = dy + (n * c.K + gr * Kg) * P + p0;
+              for (int64_t q = q0; q < q1; q++)
+                gk.pack_kmajor_f32(bt + (q - q0) * kc * nr, nr, g + q * nr * P, P, (int)std::min(nr, Kg - q * nr),
+                                   (int)nr, kcb);
+              const bool accumulate = n != c.N * b / nb || kb > 0;
+              const float *xg = x + (n * c.C + gr * Cg) * P + p0;
+              float *out = parts + b * total + gr * Cg * Kg;
+              for (int64_t s = s0; s < s1; s++)
+                for (int64_t q = q0; q < q1; q++)
+                  ck.pw_dw_tile_f32(kcb, xg + s * mr * P, P, bt + (q - q0) * kc * nr, out + s * mr * Kg + q * nr, Kg,
+                                    (int)std::min(mr, Cg - s * mr), (int)std::min(nr, Kg - q * nr), accumulate);
+            }
+      }
+    }
+  });
+  // Runs of 16 channels: their rows of every block's dW^T added in block order into block 0's
+  // (contiguous), then written across into dW.
+  const int64_t cr = (Cg + 15) / 16;
+  parallel_for(ctx->pool.get(), c.G * cr, std::max<int64_t>(1, (1 << 14) / (16 * Kg * nb)),
+               [&](int64_t t0, int64_t t1) {
+                 for (int64_t t = t0; t < t1; t++) {
+                   const int64_t gr = t / cr, ch0 = t % cr * 16, ch1 = std::min(Cg, ch0 + 16);
+                   float *p = parts + (gr * Cg + ch0) * Kg;
+                   const int64_t len = (ch1 - ch0) * Kg;
+                   for (int64_t b = 1; b < nb; b++) {
+                     const float *q = p + b * total;
+                     for (int64_t j = 0; j < len; j++) p[j] += q[j];
+                   }
+                   for (int64_t k = 0; k < Kg; k++)
+                     for (int64_t ch = ch0; ch < ch1; ch++) dw[(gr * Kg + k) * Cg + ch] = p[(ch - ch0) * Kg + k];
+                 }
+               });
+}
+
+}  // namespace kiln::cpu

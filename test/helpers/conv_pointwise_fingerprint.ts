@@ -1,0 +1,34 @@
+// Prints a hash of the float32 1x1 convolution path (native/cpu/conv.cpp: pointwise_fwd_f32 for the
+// forward and, transposed, the input gradient; the in-place weight gradient), forward and all three
+// gradients, on shapes with partial register tiles, a K block split, groups and one image, for
+// comparing KILN_NUM_THREADS runs.
+import { createHash } from 'crypto';
+import * as kiln from '../../ts/index';
+import { convPathResults } from './conv_paths_fingerprint';
+
+/** Shapes: input [N, C, H, W], weight [K, C / groups, R, S], and conv2d's options. */
+export const CONV_POINTWISE_CASES: [string, number[], number[], Parameters<typeof kiln.nn.functional.conv2d>[3]][] = [
+  ['1x1 C256 K64 (the bench shape, smaller)', [3, 256, 9, 10], [64, 256, 1, 1], {}],
+  ['1x1 C300 K30: two K blocks, a partial sliver and panel', [2, 300, 9, 13], [30, 300, 1, 1], {}],
+  ['1x1 C7 K9: one short sliver', [4, 7, 5, 7], [9, 7, 1, 1], {}],
+  ['1x1 C64 K64 N1 28x28: panels split across threads', [1, 64, 28, 28], [64, 64, 1, 1], {}],
+  ['1x1 groups 3', [2, 48, 6, 11], [33, 16, 1, 1], { groups: 3 }],
+  ['1x1 groups 4, one output channel each', [2, 8, 5, 6], [4, 2, 1, 1], { groups: 4 }],
+  ['1x1 C40 K520: many slivers, one output row', [2, 40, 1, 37], [520, 40, 1, 1], {}],
+  ['1x1 C16 K100 28x28: weight-gradient panels in two groups, two pixel blocks', [2, 16, 28, 28], [100, 16, 1, 1], {}],
+];
+
+if (require.main === module) {
+  const h = createHash('sha256');
+  const parts: Record<string, string> = {};
+  CONV_POINTWISE_CASES.forEach(([name, xs, ws, o], i) => {
+    for (const [k, t] of Object.entries(convPathResults(xs, ws, o, 300 + i, 'float32'))) {
+      const c = t.contiguous();
+      const bytes = Buffer.from(c.data().buffer, c.data().byteOffset, c.data().byteLength);
+      h.update(`${name} ${k}`);
+      h.update(bytes);
+      parts[`${name} ${k}`] = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+    }
+  });
+  console.log(JSON.stringify({ threads: kiln.info().numThreads, hash: h.digest('hex'), parts }));
+}
