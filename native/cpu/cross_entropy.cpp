@@ -29,11 +29,8 @@ template <class T>
 struct RowOps {
   const IsaKernels *k;
   bool stream = false;  // grad: write gx with non-temporal stores
-  // `next`: a later row (prefetch.h row_ahead, or null), which float32 prefetches while it
-  // computes, float64 before.
-  T lse(const T *x, int64_t n, const T *next) const {
-    if constexpr (std::is_same_v<T, float>) return k->rows.logsumexp_f32(x, n, next);
-    if (next) prefetch_bytes(next, n * (int64_t)sizeof(T));
+  T lse(const T *x, int64_t n) const {
+    if constexpr (std::is_same_v<T, float>) return k->rows.logsumexp_f32(x, n);
     T m = x[0];
     for (int64_t i = 1; i < n; i++)
       if (x[i] > m || x[i] != x[i]) m = x[i];
@@ -59,12 +56,13 @@ struct RowOps {
     for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i] * (c ? c[i] : T(1));
     return (T)s;
   }
-  // `next` as for lse.
-  void grad(T *gx, const T *x, const T *next, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c,
+  // `ahead`: the offset to a later row (prefetch.h row_ahead; 0: none), which float32 prefetches
+  // while it writes the gradient, float64 before.
+  void grad(T *gx, const T *x, int64_t ahead, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c,
             int64_t hot = -1, T hot_v = 0) const {
     if constexpr (std::is_same_v<T, float>)
-      return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c, hot, hot_v, stream, next);
-    if (next) prefetch_bytes(next, n * (int64_t)sizeof(T));
+      return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c, hot, hot_v, stream, ahead);
+    if (ahead) prefetch_bytes(x + ahead, n * (int64_t)sizeof(T));
     for (int64_t j = 0; j < n; j++) gx[j] = a * std::exp(x[j] - lse) - ((t ? ts * t[j] : T(0)) + c) * (w ? w[j] : T(1));
     if (hot >= 0 && hot < n) gx[hot] -= hot_v;
   }
@@ -102,8 +100,8 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T *xr = x + r * C;
-      const int64_t later = row_ahead(r, r1, C * (int64_t)sizeof(T));
-      const T l = ops.lse(xr, C, later >= 0 ? x + later * C : nullptr);
+      if (r + 1 < r1) prefetch_bytes(xr + C, C * (int64_t)sizeof(T));
+      const T l = ops.lse(xr, C);
       lseo[r] = l;
       T v = 0, wr = 1;
       if (a.prob) {
@@ -157,13 +155,12 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T g = gi[r * gs], *xr = x + r * C;
-      const int64_t later = row_ahead(r, r1, C * (int64_t)sizeof(T));
-      const T *next = later >= 0 ? x + later * C : nullptr;
+      const int64_t ahead = row_ahead(r, r1, C, sizeof(T));
       T *o = go + r * C;
       if (a.prob) {
         const T *t = (const T *)target.data + r * C;
         const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
-        ops.grad(o, xr, next, C, li[r], g * (keep * st + share * sw), t, g * keep, w, g * share);
+        ops.grad(o, xr, ahead, C, li[r], g * (keep * st + share * sw), t, g * keep, w, g * share);
         continue;
       }
       const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
@@ -172,7 +169,7 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
         continue;
       }
       const T wt = w ? w[t] : T(1);
-      ops.grad(o, xr, next, C, li[r], g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
+      ops.grad(o, xr, ahead, C, li[r], g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
     }
     stream_fence();  // the rows may have streamed their gradient
   });

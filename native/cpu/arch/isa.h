@@ -148,12 +148,12 @@ struct RowKernels {
   // outputs of at least kStreamBytes, cpu_ops.h).
   // Softmax (log: log-softmax) over n elements at `stride`: 1 is one contiguous row; otherwise
   // columns [0, cols) of an [n, stride] block, vectorised across columns.
-  // `next`: a later row (rows only; may be null: prefetch.h row_ahead), prefetched as this one computes.
-  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream,
-                      const float *next);
+  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream);
+  // `ahead` (rows only; 0: none): the offset in elements from this row to a later one (prefetch.h
+  // row_ahead), whose lines are asked for while this one writes its gradient.
   void (*softmax_backward_f32)(float *gx, const float *gy, const float *y, int64_t n, int64_t stride, int64_t cols,
-                               bool log, bool stream);
-  float (*logsumexp_f32)(const float *x, int64_t n, const float *next);
+                               bool log, bool stream, int64_t ahead);
+  float (*logsumexp_f32)(const float *x, int64_t n);
   // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
   void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
                          float *mean, float *rstd, bool stream);
@@ -162,9 +162,9 @@ struct RowKernels {
   void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
                                   int64_t n, int64_t rows, const float *mean, const float *rstd, bool rms, bool stream);
   // gx[j] = a exp(x[j] - lse) - (ts t[j] + c) w[j] (t null: 0, w null: 1), minus hot_v at j = hot
-  // (an index target; -1: none): cross-entropy's gradient. `next` as for softmax_f32.
+  // (an index target; -1: none): cross-entropy's gradient. `ahead` as for softmax_backward_f32.
   void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
-                        const float *w, float c, int64_t hot, float hot_v, bool stream, const float *next);
+                        const float *w, float c, int64_t hot, float hot_v, bool stream, int64_t ahead);
 };
 // Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
 // row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:
