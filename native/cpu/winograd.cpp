@@ -80,29 +80,69 @@ void pad_rows(const ConvKernels &ck, float *X, const float *x, const Conv &c, in
   }
 }
 
-// The input transform of tiles [t0, t1) (a TW-wide grid) of image n, group g: the rows they read
-// are padded for every channel first (the transform's loads right after a padding store to the
-// same place would wait for it: no store forwarding across misaligned stores), then each channel's
-// tiles are transformed in runs of at most `run` (tile_runs); tile t of channel ch goes to
-// dst(ch, t), its 16 values `es` floats apart.
+using WinoInput = void (*)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
+
+// The input transform `in` (m x m output tiles, (m + 2)^2 patches) of tiles [t0, t1) (a TW-wide
+// grid) of image n, group g: the rows they read are padded for every channel first (the
+// transform's loads right after a padding store to the same place would wait for it: no store
+// forwarding across misaligned stores), then each channel's tiles are transformed in runs of at
+// most `run` (tile_runs); tile t of channel ch goes to dst(ch, t), its elements `es` floats apart.
 template <class Dst>
-void transform_input(const ConvKernels &ck, const Conv &c, const float *x, int64_t n, int64_t g, int64_t Cg, int64_t t0,
-                     int64_t t1, int64_t TW, int64_t Wp, int64_t run, int64_t es, const Dst &dst) {
-  const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
+void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv &c, const float *x, int64_t n,
+                     int64_t g, int64_t Cg, int64_t t0, int64_t t1, int64_t TW, int64_t Wp, int64_t run, int64_t es,
+                     const Dst &dst) {
+  const int64_t r0 = m * (t0 / TW), nrows = m * ((t1 - 1) / TW) + m + 2 - r0;
   float *X = tl_x.get((size_t)(Cg * nrows * Wp));
   pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
   for (int64_t ch = 0; ch < Cg; ch++)
     tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-      const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
-      const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
-      ck.wino_input_f32(dst(ch, t), es, rows, Wp, 2 * tj, (int)len);
+      const float *row = X + (ch * nrows + m * ti - r0) * Wp;
+      const float *rows[6];
+      for (int64_t r = 0; r < m + 2; r++) rows[r] = row + r * Wp;
+      in(dst(ch, t), es, rows, Wp, m * tj, (int)len);
     });
+}
+
+// G g G^T of one 3x3 filter f in float64: u[i * (m + 2) + j].
+void weight_transform(int64_t m, const float *f, double *u) {
+  if (m == 2) {
+    double t[4][3];
+    for (int s = 0; s < 3; s++) {
+      const double a = f[s], b = f[3 + s], d = f[6 + s];
+      t[0][s] = a, t[1][s] = 0.5 * (a + b + d), t[2][s] = 0.5 * (a - b + d), t[3][s] = d;
+    }
+    for (int i = 0; i < 4; i++) {
+      const double a = t[i][0], b = t[i][1], d = t[i][2];
+      u[4 * i] = a, u[4 * i + 1] = 0.5 * (a + b + d), u[4 * i + 2] = 0.5 * (a - b + d), u[4 * i + 3] = d;
+    }
+    return;
+  }
+  // F(4x4, 3x3), points 0, 1, -1, 2, -2, infinity (arch/winograd.inc has B^T and A^T)
+  static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                 {0, 0, 1}};
+  double t[6][3];
+  for (int i = 0; i < 6; i++)
+    for (int s = 0; s < 3; s++) t[i][s] = G[i][0] * f[s] + G[i][1] * f[3 + s] + G[i][2] * f[6 + s];
+  for (int i = 0; i < 6; i++)
+    for (int j = 0; j < 6; j++) u[6 * i + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+}
+
+// The forward's tile size: 4 (F(4x4, 3x3)) unless KILN_CONV_WINOGRAD=2 asks for F(2x2, 3x3) only.
+int64_t forward_tile(const Conv &c) {
+  const char *env = std::getenv("KILN_CONV_WINOGRAD");
+  if (env && env[0] == '2') return 2;
+  return 4;
 }
 
 }  // namespace
 
 bool winograd_fits(const Conv &c, bool forward) {
-  // KILN_CONV_WINOGRAD=0 keeps the implicit GEMM (for benchmarking one against the other in one run).
+  // KILN_CONV_WINOGRAD=0 keeps the implicit GEMM (for benchmarking one against the other in one
+  // run); =2 keeps Winograd but only F(2x2, 3x3) (forward_tile), whose error is the smaller.
   const char *env = std::getenv("KILN_CONV_WINOGRAD");
   if (env && env[0] == '0') return false;
   return c.R == 3 && c.S == 3 && c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.Cg() >= kWinoMinChannels &&
@@ -114,26 +154,21 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   const IsaKernels *isa = isa_kernels(ctx->isa);
   const GemmKernels &gk = isa->gemm;
   const ConvKernels &ck = isa->conv;
+  const int64_t m = forward_tile(c), E = (m + 2) * (m + 2);
+  const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
+  const auto out = m == 4 ? ck.wino4_output_f32 : ck.wino_output_f32;
   const int64_t mr = gk.mr, nr = gk.nr, Cg = c.Cg(), Kg = c.Kg();
-  const int64_t TH = (c.OH + 1) / 2, TW = (c.OW + 1) / 2, T = TH * TW, S = (Kg + mr - 1) / mr;
+  const int64_t TH = (c.OH + m - 1) / m, TW = (c.OW + m - 1) / m, T = TH * TW, S = (Kg + mr - 1) / mr;
   // U[g][e][sliver][c][mr] = (G w G^T)[e] (rows past Kg zero), computed in float64, rounded once.
-  std::vector<float> U((size_t)(c.G * 16 * S * Cg * mr), 0.0f);
+  std::vector<float> U((size_t)(c.G * E * S * Cg * mr), 0.0f);
   parallel_for(ctx->pool.get(), c.K, 8, [&](int64_t k0, int64_t k1) {
+    double u[36];
     for (int64_t k = k0; k < k1; k++) {
       const int64_t g = k / Kg, kk = k % Kg;
       for (int64_t ch = 0; ch < Cg; ch++) {
-        const float *f = w + (k * Cg + ch) * 9;
-        double t[4][3], u[4][4];
-        for (int s = 0; s < 3; s++) {
-          const double a = f[s], b = f[3 + s], d = f[6 + s];
-          t[0][s] = a, t[1][s] = 0.5 * (a + b + d), t[2][s] = 0.5 * (a - b + d), t[3][s] = d;
-        }
-        for (int i = 0; i < 4; i++) {
-          const double a = t[i][0], b = t[i][1], d = t[i][2];
-          u[i][0] = a, u[i][1] = 0.5 * (a + b + d), u[i][2] = 0.5 * (a - b + d), u[i][3] = d;
-        }
-        for (int e = 0; e < 16; e++)
-          U[(size_t)((((g * 16 + e) * S + kk / mr) * Cg + ch) * mr + kk % mr)] = (float)u[e / 4][e % 4];
+        weight_transform(m, w + (k * Cg + ch) * 9, u);
+        for (int64_t e = 0; e < E; e++)
+          U[(size_t)((((g * E + e) * S + kk / mr) * Cg + ch) * mr + kk % mr)] = (float)u[e];
       }
     }
   });
@@ -143,10 +178,10 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   const int64_t NT = c.N * T, tasks = 2 * threads_of(ctx);
   const int64_t per_task = ((NT * c.G + tasks - 1) / tasks + nr - 1) / nr * nr;
   const int64_t nt =
-      std::max(nr, std::min(std::clamp<int64_t>(kWinoVBytes / (64 * Cg) / nr * nr, nr, 8 * nr), per_task));
+      std::max(nr, std::min(std::clamp<int64_t>(kWinoVBytes / (4 * E * Cg) / nr * nr, nr, 8 * nr), per_task));
   const int64_t nblk = (NT + nt - 1) / nt;
   const int64_t kcmax = 256;           // the A sliver (mr x kc) stays in L1
-  const int64_t Wp = 2 * TW + 2 + 16;  // padded rows: the transform reads whole vectors past a run
+  const int64_t Wp = m * TW + 2 + 16;  // padded rows: the transform reads whole vectors past a run
   parallel_for(ctx->pool.get(), c.G * nblk, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
       const int64_t g = b / nblk, q0 = b % nblk * nt, q1 = std::min(NT, q0 + nt);
@@ -161,40 +196,39 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
       // V[e][panel][c][vr]: rows of nr tiles and 16 floats of slack, which take the transform's
       // spill (a panel can hold the tiles of two images, and the second's spill past a row's end
       // must not land on the first's, written before it); a cache line between the e, so that the
-      // 16 streams the transform writes do not fall on the same cache sets.
+      // E streams the transform writes do not fall on the same cache sets.
       const int64_t vr = nr + 16, ves = P * Cg * vr + 16;
-      float *V = tl_v.get((size_t)(16 * ves));
-      float *M = tl_m.get((size_t)(16 * mr * ld));  // M[e][row of the sliver][tile]
-      // Panel by panel, so that the transform writes 16 sequential streams (one per e). First the
+      float *V = tl_v.get((size_t)(E * ves));
+      float *M = tl_m.get((size_t)(E * mr * ld));  // M[e][row of the sliver][tile]
+      // Panel by panel, so that the transform writes E sequential streams (one per e). First the
       // rows the panel's tiles read, of every channel, padded (the transform then reads them as
       // whole vectors; stores it read right away would not forward), then the transform.
       for (int64_t p = 0; p < P; p++)
         pieces(q0 + p * nr, std::min(q1, q0 + (p + 1) * nr), [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
-          transform_input(ck, c, x, n, g, Cg, t0, t1, TW, Wp, nr, ves,
+          transform_input(ck, in, m, c, x, n, g, Cg, t0, t1, TW, Wp, nr, ves,
                           [&](int64_t ch, int64_t t) { return V + (p * Cg + ch) * vr + (o + t - t0) % nr; });
         });
       for (int64_t s = 0; s < S; s++) {
-        const int m = (int)std::min(mr, Kg - s * mr);
-        for (int64_t e = 0; e < 16; e++) {
-          const float *a = U.data() + ((g * 16 + e) * S + s) * Cg * mr;
+        const int mm = (int)std::min(mr, Kg - s * mr);
+        for (int64_t e = 0; e < E; e++) {
+          const float *a = U.data() + ((g * E + e) * S + s) * Cg * mr;
           for (int64_t p = 0; p < P; p++) {
             const int ncols = (int)std::min(nr, q1 - q0 - p * nr);
             for (int64_t c0 = 0; c0 < Cg; c0 += kcmax)
               gk.tile_f32(std::min(kcmax, Cg - c0), a + c0 * mr, V + e * ves + (p * Cg + c0) * vr, vr, true,
-                          M + e * mr * ld + p * nr, ld, m, ncols, 1.0f, c0 == 0 ? 0.0f : 1.0f);
+                          M + e * mr * ld + p * nr, ld, mm, ncols, 1.0f, c0 == 0 ? 0.0f : 1.0f);
           }
         }
-        for (int64_t i = 0; i < m; i++) {
+        for (int64_t i = 0; i < mm; i++) {
           const int64_t k = g * Kg + s * mr + i;
           const float bk = bias ? bias[k] : 0.0f;
           pieces(q0, q1, [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
             float *yp = y + (n * c.K + k) * c.OH * c.OW;
-            if (i + 2 < m)  // the output rows two planes on, for writing
-              prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, 2 * (t0 / TW), std::min(c.OH, 2 * ((t1 - 1) / TW) + 2), true);
+            if (i + 2 < mm)  // the output rows two planes on, for writing
+              prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, m * (t0 / TW), std::min(c.OH, m * ((t1 - 1) / TW) + m), true);
             tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-              float *y0 = yp + 2 * ti * c.OW + 2 * tj;
-              ck.wino_output_f32(y0, 2 * ti + 1 < c.OH ? y0 + c.OW : nullptr, M + i * ld + o + (t - t0), mr * ld,
-                                 (int)len, c.OW - 2 * tj, bk);
+              out(yp + m * (ti * c.OW + tj), c.OW, (int)std::min(m, c.OH - m * ti), M + i * ld + o + (t - t0), mr * ld,
+                  (int)len, c.OW - m * tj, bk);
             });
           });
         }
@@ -253,7 +287,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
                                c.OW - 2 * tj, (int)len);
               });
             }
-            transform_input(ck, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
+            transform_input(ck, ck.wino_input_f32, 2, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
                             [&](int64_t ch, int64_t t) { return XV + ch * ld + o + (t - t0); });
           });
           GemmGeometry gq = gg;
