@@ -31,7 +31,7 @@ namespace kiln::cpu {
 
 namespace {
 
-thread_local Scratch tl_v, tl_m, tl_x, tl_parts;
+thread_local Scratch tl_u, tl_v, tl_m, tl_x, tl_parts;
 
 // Tiles per forward block: V's 16 x Cg x tiles floats at most this (and 8 panels). Each block
 // re-reads all of U (16 x Kg x Cg), so longer blocks read it less often; at C64 56², 2 threads,
@@ -117,18 +117,17 @@ void weight_transform(int64_t m, const float *f, double *u) {
     }
     return;
   }
-  // F(4x4, 3x3), points 0, 1, -1, 2, -2, infinity (arch/winograd.inc has B^T and A^T)
-  static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                 {0, 0, 1}};
+  // F(4x4, 3x3), points 0, 1, -1, 2, -2, infinity (arch/winograd.inc has B^T and A^T): G's rows
+  // [1/4 0 0], -[1 1 1]/6, -[1 -1 1]/6, [1 2 4]/24, [1 -2 4]/24, [0 0 1], applied as sums.
+  auto g6 = [](double a, double b, double d, double *o, int64_t st) {
+    const double s = a + d, q = a + 4.0 * d;
+    const double r6 = 1.0 / 6, r24 = 1.0 / 24;  // multiplies: divisions took 1 ms at C128
+    o[0] = 0.25 * a, o[st] = -(s + b) * r6, o[2 * st] = -(s - b) * r6;
+    o[3 * st] = (q + 2.0 * b) * r24, o[4 * st] = (q - 2.0 * b) * r24, o[5 * st] = d;
+  };
   double t[6][3];
-  for (int i = 0; i < 6; i++)
-    for (int s = 0; s < 3; s++) t[i][s] = G[i][0] * f[s] + G[i][1] * f[3 + s] + G[i][2] * f[6 + s];
-  for (int i = 0; i < 6; i++)
-    for (int j = 0; j < 6; j++) u[6 * i + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+  for (int s = 0; s < 3; s++) g6(f[s], f[3 + s], f[6 + s], &t[0][s], 3);
+  for (int i = 0; i < 6; i++) g6(t[i][0], t[i][1], t[i][2], u + 6 * i, 1);
 }
 
 // The forward's tile size: 4 (F(4x4, 3x3)) unless KILN_CONV_WINOGRAD=2 asks for F(2x2, 3x3) only.
@@ -160,15 +159,26 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   const int64_t mr = gk.mr, nr = gk.nr, Cg = c.Cg(), Kg = c.Kg();
   const int64_t TH = (c.OH + m - 1) / m, TW = (c.OW + m - 1) / m, T = TH * TW, S = (Kg + mr - 1) / mr;
   // U[g][e][sliver][c][mr] = (G w G^T)[e] (rows past Kg zero), computed in float64, rounded once.
-  std::vector<float> U((size_t)(c.G * E * S * Cg * mr), 0.0f);
-  parallel_for(ctx->pool.get(), c.K, 8, [&](int64_t k0, int64_t k1) {
+  // Sliver by sliver, channel by channel, so that each e's mr floats are written together (k by k,
+  // every cache line of U was written mr times, from far apart), into the calling thread's
+  // scratch (fresh pages each call: a fault per 4 KiB, 10 MiB at C256).
+  float *const U = tl_u.get((size_t)(c.G * E * S * Cg * mr));
+  parallel_for(ctx->pool.get(), c.G * S, 1, [&](int64_t b0, int64_t b1) {
     double u[36];
-    for (int64_t k = k0; k < k1; k++) {
-      const int64_t g = k / Kg, kk = k % Kg;
+    float us[36][32];  // [e][row of the sliver], mr <= 32
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t g = b / S, s = b % S;
       for (int64_t ch = 0; ch < Cg; ch++) {
-        weight_transform(m, w + (k * Cg + ch) * 9, u);
-        for (int64_t e = 0; e < E; e++)
-          U[(size_t)((((g * E + e) * S + kk / mr) * Cg + ch) * mr + kk % mr)] = (float)u[e];
+        for (int64_t i = 0; i < mr; i++) {
+          const int64_t kk = s * mr + i;
+          if (kk < Kg)
+            weight_transform(m, w + ((g * Kg + kk) * Cg + ch) * 9, u);
+          else
+            std::fill(u, u + E, 0.0);
+          for (int64_t e = 0; e < E; e++) us[e][i] = (float)u[e];
+        }
+        float *o = U + ((g * E * S + s) * Cg + ch) * mr;
+        for (int64_t e = 0; e < E; e++) std::memcpy(o + e * S * Cg * mr, us[e], (size_t)mr * sizeof(float));
       }
     }
   });
@@ -211,7 +221,7 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
       for (int64_t s = 0; s < S; s++) {
         const int mm = (int)std::min(mr, Kg - s * mr);
         for (int64_t e = 0; e < E; e++) {
-          const float *a = U.data() + ((g * E + e) * S + s) * Cg * mr;
+          const float *a = U + ((g * E + e) * S + s) * Cg * mr;
           for (int64_t p = 0; p < P; p++) {
             const int ncols = (int)std::min(nr, q1 - q0 - p * nr);
             for (int64_t c0 = 0; c0 < Cg; c0 += kcmax)
