@@ -190,8 +190,9 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   const int64_t nt =
       std::max(nr, std::min(std::clamp<int64_t>(kWinoVBytes / (4 * E * Cg) / nr * nr, nr, 8 * nr), per_task));
   const int64_t nblk = (NT + nt - 1) / nt;
-  const int64_t kcmax = 256;           // the A sliver (mr x kc) stays in L1
-  const int64_t Wp = m * TW + 2 + 16;  // padded rows: the transform reads whole vectors past a run
+  const int64_t kcmax = 256;  // the A sliver (mr x kc) stays in L1
+  // Padded rows: the transforms read whole vectors past a run (F(4x4): four per tile rounded up).
+  const int64_t Wp = m * TW + 2 + (m == 4 ? 64 : 16);
   parallel_for(ctx->pool.get(), c.G * nblk, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
       const int64_t g = b / nblk, q0 = b % nblk * nt, q1 = std::min(NT, q0 + nt);
