@@ -130,11 +130,12 @@ void weight_transform(int64_t m, const float *f, double *u) {
   for (int i = 0; i < 6; i++) g6(t[i][0], t[i][1], t[i][2], u + 6 * i, 1);
 }
 
-// The forward's tile size: 4 (F(4x4, 3x3)) unless KILN_CONV_WINOGRAD=2 asks for F(2x2, 3x3) only.
+// The forward's tile size: 4 (F(4x4, 3x3)) on outputs at least kWino4MinSize wide and high, else
+// 2; KILN_CONV_WINOGRAD=2 asks for F(2x2, 3x3) only.
 int64_t forward_tile(const Conv &c) {
   const char *env = std::getenv("KILN_CONV_WINOGRAD");
   if (env && env[0] == '2') return 2;
-  return 4;
+  return c.OH >= kWino4MinSize && c.OW >= kWino4MinSize ? 4 : 2;
 }
 
 }  // namespace
