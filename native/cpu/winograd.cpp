@@ -138,6 +138,38 @@ int64_t forward_tile(const Conv &c) {
   return c.OH >= kWino4MinSize && c.OW >= kWino4MinSize ? 4 : 2;
 }
 
+// dW = G^T S G of one filter in float64 (the rows of G as in weight_transform), S[e] = s[e * st],
+// e < (m + 2)^2.
+void weight_grad_transform(int64_t m, const float *s, int64_t st, float *o) {
+  if (m == 2) {
+    double S[4][4], Z[3][4];
+    for (int e = 0; e < 16; e++) S[e / 4][e % 4] = s[e * st];
+    for (int j = 0; j < 4; j++) {
+      Z[0][j] = S[0][j] + 0.5 * (S[1][j] + S[2][j]);
+      Z[1][j] = 0.5 * (S[1][j] - S[2][j]);
+      Z[2][j] = 0.5 * (S[1][j] + S[2][j]) + S[3][j];
+    }
+    for (int r = 0; r < 3; r++) {
+      o[r * 3 + 0] = (float)(Z[r][0] + 0.5 * (Z[r][1] + Z[r][2]));
+      o[r * 3 + 1] = (float)(0.5 * (Z[r][1] - Z[r][2]));
+      o[r * 3 + 2] = (float)(0.5 * (Z[r][1] + Z[r][2]) + Z[r][3]);
+    }
+    return;
+  }
+  // G^T x of six values x[0], x[st], ..: three, into o[0], o[ost], o[2 ost]
+  auto gt6 = [](const double *x, int64_t st, double *o, int64_t ost) {
+    const double r6 = 1.0 / 6, p = x[st] + x[2 * st], q = x[3 * st] + x[4 * st];
+    o[0] = 0.25 * x[0] - p * r6 + q * (1.0 / 24);
+    o[ost] = (x[2 * st] - x[st]) * r6 + (x[3 * st] - x[4 * st]) * (1.0 / 12);
+    o[2 * ost] = (q - p) * r6 + x[5 * st];
+  };
+  double S[36], Z[3][6], D[3][3];
+  for (int e = 0; e < 36; e++) S[e] = s[e * st];
+  for (int j = 0; j < 6; j++) gt6(S + j, 6, &Z[0][j], 6);
+  for (int r = 0; r < 3; r++) gt6(Z[r], 1, D[r], 1);
+  for (int e = 0; e < 9; e++) o[e] = (float)D[e / 3][e % 3];
+}
+
 }  // namespace
 
 bool winograd_fits(const Conv &c, bool forward) {
@@ -249,25 +281,29 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   });
 }
 
-// dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G. The tiles of all images, in order, are cut
-// into chunks of nt (from the shape: 1 MiB of transformed operands, which stay in the L2 of the
-// thread that writes and reads them), and the chunks into nb fixed groups (at most
+// dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G, with the tile size m of the forward
+// (forward_tile: F(3x3, 4x4) or F(3x3, 2x2), the forward's points). The tiles of all images, in
+// order, are cut into chunks of nt (from the shape: 1 MiB of transformed operands, which stay in the
+// L2 of the thread that writes and reads them), and the chunks into nb fixed groups (at most
 // kConvWeightBlocks, and fewer when the partial sums would pass kWinoPartialBytes), one task each.
 // Per chunk, both operands transformed tile-fastest ([e][k or c][tile]), then for each e one GEMM
 // [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group order.
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
-  const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + 1) / 2, T = (c.OH + 1) / 2 * TW, NT = c.N * T;
-  const int64_t nt = std::clamp<int64_t>(kWinoWeightBytes / (64 * (Cg + Kg)) / 16 * 16, 64, 1024);
+  const int64_t m = forward_tile(c), a = m + 2, E = a * a;
+  const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
+  const auto dyt = m == 4 ? ck.wino4_dy_f32 : ck.wino_dy_f32;
+  const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + m - 1) / m, T = (c.OH + m - 1) / m * TW, NT = c.N * T;
+  const int64_t nt = std::clamp<int64_t>(kWinoWeightBytes / (4 * E * (Cg + Kg)) / 16 * 16, 64, 1024);
   const int64_t ld = nt + 16;  // a row's slack takes the transforms' spill
   // The e-th operands a cache line more than K or C rows apart: at 64 rows of 80 floats the 16
   // streams a transform writes fell on one set of L1's (20 KiB apart).
   const int64_t des = Kg * ld + 16, xes = Cg * ld + 16;
-  const int64_t per = 16 * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
+  const int64_t per = E * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
   const int64_t Q = (NT + nt - 1) / nt;
   const int64_t nb =
       std::max<int64_t>(1, std::min({Q, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
-  const int64_t Wp = 2 * TW + 2 + 16;
+  const int64_t Wp = m * TW + 2 + (m == 4 ? 64 : 16);
   // Each written (beta 0) before it is read; kept by the calling thread for the next call (fresh
   // pages cost a fault each: 16 MiB of them took longer than the products at C512 7x7).
   float *const partial0 = tl_parts.get((size_t)(nb * total));
@@ -278,7 +314,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
     for (int64_t b = b0; b < b1; b++)
       for (int64_t q = Q * b / nb; q < Q * (b + 1) / nb; q++) {
         const int64_t q0 = q * nt, q1 = std::min(NT, q0 + nt);
-        float *DY = tl_m.get((size_t)(16 * des)), *XV = tl_v.get((size_t)(16 * xes));
+        float *DY = tl_m.get((size_t)(E * des)), *XV = tl_v.get((size_t)(E * xes));
         // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
         auto pieces = [&](const auto &f) {
           for (int64_t n = q0 / T; n * T < q1; n++) {
@@ -291,22 +327,21 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
             for (int64_t k = 0; k < Kg; k++) {
               const float *plane = dy + (n * c.K + g * Kg + k) * c.OH * c.OW;
               if (k + kWinoAhead < Kg)
-                prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, 2 * (t0 / TW),
-                              std::min(c.OH, 2 * ((t1 - 1) / TW) + 2));
+                prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, m * (t0 / TW),
+                              std::min(c.OH, m * ((t1 - 1) / TW) + m));
               tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-                const float *row = plane + 2 * ti * c.OW + 2 * tj;
-                ck.wino_dy_f32(DY + k * ld + o + (t - t0), des, row, 2 * ti + 1 < c.OH ? row + c.OW : nullptr,
-                               c.OW - 2 * tj, (int)len);
+                dyt(DY + k * ld + o + (t - t0), des, plane + m * (ti * c.OW + tj), c.OW,
+                    (int)std::min(m, c.OH - m * ti), c.OW - m * tj, (int)len);
               });
             }
-            transform_input(ck, ck.wino_input_f32, 2, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
+            transform_input(ck, in, m, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
                             [&](int64_t ch, int64_t t) { return XV + ch * ld + o + (t - t0); });
           });
           GemmGeometry gq = gg;
           gq.K = q1 - q0;
           gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
           std::vector<GemmPtrs> batch;
-          for (int64_t e = 0; e < 16; e++)
+          for (int64_t e = 0; e < E; e++)
             batch.push_back({DY + e * des, XV + e * xes, partial0 + b * total + g * per + e * Kg * Cg, nullptr});
           gemm_f32(ctx, gq, batch);
         }
@@ -321,21 +356,8 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
   parallel_for(ctx->pool.get(), c.K, 4, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; k++) {
       const int64_t g = k / Kg, kk = k % Kg;
-      for (int64_t ch = 0; ch < Cg; ch++) {
-        double S[4][4], Z[3][4];
-        for (int e = 0; e < 16; e++) S[e / 4][e % 4] = sum[g * per + e * Kg * Cg + kk * Cg + ch];
-        for (int j = 0; j < 4; j++) {
-          Z[0][j] = S[0][j] + 0.5 * (S[1][j] + S[2][j]);
-          Z[1][j] = 0.5 * (S[1][j] - S[2][j]);
-          Z[2][j] = 0.5 * (S[1][j] + S[2][j]) + S[3][j];
-        }
-        float *o = dw + (k * Cg + ch) * 9;
-        for (int r = 0; r < 3; r++) {
-          o[r * 3 + 0] = (float)(Z[r][0] + 0.5 * (Z[r][1] + Z[r][2]));
-          o[r * 3 + 1] = (float)(0.5 * (Z[r][1] - Z[r][2]));
-          o[r * 3 + 2] = (float)(0.5 * (Z[r][1] + Z[r][2]) + Z[r][3]);
-        }
-      }
+      for (int64_t ch = 0; ch < Cg; ch++)
+        weight_grad_transform(m, sum + g * per + kk * Cg + ch, Kg * Cg, dw + (k * Cg + ch) * 9);
     }
   });
 }

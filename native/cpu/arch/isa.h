@@ -130,13 +130,14 @@ struct ConvKernels {
   // Output tiles: A^T m A + bias into y[i * ldy + 2t + j] for rows i < nrows (at most 2; fewer:
   // cropped) and 2t + j < ow.
   void (*wino_output_f32)(float *y, int64_t ldy, int nrows, const float *m, int64_t es, int n, int64_t ow, float bias);
-  // Grad-weight tiles of grad_out: dst = A g A^T, g[i][j] = ri[2t + j] (zero for 2t + j >= ow or
-  // r1 null).
-  void (*wino_dy_f32)(float *dst, int64_t es, const float *r0, const float *r1, int64_t ow, int n);
-  // F(4x4, 3x3): as wino_input_f32 and wino_output_f32 with 6x6 patches d[r][s] = rows[r][c0 + 4t + s]
-  // (36 elements per tile) and 4x4 output tiles y[i * ldy + 4t + j], nrows at most 4.
+  // Grad-weight tiles of grad_out: dst = A g A^T, g[i][j] = row[i * ldr + 2t + j] (zero for
+  // 2t + j >= ow or i >= nrows).
+  void (*wino_dy_f32)(float *dst, int64_t es, const float *row, int64_t ldr, int nrows, int64_t ow, int n);
+  // F(4x4, 3x3) and F(3x3, 4x4): as the above with 6x6 patches d[r][s] = rows[r][c0 + 4t + s]
+  // (36 elements per tile) and 4x4 output and grad_out tiles (4t + j, nrows at most 4).
   void (*wino4_input_f32)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
   void (*wino4_output_f32)(float *y, int64_t ldy, int nrows, const float *m, int64_t es, int n, int64_t ow, float bias);
+  void (*wino4_dy_f32)(float *dst, int64_t es, const float *row, int64_t ldr, int nrows, int64_t ow, int n);
 };
 // Rows per call of the norm backward: grad weight / grad bias are read and written once for them.
 constexpr int kNormRows = 4;
