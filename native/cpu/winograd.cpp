@@ -103,31 +103,49 @@ void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv 
     });
 }
 
-// G g G^T of one 3x3 filter f in float64: u[i * (m + 2) + j].
-void weight_transform(int64_t m, const float *f, double *u) {
-  if (m == 2) {
-    double t[4][3];
-    for (int s = 0; s < 3; s++) {
-      const double a = f[s], b = f[3 + s], d = f[6 + s];
-      t[0][s] = a, t[1][s] = 0.5 * (a + b + d), t[2][s] = 0.5 * (a - b + d), t[3][s] = d;
+// G's rows applied to three values (a filter's column or row), in float64: F(4x4, 3x3), points
+// 0, 1, -1, 2, -2, infinity (arch/winograd.inc has B^T and A^T): [1/4 0 0], -[1 1 1]/6,
+// -[1 -1 1]/6, [1 2 4]/24, [1 -2 4]/24, [0 0 1], as sums and multiplies (divisions took 1 ms at
+// C128); F(2x2, 3x3): [1 0 0], [1 1 1]/2, [1 -1 1]/2, [0 0 1].
+inline void g6(double a, double b, double d, double *o) {
+  const double s = a + d, q = a + 4.0 * d, r6 = 1.0 / 6, r24 = 1.0 / 24;
+  o[0] = 0.25 * a, o[1] = -(s + b) * r6, o[2] = -(s - b) * r6;
+  o[3] = (q + 2.0 * b) * r24, o[4] = (q - 2.0 * b) * r24, o[5] = d;
+}
+inline void g4(double a, double b, double d, double *o) {
+  o[0] = a, o[1] = 0.5 * (a + b + d), o[2] = 0.5 * (a - b + d), o[3] = d;
+}
+
+// U = G f G^T for the filters f_i = w + i * fs of one channel of a sliver (i < rows; zeros for
+// rows <= i < mr), in float64, rounded once: o[e * es + i]. Lane i innermost, so that the
+// compiler vectorises across the sliver.
+void weight_transform(int64_t m, const float *w, int64_t fs, int rows, int mr, float *o, int64_t es) {
+  constexpr int L = 32;  // mr <= L
+  const int a = (int)m + 2;
+  double f[9][L], t[3][6][L], v[6][L];
+  for (int j = 0; j < 9; j++)
+    for (int i = 0; i < mr; i++) f[j][i] = i < rows ? w[i * fs + j] : 0.0;
+  for (int s = 0; s < 3; s++)
+    for (int i = 0; i < mr; i++) {
+      double col[6];
+      if (m == 4)
+        g6(f[s][i], f[3 + s][i], f[6 + s][i], col);
+      else
+        g4(f[s][i], f[3 + s][i], f[6 + s][i], col);
+      for (int r = 0; r < a; r++) t[s][r][i] = col[r];
     }
-    for (int i = 0; i < 4; i++) {
-      const double a = t[i][0], b = t[i][1], d = t[i][2];
-      u[4 * i] = a, u[4 * i + 1] = 0.5 * (a + b + d), u[4 * i + 2] = 0.5 * (a - b + d), u[4 * i + 3] = d;
+  for (int r = 0; r < a; r++) {
+    for (int i = 0; i < mr; i++) {
+      double row[6];
+      if (m == 4)
+        g6(t[0][r][i], t[1][r][i], t[2][r][i], row);
+      else
+        g4(t[0][r][i], t[1][r][i], t[2][r][i], row);
+      for (int j = 0; j < a; j++) v[j][i] = row[j];
     }
-    return;
+    for (int j = 0; j < a; j++)
+      for (int i = 0; i < mr; i++) o[(r * a + j) * es + i] = (float)v[j][i];
   }
-  // F(4x4, 3x3), points 0, 1, -1, 2, -2, infinity (arch/winograd.inc has B^T and A^T): G's rows
-  // [1/4 0 0], -[1 1 1]/6, -[1 -1 1]/6, [1 2 4]/24, [1 -2 4]/24, [0 0 1], applied as sums.
-  auto g6 = [](double a, double b, double d, double *o, int64_t st) {
-    const double s = a + d, q = a + 4.0 * d;
-    const double r6 = 1.0 / 6, r24 = 1.0 / 24;  // multiplies: divisions took 1 ms at C128
-    o[0] = 0.25 * a, o[st] = -(s + b) * r6, o[2 * st] = -(s - b) * r6;
-    o[3 * st] = (q + 2.0 * b) * r24, o[4 * st] = (q - 2.0 * b) * r24, o[5 * st] = d;
-  };
-  double t[6][3];
-  for (int s = 0; s < 3; s++) g6(f[s], f[3 + s], f[6 + s], &t[0][s], 3);
-  for (int i = 0; i < 6; i++) g6(t[i][0], t[i][1], t[i][2], u + 6 * i, 1);
 }
 
 // The forward's tile size: 4 (F(4x4, 3x3)) on outputs at least kWino4MinSize wide and high, else
@@ -138,36 +156,47 @@ int64_t forward_tile(const Conv &c) {
   return c.OH >= kWino4MinSize && c.OW >= kWino4MinSize ? 4 : 2;
 }
 
-// dW = G^T S G of one filter in float64 (the rows of G as in weight_transform), S[e] = s[e * st],
-// e < (m + 2)^2.
-void weight_grad_transform(int64_t m, const float *s, int64_t st, float *o) {
-  if (m == 2) {
-    double S[4][4], Z[3][4];
-    for (int e = 0; e < 16; e++) S[e / 4][e % 4] = s[e * st];
-    for (int j = 0; j < 4; j++) {
-      Z[0][j] = S[0][j] + 0.5 * (S[1][j] + S[2][j]);
-      Z[1][j] = 0.5 * (S[1][j] - S[2][j]);
-      Z[2][j] = 0.5 * (S[1][j] + S[2][j]) + S[3][j];
+// G^T applied to a = m + 2 values x (a column or row of S), in float64: three.
+inline void gt4(const double *x, double *o) {
+  o[0] = x[0] + 0.5 * (x[1] + x[2]), o[1] = 0.5 * (x[1] - x[2]), o[2] = 0.5 * (x[1] + x[2]) + x[3];
+}
+inline void gt6(const double *x, double *o) {
+  const double r6 = 1.0 / 6, p = x[1] + x[2], q = x[3] + x[4];
+  o[0] = 0.25 * x[0] - p * r6 + q * (1.0 / 24);
+  o[1] = (x[2] - x[1]) * r6 + (x[3] - x[4]) * (1.0 / 12);
+  o[2] = (q - p) * r6 + x[5];
+}
+
+// dW = G^T S G in float64 for n <= 16 consecutive channels of one output channel: S[e] of channel
+// i at s[e * st + i], its 3x3 filter gradient at o + 9 i. Channel innermost (vectorised).
+template <int a>
+void weight_grad_transform(const float *s, int64_t st, int n, float *o) {
+  constexpr int L = 16;
+  double S[36][L], Z[3][6][L], D[9][L];
+  for (int e = 0; e < a * a; e++)
+    for (int i = 0; i < n; i++) S[e][i] = s[e * st + i];
+  for (int j = 0; j < a; j++)
+    for (int i = 0; i < n; i++) {
+      double x[6], z[3];
+      for (int r = 0; r < a; r++) x[r] = S[r * a + j][i];
+      if constexpr (a == 6)
+        gt6(x, z);
+      else
+        gt4(x, z);
+      for (int r = 0; r < 3; r++) Z[r][j][i] = z[r];
     }
-    for (int r = 0; r < 3; r++) {
-      o[r * 3 + 0] = (float)(Z[r][0] + 0.5 * (Z[r][1] + Z[r][2]));
-      o[r * 3 + 1] = (float)(0.5 * (Z[r][1] - Z[r][2]));
-      o[r * 3 + 2] = (float)(0.5 * (Z[r][1] + Z[r][2]) + Z[r][3]);
+  for (int r = 0; r < 3; r++)
+    for (int i = 0; i < n; i++) {
+      double x[6], z[3];
+      for (int j = 0; j < a; j++) x[j] = Z[r][j][i];
+      if constexpr (a == 6)
+        gt6(x, z);
+      else
+        gt4(x, z);
+      for (int c = 0; c < 3; c++) D[r * 3 + c][i] = z[c];
     }
-    return;
-  }
-  // G^T x of six values x[0], x[st], ..: three, into o[0], o[ost], o[2 ost]
-  auto gt6 = [](const double *x, int64_t st, double *o, int64_t ost) {
-    const double r6 = 1.0 / 6, p = x[st] + x[2 * st], q = x[3 * st] + x[4 * st];
-    o[0] = 0.25 * x[0] - p * r6 + q * (1.0 / 24);
-    o[ost] = (x[2 * st] - x[st]) * r6 + (x[3 * st] - x[4 * st]) * (1.0 / 12);
-    o[2 * ost] = (q - p) * r6 + x[5 * st];
-  };
-  double S[36], Z[3][6], D[3][3];
-  for (int e = 0; e < 36; e++) S[e] = s[e * st];
-  for (int j = 0; j < 6; j++) gt6(S + j, 6, &Z[0][j], 6);
-  for (int r = 0; r < 3; r++) gt6(Z[r], 1, D[r], 1);
-  for (int e = 0; e < 9; e++) o[e] = (float)D[e / 3][e % 3];
+  for (int i = 0; i < n; i++)
+    for (int e = 0; e < 9; e++) o[i * 9 + e] = (float)D[e][i];
 }
 
 }  // namespace
@@ -197,22 +226,11 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   // scratch (fresh pages each call: a fault per 4 KiB, 10 MiB at C256).
   float *const U = tl_u.get((size_t)(c.G * E * S * Cg * mr));
   parallel_for(ctx->pool.get(), c.G * S, 1, [&](int64_t b0, int64_t b1) {
-    double u[36];
-    float us[36][32];  // [e][row of the sliver], mr <= 32
     for (int64_t b = b0; b < b1; b++) {
       const int64_t g = b / S, s = b % S;
-      for (int64_t ch = 0; ch < Cg; ch++) {
-        for (int64_t i = 0; i < mr; i++) {
-          const int64_t kk = s * mr + i;
-          if (kk < Kg)
-            weight_transform(m, w + ((g * Kg + kk) * Cg + ch) * 9, u);
-          else
-            std::fill(u, u + E, 0.0);
-          for (int64_t e = 0; e < E; e++) us[e][i] = (float)u[e];
-        }
-        float *o = U + ((g * E * S + s) * Cg + ch) * mr;
-        for (int64_t e = 0; e < E; e++) std::memcpy(o + e * S * Cg * mr, us[e], (size_t)mr * sizeof(float));
-      }
+      for (int64_t ch = 0; ch < Cg; ch++)
+        weight_transform(m, w + ((g * Kg + s * mr) * Cg + ch) * 9, Cg * 9, (int)std::min(mr, Kg - s * mr), (int)mr,
+                         U + ((g * E * S + s) * Cg + ch) * mr, S * Cg * mr);
     }
   });
   // Blocks run across images (no ragged ends), and are cut shorter when there would be fewer than
@@ -352,12 +370,14 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
     parallel_for(ctx->pool.get(), total, 1 << 14, [&](int64_t i0, int64_t i1) {
       for (int64_t b = 1; b < nb; b++) isa_kernels(ctx->isa)->add_f32(sum + i0, sum + b * total + i0, i1 - i0);
     });
-  // G^T S G per (k, c).
+  // G^T S G per (k, c), 16 channels at a time.
   parallel_for(ctx->pool.get(), c.K, 4, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; k++) {
       const int64_t g = k / Kg, kk = k % Kg;
-      for (int64_t ch = 0; ch < Cg; ch++)
-        weight_grad_transform(m, sum + g * per + kk * Cg + ch, Kg * Cg, dw + (k * Cg + ch) * 9);
+      for (int64_t ch = 0; ch < Cg; ch += 16)
+        (m == 4 ? weight_grad_transform<6> : weight_grad_transform<4>)(sum + g * per + kk * Cg + ch, Kg * Cg,
+                                                                       (int)std::min<int64_t>(16, Cg - ch),
+                                                                       dw + (k * Cg + ch) * 9);
     }
   });
 }
