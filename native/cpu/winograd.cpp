@@ -156,6 +156,18 @@ int64_t forward_tile(const Conv &c) {
   return c.OH >= kWino4MinSize && c.OW >= kWino4MinSize ? 4 : 2;
 }
 
+// The padded rows' width for tile size m on a TW-wide grid: the input transforms read whole
+// vectors (at most 16 floats) past a run, F(4x4)'s four columns per tile rounded up to whole
+// vectors, so that the runs that start a row of tiles (tile_runs) read their rows in place.
+// (Runs that start mid-row, at a block's first tile, may not: the transform pads a copy.)
+int64_t padded_width(int64_t m, int64_t TW) {
+  if (m == 2) return 2 * TW + 2 + 16;
+  const auto up = [](int64_t v) { return (v + 15) / 16 * 16; };
+  int64_t w = 4 * TW + 2;
+  for (int64_t tj = 0; tj < TW; tj += kWinoRun) w = std::max(w, 4 * tj + up(4 * up(std::min(kWinoRun, TW - tj)) + 2));
+  return w;
+}
+
 // G^T applied to a = m + 2 values x (a column or row of S), in float64: three.
 inline void gt4(const double *x, double *o) {
   o[0] = x[0] + 0.5 * (x[1] + x[2]), o[1] = 0.5 * (x[1] - x[2]), o[2] = 0.5 * (x[1] + x[2]) + x[3];
@@ -242,8 +254,7 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
       std::max(nr, std::min(std::clamp<int64_t>(kWinoVBytes / (4 * E * Cg) / nr * nr, nr, 8 * nr), per_task));
   const int64_t nblk = (NT + nt - 1) / nt;
   const int64_t kcmax = 256;  // the A sliver (mr x kc) stays in L1
-  // Padded rows: the transforms read whole vectors past a run (F(4x4): four per tile rounded up).
-  const int64_t Wp = m * TW + 2 + (m == 4 ? 64 : 16);
+  const int64_t Wp = padded_width(m, TW);
   parallel_for(ctx->pool.get(), c.G * nblk, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
       const int64_t g = b / nblk, q0 = b % nblk * nt, q1 = std::min(NT, q0 + nt);
@@ -321,7 +332,7 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
   const int64_t Q = (NT + nt - 1) / nt;
   const int64_t nb =
       std::max<int64_t>(1, std::min({Q, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
-  const int64_t Wp = m * TW + 2 + (m == 4 ? 64 : 16);
+  const int64_t Wp = padded_width(m, TW);
   // Each written (beta 0) before it is read; kept by the calling thread for the next call (fresh
   // pages cost a fault each: 16 MiB of them took longer than the products at C512 7x7).
   float *const partial0 = tl_parts.get((size_t)(nb * total));
