@@ -1,21 +1,31 @@
 // Winograd convolution for float32 3x3, stride 1, dilation 1 (conv.h: winograd_fits), the path
 // conv.cpp takes for the forward, for grad input (a stride-1 forward on grad_out) and for grad
-// weight. Each 2x2 block of outputs ("tile") reads a 4x4 patch of the (zero-padded) input.
-//   forward, F(2x2, 3x3): U = G g G^T per (k, c), once per call, packed as the GEMM's A slivers.
-//     Per task (a group and a block of up to 256 tiles, in order across images): V = B^T d B
+// weight. Each m x m block of outputs ("tile") reads an (m + 2) x (m + 2) patch of the (zero-padded)
+// input; m = 4 (F(4x4, 3x3), 36 products per tile) on outputs at least kWino4MinSize (20) wide
+// and high, m = 2 (F(2x2, 3x3), 16 products) below (forward_tile); the weight gradient uses the
+// same m (F(3x3, 4x4) or F(3x3, 2x2)). KILN_CONV_WINOGRAD=0 turns Winograd off (implicit GEMM),
+// KILN_CONV_WINOGRAD=2 keeps F(2x2) everywhere (its error is about 10x smaller, below).
+//   forward, F(m x m, 3x3): U = G g G^T per (k, c), once per call in float64, packed as the GEMM's
+//     A slivers. Per task (a group and a block of tiles, in order across images): V = B^T d B
 //     written straight into panels the register tiles read ([e][panel][c][nr] and a row's
-//     slack), then per sliver of output channels the 16 products M[e] = U[e] V[e] on the register
-//     tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at odd edges.
-//     16 multiplies per tile and (k, c) instead of 36: 2.25x fewer.
-//   grad weight, F(3x3, 2x2): the tiles of all images, in order, in chunks (1 MiB of transformed
-//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then 16 GEMMs
+//     slack), then per sliver of output channels the (m + 2)^2 products M[e] = U[e] V[e] on the
+//     register tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at
+//     the edges. Multiplies per output and (k, c): 4 (m = 2) or 2.25 (m = 4) instead of 9.
+//   grad weight, F(3x3, m x m): the tiles of all images, in order, in chunks (1 MiB of transformed
+//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then (m + 2)^2 GEMMs
 //     [K x tiles] . [tiles x C] that sum over the tiles into one partial per fixed group of chunks
-//     (one task each, never the thread count); the partials are added in order and dW = G^T S G.
+//     (one task each, never the thread count); the partials are added in order and dW = G^T S G
+//     in float64.
 // The arithmetic differs from the direct sum: the transforms add and subtract inputs before the
-// products. Measured against float64 on the shapes of test/nn/conv_winograd.test.ts: at most 2.2e-6
-// of the result's RMS (the implicit GEMM's direct float32 sums: 3.8e-6), the weight transform
-// being done in float64. Every output element is computed the same way whatever the thread count.
-// Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_stages.ts (Winograd and implicit GEMM side by side).
+// products, F(4x4)'s with factors up to 8. Measured against float64 on the shapes of
+// test/nn/conv_winograd.test.ts (N(0, 1) data), max error over a result / its RMS: F(4x4) at most
+// 3.9e-5 (forward 1.4e-5 .. 3.9e-5, grad input 1.8e-5 .. 3.3e-5, grad weight 1.3e-5 .. 1.9e-5),
+// F(2x2) at most 3.5e-6, the implicit GEMM's direct float32 sums 3.8e-6. The points 0, 1, -1, 2,
+// -2 (against 0, 1, -1, 1/2, -2 and others in a float32 simulation: 1.5-1.8x less error, with
+// denser transforms) keep B^T's rows at 3 or 4 terms. Every output element is computed the same
+// way whatever the thread count.
+// Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_stages.ts (implicit GEMM, F2 only and the
+// default side by side).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
