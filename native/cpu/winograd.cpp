@@ -113,51 +113,6 @@ void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv 
     });
 }
 
-// G's rows applied to three values (a filter's column or row), in float64: F(4x4, 3x3), points
-// 0, 1, -1, 2, -2, infinity (arch/winograd.inc has B^T and A^T): [1/4 0 0], -[1 1 1]/6,
-// -[1 -1 1]/6, [1 2 4]/24, [1 -2 4]/24, [0 0 1], as sums and multiplies (divisions took 1 ms at
-// C128); F(2x2, 3x3): [1 0 0], [1 1 1]/2, [1 -1 1]/2, [0 0 1].
-inline void g6(double a, double b, double d, double *o) {
-  const double s = a + d, q = a + 4.0 * d, r6 = 1.0 / 6, r24 = 1.0 / 24;
-  o[0] = 0.25 * a, o[1] = -(s + b) * r6, o[2] = -(s - b) * r6;
-  o[3] = (q + 2.0 * b) * r24, o[4] = (q - 2.0 * b) * r24, o[5] = d;
-}
-inline void g4(double a, double b, double d, double *o) {
-  o[0] = a, o[1] = 0.5 * (a + b + d), o[2] = 0.5 * (a - b + d), o[3] = d;
-}
-
-// U = G f G^T for the filters f_i = w + i * fs of one channel of a sliver (i < rows; zeros for
-// rows <= i < mr), in float64, rounded once: o[e * es + i]. Lane i innermost, so that the
-// compiler vectorises across the sliver.
-void weight_transform(int64_t m, const float *w, int64_t fs, int rows, int mr, float *o, int64_t es) {
-  constexpr int L = 32;  // mr <= L
-  const int a = (int)m + 2;
-  double f[9][L], t[3][6][L], v[6][L];
-  for (int j = 0; j < 9; j++)
-    for (int i = 0; i < mr; i++) f[j][i] = i < rows ? w[i * fs + j] : 0.0;
-  for (int s = 0; s < 3; s++)
-    for (int i = 0; i < mr; i++) {
-      double col[6];
-      if (m == 4)
-        g6(f[s][i], f[3 + s][i], f[6 + s][i], col);
-      else
-        g4(f[s][i], f[3 + s][i], f[6 + s][i], col);
-      for (int r = 0; r < a; r++) t[s][r][i] = col[r];
-    }
-  for (int r = 0; r < a; r++) {
-    for (int i = 0; i < mr; i++) {
-      double row[6];
-      if (m == 4)
-        g6(t[0][r][i], t[1][r][i], t[2][r][i], row);
-      else
-        g4(t[0][r][i], t[1][r][i], t[2][r][i], row);
-      for (int j = 0; j < a; j++) v[j][i] = row[j];
-    }
-    for (int j = 0; j < a; j++)
-      for (int i = 0; i < mr; i++) o[(r * a + j) * es + i] = (float)v[j][i];
-  }
-}
-
 // The forward's tile size: 4 (F(4x4, 3x3)) on outputs at least kWino4MinSize wide and high, else
 // 2; KILN_CONV_WINOGRAD=2 asks for F(2x2, 3x3) only.
 int64_t forward_tile(const Conv &c) {
@@ -251,8 +206,8 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
     for (int64_t b = b0; b < b1; b++) {
       const int64_t g = b / S, s = b % S;
       for (int64_t ch = 0; ch < Cg; ch++)
-        weight_transform(m, w + ((g * Kg + s * mr) * Cg + ch) * 9, Cg * 9, (int)std::min(mr, Kg - s * mr), (int)mr,
-                         U + ((g * E * S + s) * Cg + ch) * mr, S * Cg * mr);
+        ck.wino_weight_f32(U + ((g * E * S + s) * Cg + ch) * mr, S * Cg * mr, w + ((g * Kg + s * mr) * Cg + ch) * 9,
+                           Cg * 9, (int)std::min(mr, Kg - s * mr), (int)mr, (int)m);
     }
   });
   // Blocks run across images (no ragged ends), and are cut shorter when there would be fewer than

@@ -138,6 +138,9 @@ struct ConvKernels {
   void (*wino4_input_f32)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
   void (*wino4_output_f32)(float *y, int64_t ldy, int nrows, const float *m, int64_t es, int n, int64_t ow, float bias);
   void (*wino4_dy_f32)(float *dst, int64_t es, const float *row, int64_t ldr, int nrows, int64_t ow, int n);
+  // The weight transform U = G f G^T (m = 2 or 4) in float64, rounded once, of one channel of a
+  // sliver of filters f_i = w + i * fs: o[e * es + i] for i < mr (zeros for i >= rows).
+  void (*wino_weight_f32)(float *o, int64_t es, const float *w, int64_t fs, int rows, int mr, int m);
 };
 // Rows per call of the norm backward: grad weight / grad bias are read and written once for them.
 constexpr int kNormRows = 4;
