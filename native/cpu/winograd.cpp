@@ -97,19 +97,24 @@ using WinoInput = void (*)(float *dst, int64_t es, const float *const *rows, int
 // transform's loads right after a padding store to the same place would wait for it: no store
 // forwarding across misaligned stores), then each channel's tiles are transformed in runs of at
 // most `run` (tile_runs); tile t of channel ch goes to dst(ch, t), its elements `es` floats apart.
+// F(4x4)'s transform reads whole vectors of four columns per tile past a run's end (up to
+// kWinoOverread floats): it is told it may (wd), since a row is followed by the next row, and the
+// last by this slack: past a run's tiles it only makes lanes that are never used (checking each
+// run against its row's end sent a third of the runs at 56² to the transform's padded copy).
+constexpr int64_t kWinoOverread = 96;
 template <class Dst>
 void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv &c, const float *x, int64_t n,
                      int64_t g, int64_t Cg, int64_t t0, int64_t t1, int64_t TW, int64_t Wp, int64_t run, int64_t es,
                      const Dst &dst) {
   const int64_t r0 = m * (t0 / TW), nrows = m * ((t1 - 1) / TW) + m + 2 - r0;
-  float *X = tl_x.get((size_t)(Cg * nrows * Wp));
+  float *X = tl_x.get((size_t)(Cg * nrows * Wp + kWinoOverread));
   pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
   for (int64_t ch = 0; ch < Cg; ch++)
     tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
       const float *row = X + (ch * nrows + m * ti - r0) * Wp;
       const float *rows[6];
       for (int64_t r = 0; r < m + 2; r++) rows[r] = row + r * Wp;
-      in(dst(ch, t), es, rows, Wp, m * tj, (int)len);
+      in(dst(ch, t), es, rows, m == 4 ? Wp + kWinoOverread : Wp, m * tj, (int)len);
     });
 }
 
@@ -121,17 +126,9 @@ int64_t forward_tile(const Conv &c) {
   return c.OH >= kWino4MinSize && c.OW >= kWino4MinSize ? 4 : 2;
 }
 
-// The padded rows' width for tile size m on a TW-wide grid: the input transforms read whole
-// vectors (at most 16 floats) past a run, F(4x4)'s four columns per tile rounded up to whole
-// vectors, so that the runs that start a row of tiles (tile_runs) read their rows in place.
-// (Runs that start mid-row, at a block's first tile, may not: the transform pads a copy.)
-int64_t padded_width(int64_t m, int64_t TW) {
-  if (m == 2) return 2 * TW + 2 + 16;
-  const auto up = [](int64_t v) { return (v + 15) / 16 * 16; };
-  int64_t w = 4 * TW + 2;
-  for (int64_t tj = 0; tj < TW; tj += kWinoRun) w = std::max(w, 4 * tj + up(4 * up(std::min(kWinoRun, TW - tj)) + 2));
-  return w;
-}
+// The padded rows' width for tile size m on a TW-wide grid: F(2x2)'s transform reads whole
+// vectors past a run (at most 16 floats); F(4x4)'s reads past the row (transform_input).
+int64_t padded_width(int64_t m, int64_t TW) { return m == 2 ? 2 * TW + 2 + 16 : 4 * TW + 2; }
 
 // G^T applied to a = m + 2 values x (a column or row of S), in float64: three.
 inline void gt4(const double *x, double *o) {
