@@ -29,6 +29,8 @@ export const WINOGRAD_CASES: WinogradCase[] = [
   { name: 'F4 extended output', x: [1, 16, 21, 22], w: [65, 16, 3, 3], pad: [1, 1], out: [23, 25] },
   { name: 'many tiles', x: [2, 40, 30, 31], w: [70, 40, 3, 3], pad: [1, 1] },
   { name: 'F4 300 channels', x: [1, 300, 20, 21], w: [24, 300, 3, 3], pad: [1, 1] },
+  // 35 tiles a row: runs of 32 and 3 (kWinoRun), the transform reading past a row's end
+  { name: 'F4 wide', x: [1, 16, 21, 139], w: [64, 16, 3, 3], pad: [1, 1] },
   // smaller: F(2x2, 3x3) and F(3x3, 2x2)
   { name: 'odd N1', x: [1, 16, 13, 11], w: [64, 16, 3, 3], pad: [1, 1] },
   { name: 'pad 2 no bias', x: [2, 17, 13, 15], w: [61, 17, 3, 3], pad: [2, 2], bias: false },
@@ -39,7 +41,7 @@ export const WINOGRAD_CASES: WinogradCase[] = [
   { name: 'cropped output', x: [2, 16, 14, 15], w: [66, 16, 3, 3], pad: [1, 1], out: [11, 14] },
   { name: '300 channels', x: [1, 300, 12, 11], w: [24, 300, 3, 3], pad: [1, 1] },
   // one side under 20: F2
-  { name: 'wide', x: [1, 16, 12, 40], w: [32, 16, 3, 3], pad: [1, 1] },
+  { name: 'wide', x: [1, 16, 12, 40], w: [64, 16, 3, 3], pad: [1, 1] },
 ];
 
 /** y, dx, dw of one case in `dtype` (float32 draws for both dtypes). */
