@@ -285,15 +285,19 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
   const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
   const auto dyt = m == 4 ? ck.wino4_dy_f32 : ck.wino_dy_f32;
   const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + m - 1) / m, T = (c.OH + m - 1) / m * TW, NT = c.N * T;
-  const int64_t nt = std::clamp<int64_t>(kWinoWeightBytes / (4 * E * (Cg + Kg)) / 16 * 16, 64, 1024);
+  const int64_t nt0 = std::clamp<int64_t>(kWinoWeightBytes / (4 * E * (Cg + Kg)) / 16 * 16, 64, 1024);
+  const int64_t per = E * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
+  const int64_t Q0 = (NT + nt0 - 1) / nt0;
+  const int64_t nb =
+      std::max<int64_t>(1, std::min({Q0, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
+  // As many chunks in every group (a multiple of nb, the chunks a little longer than nt0): the
+  // groups are the tasks, and 7 chunks in 6 groups (C128 28²) left one thread of two a chunk
+  // behind. From the shape alone, like nt0 and nb.
+  const int64_t Q = std::max(nb, Q0 / nb * nb), nt = (NT + Q - 1) / Q;
   const int64_t ld = nt + 16;  // a row's slack takes the transforms' spill
   // The e-th operands a cache line more than K or C rows apart: at 64 rows of 80 floats the 16
   // streams a transform writes fell on one set of L1's (20 KiB apart).
   const int64_t des = Kg * ld + 16, xes = Cg * ld + 16;
-  const int64_t per = E * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
-  const int64_t Q = (NT + nt - 1) / nt;
-  const int64_t nb =
-      std::max<int64_t>(1, std::min({Q, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
   const int64_t Wp = padded_width(m, TW);
   // Each written (beta 0) before it is read; kept by the calling thread for the next call (fresh
   // pages cost a fault each: 16 MiB of them took longer than the products at C512 7x7).
@@ -305,6 +309,9 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
     for (int64_t b = b0; b < b1; b++)
       for (int64_t q = Q * b / nb; q < Q * (b + 1) / nb; q++) {
         const int64_t q0 = q * nt, q1 = std::min(NT, q0 + nt);
+        // Rounding nt up can leave the last chunks empty (fewer than Q / 64 of them: never a
+        // group's first, which writes its partial).
+        if (q0 >= NT) break;
         float *DY = tl_m.get((size_t)(E * des)), *XV = tl_v.get((size_t)(E * xes));
         // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
         auto pieces = [&](const auto &f) {
