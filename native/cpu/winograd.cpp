@@ -1,7 +1,7 @@
 // Winograd convolution for float32 3x3, stride 1, dilation 1 (conv.h: winograd_fits), the path
 // conv.cpp takes for the forward, for grad input (a stride-1 forward on grad_out) and for grad
 // weight. Each m x m block of outputs ("tile") reads an (m + 2) x (m + 2) patch of the (zero-padded)
-// input; m = 4 (F(4x4, 3x3), 36 products per tile) on outputs at least kWino4MinSize (20) wide
+// input; m = 4 (F(4x4, 3x3), 36 products per tile) on outputs at least kWino4MinSize (12) wide
 // and high, m = 2 (F(2x2, 3x3), 16 products) below (forward_tile); the weight gradient uses the
 // same m (F(3x3, 4x4) or F(3x3, 2x2)). KILN_CONV_WINOGRAD=0 turns Winograd off (implicit GEMM),
 // KILN_CONV_WINOGRAD=2 keeps F(2x2) everywhere (its error is about 10x smaller, below).
@@ -20,7 +20,7 @@
 // products, F(4x4)'s with factors up to 8. Measured against float64 on the shapes of
 // test/nn/conv_winograd.test.ts (N(0, 1) data), max error over a result / its RMS: F(4x4) at most
 // 3.9e-5 (forward 1.4e-5 .. 3.9e-5, grad input 1.8e-5 .. 3.3e-5, grad weight 1.3e-5 .. 1.9e-5),
-// F(2x2) at most 3.5e-6, the implicit GEMM's direct float32 sums 3.8e-6. F(4x4)'s points are 0,
+// F(2x2) at most 2.7e-6, the implicit GEMM's direct float32 sums 3.8e-6. F(4x4)'s points are 0,
 // 1, -1, 2, -2: in a float32 simulation 0, 1, -1, 1/2, -2 had 1.5-1.8x less error, but B^T rows
 // of 5 terms (these have 3 or 4); untried here. Every output element is computed the same way
 // whatever the thread count.
