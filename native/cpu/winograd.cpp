@@ -180,9 +180,9 @@ bool winograd_fits(const Conv &c, bool forward) {
   // run); =2 keeps Winograd but only F(2x2, 3x3) (forward_tile), whose error is the smaller.
   const char *env = std::getenv("KILN_CONV_WINOGRAD");
   if (env && env[0] == '0') return false;
+  // The same rule for the forward and the weight gradient (`forward` no longer matters).
   return c.R == 3 && c.S == 3 && c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.Cg() >= kWinoMinChannels &&
-         c.Kg() >= kWinoMinChannels && c.Cg() * c.Kg() >= kWinoMinProducts &&
-         (!forward || (c.OH + 1) / 2 * ((c.OW + 1) / 2) >= kWinoMinTiles);
+         c.Kg() >= kWinoMinChannels && c.Cg() * c.Kg() >= kWinoMinProducts && c.N * c.OH * c.OW >= kWinoMinOutputs;
 }
 
 void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {

@@ -1,5 +1,5 @@
 // Shapes that take the Winograd path (3x3, stride 1, at least 16 channels in and out per group and
-// 1024 as their product, and for the forward at least 36 output tiles per image), F(4x4) where the
+// 1024 as their product, and at least 256 output pixels in all: conv.h), F(4x4) where the
 // output is at least 12 wide and high (conv.h: kWino4MinSize), F(2x2) below, their forward and
 // gradients in float32 or float64, and, run as a script, a hash of the float32 results for
 // comparing KILN_NUM_THREADS runs.
@@ -32,14 +32,14 @@ export const WINOGRAD_CASES: WinogradCase[] = [
   // 35 tiles a row: runs of 32 and 3 (kWinoRun), the transform reading past a row's end
   { name: 'F4 wide', x: [1, 16, 21, 139], w: [64, 16, 3, 3], pad: [1, 1] },
   // one side under 12: F(2x2, 3x3) and F(3x3, 2x2)
-  { name: 'odd N1', x: [1, 16, 13, 11], w: [64, 16, 3, 3], pad: [1, 1] },
-  { name: 'pad 2 no bias', x: [2, 17, 7, 15], w: [61, 17, 3, 3], pad: [2, 2], bias: false },
+  { name: 'odd N1', x: [1, 16, 25, 11], w: [64, 16, 3, 3], pad: [1, 1] },
+  { name: 'pad 2 no bias', x: [2, 17, 9, 15], w: [61, 17, 3, 3], pad: [2, 2], bias: false },
   { name: 'pad 0', x: [3, 20, 17, 11], w: [52, 20, 3, 3], pad: [0, 0] },
   { name: 'groups 2', x: [2, 64, 15, 9], w: [96, 32, 3, 3], pad: [1, 1], groups: 2 },
-  // under 36 output tiles: the forward keeps the implicit GEMM, the weight gradient is Winograd's
-  { name: 'tiny', x: [2, 24, 3, 4], w: [44, 24, 3, 3], pad: [1, 1] },
+  // 7x7 images, 294 outputs in all (at least kWinoMinOutputs)
+  { name: 'batch 6 7x7', x: [6, 24, 7, 7], w: [44, 24, 3, 3], pad: [1, 1] },
   { name: 'cropped output', x: [2, 16, 14, 15], w: [66, 16, 3, 3], pad: [1, 1], out: [11, 14] },
-  { name: '300 channels', x: [1, 300, 12, 11], w: [24, 300, 3, 3], pad: [1, 1] },
+  { name: '300 channels', x: [2, 300, 12, 11], w: [24, 300, 3, 3], pad: [1, 1] },
   { name: 'wide', x: [1, 16, 10, 40], w: [64, 16, 3, 3], pad: [1, 1] },
   // 12 and 13 wide: F(4x4), a third of the last tile's columns cropped
   { name: 'F4 small', x: [2, 32, 12, 13], w: [40, 32, 3, 3], pad: [1, 1] },

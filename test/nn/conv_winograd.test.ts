@@ -66,11 +66,22 @@ test('the paths are taken: F(4x4), F(2x2) and the implicit GEMM differ in the la
     ['y', 'dx', 'dw'],
     'F(2x2) as the GEMM',
   );
-  // small outputs take F(2x2) without being asked
-  const small = withMode(undefined, () => winogradResults(f2, 7, 'float32'));
-  const small2 = withMode('2', () => winogradResults(f2, 7, 'float32'));
-  for (const k of ['y', 'dx', 'dw'])
-    assert.is(small[k].sub(small2[k]).abs().amax().item(), 0, `${k}: not F(2x2) on a 13x11 output`);
+  const same = (a: Record<string, kiln.Tensor>, b: Record<string, kiln.Tensor>, what: string) => {
+    for (const k of ['y', 'dx', 'dw']) assert.is(a[k].sub(b[k]).abs().amax().item(), 0, `${k}: ${what}`);
+  };
+  // outputs under 12 wide take F(2x2) without being asked
+  same(
+    withMode(undefined, () => winogradResults(f2, 7, 'float32')),
+    withMode('2', () => winogradResults(f2, 7, 'float32')),
+    'not F(2x2) on a 25x11 output',
+  );
+  // under 256 output pixels in all, the implicit GEMM
+  const few = { name: 'few', x: [1, 16, 13, 11], w: [64, 16, 3, 3], pad: [1, 1] as [number, number] };
+  same(
+    withMode(undefined, () => winogradResults(few, 7, 'float32')),
+    withMode('0', () => winogradResults(few, 7, 'float32')),
+    'not the implicit GEMM on 143 output pixels',
+  );
 });
 
 test('1, 2 and 3 threads give identical bits on the Winograd path', () =>
