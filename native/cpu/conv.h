@@ -25,10 +25,20 @@ constexpr int64_t kConvWeightBlocks = 8, kConvPartialBytes = 16 << 20;
 // Winograd (winograd.cpp): float32 3x3, stride 1, dilation 1, with at least kWinoMinChannels input
 // and output channels per group and their product at least kWinoMinProducts (one thread, implicit
 // GEMM vs Winograd: C16 K16 level, C24 K24 on 20x20 10% slower, C16 K64 1.2x and C32 K32 1.25x
-// faster), and for the forward at least kWinoMinTiles 2x2 output tiles per image (at 7x7, 16
-// tiles, half-empty GEMM panels and cropped edge tiles made it 1.5x slower; at 14x14 it is 1.7x
-// faster). kWinoRun: tiles per transform call (ConvKernels::wino_*), at most.
-constexpr int64_t kWinoMinChannels = 16, kWinoMinProducts = 1024, kWinoMinTiles = 36, kWinoRun = 32;
+// faster), and at least kWinoMinOutputs output pixels in all (N x OH x OW): the weight transform
+// (per call, K x C filters) and the half-empty GEMM panels of a few tiles are paid back only past
+// it (one thread, implicit GEMM -> Winograd, forward: 1x14² 1.4x slower, 4x7² level, 6x7² 1.25x,
+// 8x7² C256 1.3x, 1x20² 1.15x, 2x14² 1.15x faster; weight gradient: 1x7² 2x, 1x14² 1.3x slower,
+// 8x7² 1.25x faster). kWinoRun: tiles per transform call (ConvKernels::wino_*), at most.
+constexpr int64_t kWinoMinChannels = 16, kWinoMinProducts = 1024, kWinoMinOutputs = 256, kWinoRun = 32;
+// The forward and the weight gradient take F(4x4, 3x3) / F(3x3, 4x4) (2.25 products per output
+// instead of 4, 36 per 6x6 patch) on outputs at least kWino4MinSize wide and high, F(2x2, 3x3) /
+// F(3x3, 2x2) below (one thread, CPU time, F2 -> F4, forward: 56² 1.45x, 28² 1.4x, 20² 1.35x,
+// 16² 1.25-1.4x, 14² 1.1-1.2x, 12² 1.0-1.1x faster; weight gradient: 12² 1.1-1.2x faster, 10²
+// 1.15x slower, 7² and 8² level); KILN_CONV_WINOGRAD=2 keeps F(2x2) everywhere (about 10x less
+// rounding error: at most 3.9e-5 of the result's RMS against 2.7e-6 on
+// test/nn/conv_winograd.test.ts's shapes).
+constexpr int64_t kWino4MinSize = 12;
 bool winograd_fits(const Conv &c, bool forward);
 void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias);
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy);

@@ -1,21 +1,31 @@
 // Winograd convolution for float32 3x3, stride 1, dilation 1 (conv.h: winograd_fits), the path
 // conv.cpp takes for the forward, for grad input (a stride-1 forward on grad_out) and for grad
-// weight. Each 2x2 block of outputs ("tile") reads a 4x4 patch of the (zero-padded) input.
-//   forward, F(2x2, 3x3): U = G g G^T per (k, c), once per call, packed as the GEMM's A slivers.
-//     Per task (a group and a block of up to 256 tiles, in order across images): V = B^T d B
+// weight. Each m x m block of outputs ("tile") reads an (m + 2) x (m + 2) patch of the (zero-padded)
+// input; m = 4 (F(4x4, 3x3), 36 products per tile) on outputs at least kWino4MinSize (12) wide
+// and high, m = 2 (F(2x2, 3x3), 16 products) below (forward_tile); the weight gradient uses the
+// same m (F(3x3, 4x4) or F(3x3, 2x2)). KILN_CONV_WINOGRAD=0 turns Winograd off (implicit GEMM),
+// KILN_CONV_WINOGRAD=2 keeps F(2x2) everywhere (its error is about 10x smaller, below).
+//   forward, F(m x m, 3x3): U = G g G^T per (k, c), once per call in float64, packed as the GEMM's
+//     A slivers. Per task (a group and a block of tiles, in order across images): V = B^T d B
 //     written straight into panels the register tiles read ([e][panel][c][nr] and a row's
-//     slack), then per sliver of output channels the 16 products M[e] = U[e] V[e] on the register
-//     tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at odd edges.
-//     16 multiplies per tile and (k, c) instead of 36: 2.25x fewer.
-//   grad weight, F(3x3, 2x2): the tiles of all images, in order, in chunks (1 MiB of transformed
-//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then 16 GEMMs
+//     slack), then per sliver of output channels the (m + 2)^2 products M[e] = U[e] V[e] on the
+//     register tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at
+//     the edges. Multiplies per output and (k, c): 4 (m = 2) or 2.25 (m = 4) instead of 9.
+//   grad weight, F(3x3, m x m): the tiles of all images, in order, in chunks (1 MiB of transformed
+//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then (m + 2)^2 GEMMs
 //     [K x tiles] . [tiles x C] that sum over the tiles into one partial per fixed group of chunks
-//     (one task each, never the thread count); the partials are added in order and dW = G^T S G.
+//     (one task each, never the thread count); the partials are added in order and dW = G^T S G
+//     in float64.
 // The arithmetic differs from the direct sum: the transforms add and subtract inputs before the
-// products. Measured against float64 on the shapes of test/nn/conv_winograd.test.ts: at most 2.2e-6
-// of the result's RMS (the implicit GEMM's direct float32 sums: 3.8e-6), the weight transform
-// being done in float64. Every output element is computed the same way whatever the thread count.
-// Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_stages.ts (Winograd and implicit GEMM side by side).
+// products, F(4x4)'s with factors up to 8. Measured against float64 on the shapes of
+// test/nn/conv_winograd.test.ts (N(0, 1) data), max error over a result / its RMS: F(4x4) at most
+// 3.9e-5 (forward 1.4e-5 .. 3.9e-5, grad input 1.8e-5 .. 3.3e-5, grad weight 1.3e-5 .. 1.9e-5),
+// F(2x2) at most 2.7e-6, the implicit GEMM's direct float32 sums 3.8e-6. F(4x4)'s points are 0,
+// 1, -1, 2, -2: in a float32 simulation 0, 1, -1, 1/2, -2 had 1.5-1.8x less error, but B^T rows
+// of 5 terms (these have 3 or 4); untried here. Every output element is computed the same way
+// whatever the thread count.
+// Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_stages.ts (implicit GEMM, F2 only and the
+// default side by side).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -31,7 +41,7 @@ namespace kiln::cpu {
 
 namespace {
 
-thread_local Scratch tl_v, tl_m, tl_x, tl_parts;
+thread_local Scratch tl_u, tl_v, tl_m, tl_x, tl_parts;
 
 // Tiles per forward block: V's 16 x Cg x tiles floats at most this (and 8 panels). Each block
 // re-reads all of U (16 x Kg x Cg), so longer blocks read it less often; at C64 56², 2 threads,
@@ -80,61 +90,121 @@ void pad_rows(const ConvKernels &ck, float *X, const float *x, const Conv &c, in
   }
 }
 
-// The input transform of tiles [t0, t1) (a TW-wide grid) of image n, group g: the rows they read
-// are padded for every channel first (the transform's loads right after a padding store to the
-// same place would wait for it: no store forwarding across misaligned stores), then each channel's
-// tiles are transformed in runs of at most `run` (tile_runs); tile t of channel ch goes to
-// dst(ch, t), its 16 values `es` floats apart.
+using WinoInput = void (*)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
+
+// The input transform `in` (m x m output tiles, (m + 2)^2 patches) of tiles [t0, t1) (a TW-wide
+// grid) of image n, group g: the rows they read are padded for every channel first (the
+// transform's loads right after a padding store to the same place would wait for it: no store
+// forwarding across misaligned stores), then each channel's tiles are transformed in runs of at
+// most `run` (tile_runs); tile t of channel ch goes to dst(ch, t), its elements `es` floats apart.
+// F(4x4)'s transform reads whole vectors of four columns per tile past a run's end (up to
+// kWinoOverread floats): it is told it may (wd), since a row is followed by the next row, and the
+// last by this slack: past a run's tiles it only makes lanes that are never used (checking each
+// run against its row's end sent a third of the runs at 56² to the transform's padded copy).
+constexpr int64_t kWinoOverread = 96;
 template <class Dst>
-void transform_input(const ConvKernels &ck, const Conv &c, const float *x, int64_t n, int64_t g, int64_t Cg, int64_t t0,
-                     int64_t t1, int64_t TW, int64_t Wp, int64_t run, int64_t es, const Dst &dst) {
-  const int64_t r0 = 2 * (t0 / TW), nrows = 2 * ((t1 - 1) / TW) + 4 - r0;
-  float *X = tl_x.get((size_t)(Cg * nrows * Wp));
+void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv &c, const float *x, int64_t n,
+                     int64_t g, int64_t Cg, int64_t t0, int64_t t1, int64_t TW, int64_t Wp, int64_t run, int64_t es,
+                     const Dst &dst) {
+  const int64_t r0 = m * (t0 / TW), nrows = m * ((t1 - 1) / TW) + m + 2 - r0;
+  float *X = tl_x.get((size_t)(Cg * nrows * Wp + kWinoOverread));
   pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
   for (int64_t ch = 0; ch < Cg; ch++)
     tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-      const float *row = X + (ch * nrows + 2 * ti - r0) * Wp;
-      const float *rows[4] = {row, row + Wp, row + 2 * Wp, row + 3 * Wp};
-      ck.wino_input_f32(dst(ch, t), es, rows, Wp, 2 * tj, (int)len);
+      const float *row = X + (ch * nrows + m * ti - r0) * Wp;
+      const float *rows[6];
+      for (int64_t r = 0; r < m + 2; r++) rows[r] = row + r * Wp;
+      in(dst(ch, t), es, rows, m == 4 ? Wp + kWinoOverread : Wp, m * tj, (int)len);
     });
+}
+
+// The forward's tile size: 4 (F(4x4, 3x3)) on outputs at least kWino4MinSize wide and high, else
+// 2; KILN_CONV_WINOGRAD=2 asks for F(2x2, 3x3) only.
+int64_t forward_tile(const Conv &c) {
+  const char *env = std::getenv("KILN_CONV_WINOGRAD");
+  if (env && env[0] == '2') return 2;
+  return c.OH >= kWino4MinSize && c.OW >= kWino4MinSize ? 4 : 2;
+}
+
+// The padded rows' width for tile size m on a TW-wide grid: F(2x2)'s transform reads whole
+// vectors past a run (at most 16 floats); F(4x4)'s reads past the row (transform_input).
+int64_t padded_width(int64_t m, int64_t TW) { return m == 2 ? 2 * TW + 2 + 16 : 4 * TW + 2; }
+
+// G^T applied to a = m + 2 values x (a column or row of S), in float64: three.
+inline void gt4(const double *x, double *o) {
+  o[0] = x[0] + 0.5 * (x[1] + x[2]), o[1] = 0.5 * (x[1] - x[2]), o[2] = 0.5 * (x[1] + x[2]) + x[3];
+}
+inline void gt6(const double *x, double *o) {
+  const double r6 = 1.0 / 6, p = x[1] + x[2], q = x[3] + x[4];
+  o[0] = 0.25 * x[0] - p * r6 + q * (1.0 / 24);
+  o[1] = (x[2] - x[1]) * r6 + (x[3] - x[4]) * (1.0 / 12);
+  o[2] = (q - p) * r6 + x[5];
+}
+
+// dW = G^T S G in float64 for n <= 16 consecutive channels of one output channel: S[e] of channel
+// i at s[e * st + i], its 3x3 filter gradient at o + 9 i. Channel innermost (vectorised).
+template <int a>
+void weight_grad_transform(const float *s, int64_t st, int n, float *o) {
+  constexpr int L = 16;
+  double S[36][L], Z[3][6][L], D[9][L];
+  for (int e = 0; e < a * a; e++)
+    for (int i = 0; i < n; i++) S[e][i] = s[e * st + i];
+  for (int j = 0; j < a; j++)
+    for (int i = 0; i < n; i++) {
+      double x[6], z[3];
+      for (int r = 0; r < a; r++) x[r] = S[r * a + j][i];
+      if constexpr (a == 6)
+        gt6(x, z);
+      else
+        gt4(x, z);
+      for (int r = 0; r < 3; r++) Z[r][j][i] = z[r];
+    }
+  for (int r = 0; r < 3; r++)
+    for (int i = 0; i < n; i++) {
+      double x[6], z[3];
+      for (int j = 0; j < a; j++) x[j] = Z[r][j][i];
+      if constexpr (a == 6)
+        gt6(x, z);
+      else
+        gt4(x, z);
+      for (int c = 0; c < 3; c++) D[r * 3 + c][i] = z[c];
+    }
+  for (int i = 0; i < n; i++)
+    for (int e = 0; e < 9; e++) o[i * 9 + e] = (float)D[e][i];
 }
 
 }  // namespace
 
 bool winograd_fits(const Conv &c, bool forward) {
-  // KILN_CONV_WINOGRAD=0 keeps the implicit GEMM (for benchmarking one against the other in one run).
+  // KILN_CONV_WINOGRAD=0 keeps the implicit GEMM (for benchmarking one against the other in one
+  // run); =2 keeps Winograd but only F(2x2, 3x3) (forward_tile), whose error is the smaller.
   const char *env = std::getenv("KILN_CONV_WINOGRAD");
   if (env && env[0] == '0') return false;
+  // The same rule for the forward and the weight gradient (`forward` no longer matters).
   return c.R == 3 && c.S == 3 && c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.Cg() >= kWinoMinChannels &&
-         c.Kg() >= kWinoMinChannels && c.Cg() * c.Kg() >= kWinoMinProducts &&
-         (!forward || (c.OH + 1) / 2 * ((c.OW + 1) / 2) >= kWinoMinTiles);
+         c.Kg() >= kWinoMinChannels && c.Cg() * c.Kg() >= kWinoMinProducts && c.N * c.OH * c.OW >= kWinoMinOutputs;
 }
 
 void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   const IsaKernels *isa = isa_kernels(ctx->isa);
   const GemmKernels &gk = isa->gemm;
   const ConvKernels &ck = isa->conv;
+  const int64_t m = forward_tile(c), E = (m + 2) * (m + 2);
+  const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
+  const auto out = m == 4 ? ck.wino4_output_f32 : ck.wino_output_f32;
   const int64_t mr = gk.mr, nr = gk.nr, Cg = c.Cg(), Kg = c.Kg();
-  const int64_t TH = (c.OH + 1) / 2, TW = (c.OW + 1) / 2, T = TH * TW, S = (Kg + mr - 1) / mr;
+  const int64_t TH = (c.OH + m - 1) / m, TW = (c.OW + m - 1) / m, T = TH * TW, S = (Kg + mr - 1) / mr;
   // U[g][e][sliver][c][mr] = (G w G^T)[e] (rows past Kg zero), computed in float64, rounded once.
-  std::vector<float> U((size_t)(c.G * 16 * S * Cg * mr), 0.0f);
-  parallel_for(ctx->pool.get(), c.K, 8, [&](int64_t k0, int64_t k1) {
-    for (int64_t k = k0; k < k1; k++) {
-      const int64_t g = k / Kg, kk = k % Kg;
-      for (int64_t ch = 0; ch < Cg; ch++) {
-        const float *f = w + (k * Cg + ch) * 9;
-        double t[4][3], u[4][4];
-        for (int s = 0; s < 3; s++) {
-          const double a = f[s], b = f[3 + s], d = f[6 + s];
-          t[0][s] = a, t[1][s] = 0.5 * (a + b + d), t[2][s] = 0.5 * (a - b + d), t[3][s] = d;
-        }
-        for (int i = 0; i < 4; i++) {
-          const double a = t[i][0], b = t[i][1], d = t[i][2];
-          u[i][0] = a, u[i][1] = 0.5 * (a + b + d), u[i][2] = 0.5 * (a - b + d), u[i][3] = d;
-        }
-        for (int e = 0; e < 16; e++)
-          U[(size_t)((((g * 16 + e) * S + kk / mr) * Cg + ch) * mr + kk % mr)] = (float)u[e / 4][e % 4];
-      }
+  // Sliver by sliver, channel by channel, so that each e's mr floats are written together (k by k,
+  // every cache line of U was written mr times, from far apart), into the calling thread's
+  // scratch (fresh pages each call: a fault per 4 KiB, 10 MiB at C256).
+  float *const U = tl_u.get((size_t)(c.G * E * S * Cg * mr));
+  parallel_for(ctx->pool.get(), c.G * S, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t g = b / S, s = b % S;
+      for (int64_t ch = 0; ch < Cg; ch++)
+        ck.wino_weight_f32(U + ((g * E * S + s) * Cg + ch) * mr, S * Cg * mr, w + ((g * Kg + s * mr) * Cg + ch) * 9,
+                           Cg * 9, (int)std::min(mr, Kg - s * mr), (int)mr, (int)m);
     }
   });
   // Blocks run across images (no ragged ends), and are cut shorter when there would be fewer than
@@ -143,10 +213,10 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   const int64_t NT = c.N * T, tasks = 2 * threads_of(ctx);
   const int64_t per_task = ((NT * c.G + tasks - 1) / tasks + nr - 1) / nr * nr;
   const int64_t nt =
-      std::max(nr, std::min(std::clamp<int64_t>(kWinoVBytes / (64 * Cg) / nr * nr, nr, 8 * nr), per_task));
+      std::max(nr, std::min(std::clamp<int64_t>(kWinoVBytes / (4 * E * Cg) / nr * nr, nr, 8 * nr), per_task));
   const int64_t nblk = (NT + nt - 1) / nt;
-  const int64_t kcmax = 256;           // the A sliver (mr x kc) stays in L1
-  const int64_t Wp = 2 * TW + 2 + 16;  // padded rows: the transform reads whole vectors past a run
+  const int64_t kcmax = 256;  // the A sliver (mr x kc) stays in L1
+  const int64_t Wp = padded_width(m, TW);
   parallel_for(ctx->pool.get(), c.G * nblk, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
       const int64_t g = b / nblk, q0 = b % nblk * nt, q1 = std::min(NT, q0 + nt);
@@ -161,40 +231,39 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
       // V[e][panel][c][vr]: rows of nr tiles and 16 floats of slack, which take the transform's
       // spill (a panel can hold the tiles of two images, and the second's spill past a row's end
       // must not land on the first's, written before it); a cache line between the e, so that the
-      // 16 streams the transform writes do not fall on the same cache sets.
+      // E streams the transform writes do not fall on the same cache sets.
       const int64_t vr = nr + 16, ves = P * Cg * vr + 16;
-      float *V = tl_v.get((size_t)(16 * ves));
-      float *M = tl_m.get((size_t)(16 * mr * ld));  // M[e][row of the sliver][tile]
-      // Panel by panel, so that the transform writes 16 sequential streams (one per e). First the
+      float *V = tl_v.get((size_t)(E * ves));
+      float *M = tl_m.get((size_t)(E * mr * ld));  // M[e][row of the sliver][tile]
+      // Panel by panel, so that the transform writes E sequential streams (one per e). First the
       // rows the panel's tiles read, of every channel, padded (the transform then reads them as
       // whole vectors; stores it read right away would not forward), then the transform.
       for (int64_t p = 0; p < P; p++)
         pieces(q0 + p * nr, std::min(q1, q0 + (p + 1) * nr), [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
-          transform_input(ck, c, x, n, g, Cg, t0, t1, TW, Wp, nr, ves,
+          transform_input(ck, in, m, c, x, n, g, Cg, t0, t1, TW, Wp, nr, ves,
                           [&](int64_t ch, int64_t t) { return V + (p * Cg + ch) * vr + (o + t - t0) % nr; });
         });
       for (int64_t s = 0; s < S; s++) {
-        const int m = (int)std::min(mr, Kg - s * mr);
-        for (int64_t e = 0; e < 16; e++) {
-          const float *a = U.data() + ((g * 16 + e) * S + s) * Cg * mr;
+        const int mm = (int)std::min(mr, Kg - s * mr);
+        for (int64_t e = 0; e < E; e++) {
+          const float *a = U + ((g * E + e) * S + s) * Cg * mr;
           for (int64_t p = 0; p < P; p++) {
             const int ncols = (int)std::min(nr, q1 - q0 - p * nr);
             for (int64_t c0 = 0; c0 < Cg; c0 += kcmax)
               gk.tile_f32(std::min(kcmax, Cg - c0), a + c0 * mr, V + e * ves + (p * Cg + c0) * vr, vr, true,
-                          M + e * mr * ld + p * nr, ld, m, ncols, 1.0f, c0 == 0 ? 0.0f : 1.0f);
+                          M + e * mr * ld + p * nr, ld, mm, ncols, 1.0f, c0 == 0 ? 0.0f : 1.0f);
           }
         }
-        for (int64_t i = 0; i < m; i++) {
+        for (int64_t i = 0; i < mm; i++) {
           const int64_t k = g * Kg + s * mr + i;
           const float bk = bias ? bias[k] : 0.0f;
           pieces(q0, q1, [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
             float *yp = y + (n * c.K + k) * c.OH * c.OW;
-            if (i + 2 < m)  // the output rows two planes on, for writing
-              prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, 2 * (t0 / TW), std::min(c.OH, 2 * ((t1 - 1) / TW) + 2), true);
+            if (i + 2 < mm)  // the output rows two planes on, for writing
+              prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, m * (t0 / TW), std::min(c.OH, m * ((t1 - 1) / TW) + m), true);
             tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-              float *y0 = yp + 2 * ti * c.OW + 2 * tj;
-              ck.wino_output_f32(y0, 2 * ti + 1 < c.OH ? y0 + c.OW : nullptr, M + i * ld + o + (t - t0), mr * ld,
-                                 (int)len, c.OW - 2 * tj, bk);
+              out(yp + m * (ti * c.OW + tj), c.OW, (int)std::min(m, c.OH - m * ti), M + i * ld + o + (t - t0), mr * ld,
+                  (int)len, c.OW - m * tj, bk);
             });
           });
         }
@@ -203,25 +272,33 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   });
 }
 
-// dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G. The tiles of all images, in order, are cut
-// into chunks of nt (from the shape: 1 MiB of transformed operands, which stay in the L2 of the
-// thread that writes and reads them), and the chunks into nb fixed groups (at most
+// dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G, with the tile size m of the forward
+// (forward_tile: F(3x3, 4x4) or F(3x3, 2x2), the forward's points). The tiles of all images, in
+// order, are cut into chunks of nt (from the shape: 1 MiB of transformed operands, which stay in the
+// L2 of the thread that writes and reads them), and the chunks into nb fixed groups (at most
 // kConvWeightBlocks, and fewer when the partial sums would pass kWinoPartialBytes), one task each.
 // Per chunk, both operands transformed tile-fastest ([e][k or c][tile]), then for each e one GEMM
 // [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group order.
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
-  const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + 1) / 2, T = (c.OH + 1) / 2 * TW, NT = c.N * T;
-  const int64_t nt = std::clamp<int64_t>(kWinoWeightBytes / (64 * (Cg + Kg)) / 16 * 16, 64, 1024);
+  const int64_t m = forward_tile(c), a = m + 2, E = a * a;
+  const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
+  const auto dyt = m == 4 ? ck.wino4_dy_f32 : ck.wino_dy_f32;
+  const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + m - 1) / m, T = (c.OH + m - 1) / m * TW, NT = c.N * T;
+  const int64_t nt0 = std::clamp<int64_t>(kWinoWeightBytes / (4 * E * (Cg + Kg)) / 16 * 16, 64, 1024);
+  const int64_t per = E * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
+  const int64_t Q0 = (NT + nt0 - 1) / nt0;
+  const int64_t nb =
+      std::max<int64_t>(1, std::min({Q0, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
+  // As many chunks in every group (a multiple of nb, the chunks a little longer than nt0): the
+  // groups are the tasks, and 7 chunks in 6 groups (C128 28²) left one thread of two a chunk
+  // behind. From the shape alone, like nt0 and nb.
+  const int64_t Q = std::max(nb, Q0 / nb * nb), nt = (NT + Q - 1) / Q;
   const int64_t ld = nt + 16;  // a row's slack takes the transforms' spill
   // The e-th operands a cache line more than K or C rows apart: at 64 rows of 80 floats the 16
   // streams a transform writes fell on one set of L1's (20 KiB apart).
   const int64_t des = Kg * ld + 16, xes = Cg * ld + 16;
-  const int64_t per = 16 * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
-  const int64_t Q = (NT + nt - 1) / nt;
-  const int64_t nb =
-      std::max<int64_t>(1, std::min({Q, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
-  const int64_t Wp = 2 * TW + 2 + 16;
+  const int64_t Wp = padded_width(m, TW);
   // Each written (beta 0) before it is read; kept by the calling thread for the next call (fresh
   // pages cost a fault each: 16 MiB of them took longer than the products at C512 7x7).
   float *const partial0 = tl_parts.get((size_t)(nb * total));
@@ -232,7 +309,10 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
     for (int64_t b = b0; b < b1; b++)
       for (int64_t q = Q * b / nb; q < Q * (b + 1) / nb; q++) {
         const int64_t q0 = q * nt, q1 = std::min(NT, q0 + nt);
-        float *DY = tl_m.get((size_t)(16 * des)), *XV = tl_v.get((size_t)(16 * xes));
+        // Rounding nt up can leave the last chunks empty (fewer than Q / 64 of them: never a
+        // group's first, which writes its partial).
+        if (q0 >= NT) break;
+        float *DY = tl_m.get((size_t)(E * des)), *XV = tl_v.get((size_t)(E * xes));
         // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
         auto pieces = [&](const auto &f) {
           for (int64_t n = q0 / T; n * T < q1; n++) {
@@ -245,22 +325,21 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
             for (int64_t k = 0; k < Kg; k++) {
               const float *plane = dy + (n * c.K + g * Kg + k) * c.OH * c.OW;
               if (k + kWinoAhead < Kg)
-                prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, 2 * (t0 / TW),
-                              std::min(c.OH, 2 * ((t1 - 1) / TW) + 2));
+                prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, m * (t0 / TW),
+                              std::min(c.OH, m * ((t1 - 1) / TW) + m));
               tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-                const float *row = plane + 2 * ti * c.OW + 2 * tj;
-                ck.wino_dy_f32(DY + k * ld + o + (t - t0), des, row, 2 * ti + 1 < c.OH ? row + c.OW : nullptr,
-                               c.OW - 2 * tj, (int)len);
+                dyt(DY + k * ld + o + (t - t0), des, plane + m * (ti * c.OW + tj), c.OW,
+                    (int)std::min(m, c.OH - m * ti), c.OW - m * tj, (int)len);
               });
             }
-            transform_input(ck, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
+            transform_input(ck, in, m, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
                             [&](int64_t ch, int64_t t) { return XV + ch * ld + o + (t - t0); });
           });
           GemmGeometry gq = gg;
           gq.K = q1 - q0;
           gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
           std::vector<GemmPtrs> batch;
-          for (int64_t e = 0; e < 16; e++)
+          for (int64_t e = 0; e < E; e++)
             batch.push_back({DY + e * des, XV + e * xes, partial0 + b * total + g * per + e * Kg * Cg, nullptr});
           gemm_f32(ctx, gq, batch);
         }
@@ -271,25 +350,14 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
     parallel_for(ctx->pool.get(), total, 1 << 14, [&](int64_t i0, int64_t i1) {
       for (int64_t b = 1; b < nb; b++) isa_kernels(ctx->isa)->add_f32(sum + i0, sum + b * total + i0, i1 - i0);
     });
-  // G^T S G per (k, c).
+  // G^T S G per (k, c), 16 channels at a time.
   parallel_for(ctx->pool.get(), c.K, 4, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; k++) {
       const int64_t g = k / Kg, kk = k % Kg;
-      for (int64_t ch = 0; ch < Cg; ch++) {
-        double S[4][4], Z[3][4];
-        for (int e = 0; e < 16; e++) S[e / 4][e % 4] = sum[g * per + e * Kg * Cg + kk * Cg + ch];
-        for (int j = 0; j < 4; j++) {
-          Z[0][j] = S[0][j] + 0.5 * (S[1][j] + S[2][j]);
-          Z[1][j] = 0.5 * (S[1][j] - S[2][j]);
-          Z[2][j] = 0.5 * (S[1][j] + S[2][j]) + S[3][j];
-        }
-        float *o = dw + (k * Cg + ch) * 9;
-        for (int r = 0; r < 3; r++) {
-          o[r * 3 + 0] = (float)(Z[r][0] + 0.5 * (Z[r][1] + Z[r][2]));
-          o[r * 3 + 1] = (float)(0.5 * (Z[r][1] - Z[r][2]));
-          o[r * 3 + 2] = (float)(0.5 * (Z[r][1] + Z[r][2]) + Z[r][3]);
-        }
-      }
+      for (int64_t ch = 0; ch < Cg; ch += 16)
+        (m == 4 ? weight_grad_transform<6> : weight_grad_transform<4>)(sum + g * per + kk * Cg + ch, Kg * Cg,
+                                                                       (int)std::min<int64_t>(16, Cg - ch),
+                                                                       dw + (k * Cg + ch) * 9);
     }
   });
 }

@@ -2,8 +2,8 @@
  * Per-stage times of one conv2d fwd+bwd on the `conv` bench's shapes (forward, grad input, grad
  * weight, grad bias, and the autograd step), medians of --reps runs, at this process's thread count:
  * npx tsx ts/bench/conv_stages.ts [reps]
- * Shapes that take the Winograd path are also run with KILN_CONV_WINOGRAD=0 (the implicit GEMM),
- * in the same process, one right after the other.
+ * Shapes that take the Winograd path are also run with KILN_CONV_WINOGRAD=0 (the implicit GEMM)
+ * and =2 (Winograd F(2x2, 3x3) only), in the same process, one right after the other.
  */
 import * as kiln from '../index';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../ops/conv';
@@ -21,6 +21,7 @@ const variants = (c: (typeof CONV_CASES)[number]): [string, string][] =>
   c.R === 3 && c.C / c.groups >= 16 && c.K / c.groups >= 16 && (c.C / c.groups) * (c.K / c.groups) >= 1024
     ? [
         [' (implicit GEMM)', '0'],
+        [' (Winograd F2)', '2'],
         [' (Winograd)', '1'],
       ]
     : [['', '1']];

@@ -127,11 +127,20 @@ struct ConvKernels {
   // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each
   // e's n-th, so that every store is a whole vector.
   void (*wino_input_f32)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
-  // Output tiles: A^T m A + bias into y0[2t + j], y1[2t + j] for 2t + j < ow (y1 null: cropped).
-  void (*wino_output_f32)(float *y0, float *y1, const float *m, int64_t es, int n, int64_t ow, float bias);
-  // Grad-weight tiles of grad_out: dst = A g A^T, g[i][j] = ri[2t + j] (zero for 2t + j >= ow or
-  // r1 null).
-  void (*wino_dy_f32)(float *dst, int64_t es, const float *r0, const float *r1, int64_t ow, int n);
+  // Output tiles: A^T m A + bias into y[i * ldy + 2t + j] for rows i < nrows (at most 2; fewer:
+  // cropped) and 2t + j < ow.
+  void (*wino_output_f32)(float *y, int64_t ldy, int nrows, const float *m, int64_t es, int n, int64_t ow, float bias);
+  // Grad-weight tiles of grad_out: dst = A g A^T, g[i][j] = row[i * ldr + 2t + j] (zero for
+  // 2t + j >= ow or i >= nrows).
+  void (*wino_dy_f32)(float *dst, int64_t es, const float *row, int64_t ldr, int nrows, int64_t ow, int n);
+  // F(4x4, 3x3) and F(3x3, 4x4): as the above with 6x6 patches d[r][s] = rows[r][c0 + 4t + s]
+  // (36 elements per tile) and 4x4 output and grad_out tiles (4t + j, nrows at most 4).
+  void (*wino4_input_f32)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
+  void (*wino4_output_f32)(float *y, int64_t ldy, int nrows, const float *m, int64_t es, int n, int64_t ow, float bias);
+  void (*wino4_dy_f32)(float *dst, int64_t es, const float *row, int64_t ldr, int nrows, int64_t ow, int n);
+  // The weight transform U = G f G^T (m = 2 or 4) in float64, rounded once, of one channel of a
+  // sliver of filters f_i = w + i * fs: o[e * es + i] for i < mr (zeros for i >= rows).
+  void (*wino_weight_f32)(float *o, int64_t es, const float *w, int64_t fs, int rows, int mr, int m);
   // The 1x1 weight gradient's register tile (conv.inc), pw_mr rows by pw_nr columns:
   // c[i * ldc + j] (+)= sum over k < kc, in order, of a[i * lda + k] * b[k * pw_nr + j] for i < m <= pw_mr,
   // j < n <= pw_nr (added to c when accumulate). a: rows of the image, read in place; b: a packed
