@@ -1,10 +1,12 @@
 // 2-d convolution over NCHW tensors: forward, gradient with respect to the input (which is also
 // convTranspose2d's forward) and gradient with respect to the weight.
 //   float32 3x3, stride 1, dilation 1, at least 16 input and output channels per group, 1024 as
-//     their product (and for the forward at least 36 output tiles per image: winograd_fits):
-//     Winograd (winograd.cpp), F(2x2, 3x3) for the forward, so also for grad input (below), and
-//     F(3x3, 2x2) for grad weight: 2.25x fewer products, rounding errors of the same size as the
-//     direct sums' (a few 1e-6 of the result's RMS). KILN_CONV_WINOGRAD=0 turns it off (benchmarks).
+//     their product, and at least 256 output pixels in all (conv.h: winograd_fits): Winograd
+//     (winograd.cpp) for the forward, so also for grad input (below), and for grad weight:
+//     F(4x4, 3x3) / F(3x3, 4x4) on outputs at least 12 wide and high (4x fewer products than the
+//     direct sums; rounding errors up to about 4e-5 of the result's RMS), F(2x2, 3x3) / F(3x3, 2x2)
+//     below (2.25x fewer, errors of the direct sums' size, a few 1e-6). KILN_CONV_WINOGRAD=2 keeps
+//     F(2x2) everywhere, KILN_CONV_WINOGRAD=0 turns Winograd off.
 //   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
 //     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed
 //     panel by panel straight from the image through GemmGeometry::pack_b (arch/conv.inc:
@@ -283,7 +285,7 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
 void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
-  if (winograd_fits(c, true)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
+  if (winograd_fits(c)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
   if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, c.Cg(), 1, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
@@ -375,7 +377,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
     return;
   }
   if (c.Cg() == 1) return depthwise_bwd_weight_f32(ctx, c, dw, x, dy);
-  if (winograd_fits(c, false)) return winograd_bwd_weight_f32(ctx, c, dw, x, dy);
+  if (winograd_fits(c)) return winograd_bwd_weight_f32(ctx, c, dw, x, dy);
   if (pointwise(c)) return pointwise_bwd_weight_f32(ctx, c, dw, x, dy);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   const int64_t pc = std::clamp<int64_t>((128 << 10) / CRS / 16 * 16, 16, 1024);

@@ -39,7 +39,7 @@ constexpr int64_t kWinoMinChannels = 16, kWinoMinProducts = 1024, kWinoMinOutput
 // rounding error: at most 3.9e-5 of the result's RMS against 2.7e-6 on
 // test/nn/conv_winograd.test.ts's shapes).
 constexpr int64_t kWino4MinSize = 12;
-bool winograd_fits(const Conv &c, bool forward);
+bool winograd_fits(const Conv &c);
 void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias);
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy);
 

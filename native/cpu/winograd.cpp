@@ -175,12 +175,11 @@ void weight_grad_transform(const float *s, int64_t st, int n, float *o) {
 
 }  // namespace
 
-bool winograd_fits(const Conv &c, bool forward) {
+bool winograd_fits(const Conv &c) {
   // KILN_CONV_WINOGRAD=0 keeps the implicit GEMM (for benchmarking one against the other in one
   // run); =2 keeps Winograd but only F(2x2, 3x3) (forward_tile), whose error is the smaller.
   const char *env = std::getenv("KILN_CONV_WINOGRAD");
   if (env && env[0] == '0') return false;
-  // The same rule for the forward and the weight gradient (`forward` no longer matters).
   return c.R == 3 && c.S == 3 && c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.Cg() >= kWinoMinChannels &&
          c.Kg() >= kWinoMinChannels && c.Cg() * c.Kg() >= kWinoMinProducts && c.N * c.OH * c.OW >= kWinoMinOutputs;
 }
