@@ -1,19 +1,12 @@
 // Prints a hash of the convolution and pooling kernels' results (forward and both gradients on
 // shapes that take every path: image-parallel and GEMM-threaded, 1x1, depthwise, strided col2im,
 // weight-gradient image blocks), for comparing runs under different KILN_NUM_THREADS.
-import { createHash } from 'crypto';
 import * as kiln from '../../ts/index';
+import { ResultHash } from './result_hash';
 
 const F = kiln.nn.functional;
-const h = createHash('sha256');
-const parts: Record<string, string> = {};
-const add = (name: string, t: kiln.Tensor | null) => {
-  const c = t!.contiguous();
-  const bytes = Buffer.from(c.data().buffer, c.data().byteOffset, c.data().byteLength);
-  h.update(name);
-  h.update(bytes);
-  parts[name] = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-};
+const hash = new ResultHash();
+const add = (name: string, t: kiln.Tensor | null) => hash.add(name, t!);
 kiln.manualSeed(99);
 const cases: [string, number[], number[], Parameters<typeof F.conv2d>[3]][] = [
   ['3x3 N8', [8, 16, 15, 14], [24, 16, 3, 3], { padding: 1 }],
@@ -39,4 +32,4 @@ const p = kiln.randn([4, 6, 17, 15]);
 add('maxPool2d', F.maxPool2d(p, 3, { stride: 2, padding: 1 }));
 add('avgPool2d', F.avgPool2d(p, 3, { stride: 2, padding: 1, ceilMode: true }));
 add('adaptiveAvgPool2d', F.adaptiveAvgPool2d(p, [4, 5]));
-console.log(JSON.stringify({ threads: kiln.info().numThreads, hash: h.digest('hex'), parts }));
+hash.print();

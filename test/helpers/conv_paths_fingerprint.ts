@@ -1,8 +1,8 @@
 // Prints a hash of the float32 convolution paths added for speed (depthwise plane kernels with
 // strides, dilation, multipliers and 5x5 taps; 1x1 weight gradients read in place, with groups and
 // uneven image blocks), forward and all three gradients, for comparing KILN_NUM_THREADS runs.
-import { createHash } from 'crypto';
 import * as kiln from '../../ts/index';
+import { ResultHash } from './result_hash';
 
 /** Shapes: input [N, C, H, W], weight [K, C / groups, R, S], and conv2d's options. */
 export const CONV_PATH_CASES: [string, number[], number[], Parameters<typeof kiln.nn.functional.conv2d>[3]][] = [
@@ -41,16 +41,7 @@ export function convPathResults(
 }
 
 if (require.main === module) {
-  const h = createHash('sha256');
-  const parts: Record<string, string> = {};
-  CONV_PATH_CASES.forEach(([name, xs, ws, o], i) => {
-    for (const [k, t] of Object.entries(convPathResults(xs, ws, o, 100 + i, 'float32'))) {
-      const c = t.contiguous();
-      const bytes = Buffer.from(c.data().buffer, c.data().byteOffset, c.data().byteLength);
-      h.update(`${name} ${k}`);
-      h.update(bytes);
-      parts[`${name} ${k}`] = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-    }
-  });
-  console.log(JSON.stringify({ threads: kiln.info().numThreads, hash: h.digest('hex'), parts }));
+  const hash = new ResultHash();
+  CONV_PATH_CASES.forEach(([name, xs, ws, o], i) => hash.addAll(name, convPathResults(xs, ws, o, 100 + i, 'float32')));
+  hash.print();
 }

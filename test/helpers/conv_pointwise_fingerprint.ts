@@ -1,10 +1,10 @@
-// Prints a hash of the float32 1x1 convolution path (native/cpu/conv.cpp: pointwise_fwd_f32 for the
+// Prints a hash of the float32 1x1 convolution path (native/cpu/conv_pointwise.cpp: pointwise_fwd_f32 for the
 // forward and, transposed, the input gradient; the in-place weight gradient), forward and all three
 // gradients, on shapes with partial register tiles, a K block split, groups and one image, for
 // comparing KILN_NUM_THREADS runs.
-import { createHash } from 'crypto';
 import * as kiln from '../../ts/index';
 import { convPathResults } from './conv_paths_fingerprint';
+import { ResultHash } from './result_hash';
 
 /** Shapes: input [N, C, H, W], weight [K, C / groups, R, S], and conv2d's options. */
 export const CONV_POINTWISE_CASES: [string, number[], number[], Parameters<typeof kiln.nn.functional.conv2d>[3]][] = [
@@ -19,16 +19,9 @@ export const CONV_POINTWISE_CASES: [string, number[], number[], Parameters<typeo
 ];
 
 if (require.main === module) {
-  const h = createHash('sha256');
-  const parts: Record<string, string> = {};
-  CONV_POINTWISE_CASES.forEach(([name, xs, ws, o], i) => {
-    for (const [k, t] of Object.entries(convPathResults(xs, ws, o, 300 + i, 'float32'))) {
-      const c = t.contiguous();
-      const bytes = Buffer.from(c.data().buffer, c.data().byteOffset, c.data().byteLength);
-      h.update(`${name} ${k}`);
-      h.update(bytes);
-      parts[`${name} ${k}`] = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-    }
-  });
-  console.log(JSON.stringify({ threads: kiln.info().numThreads, hash: h.digest('hex'), parts }));
+  const hash = new ResultHash();
+  CONV_POINTWISE_CASES.forEach(([name, xs, ws, o], i) =>
+    hash.addAll(name, convPathResults(xs, ws, o, 300 + i, 'float32')),
+  );
+  hash.print();
 }

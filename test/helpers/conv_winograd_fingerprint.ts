@@ -3,9 +3,9 @@
 // output is at least 12 wide and high (conv.h: kWino4MinSize), F(2x2) below, their forward and
 // gradients in float32 or float64, and, run as a script, a hash of the float32 results for
 // comparing KILN_NUM_THREADS runs.
-import { createHash } from 'crypto';
 import * as kiln from '../../ts/index';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../../ts/ops/conv';
+import { ResultHash } from './result_hash';
 
 /** Input [N, C, H, W], weight [K, C / groups, 3, 3], padding, groups, bias, output size. */
 export interface WinogradCase {
@@ -66,16 +66,7 @@ export function winogradResults(
 }
 
 if (require.main === module) {
-  const h = createHash('sha256');
-  const parts: Record<string, string> = {};
-  WINOGRAD_CASES.forEach((c, i) => {
-    for (const [k, t] of Object.entries(winogradResults(c, 300 + i, 'float32'))) {
-      const d = t.contiguous().data();
-      const bytes = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-      h.update(`${c.name} ${k}`);
-      h.update(bytes);
-      parts[`${c.name} ${k}`] = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-    }
-  });
-  console.log(JSON.stringify({ threads: kiln.info().numThreads, hash: h.digest('hex'), parts }));
+  const hash = new ResultHash();
+  WINOGRAD_CASES.forEach((c, i) => hash.addAll(c.name, winogradResults(c, 300 + i, 'float32')));
+  hash.print();
 }

@@ -1,17 +1,10 @@
 // Prints a hash of several results (big reductions, matmul, random draws, elementwise), for
 // comparing runs under different KILN_NUM_THREADS / KILN_ISA settings.
-import { createHash } from 'crypto';
 import * as kiln from '../../ts/index';
+import { ResultHash } from './result_hash';
 
-const h = createHash('sha256');
-const parts: Record<string, string> = {};
-const add = (name: string, t: kiln.Tensor) => {
-  const c = t.contiguous();
-  const bytes = Buffer.from(c.data().buffer, c.data().byteOffset, c.data().byteLength);
-  h.update(name);
-  h.update(bytes);
-  parts[name] = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-};
+const hash = new ResultHash();
+const add = (name: string, t: kiln.Tensor) => hash.add(name, t);
 kiln.manualSeed(1234);
 const x = kiln.randn([3, 1 << 18]);
 add('randn', x);
@@ -41,4 +34,4 @@ add('gemv dots', kiln.randn([1, 3000]).matmul(kiln.randn([2100, 3000]).t()));
 add('gemm bfloat16', big.to('bfloat16').matmul(w.t().to('bfloat16')));
 add('gemm float16', big.to('float16').matmul(w.t().to('float16')));
 add('gemv N=1', kiln.randn([2100, 3000]).matmul(kiln.randn([3000, 1])));
-console.log(JSON.stringify({ threads: kiln.info().numThreads, isa: kiln.info().isa, hash: h.digest('hex'), parts }));
+hash.print({ isa: kiln.info().isa });
