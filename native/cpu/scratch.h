@@ -1,4 +1,4 @@
-// Per-thread scratch for the convolution paths (conv.cpp, winograd.cpp): a 64-byte aligned float
+// Per-thread scratch for the convolution paths (conv.cpp, conv_pointwise.cpp, winograd.cpp): a 64-byte aligned float
 // buffer, grown on demand and kept for the next call. The alignment matters: the GEMM register
 // tiles read packed panels in whole vectors, which a malloc'd base (16 bytes) could make split two
 // cache lines each.

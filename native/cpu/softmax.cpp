@@ -6,7 +6,6 @@
 // Each output row depends only on its own input row, so any thread count gives the same bits.
 // Bench: `npx tsx ts/bench/cli.ts softmax`.
 #include <cmath>
-#include <initializer_list>
 
 #include "cpu_ops.h"
 #include "prefetch.h"
@@ -58,13 +57,11 @@ bool contiguous(const kiln_tensor &t) {
 }
 
 // Runs body(b, n, stride, cols, ahead) over the geometry's pieces: each piece is one row (inner == 1)
-// or a strip of up to kStrip columns of one [n, inner] block, at element offset b. Rows (inner == 1)
-// prefetch the next row of each operand in `pre` (element size `es`) before the body; `ahead`, for
-// rows, is the offset in elements to a later row, for bodies that prefetch as they compute
+// or a strip of up to kStrip columns of one [n, inner] block, at element offset b. `ahead`, for
+// rows of elements of `es` bytes, is the offset in elements to the later row the body prefetches
 // (prefetch.h row_ahead; 0: none, as for strips).
 template <class Body>
-void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, std::initializer_list<const void *> pre = {},
-                int64_t es = 4) {
+void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, int64_t es = 4) {
   if (g.n == 0 || g.outer * g.inner == 0) return;
   const int64_t strips = g.inner == 1 ? 1 : (g.inner + kStrip - 1) / kStrip;
   const int64_t pieces = g.outer * strips, per = g.n * (g.inner == 1 ? 1 : kStrip);
@@ -73,8 +70,6 @@ void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, std::ini
     for (int64_t p = p0; p < p1; p++) {
       const int64_t q = p / strips, j = (p % strips) * kStrip;
       const int64_t cols = g.inner == 1 ? 1 : (g.inner - j < kStrip ? g.inner - j : kStrip);
-      if (g.inner == 1 && p + 1 < p1)
-        for (const void *base : pre) prefetch_bytes((const char *)base + (p + 1) * g.n * es, g.n * es);
       body(q * g.n * g.inner + j, g.n, g.inner, cols, g.inner == 1 ? row_ahead(p, p1, g.n, es) : 0);
     }
     stream_fence();  // the rows may have streamed their output
@@ -103,13 +98,13 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
     const RowKernels &k = isa_kernels(ctx->isa)->rows;
     float *o = (float *)out.data;
     const float *x = (const float *)in.data;
-    // The forward keeps the next row's burst: spread over its exp pass, one row (or four) ahead,
-    // it was 5-20% slower ([16384, 1024], 2 threads); the backward's two operands gain from it.
-    for_pieces(ctx, g,
-               [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t) {
-                 k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
-               },
-               {x});
+    // The forward asks for the next row in one burst before the row: spread over its exp pass, one
+    // row (or four) ahead, it was 5-20% slower ([16384, 1024], 2 threads); the backward's two
+    // operands gain from the spread.
+    for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t ahead) {
+      if (ahead) prefetch_bytes(x + b + n, n * (int64_t)sizeof(float));
+      k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
+    });
   } else {
     double *o = (double *)out.data;
     const double *x = (const double *)in.data;

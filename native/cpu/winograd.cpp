@@ -28,9 +28,6 @@
 // default side by side).
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include "conv.h"
@@ -65,6 +62,22 @@ void tile_runs(int64_t t0, int64_t t1, int64_t TW, int64_t cap, const Fn &f) {
     f(t, ti, tj, n);
     t += n;
   }
+}
+
+// f(n, t0, t1, o) for tiles [a, e) of the images' grids laid end to end (T tiles each): image n's
+// tiles [t0, t1) of its own grid, at o = n T + t0 - base (their offset in a block starting at base).
+template <class Fn>
+void image_pieces(int64_t a, int64_t e, int64_t T, int64_t base, const Fn &f) {
+  for (int64_t n = a / T; n * T < e; n++) {
+    const int64_t t0 = std::max(a, n * T) - n * T, t1 = std::min(e, (n + 1) * T) - n * T;
+    f(n, t0, t1, n * T + t0 - base);
+  }
+}
+
+// KILN_CONV_WINOGRAD's first character ('0': Winograd off, '2': F(2x2) only), or 0 when unset.
+char winograd_setting() {
+  const char *env = std::getenv("KILN_CONV_WINOGRAD");
+  return env ? env[0] : 0;
 }
 
 // Asks for rows [r0, r1) of a plane `w` floats wide ahead of use: the transforms read a few rows of
@@ -121,8 +134,7 @@ void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv 
 // The forward's tile size: 4 (F(4x4, 3x3)) on outputs at least kWino4MinSize wide and high, else
 // 2; KILN_CONV_WINOGRAD=2 asks for F(2x2, 3x3) only.
 int64_t forward_tile(const Conv &c) {
-  const char *env = std::getenv("KILN_CONV_WINOGRAD");
-  if (env && env[0] == '2') return 2;
+  if (winograd_setting() == '2') return 2;
   return c.OH >= kWino4MinSize && c.OW >= kWino4MinSize ? 4 : 2;
 }
 
@@ -178,8 +190,7 @@ void weight_grad_transform(const float *s, int64_t st, int n, float *o) {
 bool winograd_fits(const Conv &c) {
   // KILN_CONV_WINOGRAD=0 keeps the implicit GEMM (for benchmarking one against the other in one
   // run); =2 keeps Winograd but only F(2x2, 3x3) (forward_tile), whose error is the smaller.
-  const char *env = std::getenv("KILN_CONV_WINOGRAD");
-  if (env && env[0] == '0') return false;
+  if (winograd_setting() == '0') return false;
   return c.R == 3 && c.S == 3 && c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.Cg() >= kWinoMinChannels &&
          c.Kg() >= kWinoMinChannels && c.Cg() * c.Kg() >= kWinoMinProducts && c.N * c.OH * c.OW >= kWinoMinOutputs;
 }
@@ -220,13 +231,7 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
     for (int64_t b = b0; b < b1; b++) {
       const int64_t g = b / nblk, q0 = b % nblk * nt, q1 = std::min(NT, q0 + nt);
       const int64_t P = (q1 - q0 + nr - 1) / nr, ld = P * nr;
-      // f(n, t0, t1, o): the tiles [t0, t1) of image n among the block's [a, e), at block offset o.
-      auto pieces = [&](int64_t a, int64_t e, const auto &f) {
-        for (int64_t n = a / T; n * T < e; n++) {
-          const int64_t t0 = std::max(a, n * T) - n * T, t1 = std::min(e, (n + 1) * T) - n * T;
-          f(n, t0, t1, n * T + t0 - q0);
-        }
-      };
+      auto pieces = [&](int64_t a, int64_t e, const auto &f) { image_pieces(a, e, T, q0, f); };  // at block offsets
       // V[e][panel][c][vr]: rows of nr tiles and 16 floats of slack, which take the transform's
       // spill (a panel can hold the tiles of two images, and the second's spill past a row's end
       // must not land on the first's, written before it); a cache line between the e, so that the
@@ -312,15 +317,8 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
         // group's first, which writes its partial).
         if (q0 >= NT) break;
         float *DY = tl_m.get((size_t)(E * des)), *XV = tl_v.get((size_t)(E * xes));
-        // f(n, t0, t1, o): the chunk's tiles of image n, [t0, t1), at offset o of the chunk's rows.
-        auto pieces = [&](const auto &f) {
-          for (int64_t n = q0 / T; n * T < q1; n++) {
-            const int64_t t0 = std::max(q0, n * T) - n * T, t1 = std::min(q1, (n + 1) * T) - n * T;
-            f(n, t0, t1, n * T + t0 - q0);
-          }
-        };
         for (int64_t g = 0; g < c.G; g++) {
-          pieces([&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
+          image_pieces(q0, q1, T, q0, [&](int64_t n, int64_t t0, int64_t t1, int64_t o) {
             for (int64_t k = 0; k < Kg; k++) {
               const float *plane = dy + (n * c.K + g * Kg + k) * c.OH * c.OW;
               if (k + kWinoAhead < Kg)
