@@ -158,10 +158,7 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
                    const int64_t gr = t / cr, ch0 = t % cr * 16, ch1 = std::min(Cg, ch0 + 16);
                    float *p = parts + (gr * Cg + ch0) * Kg;
                    const int64_t len = (ch1 - ch0) * Kg;
-                   for (int64_t b = 1; b < nb; b++) {
-                     const float *q = p + b * total;
-                     for (int64_t j = 0; j < len; j++) p[j] += q[j];
-                   }
+                   for (int64_t b = 1; b < nb; b++) isa_kernels(ctx->isa)->add_f32(p, p + b * total, len);
                    for (int64_t k = 0; k < Kg; k++)
                      for (int64_t ch = ch0; ch < ch1; ch++) dw[(gr * Kg + k) * Cg + ch] = p[(ch - ch0) * Kg + k];
                  }
