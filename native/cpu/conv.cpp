@@ -388,8 +388,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
   // partials would pass kConvPartialBytes (one at C512 3x3: the GEMMs then split instead). The
   // partials are kept by the calling thread: fresh pages for 8 x 9 MiB of them each call made
   // C512 7x7 3x3's weight gradient 219 ms, 20x its products.
-  const int64_t nb =
-      std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, kConvPartialBytes / (total * (int64_t)sizeof(float))}));
+  const int64_t nb = conv_weight_blocks(c, total);
   float *const parts = nb > 1 ? tl_parts.get((size_t)(nb * total)) : nullptr;
   GemmGeometry g;
   g.M = Kg, g.N = CRS;

@@ -1,6 +1,7 @@
 // Convolution geometry shared by conv.cpp's kernels, and the direct-loop references: the float64
 // path (gradient checks) and what the float32 fast paths compute.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 #include "../core/thread_pool.h"
@@ -21,6 +22,11 @@ struct Conv {
 // Image blocks of the weight gradient: partial sums per block, added in block order; at most
 // kConvPartialBytes of partials (fewer blocks past it).
 constexpr int64_t kConvWeightBlocks = 8, kConvPartialBytes = 16 << 20;
+// The weight gradient's image blocks for c, whose dW has `total` floats: from the shape alone.
+inline int64_t conv_weight_blocks(const Conv &c, int64_t total) {
+  const int64_t by_bytes = kConvPartialBytes / (total * (int64_t)sizeof(float));
+  return std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, by_bytes}));
+}
 
 // Winograd (winograd.cpp): float32 3x3, stride 1, dilation 1, with at least kWinoMinChannels input
 // and output channels per group and their product at least kWinoMinProducts (one thread, implicit

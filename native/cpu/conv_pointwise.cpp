@@ -119,8 +119,7 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   const int64_t kc_max = std::max<int64_t>(16, kPointwisePanelBytes / (nr * (int64_t)sizeof(float)));
   const int64_t nkb = (P + kc_max - 1) / kc_max, kc = (P + nkb - 1) / nkb;
   const int64_t qg = std::clamp<int64_t>(kPointwisePanelBytes / (kc * nr * (int64_t)sizeof(float)), 1, nq);
-  const int64_t nb =
-      std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, kConvPartialBytes / (total * (int64_t)sizeof(float))}));
+  const int64_t nb = conv_weight_blocks(c, total);
   const int64_t runs = std::min<int64_t>(ns, nb >= 2 * threads_of(ctx) ? 1 : 2 * threads_of(ctx));
   // parts[b * total + gr * Cg * Kg + ch * Kg + k]: block b's dW_gr^T.
   float *const parts = tl_parts.get((size_t)(nb * total));
