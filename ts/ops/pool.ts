@@ -2,8 +2,8 @@
  * The pooling kernels (native/cpu/pool.cpp) as ops with autograd: max pooling with indices (its
  * gradient the max_pool2d_backward kernel: the scatter-add by the indices, summed per input element
  * in output order, so the bits are the same on every device and run), average and adaptive average
- * pooling with their backward kernels (each the other's gradient: both are linear). The output size is given, so
- * ceil mode is the caller's (nn/layers/conv.ts) business.
+ * pooling with their backward kernels (each the other's gradient: both are linear). The output size
+ * is given, so ceil mode is the caller's (nn/layers/conv.ts) business.
  */
 import { record } from '../autograd/node';
 import { runKernel } from '../dispatch';
