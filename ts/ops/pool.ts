@@ -63,17 +63,22 @@ const dtOf = (x: Tensor) => ({
   run: x.dtype === 'float64' ? ('float64' as const) : ('float32' as const),
 });
 
-/** Max over each window of x [N, C, H, W] into outSize, with the flat (h * W + w) index of each maximum. */
-export function maxPool2dWithIndices(x: Tensor, geo: MaxPoolGeometry, outSize: Pair): [Tensor, Tensor] {
-  const op = 'max_pool2d';
-  checkInput(op, x);
+/** Max pooling's geometry and the other side's size (named as in the errors), checked. */
+function checkMaxPool(op: string, geo: MaxPoolGeometry, [name, size]: [string, Pair]): void {
   checkPairs(op, [
     ['kernel', geo.kernel, 1],
     ['stride', geo.stride, 1],
     ['padding', geo.padding, 0],
     ['dilation', geo.dilation, 1],
-    ['outSize', outSize, 1],
+    [name, size, 1],
   ]);
+}
+
+/** Max over each window of x [N, C, H, W] into outSize, with the flat (h * W + w) index of each maximum. */
+export function maxPool2dWithIndices(x: Tensor, geo: MaxPoolGeometry, outSize: Pair): [Tensor, Tensor] {
+  const op = 'max_pool2d';
+  checkInput(op, x);
+  checkMaxPool(op, geo, ['outSize', outSize]);
   const [N, C, H, W] = x._shape;
   const dt = dtOf(x);
   const xi = kernelInput(x, dt.run);
@@ -104,13 +109,7 @@ export function maxPool2dBackward(gy: Tensor, idx: Tensor, geo: MaxPoolGeometry,
   const op = 'max_pool2d_backward';
   checkInput(op, gy, 'grad_output');
   checkTensor(idx, op, 'indices');
-  checkPairs(op, [
-    ['kernel', geo.kernel, 1],
-    ['stride', geo.stride, 1],
-    ['padding', geo.padding, 0],
-    ['dilation', geo.dilation, 1],
-    ['inputSize', inputSize, 1],
-  ]);
+  checkMaxPool(op, geo, ['inputSize', inputSize]);
   if (idx.dtype !== 'int64') throw new KilnError('ERR_DTYPE', `${op}: indices must be int64, got ${idx.dtype}`);
   if (idx._shape.join() !== gy._shape.join())
     throw new KilnError(
