@@ -80,6 +80,8 @@ export {
   isinf,
   isnan,
 } from './ops/composite';
+export { any, all, isclose, allclose, equal } from './ops/logical';
+export type { CloseOptions } from './ops/logical';
 export * as nn from './nn/index';
 
 import * as engine from './autograd/engine';

@@ -10,6 +10,7 @@ import { emptyLike, fullLike, onesLike, zerosLike } from './creation';
 import { cat, gather, pad, scatter, scatterAdd, where } from './ops/indexing';
 import type { TensorLike } from './ops/kinds';
 import { matmul } from './ops/linalg';
+import { all, allclose, any, equal, isclose } from './ops/logical';
 import { addmm, addmm_, bmm } from './ops/linear';
 import * as M from './ops/movement';
 import { bernoulli, normal_, uniform_ } from './ops/random';
@@ -104,6 +105,11 @@ const methods: Impls = {
   logsumexp: C.logsumexp,
   max: C.max,
   min: C.min,
+  any,
+  all,
+  isclose,
+  allclose,
+  equal,
 
   matmul,
   bmm,

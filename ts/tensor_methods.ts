@@ -9,6 +9,7 @@ import type { Device } from './device';
 import type { DType } from './dtype';
 import type { VarOptions } from './ops/composite';
 import type { AddmmOptions } from './ops/linear';
+import type { CloseOptions } from './ops/logical';
 import type { Generator } from './ops/random';
 import type { Tensor } from './tensor';
 
@@ -99,6 +100,14 @@ export interface TensorMethods {
   max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   min(): Tensor;
   min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  /** true where any element over dims (all by default) is non-zero; bool */ any(dim?: Dims, keepdim?: boolean): Tensor;
+  /** true where every element over dims (all by default) is non-zero; bool */ all(
+    dim?: Dims,
+    keepdim?: boolean,
+  ): Tensor;
+  /** |a - b| <= atol + rtol |b| elementwise; bool */ isclose(other: Tensor, opts?: CloseOptions): Tensor;
+  allclose(other: Tensor, opts?: CloseOptions): boolean;
+  /** same shape and values */ equal(other: Tensor): boolean;
 
   /** matrix product with batch broadcasting */ matmul(other: Tensor): Tensor;
   /** batched matrix product of 3-d tensors, no broadcasting */ bmm(mat2: Tensor): Tensor;
