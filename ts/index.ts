@@ -65,6 +65,7 @@ export {
   std,
   logsumexp,
   clamp,
+  clamp as clip,
   relu,
   square,
   softmax,
@@ -81,6 +82,11 @@ export {
   isnan,
 } from './ops/composite';
 export { any, all, isclose, allclose, equal } from './ops/logical';
+export { flip, roll, tile, tril, triu, unbind, outer, diag, trace } from './ops/rearrange';
+export { lerp, addcmul, addcdiv } from './ops/arith';
+export type { ValueOption } from './ops/arith';
+export { norm } from './ops/vector_norm';
+export type { NormOrder } from './ops/vector_norm';
 export type { CloseOptions } from './ops/logical';
 export * as nn from './nn/index';
 

@@ -11,6 +11,9 @@ import { cat, gather, pad, scatter, scatterAdd, where } from './ops/indexing';
 import type { TensorLike } from './ops/kinds';
 import { matmul } from './ops/linalg';
 import { all, allclose, any, equal, isclose } from './ops/logical';
+import { addcdiv, addcmul, lerp } from './ops/arith';
+import { diag, flip, outer, repeat, roll, tile, trace, tril, triu, unbind } from './ops/rearrange';
+import { norm } from './ops/vector_norm';
 import { addmm, addmm_, bmm } from './ops/linear';
 import * as M from './ops/movement';
 import { bernoulli, normal_, uniform_ } from './ops/random';
@@ -110,6 +113,20 @@ const methods: Impls = {
   isclose,
   allclose,
   equal,
+  norm,
+  flip,
+  roll,
+  repeat,
+  tile,
+  tril,
+  triu,
+  unbind,
+  outer,
+  diag,
+  trace,
+  lerp,
+  addcmul,
+  addcdiv,
 
   matmul,
   bmm,
@@ -160,6 +177,7 @@ const methods: Impls = {
   bool: (x: Tensor): Tensor => to(x, 'bool'),
 
   clamp: C.clamp,
+  clip: C.clamp,
   relu: C.relu,
   relu_: (x: Tensor): Tensor => T.maximum.inplace(x, 0),
   clamp_: (x: Tensor, min?: number | null, max?: number | null): Tensor => {

@@ -9,7 +9,9 @@ import type { Device } from './device';
 import type { DType } from './dtype';
 import type { VarOptions } from './ops/composite';
 import type { AddmmOptions } from './ops/linear';
+import type { ValueOption } from './ops/arith';
 import type { CloseOptions } from './ops/logical';
+import type { NormOrder } from './ops/vector_norm';
 import type { Generator } from './ops/random';
 import type { Tensor } from './tensor';
 
@@ -108,6 +110,23 @@ export interface TensorMethods {
   /** |a - b| <= atol + rtol |b| elementwise; bool */ isclose(other: Tensor, opts?: CloseOptions): Tensor;
   allclose(other: Tensor, opts?: CloseOptions): boolean;
   /** same shape and values */ equal(other: Tensor): boolean;
+  /** vector p-norm over dims (all by default); p = 2 ('fro'), 1, Infinity, -Infinity, 0 or any p > 0 */
+  norm(p?: NormOrder, dim?: Dims | null, keepdim?: boolean): Tensor;
+
+  /** reversed along dims (a copy) */ flip(dims: number | number[]): Tensor;
+  /** shifted along dims, wrapping around (flattened without dims) */
+  roll(shifts: number | number[], dims?: number | number[]): Tensor;
+  /** repeated sizes[i] times along dim i (sizes may add leading dims) */ repeat(sizes: number | number[]): Tensor;
+  /** as repeat, missing leading sizes taken as 1 */ tile(reps: number | number[]): Tensor;
+  /** lower triangle of the last two dims (j - i <= diagonal) */ tril(diagonal?: number): Tensor;
+  /** upper triangle of the last two dims (j - i >= diagonal) */ triu(diagonal?: number): Tensor;
+  /** the slices along dim */ unbind(dim?: number): Tensor[];
+  /** a[i] b[j] of two 1-d tensors */ outer(vec2: Tensor): Tensor;
+  /** 1-d: a matrix with it on a diagonal; 2-d: a diagonal */ diag(diagonal?: number): Tensor;
+  /** sum of a 2-d tensor's diagonal */ trace(): Tensor;
+  /** self + weight (end - self) */ lerp(end: Tensor, weight: TensorLike): Tensor;
+  /** self + value t1 t2 */ addcmul(t1: Tensor, t2: Tensor, opts?: ValueOption): Tensor;
+  /** self + value t1 / t2 */ addcdiv(t1: Tensor, t2: Tensor, opts?: ValueOption): Tensor;
 
   /** matrix product with batch broadcasting */ matmul(other: Tensor): Tensor;
   /** batched matrix product of 3-d tensors, no broadcasting */ bmm(mat2: Tensor): Tensor;
@@ -170,6 +189,7 @@ export interface TensorMethods {
   bool(): Tensor;
 
   clamp(min?: TensorLike | null, max?: TensorLike | null): Tensor;
+  /** clamp's other name */ clip(min?: TensorLike | null, max?: TensorLike | null): Tensor;
   clampMin(min: TensorLike): Tensor;
   clampMax(max: TensorLike): Tensor;
   relu(): Tensor;

@@ -1,7 +1,8 @@
 // Shared assertions: compare a kiln tensor with a reference (shape, then values within a
 // tolerance scaled to the dtype's epsilon and the value's magnitude).
+import * as assert from 'uvu/assert';
 import type { DType } from '../../ts/dtype';
-import type { Tensor } from '../../ts/index';
+import { KilnError, type Tensor } from '../../ts/index';
 import type { RefValue } from '../../ts/ops/row';
 
 export const EPS: Record<DType, number> = {
@@ -31,4 +32,17 @@ export function mismatch(got: Tensor, want: RefValue, tolUlps = 4): string | nul
     if (!(Math.abs(a - b) <= tol)) return `element ${i}: got ${a}, want ${b} (tolerance ${tol})`;
   }
   return null;
+}
+
+/** Asserts that fn throws a KilnError with `code` and a message worth reading. */
+export function throwsCode(fn: () => unknown, code: string, label: string): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, KilnError, `${label}: threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+    assert.is((e as KilnError).code, code, `${label}: ${(e as Error).message}`);
+    assert.ok((e as Error).message.length > 10, `${label}: message too short`);
+    return;
+  }
+  assert.unreachable(`${label}: did not throw ${code}`);
 }

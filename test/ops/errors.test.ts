@@ -4,18 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 import { ROWS } from '../../ts/ops/table';
-
-function throwsCode(fn: () => unknown, code: string, label: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, kiln.KilnError, `${label}: threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
-    assert.is((e as kiln.KilnError).code, code, `${label}: ${(e as Error).message}`);
-    assert.ok((e as Error).message.length > 10, `${label}: message too short`);
-    return;
-  }
-  assert.unreachable(`${label}: did not throw ${code}`);
-}
+import { throwsCode } from '../helpers/compare';
 
 for (const row of ROWS)
   test(`${row.name} rejects bad inputs with documented codes`, () => {
