@@ -193,11 +193,28 @@ struct DepthwiseTaps {
   }
 };
 
+// The stride-1 kernel that reads each plane unpadded (ConvKernels::depthwise_s1_f32): 3x3 and 5x5,
+// dilation 1, padding narrower than the window.
+bool depthwise_s1(const Conv &c) {
+  return c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.R == c.S && (c.R == 3 || c.R == 5) && c.ph >= 0 &&
+         c.ph < c.R && c.pw >= 0 && c.pw < c.S;
+}
+
 void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const Padding pd = padding_of(c);
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * RS));
+  if (depthwise_s1(c)) {
+    parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; t++) {
+        const int64_t n = t / c.K, k = t % c.K;
+        ck.depthwise_s1_f32(y + t * P, x + (n * c.C + k / mult) * c.H * c.W, w + k * RS, (int)c.R, c.H, c.W, (int)c.ph,
+                            (int)c.pw, c.OH, c.OW, bias ? bias[k] : 0.0f);
+      }
+    });
+    return;
+  }
   // A column stride above 1 computes every column (same sums per kept element) into this
   // thread's scratch and keeps every sw-th: cheaper than gathering each tap's columns.
   Conv c1 = c;

@@ -122,6 +122,12 @@ struct ConvKernels {
   // oh < OH, in the order t, then oh.
   void (*depthwise_scatter_f32)(float *dx, const int64_t *toff, const float *w, int nt, int64_t step, const float *g,
                                 int64_t gs, int64_t n, int64_t OH);
+  // Stride-1, dilation-1 R x R depthwise forward over one unpadded H x W plane padded by ph rows and
+  // pw columns (0 <= ph, pw < R): y[oh * OW + ow] = bias + sum over (r, s) in order of
+  // w[r * R + s] * x[oh + r - ph][ow + s - pw] (zero outside the plane). R = 3 or 5; false
+  // (nothing written) otherwise.
+  bool (*depthwise_s1_f32)(float *y, const float *x, const float *w, int R, int64_t H, int64_t W, int ph, int pw,
+                           int64_t OH, int64_t OW, float bias);
   // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
   // of tile t at e * es + t. Input patches: dst = B^T d B, d[r][s] = rows[r][c0 + 2t + s] (zero
   // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each
