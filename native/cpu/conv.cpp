@@ -281,8 +281,15 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
     std::vector<float> lanes((size_t)((k1 - k0) * L), 0.0f);
     DepthwiseTaps tp(c);
+    const bool s1 = depthwise_s1(c) && c.R == 3;
     for (int64_t n = 0; n < c.N; n++)
       for (int64_t k = k0; k < k1; k++) {
+        if (s1) {
+          ck.depthwise_s1_bwd_weight_f32(lanes.data() + (k - k0) * L, dy + (n * c.K + k) * P,
+                                         x + (n * c.C + k / mult) * c.H * c.W, 3, c.H, c.W, (int)c.ph, (int)c.pw, c.OH,
+                                         c.OW);
+          continue;
+        }
         tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
         ck.depthwise_bwd_weight_f32(lanes.data() + (k - k0) * L, dy + (n * c.K + k) * P, tp.tap.data(), (int)RS,
                                     tp.step, c.OH, c.OW);

@@ -128,6 +128,11 @@ struct ConvKernels {
   // (nothing written) otherwise.
   bool (*depthwise_s1_f32)(float *y, const float *x, const float *w, int R, int64_t H, int64_t W, int ph, int pw,
                            int64_t OH, int64_t OW, float bias);
+  // Its weight gradient over one plane pair, added into lane accumulators as depthwise_bwd_weight_f32
+  // adds them (lanes[t * kConvLanes + ow % W] for tap t = r * R + s; its own fixed order): R = 3;
+  // false (nothing added) otherwise.
+  bool (*depthwise_s1_bwd_weight_f32)(float *lanes, const float *dy, const float *x, int R, int64_t H, int64_t W,
+                                      int ph, int pw, int64_t OH, int64_t OW);
   // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
   // of tile t at e * es + t. Input patches: dst = B^T d B, d[r][s] = rows[r][c0 + 2t + s] (zero
   // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each
