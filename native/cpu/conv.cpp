@@ -13,10 +13,14 @@
 //     pack_f32), so no im2col buffer exists.
 //   float32 1x1, stride 1, unpadded (conv_pointwise.cpp): forward, grad input and grad weight read
 //     the image (or grad_out) in place, without the GEMM driver's packing of it.
-//   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
-//     taps into a padded copy of the plane: forward (a column stride computes stride-1 rows and
-//     keeps every sw-th column), weight gradient (vector lane accumulators per tap, per channel),
-//     and, for a stride or a channel multiplier, grad input added tap by tap into a padded plane.
+//   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc).
+//     Stride 1, dilation 1, 3x3 or 5x5 with padding inside the window (depthwise_s1): the forward
+//     (so also grad input at stride 1, below) and the 3x3 weight gradient read the plane unpadded,
+//     each input row loaded once per block of rows and its column shifts made in registers.
+//     Otherwise over taps into a padded copy of the plane: forward (a column stride computes
+//     stride-1 rows and keeps every sw-th column), weight gradient (vector lane accumulators per
+//     tap, per channel), and, for a stride or a channel multiplier, grad input added tap by tap
+//     into a padded plane.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
 //     roles swapped (a transposed convolution is a convolution; 1x1 reads the weight so in place);
 //     larger strides: a GEMM into a column buffer per chunk of pixels, then col2im into a padded
