@@ -210,11 +210,14 @@ void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * RS));
   if (depthwise_s1(c)) {
+    // One channel per input plane: output plane t reads input plane t, so runs of planes go in one
+    // call (the kernel's masks made once for them); a multiplier calls plane by plane.
     parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; t++) {
-        const int64_t n = t / c.K, k = t % c.K;
-        ck.depthwise_s1_f32(y + t * P, x + (n * c.C + k / mult) * c.H * c.W, w + k * RS, (int)c.R, c.H, c.W, (int)c.ph,
-                            (int)c.pw, c.OH, c.OW, bias ? bias[k] : 0.0f);
+      for (int64_t t = t0; t < t1;) {
+        const int64_t k = t % c.K, np = mult == 1 ? std::min(t1 - t, c.K - k) : 1;
+        ck.depthwise_s1_f32(y + t * P, x + (t / c.K * c.C + k / mult) * c.H * c.W, c.H * c.W, w + k * RS,
+                            bias ? bias + k : nullptr, np, (int)c.R, c.H, c.W, (int)c.ph, (int)c.pw, c.OH, c.OW);
+        t += np;
       }
     });
     return;
@@ -284,20 +287,27 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, L = RS * kConvLanes;
   parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
     std::vector<float> lanes((size_t)((k1 - k0) * L), 0.0f);
-    DepthwiseTaps tp(c);
     const bool s1 = depthwise_s1(c) && c.R == 3;
-    for (int64_t n = 0; n < c.N; n++)
+    DepthwiseTaps tp(c);
+    for (int64_t n = 0; n < c.N; n++) {
+      // One channel per input plane: this task's planes of image n go in one call.
+      if (s1 && mult == 1) {
+        ck.depthwise_s1_bwd_weight_f32(lanes.data(), L, dy + (n * c.K + k0) * P, x + (n * c.C + k0) * c.H * c.W,
+                                       c.H * c.W, k1 - k0, 3, c.H, c.W, (int)c.ph, (int)c.pw, c.OH, c.OW);
+        continue;
+      }
       for (int64_t k = k0; k < k1; k++) {
+        const float *xk = x + (n * c.C + k / mult) * c.H * c.W;
         if (s1) {
-          ck.depthwise_s1_bwd_weight_f32(lanes.data() + (k - k0) * L, dy + (n * c.K + k) * P,
-                                         x + (n * c.C + k / mult) * c.H * c.W, 3, c.H, c.W, (int)c.ph, (int)c.pw, c.OH,
-                                         c.OW);
+          ck.depthwise_s1_bwd_weight_f32(lanes.data() + (k - k0) * L, L, dy + (n * c.K + k) * P, xk, 0, 1, 3, c.H, c.W,
+                                         (int)c.ph, (int)c.pw, c.OH, c.OW);
           continue;
         }
-        tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
+        tp.point(ck, c, pd, xk);
         ck.depthwise_bwd_weight_f32(lanes.data() + (k - k0) * L, dy + (n * c.K + k) * P, tp.tap.data(), (int)RS,
                                     tp.step, c.OH, c.OW);
       }
+    }
     for (int64_t k = k0; k < k1; k++)
       for (int64_t i = 0; i < RS; i++) {
         const float *l = lanes.data() + (k - k0) * L + i * kConvLanes;
