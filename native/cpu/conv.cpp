@@ -15,7 +15,7 @@
 //     the image (or grad_out) in place, without the GEMM driver's packing of it.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc).
 //     Stride 1, dilation 1, 3x3 or 5x5 with padding inside the window (depthwise_s1): the forward
-//     (so also grad input at stride 1, below) and the 3x3 weight gradient read the plane unpadded,
+//     (so also grad input at stride 1, below) and the weight gradient read the plane unpadded,
 //     each input row loaded once per block of rows and its column shifts made in registers.
 //     Otherwise over taps into a padded copy of the plane: forward (a column stride computes
 //     stride-1 rows and keeps every sw-th column), weight gradient (vector lane accumulators per
@@ -287,20 +287,20 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, L = RS * kConvLanes;
   parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
     std::vector<float> lanes((size_t)((k1 - k0) * L), 0.0f);
-    const bool s1 = depthwise_s1(c) && c.R == 3;
+    const bool s1 = depthwise_s1(c);
     DepthwiseTaps tp(c);
     for (int64_t n = 0; n < c.N; n++) {
       // One channel per input plane: this task's planes of image n go in one call.
       if (s1 && mult == 1) {
         ck.depthwise_s1_bwd_weight_f32(lanes.data(), L, dy + (n * c.K + k0) * P, x + (n * c.C + k0) * c.H * c.W,
-                                       c.H * c.W, k1 - k0, 3, c.H, c.W, (int)c.ph, (int)c.pw, c.OH, c.OW);
+                                       c.H * c.W, k1 - k0, (int)c.R, c.H, c.W, (int)c.ph, (int)c.pw, c.OH, c.OW);
         continue;
       }
       for (int64_t k = k0; k < k1; k++) {
         const float *xk = x + (n * c.C + k / mult) * c.H * c.W;
         if (s1) {
-          ck.depthwise_s1_bwd_weight_f32(lanes.data() + (k - k0) * L, L, dy + (n * c.K + k) * P, xk, 0, 1, 3, c.H, c.W,
-                                         (int)c.ph, (int)c.pw, c.OH, c.OW);
+          ck.depthwise_s1_bwd_weight_f32(lanes.data() + (k - k0) * L, L, dy + (n * c.K + k) * P, xk, 0, 1, (int)c.R,
+                                         c.H, c.W, (int)c.ph, (int)c.pw, c.OH, c.OW);
           continue;
         }
         tp.point(ck, c, pd, xk);

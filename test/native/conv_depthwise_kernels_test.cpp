@@ -49,16 +49,16 @@ static int check(const char *name, const IsaKernels &K) {
                     }
                   worst = std::max(worst, std::fabs(s - y[p * P + oh * OW + ow]));
                 }
-            if (R == 3) {
+            {
               K.conv.depthwise_s1_bwd_weight_f32(lanes.data(), T * 16, dy.data(), x.data(), X, 2, R, H, Wd, ph, pw, OH,
                                                  OW);
               for (int p = 0; p < 2; p++)
-                for (int t = 0; t < 9; t++) {
+                for (int t = 0; t < T; t++) {
                   double s = 0, got = 0;
                   for (int q = 0; q < 16; q++) got += lanes[(p * T + t) * 16 + q];
                   for (int oh = 0; oh < OH; oh++)
                     for (int ow = 0; ow < OW; ow++) {
-                      const int i = oh + t / 3 - ph, j = ow + t % 3 - pw;
+                      const int i = oh + t / R - ph, j = ow + t % R - pw;
                       if (i >= 0 && i < H && j >= 0 && j < Wd)
                         s += (double)dy[p * P + oh * OW + ow] * x[p * X + i * Wd + j];
                     }

@@ -130,7 +130,7 @@ struct ConvKernels {
                            int64_t H, int64_t W, int ph, int pw, int64_t OH, int64_t OW);
   // Its weight gradient over np plane pairs (grad_out dy + p OH OW, input x + p xs), added into lane
   // accumulators lanes + p ls as depthwise_bwd_weight_f32 adds them (lanes[t * kConvLanes + ow % W]
-  // for tap t = r * R + s; its own fixed order): R = 3; false (nothing added) otherwise.
+  // for tap t = r * R + s; its own fixed order): R = 3 or 5; false (nothing added) otherwise.
   bool (*depthwise_s1_bwd_weight_f32)(float *lanes, int64_t ls, const float *dy, const float *x, int64_t xs, int64_t np,
                                       int R, int64_t H, int64_t W, int ph, int pw, int64_t OH, int64_t OW);
   // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
