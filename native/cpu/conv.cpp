@@ -13,10 +13,14 @@
 //     pack_f32), so no im2col buffer exists.
 //   float32 1x1, stride 1, unpadded (conv_pointwise.cpp): forward, grad input and grad weight read
 //     the image (or grad_out) in place, without the GEMM driver's packing of it.
-//   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc) over
-//     taps into a padded copy of the plane: forward (a column stride computes stride-1 rows and
-//     keeps every sw-th column), weight gradient (vector lane accumulators per tap, per channel),
-//     and, for a stride or a channel multiplier, grad input added tap by tap into a padded plane.
+//   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc).
+//     Stride 1, dilation 1, 3x3 or 5x5 with padding inside the window (depthwise_s1): the forward
+//     (so also grad input at stride 1, below) and the weight gradient read the plane unpadded,
+//     each input row loaded once per block of rows and its column shifts made in registers.
+//     Otherwise over taps into a padded copy of the plane: forward (a column stride computes
+//     stride-1 rows and keeps every sw-th column), weight gradient (vector lane accumulators per
+//     tap, per channel), and, for a stride or a channel multiplier, grad input added tap by tap
+//     into a padded plane.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
 //     roles swapped (a transposed convolution is a convolution; 1x1 reads the weight so in place);
 //     larger strides: a GEMM into a column buffer per chunk of pixels, then col2im into a padded
@@ -193,11 +197,31 @@ struct DepthwiseTaps {
   }
 };
 
+// The stride-1 kernel that reads each plane unpadded (ConvKernels::depthwise_s1_f32): 3x3 and 5x5,
+// dilation 1, padding narrower than the window.
+bool depthwise_s1(const Conv &c) {
+  return c.sh == 1 && c.sw == 1 && c.dh == 1 && c.dw == 1 && c.R == c.S && (c.R == 3 || c.R == 5) && c.ph >= 0 &&
+         c.ph < c.R && c.pw >= 0 && c.pw < c.S;
+}
+
 void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const Padding pd = padding_of(c);
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, P * RS));
+  if (depthwise_s1(c)) {
+    // One channel per input plane: output plane t reads input plane t, so runs of planes go in one
+    // call (the kernel's masks made once for them); a multiplier calls plane by plane.
+    parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1;) {
+        const int64_t k = t % c.K, np = mult == 1 ? std::min(t1 - t, c.K - k) : 1;
+        ck.depthwise_s1_f32(y + t * P, x + (t / c.K * c.C + k / mult) * c.H * c.W, c.H * c.W, w + k * RS,
+                            bias ? bias + k : nullptr, np, (int)c.R, c.H, c.W, (int)c.ph, (int)c.pw, c.OH, c.OW);
+        t += np;
+      }
+    });
+    return;
+  }
   // A column stride above 1 computes every column (same sums per kept element) into this
   // thread's scratch and keeps every sw-th: cheaper than gathering each tap's columns.
   Conv c1 = c;
@@ -263,13 +287,27 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, L = RS * kConvLanes;
   parallel_for(ctx->pool.get(), c.K, 1, [&](int64_t k0, int64_t k1) {
     std::vector<float> lanes((size_t)((k1 - k0) * L), 0.0f);
+    const bool s1 = depthwise_s1(c);
     DepthwiseTaps tp(c);
-    for (int64_t n = 0; n < c.N; n++)
+    for (int64_t n = 0; n < c.N; n++) {
+      // One channel per input plane: this task's planes of image n go in one call.
+      if (s1 && mult == 1) {
+        ck.depthwise_s1_bwd_weight_f32(lanes.data(), L, dy + (n * c.K + k0) * P, x + (n * c.C + k0) * c.H * c.W,
+                                       c.H * c.W, k1 - k0, (int)c.R, c.H, c.W, (int)c.ph, (int)c.pw, c.OH, c.OW);
+        continue;
+      }
       for (int64_t k = k0; k < k1; k++) {
-        tp.point(ck, c, pd, x + (n * c.C + k / mult) * c.H * c.W);
+        const float *xk = x + (n * c.C + k / mult) * c.H * c.W;
+        if (s1) {
+          ck.depthwise_s1_bwd_weight_f32(lanes.data() + (k - k0) * L, L, dy + (n * c.K + k) * P, xk, 0, 1, (int)c.R,
+                                         c.H, c.W, (int)c.ph, (int)c.pw, c.OH, c.OW);
+          continue;
+        }
+        tp.point(ck, c, pd, xk);
         ck.depthwise_bwd_weight_f32(lanes.data() + (k - k0) * L, dy + (n * c.K + k) * P, tp.tap.data(), (int)RS,
                                     tp.step, c.OH, c.OW);
       }
+    }
     for (int64_t k = k0; k < k1; k++)
       for (int64_t i = 0; i < RS; i++) {
         const float *l = lanes.data() + (k - k0) * L + i * kConvLanes;

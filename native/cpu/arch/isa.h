@@ -122,6 +122,17 @@ struct ConvKernels {
   // oh < OH, in the order t, then oh.
   void (*depthwise_scatter_f32)(float *dx, const int64_t *toff, const float *w, int nt, int64_t step, const float *g,
                                 int64_t gs, int64_t n, int64_t OH);
+  // Stride-1, dilation-1 R x R depthwise forward over np unpadded H x W planes x + p xs, each padded
+  // by ph rows and pw columns (0 <= ph, pw < R), into y + p OH OW: y[oh * OW + ow] = bias[p] (0
+  // when bias is null) + sum over (r, s) in order of w[p R R + r * R + s] * x[oh + r - ph][ow + s - pw]
+  // (zero outside the plane). R = 3 or 5; false (nothing written) otherwise.
+  bool (*depthwise_s1_f32)(float *y, const float *x, int64_t xs, const float *w, const float *bias, int64_t np, int R,
+                           int64_t H, int64_t W, int ph, int pw, int64_t OH, int64_t OW);
+  // Its weight gradient over np plane pairs (grad_out dy + p OH OW, input x + p xs), added into lane
+  // accumulators lanes + p ls as depthwise_bwd_weight_f32 adds them (lanes[t * kConvLanes + ow % W]
+  // for tap t = r * R + s; its own fixed order): R = 3 or 5; false (nothing added) otherwise.
+  bool (*depthwise_s1_bwd_weight_f32)(float *lanes, int64_t ls, const float *dy, const float *x, int64_t xs, int64_t np,
+                                      int R, int64_t H, int64_t W, int ph, int pw, int64_t OH, int64_t OW);
   // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
   // of tile t at e * es + t. Input patches: dst = B^T d B, d[r][s] = rows[r][c0 + 2t + s] (zero
   // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each

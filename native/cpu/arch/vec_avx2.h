@@ -67,6 +67,25 @@ struct Vec {
   static M is_nan(F a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
   static M mask_or(M a, M b) { return _mm256_or_ps(a, b); }
   static F select(M m, F t, F f) { return _mm256_blendv_ps(f, t, m); }
+  static M span(int lo, int hi) {
+    const __m256i i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), i),
+                                                _mm256_cmpgt_epi32(i, _mm256_set1_epi32(lo - 1))));
+  }
+  static F load_m(const float *p, M m) { return _mm256_maskload_ps(p, _mm256_castps_si256(m)); }
+  // Across the 128-bit halves: t = (lo's high half, hi's low half), then a byte align per half.
+  template <int K>
+  static F align(F lo, F hi) {
+    const __m256i t = _mm256_castps_si256(_mm256_permute2f128_ps(lo, hi, 0x21));
+    if constexpr (K == 0)
+      return lo;
+    else if constexpr (K == 4)
+      return _mm256_castsi256_ps(t);
+    else if constexpr (K < 4)
+      return _mm256_castsi256_ps(_mm256_alignr_epi8(t, _mm256_castps_si256(lo), 4 * K));
+    else
+      return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(hi), t, 4 * (K - 4)));
+  }
 
   static I as_int(F a) { return _mm256_castps_si256(a); }
   static F as_float(I a) { return _mm256_castsi256_ps(a); }

@@ -70,6 +70,15 @@ struct Vec {
   static M is_nan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
   static M mask_or(M a, M b) { return (M)(a | b); }
   static F select(M m, F t, F f) { return _mm512_mask_blend_ps(m, f, t); }
+  static M span(int lo, int hi) {
+    lo = lo < 0 ? 0 : lo > W ? W : lo, hi = hi < lo ? lo : hi > W ? W : hi;
+    return (M)(head(hi) & ~head(lo));
+  }
+  static F load_m(const float *p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+  template <int K>
+  static F align(F lo, F hi) {
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), K));
+  }
 
   static I as_int(F a) { return _mm512_castps_si512(a); }
   static F as_float(I a) { return _mm512_castsi512_ps(a); }

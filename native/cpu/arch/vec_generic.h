@@ -13,6 +13,9 @@
 //   max_any(a, b)    a > b ? a : b where either operand may win when one is NaN (reductions whose
 //                    NaN reappears later); max_any(lo, x) keeps a NaN x
 //   scalef(p, n)     p * 2^n, n integral: any n on AVX-512, [-252, 254] elsewhere
+//   span(lo, hi)     the mask of lanes i with lo <= i < hi (any ints); load_m(p, m) loads lane i from
+//                    p[i] where m holds it, zero elsewhere, never touching the other lanes' memory
+//   align<K>(lo, hi) lanes K .. K + W - 1 of lo's lanes followed by hi's (0 <= K < W)
 //   stream(p, v)     a store that bypasses the caches where the ISA has one, p aligned to a full
 //                    vector; the driver fences after its task (strided_loop.h stream_fence)
 //
@@ -79,6 +82,12 @@ struct Vec {
   static M is_nan(F a) { return a != a; }
   static M mask_or(M a, M b) { return a || b; }
   static F select(M m, F t, F f) { return m ? t : f; }
+  static M span(int lo, int hi) { return lo <= 0 && 0 < hi; }
+  static F load_m(const float *p, M m) { return m ? *p : 0.0f; }
+  template <int K>
+  static F align(F lo, F hi) {
+    return K == 0 ? lo : hi;
+  }
 
   static I as_int(F a) {
     I r;

@@ -75,6 +75,27 @@ struct Vec {
   static M eq(F a, F b) { return vceqq_f32(a, b); }
   static M is_nan(F a) { return vmvnq_u32(vceqq_f32(a, a)); }
   static M mask_or(M a, M b) { return vorrq_u32(a, b); }
+  static M span(int lo, int hi) {
+    const uint32_t m[4] = {lo <= 0 && 0 < hi ? ~0u : 0u, lo <= 1 && 1 < hi ? ~0u : 0u, lo <= 2 && 2 < hi ? ~0u : 0u,
+                           lo <= 3 && 3 < hi ? ~0u : 0u};
+    return vld1q_u32(m);
+  }
+  template <int K>
+  static F align(F lo, F hi) {
+    if constexpr (K == 0)
+      return lo;
+    else
+      return vextq_f32(lo, hi, K);
+  }
+  static F load_m(const float *p, M m) {
+    if (vminvq_u32(m) != 0) return vld1q_f32(p);
+    uint32_t b[4];
+    vst1q_u32(b, m);
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int i = 0; i < 4; i++)
+      if (b[i]) t[i] = p[i];
+    return vld1q_f32(t);
+  }
   static F select(M m, F t, F f) { return vbslq_f32(m, t, f); }
 
   static I as_int(F a) { return vreinterpretq_s32_f32(a); }
