@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds test/native/isa_kernels_test.cpp and gemm_kernels_test.cpp with the per-ISA kernel tables
+# Builds test/native/isa_kernels_test.cpp, gemm_kernels_test.cpp and conv_depthwise_kernels_test.cpp
+# with the per-ISA kernel tables
 # (each arch file with exactly the flags the build manifest gives it) and runs them: natively on
 # x86-64 or AArch64, then AArch64 again under qemu-aarch64 when a cross compiler is installed, so NEON
-# is checked from any host. The test args go to isa_kernels_test; gemm_kernels_test takes none.
+# is checked from any host. The test args go to isa_kernels_test; the others take none.
 # Usage: scripts/test_isa_native.sh [test args, e.g. --bench]. CXX overrides the native compiler.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+tests=(isa_kernels_test gemm_kernels_test conv_depthwise_kernels_test)
 common=(-std=c++17 -O2 -ffp-contract=off -Wall -Wextra -Werror -I"$root/native/include" -I"$root/native/core")
 arch_dir="$root/native/cpu/arch"
 # ISA flags come from the build manifest (native/sources.json), never a second list.
@@ -27,8 +29,8 @@ build() {
   "$cxx" "${common[@]}" -c "$arch_dir/generic.cpp" -o "$out/generic.o"
   "$cxx" "${common[@]}" -c "$root/native/core/cpu_features.cpp" -o "$out/cpu_features.o"
   local test
-  for test in isa_kernels_test gemm_kernels_test; do
-    "$cxx" "${common[@]}" -c "$root/test/native/$test.cpp" -o "$out/$test.o"
+  for test in "${tests[@]}"; do
+    "$cxx" "${common[@]}" -I"$arch_dir" -c "$root/test/native/$test.cpp" -o "$out/$test.o"
   done
   local objs=("$out/generic.o" "$out/cpu_features.o")
   case "$target" in
@@ -43,7 +45,7 @@ build() {
       objs+=("$out/neon.o")
       ;;
   esac
-  for test in isa_kernels_test gemm_kernels_test; do
+  for test in "${tests[@]}"; do
     "$cxx" "$@" "${objs[@]}" "$out/$test.o" -o "$out/$test"
   done
 }
@@ -52,6 +54,7 @@ echo "== native ($(uname -m))"
 build "${CXX:-g++}" "$tmp/native"
 "$tmp/native/isa_kernels_test" "$@"
 "$tmp/native/gemm_kernels_test"
+"$tmp/native/conv_depthwise_kernels_test"
 
 echo "== aarch64 under qemu"
 qemu=$(command -v qemu-aarch64 || command -v qemu-aarch64-static || true)
@@ -68,4 +71,5 @@ else
   for a in "$@"; do [[ "$a" == --bench ]] || args+=("$a"); done
   "$qemu" "$tmp/aarch64/isa_kernels_test" --sweep-step 8191 ${args[@]+"${args[@]}"}
   "$qemu" "$tmp/aarch64/gemm_kernels_test"
+  "$qemu" "$tmp/aarch64/conv_depthwise_kernels_test"
 fi

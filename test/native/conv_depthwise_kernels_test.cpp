@@ -1,11 +1,7 @@
 // The stride-1 depthwise plane kernels (ConvKernels::depthwise_s1_f32 and
 // depthwise_s1_bwd_weight_f32) of every ISA table this build has against float64 sums: 3x3 and
 // 5x5, every padding inside the window, heights 1..9, widths 1..70 (a sample), two planes per
-// call, and nothing written past them. scripts/test_isa_native.sh does not build it yet; by hand,
-// with the objects that script builds (generic.o, cpu_features.o, and avx2.o avx512.o
-// avx512_bf16.o, or neon.o), on one line:
-//   g++ -std=c++17 -O2 -ffp-contract=off -Inative/include -Inative/core -Inative/cpu/arch
-//     test/native/conv_depthwise_kernels_test.cpp <objects> -o t && ./t
+// call, and nothing written past them. Built and run by scripts/test_isa_native.sh.
 #include <cmath>
 #include <cstdio>
 #include <random>
