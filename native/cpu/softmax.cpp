@@ -20,6 +20,7 @@ namespace {
 
 constexpr int64_t kStrip = 64;           // columns per task on the inner > 1 path
 constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
+constexpr int64_t kLseStrip = 256;       // logsumexp's columns per task on the inner > 1 path
 
 struct Geometry {
   int64_t outer = 1, n = 1, inner = 1;
@@ -168,14 +169,14 @@ kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_
       for (int64_t c = 0; c < cells; c++) o[c] = -INFINITY;
       return KILN_OK;
     }
-    if (g.inner > 1) {  // column strips of one [n, inner] block
-      const int64_t strips = (g.inner + kStrip - 1) / kStrip, per = g.n * kStrip;
+    if (g.inner > 1) {  // column strips of one [n, inner] block, each read once (rows.inc lse_cols)
+      const int64_t strips = (g.inner + kLseStrip - 1) / kLseStrip, per = g.n * kLseStrip;
       parallel_for(ctx->pool.get(), g.outer * strips, per >= kTaskElems ? 1 : kTaskElems / per,
                    [&](int64_t p0, int64_t p1) {
                      for (int64_t p = p0; p < p1; p++) {
-                       const int64_t q = p / strips, j = (p % strips) * kStrip;
+                       const int64_t q = p / strips, j = (p % strips) * kLseStrip;
                        k.logsumexp_f32(o + q * g.inner + j, x + q * g.n * g.inner + j, g.n, g.inner,
-                                       std::min(kStrip, g.inner - j));
+                                       std::min(kLseStrip, g.inner - j));
                      }
                    });
       return KILN_OK;

@@ -70,6 +70,28 @@ test('+-inf and NaN rows as PyTorch: logsumexp -inf/+inf/NaN, crossEntropy NaN',
     assert.ok(Math.abs(ce[3] - (l[3] - 1)) < 1e-6);
   }
   assert.equal(kiln.zeros([3, 0]).logsumexp(1).toArray(), [-I, -I, -I]);
+  // Columns, read in blocks of rows with a running max: -inf blocks first, a max that grows in
+  // every block, a +inf late, a NaN late.
+  const n = 100;
+  const col = (f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+  const cols = [
+    col((i) => (i < 70 ? -I : i - 70)),
+    col((i) => i / 10),
+    col((i) => (i === 90 ? I : 0)),
+    col((i) => (i === 95 ? NaN : 0)),
+    col(() => -I),
+  ];
+  const t = kiln.tensor(col((i) => cols.map((c) => c[i])));
+  const got = t.logsumexp(0).toArray() as number[];
+  const lse = (c: number[]) => {
+    const m = Math.max(...c);
+    return m + Math.log(c.reduce((a, v) => a + Math.exp(v - m), 0));
+  };
+  for (const k of [0, 1])
+    assert.ok(Math.abs(got[k] - lse(cols[k])) < 4e-6, `column ${k}: ${got[k]} vs ${lse(cols[k])}`);
+  assert.is(got[2], I);
+  assert.ok(Number.isNaN(got[3]));
+  assert.is(got[4], -I);
 });
 
 test('several dims run the composite; integer inputs give float32; keepdim', () => {
