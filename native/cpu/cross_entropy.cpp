@@ -23,7 +23,9 @@ namespace kiln::cpu {
 
 namespace {
 
-constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
+constexpr int64_t kTaskElems = 1 << 14;    // elements per task, at least
+constexpr int64_t kChunkBytes = 16 << 10;  // the forward's rows per lse call, in bytes of logits
+constexpr int64_t kChunkRows = 4096;       // at most (kChunkBytes of one-class rows)
 
 // The row primitives per dtype: the ISA's for float32, scalar loops for float64.
 template <class T>
@@ -137,14 +139,17 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
     lo[r] = v;
     wo[r] = wr;
   };
-  // Rows go to the lse kLseRows at a time when short (rows.inc runs them interleaved), the next
-  // group's lines asked for in one burst before each group.
-  const int64_t group = C <= kLseShort ? kLseRows : 1;
+  // The lse of a chunk of rows (about 16 KB: their x[t] are still in L1/L2 for the loss), then
+  // their losses. float32: rows.inc runs short rows kLseRows at a time and asks for later rows'
+  // lines itself; float64: the next chunk's first kAheadBytes in one burst.
+  const int64_t chunk =
+      std::max<int64_t>(kLseRows, (kChunkBytes / (int64_t)sizeof(T) / std::max<int64_t>(C, 1)) / kLseRows * kLseRows);
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r += group) {
-      const int64_t g = std::min(group, r1 - r), next = std::min(group, r1 - r - g);
-      if (next > 0) prefetch_bytes(x + (r + g) * C, next * C * (int64_t)sizeof(T));
-      T lg[kLseRows];
+    T lg[kChunkRows];
+    for (int64_t r = r0; r < r1; r += chunk) {
+      const int64_t g = std::min(chunk, r1 - r);
+      if (!std::is_same_v<T, float> && r + g < r1)
+        prefetch_bytes(x + (r + g) * C, std::min<int64_t>(kAheadBytes, (r1 - r - g) * C * (int64_t)sizeof(T)));
       ops.lse(lg, x + r * C, C, g);
       for (int64_t q = 0; q < g; q++) row(r + q, lg[q]);
     }

@@ -181,16 +181,10 @@ kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_
                    });
       return KILN_OK;
     }
-    // Rows: kLseRows at a time (short rows), the next group's lines asked for in one burst first.
-    const int64_t n = g.n, group = n <= kLseShort ? kLseRows : 1;
-    const int64_t grain = n >= kTaskElems ? 1 : kTaskElems / n;
-    parallel_for(ctx->pool.get(), cells, grain, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; r += group) {
-        const int64_t c = std::min(group, r1 - r), next = std::min(group, r1 - r - c);
-        if (next > 0) prefetch_bytes(x + (r + c) * n, next * n * (int64_t)sizeof(float));
-        k.logsumexp_f32(o + r, x + r * n, n, 1, c);
-      }
-    });
+    // Rows: the kernel runs short ones kLseRows at a time and asks for later rows' lines itself.
+    const int64_t n = g.n;
+    parallel_for(ctx->pool.get(), cells, n >= kTaskElems ? 1 : kTaskElems / n,
+                 [&](int64_t r0, int64_t r1) { k.logsumexp_f32(o + r0, x + r0 * n, n, 1, r1 - r0); });
   } else {
     double *o = (double *)out.data;
     const double *x = (const double *)in.data;
