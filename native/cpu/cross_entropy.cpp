@@ -23,9 +23,10 @@ namespace kiln::cpu {
 
 namespace {
 
-constexpr int64_t kTaskElems = 1 << 14;    // elements per task, at least
-constexpr int64_t kChunkBytes = 16 << 10;  // the forward's rows per lse call, in bytes of logits
-constexpr int64_t kChunkRows = 4096;       // at most (kChunkBytes of one-class rows)
+constexpr int64_t kTaskElems = 1 << 14;        // elements per task, at least
+constexpr int64_t kStreamTaskElems = 1 << 17;  // the forward's elements per task, at least
+constexpr int64_t kChunkBytes = 16 << 10;      // the forward's rows per lse call, in bytes of logits
+constexpr int64_t kChunkRows = 4096;           // at most (kChunkBytes of one-class rows)
 
 // The row primitives per dtype: the ISA's for float32, scalar loops for float64.
 template <class T>
@@ -114,7 +115,9 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   const T sw = w ? ops.sum(w, C) : (T)C;
   BadRow bad;
-  const int64_t grain = C >= kTaskElems ? 1 : kTaskElems / (C > 0 ? C : 1);
+  // Tasks of at least kStreamTaskElems: each thread's rows are one long stream, which the
+  // kernel's prefetch runs ahead of (tasks of 64 KB cut it into pieces taken in turn).
+  const int64_t grain = C >= kStreamTaskElems ? 1 : kStreamTaskElems / (C > 0 ? C : 1);
   auto row = [&](int64_t r, T l) {
     const T *xr = x + r * C;
     lseo[r] = l;

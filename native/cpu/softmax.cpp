@@ -18,9 +18,10 @@ namespace kiln::cpu {
 
 namespace {
 
-constexpr int64_t kStrip = 64;           // columns per task on the inner > 1 path
-constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
-constexpr int64_t kLseStrip = 256;       // logsumexp's columns per task on the inner > 1 path
+constexpr int64_t kStrip = 64;              // columns per task on the inner > 1 path
+constexpr int64_t kTaskElems = 1 << 14;     // elements per task, at least
+constexpr int64_t kLseStrip = 256;          // logsumexp's columns per task on the inner > 1 path
+constexpr int64_t kLseTaskElems = 1 << 17;  // logsumexp's elements per row task, at least
 
 struct Geometry {
   int64_t outer = 1, n = 1, inner = 1;
@@ -181,9 +182,10 @@ kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_
                    });
       return KILN_OK;
     }
-    // Rows: the kernel runs short ones kLseRows at a time and asks for later rows' lines itself.
+    // Rows: the kernel runs short ones kLseRows at a time and asks for later rows' lines itself,
+    // so tasks are long (kLseTaskElems) to keep each thread's rows one stream.
     const int64_t n = g.n;
-    parallel_for(ctx->pool.get(), cells, n >= kTaskElems ? 1 : kTaskElems / n,
+    parallel_for(ctx->pool.get(), cells, n >= kLseTaskElems ? 1 : kLseTaskElems / n,
                  [&](int64_t r0, int64_t r1) { k.logsumexp_f32(o + r0, x + r0 * n, n, 1, r1 - r0); });
   } else {
     double *o = (double *)out.data;
