@@ -81,7 +81,7 @@ test('+-inf and NaN rows as PyTorch: logsumexp -inf/+inf/NaN, crossEntropy NaN',
     col((i) => (i === 95 ? NaN : 0)),
     col(() => -I),
   ];
-  const t = kiln.tensor(col((i) => cols.map((c) => c[i])));
+  const t = kiln.tensor(Array.from({ length: n }, (_, i) => cols.map((c) => c[i])));
   const got = t.logsumexp(0).toArray() as number[];
   const lse = (c: number[]) => {
     const m = Math.max(...c);
