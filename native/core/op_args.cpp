@@ -171,6 +171,14 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
       if (!same_shape(o[0], in[0]) || (nin > 1 && !same_shape(o[0], in[1])))
         return fail(ctx, KILN_ERR_SHAPE, "%s: operands must share one shape", kiln_op_name(op));
       break;
+    case KILN_OP_LOGSUMEXP: {
+      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr)) return fail(ctx, KILN_ERR_ARG, "logsumexp: bad dim");
+      bool ok = o[0].ndim == in[0].ndim && (in[0].ndim == 0 || a->iattr < in[0].ndim);
+      for (int d = 0; ok && d < in[0].ndim; d++) ok = o[0].shape[d] == (d == a->iattr ? 1 : in[0].shape[d]);
+      if (!ok)
+        return fail(ctx, KILN_ERR_SHAPE, "logsumexp: output must be the input's shape with dim %d of size 1", a->iattr);
+      break;
+    }
     case KILN_OP_LAYER_NORM:
     case KILN_OP_LAYER_NORM_BACKWARD:
     case KILN_OP_CROSS_ENTROPY:

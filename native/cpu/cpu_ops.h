@@ -83,6 +83,8 @@ kiln_status avg_pool2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln
 kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim, bool log);
 kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gy, const kiln_tensor &y,
                                  int dim, bool log);
+// out: in's shape with dim's size 1 (softmax.cpp).
+kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim);
 // x [rows, n]; y like x; mean, rstd [rows]; w, b [n] or empty (absent).
 kiln_status layer_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &mean, const kiln_tensor &rstd,
                            const kiln_tensor &x, const kiln_tensor &w, const kiln_tensor &b, double eps, bool rms);

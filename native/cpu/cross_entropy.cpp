@@ -10,6 +10,7 @@
 // (indices: p is one-hot at t). Rows are independent, so results do not depend on the thread
 // count. float32 runs the ISA's rows (arch/rows.inc); float64 the scalar loops here.
 // Bench: `npx tsx ts/bench/cli.ts xent`.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <type_traits>
@@ -22,21 +23,39 @@ namespace kiln::cpu {
 
 namespace {
 
-constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
+constexpr int64_t kTaskElems = 1 << 14;        // elements per task, at least
+constexpr int64_t kStreamTaskElems = 1 << 17;  // the forward's elements per task, at least
+constexpr int64_t kChunkBytes = 16 << 10;      // the forward's rows per lse call, in bytes of logits
+constexpr int64_t kChunkRows = 4096;           // at most (kChunkBytes of one-class rows)
 
 // The row primitives per dtype: the ISA's for float32, scalar loops for float64.
 template <class T>
 struct RowOps {
   const IsaKernels *k;
   bool stream = false;  // grad: write gx with non-temporal stores
-  T lse(const T *x, int64_t n) const {
-    if constexpr (std::is_same_v<T, float>) return k->rows.logsumexp_f32(x, n);
-    T m = x[0];
-    for (int64_t i = 1; i < n; i++)
-      if (x[i] > m || x[i] != x[i]) m = x[i];
-    T s = 0;
-    for (int64_t i = 0; i < n; i++) s += std::exp(x[i] - m);
-    return m + std::log(s);
+  // The log-sum-exp of g consecutive rows of n into l[0..g). As PyTorch's log-softmax, a row whose
+  // max is +-inf (inf - inf) or that holds a NaN gives NaN; a finite row's lse may still overflow.
+  void lse(T *l, const T *x, int64_t n, int64_t g) const {
+    if constexpr (std::is_same_v<T, float>) {
+      k->rows.logsumexp_f32(l, x, n, 1, g);
+      for (int64_t q = 0; q < g; q++)
+        if (l[q] == -INFINITY || (l[q] == INFINITY && has_inf(x + q * n, n))) l[q] = NAN;
+      return;
+    }
+    for (int64_t q = 0; q < g; q++) {
+      const T *xr = x + q * n;
+      T m = xr[0];
+      for (int64_t i = 1; i < n; i++)
+        if (xr[i] > m || xr[i] != xr[i]) m = xr[i];
+      T s = 0;
+      for (int64_t i = 0; i < n; i++) s += std::exp(xr[i] - m);
+      l[q] = m + std::log(s);
+    }
+  }
+  static bool has_inf(const T *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+      if (x[i] == INFINITY) return true;
+    return false;
   }
   T sum(const T *x, int64_t n) const {
     if constexpr (std::is_same_v<T, float>) return k->sum_f32(x, n);
@@ -96,36 +115,46 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   const T sw = w ? ops.sum(w, C) : (T)C;
   BadRow bad;
-  const int64_t grain = C >= kTaskElems ? 1 : kTaskElems / (C > 0 ? C : 1);
-  parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      const T *xr = x + r * C;
-      if (r + 1 < r1) prefetch_bytes(xr + C, C * (int64_t)sizeof(T));
-      const T l = ops.lse(xr, C);
-      lseo[r] = l;
-      T v = 0, wr = 1;
-      if (a.prob) {
-        const T *t = (const T *)target.data + r * C;
-        const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
-        const T stx = w ? ops.dot3(w, t, xr, C) : ops.dot(t, xr, C);
-        v = keep * (l * st - stx);
-      } else {
-        const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
-        if (t == a.ignore) {
-          lo[r] = 0;
-          wo[r] = 0;
-          continue;
-        }
-        if (t < 0 || t >= C) {
-          bad.note(r);
-          continue;
-        }
-        wr = w ? w[t] : T(1);
-        v = keep * wr * (l - xr[t]);
+  // Tasks of at least kStreamTaskElems: each thread's rows are one long stream, which the
+  // kernel's prefetch runs ahead of (tasks of 64 KB cut it into pieces taken in turn).
+  const int64_t grain = C >= kStreamTaskElems ? 1 : kStreamTaskElems / (C > 0 ? C : 1);
+  auto row = [&](int64_t r, T l) {
+    const T *xr = x + r * C;
+    lseo[r] = l;
+    T v = 0, wr = 1;
+    if (a.prob) {
+      const T *t = (const T *)target.data + r * C;
+      const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
+      const T stx = w ? ops.dot3(w, t, xr, C) : ops.dot(t, xr, C);
+      v = keep * (l * st - stx);
+    } else {
+      const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
+      if (t == a.ignore) {
+        lo[r] = 0;
+        wo[r] = 0;
+        return;
       }
-      if (e != 0) v += share * (l * sw - (w ? ops.dot(w, xr, C) : ops.sum(xr, C)));
-      lo[r] = v;
-      wo[r] = wr;
+      if (t < 0 || t >= C) return bad.note(r);
+      wr = w ? w[t] : T(1);
+      v = keep * wr * (l - xr[t]);
+    }
+    if (e != 0) v += share * (l * sw - (w ? ops.dot(w, xr, C) : ops.sum(xr, C)));
+    lo[r] = v;
+    wo[r] = wr;
+  };
+  // The lse of a chunk of rows (about 16 KB: their x[t] are still in L1/L2 for the loss), then
+  // their losses. float32: rows.inc runs short rows kLseRows at a time and asks for later rows'
+  // lines itself; float64: the next chunk's first kAheadBytes in one burst.
+  const int64_t chunk =
+      std::max<int64_t>(kLseRows, (kChunkBytes / (int64_t)sizeof(T) / std::max<int64_t>(C, 1)) / kLseRows * kLseRows);
+  parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
+    T lg[kChunkRows];
+    for (int64_t r = r0; r < r1; r += chunk) {
+      const int64_t g = std::min(chunk, r1 - r);
+      if (!std::is_same_v<T, float> && r + g < r1)
+        prefetch_bytes(x + (r + g) * C, std::min<int64_t>(kAheadBytes, (r1 - r - g) * C * (int64_t)sizeof(T)));
+      ops.lse(lg, x + r * C, C, g);
+      for (int64_t q = 0; q < g; q++) row(r + q, lg[q]);
     }
   });
   if (bad.row.load() >= 0) {

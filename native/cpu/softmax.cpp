@@ -4,7 +4,10 @@
 // columns, vectorised across columns. float32 goes through the ISA's rows (arch/rows.inc);
 // float64 runs the scalar loops below, which are also the reference shape of the float32 math.
 // Each output row depends only on its own input row, so any thread count gives the same bits.
-// Bench: `npx tsx ts/bench/cli.ts softmax`.
+// logsumexp along one dim lives here too, on the same [outer, n, inner] pieces (rows.inc
+// logsumexp_f32: short rows run kLseRows at a time).
+// Bench: `npx tsx ts/bench/cli.ts softmax`; logsumexp: ts/bench/rows_loop.ts.
+#include <algorithm>
 #include <cmath>
 
 #include "cpu_ops.h"
@@ -15,8 +18,10 @@ namespace kiln::cpu {
 
 namespace {
 
-constexpr int64_t kStrip = 64;           // columns per task on the inner > 1 path
-constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
+constexpr int64_t kStrip = 64;              // columns per task on the inner > 1 path
+constexpr int64_t kTaskElems = 1 << 14;     // elements per task, at least
+constexpr int64_t kLseStrip = 256;          // logsumexp's columns per task on the inner > 1 path
+constexpr int64_t kLseTaskElems = 1 << 17;  // logsumexp's elements per row task, at least
 
 struct Geometry {
   int64_t outer = 1, n = 1, inner = 1;
@@ -45,6 +50,20 @@ void softmax_backward_ref(T *gx, const T *gy, const T *y, int64_t n, int64_t s, 
   T sum = 0;
   for (int64_t i = 0; i < n; i++) sum += log ? gy[i * s] : gy[i * s] * y[i * s];
   for (int64_t i = 0; i < n; i++) gx[i * s] = log ? gy[i * s] - std::exp(y[i * s]) * sum : y[i * s] * (gy[i * s] - sum);
+}
+
+// log(sum(exp(x))) of column j of an [n, s] block, the float64 path, with PyTorch's answers for
+// +-inf maxima (the shift is 0 there: all -inf gives -inf, a +inf gives +inf).
+template <class T>
+T logsumexp_ref(const T *x, int64_t n, int64_t s) {
+  T m = -INFINITY;
+  for (int64_t i = 0; i < n; i++)
+    if (x[i * s] > m || x[i * s] != x[i * s]) m = x[i * s];
+  if (m != m) return m;
+  const T c = std::isinf(m) ? T(0) : m;
+  T sum = 0;
+  for (int64_t i = 0; i < n; i++) sum += std::exp(x[i * s] - c);
+  return c + std::log(sum);
 }
 
 bool contiguous(const kiln_tensor &t) {
@@ -133,6 +152,48 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
     const double *a = (const double *)gy.data, *b = (const double *)y.data;
     for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t cols, int64_t) {
       for (int64_t j = 0; j < cols; j++) softmax_backward_ref(o + p + j, a + p + j, b + p + j, n, s, log);
+    });
+  }
+  return KILN_OK;
+}
+
+kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim) {
+  const kiln_tensor ts[2] = {out, in};
+  if (kiln_status st = check(ctx, "logsumexp", ts, 2, dim)) return st;
+  const Geometry g = geometry(in, dim);
+  const int64_t cells = g.outer * g.inner;
+  if (in.dtype == KILN_FLOAT32) {
+    const RowKernels &k = isa_kernels(ctx->isa)->rows;
+    float *o = (float *)out.data;
+    const float *x = (const float *)in.data;
+    if (g.n == 0) {
+      for (int64_t c = 0; c < cells; c++) o[c] = -INFINITY;
+      return KILN_OK;
+    }
+    if (g.inner > 1) {  // column strips of one [n, inner] block, each read once (rows.inc lse_cols)
+      const int64_t strips = (g.inner + kLseStrip - 1) / kLseStrip, per = g.n * kLseStrip;
+      parallel_for(ctx->pool.get(), g.outer * strips, per >= kTaskElems ? 1 : kTaskElems / per,
+                   [&](int64_t p0, int64_t p1) {
+                     for (int64_t p = p0; p < p1; p++) {
+                       const int64_t q = p / strips, j = (p % strips) * kLseStrip;
+                       k.logsumexp_f32(o + q * g.inner + j, x + q * g.n * g.inner + j, g.n, g.inner,
+                                       std::min(kLseStrip, g.inner - j));
+                     }
+                   });
+      return KILN_OK;
+    }
+    // Rows: the kernel runs short ones kLseRows at a time and asks for later rows' lines itself,
+    // so tasks are long (kLseTaskElems) to keep each thread's rows one stream.
+    const int64_t n = g.n;
+    parallel_for(ctx->pool.get(), cells, n >= kLseTaskElems ? 1 : kLseTaskElems / n,
+                 [&](int64_t r0, int64_t r1) { k.logsumexp_f32(o + r0, x + r0 * n, n, 1, r1 - r0); });
+  } else {
+    double *o = (double *)out.data;
+    const double *x = (const double *)in.data;
+    const int64_t grain = g.n >= kTaskElems ? 1 : kTaskElems / std::max<int64_t>(g.n, 1);
+    parallel_for(ctx->pool.get(), cells, grain, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; c++)
+        o[c] = logsumexp_ref(x + (c / g.inner) * g.n * g.inner + c % g.inner, g.n, g.inner);
     });
   }
   return KILN_OK;

@@ -128,7 +128,8 @@ bool has_cuda_kernel(int op) {
     case KILN_OP_CONV2D_BACKWARD_INPUT:
     case KILN_OP_CONV2D_BACKWARD_WEIGHT:
     case KILN_OP_ATTENTION:
-    case KILN_OP_ATTENTION_BACKWARD: return false;
+    case KILN_OP_ATTENTION_BACKWARD:
+    case KILN_OP_LOGSUMEXP: return false;
     default: return op >= 0 && op < KILN_OP_COUNT;
   }
 }

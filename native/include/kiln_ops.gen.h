@@ -83,7 +83,8 @@ enum kiln_op {
   KILN_OP_LAYER_NORM_BACKWARD = 77,
   KILN_OP_CROSS_ENTROPY = 78,
   KILN_OP_CROSS_ENTROPY_BACKWARD = 79,
-  KILN_OP_COUNT = 80
+  KILN_OP_LOGSUMEXP = 80,
+  KILN_OP_COUNT = 81
 };
 
 typedef struct kiln_op_info {
@@ -172,6 +173,7 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"layer_norm_backward", 5, 3, 1},
     {"cross_entropy", 3, 3, 2},
     {"cross_entropy_backward", 5, 1, 2},
+    {"logsumexp", 1, 1, 1},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

@@ -1,5 +1,5 @@
 /**
- * The memory-bound kernels of `kiln bench norm|softmax|xent|gelu|dropout` in a plain loop on one
+ * The memory-bound kernels of `kiln bench norm|softmax|xent|gelu|dropout` (and logsumexp) in a plain loop on one
  * [16384, 1024] float32 tensor (64 MB), each against `copy_` of the same size in the same process,
  * for before/after comparisons between builds (KILN_ADDON=<build> npx tsx ts/bench/rows_loop.ts),
  * run in alternating processes: this VM's copy bandwidth moves between processes, the milliseconds
@@ -37,6 +37,8 @@ function ops(rows: number): [string, number, () => void][] {
     ['layerNorm bwd w+b', 12, run(() => layerNormBackward(gy, x, w, mean, rstd, 1, false, true))],
     ['rmsNorm bwd w', 12, run(() => layerNormBackward(gy, x, w, mean, rstd, 1, true, false))],
     ['crossEntropy fwd', 4, run(() => F.crossEntropy(x, t))],
+    ['logsumexp dim 1', 4, run(() => x.logsumexp(1))],
+    ['logsumexp dim 0', 4, run(() => x.logsumexp(0))],
     ['gelu fwd', 8, run(() => F.gelu(x))],
     ['dropout fwd', 8, run(() => F.dropout(x, 0.1, true))],
   ];

@@ -11,6 +11,7 @@ import { normDim, normDims, shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
 import { checkTensor, TensorLike } from './kinds';
 import { cat, where } from './indexing';
+import { fusedLogsumexpOn, logsumexpDim } from './logsumexp';
 import { logSoftmax as fusedLogSoftmax, softmax as fusedSoftmax } from './softmax';
 
 const countOf = (x: Tensor, dims: number[]): number => dims.reduce((n, d) => n * x._shape[d], 1);
@@ -46,10 +47,15 @@ export function variance(x: Tensor, dim?: number | number[] | null, opts: VarOpt
 export const std = (x: Tensor, dim?: number | number[] | null, opts: VarOptions = {}): Tensor =>
   variance(x, dim, opts).sqrt();
 
-/** log(sum(exp(x))) over dims, computed stably (the max is subtracted first). */
+/**
+ * log(sum(exp(x))) over dims, computed stably (the max is subtracted first), as torch.logsumexp.
+ * One dim runs the fused kernel (ops/logsumexp.ts); several dims, or a device without that
+ * kernel, this composite.
+ */
 export function logsumexp(x: Tensor, dim: number | number[], keepdim = false): Tensor {
   checkTensor(x, 'logsumexp', 'input');
   const dims = normDims(dim, x.ndim, 'logsumexp');
+  if (dims.length === 1 && fusedLogsumexpOn(x)) return logsumexpDim(x, dims[0], keepdim);
   const m = noGrad(() => {
     const a = x.amax(dims, true);
     return where(a.isinf(), 0, a);

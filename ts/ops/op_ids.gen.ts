@@ -81,6 +81,7 @@ export const OP = {
   LAYER_NORM_BACKWARD: 77,
   CROSS_ENTROPY: 78,
   CROSS_ENTROPY_BACKWARD: 79,
+  LOGSUMEXP: 80,
 } as const;
 
-export const OP_COUNT = 80;
+export const OP_COUNT = 81;

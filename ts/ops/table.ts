@@ -32,6 +32,7 @@ import { geluBackwardRow, geluRow, siluBackwardRow, siluRow } from './activation
 import { batchNormBackwardRow, batchNormRow, batchNormStatsRow } from './batch_norm';
 import { dropoutRow } from './dropout';
 import { embeddingBackwardRow, embeddingRow } from './embedding';
+import { logsumexpRow } from './logsumexp';
 import type { OpRow } from './row';
 import { softmaxBackwardRow, softmaxRow } from './softmax';
 
@@ -358,6 +359,7 @@ export const table = {
   layer_norm_backward: layerNormBackwardRow,
   cross_entropy: crossEntropyRow,
   cross_entropy_backward: crossEntropyBackwardRow,
+  logsumexp: logsumexpRow,
 };
 
 export type OpName = keyof typeof table;

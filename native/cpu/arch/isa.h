@@ -162,6 +162,11 @@ struct ConvKernels {
 };
 // Rows per call of the norm backward: grad weight / grad bias are read and written once for them.
 constexpr int kNormRows = 4;
+// Log-sum-exp rows in flight at once (rows.inc lse_group), for rows of up to kLseShort floats: four
+// rows of 1 KB read from memory as one stream; longer rows, each its own, measured faster one at
+// a time (one thread, from memory: [*, 1024] 0.20 -> 0.16 ns/elem, [*, 512] 0.25-0.48 -> 0.20).
+constexpr int kLseRows = 4;
+constexpr int64_t kLseShort = 256;
 // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
 struct RowKernels {
   // Each writer takes `stream`: write the output with non-temporal stores (set by the drivers for
@@ -173,7 +178,12 @@ struct RowKernels {
   // row_ahead), whose lines are asked for while this one writes its gradient.
   void (*softmax_backward_f32)(float *gx, const float *gy, const float *y, int64_t n, int64_t stride, int64_t cols,
                                bool log, bool stream, int64_t ahead);
-  float (*logsumexp_f32)(const float *x, int64_t n);
+  // log(sum(exp(x))) over n elements at `stride` into o[0..count), as PyTorch's logsumexp (all -inf:
+  // -inf; +inf: +inf; NaN: NaN; n == 0: -inf). stride 1: count contiguous rows (row r at x + r n),
+  // kLseRows of them at a time when n <= kLseShort, the lines of rows past count asked for ahead
+  // (the caller's next rows); otherwise columns [0, count) of an [n, stride] block. A row's bits
+  // do not depend on count or on which rows run beside it.
+  void (*logsumexp_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t count);
   // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
   void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
                          float *mean, float *rstd, bool stream);
