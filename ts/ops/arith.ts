@@ -5,16 +5,20 @@
 import type { Tensor } from '../tensor';
 import { checkTensor, TensorLike } from './kinds';
 
+/** x + p * factor, disposing p (the shared last step of lerp, addcmul and addcdiv). */
+function addTimes(x: Tensor, p: Tensor, factor: TensorLike): Tensor {
+  const s = factor === 1 ? p : p.mul(factor);
+  const out = x.add(s);
+  if (s !== p) s.dispose();
+  p.dispose();
+  return out;
+}
+
 /** start + weight (end - start), broadcast (torch.lerp). */
 export function lerp(start: Tensor, end: Tensor, weight: TensorLike): Tensor {
   checkTensor(start, 'lerp', 'input');
   checkTensor(end, 'lerp', 'end');
-  const d = end.sub(start);
-  const s = d.mul(weight);
-  const out = start.add(s);
-  d.dispose();
-  s.dispose();
-  return out;
+  return addTimes(start, end.sub(start), weight);
 }
 
 export interface ValueOption {
@@ -25,21 +29,11 @@ export interface ValueOption {
 /** x + value t1 t2, broadcast (torch.addcmul). */
 export function addcmul(x: Tensor, t1: Tensor, t2: Tensor, opts: ValueOption = {}): Tensor {
   checkTensor(x, 'addcmul', 'input');
-  const p = t1.mul(t2);
-  const s = p.mul(opts.value ?? 1);
-  const out = x.add(s);
-  p.dispose();
-  s.dispose();
-  return out;
+  return addTimes(x, t1.mul(t2), opts.value ?? 1);
 }
 
 /** x + value t1 / t2, broadcast (torch.addcdiv). */
 export function addcdiv(x: Tensor, t1: Tensor, t2: Tensor, opts: ValueOption = {}): Tensor {
   checkTensor(x, 'addcdiv', 'input');
-  const q = t1.div(t2);
-  const s = q.mul(opts.value ?? 1);
-  const out = x.add(s);
-  q.dispose();
-  s.dispose();
-  return out;
+  return addTimes(x, t1.div(t2), opts.value ?? 1);
 }

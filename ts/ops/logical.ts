@@ -83,25 +83,22 @@ export function isclose(a: Tensor, b: Tensor, opts: CloseOptions = {}): Tensor {
   return close;
 }
 
-/** Whether every element of isclose(a, b, opts) is true (a JS boolean), as torch.allclose. */
-export function allclose(a: Tensor, b: Tensor, opts: CloseOptions = {}): boolean {
-  const c = isclose(a, b, opts);
-  const r = all(c);
+/** Whether every element of bool t is true (a JS boolean); disposes t. */
+function allTrue(t: Tensor): boolean {
+  const r = all(t);
   const v = r.item() as boolean;
-  c.dispose();
+  t.dispose();
   r.dispose();
   return v;
 }
+
+/** Whether every element of isclose(a, b, opts) is true (a JS boolean), as torch.allclose. */
+export const allclose = (a: Tensor, b: Tensor, opts: CloseOptions = {}): boolean => allTrue(isclose(a, b, opts));
 
 /** Same shape and the same values (a JS boolean), as torch.equal. NaN equals nothing. */
 export function equal(a: Tensor, b: Tensor): boolean {
   checkTensor(a, 'equal', 'input');
   checkTensor(b, 'equal', 'other');
   if (a.ndim !== b.ndim || a._shape.some((s, d) => s !== b._shape[d])) return false;
-  const e = a.eq(b);
-  const r = all(e);
-  const v = r.item() as boolean;
-  e.dispose();
-  r.dispose();
-  return v;
+  return allTrue(a.eq(b));
 }
