@@ -72,6 +72,29 @@ test('GELU keeps relative accuracy in its left tail (x in [-12, -3], forward and
   assert.ok(wy < 2e-6 && wg < 2e-6, `relative error ${wy} (forward), ${wg} (backward)`);
 });
 
+test("GELU at its table path's edges (interval ends k/4 and their neighbours, +-8) and at +-inf and NaN", () => {
+  // AVX-512 reads GELU off 32 polynomial pieces on |x| < 8 (arch/gemm.inc) and sends x <= -8, +inf and
+  // NaN to the erfc form: lanes of both kinds share vectors here.
+  const xs: number[] = [];
+  for (let k = -36; k <= 36; k++)
+    for (const d of [-(2 ** -20), 0, 2 ** -20]) xs.push(Math.fround(k / 4 + d * Math.max(1, Math.abs(k / 4))));
+  const x32 = kiln.tensor(xs, { dtype: 'float32' });
+  const xv = x32.to('float64').toArray() as number[];
+  const y = F.gelu(x32).toArray() as number[],
+    g = geluBackward(kiln.onesLike(x32), x32).toArray() as number[];
+  xv.forEach((x, i) => {
+    for (const [got, want] of [
+      [y[i], REF.gelu(x)],
+      [g[i], REF.geluGrad(x)],
+    ])
+      assert.ok(Math.abs(got - want) <= 4 * 2 ** -23 * Math.max(1, Math.abs(want)), `x = ${x}: ${got} vs ${want}`);
+  });
+  const sp = kiln.tensor([NaN, Infinity, -Infinity, 0, -0], { dtype: 'float32' });
+  // PyTorch's answers: gelu(-inf) = -inf * 0 and every gradient at an infinity is NaN (inf * 0).
+  assert.equal(String(F.gelu(sp).toArray()), 'NaN,Infinity,NaN,0,0');
+  assert.equal(String(geluBackward(kiln.onesLike(sp), sp).toArray()), 'NaN,NaN,NaN,0.5,0.5');
+});
+
 test('float32 vector paths stay within a few ulp of float64 (printed)', () => {
   const n = 1 << 18;
   const xs = kiln.rand([n], { dtype: 'float64' }).mul(24).sub(12);

@@ -4,7 +4,9 @@
 // scalar loops when an entry returns false. generic.cpp is the twin the tests compare against.
 #pragma once
 #include <cstdint>
-#include <vector>  // rows.inc: per-thread row scratch
+#include <limits>       // gemm.inc: GELU's table path
+#include <type_traits>  // gemm.inc: GELU's table path
+#include <vector>       // rows.inc: per-thread row scratch
 
 #include "kiln.h"
 #include "nn_kernels.h"

@@ -26,6 +26,7 @@ struct Vec {
   using I = __m512i;
   static constexpr int W = 16;
   static constexpr int kGemmMR = 14, kGemmNV = 2;  // GEMM register tile (gemm.inc)
+  static constexpr bool kLut32 = true;             // lut32 below (GELU's table path, gemm.inc)
 
   static M head(int n) { return (M)((1u << n) - 1); }
   static F loadu(const float *p) { return _mm512_loadu_ps(p); }
@@ -68,6 +69,7 @@ struct Vec {
   static M ge(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
   static M eq(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
   static M is_nan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  static M not_lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLT_UQ); }  // !(a < b): true when unordered
   static M mask_or(M a, M b) { return (M)(a | b); }
   static F select(M m, F t, F f) { return _mm512_mask_blend_ps(m, f, t); }
   static M span(int lo, int hi) {
@@ -95,6 +97,9 @@ struct Vec {
     return _mm512_slli_epi32(a, K);
   }
   static F i2f(I a) { return _mm512_cvtepi32_ps(a); }
+  static I cvtt(F a) { return _mm512_cvttps_epi32(a); }  // toward zero
+  // Lane i: lane idx[i] % 32 of the 32 lanes lo (0..15), hi (16..31); one vpermt2ps.
+  static F lut32(I idx, F lo, F hi) { return _mm512_permutex2var_ps(lo, idx, hi); }
   // r[i][j] <- r[j][i] (GEMM packing): 32-bit unpacks, 64-bit shuffles, then two rounds of
   // 128-bit lane shuffles.
   static void transpose(F *r) {

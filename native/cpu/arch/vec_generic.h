@@ -35,6 +35,7 @@ struct Vec {
   using I = int32_t;
   static constexpr int W = 1;
   static constexpr int kGemmMR = 4, kGemmNV = 4;  // GEMM register tile (gemm.inc)
+  static constexpr bool kLut32 = false;           // no 32-lane permute: GELU takes its erfc path (gemm.inc)
 
   static F loadu(const float *p) { return *p; }
   static void storeu(float *p, F v) { *p = v; }
