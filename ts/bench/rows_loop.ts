@@ -8,7 +8,9 @@
  *
  * Beside each: its floor, the same op on 1/16 of the rows (4 MB, which stays in the last-level
  * cache) times 16, and what that floor alone is of the copy: where it is under 0.7, no overlap of
- * memory traffic and arithmetic can reach issue 4's 70% of copy with this arithmetic.
+ * memory traffic and arithmetic can reach issue 4's 70% of copy with this arithmetic. The first two
+ * rows are plain streams (a sum, an add): what this machine gives an op that reads one stream, or
+ * reads two and writes one, against the copy's one read and one write.
  */
 import * as kiln from '../index';
 import { layerNormBackward } from '../ops/layer_norm';
@@ -31,6 +33,10 @@ function ops(rows: number): [string, number, () => void][] {
     rstd = kiln.ones([rows]);
   const run = (f: () => unknown) => () => kiln.scope(() => void f());
   return [
+    // Plain streams, the ceilings of ops that move the same: x.sum reads one (like the read-mostly
+    // cross-entropy forward and logsumexp), x + gy reads two and writes one (like the norms' backward).
+    ['sum (1 read)', 4, run(() => x.sum())],
+    ['add (2 reads, 1 write)', 12, run(() => x.add(gy))],
     ['softmax fwd', 8, run(() => F.softmax(x, -1))],
     ['logSoftmax fwd', 8, run(() => F.logSoftmax(x, -1))],
     ['layerNorm fwd', 8, run(() => F.layerNorm(x, [N], w, w))],
@@ -58,7 +64,7 @@ kiln.noGrad(() => {
       floor = median(cached[i][2]) * small;
     const ofCopy = (t: number) => ((bytes / 8) * (copy / t)).toFixed(2);
     lines.push(
-      `${name.padEnd(18)} ${ms.toFixed(2)} ms  of copy ${ofCopy(ms)}   floor ${floor.toFixed(2)} ms  of copy ${ofCopy(floor)}`,
+      `${name.padEnd(22)} ${ms.toFixed(2)} ms  of copy ${ofCopy(ms)}   floor ${floor.toFixed(2)} ms  of copy ${ofCopy(floor)}`,
     );
   });
   console.log(lines.join('\n'));
