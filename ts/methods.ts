@@ -13,6 +13,7 @@ import { matmul } from './ops/linalg';
 import { all, allclose, any, equal, isclose } from './ops/logical';
 import { addcdiv, addcmul, lerp } from './ops/arith';
 import { diag, flip, outer, repeat, roll, tile, trace, tril, triu, unbind } from './ops/rearrange';
+import { cumprod, cumsum } from './ops/scan';
 import { norm } from './ops/vector_norm';
 import { addmm, addmm_, bmm } from './ops/linear';
 import * as M from './ops/movement';
@@ -116,6 +117,8 @@ const methods: Impls = {
   norm,
   flip,
   roll,
+  cumsum,
+  cumprod,
   repeat,
   tile,
   tril,

@@ -12,6 +12,7 @@ import type { AddmmOptions } from './ops/linear';
 import type { ValueOption } from './ops/arith';
 import type { CloseOptions } from './ops/logical';
 import type { NormOrder } from './ops/vector_norm';
+import type { ScanOptions } from './ops/scan';
 import type { Generator } from './ops/random';
 import type { Tensor } from './tensor';
 
@@ -114,6 +115,8 @@ export interface TensorMethods {
   norm(p?: NormOrder, dim?: Dims | null, keepdim?: boolean): Tensor;
 
   /** reversed along dims (a copy) */ flip(dims: number | number[]): Tensor;
+  /** running sums along dim (integers give int64) */ cumsum(dim: number, opts?: ScanOptions): Tensor;
+  /** running products along dim (integers give int64) */ cumprod(dim: number, opts?: ScanOptions): Tensor;
   /** shifted along dims, wrapping around (flattened without dims) */
   roll(shifts: number | number[], dims?: number | number[]): Tensor;
   /** repeated sizes[i] times along dim i (sizes may add leading dims) */ repeat(sizes: number | number[]): Tensor;
