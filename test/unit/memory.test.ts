@@ -164,6 +164,43 @@ test('100,000 create/dispose iterations: flat memory and bounded RSS', () => {
   assert.ok(rss1 - rss0 < 64 << 20, `RSS grew by ${((rss1 - rss0) / 1048576).toFixed(1)} MiB`);
 });
 
+test('ops that copy their input leave no handle on it behind (cat, pad, scatter, reshape, slice backward, bernoulli, batchNorm)', () => {
+  // Each of these once read its input through an undisposed detach(): the input's memory then
+  // outlived its dispose() until the garbage collector ran.
+  const F = kiln.nn.functional;
+  // f(x, t): t(v) marks v as a temporary of the case (disposed with the result).
+  const cases: [string, (x: kiln.Tensor, t: (v: kiln.Tensor) => kiln.Tensor) => kiln.Tensor][] = [
+    ['cat', (x, t) => kiln.cat([x, t(x.t())], 0)],
+    ['pad', (x) => F.pad(x, [1, 2])],
+    ['scatter', (x, t) => x.scatter(0, t(kiln.zeros([1, 8], { dtype: 'int64' })), 1)],
+    ['reshape of a transposed view', (x, t) => t(x.t()).reshape([64])],
+    ['bernoulli', (x, t) => kiln.bernoulli(t(x.sigmoid()))],
+    [
+      'batchNorm, strided weight',
+      (x, t) => F.batchNorm(x, t(x.mean(0)), t(t(x.var(0)).add(1)), { weight: t(t(x.t()).select(1, 0)) }),
+    ],
+    [
+      'slice backward',
+      (x, t) => {
+        const xg = t(x.detach()).requiresGrad_();
+        const s = t(xg.slice(0, 2, 5));
+        t(s.sum()).backward();
+        return t(xg.grad!).clone();
+      },
+    ],
+  ];
+  for (const [name, f] of cases) {
+    const m0 = kiln.memory();
+    const x = kiln.randn([8, 8]);
+    const temps: kiln.Tensor[] = [];
+    const y = f(x, (v) => (temps.push(v), v));
+    for (const v of [x, y, ...temps]) v.dispose();
+    const m1 = kiln.memory();
+    assert.is(m1.numTensors - m0.numTensors, 0, `${name}: tensors left`);
+    assert.is(m1.numBytes - m0.numBytes, 0, `${name}: bytes left`);
+  }
+});
+
 test('emptyCache returns cached blocks', () => {
   kiln.ones([1 << 20]).dispose();
   assert.ok(kiln.memory().cpu.cachedBytes >= 4 << 20);

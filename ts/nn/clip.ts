@@ -3,6 +3,7 @@ import { noGrad } from '../autograd/grad_mode';
 import { KilnError } from '../errors';
 import { Tensor } from '../tensor';
 import { zeros } from '../creation';
+import { scope } from '../memory';
 
 const gradsOf = (params: Iterable<Tensor> | Tensor): Tensor[] =>
   [...(params instanceof Tensor ? [params] : params)].map((p) => p.grad).filter((g): g is Tensor => g !== null);
@@ -22,19 +23,23 @@ export function clipGradNorm_(
   const grads = gradsOf(params);
   return noGrad(() => {
     if (grads.length === 0) return zeros([]);
-    let total: Tensor;
-    if (normType === Infinity) {
-      total = grads.map((g) => g.abs().amax().to('float64')).reduce((a, b) => a.maximum(b));
-    } else {
+    // In a scope: the per-gradient temporaries (float64 copies of whole gradients among them) go
+    // at once, not when the garbage collector finds them.
+    const total = scope(() => {
+      if (normType === Infinity) return grads.map((g) => g.abs().amax().to('float64')).reduce((a, b) => a.maximum(b));
       const parts = grads.map((g) => g.to('float64').abs().pow(normType).sum());
-      total = parts.reduce((a, b) => a.add(b)).pow(1 / normType);
-    }
+      return parts.reduce((a, b) => a.add(b)).pow(1 / normType);
+    });
     const norm = total.item() as number;
-    if (opts.errorIfNonfinite && !Number.isFinite(norm))
+    if (opts.errorIfNonfinite && !Number.isFinite(norm)) {
+      total.dispose();
       throw new KilnError('ERR_ARG', `clipGradNorm_: the total gradient norm is ${norm}`);
+    }
     const coef = maxNorm / (norm + 1e-6);
     if (coef < 1) for (const g of grads) g.mul_(coef);
-    return total.to(grads[0].dtype);
+    const out = total.to(grads[0].dtype);
+    if (out !== total) total.dispose();
+    return out;
   });
 }
 

@@ -4,6 +4,9 @@
  * those kernels.
  */
 import * as C from '../ops/composite';
+import { KilnError } from '../errors';
+import { pad } from '../ops/indexing';
+import type { Tensor } from '../tensor';
 import { gelu, linear } from '../ops/linear';
 import * as init from './init';
 import { leakyRelu, silu } from './layers/activation';
@@ -22,8 +25,26 @@ import {
 import { dropout, embedding } from './layers/embedding';
 import { batchNorm, groupNorm, layerNorm, rmsNorm } from './layers/norm';
 
+/** Options of functional.pad: torch's mode (only 'constant' so far) and fill value. */
+export interface PadOptions {
+  mode?: 'constant';
+  value?: number;
+}
+
+/**
+ * torch.nn.functional.pad: `pads` in PyTorch's order ([left, right] of the last dim, then the
+ * dim before, ...), filled with `value`. Modes other than 'constant' throw ERR_ARG (not written).
+ */
+function fpad(x: Tensor, pads: readonly number[], opts: PadOptions = {}): Tensor {
+  const mode = opts.mode ?? 'constant';
+  if (mode !== 'constant')
+    throw new KilnError('ERR_ARG', `pad: mode '${String(mode)}' is not supported yet (only 'constant')`);
+  return pad(x, pads, opts.value ?? 0);
+}
+
 /** Functional forms (torch.nn.functional). */
 export const functional = {
+  pad: fpad,
   relu: C.relu,
   leakyRelu,
   gelu,

@@ -5,6 +5,7 @@
  */
 import { KilnError } from '../errors';
 import { crossEntropy as fusedCrossEntropy } from '../ops/cross_entropy';
+import { scope } from '../memory';
 import { shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
 import { Module } from './module';
@@ -72,18 +73,21 @@ function pickNll(logp: Tensor, t: Tensor, weight: Tensor | null, ignoreIndex: nu
  * log-probabilities [N, C] (or [N, C, d...], or [C]).
  */
 export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
-  const reduction = opts.reduction ?? 'mean',
-    ignoreIndex = opts.ignoreIndex ?? -100;
-  checkReduction('nllLoss', reduction);
-  const { x, t, C } = classesLast('nllLoss', input, target);
-  checkIndices('nllLoss', t, C, ignoreIndex);
-  const weight = opts.weight ?? null;
-  if (weight && (weight.ndim !== 1 || weight.shape[0] !== C))
-    throw new KilnError('ERR_SHAPE', `nllLoss: weight must have shape [${C}], got ${shapeStr(weight.shape)}`);
-  const { loss, w } = pickNll(x, t, weight, ignoreIndex);
-  if (reduction === 'none') return loss.reshape([...target.shape]);
-  if (reduction === 'sum') return loss.sum();
-  return loss.sum().div(w.sum());
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    const reduction = opts.reduction ?? 'mean',
+      ignoreIndex = opts.ignoreIndex ?? -100;
+    checkReduction('nllLoss', reduction);
+    const { x, t, C } = classesLast('nllLoss', input, target);
+    checkIndices('nllLoss', t, C, ignoreIndex);
+    const weight = opts.weight ?? null;
+    if (weight && (weight.ndim !== 1 || weight.shape[0] !== C))
+      throw new KilnError('ERR_SHAPE', `nllLoss: weight must have shape [${C}], got ${shapeStr(weight.shape)}`);
+    const { loss, w } = pickNll(x, t, weight, ignoreIndex);
+    if (reduction === 'none') return loss.reshape([...target.shape]);
+    if (reduction === 'sum') return loss.sum();
+    return loss.sum().div(w.sum());
+  });
 }
 
 export interface CrossEntropyOptions extends NllOptions {
@@ -104,19 +108,25 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
 
 /** Mean squared error (torch.nn.functional.mse_loss). */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  const r = opts.reduction ?? 'mean';
-  checkReduction('mseLoss', r);
-  sameShape('mseLoss', input, target);
-  const d = input.sub(target);
-  return reduce(d.mul(d), r);
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    const r = opts.reduction ?? 'mean';
+    checkReduction('mseLoss', r);
+    sameShape('mseLoss', input, target);
+    const d = input.sub(target);
+    return reduce(d.mul(d), r);
+  });
 }
 
 /** Mean absolute error (torch.nn.functional.l1_loss). */
 export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  const r = opts.reduction ?? 'mean';
-  checkReduction('l1Loss', r);
-  sameShape('l1Loss', input, target);
-  return reduce(input.sub(target).abs(), r);
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    const r = opts.reduction ?? 'mean';
+    checkReduction('l1Loss', r);
+    sameShape('l1Loss', input, target);
+    return reduce(input.sub(target).abs(), r);
+  });
 }
 
 /** Huber-like loss: 0.5 d^2 / beta below beta, |d| - beta / 2 above (smooth_l1_loss). */
@@ -125,20 +135,23 @@ export function smoothL1Loss(
   target: Tensor,
   opts: { reduction?: Reduction; beta?: number } = {},
 ): Tensor {
-  const r = opts.reduction ?? 'mean',
-    beta = opts.beta ?? 1;
-  checkReduction('smoothL1Loss', r);
-  sameShape('smoothL1Loss', input, target);
-  if (!(beta >= 0)) throw new KilnError('ERR_ARG', `smoothL1Loss: beta must be >= 0, got ${beta}`);
-  const a = input.sub(target).abs();
-  if (beta === 0) return reduce(a, r);
-  return reduce(
-    a
-      .mul(a)
-      .mul(0.5 / beta)
-      .where(a.lt(beta), a.sub(beta / 2)),
-    r,
-  );
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    const r = opts.reduction ?? 'mean',
+      beta = opts.beta ?? 1;
+    checkReduction('smoothL1Loss', r);
+    sameShape('smoothL1Loss', input, target);
+    if (!(beta >= 0)) throw new KilnError('ERR_ARG', `smoothL1Loss: beta must be >= 0, got ${beta}`);
+    const a = input.sub(target).abs();
+    if (beta === 0) return reduce(a, r);
+    return reduce(
+      a
+        .mul(a)
+        .mul(0.5 / beta)
+        .where(a.lt(beta), a.sub(beta / 2)),
+      r,
+    );
+  });
 }
 
 export interface BceOptions {
@@ -148,14 +161,17 @@ export interface BceOptions {
 
 /** Binary cross entropy of probabilities (binary_cross_entropy); each log is clamped at -100. */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: BceOptions = {}): Tensor {
-  const r = opts.reduction ?? 'mean';
-  checkReduction('binaryCrossEntropy', r);
-  sameShape('binaryCrossEntropy', input, target);
-  const logp = input.log().clampMin(-100),
-    log1mp = input.neg().log1p().clampMin(-100);
-  let loss = target.mul(logp).add(target.neg().add(1).mul(log1mp)).neg();
-  if (opts.weight) loss = loss.mul(opts.weight);
-  return reduce(loss, r);
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    const r = opts.reduction ?? 'mean';
+    checkReduction('binaryCrossEntropy', r);
+    sameShape('binaryCrossEntropy', input, target);
+    const logp = input.log().clampMin(-100),
+      log1mp = input.neg().log1p().clampMin(-100);
+    let loss = target.mul(logp).add(target.neg().add(1).mul(log1mp)).neg();
+    if (opts.weight) loss = loss.mul(opts.weight);
+    return reduce(loss, r);
+  });
 }
 
 export interface BceWithLogitsOptions extends BceOptions {
@@ -168,18 +184,21 @@ export interface BceWithLogitsOptions extends BceOptions {
  * (binary_cross_entropy_with_logits): (1 - y) x + (1 + (pw - 1) y) (log(1 + e^-|x|) + max(-x, 0)).
  */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
-  const r = opts.reduction ?? 'mean';
-  checkReduction('binaryCrossEntropyWithLogits', r);
-  sameShape('binaryCrossEntropyWithLogits', input, target);
-  const softplusNeg = input.abs().neg().exp().log1p().add(input.neg().clampMin(0));
-  const coef = opts.posWeight ? opts.posWeight.sub(1).mul(target).add(1) : null;
-  let loss = target
-    .neg()
-    .add(1)
-    .mul(input)
-    .add(coef ? coef.mul(softplusNeg) : softplusNeg);
-  if (opts.weight) loss = loss.mul(opts.weight);
-  return reduce(loss, r);
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    const r = opts.reduction ?? 'mean';
+    checkReduction('binaryCrossEntropyWithLogits', r);
+    sameShape('binaryCrossEntropyWithLogits', input, target);
+    const softplusNeg = input.abs().neg().exp().log1p().add(input.neg().clampMin(0));
+    const coef = opts.posWeight ? opts.posWeight.sub(1).mul(target).add(1) : null;
+    let loss = target
+      .neg()
+      .add(1)
+      .mul(input)
+      .add(coef ? coef.mul(softplusNeg) : softplusNeg);
+    if (opts.weight) loss = loss.mul(opts.weight);
+    return reduce(loss, r);
+  });
 }
 
 /**
@@ -192,14 +211,17 @@ export function klDiv(
   target: Tensor,
   opts: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {},
 ): Tensor {
-  const r = opts.reduction ?? 'mean';
-  checkReduction('klDiv', r, ['batchmean']);
-  sameShape('klDiv', input, target);
-  const loss = opts.logTarget
-    ? target.exp().mul(target.sub(input))
-    : target.mul(target.log().where(target.gt(0), 0)).sub(target.mul(input));
-  if (r === 'batchmean') return loss.sum().div(input.ndim > 0 ? input.shape[0] : 1);
-  return reduce(loss, r as Reduction);
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    const r = opts.reduction ?? 'mean';
+    checkReduction('klDiv', r, ['batchmean']);
+    sameShape('klDiv', input, target);
+    const loss = opts.logTarget
+      ? target.exp().mul(target.sub(input))
+      : target.mul(target.log().where(target.gt(0), 0)).sub(target.mul(input));
+    if (r === 'batchmean') return loss.sum().div(input.ndim > 0 ? input.shape[0] : 1);
+    return reduce(loss, r as Reduction);
+  });
 }
 
 // ---- Modules ----

@@ -25,7 +25,12 @@ export function asNCS(x: Tensor): Tensor {
   if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `batch_norm: input needs [N, C, ...], got ${shapeStr(x._shape)}`);
   if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `batch_norm: needs a floating dtype, got ${x.dtype}`);
   const S = x._shape.slice(2).reduce((a, b) => a * b, 1);
-  return noGrad(() => x.contiguous().reshape([x._shape[0], x._shape[1], S]));
+  return noGrad(() => {
+    const c = x.contiguous();
+    const v = c.reshape([x._shape[0], x._shape[1], S]);
+    c.dispose();
+    return v;
+  });
 }
 
 function checkChannels(op: string, x: Tensor, ts: [string, Tensor | null][]): void {
@@ -39,8 +44,13 @@ function checkChannels(op: string, x: Tensor, ts: [string, Tensor | null][]): vo
 
 /** A [C] operand the kernel reads: x's dtype, contiguous (a new tensor only when needed). */
 const chanArg = (t: Tensor, dtype: DType): Tensor => {
-  const c = castTo(t.detach(), dtype);
-  return c._strides[0] === 1 || c._shape[0] <= 1 ? c : c.contiguous();
+  const d = t.detach();
+  const c = castTo(d, dtype);
+  if (c !== d) d.dispose();
+  if (c._strides[0] === 1 || c._shape[0] <= 1) return c;
+  const cc = c.contiguous();
+  c.dispose();
+  return cc;
 };
 
 /** Per-channel [mean; biased var] of x [N, C, ...] as one [2, C] tensor (one read of x). */
@@ -98,7 +108,7 @@ export function batchNormApply(
     const need = (i: number) => c.inputs[i]._requiresGrad;
     const invstd = vi.add(eps).rsqrt();
     const scale = wi ? wi.mul(invstd) : invstd;
-    const xc = need(2) || need(3) ? xi.sub(mi.reshape(view)) : null;
+    const xc = need(2) || (wi && need(3)) ? xi.sub(mi.reshape(view)) : null; // inputs[3] is the weight, when given
     const grads: (Tensor | null)[] = [
       need(0) ? g.mul(scale.reshape(view)) : null,
       need(1) ? g.sum(dims).mul(scale).neg() : null,

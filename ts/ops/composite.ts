@@ -7,6 +7,7 @@ import { record } from '../autograd/node';
 import { arange } from '../creation';
 import { isFloating } from '../dtype';
 import { KilnError } from '../errors';
+import { scope } from '../memory';
 import { normDim, normDims, shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
 import { checkTensor, TensorLike } from './kinds';
@@ -18,11 +19,14 @@ const countOf = (x: Tensor, dims: number[]): number => dims.reduce((n, d) => n *
 
 /** Mean over dims (all by default); integer inputs are not allowed, as in PyTorch. */
 export function mean(x: Tensor, dim?: number | number[] | null, keepdim = false): Tensor {
-  checkTensor(x, 'mean', 'input');
-  if (!isFloating(x.dtype))
-    throw new KilnError('ERR_DTYPE', `mean: needs a floating input, got ${x.dtype}; use x.to('float32')`);
-  const dims = normDims(dim, x.ndim, 'mean');
-  return x.sum(dims, keepdim).div(countOf(x, dims));
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    checkTensor(x, 'mean', 'input');
+    if (!isFloating(x.dtype))
+      throw new KilnError('ERR_DTYPE', `mean: needs a floating input, got ${x.dtype}; use x.to('float32')`);
+    const dims = normDims(dim, x.ndim, 'mean');
+    return x.sum(dims, keepdim).div(countOf(x, dims));
+  });
 }
 
 export interface VarOptions {
@@ -33,19 +37,22 @@ export interface VarOptions {
 
 /** Variance over dims with `correction` (default 1), like torch.var. */
 export function variance(x: Tensor, dim?: number | number[] | null, opts: VarOptions = {}): Tensor {
-  checkTensor(x, 'var', 'input');
-  if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `var: needs a floating input, got ${x.dtype}`);
-  const dims = normDims(dim, x.ndim, 'var');
-  const n = countOf(x, dims) - (opts.correction ?? 1);
-  const centered = x.sub(x.mean(dims, true));
-  return centered
-    .mul(centered)
-    .sum(dims, opts.keepdim ?? false)
-    .div(Math.max(n, 0));
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    checkTensor(x, 'var', 'input');
+    if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `var: needs a floating input, got ${x.dtype}`);
+    const dims = normDims(dim, x.ndim, 'var');
+    const n = countOf(x, dims) - (opts.correction ?? 1);
+    const centered = x.sub(x.mean(dims, true));
+    return centered
+      .mul(centered)
+      .sum(dims, opts.keepdim ?? false)
+      .div(Math.max(n, 0));
+  });
 }
 
 export const std = (x: Tensor, dim?: number | number[] | null, opts: VarOptions = {}): Tensor =>
-  variance(x, dim, opts).sqrt();
+  scope(() => variance(x, dim, opts).sqrt());
 
 /**
  * log(sum(exp(x))) over dims, computed stably (the max is subtracted first), as torch.logsumexp.
@@ -53,15 +60,18 @@ export const std = (x: Tensor, dim?: number | number[] | null, opts: VarOptions 
  * kernel, this composite.
  */
 export function logsumexp(x: Tensor, dim: number | number[], keepdim = false): Tensor {
-  checkTensor(x, 'logsumexp', 'input');
-  const dims = normDims(dim, x.ndim, 'logsumexp');
-  if (dims.length === 1 && fusedLogsumexpOn(x)) return logsumexpDim(x, dims[0], keepdim);
-  const m = noGrad(() => {
-    const a = x.amax(dims, true);
-    return where(a.isinf(), 0, a);
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    checkTensor(x, 'logsumexp', 'input');
+    const dims = normDims(dim, x.ndim, 'logsumexp');
+    if (dims.length === 1 && fusedLogsumexpOn(x)) return logsumexpDim(x, dims[0], keepdim);
+    const m = noGrad(() => {
+      const a = x.amax(dims, true);
+      return where(a.isinf(), 0, a);
+    });
+    const s = x.sub(m).exp().sum(dims, true).log().add(m);
+    return keepdim ? s : s.squeeze(dims);
   });
-  const s = x.sub(m).exp().sum(dims, true).log().add(m);
-  return keepdim ? s : s.squeeze(dims);
 }
 
 export function isinf(x: Tensor): Tensor {

@@ -131,7 +131,10 @@ function classesLast(x: Tensor): Tensor {
   if (x.ndim === 1) return x.unsqueeze(0);
   if (x.ndim === 2) return x;
   const C = x._shape[1];
-  return x.permute([0, ...x._shape.slice(2).map((_, i) => i + 2), 1]).reshape([-1, C]);
+  const p = x.permute([0, ...x._shape.slice(2).map((_, i) => i + 2), 1]);
+  const r = p.reshape([-1, C]);
+  p.dispose(); // every op returns a handle of its own: the permuted view's goes here
+  return r;
 }
 
 /**
@@ -175,7 +178,14 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const wide = computeDtype(input.dtype); // integer logits compute in float32, as logSoftmax does
   const x = castTo(input, wide);
   const x2 = classesLast(x);
-  const t2 = prob ? classesLast(castTo(target, wide)) : noGrad(() => target.reshape([-1]).to('int64'));
+  const t2 = prob
+    ? classesLast(castTo(target, wide))
+    : noGrad(() => {
+        const r = target.reshape([-1]),
+          t = r.to('int64');
+        if (t !== r) r.dispose();
+        return t;
+      });
   const w = weight ? castTo(weight, wide) : null;
   const { loss, wrow } = lossRows(x2, t2, { weight: w, ignoreIndex, eps });
   let out: Tensor;

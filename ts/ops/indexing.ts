@@ -9,7 +9,7 @@ import { DType, isFloating, promoteTypes, promoteWithScalar } from '../dtype';
 import { KilnError } from '../errors';
 import { broadcastShapes, normDim, numelOf, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { castTo, checkTensor, sumTo, TensorLike } from './kinds';
+import { castTo, checkTensor, sumTo, TensorLike, withDetached } from './kinds';
 import { expandRaw } from './movement';
 import { OP } from './op_ids.gen';
 
@@ -65,7 +65,7 @@ function scatterImpl(name: 'scatter' | 'scatter_add', x: Tensor, dim: number, in
     );
   const d = checkIndex(name, x, index, dim, s ?? undefined);
   const srcT = s ?? full(index._shape.slice(), src as number, { dtype: x.dtype, device: x.device });
-  const out = x.detach().clone();
+  const out = withDetached(x, (xd) => xd.clone());
   runKernel(name === 'scatter' ? OP.SCATTER : OP.SCATTER_ADD, [out], [index, srcT], [d]);
   if (!s) srcT.dispose();
   if (!isFloating(x.dtype)) return out;
@@ -162,7 +162,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
     sizes.push(n);
     if (n > 0 && numelOf(t._shape) > 0) {
       const v = out.slice(d, off, off + n);
-      v.copy_(t.detach());
+      withDetached(t, (td) => v.copy_(td));
       v.dispose();
     }
     off += n;
@@ -208,7 +208,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
     v.dispose();
     v = nv;
   }
-  v.copy_(x.detach());
+  withDetached(x, (xd) => v.copy_(xd));
   v.dispose();
   if (!isFloating(x.dtype)) return out;
   return record('pad', out, [x], (g, c) => {

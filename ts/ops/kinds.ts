@@ -392,3 +392,17 @@ export function binaryKind(name: string, spec: BinarySpec) {
   };
   return Object.assign(row, { inplace });
 }
+
+/**
+ * f of a detached handle on x, the handle disposed afterwards: for ops that read x's data into a
+ * tensor of their own and record their own gradient. A handle left undisposed would keep x's
+ * memory alive until the garbage collector ran (f must not return the handle itself).
+ */
+export function withDetached<R>(x: Tensor, f: (d: Tensor) => R): R {
+  const d = x.detach();
+  try {
+    return f(d);
+  } finally {
+    d.dispose();
+  }
+}

@@ -9,7 +9,7 @@ import { DType, ALL_DTYPES, isFloating } from '../dtype';
 import { KilnError } from '../errors';
 import { inferShape, MAX_DIMS, normDim, numelOf, shapeStr, viewStrides } from '../shape';
 import { Tensor } from '../tensor';
-import { checkTensor, sumTo } from './kinds';
+import { checkTensor, sumTo, withDetached } from './kinds';
 import type { Case, OpRow, RefValue, Rng } from './row';
 import { LAYOUTS, broadcastAt, makeInput, randInt, ravel, unravel, errorCases, gradInput } from './samples';
 
@@ -35,7 +35,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   let out: Tensor;
   if (st) out = x._view(target, st, x._offset);
   else {
-    const c = x.detach().contiguous();
+    const xd = x.detach();
+    const c = xd.contiguous();
+    if (c !== xd) xd.dispose();
     out = c._view(target, viewStrides(c._shape, c._strides, target)!, c._offset);
     c.dispose();
   }
@@ -194,7 +196,7 @@ export function sliceBackward(
   checkTensor(g, 'slice_backward', 'grad');
   const out = zeros(shape, { dtype: g.dtype, device: g.device });
   const v = out.slice(dim, start, end, step);
-  v.copy_(g.detach());
+  withDetached(g, (gd) => v.copy_(gd));
   v.dispose();
   return isFloating(g.dtype) ? record('slice_backward', out, [g], (gg) => [gg.slice(dim, start, end, step)]) : out;
 }

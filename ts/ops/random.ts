@@ -10,7 +10,7 @@ import { DType, FLOAT_DTYPES, checkDType, isFloating } from '../dtype';
 import { KilnError } from '../errors';
 import { checkShape, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { bumpVersion, checkTensor, noInplaceGrad } from './kinds';
+import { bumpVersion, checkTensor, noInplaceGrad, withDetached } from './kinds';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow } from './row';
 
@@ -125,7 +125,7 @@ export function bernoulli(p: Tensor, opts?: { generator?: Generator }): Tensor {
     1,
     opts?.generator,
   );
-  const m = u.lt(p.detach());
+  const m = withDetached(p, (pd) => u.lt(pd));
   u.dispose();
   const out = m.to(dtype);
   m.dispose();

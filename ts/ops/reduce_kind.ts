@@ -76,7 +76,7 @@ export function reduceKind(name: string, spec: ReduceSpec): OpRow<ReduceFn> {
     if (tail) {
       const inner = fn(x, tail, true);
       const res = fn(inner, dims, keepdim);
-      if (!inner._requiresGrad) inner.dispose();
+      inner.dispose(); // the second reduce's node keeps its own handle
       return res;
     }
     const v = reduceView(x, dims);

@@ -107,7 +107,12 @@ export abstract class Optimizer<O extends Hyper> {
             `${this.name}: gradient ${shapeStr(grad.shape)} for a parameter ${shapeStr(p.shape)}`,
           );
         if (grad.dtype !== p.dtype || !grad.isContiguous()) {
-          grad = noGrad(() => grad.to(p.dtype).contiguous());
+          grad = noGrad(() => {
+            const cast = grad.to(p.dtype),
+              c = cast.contiguous();
+            if (cast !== grad && cast !== c) cast.dispose();
+            return c;
+          });
           temps.push(grad);
         }
         if (!p.isContiguous()) throw new KilnError('ERR_ARG', `${this.name}: parameters must be contiguous`);

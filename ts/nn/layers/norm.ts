@@ -8,6 +8,7 @@ import { noGrad } from '../../autograd/grad_mode';
 import { ones, zeros } from '../../creation';
 import { KilnError } from '../../errors';
 import { batchNormApply, batchNormTrain } from '../../ops/batch_norm';
+import { scope } from '../../memory';
 import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
 import { finfoEps, layerNormFused } from '../../ops/layer_norm';
@@ -48,16 +49,19 @@ export function groupNorm(
   bias: Tensor | null = null,
   eps = 1e-5,
 ): Tensor {
-  if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `groupNorm: input needs [N, C, ...], got ${shapeStr(x.shape)}`);
-  const [N, C] = x.shape;
-  if (C % numGroups !== 0)
-    throw new KilnError('ERR_ARG', `groupNorm: ${C} channels do not split into ${numGroups} groups`);
-  const g = x.reshape([N, numGroups, (C / numGroups) * x.shape.slice(2).reduce((a, b) => a * b, 1)]);
-  let y = layerNormFused(g, [g.shape[2]], null, null, eps, false).reshape([...x.shape]);
-  const view = [1, C, ...x.shape.slice(2).map(() => 1)];
-  if (weight) y = y.mul(weight.reshape(view));
-  if (bias) y = y.add(bias.reshape(view));
-  return y;
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `groupNorm: input needs [N, C, ...], got ${shapeStr(x.shape)}`);
+    const [N, C] = x.shape;
+    if (C % numGroups !== 0)
+      throw new KilnError('ERR_ARG', `groupNorm: ${C} channels do not split into ${numGroups} groups`);
+    const g = x.reshape([N, numGroups, (C / numGroups) * x.shape.slice(2).reduce((a, b) => a * b, 1)]);
+    let y = layerNormFused(g, [g.shape[2]], null, null, eps, false).reshape([...x.shape]);
+    const view = [1, C, ...x.shape.slice(2).map(() => 1)];
+    if (weight) y = y.mul(weight.reshape(view));
+    if (bias) y = y.add(bias.reshape(view));
+    return y;
+  });
 }
 
 export interface BatchNormOptions {
@@ -71,7 +75,7 @@ export interface BatchNormOptions {
 /**
  * Batch normalisation over [N, C, ...] (torch batch_norm): in training, batch statistics
  * normalise and the running stats move by `momentum` (unbiased variance, as PyTorch); in eval,
- * the running stats normalise.
+ * the running stats normalise. `training` defaults to false, as torch.nn.functional.batch_norm's.
  */
 export function batchNorm(
   x: Tensor,
@@ -85,7 +89,7 @@ export function batchNorm(
     momentum = opts.momentum ?? 0.1;
   const weight = opts.weight ?? null,
     bias = opts.bias ?? null;
-  if (!(opts.training ?? true)) {
+  if (!(opts.training ?? false)) {
     if (!runningMean || !runningVar) throw new KilnError('ERR_ARG', 'batchNorm: eval mode needs running statistics');
     return batchNormApply(x, weight, bias, runningMean, runningVar, eps);
   }
@@ -99,10 +103,11 @@ export function batchNorm(
   if (runningMean && runningVar)
     noGrad(() => {
       const [mu, v] = [stats.select(0, 0), stats.select(0, 1)];
-      runningMean.mul_(1 - momentum).add_(mu.mul(momentum));
-      runningVar.mul_(1 - momentum).add_(v.mul((momentum * count) / (count - 1)));
-      mu.dispose();
-      v.dispose();
+      const dm = mu.mul(momentum),
+        dv = v.mul((momentum * count) / (count - 1));
+      runningMean.mul_(1 - momentum).add_(dm);
+      runningVar.mul_(1 - momentum).add_(dv);
+      for (const t of [mu, v, dm, dv]) t.dispose();
     });
   stats.dispose();
   return y;

@@ -1,0 +1,166 @@
+// Nothing left behind: the forward and backward of layers, losses and common ops, disposed by hand,
+// and training steps of common layers with each optimizer and gradient clipping, leave
+// the live tensor count and bytes where they were once their results are disposed. A handle an op
+// forgets keeps its memory alive until the garbage collector happens to run (the finalizer is a
+// backstop): in a training loop that is memory growing step after step.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as kiln from '../../ts/index';
+
+const live = () => {
+  const m = kiln.memory();
+  return { tensors: m.numTensors, bytes: m.numBytes };
+};
+
+// [name, inputs, f]: f(...inputs) and its backward, then every result disposed by hand (no scope,
+// which would hide a forgotten handle).
+const r = (s: number[]) => kiln.randn(s).requiresGrad_();
+const F = kiln.nn.functional;
+const CALLS: [string, () => kiln.Tensor[], (...a: kiln.Tensor[]) => kiln.Tensor][] = [
+  ['mseLoss', () => [r([4, 5]), kiln.randn([4, 5])], (x, t) => F.mseLoss(x, t)],
+  ['l1Loss', () => [r([4, 5]), kiln.randn([4, 5])], (x, t) => F.l1Loss(x, t)],
+  ['smoothL1Loss', () => [r([4, 5]), kiln.randn([4, 5])], (x, t) => F.smoothL1Loss(x, t)],
+  [
+    'binaryCrossEntropy',
+    () => [kiln.rand([4, 5]).mul(0.8).add(0.1).requiresGrad_(), kiln.rand([4, 5])],
+    (x, t) => F.binaryCrossEntropy(x, t),
+  ],
+  [
+    'binaryCrossEntropyWithLogits',
+    () => [r([4, 5]), kiln.rand([4, 5])],
+    (x, t) => F.binaryCrossEntropyWithLogits(x, t),
+  ],
+  ['klDiv', () => [r([4, 5]), kiln.rand([4, 5])], (x, t) => F.klDiv(x, t)],
+  ['nllLoss', () => [r([4, 5]), kiln.tensor([0, 1, 2, 3])], (x, t) => F.nllLoss(x, t)],
+  ['crossEntropy', () => [r([4, 5]), kiln.tensor([0, 1, 2, 3])], (x, t) => F.crossEntropy(x, t)],
+  [
+    'crossEntropy [N, C, d], int32 targets',
+    () => [
+      r([2, 5, 3]),
+      kiln.tensor(
+        [
+          [0, 1, 2],
+          [3, 4, 0],
+        ],
+        { dtype: 'int32' },
+      ),
+    ],
+    (x, t) => F.crossEntropy(x, t, { reduction: 'none' }),
+  ],
+  ['mean', () => [r([4, 5])], (x) => x.mean(1)],
+  ['var', () => [r([4, 5])], (x) => x.var(1)],
+  ['std', () => [r([4, 5])], (x) => x.std(0)],
+  ['sum over two dims', () => [r([2, 3, 4])], (x) => x.sum([0, 2])],
+  ['layerNorm', () => [r([2, 4, 6])], (x) => F.layerNorm(x, [6])],
+  ['rmsNorm', () => [r([2, 4, 6])], (x) => F.rmsNorm(x, [6])],
+  ['groupNorm', () => [r([2, 4, 6])], (x) => F.groupNorm(x, 2)],
+  ['batchNorm, training', () => [r([4, 3, 2])], (x) => F.batchNorm(x, null, null, { training: true })],
+  ['batchNorm, eval', () => [r([4, 3, 2]), kiln.zeros([3]), kiln.ones([3])], (x, m, v) => F.batchNorm(x, m, v)],
+  ['softmax', () => [r([4, 5])], (x) => F.softmax(x, 1)],
+  ['logSoftmax', () => [r([4, 5])], (x) => F.logSoftmax(x, 0)],
+  ['logsumexp', () => [r([4, 5])], (x) => x.logsumexp([0, 1])],
+  ['gelu', () => [r([4, 5])], (x) => F.gelu(x)],
+  ['silu', () => [r([4, 5])], (x) => F.silu(x)],
+  ['dropout', () => [r([4, 5])], (x) => F.dropout(x, 0.2)],
+  ['linear', () => [r([4, 5]), r([3, 5]), r([3])], (x, w, b) => F.linear(x, w, b)],
+  ['conv2d', () => [r([1, 2, 6, 6]), r([3, 2, 3, 3]), r([3])], (x, w, b) => F.conv2d(x, w, b, { padding: 1 })],
+  ['maxPool2d', () => [r([1, 2, 6, 6])], (x) => F.maxPool2d(x, 2)],
+  ['avgPool2d', () => [r([1, 2, 6, 6])], (x) => F.avgPool2d(x, 2)],
+  [
+    'scaledDotProductAttention',
+    () => [r([1, 2, 4, 8])],
+    (q) => F.scaledDotProductAttention(q, q, q, { isCausal: true }),
+  ],
+  [
+    'embedding',
+    () => [
+      r([6, 3]),
+      kiln.tensor([
+        [0, 1],
+        [1, 2],
+      ]),
+    ],
+    (w, i) => F.embedding(i, w),
+  ],
+  ['cat', () => [r([3, 4]), r([2, 4])], (a, b) => kiln.cat([a, b], 0)],
+  ['pad', () => [r([3, 4])], (x) => F.pad(x, [1, 1])],
+  ['where', () => [r([3, 4]), kiln.randn([3, 4]).gt(0)], (x, c) => kiln.where(c, x, 0)],
+  ['gather', () => [r([3, 4]), kiln.zeros([3, 1], { dtype: 'int64' })], (x, i) => x.gather(1, i)],
+  ['cumsum', () => [r([3, 9])], (x) => x.cumsum(1)],
+  ['cumprod', () => [r([3, 9])], (x) => x.cumprod(0)],
+];
+
+test('layers, losses and common ops: forward and backward leave nothing behind', () => {
+  const leaks: string[] = [];
+  for (const [name, make, f] of CALLS) {
+    const ins = make();
+    const before = live();
+    let out: kiln.Tensor;
+    try {
+      out = f(...ins);
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+    const loss = out.sum();
+    loss.backward();
+    for (const t of [loss, out]) t.dispose();
+    for (const t of ins) {
+      t.grad?.dispose();
+      t.grad = null;
+    }
+    const after = live();
+    if (after.tensors !== before.tensors || after.bytes !== before.bytes)
+      leaks.push(`${name}: ${after.tensors - before.tensors} tensors, ${after.bytes - before.bytes} bytes`);
+    ins.forEach((t) => t.dispose());
+  }
+  assert.equal(leaks, []);
+});
+
+test('training steps (conv, batch norm, layer norm, attention, embedding, dropout; SGD, Adam, AdamW, clipping) hold steady', () => {
+  const nn = kiln.nn;
+  class Net extends nn.Module {
+    emb = new nn.Embedding(10, 8);
+    conv = new nn.Conv2d(2, 4, 3, { padding: 1 });
+    bn = new nn.BatchNorm2d(4);
+    ln = new nn.LayerNorm(8);
+    fc = new nn.Linear(8, 3);
+    forward(x: kiln.Tensor, ids: kiln.Tensor): kiln.Tensor {
+      const F = nn.functional;
+      const c = this.bn.forward(this.conv.forward(x)).relu(); // [2, 4, 4, 4]
+      const e = this.ln.forward(this.emb.forward(ids)); // [2, 5, 8]
+      const q = e.reshape([2, 1, 5, 8]);
+      const a = F.scaledDotProductAttention(q, q, q, { isCausal: true }).reshape([2, 5, 8]);
+      const h = F.dropout(F.gelu(a), 0.1).mean(1); // [2, 8]
+      return this.fc.forward(h).add(c.mean([1, 2, 3]).unsqueeze(1));
+    }
+  }
+  for (const make of [
+    (p: kiln.Tensor[]) => new kiln.optim.SGD(p, { lr: 0.1, momentum: 0.9 }),
+    (p: kiln.Tensor[]) => new kiln.optim.Adam(p, { lr: 1e-3 }),
+    (p: kiln.Tensor[]) => new kiln.optim.AdamW(p, { lr: 1e-3 }),
+  ]) {
+    const net = new Net();
+    const opt = make([...net.parameters()]);
+    const x = kiln.randn([2, 2, 4, 4]),
+      ids = kiln.randint(0, 10, [2, 5]),
+      target = kiln.tensor([0, 2]);
+    // The documented loop: each step in a scope, which disposes the step's intermediates.
+    const step = () =>
+      kiln.scope(() => {
+        opt.zeroGrad();
+        const loss = nn.functional.crossEntropy(net.forward(x, ids), target);
+        loss.backward();
+        nn.utils.clipGradNorm_([...net.parameters()], 1.0);
+        opt.step();
+      });
+    step(); // optimizer state and gradients come into being
+    step();
+    const before = live();
+    for (let i = 0; i < 3; i++) step();
+    const after = live();
+    assert.equal(after, before, `${opt.constructor.name}: live tensors and bytes after three more steps`);
+    for (const t of [x, ids, target]) t.dispose();
+  }
+});
+
+test.run();
