@@ -144,15 +144,15 @@ test('training steps (conv, batch norm, layer norm, attention, embedding, dropou
     const x = kiln.randn([2, 2, 4, 4]),
       ids = kiln.randint(0, 10, [2, 5]),
       target = kiln.tensor([0, 2]);
-    // The documented loop: each step in a scope, which disposes the step's intermediates.
-    const step = () =>
-      kiln.scope(() => {
-        opt.zeroGrad();
-        const loss = nn.functional.crossEntropy(net.forward(x, ids), target);
-        loss.backward();
-        nn.utils.clipGradNorm_([...net.parameters()], 1.0);
-        opt.step();
-      });
+    // The forward and backward in a scope (the documented loop: it disposes the step's
+    // intermediates); the optimizer and the clipping outside any, where nothing would hide a
+    // handle they forgot.
+    const step = () => {
+      opt.zeroGrad();
+      kiln.scope(() => nn.functional.crossEntropy(net.forward(x, ids), target).backward());
+      nn.utils.clipGradNorm_([...net.parameters()], 1.0).dispose();
+      opt.step();
+    };
     step(); // optimizer state and gradients come into being
     step();
     const before = live();
