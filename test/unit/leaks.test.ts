@@ -86,6 +86,13 @@ const CALLS: [string, () => kiln.Tensor[], (...a: kiln.Tensor[]) => kiln.Tensor]
   ['pad', () => [r([3, 4])], (x) => F.pad(x, [1, 1])],
   ['where', () => [r([3, 4]), kiln.randn([3, 4]).gt(0)], (x, c) => kiln.where(c, x, 0)],
   ['gather', () => [r([3, 4]), kiln.zeros([3, 1], { dtype: 'int64' })], (x, i) => x.gather(1, i)],
+  ['stack', () => [r([2, 3]), r([2, 3])], (a, b) => kiln.stack([a, b], 1)],
+  ['leakyRelu', () => [r([4, 5])], (x) => F.leakyRelu(x, 0.1)],
+  ['oneHot', () => [kiln.tensor([0, 2, 1])], (i) => F.oneHot(i, 3)],
+  ['tril', () => [r([4, 4])], (x) => x.tril(-1)],
+  ['conv1d', () => [r([1, 2, 8]), r([3, 2, 3])], (x, w) => F.conv1d(x, w)],
+  ['clamp', () => [r([4, 5])], (x) => x.clamp(-0.5, 0.5)],
+  ['maskedFill', () => [r([4, 5]), kiln.randn([4, 5]).gt(0)], (x, m) => x.maskedFill(m, 0)],
   ['cumsum', () => [r([3, 9])], (x) => x.cumsum(1)],
   ['cumprod', () => [r([3, 9])], (x) => x.cumprod(0)],
 ];
@@ -102,7 +109,7 @@ test('layers, losses and common ops: forward and backward leave nothing behind',
       throw new Error(`${name}: ${(e as Error).message}`);
     }
     const loss = out.sum();
-    loss.backward();
+    if (loss.requiresGrad) loss.backward();
     for (const t of [loss, out]) t.dispose();
     for (const t of ins) {
       t.grad?.dispose();

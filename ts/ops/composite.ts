@@ -83,13 +83,16 @@ export function isnan(x: Tensor): Tensor {
 
 /** Elementwise clamp to [min, max] (either bound may be omitted). */
 export function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | null): Tensor {
-  checkTensor(x, 'clamp', 'input');
-  if ((min === undefined || min === null) && (max === undefined || max === null))
-    throw new KilnError('ERR_ARG', 'clamp: at least one of min and max must be given');
-  let y = x;
-  if (min !== undefined && min !== null) y = y.maximum(min);
-  if (max !== undefined && max !== null) y = y.minimum(max);
-  return y;
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    checkTensor(x, 'clamp', 'input');
+    if ((min === undefined || min === null) && (max === undefined || max === null))
+      throw new KilnError('ERR_ARG', 'clamp: at least one of min and max must be given');
+    let y = x;
+    if (min !== undefined && min !== null) y = y.maximum(min);
+    if (max !== undefined && max !== null) y = y.minimum(max);
+    return y;
+  });
 }
 
 /**
@@ -110,24 +113,30 @@ export const logSoftmax = (x: Tensor, dim: number): Tensor => fusedLogSoftmax(x,
 
 /** x with value where mask is true. */
 export function maskedFill(x: Tensor, mask: Tensor, value: number | boolean): Tensor {
-  checkTensor(mask, 'maskedFill', 'mask');
-  if (mask.dtype !== 'bool') throw new KilnError('ERR_DTYPE', `maskedFill: mask must be bool, got ${mask.dtype}`);
-  return where(mask, value, x).to(x.dtype);
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    checkTensor(mask, 'maskedFill', 'mask');
+    if (mask.dtype !== 'bool') throw new KilnError('ERR_DTYPE', `maskedFill: mask must be bool, got ${mask.dtype}`);
+    return where(mask, value, x).to(x.dtype);
+  });
 }
 
 /** One-hot int64 rows for class indices (numClasses inferred from the max when omitted). */
 export function oneHot(index: Tensor, numClasses = -1): Tensor {
-  checkTensor(index, 'oneHot', 'input');
-  if (index.dtype !== 'int64' && index.dtype !== 'int32')
-    throw new KilnError('ERR_DTYPE', `oneHot: needs integer class indices, got ${index.dtype}`);
-  const n = index.numel();
-  const lo = n ? (index.amin().item() as number) : 0;
-  const hi = n ? (index.amax().item() as number) : -1;
-  const classes = numClasses < 0 ? hi + 1 : numClasses;
-  if (lo < 0 || hi >= classes)
-    throw new KilnError('ERR_INDEX', `oneHot: class values must be in [0, ${classes}), got range [${lo}, ${hi}]`);
-  const r = arange(0, classes, 1, { device: index.device });
-  return index.unsqueeze(-1).eq(r).to('int64');
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    checkTensor(index, 'oneHot', 'input');
+    if (index.dtype !== 'int64' && index.dtype !== 'int32')
+      throw new KilnError('ERR_DTYPE', `oneHot: needs integer class indices, got ${index.dtype}`);
+    const n = index.numel();
+    const lo = n ? (index.amin().item() as number) : 0;
+    const hi = n ? (index.amax().item() as number) : -1;
+    const classes = numClasses < 0 ? hi + 1 : numClasses;
+    if (lo < 0 || hi >= classes)
+      throw new KilnError('ERR_INDEX', `oneHot: class values must be in [0, ${classes}), got range [${lo}, ${hi}]`);
+    const r = arange(0, classes, 1, { device: index.device });
+    return index.unsqueeze(-1).eq(r).to('int64');
+  });
 }
 
 /** Rows (along dim) chosen by a 1-d index, like torch.index_select. */
@@ -148,21 +157,24 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
 }
 
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors as unknown) || tensors.length === 0)
-    throw new KilnError('ERR_ARG', 'stack: expected a non-empty array of tensors');
-  const d = normDim(dim, tensors[0].ndim + 1, 'stack');
-  tensors.forEach((t, i) => {
-    checkTensor(t, 'stack', `tensors[${i}]`);
-    if (t._shape.join() !== tensors[0]._shape.join())
-      throw new KilnError(
-        'ERR_SHAPE',
-        `stack: tensors[${i}] has shape ${shapeStr(t._shape)}, expected ${shapeStr(tensors[0]._shape)}`,
-      );
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    if (!Array.isArray(tensors as unknown) || tensors.length === 0)
+      throw new KilnError('ERR_ARG', 'stack: expected a non-empty array of tensors');
+    const d = normDim(dim, tensors[0].ndim + 1, 'stack');
+    tensors.forEach((t, i) => {
+      checkTensor(t, 'stack', `tensors[${i}]`);
+      if (t._shape.join() !== tensors[0]._shape.join())
+        throw new KilnError(
+          'ERR_SHAPE',
+          `stack: tensors[${i}] has shape ${shapeStr(t._shape)}, expected ${shapeStr(tensors[0]._shape)}`,
+        );
+    });
+    return cat(
+      tensors.map((t) => t.unsqueeze(d)),
+      d,
+    );
   });
-  return cat(
-    tensors.map((t) => t.unsqueeze(d)),
-    d,
-  );
 }
 
 /** Splits into pieces of `size` along dim (the last may be smaller), or into the given sizes. */

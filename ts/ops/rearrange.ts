@@ -5,6 +5,7 @@
  */
 import { arange, zeros } from '../creation';
 import { KilnError } from '../errors';
+import { scope } from '../memory';
 import { normDim, normDims, shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
 import { cat, where } from './indexing';
@@ -97,16 +98,19 @@ export function tile(x: Tensor, reps: number | number[]): Tensor {
 
 /** Whether column j - row i of the last two dims passes `keep` (a [rows, cols] bool mask). */
 function band(x: Tensor, name: string, keep: (d: Tensor) => Tensor): Tensor {
-  checkTensor(x, name, 'input');
-  if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `${name}: needs at least 2 dims, got ${shapeStr(x._shape)}`);
-  const [r, c] = x._shape.slice(-2);
-  const i = arange(0, r, 1, { dtype: 'int64', device: x.device }).unsqueeze(1),
-    j = arange(0, c, 1, { dtype: 'int64', device: x.device });
-  const d = j.sub(i);
-  const mask = keep(d);
-  const out = where(mask, x, 0).to(x.dtype);
-  for (const t of [i, j, d, mask]) t.dispose();
-  return out;
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    checkTensor(x, name, 'input');
+    if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `${name}: needs at least 2 dims, got ${shapeStr(x._shape)}`);
+    const [r, c] = x._shape.slice(-2);
+    const i = arange(0, r, 1, { dtype: 'int64', device: x.device }).unsqueeze(1),
+      j = arange(0, c, 1, { dtype: 'int64', device: x.device });
+    const d = j.sub(i);
+    const mask = keep(d);
+    const out = where(mask, x, 0).to(x.dtype);
+    for (const t of [i, j, d, mask]) t.dispose();
+    return out;
+  });
 }
 
 /** The lower triangle of the last two dims (j - i <= diagonal), zeros above (torch.tril). */

@@ -1,5 +1,6 @@
 /** Activation modules, each a thin wrapper over the functional form. */
 import { KilnError } from '../../errors';
+import { scope } from '../../memory';
 import * as C from '../../ops/composite';
 import { gelu, silu } from '../../ops/activation';
 import type { Tensor } from '../../tensor';
@@ -7,9 +8,12 @@ import { Module } from '../module';
 
 /** max(x, slope * x) for slope < 1 (torch.nn.functional.leaky_relu). */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
-  if (!Number.isFinite(negativeSlope))
-    throw new KilnError('ERR_ARG', `leakyRelu: negativeSlope must be finite, got ${negativeSlope}`);
-  return x.where(x.gt(0), x.mul(negativeSlope));
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    if (!Number.isFinite(negativeSlope))
+      throw new KilnError('ERR_ARG', `leakyRelu: negativeSlope must be finite, got ${negativeSlope}`);
+    return x.where(x.gt(0), x.mul(negativeSlope));
+  });
 }
 
 export { silu };

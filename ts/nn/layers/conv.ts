@@ -13,6 +13,7 @@ import {
   maxPool2dWithIndices as maxPoolKernel,
   poolOutSize,
 } from '../../ops/pool';
+import { scope } from '../../memory';
 import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
 import { fans, kaimingUniform_, uniform_ } from '../init';
@@ -77,18 +78,21 @@ export function conv1d(
   bias: Tensor | null = null,
   o: { stride?: number; padding?: number | 'same' | 'valid'; dilation?: number; groups?: number } = {},
 ): Tensor {
-  if (x.ndim !== 3 || weight.ndim !== 3)
-    throw new KilnError(
-      'ERR_SHAPE',
-      `conv1d: input [N, C, L] and weight [K, C/groups, KL] expected, got ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`,
-    );
-  const padding = typeof o.padding === 'number' ? ([0, o.padding] as [number, number]) : o.padding;
-  return conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {
-    stride: [1, o.stride ?? 1],
-    padding,
-    dilation: [1, o.dilation ?? 1],
-    groups: o.groups,
-  }).squeeze(2);
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    if (x.ndim !== 3 || weight.ndim !== 3)
+      throw new KilnError(
+        'ERR_SHAPE',
+        `conv1d: input [N, C, L] and weight [K, C/groups, KL] expected, got ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`,
+      );
+    const padding = typeof o.padding === 'number' ? ([0, o.padding] as [number, number]) : o.padding;
+    return conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {
+      stride: [1, o.stride ?? 1],
+      padding,
+      dilation: [1, o.dilation ?? 1],
+      groups: o.groups,
+    }).squeeze(2);
+  });
 }
 
 export interface ConvTranspose2dOptions {
