@@ -1,4 +1,4 @@
-// flip, roll, repeat, tile, tril, triu, unbind, outer, diag, trace (ts/ops/rearrange.ts), lerp,
+// flip, roll, repeat, tile, tril, triu, unbind, outer, diag, trace, F.pad's modes (ts/ops/rearrange.ts), lerp,
 // addcmul, addcdiv (ts/ops/arith.ts), norm (ts/ops/vector_norm.ts) and clip: values worked out by
 // hand (PyTorch's answers on the same inputs), gradients by finite differences, argument errors.
 import { test } from 'uvu';
@@ -178,6 +178,57 @@ test('gradients by finite differences', () => {
       assert.unreachable(`${label}: ${(e as Error).message}`);
     }
   }
+});
+
+test("F.pad's modes (PyTorch's values), their gradients and errors", () => {
+  const F = kiln.nn.functional;
+  const x = kiln.arange(0, 12, 1, { dtype: 'float32' }).reshape([1, 3, 4]);
+  assert.equal(arr(F.pad(x, [2, 1], { mode: 'reflect' }))[0], [
+    [2, 1, 0, 1, 2, 3, 2],
+    [6, 5, 4, 5, 6, 7, 6],
+    [10, 9, 8, 9, 10, 11, 10],
+  ]);
+  assert.equal(arr(F.pad(x, [2, 1], { mode: 'replicate' }))[0], [
+    [0, 0, 0, 1, 2, 3, 3],
+    [4, 4, 4, 5, 6, 7, 7],
+    [8, 8, 8, 9, 10, 11, 11],
+  ]);
+  assert.equal(arr(F.pad(x, [2, 1], { mode: 'circular' }))[0], [
+    [2, 3, 0, 1, 2, 3, 0],
+    [6, 7, 4, 5, 6, 7, 4],
+    [10, 11, 8, 9, 10, 11, 8],
+  ]);
+  const x2 = kiln.arange(0, 6, 1, { dtype: 'float32' }).reshape([1, 1, 2, 3]);
+  assert.equal(arr(F.pad(x2, [1, 2, 1, 1], { mode: 'reflect' })), [
+    [
+      [
+        [4, 3, 4, 5, 4, 3],
+        [1, 0, 1, 2, 1, 0],
+        [4, 3, 4, 5, 4, 3],
+        [1, 0, 1, 2, 1, 0],
+      ],
+    ],
+  ]);
+  assert.equal(arr(F.pad(x2, [1, 0, 2, 1], { mode: 'circular' })), [
+    [
+      [
+        [2, 0, 1, 2],
+        [5, 3, 4, 5],
+        [2, 0, 1, 2],
+        [5, 3, 4, 5],
+        [2, 0, 1, 2],
+      ],
+    ],
+  ]);
+  assert.equal(arr(F.pad(x2, [1, 1], { value: 7 }))[0][0][0], [7, 0, 1, 2, 7]);
+  const r = (s: number[]) => kiln.randn(s, { dtype: 'float64' }).requiresGrad_();
+  for (const mode of ['reflect', 'replicate', 'circular'] as const)
+    kiln.gradcheck((t) => F.pad(t, [2, 1, 1, 2], { mode }).pow(2), [r([2, 3, 4])]);
+  throwsCode(() => F.pad(x, [4, 0], { mode: 'reflect' }), 'ERR_ARG', 'reflect pad 4 of a dim of 4');
+  throwsCode(() => F.pad(x, [5, 0], { mode: 'circular' }), 'ERR_ARG', 'circular pad 5 of a dim of 4');
+  throwsCode(() => F.pad(x, [1, 0], { mode: 'reflect', value: 2 }), 'ERR_ARG', 'a value with reflect');
+  throwsCode(() => F.pad(x, [1, 0], { mode: 'wrap' as never }), 'ERR_ARG', 'an unknown mode');
+  throwsCode(() => F.pad(x, [1], { mode: 'replicate' }), 'ERR_ARG', 'odd pads');
 });
 
 test.run();

@@ -84,6 +84,7 @@ const CALLS: [string, () => kiln.Tensor[], (...a: kiln.Tensor[]) => kiln.Tensor]
   ],
   ['cat', () => [r([3, 4]), r([2, 4])], (a, b) => kiln.cat([a, b], 0)],
   ['pad', () => [r([3, 4])], (x) => F.pad(x, [1, 1])],
+  ['pad, reflect', () => [r([2, 3, 4])], (x) => F.pad(x, [1, 2, 1, 0], { mode: 'reflect' })],
   ['where', () => [r([3, 4]), kiln.randn([3, 4]).gt(0)], (x, c) => kiln.where(c, x, 0)],
   ['gather', () => [r([3, 4]), kiln.zeros([3, 1], { dtype: 'int64' })], (x, i) => x.gather(1, i)],
   ['stack', () => [r([2, 3]), r([2, 3])], (a, b) => kiln.stack([a, b], 1)],

@@ -6,6 +6,7 @@
 import * as C from '../ops/composite';
 import { KilnError } from '../errors';
 import { pad } from '../ops/indexing';
+import { padWith, type PadMode } from '../ops/rearrange';
 import type { Tensor } from '../tensor';
 import { gelu, linear } from '../ops/linear';
 import * as init from './init';
@@ -25,21 +26,25 @@ import {
 import { dropout, embedding } from './layers/embedding';
 import { batchNorm, groupNorm, layerNorm, rmsNorm } from './layers/norm';
 
-/** Options of functional.pad: torch's mode (only 'constant' so far) and fill value. */
+/** Options of functional.pad: torch's mode and the fill value of 'constant'. */
 export interface PadOptions {
-  mode?: 'constant';
+  mode?: 'constant' | PadMode;
   value?: number;
 }
 
 /**
  * torch.nn.functional.pad: `pads` in PyTorch's order ([left, right] of the last dim, then the
- * dim before, ...), filled with `value`. Modes other than 'constant' throw ERR_ARG (not written).
+ * dim before, ...); 'constant' fills with `value`, 'reflect', 'replicate' and 'circular' read x's
+ * own values (ops/rearrange.ts padWith).
  */
 function fpad(x: Tensor, pads: readonly number[], opts: PadOptions = {}): Tensor {
   const mode = opts.mode ?? 'constant';
-  if (mode !== 'constant')
-    throw new KilnError('ERR_ARG', `pad: mode '${String(mode)}' is not supported yet (only 'constant')`);
-  return pad(x, pads, opts.value ?? 0);
+  if (mode === 'constant') return pad(x, pads, opts.value ?? 0);
+  if (mode !== 'reflect' && mode !== 'replicate' && mode !== 'circular')
+    throw new KilnError('ERR_ARG', `pad: mode must be constant, reflect, replicate or circular; got '${String(mode)}'`);
+  if (opts.value !== undefined && opts.value !== 0)
+    throw new KilnError('ERR_ARG', `pad: a fill value only goes with mode 'constant' (got ${mode})`);
+  return padWith(x, pads, mode);
 }
 
 /** Functional forms (torch.nn.functional). */

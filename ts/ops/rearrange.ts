@@ -1,9 +1,9 @@
 /**
  * Rearrangements written with the table's primitives, as torch's: flip, roll, repeat, tile,
- * tril, triu, unbind, outer, diag, trace. Each is differentiable through the ops it is made of
+ * tril, triu, unbind, outer, diag, trace, and F.pad's reflect/replicate/circular modes. Each is differentiable through the ops it is made of
  * (indexSelect, cat, expand, where, ...), so none needs a gradient of its own.
  */
-import { arange, zeros } from '../creation';
+import { arange, fromNumbers, zeros } from '../creation';
 import { KilnError } from '../errors';
 import { scope } from '../memory';
 import { normDim, normDims, shapeStr } from '../shape';
@@ -180,4 +180,60 @@ export function trace(x: Tensor): Tensor {
   const s = d.sum();
   d.dispose();
   return s;
+}
+
+/** The padding modes of torch.nn.functional.pad that read x's own values. */
+export type PadMode = 'reflect' | 'replicate' | 'circular';
+
+/**
+ * x padded with its own values along its last pads.length / 2 dims, pads in PyTorch's order
+ * ([left, right] of the last dim, then the dim before): 'reflect' mirrors without repeating the
+ * edge (each pad < the dim's size), 'replicate' repeats the edge, 'circular' wraps around (each
+ * pad <= the dim's size). One index gather per padded dim, so the gradient sums into the sources.
+ */
+export function padWith(x: Tensor, pads: readonly number[], mode: PadMode): Tensor {
+  checkTensor(x, 'pad', 'input');
+  if (
+    !Array.isArray(pads) ||
+    pads.length % 2 !== 0 ||
+    pads.length / 2 > x.ndim ||
+    pads.some((p) => !Number.isInteger(p) || p < 0)
+  )
+    throw new KilnError(
+      'ERR_ARG',
+      `pad: pads [${pads}] must be pairs of non-negative integers for at most ${x.ndim} dims`,
+    );
+  return scope(() => {
+    let out = x;
+    for (let i = 0; i < pads.length / 2; i++) {
+      const d = x.ndim - 1 - i,
+        n = x._shape[d],
+        [l, r] = [pads[2 * i], pads[2 * i + 1]];
+      if (l === 0 && r === 0) continue;
+      const limit = mode === 'reflect' ? n - 1 : mode === 'circular' ? n : Infinity;
+      if (n === 0 || l > limit || r > limit)
+        throw new KilnError(
+          'ERR_ARG',
+          `pad: ${mode} padding [${l}, ${r}] of dim ${d} (size ${n}) must be ${mode === 'replicate' ? 'of a non-empty dim' : `at most ${limit}`}`,
+        );
+      const src = (j: number): number =>
+        mode === 'reflect'
+          ? j < 0
+            ? -j
+            : j >= n
+              ? 2 * (n - 1) - j
+              : j
+          : mode === 'replicate'
+            ? Math.min(Math.max(j, 0), n - 1)
+            : ((j % n) + n) % n;
+      const idx = fromNumbers(
+        Array.from({ length: n + l + r }, (_, k) => src(k - l)),
+        [n + l + r],
+        'int64',
+        x.device,
+      );
+      out = out.indexSelect(d, idx);
+    }
+    return out === x ? x.clone() : out;
+  });
 }
