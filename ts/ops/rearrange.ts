@@ -1,7 +1,8 @@
 /**
  * Rearrangements written with the table's primitives, as torch's: flip, roll, repeat, tile,
- * tril, triu, unbind, outer, diag, trace, and F.pad's reflect/replicate/circular modes. Each is differentiable through the ops it is made of
- * (indexSelect, cat, expand, where, ...), so none needs a gradient of its own.
+ * tril, triu, unbind, outer, diag, trace, and F.pad's reflect/replicate/circular modes. Each is
+ * differentiable through the ops it is made of (indexSelect, cat, expand, where, ...), so none
+ * needs a gradient of its own.
  */
 import { arange, fromNumbers, zeros } from '../creation';
 import { KilnError } from '../errors';
