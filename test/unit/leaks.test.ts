@@ -94,6 +94,8 @@ const CALLS: [string, () => kiln.Tensor[], (...a: kiln.Tensor[]) => kiln.Tensor]
   ['conv1d', () => [r([1, 2, 8]), r([3, 2, 3])], (x, w) => F.conv1d(x, w)],
   ['clamp', () => [r([4, 5])], (x) => x.clamp(-0.5, 0.5)],
   ['maskedFill', () => [r([4, 5]), kiln.randn([4, 5]).gt(0)], (x, m) => x.maskedFill(m, 0)],
+  ['mish, softplus', () => [r([4, 5])], (x) => F.mish(x)],
+  ['cosineSimilarity', () => [r([3, 4]), r([3, 4])], (a, b) => F.cosineSimilarity(a, b)],
   ['cumsum', () => [r([3, 9])], (x) => x.cumsum(1)],
   ['cumprod', () => [r([3, 9])], (x) => x.cumprod(0)],
 ];

@@ -11,6 +11,7 @@ import type { Tensor } from '../tensor';
 import { gelu, linear } from '../ops/linear';
 import * as init from './init';
 import { leakyRelu, silu } from './layers/activation';
+import * as A from './layers/activation_composite';
 import * as L from './losses';
 import { clipGradNorm_, clipGradValue_ } from './clip';
 import { scaledDotProductAttention } from './layers/attention';
@@ -52,6 +53,19 @@ export const functional = {
   pad: fpad,
   relu: C.relu,
   leakyRelu,
+  elu: A.elu,
+  selu: A.selu,
+  celu: A.celu,
+  softplus: A.softplus,
+  softsign: A.softsign,
+  hardtanh: A.hardtanh,
+  relu6: A.relu6,
+  hardsigmoid: A.hardsigmoid,
+  hardswish: A.hardswish,
+  mish: A.mish,
+  logsigmoid: A.logsigmoid,
+  normalize: A.normalize,
+  cosineSimilarity: A.cosineSimilarity,
   gelu,
   silu,
   linear,
@@ -89,6 +103,19 @@ export { ModuleDict, ModuleList, Sequential } from './containers';
 export { Flatten, Identity, Linear } from './layers/linear';
 export type { LinearOptions } from './layers/linear';
 export { GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Tanh } from './layers/activation';
+export {
+  CELU,
+  ELU,
+  Hardsigmoid,
+  Hardswish,
+  Hardtanh,
+  LogSigmoid,
+  Mish,
+  ReLU6,
+  SELU,
+  Softplus,
+  Softsign,
+} from './layers/activation_composite';
 export {
   BCELoss,
   BCEWithLogitsLoss,

@@ -1,0 +1,202 @@
+/**
+ * The rest of torch.nn.functional's activations, written with the table's elementwise ops (each
+ * a few passes: no fused kernel yet) and differentiable through them: elu, selu, celu, softplus,
+ * softsign, hardtanh, relu6, hardsigmoid, hardswish, mish, logsigmoid; and normalize and
+ * cosineSimilarity. Piecewise ones pick their pieces with `where`, so the gradient at a breakpoint
+ * is the piece's there, as in PyTorch's kernels (hardtanh's is 0 at min and max). Each runs in a
+ * scope: its intermediates go at once.
+ */
+import { KilnError } from '../../errors';
+import { scope } from '../../memory';
+import { where } from '../../ops/indexing';
+import type { Tensor } from '../../tensor';
+import { Module } from '../module';
+
+const finite = (op: string, name: string, v: number): void => {
+  if (!Number.isFinite(v)) throw new KilnError('ERR_ARG', `${op}: ${name} must be finite, got ${v}`);
+};
+
+/** x for x > 0, alpha (e^x - 1) below (torch elu). */
+export function elu(x: Tensor, alpha = 1): Tensor {
+  finite('elu', 'alpha', alpha);
+  return scope(() => where(x.gt(0), x, x.expm1().mul(alpha)));
+}
+
+const SELU_ALPHA = 1.6732632423543772,
+  SELU_SCALE = 1.0507009873554805;
+/** scale * elu(x, alpha) with the self-normalising constants (torch selu). */
+export function selu(x: Tensor): Tensor {
+  return scope(() => elu(x, SELU_ALPHA).mul(SELU_SCALE));
+}
+
+/** max(0, x) + min(0, alpha (e^(x / alpha) - 1)) (torch celu). */
+export function celu(x: Tensor, alpha = 1): Tensor {
+  finite('celu', 'alpha', alpha);
+  if (alpha === 0) throw new KilnError('ERR_ARG', 'celu: alpha must not be 0');
+  return scope(() => where(x.gt(0), x, x.div(alpha).expm1().mul(alpha)));
+}
+
+/**
+ * log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (torch softplus): e^(beta x)
+ * is only taken where it cannot overflow.
+ */
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  finite('softplus', 'beta', beta);
+  if (beta === 0) throw new KilnError('ERR_ARG', 'softplus: beta must not be 0');
+  return scope(() => {
+    const bx = x.mul(beta);
+    const over = bx.gt(threshold);
+    const soft = where(over, 0, bx).exp().log1p().div(beta);
+    return where(over, x, soft);
+  });
+}
+
+/** x / (1 + |x|) (torch softsign). */
+export function softsign(x: Tensor): Tensor {
+  return scope(() => x.div(x.abs().add(1)));
+}
+
+/** x clamped to [minVal, maxVal], gradient 1 strictly inside and 0 elsewhere (torch hardtanh). */
+export function hardtanh(x: Tensor, minVal = -1, maxVal = 1): Tensor {
+  if (!(minVal <= maxVal)) throw new KilnError('ERR_ARG', `hardtanh: minVal ${minVal} must be <= maxVal ${maxVal}`);
+  return scope(() => where(x.le(minVal), minVal, where(x.ge(maxVal), maxVal, x)));
+}
+
+/** min(max(x, 0), 6) (torch relu6). */
+export const relu6 = (x: Tensor): Tensor => hardtanh(x, 0, 6);
+
+/** 0 for x <= -3, 1 for x >= 3, x / 6 + 1/2 between (torch hardsigmoid). */
+export function hardsigmoid(x: Tensor): Tensor {
+  return scope(() => where(x.le(-3), 0, where(x.ge(3), 1, x.div(6).add(0.5))));
+}
+
+/** x * hardsigmoid(x): 0 for x <= -3, x for x >= 3, x (x + 3) / 6 between (torch hardswish). */
+export function hardswish(x: Tensor): Tensor {
+  return scope(() => where(x.le(-3), 0, where(x.ge(3), x, x.mul(x.add(3)).div(6))));
+}
+
+/** x tanh(softplus(x)) (torch mish). */
+export function mish(x: Tensor): Tensor {
+  return scope(() => x.mul(softplus(x).tanh()));
+}
+
+/** log(sigmoid(x)) = -softplus(-x), finite for large |x| (torch logsigmoid). */
+export function logsigmoid(x: Tensor): Tensor {
+  return scope(() => softplus(x.neg()).neg());
+}
+
+/** x / max(||x||_p along dim, eps) (torch.nn.functional.normalize). */
+export function normalize(x: Tensor, opts: { p?: number; dim?: number; eps?: number } = {}): Tensor {
+  const p = opts.p ?? 2,
+    dim = opts.dim ?? 1,
+    eps = opts.eps ?? 1e-12;
+  return scope(() => x.div(x.norm(p, dim, true).clampMin(eps)));
+}
+
+/**
+ * x1 . x2 / sqrt(max(|x1|^2 |x2|^2, eps^2)) along dim, the operands broadcast first (torch
+ * cosine_similarity).
+ */
+export function cosineSimilarity(x1: Tensor, x2: Tensor, opts: { dim?: number; eps?: number } = {}): Tensor {
+  const dim = opts.dim ?? 1,
+    eps = opts.eps ?? 1e-8;
+  return scope(() => {
+    const w12 = x1.mul(x2).sum(dim),
+      w1 = x1.mul(x1).sum(dim),
+      w2 = x2.mul(x2).sum(dim);
+    return w12.div(
+      w1
+        .mul(w2)
+        .clampMin(eps * eps)
+        .sqrt(),
+    );
+  });
+}
+
+// ---- Modules (torch.nn's names) ----
+
+export class ELU extends Module {
+  constructor(readonly alpha = 1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return elu(x, this.alpha);
+  }
+  override extraRepr(): string {
+    return `alpha=${this.alpha}`;
+  }
+}
+export class CELU extends Module {
+  constructor(readonly alpha = 1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return celu(x, this.alpha);
+  }
+  override extraRepr(): string {
+    return `alpha=${this.alpha}`;
+  }
+}
+export class Softplus extends Module {
+  constructor(
+    readonly beta = 1,
+    readonly threshold = 20,
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return softplus(x, this.beta, this.threshold);
+  }
+  override extraRepr(): string {
+    return `beta=${this.beta}, threshold=${this.threshold}`;
+  }
+}
+export class Hardtanh extends Module {
+  constructor(
+    readonly minVal = -1,
+    readonly maxVal = 1,
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return hardtanh(x, this.minVal, this.maxVal);
+  }
+  override extraRepr(): string {
+    return `minVal=${this.minVal}, maxVal=${this.maxVal}`;
+  }
+}
+export class SELU extends Module {
+  forward(x: Tensor): Tensor {
+    return selu(x);
+  }
+}
+export class Softsign extends Module {
+  forward(x: Tensor): Tensor {
+    return softsign(x);
+  }
+}
+export class ReLU6 extends Module {
+  forward(x: Tensor): Tensor {
+    return relu6(x);
+  }
+}
+export class Hardsigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return hardsigmoid(x);
+  }
+}
+export class Hardswish extends Module {
+  forward(x: Tensor): Tensor {
+    return hardswish(x);
+  }
+}
+export class Mish extends Module {
+  forward(x: Tensor): Tensor {
+    return mish(x);
+  }
+}
+export class LogSigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return logsigmoid(x);
+  }
+}
