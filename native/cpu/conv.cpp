@@ -318,6 +318,65 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   });
 }
 
+// Stride-1 depthwise with one channel per group whose grad input runs the unpadded stride-1
+// kernel (its flipped padding R - 1 - ph stays inside the window): the fused backward's case.
+bool depthwise_s1_fused(const Conv &c) {
+  return c.Cg() == 1 && c.K == c.C && depthwise_s1(c) && c.N > 0 && c.H * c.W > 0 && c.OH * c.OW > 0;
+}
+
+// The three gradients in one pass over grad_out (ConvKernels::depthwise_s1_bwd_f32), split over
+// channels: a task takes its channels' planes image by image, each plane's grad input, weight
+// and bias sums made while its grad_out is in L1. Grad input is the separate op's kernel on the
+// same planes; the weight gradient's lanes fill in the separate op's order (images in order) and
+// are added the same way, so both match conv2d_backward_input / _weight bit for bit. Grad bias:
+// per channel, vector lanes over images in order, the lanes then added in order in float64.
+void depthwise_s1_bwd_f32(kiln_context *ctx, const Conv &c, float *dx, float *dw, float *db, const float *x,
+                          const float *dy, const float *w) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t RS = c.R * c.S, L = RS * kConvLanes, P = c.OH * c.OW, HW = c.H * c.W;
+  std::vector<float> wf(dx ? (size_t)(c.K * RS) : 0);
+  for (int64_t k = 0; dx && k < c.K; k++)
+    for (int64_t i = 0; i < RS; i++) wf[(size_t)(k * RS + RS - 1 - i)] = w[k * RS + i];
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, c.N * P * RS));
+  parallel_for(ctx->pool.get(), c.K, grain, [&](int64_t k0, int64_t k1) {
+    std::vector<float> lanes(dw ? (size_t)((k1 - k0) * L) : 0, 0.0f),
+        bl(db ? (size_t)((k1 - k0) * kConvLanes) : 0, 0.0f);
+    for (int64_t n = 0; n < c.N; n++)
+      ck.depthwise_s1_bwd_f32(dx ? dx + (n * c.C + k0) * HW : nullptr, dw ? lanes.data() : nullptr, L,
+                              db ? bl.data() : nullptr, dy + (n * c.K + k0) * P, x + (n * c.C + k0) * HW,
+                              wf.data() + (dx ? k0 * RS : 0), k1 - k0, (int)c.R, c.H, c.W, (int)c.ph, (int)c.pw, c.OH,
+                              c.OW);
+    for (int64_t k = k0; k < k1; k++) {
+      for (int64_t i = 0; dw && i < RS; i++) {
+        const float *l = lanes.data() + (k - k0) * L + i * kConvLanes;
+        double s = 0;
+        for (int q = 0; q < kConvLanes; q++) s += l[q];
+        dw[k * RS + i] = (float)s;
+      }
+      if (db) {
+        double s = 0;
+        for (int q = 0; q < kConvLanes; q++) s += bl[(size_t)((k - k0) * kConvLanes + q)];
+        db[k] = (float)s;
+      }
+    }
+  });
+}
+
+// Grad bias outside the fused case: per channel, over images and pixels in order, in float64.
+template <class T>
+void conv_bwd_bias(kiln_context *ctx, const Conv &c, T *db, const T *dy) {
+  const int64_t P = c.OH * c.OW;
+  parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, c.N * P)),
+               [&](int64_t k0, int64_t k1) {
+                 for (int64_t k = k0; k < k1; k++) {
+                   double s = 0;
+                   for (int64_t n = 0; n < c.N; n++)
+                     for (int64_t i = 0; i < P; i++) s += dy[(n * c.K + k) * P + i];
+                   db[k] = (T)s;
+                 }
+               });
+}
+
 // ---- float32 drivers ----
 
 void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
@@ -532,6 +591,49 @@ kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw,
     conv_bwd_weight_f32(ctx, c, (float *)dw.data, (const float *)x.data, (const float *)dy.data);
   else
     conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, (const double *)x.data, (const double *)dy.data);
+  return KILN_OK;
+}
+
+kiln_status conv2d_backward_cpu(kiln_context *ctx, const kiln_tensor &dx, const kiln_tensor &dw, const kiln_tensor &db,
+                                const kiln_tensor &dy, const kiln_tensor &x, const kiln_tensor &w, const double *attr) {
+  Conv c;
+  if (kiln_status st = conv_setup(ctx, "conv2d_backward", x, w, dy, attr, &c)) return st;
+  // Each gradient is either skipped (an empty output) or exactly its operand's shape and dtype.
+  const int64_t want[3][4] = {{c.N, c.C, c.H, c.W}, {c.K, c.C / c.G, c.R, c.S}, {c.K}};
+  const kiln_tensor *outs[3] = {&dx, &dw, &db};
+  bool on[3];
+  for (int i = 0; i < 3; i++) {
+    const kiln_tensor &t = *outs[i];
+    int64_t numel = 1;
+    for (int d = 0; d < t.ndim; d++) numel *= t.shape[d];
+    on[i] = numel > 0;
+    if (!on[i]) continue;
+    bool ok = t.ndim == (i == 2 ? 1 : 4) && t.dtype == x.dtype && contiguous(t);
+    for (int d = 0; ok && d < t.ndim; d++) ok = t.shape[d] == want[i][d];
+    if (!ok)
+      return fail(ctx, KILN_ERR_SHAPE,
+                  "conv2d_backward: grad %s must be empty or a contiguous tensor of its operand's shape and dtype",
+                  i == 0   ? "input"
+                  : i == 1 ? "weight"
+                           : "bias");
+  }
+  if (x.dtype == KILN_FLOAT32) {
+    float *gx = on[0] ? (float *)dx.data : nullptr, *gw = on[1] ? (float *)dw.data : nullptr;
+    float *gb = on[2] ? (float *)db.data : nullptr;
+    const float *xp = (const float *)x.data, *g = (const float *)dy.data, *wp = (const float *)w.data;
+    if (depthwise_s1_fused(c)) {
+      depthwise_s1_bwd_f32(ctx, c, gx, gw, gb, xp, g, wp);
+      return KILN_OK;
+    }
+    if (gx) conv_bwd_input_f32(ctx, c, gx, g, wp);
+    if (gw) conv_bwd_weight_f32(ctx, c, gw, xp, g);
+    if (gb) conv_bwd_bias<float>(ctx, c, gb, g);
+    return KILN_OK;
+  }
+  const double *xp = (const double *)x.data, *g = (const double *)dy.data, *wp = (const double *)w.data;
+  if (on[0]) conv_bwd_input_ref<double>(ctx->pool.get(), c, (double *)dx.data, g, wp);
+  if (on[1]) conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, xp, g);
+  if (on[2]) conv_bwd_bias<double>(ctx, c, (double *)db.data, g);
   return KILN_OK;
 }
 

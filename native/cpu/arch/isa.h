@@ -133,6 +133,15 @@ struct ConvKernels {
   // for tap t = r * R + s; its own fixed order): R = 3 or 5; false (nothing added) otherwise.
   bool (*depthwise_s1_bwd_weight_f32)(float *lanes, int64_t ls, const float *dy, const float *x, int64_t xs, int64_t np,
                                       int R, int64_t H, int64_t W, int ph, int pw, int64_t OH, int64_t OW);
+  // The fused stride-1 backward of np planes with one channel each (conv.cpp: grad input, grad
+  // weight and grad bias from one read of grad_out): dx + p H W = depthwise_s1_f32 of dy + p OH OW
+  // by the flipped weights wf + p R R with padding R - 1 - ph, R - 1 - pw; the weight gradient of
+  // (dy + p OH OW, x + p H W) added into lanes + p ls as depthwise_s1_bwd_weight_f32 adds it; and
+  // blanes[p kConvLanes + j] += the sum of dy[p OH OW + i] over i % W == j, in order. A null
+  // output is skipped. R = 3 or 5; false (nothing written) otherwise.
+  bool (*depthwise_s1_bwd_f32)(float *dx, float *lanes, int64_t ls, float *blanes, const float *dy, const float *x,
+                               const float *wf, int64_t np, int R, int64_t H, int64_t W, int ph, int pw, int64_t OH,
+                               int64_t OW);
   // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
   // of tile t at e * es + t. Input patches: dst = B^T d B, d[r][s] = rows[r][c0 + 2t + s] (zero
   // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each
