@@ -151,8 +151,10 @@ void for_images(kiln_context *ctx, int64_t N, const F &body) {
 
 // The taps of a depthwise window over plane `src` of the input: output (oh, ow) of tap (r, s)
 // reads taps[r * S + s][oh * step + ow]. The plane is padded into this thread's scratch when
-// needed (else read in place); a column stride above 1 first gathers each s's columns into a plane
-// of their own, OW wide, so that every tap is read as unit-stride rows.
+// needed (else read in place); a column stride of 2 splits the padded plane's columns into their
+// two phases (even, odd: ConvKernels::phase_planes_f32, straight from the unpadded plane), which
+// every tap reads as unit-stride rows; a larger one first gathers each s's columns into a plane of
+// their own, OW wide.
 struct DepthwiseTaps {
   std::vector<const float *> tap;
   int64_t step = 0;
@@ -164,6 +166,21 @@ struct DepthwiseTaps {
   void point(const ConvKernels &ck, const Conv &c, const Padding &pd, const float *src) {
     if (src == last) return;
     last = src;
+    if (c.sw == 2) {
+      // Rows of whole vectors: the phase columns the windows reach, or all the input row's, and a
+      // vector of room; with all of them, the zeros stay from one plane to the next.
+      const int64_t need = c.OW + (c.S - 1) * c.dw / 2, all = (c.W + 1) / 2 + (c.pw + 1) / 2;
+      const int64_t L = (std::max(need, all) + 2 * kConvLanes - 1) / kConvLanes * kConvLanes;
+      const int64_t ps = pd.Hp * L + kConvLanes;  // a phase and its slack
+      float *buf = tl_pad.get((size_t)(2 * ps));
+      ck.phase_planes_f32(buf, buf + ps, L, src, c.H, c.W, pd.Hp, c.ph, c.pw, !zeroed);
+      zeroed = true;
+      for (int64_t r = 0; r < c.R; r++)
+        for (int64_t s = 0; s < c.S; s++)
+          tap[(size_t)(r * c.S + s)] = buf + (s * c.dw % 2) * ps + r * c.dh * L + s * c.dw / 2;
+      step = c.sh * L;
+      return;
+    }
     const float *img = src;
     if (pd.copy || c.sw > 1) {
       float *buf = tl_pad.get((size_t)(pd.Hp * pd.Wp + (c.sw > 1 ? c.S * pd.Hp * c.OW : 0)));
@@ -222,17 +239,18 @@ void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
     });
     return;
   }
-  // A column stride above 1 computes every column (same sums per kept element) into this
-  // thread's scratch and keeps every sw-th: cheaper than gathering each tap's columns.
+  // A column stride above 2 computes every column (same sums per kept element) into this
+  // thread's scratch and keeps every sw-th: cheaper than gathering each tap's columns. Stride 2
+  // reads the column phases (DepthwiseTaps), the same sums again.
   Conv c1 = c;
-  c1.sw = 1, c1.OW = (c.OW - 1) * c.sw + 1;
+  if (c.sw > 2) c1.sw = 1, c1.OW = (c.OW - 1) * c.sw + 1;
   parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
     DepthwiseTaps tp(c1);
     for (int64_t t = t0; t < t1; t++) {
       const int64_t n = t / c.K, k = t % c.K;
       tp.point(ck, c1, pd, x + (n * c.C + k / mult) * c.H * c.W);
       const float b = bias ? bias[k] : 0.0f;
-      if (c.sw == 1) {
+      if (c1.sw == c.sw) {
         ck.depthwise_plane_f32(y + t * P, tp.tap.data(), w + k * RS, (int)RS, tp.step, c.OH, c.OW, b);
         continue;
       }

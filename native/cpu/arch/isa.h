@@ -142,6 +142,14 @@ struct ConvKernels {
   bool (*depthwise_s1_bwd_f32)(float *dx, float *lanes, int64_t ls, float *blanes, const float *dy, const float *x,
                                const float *wf, int64_t np, int R, int64_t H, int64_t W, int ph, int pw, int64_t OH,
                                int64_t OW);
+  // The two column phases of an H x W plane padded by ph rows and pw columns (>= 0), for windows
+  // with a column stride of 2: p0 / p1 [i * ls + j] = the padded plane's (i, 2j) / (i, 2j + 1) for
+  // i < Hp, j < ls (zero outside the plane); ls a multiple of kConvLanes. Each of p0 and p1 needs
+  // kConvLanes floats of slack after its Hp rows (written with garbage). zero false: the planes
+  // hold a previous call's result for the same geometry with ls >= (W + 1) / 2 + (pw + 1) / 2 +
+  // kConvLanes (so no row's stores ran into the next), whose zeros are kept.
+  void (*phase_planes_f32)(float *p0, float *p1, int64_t ls, const float *x, int64_t H, int64_t W, int64_t Hp,
+                           int64_t ph, int64_t pw, bool zero);
   // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
   // of tile t at e * es + t. Input patches: dst = B^T d B, d[r][s] = rows[r][c0 + 2t + s] (zero
   // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each
