@@ -17,10 +17,13 @@
 //     Stride 1, dilation 1, 3x3 or 5x5 with padding inside the window (depthwise_s1): the forward
 //     (so also grad input at stride 1, below) and the weight gradient read the plane unpadded,
 //     each input row loaded once per block of rows and its column shifts made in registers.
-//     Otherwise over taps into a padded copy of the plane: forward (a column stride computes
-//     stride-1 rows and keeps every sw-th column), weight gradient (vector lane accumulators per
-//     tap, per channel), and, for a stride or a channel multiplier, grad input added tap by tap
-//     into a padded plane.
+//     Otherwise over taps into a padded copy of the plane (a column stride of 2: its two column
+//     phases, made from the unpadded plane): forward (a column stride above 2 computes stride-1
+//     rows and keeps every sw-th column), weight gradient (vector lane accumulators per tap, per
+//     channel), and, for a stride or a channel multiplier, grad input added tap by tap into a
+//     padded plane. conv2d_backward's three gradients at stride 1 with one channel per group
+//     (depthwise_s1_bwd_f32) come from one pass over grad_out, plane by plane while it is in L1,
+//     with the bits of the separate ops.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
 //     roles swapped (a transposed convolution is a convolution; 1x1 reads the weight so in place);
 //     larger strides: a GEMM into a column buffer per chunk of pixels, then col2im into a padded
