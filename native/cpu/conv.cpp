@@ -21,9 +21,9 @@
 //     phases, made from the unpadded plane): forward (a column stride above 2 computes stride-1
 //     rows and keeps every sw-th column), weight gradient (vector lane accumulators per tap, per
 //     channel), and, for a stride or a channel multiplier, grad input added tap by tap into a
-//     padded plane. conv2d_backward's three gradients at stride 1 with one channel per group
-//     (depthwise_s1_bwd_f32) come from one pass over grad_out, plane by plane while it is in L1,
-//     with the bits of the separate ops.
+//     padded plane (stride 2: into its four row and column phases, then merged). conv2d_backward's three gradients at
+//     stride 1 with one channel per group (depthwise_s1_bwd_f32) come from one pass over grad_out, plane by plane while
+//     it is in L1, with the bits of the separate ops.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
 //     roles swapped (a transposed convolution is a convolution; 1x1 reads the weight so in place);
 //     larger strides: a GEMM into a column buffer per chunk of pixels, then col2im into a padded
@@ -266,10 +266,48 @@ void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
   });
 }
 
+// Depthwise grad input at stride 2 (rows and columns), per input plane: each tap reaches one of the
+// padded plane's four row and column phases, so grad_out, unspread, is added into each phase by
+// that phase's taps (in tap order, channel by channel), which are then merged into dx
+// (ConvKernels::phase_merge_f32): the sums of depthwise_bwd_input_f32 below, in its order, over
+// half the columns and without its spread copy of grad_out.
+void depthwise_bwd_input_s2_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
+  const int64_t Hq = std::max(padded_h(c), c.H + c.ph), Wq = std::max(padded_w(c), c.W + c.pw);
+  const int64_t ls = ((Wq + 1) / 2 + kConvLanes - 1) / kConvLanes * kConvLanes, ps = (Hq + 1) / 2 * ls;
+  std::vector<int64_t> toff[4];
+  std::vector<int64_t> tix[4];
+  for (int64_t r = 0; r < c.R; r++)
+    for (int64_t s = 0; s < c.S; s++) {
+      const int64_t q = 2 * (r * c.dh % 2) + s * c.dw % 2;
+      toff[q].push_back(r * c.dh / 2 * ls + s * c.dw / 2);
+      tix[q].push_back(r * c.S + s);
+    }
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, mult * P * RS));
+  parallel_for(ctx->pool.get(), c.N * c.C, grain, [&](int64_t t0, int64_t t1) {
+    float *d = tl_pad.get((size_t)(4 * ps + 2 * ls + kConvLanes)), *row = d + 4 * ps;
+    std::vector<float> wq((size_t)RS);
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t n = t / c.C, ch = t % c.C;
+      std::memset(d, 0, (size_t)(4 * ps) * sizeof(float));
+      for (int64_t k = ch * mult; k < (ch + 1) * mult; k++)
+        for (int q = 0; q < 4; q++) {
+          if (tix[q].empty()) continue;
+          for (size_t i = 0; i < tix[q].size(); i++) wq[i] = w[k * RS + tix[q][i]];
+          ck.depthwise_scatter_f32(d + q * ps, toff[q].data(), wq.data(), (int)tix[q].size(), ls,
+                                   dy + (n * c.K + k) * P, c.OW, c.OW, c.OH);
+        }
+      ck.phase_merge_f32(dx + t * c.H * c.W, d, ps, ls, row, c.H, c.W, c.ph, c.pw);
+    }
+  });
+}
+
 // Depthwise grad input with a stride above 1 or a channel multiplier, per input plane (the split):
 // each of its output channels' grad_out, spread to stride-1 columns (zeros between), is added
 // tap by tap into a padded plane (fixed order: channel, tap, row), which is cropped into dx.
 void depthwise_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  if (c.sh == 2 && c.sw == 2) return depthwise_bwd_input_s2_f32(ctx, c, dx, dy, w);
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, OW1 = (c.OW - 1) * c.sw + 1;
   const int64_t Hq = std::max(padded_h(c), c.H + c.ph), Wq = std::max(padded_w(c), c.W + c.pw);

@@ -3,7 +3,8 @@
 // 5x5, every padding inside the window, heights 1..9, widths 1..70 (a sample), two planes per
 // call, and nothing written past them; the fused stride-1 backward (depthwise_s1_bwd_f32) bit for
 // bit those two kernels, its bias lanes against float64; the stride-2 column phases
-// (phase_planes_f32) exact, zeros kept across planes. Built and run by scripts/test_isa_native.sh.
+// (phase_planes_f32) exact, zeros kept across planes, and their merge (phase_merge_f32) exact. Built and run by
+// scripts/test_isa_native.sh.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -132,7 +133,27 @@ static int check_phases(const char *name, const IsaKernels &K) {
           }
           n++;
         }
-  printf("%s: column phases of %d geometries exact\n", name, n);
+  // Their inverse: four phases merged into a cropped plane, exactly, nothing written past it.
+  for (int H = 1; H <= 5; H++)
+    for (int Wd = 1; Wd <= 70; Wd++)
+      for (int ph = 0; ph <= 2; ph++)
+        for (int pw = 0; pw <= 4; pw++) {
+          const int Hm = (H + ph + 2) / 2, ls = ((Wd + pw + 2) / 2 + kConvLanes - 1) / kConvLanes * kConvLanes;
+          const int ps = Hm * ls;
+          std::vector<float> d(4 * ps + 64), row(2 * ls + kConvLanes), dx(H * Wd + 64, 1e30f);
+          for (size_t i = 0; i < d.size(); i++) d[i] = (float)i;
+          K.conv.phase_merge_f32(dx.data(), d.data(), ps, ls, row.data(), H, Wd, ph, pw);
+          for (int i = 0; i < H; i++)
+            for (int j = 0; j < Wd; j++) {
+              const int a = (i + ph) % 2, b = (j + pw) % 2;
+              if (dx[i * Wd + j] != d[(2 * a + b) * ps + (i + ph) / 2 * ls + (j + pw) / 2])
+                return printf("%s: merged phases (%d, %d) of H%d W%d pad %d %d\n", name, i, j, H, Wd, ph, pw), 1;
+            }
+          for (int i = H * Wd; i < H * Wd + 64; i++)
+            if (dx[i] != 1e30f) return printf("%s: merge wrote past the plane\n", name), 1;
+          n++;
+        }
+  printf("%s: column phases and their merge, %d geometries, exact\n", name, n);
   return 0;
 }
 

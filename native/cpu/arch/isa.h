@@ -150,6 +150,11 @@ struct ConvKernels {
   // kConvLanes (so no row's stores ran into the next), whose zeros are kept.
   void (*phase_planes_f32)(float *p0, float *p1, int64_t ls, const float *x, int64_t H, int64_t W, int64_t Hp,
                            int64_t ph, int64_t pw, bool zero);
+  // Its inverse, cropped: dx[i * W + j] = d[(2 ((i + ph) % 2) + (j + pw) % 2) ps + ((i + ph) / 2) ls +
+  // (j + pw) / 2] for i < H, j < W; row: scratch of 2 ls + kConvLanes floats; ls a multiple of kConvLanes with
+  // (W + pw + 1) / 2 <= ls.
+  void (*phase_merge_f32)(float *dx, const float *d, int64_t ps, int64_t ls, float *row, int64_t H, int64_t W,
+                          int64_t ph, int64_t pw);
   // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
   // of tile t at e * es + t. Input patches: dst = B^T d B, d[r][s] = rows[r][c0 + 2t + s] (zero
   // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each

@@ -18,6 +18,7 @@
 //   align<K>(lo, hi) lanes K .. K + W - 1 of lo's lanes followed by hi's (0 <= K < W)
 //   deinterleave(a, b, e, o)  of the 2W floats a then b, the even-indexed ones into e and the
 //                    odd-indexed ones into o, in order (a stride-2 window's column phases)
+//   interleave(e, o, lo, hi)  its inverse: e0 o0 e1 o1 .. into lo (the first W) and hi
 //   stream(p, v)     a store that bypasses the caches where the ISA has one, p aligned to a full
 //                    vector; the driver fences after its task (strided_loop.h stream_fence)
 //
@@ -91,6 +92,7 @@ struct Vec {
     return K == 0 ? lo : hi;
   }
   static void deinterleave(F a, F b, F &e, F &o) { e = a, o = b; }
+  static void interleave(F e, F o, F &lo, F &hi) { lo = e, hi = o; }
 
   static I as_int(F a) {
     I r;
