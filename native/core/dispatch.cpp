@@ -97,6 +97,7 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_CONV2D: return conv2d_cpu(ctx, o[0], in[0], in[1], attr[7] != 0 ? &in[2] : nullptr, attr);
     case KILN_OP_CONV2D_BACKWARD_INPUT: return conv2d_backward_input_cpu(ctx, o[0], in[0], in[1], attr);
     case KILN_OP_CONV2D_BACKWARD_WEIGHT: return conv2d_backward_weight_cpu(ctx, o[0], in[0], in[1], attr);
+    case KILN_OP_CONV2D_BACKWARD: return conv2d_backward_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], attr);
     case KILN_OP_MAX_POOL2D: return max_pool2d_cpu(ctx, o[0], o[1], in[0], attr);
     case KILN_OP_MAX_POOL2D_BACKWARD: return max_pool2d_backward_cpu(ctx, o[0], in[0], in[1], attr);
     case KILN_OP_AVG_POOL2D: return avg_pool2d_cpu(ctx, o[0], in[0], attr, false, false);

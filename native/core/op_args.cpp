@@ -146,6 +146,7 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
     case KILN_OP_CONV2D:
     case KILN_OP_CONV2D_BACKWARD_INPUT:
     case KILN_OP_CONV2D_BACKWARD_WEIGHT:
+    case KILN_OP_CONV2D_BACKWARD:
     case KILN_OP_MAX_POOL2D:
     case KILN_OP_MAX_POOL2D_BACKWARD:
     case KILN_OP_AVG_POOL2D:

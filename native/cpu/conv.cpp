@@ -17,10 +17,13 @@
 //     Stride 1, dilation 1, 3x3 or 5x5 with padding inside the window (depthwise_s1): the forward
 //     (so also grad input at stride 1, below) and the weight gradient read the plane unpadded,
 //     each input row loaded once per block of rows and its column shifts made in registers.
-//     Otherwise over taps into a padded copy of the plane: forward (a column stride computes
-//     stride-1 rows and keeps every sw-th column), weight gradient (vector lane accumulators per
-//     tap, per channel), and, for a stride or a channel multiplier, grad input added tap by tap
-//     into a padded plane.
+//     Otherwise over taps into a padded copy of the plane (a column stride of 2: its two column
+//     phases, made from the unpadded plane): forward (a column stride above 2 computes stride-1
+//     rows and keeps every sw-th column), weight gradient (vector lane accumulators per tap, per
+//     channel), and, for a stride or a channel multiplier, grad input added tap by tap into a
+//     padded plane (stride 2: into its four row and column phases, then merged). conv2d_backward's three gradients at
+//     stride 1 with one channel per group (depthwise_s1_bwd_f32) come from one pass over grad_out, plane by plane while
+//     it is in L1, with the bits of the separate ops.
 //   grad input, stride 1: the forward kernel on grad_out with the weight flipped and its channel
 //     roles swapped (a transposed convolution is a convolution; 1x1 reads the weight so in place);
 //     larger strides: a GEMM into a column buffer per chunk of pixels, then col2im into a padded
@@ -151,8 +154,10 @@ void for_images(kiln_context *ctx, int64_t N, const F &body) {
 
 // The taps of a depthwise window over plane `src` of the input: output (oh, ow) of tap (r, s)
 // reads taps[r * S + s][oh * step + ow]. The plane is padded into this thread's scratch when
-// needed (else read in place); a column stride above 1 first gathers each s's columns into a plane
-// of their own, OW wide, so that every tap is read as unit-stride rows.
+// needed (else read in place); a column stride of 2 splits the padded plane's columns into their
+// two phases (even, odd: ConvKernels::phase_planes_f32, straight from the unpadded plane), which
+// every tap reads as unit-stride rows; a larger one first gathers each s's columns into a plane of
+// their own, OW wide.
 struct DepthwiseTaps {
   std::vector<const float *> tap;
   int64_t step = 0;
@@ -164,6 +169,21 @@ struct DepthwiseTaps {
   void point(const ConvKernels &ck, const Conv &c, const Padding &pd, const float *src) {
     if (src == last) return;
     last = src;
+    if (c.sw == 2) {
+      // Rows of whole vectors: the phase columns the windows reach, or all the input row's, and a
+      // vector of room; with all of them, the zeros stay from one plane to the next.
+      const int64_t need = c.OW + (c.S - 1) * c.dw / 2, all = (c.W + 1) / 2 + (c.pw + 1) / 2;
+      const int64_t L = (std::max(need, all) + 2 * kConvLanes - 1) / kConvLanes * kConvLanes;
+      const int64_t ps = pd.Hp * L + kConvLanes;  // a phase and its slack
+      float *buf = tl_pad.get((size_t)(2 * ps));
+      ck.phase_planes_f32(buf, buf + ps, L, src, c.H, c.W, pd.Hp, c.ph, c.pw, !zeroed);
+      zeroed = true;
+      for (int64_t r = 0; r < c.R; r++)
+        for (int64_t s = 0; s < c.S; s++)
+          tap[(size_t)(r * c.S + s)] = buf + (s * c.dw % 2) * ps + r * c.dh * L + s * c.dw / 2;
+      step = c.sh * L;
+      return;
+    }
     const float *img = src;
     if (pd.copy || c.sw > 1) {
       float *buf = tl_pad.get((size_t)(pd.Hp * pd.Wp + (c.sw > 1 ? c.S * pd.Hp * c.OW : 0)));
@@ -222,17 +242,18 @@ void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
     });
     return;
   }
-  // A column stride above 1 computes every column (same sums per kept element) into this
-  // thread's scratch and keeps every sw-th: cheaper than gathering each tap's columns.
+  // A column stride above 2 computes every column (same sums per kept element) into this
+  // thread's scratch and keeps every sw-th: cheaper than gathering each tap's columns. Stride 2
+  // reads the column phases (DepthwiseTaps), the same sums again.
   Conv c1 = c;
-  c1.sw = 1, c1.OW = (c.OW - 1) * c.sw + 1;
+  if (c.sw > 2) c1.sw = 1, c1.OW = (c.OW - 1) * c.sw + 1;
   parallel_for(ctx->pool.get(), c.N * c.K, grain, [&](int64_t t0, int64_t t1) {
     DepthwiseTaps tp(c1);
     for (int64_t t = t0; t < t1; t++) {
       const int64_t n = t / c.K, k = t % c.K;
       tp.point(ck, c1, pd, x + (n * c.C + k / mult) * c.H * c.W);
       const float b = bias ? bias[k] : 0.0f;
-      if (c.sw == 1) {
+      if (c1.sw == c.sw) {
         ck.depthwise_plane_f32(y + t * P, tp.tap.data(), w + k * RS, (int)RS, tp.step, c.OH, c.OW, b);
         continue;
       }
@@ -245,10 +266,48 @@ void depthwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
   });
 }
 
+// Depthwise grad input at stride 2 (rows and columns), per input plane: each tap reaches one of the
+// padded plane's four row and column phases, so grad_out, unspread, is added into each phase by
+// that phase's taps (in tap order, channel by channel), which are then merged into dx
+// (ConvKernels::phase_merge_f32): the sums of depthwise_bwd_input_f32 below, in its order, over
+// half the columns and without its spread copy of grad_out.
+void depthwise_bwd_input_s2_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S;
+  const int64_t Hq = std::max(padded_h(c), c.H + c.ph), Wq = std::max(padded_w(c), c.W + c.pw);
+  const int64_t ls = ((Wq + 1) / 2 + kConvLanes - 1) / kConvLanes * kConvLanes, ps = (Hq + 1) / 2 * ls;
+  std::vector<int64_t> toff[4];
+  std::vector<int64_t> tix[4];
+  for (int64_t r = 0; r < c.R; r++)
+    for (int64_t s = 0; s < c.S; s++) {
+      const int64_t q = 2 * (r * c.dh % 2) + s * c.dw % 2;
+      toff[q].push_back(r * c.dh / 2 * ls + s * c.dw / 2);
+      tix[q].push_back(r * c.S + s);
+    }
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, mult * P * RS));
+  parallel_for(ctx->pool.get(), c.N * c.C, grain, [&](int64_t t0, int64_t t1) {
+    float *d = tl_pad.get((size_t)(4 * ps + 2 * ls + kConvLanes)), *row = d + 4 * ps;
+    std::vector<float> wq((size_t)RS);
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t n = t / c.C, ch = t % c.C;
+      std::memset(d, 0, (size_t)(4 * ps) * sizeof(float));
+      for (int64_t k = ch * mult; k < (ch + 1) * mult; k++)
+        for (int q = 0; q < 4; q++) {
+          if (tix[q].empty()) continue;
+          for (size_t i = 0; i < tix[q].size(); i++) wq[i] = w[k * RS + tix[q][i]];
+          ck.depthwise_scatter_f32(d + q * ps, toff[q].data(), wq.data(), (int)tix[q].size(), ls,
+                                   dy + (n * c.K + k) * P, c.OW, c.OW, c.OH);
+        }
+      ck.phase_merge_f32(dx + t * c.H * c.W, d, ps, ls, row, c.H, c.W, c.ph, c.pw);
+    }
+  });
+}
+
 // Depthwise grad input with a stride above 1 or a channel multiplier, per input plane (the split):
 // each of its output channels' grad_out, spread to stride-1 columns (zeros between), is added
 // tap by tap into a padded plane (fixed order: channel, tap, row), which is cropped into dx.
 void depthwise_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  if (c.sh == 2 && c.sw == 2) return depthwise_bwd_input_s2_f32(ctx, c, dx, dy, w);
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const int64_t mult = c.K / c.C, P = c.OH * c.OW, RS = c.R * c.S, OW1 = (c.OW - 1) * c.sw + 1;
   const int64_t Hq = std::max(padded_h(c), c.H + c.ph), Wq = std::max(padded_w(c), c.W + c.pw);
@@ -316,6 +375,65 @@ void depthwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
         dw[k * RS + i] = (float)s;
       }
   });
+}
+
+// Stride-1 depthwise with one channel per group whose grad input runs the unpadded stride-1
+// kernel (its flipped padding R - 1 - ph stays inside the window): the fused backward's case.
+bool depthwise_s1_fused(const Conv &c) {
+  return c.Cg() == 1 && c.K == c.C && depthwise_s1(c) && c.N > 0 && c.H * c.W > 0 && c.OH * c.OW > 0;
+}
+
+// The three gradients in one pass over grad_out (ConvKernels::depthwise_s1_bwd_f32), split over
+// channels: a task takes its channels' planes image by image, each plane's grad input, weight
+// and bias sums made while its grad_out is in L1. Grad input is the separate op's kernel on the
+// same planes; the weight gradient's lanes fill in the separate op's order (images in order) and
+// are added the same way, so both match conv2d_backward_input / _weight bit for bit. Grad bias:
+// per channel, vector lanes over images in order, the lanes then added in order in float64.
+void depthwise_s1_bwd_f32(kiln_context *ctx, const Conv &c, float *dx, float *dw, float *db, const float *x,
+                          const float *dy, const float *w) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t RS = c.R * c.S, L = RS * kConvLanes, P = c.OH * c.OW, HW = c.H * c.W;
+  std::vector<float> wf(dx ? (size_t)(c.K * RS) : 0);
+  for (int64_t k = 0; dx && k < c.K; k++)
+    for (int64_t i = 0; i < RS; i++) wf[(size_t)(k * RS + RS - 1 - i)] = w[k * RS + i];
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, c.N * P * RS));
+  parallel_for(ctx->pool.get(), c.K, grain, [&](int64_t k0, int64_t k1) {
+    std::vector<float> lanes(dw ? (size_t)((k1 - k0) * L) : 0, 0.0f),
+        bl(db ? (size_t)((k1 - k0) * kConvLanes) : 0, 0.0f);
+    for (int64_t n = 0; n < c.N; n++)
+      ck.depthwise_s1_bwd_f32(dx ? dx + (n * c.C + k0) * HW : nullptr, dw ? lanes.data() : nullptr, L,
+                              db ? bl.data() : nullptr, dy + (n * c.K + k0) * P, x + (n * c.C + k0) * HW,
+                              wf.data() + (dx ? k0 * RS : 0), k1 - k0, (int)c.R, c.H, c.W, (int)c.ph, (int)c.pw, c.OH,
+                              c.OW);
+    for (int64_t k = k0; k < k1; k++) {
+      for (int64_t i = 0; dw && i < RS; i++) {
+        const float *l = lanes.data() + (k - k0) * L + i * kConvLanes;
+        double s = 0;
+        for (int q = 0; q < kConvLanes; q++) s += l[q];
+        dw[k * RS + i] = (float)s;
+      }
+      if (db) {
+        double s = 0;
+        for (int q = 0; q < kConvLanes; q++) s += bl[(size_t)((k - k0) * kConvLanes + q)];
+        db[k] = (float)s;
+      }
+    }
+  });
+}
+
+// Grad bias outside the fused case: per channel, over images and pixels in order, in float64.
+template <class T>
+void conv_bwd_bias(kiln_context *ctx, const Conv &c, T *db, const T *dy) {
+  const int64_t P = c.OH * c.OW;
+  parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, c.N * P)),
+               [&](int64_t k0, int64_t k1) {
+                 for (int64_t k = k0; k < k1; k++) {
+                   double s = 0;
+                   for (int64_t n = 0; n < c.N; n++)
+                     for (int64_t i = 0; i < P; i++) s += dy[(n * c.K + k) * P + i];
+                   db[k] = (T)s;
+                 }
+               });
 }
 
 // ---- float32 drivers ----
@@ -532,6 +650,49 @@ kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw,
     conv_bwd_weight_f32(ctx, c, (float *)dw.data, (const float *)x.data, (const float *)dy.data);
   else
     conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, (const double *)x.data, (const double *)dy.data);
+  return KILN_OK;
+}
+
+kiln_status conv2d_backward_cpu(kiln_context *ctx, const kiln_tensor &dx, const kiln_tensor &dw, const kiln_tensor &db,
+                                const kiln_tensor &dy, const kiln_tensor &x, const kiln_tensor &w, const double *attr) {
+  Conv c;
+  if (kiln_status st = conv_setup(ctx, "conv2d_backward", x, w, dy, attr, &c)) return st;
+  // Each gradient is either skipped (an empty output) or exactly its operand's shape and dtype.
+  const int64_t want[3][4] = {{c.N, c.C, c.H, c.W}, {c.K, c.C / c.G, c.R, c.S}, {c.K}};
+  const kiln_tensor *outs[3] = {&dx, &dw, &db};
+  bool on[3];
+  for (int i = 0; i < 3; i++) {
+    const kiln_tensor &t = *outs[i];
+    int64_t numel = 1;
+    for (int d = 0; d < t.ndim; d++) numel *= t.shape[d];
+    on[i] = numel > 0;
+    if (!on[i]) continue;
+    bool ok = t.ndim == (i == 2 ? 1 : 4) && t.dtype == x.dtype && contiguous(t);
+    for (int d = 0; ok && d < t.ndim; d++) ok = t.shape[d] == want[i][d];
+    if (!ok)
+      return fail(ctx, KILN_ERR_SHAPE,
+                  "conv2d_backward: grad %s must be empty or a contiguous tensor of its operand's shape and dtype",
+                  i == 0   ? "input"
+                  : i == 1 ? "weight"
+                           : "bias");
+  }
+  if (x.dtype == KILN_FLOAT32) {
+    float *gx = on[0] ? (float *)dx.data : nullptr, *gw = on[1] ? (float *)dw.data : nullptr;
+    float *gb = on[2] ? (float *)db.data : nullptr;
+    const float *xp = (const float *)x.data, *g = (const float *)dy.data, *wp = (const float *)w.data;
+    if (depthwise_s1_fused(c)) {
+      depthwise_s1_bwd_f32(ctx, c, gx, gw, gb, xp, g, wp);
+      return KILN_OK;
+    }
+    if (gx) conv_bwd_input_f32(ctx, c, gx, g, wp);
+    if (gw) conv_bwd_weight_f32(ctx, c, gw, xp, g);
+    if (gb) conv_bwd_bias<float>(ctx, c, gb, g);
+    return KILN_OK;
+  }
+  const double *xp = (const double *)x.data, *g = (const double *)dy.data, *wp = (const double *)w.data;
+  if (on[0]) conv_bwd_input_ref<double>(ctx->pool.get(), c, (double *)dx.data, g, wp);
+  if (on[1]) conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, xp, g);
+  if (on[2]) conv_bwd_bias<double>(ctx, c, (double *)db.data, g);
   return KILN_OK;
 }
 

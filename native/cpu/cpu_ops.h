@@ -68,6 +68,10 @@ kiln_status conv2d_backward_input_cpu(kiln_context *ctx, const kiln_tensor &dx, 
                                       const kiln_tensor &w, const double *attr);
 kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw, const kiln_tensor &x,
                                        const kiln_tensor &dy, const double *attr);
+// All three gradients from one call (fused for stride-1 depthwise): dx, dw, db each empty (skipped)
+// or of x's, w's, [K] shape; in: dy, x, w; attr as above.
+kiln_status conv2d_backward_cpu(kiln_context *ctx, const kiln_tensor &dx, const kiln_tensor &dw, const kiln_tensor &db,
+                                const kiln_tensor &dy, const kiln_tensor &x, const kiln_tensor &w, const double *attr);
 // Pooling (pool.cpp). max: attr kernel (h, w), stride, padding, dilation. avg: kernel, stride,
 // padding, countIncludePad, divisor (> 0, or 0: none); adaptive ignores attr. backward: out is dx, in is dy.
 kiln_status max_pool2d_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &idx, const kiln_tensor &x,

@@ -113,6 +113,7 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_CONV2D:
     case KILN_OP_CONV2D_BACKWARD_INPUT:
     case KILN_OP_CONV2D_BACKWARD_WEIGHT:
+    case KILN_OP_CONV2D_BACKWARD:
     case KILN_OP_ATTENTION:
     case KILN_OP_ATTENTION_BACKWARD:
       return fail(L, KILN_ERR_NOT_COMPILED,
@@ -127,6 +128,7 @@ bool has_cuda_kernel(int op) {
     case KILN_OP_CONV2D:
     case KILN_OP_CONV2D_BACKWARD_INPUT:
     case KILN_OP_CONV2D_BACKWARD_WEIGHT:
+    case KILN_OP_CONV2D_BACKWARD:
     case KILN_OP_ATTENTION:
     case KILN_OP_ATTENTION_BACKWARD:
     case KILN_OP_LOGSUMEXP: return false;

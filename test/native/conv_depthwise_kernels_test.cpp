@@ -1,7 +1,10 @@
 // The stride-1 depthwise plane kernels (ConvKernels::depthwise_s1_f32 and
 // depthwise_s1_bwd_weight_f32) of every ISA table this build has against float64 sums: 3x3 and
 // 5x5, every padding inside the window, heights 1..9, widths 1..70 (a sample), two planes per
-// call, and nothing written past them. Built and run by scripts/test_isa_native.sh.
+// call, and nothing written past them; the fused stride-1 backward (depthwise_s1_bwd_f32) bit for
+// bit those two kernels, its bias lanes against float64; the stride-2 column phases
+// (phase_planes_f32) exact, zeros kept across planes, and their merge (phase_merge_f32) exact. Built and run by
+// scripts/test_isa_native.sh.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -66,13 +69,104 @@ static int check(const char *name, const IsaKernels &K) {
   printf("%s: %d planes, fwd max err %.3g, dw max err %.3g\n", name, n, worst, worstdw);
   return worst > 1e-4 || worstdw > 1e-4;
 }
+// The fused backward of three planes against the separate kernels (dx: the stride-1 forward of dy
+// by the flipped weights; dw lanes), bit for bit, and its bias lanes against float64 sums.
+static int check_fused(const char *name, const IsaKernels &K) {
+  std::mt19937 g(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  int n = 0;
+  double worst = 0;
+  for (int R : {3, 5})
+    for (int H = 1; H <= 8; H++)
+      for (int Wd = 1; Wd <= 40; Wd += 3)
+        for (int ph = 0; ph < R; ph += 2) {
+          const int pw = (Wd / 3) % R, OH = H + 2 * ph - R + 1, OW = Wd + 2 * pw - R + 1;
+          if (OH < 1 || OW < 1) continue;
+          const int P = OH * OW, X = H * Wd, T = R * R, np = 3;
+          std::vector<float> x(np * X), w(np * T), dy(np * P), dx(np * X), dx2(np * X), l(np * T * 16, 0.f),
+              l2(np * T * 16, 0.f), bl(np * 16, 0.f);
+          for (auto *v : {&x, &w, &dy})
+            for (auto &e : *v) e = u(g);
+          K.conv.depthwise_s1_bwd_f32(dx.data(), l.data(), T * 16, bl.data(), dy.data(), x.data(), w.data(), np, R, H,
+                                      Wd, ph, pw, OH, OW);
+          for (int p = 0; p < np; p++)
+            K.conv.depthwise_s1_f32(dx2.data() + p * X, dy.data() + p * P, P, w.data() + p * T, nullptr, 1, R, OH, OW,
+                                    R - 1 - ph, R - 1 - pw, H, Wd);
+          K.conv.depthwise_s1_bwd_weight_f32(l2.data(), T * 16, dy.data(), x.data(), X, np, R, H, Wd, ph, pw, OH, OW);
+          if (dx != dx2 || l != l2) return printf("%s: fused backward differs from the separate kernels\n", name), 1;
+          for (int p = 0; p < np; p++) {
+            double s = 0, got = 0;
+            for (int i = 0; i < P; i++) s += dy[p * P + i];
+            for (int q = 0; q < 16; q++) got += bl[p * 16 + q];
+            worst = std::max(worst, std::fabs(s - got));
+          }
+          n++;
+        }
+  printf("%s: fused backward %d shapes bitwise, bias max err %.3g\n", name, n, worst);
+  return worst > 1e-4;
+}
+
+// Column phases of two planes in turn into one buffer (the second keeping the first's zeros)
+// against the padded plane's even and odd columns, exactly, with nothing written past the slack.
+static int check_phases(const char *name, const IsaKernels &K) {
+  int n = 0;
+  for (int H = 1; H <= 5; H++)
+    for (int Wd = 1; Wd <= 70; Wd++)
+      for (int ph = 0; ph <= 2; ph++)
+        for (int pw = 0; pw <= 4; pw++) {
+          const int Hp = H + 2 * ph, all = (Wd + 1) / 2 + (pw + 1) / 2;
+          const int ls = (all + 2 * kConvLanes - 1) / kConvLanes * kConvLanes, ps = Hp * ls + kConvLanes;
+          std::vector<float> buf(2 * ps + 64, 1e30f), x(Wd * H);
+          for (int plane = 0; plane < 2; plane++) {
+            for (int i = 0; i < H * Wd; i++) x[i] = (float)(plane * 1000 + i + 1);
+            K.conv.phase_planes_f32(buf.data(), buf.data() + ps, ls, x.data(), H, Wd, Hp, ph, pw, plane == 0);
+            for (int q = 0; q < 2; q++)
+              for (int i = 0; i < Hp; i++)
+                for (int j = 0; j < ls; j++) {
+                  const int r = i - ph, c = 2 * j + q - pw;
+                  const float want = r >= 0 && r < H && c >= 0 && c < Wd ? x[r * Wd + c] : 0.f;
+                  if (buf[q * ps + i * ls + j] != want)
+                    return printf("%s: phase %d (%d, %d) of H%d W%d pad %d %d\n", name, q, i, j, H, Wd, ph, pw), 1;
+                }
+            for (int i = 2 * ps; i < 2 * ps + 64; i++)
+              if (buf[i] != 1e30f) return printf("%s: phases wrote past their slack\n", name), 1;
+          }
+          n++;
+        }
+  // Their inverse: four phases merged into a cropped plane, exactly, nothing written past it.
+  for (int H = 1; H <= 5; H++)
+    for (int Wd = 1; Wd <= 70; Wd++)
+      for (int ph = 0; ph <= 2; ph++)
+        for (int pw = 0; pw <= 4; pw++) {
+          const int Hm = (H + ph + 2) / 2, ls = ((Wd + pw + 2) / 2 + kConvLanes - 1) / kConvLanes * kConvLanes;
+          const int ps = Hm * ls;
+          std::vector<float> d(4 * ps + 64), row(2 * ls + kConvLanes), dx(H * Wd + 64, 1e30f);
+          for (size_t i = 0; i < d.size(); i++) d[i] = (float)i;
+          K.conv.phase_merge_f32(dx.data(), d.data(), ps, ls, row.data(), H, Wd, ph, pw);
+          for (int i = 0; i < H; i++)
+            for (int j = 0; j < Wd; j++) {
+              const int a = (i + ph) % 2, b = (j + pw) % 2;
+              if (dx[i * Wd + j] != d[(2 * a + b) * ps + (i + ph) / 2 * ls + (j + pw) / 2])
+                return printf("%s: merged phases (%d, %d) of H%d W%d pad %d %d\n", name, i, j, H, Wd, ph, pw), 1;
+            }
+          for (int i = H * Wd; i < H * Wd + 64; i++)
+            if (dx[i] != 1e30f) return printf("%s: merge wrote past the plane\n", name), 1;
+          n++;
+        }
+  printf("%s: column phases and their merge, %d geometries, exact\n", name, n);
+  return 0;
+}
+
 int main() {
-  int bad = check("generic", kGenericKernels);
+  int bad = 0;
+  for (auto [name, K] : {
+         std::pair<const char *, const IsaKernels *>{"generic", &kGenericKernels},
 #if defined(__aarch64__)
-  bad |= check("neon", kNeonKernels);
+             {"neon", &kNeonKernels}
 #else
-  bad |= check("avx2", kAvx2Kernels);
-  bad |= check("avx512", kAvx512Kernels);
+                         {"avx2", &kAvx2Kernels}, {"avx512", &kAvx512Kernels}
 #endif
+       })
+    bad |= check(name, *K) | check_fused(name, *K) | check_phases(name, *K);
   return bad;
 }

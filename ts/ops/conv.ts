@@ -4,9 +4,12 @@
  * are each other's gradients, so every order of derivative is written with them. NCHW; padding is
  * given as (top, left) and the output (or input) size fixes the bottom and right padding, so
  * 'same' padding with an even kernel needs nothing special. float16 and bfloat16 run in float32.
+ * conv2d's backward takes all its gradients from one kernel (conv2d_backward: one pass over the
+ * output's gradient for float32 stride-1 depthwise) when no graph of the gradient is recorded;
+ * under createGraph it uses the three differentiable ops instead.
  */
 import { record } from '../autograd/node';
-import { noGrad } from '../autograd/grad_mode';
+import { gradMode, noGrad } from '../autograd/grad_mode';
 import { runKernel } from '../dispatch';
 import { DType, isFloating, promoteTypes } from '../dtype';
 import { KilnError } from '../errors';
@@ -147,11 +150,79 @@ export function conv2dCore(x: Tensor, w: Tensor, bias: Tensor | null, geo: ConvG
   const out = runConverted(OP.CONV2D, op, [N, K, OH, OW], ins, [...attrsOf(geo), bias ? 1 : 0], dt);
   return record('conv2d', out, bias ? [x, w, bias] : [x, w], (g, c) => {
     const [xi, wi, bi] = c.inputs;
+    const want = [xi._requiresGrad, wi._requiresGrad, !!bi];
+    if (fusedBackward(xi, wi, g, geo, want)) return conv2dBackward(g, xi, wi, geo, want);
     return [
       xi._requiresGrad ? conv2dBackwardInput(g, wi, geo, [H, W]) : null,
       wi._requiresGrad ? conv2dBackwardWeight(xi, g, geo, [R, S]) : null,
       bi ? g.sum([0, 2, 3]) : null,
     ];
+  });
+}
+
+/**
+ * Whether conv2d's backward takes the fused kernel: not recorded (so nothing differentiates it),
+ * float32 on the CPU, depthwise (one input and one output channel per group) at stride 1, and
+ * two or three of the gradients wanted. Elsewhere the separate ops run, as fast or faster.
+ */
+function fusedBackward(x: Tensor, w: Tensor, gy: Tensor, geo: ConvGeometry, want: boolean[]): boolean {
+  return (
+    !gradMode.enabled &&
+    want.filter(Boolean).length >= 2 &&
+    [x, w, gy].every((t) => t.dtype === 'float32' && t.device === 'cpu') &&
+    geo.groups === x._shape[1] &&
+    w._shape[0] === geo.groups &&
+    geo.stride[0] === 1 &&
+    geo.stride[1] === 1
+  );
+}
+
+/**
+ * conv2d's gradients [grad input, grad weight, grad bias] from the output's gradient gy, the
+ * input x and the weight w in one kernel call; a gradient not in `want` is null. Stride-1
+ * depthwise float32 runs as one pass over gy (grad input and weight bit for bit those of
+ * conv2dBackwardInput / conv2dBackwardWeight; grad bias per channel in vector lanes, then in
+ * float64), the rest as the separate kernels (grad bias summed in float64). Not differentiable: a
+ * backward under createGraph uses the separate ops.
+ */
+export function conv2dBackward(
+  gy: Tensor,
+  x: Tensor,
+  w: Tensor,
+  geo: ConvGeometry,
+  want: boolean[] = [true, true, true],
+): (Tensor | null)[] {
+  const op = 'conv2d_backward';
+  need4d(op, 'grad_output', gy);
+  need4d(op, 'input', x);
+  need4d(op, 'weight', w);
+  checkGeometry(op, geo);
+  const [N, C] = x._shape;
+  const [K, Cg, R, S] = w._shape;
+  channels(op, C, w, geo.groups);
+  if (gy._shape[0] !== N || gy._shape[1] !== K)
+    throw new KilnError(
+      'ERR_SHAPE',
+      `${op}: grad_output ${shapeStr(gy._shape)} does not fit input ${shapeStr(x._shape)} and weight ${shapeStr(w._shape)}`,
+    );
+  const dt = computeDtype(op, gy, x, w);
+  const ks = [gy, x, w].map((t) => kernelInput(t, dt.run));
+  const shapes = [x._shape.slice(), [K, Cg, R, S], [K]];
+  const outs = shapes.map((s, i) => Tensor._empty(want[i] ? s : [0], dt.run, op));
+  try {
+    runKernel(OP.CONV2D_BACKWARD, outs, ks, attrsOf(geo));
+  } finally {
+    for (const t of ks) t.dispose();
+  }
+  return outs.map((t, i) => {
+    if (!want[i]) {
+      t.dispose();
+      return null;
+    }
+    if (dt.run === dt.dtype) return t;
+    const r = noGrad(() => t.to(dt.dtype));
+    t.dispose();
+    return r;
   });
 }
 

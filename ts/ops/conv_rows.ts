@@ -5,7 +5,14 @@
  */
 import { fromNumbers } from '../creation';
 import { DType, FLOAT_DTYPES } from '../dtype';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dCore, ConvGeometry, convOutSize } from './conv';
+import {
+  conv2dBackward,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  conv2dCore,
+  ConvGeometry,
+  convOutSize,
+} from './conv';
 import type { Case, OpRow, Rng } from './row';
 import { errorCases, gradInput, LAYOUTS, makeInput, randInt } from './samples';
 
@@ -120,6 +127,12 @@ function refBackwardWeight(x: number[], gy: number[], d: Dims, g: ConvGeometry):
   const dw = new Array<number>((d.K * d.C * d.R * d.S) / g.groups).fill(0);
   forTaps(d, g, (xi, wi, yi) => (dw[wi] += x[xi] * gy[yi]));
   return dw;
+}
+
+function refBackwardBias(gy: number[], d: Dims): number[] {
+  const db = new Array<number>(d.K).fill(0);
+  gy.forEach((v, i) => (db[Math.floor(i / (d.OH * d.OW)) % d.K] += v));
+  return db;
 }
 
 const layout = (rng: Rng) => LAYOUTS[randInt(rng, 0, LAYOUTS.length - 1)];
@@ -306,6 +319,85 @@ export const conv2dBackwardWeightRow: OpRow<typeof conv2dBackwardWeight> = {
         'ERR_SHAPE',
       ],
       ['kernel size', () => conv2dBackwardWeight(f([1, 3, 5, 5]), f([1, 4, 3, 3]), g1, [3, 1.5 as number]), 'ERR_ARG'],
+    ]);
+  },
+};
+
+/** Stride-1 depthwise geometries the fused backward runs on (others take the separate kernels). */
+const FUSED_CONFIGS: Cfg[] = [
+  [2, 5, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5],
+  [1, 3, 7, 37, 3, 5, 5, 1, 1, 2, 2, 1, 1, 3], // 5x5, rows past two vectors
+  [3, 2, 6, 20, 2, 3, 3, 1, 1, 0, 2, 1, 1, 2], // no padding on top, 2 on the left
+  [1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4], // one pixel
+];
+
+export const conv2dBackwardRow: OpRow<typeof conv2dBackward> = {
+  name: 'conv2d_backward',
+  kind: 'custom',
+  native: { nin: 3, nout: 3, nattr: 7 },
+  dtypes: ['float32', 'float64'],
+  fn: conv2dBackward,
+  grad: {
+    nondiff:
+      'runs only when no graph of the gradient is recorded; under createGraph conv2d writes its gradient with conv2d_backward_input and conv2d_backward_weight instead',
+  },
+  cases: (rng: Rng, dtype: DType) => {
+    const out: Case[] = [];
+    const all = [
+      ...sized(),
+      ...FUSED_CONFIGS.map((cfg) => ({ cfg, OH: undefined, OW: undefined, label: `fused [${cfg.slice(0, 7)}]` })),
+    ];
+    all.forEach(({ cfg, OH, OW, label }, ci) => {
+      const d = dimsOf(cfg, OH, OW),
+        g = geoOf(cfg);
+      const gy = makeInput(rng, [d.N, d.K, d.OH, d.OW], dtype, layout(rng), [-2, 2]);
+      const x = makeInput(rng, [d.N, d.C, d.H, d.W], dtype, layout(rng), [-2, 2]);
+      const w = makeInput(rng, [d.K, d.C / g.groups, d.R, d.S], dtype, 'contiguous', [-2, 2]);
+      // Every set of two or three gradients in turn; the others are checked null below.
+      const want = [ci % 4 !== 1, ci % 4 !== 2, ci % 4 !== 3];
+      const [dx, dw, db] = conv2dBackward(gy.t, x.t, w.t, g, want);
+      const refs = [
+        {
+          shape: [d.N, d.C, d.H, d.W],
+          data: refBackwardInput(gy.ref.data, w.ref.data, d, g),
+          terms: (d.K / g.groups) * d.R * d.S,
+        },
+        {
+          shape: [d.K, d.C / g.groups, d.R, d.S],
+          data: refBackwardWeight(x.ref.data, gy.ref.data, d, g),
+          terms: d.N * d.OH * d.OW,
+        },
+        { shape: [d.K], data: refBackwardBias(gy.ref.data, d), terms: d.N * d.OH * d.OW },
+      ];
+      [dx, dw, db].forEach((t, i) => {
+        if (!want[i]) {
+          if (t !== null) throw new Error(`conv2d_backward ${label}: gradient ${i} not asked for but returned`);
+          return;
+        }
+        out.push({ label: `${label} ${['dx', 'dw', 'db'][i]}`, got: t!, want: refs[i], tol: tolFor(refs[i].terms) });
+      });
+      for (const t of [gy.t, x.t, w.t]) t.dispose();
+    });
+    return out;
+  },
+  gradSamples: () => [],
+  errors: () => {
+    const f = (s: number[], dtype: DType = 'float32') =>
+      fromNumbers(new Array(s.reduce((a, b) => a * b, 1)).fill(1), s, dtype);
+    const g4: ConvGeometry = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 4 };
+    return errorCases([
+      ['rank', () => conv2dBackward(f([2, 4, 5]), f([2, 4, 5, 5]), f([4, 1, 3, 3]), g4), 'ERR_SHAPE'],
+      ['grad channels', () => conv2dBackward(f([2, 3, 5, 5]), f([2, 4, 5, 5]), f([4, 1, 3, 3]), g4), 'ERR_SHAPE'],
+      [
+        'groups',
+        () => conv2dBackward(f([2, 4, 5, 5]), f([2, 4, 5, 5]), f([4, 1, 3, 3]), { ...g4, groups: 3 }),
+        'ERR_SHAPE',
+      ],
+      [
+        'integer dtype',
+        () => conv2dBackward(f([2, 4, 5, 5], 'int32'), f([2, 4, 5, 5], 'int32'), f([4, 1, 3, 3], 'int32'), g4),
+        'ERR_DTYPE',
+      ],
     ]);
   },
 };

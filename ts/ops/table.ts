@@ -11,7 +11,7 @@ import type { Tensor } from '../tensor';
 import { binaryKind, unaryKind } from './kinds';
 import { reduceKind } from './reduce_kind';
 import { copyRow, fillRow } from './convert';
-import { conv2dBackwardInputRow, conv2dBackwardWeightRow, conv2dRow } from './conv_rows';
+import { conv2dBackwardInputRow, conv2dBackwardRow, conv2dBackwardWeightRow, conv2dRow } from './conv_rows';
 import {
   adaptiveAvgPool2dBackwardRow,
   adaptiveAvgPool2dRow,
@@ -347,6 +347,7 @@ export const table = {
   conv2d: conv2dRow,
   conv2d_backward_input: conv2dBackwardInputRow,
   conv2d_backward_weight: conv2dBackwardWeightRow,
+  conv2d_backward: conv2dBackwardRow,
   max_pool2d: maxPool2dRow,
   max_pool2d_backward: maxPool2dBackwardRow,
   avg_pool2d: avgPool2dRow,

@@ -135,6 +135,28 @@ struct ConvKernels {
   // for tap t = r * R + s; its own fixed order): R = 3 or 5; false (nothing added) otherwise.
   bool (*depthwise_s1_bwd_weight_f32)(float *lanes, int64_t ls, const float *dy, const float *x, int64_t xs, int64_t np,
                                       int R, int64_t H, int64_t W, int ph, int pw, int64_t OH, int64_t OW);
+  // The fused stride-1 backward of np planes with one channel each (conv.cpp: grad input, grad
+  // weight and grad bias from one read of grad_out): dx + p H W = depthwise_s1_f32 of dy + p OH OW
+  // by the flipped weights wf + p R R with padding R - 1 - ph, R - 1 - pw; the weight gradient of
+  // (dy + p OH OW, x + p H W) added into lanes + p ls as depthwise_s1_bwd_weight_f32 adds it; and
+  // blanes[p kConvLanes + j] += the sum of dy[p OH OW + i] over i % W == j, in order. A null
+  // output is skipped. R = 3 or 5; false (nothing written) otherwise.
+  bool (*depthwise_s1_bwd_f32)(float *dx, float *lanes, int64_t ls, float *blanes, const float *dy, const float *x,
+                               const float *wf, int64_t np, int R, int64_t H, int64_t W, int ph, int pw, int64_t OH,
+                               int64_t OW);
+  // The two column phases of an H x W plane padded by ph rows and pw columns (>= 0), for windows
+  // with a column stride of 2: p0 / p1 [i * ls + j] = the padded plane's (i, 2j) / (i, 2j + 1) for
+  // i < Hp, j < ls (zero outside the plane); ls a multiple of kConvLanes. Each of p0 and p1 needs
+  // kConvLanes floats of slack after its Hp rows (written with garbage). zero false: the planes
+  // hold a previous call's result for the same geometry with ls >= (W + 1) / 2 + (pw + 1) / 2 +
+  // kConvLanes (so no row's stores ran into the next), whose zeros are kept.
+  void (*phase_planes_f32)(float *p0, float *p1, int64_t ls, const float *x, int64_t H, int64_t W, int64_t Hp,
+                           int64_t ph, int64_t pw, bool zero);
+  // Its inverse, cropped: dx[i * W + j] = d[(2 ((i + ph) % 2) + (j + pw) % 2) ps + ((i + ph) / 2) ls +
+  // (j + pw) / 2] for i < H, j < W; row: scratch of 2 ls + kConvLanes floats; ls a multiple of kConvLanes with
+  // (W + pw + 1) / 2 <= ls.
+  void (*phase_merge_f32)(float *dx, const float *d, int64_t ps, int64_t ls, float *row, int64_t H, int64_t W,
+                          int64_t ph, int64_t pw);
   // Winograd 3x3 transforms (winograd.inc) of n <= 32 tiles along one row of tiles, element e < 16
   // of tile t at e * es + t. Input patches: dst = B^T d B, d[r][s] = rows[r][c0 + 2t + s] (zero
   // where rows[r] is null or outside [0, wd)); may also write (garbage) up to 15 floats past each

@@ -87,6 +87,19 @@ struct Vec {
     else
       return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(hi), t, 4 * (K - 4)));
   }
+  // Per 128-bit half (a0 a2 b0 b2 | a4 a6 b4 b6), then the 64-bit pairs put in order.
+  static void deinterleave(F a, F b, F &e, F &o) {
+    const __m256 se = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                 so = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(se), _MM_SHUFFLE(3, 1, 2, 0)));
+    o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(so), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  // Per 128-bit half (e0 o0 e1 o1 | e4 o4 e5 o5 and e2 o2 e3 o3 | e6 o6 e7 o7), then the halves.
+  static void interleave(F e, F o, F &lo, F &hi) {
+    const __m256 t0 = _mm256_unpacklo_ps(e, o), t1 = _mm256_unpackhi_ps(e, o);
+    lo = _mm256_permute2f128_ps(t0, t1, 0x20);
+    hi = _mm256_permute2f128_ps(t0, t1, 0x31);
+  }
 
   static I as_int(F a) { return _mm256_castps_si256(a); }
   static F as_float(I a) { return _mm256_castsi256_ps(a); }

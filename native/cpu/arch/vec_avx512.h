@@ -81,6 +81,16 @@ struct Vec {
   static F align(F lo, F hi) {
     return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), K));
   }
+  static void deinterleave(F a, F b, F &e, F &o) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    e = _mm512_permutex2var_ps(a, ie, b);
+    o = _mm512_permutex2var_ps(a, _mm512_add_epi32(ie, _mm512_set1_epi32(1)), b);
+  }
+  static void interleave(F e, F o, F &lo, F &hi) {
+    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    lo = _mm512_permutex2var_ps(e, il, o);
+    hi = _mm512_permutex2var_ps(e, _mm512_add_epi32(il, _mm512_set1_epi32(8)), o);
+  }
 
   static I as_int(F a) { return _mm512_castps_si512(a); }
   static F as_float(I a) { return _mm512_castsi512_ps(a); }

@@ -16,6 +16,9 @@
 //   span(lo, hi)     the mask of lanes i with lo <= i < hi (any ints); load_m(p, m) loads lane i from
 //                    p[i] where m holds it, zero elsewhere, never touching the other lanes' memory
 //   align<K>(lo, hi) lanes K .. K + W - 1 of lo's lanes followed by hi's (0 <= K < W)
+//   deinterleave(a, b, e, o)  of the 2W floats a then b, the even-indexed ones into e and the
+//                    odd-indexed ones into o, in order (a stride-2 window's column phases)
+//   interleave(e, o, lo, hi)  its inverse: e0 o0 e1 o1 .. into lo (the first W) and hi
 //   stream(p, v)     a store that bypasses the caches where the ISA has one, p aligned to a full
 //                    vector; the driver fences after its task (strided_loop.h stream_fence)
 //
@@ -89,6 +92,8 @@ struct Vec {
   static F align(F lo, F hi) {
     return K == 0 ? lo : hi;
   }
+  static void deinterleave(F a, F b, F &e, F &o) { e = a, o = b; }
+  static void interleave(F e, F o, F &lo, F &hi) { lo = e, hi = o; }
 
   static I as_int(F a) {
     I r;

@@ -88,6 +88,8 @@ struct Vec {
     else
       return vextq_f32(lo, hi, K);
   }
+  static void deinterleave(F a, F b, F &e, F &o) { e = vuzp1q_f32(a, b), o = vuzp2q_f32(a, b); }
+  static void interleave(F e, F o, F &lo, F &hi) { lo = vzip1q_f32(e, o), hi = vzip2q_f32(e, o); }
   static F load_m(const float *p, M m) {
     if (vminvq_u32(m) != 0) return vld1q_f32(p);
     uint32_t b[4];
