@@ -64,6 +64,17 @@ void tile_runs(int64_t t0, int64_t t1, int64_t TW, int64_t cap, const Fn &f) {
   }
 }
 
+// Tiles [t0, t1) cut into runs of at most `cap` tiles that never cross a multiple of `cap` counted
+// from t0, across rows of tiles (F(4x4)'s transforms take such runs): f(t, n).
+template <class Fn>
+void tile_spans(int64_t t0, int64_t t1, int64_t cap, const Fn &f) {
+  for (int64_t t = t0; t < t1;) {
+    const int64_t n = std::min(t1 - t, cap - (t - t0) % cap);
+    f(t, n);
+    t += n;
+  }
+}
+
 // f(n, t0, t1, o) for tiles [a, e) of the images' grids laid end to end (T tiles each): image n's
 // tiles [t0, t1) of its own grid, at o = n T + t0 - base (their offset in a block starting at base).
 template <class Fn>
@@ -105,15 +116,16 @@ void pad_rows(const ConvKernels &ck, float *X, const float *x, const Conv &c, in
 
 using WinoInput = void (*)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
 
-// The input transform `in` (m x m output tiles, (m + 2)^2 patches) of tiles [t0, t1) (a TW-wide
-// grid) of image n, group g: the rows they read are padded for every channel first (the
-// transform's loads right after a padding store to the same place would wait for it: no store
-// forwarding across misaligned stores), then each channel's tiles are transformed in runs of at
-// most `run` (tile_runs); tile t of channel ch goes to dst(ch, t), its elements `es` floats apart.
-// F(4x4)'s transform reads whole vectors of four columns per tile past a run's end (up to
-// kWinoOverread floats): it is told it may (wd), since a row is followed by the next row, and the
-// last by this slack: past a run's tiles it only makes lanes that are never used (checking each
-// run against its row's end sent a third of the runs at 56² to the transform's padded copy).
+// The input transform (m x m output tiles, (m + 2)^2 patches: ck.wino4_input_f32 for m = 4, `in`
+// for m = 2) of tiles [t0, t1) (a TW-wide grid) of image n, group g: the rows they read are padded
+// for every channel first (the transform's loads right after a padding store to the same place
+// would wait for it: no store forwarding across misaligned stores), then each channel's tiles are
+// transformed in runs of at most `run` (F(4x4): tile_spans, across rows of tiles; F(2x2):
+// tile_runs, along one); tile t of channel ch goes to dst(ch, t), its elements `es` floats apart.
+// F(4x4)'s transform reads whole vectors of four columns per tile past each row of tiles' last
+// (up to kWinoOverread floats): a row is followed by the next row, and the last by this slack:
+// past a run's tiles it only makes lanes that are never used. F(2x2)'s is told it may read past a
+// run (wd = Wp: padded_width leaves room).
 constexpr int64_t kWinoOverread = 96;
 template <class Dst>
 void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv &c, const float *x, int64_t n,
@@ -123,12 +135,17 @@ void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv 
   float *X = tl_x.get((size_t)(Cg * nrows * Wp + kWinoOverread));
   pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
   for (int64_t ch = 0; ch < Cg; ch++)
-    tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-      const float *row = X + (ch * nrows + m * ti - r0) * Wp;
-      const float *rows[6];
-      for (int64_t r = 0; r < m + 2; r++) rows[r] = row + r * Wp;
-      in(dst(ch, t), es, rows, m == 4 ? Wp + kWinoOverread : Wp, m * tj, (int)len);
-    });
+    if (m == 4)
+      tile_spans(t0, t1, run, [&](int64_t t, int64_t len) {
+        ck.wino4_input_f32(dst(ch, t), es, X + (ch * nrows + m * (t / TW) - r0) * Wp, Wp, TW, t % TW, (int)len);
+      });
+    else
+      tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+        const float *row = X + (ch * nrows + m * ti - r0) * Wp;
+        const float *rows[4];
+        for (int64_t r = 0; r < m + 2; r++) rows[r] = row + r * Wp;
+        in(dst(ch, t), es, rows, Wp, m * tj, (int)len);
+      });
 }
 
 // The forward's tile size: 4 (F(4x4, 3x3)) on outputs at least kWino4MinSize wide and high, else
@@ -200,8 +217,7 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   const GemmKernels &gk = isa->gemm;
   const ConvKernels &ck = isa->conv;
   const int64_t m = forward_tile(c), E = (m + 2) * (m + 2);
-  const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
-  const auto out = m == 4 ? ck.wino4_output_f32 : ck.wino_output_f32;
+  const WinoInput in = ck.wino_input_f32;  // F(2x2); F(4x4)'s are called directly
   const int64_t mr = gk.mr, nr = gk.nr, Cg = c.Cg(), Kg = c.Kg();
   const int64_t TH = (c.OH + m - 1) / m, TW = (c.OW + m - 1) / m, T = TH * TW, S = (Kg + mr - 1) / mr;
   // U[g][e][sliver][c][mr] = (G w G^T)[e] (rows past Kg zero), computed in float64, rounded once.
@@ -265,10 +281,17 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
             float *yp = y + (n * c.K + k) * c.OH * c.OW;
             if (i + 2 < mm)  // the output rows two planes on, for writing
               prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, m * (t0 / TW), std::min(c.OH, m * ((t1 - 1) / TW) + m), true);
-            tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-              out(yp + m * (ti * c.OW + tj), c.OW, (int)std::min(m, c.OH - m * ti), M + i * ld + o + (t - t0), mr * ld,
-                  (int)len, c.OW - m * tj, bk);
-            });
+            if (m == 4)
+              tile_spans(t0, t1, kWinoRun, [&](int64_t t, int64_t len) {
+                const int64_t ti = t / TW;
+                ck.wino4_output_f32(yp + m * ti * c.OW, c.OW, c.OH - m * ti, c.OW, TW, t % TW,
+                                    M + i * ld + o + (t - t0), mr * ld, (int)len, bk);
+              });
+            else
+              tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+                ck.wino_output_f32(yp + m * (ti * c.OW + tj), c.OW, (int)std::min(m, c.OH - m * ti),
+                                   M + i * ld + o + (t - t0), mr * ld, (int)len, c.OW - m * tj, bk);
+              });
           });
         }
       }
@@ -286,8 +309,7 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const int64_t m = forward_tile(c), a = m + 2, E = a * a;
-  const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
-  const auto dyt = m == 4 ? ck.wino4_dy_f32 : ck.wino_dy_f32;
+  const WinoInput in = ck.wino_input_f32;  // F(2x2); F(4x4)'s are called directly
   const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + m - 1) / m, T = (c.OH + m - 1) / m * TW, NT = c.N * T;
   const int64_t nt0 = std::clamp<int64_t>(kWinoWeightBytes / (4 * E * (Cg + Kg)) / 16 * 16, 64, 1024);
   const int64_t per = E * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
@@ -324,10 +346,17 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
               if (k + kWinoAhead < Kg)
                 prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, m * (t0 / TW),
                               std::min(c.OH, m * ((t1 - 1) / TW) + m));
-              tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-                dyt(DY + k * ld + o + (t - t0), des, plane + m * (ti * c.OW + tj), c.OW,
-                    (int)std::min(m, c.OH - m * ti), c.OW - m * tj, (int)len);
-              });
+              if (m == 4)
+                tile_spans(t0, t1, kWinoRun, [&](int64_t t, int64_t len) {
+                  const int64_t ti = t / TW;
+                  ck.wino4_dy_f32(DY + k * ld + o + (t - t0), des, plane + m * ti * c.OW, c.OW, c.OH - m * ti, c.OW,
+                                  TW, t % TW, (int)len);
+                });
+              else
+                tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+                  ck.wino_dy_f32(DY + k * ld + o + (t - t0), des, plane + m * (ti * c.OW + tj), c.OW,
+                                 (int)std::min(m, c.OH - m * ti), c.OW - m * tj, (int)len);
+                });
             }
             transform_input(ck, in, m, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
                             [&](int64_t ch, int64_t t) { return XV + ch * ld + o + (t - t0); });
