@@ -38,7 +38,7 @@ namespace kiln::cpu {
 
 namespace {
 
-thread_local Scratch tl_u, tl_v, tl_m, tl_x, tl_parts;
+thread_local Scratch tl_u, tl_v, tl_m, tl_x, tl_parts, tl_pack;
 
 // Tiles per forward block: V's 16 x Cg x tiles floats at most this (and 8 panels). Each block
 // re-reads all of U (16 x Kg x Cg), so longer blocks read it less often; at C64 56², 2 threads,
@@ -48,9 +48,12 @@ constexpr int64_t kWinoVBytes = 1 << 20;
 // read once by the GEMM's packing. 256 KiB to 2 MiB measured alike (C16 to C256); 4 MiB was 1.5-5x
 // slower on small channel counts (the operands no longer in L2 while written).
 constexpr int64_t kWinoWeightBytes = 1 << 20;
-// The grad-weight partial sums (one 16 x K x C/g block per group of chunks), at most: past it,
-// fewer groups (one at C512: the GEMMs then split over the 16 products instead).
-constexpr int64_t kWinoPartialBytes = 16 << 20;
+// The grad-weight partial sums (one E x K x C/g block per group of chunks): groups while all of
+// them fit kWinoPartialSumBytes, but two (the tasks of two threads) while one fits
+// kWinoPartialBytes; past that one group (C512: the GEMMs then split over the E products
+// instead). Each partial is read again to sum them: at C128 28² seven groups of 2.4 MiB read 16
+// MiB (7% of a 1-thread grad weight); two were 6% faster in all.
+constexpr int64_t kWinoPartialBytes = 16 << 20, kWinoPartialSumBytes = 6 << 20;
 
 // Tiles [t0, t1) of a TW-wide grid, cut into runs along one row of tiles of at most `cap` tiles
 // that never cross a multiple of `cap` counted from t0: f(t, ti, tj, n).
@@ -308,14 +311,18 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
 // [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group order.
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const int64_t pmr = ck.pw_mr, pnr = ck.pw_nr;
   const int64_t m = forward_tile(c), a = m + 2, E = a * a;
   const WinoInput in = ck.wino_input_f32;  // F(2x2); F(4x4)'s are called directly
   const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + m - 1) / m, T = (c.OH + m - 1) / m * TW, NT = c.N * T;
   const int64_t nt0 = std::clamp<int64_t>(kWinoWeightBytes / (4 * E * (Cg + Kg)) / 16 * 16, 64, 1024);
   const int64_t per = E * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
   const int64_t Q0 = (NT + nt0 - 1) / nt0;
-  const int64_t nb =
-      std::max<int64_t>(1, std::min({Q0, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
+  const int64_t total_bytes = total * (int64_t)sizeof(float);
+  const int64_t nb = std::max<int64_t>(
+      1, std::min({Q0, kConvWeightBlocks,
+                   total_bytes > kWinoPartialBytes ? 1 : std::max<int64_t>(2, kWinoPartialSumBytes / total_bytes)}));
   // As many chunks in every group (a multiple of nb, the chunks a little longer than nt0): the
   // groups are the tasks, and 7 chunks in 6 groups (C128 28²) left one thread of two a chunk
   // behind. From the shape alone, like nt0 and nb.
@@ -349,8 +356,8 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
               if (m == 4)
                 tile_spans(t0, t1, kWinoRun, [&](int64_t t, int64_t len) {
                   const int64_t ti = t / TW;
-                  ck.wino4_dy_f32(DY + k * ld + o + (t - t0), des, plane + m * ti * c.OW, c.OW, c.OH - m * ti, c.OW,
-                                  TW, t % TW, (int)len);
+                  ck.wino4_dy_f32(DY + k * ld + o + (t - t0), des, plane + m * ti * c.OW, c.OW, c.OH - m * ti, c.OW, TW,
+                                  t % TW, (int)len);
                 });
               else
                 tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
@@ -361,13 +368,31 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
             transform_input(ck, in, m, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
                             [&](int64_t ch, int64_t t) { return XV + ch * ld + o + (t - t0); });
           });
-          GemmGeometry gq = gg;
-          gq.K = q1 - q0;
-          gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
-          std::vector<GemmPtrs> batch;
+          float *S = partial0 + b * total + g * per;
+          const int64_t kq = q1 - q0;
+          const bool first = q == Q * b / nb;
+          if (nb == 1) {  // one task: the GEMMs split over the threads
+            GemmGeometry gq = gg;
+            gq.K = kq;
+            gq.beta = first ? 0.0f : 1.0f;
+            std::vector<GemmPtrs> batch;
+            for (int64_t e = 0; e < E; e++) batch.push_back({DY + e * des, XV + e * xes, S + e * Kg * Cg, nullptr});
+            gemm_f32(ctx, gq, batch);
+            continue;
+          }
+          // Otherwise this task's own products, on the 1x1 weight gradient's register tile: its A
+          // (rows of grad_out's transform, tiles fastest) read in place, its B (the input's
+          // transform, pw_nr channels) packed tile by tile. Each element one fma chain over the
+          // chunk's tiles in order, added to the partial as gemm_f32 would (same bits).
+          float *B = tl_pack.get((size_t)(kq * pnr));
           for (int64_t e = 0; e < E; e++)
-            batch.push_back({DY + e * des, XV + e * xes, partial0 + b * total + g * per + e * Kg * Cg, nullptr});
-          gemm_f32(ctx, gq, batch);
+            for (int64_t c0 = 0; c0 < Cg; c0 += pnr) {
+              const int ncol = (int)std::min(pnr, Cg - c0);
+              gk.pack_kmajor_f32(B, pnr, XV + e * xes + c0 * ld, ld, ncol, (int)pnr, kq);
+              for (int64_t k0 = 0; k0 < Kg; k0 += pmr)
+                ck.pw_dw_tile_f32(kq, DY + e * des + k0 * ld, ld, B, S + e * Kg * Cg + k0 * Cg + c0, Cg,
+                                  (int)std::min(pmr, Kg - k0), ncol, !first);
+            }
         }
       }
   });
