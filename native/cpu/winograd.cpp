@@ -40,10 +40,13 @@ namespace {
 
 thread_local Scratch tl_u, tl_v, tl_m, tl_x, tl_parts, tl_pack;
 
-// Tiles per forward block: V's 16 x Cg x tiles floats at most this (and 8 panels). Each block
-// re-reads all of U (16 x Kg x Cg), so longer blocks read it less often; at C64 56², 2 threads,
-// 1 MiB (256 tiles, V past L2) ran 5% faster than 256 KiB, at C128 28² alike.
-constexpr int64_t kWinoVBytes = 1 << 20;
+// Tiles per forward block: V's E x Cg x tiles floats at most this (and 8 panels). Each block
+// re-reads all of U (E x Kg x Cg), so longer blocks read it less often, but each sliver of output
+// channels re-reads all of V. 1 MiB (C64 56²: 96 tiles, V all of L2) ran 5% faster than 256 KiB
+// in a quiet window (2 threads); in a busy one (2026-12-05, another process's memory traffic
+// beside, A/B alternating call by call in one process) 512 KiB (C64: 32 tiles) was 5% faster on
+// one thread and 5-20% on two, forward and grad input. C128 28² is 32 tiles (one panel) either way.
+constexpr int64_t kWinoVBytes = 1 << 19;
 // A grad-weight chunk's two transformed operands (16 x (Kg + Cg) x tiles floats), written once and
 // read once by the GEMM's packing. 256 KiB to 2 MiB measured alike (C16 to C256); 4 MiB was 1.5-5x
 // slower on small channel counts (the operands no longer in L2 while written).
