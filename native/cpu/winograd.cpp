@@ -11,11 +11,12 @@
 //     slack), then per sliver of output channels the (m + 2)^2 products M[e] = U[e] V[e] on the
 //     register tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at
 //     the edges. Multiplies per output and (k, c): 4 (m = 2) or 2.25 (m = 4) instead of 9.
-//   grad weight, F(3x3, m x m): the tiles of all images, in order, in chunks (1 MiB of transformed
-//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then (m + 2)^2 GEMMs
-//     [K x tiles] . [tiles x C] that sum over the tiles into one partial per fixed group of chunks
-//     (one task each, never the thread count); the partials are added in order and dW = G^T S G
-//     in float64.
+//   grad weight, F(3x3, m x m): the tiles of all images, in order, in chunks (2 MiB of transformed
+//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then (m + 2)^2 products
+//     [K x tiles] . [tiles x C] (the 1x1 weight gradient's register tile: the first read in place,
+//     the second packed; gemm_f32 when there is one group) that sum over the tiles into one
+//     partial per fixed group of chunks (one task each, never the thread count); the partials
+//     are added in order and dW = G^T S G in float64.
 // The arithmetic differs from the direct sum: the transforms add and subtract inputs before the
 // products, F(4x4)'s with factors up to 8. Measured against float64 on the shapes of
 // test/nn/conv_winograd.test.ts (N(0, 1) data), max error over a result / its RMS: F(4x4) at most
@@ -47,10 +48,13 @@ thread_local Scratch tl_u, tl_v, tl_m, tl_x, tl_parts, tl_pack;
 // beside, A/B alternating call by call in one process) 512 KiB (C64: 32 tiles) was 5% faster on
 // one thread and 5-20% on two, forward and grad input. C128 28² is 32 tiles (one panel) either way.
 constexpr int64_t kWinoVBytes = 1 << 19;
-// A grad-weight chunk's two transformed operands (16 x (Kg + Cg) x tiles floats), written once and
-// read once by the GEMM's packing. 256 KiB to 2 MiB measured alike (C16 to C256); 4 MiB was 1.5-5x
-// slower on small channel counts (the operands no longer in L2 while written).
-constexpr int64_t kWinoWeightBytes = 1 << 20;
+// A grad-weight chunk's two transformed operands (E x (Kg + Cg) x tiles floats), written once and
+// read once by the products. 256 KiB to 2 MiB measured alike (C16 to C256, with gemm_f32's packing
+// of both); 4 MiB was 1.5-5x slower on small channel counts (the operands no longer in L2 while
+// written). With the products on pw_dw_tile_f32, 2 MiB was 8% faster than 1 MiB at C64 56² (112
+// tiles a chunk instead of 64, one chunk per group: each partial written once), on one thread
+// and two (A/B call by call in one process); C128 28² alike (64 tiles either way).
+constexpr int64_t kWinoWeightBytes = 2 << 20;
 // The grad-weight partial sums (one E x K x C/g block per group of chunks): groups while all of
 // them fit kWinoPartialSumBytes, but two (the tasks of two threads) while one fits
 // kWinoPartialBytes; past that one group (C512: the GEMMs then split over the E products
@@ -307,11 +311,12 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
 
 // dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G, with the tile size m of the forward
 // (forward_tile: F(3x3, 4x4) or F(3x3, 2x2), the forward's points). The tiles of all images, in
-// order, are cut into chunks of nt (from the shape: 1 MiB of transformed operands, which stay in the
-// L2 of the thread that writes and reads them), and the chunks into nb fixed groups (at most
-// kConvWeightBlocks, and fewer when the partial sums would pass kWinoPartialBytes), one task each.
-// Per chunk, both operands transformed tile-fastest ([e][k or c][tile]), then for each e one GEMM
-// [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group order.
+// order, are cut into chunks of nt (from the shape: kWinoWeightBytes of transformed operands), and
+// the chunks into nb fixed groups (at most kConvWeightBlocks, fewer when the partial sums would
+// pass kWinoPartialSumBytes, two while one fits kWinoPartialBytes, one past it), one task each.
+// Per chunk, both operands transformed tile-fastest ([e][k or c][tile]), then for each e the
+// product [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group
+// order.
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
