@@ -11,7 +11,7 @@
 //     slack), then per sliver of output channels the (m + 2)^2 products M[e] = U[e] V[e] on the
 //     register tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at
 //     the edges. Multiplies per output and (k, c): 4 (m = 2) or 2.25 (m = 4) instead of 9.
-//   grad weight, F(3x3, m x m): the tiles of all images, in order, in chunks (2 MiB of transformed
+//   grad weight, F(3x3, m x m): the tiles of all images, in order, in chunks (1 MiB of transformed
 //     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then (m + 2)^2 products
 //     [K x tiles] . [tiles x C] (the 1x1 weight gradient's register tile: the first read in place,
 //     the second packed; gemm_f32 when there is one group) that sum over the tiles into one
@@ -51,10 +51,10 @@ constexpr int64_t kWinoVBytes = 1 << 19;
 // A grad-weight chunk's two transformed operands (E x (Kg + Cg) x tiles floats), written once and
 // read once by the products. 256 KiB to 2 MiB measured alike (C16 to C256, with gemm_f32's packing
 // of both); 4 MiB was 1.5-5x slower on small channel counts (the operands no longer in L2 while
-// written). With the products on pw_dw_tile_f32, 2 MiB was 8% faster than 1 MiB at C64 56² (112
-// tiles a chunk instead of 64, one chunk per group: each partial written once), on one thread
-// and two (A/B call by call in one process); C128 28² alike (64 tiles either way).
-constexpr int64_t kWinoWeightBytes = 2 << 20;
+// written). With the products on pw_dw_tile_f32, at C64 56² (A/B call by call in one process),
+// 2 MiB (112 tiles a chunk instead of 64) was 5% faster on one thread but 15-20% slower on two in
+// a quiet window (each thread's chunk past its L2); C128 28² alike (64 tiles either way).
+constexpr int64_t kWinoWeightBytes = 1 << 20;
 // The grad-weight partial sums (one E x K x C/g block per group of chunks): groups while all of
 // them fit kWinoPartialSumBytes, but two (the tasks of two threads) while one fits
 // kWinoPartialBytes; past that one group (C512: the GEMMs then split over the E products
