@@ -59,8 +59,9 @@ constexpr int64_t kWinoWeightBytes = 1 << 20;
 // them fit kWinoPartialSumBytes, but two (the tasks of two threads) while one fits
 // kWinoPartialBytes; past that one group (C512: the GEMMs then split over the E products
 // instead). Each partial is read again to sum them: at C128 28² seven groups of 2.4 MiB read 16
-// MiB (7% of a 1-thread grad weight); two were 6% faster in all.
-constexpr int64_t kWinoPartialBytes = 16 << 20, kWinoPartialSumBytes = 6 << 20;
+// MiB (7% of a 1-thread grad weight); four (98 tiles a chunk) were 3-10% faster than seven and
+// than two (66 tiles, three chunks a group), on one thread and two (A/B call by call in one process).
+constexpr int64_t kWinoPartialBytes = 16 << 20, kWinoPartialSumBytes = 10 << 20;
 
 // Tiles [t0, t1) of a TW-wide grid, cut into runs along one row of tiles of at most `cap` tiles
 // that never cross a multiple of `cap` counted from t0: f(t, ti, tj, n).
