@@ -20,7 +20,7 @@
 // The arithmetic differs from the direct sum: the transforms add and subtract inputs before the
 // products, F(4x4)'s with factors up to 8. Measured against float64 on the shapes of
 // test/nn/conv_winograd.test.ts (N(0, 1) data), max error over a result / its RMS: F(4x4) at most
-// 3.9e-5 (forward 1.4e-5 .. 3.9e-5, grad input 1.8e-5 .. 3.3e-5, grad weight 1.3e-5 .. 1.9e-5),
+// 3.9e-5 (forward 1.4e-5 .. 3.9e-5, grad input 1.8e-5 .. 3.3e-5, grad weight 1.1e-5 .. 1.9e-5),
 // F(2x2) at most 2.7e-6, the implicit GEMM's direct float32 sums 3.8e-6. F(4x4)'s points are 0,
 // 1, -1, 2, -2: in a float32 simulation 0, 1, -1, 1/2, -2 had 1.5-1.8x less error, but B^T rows
 // of 5 terms (these have 3 or 4); untried here. Every output element is computed the same way
