@@ -12,14 +12,15 @@
 //     register tiles (arch/gemm.inc) and the output transform Y = A^T M A + bias, cropped at
 //     the edges. Multiplies per output and (k, c): 4 (m = 2) or 2.25 (m = 4) instead of 9.
 //   grad weight, F(3x3, m x m): the tiles of all images, in order, in chunks (1 MiB of transformed
-//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then (m + 2)^2 GEMMs
-//     [K x tiles] . [tiles x C] that sum over the tiles into one partial per fixed group of chunks
-//     (one task each, never the thread count); the partials are added in order and dW = G^T S G
-//     in float64.
+//     operands); per chunk A dy A^T and B^T d B (both tile-fastest), then (m + 2)^2 products
+//     [K x tiles] . [tiles x C] (the 1x1 weight gradient's register tile: the first read in place,
+//     the second packed; gemm_f32 when there is one group) that sum over the tiles into one
+//     partial per fixed group of chunks (one task each, never the thread count); the partials
+//     are added in order and dW = G^T S G in float64.
 // The arithmetic differs from the direct sum: the transforms add and subtract inputs before the
 // products, F(4x4)'s with factors up to 8. Measured against float64 on the shapes of
 // test/nn/conv_winograd.test.ts (N(0, 1) data), max error over a result / its RMS: F(4x4) at most
-// 3.9e-5 (forward 1.4e-5 .. 3.9e-5, grad input 1.8e-5 .. 3.3e-5, grad weight 1.3e-5 .. 1.9e-5),
+// 3.9e-5 (forward 1.4e-5 .. 3.9e-5, grad input 1.8e-5 .. 3.3e-5, grad weight 1.1e-5 .. 1.9e-5),
 // F(2x2) at most 2.7e-6, the implicit GEMM's direct float32 sums 3.8e-6. F(4x4)'s points are 0,
 // 1, -1, 2, -2: in a float32 simulation 0, 1, -1, 1/2, -2 had 1.5-1.8x less error, but B^T rows
 // of 5 terms (these have 3 or 4); untried here. Every output element is computed the same way
@@ -38,19 +39,29 @@ namespace kiln::cpu {
 
 namespace {
 
-thread_local Scratch tl_u, tl_v, tl_m, tl_x, tl_parts;
+thread_local Scratch tl_u, tl_v, tl_m, tl_x, tl_parts, tl_pack;
 
-// Tiles per forward block: V's 16 x Cg x tiles floats at most this (and 8 panels). Each block
-// re-reads all of U (16 x Kg x Cg), so longer blocks read it less often; at C64 56², 2 threads,
-// 1 MiB (256 tiles, V past L2) ran 5% faster than 256 KiB, at C128 28² alike.
-constexpr int64_t kWinoVBytes = 1 << 20;
-// A grad-weight chunk's two transformed operands (16 x (Kg + Cg) x tiles floats), written once and
-// read once by the GEMM's packing. 256 KiB to 2 MiB measured alike (C16 to C256); 4 MiB was 1.5-5x
-// slower on small channel counts (the operands no longer in L2 while written).
+// Tiles per forward block: V's E x Cg x tiles floats at most this (and 8 panels). Each block
+// re-reads all of U (E x Kg x Cg), so longer blocks read it less often, but each sliver of output
+// channels re-reads all of V. 1 MiB (C64 56²: 96 tiles, V all of L2) ran 5% faster than 256 KiB
+// in a quiet window (2 threads); in a busy one (2026-12-05, another process's memory traffic
+// beside, A/B alternating call by call in one process) 512 KiB (C64: 32 tiles) was 5% faster on
+// one thread and 5-20% on two, forward and grad input. C128 28² is 32 tiles (one panel) either way.
+constexpr int64_t kWinoVBytes = 1 << 19;
+// A grad-weight chunk's two transformed operands (E x (Kg + Cg) x tiles floats), written once and
+// read once by the products. 256 KiB to 2 MiB measured alike (C16 to C256, with gemm_f32's packing
+// of both); 4 MiB was 1.5-5x slower on small channel counts (the operands no longer in L2 while
+// written). With the products on pw_dw_tile_f32, at C64 56² (A/B call by call in one process),
+// 2 MiB (112 tiles a chunk instead of 64) was 5% faster on one thread but 15-20% slower on two in
+// a quiet window (each thread's chunk past its L2); C128 28² alike (64 tiles either way).
 constexpr int64_t kWinoWeightBytes = 1 << 20;
-// The grad-weight partial sums (one 16 x K x C/g block per group of chunks), at most: past it,
-// fewer groups (one at C512: the GEMMs then split over the 16 products instead).
-constexpr int64_t kWinoPartialBytes = 16 << 20;
+// The grad-weight partial sums (one E x K x C/g block per group of chunks): groups while all of
+// them fit kWinoPartialSumBytes, but two (the tasks of two threads) while one fits
+// kWinoPartialBytes; past that one group (C512: the GEMMs then split over the E products
+// instead). Each partial is read again to sum them: at C128 28² seven groups of 2.4 MiB read 16
+// MiB (7% of a 1-thread grad weight); four (98 tiles a chunk) were 3-10% faster than seven and
+// than two (66 tiles, three chunks a group), on one thread and two (A/B call by call in one process).
+constexpr int64_t kWinoPartialBytes = 16 << 20, kWinoPartialSumBytes = 10 << 20;
 
 // Tiles [t0, t1) of a TW-wide grid, cut into runs along one row of tiles of at most `cap` tiles
 // that never cross a multiple of `cap` counted from t0: f(t, ti, tj, n).
@@ -60,6 +71,17 @@ void tile_runs(int64_t t0, int64_t t1, int64_t TW, int64_t cap, const Fn &f) {
     const int64_t ti = t / TW, tj = t % TW;
     const int64_t n = std::min({TW - tj, t1 - t, cap - (t - t0) % cap});
     f(t, ti, tj, n);
+    t += n;
+  }
+}
+
+// Tiles [t0, t1) cut into runs of at most `cap` tiles that never cross a multiple of `cap` counted
+// from t0, across rows of tiles (F(4x4)'s transforms take such runs): f(t, n).
+template <class Fn>
+void tile_spans(int64_t t0, int64_t t1, int64_t cap, const Fn &f) {
+  for (int64_t t = t0; t < t1;) {
+    const int64_t n = std::min(t1 - t, cap - (t - t0) % cap);
+    f(t, n);
     t += n;
   }
 }
@@ -105,15 +127,16 @@ void pad_rows(const ConvKernels &ck, float *X, const float *x, const Conv &c, in
 
 using WinoInput = void (*)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
 
-// The input transform `in` (m x m output tiles, (m + 2)^2 patches) of tiles [t0, t1) (a TW-wide
-// grid) of image n, group g: the rows they read are padded for every channel first (the
-// transform's loads right after a padding store to the same place would wait for it: no store
-// forwarding across misaligned stores), then each channel's tiles are transformed in runs of at
-// most `run` (tile_runs); tile t of channel ch goes to dst(ch, t), its elements `es` floats apart.
-// F(4x4)'s transform reads whole vectors of four columns per tile past a run's end (up to
-// kWinoOverread floats): it is told it may (wd), since a row is followed by the next row, and the
-// last by this slack: past a run's tiles it only makes lanes that are never used (checking each
-// run against its row's end sent a third of the runs at 56² to the transform's padded copy).
+// The input transform (m x m output tiles, (m + 2)^2 patches: ck.wino4_input_f32 for m = 4, `in`
+// for m = 2) of tiles [t0, t1) (a TW-wide grid) of image n, group g: the rows they read are padded
+// for every channel first (the transform's loads right after a padding store to the same place
+// would wait for it: no store forwarding across misaligned stores), then each channel's tiles are
+// transformed in runs of at most `run` (F(4x4): tile_spans, across rows of tiles; F(2x2):
+// tile_runs, along one); tile t of channel ch goes to dst(ch, t), its elements `es` floats apart.
+// F(4x4)'s transform reads whole vectors of four columns per tile past each row of tiles' last
+// (up to kWinoOverread floats): a row is followed by the next row, and the last by this slack:
+// past a run's tiles it only makes lanes that are never used. F(2x2)'s is told it may read past a
+// run (wd = Wp: padded_width leaves room).
 constexpr int64_t kWinoOverread = 96;
 template <class Dst>
 void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv &c, const float *x, int64_t n,
@@ -123,12 +146,17 @@ void transform_input(const ConvKernels &ck, WinoInput in, int64_t m, const Conv 
   float *X = tl_x.get((size_t)(Cg * nrows * Wp + kWinoOverread));
   pad_rows(ck, X, x + (n * c.C + g * Cg) * c.H * c.W, c, Cg, r0, nrows, Wp);
   for (int64_t ch = 0; ch < Cg; ch++)
-    tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-      const float *row = X + (ch * nrows + m * ti - r0) * Wp;
-      const float *rows[6];
-      for (int64_t r = 0; r < m + 2; r++) rows[r] = row + r * Wp;
-      in(dst(ch, t), es, rows, m == 4 ? Wp + kWinoOverread : Wp, m * tj, (int)len);
-    });
+    if (m == 4)
+      tile_spans(t0, t1, run, [&](int64_t t, int64_t len) {
+        ck.wino4_input_f32(dst(ch, t), es, X + (ch * nrows + m * (t / TW) - r0) * Wp, Wp, TW, t % TW, (int)len);
+      });
+    else
+      tile_runs(t0, t1, TW, run, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+        const float *row = X + (ch * nrows + m * ti - r0) * Wp;
+        const float *rows[4];
+        for (int64_t r = 0; r < m + 2; r++) rows[r] = row + r * Wp;
+        in(dst(ch, t), es, rows, Wp, m * tj, (int)len);
+      });
 }
 
 // The forward's tile size: 4 (F(4x4, 3x3)) on outputs at least kWino4MinSize wide and high, else
@@ -200,8 +228,7 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
   const GemmKernels &gk = isa->gemm;
   const ConvKernels &ck = isa->conv;
   const int64_t m = forward_tile(c), E = (m + 2) * (m + 2);
-  const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
-  const auto out = m == 4 ? ck.wino4_output_f32 : ck.wino_output_f32;
+  const WinoInput in = ck.wino_input_f32;  // F(2x2); F(4x4)'s are called directly
   const int64_t mr = gk.mr, nr = gk.nr, Cg = c.Cg(), Kg = c.Kg();
   const int64_t TH = (c.OH + m - 1) / m, TW = (c.OW + m - 1) / m, T = TH * TW, S = (Kg + mr - 1) / mr;
   // U[g][e][sliver][c][mr] = (G w G^T)[e] (rows past Kg zero), computed in float64, rounded once.
@@ -265,10 +292,17 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
             float *yp = y + (n * c.K + k) * c.OH * c.OW;
             if (i + 2 < mm)  // the output rows two planes on, for writing
               prefetch_rows(yp + 2 * c.OH * c.OW, c.OW, m * (t0 / TW), std::min(c.OH, m * ((t1 - 1) / TW) + m), true);
-            tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-              out(yp + m * (ti * c.OW + tj), c.OW, (int)std::min(m, c.OH - m * ti), M + i * ld + o + (t - t0), mr * ld,
-                  (int)len, c.OW - m * tj, bk);
-            });
+            if (m == 4)
+              tile_spans(t0, t1, kWinoRun, [&](int64_t t, int64_t len) {
+                const int64_t ti = t / TW;
+                ck.wino4_output_f32(yp + m * ti * c.OW, c.OW, c.OH - m * ti, c.OW, TW, t % TW,
+                                    M + i * ld + o + (t - t0), mr * ld, (int)len, bk);
+              });
+            else
+              tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+                ck.wino_output_f32(yp + m * (ti * c.OW + tj), c.OW, (int)std::min(m, c.OH - m * ti),
+                                   M + i * ld + o + (t - t0), mr * ld, (int)len, c.OW - m * tj, bk);
+              });
           });
         }
       }
@@ -278,22 +312,26 @@ void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x
 
 // dW = G^T (sum over tiles of (A dy A^T) . (B^T d B)) G, with the tile size m of the forward
 // (forward_tile: F(3x3, 4x4) or F(3x3, 2x2), the forward's points). The tiles of all images, in
-// order, are cut into chunks of nt (from the shape: 1 MiB of transformed operands, which stay in the
-// L2 of the thread that writes and reads them), and the chunks into nb fixed groups (at most
-// kConvWeightBlocks, and fewer when the partial sums would pass kWinoPartialBytes), one task each.
-// Per chunk, both operands transformed tile-fastest ([e][k or c][tile]), then for each e one GEMM
-// [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group order.
+// order, are cut into chunks of nt (from the shape: kWinoWeightBytes of transformed operands), and
+// the chunks into nb fixed groups (at most kConvWeightBlocks, fewer when the partial sums would
+// pass kWinoPartialSumBytes, two while one fits kWinoPartialBytes, one past it), one task each.
+// Per chunk, both operands transformed tile-fastest ([e][k or c][tile]), then for each e the
+// product [Kg x nt] . [nt x Cg] adds into the group's partial; the partials are added in group
+// order.
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const int64_t pmr = ck.pw_mr, pnr = ck.pw_nr;
   const int64_t m = forward_tile(c), a = m + 2, E = a * a;
-  const WinoInput in = m == 4 ? ck.wino4_input_f32 : ck.wino_input_f32;
-  const auto dyt = m == 4 ? ck.wino4_dy_f32 : ck.wino_dy_f32;
+  const WinoInput in = ck.wino_input_f32;  // F(2x2); F(4x4)'s are called directly
   const int64_t Cg = c.Cg(), Kg = c.Kg(), TW = (c.OW + m - 1) / m, T = (c.OH + m - 1) / m * TW, NT = c.N * T;
   const int64_t nt0 = std::clamp<int64_t>(kWinoWeightBytes / (4 * E * (Cg + Kg)) / 16 * 16, 64, 1024);
   const int64_t per = E * Kg * Cg, total = c.G * per;  // S[g][e][k][c]
   const int64_t Q0 = (NT + nt0 - 1) / nt0;
-  const int64_t nb =
-      std::max<int64_t>(1, std::min({Q0, kConvWeightBlocks, kWinoPartialBytes / (total * (int64_t)sizeof(float))}));
+  const int64_t total_bytes = total * (int64_t)sizeof(float);
+  const int64_t nb = std::max<int64_t>(
+      1, std::min({Q0, kConvWeightBlocks,
+                   total_bytes > kWinoPartialBytes ? 1 : std::max<int64_t>(2, kWinoPartialSumBytes / total_bytes)}));
   // As many chunks in every group (a multiple of nb, the chunks a little longer than nt0): the
   // groups are the tasks, and 7 chunks in 6 groups (C128 28²) left one thread of two a chunk
   // behind. From the shape alone, like nt0 and nb.
@@ -324,21 +362,46 @@ void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const 
               if (k + kWinoAhead < Kg)
                 prefetch_rows(plane + kWinoAhead * c.OH * c.OW, c.OW, m * (t0 / TW),
                               std::min(c.OH, m * ((t1 - 1) / TW) + m));
-              tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
-                dyt(DY + k * ld + o + (t - t0), des, plane + m * (ti * c.OW + tj), c.OW,
-                    (int)std::min(m, c.OH - m * ti), c.OW - m * tj, (int)len);
-              });
+              if (m == 4)
+                tile_spans(t0, t1, kWinoRun, [&](int64_t t, int64_t len) {
+                  const int64_t ti = t / TW;
+                  ck.wino4_dy_f32(DY + k * ld + o + (t - t0), des, plane + m * ti * c.OW, c.OW, c.OH - m * ti, c.OW, TW,
+                                  t % TW, (int)len);
+                });
+              else
+                tile_runs(t0, t1, TW, kWinoRun, [&](int64_t t, int64_t ti, int64_t tj, int64_t len) {
+                  ck.wino_dy_f32(DY + k * ld + o + (t - t0), des, plane + m * (ti * c.OW + tj), c.OW,
+                                 (int)std::min(m, c.OH - m * ti), c.OW - m * tj, (int)len);
+                });
             }
             transform_input(ck, in, m, c, x, n, g, Cg, t0, t1, TW, Wp, kWinoRun, xes,
                             [&](int64_t ch, int64_t t) { return XV + ch * ld + o + (t - t0); });
           });
-          GemmGeometry gq = gg;
-          gq.K = q1 - q0;
-          gq.beta = q == Q * b / nb ? 0.0f : 1.0f;
-          std::vector<GemmPtrs> batch;
+          float *S = partial0 + b * total + g * per;
+          const int64_t kq = q1 - q0;
+          const bool first = q == Q * b / nb;
+          if (nb == 1) {  // one task: the GEMMs split over the threads
+            GemmGeometry gq = gg;
+            gq.K = kq;
+            gq.beta = first ? 0.0f : 1.0f;
+            std::vector<GemmPtrs> batch;
+            for (int64_t e = 0; e < E; e++) batch.push_back({DY + e * des, XV + e * xes, S + e * Kg * Cg, nullptr});
+            gemm_f32(ctx, gq, batch);
+            continue;
+          }
+          // Otherwise this task's own products, on the 1x1 weight gradient's register tile: its A
+          // (rows of grad_out's transform, tiles fastest) read in place, its B (the input's
+          // transform, pw_nr channels) packed tile by tile. Each element one fma chain over the
+          // chunk's tiles in order, added to the partial as gemm_f32 would (same bits).
+          float *B = tl_pack.get((size_t)(kq * pnr));
           for (int64_t e = 0; e < E; e++)
-            batch.push_back({DY + e * des, XV + e * xes, partial0 + b * total + g * per + e * Kg * Cg, nullptr});
-          gemm_f32(ctx, gq, batch);
+            for (int64_t c0 = 0; c0 < Cg; c0 += pnr) {
+              const int ncol = (int)std::min(pnr, Cg - c0);
+              gk.pack_kmajor_f32(B, pnr, XV + e * xes + c0 * ld, ld, ncol, (int)pnr, kq);
+              for (int64_t k0 = 0; k0 < Kg; k0 += pmr)
+                ck.pw_dw_tile_f32(kq, DY + e * des + k0 * ld, ld, B, S + e * Kg * Cg + k0 * Cg + c0, Cg,
+                                  (int)std::min(pmr, Kg - k0), ncol, !first);
+            }
         }
       }
   });

@@ -1,9 +1,10 @@
 /**
  * Per-stage times of one conv2d fwd+bwd on the `conv` bench's shapes (forward, grad input, grad
  * weight, grad bias, and the autograd step), medians of --reps runs, at this process's thread count:
- * npx tsx ts/bench/conv_stages.ts [reps]
+ * npx tsx ts/bench/conv_stages.ts [reps] [wino]
  * Shapes that take the Winograd path are also run with KILN_CONV_WINOGRAD=0 (the implicit GEMM)
- * and =2 (Winograd F(2x2, 3x3) only), in the same process, one right after the other.
+ * and =2 (Winograd F(2x2, 3x3) only), in the same process, one right after the other; with `wino`
+ * only the Winograd shapes, with the default setting (quicker before/after runs).
  */
 import * as kiln from '../index';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../ops/conv';
@@ -11,6 +12,7 @@ import { CONV_CASES } from './conv';
 import { loopMedianMs } from './harness';
 
 const reps = Number(process.argv[2] ?? 11);
+const winoOnly = process.argv[3] === 'wino';
 const median = (f: () => void): number => loopMedianMs(f, reps);
 const F = kiln.nn.functional;
 const rows: string[] = [
@@ -19,12 +21,16 @@ const rows: string[] = [
 ];
 const variants = (c: (typeof CONV_CASES)[number]): [string, string][] =>
   c.R === 3 && c.C / c.groups >= 16 && c.K / c.groups >= 16 && (c.C / c.groups) * (c.K / c.groups) >= 1024
-    ? [
-        [' (implicit GEMM)', '0'],
-        [' (Winograd F2)', '2'],
-        [' (Winograd)', '1'],
-      ]
-    : [['', '1']];
+    ? winoOnly
+      ? [[' (Winograd)', '1']]
+      : [
+          [' (implicit GEMM)', '0'],
+          [' (Winograd F2)', '2'],
+          [' (Winograd)', '1'],
+        ]
+    : winoOnly
+      ? []
+      : [['', '1']];
 for (const c of CONV_CASES)
   for (const [label, wino] of variants(c)) {
     process.env.KILN_CONV_WINOGRAD = wino;

@@ -168,11 +168,18 @@ struct ConvKernels {
   // Grad-weight tiles of grad_out: dst = A g A^T, g[i][j] = row[i * ldr + 2t + j] (zero for
   // 2t + j >= ow or i >= nrows).
   void (*wino_dy_f32)(float *dst, int64_t es, const float *row, int64_t ldr, int nrows, int64_t ow, int n);
-  // F(4x4, 3x3) and F(3x3, 4x4): as the above with 6x6 patches d[r][s] = rows[r][c0 + 4t + s]
-  // (36 elements per tile) and 4x4 output and grad_out tiles (4t + j, nrows at most 4).
-  void (*wino4_input_f32)(float *dst, int64_t es, const float *const *rows, int64_t wd, int64_t c0, int n);
-  void (*wino4_output_f32)(float *y, int64_t ldy, int nrows, const float *m, int64_t es, int n, int64_t ow, float bias);
-  void (*wino4_dy_f32)(float *dst, int64_t es, const float *row, int64_t ldr, int nrows, int64_t ow, int n);
+  // F(4x4, 3x3) and F(3x3, 4x4): as the above with 6x6 patches (36 elements per tile) and 4x4
+  // output and grad_out tiles, on a tw-wide grid of tiles: tile t < n at row a_t = (tj + t) / tw
+  // (counted from the first tile's) and column b_t = (tj + t) % tw, so that a call may run past a
+  // row of tiles' end. Input patches d_t[r][s] = x[(4 a_t + r) ldx + 4 b_t + s], every one in
+  // padded memory (and up to 4 x 16 floats past each row of tiles' last patch may be read);
+  // outputs y[(4 a_t + i) ldy + 4 b_t + j] for 4 a_t + i < oh, 4 b_t + j < ow; grad_out tiles
+  // g[i][j] = gp[(4 a_t + i) ldg + 4 b_t + j], zero where 4 a_t + i >= oh or 4 b_t + j >= ow.
+  void (*wino4_input_f32)(float *dst, int64_t es, const float *x, int64_t ldx, int64_t tw, int64_t tj, int n);
+  void (*wino4_output_f32)(float *y, int64_t ldy, int64_t oh, int64_t ow, int64_t tw, int64_t tj, const float *m,
+                           int64_t es, int n, float bias);
+  void (*wino4_dy_f32)(float *dst, int64_t es, const float *gp, int64_t ldg, int64_t oh, int64_t ow, int64_t tw,
+                       int64_t tj, int n);
   // The weight transform U = G f G^T (m = 2 or 4) in float64, rounded once, of one channel of a
   // sliver of filters f_i = w + i * fs: o[e * es + i] for i < mr (zeros for i >= rows).
   void (*wino_weight_f32)(float *o, int64_t es, const float *w, int64_t fs, int rows, int mr, int m);
