@@ -685,6 +685,12 @@ kiln_status conv2d_backward_cpu(kiln_context *ctx, const kiln_tensor &dx, const 
       return KILN_OK;
     }
     if (gx) conv_bwd_input_f32(ctx, c, gx, g, wp);
+    // 1x1 (more than one input channel per group): grad bias summed by the weight gradient from
+    // its packed panels of grad_out (pointwise_bwd_weight_f32), not in a pass of its own.
+    if (gw && gb && pointwise(c) && c.Cg() > 1 && c.N > 0 && c.OH * c.OW > 0) {
+      pointwise_bwd_weight_f32(ctx, c, gw, xp, g, gb);
+      return KILN_OK;
+    }
     if (gw) conv_bwd_weight_f32(ctx, c, gw, xp, g);
     if (gb) conv_bwd_bias<float>(ctx, c, gb, g);
     return KILN_OK;

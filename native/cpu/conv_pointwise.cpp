@@ -14,6 +14,7 @@
 #include "conv_pointwise.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "../core/thread_pool.h"
 #include "arch/isa.h"
@@ -33,6 +34,8 @@ constexpr int64_t kPointwiseKc = 256, kPointwiseChunkBytes = 256 << 10;
 // panels, to keep them in L1, made the pixel blocks short and the partial sums' reloads cost
 // more: C512 14² K128 1.4-1.8x slower than 128 KiB, one thread; 64 and 256 KiB within the noise).
 constexpr int64_t kPointwisePanelBytes = 128 << 10;
+// The weight gradient's grad bias: columns of a packed panel summed this many at a time.
+constexpr int64_t kBiasRun = 64;
 
 }  // namespace
 
@@ -109,7 +112,7 @@ void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
 // channel slivers (runs only when there are too few blocks to share out). Every element's sum runs
 // over images, then pixel blocks, in an order fixed by the shape: the bits do not depend on the
 // thread count.
-void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
+void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy, float *db) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, total = c.K * Cg, mr = ck.pw_mr, nr = ck.pw_nr;
@@ -123,6 +126,8 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   const int64_t runs = std::min<int64_t>(ns, nb >= 2 * threads_of(ctx) ? 1 : 2 * threads_of(ctx));
   // parts[b * total + gr * Cg * Kg + ch * Kg + k]: block b's dW_gr^T.
   float *const parts = tl_parts.get((size_t)(nb * total));
+  // dbp[b * K + k]: block b's grad bias of channel k, in float64 (the tasks of run 0 sum it).
+  std::vector<double> dbp(db ? (size_t)(nb * c.K) : 0, 0.0);
   parallel_for(ctx->pool.get(), nb * runs, 1, [&](int64_t t0, int64_t t1) {
     float *bt = tl_dyt.get((size_t)(qg * kc * nr));
     for (int64_t t = t0; t < t1; t++) {
@@ -137,6 +142,19 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
               for (int64_t q = q0; q < q1; q++)
                 gk.pack_kmajor_f32(bt + (q - q0) * kc * nr, nr, g + q * nr * P, P, (int)std::min(nr, Kg - q * nr),
                                    (int)nr, kcb);
+              // Grad bias from the packed panels, while in L1: each channel's column over the
+              // block's pixels in order, in float64.
+              if (db && t % runs == 0)
+                for (int64_t q = q0; q < q1; q++)
+                  for (int64_t i0 = 0; i0 < std::min(nr, Kg - q * nr); i0 += kBiasRun) {
+                    const int64_t kn = std::min({kBiasRun, nr - i0, Kg - q * nr - i0});
+                    double *d = dbp.data() + b * c.K + gr * Kg + q * nr + i0, acc[kBiasRun];
+                    for (int64_t i = 0; i < kn; i++) acc[i] = d[i];
+                    const float *p = bt + (q - q0) * kc * nr + i0;
+                    for (int64_t k = 0; k < kcb; k++)
+                      for (int64_t i = 0; i < kn; i++) acc[i] += (double)p[k * nr + i];
+                    for (int64_t i = 0; i < kn; i++) d[i] = acc[i];
+                  }
               const bool accumulate = n != c.N * b / nb || kb > 0;
               const float *xg = x + (n * c.C + gr * Cg) * P + p0;
               float *out = parts + b * total + gr * Cg * Kg;
@@ -162,6 +180,12 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
                      for (int64_t ch = ch0; ch < ch1; ch++) dw[(gr * Kg + k) * Cg + ch] = p[(ch - ch0) * Kg + k];
                  }
                });
+  // Grad bias: the blocks' float64 sums added in block order.
+  for (int64_t k = 0; db && k < c.K; k++) {
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += dbp[(size_t)(b * c.K + k)];
+    db[k] = (float)s;
+  }
 }
 
 }  // namespace kiln::cpu
