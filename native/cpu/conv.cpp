@@ -12,7 +12,8 @@
 //     panel by panel straight from the image through GemmGeometry::pack_b (arch/conv.inc:
 //     pack_f32), so no im2col buffer exists.
 //   float32 1x1, stride 1, unpadded (conv_pointwise.cpp): forward, grad input and grad weight read
-//     the image (or grad_out) in place, without the GEMM driver's packing of it.
+//     the image (or grad_out) in place, without the GEMM driver's packing of it; conv2d_backward's
+//     grad bias is summed by the weight gradient as it packs grad_out, not in a pass of its own.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc).
 //     Stride 1, dilation 1, 3x3 or 5x5 with padding inside the window (depthwise_s1): the forward
 //     (so also grad input at stride 1, below) and the weight gradient read the plane unpadded,

@@ -34,8 +34,6 @@ constexpr int64_t kPointwiseKc = 256, kPointwiseChunkBytes = 256 << 10;
 // panels, to keep them in L1, made the pixel blocks short and the partial sums' reloads cost
 // more: C512 14² K128 1.4-1.8x slower than 128 KiB, one thread; 64 and 256 KiB within the noise).
 constexpr int64_t kPointwisePanelBytes = 128 << 10;
-// The weight gradient's grad bias: columns of a packed panel summed this many at a time.
-constexpr int64_t kBiasRun = 64;
 
 }  // namespace
 
@@ -113,8 +111,9 @@ void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
 // over images, then pixel blocks, in an order fixed by the shape: the bits do not depend on the
 // thread count.
 void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy, float *db) {
-  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
-  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const IsaKernels &ik = *isa_kernels(ctx->isa);
+  const ConvKernels &ck = ik.conv;
+  const GemmKernels &gk = ik.gemm;
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, total = c.K * Cg, mr = ck.pw_mr, nr = ck.pw_nr;
   const int64_t nq = (Kg + nr - 1) / nr, ns = (Cg + mr - 1) / mr;
   // Pixel blocks: one packed panel of dY^T (kc x nr floats) in about kPointwisePanelBytes, and
@@ -142,19 +141,12 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
               for (int64_t q = q0; q < q1; q++)
                 gk.pack_kmajor_f32(bt + (q - q0) * kc * nr, nr, g + q * nr * P, P, (int)std::min(nr, Kg - q * nr),
                                    (int)nr, kcb);
-              // Grad bias from the packed panels, while in L1: each channel's column over the
-              // block's pixels in order, in float64.
-              if (db && t % runs == 0)
-                for (int64_t q = q0; q < q1; q++)
-                  for (int64_t i0 = 0; i0 < std::min(nr, Kg - q * nr); i0 += kBiasRun) {
-                    const int64_t kn = std::min({kBiasRun, nr - i0, Kg - q * nr - i0});
-                    double *d = dbp.data() + b * c.K + gr * Kg + q * nr + i0, acc[kBiasRun];
-                    for (int64_t i = 0; i < kn; i++) acc[i] = d[i];
-                    const float *p = bt + (q - q0) * kc * nr + i0;
-                    for (int64_t k = 0; k < kcb; k++)
-                      for (int64_t i = 0; i < kn; i++) acc[i] += (double)p[k * nr + i];
-                    for (int64_t i = 0; i < kn; i++) d[i] = acc[i];
-                  }
+              // Grad bias from grad_out's planes as the packing reaches them (in L1 and L2): each
+              // channel's plane summed in float32 (IsaKernels::sum_f32's fixed pairwise order), added
+              // in float64 per block.
+              if (db && kb == 0 && t % runs == 0)
+                for (int64_t k = q0 * nr; k < std::min(Kg, q1 * nr); k++)
+                  dbp[(size_t)(b * c.K + gr * Kg + k)] += (double)ik.sum_f32(g + k * P, P);
               const bool accumulate = n != c.N * b / nb || kb > 0;
               const float *xg = x + (n * c.C + gr * Cg) * P + p0;
               float *out = parts + b * total + gr * Cg * Kg;

@@ -1,6 +1,7 @@
 // conv2d_backward on 1x1 stride-1 unpadded shapes: grad input and grad weight bit for bit those of
-// the separate ops on every ISA this CPU runs, grad bias (summed by the weight gradient's kernel
-// from its packed panels, in float64) within a float32 rounding of a float64 sum, the same bits
+// the separate ops on every ISA this CPU runs, grad bias (summed by the weight gradient's kernel as
+// it packs grad_out: per plane in float32, pairwise, then in float64) within a few float32 roundings
+// of a float64 sum, the same bits
 // for 1, 2 and 3 threads (cases: test/helpers/conv_pointwise_fused_cases.ts); conv2d's backward
 // takes it only when no graph is recorded, and then gives the separate ops' dx and dw bits.
 import { spawnSync } from 'child_process';
@@ -25,8 +26,8 @@ for (const isa of ['avx512', 'avx2', 'neon', 'generic'])
     assert.is(out.isa, isa);
     assert.ok(out.cases >= 40, `only ${out.cases} cases`);
     assert.equal(out.bad, []);
-    // One float32 rounding of the largest value is 6e-8 of it.
-    assert.ok(out.worstDb < 1.2e-7, `${isa}: grad bias of ${out.at} differs from float64 by ${out.worstDb}`);
+    // One float32 rounding of the largest value is up to 6e-8 of it: allow about three.
+    assert.ok(out.worstDb < 2e-7, `${isa}: grad bias of ${out.at} differs from float64 by ${out.worstDb}`);
   });
 
 test('1x1 fused backward: 1, 2 and 3 threads give identical bits', () =>
@@ -48,7 +49,7 @@ test('1x1 autograd: the fused backward gives the separate ops bits (createGraph 
     assert.ok(bits(fused[1]!).equals(bits(graph[1]!)), 'dw');
     const ref = gy.to('float64').sum([0, 2, 3]);
     const err = fused[2]!.to('float64').sub(ref).abs().amax().item() as number;
-    assert.ok(err <= 1.2e-7 * (ref.abs().amax().item() as number), `db differs from float64 by ${err}`);
+    assert.ok(err <= 2e-7 * (ref.abs().amax().item() as number), `db differs from float64 by ${err}`);
     assert.ok(graph[1]!.requiresGrad, 'the createGraph gradient is differentiable');
   }));
 

@@ -192,10 +192,10 @@ function fusedBackward(x: Tensor, w: Tensor, gy: Tensor, geo: ConvGeometry, want
  * depthwise float32 runs as one pass over gy (grad input and weight bit for bit those of
  * conv2dBackwardInput / conv2dBackwardWeight; grad bias per channel in vector lanes, then in
  * float64); 1x1 stride 1 unpadded float32 (more than one input channel per group) sums grad bias
- * from grad weight's packed panels of gy (in float64: images and pixels in order per image block,
- * then the blocks in order), grad input and weight bit for bit the separate ops'; the rest as the
- * separate kernels (grad bias summed in float64). Not differentiable: a
- * backward under createGraph uses the separate ops.
+ * in grad weight's kernel as it packs gy (per image plane in float32, pairwise, added in float64 in
+ * image order per image block, then the blocks in order), grad input and weight bit for bit the
+ * separate ops'; the rest as the separate kernels (grad bias summed in float64). Not
+ * differentiable: a backward under createGraph uses the separate ops.
  */
 export function conv2dBackward(
   gy: Tensor,
