@@ -12,7 +12,8 @@
 //     panel by panel straight from the image through GemmGeometry::pack_b (arch/conv.inc:
 //     pack_f32), so no im2col buffer exists.
 //   float32 1x1, stride 1, unpadded (conv_pointwise.cpp): forward, grad input and grad weight read
-//     the image (or grad_out) in place, without the GEMM driver's packing of it.
+//     the image (or grad_out) in place, without the GEMM driver's packing of it; conv2d_backward's
+//     grad bias is summed by the weight gradient as it packs grad_out, not in a pass of its own.
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc).
 //     Stride 1, dilation 1, 3x3 or 5x5 with padding inside the window (depthwise_s1): the forward
 //     (so also grad input at stride 1, below) and the weight gradient read the plane unpadded,
@@ -685,6 +686,12 @@ kiln_status conv2d_backward_cpu(kiln_context *ctx, const kiln_tensor &dx, const 
       return KILN_OK;
     }
     if (gx) conv_bwd_input_f32(ctx, c, gx, g, wp);
+    // 1x1 (more than one input channel per group): grad bias summed by the weight gradient from
+    // its packed panels of grad_out (pointwise_bwd_weight_f32), not in a pass of its own.
+    if (gw && gb && pointwise(c) && c.Cg() > 1 && c.N > 0 && c.OH * c.OW > 0) {
+      pointwise_bwd_weight_f32(ctx, c, gw, xp, g, gb);
+      return KILN_OK;
+    }
     if (gw) conv_bwd_weight_f32(ctx, c, gw, xp, g);
     if (gb) conv_bwd_bias<float>(ctx, c, gb, g);
     return KILN_OK;

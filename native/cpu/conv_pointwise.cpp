@@ -14,6 +14,7 @@
 #include "conv_pointwise.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "../core/thread_pool.h"
 #include "arch/isa.h"
@@ -109,9 +110,10 @@ void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
 // channel slivers (runs only when there are too few blocks to share out). Every element's sum runs
 // over images, then pixel blocks, in an order fixed by the shape: the bits do not depend on the
 // thread count.
-void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
-  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
-  const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy, float *db) {
+  const IsaKernels &ik = *isa_kernels(ctx->isa);
+  const ConvKernels &ck = ik.conv;
+  const GemmKernels &gk = ik.gemm;
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, total = c.K * Cg, mr = ck.pw_mr, nr = ck.pw_nr;
   const int64_t nq = (Kg + nr - 1) / nr, ns = (Cg + mr - 1) / mr;
   // Pixel blocks: one packed panel of dY^T (kc x nr floats) in about kPointwisePanelBytes, and
@@ -123,6 +125,8 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
   const int64_t runs = std::min<int64_t>(ns, nb >= 2 * threads_of(ctx) ? 1 : 2 * threads_of(ctx));
   // parts[b * total + gr * Cg * Kg + ch * Kg + k]: block b's dW_gr^T.
   float *const parts = tl_parts.get((size_t)(nb * total));
+  // dbp[b * K + k]: block b's grad bias of channel k, in float64 (the tasks of run 0 sum it).
+  std::vector<double> dbp(db ? (size_t)(nb * c.K) : 0, 0.0);
   parallel_for(ctx->pool.get(), nb * runs, 1, [&](int64_t t0, int64_t t1) {
     float *bt = tl_dyt.get((size_t)(qg * kc * nr));
     for (int64_t t = t0; t < t1; t++) {
@@ -137,6 +141,12 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
               for (int64_t q = q0; q < q1; q++)
                 gk.pack_kmajor_f32(bt + (q - q0) * kc * nr, nr, g + q * nr * P, P, (int)std::min(nr, Kg - q * nr),
                                    (int)nr, kcb);
+              // Grad bias from grad_out's planes as the packing reaches them (in L1 and L2): each
+              // channel's plane summed in float32 (IsaKernels::sum_f32's fixed pairwise order), added
+              // in float64 per block.
+              if (db && kb == 0 && t % runs == 0)
+                for (int64_t k = q0 * nr; k < std::min(Kg, q1 * nr); k++)
+                  dbp[(size_t)(b * c.K + gr * Kg + k)] += (double)ik.sum_f32(g + k * P, P);
               const bool accumulate = n != c.N * b / nb || kb > 0;
               const float *xg = x + (n * c.C + gr * Cg) * P + p0;
               float *out = parts + b * total + gr * Cg * Kg;
@@ -162,6 +172,12 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
                      for (int64_t ch = ch0; ch < ch1; ch++) dw[(gr * Kg + k) * Cg + ch] = p[(ch - ch0) * Kg + k];
                  }
                });
+  // Grad bias: the blocks' float64 sums added in block order.
+  for (int64_t k = 0; db && k < c.K; k++) {
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += dbp[(size_t)(b * c.K + k)];
+    db[k] = (float)s;
+  }
 }
 
 }  // namespace kiln::cpu

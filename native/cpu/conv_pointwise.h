@@ -16,7 +16,10 @@ inline bool pointwise(const Conv &c) {
 // (Cg, 1) is the weight as stored, (1, Kg) the transposed weight of the input gradient.
 void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, int64_t rsa,
                        int64_t csa, const float *bias);
-// dw = the weight gradient from x and dy.
-void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy);
+// dw = the weight gradient from x and dy; and db = the bias gradient (unless null), summed from dy's
+// planes as they are packed: each image's plane per channel in float32 (sum_f32's fixed pairwise
+// order), those added in float64 over each image block's images in order, then the blocks in order.
+void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy,
+                              float *db = nullptr);
 
 }  // namespace kiln::cpu

@@ -1,12 +1,13 @@
 /**
  * Per-stage times of 1x1 convolutions (the `conv` bench's 1x1 case and a few neighbours): forward,
  * grad input, grad weight, grad bias and the whole autograd step, median and minimum of [reps] runs at this
- * process's thread count, in milliseconds:
+ * process's thread count, in milliseconds; then conv2d's backward as the separate ops against
+ * conv2d_backward (fused), interleaved in this process:
  * KILN_NUM_THREADS=2 npx tsx ts/bench/conv_pointwise.ts [reps] [all] [cpu]
  * Before/after a change: run it alternately against two builds (KILN_ADDON=<path to kiln.node>).
  */
 import * as kiln from '../index';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../ops/conv';
+import { conv2dBackward, conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../ops/conv';
 
 const reps = Number(process.argv[2] ?? 21);
 // cpu: the process's CPU time per call instead of wall time; with KILN_NUM_THREADS=1 it is the
@@ -36,7 +37,28 @@ const time = (f: () => void): [number, number] => {
   t.sort((a, b) => a - b);
   return [t[t.length >> 1], t[0]];
 };
+/**
+ * Interleaved (A B A B ...) median and minimum of reps calls of each of fs, after 3 warm-up rounds:
+ * side by side in one process, so drift hits all of them.
+ */
+const timeAB = (fs: (() => void)[]): [number, number][] => {
+  for (let i = 0; i < 3; i++) for (const f of fs) f();
+  const t: number[][] = fs.map(() => []);
+  for (let i = 0; i < reps; i++)
+    fs.forEach((f, j) => {
+      const t0 = performance.now(),
+        c0 = process.cpuUsage();
+      f();
+      const c = process.cpuUsage(c0);
+      t[j].push(cpu ? (c.user + c.system) / 1000 : performance.now() - t0);
+    });
+  return t.map((v) => {
+    v.sort((a, b) => a - b);
+    return [v[v.length >> 1], v[0]];
+  });
+};
 const F = kiln.nn.functional;
+const bwd = ['| case | separate dx, dw, db | conv2d_backward | min ratio |', '|---|---|---|---|'];
 const rows = ['| case | fwd | dx | dw | db | sum | autograd step |', '|---|---|---|---|---|---|---|'];
 const geo = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } as Parameters<typeof conv2dCore>[3];
 for (const [name, N, C, H, K] of cases)
@@ -64,8 +86,20 @@ for (const [name, N, C, H, K] of cases)
     const f = ([m, lo]: [number, number]) => `${m.toFixed(3)} (${lo.toFixed(3)})`;
     const sum = [fwd, dx, dw, db].reduce((a, v) => [a[0] + v[0], a[1] + v[1]], [0, 0]) as [number, number];
     rows.push(`| ${name} | ${f(fwd)} | ${f(dx)} | ${f(dw)} | ${f(db)} | ${f(sum)} | ${f(step)} |`);
+    // conv2d's backward as the separate ops (dx, dw, gy.sum) and as conv2d_backward (one op:
+    // grad bias from grad weight's kernel), interleaved.
+    const [sep, fused] = timeAB([
+      () => {
+        conv2dBackwardInput(gy, w, geo, [H, H]).dispose();
+        conv2dBackwardWeight(x, gy, geo, [1, 1]).dispose();
+        gy.sum([0, 2, 3]).dispose();
+      },
+      () => conv2dBackward(gy, x, w, geo).forEach((t) => t?.dispose()),
+    ]);
+    bwd.push(`| ${name} | ${f(sep)} | ${f(fused)} | ${(sep[1] / fused[1]).toFixed(3)} |`);
   });
 console.log(
   `threads ${kiln.info().numThreads}, isa ${kiln.info().isa}, median (min) of ${reps}, ${cpu ? 'CPU' : 'wall'} ms`,
 );
 console.log(rows.join('\n'));
+console.log(bwd.join('\n'));

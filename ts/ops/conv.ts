@@ -5,7 +5,8 @@
  * given as (top, left) and the output (or input) size fixes the bottom and right padding, so
  * 'same' padding with an even kernel needs nothing special. float16 and bfloat16 run in float32.
  * conv2d's backward takes all its gradients from one kernel (conv2d_backward: one pass over the
- * output's gradient for float32 stride-1 depthwise) when no graph of the gradient is recorded;
+ * output's gradient for float32 stride-1 depthwise; for 1x1, grad bias summed by grad weight's
+ * kernel) when no graph of the gradient is recorded;
  * under createGraph it uses the three differentiable ops instead.
  */
 import { record } from '../autograd/node';
@@ -162,18 +163,26 @@ export function conv2dCore(x: Tensor, w: Tensor, bias: Tensor | null, geo: ConvG
 
 /**
  * Whether conv2d's backward takes the fused kernel: not recorded (so nothing differentiates it),
- * float32 on the CPU, depthwise (one input and one output channel per group) at stride 1, and
- * two or three of the gradients wanted. Elsewhere the separate ops run, as fast or faster.
+ * float32 on the CPU, two or three of the gradients wanted, and either depthwise (one input and
+ * one output channel per group) at stride 1, or 1x1 at stride 1 unpadded with more than one input
+ * channel per group and grad weight and grad bias both wanted (grad bias summed by the weight
+ * gradient's kernel). Elsewhere the separate ops run, as fast or faster.
  */
 function fusedBackward(x: Tensor, w: Tensor, gy: Tensor, geo: ConvGeometry, want: boolean[]): boolean {
+  if (gradMode.enabled || want.filter(Boolean).length < 2) return false;
+  if (![x, w, gy].every((t) => t.dtype === 'float32' && t.device === 'cpu')) return false;
+  if (geo.stride[0] !== 1 || geo.stride[1] !== 1) return false;
+  if (geo.groups === x._shape[1] && w._shape[0] === geo.groups) return true;
   return (
-    !gradMode.enabled &&
-    want.filter(Boolean).length >= 2 &&
-    [x, w, gy].every((t) => t.dtype === 'float32' && t.device === 'cpu') &&
-    geo.groups === x._shape[1] &&
-    w._shape[0] === geo.groups &&
-    geo.stride[0] === 1 &&
-    geo.stride[1] === 1
+    want[1] &&
+    want[2] &&
+    w._shape[1] > 1 &&
+    w._shape[2] === 1 &&
+    w._shape[3] === 1 &&
+    geo.padding[0] === 0 &&
+    geo.padding[1] === 0 &&
+    gy._shape[2] === x._shape[2] &&
+    gy._shape[3] === x._shape[3]
   );
 }
 
@@ -182,8 +191,11 @@ function fusedBackward(x: Tensor, w: Tensor, gy: Tensor, geo: ConvGeometry, want
  * input x and the weight w in one kernel call; a gradient not in `want` is null. Stride-1
  * depthwise float32 runs as one pass over gy (grad input and weight bit for bit those of
  * conv2dBackwardInput / conv2dBackwardWeight; grad bias per channel in vector lanes, then in
- * float64), the rest as the separate kernels (grad bias summed in float64). Not differentiable: a
- * backward under createGraph uses the separate ops.
+ * float64); 1x1 stride 1 unpadded float32 (more than one input channel per group) sums grad bias
+ * in grad weight's kernel as it packs gy (per image plane in float32, pairwise, added in float64 in
+ * image order per image block, then the blocks in order), grad input and weight bit for bit the
+ * separate ops'; the rest as the separate kernels (grad bias summed in float64). Not
+ * differentiable: a backward under createGraph uses the separate ops.
  */
 export function conv2dBackward(
   gy: Tensor,

@@ -331,6 +331,16 @@ const FUSED_CONFIGS: Cfg[] = [
   [1, 4, 1, 1, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4], // one pixel
 ];
 
+/** 1x1 stride-1 unpadded geometries: with grad weight and bias, grad bias comes from grad weight's kernel. */
+const FUSED_POINTWISE_CONFIGS: Cfg[] = [
+  [2, 12, 5, 7, 9, 1, 1, 1, 1, 0, 0, 1, 1, 1],
+  [1, 70, 3, 4, 70, 1, 1, 1, 1, 0, 0, 1, 1, 1], // two output-channel panels (AVX-512: 64 wide)
+  [3, 8, 4, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2], // groups
+  [2, 6, 2, 3, 2, 1, 1, 1, 1, 0, 0, 1, 1, 1],
+  [1, 5, 1, 1, 3, 1, 1, 1, 1, 0, 0, 1, 1, 1], // one pixel
+  [4, 3, 3, 3, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1],
+];
+
 export const conv2dBackwardRow: OpRow<typeof conv2dBackward> = {
   name: 'conv2d_backward',
   kind: 'custom',
@@ -346,6 +356,12 @@ export const conv2dBackwardRow: OpRow<typeof conv2dBackward> = {
     const all = [
       ...sized(),
       ...FUSED_CONFIGS.map((cfg) => ({ cfg, OH: undefined, OW: undefined, label: `fused [${cfg.slice(0, 7)}]` })),
+      ...FUSED_POINTWISE_CONFIGS.map((cfg) => ({
+        cfg,
+        OH: undefined,
+        OW: undefined,
+        label: `fused 1x1 [${cfg.slice(0, 5)}] g${cfg[13]}`,
+      })),
     ];
     all.forEach(({ cfg, OH, OW, label }, ci) => {
       const d = dimsOf(cfg, OH, OW),

@@ -1,0 +1,98 @@
+// conv2d_backward on 1x1 stride-1 unpadded shapes (grad bias summed by the weight gradient's kernel,
+// pointwise_bwd_weight_f32), for every subset of two or three gradients:
+//   node -r tsx/cjs test/helpers/conv_pointwise_fused_cases.ts check   one JSON line {isa, cases,
+//     bad (grad input / weight not bit for bit those of conv2d_backward_input / _weight, or a
+//     gradient returned that was not asked for), worstDb (grad bias against a float64 sum, relative
+//     to its largest value), at}
+//   node -r tsx/cjs test/helpers/conv_pointwise_fused_cases.ts         a fingerprint (threads.ts)
+import * as kiln from '../../ts/index';
+import { conv2dBackward, conv2dBackwardInput, conv2dBackwardWeight, ConvGeometry } from '../../ts/ops/conv';
+import { ResultHash } from './result_hash';
+
+/** name, input [N, C, H, W], output channels K, groups. */
+type PwCase = [string, number[], number, number];
+
+export const PW_FUSED_CASES: PwCase[] = [
+  ['C256 K64 N8 9x10 (the bench shape, smaller): eight image blocks', [8, 256, 9, 10], 64, 1],
+  ['C300 K30 N2 9x13: a partial sliver and panel', [2, 300, 9, 13], 30, 1],
+  ['C7 K9 N4 5x7: one short sliver', [4, 7, 5, 7], 9, 1],
+  ['C64 K64 N1 28x28: one block, slivers in runs, two pixel blocks', [1, 64, 28, 28], 64, 1],
+  ['C48 K33 groups 3', [2, 48, 6, 11], 33, 3],
+  ['C8 K4 groups 4: one output channel per group', [2, 8, 5, 6], 4, 4],
+  ['C40 K520 N2 1x37: many panels', [2, 40, 1, 37], 520, 1],
+  ['C16 K100 N2 28x28: panels in two groups, two pixel blocks', [2, 16, 28, 28], 100, 1],
+  ['C2 K3 N11 1x1: one pixel, more images than blocks', [11, 2, 1, 1], 3, 1],
+  ['C32 K70 N3 40x40: four pixel blocks', [3, 32, 40, 40], 70, 1],
+];
+
+const geoOf = (groups: number): ConvGeometry => ({ stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups });
+
+/** The fused op's gradients of one case for `want`, the separate ops' dx and dw, and a float64 db. */
+export function pwFusedResults(c: PwCase, seed: number, want: boolean[]) {
+  const [, xs, K, groups] = c;
+  const [N, C, H, W] = xs;
+  kiln.manualSeed(seed);
+  const x = kiln.randn(xs),
+    w = kiln.randn([K, C / groups, 1, 1]),
+    gy = kiln.randn([N, K, H, W]).add(0.5); // a mean, so db is not a sum of cancelling draws
+  const geo = geoOf(groups);
+  const [dx, dw, db] = conv2dBackward(gy, x, w, geo, want);
+  return {
+    dx,
+    dw,
+    db,
+    dxSep: conv2dBackwardInput(gy, w, geo, [H, W]),
+    dwSep: conv2dBackwardWeight(x, gy, geo, [1, 1]),
+    dbRef: gy.to('float64').sum([0, 2, 3]),
+  };
+}
+
+const WANTS = [
+  [true, true, true],
+  [false, true, true],
+  [true, true, false],
+  [true, false, true],
+];
+
+const sameBits = (a: kiln.Tensor, b: kiln.Tensor): boolean =>
+  Buffer.from((a.data() as Float32Array).buffer).equals(Buffer.from((b.data() as Float32Array).buffer));
+
+if (require.main === module) {
+  const hash = new ResultHash();
+  const bad: string[] = [];
+  let worstDb = 0,
+    at = '',
+    n = 0;
+  PW_FUSED_CASES.forEach((c, i) =>
+    WANTS.forEach((want, j) =>
+      kiln.scope(() => {
+        n++;
+        const r = pwFusedResults(c, 700 + i, want);
+        const name = `${c[0]} [${want}]`;
+        for (const [k, t] of [
+          ['dx', r.dx],
+          ['dw', r.dw],
+          ['db', r.db],
+        ] as const)
+          if ((t !== null) !== want[['dx', 'dw', 'db'].indexOf(k)]) bad.push(`${name} ${k}: returned ${t !== null}`);
+        if (r.dx) {
+          if (!sameBits(r.dx, r.dxSep)) bad.push(`${name} dx`);
+          hash.add(`${name} dx`, r.dx);
+        }
+        if (r.dw) {
+          if (!sameBits(r.dw, r.dwSep)) bad.push(`${name} dw`);
+          hash.add(`${name} dw`, r.dw);
+        }
+        if (r.db) {
+          const scale = Math.max(1, r.dbRef.abs().amax().item() as number);
+          let err = (r.db.to('float64').sub(r.dbRef).abs().amax().item() as number) / scale;
+          if (!(err <= 1e3)) err = 1e3;
+          if (err > worstDb) ((worstDb = err), (at = name));
+          hash.add(`${name} db ${j}`, r.db);
+        }
+      }),
+    ),
+  );
+  if (process.argv[2] === 'check') console.log(JSON.stringify({ isa: kiln.info().isa, cases: n, bad, worstDb, at }));
+  else hash.print();
+}
