@@ -6,7 +6,8 @@
 // names one by one inside their writing pass (a burst of two operands' rows, up to 512 lines, stalls
 // once the misses outstanding fill up): [16384, 1024] softmax backward 2.9-3.3 -> 2.3-2.7 ms,
 // log-softmax 2.9-3.9 -> 2.4-2.8, cross-entropy [8192, 4096] 5.7-7.0 -> 4.3-5.4 (2 threads). The
-// forwards, whose first pass reads the row, lost 5-20% that way and keep the burst.
+// softmax forward does the same in its write pass, which also reads the next row (rows.inc
+// softmax_rows); the other forwards keep the burst.
 #pragma once
 #include <algorithm>
 #include <cstdint>

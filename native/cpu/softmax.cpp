@@ -1,6 +1,7 @@
 // Softmax and log-softmax along one dim, forward and backward, on contiguous operands viewed as
-// [outer, n, inner]. inner == 1 is the row path (a row is read from memory once: max, sum of
-// exp and the write run on it while it sits in L1/L2); inner > 1 runs on column strips of kStrip
+// [outer, n, inner]. inner == 1 is the row path (a row is read from memory once, its max taken
+// in the previous row's write pass: sum of exp and the write run on it while it sits in L1/L2;
+// the forward passes each task's rows in one call, rows.inc softmax_rows); inner > 1 runs on column strips of kStrip
 // columns, vectorised across columns. float32 goes through the ISA's rows (arch/rows.inc);
 // float64 runs the scalar loops below, which are also the reference shape of the float32 math.
 // Each output row depends only on its own input row, so any thread count gives the same bits.
@@ -117,13 +118,18 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
     const RowKernels &k = isa_kernels(ctx->isa)->rows;
     float *o = (float *)out.data;
     const float *x = (const float *)in.data;
-    // The forward asks for the next row in one burst before the row: spread over its exp pass, one
-    // row (or four) ahead, it was 5-20% slower ([16384, 1024], 2 threads); the backward's two
-    // operands gain from the spread.
-    for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t ahead) {
-      if (ahead) prefetch_bytes(x + b + n, n * (int64_t)sizeof(float));
-      k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
-    });
+    if (g.inner == 1) {  // rows: each task's rows in one call (rows.inc softmax_rows)
+      if (g.n == 0 || g.outer == 0) return KILN_OK;
+      const int64_t n = g.n;
+      parallel_for(ctx->pool.get(), g.outer, n >= kTaskElems ? 1 : kTaskElems / n, [&](int64_t r0, int64_t r1) {
+        k.softmax_f32(o + r0 * n, x + r0 * n, n, 1, r1 - r0, log, stream);
+        stream_fence();  // the rows may have streamed their output
+      });
+    } else {
+      for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t) {
+        k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
+      });
+    }
   } else {
     double *o = (double *)out.data;
     const double *x = (const double *)in.data;

@@ -11,6 +11,8 @@
  * memory traffic and arithmetic can reach issue 4's 70% of copy with this arithmetic. The first two
  * rows are plain streams (a sum, an add): what this machine gives an op that reads one stream, or
  * reads two and writes one, against the copy's one read and one write.
+ * ROWS_ONLY=<regex> runs only the ops whose names match (e.g. ROWS_ONLY='softmax|Norm bwd'), for
+ * quicker alternating runs.
  */
 import * as kiln from '../index';
 import { layerNormBackward } from '../ops/layer_norm';
@@ -59,7 +61,9 @@ kiln.noGrad(() => {
   const lines = [
     `copy_ ${copy.toFixed(2)} ms (${((8 * R * N) / copy / 1e6).toFixed(1)} GB/s); floor: the op on 1/${small} of the rows (in cache), x${small}`,
   ];
+  const only = process.env.ROWS_ONLY ? new RegExp(process.env.ROWS_ONLY) : null;
   big.forEach(([name, bytes, run], i) => {
+    if (only && !only.test(name)) return;
     const ms = median(run),
       floor = median(cached[i][2]) * small;
     const ofCopy = (t: number) => ((bytes / 8) * (copy / t)).toFixed(2);

@@ -202,8 +202,8 @@ constexpr int64_t kLseShort = 256;
 struct RowKernels {
   // Each writer takes `stream`: write the output with non-temporal stores (set by the drivers for
   // outputs of at least kStreamBytes, cpu_ops.h).
-  // Softmax (log: log-softmax) over n elements at `stride`: 1 is one contiguous row; otherwise
-  // columns [0, cols) of an [n, stride] block, vectorised across columns.
+  // Softmax (log: log-softmax) over n elements at `stride`: 1 is `cols` contiguous rows (row r at
+  // r n); otherwise columns [0, cols) of an [n, stride] block, vectorised across columns.
   void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream);
   // `ahead` (rows only; 0: none): the offset in elements from this row to a later one (prefetch.h
   // row_ahead), whose lines are asked for while this one writes its gradient.
