@@ -6,9 +6,9 @@
 //     (grad bias against a float64 sum, relative to its largest value), at}
 //   node -r tsx/cjs test/helpers/conv_depthwise_fused_cases.ts         a fingerprint (threads.ts)
 import * as kiln from '../../ts/index';
-import { conv2dBackward, conv2dBackwardInput, conv2dBackwardWeight, ConvGeometry } from '../../ts/ops/conv';
+import type { ConvGeometry } from '../../ts/ops/conv';
 import { depthwiseCases } from './conv_depthwise_cases';
-import { ResultHash } from './result_hash';
+import { FusedCheck, fusedAndSeparate } from './conv_fused_check';
 
 /** name, input [N, C, H, W], kernel size, padding (top, left). */
 type FusedCase = [string, number[], number, [number, number]];
@@ -45,15 +45,7 @@ export function fusedResults(c: FusedCase, seed: number, want: boolean[]) {
     w = kiln.randn([C, 1, R, R]),
     gy = kiln.randn([N, C, H + 2 * pad[0] - R + 1, W + 2 * pad[1] - R + 1]);
   const geo = geoOf(C, pad);
-  const [dx, dw, db] = conv2dBackward(gy, x, w, geo, want);
-  return {
-    dx,
-    dw,
-    db,
-    dxSep: conv2dBackwardInput(gy, w, geo, [H, W]),
-    dwSep: conv2dBackwardWeight(x, gy, geo, [R, R]),
-    dbRef: gy.to('float64').sum([0, 2, 3]),
-  };
+  return fusedAndSeparate(gy, x, w, geo, want);
 }
 
 const WANTS = [
@@ -63,43 +55,14 @@ const WANTS = [
   [false, true, true],
 ];
 
-const sameBits = (a: kiln.Tensor, b: kiln.Tensor): boolean =>
-  Buffer.from((a.data() as Float32Array).buffer).equals(Buffer.from((b.data() as Float32Array).buffer));
-
 if (require.main === module) {
   const cases = fusedCases();
-  const hash = new ResultHash();
-  const bad: string[] = [];
-  let worstDb = 0,
-    at = '';
+  const check = new FusedCheck();
   cases.forEach((c, i) =>
     kiln.scope(() => {
       const want = WANTS[i % WANTS.length];
-      const r = fusedResults(c, 500 + i, want);
-      for (const [k, t] of [
-        ['dx', r.dx],
-        ['dw', r.dw],
-        ['db', r.db],
-      ] as const)
-        if ((t !== null) !== want[['dx', 'dw', 'db'].indexOf(k)]) bad.push(`${c[0]} ${k}: returned ${t !== null}`);
-      if (r.dx) {
-        if (!sameBits(r.dx, r.dxSep)) bad.push(`${c[0]} dx`);
-        hash.add(`${c[0]} dx`, r.dx);
-      }
-      if (r.dw) {
-        if (!sameBits(r.dw, r.dwSep)) bad.push(`${c[0]} dw`);
-        hash.add(`${c[0]} dw`, r.dw);
-      }
-      if (r.db) {
-        const scale = Math.max(1, r.dbRef.abs().amax().item() as number);
-        let err = (r.db.to('float64').sub(r.dbRef).abs().amax().item() as number) / scale;
-        if (!(err <= 1e3)) err = 1e3;
-        if (err > worstDb) ((worstDb = err), (at = c[0]));
-        hash.add(`${c[0]} db`, r.db);
-      }
+      check.add(c[0], want, fusedResults(c, 500 + i, want));
     }),
   );
-  if (process.argv[2] === 'check')
-    console.log(JSON.stringify({ isa: kiln.info().isa, cases: cases.length, bad, worstDb, at }));
-  else hash.print();
+  check.print();
 }

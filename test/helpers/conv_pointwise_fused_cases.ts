@@ -6,8 +6,8 @@
 //     to its largest value), at}
 //   node -r tsx/cjs test/helpers/conv_pointwise_fused_cases.ts         a fingerprint (threads.ts)
 import * as kiln from '../../ts/index';
-import { conv2dBackward, conv2dBackwardInput, conv2dBackwardWeight, ConvGeometry } from '../../ts/ops/conv';
-import { ResultHash } from './result_hash';
+import type { ConvGeometry } from '../../ts/ops/conv';
+import { FusedCheck, fusedAndSeparate } from './conv_fused_check';
 
 /** name, input [N, C, H, W], output channels K, groups. */
 type PwCase = [string, number[], number, number];
@@ -36,15 +36,7 @@ export function pwFusedResults(c: PwCase, seed: number, want: boolean[]) {
     w = kiln.randn([K, C / groups, 1, 1]),
     gy = kiln.randn([N, K, H, W]).add(0.5); // a mean, so db is not a sum of cancelling draws
   const geo = geoOf(groups);
-  const [dx, dw, db] = conv2dBackward(gy, x, w, geo, want);
-  return {
-    dx,
-    dw,
-    db,
-    dxSep: conv2dBackwardInput(gy, w, geo, [H, W]),
-    dwSep: conv2dBackwardWeight(x, gy, geo, [1, 1]),
-    dbRef: gy.to('float64').sum([0, 2, 3]),
-  };
+  return fusedAndSeparate(gy, x, w, geo, want);
 }
 
 const WANTS = [
@@ -54,45 +46,15 @@ const WANTS = [
   [true, false, true],
 ];
 
-const sameBits = (a: kiln.Tensor, b: kiln.Tensor): boolean =>
-  Buffer.from((a.data() as Float32Array).buffer).equals(Buffer.from((b.data() as Float32Array).buffer));
-
 if (require.main === module) {
-  const hash = new ResultHash();
-  const bad: string[] = [];
-  let worstDb = 0,
-    at = '',
-    n = 0;
+  const check = new FusedCheck();
   PW_FUSED_CASES.forEach((c, i) =>
     WANTS.forEach((want, j) =>
       kiln.scope(() => {
-        n++;
-        const r = pwFusedResults(c, 700 + i, want);
         const name = `${c[0]} [${want}]`;
-        for (const [k, t] of [
-          ['dx', r.dx],
-          ['dw', r.dw],
-          ['db', r.db],
-        ] as const)
-          if ((t !== null) !== want[['dx', 'dw', 'db'].indexOf(k)]) bad.push(`${name} ${k}: returned ${t !== null}`);
-        if (r.dx) {
-          if (!sameBits(r.dx, r.dxSep)) bad.push(`${name} dx`);
-          hash.add(`${name} dx`, r.dx);
-        }
-        if (r.dw) {
-          if (!sameBits(r.dw, r.dwSep)) bad.push(`${name} dw`);
-          hash.add(`${name} dw`, r.dw);
-        }
-        if (r.db) {
-          const scale = Math.max(1, r.dbRef.abs().amax().item() as number);
-          let err = (r.db.to('float64').sub(r.dbRef).abs().amax().item() as number) / scale;
-          if (!(err <= 1e3)) err = 1e3;
-          if (err > worstDb) ((worstDb = err), (at = name));
-          hash.add(`${name} db ${j}`, r.db);
-        }
+        check.add(name, want, pwFusedResults(c, 700 + i, want), `${name} db ${j}`);
       }),
     ),
   );
-  if (process.argv[2] === 'check') console.log(JSON.stringify({ isa: kiln.info().isa, cases: n, bad, worstDb, at }));
-  else hash.print();
+  check.print();
 }

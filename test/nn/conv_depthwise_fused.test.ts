@@ -3,26 +3,20 @@
 // for 1, 2 and 3 threads (cases: test/helpers/conv_depthwise_fused_cases.ts); conv2d's backward
 // takes it only when no graph is recorded, so createGraph (double backward) still differentiates
 // the gradient, whose first-order bits are the fused ones.
-import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertSameBitsAcrossThreads } from '../helpers/threads';
 import * as kiln from '../../ts/index';
+import { runChecksOn } from '../helpers/isa_run';
 
 const script = path.join(__dirname, '../helpers/conv_depthwise_fused_cases.ts');
 const F = kiln.nn.functional;
 
 for (const isa of ['avx512', 'avx2', 'neon', 'generic'])
   test(`fused backward: dx, dw bit for bit the separate ops, db near float64 (${isa})`, () => {
-    if (!kiln.info().supportedIsas.includes(isa)) return;
-    const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script, 'check'], {
-      env: { ...process.env, KILN_ISA: isa },
-      encoding: 'utf8',
-    });
-    assert.is(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    assert.is(out.isa, isa);
+    const out = runChecksOn(script, isa);
+    if (!out) return;
     assert.ok(out.cases > 30, `only ${out.cases} cases`);
     assert.equal(out.bad, []);
     assert.ok(out.worstDb < 1e-5, `${isa}: grad bias of ${out.at} differs from float64 by ${out.worstDb}`);

@@ -4,26 +4,20 @@
 // of a float64 sum, the same bits
 // for 1, 2 and 3 threads (cases: test/helpers/conv_pointwise_fused_cases.ts); conv2d's backward
 // takes it only when no graph is recorded, and then gives the separate ops' dx and dw bits.
-import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { assertSameBitsAcrossThreads } from '../helpers/threads';
 import * as kiln from '../../ts/index';
+import { runChecksOn } from '../helpers/isa_run';
 
 const script = path.join(__dirname, '../helpers/conv_pointwise_fused_cases.ts');
 const F = kiln.nn.functional;
 
 for (const isa of ['avx512', 'avx2', 'neon', 'generic'])
   test(`1x1 fused backward: dx, dw bit for bit the separate ops, db within a rounding of float64 (${isa})`, () => {
-    if (!kiln.info().supportedIsas.includes(isa)) return;
-    const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', script, 'check'], {
-      env: { ...process.env, KILN_ISA: isa },
-      encoding: 'utf8',
-    });
-    assert.is(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    assert.is(out.isa, isa);
+    const out = runChecksOn(script, isa);
+    if (!out) return;
     assert.ok(out.cases >= 40, `only ${out.cases} cases`);
     assert.equal(out.bad, []);
     // One float32 rounding of the largest value is up to 6e-8 of it: allow about three.

@@ -182,7 +182,8 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
  * Constant padding, PyTorch's order: [left, right] for the last dim, then [top, bottom] for
  * the one before, and so on.
  */
-export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
+/** pad's and padWith's arguments: x a tensor, pads pairs of non-negative integers for its last dims. */
+export function checkPads(x: Tensor, pads: readonly number[]): void {
   checkTensor(x, 'pad', 'input');
   if (
     !Array.isArray(pads) ||
@@ -194,6 +195,10 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
       'ERR_ARG',
       `pad: pads [${pads}] must be pairs of non-negative integers for at most ${x.ndim} dims`,
     );
+}
+
+export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
+  checkPads(x, pads);
   const shape = x._shape.slice();
   const starts = new Array<number>(x.ndim).fill(0);
   for (let i = 0; i < pads.length / 2; i++) {

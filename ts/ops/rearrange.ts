@@ -9,7 +9,7 @@ import { KilnError } from '../errors';
 import { scope } from '../memory';
 import { normDim, normDims, shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
-import { cat, where } from './indexing';
+import { cat, checkPads, where } from './indexing';
 import { checkTensor } from './kinds';
 
 const ints = (v: number | readonly number[]): number[] => (Array.isArray(v) ? [...v] : [v as number]);
@@ -193,17 +193,7 @@ export type PadMode = 'reflect' | 'replicate' | 'circular';
  * pad <= the dim's size). One index gather per padded dim, so the gradient sums into the sources.
  */
 export function padWith(x: Tensor, pads: readonly number[], mode: PadMode): Tensor {
-  checkTensor(x, 'pad', 'input');
-  if (
-    !Array.isArray(pads) ||
-    pads.length % 2 !== 0 ||
-    pads.length / 2 > x.ndim ||
-    pads.some((p) => !Number.isInteger(p) || p < 0)
-  )
-    throw new KilnError(
-      'ERR_ARG',
-      `pad: pads [${pads}] must be pairs of non-negative integers for at most ${x.ndim} dims`,
-    );
+  checkPads(x, pads);
   return scope(() => {
     let out = x;
     for (let i = 0; i < pads.length / 2; i++) {
