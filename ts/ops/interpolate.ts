@@ -40,6 +40,16 @@ const SPATIAL: Record<InterpolateMode, number[]> = {
   trilinear: [3],
 };
 
+/** Checks `mode` names one of interpolate's modes (for nn.Upsample, which checks at construction). */
+export function checkMode(mode: unknown, op: string): InterpolateMode {
+  if (typeof mode !== 'string' || !Object.hasOwn(SPATIAL, mode))
+    throw new KilnError(
+      'ERR_ARG',
+      `${op}: mode must be one of ${Object.keys(SPATIAL).join(', ')}; got '${String(mode)}'`,
+    );
+  return mode as InterpolateMode;
+}
+
 /** Gather taps for one dim: out position i reads idx[t * out + i] with weight w[t * out + i]. */
 interface Taps {
   count: number;
@@ -161,13 +171,8 @@ const perDim = (v: number | readonly number[], k: number, what: string): number[
  */
 export function interpolate(x: Tensor, opts: InterpolateOptions = {}): Tensor {
   checkTensor(x, 'interpolate', 'input');
-  const mode = opts.mode ?? 'nearest';
+  const mode = checkMode(opts.mode ?? 'nearest', 'interpolate');
   const dimsOk = SPATIAL[mode];
-  if (!dimsOk)
-    throw new KilnError(
-      'ERR_ARG',
-      `interpolate: mode must be one of ${Object.keys(SPATIAL).join(', ')}; got '${String(mode)}'`,
-    );
   const k = x.ndim - 2;
   if (!dimsOk.includes(k))
     throw new KilnError(

@@ -1,20 +1,11 @@
 /** Upsample, UpsamplingNearest2d, UpsamplingBilinear2d: modules around F.interpolate. */
 import { KilnError } from '../../errors';
-import { interpolate, type InterpolateMode, type InterpolateOptions } from '../../ops/interpolate';
+import { checkMode, interpolate, type InterpolateOptions } from '../../ops/interpolate';
 import type { Tensor } from '../../tensor';
 import { Module } from '../module';
 
-/** Options of nn.Upsample: exactly one of size and scaleFactor, as torch.nn.Upsample. */
-export interface UpsampleOptions {
-  size?: number | readonly number[];
-  scaleFactor?: number | readonly number[];
-  /** Default 'nearest'. */
-  mode?: InterpolateMode;
-  alignCorners?: boolean;
-  recomputeScaleFactor?: boolean;
-}
-
-const MODES: readonly string[] = ['nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear'];
+/** Options of nn.Upsample: F.interpolate's (exactly one of size and scaleFactor). */
+export type UpsampleOptions = InterpolateOptions;
 
 /**
  * Resizes [N, C, ...] inputs with F.interpolate's rules (torch.nn.Upsample); no parameters.
@@ -27,12 +18,7 @@ export class Upsample extends Module {
     super();
     if ((opts.size === undefined) === (opts.scaleFactor === undefined))
       throw new KilnError('ERR_ARG', `${this.constructor.name}: give exactly one of size and scaleFactor`);
-    const mode = opts.mode ?? 'nearest';
-    if (!MODES.includes(mode))
-      throw new KilnError(
-        'ERR_ARG',
-        `${this.constructor.name}: mode must be one of ${MODES.join(', ')}; got '${mode}'`,
-      );
+    const mode = checkMode(opts.mode ?? 'nearest', this.constructor.name);
     this.opts = { ...opts, mode };
   }
   forward(x: Tensor): Tensor {
