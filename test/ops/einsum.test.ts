@@ -70,6 +70,8 @@ const CASES: [string, string, string?][] = [
   ['ij,jk,kl->il', '2x3 3x4 4x2'],
   ['ab,bc,ca->', '2x3 3x4 4x2'],
   ['bhqd,bhkd->bhqk', '2x2x3x4 2x2x5x4'],
+  ['ji,jk->ik', '3x2 3x4'],
+  ['bji,bkj->bik', '2x3x2 2x4x3'],
   ['ijk,ikl->jl', '2x3x4 2x4x3'],
   ['abc,cd->dba', '2x3x4 4x2'],
   ['Ab,bA', '2x3 3x2', 'Ab,bA->'],
