@@ -44,6 +44,13 @@ test('nearest, nearest-exact and linear on [1, 1, 4] (PyTorch 1.13 values)', () 
     [{ scaleFactor: 1.7, mode: 'linear', recomputeScaleFactor: true }, [0, 0.5, 1.1666667461, 1.8333333731, 2.5, 3]],
     [{ size: 1, mode: 'linear', alignCorners: true }, [0]],
   ];
+  const seven = ramp([1, 1, 7]);
+  const area: [InterpolateOptions, number[]][] = [
+    [{ size: 3, mode: 'area' }, [1, 3, 5]],
+    [{ scaleFactor: 0.5, mode: 'area' }, [1, 3, 5]],
+    [{ size: 10, mode: 'area' }, [0, 0.5, 1.5, 2, 2.5, 3.5, 4, 4.5, 5.5, 6]],
+  ];
+  for (const [o, want] of area) closeAll(flat(F.interpolate(seven, o)), want, 1e-6, JSON.stringify(o));
   for (const [o, want] of cases) closeAll(flat(F.interpolate(x, o)), want, 1e-6, JSON.stringify(o));
 });
 
@@ -117,15 +124,15 @@ print(json.dumps(out))
 test(`random shapes, sizes and scale factors match PyTorch${torchSuffix}`, () => {
   if (skipWithoutTorch('interpolate vs PyTorch')) return;
   kiln.manualSeed(11);
-  const modes = ['nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear'] as const;
-  const k = { nearest: 0, 'nearest-exact': 0, linear: 1, bilinear: 2, bicubic: 2, trilinear: 3 };
+  const modes = ['nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area'] as const;
+  const k = { nearest: 0, 'nearest-exact': 0, linear: 1, bilinear: 2, bicubic: 2, trilinear: 3, area: 0 };
   let seed = 7;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31);
   const ri = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
   const cases: Record<string, unknown>[] = [];
   const xs: kiln.Tensor[] = [];
   const opts: InterpolateOptions[] = [];
-  for (let n = 0; n < 150; n++) {
+  for (let n = 0; n < 175; n++) {
     const mode = modes[n % modes.length];
     const sp = k[mode] || ri(1, 3);
     const dtype: kiln.DType = n % 3 === 0 ? 'float64' : 'float32';
@@ -144,7 +151,7 @@ test(`random shapes, sizes and scale factors match PyTorch${torchSuffix}`, () =>
       c.sf = o.scaleFactor;
       if (rnd() < 0.3) c.recompute = o.recomputeScaleFactor = true;
     }
-    if (!mode.startsWith('nearest') && rnd() < 0.4) c.align = o.alignCorners = true;
+    if (!mode.startsWith('nearest') && mode !== 'area' && rnd() < 0.4) c.align = o.alignCorners = true;
     cases.push(c);
     xs.push(x);
     opts.push(o);
@@ -182,6 +189,8 @@ test('gradients of every mode by finite differences (float64)', () => {
     ['bicubic', r([1, 1, 3, 4]), { size: [5, 3], mode: 'bicubic' }],
     ['bicubic alignCorners', r([1, 1, 4, 3]), { scaleFactor: 2, mode: 'bicubic', alignCorners: true }],
     ['trilinear', r([1, 1, 2, 3, 2]), { size: [3, 2, 4], mode: 'trilinear' }],
+    ['area down and up', r([1, 2, 7, 3]), { size: [3, 5], mode: 'area' }],
+    ['area, long rows', r([1, 1, 5, 9]), { size: [2, 4], mode: 'area' }],
     // Rows of 8 or more: the row-copy path (H with W >= 8; W swapped with an H >= 8).
     ['bilinear, long rows', r([1, 1, 3, 9]), { size: [4, 10], mode: 'bilinear' }],
     ['bicubic, long rows', r([1, 1, 9, 3]), { size: [4, 5], mode: 'bicubic', alignCorners: true }],
@@ -234,12 +243,15 @@ test('argument errors', () => {
     x4 = kiln.randn([1, 2, 4, 4]);
   throwsCode(() => F.interpolate(x4, {}), 'ERR_ARG', 'neither size nor scaleFactor');
   throwsCode(() => F.interpolate(x4, { size: 2, scaleFactor: 2 }), 'ERR_ARG', 'both');
-  throwsCode(() => F.interpolate(x4, { size: 2, mode: 'area' as never }), 'ERR_ARG', 'unknown mode');
+  throwsCode(() => F.interpolate(x4, { size: 2, mode: 'box' as never }), 'ERR_ARG', 'unknown mode');
   throwsCode(() => F.interpolate(x3, { size: 2, mode: 'bilinear' }), 'ERR_SHAPE', 'bilinear on 3-d');
   throwsCode(() => F.interpolate(x4, { size: 2, mode: 'linear' }), 'ERR_SHAPE', 'linear on 4-d');
   throwsCode(() => F.interpolate(x4, { size: 2, mode: 'trilinear' }), 'ERR_SHAPE', 'trilinear on 4-d');
   throwsCode(() => F.interpolate(kiln.randn([2, 4]), { size: 2 }), 'ERR_SHAPE', '2-d input');
   throwsCode(() => F.interpolate(x4, { size: 2, alignCorners: true }), 'ERR_ARG', 'alignCorners with nearest');
+  throwsCode(() => F.interpolate(x4, { size: 2, mode: 'area', alignCorners: false }), 'ERR_ARG', 'alignCorners, area');
+  throwsCode(() => F.interpolate(x4, { size: 2, recomputeScaleFactor: true }), 'ERR_ARG', 'recompute with size');
+  throwsCode(() => F.interpolate(x3.to('int32'), { size: 2, mode: 'area' }), 'ERR_DTYPE', 'area on int32');
   throwsCode(() => F.interpolate(x4, { size: [2, 2, 2] }), 'ERR_ARG', 'three sizes for 2 dims');
   throwsCode(() => F.interpolate(x4, { size: 0 }), 'ERR_ARG', 'size 0');
   throwsCode(() => F.interpolate(x4, { size: 2.5 }), 'ERR_ARG', 'size 2.5');

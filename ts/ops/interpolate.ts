@@ -1,10 +1,10 @@
 /**
  * torch.nn.functional.interpolate for 3-d [N, C, L], 4-d [N, C, H, W] and 5-d [N, C, D, H, W]
  * inputs: modes nearest, nearest-exact, linear, bilinear, bicubic and trilinear, with PyTorch
- * 1.13's CPU index and weight rules. Every mode is separable, so each resized dim is one gather
- * of T taps per output position ([.., T * out, ..]), a multiply by the taps' weights and a sum
- * over T: intermediates stay the size of one pass's output (never in*out), and the gradient
- * comes from gather, mul and sum.
+ * 1.13's CPU index and weight rules, and area (adaptive average pooling). Every mode is
+ * separable: each resized dim reads T taps per output position (row copies or a gather), weights
+ * them and adds them up, so intermediates stay the size of one pass's output (never in * out)
+ * and the gradient comes from the gathers, mul and add.
  */
 import { arange, fromNumbers } from '../creation';
 import { isFloating } from '../dtype';
@@ -16,7 +16,7 @@ import { embedding } from './embedding';
 import { checkTensor } from './kinds';
 
 /** The modes of interpolate; 'linear' is 3-d, 'bilinear' and 'bicubic' 4-d, 'trilinear' 5-d. */
-export type InterpolateMode = 'nearest' | 'nearest-exact' | 'linear' | 'bilinear' | 'bicubic' | 'trilinear';
+export type InterpolateMode = 'nearest' | 'nearest-exact' | 'linear' | 'bilinear' | 'bicubic' | 'trilinear' | 'area';
 
 /** Options of interpolate (torch's keywords, camelCase): exactly one of size and scaleFactor. */
 export interface InterpolateOptions {
@@ -39,6 +39,7 @@ const SPATIAL: Record<InterpolateMode, number[]> = {
   bilinear: [2],
   bicubic: [2],
   trilinear: [3],
+  area: [1, 2, 3],
 };
 
 /** Checks `mode` names one of interpolate's modes (for nn.Upsample, which checks at construction). */
@@ -77,6 +78,22 @@ function tapsOf(
   r: (v: number) => number,
 ): Taps | null {
   const f = Math.fround;
+  if (mode === 'area') {
+    // Adaptive average pooling: output i averages [floor(i n / out), ceil((i + 1) n / out)); the
+    // windows differ in length, so the shorter ones are padded with zero-weight taps.
+    const lo = (i: number): number => Math.floor((i * n) / out),
+      hi = (i: number): number => Math.ceil(((i + 1) * n) / out);
+    const count = Math.max(...Array.from({ length: out }, (_, i) => hi(i) - lo(i)));
+    const idx = new Array<number>(count * out),
+      w = new Array<number>(count * out);
+    for (let i = 0; i < out; i++)
+      for (let t = 0; t < count; t++) {
+        const inside = lo(i) + t < hi(i);
+        idx[t * out + i] = inside ? lo(i) + t : lo(i);
+        w[t * out + i] = inside ? r(1 / (hi(i) - lo(i))) : 0;
+      }
+    return isIdentity(count, n, out, idx, w) ? null : { count, idx, w };
+  }
   if (mode === 'nearest' || mode === 'nearest-exact') {
     const s = scale !== undefined && scale > 0 ? f(1 / scale) : f(n / out);
     const off = mode === 'nearest' ? 0 : 0.5;
@@ -224,7 +241,8 @@ const perDim = (v: number | readonly number[], k: number, what: string): number[
  * torch.nn.functional.interpolate: x resized over its spatial dims (all after N and C) to `size`,
  * or to floor(size * scaleFactor). Nearest reads source floor(dst * in / out) (torch's legacy
  * rule), nearest-exact floor((dst + 0.5) * in / out); the linear modes and bicubic weight their
- * neighbours, with pixel centres at +0.5 unless alignCorners. With scaleFactor the scale is
+ * neighbours, with pixel centres at +0.5 unless alignCorners; area averages each output's window
+ * (adaptive average pooling). With scaleFactor the scale is
  * 1 / scaleFactor (as torch) unless recomputeScaleFactor.
  * @example
  * const y = kiln.nn.functional.interpolate(x, { scaleFactor: 2, mode: 'bilinear' }); // [N, C, 2H, 2W]
@@ -240,7 +258,7 @@ export function interpolate(x: Tensor, opts: InterpolateOptions = {}): Tensor {
       `interpolate: mode '${mode}' needs a ${dimsOk.map((n) => n + 2).join('-d, ')}-d input [N, C, ...], got ${shapeStr(x._shape)}`,
     );
   const nearest = mode === 'nearest' || mode === 'nearest-exact';
-  if (opts.alignCorners !== undefined && nearest)
+  if (opts.alignCorners !== undefined && (nearest || mode === 'area'))
     throw new KilnError(
       'ERR_ARG',
       `interpolate: alignCorners only goes with the linear and cubic modes, not '${mode}'`,
@@ -258,6 +276,11 @@ export function interpolate(x: Tensor, opts: InterpolateOptions = {}): Tensor {
     outs = perDim(opts.size, k, 'size');
     if (outs.some((s) => !Number.isInteger(s) || s <= 0))
       throw new KilnError('ERR_ARG', `interpolate: size must be positive integers, got [${outs}]`);
+    if (opts.recomputeScaleFactor)
+      throw new KilnError(
+        'ERR_ARG',
+        'interpolate: recomputeScaleFactor goes with scaleFactor, not with an explicit size',
+      );
     scales = outs.map(() => undefined);
   } else {
     const sf = perDim(opts.scaleFactor!, k, 'scaleFactor');
