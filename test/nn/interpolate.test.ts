@@ -231,6 +231,26 @@ test('separable: no intermediate near in * out (one pass at a time)', () => {
   x.dispose();
 });
 
+test('empty batch, a permuted (non-contiguous) input, half precision', () => {
+  for (const mode of ['nearest', 'bilinear', 'bicubic', 'area'] as const) {
+    assert.equal(F.interpolate(kiln.randn([0, 2, 9, 9]), { size: 12, mode }).shape, [0, 2, 12, 12], mode);
+    const x = kiln.randn([2, 9, 10, 3]).permute([0, 3, 1, 2]);
+    const y = F.interpolate(x, { size: [13, 7], mode });
+    assert.ok(y.isContiguous(), `${mode}: contiguous output`);
+    assert.equal(flat(y), flat(F.interpolate(x.contiguous(), { size: [13, 7], mode })), `${mode}: permuted input`);
+    for (const dt of ['float16', 'bfloat16'] as const) {
+      const h = F.interpolate(x.to(dt), { size: [13, 7], mode });
+      assert.is(h.dtype, dt);
+      closeAll(
+        flat(h.to('float32')),
+        flat(F.interpolate(x.to(dt).to('float32'), { size: [13, 7], mode })),
+        0.05,
+        `${mode} ${dt}`,
+      );
+    }
+  }
+});
+
 test('integer inputs: nearest copies them, the weighted modes refuse', () => {
   const x = kiln.tensor([[[1, 2, 3]]], { dtype: 'int32' });
   assert.equal(flat(F.interpolate(x, { size: 6 })), [1, 1, 2, 2, 3, 3]);
