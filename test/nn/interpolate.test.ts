@@ -206,6 +206,16 @@ test('gradients of every mode by finite differences (float64)', () => {
   }
 });
 
+test('second-order gradients (both paths)', () => {
+  kiln.manualSeed(8);
+  const r = (s: number[]) => kiln.randn(s, { dtype: 'float64' }).requiresGrad_();
+  const cases: [kiln.Tensor, InterpolateOptions][] = [
+    [r([1, 1, 3, 4]), { size: [5, 3], mode: 'bicubic' }],
+    [r([1, 1, 9, 9]), { size: [4, 10], mode: 'bilinear' }],
+  ];
+  for (const [x, o] of cases) kiln.gradgradcheck((t) => F.interpolate(t, o).square(), [x]);
+});
+
 test('separable: no intermediate near in * out (one pass at a time)', () => {
   // [1, 1, 64, 64] -> [1, 1, 128, 128] bicubic: the live bytes, sampled at every mul and add,
   // stay a few outputs' worth (4 taps, weights, products), far below in * out = 64*64*128*128.

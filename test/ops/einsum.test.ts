@@ -181,6 +181,13 @@ test('gradients by finite differences (float64)', () => {
   }
 });
 
+test('second-order gradients', () => {
+  kiln.manualSeed(9);
+  const g = (s: number[]) => r(s).requiresGrad_();
+  kiln.gradgradcheck((a, b) => kiln.einsum('ij,jk', a, b).square(), [g([2, 3]), g([3, 2])]);
+  kiln.gradgradcheck((a) => kiln.einsum('iij->j', a).square(), [g([2, 2, 3])]);
+});
+
 test('errors: bad equations (ERR_ARG), mismatched dims and sizes (ERR_SHAPE)', () => {
   const m = kiln.randn([2, 3]),
     s = kiln.randn([3, 3]);
