@@ -203,7 +203,11 @@ export function einsum(equation: string, ...operands: (Tensor | Tensor[])[]): Te
     for (let i = 1; i < labelled.length; i++) {
       const later = new Set(out);
       for (const x of labelled.slice(i + 1)) for (const l of x.labels) later.add(l);
-      cur = contract(cur, diagonals(labelled[i]), later);
+      // Each step in its own scope, and the previous result freed: a chain keeps one pair's
+      // intermediates alive at a time.
+      const prev = cur;
+      cur = scope(() => contract(prev, diagonals(labelled[i]), later));
+      if (!ops.includes(prev.t)) prev.t.dispose();
     }
     cur = sumExcept(cur, outSet);
     const t = arrange(cur, out);
