@@ -185,6 +185,8 @@ export class Tensor {
    */
   data(): TypedArray {
     this._check('data');
+    // no elements: an empty array (the view's offset may lie past an empty storage)
+    if (this.numel() === 0) return typedArrayFor(this.dtype, new ArrayBuffer(0), 0, 0);
     if (!this.isContiguous())
       throw new KilnError(
         'ERR_ARG',

@@ -228,4 +228,15 @@ test('broadcasting and type promotion follow PyTorch', () => {
   assert.is(kiln.tensor([true, true]).sum().item(), 2);
 });
 
+test('empty views read as empty arrays, whatever their offset and strides', () => {
+  for (const dtype of ['float32', 'int64', 'bool'] as const) {
+    const v = kiln.tensor([], { dtype }).reshape([0, 5]).narrow(1, 4, 1).squeeze(1);
+    assert.is(v.data().length, 0);
+    assert.equal(v.toArray(), []);
+    assert.equal(v.contiguous().shape, [0]);
+  }
+  const t = kiln.zeros([3, 0, 4]).permute([2, 0, 1]);
+  assert.is(t.data().length, 0);
+});
+
 test.run();
