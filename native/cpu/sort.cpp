@@ -1,0 +1,244 @@
+// Sort and top-k along one dim (op table row `sort`, ts/ops/sort.ts): the input is viewed as
+// [outer, n, inner]; each of the outer * inner rows is sorted on its own, rows in parallel.
+// Outputs: the first k of the sorted row (k = n for a full sort) and their int64 indices.
+//
+// Every dtype maps to an unsigned key whose integer order is PyTorch's order: floats flip their
+// sign-magnitude bits, -0 becomes +0, every NaN becomes the largest key (NaN sorts last ascending,
+// first descending); descending order complements the key. Ties break on the index, so the order
+// is always the stable one (stable=true and stable=false agree).
+// Keys of up to 32 bits pack with the index into one uint64 (key << 32 | index) and rows sort by
+// an LSD radix sort on the key bytes (kRadixMin elements and up) or std::sort below it; 64-bit
+// keys sort (key, index) pairs the same ways. Top-k with k small against n selects first
+// (std::nth_element, then sorts the k). Scratch is per thread and kept between calls: fresh pages
+// cost ~11 us each on these VMs (DESIGN.md).
+// Bench: ts/bench/sort.bench.ts (kiln beside torch.sort / torch.topk in one run).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "../core/thread_pool.h"
+#include "cpu_ops.h"
+
+namespace kiln::cpu {
+namespace {
+
+constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
+constexpr int64_t kRadixMin = 256;       // rows this long and longer sort by radix
+constexpr int64_t kSelectRatio = 8;      // top-k selects first when k * kSelectRatio <= n
+
+// ---- keys: unsigned integers in PyTorch's order ----
+
+template <class U>
+U float_key(U b, U sign, U exp_mask) {
+  const U mag = (U)(b & (U)~sign);
+  if (mag > exp_mask) return (U) ~(U)0;  // NaN: the largest key
+  if (mag == 0) return sign;             // -0 and +0 compare equal
+  return (b & sign) ? (U)~b : (U)(b | sign);
+}
+
+// Storage type S of a dtype and its key type K.
+template <int DT>
+struct KeyOf;
+template <>
+struct KeyOf<KILN_FLOAT32> {
+  using S = uint32_t;
+  using K = uint32_t;
+  static K key(S b) { return float_key<uint32_t>(b, 0x80000000u, 0x7f800000u); }
+};
+template <>
+struct KeyOf<KILN_FLOAT64> {
+  using S = uint64_t;
+  using K = uint64_t;
+  static K key(S b) { return float_key<uint64_t>(b, (uint64_t)1 << 63, 0x7ff0000000000000ull); }
+};
+template <>
+struct KeyOf<KILN_FLOAT16> {
+  using S = uint16_t;
+  using K = uint16_t;
+  static K key(S b) { return float_key<uint16_t>(b, 0x8000, 0x7c00); }
+};
+template <>
+struct KeyOf<KILN_BFLOAT16> {
+  using S = uint16_t;
+  using K = uint16_t;
+  static K key(S b) { return float_key<uint16_t>(b, 0x8000, 0x7f80); }
+};
+template <>
+struct KeyOf<KILN_INT32> {
+  using S = uint32_t;
+  using K = uint32_t;
+  static K key(S b) { return b ^ 0x80000000u; }
+};
+template <>
+struct KeyOf<KILN_INT64> {
+  using S = uint64_t;
+  using K = uint64_t;
+  static K key(S b) { return b ^ ((uint64_t)1 << 63); }
+};
+template <>
+struct KeyOf<KILN_UINT8> {
+  using S = uint8_t;
+  using K = uint8_t;
+  static K key(S b) { return b; }
+};
+template <>
+struct KeyOf<KILN_BOOL> {
+  using S = uint8_t;
+  using K = uint8_t;
+  static K key(S b) { return b != 0; }
+};
+
+// ---- elements: (key, index) in one comparable value ----
+
+// Keys of up to 32 bits: key << 32 | index (rows shorter than 2^32).
+struct Packed {
+  using E = uint64_t;
+  static E make(uint64_t key, int64_t i) { return key << 32 | (uint64_t)i; }
+  static int64_t index(E e) { return (int64_t)(e & 0xffffffffu); }
+  static unsigned digit(E e, int byte) { return (unsigned)(e >> (32 + 8 * byte)) & 0xff; }
+};
+
+struct Pair {
+  uint64_t key;
+  int64_t i;
+  bool operator<(const Pair &o) const { return key < o.key || (key == o.key && i < o.i); }
+};
+struct Wide {
+  using E = Pair;
+  static E make(uint64_t key, int64_t i) { return Pair{key, i}; }
+  static int64_t index(const E &e) { return e.i; }
+  static unsigned digit(const E &e, int byte) { return (unsigned)(e.key >> (8 * byte)) & 0xff; }
+};
+
+// Per-thread buffers, grown on demand and kept (workers live as long as the pool).
+template <class E>
+E *scratch(std::vector<E> &v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Stable LSD radix sort of a[0, n) on the low `bytes` key bytes; b is scratch of n. Returns the
+// buffer that holds the result. Bytes where every element has the same digit are skipped.
+template <class P, class E>
+E *radix_sort(E *a, E *b, int64_t n, int bytes) {
+  int64_t count[8][256];
+  std::memset(count, 0, sizeof(count[0]) * bytes);
+  for (int64_t i = 0; i < n; i++)
+    for (int p = 0; p < bytes; p++) count[p][P::digit(a[i], p)]++;
+  for (int p = 0; p < bytes; p++) {
+    int64_t *c = count[p];
+    if (c[P::digit(a[0], p)] == n) continue;
+    int64_t sum = 0;
+    for (int d = 0; d < 256; d++) {
+      const int64_t t = c[d];
+      c[d] = sum;
+      sum += t;
+    }
+    for (int64_t i = 0; i < n; i++) b[c[P::digit(a[i], p)]++] = a[i];
+    std::swap(a, b);
+  }
+  return a;
+}
+
+// Sorts one row of n elements at stride `is` into its first k, written at stride `os`.
+template <int DT, class P>
+void sort_row(typename KeyOf<DT>::S *vals, int64_t *inds, const typename KeyOf<DT>::S *x, int64_t n, int64_t k,
+              int64_t is, int64_t os, bool descending, typename P::E *a, typename P::E *b) {
+  using K = typename KeyOf<DT>::K;
+  for (int64_t i = 0; i < n; i++) {
+    K key = KeyOf<DT>::key(x[i * is]);
+    if (descending) key = (K)~key;
+    a[i] = P::make((uint64_t)key, i);
+  }
+  const typename P::E *s = a;
+  if (k < n && k * kSelectRatio <= n) {
+    if (k > 0) {
+      std::nth_element(a, a + (k - 1), a + n);
+      std::sort(a, a + k);
+    }
+  } else if (n >= kRadixMin) {
+    s = radix_sort<P>(a, b, n, (int)sizeof(K));
+  } else {
+    std::sort(a, a + n);
+  }
+  for (int64_t j = 0; j < k; j++) {
+    const int64_t i = P::index(s[j]);
+    vals[j * os] = x[i * is];
+    inds[j * os] = i;
+  }
+}
+
+struct Geometry {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+template <int DT>
+void sort_typed(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor &indices, const kiln_tensor &in,
+                const Geometry &g, int64_t k, bool descending) {
+  using S = typename KeyOf<DT>::S;
+  using P = std::conditional_t<sizeof(typename KeyOf<DT>::K) <= 4, Packed, Wide>;
+  using E = typename P::E;
+  S *v = (S *)values.data;
+  int64_t *ix = (int64_t *)indices.data;
+  const S *x = (const S *)in.data;
+  const int64_t rows = g.outer * g.inner;
+  const int64_t grain = g.n >= kTaskElems ? 1 : kTaskElems / std::max<int64_t>(g.n, 1);
+  parallel_for(ctx->pool.get(), rows, grain, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<E> tl_a, tl_b;
+    E *a = scratch(tl_a, (size_t)g.n), *b = scratch(tl_b, (size_t)g.n);
+    for (int64_t r = r0; r < r1; r++) {
+      const int64_t q = r / g.inner, j = r % g.inner;
+      sort_row<DT, P>(v + q * k * g.inner + j, ix + q * k * g.inner + j, x + q * g.n * g.inner + j, g.n, k, g.inner,
+                      g.inner, descending, a, b);
+    }
+  });
+}
+
+bool contiguous(const kiln_tensor &t) {
+  int64_t st = 1;
+  for (int d = t.ndim - 1; d >= 0; d--) {
+    if (t.shape[d] != 1 && t.strides[d] != st) return false;
+    st *= t.shape[d];
+  }
+  return true;
+}
+
+}  // namespace
+
+kiln_status sort_cpu(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor &indices, const kiln_tensor &in,
+                     int dim, int64_t k, bool descending) {
+  if (!contiguous(values) || !contiguous(indices) || !contiguous(in))
+    return fail(ctx, KILN_ERR_ARG, "sort: operands must be contiguous");
+  if (values.dtype != in.dtype || indices.dtype != KILN_INT64)
+    return fail(ctx, KILN_ERR_DTYPE, "sort: values must have the input's dtype and indices int64");
+  Geometry g;
+  for (int d = 0; d < in.ndim; d++) (d < dim ? g.outer : d == dim ? g.n : g.inner) *= in.shape[d];
+  if (k < 0 || k > g.n)
+    return fail(ctx, KILN_ERR_ARG, "sort: k = %lld is out of range for a dim of size %lld", (long long)k,
+                (long long)g.n);
+  if (g.n >= ((int64_t)1 << 32)) return fail(ctx, KILN_ERR_SHAPE, "sort: rows of 2^32 elements or more");
+  bool ok = values.ndim == in.ndim && indices.ndim == in.ndim;
+  for (int d = 0; ok && d < in.ndim; d++) {
+    const int64_t want = d == dim ? k : in.shape[d];
+    ok = values.shape[d] == want && indices.shape[d] == want;
+  }
+  if (!ok)
+    return fail(ctx, KILN_ERR_SHAPE, "sort: outputs must be the input's shape with dim %d of size %lld", dim,
+                (long long)k);
+  if (k == 0 || g.outer * g.inner == 0) return KILN_OK;
+  switch (in.dtype) {
+    case KILN_FLOAT32: sort_typed<KILN_FLOAT32>(ctx, values, indices, in, g, k, descending); break;
+    case KILN_FLOAT64: sort_typed<KILN_FLOAT64>(ctx, values, indices, in, g, k, descending); break;
+    case KILN_FLOAT16: sort_typed<KILN_FLOAT16>(ctx, values, indices, in, g, k, descending); break;
+    case KILN_BFLOAT16: sort_typed<KILN_BFLOAT16>(ctx, values, indices, in, g, k, descending); break;
+    case KILN_INT32: sort_typed<KILN_INT32>(ctx, values, indices, in, g, k, descending); break;
+    case KILN_INT64: sort_typed<KILN_INT64>(ctx, values, indices, in, g, k, descending); break;
+    case KILN_UINT8: sort_typed<KILN_UINT8>(ctx, values, indices, in, g, k, descending); break;
+    case KILN_BOOL: sort_typed<KILN_BOOL>(ctx, values, indices, in, g, k, descending); break;
+    default: return fail(ctx, KILN_ERR_DTYPE, "sort: unsupported dtype");
+  }
+  return KILN_OK;
+}
+
+}  // namespace kiln::cpu
