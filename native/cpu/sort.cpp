@@ -8,10 +8,11 @@
 // is always the stable one (stable=true and stable=false agree).
 // Keys of up to 32 bits pack with the index into one uint64 (key << 32 | index) and rows sort by
 // an LSD radix sort on the key bytes (kRadixMin elements and up) or std::sort below it; 64-bit
-// keys sort (key, index) pairs the same ways. Top-k with k small against n selects first
-// (std::nth_element, then sorts the k). Scratch is per thread and kept between calls: fresh pages
-// cost ~11 us each on these VMs (DESIGN.md).
-// Bench: ts/bench/sort.bench.ts (kiln beside torch.sort / torch.topk in one run).
+// keys sort (key, index) pairs the same ways. Top-k with k small against n (k <= kStreamMaxK)
+// streams through the row keeping the best k so far (one compare per element on most data);
+// larger k select with std::nth_element, then sort the k. Scratch is per thread and kept between
+// calls: fresh pages cost ~11 us each on these VMs (DESIGN.md).
+// Bench: `npx tsx ts/bench/sort.ts` (kiln beside torch.sort / topk / kthvalue in one run).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -24,8 +25,12 @@ namespace kiln::cpu {
 namespace {
 
 constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
-constexpr int64_t kRadixMin = 256;       // rows this long and longer sort by radix
-constexpr int64_t kSelectRatio = 8;      // top-k selects first when k * kSelectRatio <= n
+// Rows this long and longer sort by radix: one thread, [2^22 / n, n] float32, ns per element:
+// std::sort 38 / 46 / 53 / 63 at n = 32 / 64 / 128 / 256, radix 44 / 17 / 15 / 14 (random data
+// makes std::sort mispredict about every other compare).
+constexpr int64_t kRadixMin = 64;
+constexpr int64_t kSelectRatio = 8;   // top-k selects first when k * kSelectRatio <= n
+constexpr int64_t kStreamMaxK = 256;  // and streams through the row when k is at most this
 
 // ---- keys: unsigned integers in PyTorch's order ----
 
@@ -141,26 +146,60 @@ E *radix_sort(E *a, E *b, int64_t n, int bytes) {
   return a;
 }
 
-// Sorts one row of n elements at stride `is` into its first k, written at stride `os`.
+// a[i] = (key of x[i * is], i) for the row.
 template <int DT, class P>
-void sort_row(typename KeyOf<DT>::S *vals, int64_t *inds, const typename KeyOf<DT>::S *x, int64_t n, int64_t k,
-              int64_t is, int64_t os, bool descending, typename P::E *a, typename P::E *b) {
+void fill_keys(typename P::E *a, const typename KeyOf<DT>::S *x, int64_t n, int64_t is, bool descending) {
   using K = typename KeyOf<DT>::K;
   for (int64_t i = 0; i < n; i++) {
     K key = KeyOf<DT>::key(x[i * is]);
     if (descending) key = (K)~key;
     a[i] = P::make((uint64_t)key, i);
   }
+}
+
+// Small k: one pass that keeps the first k seen so far sorted in a[0, k) and compares every later
+// element with the k-th (on random data only about k ln(n / k) of them get in). Gives up (false)
+// when too many get in (rows already in the opposite order), for the selection path.
+template <int DT, class P>
+bool stream_top_k(typename P::E *a, const typename KeyOf<DT>::S *x, int64_t n, int64_t k, int64_t is, bool descending) {
+  using K = typename KeyOf<DT>::K;
+  using E = typename P::E;
+  if (k == 0) return true;
+  fill_keys<DT, P>(a, x, k, is, descending);
+  std::sort(a, a + k);
+  E worst = a[k - 1];
+  int64_t budget = n / 16 + 64;
+  const K flip = descending ? (K) ~(K)0 : (K)0;
+  for (int64_t i = k; i < n; i++) {
+    const E e = P::make((uint64_t)(K)(KeyOf<DT>::key(x[i * is]) ^ flip), i);
+    if (!(e < worst)) continue;
+    if (--budget < 0) return false;
+    int64_t j = k - 1;
+    for (; j > 0 && e < a[j - 1]; j--) a[j] = a[j - 1];
+    a[j] = e;
+    worst = a[k - 1];
+  }
+  return true;
+}
+
+// Sorts one row of n elements at stride `is` into its first k, written at stride `os`.
+template <int DT, class P>
+void sort_row(typename KeyOf<DT>::S *vals, int64_t *inds, const typename KeyOf<DT>::S *x, int64_t n, int64_t k,
+              int64_t is, int64_t os, bool descending, typename P::E *a, typename P::E *b) {
   const typename P::E *s = a;
-  if (k < n && k * kSelectRatio <= n) {
-    if (k > 0) {
-      std::nth_element(a, a + (k - 1), a + n);
-      std::sort(a, a + k);
+  const bool select = k < n && k * kSelectRatio <= n;
+  if (!(select && k <= kStreamMaxK && stream_top_k<DT, P>(a, x, n, k, is, descending))) {
+    fill_keys<DT, P>(a, x, n, is, descending);
+    if (select) {
+      if (k > 0) {
+        std::nth_element(a, a + (k - 1), a + n);
+        std::sort(a, a + k);
+      }
+    } else if (n >= kRadixMin) {
+      s = radix_sort<P>(a, b, n, (int)sizeof(typename KeyOf<DT>::K));
+    } else {
+      std::sort(a, a + n);
     }
-  } else if (n >= kRadixMin) {
-    s = radix_sort<P>(a, b, n, (int)sizeof(K));
-  } else {
-    std::sort(a, a + n);
   }
   for (int64_t j = 0; j < k; j++) {
     const int64_t i = P::index(s[j]);

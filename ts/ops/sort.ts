@@ -8,6 +8,7 @@
  * scatters g back to the input at the indices (gather's gradient), written with ops. CUDA has no
  * kernel yet: a CUDA input throws ERR_NOT_COMPILED (move it with .cpu()), as conv2d does.
  */
+import { noGrad } from '../autograd/grad_mode';
 import { record } from '../autograd/node';
 import { fromNumbers, zeros } from '../creation';
 import { runKernel } from '../dispatch';
@@ -138,7 +139,8 @@ export function sort(x: Tensor, dim?: number | SortOptions, opts?: SortOptions):
  * kiln.tensor([3, 1, 2]).argsort(); // [1, 2, 0]
  */
 export function argsort(x: Tensor, dim?: number | SortOptions, opts?: SortOptions): Tensor {
-  const r = sort(x, dim, opts);
+  // No graph: the values are dropped, and a node would hold handles until the GC ran.
+  const r = noGrad(() => sort(x, dim, opts));
   r.values.dispose();
   return r.indices;
 }
