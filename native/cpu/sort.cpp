@@ -182,10 +182,10 @@ bool stream_top_k(typename P::E *a, const typename KeyOf<DT>::S *x, int64_t n, i
   return true;
 }
 
-// Sorts one row of n elements at stride `is` into its first k, written at stride `os`.
+// Sorts one row of n elements at stride `is` into its first k: values at stride `vs`, indices at `xs`.
 template <int DT, class P>
 void sort_row(typename KeyOf<DT>::S *vals, int64_t *inds, const typename KeyOf<DT>::S *x, int64_t n, int64_t k,
-              int64_t is, int64_t os, bool descending, typename P::E *a, typename P::E *b) {
+              int64_t is, int64_t vs, int64_t xs, bool descending, typename P::E *a, typename P::E *b) {
   const typename P::E *s = a;
   const bool select = k < n && k * kSelectRatio <= n;
   if (!(select && k <= kStreamMaxK && stream_top_k<DT, P>(a, x, n, k, is, descending))) {
@@ -203,8 +203,8 @@ void sort_row(typename KeyOf<DT>::S *vals, int64_t *inds, const typename KeyOf<D
   }
   for (int64_t j = 0; j < k; j++) {
     const int64_t i = P::index(s[j]);
-    vals[j * os] = x[i * is];
-    inds[j * os] = i;
+    vals[j * vs] = x[i * is];
+    inds[j * xs] = i;
   }
 }
 
@@ -212,15 +212,32 @@ struct Geometry {
   int64_t outer = 1, n = 1, inner = 1;
 };
 
+// Element offset of row (q, j) of t: q indexes the dims before `dim`, j the dims after it. Any
+// strides (transposed, sliced, offset views), so no operand needs a contiguous copy.
+int64_t row_offset(const kiln_tensor &t, int dim, int64_t q, int64_t j) {
+  int64_t off = 0;
+  for (int d = t.ndim - 1; d > dim; d--) {
+    off += (j % t.shape[d]) * t.strides[d];
+    j /= t.shape[d];
+  }
+  for (int d = dim - 1; d >= 0; d--) {
+    off += (q % t.shape[d]) * t.strides[d];
+    q /= t.shape[d];
+  }
+  return off;
+}
+
 template <int DT>
 void sort_typed(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor &indices, const kiln_tensor &in,
-                const Geometry &g, int64_t k, bool descending) {
+                int dim, const Geometry &g, int64_t k, bool descending) {
   using S = typename KeyOf<DT>::S;
   using P = std::conditional_t<sizeof(typename KeyOf<DT>::K) <= 4, Packed, Wide>;
   using E = typename P::E;
   S *v = (S *)values.data;
   int64_t *ix = (int64_t *)indices.data;
   const S *x = (const S *)in.data;
+  const auto along = [dim](const kiln_tensor &t) { return t.ndim ? t.strides[dim] : (int64_t)1; };
+  const int64_t is = along(in), vs = along(values), xs = along(indices);
   const int64_t rows = g.outer * g.inner;
   const int64_t grain = g.n >= kTaskElems ? 1 : kTaskElems / std::max<int64_t>(g.n, 1);
   parallel_for(ctx->pool.get(), rows, grain, [&](int64_t r0, int64_t r1) {
@@ -228,27 +245,16 @@ void sort_typed(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor 
     E *a = scratch(tl_a, (size_t)g.n), *b = scratch(tl_b, (size_t)g.n);
     for (int64_t r = r0; r < r1; r++) {
       const int64_t q = r / g.inner, j = r % g.inner;
-      sort_row<DT, P>(v + q * k * g.inner + j, ix + q * k * g.inner + j, x + q * g.n * g.inner + j, g.n, k, g.inner,
-                      g.inner, descending, a, b);
+      sort_row<DT, P>(v + row_offset(values, dim, q, j), ix + row_offset(indices, dim, q, j),
+                      x + row_offset(in, dim, q, j), g.n, k, is, vs, xs, descending, a, b);
     }
   });
-}
-
-bool contiguous(const kiln_tensor &t) {
-  int64_t st = 1;
-  for (int d = t.ndim - 1; d >= 0; d--) {
-    if (t.shape[d] != 1 && t.strides[d] != st) return false;
-    st *= t.shape[d];
-  }
-  return true;
 }
 
 }  // namespace
 
 kiln_status sort_cpu(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor &indices, const kiln_tensor &in,
                      int dim, int64_t k, bool descending) {
-  if (!contiguous(values) || !contiguous(indices) || !contiguous(in))
-    return fail(ctx, KILN_ERR_ARG, "sort: operands must be contiguous");
   if (values.dtype != in.dtype || indices.dtype != KILN_INT64)
     return fail(ctx, KILN_ERR_DTYPE, "sort: values must have the input's dtype and indices int64");
   Geometry g;
@@ -267,14 +273,14 @@ kiln_status sort_cpu(kiln_context *ctx, const kiln_tensor &values, const kiln_te
                 (long long)k);
   if (k == 0 || g.outer * g.inner == 0) return KILN_OK;
   switch (in.dtype) {
-    case KILN_FLOAT32: sort_typed<KILN_FLOAT32>(ctx, values, indices, in, g, k, descending); break;
-    case KILN_FLOAT64: sort_typed<KILN_FLOAT64>(ctx, values, indices, in, g, k, descending); break;
-    case KILN_FLOAT16: sort_typed<KILN_FLOAT16>(ctx, values, indices, in, g, k, descending); break;
-    case KILN_BFLOAT16: sort_typed<KILN_BFLOAT16>(ctx, values, indices, in, g, k, descending); break;
-    case KILN_INT32: sort_typed<KILN_INT32>(ctx, values, indices, in, g, k, descending); break;
-    case KILN_INT64: sort_typed<KILN_INT64>(ctx, values, indices, in, g, k, descending); break;
-    case KILN_UINT8: sort_typed<KILN_UINT8>(ctx, values, indices, in, g, k, descending); break;
-    case KILN_BOOL: sort_typed<KILN_BOOL>(ctx, values, indices, in, g, k, descending); break;
+    case KILN_FLOAT32: sort_typed<KILN_FLOAT32>(ctx, values, indices, in, dim, g, k, descending); break;
+    case KILN_FLOAT64: sort_typed<KILN_FLOAT64>(ctx, values, indices, in, dim, g, k, descending); break;
+    case KILN_FLOAT16: sort_typed<KILN_FLOAT16>(ctx, values, indices, in, dim, g, k, descending); break;
+    case KILN_BFLOAT16: sort_typed<KILN_BFLOAT16>(ctx, values, indices, in, dim, g, k, descending); break;
+    case KILN_INT32: sort_typed<KILN_INT32>(ctx, values, indices, in, dim, g, k, descending); break;
+    case KILN_INT64: sort_typed<KILN_INT64>(ctx, values, indices, in, dim, g, k, descending); break;
+    case KILN_UINT8: sort_typed<KILN_UINT8>(ctx, values, indices, in, dim, g, k, descending); break;
+    case KILN_BOOL: sort_typed<KILN_BOOL>(ctx, values, indices, in, dim, g, k, descending); break;
     default: return fail(ctx, KILN_ERR_DTYPE, "sort: unsupported dtype");
   }
   return KILN_OK;

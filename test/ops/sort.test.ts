@@ -192,6 +192,15 @@ test('0-d, empty tensors, k = 0 and k = n, non-contiguous inputs', () => {
     [3, 5],
     [4, 6],
   ]);
+  const ex = kiln.tensor([[7], [2]]).expand([2, 3]); // stride 0 along the sorted dim
+  assert.equal(ex.sort(1).indices.toArray(), [
+    [0, 1, 2],
+    [0, 1, 2],
+  ]);
+  assert.equal(ex.sort(0, { descending: true }).values.toArray(), [
+    [7, 7, 7],
+    [2, 2, 2],
+  ]);
   const st = x.slice(1, 0, 3, 2); // [[4, 3], [2, 5]]
   assert.equal(st.sort(-1, { descending: true }).indices.toArray(), [
     [0, 1],

@@ -16,7 +16,6 @@ import { ALL_DTYPES, isFloating, roundTo } from '../dtype';
 import { KilnError } from '../errors';
 import { normDim, numelOf, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { dense, disposeTemps } from './dense';
 import { checkTensor } from './kinds';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow, Rng } from './row';
@@ -68,21 +67,18 @@ function checkK(op: string, k: unknown, lo: number, n: number): number {
 
 /**
  * The kernel: the first k of x's rows along d (x has at least one dim), values differentiable.
- * Inputs are made contiguous first (the kernel sorts rows of a dense [outer, n, inner] view).
+ * The kernel reads any strides, so views are sorted where they lie.
  */
 function firstK(x: Tensor, d: number, k: number, descending: boolean): ValuesIndices {
-  const xc = dense(x);
   const shape = x._shape.map((s, i) => (i === d ? k : s));
   const values = Tensor._empty(shape, x.dtype, 'sort');
   const indices = Tensor._empty(shape.slice(), 'int64', 'sort');
   try {
-    runKernel(OP.SORT, [values, indices], [xc], [d, descending ? 1 : 0, k]);
+    runKernel(OP.SORT, [values, indices], [x], [d, descending ? 1 : 0, k]);
   } catch (e) {
     values.dispose();
     indices.dispose();
     throw e;
-  } finally {
-    disposeTemps([[xc, x]]);
   }
   if (!isFloating(x.dtype)) return { values, indices };
   // Gather's gradient: g scattered back at the indices. The indices ride along as an input, so
