@@ -219,6 +219,17 @@ test('gradients: g scattered back at the indices; gradchecks of sort, topk, kthv
   const y = kiln.tensor([[3, 1, 2]], { requiresGrad: true });
   y.kthvalue(2, 1).values.sum().backward();
   assert.equal(y.grad!.toArray(), [[0, 0, 1]]);
+  for (const dtype of ['float16', 'bfloat16'] as kiln.DType[]) {
+    const h = kiln.tensor([3, 1, 2], { dtype, requiresGrad: true });
+    h.topk(2).values.sum().backward();
+    assert.equal([h.grad!.dtype, h.grad!.toArray()], [dtype, [1, 0, 1]]);
+  }
+  // Second order: the gradient is written with ops (d/dy of sum(2 v dv/dy) = 2 everywhere).
+  const w = kiln.tensor([[3, 1, 2]], { dtype: 'float64', requiresGrad: true });
+  const v = w.sort(1, { descending: true }).values;
+  const [g1] = kiln.autograd.grad([v.mul(v).sum()], [w], { createGraph: true });
+  assert.equal(g1!.toArray(), [[6, 2, 4]]);
+  assert.equal(kiln.autograd.grad([g1!.sum()], [w])[0]!.toArray(), [[2, 2, 2]]);
   const rng = rngFrom(5);
   const leaf = (shape: number[]) =>
     kiln
