@@ -29,8 +29,9 @@ constexpr int64_t kTaskElems = 1 << 14;  // elements per task, at least
 // std::sort 38 / 46 / 53 / 63 at n = 32 / 64 / 128 / 256, radix 44 / 17 / 15 / 14 (random data
 // makes std::sort mispredict about every other compare).
 constexpr int64_t kRadixMin = 64;
-constexpr int64_t kSelectRatio = 8;   // top-k selects first when k * kSelectRatio <= n
-constexpr int64_t kStreamMaxK = 256;  // and streams through the row when k is at most this
+constexpr int64_t kSelectRatio = 8;        // top-k selects first when k * kSelectRatio <= n,
+constexpr int64_t kStreamMaxK = 256;       // and streams through the row when k is at most this
+constexpr size_t kScratchKeep = 64 << 20;  // per-thread scratch bytes (each buffer) kept after a call
 
 // ---- keys: unsigned integers in PyTorch's order ----
 
@@ -247,6 +248,10 @@ void sort_typed(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor 
       const int64_t q = r / g.inner, j = r % g.inner;
       sort_row<DT, P>(v + row_offset(values, dim, q, j), ix + row_offset(indices, dim, q, j),
                       x + row_offset(in, dim, q, j), g.n, k, is, vs, xs, descending, a, b);
+    }
+    if (tl_a.capacity() * sizeof(E) > kScratchKeep) {  // one huge row must not pin its scratch
+      std::vector<E>().swap(tl_a);
+      std::vector<E>().swap(tl_b);
     }
   });
 }
