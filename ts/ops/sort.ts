@@ -3,8 +3,8 @@
  * native/cpu/sort.cpp): the first k of each row along a dim in ascending or descending order, with
  * their int64 indices (k = n: a full sort). PyTorch's order: NaN is the largest value (last
  * ascending, first descending), -0 and +0 are equal, and ties keep their input order, so the sort
- * is always stable (`stable: true` and `false` give the same answer, as torch's CPU sort does for
- * most inputs); topk's ties come lowest index first. Every dtype sorts. The values' gradient
+ * is always stable (`stable: true` and `false` give the same answer; torch promises nothing about
+ * ties without stable, so either is a correct torch answer); topk's ties come lowest index first. Every dtype sorts. The values' gradient
  * scatters g back to the input at the indices (gather's gradient), written with ops. CUDA has no
  * kernel yet: a CUDA input throws ERR_NOT_COMPILED (move it with .cpu()), as conv2d does.
  */
@@ -97,20 +97,14 @@ function firstK(x: Tensor, d: number, k: number, descending: boolean): ValuesInd
 }
 
 /** Runs f on x with a 0-d x seen as [1] (dim 0), and maps [1]-shaped results back to 0-d. */
-function onRows(
-  op: string,
-  x: Tensor,
-  dim: number,
-  f: (x1: Tensor, d: number) => ValuesIndices,
-  squeeze0d: boolean,
-): ValuesIndices {
+function onRows(op: string, x: Tensor, dim: number, f: (x1: Tensor, d: number) => ValuesIndices): ValuesIndices {
   checkTensor(x, op, 'input');
   const d = normDim(dim, x.ndim, op);
   if (x.ndim > 0) return f(x, d);
   const x1 = x.reshape([1]);
   const r = f(x1, 0);
   x1.dispose();
-  if (!squeeze0d || r.values._shape[0] !== 1) return r;
+  if (r.values._shape[0] !== 1) return r; // topk(0) of a 0-d tensor: shape [0]
   const out = { values: r.values.reshape([]), indices: r.indices.reshape([]) };
   r.values.dispose();
   r.indices.dispose();
@@ -126,7 +120,7 @@ function onRows(
  */
 export function sort(x: Tensor, dim?: number | SortOptions, opts?: SortOptions): ValuesIndices {
   const o = options('sort', dim, opts);
-  return onRows('sort', x, o.dim ?? -1, (x1, d) => firstK(x1, d, x1._shape[d], !!o.descending), true);
+  return onRows('sort', x, o.dim ?? -1, (x1, d) => firstK(x1, d, x1._shape[d], !!o.descending));
 }
 
 /**
@@ -161,12 +155,8 @@ export function msort(x: Tensor): Tensor {
  */
 export function topk(x: Tensor, k: number, dim?: number | TopkOptions, opts?: TopkOptions): ValuesIndices {
   const o = options('topk', dim, opts);
-  return onRows(
-    'topk',
-    x,
-    o.dim ?? -1,
-    (x1, d) => firstK(x1, d, checkK('topk', k, 0, x1._shape[d]), o.largest ?? true),
-    true,
+  return onRows('topk', x, o.dim ?? -1, (x1, d) =>
+    firstK(x1, d, checkK('topk', k, 0, x1._shape[d]), o.largest ?? true),
   );
 }
 
@@ -184,26 +174,19 @@ export function kthvalue(
 ): ValuesIndices {
   const o = options('kthvalue', dim, typeof keepdim === 'object' ? keepdim : { keepdim });
   const keep = !!o.keepdim;
-  const r = onRows(
-    'kthvalue',
-    x,
-    o.dim ?? -1,
-    (x1, d) => {
-      const kk = checkK('kthvalue', k, 1, x1._shape[d]);
-      const s = firstK(x1, d, kk, false);
-      const pick = (t: Tensor) => {
-        // An empty view keeps offset 0 (an offset past an empty buffer cannot be read).
-        const one = t.narrow(d, t.numel() ? kk - 1 : 0, 1);
-        const out = keep || x.ndim === 0 ? one : one.squeeze(d);
-        if (out !== one) one.dispose();
-        t.dispose();
-        return out;
-      };
-      return { values: pick(s.values), indices: pick(s.indices) };
-    },
-    true,
-  );
-  return r;
+  return onRows('kthvalue', x, o.dim ?? -1, (x1, d) => {
+    const kk = checkK('kthvalue', k, 1, x1._shape[d]);
+    const s = firstK(x1, d, kk, false);
+    const pick = (t: Tensor) => {
+      // An empty view keeps offset 0 (an offset past an empty buffer cannot be read).
+      const one = t.narrow(d, t.numel() ? kk - 1 : 0, 1);
+      const out = keep || x.ndim === 0 ? one : one.squeeze(d);
+      if (out !== one) one.dispose();
+      t.dispose();
+      return out;
+    };
+    return { values: pick(s.values), indices: pick(s.indices) };
+  });
 }
 
 // ---- Op-table row ----
