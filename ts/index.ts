@@ -56,6 +56,7 @@ export {
 } from './ops/movement';
 export { gather, scatter, scatterAdd, where, cat, pad } from './ops/indexing';
 export { matmul } from './ops/linalg';
+export { einsum } from './ops/einsum';
 export { addmm, bmm } from './ops/linear';
 export type { AddmmOptions, LinearActivation, LinearOptions } from './ops/linear';
 export { clone, contiguous, detach } from './ops/convert';

@@ -94,6 +94,64 @@ test('+-inf and NaN rows as PyTorch: logsumexp -inf/+inf/NaN, crossEntropy NaN',
   assert.is(got[4], -I);
 });
 
+test('one pass from the first vector: rows whose max lies far past it are done again exactly', () => {
+  // The one-pass rows sum exp(x - c), c the max of the first 16 floats (or fewer), and redo a row
+  // whose max exceeds c by more than 30: first vectors far below the rest (-40, -1e4, -inf), spans
+  // just under and over 30, a +inf and a NaN past the first vector. softmax, logSoftmax,
+  // logsumexp and crossEntropy against float64.
+  const I = Infinity;
+  kiln.manualSeed(5);
+  for (const n of [5, 16, 17, 40, 256, 1000, 4100]) {
+    const head = Math.min(16, n);
+    const rows: number[][] = [];
+    const base = () => Array.from(kiln.randn([n]).data() as Float32Array);
+    for (const low of [-40, -1e4, -I, -29.5, -30.5]) {
+      const r = base().map((v) => Math.min(v, 0.5)); // the max is 0.5: spans of 30 and 31 for -29.5, -30.5
+      for (let i = 0; i < head; i++) r[i] = low + (i === 0 ? 0 : -1);
+      if (n > head) r[n - 1] = 0.5; // the max, past the first vector
+      rows.push(r);
+    }
+    const spread = base().map((v) => v * 25); // spans past 30 within a row
+    rows.push(spread);
+    const withInf = base();
+    const withNaN = base();
+    if (n > head) {
+      withInf[n - 1] = I;
+      withNaN[n - 1] = NaN;
+      rows.push(withInf, withNaN);
+    }
+    const x = kiln.tensor(rows);
+    const x64 = x.to('float64');
+    const t = kiln.zeros([rows.length], { dtype: 'int64' }).add(n - 1);
+    const pairs: [kiln.Tensor, kiln.Tensor, string][] = [
+      [x.softmax(1), x64.softmax(1), 'softmax'],
+      [x.logSoftmax(1), x64.logSoftmax(1), 'logSoftmax'],
+      [x.logsumexp(1), x64.logsumexp(1), 'logsumexp'],
+      [F.crossEntropy(x, t, { reduction: 'none' }), F.crossEntropy(x64, t, { reduction: 'none' }), 'crossEntropy'],
+    ];
+    const lse64 = Array.from(pairs[2][1].data() as Float64Array);
+    for (const [got, want, name] of pairs) {
+      const g = Array.from(got.data() as Float32Array),
+        w = Array.from(want.data() as Float64Array);
+      g.forEach((v, i) => {
+        if (Number.isNaN(w[i]) || !Number.isFinite(w[i])) {
+          assert.ok(
+            Object.is(v, w[i]) || (Number.isNaN(v) && Number.isNaN(w[i])),
+            `${name} n ${n} [${i}]: ${v} vs ${w[i]}`,
+          );
+          return;
+        }
+        // crossEntropy's lse - x[t] cancels: its error scales with the lse
+        const scale = Math.max(1, Math.abs(w[i]), name === 'crossEntropy' ? Math.abs(lse64[i]) : 0);
+        // softmax: x - max rounds to 2^-24 of itself, which exp turns into relative error
+        const tol =
+          name === 'softmax' ? (2e-6 + 2 ** -23 * Math.abs(Math.log(w[i]))) * w[i] + 1e-30 : 8 * 2 ** -23 * scale;
+        assert.ok(v === w[i] || Math.abs(v - w[i]) <= tol, `${name} n ${n} [${i}]: ${v} vs ${w[i]}`);
+      });
+    }
+  }
+});
+
 test('several dims run the composite; integer inputs give float32; keepdim', () => {
   const x = kiln.randn([3, 4, 5]);
   const two = x.logsumexp([0, 2]).toArray() as number[];

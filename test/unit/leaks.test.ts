@@ -98,6 +98,14 @@ const CALLS: [string, () => kiln.Tensor[], (...a: kiln.Tensor[]) => kiln.Tensor]
   ['cosineSimilarity', () => [r([3, 4]), r([3, 4])], (a, b) => F.cosineSimilarity(a, b)],
   ['cumsum', () => [r([3, 9])], (x) => x.cumsum(1)],
   ['cumprod', () => [r([3, 9])], (x) => x.cumprod(0)],
+  ['interpolate, nearest', () => [r([1, 2, 3, 4])], (x) => F.interpolate(x, { size: [5, 7] })],
+  ['interpolate, bilinear', () => [r([1, 2, 3, 4])], (x) => F.interpolate(x, { scaleFactor: 2, mode: 'bilinear' })],
+  ['interpolate, bicubic', () => [r([1, 2, 3, 4])], (x) => F.interpolate(x, { size: [5, 3], mode: 'bicubic' })],
+  ['interpolate, identity', () => [r([1, 2, 4])], (x) => F.interpolate(x, { size: 4, mode: 'linear' })],
+  ['einsum, batched matmul', () => [r([2, 3, 4]), r([2, 4, 5])], (a, b) => kiln.einsum('bij,bjk->bik', a, b)],
+  ['einsum, diagonal', () => [r([3, 3, 2])], (x) => kiln.einsum('iij->ji', x)],
+  ['einsum, three operands', () => [r([2, 3]), r([1, 4]), r([4, 2])], (a, b, c) => kiln.einsum('ij,jk,kl', a, b, c)],
+  ['einsum, identity', () => [r([2, 3])], (x) => kiln.einsum('ij', x)],
 ];
 
 test('layers, losses and common ops: forward and backward leave nothing behind', () => {

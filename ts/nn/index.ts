@@ -25,6 +25,7 @@ import {
   maxPool2dWithIndices,
 } from './layers/conv';
 import { dropout, embedding } from './layers/embedding';
+import { interpolate } from '../ops/interpolate';
 import { batchNorm, groupNorm, layerNorm, rmsNorm } from './layers/norm';
 
 /** Options of functional.pad: torch's mode and the fill value of 'constant'. */
@@ -94,6 +95,7 @@ export const functional = {
   maxPool2dWithIndices,
   avgPool2d,
   adaptiveAvgPool2d,
+  interpolate,
 };
 
 export { init };
@@ -135,3 +137,6 @@ export { Dropout, Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEmb
 export { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './layers/attention';
 export type { EncoderLayerOptions, MhaForwardOptions, SdpaOptions } from './layers/attention';
 export { AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d } from './layers/conv';
+export { Upsample, UpsamplingBilinear2d, UpsamplingNearest2d } from './layers/upsample';
+export type { UpsampleOptions } from './layers/upsample';
+export type { InterpolateMode, InterpolateOptions } from '../ops/interpolate';

@@ -221,6 +221,7 @@ export function padWith(x: Tensor, pads: readonly number[], mode: PadMode): Tens
         Array.from({ length: n + l + r }, (_, k) => src(k - l)),
         [n + l + r],
         'int64',
+        'pad',
         x.device,
       );
       out = out.indexSelect(d, idx);
