@@ -86,6 +86,8 @@ export { any, all, isclose, allclose, equal } from './ops/logical';
 export { flip, roll, tile, tril, triu, unbind, outer, diag, trace } from './ops/rearrange';
 export { cumsum, cumprod } from './ops/scan';
 export type { ScanOptions } from './ops/scan';
+export { sort, argsort, msort, topk, kthvalue } from './ops/sort';
+export type { SortOptions, TopkOptions, KthvalueOptions, ValuesIndices } from './ops/sort';
 export { lerp, addcmul, addcdiv } from './ops/arith';
 export type { ValueOption } from './ops/arith';
 export { norm } from './ops/vector_norm';

@@ -14,6 +14,7 @@ import { all, allclose, any, equal, isclose } from './ops/logical';
 import { addcdiv, addcmul, lerp } from './ops/arith';
 import { diag, flip, outer, repeat, roll, tile, trace, tril, triu, unbind } from './ops/rearrange';
 import { cumprod, cumsum } from './ops/scan';
+import { argsort, kthvalue, msort, sort, topk } from './ops/sort';
 import { norm } from './ops/vector_norm';
 import { addmm, addmm_, bmm } from './ops/linear';
 import * as M from './ops/movement';
@@ -118,6 +119,11 @@ const methods: Impls = {
   flip,
   roll,
   cumsum,
+  sort,
+  argsort,
+  msort,
+  topk,
+  kthvalue,
   cumprod,
   repeat,
   tile,

@@ -13,6 +13,7 @@ import type { ValueOption } from './ops/arith';
 import type { CloseOptions } from './ops/logical';
 import type { NormOrder } from './ops/vector_norm';
 import type { ScanOptions } from './ops/scan';
+import type { KthvalueOptions, SortOptions, TopkOptions, ValuesIndices } from './ops/sort';
 import type { Generator } from './ops/random';
 import type { Tensor } from './tensor';
 
@@ -117,6 +118,14 @@ export interface TensorMethods {
   /** reversed along dims (a copy) */ flip(dims: number | number[]): Tensor;
   /** running sums along dim (integers give int64) */ cumsum(dim: number, opts?: ScanOptions): Tensor;
   /** running products along dim (integers give int64) */ cumprod(dim: number, opts?: ScanOptions): Tensor;
+  /** sorted along dim (last by default): { values, indices }; NaN largest, ties stable */
+  sort(dim?: number | SortOptions, opts?: SortOptions): ValuesIndices;
+  /** the int64 indices that sort along dim */ argsort(dim?: number | SortOptions, opts?: SortOptions): Tensor;
+  /** sorted along dim 0 */ msort(): Tensor;
+  /** the k largest (or smallest) along dim, in order: { values, indices } */
+  topk(k: number, dim?: number | TopkOptions, opts?: TopkOptions): ValuesIndices;
+  /** the k-th smallest along dim (k from 1): { values, indices } */
+  kthvalue(k: number, dim?: number | KthvalueOptions, keepdim?: boolean | KthvalueOptions): ValuesIndices;
   /** shifted along dims, wrapping around (flattened without dims) */
   roll(shifts: number | number[], dims?: number | number[]): Tensor;
   /** repeated sizes[i] times along dim i (sizes may add leading dims) */ repeat(sizes: number | number[]): Tensor;

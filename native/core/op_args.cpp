@@ -180,6 +180,13 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
         return fail(ctx, KILN_ERR_SHAPE, "logsumexp: output must be the input's shape with dim %d of size 1", a->iattr);
       break;
     }
+    case KILN_OP_SORT: {  // attrs: dim, descending, k (sort_cpu checks the shapes)
+      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr) || (in[0].ndim > 0 && a->iattr >= in[0].ndim))
+        return fail(ctx, KILN_ERR_ARG, "sort: bad dim");
+      if (!(attr[2] >= 0 && attr[2] <= (double)((int64_t)1 << 48)) || attr[2] != std::floor(attr[2]))
+        return fail(ctx, KILN_ERR_ARG, "sort: bad k");
+      break;
+    }
     case KILN_OP_LAYER_NORM:
     case KILN_OP_LAYER_NORM_BACKWARD:
     case KILN_OP_CROSS_ENTROPY:

@@ -89,6 +89,10 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
                                  int dim, bool log);
 // out: in's shape with dim's size 1 (softmax.cpp).
 kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim);
+// values, indices (int64): in's shape with dim's size k, the first k of each row sorted along dim
+// (ascending, or descending), ties in index order (sort.cpp).
+kiln_status sort_cpu(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor &indices, const kiln_tensor &in,
+                     int dim, int64_t k, bool descending);
 // x [rows, n]; y like x; mean, rstd [rows]; w, b [n] or empty (absent).
 kiln_status layer_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &mean, const kiln_tensor &rstd,
                            const kiln_tensor &x, const kiln_tensor &w, const kiln_tensor &b, double eps, bool rms);

@@ -85,7 +85,8 @@ enum kiln_op {
   KILN_OP_CROSS_ENTROPY = 79,
   KILN_OP_CROSS_ENTROPY_BACKWARD = 80,
   KILN_OP_LOGSUMEXP = 81,
-  KILN_OP_COUNT = 82
+  KILN_OP_SORT = 82,
+  KILN_OP_COUNT = 83
 };
 
 typedef struct kiln_op_info {
@@ -176,6 +177,7 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"cross_entropy", 3, 3, 2},
     {"cross_entropy_backward", 5, 1, 2},
     {"logsumexp", 1, 1, 1},
+    {"sort", 1, 2, 3},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

@@ -83,6 +83,7 @@ export const OP = {
   CROSS_ENTROPY: 79,
   CROSS_ENTROPY_BACKWARD: 80,
   LOGSUMEXP: 81,
+  SORT: 82,
 } as const;
 
-export const OP_COUNT = 82;
+export const OP_COUNT = 83;

@@ -35,6 +35,7 @@ import { embeddingBackwardRow, embeddingRow } from './embedding';
 import { logsumexpRow } from './logsumexp';
 import type { OpRow } from './row';
 import { softmaxBackwardRow, softmaxRow } from './softmax';
+import { sortRow } from './sort';
 
 const F = FLOAT_DTYPES;
 const SIGNED = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64'] as const;
@@ -361,6 +362,7 @@ export const table = {
   cross_entropy: crossEntropyRow,
   cross_entropy_backward: crossEntropyBackwardRow,
   logsumexp: logsumexpRow,
+  sort: sortRow,
 };
 
 export type OpName = keyof typeof table;
