@@ -69,8 +69,11 @@ kiln_status act_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor
     const NnKernels &nn = isa_kernels(ctx->isa)->nn;
     float *o = (float *)out.data;
     const float *a = (const float *)x.data;
-    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain,
-                 [&](int64_t b, int64_t e) { nn.act_f32(act, o + b, a + b, e - b); });
+    const bool stream = stream_output(out);
+    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      nn.act_f32(act, o + b, a + b, e - b, stream);
+      if (stream) stream_fence();
+    });
     return KILN_OK;
   }
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "needs a floating dtype"), {
@@ -92,8 +95,11 @@ kiln_status act_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kil
     const NnKernels &nn = isa_kernels(ctx->isa)->nn;
     float *o = (float *)gx.data;
     const float *g = (const float *)gy.data, *a = (const float *)x.data;
-    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain,
-                 [&](int64_t b, int64_t e) { nn.act_backward_f32(act, o + b, g + b, a + b, e - b); });
+    const bool stream = stream_output(gx);
+    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      nn.act_backward_f32(act, o + b, g + b, a + b, e - b, stream);
+      if (stream) stream_fence();
+    });
     return KILN_OK;
   }
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "needs a floating dtype"), {

@@ -70,4 +70,32 @@ test('streamed row outputs equal the cached path, bit for bit', () => {
   sameBits(big.narrow(0, 0, 64), want, 'crossEntropy backward');
 });
 
+test('streamed activations (GELU both forms, SiLU) and their gradients equal the cached path, bit for bit', () => {
+  kiln.manualSeed(6);
+  // Elementwise: a slice of the big result equals the op on that slice alone (the input starts 3
+  // floats into its storage: unaligned loads beside the aligned streamed stores).
+  const x = kiln
+      .randn([R * C + 3])
+      .mul(3)
+      .narrow(0, 3, R * C),
+    gy = kiln.randn([R * C]);
+  const acts: [string, (v: kiln.Tensor) => kiln.Tensor][] = [
+    ['gelu', (v) => F.gelu(v)],
+    ['gelu tanh', (v) => F.gelu(v, { approximate: 'tanh' })],
+    ['silu', (v) => F.silu(v)],
+  ];
+  for (const [label, f] of acts) {
+    const big = f(x);
+    const xg = x.detach().requiresGrad_();
+    f(xg).backward(gy);
+    for (const s0 of [0, 5, 1 << 20, R * C - 4099]) {
+      const xs = x.narrow(0, s0, 4099).contiguous();
+      sameBits(big.narrow(0, s0, 4099), f(xs), `${label} at ${s0}`);
+      const xsg = xs.requiresGrad_();
+      f(xsg).backward(gy.narrow(0, s0, 4099).contiguous());
+      sameBits(xg.grad!.narrow(0, s0, 4099), xsg.grad!, `${label} backward at ${s0}`);
+    }
+  }
+});
+
 test.run();

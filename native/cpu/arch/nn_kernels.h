@@ -10,9 +10,11 @@ namespace kiln::cpu {
 enum class NnAct : int { Gelu, GeluTanh, Silu };
 
 struct NnKernels {
-  // o[i] = act(x[i]) and gx[i] = gy[i] * act'(x[i]); o may equal x, gx may equal gy or x.
-  void (*act_f32)(NnAct act, float *o, const float *x, int64_t n);
-  void (*act_backward_f32)(NnAct act, float *gx, const float *gy, const float *x, int64_t n);
+  // o[i] = act(x[i]) and gx[i] = gy[i] * act'(x[i]); o may equal x, gx may equal gy or x. With
+  // `stream` (outputs past the last-level cache) the output goes out as non-temporal stores; the
+  // driver fences once per task.
+  void (*act_f32)(NnAct act, float *o, const float *x, int64_t n, bool stream);
+  void (*act_backward_f32)(NnAct act, float *gx, const float *gy, const float *x, int64_t n, bool stream);
   // o[i] = keep ? x[i] * scale : 0, keep = (word >> 8) >= threshold, with word i % 4 of
   // Philox(counter + i / 4, seed): the caller starts each run at a multiple of 4 elements.
   void (*dropout_f32)(float *o, const float *x, int64_t n, uint64_t seed, uint64_t counter, uint32_t threshold,
