@@ -72,11 +72,12 @@ kiln_status forward(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &
   const int64_t grain = n >= kTaskElems ? 1 : kTaskElems / (n > 0 ? n : 1);
   parallel_for(ctx->pool.get(), rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
-      if (r + 1 < r1) prefetch_bytes(xi + (r + 1) * n, n * (int64_t)sizeof(T));
-      if constexpr (std::is_same_v<T, float>)
+      if constexpr (std::is_same_v<T, float>)  // the kernel asks for the next row itself
         k.layer_norm_f32(yo + r * n, xi + r * n, wi, bi, n, (float)eps, rms, mo + r, ro + r, stream);
-      else
+      else {
+        if (r + 1 < r1) prefetch_bytes(xi + (r + 1) * n, n * (int64_t)sizeof(T));
         layer_norm_ref<T>(yo + r * n, xi + r * n, wi, bi, n, (T)eps, rms, mo + r, ro + r);
+      }
     }
     stream_fence();  // the rows may have streamed their output
   });

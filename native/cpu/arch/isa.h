@@ -216,6 +216,7 @@ struct RowKernels {
   // do not depend on count or on which rows run beside it.
   void (*logsumexp_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t count);
   // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
+  // Asks for the lines of the next row (x + n: the caller's next call) as it goes.
   void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
                          float *mean, float *rstd, bool stream);
   // The gx of min(rows, kNormRows) consecutive rows (row q at offset q * n, its stats at mean[q],
