@@ -21,10 +21,8 @@ kiln_status dropout_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
     const NnKernels &nn = isa_kernels(ctx->isa)->nn;
     float *o = (float *)p.base[0];
     const float *a = (const float *)p.base[1];
-    const bool stream = stream_output(out);
     parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      nn.dropout_f32(o + b, a + b, e - b, seed, offset + (uint64_t)b / 4, threshold, (float)scale, stream);
-      if (stream) stream_fence();  // the kernel may have streamed its output
+      nn.dropout_f32(o + b, a + b, e - b, seed, offset + (uint64_t)b / 4, threshold, (float)scale);
     });
     return KILN_OK;
   }

@@ -1,5 +1,5 @@
 // Float32 dropout through the op (dropout.cpp's contiguous path: the ISA's nn.dropout_f32 per
-// task, non-temporal stores from 16 MB) against ops/dropout.ts's plain-JS Philox, bit for bit:
+// task of 65536 elements) against ops/dropout.ts's plain-JS Philox, bit for bit:
 // odd lengths that end inside a kernel block, lengths across the 65536-element tasks, offsets whose
 // low word crosses 2^32 inside a block and at a task's start, thresholds at both ends of the
 // kernel's shifted compare (p = 2^-24 and 1 - 2^-24), NaN, infinities and -0 in the input.

@@ -15,10 +15,8 @@ struct NnKernels {
   void (*act_backward_f32)(NnAct act, float *gx, const float *gy, const float *x, int64_t n);
   // o[i] = keep ? x[i] * scale : 0, keep = (word >> 8) >= threshold, with word i % 4 of
   // Philox(counter + i / 4, seed): the caller starts each run at a multiple of 4 elements.
-  // `stream`: the output may go out as non-temporal stores (outputs of at least kStreamBytes,
-  // cpu_ops.h; the caller fences once per task); a hint, the generic loop ignores it.
   void (*dropout_f32)(float *o, const float *x, int64_t n, uint64_t seed, uint64_t counter, uint32_t threshold,
-                      float scale, bool stream);
+                      float scale);
   // Sum of (x[i] - mean)^2, and sums of gy[i] and gy[i] * (x[i] - mean), in an order fixed by n.
   float (*sq_dev_sum_f32)(const float *x, int64_t n, float mean);
   void (*grad_sums_f32)(const float *gy, const float *x, int64_t n, float mean, float *sg, float *sgx);
