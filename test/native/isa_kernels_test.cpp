@@ -212,18 +212,20 @@ static void test_binary(const IsaKernels *t, const IsaKernels *gen_t) {
 // Every ISA's mask against core/philox.h's scalar definition: element e keeps when word e % 4 of
 // Philox4x32-10(counter + e / 4, seed), shifted right by 8, is >= threshold; kept elements are
 // x * scale, dropped ones x * 0 (NaN stays NaN, -x gives -0). Lengths cross the AVX-512 kernel's
-// 256-element blocks and their tails; counters cross 2^32 (a carry into the counter's high word).
+// 192-element blocks and their tails; counters cross 2^32 (a carry into the counter's high word),
+// inside a block too; thresholds 1 and 2^24 - 1 sit at the ends of the shifted compare.
 static void test_dropout(const IsaKernels *t) {
   Check ck(std::string(t->name) + " dropout_f32");
-  for (int64_t n : {int64_t(1), int64_t(4), int64_t(255), int64_t(256), int64_t(257), int64_t(1000), int64_t(4099)})
-    for (uint64_t counter :
-         {uint64_t(0), uint64_t(7), uint64_t(0xFFFFFFF0u), uint64_t(0xFFFFFFF9u), uint64_t(0x1FFFFFFFAull)})
-      for (uint32_t threshold : {0u, 1u << 22, 3u << 22, 1u << 24}) {
+  for (int64_t n : {int64_t(1), int64_t(4), int64_t(191), int64_t(192), int64_t(255), int64_t(256), int64_t(257),
+                    int64_t(1000), int64_t(1536), int64_t(4099)})
+    for (uint64_t counter : {uint64_t(0), uint64_t(7), uint64_t(0xFFFFFFF0u), uint64_t(0xFFFFFFF9u),
+                             uint64_t(0xFFFFFFD3u), uint64_t(0x1FFFFFFFAull)})
+      for (uint32_t threshold : {0u, 1u, 1u << 22, 3u << 22, (1u << 24) - 1, 1u << 24}) {
         const uint64_t seed = g_rng();
         const float scale = 1.25f;
         Buf x(n, false), o(n, true);
         fill(x, -10, 10);
-        if (n > 2) x.p[0] = NAN, x.p[1] = -3.0f;
+        if (n > 4) x.p[0] = NAN, x.p[1] = -3.0f, x.p[2] = -INFINITY, x.p[3] = -0.0f;
         t->nn.dropout_f32(o.p, x.p, n, seed, counter, threshold, scale);
         ck.expect(o.written(), "n=%" PRId64 ": unwritten or out-of-range write", n);
         for (int64_t e = 0; e < n; e++) {

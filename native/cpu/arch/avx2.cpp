@@ -19,11 +19,13 @@ using V = Vec;
 #include "rows.inc"
 // after gemm.inc, whose register-tile constants it uses
 #include "attention.inc"
+// after nn_kernels.inc, whose dropout_f32 takes its tails
+#include "dropout_avx2.inc"
 }  // namespace
 }  // namespace avx2
 
-const IsaKernels kAvx2Kernels = avx2::with_attention(avx2::with_conv(
-    avx2::with_nn(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32, avx2::make_rows_table()))));
+const IsaKernels kAvx2Kernels = avx2::with_dropout_avx2(avx2::with_attention(avx2::with_conv(
+    avx2::with_nn(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32, avx2::make_rows_table())))));
 
 }  // namespace kiln::cpu
 #endif
