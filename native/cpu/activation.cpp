@@ -69,11 +69,10 @@ kiln_status act_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor
     const NnKernels &nn = isa_kernels(ctx->isa)->nn;
     float *o = (float *)out.data;
     const float *a = (const float *)x.data;
-    const bool stream = stream_output(out);
-    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      nn.act_f32(act, o + b, a + b, e - b, stream);
-      if (stream) stream_fence();
-    });
+    // Cached stores: at 64 MB on two threads, beside a memcpy in one process, the forward ran at
+    // 0.84-0.89 of it, and at 0.74-0.76 with non-temporal stores (the backward the other way round).
+    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain,
+                 [&](int64_t b, int64_t e) { nn.act_f32(act, o + b, a + b, e - b, false); });
     return KILN_OK;
   }
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "needs a floating dtype"), {
@@ -95,6 +94,7 @@ kiln_status act_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kil
     const NnKernels &nn = isa_kernels(ctx->isa)->nn;
     float *o = (float *)gx.data;
     const float *g = (const float *)gy.data, *a = (const float *)x.data;
+    // Non-temporal stores from kStreamBytes: 0.59-0.62 -> 0.74-0.81 of a memcpy (64 MB, two threads)
     const bool stream = stream_output(gx);
     parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
       nn.act_backward_f32(act, o + b, g + b, a + b, e - b, stream);
