@@ -31,7 +31,14 @@ const prettier = spawnSync(
 );
 if (prettier.status !== 0) failed = true;
 
-const cpp = files(['native/*.cpp', 'native/*.h', 'native/*.inc', 'native/*.cu', 'test/native/*.cpp']);
+const cpp = files([
+  'native/*.cpp',
+  'native/*.h',
+  'native/*.inc',
+  'native/*.cu',
+  'test/native/*.cpp',
+  'bench/native/*.cpp',
+]);
 const clang = path.join(root, 'node_modules/clang-format/index.js');
 const cf = spawnSync(
   process.execPath,
