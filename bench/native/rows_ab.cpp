@@ -106,6 +106,14 @@ int main(int argc, char **argv) {
                                                                    false, &m[r], &rs[r], true);
            };
          }},
+        {"rmsNorm fwd", 8,
+         [&](bool v) -> Range {
+           return [&, v](int64_t r0, int64_t r1) {
+             for (int64_t r = r0; r < r1; r++)
+               (v ? ab::B::layer_norm_f32 : ab::A::layer_norm_f32)(y + r * n, x + r * n, w.data(), nullptr, n, 1e-5f,
+                                                                   true, &m[r], &rs[r], true);
+           };
+         }},
         {"layerNorm bwd", 12,
          [&](bool v) -> Range {
            return [&, v](int64_t r0, int64_t r1) {
