@@ -72,7 +72,7 @@ kiln_status act_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor
     // Cached stores: at 64 MB on two threads, beside a memcpy in one process, the forward ran at
     // 0.84-0.89 of it, and at 0.74-0.76 with non-temporal stores (the backward the other way round).
     parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain,
-                 [&](int64_t b, int64_t e) { nn.act_f32(act, o + b, a + b, e - b, false); });
+                 [&](int64_t b, int64_t e) { nn.act_f32(act, o + b, a + b, e - b); });
     return KILN_OK;
   }
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "needs a floating dtype"), {

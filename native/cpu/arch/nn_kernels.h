@@ -11,9 +11,9 @@ enum class NnAct : int { Gelu, GeluTanh, Silu };
 
 struct NnKernels {
   // o[i] = act(x[i]) and gx[i] = gy[i] * act'(x[i]); o may equal x, gx may equal gy or x. With
-  // `stream` (outputs past the last-level cache) the output goes out as non-temporal stores; the
-  // driver fences once per task.
-  void (*act_f32)(NnAct act, float *o, const float *x, int64_t n, bool stream);
+  // `stream` (outputs past the last-level cache) the gradient goes out as non-temporal stores; the
+  // driver fences once per task. (The forward measured faster with cached stores.)
+  void (*act_f32)(NnAct act, float *o, const float *x, int64_t n);
   void (*act_backward_f32)(NnAct act, float *gx, const float *gy, const float *x, int64_t n, bool stream);
   // o[i] = keep ? x[i] * scale : 0, keep = (word >> 8) >= threshold, with word i % 4 of
   // Philox(counter + i / 4, seed): the caller starts each run at a multiple of 4 elements.
