@@ -5,8 +5,33 @@
 
 #include <algorithm>
 #include <cstdlib>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace kiln {
+
+namespace {
+
+// Blocks of kHugeMin and more are 2 MiB aligned and, on Linux, asked to be backed by transparent
+// huge pages (MADV_HUGEPAGE; THP's default mode "madvise" backs only regions that ask). Their first
+// touch then faults once per 2 MiB instead of once per 4 KiB: a fresh 64 MB kiln.zeros took 180 ms
+// here (each 4 KiB fault is a trip to the hypervisor), the same from a cached block 5 ms. The cost:
+// up to one huge page past a tensor's last byte becomes resident (at most 1/8 of a block this size).
+constexpr size_t kHugePage = size_t(2) << 20;
+constexpr size_t kHugeMin = size_t(16) << 20;
+
+void *os_alloc(size_t cls) {
+  if (cls < kHugeMin) return std::aligned_alloc(64, cls);
+  const size_t bytes = (cls + kHugePage - 1) / kHugePage * kHugePage;
+  void *p = std::aligned_alloc(kHugePage, bytes);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (p) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: a kernel without THP ignores or refuses it
+#endif
+  return p;
+}
+
+}  // namespace
 
 size_t CpuAllocator::size_class(size_t n) {
   if (n == 0) n = 1;
@@ -39,10 +64,10 @@ void *CpuAllocator::alloc(size_t nbytes) {
     st_.cached_blocks--;
     st_.cache_hits++;
   } else {
-    p = std::aligned_alloc(64, cls);
+    p = os_alloc(cls);
     if (!p && st_.cached_bytes) {  // give the cache back and retry once
       trim_to(0);
-      p = std::aligned_alloc(64, cls);
+      p = os_alloc(cls);
     }
     if (!p) return nullptr;
   }

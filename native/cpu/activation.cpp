@@ -71,12 +71,12 @@ kiln_status act_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor
     const float *a = (const float *)x.data;
     // Cached stores: at 64 MB on two threads, beside a memcpy in one process, the forward ran at
     // 0.84-0.89 of it, and at 0.74-0.76 with non-temporal stores (the backward the other way round).
-    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain,
+    parallel_for(ctx->pool.get(), p.numel, ew_grain(ctx, p.numel),
                  [&](int64_t b, int64_t e) { nn.act_f32(act, o + b, a + b, e - b); });
     return KILN_OK;
   }
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "needs a floating dtype"), {
-    parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
       scalar_t *o = (scalar_t *)ptr[0];
       const scalar_t *a = (const scalar_t *)ptr[1];
       for (int64_t i = 0; i < n; i++) o[i * st[0]] = store<scalar_t>(act_ref(act, load(a[i * st[1]])));
@@ -96,14 +96,14 @@ kiln_status act_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kil
     const float *g = (const float *)gy.data, *a = (const float *)x.data;
     // Non-temporal stores from kStreamBytes: 0.59-0.62 -> 0.74-0.81 of a memcpy (64 MB, two threads)
     const bool stream = stream_output(gx);
-    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    parallel_for(ctx->pool.get(), p.numel, ew_grain(ctx, p.numel), [&](int64_t b, int64_t e) {
       nn.act_backward_f32(act, o + b, g + b, a + b, e - b, stream);
       if (stream) stream_fence();
     });
     return KILN_OK;
   }
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "needs a floating dtype"), {
-    parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
       scalar_t *o = (scalar_t *)ptr[0];
       const scalar_t *g = (const scalar_t *)ptr[1], *a = (const scalar_t *)ptr[2];
       for (int64_t i = 0; i < n; i++)

@@ -117,7 +117,7 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   BadRow bad;
   // Tasks of at least kStreamTaskElems: each thread's rows are one long stream, which the
   // kernel's prefetch runs ahead of (tasks of 64 KB cut it into pieces taken in turn).
-  const int64_t grain = C >= kStreamTaskElems ? 1 : kStreamTaskElems / (C > 0 ? C : 1);
+  const int64_t grain = stream_grain_rows(ctx->pool.get(), a.rows, C, kStreamTaskElems);
   auto row = [&](int64_t r, T l) {
     const T *xr = x + r * C;
     lseo[r] = l;
@@ -180,7 +180,7 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
   T *go = (T *)gx.data;
   const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   const T sw = w ? ops.sum(w, C) : (T)C;
-  const int64_t grain = C >= kTaskElems ? 1 : kTaskElems / (C > 0 ? C : 1);
+  const int64_t grain = stream_grain_rows(ctx->pool.get(), a.rows, C, kTaskElems);
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T g = gi[r * gs], *xr = x + r * C;

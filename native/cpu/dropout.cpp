@@ -15,13 +15,14 @@ kiln_status dropout_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
   if (threshold > (1u << 24)) return fail(ctx, KILN_ERR_ARG, "threshold %u is above 2^24", threshold);
   const kiln_tensor *ops[2] = {&out, &x};
   auto p = make_plan<2>(ops);
-  // kElementwiseGrain is a multiple of 4, so every task starts on a Philox block boundary.
-  static_assert(kElementwiseGrain % 4 == 0, "dropout tasks must start on a counter block");
+  // ew_grain gives kElementwiseGrain or whole kStreamGrainStep blocks, both multiples of 4, so every
+  // task starts on a Philox block boundary.
+  static_assert(kElementwiseGrain % 4 == 0 && kStreamGrainStep % 4 == 0, "dropout tasks must start on a counter block");
   if (out.dtype == KILN_FLOAT32 && p.ndim == 1 && p.st[0][0] == 1 && p.st[1][0] == 1) {
     const NnKernels &nn = isa_kernels(ctx->isa)->nn;
     float *o = (float *)p.base[0];
     const float *a = (const float *)p.base[1];
-    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    parallel_for(ctx->pool.get(), p.numel, ew_grain(ctx, p.numel), [&](int64_t b, int64_t e) {
       nn.dropout_f32(o + b, a + b, e - b, seed, offset + (uint64_t)b / 4, threshold, (float)scale);
     });
     return KILN_OK;
@@ -29,7 +30,7 @@ kiln_status dropout_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "dropout needs a floating dtype"), {
     using C = compute_t<scalar_t>;
     const C s = (C)scale;
-    parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    parallel_for(ctx->pool.get(), p.numel, ew_grain(ctx, p.numel), [&](int64_t b, int64_t e) {
       int64_t idx = b;
       Philox4 r = philox4x32_10(offset + (uint64_t)idx / 4, seed);
       walk(p, b, e, [&](char *const *ptr, const int64_t *st, int64_t n) {

@@ -15,7 +15,7 @@ template <class T, class F>
 void unary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
   const kiln_tensor *ops[2] = {&out, &a};
   auto p = make_plan<2>(ops);
-  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+  parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     T *o = (T *)ptr[0];
     const T *x = (const T *)ptr[1];
     for (int64_t i = 0; i < n; i++) o[i * st[0]] = store<T>(f(load(x[i * st[1]])));
@@ -26,7 +26,7 @@ template <class T, class F>
 void unary_bool_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
   const kiln_tensor *ops[2] = {&out, &a};
   auto p = make_plan<2>(ops);
-  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+  parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     bool *o = (bool *)ptr[0];
     const T *x = (const T *)ptr[1];
     for (int64_t i = 0; i < n; i++) o[i * st[0]] = f(load(x[i * st[1]]));
@@ -72,7 +72,7 @@ kiln_status unary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_te
     const IsaKernels *isa = isa_kernels(ctx->isa);
     if (p.ndim == 1 && p.st[0][0] == 1 && p.st[1][0] == 1 &&
         isa->unary_f32(op, (float *)p.base[0], (const float *)p.base[1], 0)) {
-      parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      parallel_for(ctx->pool.get(), p.numel, ew_grain(ctx, p.numel), [&](int64_t b, int64_t e) {
         isa->unary_f32(op, (float *)p.base[0] + b, (const float *)p.base[1] + b, e - b);
       });
       return KILN_OK;
@@ -95,7 +95,7 @@ void binary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a
   const kiln_tensor *ops[3] = {&out, &a, &b};
   auto p = make_plan<3>(ops);
   using R = decltype(f(load(T{}), load(T{})));
-  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+  parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     const T *x = (const T *)ptr[1], *y = (const T *)ptr[2];
     if constexpr (std::is_same_v<R, bool>) {
       bool *o = (bool *)ptr[0];
@@ -122,7 +122,7 @@ kiln_status binary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
       int64_t sa = p.st[1][0], sb = p.st[2][0];
       if (p.ndim == 1 && p.st[0][0] == 1 && (sa == 0 || sa == 1) && (sb == 0 || sb == 1) &&
           isa->binary_f32(op, (float *)p.base[0], (const float *)p.base[1], sa, (const float *)p.base[2], sb, 0)) {
-        parallel_for(ctx->pool.get(), p.numel, kElementwiseGrain, [&](int64_t s, int64_t e) {
+        parallel_for(ctx->pool.get(), p.numel, ew_grain(ctx, p.numel), [&](int64_t s, int64_t e) {
           isa->binary_f32(op, (float *)p.base[0] + s, (const float *)p.base[1] + s * sa, sa,
                           (const float *)p.base[2] + s * sb, sb, e - s);
         });
@@ -182,7 +182,7 @@ template <class O, class I>
 void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in) {
   const kiln_tensor *ops[2] = {&out, &in};
   auto p = make_plan<2>(ops);
-  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+  parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     O *o = (O *)ptr[0];
     const I *x = (const I *)ptr[1];
     if constexpr (std::is_same_v<O, I>) {
@@ -215,7 +215,7 @@ kiln_status binary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_ten
 // where's select on raw bits of the element's width; a branch-free contiguous loop when it can.
 template <class U, class Plan>
 void where_loop(kiln_context *ctx, const Plan &p) {
-  parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+  parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     U *o = (U *)ptr[0];
     const uint8_t *c = (const uint8_t *)ptr[1];
     const U *a = (const U *)ptr[2], *b = (const U *)ptr[3];
@@ -260,7 +260,7 @@ kiln_status fill_cpu(kiln_context *ctx, const kiln_tensor &out, double value) {
   auto p = make_plan<1>(ops);
   KILN_DISPATCH_ALL(out.dtype, return fail(ctx, KILN_ERR_DTYPE, "fill: bad dtype"), {
     scalar_t v = store<scalar_t>(value);
-    parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
+    parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
       scalar_t *o = (scalar_t *)ptr[0];
       for (int64_t i = 0; i < n; i++) o[i * st[0]] = v;
     });

@@ -85,7 +85,7 @@ void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, int64_t 
   if (g.n == 0 || g.outer * g.inner == 0) return;
   const int64_t strips = g.inner == 1 ? 1 : (g.inner + kStrip - 1) / kStrip;
   const int64_t pieces = g.outer * strips, per = g.n * (g.inner == 1 ? 1 : kStrip);
-  const int64_t grain = per >= kTaskElems ? 1 : kTaskElems / per;
+  const int64_t grain = stream_grain_rows(ctx->pool.get(), pieces, per, kTaskElems);
   parallel_for(ctx->pool.get(), pieces, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; p++) {
       const int64_t q = p / strips, j = (p % strips) * kStrip;
@@ -121,10 +121,11 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
     if (g.inner == 1) {  // rows: each task's rows in one call (rows.inc softmax_rows)
       if (g.n == 0 || g.outer == 0) return KILN_OK;
       const int64_t n = g.n;
-      parallel_for(ctx->pool.get(), g.outer, n >= kTaskElems ? 1 : kTaskElems / n, [&](int64_t r0, int64_t r1) {
-        k.softmax_f32(o + r0 * n, x + r0 * n, n, 1, r1 - r0, log, stream);
-        stream_fence();  // the rows may have streamed their output
-      });
+      parallel_for(ctx->pool.get(), g.outer, stream_grain_rows(ctx->pool.get(), g.outer, n, kTaskElems),
+                   [&](int64_t r0, int64_t r1) {
+                     k.softmax_f32(o + r0 * n, x + r0 * n, n, 1, r1 - r0, log, stream);
+                     stream_fence();  // the rows may have streamed their output
+                   });
     } else {
       for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t) {
         k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
@@ -178,8 +179,8 @@ kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_
     }
     if (g.inner > 1) {  // column strips of one [n, inner] block, each read once (rows.inc lse_cols)
       const int64_t strips = (g.inner + kLseStrip - 1) / kLseStrip, per = g.n * kLseStrip;
-      parallel_for(ctx->pool.get(), g.outer * strips, per >= kTaskElems ? 1 : kTaskElems / per,
-                   [&](int64_t p0, int64_t p1) {
+      parallel_for(ctx->pool.get(), g.outer * strips,
+                   stream_grain_rows(ctx->pool.get(), g.outer * strips, per, kTaskElems), [&](int64_t p0, int64_t p1) {
                      for (int64_t p = p0; p < p1; p++) {
                        const int64_t q = p / strips, j = (p % strips) * kLseStrip;
                        k.logsumexp_f32(o + q * g.inner + j, x + q * g.n * g.inner + j, g.n, g.inner,
@@ -191,7 +192,7 @@ kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_
     // Rows: the kernel runs short ones kLseRows at a time and asks for later rows' lines itself,
     // so tasks are long (kLseTaskElems) to keep each thread's rows one stream.
     const int64_t n = g.n;
-    parallel_for(ctx->pool.get(), cells, n >= kLseTaskElems ? 1 : kLseTaskElems / n,
+    parallel_for(ctx->pool.get(), cells, stream_grain_rows(ctx->pool.get(), cells, n, kLseTaskElems),
                  [&](int64_t r0, int64_t r1) { k.logsumexp_f32(o + r0, x + r0 * n, n, 1, r1 - r0); });
   } else {
     double *o = (double *)out.data;

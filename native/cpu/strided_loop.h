@@ -2,6 +2,7 @@
 // fewest dimensions, then walked as runs along the innermost dimension, so a kernel sees
 // (pointers, inner strides, run length) and can take a SIMD path when the strides are 1 or 0.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #if defined(__x86_64__) || defined(_M_X64)
 #include <xmmintrin.h>  // _mm_sfence
@@ -89,6 +90,29 @@ inline bool stream_output(const kiln_tensor &t) {
   int64_t n = t.dtype == KILN_FLOAT64 ? 8 : 4;
   for (int d = 0; d < t.ndim; d++) n *= t.shape[d];
   return n >= kStreamBytes;
+}
+
+// Elements per task of a memory-bound loop over `total` elements: about kTasksPerThread tasks per
+// thread of the pool, at least min_grain, in whole kStreamGrainStep blocks. Each task costs more
+// than its handoff: its first lines arrive unprefetched, its streamed stores are fenced at its end,
+// and a thread's next task lies elsewhere, so its stream restarts (softmax [16384, 1024] on two
+// threads, tasks of 16K elements: 0.53 of copy_; 512K: 0.84). Several tasks per thread still let
+// the others take over the share of a thread that a neighbour on the host slows down.
+constexpr int64_t kTasksPerThread = 8;
+constexpr int64_t kStreamGrainStep = 4096;
+inline int64_t stream_grain(ThreadPool *pool, int64_t total, int64_t min_grain) {
+  const int64_t threads = pool ? pool->size() : 1;
+  const int64_t g = (total / (threads * kTasksPerThread) + kStreamGrainStep - 1) / kStreamGrainStep * kStreamGrainStep;
+  return std::max(min_grain, g);
+}
+// The same in rows of n elements (at least one row).
+inline int64_t stream_grain_rows(ThreadPool *pool, int64_t rows, int64_t n, int64_t min_grain) {
+  return std::max<int64_t>(1, stream_grain(pool, rows * n, min_grain) / std::max<int64_t>(n, 1));
+}
+// stream_grain for an elementwise loop of n elements on ctx's pool.
+template <class Ctx>
+inline int64_t ew_grain(Ctx *ctx, int64_t n) {
+  return stream_grain(ctx->pool.get(), n, kElementwiseGrain);
 }
 
 template <int K, class F>

@@ -1,5 +1,6 @@
 // Memory: dispose, `using`, scope (sync and async), zero-copy data() lifetime, the finalizer
 // backstop, and flat memory over 100,000 create/dispose iterations.
+import * as fs from 'fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as v8 from 'v8';
@@ -206,6 +207,36 @@ test('emptyCache returns cached blocks', () => {
   assert.ok(kiln.memory().cpu.cachedBytes >= 4 << 20);
   kiln.emptyCache();
   assert.is(kiln.memory().cpu.cachedBytes, 0);
+});
+
+/** The process's anonymous memory in transparent huge pages, in bytes (Linux), or null. */
+function anonHugeBytes(): number | null {
+  try {
+    const m = /AnonHugePages:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+test('blocks of 16 MB and more are backed by transparent huge pages where the kernel offers them', () => {
+  let mode = 'none';
+  try {
+    mode = /\[(\w+)\]/.exec(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))![1];
+  } catch {
+    // not Linux, or no THP
+  }
+  const before = anonHugeBytes();
+  if (mode === 'never' || mode === 'none' || before === null) {
+    console.log(`  (skipped: transparent huge pages are ${mode === 'never' ? 'off' : 'not available'} here)`);
+    return;
+  }
+  kiln.emptyCache(); // a fresh block, not one a test above left in the cache
+  const t = kiln.zeros([(72 << 18) + 123]); // 72 MB and a bit: its own size class
+  const grew = anonHugeBytes()! - before;
+  t.dispose();
+  kiln.emptyCache();
+  assert.ok(grew >= 32 << 20, `AnonHugePages grew by ${grew} bytes for a 72 MB tensor (THP mode ${mode})`);
 });
 
 test.run();

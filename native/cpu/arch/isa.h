@@ -191,7 +191,7 @@ struct ConvKernels {
   void (*pw_dw_tile_f32)(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int m, int n,
                          bool accumulate);
 };
-// Rows per call of the norm backward: grad weight / grad bias are read and written once for them.
+// Rows in lockstep in the norm backward: grad weight / grad bias are read and written once for them.
 constexpr int kNormRows = 4;
 // Log-sum-exp rows in flight at once (rows.inc lse_group), for rows of up to kLseShort floats: four
 // rows of 1 KB read from memory as one stream; longer rows, each its own, measured faster one at
@@ -219,8 +219,8 @@ struct RowKernels {
   // Asks for the lines of the next row (x + n: the caller's next call) as it goes.
   void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
                          float *mean, float *rstd, bool stream);
-  // The gx of min(rows, kNormRows) consecutive rows (row q at offset q * n, its stats at mean[q],
-  // rstd[q]); adds their shares of grad weight / grad bias into dw / db (when not null) in row order.
+  // The gx of `rows` consecutive rows (row q at offset q * n, its stats at mean[q], rstd[q]); adds
+  // their shares of grad weight / grad bias into dw / db (when not null) in row order.
   void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
                                   int64_t n, int64_t rows, const float *mean, const float *rstd, bool rms, bool stream);
   // gx[j] = a exp(x[j] - lse) - (ts t[j] + c) w[j] (t null: 0, w null: 1), minus hot_v at j = hot
