@@ -5,7 +5,7 @@
  * the three is "the copy bandwidth" the benches compare against.
  */
 import type { Tensor } from '../index';
-import { Measurement, expectClose, sampleIndices, Variant } from './harness';
+import { Measurement, Stats, expectClose, gbps, sampleIndices, Variant } from './harness';
 
 /** Implementation names of the copy references, as they appear in records. */
 const COPY_IMPLS = ['kiln copy_', 'TypedArray.set', 'Buffer.copy'] as const;
@@ -36,6 +36,32 @@ export function copyVariants(src: Tensor, dst: Tensor): Variant[] {
     );
   }
   return COPY_IMPLS.map((impl) => ({ impl, run: runs[impl] }));
+}
+
+/**
+ * kiln's copy_ from src into dst, to time in the same rounds as a kernel (measure()'s A B A B ...),
+ * and the record of such a timing: the copy bandwidth at the time the kernel ran.
+ */
+export interface Beside {
+  variant: Variant;
+  record(stats: Stats): Measurement;
+}
+export function besideCopy(bench: string, src: Tensor, dst: Tensor): Beside {
+  const n = src.numel();
+  return {
+    variant: { impl: 'kiln copy_', run: () => dst.copy_(src) },
+    record: (stats) => ({
+      bench,
+      name: 'copy',
+      shape: [n],
+      dtype: 'float32',
+      impl: 'kiln copy_',
+      stats,
+      unit: 'GB/s',
+      value: gbps(8 * n, stats),
+      ratios: {},
+    }),
+  };
 }
 
 /** The fastest of the copy measurements: the copy bandwidth the other rows are compared with. */

@@ -6,14 +6,17 @@
  *   softmax, norm   fwd: read x, write y (8 B/elem); fwd+bwd: that plus read gy and y (or x), write gx (20 B/elem)
  *   crossEntropy    fwd: read the logits (4 B/elem); fwd+bwd: that plus read the logits, write their gradient (12 B/elem)
  * (per-row statistics, weights and targets are under 1% and not counted). References in the same
- * run: the copy bandwidth (copy.ts, read + write), onnxruntime-node (Softmax, LogSoftmax,
+ * run: the copy bandwidth (copy.ts, read + write; each kiln row's "copy" ratio is against kiln's
+ * copy_ of 64 MB timed in the same rounds as that row, A B A B ...: on this shared VM the copy
+ * moved between 1.5 and 4.5 ms from one minute to the next, so a copy timed once at the start of
+ * the run made the ratios of later rows swing by up to 2x), onnxruntime-node (Softmax, LogSoftmax,
  * LayerNormalization, SoftmaxCrossEntropyLoss; forward only, it has no training API) and PyTorch
  * (torch.softmax, F.layer_norm, F.cross_entropy, and RMSNorm as a composite since 1.13 has none) in
  * a child process, forward and forward+backward, at the same thread count. kiln's forward output
  * is checked against float64 on sampled rows before timing.
  */
 import * as kiln from '../index';
-import { copyVariants, fastest } from './copy';
+import { besideCopy, copyVariants, type Beside } from './copy';
 import {
   BenchOptions,
   Measurement,
@@ -148,7 +151,7 @@ function check(op: OpName, o: Operands): void {
 }
 
 /** One op and shape: kiln, onnxruntime and PyTorch rows; every tensor made here is freed. */
-const benchOp = (bench: string, op: OpName, shape: [number, number], opts: BenchOptions, copy: Measurement) =>
+const benchOp = (bench: string, op: OpName, shape: [number, number], opts: BenchOptions, copy: Beside) =>
   kiln.scope(() => benchOpIn(bench, op, shape, opts, copy));
 
 async function benchOpIn(
@@ -156,7 +159,7 @@ async function benchOpIn(
   op: OpName,
   shape: [number, number],
   opts: BenchOptions,
-  copy: Measurement,
+  copy: Beside,
 ): Promise<Measurement[]> {
   const [R, C] = shape;
   const threads = kiln.info().numThreads;
@@ -229,12 +232,18 @@ async function benchOpIn(
   // kiln in its own rounds, synchronously like its fwd+bwd and like PyTorch in its process:
   // interleaved with onnxruntime's 30x slower runs (and the event-loop gap an async variant needs),
   // kiln's forward measured 30-50% slower than in a plain loop.
-  const [fwdKiln] = measure([{ impl: 'kiln', run: kilnFwd }], opts);
+  // Each with kiln's copy_ in the same rounds (the row's copy ratio, see the header).
+  const [fwdKiln, fwdCopy] = measure([{ impl: 'kiln', run: kilnFwd }, copy.variant], opts);
   const fwdStats = [fwdKiln, ...(variants.length > 1 ? await measureAsync(variants.slice(1), opts, 1) : [])];
-  const [bwdStats] = measure([{ impl: 'kiln', run: kilnFwdBwd }], opts);
-  const out: Measurement[] = [rec(fwdName, 'kiln', fwdStats[0], fb), rec(bwdName, 'kiln', bwdStats, fbb)];
-  const refsFwd: Record<string, Measurement> = { copy },
-    refsBwd: Record<string, Measurement> = { copy };
+  const [bwdStats, bwdCopy] = measure([{ impl: 'kiln', run: kilnFwdBwd }, copy.variant], opts);
+  const [cf, cb] = [copy.record(fwdCopy), copy.record(bwdCopy)];
+  const beside = (m: Measurement) => `kiln copy_ in the same rounds: ${m.value.toFixed(1)} GB/s`;
+  const out: Measurement[] = [
+    rec(fwdName, 'kiln', fwdStats[0], fb, beside(cf)),
+    rec(bwdName, 'kiln', bwdStats, fbb, beside(cb)),
+  ];
+  const refsFwd: Record<string, Measurement> = { copy: cf },
+    refsBwd: Record<string, Measurement> = { copy: cb };
   if (ort) {
     const m = rec(fwdName, 'onnxruntime', fwdStats[1], fb, ortNote);
     out.push(m);
@@ -297,10 +306,18 @@ function copyBandwidthIn(bench: string, opts: BenchOptions, n: number): Measurem
 
 async function runOps(bench: string, ops: OpName[], shapes: [number, number][], opts: BenchOptions) {
   const quick = opts.max < 1e6;
-  const copies = copyBandwidth(bench, opts, quick ? 1 << 14 : 16 << 20);
-  const out = [...copies];
-  for (const shape of quick ? [[64, 256] as [number, number]] : shapes)
-    for (const op of ops) out.push(...(await benchOp(bench, op, shape, opts, fastest(copies))));
+  const n = quick ? 1 << 14 : 16 << 20;
+  const out = copyBandwidth(bench, opts, n);
+  const src = kiln.randn([n]),
+    dst = kiln.empty([n]);
+  try {
+    const copy = besideCopy(bench, src, dst);
+    for (const shape of quick ? [[64, 256] as [number, number]] : shapes)
+      for (const op of ops) out.push(...(await benchOp(bench, op, shape, opts, copy)));
+  } finally {
+    src.dispose();
+    dst.dispose();
+  }
   return out;
 }
 
