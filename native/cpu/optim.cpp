@@ -21,6 +21,7 @@
 #include "../core/thread_pool.h"
 #include "arch/isa.h"
 #include "kiln.h"
+#include "strided_loop.h"
 
 namespace kiln::cpu {
 
@@ -178,9 +179,12 @@ void run(kiln_context *ctx, const Rule &rule, const kiln_optim_item *items, int 
   for (int i = 0; i < n; i++)
     for (int64_t b = 0; b < items[i].numel; b += kChunk)
       tasks.push_back({i, b, b + kChunk < items[i].numel ? b + kChunk : items[i].numel});
-  parallel_for(ctx->pool.get(), (int64_t)tasks.size(), 1, [&](int64_t s, int64_t e) {
-    for (int64_t t = s; t < e; t++) rule(items[tasks[t].item], tasks[t].b, tasks[t].e);
-  });
+  // Consecutive ranges per parallel task (stream_grain): each thread's share is long streams.
+  const int64_t ntasks = (int64_t)tasks.size();
+  parallel_for(ctx->pool.get(), ntasks, stream_grain_rows(ctx->pool.get(), ntasks, kChunk, kChunk),
+               [&](int64_t s, int64_t e) {
+                 for (int64_t t = s; t < e; t++) rule(items[tasks[t].item], tasks[t].b, tasks[t].e);
+               });
 }
 
 template <class T>
