@@ -219,16 +219,22 @@ function anonHugeBytes(): number | null {
   }
 }
 
-test('blocks of 16 MB and more are backed by transparent huge pages where the kernel offers them', () => {
-  let mode = 'none';
+/** The selected mode of a THP setting (enabled, defrag), or 'none' where there is no THP. */
+function thpMode(file: string): string {
   try {
-    mode = /\[(\w+)\]/.exec(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))![1];
+    return /\[([\w+]+)\]/.exec(fs.readFileSync(`/sys/kernel/mm/transparent_hugepage/${file}`, 'utf8'))![1];
   } catch {
-    // not Linux, or no THP
+    return 'none'; // not Linux, or no THP
   }
+}
+
+test('blocks of 16 MB and more are backed by transparent huge pages where the kernel offers them', () => {
+  const mode = thpMode('enabled'),
+    defrag = thpMode('defrag');
   const before = anonHugeBytes();
-  if (mode === 'never' || mode === 'none' || before === null) {
-    console.log(`  (skipped: transparent huge pages are ${mode === 'never' ? 'off' : 'not available'} here)`);
+  // defrag "never": a fault takes a huge page only if one is free at that moment, none is made.
+  if (mode === 'never' || mode === 'none' || defrag === 'never' || before === null) {
+    console.log(`  (skipped: transparent huge pages are ${mode}, defrag ${defrag} here)`);
     return;
   }
   kiln.emptyCache(); // a fresh block, not one a test above left in the cache
@@ -236,7 +242,9 @@ test('blocks of 16 MB and more are backed by transparent huge pages where the ke
   const grew = anonHugeBytes()! - before;
   t.dispose();
   kiln.emptyCache();
-  assert.ok(grew >= 32 << 20, `AnonHugePages grew by ${grew} bytes for a 72 MB tensor (THP mode ${mode})`);
+  // At least one huge page (the kernel may fall back to small pages for some of the block when
+  // compaction fails); without MADV_HUGEPAGE it grows by nothing in "madvise" mode.
+  assert.ok(grew >= 2 << 20, `AnonHugePages grew by ${grew} bytes for a 72 MB tensor (THP ${mode}, defrag ${defrag})`);
 });
 
 test.run();
