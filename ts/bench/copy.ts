@@ -47,20 +47,24 @@ export interface Beside {
   record(stats: Stats): Measurement;
 }
 export function besideCopy(bench: string, src: Tensor, dst: Tensor): Beside {
-  const n = src.numel();
   return {
     variant: { impl: 'kiln copy_', run: () => dst.copy_(src) },
-    record: (stats) => ({
-      bench,
-      name: 'copy',
-      shape: [n],
-      dtype: 'float32',
-      impl: 'kiln copy_',
-      stats,
-      unit: 'GB/s',
-      value: gbps(8 * n, stats),
-      ratios: {},
-    }),
+    record: (stats) => copyRecord(bench, 'kiln copy_', src.numel(), stats),
+  };
+}
+
+/** The GB/s record of a float32 copy of n elements (read + write, 8 B per element). */
+export function copyRecord(bench: string, impl: string, n: number, stats: Stats): Measurement {
+  return {
+    bench,
+    name: 'copy',
+    shape: [n],
+    dtype: 'float32',
+    impl,
+    stats,
+    unit: 'GB/s',
+    value: gbps(8 * n, stats),
+    ratios: {},
   };
 }
 

@@ -16,7 +16,7 @@
  * is checked against float64 on sampled rows before timing.
  */
 import * as kiln from '../index';
-import { besideCopy, copyVariants, type Beside } from './copy';
+import { besideCopy, copyRecord, copyVariants, type Beside } from './copy';
 import {
   BenchOptions,
   Measurement,
@@ -278,47 +278,27 @@ async function benchOpIn(
   return out;
 }
 
-/** The copy bandwidth of a 64 MB float32 copy (the fastest of copy.ts's three). */
-function copyBandwidth(bench: string, opts: BenchOptions, n: number): Measurement[] {
-  return kiln.scope(() => copyBandwidthIn(bench, opts, n));
-}
-function copyBandwidthIn(bench: string, opts: BenchOptions, n: number): Measurement[] {
-  const src = kiln.randn([n]),
-    dst = kiln.empty([n]);
+/** The copy bandwidth of a 64 MB float32 copy from src into dst: copy.ts's three, each in its own rounds. */
+function copyBandwidth(bench: string, opts: BenchOptions, src: kiln.Tensor, dst: kiln.Tensor): Measurement[] {
   // Each copy in its own rounds, as the kernels are measured (interleaved, each slowed the next).
-  const ms = copyVariants(src, dst)
-    .map((v) => measure([v], opts)[0])
-    .map((stats, i): Measurement => ({
-      bench,
-      name: 'copy',
-      shape: [n],
-      dtype: 'float32',
-      impl: ['kiln copy_', 'TypedArray.set', 'Buffer.copy'][i],
-      stats,
-      unit: 'GB/s',
-      value: gbps(8 * n, stats),
-      ratios: {},
-    }));
-  src.dispose();
-  dst.dispose();
-  return ms;
+  return copyVariants(src, dst).map((v) => copyRecord(bench, v.impl, src.numel(), measure([v], opts)[0]));
 }
 
 async function runOps(bench: string, ops: OpName[], shapes: [number, number][], opts: BenchOptions) {
   const quick = opts.max < 1e6;
   const n = quick ? 1 << 14 : 16 << 20;
-  const out = copyBandwidth(bench, opts, n);
   const src = kiln.randn([n]),
     dst = kiln.empty([n]);
   try {
+    const out = copyBandwidth(bench, opts, src, dst);
     const copy = besideCopy(bench, src, dst);
     for (const shape of quick ? [[64, 256] as [number, number]] : shapes)
       for (const op of ops) out.push(...(await benchOp(bench, op, shape, opts, copy)));
+    return out;
   } finally {
     src.dispose();
     dst.dispose();
   }
-  return out;
 }
 
 /** `kiln bench norm`: layerNorm and rmsNorm on [16384, 1024] and [4096, 4096]. */
