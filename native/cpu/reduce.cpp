@@ -1,7 +1,9 @@
 // Reductions (sum, prod, max, min, argmax, argmin) over the trailing `nred` dims of a strided view.
 // Paths: (1) the reduced dims form one contiguous run: SIMD run reductions (float32) per output;
 // (2) the outputs are contiguous in the input (reducing an outer dim, e.g. sum over dim 0 of a
-// matrix): rows are added into a block of column accumulators in memory order; (3) general:
+// matrix): rows are added into a block of column accumulators in memory order (float32 sum / max /
+// min through the ISA's accumulate_f32: compiled here, for the baseline ISA, the loop ran on SSE2:
+// [16384, 1024] sum(0) 3.4 -> 1.1-1.9 ms, amax(0) 6.8 -> 1.5-2.6, copy_ 1.8-2.1); (3) general:
 // per output, walk the reduced sub-view. A single huge reduction is split into
 // fixed-size blocks whose partials are combined in block order, so the bits do not depend on
 // the thread count. Accumulation: double for floating types, int64 for integers and bool.
@@ -113,14 +115,19 @@ bool fast_run(kiln_context *ctx, const SubView<T> &sv, char *base, int64_t b, in
 }
 
 template <class T, Reduce R>
-void add_rows(const SubView<T> &sv, char *x, int64_t r0, int64_t r1, acc_t<T> *acc, int64_t n) {
+void add_rows(const IsaKernels *isa, const SubView<T> &sv, char *x, int64_t r0, int64_t r1, acc_t<T> *acc, int64_t n) {
   using A = acc_t<T>;
   Plan<1> p = sv.plan;
   p.base[0] = x;
   walk(p, r0, r1, [&](char *const *rp, const int64_t *rst, int64_t m) {
     for (int64_t k = 0; k < m; k++) {
       const T *row = (const T *)rp[0] + k * rst[0];
-      if constexpr (R == Reduce::Sum && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
+      if constexpr (std::is_same_v<T, float> && (R == Reduce::Sum || R == Reduce::Max || R == Reduce::Min)) {
+        isa->accumulate_f32(R == Reduce::Sum   ? Accumulate::Sum
+                            : R == Reduce::Max ? Accumulate::Max
+                                               : Accumulate::Min,
+                            acc, row, n);
+      } else if constexpr (R == Reduce::Sum && std::is_same_v<T, double>) {
         A *__restrict a = acc;  // a plain loop the compiler vectorises
         for (int64_t j = 0; j < n; j++) a[j] += (A)row[j];
       } else {
@@ -145,6 +152,7 @@ void store_row(int out_dtype, char *o, const acc_t<T> *acc, int64_t n) {
 template <class T, Reduce R>
 void reduce_columns(kiln_context *ctx, const Plan<2> &op, const SubView<T> &sv, int out_dtype) {
   using A = acc_t<T>;
+  const IsaKernels *isa = isa_kernels(ctx->isa);
   constexpr int64_t kRowChunk = 256, kColBlock = 4096;
   if (op.ndim == 1 && sv.n >= 2 * kRowChunk) {
     const int64_t n = op.shape[0], nchunks = (sv.n + kRowChunk - 1) / kRowChunk;
@@ -153,7 +161,7 @@ void reduce_columns(kiln_context *ctx, const Plan<2> &op, const SubView<T> &sv, 
     parallel_for(ctx->pool.get(), nchunks * ncb, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; t++) {
         int64_t c = t / ncb, j0 = (t % ncb) * kColBlock, w = std::min(kColBlock, n - j0);
-        add_rows<T, R>(sv, op.base[1] + j0 * op.esize[1], c * kRowChunk, std::min(sv.n, (c + 1) * kRowChunk),
+        add_rows<T, R>(isa, sv, op.base[1] + j0 * op.esize[1], c * kRowChunk, std::min(sv.n, (c + 1) * kRowChunk),
                        part.data() + c * n + j0, w);
       }
     });
@@ -169,7 +177,7 @@ void reduce_columns(kiln_context *ctx, const Plan<2> &op, const SubView<T> &sv, 
   int64_t grain = std::max<int64_t>(1024, kElementwiseGrain / std::max<int64_t>(1, sv.n));
   parallel_walk(ctx->pool.get(), op, grain, [&](char *const *ptr, const int64_t *, int64_t n) {
     std::vector<A> acc((size_t)n, Runner<T, R>::init());
-    add_rows<T, R>(sv, ptr[1], 0, sv.n, acc.data(), n);
+    add_rows<T, R>(isa, sv, ptr[1], 0, sv.n, acc.data(), n);
     store_row<T, R>(out_dtype, ptr[0], acc.data(), n);
   });
 }

@@ -458,6 +458,36 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
         if (!ca.expect(same(acc.p[i], acc0[i] + x.p[i]) && same(acc.p[i], g.p[i]), "n=%" PRId64 " i=%" PRId64, n, i))
           break;
     }
+  // accumulate_f32: reduce.cpp's column accumulators, against its scalar step (first NaN kept;
+  // max / min take x only when it beats acc, so of two zeros acc's sign stays).
+  for (Accumulate op : {Accumulate::Sum, Accumulate::Max, Accumulate::Min}) {
+    const char *name = op == Accumulate::Sum ? "sum" : op == Accumulate::Max ? "max" : "min";
+    Check cc(std::string(t->name) + " accumulate_f32 " + name);
+    for (int64_t n : kLengths)
+      for (bool end : {true, false}) {
+        Buf x(n, end);
+        fill(x, -100, 100);
+        std::vector<double> acc((size_t)n), want((size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+          acc[i] = (double)(g_rng() % 2001) / 10 - 100;
+          if (i % 7 == 3) acc[i] = NAN;
+          if (i % 11 == 5) x.p[i] = NAN;
+          if (i % 13 == 6) acc[i] = -0.0, x.p[i] = 0.0f;
+          const double a = acc[i], v = x.p[i];
+          const bool nan = a != a || v != v;
+          want[i] = op == Accumulate::Sum   ? a + v
+                    : nan                   ? (a != a ? a : v)
+                    : op == Accumulate::Max ? (v > a ? v : a)
+                                            : (v < a ? v : a);
+        }
+        t->accumulate_f32(op, acc.data(), x.p, n);
+        for (int64_t i = 0; i < n; i++) {
+          const bool ok = (acc[i] != acc[i] && want[i] != want[i]) ||
+                          (acc[i] == want[i] && std::signbit(acc[i]) == std::signbit(want[i]));
+          if (!cc.expect(ok, "n=%" PRId64 " i=%" PRId64 ": %g want %g", n, i, acc[i], want[i])) break;
+        }
+      }
+  }
 }
 
 // ---- --bench: single-thread throughput, best of 5 ----

@@ -243,6 +243,8 @@ struct AttnKernels {
                         int m, int n, float alpha, float beta);
 };
 
+enum class Accumulate : int { Sum, Max, Min };
+
 struct IsaKernels {
   const char *name;
   // o[i] = op(a[i*sa], b[i*sb]) for i < n; sa and sb are each 0 or 1; o never aliases partially.
@@ -257,6 +259,8 @@ struct IsaKernels {
   float (*min_f32)(const float *a, int64_t n);
   // acc[i] += x[i]
   void (*add_f32)(float *acc, const float *x, int64_t n);
+  // acc[i] = op(acc[i], x[i]) in double: the column reductions' accumulators (reduce.cpp).
+  void (*accumulate_f32)(Accumulate op, double *acc, const float *x, int64_t n);
   GemmKernels gemm;
   // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
   void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
