@@ -178,10 +178,49 @@ kiln_status binary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
   return fail(ctx, KILN_ERR_DTYPE, "binary op %d is not defined for this dtype", (int)op);
 }
 
+// out[.., a, b] = in[.., a, b] where the output runs along b and the input along a (a transposed
+// view made contiguous): tiles of kTileA x kTileB, 4-byte words transposed in registers by the
+// ISA, so that neither side reads or writes a line per element ([4096, 4096].t().contiguous():
+// 50 -> 5.3-6.9 ms, copy_ 1.8; 64 x 64, 128 x 128 and 256 x 32 tiles within that noise).
+constexpr int64_t kTileA = 32, kTileB = 512;  // along the input's run, along the output's
+template <class O, class I, class Plan>
+bool transpose_copy(kiln_context *ctx, const Plan &p) {
+  const int L = p.ndim - 1;
+  if (L < 1 || p.st[0][L] != 1 || p.st[1][L] == 1 || p.st[1][L - 1] != 1) return false;
+  const int64_t A = p.shape[L - 1], B = p.shape[L], sao = p.st[0][L - 1], sbi = p.st[1][L];
+  if (A < 16 || B < 16) return false;
+  const int64_t ta = (A + kTileA - 1) / kTileA, outer = p.numel / (A * B);
+  const IsaKernels *isa = isa_kernels(ctx->isa);
+  parallel_for(ctx->pool.get(), outer * ta, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      int64_t k = t / ta, oo = 0, io = 0;
+      for (int d = L - 2; d >= 0; d--) {  // the outer dims' offsets
+        const int64_t i = k % p.shape[d];
+        k /= p.shape[d];
+        oo += i * p.st[0][d];
+        io += i * p.st[1][d];
+      }
+      const int64_t a0 = t % ta * kTileA, a1 = std::min(A, a0 + kTileA);
+      O *o = (O *)p.base[0] + oo;
+      const I *x = (const I *)p.base[1] + io;
+      for (int64_t b0 = 0; b0 < B; b0 += kTileB) {
+        const int64_t b1 = std::min(B, b0 + kTileB);
+        if constexpr (std::is_same_v<O, I> && sizeof(O) == 4)
+          isa->transpose32(o + a0 * sao + b0, sao, x + b0 * sbi + a0, sbi, b1 - b0, a1 - a0);
+        else
+          for (int64_t a = a0; a < a1; a++)
+            for (int64_t b = b0; b < b1; b++) o[a * sao + b] = store<O>(load(x[a + b * sbi]));
+      }
+    }
+  });
+  return true;
+}
+
 template <class O, class I>
 void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in) {
   const kiln_tensor *ops[2] = {&out, &in};
   auto p = make_plan<2>(ops);
+  if (transpose_copy<O, I>(ctx, p)) return;
   parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     O *o = (O *)ptr[0];
     const I *x = (const I *)ptr[1];

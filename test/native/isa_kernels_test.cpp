@@ -458,6 +458,22 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
         if (!ca.expect(same(acc.p[i], acc0[i] + x.p[i]) && same(acc.p[i], g.p[i]), "n=%" PRId64 " i=%" PRId64, n, i))
           break;
     }
+  // transpose32: every word to its place, block and edge sizes around W, strided both sides.
+  {
+    Check ct(std::string(t->name) + " transpose32");
+    for (int64_t rows : {1, 7, 16, 17, 33, 64})
+      for (int64_t cols : {1, 8, 16, 31, 48, 65}) {
+        const int64_t ldx = cols + 3, ldo = rows + 5;
+        std::vector<uint32_t> x((size_t)(rows * ldx)), o((size_t)(cols * ldo), 0xdeadbeefu);
+        for (size_t i = 0; i < x.size(); i++) x[i] = (uint32_t)g_rng();
+        t->transpose32(o.data(), ldo, x.data(), ldx, rows, cols);
+        bool ok = true;
+        for (int64_t j = 0; j < cols && ok; j++)
+          for (int64_t i = 0; i < ldo && ok; i++)
+            ok = o[(size_t)(j * ldo + i)] == (i < rows ? x[(size_t)(i * ldx + j)] : 0xdeadbeefu);
+        ct.expect(ok, "rows %" PRId64 " cols %" PRId64, rows, cols);
+      }
+  }
   // accumulate_f32: reduce.cpp's column accumulators, against its scalar step (first NaN kept;
   // max / min take x only when it beats acc, so of two zeros acc's sign stays).
   for (Accumulate op : {Accumulate::Sum, Accumulate::Max, Accumulate::Min}) {

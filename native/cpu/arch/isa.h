@@ -4,6 +4,7 @@
 // scalar loops when an entry returns false. generic.cpp is the twin the tests compare against.
 #pragma once
 #include <cstdint>
+#include <cstring>      // kernels.inc: transpose32's edges
 #include <limits>       // gemm.inc: GELU's table path
 #include <type_traits>  // gemm.inc: GELU's table path
 #include <vector>       // rows.inc: per-thread row scratch
@@ -259,6 +260,9 @@ struct IsaKernels {
   float (*min_f32)(const float *a, int64_t n);
   // acc[i] += x[i]
   void (*add_f32)(float *acc, const float *x, int64_t n);
+  // o[j * ldo + i] = x[i * ldx + j] for i < rows, j < cols: a block of a transposed copy, moved
+  // as raw 4-byte words (any 4-byte dtype).
+  void (*transpose32)(void *o, int64_t ldo, const void *x, int64_t ldx, int64_t rows, int64_t cols);
   // acc[i] = op(acc[i], x[i]) in double: the column reductions' accumulators (reduce.cpp).
   void (*accumulate_f32)(Accumulate op, double *acc, const float *x, int64_t n);
   GemmKernels gemm;
