@@ -37,15 +37,34 @@ kiln_status gather_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_ten
   int64_t limit = in.shape[dim], sdim = in.strides[dim];
   size_t es = dtype_size(in.dtype);
   std::atomic<int64_t> bad{INT64_MIN};
+  auto fix = [&](int64_t ix) {  // the index wrapped, or -1 (and noted) when out of range
+    if (ix < 0) ix += limit;
+    if (ix < 0 || ix >= limit) {
+      bad.store(ix < 0 ? ix - limit : ix);
+      return int64_t(-1);
+    }
+    return ix;
+  };
   parallel_walk(ctx->pool.get(), p, kElementwiseGrain, [&](char *const *ptr, const int64_t *st, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-      int64_t ix = index_at(index.dtype, ptr[1] + i * st[1] * p.esize[1]);
-      if (ix < 0) ix += limit;
-      if (ix < 0 || ix >= limit) {
-        bad.store(ix < 0 ? ix - limit : ix);
-        continue;
+    // One index for a whole contiguous run (index_select's rows, an expanded index): one copy.
+    // Element by element, each was a memcpy call of es bytes ([4096, 4096] rows: 35 ms).
+    if (st[1] == 0 && st[0] == 1 && st[2] == 1) {
+      const int64_t ix = fix(index_at(index.dtype, ptr[1]));
+      if (ix >= 0) memcpy(ptr[0], ptr[2] + ix * sdim * (int64_t)es, (size_t)n * es);
+      return;
+    }
+    auto run = [&](auto word) {
+      using U = decltype(word);
+      for (int64_t i = 0; i < n; i++) {
+        const int64_t ix = fix(index_at(index.dtype, ptr[1] + i * st[1] * p.esize[1]));
+        if (ix >= 0) memcpy(ptr[0] + i * st[0] * es, ptr[2] + (i * st[2] + ix * sdim) * (int64_t)es, sizeof(U));
       }
-      memcpy(ptr[0] + i * st[0] * es, ptr[2] + (i * st[2] + ix * sdim) * (int64_t)es, es);
+    };
+    switch (es) {
+      case 1: run(uint8_t{}); break;
+      case 2: run(uint16_t{}); break;
+      case 4: run(uint32_t{}); break;
+      default: run(uint64_t{}); break;
     }
   });
   if (bad.load() != INT64_MIN)
