@@ -474,6 +474,31 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
         ct.expect(ok, "rows %" PRId64 " cols %" PRId64, rows, cols);
       }
   }
+  // f32_to_f16 / f16_to_f32: bit for bit dtype.h's scalar casts: every half, and floats at and
+  // around each rounding boundary, subnormals, infinities and NaNs, at every block offset.
+  {
+    Check ch(std::string(t->name) + " f16 casts");
+    std::vector<uint16_t> h(65536 + 37);
+    for (size_t i = 0; i < h.size(); i++) h[i] = (uint16_t)(i * 40503u);
+    std::vector<float> f(h.size());
+    t->f16_to_f32(f.data(), h.data(), (int64_t)h.size());
+    bool ok = true;
+    for (size_t i = 0; i < h.size() && ok; i++)
+      ok = ch.expect(bits(f[i]) == bits(kiln::half_to_float(h[i])), "half %04x", h[i]);
+    std::vector<float> xs;
+    for (uint32_t b = 0; b < 65536; b += 3) {  // each half's value, the midpoints above it, +-1 ulp
+      const uint32_t u = bits(kiln::half_to_float((uint16_t)b));
+      for (int d : {-1, 0, 1, 4095, 4096, 4097}) xs.push_back(kiln::bits_to_float(u + (uint32_t)d));
+      if (b % 3000 == 0) xs.push_back(NAN);  // a NaN in some blocks
+    }
+    for (float v : {1e-30f, -3e-8f, 65519.f, 65520.f, 7e4f, INFINITY, -INFINITY, NAN}) xs.push_back(v);
+    std::vector<uint16_t> got(xs.size());
+    t->f32_to_f16(got.data(), xs.data(), (int64_t)xs.size());
+    ok = true;
+    for (size_t i = 0; i < xs.size() && ok; i++)
+      ok = ch.expect(got[i] == kiln::float_to_half(xs[i]), "float %08x: %04x want %04x", bits(xs[i]), got[i],
+                     kiln::float_to_half(xs[i]));
+  }
   // accumulate_f32: reduce.cpp's column accumulators, against its scalar step (first NaN kept;
   // max / min take x only when it beats acc, so of two zeros acc's sign stays).
   for (Accumulate op : {Accumulate::Sum, Accumulate::Max, Accumulate::Min}) {

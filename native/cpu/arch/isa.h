@@ -9,6 +9,7 @@
 #include <type_traits>  // gemm.inc: GELU's table path
 #include <vector>       // rows.inc: per-thread row scratch
 
+#include "../../core/dtype.h"  // kernels.inc: the scalar half conversions
 #include "kiln.h"
 #include "nn_kernels.h"
 
@@ -263,6 +264,10 @@ struct IsaKernels {
   // o[j * ldo + i] = x[i * ldx + j] for i < rows, j < cols: a block of a transposed copy, moved
   // as raw 4-byte words (any 4-byte dtype).
   void (*transpose32)(void *o, int64_t ldo, const void *x, int64_t ldx, int64_t rows, int64_t cols);
+  // IEEE half <-> float32 casts of contiguous runs, bit for bit as dtype.h's scalar ones (the
+  // hardware's conversions where the ISA has them; blocks with a NaN go the scalar way).
+  void (*f32_to_f16)(uint16_t *o, const float *x, int64_t n);
+  void (*f16_to_f32)(float *o, const uint16_t *x, int64_t n);
   // acc[i] = op(acc[i], x[i]) in double: the column reductions' accumulators (reduce.cpp).
   void (*accumulate_f32)(Accumulate op, double *acc, const float *x, int64_t n);
   GemmKernels gemm;
