@@ -91,6 +91,21 @@ ArgResult<acc_t<T>> arg_range(const SubView<T> &sv, char *base, int64_t b, int64
   return r;
 }
 
+// argmax / argmin of a contiguous float32 run as arg_range finds it (the first NaN, else the first
+// index of the extreme), from the ISA's max / min and a search: [4096, 4096].argmax(1) 7.4 ms
+// element by element in double.
+template <bool Max>
+int64_t arg_run_f32(const IsaKernels *isa, const float *x, int64_t n) {
+  const float m = Max ? isa->max_f32(x, n) : isa->min_f32(x, n);
+  if (m != m) {
+    for (int64_t i = 0; i < n; i++)
+      if (x[i] != x[i]) return i;
+  }
+  for (int64_t i = 0; i < n; i++)
+    if (x[i] == m) return i;
+  return 0;
+}
+
 template <class T, Reduce R>
 acc_t<T> combine(acc_t<T> a, acc_t<T> b) {
   Runner<T, R>::step(a, b);
@@ -259,6 +274,11 @@ kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
       char *o = ptr[0] + j * st[0] * op.esize[0];
       char *x = ptr[1] + j * st[1] * op.esize[1];
       if constexpr (is_arg) {
+        if constexpr (std::is_same_v<T, float>)
+          if (R_n && sv.plan.ndim == 1 && sv.plan.st[0][0] == 1) {
+            *(int64_t *)o = arg_run_f32<R == Reduce::ArgMax>(isa_kernels(ctx->isa), (const float *)x, R_n);
+            continue;
+          }
         *(int64_t *)o = R_n ? arg_range<T, R == Reduce::ArgMax>(sv, x, 0, R_n).i : 0;
       } else {
         write(o, R_n ? reduce_one(o, x, 0, R_n) : Runner<T, R>::init());
