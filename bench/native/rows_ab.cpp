@@ -2,14 +2,24 @@
 // kernel over 64 MB of float32 on two threads, interleaved with the other version and with a
 // two-thread memcpy, min of --reps rounds, as a fraction of the memcpy (bytes each op must move /
 // time, against the copy's 8 per element). On this shared VM separate processes move by 20-40%
-// between runs; interleaving in one process is what makes a 5% difference visible. Build and run:
+// between runs; interleaving in one process is what makes a 5% difference visible, but the two
+// versions' places in the binary alone moved one kernel by up to 9% (2026-12-05): a change is
+// worth believing when it wins built as A and as B both. Build and run:
 //   git show main:native/cpu/arch/rows.inc > /tmp/rows_a.inc
 //   g++ -std=c++17 -O3 -ffp-contract=off -fno-math-errno -pthread $(node scripts/manifest.js arch-cflags x64 avx512) \
 //     -I native/cpu/arch -I native/include -I native -DROWS_A='"/tmp/rows_a.inc"' \
 //     -DROWS_B='"rows.inc"' bench/native/rows_ab.cpp -o /tmp/rows_ab && /tmp/rows_ab 12
 // Arguments: rounds, then a name filter (`/tmp/rows_ab 8 bwd`: the ops whose name holds "bwd").
 // Environment: WIDTHS=256,768 (row lengths; default 256,1024,4096), NO_STREAM=1 (the norm
-// backwards write with cached stores), DW_OFF=k (grad weight / bias k floats past a page).
+// backwards write with cached stores), DW_OFF=k (grad weight / bias k floats past a page),
+// CACHED_KB=k (one thread, the first rows of about k KB per operand, min 4 rows, run again and again
+// from cache: the compute alone, as ns per vector of 16 floats; the kernels' prefetches of later
+// rows still go to memory), X_OFF / G_OFF / Y_OFF (an operand k floats past its block).
+// Besides the kernels, three reference loops with no arithmetic to speak of: add (3 streams), two
+// passes (a row summed, then written from L1: the norm backward's shape), add + previous row (add
+// that also reads the row before from L1). From memory the last two ran at 0.9-1.2 and 0.86-0.97 of
+// memcpy where add ran at 1.1-1.5: on this VM a second pass over a row in L1 costs time even when
+// memory is the bottleneck.
 #include <x86intrin.h>
 
 #include <algorithm>
@@ -69,8 +79,13 @@ int main(int argc, char **argv) {
   const char *only = argc > 2 ? argv[2] : "";        // run the ops whose name contains this
   static const bool kStream = !getenv("NO_STREAM");  // NO_STREAM=1: the norm backwards write with cached stores
   const int64_t N = 16 << 20;
-  auto buf = [&] { return (float *)aligned_alloc(64, N * sizeof(float)); };
-  float *x = buf(), *g = buf(), *y = buf(), *c = buf();
+  // X_OFF / G_OFF / Y_OFF=k: that operand k floats past its 64-byte aligned block (by default the
+  // blocks share their offset within a page, as kiln's 2 MiB-aligned large blocks do).
+  auto buf = [&](const char *off) {
+    const int64_t k = getenv(off) ? atoll(getenv(off)) : 0;
+    return (float *)aligned_alloc(64, (N + 4096) * sizeof(float)) + k;
+  };
+  float *x = buf("X_OFF"), *g = buf("G_OFF"), *y = buf("Y_OFF"), *c = buf("C_OFF");
   for (int64_t i = 0; i < N; i++) {
     x[i] = (float)((i * 7919) % 1000) / 100.0f - 5;
     g[i] = (float)((i * 104729) % 997) / 100.0f - 5;
@@ -107,6 +122,38 @@ int main(int argc, char **argv) {
            return [&](int64_t r0, int64_t r1) {
              for (int64_t i = r0 * n; i < r1 * n; i += 16)
                _mm512_stream_ps(y + i, _mm512_add_ps(_mm512_load_ps(x + i), _mm512_load_ps(g + i)));
+           };
+         }},
+        {"two passes (3 streams)", 12,  // a row summed, then written from L1: the norm backward's shape, no compute
+         [&](bool) -> Range {
+           return [&](int64_t r0, int64_t r1) {
+             for (int64_t r = r0; r < r1; r++) {
+               const float *xr = x + r * n, *gr = g + r * n;
+               __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+               for (int64_t i = 0; i < n; i += 16) {
+                 s0 = _mm512_add_ps(s0, _mm512_loadu_ps(xr + i));
+                 s1 = _mm512_add_ps(s1, _mm512_loadu_ps(gr + i));
+               }
+               const __m512 a = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) * 1e-9f);
+               for (int64_t i = 0; i < n; i += 16) {
+                 if (i % 16 == 0) {
+                   __builtin_prefetch(xr + 4 * n + i);
+                   __builtin_prefetch(gr + 4 * n + i);
+                 }
+                 _mm512_stream_ps(y + r * n + i, _mm512_fmadd_ps(_mm512_loadu_ps(xr + i), a, _mm512_loadu_ps(gr + i)));
+               }
+             }
+           };
+         }},
+        {"add + previous row (5 reads)", 12,  // add that also reads the row before from L1: what a second pass costs
+         [&](bool) -> Range {
+           return [&](int64_t r0, int64_t r1) {
+             const int64_t back = r0 ? n : 0;
+             for (int64_t i = r0 * n; i < r1 * n; i += 16) {
+               const __m512 a = _mm512_add_ps(_mm512_load_ps(x + i), _mm512_load_ps(g + i));
+               const __m512 b = _mm512_add_ps(_mm512_load_ps(x + i - back), _mm512_load_ps(g + i - back));
+               _mm512_stream_ps(y + i, _mm512_fmadd_ps(b, _mm512_set1_ps(1e-9f), a));
+             }
            };
          }},
         {"logsumexp", 4,
@@ -154,6 +201,16 @@ int main(int argc, char **argv) {
                    false, kStream);
            };
          }},
+        {"layerNorm bwd lockstep", 12,  // the kNormRows-row group whatever the row length (in cache: n 512)
+         [&](bool v) -> Range {
+           return [&, v](int64_t r0, int64_t r1) {
+             float *d = dwp + (r0 ? n : 0), *e = dbp + (r0 ? n : 0);
+             for (int64_t r = r0; r < r1; r += 4)
+               (v ? ab::B::layer_norm_backward_group : ab::A::layer_norm_backward_group)(
+                   y + r * n, d, e, g + r * n, x + r * n, w.data(), n, std::min<int64_t>(4, r1 - r), &m[r], &rs[r],
+                   false, kStream);
+           };
+         }},
         {"layerNorm bwd, no dw/db", 12,
          [&](bool v) -> Range {
            return [&, v](int64_t r0, int64_t r1) {
@@ -163,8 +220,26 @@ int main(int argc, char **argv) {
            };
          }},
     };
+    const int64_t cached_kb = getenv("CACHED_KB") ? atoll(getenv("CACHED_KB")) : 0;
     for (const Op &op : ops) {
       if (!strstr(op.name, only)) continue;
+      if (cached_kb) {
+        const int64_t rc = std::max<int64_t>(4, cached_kb * 256 / n), again = std::max<int64_t>(1, N / (rc * n));
+        const Range fa = op.make(false), fb = op.make(true);
+        auto time = [&](const Range &f) {
+          const double t0 = now();
+          for (int64_t k = 0; k < again; k++) f(0, rc);
+          return (now() - t0) * 1e9 / (double)(again * rc * n / 16);
+        };
+        double ta = 1e9, tb = 1e9;
+        for (int k = 0; k < reps; k++) {
+          ta = std::min(ta, time(fa));
+          tb = std::min(tb, time(fb));
+        }
+        printf("[%5lld, %4lld] %-24s in cache: A %.3f ns/vec  B %.3f ns/vec\n", (long long)rc, (long long)n, op.name,
+               ta, tb);
+        continue;
+      }
       double tc = 1e9, ta = 1e9, tb = 1e9;
       const Range fa = op.make(false), fb = op.make(true);
       for (int k = 0; k < reps; k++) {
