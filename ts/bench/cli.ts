@@ -19,6 +19,7 @@ import { benchElementwise } from './elementwise';
 import { benchConv } from './conv';
 import { benchGemm, gemmChart } from './gemm';
 import { benchNorm, benchSoftmax, benchXent } from './memory_ops';
+import { benchOps } from './op_catalog';
 import { benchOptim } from './optim';
 import { benchBatchNorm, benchDropout, benchGelu } from './nn_ops';
 import { BenchOptions, BenchRecord, Measurement, commitId, formatTable, machineInfo } from './harness';
@@ -46,6 +47,7 @@ export const BENCHES: Record<string, Bench> = {
   train: benchTrain,
   cuda: benchCuda,
   attention: benchAttention,
+  ops: benchOps,
 };
 
 /** The benches that also draw their records as an SVG chart. */
