@@ -32,6 +32,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** @internal The autograd node that produced this tensor (null for leaves). */
   _gradFn: Node | null = null;
+  /** @internal This handle holds _gradFn (Node's count): dispose() lets go of it. */
+  _holdsGradFn = false;
   /** @internal */ _disposed = false;
   /** @internal The kiln.scope() set that recorded this handle (dispose() takes it out). */
   _scope: Set<{ dispose(): void }> | null = null;
@@ -66,13 +68,21 @@ export class Tensor {
     return new Tensor(storage, shape, contiguousStrides(shape), 0, dtype, scoped);
   }
 
+  /** @internal Makes `node` this handle's gradFn, held until dispose() (or the next call). */
+  _setGradFn(node: Node | null): void {
+    if (node) node._hold();
+    if (this._holdsGradFn) this._gradFn?._drop();
+    this._gradFn = node;
+    this._holdsGradFn = node !== null;
+  }
+
   /** @internal Another handle on the same view, outside any scope (autograd keeps these). */
   _retain(): Tensor {
     this._check('autograd');
     const h = new Tensor(this._storage, this._shape, this._strides, this._offset, this.dtype, false);
     // Keep autograd identity, so gradients of gradients (createGraph) reach the real tensors.
     h._requiresGrad = this._requiresGrad;
-    h._gradFn = this._gradFn;
+    h._setGradFn(this._gradFn);
     h._origin = this._origin ?? this;
     return h;
   }
@@ -165,6 +175,10 @@ export class Tensor {
       this._scope = null;
     }
     this._storage.release();
+    if (this._holdsGradFn) {
+      this._holdsGradFn = false;
+      this._gradFn?._drop();
+    }
   }
   [Symbol.dispose](): void {
     this.dispose();

@@ -181,4 +181,27 @@ test('training steps (conv, batch norm, layer norm, attention, embedding, dropou
   }
 });
 
+test('a forward with grad on and no backward frees its saved tensors when its outputs go', () => {
+  // Nodes are counted (autograd/node.ts): the saved handles go with the last handle or node that
+  // holds the node, not when the garbage collector finds the graph.
+  const x = kiln.randn([64, 256]).requiresGrad_();
+  const before = live();
+  for (let i = 0; i < 4; i++) x.softmax(-1).dispose(); // saves its output
+  kiln.scope(() => {
+    x.mul(2).exp().sum(); // a chain, its handles disposed by the scope
+  });
+  const h = x.mul(3); // kept: its node stays, so a loss made after its consumers went still backs up
+  h.exp().dispose();
+  const loss = h.sum();
+  h.dispose(); // the loss's node holds h's
+  loss.backward();
+  assert.ok(x.grad, 'the gradient reached x through a disposed intermediate');
+  assert.equal(Array.from(x.grad!.data() as Float32Array).slice(0, 3), [3, 3, 3]);
+  loss.dispose();
+  x.grad!.dispose();
+  x.grad = null;
+  assert.equal(live(), before, 'live tensors and bytes after the graphs went');
+  x.dispose();
+});
+
 test.run();
