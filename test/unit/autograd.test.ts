@@ -129,4 +129,22 @@ test('printing shows grad_fn and requires_grad like PyTorch', () => {
   assert.match(x.mul(2).toString(), /grad_fn=<MulBackward>/);
 });
 
+test("clamp with number bounds has PyTorch's gradient: 1 at the bounds, 0 outside and at NaN", () => {
+  // PyTorch 1.13 on the same inputs: x.clamp(lo, hi).sum().backward()
+  const cases: [number | null, number | null, number[]][] = [
+    [0, 1, [1, 1, 1, 0, 0, 0]],
+    [0, null, [1, 1, 1, 0, 1, 0]],
+    [null, 1, [1, 1, 1, 1, 0, 0]],
+  ];
+  for (const [lo, hi, want] of cases) {
+    const x = kiln.tensor([0, 0.5, 1, -1, 2, NaN]).requiresGrad_();
+    const y = x.clamp(lo, hi);
+    y.sum().backward();
+    assert.equal(Array.from(x.grad!.data() as Float32Array), want, `clamp(${lo}, ${hi})`);
+    const v = Array.from(y.data() as Float32Array);
+    assert.equal(v.slice(0, 5), [0, 0.5, 1, lo ?? -1, hi ?? 2]);
+    assert.ok(Number.isNaN(v[5]));
+  }
+});
+
 test.run();

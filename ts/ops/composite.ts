@@ -3,7 +3,7 @@
  * of their own (mean, var/std, logsumexp, clamp, relu, softmax, oneHot, stack, split, ...).
  */
 import { noGrad } from '../autograd/grad_mode';
-import { record } from '../autograd/node';
+import { needsGrad, record } from '../autograd/node';
 import { arange } from '../creation';
 import { isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -88,10 +88,25 @@ export function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | nul
     checkTensor(x, 'clamp', 'input');
     if ((min === undefined || min === null) && (max === undefined || max === null))
       throw new KilnError('ERR_ARG', 'clamp: at least one of min and max must be given');
-    let y = x;
-    if (min !== undefined && min !== null) y = y.maximum(min);
-    if (max !== undefined && max !== null) y = y.minimum(max);
-    return y;
+    const lo = min ?? null,
+      hi = max ?? null;
+    const bounded = (t: Tensor) => {
+      let y = t;
+      if (lo !== null) y = y.maximum(lo);
+      if (hi !== null) y = y.minimum(hi);
+      return y;
+    };
+    // Number bounds take PyTorch's gradient, g where min <= x <= max (maximum / minimum would
+    // give g / 2 at x == min or max, their tie rule). Tensor bounds keep the composite's.
+    if (!(typeof (lo ?? 0) === 'number' && typeof (hi ?? 0) === 'number') || !needsGrad([x])) return bounded(x);
+    const y = noGrad(() => bounded(x));
+    return record('clamp', y, [x], (g, c) => {
+      const xi = c.inputs[0];
+      const ge = lo !== null ? xi.ge(lo) : null,
+        le = hi !== null ? xi.le(hi) : null;
+      const keep = ge && le ? ge.logicalAnd(le) : (ge ?? le)!;
+      return [where(keep, g, 0)];
+    });
   });
 }
 
