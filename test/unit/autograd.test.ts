@@ -147,4 +147,33 @@ test("clamp with number bounds has PyTorch's gradient: 1 at the bounds, 0 outsid
   }
 });
 
+test("pow and std take PyTorch's gradients where the formula would give NaN", () => {
+  // PyTorch 1.13: a.pow(b).sum().backward() and x.std(1).sum().backward() on the same inputs.
+  const f32 = { dtype: 'float32' } as const;
+  const a = kiln.tensor([0, 2, 0], f32).requiresGrad_(),
+    b = kiln.tensor([2, 3, 0], f32).requiresGrad_();
+  a.pow(b).sum().backward();
+  assert.equal(Array.from(a.grad!.data() as Float32Array), [0, 12, 0]);
+  const gb = Array.from(b.grad!.data() as Float32Array);
+  assert.equal([gb[0], gb[2]], [0, 0]);
+  assert.ok(Math.abs(gb[1] - 5.545177459716797) < 1e-5, `${gb[1]}`);
+  const x = kiln.tensor([0, 1, 4], f32).requiresGrad_();
+  x.pow(0).sum().backward();
+  assert.equal(Array.from(x.grad!.data() as Float32Array), [0, 0, 0]);
+  const y = kiln
+    .tensor(
+      [
+        [1, 1, 1],
+        [1, 2, 4],
+      ],
+      f32,
+    )
+    .requiresGrad_();
+  y.std(1).sum().backward();
+  const want = [0, 0, 0, -0.4364357590675354, -0.10910891741514206, 0.5455447435379028];
+  Array.from(y.grad!.data() as Float32Array).forEach((v, i) =>
+    assert.ok(Math.abs(v - want[i]) < 1e-6, `std grad ${i}: ${v} want ${want[i]}`),
+  );
+});
+
 test.run();

@@ -51,8 +51,14 @@ export function variance(x: Tensor, dim?: number | number[] | null, opts: VarOpt
   });
 }
 
+/** Standard deviation: sqrt(var), whose gradient is 0 where it is 0 (PyTorch's; sqrt's own is inf, NaN after var's 0). */
 export const std = (x: Tensor, dim?: number | number[] | null, opts: VarOptions = {}): Tensor =>
-  scope(() => variance(x, dim, opts).sqrt());
+  scope(() => {
+    const v = variance(x, dim, opts);
+    if (!needsGrad([v])) return v.sqrt();
+    const s = noGrad(() => v.sqrt());
+    return record('std', s, [v], (g, c) => [g.div(c.output!.mul(2)).maskedFill(c.output!.eq(0), 0)], {}, true);
+  });
 
 /**
  * log(sum(exp(x))) over dims, computed stably (the max is subtracted first), as torch.logsumexp.

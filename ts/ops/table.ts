@@ -192,9 +192,21 @@ export const table = {
     range: [0.5, 2],
     rangeB: [-2, 2],
     tol: 8,
+    // PyTorch's: 0 for the base where the exponent is 0 (not 0 * a^-1, NaN at a = 0), 0 for the
+    // exponent where the base is 0 and the exponent >= 0 (not 0 * log 0, NaN).
     grad: (g, c) => {
       const [a, b] = c.inputs;
-      return [g.mul(b).mul(a.pow(b.sub(1))), g.mul(a.pow(b)).mul(a.log())];
+      const ga = g
+        .mul(b)
+        .mul(a.pow(b.sub(1)))
+        .maskedFill(b.eq(0), 0);
+      const gb = g.mul(
+        a
+          .pow(b)
+          .mul(a.log())
+          .maskedFill(a.eq(0).logicalAnd(b.ge(0)), 0),
+      );
+      return [ga, gb];
     },
   }),
   maximum: binaryKind('maximum', {
