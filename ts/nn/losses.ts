@@ -8,6 +8,7 @@ import { crossEntropy as fusedCrossEntropy } from '../ops/cross_entropy';
 import { scope } from '../memory';
 import { shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
+import { softplus } from './layers/activation_composite';
 import { Module } from './module';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -181,7 +182,7 @@ export interface BceWithLogitsOptions extends BceOptions {
 
 /**
  * Binary cross entropy of logits, stable for any magnitude
- * (binary_cross_entropy_with_logits): (1 - y) x + (1 + (pw - 1) y) (log(1 + e^-|x|) + max(-x, 0)).
+ * (binary_cross_entropy_with_logits): (1 - y) x + (1 + (pw - 1) y) softplus(-x).
  */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
   // In a scope: the intermediates go now, not when the garbage collector finds them.
@@ -189,7 +190,9 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts
     const r = opts.reduction ?? 'mean';
     checkReduction('binaryCrossEntropyWithLogits', r);
     sameShape('binaryCrossEntropyWithLogits', input, target);
-    const softplusNeg = input.abs().neg().exp().log1p().add(input.neg().clampMin(0));
+    // softplus(-x): stable for any x, and its gradient -sigmoid(x) right at x = 0 too (log(1 +
+    // e^-|x|) + max(-x, 0) put the kink of |x| and of max where the two met).
+    const softplusNeg = softplus(input.neg());
     const coef = opts.posWeight ? opts.posWeight.sub(1).mul(target).add(1) : null;
     let loss = target
       .neg()

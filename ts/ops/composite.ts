@@ -232,18 +232,31 @@ export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   return split(x, Math.max(1, Math.ceil(x._shape[d] / chunks)), d);
 }
 
+/**
+ * The values at the indices, gathered: their gradient goes to that one element, as PyTorch's
+ * max(dim) / min(dim) route it (amax / amin split it among ties).
+ */
+function atIndices(x: Tensor, dim: number, keepdim: boolean, arg: 'argmax' | 'argmin') {
+  return scope(() => {
+    const d = normDim(dim, x.ndim, arg === 'argmax' ? 'max' : 'min');
+    const idx = x[arg](d, true);
+    const values = x.gather(d, idx);
+    return keepdim ? { values, indices: idx } : { values: values.squeeze(d), indices: idx.squeeze(d) };
+  });
+}
+
 /** max(): the largest value; max(dim, keepdim): { values, indices } like PyTorch. */
 export function max(x: Tensor): Tensor;
 export function max(x: Tensor, dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
 export function max(x: Tensor, dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
   if (dim === undefined) return x.amax();
-  return { values: x.amax(dim, keepdim), indices: x.argmax(dim, keepdim) };
+  return atIndices(x, dim, keepdim, 'argmax');
 }
 export function min(x: Tensor): Tensor;
 export function min(x: Tensor, dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
 export function min(x: Tensor, dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
   if (dim === undefined) return x.amin();
-  return { values: x.amin(dim, keepdim), indices: x.argmin(dim, keepdim) };
+  return atIndices(x, dim, keepdim, 'argmin');
 }
 
 /** Matrix transpose of a 1-d or 2-d tensor (t()). */

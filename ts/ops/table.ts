@@ -294,11 +294,16 @@ export const table = {
     outDtype: sumOut,
     saveOutput: true,
     tol: 16,
-    // Exact where no input is zero (the gradient check samples avoid zeros).
+    // PyTorch's: result / x where x != 0; at a zero, the product of the others (0 unless it is its
+    // slice's only zero), not result / x (0 / 0).
     grad: (g, c) => {
       const { dims, keepdim } = c.attrs as { dims: number[]; keepdim: boolean };
       const x = c.inputs[0];
-      return [expandBack(g.mul(c.output!), x, dims, keepdim).div(x)];
+      const zero = x.eq(0),
+        x1 = x.maskedFill(zero, 1);
+      const atZero = x1.prod(dims, true).maskedFill(zero.to(g.dtype).sum(dims, true).ne(1), 0);
+      const away = expandBack(c.output!, x, dims, keepdim).div(x1).maskedFill(zero, 0);
+      return [expandBack(g, x, dims, keepdim).mul(away.add(zero.to(g.dtype).mul(atZero)))];
     },
   }),
   amax: reduceKind('amax', {

@@ -94,22 +94,17 @@ export function normalize(x: Tensor, opts: { p?: number; dim?: number; eps?: num
 }
 
 /**
- * x1 . x2 / sqrt(max(|x1|^2 |x2|^2, eps^2)) along dim, the operands broadcast first (torch
- * cosine_similarity).
+ * (x1 / max(|x1|, eps)) . (x2 / max(|x2|, eps)) along dim, the operands broadcast first (torch
+ * cosine_similarity, as 1.13 computes it).
  */
 export function cosineSimilarity(x1: Tensor, x2: Tensor, opts: { dim?: number; eps?: number } = {}): Tensor {
   const dim = opts.dim ?? 1,
     eps = opts.eps ?? 1e-8;
+  // PyTorch 1.13's: each side over max(its norm, eps), then the dot product (a zero vector's
+  // gradient is the other's direction over eps).
   return scope(() => {
-    const w12 = x1.mul(x2).sum(dim),
-      w1 = x1.mul(x1).sum(dim),
-      w2 = x2.mul(x2).sum(dim);
-    return w12.div(
-      w1
-        .mul(w2)
-        .clampMin(eps * eps)
-        .sqrt(),
-    );
+    const unit = (x: Tensor) => x.div(x.norm(2, dim, true).clampMin(eps));
+    return unit(x1).mul(unit(x2)).sum(dim);
   });
 }
 
