@@ -90,4 +90,22 @@ test('cosineSimilarity of a zero vector', () => {
   near(grad(b), [0, 0, -0.12, 0.24], 'b');
 });
 
+test('binaryCrossEntropy at probabilities of exactly 0 and 1, and its target gradient', () => {
+  const x = kiln.tensor([0, 1, 0.5], f32).requiresGrad_();
+  F.binaryCrossEntropy(x, kiln.tensor([0, 1, 1], f32)).backward();
+  near(grad(x), [0, 0, -2 / 3], 'saturated');
+  const p = kiln.tensor([0.2, 0.7, 0], f32).requiresGrad_(),
+    t = kiln.tensor([0, 1, 0.3], f32).requiresGrad_();
+  F.binaryCrossEntropy(p, t).backward();
+  near(grad(p), [0.4166666269302368, -0.4761904776096344, -100000006144.0], 'input');
+  near(grad(t).slice(0, 2), [0.4620981216430664, -0.2824326157569885], 'target');
+  assert.is(grad(t)[2], Infinity);
+});
+
+test('hardswish at -3 and 3: the middle piece, x / 3 + 1/2', () => {
+  const x = kiln.tensor([-3, 0, 3, -4, 4], f32).requiresGrad_();
+  F.hardswish(x).sum().backward();
+  near(grad(x), [-0.5, 0.5, 1.5, 0, 1], 'hardswish');
+});
+
 test.run();

@@ -3,6 +3,8 @@
  * class weights, ignoreIndex and labelSmoothing. Written with differentiable ops, so each has a
  * gradient, except crossEntropy, which runs on the fused cross_entropy kernels.
  */
+import { noGrad } from '../autograd/grad_mode';
+import { record } from '../autograd/node';
 import { KilnError } from '../errors';
 import { crossEntropy as fusedCrossEntropy } from '../ops/cross_entropy';
 import { scope } from '../memory';
@@ -167,9 +169,20 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: BceOptio
     const r = opts.reduction ?? 'mean';
     checkReduction('binaryCrossEntropy', r);
     sameShape('binaryCrossEntropy', input, target);
-    const logp = input.log().clampMin(-100),
-      log1mp = input.neg().log1p().clampMin(-100);
-    let loss = target.mul(logp).add(target.neg().add(1).mul(log1mp)).neg();
+    const logs = (x: Tensor) => [x.log().clampMin(-100), x.neg().log1p().clampMin(-100)];
+    const elem = noGrad(() => {
+      const [logp, log1mp] = logs(input);
+      return target.mul(logp).add(target.neg().add(1).mul(log1mp)).neg();
+    });
+    // PyTorch's gradient: (x - t) / max(x (1 - x), 1e-12) for the input, which is 0, not NaN,
+    // where a probability is exactly 0 or 1 and the target agrees (a saturated sigmoid);
+    // log(1 - x) - log(x), unclamped as PyTorch's, for the target.
+    let loss = record('binaryCrossEntropy', elem, [input, target], (g, c) => {
+      const [x, t] = c.inputs;
+      const gx = g.mul(x.sub(t)).div(x.neg().add(1).mul(x).clampMin(1e-12));
+      if (!t._requiresGrad) return [gx, null];
+      return [gx, g.mul(x.neg().log1p().sub(x.log()))];
+    });
     if (opts.weight) loss = loss.mul(opts.weight);
     return reduce(loss, r);
   });

@@ -72,7 +72,8 @@ export function hardsigmoid(x: Tensor): Tensor {
 
 /** x * hardsigmoid(x): 0 for x <= -3, x for x >= 3, x (x + 3) / 6 between (torch hardswish). */
 export function hardswish(x: Tensor): Tensor {
-  return scope(() => where(x.le(-3), 0, where(x.ge(3), x, x.mul(x.add(3)).div(6))));
+  // x = +-3 in the middle piece: PyTorch's gradient there is x / 3 + 1/2 (-1/2 and 3/2).
+  return scope(() => where(x.lt(-3), 0, where(x.gt(3), x, x.mul(x.add(3)).div(6))));
 }
 
 /** x tanh(softplus(x)) (torch mish). */
