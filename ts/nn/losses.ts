@@ -157,6 +157,30 @@ export function smoothL1Loss(
   });
 }
 
+/**
+ * Huber loss (huber_loss): 0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), d = input - target
+ * (smoothL1Loss times delta when beta = delta).
+ */
+export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction; delta?: number } = {}): Tensor {
+  // In a scope: the intermediates go now, not when the garbage collector finds them.
+  return scope(() => {
+    const r = opts.reduction ?? 'mean',
+      delta = opts.delta ?? 1;
+    checkReduction('huberLoss', r);
+    sameShape('huberLoss', input, target);
+    if (!(delta > 0)) throw new KilnError('ERR_ARG', `huberLoss: delta must be > 0, got ${delta}`);
+    const d = input.sub(target),
+      a = d.abs();
+    return reduce(
+      d
+        .mul(d)
+        .mul(0.5)
+        .where(a.lt(delta), a.sub(delta / 2).mul(delta)),
+      r,
+    );
+  });
+}
+
 export interface BceOptions {
   weight?: Tensor | null;
   reduction?: Reduction;
@@ -282,6 +306,14 @@ export class SmoothL1Loss extends Module {
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return smoothL1Loss(input, target, this.opts);
+  }
+}
+export class HuberLoss extends Module {
+  constructor(readonly opts: { reduction?: Reduction; delta?: number } = {}) {
+    super();
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return huberLoss(input, target, this.opts);
   }
 }
 export class BCELoss extends Module {

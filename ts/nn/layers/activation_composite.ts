@@ -6,11 +6,13 @@
  * is the piece's there, as in PyTorch's kernels (hardtanh's is 0 at min and max). Each runs in a
  * scope: its intermediates go at once.
  */
+import { full } from '../../creation';
 import { KilnError } from '../../errors';
 import { scope } from '../../memory';
 import { where } from '../../ops/indexing';
+import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
-import { Module } from '../module';
+import { Module, Parameter } from '../module';
 
 const finite = (op: string, name: string, v: number): void => {
   if (!Number.isFinite(v)) throw new KilnError('ERR_ARG', `${op}: ${name} must be finite, got ${v}`);
@@ -74,6 +76,29 @@ export function hardsigmoid(x: Tensor): Tensor {
 export function hardswish(x: Tensor): Tensor {
   // x = +-3 in the middle piece: PyTorch's gradient there is x / 3 + 1/2 (-1/2 and 3/2).
   return scope(() => where(x.lt(-3), 0, where(x.gt(3), x, x.mul(x.add(3)).div(6))));
+}
+
+/** x where x > threshold, else value (torch threshold); the gradient flows where x > threshold. */
+export function threshold(x: Tensor, threshold: number, value: number): Tensor {
+  finite('threshold', 'threshold', threshold);
+  return scope(() => where(x.gt(threshold), x, value));
+}
+
+/**
+ * x where x > 0, else weight x, weight along dim 1 (one value, or one per channel; torch prelu).
+ * At 0 the gradient is the weight's side, as PyTorch's.
+ */
+export function prelu(x: Tensor, weight: Tensor): Tensor {
+  const n = weight.numel();
+  if (weight.ndim > 1 || (n !== 1 && (x.ndim < 2 || x.shape[1] !== n)))
+    throw new KilnError(
+      'ERR_SHAPE',
+      `prelu: weight of shape ${shapeStr(weight.shape)} must have 1 element or one per channel (dim 1) of input ${shapeStr(x.shape)}`,
+    );
+  return scope(() => {
+    const w = n === 1 || x.ndim < 2 ? weight.reshape([]) : weight.reshape([n, ...x.shape.slice(2).map(() => 1)]);
+    return where(x.gt(0), x, x.mul(w));
+  });
 }
 
 /** x tanh(softplus(x)) (torch mish). */
@@ -194,5 +219,35 @@ export class Mish extends Module {
 export class LogSigmoid extends Module {
   forward(x: Tensor): Tensor {
     return logsigmoid(x);
+  }
+}
+export class Threshold extends Module {
+  constructor(
+    readonly threshold: number,
+    readonly value: number,
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return threshold(x, this.threshold, this.value);
+  }
+  override extraRepr(): string {
+    return `threshold=${this.threshold}, value=${this.value}`;
+  }
+}
+/** PReLU with numParameters learned slopes (1, or one per channel), each starting at init. */
+export class PReLU extends Module {
+  readonly weight: Parameter;
+  constructor(numParameters = 1, init = 0.25) {
+    super();
+    if (!Number.isInteger(numParameters) || numParameters < 1)
+      throw new KilnError('ERR_ARG', `PReLU: numParameters must be a positive integer, got ${numParameters}`);
+    this.weight = new Parameter(full([numParameters], init));
+  }
+  forward(x: Tensor): Tensor {
+    return prelu(x, this.weight);
+  }
+  override extraRepr(): string {
+    return `numParameters=${this.weight.numel()}`;
   }
 }
