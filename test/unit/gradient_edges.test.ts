@@ -1,7 +1,7 @@
 // Gradients at the points where a formula meets 0 / 0, a kink or a tie, against PyTorch 1.13's
 // answers on the same inputs (x.grad after .backward()): prod with zeros, max(dim) / min(dim) ties
-// (the gradient goes to the index), binary cross-entropy with logits at 0, cosine similarity of a
-// zero vector.
+// (the gradient goes to the index), binary cross-entropy (with logits at 0; probabilities of 0 and
+// 1), cosine similarity of a zero vector, hardswish at +-3, clamp at its bounds, pow and std.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
@@ -106,6 +106,52 @@ test('hardswish at -3 and 3: the middle piece, x / 3 + 1/2', () => {
   const x = kiln.tensor([-3, 0, 3, -4, 4], f32).requiresGrad_();
   F.hardswish(x).sum().backward();
   near(grad(x), [-0.5, 0.5, 1.5, 0, 1], 'hardswish');
+});
+
+test("clamp with number bounds has PyTorch's gradient: 1 at the bounds, 0 outside and at NaN", () => {
+  // PyTorch 1.13 on the same inputs: x.clamp(lo, hi).sum().backward()
+  const cases: [number | null, number | null, number[]][] = [
+    [0, 1, [1, 1, 1, 0, 0, 0]],
+    [0, null, [1, 1, 1, 0, 1, 0]],
+    [null, 1, [1, 1, 1, 1, 0, 0]],
+  ];
+  for (const [lo, hi, want] of cases) {
+    const x = kiln.tensor([0, 0.5, 1, -1, 2, NaN]).requiresGrad_();
+    const y = x.clamp(lo, hi);
+    y.sum().backward();
+    assert.equal(Array.from(x.grad!.data() as Float32Array), want, `clamp(${lo}, ${hi})`);
+    const v = Array.from(y.data() as Float32Array);
+    assert.equal(v.slice(0, 5), [0, 0.5, 1, lo ?? -1, hi ?? 2]);
+    assert.ok(Number.isNaN(v[5]));
+  }
+});
+
+test("pow and std take PyTorch's gradients where the formula would give NaN", () => {
+  // PyTorch 1.13: a.pow(b).sum().backward() and x.std(1).sum().backward() on the same inputs.
+  const a = kiln.tensor([0, 2, 0], f32).requiresGrad_(),
+    b = kiln.tensor([2, 3, 0], f32).requiresGrad_();
+  a.pow(b).sum().backward();
+  assert.equal(Array.from(a.grad!.data() as Float32Array), [0, 12, 0]);
+  const gb = Array.from(b.grad!.data() as Float32Array);
+  assert.equal([gb[0], gb[2]], [0, 0]);
+  assert.ok(Math.abs(gb[1] - 5.545177459716797) < 1e-5, `${gb[1]}`);
+  const x = kiln.tensor([0, 1, 4], f32).requiresGrad_();
+  x.pow(0).sum().backward();
+  assert.equal(Array.from(x.grad!.data() as Float32Array), [0, 0, 0]);
+  const y = kiln
+    .tensor(
+      [
+        [1, 1, 1],
+        [1, 2, 4],
+      ],
+      f32,
+    )
+    .requiresGrad_();
+  y.std(1).sum().backward();
+  const want = [0, 0, 0, -0.4364357590675354, -0.10910891741514206, 0.5455447435379028];
+  Array.from(y.grad!.data() as Float32Array).forEach((v, i) =>
+    assert.ok(Math.abs(v - want[i]) < 1e-6, `std grad ${i}: ${v} want ${want[i]}`),
+  );
 });
 
 test.run();

@@ -58,7 +58,7 @@ export class Node {
     this.edges = inputs.map((t) =>
       !t._requiresGrad ? null : t._gradFn ? { node: t._gradFn } : { leaf: t._origin ?? t },
     );
-    for (const e of this.edges) if (e && 'node' in e) e.node.refs++;
+    for (const e of this.edges) if (e && 'node' in e) e.node._hold();
     this.ctx = { inputs: inputs.map((t) => t._retain()), output: output ? output._retain() : null, attrs };
     this.versions = this.ctx.inputs.map((t) => t._storage.version);
     if (this.ctx.output) {

@@ -85,8 +85,9 @@ export function benchOps(opts: BenchOptions): Measurement[] {
     const copy = besideCopy('ops', src, dst);
     return ops.map((op) => {
       const [s, c] = measure([{ impl: 'kiln', run: () => op.run().dispose() }, copy.variant], opts);
-      const cm = copy.record(c);
-      const m: Measurement = {
+      const cm = copy.record(c),
+        value = gbps(op.bytes * n, s);
+      return {
         bench: 'ops',
         name: op.name,
         shape: [side, side],
@@ -94,11 +95,10 @@ export function benchOps(opts: BenchOptions): Measurement[] {
         impl: 'kiln',
         stats: s,
         unit: 'GB/s',
-        value: gbps(op.bytes * n, s),
-        ratios: { copy: gbps(op.bytes * n, s) / cm.value },
+        value,
+        ratios: { copy: value / cm.value },
         detail: `kiln copy_ in the same rounds: ${cm.value.toFixed(1)} GB/s`,
-      };
-      return m;
+      } satisfies Measurement;
     });
   });
 }

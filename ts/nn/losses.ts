@@ -169,15 +169,8 @@ export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Red
     checkReduction('huberLoss', r);
     sameShape('huberLoss', input, target);
     if (!(delta > 0)) throw new KilnError('ERR_ARG', `huberLoss: delta must be > 0, got ${delta}`);
-    const d = input.sub(target),
-      a = d.abs();
-    return reduce(
-      d
-        .mul(d)
-        .mul(0.5)
-        .where(a.lt(delta), a.sub(delta / 2).mul(delta)),
-      r,
-    );
+    // smoothL1Loss with beta = delta, times delta.
+    return smoothL1Loss(input, target, { reduction: r, beta: delta }).mul(delta);
   });
 }
 
@@ -193,9 +186,9 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, opts: BceOptio
     const r = opts.reduction ?? 'mean';
     checkReduction('binaryCrossEntropy', r);
     sameShape('binaryCrossEntropy', input, target);
-    const logs = (x: Tensor) => [x.log().clampMin(-100), x.neg().log1p().clampMin(-100)];
     const elem = noGrad(() => {
-      const [logp, log1mp] = logs(input);
+      const logp = input.log().clampMin(-100),
+        log1mp = input.neg().log1p().clampMin(-100);
       return target.mul(logp).add(target.neg().add(1).mul(log1mp)).neg();
     });
     // PyTorch's gradient: (x - t) / max(x (1 - x), 1e-12) for the input, which is 0, not NaN,
