@@ -180,6 +180,13 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
         return fail(ctx, KILN_ERR_SHAPE, "logsumexp: output must be the input's shape with dim %d of size 1", a->iattr);
       break;
     }
+    case KILN_OP_CUMSUM: {  // attrs: dim, reverse
+      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr) || (in[0].ndim > 0 && a->iattr >= in[0].ndim) ||
+          (in[0].ndim == 0 && a->iattr != 0) || (attr[1] != 0 && attr[1] != 1))
+        return fail(ctx, KILN_ERR_ARG, "cumsum: bad dim or reverse flag");
+      if (!same_shape(o[0], in[0])) return fail(ctx, KILN_ERR_SHAPE, "cumsum: output must have the input's shape");
+      break;
+    }
     case KILN_OP_SORT: {  // attrs: dim, descending, k (sort_cpu checks the shapes)
       if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr) || (in[0].ndim > 0 && a->iattr >= in[0].ndim))
         return fail(ctx, KILN_ERR_ARG, "sort: bad dim");

@@ -417,15 +417,6 @@ kiln_status make_geo(kiln_context *ctx, const char *op, const kiln_tensor *in, c
   return KILN_OK;
 }
 
-bool contiguous(const kiln_tensor &t) {
-  int64_t s = 1;
-  for (int d = t.ndim - 1; d >= 0; d--) {
-    if (t.shape[d] != 1 && t.strides[d] != s) return false;
-    s *= t.shape[d];
-  }
-  return true;
-}
-
 bool has_shape(const kiln_tensor &t, std::initializer_list<int64_t> shape) {
   if (t.ndim != (int)shape.size()) return false;
   int d = 0;

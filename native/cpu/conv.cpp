@@ -581,15 +581,6 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
 
 // ---- argument checks ----
 
-bool contiguous(const kiln_tensor &t) {
-  int64_t s = 1;
-  for (int d = t.ndim - 1; d >= 0; d--) {
-    if (t.shape[d] != 1 && t.strides[d] != s) return false;
-    s *= t.shape[d];
-  }
-  return true;
-}
-
 // Fills c from the operands ([N, C, H, W] input, [K, C/g, R, S] weight, [N, K, OH, OW] output)
 // and the attributes stride, padding (top, left), dilation, groups.
 kiln_status conv_setup(kiln_context *ctx, const char *op, const kiln_tensor &in, const kiln_tensor &wt,

@@ -7,6 +7,16 @@
 
 namespace kiln::cpu {
 
+// Row-major dense (size-1 dims may have any stride).
+inline bool contiguous(const kiln_tensor &t) {
+  int64_t s = 1;
+  for (int d = t.ndim - 1; d >= 0; d--) {
+    if (t.shape[d] != 1 && t.strides[d] != s) return false;
+    s *= t.shape[d];
+  }
+  return true;
+}
+
 kiln_status unary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, Unary op);
 kiln_status binary_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b,
                        Binary op);
@@ -89,6 +99,8 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
                                  int dim, bool log);
 // out: in's shape with dim's size 1 (softmax.cpp).
 kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim);
+// Running sums along dim (scan.cpp), from the end with reverse; contiguous, one dtype.
+kiln_status cumsum_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim, bool reverse);
 // values, indices (int64): in's shape with dim's size k, the first k of each row sorted along dim
 // (ascending, or descending), ties in index order (sort.cpp).
 kiln_status sort_cpu(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor &indices, const kiln_tensor &in,

@@ -67,15 +67,6 @@ T logsumexp_ref(const T *x, int64_t n, int64_t s) {
   return c + std::log(sum);
 }
 
-bool contiguous(const kiln_tensor &t) {
-  int64_t st = 1;
-  for (int d = t.ndim - 1; d >= 0; d--) {
-    if (t.shape[d] != 1 && t.strides[d] != st) return false;
-    st *= t.shape[d];
-  }
-  return true;
-}
-
 // Runs body(b, n, stride, cols, ahead) over the geometry's pieces: each piece is one row (inner == 1)
 // or a strip of up to kStrip columns of one [n, inner] block, at element offset b. `ahead`, for
 // rows of elements of `es` bytes, is the offset in elements to the later row the body prefetches

@@ -86,7 +86,8 @@ enum kiln_op {
   KILN_OP_CROSS_ENTROPY_BACKWARD = 80,
   KILN_OP_LOGSUMEXP = 81,
   KILN_OP_SORT = 82,
-  KILN_OP_COUNT = 83
+  KILN_OP_CUMSUM = 83,
+  KILN_OP_COUNT = 84
 };
 
 typedef struct kiln_op_info {
@@ -178,6 +179,7 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"cross_entropy_backward", 5, 1, 2},
     {"logsumexp", 1, 1, 1},
     {"sort", 1, 2, 3},
+    {"cumsum", 1, 1, 2},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

@@ -529,6 +529,24 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
         }
       }
   }
+  // scan_f32: a row of cumsum's column scans (scan.cpp): acc += x in double, o = acc rounded.
+  Check sc(std::string(t->name) + " scan_f32");
+  for (int64_t n : kLengths)
+    for (bool end : {true, false}) {
+      Buf x(n, end), o(n, end);
+      fill(x, -100, 100);
+      std::vector<double> acc((size_t)n), want((size_t)n);
+      for (int64_t i = 0; i < n; i++) {
+        acc[i] = (double)(g_rng() % 2001) / 7 - 100;
+        want[i] = acc[i] + (double)x.p[i];
+      }
+      t->scan_f32(o.p, acc.data(), x.p, n, 1, 0);
+      for (int64_t i = 0; i < n; i++)
+        if (!sc.expect(want[i] != want[i] ? acc[i] != acc[i] && o.p[i] != o.p[i]
+                                          : acc[i] == want[i] && o.p[i] == (float)want[i],
+                       "n=%" PRId64 " i=%" PRId64 ": %g (%g) want %g", n, i, acc[i], (double)o.p[i], want[i]))
+          break;
+    }
 }
 
 // ---- --bench: single-thread throughput, best of 5 ----

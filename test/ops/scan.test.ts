@@ -1,6 +1,9 @@
 // cumsum and cumprod (ts/ops/scan.ts): against plain left-to-right float64 scans on random shapes,
 // dims and lengths (1, powers of two and their neighbours), PyTorch's dtypes, zeros in cumprod's
-// gradient, gradients by finite differences, no tensor left behind, argument errors.
+// gradient, gradients by finite differences, no tensor left behind, argument errors. cumsum's
+// kernel (native/cpu/scan.cpp): float32 sums are the float64 running sums rounded once, on each of
+// its paths (rows in lockstep groups and leftovers, rows cut in pieces, column strips), forward and
+// from the end (its gradient).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
@@ -95,6 +98,63 @@ test('gradients by finite differences, cumprod through zeros; nothing left behin
   assert.is(kiln.memory().numTensors, before, 'the scans dispose their intermediates');
   y.dispose();
   y0.dispose();
+});
+
+/** x's running sums along dim in float64, forward or from the end, flattened. */
+function runningSums(x: kiln.Tensor, dim: number, reverse: boolean): number[] {
+  const v = x.to('float64').flatten().toArray() as number[];
+  const inner = x.shape.slice(dim + 1).reduce((a, b) => a * b, 1),
+    n = x.shape[dim];
+  const out = v.slice();
+  for (let o = 0; o < v.length; o += n * inner)
+    for (let j = 0; j < inner; j++) {
+      let acc = 0;
+      for (let t = 0; t < n; t++) {
+        const i = o + (reverse ? n - 1 - t : t) * inner + j;
+        acc += v[i];
+        out[i] = acc;
+      }
+    }
+  return out;
+}
+
+test("cumsum's kernel: float32 sums rounded once from float64, forward and from the end (the gradient), every path", () => {
+  kiln.manualSeed(11);
+  // [3, 40000]: rows in pieces of 2^14 (the last short); [19, 70]: two lockstep groups of 8 and 3
+  // rows left; [5, 300, 3] dim 1: column strips; [2, 600] dim 0: a strip of 256 and a short one
+  for (const [shape, dim] of [
+    [[3, 40000], 1],
+    [[19, 70], 1],
+    [[5, 300, 3], 1],
+    [[2, 600], 0],
+    [[1, 2 ** 15], 1],
+  ] as [number[], number][]) {
+    const x = kiln.randn(shape).mul(3).add(0.5).requiresGrad_(),
+      g = kiln.randn(shape);
+    const y = x.cumsum(dim);
+    y.backward(g);
+    const fwd = y.flatten().toArray() as number[],
+      bwd = x.grad!.flatten().toArray() as number[];
+    const rf = runningSums(x, dim, false),
+      rb = runningSums(g, dim, true);
+    // pieces of a long row start from a float64 sum of whole pieces: within an ulp of the
+    // left-to-right sum rounded once (exactly it elsewhere)
+    const ulp = (v: number) => Math.max(2 ** -149, Math.abs(v) * 2 ** -23);
+    fwd.forEach((v, i) => assert.ok(Math.abs(v - Math.fround(rf[i])) <= ulp(rf[i]), `forward ${shape} [${i}]`));
+    bwd.forEach((v, i) => assert.ok(Math.abs(v - Math.fround(rb[i])) <= ulp(rb[i]), `backward ${shape} [${i}]`));
+    if (shape[dim] < 2 ** 14) {
+      assert.equal(fwd, rf.map(Math.fround), `forward ${shape} bit for bit`);
+      assert.equal(bwd, rb.map(Math.fround), `backward ${shape} bit for bit`);
+    }
+  }
+  // int64 wraps as PyTorch's; int32 keeps its dtype when asked for
+  const big = kiln.tensor([2 ** 62, 2 ** 62, 2 ** 62], { dtype: 'int64' }).cumsum(0);
+  assert.equal(big.toArray(), [2 ** 62, -(2 ** 63), -(2 ** 62)]);
+  const i32 = kiln.tensor([2 ** 31 - 1, 1, 5], { dtype: 'int32' }).cumsum(0, { dtype: 'int32' });
+  assert.equal([i32.dtype, i32.toArray()], ['int32', [2 ** 31 - 1, -(2 ** 31), -(2 ** 31) + 5]]);
+  // a second-order gradient goes through the kernel again
+  const w = kiln.randn([4, 6], { dtype: 'float64' }).requiresGrad_();
+  kiln.gradgradcheck((t: kiln.Tensor) => t.cumsum(1).pow(2), [w]);
 });
 
 test('argument errors', () => {

@@ -84,6 +84,7 @@ export const OP = {
   CROSS_ENTROPY_BACKWARD: 80,
   LOGSUMEXP: 81,
   SORT: 82,
+  CUMSUM: 83,
 } as const;
 
-export const OP_COUNT = 83;
+export const OP_COUNT = 84;

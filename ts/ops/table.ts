@@ -33,6 +33,7 @@ import { batchNormBackwardRow, batchNormRow, batchNormStatsRow } from './batch_n
 import { dropoutRow } from './dropout';
 import { embeddingBackwardRow, embeddingRow } from './embedding';
 import { logsumexpRow } from './logsumexp';
+import { cumsumRow } from './scan';
 import type { OpRow } from './row';
 import { softmaxBackwardRow, softmaxRow } from './softmax';
 import { sortRow } from './sort';
@@ -380,6 +381,7 @@ export const table = {
   cross_entropy_backward: crossEntropyBackwardRow,
   logsumexp: logsumexpRow,
   sort: sortRow,
+  cumsum: cumsumRow,
 };
 
 export type OpName = keyof typeof table;

@@ -270,6 +270,9 @@ struct IsaKernels {
   void (*f16_to_f32)(float *o, const uint16_t *x, int64_t n);
   // acc[i] = op(acc[i], x[i]) in double: the column reductions' accumulators (reduce.cpp).
   void (*accumulate_f32)(Accumulate op, double *acc, const float *x, int64_t n);
+  // Running sums down `rows` rows of n columns (row r at x + r * ld, o + r * ld; ld may be
+  // negative; o and x apart): acc[i] += x[i] in double, o[i] = acc[i] rounded to float (cumsum).
+  void (*scan_f32)(float *o, double *acc, const float *x, int64_t n, int64_t rows, int64_t ld);
   GemmKernels gemm;
   // One Adam/AdamW step over n float32 elements (arch/optim.inc); vmax only with amsgrad.
   void (*adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, int64_t n, const AdamScalars &s);
