@@ -77,6 +77,16 @@ export class Tensor {
   }
 
   /** @internal Another handle on the same view, outside any scope (autograd keeps these). */
+  /** @internal An unscoped handle (Tensor._empty(..., false)) joins the current scope, if any. */
+  _adopt(): this {
+    const scope = scopeStore.getStore();
+    if (scope && !this._scope) {
+      scope.add(this);
+      this._scope = scope;
+    }
+    return this;
+  }
+
   _retain(): Tensor {
     this._check('autograd');
     const h = new Tensor(this._storage, this._shape, this._strides, this._offset, this.dtype, false);

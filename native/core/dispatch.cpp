@@ -75,7 +75,7 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_LAYER_NORM: return layer_norm_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], attr[0], attr[1] != 0);
     case KILN_OP_LAYER_NORM_BACKWARD:
       return layer_norm_backward_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], in[3], in[4], attr[0] != 0);
-    case KILN_OP_CROSS_ENTROPY: return cross_entropy_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], attr);
+    case KILN_OP_CROSS_ENTROPY: return cross_entropy_cpu(ctx, o[0], o[1], o[2], o[3], in[0], in[1], in[2], attr);
     case KILN_OP_CROSS_ENTROPY_BACKWARD:
       return cross_entropy_backward_cpu(ctx, o[0], in[0], in[1], in[2], in[3], in[4], attr);
     case KILN_OP_UNIFORM: return uniform_cpu(ctx, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);

@@ -113,9 +113,10 @@ kiln_status layer_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, co
                                     const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                     const kiln_tensor &w, const kiln_tensor &mean, const kiln_tensor &rstd, bool rms);
 // attr: ignore_index, label_smoothing. loss, lse, wrow [rows]; target int64 [rows] or like logits.
+// attr: ignore_index, label_smoothing, the scale of the gradient written to gx ([0]: none).
 kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const kiln_tensor &lse,
-                              const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
-                              const kiln_tensor &weight, const double *attr);
+                              const kiln_tensor &wrow, const kiln_tensor &gx, const kiln_tensor &logits,
+                              const kiln_tensor &target, const kiln_tensor &weight, const double *attr);
 kiln_status cross_entropy_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &logits,
                                        const kiln_tensor &target, const kiln_tensor &weight, const kiln_tensor &lse,
                                        const kiln_tensor &gloss, const double *attr);

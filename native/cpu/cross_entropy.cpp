@@ -4,8 +4,9 @@
 // log-sum-exp and the loss, from one read of the row (the row stays in L1/L2 for its second pass):
 //   indices: (1 - e) w[t] (lse - x[t]) + e / C sum_c w[c] (lse - x[c])
 //   probabilities: sum_c w[c] ((1 - e) p[c] + e / C) (lse - x[c])
-// plus the weight each row counts with in a mean (w[t], 0 when ignored). Backward: the gradient
-// from the logits and the saved lse, without stored probabilities:
+// plus the weight each row counts with in a mean (w[t], 0 when ignored), and, when gx is given,
+// each row's gradient times a scale (training: the backward of a mean or sum then reads nothing
+// again). Backward: the gradient from the logits and the saved lse, without stored probabilities:
 //   g (A softmax(x)[j] - ((1 - e) p[j] + e / C) w[j]) with A = sum_c w[c] ((1 - e) p[c] + e / C)
 // (indices: p is one-hot at t). Rows are independent, so results do not depend on the thread
 // count. float32 runs the ISA's rows (arch/rows.inc); float64 the scalar loops here.
@@ -104,11 +105,36 @@ struct BadRow {
   }
 };
 
+// Row r's gradient times g into o, from its logits xr and lse l (sw: the weights' sum). A row
+// whose target is ignored (or out of range: the forward has failed on it) gets zeros.
+template <class T>
+void grad_row(const RowOps<T> &ops, const Args &a, T *o, const T *xr, int64_t ahead, T l, T g,
+              const kiln_tensor &target, int64_t r, const T *w, T sw) {
+  const int64_t C = a.C;
+  const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
+  if (a.prob) {
+    const T *t = (const T *)target.data + r * C;
+    const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
+    ops.grad(o, xr, ahead, C, l, g * (keep * st + share * sw), t, g * keep, w, g * share);
+    return;
+  }
+  const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
+  if (t == a.ignore || t < 0 || t >= C) {
+    for (int64_t j = 0; j < C; j++) o[j] = 0;
+    return;
+  }
+  const T wt = w ? w[t] : T(1);
+  ops.grad(o, xr, ahead, C, l, g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
+}
+
+// gx: [rows, C] for the gradient times gscale written beside the loss (the row still in L1/L2:
+// the backward then need not read the logits again), or [0].
 template <class T>
 kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, const kiln_tensor &lse,
-                    const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
-                    const kiln_tensor &weight) {
-  const RowOps<T> ops{isa_kernels(ctx->isa)};
+                    const kiln_tensor &wrow, const kiln_tensor &gx, const kiln_tensor &logits,
+                    const kiln_tensor &target, const kiln_tensor &weight, T gscale) {
+  const RowOps<T> ops{isa_kernels(ctx->isa), stream_output(gx)};
+  T *go = gx.ndim == 2 ? (T *)gx.data : nullptr;
   const int64_t C = a.C;
   const T *x = (const T *)logits.data, *w = weight.shape[0] ? (const T *)weight.data : nullptr;
   T *lo = (T *)loss.data, *lseo = (T *)lse.data, *wo = (T *)wrow.data;
@@ -155,7 +181,11 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
         prefetch_bytes(x + (r + g) * C, std::min<int64_t>(kAheadBytes, (r1 - r - g) * C * (int64_t)sizeof(T)));
       ops.lse(lg, x + r * C, C, g);
       for (int64_t q = 0; q < g; q++) row(r + q, lg[q]);
+      if (go)
+        for (int64_t q = 0; q < g; q++)
+          grad_row(ops, a, go + (r + q) * C, x + (r + q) * C, 0, lg[q], gscale, target, r + q, w, sw);
     }
+    if (go) stream_fence();
   });
   if (bad.row.load() >= 0) {
     const int64_t r = bad.row.load();
@@ -178,27 +208,12 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
   const T *li = (const T *)lse.data, *gi = (const T *)gloss.data;
   const int64_t gs = gloss.strides[0];
   T *go = (T *)gx.data;
-  const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   const T sw = w ? ops.sum(w, C) : (T)C;
   const int64_t grain = stream_grain_rows(ctx->pool.get(), a.rows, C, kTaskElems);
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T g = gi[r * gs], *xr = x + r * C;
-      const int64_t ahead = row_ahead(r, r1, C, sizeof(T));
-      T *o = go + r * C;
-      if (a.prob) {
-        const T *t = (const T *)target.data + r * C;
-        const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
-        ops.grad(o, xr, ahead, C, li[r], g * (keep * st + share * sw), t, g * keep, w, g * share);
-        continue;
-      }
-      const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
-      if (t == a.ignore || t < 0 || t >= C) {
-        for (int64_t j = 0; j < C; j++) o[j] = 0;
-        continue;
-      }
-      const T wt = w ? w[t] : T(1);
-      ops.grad(o, xr, ahead, C, li[r], g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
+      grad_row(ops, a, go + r * C, xr, row_ahead(r, r1, C, sizeof(T)), li[r], g, target, r, w, sw);
     }
     stream_fence();  // the rows may have streamed their gradient
   });
@@ -240,15 +255,20 @@ kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &logits, 
 }  // namespace
 
 kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const kiln_tensor &lse,
-                              const kiln_tensor &wrow, const kiln_tensor &logits, const kiln_tensor &target,
-                              const kiln_tensor &weight, const double *attr) {
+                              const kiln_tensor &wrow, const kiln_tensor &gx, const kiln_tensor &logits,
+                              const kiln_tensor &target, const kiln_tensor &weight, const double *attr) {
   Args a;
   const kiln_tensor rowwise[3] = {loss, lse, wrow};
   if (kiln_status st = check(ctx, "cross_entropy", logits, target, weight, rowwise, 3, attr, &a)) return st;
   if (!(loss.strides[0] == 1 && lse.strides[0] == 1 && wrow.strides[0] == 1) && a.rows > 1)
     return fail(ctx, KILN_ERR_ARG, "cross_entropy: outputs must be contiguous");
-  if (logits.dtype == KILN_FLOAT32) return forward<float>(ctx, a, loss, lse, wrow, logits, target, weight);
-  return forward<double>(ctx, a, loss, lse, wrow, logits, target, weight);
+  const bool fused = !(gx.ndim == 1 && gx.shape[0] == 0);
+  if (fused && (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C ||
+                gx.strides[1] != 1 || (a.rows > 1 && gx.strides[0] != a.C)))
+    return fail(ctx, KILN_ERR_SHAPE, "cross_entropy: gx must be [0] or contiguous and shaped like the logits");
+  if (logits.dtype == KILN_FLOAT32)
+    return forward<float>(ctx, a, loss, lse, wrow, gx, logits, target, weight, (float)attr[2]);
+  return forward<double>(ctx, a, loss, lse, wrow, gx, logits, target, weight, attr[2]);
 }
 
 kiln_status cross_entropy_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &logits,

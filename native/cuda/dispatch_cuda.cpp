@@ -83,7 +83,10 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_LAYER_NORM: return layer_norm_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], attr[0], attr[1] != 0);
     case KILN_OP_LAYER_NORM_BACKWARD:
       return layer_norm_backward_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], in[3], in[4], attr[0] != 0);
-    case KILN_OP_CROSS_ENTROPY: return cross_entropy_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], attr, bad);
+    case KILN_OP_CROSS_ENTROPY:  // the gradient beside the loss (o[3]) is the CPU's alone
+      if (!(o[3].ndim == 1 && o[3].shape[0] == 0))
+        return fail(L, KILN_ERR_ARG, "cross_entropy: no fused gradient on CUDA (pass gx as [0])");
+      return cross_entropy_cuda(L, o[0], o[1], o[2], in[0], in[1], in[2], attr, bad);
     case KILN_OP_CROSS_ENTROPY_BACKWARD:
       return cross_entropy_backward_cuda(L, o[0], in[0], in[1], in[2], in[3], in[4], attr);
     case KILN_OP_UNIFORM: return uniform_cuda(L, o[0], u64_from(attr), u64_from(attr + 2), attr[4], attr[5]);

@@ -175,7 +175,7 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"softmax_backward", 2, 1, 2},
     {"layer_norm", 3, 3, 2},
     {"layer_norm_backward", 5, 3, 1},
-    {"cross_entropy", 3, 3, 2},
+    {"cross_entropy", 3, 4, 3},
     {"cross_entropy_backward", 5, 1, 2},
     {"logsumexp", 1, 1, 1},
     {"sort", 1, 2, 3},

@@ -20,6 +20,11 @@ export interface GradCtx {
   output: Tensor | null;
   /** Non-tensor arguments of the op. */
   attrs: Record<string, unknown>;
+  /**
+   * Tensors the node owns outright (no version check, no edge): disposed with the node unless
+   * the gradient formula takes them out of the list (crossEntropy's gradient written by its forward).
+   */
+  owned: Tensor[];
 }
 
 /** Returns one gradient per tensor input (null where no gradient flows). */
@@ -54,12 +59,13 @@ export class Node {
     readonly fn: GradFn,
     attrs: Record<string, unknown>,
     output: Tensor | null,
+    owned: Tensor[] = [],
   ) {
     this.edges = inputs.map((t) =>
       !t._requiresGrad ? null : t._gradFn ? { node: t._gradFn } : { leaf: t._origin ?? t },
     );
     for (const e of this.edges) if (e && 'node' in e) e.node._hold();
-    this.ctx = { inputs: inputs.map((t) => t._retain()), output: output ? output._retain() : null, attrs };
+    this.ctx = { inputs: inputs.map((t) => t._retain()), output: output ? output._retain() : null, attrs, owned };
     this.versions = this.ctx.inputs.map((t) => t._storage.version);
     if (this.ctx.output) {
       // The output is made by this node: its saved handle differentiates through it (createGraph).
@@ -95,6 +101,7 @@ export class Node {
     this.ctx = null;
     for (const t of ctx.inputs) t.dispose();
     ctx.output?.dispose();
+    for (const t of ctx.owned) t.dispose();
   }
 
   /** @internal A tensor handle or a node takes this node as its gradFn or edge. */
@@ -133,10 +140,14 @@ export function record(
   fn: GradFn,
   attrs: Record<string, unknown> = {},
   saveOutput = false,
+  owned: Tensor[] = [],
 ): Tensor {
-  if (!needsGrad(inputs)) return out;
+  if (!needsGrad(inputs)) {
+    for (const t of owned) t.dispose();
+    return out;
+  }
   out._requiresGrad = true;
-  const node = new Node(name, inputs, fn, attrs, saveOutput ? out : null);
+  const node = new Node(name, inputs, fn, attrs, saveOutput ? out : null, owned);
   out._setGradFn(node);
   return out;
 }

@@ -5,6 +5,7 @@
  * bytes each must move:
  *   softmax, norm   fwd: read x, write y (8 B/elem); fwd+bwd: that plus read gy and y (or x), write gx (20 B/elem)
  *   crossEntropy    fwd: read the logits (4 B/elem); fwd+bwd: that plus read the logits, write their gradient (12 B/elem)
+ *                   (kiln's forward with grad on writes the gradient beside the loss, so it moves 8 of those 12)
  * (per-row statistics, weights and targets are under 1% and not counted). References in the same
  * run: the copy bandwidth (copy.ts, read + write; each kiln row's "copy" ratio is against kiln's
  * copy_ of 64 MB timed in the same rounds as that row, A B A B ...: on this shared VM the copy

@@ -5,12 +5,19 @@
  * (softmax - target distribution) terms from the logits and the saved log-sum-exp, never storing
  * probabilities. [N, C, d...] inputs have C moved last first. Under createGraph the gradient is
  * written with ops instead (differentiable again). float16/bfloat16 compute in float32.
+ *
+ * Training (a CPU input that needs a gradient, reduction mean or sum): the forward kernel also
+ * writes the gradient of the result while each row is still in cache, and loss.backward() takes
+ * it as it is (the node owns it until then; a forward without a backward frees it with the node).
+ * The backward's logits read and exp go: forward + backward 0.50 -> 0.75 of copy_ at [65536, 256],
+ * 0.67 -> 1.07 at [8192, 4096] (12 bytes per logit credited). Any other incoming gradient, a
+ * second pass and createGraph compute it as before.
  */
 import { gradMode, noGrad } from '../autograd/grad_mode';
 import { record } from '../autograd/node';
 import { arange, fromNumbers } from '../creation';
 import { runKernel } from '../dispatch';
-import { DType, FLOAT_DTYPES, isFloating } from '../dtype';
+import { DType, FLOAT_DTYPES, isFloating, roundTo } from '../dtype';
 import { KilnError } from '../errors';
 import type { CrossEntropyOptions } from '../nn/losses';
 import { shapeStr } from '../shape';
@@ -28,6 +35,21 @@ interface RowArgs {
   weight: Tensor | null;
   ignoreIndex: number;
   eps: number;
+  /**
+   * The gradient of a mean or sum, written by the forward kernel beside the loss (scaled by this:
+   * 1 / the mean's denominator, or 1), for a backward whose incoming gradient is that scale in
+   * every row (loss.backward() of the mean or sum); null: none.
+   */
+  gradScale: number | null;
+}
+
+/** Whether g ([rows]) holds v in every row: an expanded scalar (or one row) equal to it. */
+function uniformIs(g: Tensor, v: number): boolean {
+  if (g.ndim !== 1 || !(g._shape[0] === 1 || g._strides[0] === 0)) return false;
+  const one = g.narrow(0, 0, 1);
+  const got = one.item() as number;
+  one.dispose();
+  return got === v;
 }
 
 /** [rows] losses of [rows, C] logits (float32/64) and int64 [rows] or [rows, C] targets, plus row weights. */
@@ -40,30 +62,46 @@ function lossRows(x: Tensor, t: Tensor, a: RowArgs): { loss: Tensor; wrow: Tenso
     w1 = a.weight ? dense(a.weight) : none(dtype);
   const loss = Tensor._empty([rows], dtype, 'crossEntropy'),
     lse = Tensor._empty([rows], dtype, 'crossEntropy'),
-    wrow = Tensor._empty([rows], dtype, 'crossEntropy');
-  runKernel(OP.CROSS_ENTROPY, [loss, lse, wrow], [xc, tc, w1], [a.ignoreIndex, a.eps]);
+    wrow = Tensor._empty([rows], dtype, 'crossEntropy'),
+    // unscoped: the node owns it (a scope ending around the forward must not free it)
+    gxs = a.gradScale === null ? none(dtype) : Tensor._empty(x._shape.slice(), dtype, 'crossEntropy', undefined, false);
+  runKernel(OP.CROSS_ENTROPY, [loss, lse, wrow, gxs], [xc, tc, w1], [a.ignoreIndex, a.eps, a.gradScale ?? 0]);
   disposeTemps([
     [xc, x],
     [tc, t],
     [w1, a.weight],
   ]);
   const inputs = [x, t, lse, ...(a.weight ? [a.weight] : [])];
-  const out = record('crossEntropy', loss, inputs, (g, c) => {
-    const [xi, ti, li] = c.inputs;
-    const wi = a.weight ? c.inputs[3] : null;
-    const gx = gradMode.enabled
-      ? gradWithOps(g, xi, ti, wi, a)
-      : crossEntropyBackward(g, xi, ti, wi, li, a.ignoreIndex, a.eps);
-    // d loss / d p[c] = -(1 - e) w[c] log softmax(x)[c] (probability targets only)
-    let gt: Tensor | null = null;
-    if (prob && ti._requiresGrad) {
-      const lp = logSoftmax(xi, 1)
-        .mul(g.unsqueeze(1))
-        .mul(-(1 - a.eps));
-      gt = wi ? lp.mul(wi) : lp;
-    }
-    return [gx, gt, null, ...(wi ? [null] : [])];
-  });
+  const scale = a.gradScale;
+  const out = record(
+    'crossEntropy',
+    loss,
+    inputs,
+    (g, c) => {
+      const [xi, ti, li] = c.inputs;
+      const wi = a.weight ? c.inputs[3] : null;
+      // the forward's gradient, once, when this backward asks for exactly it
+      const fused = c.owned.length && !gradMode.enabled && uniformIs(g, scale!) ? c.owned.pop()!._adopt() : null;
+      const gx =
+        fused ??
+        (gradMode.enabled
+          ? gradWithOps(g, xi, ti, wi, a)
+          : crossEntropyBackward(g, xi, ti, wi, li, a.ignoreIndex, a.eps));
+      // d loss / d p[c] = -(1 - e) w[c] log softmax(x)[c] (probability targets only)
+      let gt: Tensor | null = null;
+      if (prob && ti._requiresGrad) {
+        const lp = logSoftmax(xi, 1)
+          .mul(g.unsqueeze(1))
+          .mul(-(1 - a.eps));
+        gt = wi ? lp.mul(wi) : lp;
+      }
+      return [gx, gt, null, ...(wi ? [null] : [])];
+    },
+    {},
+    false,
+    a.gradScale === null ? [] : [gxs],
+  );
+  if (a.gradScale === null) gxs.dispose();
   lse.dispose(); // the node keeps its own handle when it needs one
   return { loss: out, wrow };
 }
@@ -187,13 +225,33 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
         return t;
       });
   const w = weight ? castTo(weight, wide) : null;
-  const { loss, wrow } = lossRows(x2, t2, { weight: w, ignoreIndex, eps });
+  // mean: over the summed weights of the counted rows (indices), over the rows (probabilities)
+  const rows = x2._shape[0];
+  const countRows = (): Tensor =>
+    noGrad(() => {
+      const t = t2.reshape([-1]),
+        keep = t.ne(ignoreIndex),
+        wr = w ? w.gather(0, t.where(keep, 0)).mul(keep) : keep.to(wide);
+      const d = wr.sum();
+      for (const u of [t, keep, wr]) if (u !== d) u.dispose();
+      return d;
+    });
+  // Training (a CPU input that needs a gradient, a mean or sum): the kernel also writes the
+  // gradient of the result, so loss.backward() does not read the logits again (12 -> 8 bytes per
+  // logit over forward and backward). The mean's denominator is then known first.
+  const fuse = reduction !== 'none' && x2.device === 'cpu' && gradMode.enabled && x2._requiresGrad;
+  const pre = fuse && reduction === 'mean' && !prob ? countRows() : null;
+  const gradScale = !fuse
+    ? null
+    : reduction === 'sum'
+      ? 1
+      : roundTo(wide, 1 / roundTo(wide, pre ? (pre.item() as number) : rows));
+  const { loss, wrow } = lossRows(x2, t2, { weight: w, ignoreIndex, eps, gradScale });
   let out: Tensor;
   if (reduction === 'none') out = loss.reshape(rowShape);
   else {
     const s = loss.sum();
-    // mean: over the summed weights of the counted rows (indices), over the rows (probabilities)
-    const denom = reduction === 'mean' && !prob ? wrow.sum() : null;
+    const denom = reduction === 'mean' && !prob ? (pre ?? wrow.sum()) : null;
     out = reduction === 'sum' ? s : s.div(denom ?? x2.shape[0]);
     disposeTemps([
       [denom, null],
@@ -259,7 +317,7 @@ function refCrossEntropy(
 export const crossEntropyRow: OpRow<typeof crossEntropy> = {
   name: 'cross_entropy',
   kind: 'custom',
-  native: { nin: 3, nout: 3, nattr: 2 },
+  native: { nin: 3, nout: 4, nattr: 3 },
   dtypes: FLOAT_DTYPES,
   fn: crossEntropy,
   grad: (g) => [g, g],
