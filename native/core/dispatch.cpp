@@ -70,6 +70,7 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_SOFTMAX: return softmax_cpu(ctx, o[0], in[0], a.iattr, attr[1] != 0);
     case KILN_OP_SOFTMAX_BACKWARD: return softmax_backward_cpu(ctx, o[0], in[0], in[1], a.iattr, attr[1] != 0);
     case KILN_OP_LOGSUMEXP: return logsumexp_cpu(ctx, o[0], in[0], a.iattr);
+    case KILN_OP_VAR: return var_cpu(ctx, o[0], in[0], a.iattr, attr[1]);
     case KILN_OP_CUMSUM: return cumsum_cpu(ctx, o[0], in[0], a.iattr, attr[1] != 0);
     case KILN_OP_SORT: return sort_cpu(ctx, o[0], o[1], in[0], a.iattr, (int64_t)attr[2], attr[1] != 0);
     case KILN_OP_LAYER_NORM: return layer_norm_cpu(ctx, o[0], o[1], o[2], in[0], in[1], in[2], attr[0], attr[1] != 0);

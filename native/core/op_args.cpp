@@ -180,6 +180,15 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
         return fail(ctx, KILN_ERR_SHAPE, "logsumexp: output must be the input's shape with dim %d of size 1", a->iattr);
       break;
     }
+    case KILN_OP_VAR: {  // attrs: dim, correction
+      if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr) || !(std::isfinite(attr[1])))
+        return fail(ctx, KILN_ERR_ARG, "var: bad dim or correction");
+      bool ok = o[0].ndim == in[0].ndim && (in[0].ndim == 0 || a->iattr < in[0].ndim);
+      for (int d = 0; ok && d < in[0].ndim; d++) ok = o[0].shape[d] == (d == a->iattr ? 1 : in[0].shape[d]);
+      if (!ok)
+        return fail(ctx, KILN_ERR_SHAPE, "var: output must be the input's shape with dim %d of size 1", a->iattr);
+      break;
+    }
     case KILN_OP_CUMSUM: {  // attrs: dim, reverse
       if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr) || (in[0].ndim > 0 && a->iattr >= in[0].ndim) ||
           (in[0].ndim == 0 && a->iattr != 0) || (attr[1] != 0 && attr[1] != 1))

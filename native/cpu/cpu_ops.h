@@ -99,6 +99,8 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
                                  int dim, bool log);
 // out: in's shape with dim's size 1 (softmax.cpp).
 kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim);
+// Variance along dim with a correction (var.cpp): out is in's shape with dim of size 1.
+kiln_status var_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim, double correction);
 // Running sums along dim (scan.cpp), from the end with reverse; contiguous, one dtype.
 kiln_status cumsum_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in, int dim, bool reverse);
 // values, indices (int64): in's shape with dim's size k, the first k of each row sorted along dim

@@ -87,7 +87,8 @@ enum kiln_op {
   KILN_OP_LOGSUMEXP = 81,
   KILN_OP_SORT = 82,
   KILN_OP_CUMSUM = 83,
-  KILN_OP_COUNT = 84
+  KILN_OP_VAR = 84,
+  KILN_OP_COUNT = 85
 };
 
 typedef struct kiln_op_info {
@@ -180,6 +181,7 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"logsumexp", 1, 1, 1},
     {"sort", 1, 2, 3},
     {"cumsum", 1, 1, 2},
+    {"var", 1, 1, 2},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

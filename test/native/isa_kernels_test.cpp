@@ -529,6 +529,28 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
         }
       }
   }
+  // moment_f32 / moments2_f32: var's passes, against double loops (the lanes' order changes the
+  // last bits only: relative 1e-12).
+  Check cm(std::string(t->name) + " moment_f32 / moments2_f32");
+  for (int64_t n : kLengths)
+    for (bool end : {true, false}) {
+      Buf x(n, end);
+      fill(x, -100, 100);
+      bool nan = false;
+      for (int64_t i = 0; i < n; i++) nan |= !std::isfinite(x.p[i]);  // fill() plants NaN and inf
+      if (nan) continue;
+      double s1 = 0, s2 = 0;
+      for (int64_t i = 0; i < n; i++) s1 += (double)x.p[i] - 0.5, s2 += ((double)x.p[i] - 0.5) * ((double)x.p[i] - 0.5);
+      const double g1 = t->moment_f32(x.p, n, 0.5, 1), g2 = t->moment_f32(x.p, n, 0.5, 2);
+      std::vector<double> a1((size_t)n, 1.0), a2((size_t)n, 2.0), sh((size_t)n, 0.25);
+      t->moments2_f32(a1.data(), a2.data(), sh.data(), x.p, n);
+      bool ok = std::fabs(g1 - s1) <= 1e-12 * (1 + std::fabs(s2)) && std::fabs(g2 - s2) <= 1e-12 * (1 + s2);
+      for (int64_t i = 0; i < n && ok; i++) {
+        const double d = (double)x.p[i] - 0.25;
+        ok = a1[i] == 1.0 + d && a2[i] == 2.0 + d * d;
+      }
+      if (!cm.expect(ok, "n=%" PRId64 ": %.17g %.17g want %.17g %.17g", n, g1, g2, s1, s2)) break;
+    }
   // scan_f32: a row of cumsum's column scans (scan.cpp): acc += x in double, o = acc rounded.
   Check sc(std::string(t->name) + " scan_f32");
   for (int64_t n : kLengths)

@@ -14,6 +14,7 @@ import { checkTensor, TensorLike } from './kinds';
 import { cat, where } from './indexing';
 import { fusedLogsumexpOn, logsumexpDim } from './logsumexp';
 import { logSoftmax as fusedLogSoftmax, softmax as fusedSoftmax } from './softmax';
+import { fusedVarOn, varDim } from './var';
 
 const countOf = (x: Tensor, dims: number[]): number => dims.reduce((n, d) => n * x._shape[d], 1);
 
@@ -42,6 +43,10 @@ export function variance(x: Tensor, dim?: number | number[] | null, opts: VarOpt
     checkTensor(x, 'var', 'input');
     if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `var: needs a floating input, got ${x.dtype}`);
     const dims = normDims(dim, x.ndim, 'var');
+    if (dims.length === 1 && fusedVarOn(x)) {
+      const v = varDim(x, dims[0], opts.correction ?? 1);
+      return opts.keepdim || x.ndim === 0 ? v : v.squeeze(dims[0]);
+    }
     const n = countOf(x, dims) - (opts.correction ?? 1);
     const centered = x.sub(x.mean(dims, true));
     return centered

@@ -85,6 +85,7 @@ export const OP = {
   LOGSUMEXP: 81,
   SORT: 82,
   CUMSUM: 83,
+  VAR: 84,
 } as const;
 
-export const OP_COUNT = 84;
+export const OP_COUNT = 85;

@@ -34,6 +34,7 @@ import { dropoutRow } from './dropout';
 import { embeddingBackwardRow, embeddingRow } from './embedding';
 import { logsumexpRow } from './logsumexp';
 import { cumsumRow } from './scan';
+import { varRow } from './var';
 import type { OpRow } from './row';
 import { softmaxBackwardRow, softmaxRow } from './softmax';
 import { sortRow } from './sort';
@@ -382,6 +383,7 @@ export const table = {
   logsumexp: logsumexpRow,
   sort: sortRow,
   cumsum: cumsumRow,
+  var: varRow,
 };
 
 export type OpName = keyof typeof table;

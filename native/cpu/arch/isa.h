@@ -270,6 +270,11 @@ struct IsaKernels {
   void (*f16_to_f32)(float *o, const uint16_t *x, int64_t n);
   // acc[i] = op(acc[i], x[i]) in double: the column reductions' accumulators (reduce.cpp).
   void (*accumulate_f32)(Accumulate op, double *acc, const float *x, int64_t n);
+  // sum of (x[i] - c)^p over a row in double (p 1 or 2: var's mean and squared deviations, var.cpp),
+  // in kMomentLanes interleaved partial sums folded pairwise: the bits depend on n only.
+  double (*moment_f32)(const float *x, int64_t n, double c, int p);
+  // d = x[i] - c[i] in double; s1[i] += d, s2[i] += d^2: var's one pass over columns (var.cpp).
+  void (*moments2_f32)(double *s1, double *s2, const double *c, const float *x, int64_t n);
   // Running sums down `rows` rows of n columns (row r at x + r * ld, o + r * ld; ld may be
   // negative; o and x apart): acc[i] += x[i] in double, o[i] = acc[i] rounded to float (cumsum).
   void (*scan_f32)(float *o, double *acc, const float *x, int64_t n, int64_t rows, int64_t ld);
