@@ -14,7 +14,7 @@ import { FLOAT_DTYPES, isFloating, roundTo } from '../dtype';
 import { normDim, numelOf, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
 import { hasKernel } from '../cuda';
-import { computeDtype, dense, disposeTemps } from './dense';
+import { computeDtype, dense, disposeTemps, inComputeDtype } from './dense';
 import { checkTensor } from './kinds';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow, Rng } from './row';
@@ -25,17 +25,7 @@ import { softmax } from './softmax';
 export const fusedLogsumexpOn = (x: Tensor): boolean => x.device === 'cpu' || hasKernel(OP.LOGSUMEXP);
 
 function fused(x: Tensor, d: number, keepdim: boolean): Tensor {
-  const wide = computeDtype(x.dtype);
-  if (wide !== x.dtype) {
-    const xf = x.to(wide);
-    const yf = fused(xf, d, keepdim);
-    const y = isFloating(x.dtype) ? yf.to(x.dtype) : yf;
-    disposeTemps([
-      [xf, x],
-      [yf, y],
-    ]);
-    return y;
-  }
+  if (computeDtype(x.dtype) !== x.dtype) return inComputeDtype(x, (xf) => fused(xf, d, keepdim));
   const xc = dense(x);
   const shape = x._shape.map((s, i) => (i === d ? 1 : s));
   const out = Tensor._empty(shape, x.dtype, 'logsumexp');

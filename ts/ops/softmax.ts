@@ -11,7 +11,7 @@ import { FLOAT_DTYPES, isFloating, roundTo } from '../dtype';
 import { KilnError } from '../errors';
 import { normDim, numelOf, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { computeDtype, dense, disposeTemps } from './dense';
+import { computeDtype, dense, disposeTemps, inComputeDtype } from './dense';
 import { castTo, checkTensor } from './kinds';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow, Rng } from './row';
@@ -26,18 +26,8 @@ function checkFloat(op: string, x: Tensor): void {
 const floated = (x: Tensor): Tensor => (isFloating(x.dtype) ? x : x.to('float32'));
 
 function fused(x: Tensor, d: number, log: boolean): Tensor {
+  if (computeDtype(x.dtype) !== x.dtype) return inComputeDtype(x, (xf) => fused(xf, d, log));
   const op = log ? 'logSoftmax' : 'softmax';
-  const wide = computeDtype(x.dtype);
-  if (wide !== x.dtype) {
-    const xf = x.to(wide);
-    const yf = fused(xf, d, log);
-    const y = yf.to(x.dtype);
-    disposeTemps([
-      [xf, x],
-      [yf, null],
-    ]);
-    return y;
-  }
   const xc = dense(x);
   const out = Tensor._empty(x._shape.slice(), x.dtype, op);
   runKernel(OP.SOFTMAX, [out], [xc], [d, log ? 1 : 0]);

@@ -14,7 +14,7 @@ import { runKernel } from '../dispatch';
 import { FLOAT_DTYPES } from '../dtype';
 import { numelOf, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { computeDtype, dense, disposeTemps } from './dense';
+import { computeDtype, dense, disposeTemps, inComputeDtype } from './dense';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow, Rng } from './row';
 import { LAYOUTS, errorCases, gradInput, makeInput, randInt, randShape } from './samples';
@@ -24,17 +24,7 @@ export const fusedVarOn = (x: Tensor): boolean => x.device === 'cpu' || hasKerne
 
 /** var along d (normalised, x floating) with correction, keepdim shape. */
 export function varDim(x: Tensor, d: number, correction: number): Tensor {
-  const wide = computeDtype(x.dtype);
-  if (wide !== x.dtype) {
-    const xf = x.to(wide);
-    const yf = varDim(xf, d, correction);
-    const y = yf.to(x.dtype);
-    disposeTemps([
-      [xf, x],
-      [yf, y],
-    ]);
-    return y;
-  }
+  if (computeDtype(x.dtype) !== x.dtype) return inComputeDtype(x, (xf) => varDim(xf, d, correction));
   const xc = dense(x);
   const shape = x._shape.map((s, i) => (i === d ? 1 : s));
   const out = Tensor._empty(shape, x.dtype, 'var');
