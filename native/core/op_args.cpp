@@ -44,6 +44,13 @@ bool same_shape(const kiln_tensor &a, const kiln_tensor &b) {
   return true;
 }
 
+// out has in's shape with dim reduced to 1 (a 0-d in: out 0-d too).
+bool reduced_shape(const kiln_tensor &out, const kiln_tensor &in, int dim) {
+  bool ok = out.ndim == in.ndim && (in.ndim == 0 || dim < in.ndim);
+  for (int d = 0; ok && d < in.ndim; d++) ok = out.shape[d] == (d == dim ? 1 : in.shape[d]);
+  return ok;
+}
+
 // Elementwise kernels walk the output's shape and read every input with it.
 kiln_status check_elementwise(kiln_context *ctx, int op, const kiln_tensor &out, const kiln_tensor *in, int nin) {
   for (int i = 0; i < nin; i++)
@@ -174,18 +181,14 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
       break;
     case KILN_OP_LOGSUMEXP: {
       if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr)) return fail(ctx, KILN_ERR_ARG, "logsumexp: bad dim");
-      bool ok = o[0].ndim == in[0].ndim && (in[0].ndim == 0 || a->iattr < in[0].ndim);
-      for (int d = 0; ok && d < in[0].ndim; d++) ok = o[0].shape[d] == (d == a->iattr ? 1 : in[0].shape[d]);
-      if (!ok)
+      if (!reduced_shape(o[0], in[0], a->iattr))
         return fail(ctx, KILN_ERR_SHAPE, "logsumexp: output must be the input's shape with dim %d of size 1", a->iattr);
       break;
     }
     case KILN_OP_VAR: {  // attrs: dim, correction
       if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr) || !(std::isfinite(attr[1])))
         return fail(ctx, KILN_ERR_ARG, "var: bad dim or correction");
-      bool ok = o[0].ndim == in[0].ndim && (in[0].ndim == 0 || a->iattr < in[0].ndim);
-      for (int d = 0; ok && d < in[0].ndim; d++) ok = o[0].shape[d] == (d == a->iattr ? 1 : in[0].shape[d]);
-      if (!ok)
+      if (!reduced_shape(o[0], in[0], a->iattr))
         return fail(ctx, KILN_ERR_SHAPE, "var: output must be the input's shape with dim %d of size 1", a->iattr);
       break;
     }

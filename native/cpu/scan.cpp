@@ -26,9 +26,8 @@ constexpr int64_t kTaskElems = 1 << 15;  // elements per task, at least
 // A row longer than kPiece is scanned in pieces of it; a line past 2^14 so that a group's pieces
 // (kPiece apart) fall in different L1 sets: 2^14 itself ran the 1-D [2^24] at 0.17 of copy_.
 constexpr int64_t kPiece = (1 << 14) + 16;
-constexpr int kGroup = 16;                            // pieces per group
-constexpr int64_t kTile = 256;                        // columns per transposed tile (float32 groups: 16 KB)
-constexpr int64_t kStripMin = 256, kStripMax = 4096;  // columns per strip on the inner > 1 path
+constexpr int kGroup = 16;      // pieces per group
+constexpr int64_t kTile = 256;  // columns per transposed tile (float32 groups: 16 KB)
 
 template <class T>
 using Acc = std::conditional_t<std::is_floating_point_v<T>, double, T>;
@@ -156,9 +155,7 @@ kiln_status run(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in
   if (outer * n * inner == 0) return KILN_OK;
   const IsaKernels *isa = isa_kernels(ctx->isa);
   if (inner > 1) {  // strips of whole rows' worth of columns where the blocks are few
-    const int64_t threads = ctx->pool ? ctx->pool->size() : 1;
-    const int64_t want = (inner * outer + 2 * threads - 1) / (2 * threads * outer);
-    const int64_t sw = std::clamp<int64_t>((want + 15) / 16 * 16, kStripMin, kStripMax);
+    const int64_t sw = column_strip(ctx->pool.get(), outer, inner);
     const int64_t strips = (inner + sw - 1) / sw;
     parallel_for(
         ctx->pool.get(), outer * strips, std::max<int64_t>(1, kTaskElems / (n * sw)), [&](int64_t a, int64_t b) {

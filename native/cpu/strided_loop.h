@@ -109,6 +109,14 @@ inline int64_t stream_grain(ThreadPool *pool, int64_t total, int64_t min_grain) 
 inline int64_t stream_grain_rows(ThreadPool *pool, int64_t rows, int64_t n, int64_t min_grain) {
   return std::max<int64_t>(1, stream_grain(pool, rows * n, min_grain) / std::max<int64_t>(n, 1));
 }
+// Columns per strip of an [outer, n, inner] walk down columns (inner > 1: scan.cpp, var.cpp):
+// about two strips per thread, a multiple of 16, within [256, 4096] (each row of a strip is read
+// whole; 4096 double accumulators are 32 KB).
+inline int64_t column_strip(ThreadPool *pool, int64_t outer, int64_t inner) {
+  const int64_t threads = pool ? pool->size() : 1;
+  const int64_t want = (inner * outer + 2 * threads - 1) / (2 * threads * outer);
+  return std::clamp<int64_t>((want + 15) / 16 * 16, 256, 4096);
+}
 // stream_grain for an elementwise loop of n elements on ctx's pool.
 template <class Ctx>
 inline int64_t ew_grain(Ctx *ctx, int64_t n) {

@@ -19,8 +19,7 @@ namespace kiln::cpu {
 
 namespace {
 
-constexpr int64_t kTaskElems = 1 << 15;               // elements per task, at least
-constexpr int64_t kStripMin = 256, kStripMax = 4096;  // columns per strip on the inner > 1 path
+constexpr int64_t kTaskElems = 1 << 15;  // elements per task, at least
 
 double moment(const IsaKernels *isa, const float *x, int64_t n, double c, int p) { return isa->moment_f32(x, n, c, p); }
 double moment(const IsaKernels *, const double *x, int64_t n, double c, int p) {
@@ -49,9 +48,7 @@ kiln_status run(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in
                  });
     return KILN_OK;
   }
-  const int64_t threads = ctx->pool ? ctx->pool->size() : 1;
-  const int64_t want = (inner * outer + 2 * threads - 1) / (2 * threads * outer);
-  const int64_t sw = std::clamp<int64_t>((want + 15) / 16 * 16, kStripMin, kStripMax);
+  const int64_t sw = column_strip(ctx->pool.get(), outer, inner);
   const int64_t strips = (inner + sw - 1) / sw;
   parallel_for(ctx->pool.get(), outer * strips, std::max<int64_t>(1, kTaskElems / std::max<int64_t>(n * sw, 1)),
                [&](int64_t a, int64_t b) {

@@ -33,7 +33,7 @@ export function varDim(x: Tensor, d: number, correction: number): Tensor {
   const n = x.ndim ? x._shape[d] : 1;
   const k = 2 / Math.max(n - correction, 0);
   // d var / dx = 2 (x - mean) / (n - correction)
-  return record('var', out, [x], (g, c) => [varGrad(c.inputs[0], g, d, k)], { dim: d, correction });
+  return record('var', out, [x], (g, c) => [varGrad(c.inputs[0], g, d, k)], { dim: d, k });
 }
 
 function varGrad(x: Tensor, g: Tensor, d: number, k: number): Tensor {
@@ -73,18 +73,7 @@ export const varRow: OpRow<typeof varOf> = {
   native: { nin: 1, nout: 1, nattr: 2 },
   dtypes: FLOAT_DTYPES,
   fn: varOf,
-  grad: (g, c) => [
-    varGrad(
-      c.inputs[0],
-      g,
-      c.attrs.dim as number,
-      2 /
-        Math.max(
-          (c.inputs[0].ndim ? c.inputs[0]._shape[c.attrs.dim as number] : 1) - (c.attrs.correction as number),
-          0,
-        ),
-    ),
-  ],
+  grad: (g, c) => [varGrad(c.inputs[0], g, c.attrs.dim as number, c.attrs.k as number)],
   cases: (rng: Rng, dtype) => {
     const out: Case[] = [];
     const shapes: [number[], number][] = [
