@@ -162,6 +162,14 @@ int main(int argc, char **argv) {
              (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(lo.data() + r0, x + r0 * n, n, 1, r1 - r0);
            };
          }},
+        {"logsumexp in calls of 16 rows (cross_entropy's chunks)", 4,
+         [&](bool v) -> Range {
+           return [&, v](int64_t r0, int64_t r1) {
+             for (int64_t r = r0; r < r1; r += 16)
+               (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(lo.data() + r, x + r * n, n, 1,
+                                                                 std::min<int64_t>(16, r1 - r));
+           };
+         }},
         {"softmax", 8,
          [&](bool v) -> Range {
            return [&, v](int64_t r0, int64_t r1) {

@@ -28,6 +28,7 @@ constexpr int64_t kTaskElems = 1 << 14;        // elements per task, at least
 constexpr int64_t kStreamTaskElems = 1 << 17;  // the forward's elements per task, at least
 constexpr int64_t kChunkBytes = 16 << 10;      // the forward's rows per lse call, in bytes of logits
 constexpr int64_t kChunkRows = 4096;           // at most (kChunkBytes of one-class rows)
+constexpr int64_t kChunkMinRows = 16;          // at least (a multiple of kLseRows)
 
 // The row primitives per dtype: the ISA's for float32, scalar loops for float64.
 template <class T>
@@ -170,9 +171,11 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   };
   // The lse of a chunk of rows (about 16 KB: their x[t] are still in L1/L2 for the loss), then
   // their losses. float32: rows.inc runs short rows kLseRows at a time and asks for later rows'
-  // lines itself; float64: the next chunk's first kAheadBytes in one burst.
-  const int64_t chunk =
-      std::max<int64_t>(kLseRows, (kChunkBytes / (int64_t)sizeof(T) / std::max<int64_t>(C, 1)) / kLseRows * kLseRows);
+  // lines itself; its first rows of a call get a max pass of their own (the rest have theirs beside
+  // the rows before), so a chunk is kChunkMinRows rows at least. float64: the next chunk's first
+  // kAheadBytes in one burst.
+  const int64_t chunk = std::max<int64_t>(
+      kChunkMinRows, (kChunkBytes / (int64_t)sizeof(T) / std::max<int64_t>(C, 1)) / kLseRows * kLseRows);
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     T lg[kChunkRows];
     for (int64_t r = r0; r < r1; r += chunk) {

@@ -571,6 +571,57 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
     }
 }
 
+// ---- rows.logsumexp_f32 ----
+// Contiguous rows against a double loop: rows of random logits (spread 1, 10 or 60), rows whose
+// first vector lies far below the rest, rows near +-FLT_MAX (past the fma's range: the exact
+// path), and +inf / -inf / NaN rows; counts that do and do not fill groups of four rows. The rows
+// sit at the end of a guarded mapping, so a read past the last row faults.
+static void test_lse(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " logsumexp_f32");
+  for (int64_t n : {1, 5, 16, 17, 100, 256, 257, 1000, 4100})
+    for (int64_t count : {1, 3, 4, 5, 9}) {
+      Buf x(n * count, true);
+      for (int64_t r = 0; r < count; r++) {
+        float *row = x.p + r * n;
+        const int kind = (int)(g_rng() % 9);
+        const float spread = kind == 0 ? 60.0f : kind == 1 ? 10.0f : 1.0f;
+        for (int64_t i = 0; i < n; i++) row[i] = (float)(spread * (2 * unit() - 1)) + 3.0f;
+        if (kind == 2)
+          for (int64_t i = 0; i < n && i < 16; i++) row[i] -= 40.0f;  // first vector far below the max
+        if (kind == 3)
+          for (int64_t i = 0; i < n; i++) row[i] = (g_rng() & 1 ? 3e38f : -3e38f) * (float)(0.5 + unit() / 2);
+        if (kind == 4) row[g_rng() % n] = INFINITY;
+        if (kind == 5) row[g_rng() % n] = NAN;
+        if (kind == 6)
+          for (int64_t i = 0; i < n; i++) row[i] = -INFINITY;
+      }
+      std::vector<float> o((size_t)count + 1, 7.0f);
+      t->rows.logsumexp_f32(o.data(), x.p, n, 1, count);
+      for (int64_t r = 0; r < count; r++) {
+        const float *row = x.p + r * n;
+        double m = -INFINITY;
+        bool nan = false;
+        for (int64_t i = 0; i < n; i++) nan |= row[i] != row[i], m = std::max(m, (double)row[i]);
+        double want = m;
+        if (nan) {
+          want = NAN;
+        } else if (std::isfinite(m)) {
+          double sum = 0;
+          for (int64_t i = 0; i < n; i++) sum += std::exp((double)row[i] - m);
+          want = m + std::log(sum);
+        }
+        const float got = o[(size_t)r];
+        const bool ok = want != want ? got != got
+                        : !std::isfinite(want)
+                            ? got == (float)want
+                            : std::fabs((double)got - want) <= 8 * 0x1p-23 * std::max(1.0, std::fabs(want));
+        if (!ck.expect(ok, "n=%" PRId64 " count=%" PRId64 " row %" PRId64 ": %.9g want %.9g", n, count, r, got, want))
+          return;
+      }
+      ck.expect(o[(size_t)count] == 7.0f, "n=%" PRId64 ": wrote past count", n);
+    }
+}
+
 // ---- --bench: single-thread throughput, best of 5 ----
 template <class Fn>
 static double best_seconds(Fn fn) {
@@ -644,6 +695,7 @@ int main(int argc, char **argv) {
     test_binary(t, gt);
     test_unary(t, gt, sweep_step);
     test_reduce(t, gt);
+    test_lse(t);
     test_dropout(t);
   }
   if (do_bench)

@@ -94,11 +94,10 @@ test('+-inf and NaN rows as PyTorch: logsumexp -inf/+inf/NaN, crossEntropy NaN',
   assert.is(got[4], -I);
 });
 
-test('one pass from the first vector: rows whose max lies far past it are done again exactly', () => {
-  // The one-pass rows sum exp(x - c), c the max of the first 16 floats (or fewer), and redo a row
-  // whose max exceeds c by more than 30: first vectors far below the rest (-40, -1e4, -inf), spans
-  // just under and over 30, a +inf and a NaN past the first vector. softmax, logSoftmax,
-  // logsumexp and crossEntropy against float64.
+test('rows whose max lies far past their first vector, +inf, NaN: against float64', () => {
+  // First vectors far below the rest (-40, -1e4, -inf), spans just under and over 30 (where an
+  // earlier one-pass kernel summed from the first vector's max and redid the row), a +inf and a
+  // NaN past the first vector. softmax, logSoftmax, logsumexp and crossEntropy against float64.
   const I = Infinity;
   kiln.manualSeed(5);
   for (const n of [5, 16, 17, 40, 256, 1000, 4100]) {

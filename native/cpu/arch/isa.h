@@ -195,7 +195,7 @@ struct ConvKernels {
 };
 // Rows in lockstep in the norm backward: grad weight / grad bias are read and written once for them.
 constexpr int kNormRows = 4;
-// Log-sum-exp rows in flight at once (rows.inc lse_group), for rows of up to kLseShort floats: four
+// Log-sum-exp rows in flight at once (rows.inc lse_pass), for rows of up to kLseShort floats: four
 // rows of 1 KB read from memory as one stream; longer rows, each its own, measured faster one at
 // a time (one thread, from memory: [*, 1024] 0.20 -> 0.16 ns/elem, [*, 512] 0.25-0.48 -> 0.20).
 constexpr int kLseRows = 4;
@@ -214,8 +214,9 @@ struct RowKernels {
   // log(sum(exp(x))) over n elements at `stride` into o[0..count), as PyTorch's logsumexp (all -inf:
   // -inf; +inf: +inf; NaN: NaN; n == 0: -inf). stride 1: count contiguous rows (row r at x + r n),
   // kLseRows of them at a time when n <= kLseShort, the lines of rows past count asked for ahead
-  // (the caller's next rows); otherwise columns [0, count) of an [n, stride] block. A row's bits
-  // do not depend on count or on which rows run beside it.
+  // (the caller's next rows), each call's first rows with a max pass of their own (the others' runs
+  // beside the rows before them); otherwise columns [0, count) of an [n, stride] block. A row's
+  // bits do not depend on count or on which rows run beside it.
   void (*logsumexp_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t count);
   // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
   // Asks for the lines of the next row (x + n: the caller's next call) as it goes.

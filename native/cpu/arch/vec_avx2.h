@@ -48,6 +48,11 @@ struct Vec {
     };
     return _mm256_mul_ps(_mm256_mul_ps(p, pow2(h)), pow2(_mm256_sub_epi32(k, h)));
   }
+  static F exp2_split(F u, F &n) {
+    u = clamp(u, _mm256_set1_ps(-151.0f), _mm256_set1_ps(128.0f));
+    n = floor(u);
+    return _mm256_sub_ps(u, n);
+  }
   static void stream(float *p, F v) { _mm256_stream_ps(p, v); }  // p 32-byte aligned
   static F neg(F a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
   static F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }

@@ -49,7 +49,12 @@ struct Vec {
   static F clamp(F x, F lo, F hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, x)); }
   // vmaxps as is: b when unordered (reductions whose NaN shows up again later; max_any(lo, x) keeps x's NaN).
   static F max_any(F a, F b) { return _mm512_max_ps(a, b); }
-  static F scalef(F p, F n) { return _mm512_scalef_ps(p, n); }  // p 2^n (n integral), rounded once
+  static F scalef(F p, F n) { return _mm512_scalef_ps(p, n); }  // p 2^floor(n), rounded once
+  // vreduceps: u - floor(u), 0 for +-inf (so e^-inf = 0 and e^inf = inf through scalef's floor).
+  static F exp2_split(F u, F &n) {
+    n = u;
+    return _mm512_reduce_ps(u, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  }
   // Non-temporal store of a full vector at a 64-byte-aligned p (the driver fences: strided_loop.h).
   static void stream(float *p, F v) { _mm512_stream_ps(p, v); }
   static F neg(F a) { return _mm512_xor_ps(a, _mm512_set1_ps(-0.0f)); }

@@ -13,6 +13,9 @@
 //   max_any(a, b)    a > b ? a : b where either operand may win when one is NaN (reductions whose
 //                    NaN reappears later); max_any(lo, x) keeps a NaN x
 //   scalef(p, n)     p * 2^n, n integral: any n on AVX-512, [-252, 254] elsewhere
+//   exp2_split(u, n) r = u - floor(u) in [0, 1), and n such that scalef(p, n) = p 2^floor(u) (u
+//                    clamped to [-151, 128] first, so -inf gives 0, +inf inf, NaN passes); AVX-512:
+//                    vreduceps and n = u itself (vscalefps floors its exponent), one operation
 //   span(lo, hi)     the mask of lanes i with lo <= i < hi (any ints); load_m(p, m) loads lane i from
 //                    p[i] where m holds it, zero elsewhere, never touching the other lanes' memory
 //   align<K>(lo, hi) lanes K .. K + W - 1 of lo's lanes followed by hi's (0 <= K < W)
@@ -66,6 +69,11 @@ struct Vec {
   static F clamp(F x, F lo, F hi) { return x < lo ? lo : (x > hi ? hi : x); }
   static F max_any(F a, F b) { return a > b ? a : b; }
   static F scalef(F p, F n) { return std::ldexp(p, (int)n); }
+  static F exp2_split(F u, F &n) {
+    u = u < -151.0f ? -151.0f : u > 128.0f ? 128.0f : u;  // NaN passes
+    n = std::floor(u);
+    return u - n;
+  }
   static void stream(float *p, F v) { *p = v; }
   static F neg(F a) { return bit_xor(a, -0.0f); }
   static F abs(F a) { return bit_and(a, as_float(0x7fffffff)); }

@@ -51,6 +51,11 @@ struct Vec {
     auto pow2 = [](int32x4_t e) { return vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(e, vdupq_n_s32(127)), 23)); };
     return vmulq_f32(vmulq_f32(p, pow2(h)), pow2(vsubq_s32(k, h)));
   }
+  static F exp2_split(F u, F &n) {
+    u = clamp(u, vdupq_n_f32(-151.0f), vdupq_n_f32(128.0f));
+    n = vrndmq_f32(u);
+    return vsubq_f32(u, n);
+  }
   static void stream(float *p, F v) { vst1q_f32(p, v); }
   static F neg(F a) { return vnegq_f32(a); }
   static F abs(F a) { return vabsq_f32(a); }
