@@ -70,8 +70,8 @@ struct Vec {
   static F max_any(F a, F b) { return a > b ? a : b; }
   static F scalef(F p, F n) { return std::ldexp(p, (int)n); }
   static F exp2_split(F u, F &n) {
-    u = u < -151.0f ? -151.0f : u > 128.0f ? 128.0f : u;  // NaN passes
-    n = std::floor(u);
+    u = clamp(u, -151.0f, 128.0f);
+    n = floor(u);
     return u - n;
   }
   static void stream(float *p, F v) { *p = v; }
