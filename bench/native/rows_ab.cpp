@@ -159,15 +159,22 @@ int main(int argc, char **argv) {
         {"logsumexp", 4,
          [&](bool v) -> Range {
            return [&, v](int64_t r0, int64_t r1) {
-             (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(lo.data() + r0, x + r0 * n, n, 1, r1 - r0);
+             (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(lo.data() + r0, x + r0 * n, n, 1, r1 - r0, nullptr);
            };
          }},
-        {"logsumexp in calls of 16 rows (cross_entropy's chunks)", 4,
+        {"logsumexp to a sink (cross_entropy's rows)", 4,
          [&](bool v) -> Range {
            return [&, v](int64_t r0, int64_t r1) {
-             for (int64_t r = r0; r < r1; r += 16)
-               (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(lo.data() + r, x + r * n, n, 1,
-                                                                 std::min<int64_t>(16, r1 - r));
+             struct Out {
+               float *o;
+               int64_t r0;
+             } out{lo.data(), r0};
+             const kiln::cpu::LseSink sink{[](void *p, int64_t first, int64_t count, const float *m, const float *ls) {
+                                             Out *s = (Out *)p;
+                                             for (int64_t q = 0; q < count; q++) s->o[s->r0 + first + q] = m[q] + ls[q];
+                                           },
+                                           &out};
+             (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(nullptr, x + r0 * n, n, 1, r1 - r0, &sink);
            };
          }},
         {"softmax", 8,

@@ -175,7 +175,7 @@ kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_
                      for (int64_t p = p0; p < p1; p++) {
                        const int64_t q = p / strips, j = (p % strips) * kLseStrip;
                        k.logsumexp_f32(o + q * g.inner + j, x + q * g.n * g.inner + j, g.n, g.inner,
-                                       std::min(kLseStrip, g.inner - j));
+                                       std::min(kLseStrip, g.inner - j), nullptr);
                      }
                    });
       return KILN_OK;
@@ -184,7 +184,7 @@ kiln_status logsumexp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_
     // so tasks are long (kLseTaskElems) to keep each thread's rows one stream.
     const int64_t n = g.n;
     parallel_for(ctx->pool.get(), cells, stream_grain_rows(ctx->pool.get(), cells, n, kLseTaskElems),
-                 [&](int64_t r0, int64_t r1) { k.logsumexp_f32(o + r0, x + r0 * n, n, 1, r1 - r0); });
+                 [&](int64_t r0, int64_t r1) { k.logsumexp_f32(o + r0, x + r0 * n, n, 1, r1 - r0, nullptr); });
   } else {
     double *o = (double *)out.data;
     const double *x = (const double *)in.data;

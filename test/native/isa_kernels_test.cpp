@@ -583,7 +583,7 @@ static void test_lse(const IsaKernels *t) {
       Buf x(n * count, true);
       for (int64_t r = 0; r < count; r++) {
         float *row = x.p + r * n;
-        const int kind = (int)(g_rng() % 9);
+        const int kind = (int)(g_rng() % 10);
         const float spread = kind == 0 ? 60.0f : kind == 1 ? 10.0f : 1.0f;
         for (int64_t i = 0; i < n; i++) row[i] = (float)(spread * (2 * unit() - 1)) + 3.0f;
         if (kind == 2)
@@ -594,21 +594,44 @@ static void test_lse(const IsaKernels *t) {
         if (kind == 5) row[g_rng() % n] = NAN;
         if (kind == 6)
           for (int64_t i = 0; i < n; i++) row[i] = -INFINITY;
+        if (kind == 7)  // logits of 1e4: the sink's log-sum keeps what m + ls rounds away
+          for (int64_t i = 0; i < n; i++) row[i] += 1e4f + (float)unit();
       }
       std::vector<float> o((size_t)count + 1, 7.0f);
-      t->rows.logsumexp_f32(o.data(), x.p, n, 1, count);
+      t->rows.logsumexp_f32(o.data(), x.p, n, 1, count, nullptr);
+      // The sink's rows, which must come in order, each once.
+      struct Got {
+        std::vector<float> m, ls;
+        int64_t next = 0;
+        bool order = true;
+      } sunk;
+      sunk.m.assign((size_t)count, 7.0f);
+      sunk.ls.assign((size_t)count, 7.0f);
+      const LseSink sink{[](void *p, int64_t first, int64_t cnt, const float *m, const float *ls) {
+                           Got *g = (Got *)p;
+                           g->order &= first == g->next && cnt > 0;
+                           for (int64_t q = 0; q < cnt && first + q < (int64_t)g->m.size(); q++)
+                             g->m[(size_t)(first + q)] = m[q], g->ls[(size_t)(first + q)] = ls[q];
+                           g->next = first + cnt;
+                         },
+                         &sunk};
+      t->rows.logsumexp_f32(nullptr, x.p, n, 1, count, &sink);
+      if (!ck.expect(sunk.order && sunk.next == count, "n=%" PRId64 " count=%" PRId64 ": sink rows out of order", n,
+                     count))
+        return;
       for (int64_t r = 0; r < count; r++) {
         const float *row = x.p + r * n;
         double m = -INFINITY;
         bool nan = false;
         for (int64_t i = 0; i < n; i++) nan |= row[i] != row[i], m = std::max(m, (double)row[i]);
-        double want = m;
+        double want = m, want_ls = 0;
         if (nan) {
           want = NAN;
         } else if (std::isfinite(m)) {
           double sum = 0;
           for (int64_t i = 0; i < n; i++) sum += std::exp((double)row[i] - m);
-          want = m + std::log(sum);
+          want_ls = std::log(sum);
+          want = m + want_ls;
         }
         const float got = o[(size_t)r];
         const bool ok = want != want ? got != got
@@ -616,6 +639,14 @@ static void test_lse(const IsaKernels *t) {
                             ? got == (float)want
                             : std::fabs((double)got - want) <= 8 * 0x1p-23 * std::max(1.0, std::fabs(want));
         if (!ck.expect(ok, "n=%" PRId64 " count=%" PRId64 " row %" PRId64 ": %.9g want %.9g", n, count, r, got, want))
+          return;
+        // Sink: m the max (or the answer, ls 0, when it is not finite), ls to a few ulp of itself.
+        const float gm = sunk.m[(size_t)r], gls = sunk.ls[(size_t)r];
+        const bool sok = !std::isfinite(m) || nan ? (want != want ? gm != gm : gm == (float)want) && gls == 0.0f
+                                                  : gm == (float)m && std::fabs((double)gls - want_ls) <=
+                                                                          8 * 0x1p-23 * std::max(1.0, want_ls);
+        if (!ck.expect(sok, "n=%" PRId64 " count=%" PRId64 " row %" PRId64 ": sink m %.9g ls %.9g want %.9g %.9g", n,
+                       count, r, gm, gls, m, want_ls))
           return;
       }
       ck.expect(o[(size_t)count] == 7.0f, "n=%" PRId64 ": wrote past count", n);

@@ -99,6 +99,20 @@ test('crossEntropy: class probabilities, [N, C, d] inputs, stability at 1e4', ()
   assert.ok(Number.isFinite(F.crossEntropy(big, kiln.tensor([0])).item() as number));
 });
 
+test('crossEntropy: the loss of logits near 1e4 to float32 precision (as PyTorch: (max - x[t]) + log-sum)', () => {
+  kiln.manualSeed(11);
+  for (const C of [100, 300]) {
+    // lse = 1e4 + a few: its float32 rounding alone is 5e-4; the loss is a few units
+    const x = kiln.randn([64, C]).mul(2).add(1e4);
+    const t = kiln.randint(0, C, [64]);
+    const got = F.crossEntropy(x, t, { reduction: 'none' }).toArray() as number[];
+    const want = F.crossEntropy(x.to('float64'), t, { reduction: 'none' }).toArray() as number[];
+    got.forEach((v, i) =>
+      assert.ok(Math.abs(v - want[i]) <= 4e-6 * (1 + Math.abs(want[i])), `C=${C} row ${i}: ${v} vs ${want[i]}`),
+    );
+  }
+});
+
 test('nllLoss, mse, l1, smoothL1, bce, bce with logits, klDiv', () => {
   const x = f64(lp),
     y = kiln.tensor(labels);

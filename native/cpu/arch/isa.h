@@ -201,6 +201,18 @@ constexpr int kNormRows = 4;
 constexpr int kLseRows = 4;
 constexpr int64_t kLseShort = 256;
 // Fused memory-bound rows (arch/rows.inc), driven by softmax.cpp, norm.cpp and cross_entropy.cpp.
+// Where logsumexp_f32 hands its rows, in row order, a vector's worth at a time (up to
+// kLseSinkMaxRows) while their lines are still in L1/L2: row first + j (counted from the call's x)
+// has max m[j] and log-sum ls[j] = log(sum(exp(x - m[j]))), so lse = m + ls, and log-softmax's
+// (x - m) - ls keeps the bits that m + ls rounds away for logits of 1e4 (cross-entropy's loss, as
+// PyTorch's). A row whose lse is not finite and no sum (its max not finite, or a NaN) has m = the
+// lse, ls = 0.
+struct LseSink {
+  void (*rows)(void *self, int64_t first, int64_t count, const float *m, const float *ls);
+  void *self;
+};
+constexpr int kLseSinkMaxRows = 16;
+
 struct RowKernels {
   // Each writer takes `stream`: write the output with non-temporal stores (set by the drivers for
   // outputs of at least kStreamBytes, cpu_ops.h).
@@ -216,8 +228,9 @@ struct RowKernels {
   // kLseRows of them at a time when n <= kLseShort, the lines of rows past count asked for ahead
   // (the caller's next rows), each call's first rows with a max pass of their own (the others' runs
   // beside the rows before them); otherwise columns [0, count) of an [n, stride] block. A row's
-  // bits do not depend on count or on which rows run beside it.
-  void (*logsumexp_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t count);
+  // bits do not depend on count or on which rows run beside it. With a sink (stride 1 only), o is
+  // not written: the rows go to the sink instead, a few at a time while they are still in cache.
+  void (*logsumexp_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t count, const LseSink *sink);
   // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
   // Asks for the lines of the next row (x + n: the caller's next call) as it goes.
   void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,

@@ -17,6 +17,7 @@ struct Vec {
   static constexpr int W = 8;
   static constexpr int kGemmMR = 6, kGemmNV = 2;  // GEMM register tile (gemm.inc)
   static constexpr bool kLut32 = false;           // no 32-lane permute: GELU takes its erfc path (gemm.inc)
+  static constexpr bool kFusedFma = true;         // fma rounds once (rows.inc lse_pass relies on it)
 
   static __m256i head(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

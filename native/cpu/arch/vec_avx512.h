@@ -27,6 +27,7 @@ struct Vec {
   static constexpr int W = 16;
   static constexpr int kGemmMR = 14, kGemmNV = 2;  // GEMM register tile (gemm.inc)
   static constexpr bool kLut32 = true;             // lut32 below (GELU's table path, gemm.inc)
+  static constexpr bool kFusedFma = true;          // fma rounds once (rows.inc lse_pass relies on it)
 
   static M head(int n) { return (M)((1u << n) - 1); }
   static F loadu(const float *p) { return _mm512_loadu_ps(p); }

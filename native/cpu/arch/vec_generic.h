@@ -8,7 +8,8 @@
 //   max/min          scalar_math.h semantics: NaN if either is NaN (a's NaN first), else a > b ? a : b
 //   clamp(x, lo, hi) NaN in x passes through (the exp-style kernels rely on it)
 //   round            half to even (nearbyint in the default rounding mode)
-//   fma(a, b, c)     a * b + c, fused where the ISA has it (never used where bits must match scalar)
+//   fma(a, b, c)     a * b + c, fused where the ISA has it (never used where bits must match scalar);
+//                    kFusedFma says which
 //   sra/sll<K>       arithmetic / logical shifts of int32 lanes; as_int/as_float reinterpret bits
 //   max_any(a, b)    a > b ? a : b where either operand may win when one is NaN (reductions whose
 //                    NaN reappears later); max_any(lo, x) keeps a NaN x
@@ -42,6 +43,7 @@ struct Vec {
   static constexpr int W = 1;
   static constexpr int kGemmMR = 4, kGemmNV = 4;  // GEMM register tile (gemm.inc)
   static constexpr bool kLut32 = false;           // no 32-lane permute: GELU takes its erfc path (gemm.inc)
+  static constexpr bool kFusedFma = false;        // fma rounds a * b first (lse_pass)
 
   static F loadu(const float *p) { return *p; }
   static void storeu(float *p, F v) { *p = v; }

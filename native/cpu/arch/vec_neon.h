@@ -17,6 +17,7 @@ struct Vec {
   static constexpr int W = 4;
   static constexpr int kGemmMR = 8, kGemmNV = 3;  // GEMM register tile (gemm.inc)
   static constexpr bool kLut32 = false;           // no 32-lane permute: GELU takes its erfc path (gemm.inc)
+  static constexpr bool kFusedFma = true;         // fma rounds once (rows.inc lse_pass relies on it)
 
   static F loadu(const float *p) { return vld1q_f32(p); }
   static void storeu(float *p, F v) { vst1q_f32(p, v); }
