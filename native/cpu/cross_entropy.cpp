@@ -5,10 +5,9 @@
 //   indices: (1 - e) w[t] (lse - x[t]) + e / C sum_c w[c] (lse - x[c])
 //   probabilities: sum_c w[c] ((1 - e) p[c] + e / C) (lse - x[c])
 // with lse = m + ls (the row's max and log-sum) and lse - x[t] as (m - x[t]) + ls: for logits of
-// 1e4 lse's own rounding is 5e-4 (float32), which that form keeps out of the loss, as PyTorch's
-// log-softmax x - m - ls does. The gradient uses the saved lse (m + ls), in the forward's
-// written gradient as in the backward, so the two agree bit for bit (at 1e4 its softmax is within
-// ulp(lse) of relative error; saving m and ls apart would remove that).
+// 1e4 a float lse's own rounding is 5e-4, which that form keeps out of the loss, as PyTorch's
+// log-softmax x - m - ls does; the gradient's lse is saved in float64 for float32 logits
+// (SavedLse) for the same reason.
 // plus the weight each row counts with in a mean (w[t], 0 when ignored), and, when gx is given,
 // each row's gradient times a scale (training: the backward of a mean or sum then reads nothing
 // again). Backward: the gradient from the logits and the saved lse, without stored probabilities:
@@ -33,6 +32,11 @@ constexpr int64_t kTaskElems = 1 << 14;        // elements per task, at least
 constexpr int64_t kStreamTaskElems = 1 << 17;  // the forward's elements per task, at least
 constexpr int64_t kChunkBytes = 16 << 10;      // float64's rows per lse chunk, in bytes of logits
 constexpr int64_t kTargetAhead = 64;           // index targets are asked for this many rows ahead
+
+// e^d for the d of SavedLse (|d| <= ulp(lse) / 2: at most 2^-11 for any lse below 2^14) without a
+// libm call per row (about 0.5 ms of [65536, 256]'s fused forward + backward): three terms of the
+// series below 2^-10, whose rest is below 2e-10 there.
+inline double exp_small(double d) { return std::fabs(d) < 0x1p-10 ? 1 + d * (1 + d * 0.5) : std::exp(d); }
 
 // The row primitives per dtype: the ISA's for float32, scalar loops for float64.
 template <class T>
@@ -97,14 +101,44 @@ struct RowOps {
     return (T)s;
   }
   // `ahead`: the offset to a later row (prefetch.h row_ahead; 0: none), which float32 prefetches
-  // while it writes the gradient, float64 before.
-  void grad(T *gx, const T *x, int64_t ahead, int64_t n, T lse, T a, const T *t, T ts, const T *w, T c,
+  // while it writes the gradient, float64 before. The row's lse is l + lo (SavedLse): a e^(x - l - lo)
+  // as (a e^-lo) e^(x - l), x - l exact for the terms that matter (Sterbenz), the factor a scalar
+  // per row ((x - l) - lo, an operation more per vector, read 3-6% slower in one A/B run).
+  void grad(T *gx, const T *x, int64_t ahead, int64_t n, T l, T lo, T a, const T *t, T ts, const T *w, T c,
             int64_t hot = -1, T hot_v = 0) const {
+    if (lo != 0) a = (T)((double)a * exp_small(-(double)lo));
     if constexpr (std::is_same_v<T, float>)
-      return k->rows.xent_grad_f32(gx, x, n, lse, a, t, ts, w, c, hot, hot_v, stream, ahead);
+      return k->rows.xent_grad_f32(gx, x, n, l, a, t, ts, w, c, hot, hot_v, stream, ahead);
     if (ahead) prefetch_bytes(x + ahead, n * (int64_t)sizeof(T));
-    for (int64_t j = 0; j < n; j++) gx[j] = a * std::exp(x[j] - lse) - ((t ? ts * t[j] : T(0)) + c) * (w ? w[j] : T(1));
+    for (int64_t j = 0; j < n; j++) gx[j] = a * std::exp(x[j] - l) - ((t ? ts * t[j] : T(0)) + c) * (w ? w[j] : T(1));
     if (hot >= 0 && hot < n) gx[hot] -= hot_v;
+  }
+};
+
+// The lse each row saves for the gradient: in the logits' dtype, or for float32 logits in float64,
+// where m + ls is exact (24-bit m and ls whose exponents differ by less than 29). The gradient
+// then takes lse as its nearest float l and the rest lo, and e^(x - l) e^-lo keeps the bits that a
+// float lse rounds away: for logits of 1e4 that is 5e-4 of every softmax term. float32 lse
+// (lo = 0) is accepted too (the CUDA backend saves that).
+template <class T>
+struct SavedLse {
+  void *p;
+  bool wide;
+  void put(int64_t r, T m, T ls) const {
+    if (wide)
+      ((double *)p)[r] = (double)m + (double)ls;
+    else
+      ((T *)p)[r] = m + ls;
+  }
+  void get(int64_t r, T *l, T *lo) const {
+    if (!wide) {
+      *l = ((const T *)p)[r];
+      *lo = 0;
+      return;
+    }
+    const double d = ((const double *)p)[r];
+    *l = (T)d;
+    *lo = std::isfinite(*l) ? (T)(d - (double)*l) : T(0);
   }
 };
 
@@ -125,18 +159,18 @@ struct BadRow {
   }
 };
 
-// Row r's gradient times g into o, from its logits xr and lse l (sw: the weights' sum). A row
-// whose target is ignored (or out of range: the forward has failed on it) gets zeros. The forward
-// writes it from the lse it saves, so the two agree bit for bit.
+// Row r's gradient times g into o, from its logits xr and lse l + lo (SavedLse; sw: the weights'
+// sum). A row whose target is ignored (or out of range: the forward has failed on it) gets zeros.
+// The forward writes it from the lse it saves, so the two agree bit for bit.
 template <class T>
-void grad_row(const RowOps<T> &ops, const Args &a, T *o, const T *xr, int64_t ahead, T l, T g,
+void grad_row(const RowOps<T> &ops, const Args &a, T *o, const T *xr, int64_t ahead, T l, T lo, T g,
               const kiln_tensor &target, int64_t r, const T *w, T sw) {
   const int64_t C = a.C;
   const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   if (a.prob) {
     const T *t = (const T *)target.data + r * C;
     const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
-    ops.grad(o, xr, ahead, C, l, g * (keep * st + share * sw), t, g * keep, w, g * share);
+    ops.grad(o, xr, ahead, C, l, lo, g * (keep * st + share * sw), t, g * keep, w, g * share);
     return;
   }
   const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
@@ -145,7 +179,7 @@ void grad_row(const RowOps<T> &ops, const Args &a, T *o, const T *xr, int64_t ah
     return;
   }
   const T wt = w ? w[t] : T(1);
-  ops.grad(o, xr, ahead, C, l, g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
+  ops.grad(o, xr, ahead, C, l, lo, g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
 }
 
 // gx: [rows, C] for the gradient times gscale written beside the loss (the row still in L1/L2:
@@ -158,7 +192,8 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   T *go = gx.ndim == 2 ? (T *)gx.data : nullptr;
   const int64_t C = a.C;
   const T *x = (const T *)logits.data, *w = weight.shape[0] ? (const T *)weight.data : nullptr;
-  T *lo = (T *)loss.data, *lseo = (T *)lse.data, *wo = (T *)wrow.data;
+  T *lo = (T *)loss.data, *wo = (T *)wrow.data;
+  const SavedLse<T> lseo{lse.data, lse.dtype != logits.dtype};
   const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   const T sw = w ? ops.sum(w, C) : (T)C;
   BadRow bad;
@@ -169,7 +204,7 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   // bits that lse = m + ls rounds away for logits of 1e4 (as PyTorch's log-softmax, x - m - ls).
   auto row = [&](int64_t r, T m, T ls) {
     const T *xr = x + r * C;
-    lseo[r] = m + ls;
+    lseo.put(r, m, ls);
     T v = 0, wr = 1;
     if (a.prob) {
       const T *t = (const T *)target.data + r * C;
@@ -208,8 +243,11 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
       for (int64_t q = 0; q < g; q++) mq[q] = std::isfinite(m[q]) ? m[q] : NAN;
       for (int64_t q = 0; q < g; q++) row(r + q, mq[q], ls[q]);
       if (go)
-        for (int64_t q = 0; q < g; q++)
-          grad_row(ops, a, go + (r + q) * C, x + (r + q) * C, 0, lseo[r + q], gscale, target, r + q, w, sw);
+        for (int64_t q = 0; q < g; q++) {
+          T l, lo;
+          lseo.get(r + q, &l, &lo);
+          grad_row(ops, a, go + (r + q) * C, x + (r + q) * C, 0, l, lo, gscale, target, r + q, w, sw);
+        }
     });
     if (go) stream_fence();
   });
@@ -231,7 +269,8 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
   const RowOps<T> ops{isa_kernels(ctx->isa), stream_output(gx)};
   const int64_t C = a.C;
   const T *x = (const T *)logits.data, *w = weight.shape[0] ? (const T *)weight.data : nullptr;
-  const T *li = (const T *)lse.data, *gi = (const T *)gloss.data;
+  const SavedLse<T> li{lse.data, lse.dtype != logits.dtype};
+  const T *gi = (const T *)gloss.data;
   const int64_t gs = gloss.strides[0];
   T *go = (T *)gx.data;
   const T sw = w ? ops.sum(w, C) : (T)C;
@@ -239,7 +278,9 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const T g = gi[r * gs], *xr = x + r * C;
-      grad_row(ops, a, go + r * C, xr, row_ahead(r, r1, C, sizeof(T)), li[r], g, target, r, w, sw);
+      T l, lo;
+      li.get(r, &l, &lo);
+      grad_row(ops, a, go + r * C, xr, row_ahead(r, r1, C, sizeof(T)), l, lo, g, target, r, w, sw);
     }
     stream_fence();  // the rows may have streamed their gradient
   });
@@ -248,7 +289,8 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
 
 // logits [rows, C] contiguous; target int64 [rows] or logits-shaped; weight [C] or [0].
 kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &logits, const kiln_tensor &target,
-                  const kiln_tensor &weight, const kiln_tensor *rowwise, int nrow, const double *attr, Args *a) {
+                  const kiln_tensor &weight, const kiln_tensor *rowwise, int nrow, int lse_at, const double *attr,
+                  Args *a) {
   if (logits.ndim != 2 || logits.strides[1] != 1 || (logits.shape[0] > 1 && logits.strides[0] != logits.shape[1]))
     return fail(ctx, KILN_ERR_SHAPE, "%s: logits must be contiguous [rows, C]", op);
   if (logits.dtype != KILN_FLOAT32 && logits.dtype != KILN_FLOAT64)
@@ -267,8 +309,9 @@ kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &logits, 
   if (weight.dtype != logits.dtype || weight.ndim != 1 || (weight.shape[0] != a->C && weight.shape[0] != 0) ||
       (weight.shape[0] > 1 && weight.strides[0] != 1))
     return fail(ctx, KILN_ERR_SHAPE, "%s: weight must be contiguous [C] or empty", op);
-  for (int i = 0; i < nrow; i++)
-    if (rowwise[i].dtype != logits.dtype || rowwise[i].ndim != 1 || rowwise[i].shape[0] != a->rows)
+  for (int i = 0; i < nrow; i++)  // the saved lse (i == lse_at) may be float64 for float32 logits
+    if (!(rowwise[i].dtype == logits.dtype || (i == lse_at && rowwise[i].dtype == KILN_FLOAT64)) ||
+        rowwise[i].ndim != 1 || rowwise[i].shape[0] != a->rows)
       return fail(ctx, KILN_ERR_SHAPE, "%s: per-row operand %d must be [rows] in the logits' dtype", op, i);
   const double ig = attr[0], eps = attr[1];
   if (ig != std::floor(ig) || std::fabs(ig) > 9e15 || !(eps >= 0 && eps <= 1))
@@ -285,7 +328,7 @@ kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const 
                               const kiln_tensor &target, const kiln_tensor &weight, const double *attr) {
   Args a;
   const kiln_tensor rowwise[3] = {loss, lse, wrow};
-  if (kiln_status st = check(ctx, "cross_entropy", logits, target, weight, rowwise, 3, attr, &a)) return st;
+  if (kiln_status st = check(ctx, "cross_entropy", logits, target, weight, rowwise, 3, 1, attr, &a)) return st;
   if (!(loss.strides[0] == 1 && lse.strides[0] == 1 && wrow.strides[0] == 1) && a.rows > 1)
     return fail(ctx, KILN_ERR_ARG, "cross_entropy: outputs must be contiguous");
   const bool fused = !(gx.ndim == 1 && gx.shape[0] == 0);
@@ -302,7 +345,7 @@ kiln_status cross_entropy_backward_cpu(kiln_context *ctx, const kiln_tensor &gx,
                                        const kiln_tensor &gloss, const double *attr) {
   Args a;
   const kiln_tensor rowwise[2] = {lse, gloss};
-  if (kiln_status st = check(ctx, "cross_entropy_backward", logits, target, weight, rowwise, 2, attr, &a)) return st;
+  if (kiln_status st = check(ctx, "cross_entropy_backward", logits, target, weight, rowwise, 2, 0, attr, &a)) return st;
   if (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C || gx.strides[1] != 1 ||
       (a.rows > 1 && gx.strides[0] != a.C) || (a.rows > 1 && lse.strides[0] != 1))
     return fail(ctx, KILN_ERR_SHAPE, "cross_entropy_backward: gx must be contiguous and shaped like the logits");

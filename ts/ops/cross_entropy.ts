@@ -61,7 +61,9 @@ function lossRows(x: Tensor, t: Tensor, a: RowArgs): { loss: Tensor; wrow: Tenso
     tc = dense(t),
     w1 = a.weight ? dense(a.weight) : none(dtype);
   const loss = Tensor._empty([rows], dtype, 'crossEntropy'),
-    lse = Tensor._empty([rows], dtype, 'crossEntropy'),
+    // float64 for float32 logits on the CPU: lse = max + log-sum exactly, so the gradient of logits
+    // of 1e4 does not lose 5e-4 to a float lse's rounding (cross_entropy.cpp SavedLse)
+    lse = Tensor._empty([rows], dtype === 'float32' && x.device === 'cpu' ? 'float64' : dtype, 'crossEntropy'),
     wrow = Tensor._empty([rows], dtype, 'crossEntropy'),
     // unscoped: the node owns it (a scope ending around the forward must not free it)
     gxs = a.gradScale === null ? none(dtype) : Tensor._empty(x._shape.slice(), dtype, 'crossEntropy', undefined, false);
