@@ -11,6 +11,28 @@ namespace kiln::cpu {
 
 namespace {
 
+// The element loops of one run: unit strides (and, with three operands, a broadcast one) get loops
+// of their own, which the compiler vectorises; the strided form multiplies every index ([65536]
+// int64 ne -100: 50 us, bool to float32 50 us).
+template <class Fn>
+inline void each2(const int64_t *st, int64_t n, Fn fn) {
+  if (st[0] == 1 && st[1] == 1)
+    for (int64_t i = 0; i < n; i++) fn(i, i);
+  else
+    for (int64_t i = 0; i < n; i++) fn(i * st[0], i * st[1]);
+}
+template <class Fn>
+inline void each3(const int64_t *st, int64_t n, Fn fn) {
+  if (st[0] == 1 && st[1] == 1 && st[2] == 1)
+    for (int64_t i = 0; i < n; i++) fn(i, i, i);
+  else if (st[0] == 1 && st[1] == 1 && st[2] == 0)
+    for (int64_t i = 0; i < n; i++) fn(i, i, 0);
+  else if (st[0] == 1 && st[1] == 0 && st[2] == 1)
+    for (int64_t i = 0; i < n; i++) fn(i, 0, i);
+  else
+    for (int64_t i = 0; i < n; i++) fn(i * st[0], i * st[1], i * st[2]);
+}
+
 template <class T, class F>
 void unary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, F f) {
   const kiln_tensor *ops[2] = {&out, &a};
@@ -18,7 +40,7 @@ void unary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a,
   parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     T *o = (T *)ptr[0];
     const T *x = (const T *)ptr[1];
-    for (int64_t i = 0; i < n; i++) o[i * st[0]] = store<T>(f(load(x[i * st[1]])));
+    each2(st, n, [&](int64_t io, int64_t ix) { o[io] = store<T>(f(load(x[ix]))); });
   });
 }
 
@@ -29,7 +51,7 @@ void unary_bool_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tenso
   parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     bool *o = (bool *)ptr[0];
     const T *x = (const T *)ptr[1];
-    for (int64_t i = 0; i < n; i++) o[i * st[0]] = f(load(x[i * st[1]]));
+    each2(st, n, [&](int64_t io, int64_t ix) { o[io] = f(load(x[ix])); });
   });
 }
 
@@ -99,10 +121,10 @@ void binary_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a
     const T *x = (const T *)ptr[1], *y = (const T *)ptr[2];
     if constexpr (std::is_same_v<R, bool>) {
       bool *o = (bool *)ptr[0];
-      for (int64_t i = 0; i < n; i++) o[i * st[0]] = f(load(x[i * st[1]]), load(y[i * st[2]]));
+      each3(st, n, [&](int64_t io, int64_t ix, int64_t iy) { o[io] = f(load(x[ix]), load(y[iy])); });
     } else {
       T *o = (T *)ptr[0];
-      for (int64_t i = 0; i < n; i++) o[i * st[0]] = store<T>(f(load(x[i * st[1]]), load(y[i * st[2]])));
+      each3(st, n, [&](int64_t io, int64_t ix, int64_t iy) { o[io] = store<T>(f(load(x[ix]), load(y[iy]))); });
     }
   });
 }
@@ -258,7 +280,7 @@ void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in)
         return;
       }
     }
-    for (int64_t i = 0; i < n; i++) o[i * st[0]] = store<O>(load(x[i * st[1]]));
+    each2(st, n, [&](int64_t io, int64_t ix) { o[io] = store<O>(load(x[ix])); });
   });
 }
 
