@@ -57,6 +57,7 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_WHERE: return where_cpu(ctx, o[0], in[0], in[1], in[2]);
     case KILN_OP_COPY: return copy_cpu(ctx, o[0], in[0]);
     case KILN_OP_FILL: return fill_cpu(ctx, o[0], attr[0]);
+    case KILN_OP_CLAMP: return clamp_cpu(ctx, o[0], in[0], attr[0], attr[1]);
     case KILN_OP_SUM: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::Sum);
     case KILN_OP_PROD: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::Prod);
     case KILN_OP_AMAX: return reduce_cpu(ctx, o[0], in[0], a.iattr, Reduce::Max);

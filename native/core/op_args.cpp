@@ -192,6 +192,9 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
         return fail(ctx, KILN_ERR_SHAPE, "var: output must be the input's shape with dim %d of size 1", a->iattr);
       break;
     }
+    case KILN_OP_CLAMP:  // attrs: lo, hi (clamp_cpu checks the dtypes and bounds)
+      if (!same_shape(o[0], in[0])) return fail(ctx, KILN_ERR_SHAPE, "clamp: output must have the input's shape");
+      break;
     case KILN_OP_CUMSUM: {  // attrs: dim, reverse
       if (!int_attr(attr, 0, 0, KILN_MAX_DIMS - 1, &a->iattr) || (in[0].ndim > 0 && a->iattr >= in[0].ndim) ||
           (in[0].ndim == 0 && a->iattr != 0) || (attr[1] != 0 && attr[1] != 1))

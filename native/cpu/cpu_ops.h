@@ -24,6 +24,7 @@ kiln_status where_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tens
                       const kiln_tensor &b);
 kiln_status copy_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in);  // with dtype conversion
 kiln_status fill_cpu(kiln_context *ctx, const kiln_tensor &out, double value);
+kiln_status clamp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, double lo, double hi);
 
 enum class Reduce { Sum, Prod, Max, Min, ArgMax, ArgMin };
 // `in` is viewed as [out dims..., reduced dims...]: its last `nred` dims are reduced.

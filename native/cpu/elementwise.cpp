@@ -344,6 +344,40 @@ kiln_status copy_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tenso
   return KILN_OK;
 }
 
+// out = min(max(a, lo), hi), elementwise in one pass, with maximum's and minimum's rules (a NaN of
+// a passes; bounds are not NaN: ops/clamp.ts sends those to the composite). The composite took two
+// passes and a temporary: [4096, 4096] float32 0.46-0.49 of copy_. float32 runs on the ISA's
+// clamp_f32 where both sides are contiguous; other float dtypes compute in their compute type.
+kiln_status clamp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &a, double lo, double hi) {
+  if (a.dtype != out.dtype || !dtype_is_float(a.dtype)) return fail(ctx, KILN_ERR_DTYPE, "clamp: float operands only");
+  if (lo != lo || hi != hi) return fail(ctx, KILN_ERR_ARG, "clamp: bounds must not be NaN");
+  const kiln_tensor *ops[2] = {&out, &a};
+  auto p = make_plan<2>(ops);
+  if (a.dtype == KILN_FLOAT32) {
+    const IsaKernels *isa = isa_kernels(ctx->isa);
+    const float l = (float)lo, h = (float)hi;
+    parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
+      float *o = (float *)ptr[0];
+      const float *x = (const float *)ptr[1];
+      if (st[0] == 1 && st[1] == 1) return isa->clamp_f32(o, x, n, l, h);
+      each2(st, n, [&](int64_t io, int64_t ix) { o[io] = math::Minimum{}(math::Maximum{}(x[ix], l), h); });
+    });
+    return KILN_OK;
+  }
+  KILN_DISPATCH_FLOAT(a.dtype, return fail(ctx, KILN_ERR_DTYPE, "clamp: bad dtype"), {
+    using C = compute_t<scalar_t>;
+    const C l = (C)lo, h = (C)hi;
+    parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
+      scalar_t *o = (scalar_t *)ptr[0];
+      const scalar_t *x = (const scalar_t *)ptr[1];
+      each2(st, n, [&](int64_t io, int64_t ix) {
+        o[io] = store<scalar_t>(math::Minimum{}(math::Maximum{}(load(x[ix]), l), h));
+      });
+    });
+  });
+  return KILN_OK;
+}
+
 kiln_status fill_cpu(kiln_context *ctx, const kiln_tensor &out, double value) {
   const kiln_tensor *ops[1] = {&out};
   auto p = make_plan<1>(ops);

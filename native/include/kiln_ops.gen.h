@@ -88,7 +88,8 @@ enum kiln_op {
   KILN_OP_SORT = 82,
   KILN_OP_CUMSUM = 83,
   KILN_OP_VAR = 84,
-  KILN_OP_COUNT = 85
+  KILN_OP_CLAMP = 85,
+  KILN_OP_COUNT = 86
 };
 
 typedef struct kiln_op_info {
@@ -182,6 +183,7 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"sort", 1, 2, 3},
     {"cumsum", 1, 1, 2},
     {"var", 1, 1, 2},
+    {"clamp", 1, 1, 2},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

@@ -653,6 +653,32 @@ static void test_lse(const IsaKernels *t) {
     }
 }
 
+// ---- clamp_f32 ----
+// Bit for bit the scalar maximum-then-minimum (scalar_math.h) on values with NaN, infinities and
+// signed zeros, for bounds in order, crossed (lo > hi), infinite and equal; lengths with and
+// without a tail, the last element against the guard page; in place too.
+static void test_clamp(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " clamp_f32");
+  const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, 0.5f, -0.5f, 1.0f, -1.0f, 3e38f, -1e-40f};
+  const float bounds[][2] = {{-0.5f, 0.5f}, {0.0f, INFINITY}, {-INFINITY, -0.0f}, {1.0f, -1.0f}, {0.5f, 0.5f}};
+  for (int64_t n : {1, 7, 16, 33, 100})
+    for (const auto &b : bounds)
+      for (bool in_place : {false, true}) {
+        Buf x(n, true), o(n, false);
+        for (int64_t i = 0; i < n; i++)
+          x.p[i] = g_rng() % 3 ? (float)(4 * unit() - 2) : special[g_rng() % (sizeof special / sizeof *special)];
+        std::vector<float> want((size_t)n);
+        for (int64_t i = 0; i < n; i++) want[(size_t)i] = km::Minimum{}(km::Maximum{}(x.p[i], b[0]), b[1]);
+        float *dst = in_place ? x.p : o.p;
+        t->clamp_f32(dst, x.p, n, b[0], b[1]);
+        for (int64_t i = 0; i < n; i++)
+          if (!ck.expect(bits(dst[i]) == bits(want[(size_t)i]), "n=%" PRId64 " [%g, %g] at %" PRId64 ": %g want %g", n,
+                         b[0], b[1], i, dst[i], want[(size_t)i]))
+            return;
+        if (!in_place) ck.expect(o.written(), "n=%" PRId64 ": a write outside [0, n)", n);
+      }
+}
+
 // ---- --bench: single-thread throughput, best of 5 ----
 template <class Fn>
 static double best_seconds(Fn fn) {
@@ -727,6 +753,7 @@ int main(int argc, char **argv) {
     test_unary(t, gt, sweep_step);
     test_reduce(t, gt);
     test_lse(t);
+    test_clamp(t);
     test_dropout(t);
   }
   if (do_bench)

@@ -10,7 +10,7 @@ import { KilnError } from '../errors';
 import { scope } from '../memory';
 import { normDim, normDims, shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
-import { checkTensor, TensorLike } from './kinds';
+import { checkTensor } from './kinds';
 import { cat, where } from './indexing';
 import { fusedLogsumexpOn, logsumexpDim } from './logsumexp';
 import { logSoftmax as fusedLogSoftmax, softmax as fusedSoftmax } from './softmax';
@@ -92,34 +92,7 @@ export function isnan(x: Tensor): Tensor {
   return x.ne(x);
 }
 
-/** Elementwise clamp to [min, max] (either bound may be omitted). */
-export function clamp(x: Tensor, min?: TensorLike | null, max?: TensorLike | null): Tensor {
-  // In a scope: the intermediates go now, not when the garbage collector finds them.
-  return scope(() => {
-    checkTensor(x, 'clamp', 'input');
-    if ((min === undefined || min === null) && (max === undefined || max === null))
-      throw new KilnError('ERR_ARG', 'clamp: at least one of min and max must be given');
-    const lo = min ?? null,
-      hi = max ?? null;
-    const bounded = (t: Tensor) => {
-      let y = t;
-      if (lo !== null) y = y.maximum(lo);
-      if (hi !== null) y = y.minimum(hi);
-      return y;
-    };
-    // Number bounds take PyTorch's gradient, g where min <= x <= max (maximum / minimum would
-    // give g / 2 at x == min or max, their tie rule). Tensor bounds keep the composite's.
-    if (!(typeof (lo ?? 0) === 'number' && typeof (hi ?? 0) === 'number') || !needsGrad([x])) return bounded(x);
-    const y = noGrad(() => bounded(x));
-    return record('clamp', y, [x], (g, c) => {
-      const xi = c.inputs[0];
-      const ge = lo !== null ? xi.ge(lo) : null,
-        le = hi !== null ? xi.le(hi) : null;
-      const keep = ge && le ? ge.logicalAnd(le) : (ge ?? le)!;
-      return [where(keep, g, 0)];
-    });
-  });
-}
+export { clamp } from './clamp';
 
 /**
  * max(x, 0) with PyTorch's gradient: g where the output is > 0, else 0 (0 at x = 0, where

@@ -86,6 +86,7 @@ export const OP = {
   SORT: 82,
   CUMSUM: 83,
   VAR: 84,
+  CLAMP: 85,
 } as const;
 
-export const OP_COUNT = 85;
+export const OP_COUNT = 86;

@@ -34,6 +34,7 @@ import { dropoutRow } from './dropout';
 import { embeddingBackwardRow, embeddingRow } from './embedding';
 import { logsumexpRow } from './logsumexp';
 import { cumsumRow } from './scan';
+import { clampRow } from './clamp';
 import { varRow } from './var';
 import type { OpRow } from './row';
 import { softmaxBackwardRow, softmaxRow } from './softmax';
@@ -384,6 +385,7 @@ export const table = {
   sort: sortRow,
   cumsum: cumsumRow,
   var: varRow,
+  clamp: clampRow,
 };
 
 export type OpName = keyof typeof table;

@@ -268,6 +268,9 @@ struct IsaKernels {
   bool (*binary_f32)(Binary op, float *o, const float *a, int64_t sa, const float *b, int64_t sb, int64_t n);
   // o[i] = op(a[i]); returns false for ops without a vector path.
   bool (*unary_f32)(Unary op, float *o, const float *a, int64_t n);
+  // o[i] = min(max(a[i], lo), hi) with V::max / V::min's rules (a NaN of a passes; -0 against +0
+  // gives the bound), as the composite maximum then minimum; o may equal a.
+  void (*clamp_f32)(float *o, const float *a, int64_t n, float lo, float hi);
   // Sum of a[0..n) in a fixed order that depends only on n (never on threads).
   float (*sum_f32)(const float *a, int64_t n);
   // Max / min of a[0..n), n >= 1; NaN if any element is NaN (PyTorch semantics).
