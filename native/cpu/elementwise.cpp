@@ -353,23 +353,15 @@ kiln_status clamp_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tens
   if (lo != lo || hi != hi) return fail(ctx, KILN_ERR_ARG, "clamp: bounds must not be NaN");
   const kiln_tensor *ops[2] = {&out, &a};
   auto p = make_plan<2>(ops);
-  if (a.dtype == KILN_FLOAT32) {
-    const IsaKernels *isa = isa_kernels(ctx->isa);
-    const float l = (float)lo, h = (float)hi;
-    parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
-      float *o = (float *)ptr[0];
-      const float *x = (const float *)ptr[1];
-      if (st[0] == 1 && st[1] == 1) return isa->clamp_f32(o, x, n, l, h);
-      each2(st, n, [&](int64_t io, int64_t ix) { o[io] = math::Minimum{}(math::Maximum{}(x[ix], l), h); });
-    });
-    return KILN_OK;
-  }
+  const IsaKernels *isa = isa_kernels(ctx->isa);
   KILN_DISPATCH_FLOAT(a.dtype, return fail(ctx, KILN_ERR_DTYPE, "clamp: bad dtype"), {
     using C = compute_t<scalar_t>;
     const C l = (C)lo, h = (C)hi;
     parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
       scalar_t *o = (scalar_t *)ptr[0];
       const scalar_t *x = (const scalar_t *)ptr[1];
+      if (std::is_same_v<scalar_t, float> && st[0] == 1 && st[1] == 1)
+        return isa->clamp_f32((float *)o, (const float *)x, n, (float)l, (float)h);
       each2(st, n, [&](int64_t io, int64_t ix) {
         o[io] = store<scalar_t>(math::Minimum{}(math::Maximum{}(load(x[ix]), l), h));
       });
