@@ -20,6 +20,7 @@
 // that also reads the row before from L1). From memory the last two ran at 0.9-1.2 and 0.86-0.97 of
 // memcpy where add ran at 1.1-1.5: on this VM a second pass over a row in L1 costs time even when
 // memory is the bottleneck.
+#include <sys/mman.h>
 #include <x86intrin.h>
 
 #include <algorithm>
@@ -83,6 +84,12 @@ int main(int argc, char **argv) {
   // blocks share their offset within a page, as kiln's 2 MiB-aligned large blocks do).
   auto buf = [&](const char *off) {
     const int64_t k = getenv(off) ? atoll(getenv(off)) : 0;
+    if (getenv("HUGE")) {  // HUGE=1: 2 MiB aligned and backed by huge pages, as kiln's allocator's large blocks
+      const size_t bytes = ((N + 4096) * sizeof(float) + (2 << 20) - 1) / (2 << 20) * (2 << 20);
+      void *p = aligned_alloc(2 << 20, bytes);
+      madvise(p, bytes, MADV_HUGEPAGE);
+      return (float *)p + k;
+    }
     return (float *)aligned_alloc(64, (N + 4096) * sizeof(float)) + k;
   };
   float *x = buf("X_OFF"), *g = buf("G_OFF"), *y = buf("Y_OFF"), *c = buf("C_OFF");
@@ -172,6 +179,37 @@ int main(int argc, char **argv) {
              const kiln::cpu::LseSink sink{[](void *p, int64_t first, int64_t count, const float *m, const float *ls) {
                                              Out *s = (Out *)p;
                                              for (int64_t q = 0; q < count; q++) s->o[s->r0 + first + q] = m[q] + ls[q];
+                                           },
+                                           &out};
+             (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(nullptr, x + r0 * n, n, 1, r1 - r0, &sink);
+           };
+         }},
+        {"xent grad", 8,  // cross_entropy's gradient rows, as its backward calls them (the target at column 3)
+         [&](bool v) -> Range {
+           return [&, v](int64_t r0, int64_t r1) {
+             for (int64_t r = r0; r < r1; r++)
+               (v ? ab::B::xent_grad_f32 : ab::A::xent_grad_f32)(y + r * n, x + r * n, n, 6.0f, 1e-5f, nullptr, 0.0f,
+                                                                 nullptr, 0.0f, 3, 1e-5f, kStream, r + 1 < r1 ? n : 0);
+           };
+         }},
+        {"xent fused (lse to a sink writing the gradient)", 8,  // cross_entropy's training forward
+         [&](bool v) -> Range {
+           return [&, v](int64_t r0, int64_t r1) {
+             struct Out {
+               float *o, *y;
+               const float *x;
+               int64_t r0, n;
+               bool v;
+             } out{lo.data(), y, x, r0, n, v};
+             const kiln::cpu::LseSink sink{[](void *p, int64_t first, int64_t count, const float *m, const float *ls) {
+                                             Out *s = (Out *)p;
+                                             for (int64_t q = 0; q < count; q++) {
+                                               const int64_t r = s->r0 + first + q;
+                                               s->o[r] = m[q] + ls[q];
+                                               (s->v ? ab::B::xent_grad_f32 : ab::A::xent_grad_f32)(
+                                                   s->y + r * s->n, s->x + r * s->n, s->n, m[q] + ls[q], 1e-5f, nullptr,
+                                                   0.0f, nullptr, 0.0f, 3, 1e-5f, kStream, 0);
+                                             }
                                            },
                                            &out};
              (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(nullptr, x + r0 * n, n, 1, r1 - r0, &sink);

@@ -226,6 +226,27 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
     lo[r] = v;
     wo[r] = wr;
   };
+  // The same as `row` for index targets without weights or smoothing, the common case, in a loop
+  // whose pointers are locals (the general one reloaded them through the closure after every store).
+  const bool plain = !a.prob && !w && e == 0;
+  auto index_rows = [&](int64_t r, int64_t g, const T *m, const T *ls) {
+    const int64_t *const tg = (const int64_t *)target.data, ts = target.strides[0], ignore = a.ignore;
+    const T *const xs = x;
+    T *const lr = lo, *const wr = wo;
+    const SavedLse<T> sl = lseo;
+    for (int64_t q = 0; q < g; q++) {
+      const int64_t i = r + q, t = tg[i * ts];
+      sl.put(i, m[q], ls[q]);
+      if (t == ignore) {
+        lr[i] = wr[i] = 0;
+      } else if (t < 0 || t >= C) {
+        bad.note(i);
+      } else {
+        lr[i] = (m[q] - xs[i * C + t]) + ls[q];
+        wr[i] = 1;
+      }
+    }
+  };
   // Each thread's rows in one lse call, which hands them back a few at a time while they are
   // still in L1/L2 (RowOps::lse) for their losses and gradients. Against calls of 16 KB of rows (16
   // at least: each call's first rows had a max pass of their own) and the loss from lse - x[t]
@@ -241,7 +262,10 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
           __builtin_prefetch((const int64_t *)target.data + q * target.strides[0]);
       T mq[kLseSinkMaxRows];  // a max that is not finite gives NaN, as PyTorch's log-softmax (inf - inf)
       for (int64_t q = 0; q < g; q++) mq[q] = std::isfinite(m[q]) ? m[q] : NAN;
-      for (int64_t q = 0; q < g; q++) row(r + q, mq[q], ls[q]);
+      if (plain)
+        index_rows(r, g, mq, ls);
+      else
+        for (int64_t q = 0; q < g; q++) row(r + q, mq[q], ls[q]);
       if (go)
         for (int64_t q = 0; q < g; q++) {
           T l, lo;
