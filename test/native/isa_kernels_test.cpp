@@ -499,35 +499,43 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
       ok = ch.expect(got[i] == kiln::float_to_half(xs[i]), "float %08x: %04x want %04x", bits(xs[i]), got[i],
                      kiln::float_to_half(xs[i]));
   }
-  // accumulate_f32: reduce.cpp's column accumulators, against its scalar step (first NaN kept;
-  // max / min take x only when it beats acc, so of two zeros acc's sign stays).
+  // accumulate_f32: reduce.cpp's column accumulators over 1 to 9 rows (the four-row groups and the
+  // rest), against its scalar step a row at a time (first NaN kept; max / min take x only when it
+  // beats acc, so of two zeros acc's sign stays).
   for (Accumulate op : {Accumulate::Sum, Accumulate::Max, Accumulate::Min}) {
     const char *name = op == Accumulate::Sum ? "sum" : op == Accumulate::Max ? "max" : "min";
     Check cc(std::string(t->name) + " accumulate_f32 " + name);
     for (int64_t n : kLengths)
-      for (bool end : {true, false}) {
-        Buf x(n, end);
-        fill(x, -100, 100);
-        std::vector<double> acc((size_t)n), want((size_t)n);
-        for (int64_t i = 0; i < n; i++) {
-          acc[i] = (double)(g_rng() % 2001) / 10 - 100;
-          if (i % 7 == 3) acc[i] = NAN;
-          if (i % 11 == 5) x.p[i] = NAN;
-          if (i % 13 == 6) acc[i] = -0.0, x.p[i] = 0.0f;
-          const double a = acc[i], v = x.p[i];
-          const bool nan = a != a || v != v;
-          want[i] = op == Accumulate::Sum   ? a + v
-                    : nan                   ? (a != a ? a : v)
-                    : op == Accumulate::Max ? (v > a ? v : a)
-                                            : (v < a ? v : a);
+      for (int64_t rows : {1, 4, 5, 9})
+        for (bool end : {true, false}) {
+          const int64_t stride = n + (rows % 2 ? 3 : 16), total = (rows - 1) * stride + n;
+          Buf x(total, end);
+          fill(x, -100, 100);
+          std::vector<double> acc((size_t)n), want((size_t)n);
+          for (int64_t i = 0; i < n; i++) {
+            acc[i] = want[i] = (double)(g_rng() % 2001) / 10 - 100;
+            if (i % 7 == 3) acc[i] = want[i] = NAN;
+            if (i % 13 == 6) acc[i] = want[i] = -0.0;
+            for (int64_t r = 0; r < rows; r++) {
+              float &xv = x.p[r * stride + i];
+              if ((i + r) % 11 == 5) xv = NAN;
+              if (i % 13 == 6) xv = r % 2 ? -0.0f : 0.0f;
+              const double a = want[i], v = xv;
+              const bool nan = a != a || v != v;
+              want[i] = op == Accumulate::Sum   ? a + v
+                        : nan                   ? (a != a ? a : v)
+                        : op == Accumulate::Max ? (v > a ? v : a)
+                                                : (v < a ? v : a);
+            }
+          }
+          t->accumulate_f32(op, acc.data(), x.p, n, rows, stride);
+          for (int64_t i = 0; i < n; i++) {
+            const bool ok = (acc[i] != acc[i] && want[i] != want[i]) ||
+                            (acc[i] == want[i] && std::signbit(acc[i]) == std::signbit(want[i]));
+            if (!cc.expect(ok, "n=%" PRId64 " rows=%" PRId64 " i=%" PRId64 ": %g want %g", n, rows, i, acc[i], want[i]))
+              break;
+          }
         }
-        t->accumulate_f32(op, acc.data(), x.p, n);
-        for (int64_t i = 0; i < n; i++) {
-          const bool ok = (acc[i] != acc[i] && want[i] != want[i]) ||
-                          (acc[i] == want[i] && std::signbit(acc[i]) == std::signbit(want[i]));
-          if (!cc.expect(ok, "n=%" PRId64 " i=%" PRId64 ": %g want %g", n, i, acc[i], want[i])) break;
-        }
-      }
   }
   // moment_f32 / moments2_f32: var's passes, against double loops (the lanes' order changes the
   // last bits only: relative 1e-12).

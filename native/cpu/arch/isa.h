@@ -285,8 +285,9 @@ struct IsaKernels {
   // hardware's conversions where the ISA has them; blocks with a NaN go the scalar way).
   void (*f32_to_f16)(uint16_t *o, const float *x, int64_t n);
   void (*f16_to_f32)(float *o, const uint16_t *x, int64_t n);
-  // acc[i] = op(acc[i], x[i]) in double: the column reductions' accumulators (reduce.cpp).
-  void (*accumulate_f32)(Accumulate op, double *acc, const float *x, int64_t n);
+  // acc[i] = op(acc[i], x[r * stride + i]) in double for each of `rows` rows in order: the column
+  // reductions' accumulators (reduce.cpp).
+  void (*accumulate_f32)(Accumulate op, double *acc, const float *x, int64_t n, int64_t rows, int64_t stride);
   // sum of (x[i] - c)^p over a row in double (p 1 or 2: var's mean and squared deviations, var.cpp),
   // in kMomentLanes interleaved partial sums folded pairwise: the bits depend on n only.
   double (*moment_f32)(const float *x, int64_t n, double c, int p);
