@@ -280,6 +280,12 @@ void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in)
         return;
       }
     }
+    if constexpr (std::is_same_v<O, bfloat16_t> && std::is_same_v<I, float>) {
+      if (st[0] == 1 && st[1] == 1) {
+        isa_kernels(ctx->isa)->f32_to_bf16((uint16_t *)o, x, n);
+        return;
+      }
+    }
     each2(st, n, [&](int64_t io, int64_t ix) { o[io] = store<O>(load(x[ix])); });
   });
 }

@@ -474,6 +474,26 @@ static void test_reduce(const IsaKernels *t, const IsaKernels *gt) {
         ct.expect(ok, "rows %" PRId64 " cols %" PRId64, rows, cols);
       }
   }
+  // f32_to_bf16: bit for bit dtype.h's float_to_bf16, at and around every rounding boundary of
+  // every bfloat16 (ties both ways), subnormals, infinities and NaNs of every payload class.
+  {
+    Check cb(std::string(t->name) + " bf16 cast");
+    std::vector<float> xs;
+    for (uint32_t b = 0; b < 65536; b += 5) {
+      const uint32_t u = b << 16;
+      for (uint32_t d : {0u, 1u, 0x7fffu, 0x8000u, 0x8001u, 0xffffu}) xs.push_back(kiln::bits_to_float(u + d));
+    }
+    for (uint32_t u : {0x7f800001u, 0xffc00000u, 0x7fffffffu, 0x00000001u, 0x807fffffu, 0x7f7fffffu})
+      xs.push_back(kiln::bits_to_float(u));
+    for (size_t start : {(size_t)0, (size_t)3}) {
+      std::vector<uint16_t> got(xs.size() - start);
+      t->f32_to_bf16(got.data(), xs.data() + start, (int64_t)got.size());
+      for (size_t i = 0; i < got.size(); i++)
+        if (!cb.expect(got[i] == kiln::float_to_bf16(xs[start + i]), "float %08x: %04x want %04x", bits(xs[start + i]),
+                       got[i], kiln::float_to_bf16(xs[start + i])))
+          break;
+    }
+  }
   // f32_to_f16 / f16_to_f32: bit for bit dtype.h's scalar casts: every half, and floats at and
   // around each rounding boundary, subnormals, infinities and NaNs, at every block offset.
   {

@@ -38,6 +38,33 @@ test('float16 and bfloat16 store rounded values and convert back', () => {
   assert.ok(h.data() instanceof Uint16Array);
 });
 
+test('float32 to bfloat16 rounds the bits to nearest even, keeps subnormals and NaN, contiguous or strided', () => {
+  // each float32 by its bits, and the bfloat16 bits dtype.h's float_to_bf16 gives it
+  const cases: [number, number][] = [
+    [0x3f808000, 0x3f80], // a tie, even below: down
+    [0x3f818000, 0x3f82], // a tie, odd below: up
+    [0x3f808001, 0x3f81], // past the tie: up
+    [0x3f807fff, 0x3f80],
+    [0x00000001, 0x0000], // the smallest subnormal rounds to zero
+    [0x00018000, 0x0002], // a subnormal tie, odd below: up (no flush to zero)
+    [0x807fffff, 0x8080], // the largest negative subnormal rounds up to the smallest normal
+    [0x7f7fffff, 0x7f80], // the largest float rounds to infinity
+    [0xff800000, 0xff80],
+    [0x7f800001, 0x7fc0], // a signalling NaN stays a NaN (quiet bit set)
+    [0xffc00000, 0xffc0],
+  ];
+  const n = 67; // past two vectors, with a tail
+  const bits = new Uint32Array(n);
+  for (let i = 0; i < n; i++) bits[i] = cases[i % cases.length][0];
+  const x = kiln.tensor(new Float32Array(bits.buffer));
+  const back = x.data() as Float32Array;
+  assert.equal(Array.from(new Uint32Array(back.buffer, back.byteOffset, n)), Array.from(bits), 'input bits kept');
+  const want = Array.from({ length: n }, (_, i) => cases[i % cases.length][1]);
+  assert.equal(Array.from(x.to('bfloat16').data() as Uint16Array), want, 'contiguous');
+  const two = kiln.stack([x, x], 1); // [n, 2]: its columns are strided
+  assert.equal(Array.from(two.select(1, 1).to('bfloat16').data() as Uint16Array), want, 'strided');
+});
+
 test('data() gives the right typed array for each dtype', () => {
   const cases: [kiln.DType, unknown][] = [
     ['float32', Float32Array],

@@ -285,6 +285,10 @@ struct IsaKernels {
   // hardware's conversions where the ISA has them; blocks with a NaN go the scalar way).
   void (*f32_to_f16)(uint16_t *o, const float *x, int64_t n);
   void (*f16_to_f32)(float *o, const uint16_t *x, int64_t n);
+  // float32 -> bfloat16 of a contiguous run, bit for bit dtype.h's float_to_bf16 (round to nearest
+  // even on the bits, subnormals kept, NaN kept a NaN); the hardware's vcvtneps2bf16 flushes
+  // subnormals, so this is integer arithmetic the ISA vectorises.
+  void (*f32_to_bf16)(uint16_t *o, const float *x, int64_t n);
   // acc[i] = op(acc[i], x[r * stride + i]) in double for each of `rows` rows in order: the column
   // reductions' accumulators (reduce.cpp).
   void (*accumulate_f32)(Accumulate op, double *acc, const float *x, int64_t n, int64_t rows, int64_t stride);
