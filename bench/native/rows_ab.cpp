@@ -179,11 +179,12 @@ int main(int argc, char **argv) {
                float *o;
                int64_t r0;
              } out{lo.data(), r0};
-             const kiln::cpu::LseSink sink{[](void *p, int64_t first, int64_t count, const float *m, const float *ls) {
-                                             Out *s = (Out *)p;
-                                             for (int64_t q = 0; q < count; q++) s->o[s->r0 + first + q] = m[q] + ls[q];
-                                           },
-                                           &out};
+             const kiln::cpu::LseSink sink{
+                 [](void *p, int64_t first, int64_t count, const float *m, const float *ls, const float *) {
+                   Out *s = (Out *)p;
+                   for (int64_t q = 0; q < count; q++) s->o[s->r0 + first + q] = m[q] + ls[q];
+                 },
+                 &out};
              (v ? ab::B::logsumexp_f32 : ab::A::logsumexp_f32)(nullptr, x + r0 * n, n, 1, r1 - r0, &sink);
            };
          }},
@@ -205,7 +206,7 @@ int main(int argc, char **argv) {
                bool v;
              } out{lo.data(), y, x, r0, n, v};
              const kiln::cpu::LseSink sink{
-                 [](void *p, int64_t first, int64_t count, const float *m, const float *ls) {
+                 [](void *p, int64_t first, int64_t count, const float *m, const float *ls, const float *) {
                    Out *s = (Out *)p;
                    for (int64_t q = 0; q < count; q++) {
                      const int64_t r = s->r0 + first + q;

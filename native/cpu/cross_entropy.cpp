@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "cpu_ops.h"
 #include "prefetch.h"
@@ -32,6 +33,8 @@ constexpr int64_t kTaskElems = 1 << 14;        // elements per task, at least
 constexpr int64_t kStreamTaskElems = 1 << 17;  // the forward's elements per task, at least
 constexpr int64_t kChunkBytes = 16 << 10;      // float64's rows per lse chunk, in bytes of logits
 constexpr int64_t kTargetAhead = 64;           // index targets are asked for this many rows ahead
+constexpr int64_t kTermsMaxC = 4096;           // classes up to which the fused gradient takes the lse's exps
+constexpr int64_t kGradAhead = 16384;          // logits (64 KB) past a row the fused gradient asks for
 
 // e^d for the d of SavedLse (|d| <= ulp(lse) / 2: at most 2^-11 for any lse below 2^14) without a
 // libm call per row (about 0.5 ms of [65536, 256]'s fused forward + backward): three terms of the
@@ -48,16 +51,18 @@ struct RowOps {
   // log-sum ls[j] (a max that is not finite: ls 0). float32: the ISA's rows, which ask for later rows' lines
   // themselves; float64: chunks of kChunkBytes (kLseSinkMaxRows rows at most), the next one's first kAheadBytes asked
   // for in one burst.
+  // With `terms` (float32: room for kLseSinkMaxRows rows of n), each also gets the rows' exps there
+  // and their sums s (isa.h LseSink; s[j] 0: none for that row); else s is null.
   template <class Each>
-  void lse(const T *x, int64_t n, int64_t rows, Each &&each) const {
+  void lse(const T *x, int64_t n, int64_t rows, Each &&each, float *terms = nullptr) const {
     if constexpr (std::is_same_v<T, float>) {
       struct Self {
         Each &each;
       } self{each};
-      const LseSink sink{[](void *p, int64_t first, int64_t count, const float *m, const float *ls) {
-                           ((Self *)p)->each(first, count, m, ls);
+      const LseSink sink{[](void *p, int64_t first, int64_t count, const float *m, const float *ls, const float *s) {
+                           ((Self *)p)->each(first, count, m, ls, s);
                          },
-                         &self};
+                         &self, terms};
       k->rows.logsumexp_f32(nullptr, x, n, 1, rows, &sink);
       return;
     }
@@ -79,7 +84,7 @@ struct RowOps {
         m[q] = mq;
         ls[q] = std::isfinite(mq) ? std::log(s) : T(0);
       }
-      each(r, g, m, ls);
+      each(r, g, m, ls, (const T *)nullptr);
     }
   }
   T sum(const T *x, int64_t n) const {
@@ -104,8 +109,14 @@ struct RowOps {
   // while it writes the gradient, float64 before. The row's lse is l + lo (SavedLse): a e^(x - l - lo)
   // as (a e^-lo) e^(x - l), x - l exact for the terms that matter (Sterbenz), the factor a scalar
   // per row ((x - l) - lo, an operation more per vector, read 3-6% slower in one A/B run).
+  // With `d` (float32: the row's exps from the forward's lse pass, LseSink::terms), a / s times them
+  // instead: no exp, and the logits are not read.
   void grad(T *gx, const T *x, int64_t ahead, int64_t n, T l, T lo, T a, const T *t, T ts, const T *w, T c,
-            int64_t hot = -1, T hot_v = 0) const {
+            int64_t hot = -1, T hot_v = 0, const T *d = nullptr, T s = 0) const {
+    if constexpr (std::is_same_v<T, float>)
+      if (d)
+        return k->rows.xent_grad_terms_f32(gx, d, n, a / s, t, ts, w, c, hot, hot_v, stream,
+                                           ahead ? x + ahead : nullptr);
     if (lo != 0) a = (T)((double)a * exp_small(-(double)lo));
     if constexpr (std::is_same_v<T, float>)
       return k->rows.xent_grad_f32(gx, x, n, l, a, t, ts, w, c, hot, hot_v, stream, ahead);
@@ -161,16 +172,18 @@ struct BadRow {
 
 // Row r's gradient times g into o, from its logits xr and lse l + lo (SavedLse; sw: the weights'
 // sum). A row whose target is ignored (or out of range: the forward has failed on it) gets zeros.
-// The forward writes it from the lse it saves, so the two agree bit for bit.
+// The forward writes it from the lse it saves (the two agree bit for bit), or for float32 rows of up
+// to kTermsMaxC classes from the exps d its lse pass kept and their sum s (softmax = d / s, within a
+// few ulp of the backward's e^(x - lse): the same sums, terms to output precision).
 template <class T>
 void grad_row(const RowOps<T> &ops, const Args &a, T *o, const T *xr, int64_t ahead, T l, T lo, T g,
-              const kiln_tensor &target, int64_t r, const T *w, T sw) {
+              const kiln_tensor &target, int64_t r, const T *w, T sw, const T *d = nullptr, T s = 0) {
   const int64_t C = a.C;
   const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   if (a.prob) {
     const T *t = (const T *)target.data + r * C;
     const T st = w ? ops.dot3(w, t, nullptr, C) : ops.sum(t, C);
-    ops.grad(o, xr, ahead, C, l, lo, g * (keep * st + share * sw), t, g * keep, w, g * share);
+    ops.grad(o, xr, ahead, C, l, lo, g * (keep * st + share * sw), t, g * keep, w, g * share, -1, 0, d, s);
     return;
   }
   const int64_t t = ((const int64_t *)target.data)[r * target.strides[0]];
@@ -179,7 +192,7 @@ void grad_row(const RowOps<T> &ops, const Args &a, T *o, const T *xr, int64_t ah
     return;
   }
   const T wt = w ? w[t] : T(1);
-  ops.grad(o, xr, ahead, C, l, lo, g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt);
+  ops.grad(o, xr, ahead, C, l, lo, g * (keep * wt + share * sw), nullptr, T(0), w, g * share, t, g * keep * wt, d, s);
 }
 
 // gx: [rows, C] for the gradient times gscale written beside the loss (the row still in L1/L2:
@@ -254,25 +267,44 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   // -> 1.33-1.45 ms median, 1.23-1.39 -> 1.11-1.30 min; forward + backward and [8192, 4096] even.
   // The index targets' lines are asked for kTargetAhead rows on: their loads were 15% of the
   // samples in the loss loop, 3.5% after.
+  // The gradient from the lse pass's own exps (LseSink::terms) where a batch of them fits in L2:
+  // the gradient pass then reads them, not the logits, and takes no exp; it asks for the logits
+  // kGradAhead on (64 KB), so memory keeps reading while it writes. Against main's addon, run
+  // alternately, 100 forward + backward steps, 3 rounds, 2 threads: [65536, 256] 5.44-5.57 ->
+  // 4.46-4.50 ms, [8192, 4096] 7.30-8.93 -> 6.15-7.63 (copy_ 2.2-2.5 and 4.1-4.9 then); with the
+  // prefetch on both sides, the stored exps against the backward kernel's exp path: 5-8% faster.
+  thread_local std::vector<float> tl_terms;
+  const bool use_terms = std::is_same_v<T, float> && go && C <= kTermsMaxC;
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
-    ops.lse(x + r0 * C, C, r1 - r0, [&](int64_t first, int64_t g, const T *m, const T *ls) {
-      const int64_t r = r0 + first;
-      if (!a.prob)  // 8 bytes a row against C * sizeof(T): too rare a stream for the hardware's prefetch
-        for (int64_t q = r + kTargetAhead; q < std::min(r + g + kTargetAhead, r1); q += 8)
-          __builtin_prefetch((const int64_t *)target.data + q * target.strides[0]);
-      T mq[kLseSinkMaxRows];  // a max that is not finite gives NaN, as PyTorch's log-softmax (inf - inf)
-      for (int64_t q = 0; q < g; q++) mq[q] = std::isfinite(m[q]) ? m[q] : NAN;
-      if (plain)
-        index_rows(r, g, mq, ls);
-      else
-        for (int64_t q = 0; q < g; q++) row(r + q, mq[q], ls[q]);
-      if (go)
-        for (int64_t q = 0; q < g; q++) {
-          T l, lo;
-          lseo.get(r + q, &l, &lo);
-          grad_row(ops, a, go + (r + q) * C, x + (r + q) * C, 0, l, lo, gscale, target, r + q, w, sw);
-        }
-    });
+    float *terms = nullptr;
+    if (use_terms) {
+      if (tl_terms.size() < (size_t)(kLseSinkMaxRows * C)) tl_terms.resize((size_t)(kLseSinkMaxRows * C));
+      terms = tl_terms.data();
+    }
+    ops.lse(
+        x + r0 * C, C, r1 - r0,
+        [&](int64_t first, int64_t g, const T *m, const T *ls, const T *s) {
+          const int64_t r = r0 + first;
+          if (!a.prob)  // 8 bytes a row against C * sizeof(T): too rare a stream for the hardware's prefetch
+            for (int64_t q = r + kTargetAhead; q < std::min(r + g + kTargetAhead, r1); q += 8)
+              __builtin_prefetch((const int64_t *)target.data + q * target.strides[0]);
+          T mq[kLseSinkMaxRows];  // a max that is not finite gives NaN, as PyTorch's log-softmax (inf - inf)
+          for (int64_t q = 0; q < g; q++) mq[q] = std::isfinite(m[q]) ? m[q] : NAN;
+          if (plain)
+            index_rows(r, g, mq, ls);
+          else
+            for (int64_t q = 0; q < g; q++) row(r + q, mq[q], ls[q]);
+          if (go)
+            for (int64_t q = 0; q < g; q++) {
+              T l, lo;
+              lseo.get(r + q, &l, &lo);
+              const bool from_terms = s && s[q] > 0;
+              const int64_t ahead = from_terms && r + q + kGradAhead / C < r1 ? kGradAhead : 0;
+              grad_row(ops, a, go + (r + q) * C, x + (r + q) * C, ahead, l, lo, gscale, target, r + q, w, sw,
+                       from_terms ? (const T *)terms + q * C : nullptr, from_terms ? s[q] : T(0));
+            }
+        },
+        terms);
     if (go) stream_fence();
   });
   if (bad.row.load() >= 0) {

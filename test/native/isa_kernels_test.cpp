@@ -635,7 +635,7 @@ static void test_lse(const IsaKernels *t) {
       } sunk;
       sunk.m.assign((size_t)count, 7.0f);
       sunk.ls.assign((size_t)count, 7.0f);
-      const LseSink sink{[](void *p, int64_t first, int64_t cnt, const float *m, const float *ls) {
+      const LseSink sink{[](void *p, int64_t first, int64_t cnt, const float *m, const float *ls, const float *) {
                            Got *g = (Got *)p;
                            g->order &= first == g->next && cnt > 0;
                            for (int64_t q = 0; q < cnt && first + q < (int64_t)g->m.size(); q++)
@@ -678,6 +678,65 @@ static void test_lse(const IsaKernels *t) {
           return;
       }
       ck.expect(o[(size_t)count] == 7.0f, "n=%" PRId64 ": wrote past count", n);
+      // A sink with terms: each batch's exps over its sums is the softmax p, to (4 + log2(n) +
+      // ln(top / p)) ulp plus 2^-32 of the row's largest, top (the float sum's rounding grows with n,
+      // as the lse's does; a term 2^u carries u's rounding, ulp(u) / 2, so the smaller a term the
+      // more ulp of its own it may be off, as e^(x - lse) with x - lse rounded), rows without a
+      // finite lse get s = 0, and m, ls are as above.
+      struct Terms {
+        const float *x, *terms;
+        int64_t n;
+        std::vector<float> m, ls;
+        double worst = 0;
+        bool zero_ok = true, null_s = false;
+      } tg{x.p, nullptr, n, std::vector<float>((size_t)count), std::vector<float>((size_t)count)};
+      std::vector<float> room((size_t)(kLseSinkMaxRows * n + 1), -7.0f);
+      tg.terms = room.data();
+      const LseSink tsink{[](void *p, int64_t first, int64_t cnt, const float *m, const float *ls, const float *s) {
+                            Terms *g = (Terms *)p;
+                            if (!s) {
+                              g->null_s = true;
+                              return;
+                            }
+                            for (int64_t q = 0; q < cnt; q++) {
+                              const float *row = g->x + (first + q) * g->n, *d = g->terms + q * g->n;
+                              g->m[(size_t)(first + q)] = m[q], g->ls[(size_t)(first + q)] = ls[q];
+                              double mx = -INFINITY, sum = 0;
+                              bool finite = true;
+                              for (int64_t i = 0; i < g->n; i++)
+                                finite &= std::isfinite(row[i]), mx = std::max(mx, (double)row[i]);
+                              if (!finite || std::fabs(mx) > 1e38) {
+                                g->zero_ok &= s[q] == 0.0f;
+                                continue;
+                              }
+                              g->zero_ok &= s[q] > 0.0f;
+                              for (int64_t i = 0; i < g->n; i++) sum += std::exp((double)row[i] - mx);
+                              const double top = 1 / sum;  // the row's largest softmax
+                              for (int64_t i = 0; i < g->n; i++) {
+                                const double want = std::exp((double)row[i] - mx) / sum, got = (double)d[i] / s[q];
+                                const double bound =
+                                    (4 + std::log2((double)g->n) + std::log(top / want)) * 0x1p-24 * want +
+                                    0x1p-32 * top;
+                                g->worst = std::max(g->worst, std::fabs(got - want) / bound);
+                              }
+                            }
+                          },
+                          &tg, room.data()};
+      t->rows.logsumexp_f32(nullptr, x.p, n, 1, count, &tsink);
+      if (!ck.expect(!tg.null_s && tg.zero_ok && tg.worst <= 1.0,
+                     "n=%" PRId64 " count=%" PRId64
+                     ": terms / s off by %.3g of the bound (s null %d, s 0 where due %d)",
+                     n, count, tg.worst, (int)tg.null_s, (int)tg.zero_ok))
+        return;
+      ck.expect(room.back() == -7.0f, "n=%" PRId64 ": terms written past their room", n);
+      for (int64_t r = 0; r < count; r++) {
+        const float am = tg.m[(size_t)r], bm = sunk.m[(size_t)r], al = tg.ls[(size_t)r], bl = sunk.ls[(size_t)r];
+        const bool same_m = am == bm || (am != am && bm != bm);
+        if (!ck.expect(same_m && std::fabs(al - bl) <= 4 * 0x1p-23 * std::max(1.0f, std::fabs(bl)),
+                       "n=%" PRId64 " row %" PRId64 ": with terms m %.9g ls %.9g, without %.9g %.9g", n, r, am, al, bm,
+                       bl))
+          return;
+      }
     }
 }
 

@@ -207,9 +207,15 @@ constexpr int64_t kLseShort = 256;
 // (x - m) - ls keeps the bits that m + ls rounds away for logits of 1e4 (cross-entropy's loss, as
 // PyTorch's). A row whose lse is not finite and no sum (its max not finite, or a NaN) has m = the
 // lse, ls = 0.
+// With `terms` set (room for kLseSinkMaxRows rows of n), the kernel also leaves there the exps it
+// summed, row j of the batch at terms + j n, and hands their sums in s[j]: terms / s is the
+// softmax, to output precision (a degree-6 polynomial then, not the sum's degree 5). s[j] is 0 for
+// a row without terms (the ones with ls 0 above, and rows whose max is too large for the fma's
+// range); s is null without `terms`.
 struct LseSink {
-  void (*rows)(void *self, int64_t first, int64_t count, const float *m, const float *ls);
+  void (*rows)(void *self, int64_t first, int64_t count, const float *m, const float *ls, const float *s);
   void *self;
+  float *terms = nullptr;
 };
 constexpr int kLseSinkMaxRows = 16;
 
@@ -243,6 +249,11 @@ struct RowKernels {
   // (an index target; -1: none): cross-entropy's gradient. `ahead` as for softmax_backward_f32.
   void (*xent_grad_f32)(float *gx, const float *x, int64_t n, float lse, float a, const float *t, float ts,
                         const float *w, float c, int64_t hot, float hot_v, bool stream, int64_t ahead);
+  // The same from a row's exps d (LseSink::terms, already in cache): gx[j] = a d[j] - (ts t[j] + c)
+  // w[j], minus hot_v at hot; a carries the 1 / s. `ahead` (null: none): n floats whose lines are
+  // asked for as it goes (a later row's logits, for the lse pass to come).
+  void (*xent_grad_terms_f32)(float *gx, const float *d, int64_t n, float a, const float *t, float ts, const float *w,
+                              float c, int64_t hot, float hot_v, bool stream, const float *ahead);
 };
 // Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
 // row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:
