@@ -241,17 +241,15 @@ int main(int argc, char **argv) {
         {"layerNorm fwd", 8,
          [&](bool v) -> Range {
            return [&, v](int64_t r0, int64_t r1) {
-             for (int64_t r = r0; r < r1; r++)
-               (v ? ab::B::layer_norm_f32 : ab::A::layer_norm_f32)(y + r * n, x + r * n, w.data(), b.data(), n, 1e-5f,
-                                                                   false, &m[r], &rs[r], true);
+             (v ? ab::B::layer_norm_f32 : ab::A::layer_norm_f32)(y + r0 * n, x + r0 * n, w.data(), b.data(), n, r1 - r0,
+                                                                 1e-5f, false, &m[r0], &rs[r0], true);
            };
          }},
         {"rmsNorm fwd", 8,
          [&](bool v) -> Range {
            return [&, v](int64_t r0, int64_t r1) {
-             for (int64_t r = r0; r < r1; r++)
-               (v ? ab::B::layer_norm_f32 : ab::A::layer_norm_f32)(y + r * n, x + r * n, w.data(), nullptr, n, 1e-5f,
-                                                                   true, &m[r], &rs[r], true);
+             (v ? ab::B::layer_norm_f32 : ab::A::layer_norm_f32)(y + r0 * n, x + r0 * n, w.data(), nullptr, n, r1 - r0,
+                                                                 1e-5f, true, &m[r0], &rs[r0], true);
            };
          }},
         {"layerNorm bwd", 12,

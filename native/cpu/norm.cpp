@@ -1,12 +1,11 @@
 // Layer norm and RMS norm over the last dim of a contiguous [rows, n] input, forward and backward.
-// Forward: one fused pass per row (mean, the sum of squares of x - mean, then the write, with the
-// row in L1/L2 after its first read), saving mean and rstd per row. Backward: gx per row, and grad
-// weight / grad bias as column sums: rows are cut into fixed blocks of about kBlockElems elements,
-// each block sums its rows into its own partial (rows.inc: a partial is read and written once per
-// vector for several rows, not once per row), and the partials are added in block order, so the
-// bits do not depend on the thread count; a task takes consecutive blocks. [16384, 1024] with
-// weight and bias, 2 threads: 7.0 -> 4.9 ms (3.1 without them). float32 runs the ISA's rows
-// (arch/rows.inc); float64 the scalar loops here. Bench: `npx tsx ts/bench/cli.ts norm`.
+// Forward: each task's rows in one stream (rows.inc layer_norm_rows: a row's mean and sum of
+// squares of x - mean are taken while earlier rows are written), saving mean and rstd per row. Backward: gx per row,
+// and grad weight / grad bias as column sums: rows are cut into fixed blocks of about kBlockElems elements, each block
+// sums its rows into its own partial (rows.inc: a partial is read and written once per vector for several rows, not
+// once per row), and the partials are added in block order, so the bits do not depend on the thread count; a task takes
+// consecutive blocks. [16384, 1024] with weight and bias, 2 threads: 7.0 -> 4.9 ms (3.1 without them). float32 runs the
+// ISA's rows (arch/rows.inc); float64 the scalar loops here. Bench: `npx tsx ts/bench/cli.ts norm`.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -74,10 +73,10 @@ kiln_status forward(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &
   const bool stream = stream_output(y);
   const int64_t grain = stream_grain_rows(ctx->pool.get(), rows, n, kTaskElems);
   parallel_for(ctx->pool.get(), rows, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      if constexpr (std::is_same_v<T, float>)  // the kernel asks for the next row itself
-        k.layer_norm_f32(yo + r * n, xi + r * n, wi, bi, n, (float)eps, rms, mo + r, ro + r, stream);
-      else {
+    if constexpr (std::is_same_v<T, float>) {  // the kernel asks for the rows ahead itself
+      k.layer_norm_f32(yo + r0 * n, xi + r0 * n, wi, bi, n, r1 - r0, (float)eps, rms, mo + r0, ro + r0, stream);
+    } else {
+      for (int64_t r = r0; r < r1; r++) {
         if (r + 1 < r1) prefetch_bytes(xi + (r + 1) * n, n * (int64_t)sizeof(T));
         layer_norm_ref<T>(yo + r * n, xi + r * n, wi, bi, n, (T)eps, rms, mo + r, ro + r);
       }

@@ -740,6 +740,64 @@ static void test_lse(const IsaKernels *t) {
     }
 }
 
+// ---- rows.layer_norm_f32 ----
+// Rows of one call against the same rows one call each, bit for bit (a row's statistics run
+// beside other rows' writes), and against a double loop; with and without weight and bias, rms,
+// rows short of and past kNormFuseRow, outputs aligned (streamed) and not. x ends at a guard page.
+static void test_layer_norm(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " layer_norm_f32");
+  for (int64_t n : {1, 5, 16, 17, 63, 64, 65, 100, 1000, 1024, 1088, 4097, 16385})
+    for (int64_t rows : {1, 2, 3, 5}) {
+      Buf x(n * rows, true);
+      for (int64_t r = 0; r < rows; r++) {
+        const float shift = (float)(g_rng() % 3) * 50.0f;  // means of 0, 50 and 100
+        for (int64_t i = 0; i < n; i++) x.p[r * n + i] = shift + (float)(4 * unit() - 2);
+      }
+      std::vector<float> w((size_t)n), b((size_t)n);
+      for (int64_t i = 0; i < n; i++) w[(size_t)i] = (float)(2 * unit()), b[(size_t)i] = (float)(unit() - 0.5);
+      for (int mode = 0; mode < 8; mode++) {
+        const bool rms = mode & 1, stream = mode & 4;
+        const float *wp = mode & 2 ? w.data() : nullptr, *bp = !rms && (mode & 4) ? b.data() : nullptr;
+        Buf y(n * rows, false);  // one float past a page: unaligned, so written with ordinary stores
+        std::vector<float> ya((size_t)(n * rows + 16)), y1((size_t)n), m1(1), rs1(1);
+        std::vector<float> m((size_t)rows, 12345.0f), rs((size_t)rows, 12345.0f);  // unwritten stats show
+        float *yal = (float *)(((uintptr_t)ya.data() + 63) / 64 * 64);             // aligned: streamed when asked
+        t->rows.layer_norm_f32(y.p, x.p, wp, bp, n, rows, 1e-5f, rms, m.data(), rs.data(), stream);
+        t->rows.layer_norm_f32(yal, x.p, wp, bp, n, rows, 1e-5f, rms, m.data(), rs.data(), stream);
+        if (!ck.expect(y.written(), "n=%" PRId64 " rows=%" PRId64 " mode %d: output or sentinels", n, rows, mode))
+          return;
+        for (int64_t r = 0; r < rows; r++) {
+          const float *xr = x.p + r * n;
+          t->rows.layer_norm_f32(y1.data(), xr, wp, bp, n, 1, 1e-5f, rms, m1.data(), rs1.data(), false);
+          bool same_bits = same(m1[0], m[(size_t)r]) && same(rs1[0], rs[(size_t)r]);
+          for (int64_t i = 0; i < n; i++)
+            same_bits &= same(y1[(size_t)i], y.p[r * n + i]) && same(y1[(size_t)i], yal[r * n + i]);
+          ck.expect(same_bits, "n=%" PRId64 " rows=%" PRId64 " mode %d row %" PRId64 ": differs from the row alone", n,
+                    rows, mode, r);
+          double mean = 0, var = 0;
+          if (!rms) {
+            for (int64_t i = 0; i < n; i++) mean += xr[i];
+            mean /= (double)n;
+          }
+          for (int64_t i = 0; i < n; i++) var += (xr[i] - mean) * (xr[i] - mean);
+          const double rstd = 1 / std::sqrt(var / (double)n + 1e-5);
+          double worst = 0;
+          for (int64_t i = 0; i < n; i++) {
+            double want = (xr[i] - mean) * rstd;
+            if (wp) want *= wp[i];
+            if (bp) want += bp[i];
+            worst = std::max(worst, std::fabs(y.p[r * n + i] - want) / (1 + std::fabs(want)));
+          }
+          // float sums of values near 100 (ulp 2^-17) over up to 16385 terms; the mean's error is
+          // scaled by rstd (about 1)
+          ck.expect(worst < 2e-4 && std::fabs(rs[(size_t)r] - rstd) <= 2e-4 * rstd,
+                    "n=%" PRId64 " rows=%" PRId64 " mode %d row %" PRId64 ": error %g, rstd %g want %g", n, rows, mode,
+                    r, worst, (double)rs[(size_t)r], rstd);
+        }
+      }
+    }
+}
+
 // ---- clamp_f32 ----
 // Bit for bit the scalar maximum-then-minimum (scalar_math.h) on values with NaN, infinities and
 // signed zeros, for bounds in order, crossed (lo > hi), infinite and equal; lengths with and
@@ -840,6 +898,7 @@ int main(int argc, char **argv) {
     test_unary(t, gt, sweep_step);
     test_reduce(t, gt);
     test_lse(t);
+    test_layer_norm(t);
     test_clamp(t);
     test_dropout(t);
   }

@@ -1,7 +1,8 @@
 // Outputs of 16 MB and more (native/cpu/strided_loop.h kStreamBytes) are written with
 // non-temporal stores, softmax through a per-thread row of exps. Each row's result does not depend
 // on how it is written, so a large tensor's rows must equal, bit for bit, the same rows computed
-// as a small tensor (the cached path). Rows of 1025 floats start at every alignment.
+// as a small tensor (the cached path) and as a row alone. Rows of 1025 floats start at every
+// alignment.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
@@ -29,6 +30,8 @@ function sameRows(label: string, f: (x: kiln.Tensor) => kiln.Tensor, x: kiln.Ten
     const got = big.narrow(0, r0, 64);
     sameBits(got, want, `${label}: rows ${r0}..${r0 + 63}`);
   }
+  for (const r of [0, 778, R - 1])
+    sameBits(big.narrow(0, r, 1), f(x.narrow(0, r, 1).contiguous()), `${label}: row ${r} alone`);
 }
 
 test('streamed row outputs equal the cached path, bit for bit', () => {

@@ -237,10 +237,11 @@ struct RowKernels {
   // bits do not depend on count or on which rows run beside it. With a sink (stride 1 only), o is
   // not written: the rows go to the sink instead, a few at a time while they are still in cache.
   void (*logsumexp_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t count, const LseSink *sink);
-  // One row: y, its mean and rstd (rms: mean 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null.
-  // Asks for the lines of the next row (x + n: the caller's next call) as it goes.
-  void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps, bool rms,
-                         float *mean, float *rstd, bool stream);
+  // `rows` consecutive rows (row q at offset q * n): y, and each row's mean[q] and rstd[q] (rms: mean
+  // 0, rstd = 1 / sqrt(mean(x^2) + eps)); w, b may be null. A row's bits do not depend on rows or on
+  // which rows run beside it. Asks for the lines of rows past `rows` (the caller's next call).
+  void (*layer_norm_f32)(float *y, const float *x, const float *w, const float *b, int64_t n, int64_t rows, float eps,
+                         bool rms, float *mean, float *rstd, bool stream);
   // The gx of `rows` consecutive rows (row q at offset q * n, its stats at mean[q], rstd[q]); adds
   // their shares of grad weight / grad bias into dw / db (when not null) in row order.
   void (*layer_norm_backward_f32)(float *gx, float *dw, float *db, const float *gy, const float *x, const float *w,
