@@ -112,7 +112,7 @@ struct RowOps {
   // With `d` (float32: the row's exps from the forward's lse pass, LseSink::terms), a / s times them
   // instead: no exp, and the logits are not read.
   void grad(T *gx, const T *x, int64_t ahead, int64_t n, T l, T lo, T a, const T *t, T ts, const T *w, T c,
-            int64_t hot = -1, T hot_v = 0, const T *d = nullptr, T s = 0) const {
+            int64_t hot = -1, T hot_v = 0, const float *d = nullptr, T s = 0) const {
     if constexpr (std::is_same_v<T, float>)
       if (d)
         return k->rows.xent_grad_terms_f32(gx, d, n, a / s, t, ts, w, c, hot, hot_v, stream,
@@ -177,7 +177,7 @@ struct BadRow {
 // few ulp of the backward's e^(x - lse): the same sums, terms to output precision).
 template <class T>
 void grad_row(const RowOps<T> &ops, const Args &a, T *o, const T *xr, int64_t ahead, T l, T lo, T g,
-              const kiln_tensor &target, int64_t r, const T *w, T sw, const T *d = nullptr, T s = 0) {
+              const kiln_tensor &target, int64_t r, const T *w, T sw, const float *d = nullptr, T s = 0) {
   const int64_t C = a.C;
   const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   if (a.prob) {
@@ -301,7 +301,7 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
               const bool from_terms = s && s[q] > 0;
               const int64_t ahead = from_terms && r + q + kGradAhead / C < r1 ? kGradAhead : 0;
               grad_row(ops, a, go + (r + q) * C, x + (r + q) * C, ahead, l, lo, gscale, target, r + q, w, sw,
-                       from_terms ? (const T *)terms + q * C : nullptr, from_terms ? s[q] : T(0));
+                       from_terms ? terms + q * C : nullptr, from_terms ? s[q] : T(0));
             }
         },
         terms);

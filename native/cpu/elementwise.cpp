@@ -267,22 +267,20 @@ void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in)
         return;
       }
     }
-    // float32 <-> float16 runs on the ISA's conversions ([2^24] to float16: 54 ms element by
-    // element through dtype.h's scalar conversion).
-    if constexpr ((std::is_same_v<O, half_t> && std::is_same_v<I, float>) ||
-                  (std::is_same_v<O, float> && std::is_same_v<I, half_t>)) {
+    // Contiguous float32 <-> float16 and float32 -> bfloat16 run on the ISA's conversions ([2^24]
+    // to float16: 54 ms element by element through dtype.h's scalar conversion).
+    constexpr bool kToF16 = std::is_same_v<O, half_t> && std::is_same_v<I, float>;
+    constexpr bool kFromF16 = std::is_same_v<O, float> && std::is_same_v<I, half_t>;
+    constexpr bool kToBf16 = std::is_same_v<O, bfloat16_t> && std::is_same_v<I, float>;
+    if constexpr (kToF16 || kFromF16 || kToBf16) {
       if (st[0] == 1 && st[1] == 1) {
         const IsaKernels *isa = isa_kernels(ctx->isa);
-        if constexpr (std::is_same_v<O, half_t>)
+        if constexpr (kToF16)
           isa->f32_to_f16((uint16_t *)o, x, n);
-        else
+        else if constexpr (kFromF16)
           isa->f16_to_f32(o, (const uint16_t *)x, n);
-        return;
-      }
-    }
-    if constexpr (std::is_same_v<O, bfloat16_t> && std::is_same_v<I, float>) {
-      if (st[0] == 1 && st[1] == 1) {
-        isa_kernels(ctx->isa)->f32_to_bf16((uint16_t *)o, x, n);
+        else
+          isa->f32_to_bf16((uint16_t *)o, x, n);
         return;
       }
     }
