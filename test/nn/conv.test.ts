@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import { PY, skipWithoutTorch, torchSuffix } from '../helpers/torch';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { conv2dBackward, type ConvGeometry } from '../../ts/ops/conv';
 
 const { nn } = kiln;
 const F = nn.functional;
@@ -106,6 +107,38 @@ test('gradients by finite differences', () => {
     } catch (e) {
       assert.unreachable(`${label}: ${(e as Error).message}`);
     }
+  }
+});
+
+test('conv2d_backward grad bias off the fused paths: near a float64 sum, the same bits as another call', () => {
+  kiln.manualSeed(11);
+  // [input, weight, stride, padding, dilation, groups]: a 3x3 and a 5x5 dilated conv, 1x1 and
+  // stride-2 depthwise, a grouped 3x3 over planes of 1 and of 3000 pixels
+  const cases: [number[], number[], number, number, number, number][] = [
+    [[2, 6, 9, 11], [4, 6, 3, 3], 1, 1, 1, 1],
+    [[2, 3, 12, 12], [5, 3, 5, 5], 1, 2, 2, 1],
+    [[3, 16, 10, 10], [16, 1, 1, 1], 1, 0, 1, 16],
+    [[2, 8, 13, 13], [8, 1, 3, 3], 2, 1, 1, 8],
+    [[4, 4, 1, 1], [6, 2, 3, 3], 1, 1, 1, 2],
+    [[1, 2, 50, 60], [2, 1, 3, 3], 1, 1, 1, 2],
+  ];
+  for (const [xs, ws, st, pad, dil, g] of cases) {
+    const x = kiln.randn(xs),
+      w = kiln.randn(ws);
+    const geo = { stride: [st, st], padding: [pad, pad], dilation: [dil, dil], groups: g } as ConvGeometry;
+    const y = F.conv2d(x, w, null, { stride: st, padding: pad, dilation: dil, groups: g });
+    const gy = kiln.randn([...y.shape]).add(0.5);
+    const db = conv2dBackward(gy, x, w, geo, [false, false, true])[2]!;
+    const want = gy.to('float64').sum([0, 2, 3]);
+    const scale = want.abs().amax().item() as number;
+    const err = db.to('float64').sub(want).abs().amax().item() as number;
+    assert.ok(err <= 1e-6 * scale, `${xs} / ${ws}: grad bias off by ${err} of ${scale}`);
+    const again = conv2dBackward(gy, x, w, geo, [true, true, true])[2]!;
+    assert.equal(
+      Array.from(again.data() as Float32Array),
+      Array.from(db.data() as Float32Array),
+      `${xs} / ${ws}: grad bias with dx and dw wanted`,
+    );
   }
 });
 
