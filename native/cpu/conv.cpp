@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../core/arg_checks.h"
@@ -422,33 +423,25 @@ void depthwise_s1_bwd_f32(kiln_context *ctx, const Conv &c, float *dx, float *dw
   });
 }
 
-// Grad bias outside the fused case, float32: per channel, each image's plane summed by the ISA's
-// sum_f32 (its fixed pairwise order) and the planes added in image order in float64. A scalar
-// float64 add per element (conv_bwd_bias below) took longer than the depthwise grad input and grad
-// weight together (N8 C256 28^2: about 0.4 ms of conv2d_backward's 1.0).
-void conv_bwd_bias_f32(kiln_context *ctx, const Conv &c, float *db, const float *dy) {
-  const IsaKernels *isa = isa_kernels(ctx->isa);
-  const int64_t P = c.OH * c.OW;
-  parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, c.N * P)),
-               [&](int64_t k0, int64_t k1) {
-                 for (int64_t k = k0; k < k1; k++) {
-                   double s = 0;
-                   for (int64_t n = 0; n < c.N; n++) s += isa->sum_f32(dy + (n * c.K + k) * P, P);
-                   db[k] = (float)s;
-                 }
-               });
-}
-
-// float64: per channel, over images and pixels in order.
+// Grad bias outside the fused case: per channel, the images' planes in order into a float64 sum.
+// A float32 plane is summed first by the ISA's sum_f32 (its fixed pairwise order): a scalar float64
+// add per element took longer than the depthwise grad input and grad weight together (N8 C256
+// 28^2: about 0.4 ms of conv2d_backward's 1.0); float64's elements are added one by one.
 template <class T>
 void conv_bwd_bias(kiln_context *ctx, const Conv &c, T *db, const T *dy) {
+  const IsaKernels *isa = isa_kernels(ctx->isa);
   const int64_t P = c.OH * c.OW;
+  auto add_plane = [&](double &s, const T *p) {
+    if constexpr (std::is_same_v<T, float>)
+      s += isa->sum_f32(p, P);
+    else
+      for (int64_t i = 0; i < P; i++) s += p[i];
+  };
   parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, c.N * P)),
                [&](int64_t k0, int64_t k1) {
                  for (int64_t k = k0; k < k1; k++) {
                    double s = 0;
-                   for (int64_t n = 0; n < c.N; n++)
-                     for (int64_t i = 0; i < P; i++) s += dy[(n * c.K + k) * P + i];
+                   for (int64_t n = 0; n < c.N; n++) add_plane(s, dy + (n * c.K + k) * P);
                    db[k] = (T)s;
                  }
                });
@@ -701,7 +694,7 @@ kiln_status conv2d_backward_cpu(kiln_context *ctx, const kiln_tensor &dx, const 
       return KILN_OK;
     }
     if (gw) conv_bwd_weight_f32(ctx, c, gw, xp, g);
-    if (gb) conv_bwd_bias_f32(ctx, c, gb, g);
+    if (gb) conv_bwd_bias<float>(ctx, c, gb, g);
     return KILN_OK;
   }
   const double *xp = (const double *)x.data, *g = (const double *)dy.data, *wp = (const double *)w.data;
