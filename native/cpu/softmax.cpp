@@ -1,13 +1,13 @@
 // Softmax and log-softmax along one dim, forward and backward, on contiguous operands viewed as
 // [outer, n, inner]. inner == 1 is the row path (a row is read from memory once, its max taken
 // in the previous row's write pass: sum of exp and the write run on it while it sits in L1/L2;
-// the forward passes each task's rows in one call, rows.inc softmax_rows); inner > 1 runs on column strips of kStrip
-// columns, vectorised across columns. float32 goes through the ISA's rows (arch/rows.inc);
-// float64 runs the scalar loops below, which are also the reference shape of the float32 math.
-// Each output row depends only on its own input row, so any thread count gives the same bits.
-// logsumexp along one dim lives here too, on the same [outer, n, inner] pieces (rows.inc
-// logsumexp_f32: short rows run kLseRows at a time).
-// Bench: `npx tsx ts/bench/cli.ts softmax`; logsumexp: ts/bench/rows_loop.ts.
+// the forward passes each task's rows in one call, rows.inc softmax_rows); inner > 1 runs on column strips,
+// vectorised across columns (float32: kLseStrip columns, rows.inc softmax_cols: one pass for each
+// column's max and sum, in blocks of rows with a running max, and one that writes). float32 goes through the ISA's rows
+// (arch/rows.inc); float64 runs the scalar loops below, which are also the reference shape of the float32 math. Each
+// output row depends only on its own input row, so any thread count gives the same bits. logsumexp along one dim lives
+// here too, on the same [outer, n, inner] pieces (rows.inc logsumexp_f32: short rows run kLseRows at a time). Bench:
+// `npx tsx ts/bench/cli.ts softmax`; logsumexp: ts/bench/rows_loop.ts.
 #include <algorithm>
 #include <cmath>
 
@@ -19,9 +19,9 @@ namespace kiln::cpu {
 
 namespace {
 
-constexpr int64_t kStrip = 64;              // columns per task on the inner > 1 path
+constexpr int64_t kStrip = 64;              // float64's columns per task on the inner > 1 path
 constexpr int64_t kTaskElems = 1 << 14;     // elements per task, at least
-constexpr int64_t kLseStrip = 256;          // logsumexp's columns per task on the inner > 1 path
+constexpr int64_t kLseStrip = 256;          // float32's columns per task on the inner > 1 path (kLseColGroup)
 constexpr int64_t kLseTaskElems = 1 << 17;  // logsumexp's elements per row task, at least
 
 struct Geometry {
@@ -72,15 +72,15 @@ T logsumexp_ref(const T *x, int64_t n, int64_t s) {
 // rows of elements of `es` bytes, is the offset in elements to the later row the body prefetches
 // (prefetch.h row_ahead; 0: none, as for strips).
 template <class Body>
-void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, int64_t es = 4) {
+void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, int64_t es = 4, int64_t strip = kStrip) {
   if (g.n == 0 || g.outer * g.inner == 0) return;
-  const int64_t strips = g.inner == 1 ? 1 : (g.inner + kStrip - 1) / kStrip;
-  const int64_t pieces = g.outer * strips, per = g.n * (g.inner == 1 ? 1 : kStrip);
+  const int64_t strips = g.inner == 1 ? 1 : (g.inner + strip - 1) / strip;
+  const int64_t pieces = g.outer * strips, per = g.n * (g.inner == 1 ? 1 : strip);
   const int64_t grain = stream_grain_rows(ctx->pool.get(), pieces, per, kTaskElems);
   parallel_for(ctx->pool.get(), pieces, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; p++) {
-      const int64_t q = p / strips, j = (p % strips) * kStrip;
-      const int64_t cols = g.inner == 1 ? 1 : (g.inner - j < kStrip ? g.inner - j : kStrip);
+      const int64_t q = p / strips, j = (p % strips) * strip;
+      const int64_t cols = g.inner == 1 ? 1 : (g.inner - j < strip ? g.inner - j : strip);
       body(q * g.n * g.inner + j, g.n, g.inner, cols, g.inner == 1 ? row_ahead(p, p1, g.n, es) : 0);
     }
     stream_fence();  // the rows may have streamed their output
@@ -118,9 +118,12 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
                      stream_fence();  // the rows may have streamed their output
                    });
     } else {
-      for_pieces(ctx, g, [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t) {
-        k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
-      });
+      for_pieces(
+          ctx, g,
+          [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t) {
+            k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
+          },
+          4, kLseStrip);
     }
   } else {
     double *o = (double *)out.data;
@@ -142,9 +145,12 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
     const RowKernels &k = isa_kernels(ctx->isa)->rows;
     float *o = (float *)gx.data;
     const float *a = (const float *)gy.data, *b = (const float *)y.data;
-    for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t cols, int64_t ahead) {
-      k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log, stream, ahead);
-    });
+    for_pieces(
+        ctx, g,
+        [&](int64_t p, int64_t n, int64_t s, int64_t cols, int64_t ahead) {
+          k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log, stream, ahead);
+        },
+        4, kLseStrip);
   } else {
     double *o = (double *)gx.data;
     const double *a = (const double *)gy.data, *b = (const double *)y.data;

@@ -798,6 +798,55 @@ static void test_layer_norm(const IsaKernels *t) {
     }
 }
 
+// ---- softmax_f32 / softmax_backward_f32 over columns (stride > 1) ----
+// Columns [0, cols) of an [n, stride] block (the input ending at the guard page) against double,
+// forward and backward, both forms, with ordinary and streamed stores (an aligned output); the
+// columns from cols on are left as they were. Shapes cut the 8-row blocks, the vectors and the
+// 256-column groups short.
+static void test_softmax_cols(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " softmax_f32 columns");
+  for (int64_t n : {1, 3, 8, 9, 33})
+    for (int64_t stride : {2, 17, 40, 300})
+      for (int64_t cols : {stride, stride - 1, (int64_t)1})
+        for (int mode = 0; mode < 4; mode++) {
+          const bool log = mode & 1, stream = mode & 2;
+          const int64_t len = n * stride;
+          Buf x(len, true), gy(len, true);
+          for (int64_t i = 0; i < len; i++) x.p[i] = (float)(8 * unit() - 4), gy.p[i] = (float)(2 * unit() - 1);
+          std::vector<float> ya((size_t)len + 16), ga((size_t)len + 16);
+          float *y = (float *)(((uintptr_t)ya.data() + 63) / 64 * 64),
+                *gx = (float *)(((uintptr_t)ga.data() + 63) / 64 * 64);
+          for (int64_t i = 0; i < len; i++) y[i] = gx[i] = from_bits(kPoison);
+          t->rows.softmax_f32(y, x.p, n, stride, cols, log, stream);
+          t->rows.softmax_backward_f32(gx, gy.p, y, n, stride, cols, log, stream, 0);
+          bool untouched = true;
+          double worst_y = 0, worst_g = 0;
+          for (int64_t j = 0; j < stride; j++) {
+            if (j >= cols) {
+              for (int64_t i = 0; i < n; i++)
+                untouched &= bits(y[i * stride + j]) == kPoison && bits(gx[i * stride + j]) == kPoison;
+              continue;
+            }
+            double m = -INFINITY, s = 0, sg = 0;
+            for (int64_t i = 0; i < n; i++) m = std::max(m, (double)x.p[i * stride + j]);
+            for (int64_t i = 0; i < n; i++) s += std::exp(x.p[i * stride + j] - m);
+            for (int64_t i = 0; i < n; i++)
+              sg += log ? gy.p[i * stride + j] : (double)gy.p[i * stride + j] * y[i * stride + j];
+            for (int64_t i = 0; i < n; i++) {
+              const int64_t k = i * stride + j;
+              const double d = x.p[k] - m, want = log ? d - std::log(s) : std::exp(d) / s;
+              worst_y = std::max(worst_y, std::fabs(y[k] - want) / (log ? 1 + std::fabs(want) : want));
+              const double gw = log ? gy.p[k] - std::exp((double)y[k]) * sg : y[k] * (gy.p[k] - sg);
+              worst_g = std::max(worst_g, std::fabs(gx[k] - gw));
+            }
+          }
+          ck.expect(untouched && worst_y < 4e-6 && worst_g < 4e-6,
+                    "n=%" PRId64 " stride=%" PRId64 " cols=%" PRId64 " mode %d: %s, forward error %g, backward %g", n,
+                    stride, cols, mode, untouched ? "columns past cols untouched" : "COLUMNS PAST COLS WRITTEN",
+                    worst_y, worst_g);
+        }
+}
+
 // ---- clamp_f32 ----
 // Bit for bit the scalar maximum-then-minimum (scalar_math.h) on values with NaN, infinities and
 // signed zeros, for bounds in order, crossed (lo > hi), infinite and equal; lengths with and
@@ -899,6 +948,7 @@ int main(int argc, char **argv) {
     test_reduce(t, gt);
     test_lse(t);
     test_layer_norm(t);
+    test_softmax_cols(t);
     test_clamp(t);
     test_dropout(t);
   }
