@@ -158,6 +158,7 @@ struct Args {
   bool prob;
   int64_t ignore;
   double eps;
+  int64_t inner = 1;  // logits [N, C, d...] (the class dim not last), inner = prod d: forward_cols
 };
 
 // The first row (lowest index) whose target is out of range, or -1.
@@ -318,6 +319,65 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   return KILN_OK;
 }
 
+// The forward for logits [N, C, d...] whose class dim is not last (inner = the product of d),
+// float32 with index targets and no label smoothing: per group of kColGroup
+// columns of one image, each column's max and log-sum in one pass down the C rows (the ISA's
+// lse_cols_f32), the losses from them and x[t] (in L2 by then), and with gx the gradient written
+// down the same columns while they are still in L2 (xent_grad_cols_f32). Rows are (image, column)
+// in order, as the [N inner, C] the input would be permuted to: the same losses, lse and weights
+// out, without the permuted copy, and gx comes out in the logits' own layout.
+kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &loss, const kiln_tensor &lse,
+                         const kiln_tensor &wrow, const kiln_tensor &gx, const kiln_tensor &logits,
+                         const kiln_tensor &target, const kiln_tensor &weight, float gscale) {
+  if (a.rows == 0) return KILN_OK;
+  const RowKernels &k = isa_kernels(ctx->isa)->rows;
+  const int64_t C = a.C, inner = a.inner, groups = (inner + kColGroup - 1) / kColGroup;
+  const float *x = (const float *)logits.data, *w = weight.shape[0] ? (const float *)weight.data : nullptr;
+  const int64_t *tg = (const int64_t *)target.data, ts = target.strides[0];
+  float *lo = (float *)loss.data, *wo = (float *)wrow.data, *go = gx.ndim >= 3 ? (float *)gx.data : nullptr;
+  const SavedLse<float> lseo{lse.data, lse.dtype != logits.dtype};
+  const bool stream = go && stream_output(gx);
+  BadRow bad;
+  const int64_t pieces = (a.rows / inner) * groups;
+  parallel_for(ctx->pool.get(), pieces, stream_grain_rows(ctx->pool.get(), pieces, C * kColGroup, kStreamTaskElems),
+               [&](int64_t p0, int64_t p1) {
+                 alignas(64) float m[kColGroup], ls[kColGroup], hot[kColGroup], hv[kColGroup];
+                 for (int64_t p = p0; p < p1; p++) {
+                   const int64_t q = p / groups, j0 = p % groups * kColGroup, cw = std::min(kColGroup, inner - j0);
+                   const float *xb = x + q * C * inner + j0;
+                   const int64_t r0 = q * inner + j0;
+                   k.lse_cols_f32(m, ls, xb, C, inner, cw);
+                   for (int64_t j = 0; j < cw; j++) {
+                     const int64_t r = r0 + j, t = tg[r * ts];
+                     // a max that is not finite gives NaN, as the rows' (PyTorch's log-softmax: inf - inf)
+                     const float mj = std::isfinite(m[j]) ? m[j] : NAN;
+                     lseo.put(r, mj, ls[j]);
+                     hot[j] = hv[j] = 0;
+                     if (t == a.ignore) {
+                       lo[r] = wo[r] = 0;
+                     } else if (t < 0 || t >= C) {
+                       bad.note(r);
+                     } else {
+                       const float wt = w ? w[t] : 1.0f;
+                       lo[r] = wt * ((mj - xb[t * inner + j]) + ls[j]);
+                       wo[r] = wt;
+                       hot[j] = (float)t;
+                       hv[j] = gscale * wt;
+                     }
+                   }
+                   if (go) k.xent_grad_cols_f32(go + q * C * inner + j0, xb, C, inner, cw, m, ls, hot, hv, stream);
+                 }
+                 if (go) stream_fence();
+               });
+  if (bad.row.load() >= 0) {
+    const int64_t r = bad.row.load();
+    return fail(ctx, KILN_ERR_INDEX,
+                "cross_entropy: target %lld of row %lld is outside [0, %lld) and is not ignore_index %lld",
+                (long long)tg[r * ts], (long long)r, (long long)C, (long long)a.ignore);
+  }
+  return KILN_OK;
+}
+
 template <class T>
 kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, const kiln_tensor &logits,
                      const kiln_tensor &target, const kiln_tensor &weight, const kiln_tensor &lse,
@@ -344,20 +404,34 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
 }
 
 // logits [rows, C] contiguous; target int64 [rows] or logits-shaped; weight [C] or [0].
+// cols_ok: logits may also be [N, C, d...] (the forward only).
 kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &logits, const kiln_tensor &target,
                   const kiln_tensor &weight, const kiln_tensor *rowwise, int nrow, int lse_at, const double *attr,
-                  Args *a) {
-  if (logits.ndim != 2 || logits.strides[1] != 1 || (logits.shape[0] > 1 && logits.strides[0] != logits.shape[1]))
-    return fail(ctx, KILN_ERR_SHAPE, "%s: logits must be contiguous [rows, C]", op);
-  if (logits.dtype != KILN_FLOAT32 && logits.dtype != KILN_FLOAT64)
-    return fail(ctx, KILN_ERR_DTYPE, "%s: float32 or float64 logits only (half types are widened by the caller)", op);
-  a->rows = logits.shape[0];
-  a->C = logits.shape[1];
+                  Args *a, bool cols_ok = false) {
+  if (logits.ndim >= 3 && cols_ok) {  // [N, C, d...]: forward_cols, inner = the product of d
+    if (!contiguous(logits)) return fail(ctx, KILN_ERR_SHAPE, "%s: logits [N, C, d...] must be contiguous", op);
+    if (logits.dtype != KILN_FLOAT32)
+      return fail(ctx, KILN_ERR_DTYPE, "%s: logits [N, C, d...] must be float32 (others go as [rows, C])", op);
+    if (target.dtype != KILN_INT64 || attr[1] != 0)
+      return fail(ctx, KILN_ERR_ARG, "%s: logits [N, C, d...] take index targets without label smoothing", op);
+    a->inner = 1;
+    for (int d = 2; d < logits.ndim; d++) a->inner *= logits.shape[d];
+    a->rows = logits.shape[0] * a->inner;
+    a->C = logits.shape[1];
+  } else {
+    if (logits.ndim != 2 || !contiguous(logits))  // (a size-1 dim may have any stride)
+      return fail(ctx, KILN_ERR_SHAPE, "%s: logits must be contiguous [rows, C]%s", op,
+                  cols_ok ? " or [N, C, d...]" : "");
+    if (logits.dtype != KILN_FLOAT32 && logits.dtype != KILN_FLOAT64)
+      return fail(ctx, KILN_ERR_DTYPE, "%s: float32 or float64 logits only (half types are widened by the caller)", op);
+    a->rows = logits.shape[0];
+    a->C = logits.shape[1];
+  }
   a->prob = target.dtype != KILN_INT64;
   if (a->C == 0 && a->rows > 0) return fail(ctx, KILN_ERR_SHAPE, "%s: logits need at least one class", op);
   if (a->prob) {
     if (target.dtype != logits.dtype || target.ndim != 2 || target.shape[0] != a->rows || target.shape[1] != a->C ||
-        target.strides[1] != 1 || (a->rows > 1 && target.strides[0] != a->C))
+        !contiguous(target))
       return fail(ctx, KILN_ERR_SHAPE, "%s: probability targets must be contiguous and shaped like the logits", op);
   } else if (target.ndim != 1 || target.shape[0] != a->rows) {
     return fail(ctx, KILN_ERR_SHAPE, "%s: index targets must be int64 [rows]", op);
@@ -384,12 +458,18 @@ kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const 
                               const kiln_tensor &target, const kiln_tensor &weight, const double *attr) {
   Args a;
   const kiln_tensor rowwise[3] = {loss, lse, wrow};
-  if (kiln_status st = check(ctx, "cross_entropy", logits, target, weight, rowwise, 3, 1, attr, &a)) return st;
+  if (kiln_status st = check(ctx, "cross_entropy", logits, target, weight, rowwise, 3, 1, attr, &a, true)) return st;
   if (!(loss.strides[0] == 1 && lse.strides[0] == 1 && wrow.strides[0] == 1) && a.rows > 1)
     return fail(ctx, KILN_ERR_ARG, "cross_entropy: outputs must be contiguous");
   const bool fused = !(gx.ndim == 1 && gx.shape[0] == 0);
-  if (fused && (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C ||
-                gx.strides[1] != 1 || (a.rows > 1 && gx.strides[0] != a.C)))
+  if (logits.ndim >= 3) {
+    if (fused && (gx.dtype != logits.dtype || gx.ndim != logits.ndim || !contiguous(gx) ||
+                  !std::equal(gx.shape, gx.shape + gx.ndim, logits.shape)))
+      return fail(ctx, KILN_ERR_SHAPE, "cross_entropy: gx must be [0] or contiguous and shaped like the logits");
+    return forward_cols(ctx, a, loss, lse, wrow, gx, logits, target, weight, (float)attr[2]);
+  }
+  if (fused &&
+      (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C || !contiguous(gx)))
     return fail(ctx, KILN_ERR_SHAPE, "cross_entropy: gx must be [0] or contiguous and shaped like the logits");
   if (logits.dtype == KILN_FLOAT32)
     return forward<float>(ctx, a, loss, lse, wrow, gx, logits, target, weight, (float)attr[2]);
@@ -402,8 +482,8 @@ kiln_status cross_entropy_backward_cpu(kiln_context *ctx, const kiln_tensor &gx,
   Args a;
   const kiln_tensor rowwise[2] = {lse, gloss};
   if (kiln_status st = check(ctx, "cross_entropy_backward", logits, target, weight, rowwise, 2, 0, attr, &a)) return st;
-  if (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C || gx.strides[1] != 1 ||
-      (a.rows > 1 && gx.strides[0] != a.C) || (a.rows > 1 && lse.strides[0] != 1))
+  if (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C || !contiguous(gx) ||
+      (a.rows > 1 && lse.strides[0] != 1))
     return fail(ctx, KILN_ERR_SHAPE, "cross_entropy_backward: gx must be contiguous and shaped like the logits");
   if (logits.dtype == KILN_FLOAT32) return backward<float>(ctx, a, gx, logits, target, weight, lse, gloss);
   return backward<double>(ctx, a, gx, logits, target, weight, lse, gloss);

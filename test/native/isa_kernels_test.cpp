@@ -847,6 +847,56 @@ static void test_softmax_cols(const IsaKernels *t) {
         }
 }
 
+// ---- lse_cols_f32 / xent_grad_cols_f32 ----
+// Each column's max and log-sum, and cross-entropy's gradient down the columns, against double on
+// shapes that cut the row blocks, vectors and column groups short (the input at the guard page);
+// columns past cols untouched; an ignored column (hv 0) all zeros, and no target row (hot -1).
+static void test_xent_cols(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " lse_cols / xent_grad_cols");
+  for (int64_t n : {1, 3, 8, 9, 33, 70})
+    for (int64_t stride : {2, 17, 300, 531})
+      for (int64_t cols : {stride, stride - 1, (int64_t)1}) {
+        const int64_t len = n * stride;
+        Buf x(len, true);
+        for (int64_t i = 0; i < len; i++) x.p[i] = (float)(10 * unit() - 5);
+        std::vector<float> m((size_t)stride, 7.0f), ls((size_t)stride, 7.0f), hot((size_t)stride), hv((size_t)stride);
+        t->rows.lse_cols_f32(m.data(), ls.data(), x.p, n, stride, cols);
+        for (int64_t j = 0; j < cols; j++) {
+          hot[(size_t)j] = j % 5 == 4 ? -1.0f : (float)(g_rng() % (uint64_t)n);
+          hv[(size_t)j] = j % 7 == 6 ? 0.0f : (float)(unit() + 0.25);
+        }
+        std::vector<float> ga((size_t)len + 16);
+        float *gx = (float *)(((uintptr_t)ga.data() + 63) / 64 * 64);
+        for (int64_t i = 0; i < len; i++) gx[i] = from_bits(kPoison);
+        for (bool stream : {false, true}) {
+          t->rows.xent_grad_cols_f32(gx, x.p, n, stride, cols, m.data(), ls.data(), hot.data(), hv.data(), stream);
+          bool untouched = true;
+          double worst_l = 0, worst_g = 0;
+          for (int64_t j = 0; j < stride; j++) {
+            if (j >= cols) {
+              untouched &= m[(size_t)j] == 7.0f && ls[(size_t)j] == 7.0f;
+              for (int64_t i = 0; i < n; i++) untouched &= bits(gx[i * stride + j]) == kPoison;
+              continue;
+            }
+            double mx = -INFINITY, s = 0;
+            for (int64_t i = 0; i < n; i++) mx = std::max(mx, (double)x.p[i * stride + j]);
+            for (int64_t i = 0; i < n; i++) s += std::exp(x.p[i * stride + j] - mx);
+            worst_l = std::max(worst_l, std::fabs(m[(size_t)j] - mx) + std::fabs(ls[(size_t)j] - std::log(s)));
+            for (int64_t i = 0; i < n; i++) {
+              const double p = std::exp(x.p[i * stride + j] - mx) / s;
+              const double want = hv[(size_t)j] * (p - (hot[(size_t)j] == (float)i ? 1 : 0));
+              worst_g = std::max(worst_g, std::fabs(gx[i * stride + j] - want));
+              if (hv[(size_t)j] == 0) untouched &= bits(gx[i * stride + j]) == 0;  // +0 exactly
+            }
+          }
+          ck.expect(untouched && worst_l < 2e-6 && worst_g < 2e-6,
+                    "n=%" PRId64 " stride=%" PRId64 " cols=%" PRId64 " stream %d: %s, lse error %g, gradient %g", n,
+                    stride, cols, (int)stream, untouched ? "untouched and zeros where due" : "WRONG CELLS", worst_l,
+                    worst_g);
+        }
+      }
+}
+
 // ---- clamp_f32 ----
 // Bit for bit the scalar maximum-then-minimum (scalar_math.h) on values with NaN, infinities and
 // signed zeros, for bounds in order, crossed (lo > hi), infinite and equal; lengths with and
@@ -949,6 +999,7 @@ int main(int argc, char **argv) {
     test_lse(t);
     test_layer_norm(t);
     test_softmax_cols(t);
+    test_xent_cols(t);
     test_clamp(t);
     test_dropout(t);
   }

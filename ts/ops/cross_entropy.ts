@@ -52,10 +52,14 @@ function uniformIs(g: Tensor, v: number): boolean {
   return got === v;
 }
 
-/** [rows] losses of [rows, C] logits (float32/64) and int64 [rows] or [rows, C] targets, plus row weights. */
+/**
+ * [rows] losses of [rows, C] logits (float32/64) and int64 [rows] or [rows, C] targets, plus row
+ * weights; or of float32 [N, C, d...] logits (classes not last, read in place) and int64 [N d...]
+ * targets, rows in (image, position) order.
+ */
 function lossRows(x: Tensor, t: Tensor, a: RowArgs): { loss: Tensor; wrow: Tensor } {
   const dtype = x.dtype,
-    rows = x._shape[0];
+    rows = x.ndim > 2 ? x.numel() / x._shape[1] : x._shape[0];
   const prob = isFloating(t.dtype);
   const xc = dense(x),
     tc = dense(t),
@@ -86,9 +90,11 @@ function lossRows(x: Tensor, t: Tensor, a: RowArgs): { loss: Tensor; wrow: Tenso
       const fused = c.owned.length && !gradMode.enabled && uniformIs(g, scale!) ? c.owned.pop()!._adopt() : null;
       const gx =
         fused ??
-        (gradMode.enabled
-          ? gradWithOps(g, xi, ti, wi, a)
-          : crossEntropyBackward(g, xi, ti, wi, li, a.ignoreIndex, a.eps));
+        viaRows(xi, (x2) =>
+          gradMode.enabled
+            ? gradWithOps(g, x2, ti, wi, a)
+            : crossEntropyBackward(g, x2, ti, wi, li, a.ignoreIndex, a.eps),
+        );
       // d loss / d p[c] = -(1 - e) w[c] log softmax(x)[c] (probability targets only)
       let gt: Tensor | null = null;
       if (prob && ti._requiresGrad) {
@@ -106,6 +112,21 @@ function lossRows(x: Tensor, t: Tensor, a: RowArgs): { loss: Tensor; wrow: Tenso
   if (a.gradScale === null) gxs.dispose();
   lse.dispose(); // the node keeps its own handle when it needs one
   return { loss: out, wrow };
+}
+
+/**
+ * f of [rows, C] logits: x itself, or for [N, C, d...] logits their [N d..., C] copy, f's result
+ * laid back as [N, C, d...] (the backward's other paths take rows).
+ */
+function viaRows(x: Tensor, f: (x2: Tensor) => Tensor): Tensor {
+  if (x.ndim <= 2) return f(x);
+  const k = x.ndim;
+  const x2 = classesLast(x),
+    g2 = f(x2),
+    r = g2.reshape([x._shape[0], ...x._shape.slice(2), x._shape[1]]);
+  const out = r.permute([0, k - 1, ...Array.from({ length: k - 2 }, (_, i) => i + 1)]);
+  for (const u of [x2, g2, r]) u.dispose();
+  return out;
 }
 
 /** The logits' gradient written with ops (for createGraph). */
@@ -217,7 +238,11 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     throw new KilnError('ERR_DTYPE', `crossEntropy: class-index targets must be integers, got ${target.dtype}`);
   const wide = computeDtype(input.dtype); // integer logits compute in float32, as logSoftmax does
   const x = castTo(input, wide);
-  const x2 = classesLast(x);
+  // float32 on the CPU with index targets and no smoothing, classes not last ([N, C, d...]): the
+  // kernel reads the columns in place, without the permuted copy (cross_entropy.cpp forward_cols),
+  // and a fused gradient comes out in the input's layout (the leaf's own: no reshape between)
+  const inPlace = !prob && eps === 0 && wide === 'float32' && x.device === 'cpu' && x.ndim > 2 && x.numel() > 0;
+  const x2 = inPlace ? x : classesLast(x);
   const t2 = prob
     ? classesLast(castTo(target, wide))
     : noGrad(() => {
@@ -228,7 +253,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
       });
   const w = weight ? castTo(weight, wide) : null;
   // mean: over the summed weights of the counted rows (indices), over the rows (probabilities)
-  const rows = x2._shape[0];
+  const rows = inPlace ? x2.numel() / C : x2._shape[0];
   const countRows = (): Tensor =>
     noGrad(() => {
       const t = t2.reshape([-1]),
@@ -254,7 +279,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   else {
     const s = loss.sum();
     const denom = reduction === 'mean' && !prob ? (pre ?? wrow.sum()) : null;
-    out = reduction === 'sum' ? s : s.div(denom ?? x2.shape[0]);
+    out = reduction === 'sum' ? s : s.div(denom ?? rows);
     disposeTemps([
       [denom, null],
       [s, out],

@@ -174,7 +174,7 @@ __global__ void cross_entropy_backward_kernel(T *__restrict__ gx, const T *__res
 // logits [rows, C] contiguous; target int64 [rows] or logits-shaped; weight [C] or [0].
 kiln_status check(const Launch &L, const char *op, const kiln_tensor &logits, const kiln_tensor &target,
                   const kiln_tensor &weight, const kiln_tensor *rowwise, int nrow, const double *attr, Args *a) {
-  if (logits.ndim != 2 || logits.strides[1] != 1 || (logits.shape[0] > 1 && logits.strides[0] != logits.shape[1]))
+  if (logits.ndim != 2 || !contiguous(logits))  // (a size-1 dim may have any stride)
     return fail(L, KILN_ERR_SHAPE, "%s: logits must be contiguous [rows, C]", op);
   if (logits.dtype != KILN_FLOAT32 && logits.dtype != KILN_FLOAT64)
     return fail(L, KILN_ERR_DTYPE, "%s: float32 or float64 logits only (half types are widened by the caller)", op);
@@ -184,7 +184,7 @@ kiln_status check(const Launch &L, const char *op, const kiln_tensor &logits, co
   if (a->C == 0 && a->rows > 0) return fail(L, KILN_ERR_SHAPE, "%s: logits need at least one class", op);
   if (a->prob) {
     if (target.dtype != logits.dtype || target.ndim != 2 || target.shape[0] != a->rows || target.shape[1] != a->C ||
-        target.strides[1] != 1 || (a->rows > 1 && target.strides[0] != a->C))
+        !contiguous(target))
       return fail(L, KILN_ERR_SHAPE, "%s: probability targets must be contiguous and shaped like the logits", op);
   } else if (target.ndim != 1 || target.shape[0] != a->rows) {
     return fail(L, KILN_ERR_SHAPE, "%s: index targets must be int64 [rows]", op);
@@ -315,8 +315,8 @@ kiln_status cross_entropy_backward_cuda(const Launch &L, const kiln_tensor &gx, 
   Args a;
   const kiln_tensor rowwise[2] = {lse, gloss};
   if (kiln_status st = check(L, "cross_entropy_backward", logits, target, weight, rowwise, 2, attr, &a)) return st;
-  if (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C || gx.strides[1] != 1 ||
-      (a.rows > 1 && gx.strides[0] != a.C) || (a.rows > 1 && lse.strides[0] != 1))
+  if (gx.dtype != logits.dtype || gx.ndim != 2 || gx.shape[0] != a.rows || gx.shape[1] != a.C || !contiguous(gx) ||
+      (a.rows > 1 && lse.strides[0] != 1))
     return fail(L, KILN_ERR_SHAPE, "cross_entropy_backward: gx must be contiguous and shaped like the logits");
   if (logits.dtype == KILN_FLOAT32) return backward<float>(L, a, gx, logits, target, weight, lse, gloss);
   return backward<double>(L, a, gx, logits, target, weight, lse, gloss);
