@@ -40,14 +40,15 @@ type OpName = 'softmax' | 'logSoftmax' | 'layerNorm' | 'rmsNorm' | 'crossEntropy
 
 const PY_OPS = `
 import torch.nn.functional as F
-op, R, C, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-x = torch.randn(R, C)
+op, shape, reps = sys.argv[1], [int(v) for v in sys.argv[2].split(',')], int(sys.argv[3])
+C = shape[1]
+x = torch.randn(*shape)
 w = torch.randn(C).requires_grad_()
 b = torch.randn(C).requires_grad_()
-t = torch.randint(0, C, (R,))
+t = torch.randint(0, C, (shape[0], *shape[2:]))
 def f(x):
-    if op == 'softmax': return torch.softmax(x, -1)
-    if op == 'logSoftmax': return torch.log_softmax(x, -1)
+    if op == 'softmax': return torch.softmax(x, 1)
+    if op == 'logSoftmax': return torch.log_softmax(x, 1)
     if op == 'layerNorm': return F.layer_norm(x, (C,), w, b, 1e-5)
     if op == 'rmsNorm': return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + ${RMS_EPS}) * w
     return F.cross_entropy(x, t)
@@ -76,7 +77,7 @@ const BYTES: Record<OpName, [number, number]> = {
 /** The op as an ONNX graph (X, plus what it needs), or null where opset 17 has no such op. */
 function onnxNodes(op: OpName): OnnxNode[] | null {
   if (op === 'softmax' || op === 'logSoftmax')
-    return [{ op: op === 'softmax' ? 'Softmax' : 'LogSoftmax', inputs: ['X'], outputs: ['Y'], attrs: { axis: -1 } }];
+    return [{ op: op === 'softmax' ? 'Softmax' : 'LogSoftmax', inputs: ['X'], outputs: ['Y'], attrs: { axis: 1 } }];
   if (op === 'layerNorm')
     return [
       { op: 'LayerNormalization', inputs: ['X', 'W', 'B'], outputs: ['Y'], attrs: { axis: -1, epsilon: { f: 1e-5 } } },
@@ -93,9 +94,10 @@ interface Operands {
   t: kiln.Tensor;
 }
 
+/** The class dim is 1: the last of [R, C], or the channels of [N, C, H, W] (a segmentation head's). */
 function forward(op: OpName, o: Operands, x = o.x): kiln.Tensor {
-  if (op === 'softmax') return x.softmax(-1);
-  if (op === 'logSoftmax') return x.logSoftmax(-1);
+  if (op === 'softmax') return x.softmax(1);
+  if (op === 'logSoftmax') return x.logSoftmax(1);
   if (op === 'layerNorm') return F.layerNorm(x, [x.shape[1]], o.w, o.b, 1e-5);
   if (op === 'rmsNorm') return F.rmsNorm(x, [x.shape[1]], o.w, RMS_EPS);
   return F.crossEntropy(x, o.t);
@@ -117,17 +119,22 @@ function refRow(op: OpName, row: number[], w: number[], b: number[], target: num
 }
 
 function check(op: OpName, o: Operands): void {
-  const [R, C] = o.x.shape;
+  const C = o.x.shape[1],
+    R = o.x.numel() / C,
+    inner = o.x.shape.slice(2).reduce((a, b) => a * b, 1);
   const xs = o.x.data() as Float32Array,
     wv = Array.from(o.w.data() as Float32Array),
     bv = Array.from(o.b.data() as Float32Array),
     tv = o.t.data() as BigInt64Array;
   const rows = sampleIndices(R, 8);
+  // row r: position r % inner of image r / inner, its C values inner apart
+  const at = (r: number, c: number) => (Math.floor(r / inner) * C + c) * inner + (r % inner);
+  const rowOf = (v: Float32Array, r: number) => Array.from({ length: C }, (_, c) => v[at(r, c)]);
   if (op === 'crossEntropy') {
     // The mean loss over sampled rows, from their per-row losses.
     const per = kiln.noGrad(() => F.crossEntropy(o.x, o.t, { reduction: 'none' }));
     const got = per.data() as Float32Array;
-    const want = rows.map((r) => refRow(op, Array.from(xs.subarray(r * C, r * C + C)), wv, bv, Number(tv[r]))[0]);
+    const want = rows.map((r) => refRow(op, rowOf(xs, r), wv, bv, Number(tv[r]))[0]);
     expectClose(
       op,
       rows.map((r) => got[r]),
@@ -140,35 +147,32 @@ function check(op: OpName, o: Operands): void {
   const y = kiln.noGrad(() => forward(op, o));
   const yd = y.data() as Float32Array;
   for (const r of rows) {
-    const want = refRow(op, Array.from(xs.subarray(r * C, r * C + C)), wv, bv, 0);
-    expectClose(
-      `${op} row ${r}`,
-      Array.from(yd.subarray(r * C, r * C + C)),
-      want,
-      (i) => 2e-5 * (1 + Math.abs(want[i])),
-    );
+    const want = refRow(op, rowOf(xs, r), wv, bv, 0);
+    expectClose(`${op} row ${r}`, rowOf(yd, r), want, (i) => 2e-5 * (1 + Math.abs(want[i])));
   }
   y.dispose();
 }
 
 /** One op and shape: kiln, onnxruntime and PyTorch rows; every tensor made here is freed. */
-const benchOp = (bench: string, op: OpName, shape: [number, number], opts: BenchOptions, copy: Beside) =>
+const benchOp = (bench: string, op: OpName, shape: number[], opts: BenchOptions, copy: Beside) =>
   kiln.scope(() => benchOpIn(bench, op, shape, opts, copy));
 
 async function benchOpIn(
   bench: string,
   op: OpName,
-  shape: [number, number],
+  shape: number[],
   opts: BenchOptions,
   copy: Beside,
 ): Promise<Measurement[]> {
-  const [R, C] = shape;
+  const C = shape[1],
+    R = shape.reduce((a, b) => a * b, 1) / C;
   const threads = kiln.info().numThreads;
+  const tshape = [shape[0], ...shape.slice(2)];
   const o: Operands = {
     x: kiln.randn(shape).mul(3),
     w: kiln.randn([C]),
     b: kiln.randn([C]),
-    t: kiln.randint(0, C, [R]),
+    t: kiln.randint(0, C, tshape),
   };
   check(op, o);
   const [fb, fbb] = BYTES[op];
@@ -216,8 +220,8 @@ async function benchOpIn(
       ] as const)
         initializers.push({ name, dims: [C], values: Array.from(t.data() as Float32Array) });
     if (op === 'crossEntropy') {
-      feeds.T = { type: 'int64', data: o.t.data() as BigInt64Array, dims: [R] };
-      inputs.push({ name: 'T', dims: [R], type: 'int64' } as never);
+      feeds.T = { type: 'int64', data: o.t.data() as BigInt64Array, dims: tshape };
+      inputs.push({ name: 'T', dims: tshape, type: 'int64' } as never);
     }
     const model = onnxGraphModel({
       name: op,
@@ -251,7 +255,7 @@ async function benchOpIn(
     refsFwd.onnxruntime = m;
     await ort.release();
   } else console.error(`${bench}: ${ortNote}`);
-  const torch = runTorch(PY_OPS, [op, R, C, Math.max(5, opts.reps)], { threads, keepMemory: true });
+  const torch = runTorch(PY_OPS, [op, shape.join(','), Math.max(5, opts.reps)], { threads, keepMemory: true });
   if (typeof torch === 'string') console.error(`${bench}: ${torch}`);
   else {
     const what = op === 'rmsNorm' ? 'composite rsqrt(mean(x^2) + eps)' : op;
@@ -285,7 +289,7 @@ function copyBandwidth(bench: string, opts: BenchOptions, src: kiln.Tensor, dst:
   return copyVariants(src, dst).map((v) => copyRecord(bench, v.impl, src.numel(), measure([v], opts)[0]));
 }
 
-async function runOps(bench: string, ops: OpName[], shapes: [number, number][], opts: BenchOptions) {
+async function runOps(bench: string, ops: OpName[], shapes: number[][], opts: BenchOptions) {
   const quick = opts.max < 1e6;
   const n = quick ? 1 << 14 : 16 << 20;
   const src = kiln.randn([n]),
@@ -293,7 +297,9 @@ async function runOps(bench: string, ops: OpName[], shapes: [number, number][], 
   try {
     const out = copyBandwidth(bench, opts, src, dst);
     const copy = besideCopy(bench, src, dst);
-    for (const shape of quick ? [[64, 256] as [number, number]] : shapes)
+    // quick: a small row shape, and a small [N, C, H, W] where the full run has one
+    const small = [[64, 256], ...(shapes.some((s) => s.length > 2) ? [[2, 8, 4, 12]] : [])];
+    for (const shape of quick ? small : shapes)
       for (const op of ops) out.push(...(await benchOp(bench, op, shape, opts, copy)));
     return out;
   } finally {
@@ -314,7 +320,10 @@ export const benchNorm = (opts: BenchOptions): Promise<Measurement[]> =>
     opts,
   );
 
-/** `kiln bench softmax`: softmax and logSoftmax on [16384, 1024] and [4096, 4096]. */
+/**
+ * `kiln bench softmax`: softmax and logSoftmax on [16384, 1024] and [4096, 4096], and over the
+ * channels of [8, 64, 128, 256] (dim 1, not the last).
+ */
 export const benchSoftmax = (opts: BenchOptions): Promise<Measurement[]> =>
   runOps(
     'softmax',
@@ -322,11 +331,15 @@ export const benchSoftmax = (opts: BenchOptions): Promise<Measurement[]> =>
     [
       [16384, 1024],
       [4096, 4096],
+      [8, 64, 128, 256],
     ],
     opts,
   );
 
-/** `kiln bench xent`: crossEntropy (class indices, mean) on [65536, 256] and [8192, 4096] logits. */
+/**
+ * `kiln bench xent`: crossEntropy (class indices, mean) on [65536, 256] and [8192, 4096] logits,
+ * and on [8, 64, 128, 256] (a segmentation head's: 64 classes per pixel, the class dim 1).
+ */
 export const benchXent = (opts: BenchOptions): Promise<Measurement[]> =>
   runOps(
     'xent',
@@ -334,6 +347,7 @@ export const benchXent = (opts: BenchOptions): Promise<Measurement[]> =>
     [
       [65536, 256],
       [8192, 4096],
+      [8, 64, 128, 256],
     ],
     opts,
   );
