@@ -1,4 +1,5 @@
-// Cross-entropy fused with log-softmax over the class dim of contiguous [rows, C] logits, with
+// Cross-entropy fused with log-softmax over the class dim of contiguous [rows, C] logits (or, for
+// float32 with index targets and no smoothing, [N, C, d...] logits read in place: forward_cols), with
 // class-index targets (int64, with ignore_index) or class-probability targets ([rows, C]), class
 // weights and label smoothing, as torch.nn.functional.cross_entropy. Forward: per row the
 // log-sum-exp and the loss, from one read of the row (the row stays in L1/L2 for its second pass):

@@ -3,8 +3,10 @@
  * logits, the log-sum-exp and the loss against class indices (weights, ignoreIndex,
  * labelSmoothing) or class probabilities, in one read of the logits; the backward computes
  * (softmax - target distribution) terms from the logits and the saved log-sum-exp, never storing
- * probabilities. [N, C, d...] inputs have C moved last first. Under createGraph the gradient is
- * written with ops instead (differentiable again). float16/bfloat16 compute in float32.
+ * probabilities. [N, C, d...] float32 CPU inputs with class indices and no label smoothing are read
+ * in place (the kernel takes the classes down the columns); other [N, C, d...] inputs have C moved
+ * last first. Under createGraph the gradient is written with ops instead (differentiable again).
+ * float16/bfloat16 compute in float32.
  *
  * Training (a CPU input that needs a gradient, reduction mean or sum): the forward kernel also
  * writes the gradient of the result while each row is still in cache, and loss.backward() takes
