@@ -332,7 +332,9 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                          const kiln_tensor &target, const kiln_tensor &weight, float gscale) {
   if (a.rows == 0) return KILN_OK;
   const RowKernels &k = isa_kernels(ctx->isa)->rows;
-  const int64_t C = a.C, inner = a.inner, groups = (inner + kColGroup - 1) / kColGroup;
+  // groups of gw <= kColGroup columns, at least two a thread (col_group_strip)
+  const int64_t C = a.C, inner = a.inner, gw = col_group_strip(ctx->pool.get(), a.rows / inner, inner, kColGroup),
+                groups = (inner + gw - 1) / gw;
   const float *x = (const float *)logits.data, *w = weight.shape[0] ? (const float *)weight.data : nullptr;
   const int64_t *tg = (const int64_t *)target.data, ts = target.strides[0];
   float *lo = (float *)loss.data, *wo = (float *)wrow.data, *go = gx.ndim >= 3 ? (float *)gx.data : nullptr;
@@ -340,11 +342,11 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
   const bool stream = go && stream_output(gx);
   BadRow bad;
   const int64_t pieces = (a.rows / inner) * groups;
-  parallel_for(ctx->pool.get(), pieces, stream_grain_rows(ctx->pool.get(), pieces, C * kColGroup, kStreamTaskElems),
+  parallel_for(ctx->pool.get(), pieces, stream_grain_rows(ctx->pool.get(), pieces, C * gw, kStreamTaskElems),
                [&](int64_t p0, int64_t p1) {
                  alignas(64) float m[kColGroup], ls[kColGroup], hot[kColGroup], hv[kColGroup];
                  for (int64_t p = p0; p < p1; p++) {
-                   const int64_t q = p / groups, j0 = p % groups * kColGroup, cw = std::min(kColGroup, inner - j0);
+                   const int64_t q = p / groups, j0 = p % groups * gw, cw = std::min(gw, inner - j0);
                    const float *xb = x + q * C * inner + j0;
                    const int64_t r0 = q * inner + j0;
                    k.lse_cols_f32(m, ls, xb, C, inner, cw);
@@ -353,7 +355,9 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                      // a max that is not finite gives NaN, as the rows' (PyTorch's log-softmax: inf - inf)
                      const float mj = std::isfinite(m[j]) ? m[j] : NAN;
                      lseo.put(r, mj, ls[j]);
-                     hot[j] = hv[j] = 0;
+                     m[j] = mj;  // the gradient of such a column is NaN too, as the rows'
+                     hot[j] = -1;
+                     hv[j] = 0;
                      if (t == a.ignore) {
                        lo[r] = wo[r] = 0;
                      } else if (t < 0 || t >= C) {
@@ -415,6 +419,8 @@ kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &logits, 
       return fail(ctx, KILN_ERR_DTYPE, "%s: logits [N, C, d...] must be float32 (others go as [rows, C])", op);
     if (target.dtype != KILN_INT64 || attr[1] != 0)
       return fail(ctx, KILN_ERR_ARG, "%s: logits [N, C, d...] take index targets without label smoothing", op);
+    if (logits.shape[1] > (int64_t)1 << 24)  // the gradient finds a target's row as a float
+      return fail(ctx, KILN_ERR_ARG, "%s: logits [N, C, d...] take at most 2^24 classes (more go as rows)", op);
     a->inner = 1;
     for (int d = 2; d < logits.ndim; d++) a->inner *= logits.shape[d];
     a->rows = logits.shape[0] * a->inner;

@@ -117,6 +117,15 @@ inline int64_t column_strip(ThreadPool *pool, int64_t outer, int64_t inner) {
   const int64_t want = (inner * outer + 2 * threads - 1) / (2 * threads * outer);
   return std::clamp<int64_t>((want + 15) / 16 * 16, 256, 4096);
 }
+// Columns per strip for the float32 column kernels (rows.inc: groups of `most` = kColGroup
+// columns, one vector of 16 at least): about two strips per thread, a multiple of 16, within
+// [16, most], so that a short outer dim still gives every thread work (a column's bits do not
+// depend on the columns beside it, so the strip width never changes a result).
+inline int64_t col_group_strip(ThreadPool *pool, int64_t outer, int64_t inner, int64_t most) {
+  const int64_t threads = pool ? pool->size() : 1;
+  const int64_t want = (inner * outer + 2 * threads - 1) / (2 * threads * std::max<int64_t>(outer, 1));
+  return std::clamp<int64_t>((want + 15) / 16 * 16, 16, most);
+}
 // stream_grain for an elementwise loop of n elements on ctx's pool.
 template <class Ctx>
 inline int64_t ew_grain(Ctx *ctx, int64_t n) {

@@ -38,6 +38,7 @@ const shapes = [
   [1, 64, 300],
   [2, 9, 5, 7, 11],
   [1, 200, 40],
+  [4, 6, 1, 1], // positions fewer than a vector: the rows path
 ];
 
 test('losses match the rows path and float64, every reduction, with and without weights', () => {
@@ -128,6 +129,39 @@ test('logits of 1e4 keep their differences; a column of +inf or NaN gives NaN as
     b = num(F.crossEntropy(xs.permute([0, 2, 1]).reshape([-1, 5]), tt.reshape([-1]), { reduction: 'none' }));
   assert.ok(Number.isNaN(a[3]) && Number.isNaN(a[7]), 'the +inf and NaN columns');
   assert.ok(worst(a, b, 1) < 2e-6, 'the rest as the rows path');
+  // the fused gradient: NaN down those two columns, elsewhere as the rows path's
+  const xa = xs.clone().requiresGrad_(),
+    xr = xs.permute([0, 2, 1]).reshape([-1, 5]).contiguous().requiresGrad_();
+  F.crossEntropy(xa, tt).backward();
+  F.crossEntropy(xr, tt.reshape([-1])).backward();
+  const ga = num(xa.grad!),
+    gr = num(xr.grad!.reshape([2, 40, 5]).permute([0, 2, 1]));
+  for (const j of [3, 7]) for (let c = 0; c < 5; c++) assert.ok(Number.isNaN(ga[c * 40 + j]), `column ${j} class ${c}`);
+  assert.ok(worst(ga, gr, 1e-3) < 2e-6, 'the other columns as the rows path');
+});
+
+test('float16 logits and strided views', () => {
+  kiln.manualSeed(5);
+  const { x, t } = sample([2, 7, 40]);
+  const h = x.to('float16');
+  const l = F.crossEntropy(h, t, { reduction: 'none' });
+  assert.is(l.dtype, 'float16');
+  const got = num(l.to('float32')),
+    want = num(F.crossEntropy(h.to('float64'), t, { reduction: 'none' }));
+  assert.ok(worst(got, want, 1) < 1e-3, `float16 (its own rounding, 2^-11): ${worst(got, want, 1)}`);
+  // [2, 40, 7] logits seen as [2, 7, 40] (classes last in memory): the rows path, no copy needed
+  const v = x.permute([0, 2, 1]).contiguous().permute([0, 2, 1]);
+  const a = num(F.crossEntropy(v, t, { reduction: 'none' })),
+    b = num(F.crossEntropy(v.to('float64'), t, { reduction: 'none' }));
+  assert.ok(worst(a, b, 1) < 2e-6, `strided: ${worst(a, b, 1)}`);
+});
+
+test('a target out of range in training frees what the forward made', () => {
+  const x = kiln.randn([2, 4, 20]).requiresGrad_();
+  const t = kiln.zeros([2, 20], { dtype: 'int64' }).add(7); // 7 of 4 classes
+  const before = kiln.memory().numTensors;
+  throwsCode(() => kiln.scope(() => F.crossEntropy(x, t)), 'ERR_INDEX', 'training forward');
+  assert.is(kiln.memory().numTensors, before);
 });
 
 test('errors: a target out of range names its row; the kernel refuses what only rows take', () => {
@@ -163,6 +197,15 @@ test('errors: a target out of range names its row; the kernel refuses what only 
     'ERR_SHAPE',
     'gx',
   );
+  // more classes than a float holds row indices exactly (shape only: the check refuses it first)
+  const huge = {
+    _storage: x._storage,
+    _offset: 0,
+    dtype: 'float32',
+    _shape: [1, 2 ** 24 + 1, 16],
+    _strides: [(2 ** 24 + 1) * 16, 16, 1],
+  } as unknown as kiln.Tensor;
+  throwsCode(() => runKernel(OP.CROSS_ENTROPY, out(), [huge, t1, f32([0])], [-100, 0, 0]), 'ERR_ARG', '2^24 + 1');
   throwsCode(
     () =>
       runKernel(OP.CROSS_ENTROPY_BACKWARD, [f32([2, 4, 10])], [x, t1, f32([0]), f64([20]), kiln.ones([20])], [-100, 0]),

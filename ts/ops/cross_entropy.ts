@@ -73,12 +73,18 @@ function lossRows(x: Tensor, t: Tensor, a: RowArgs): { loss: Tensor; wrow: Tenso
     wrow = Tensor._empty([rows], dtype, 'crossEntropy'),
     // unscoped: the node owns it (a scope ending around the forward must not free it)
     gxs = a.gradScale === null ? none(dtype) : Tensor._empty(x._shape.slice(), dtype, 'crossEntropy', undefined, false);
-  runKernel(OP.CROSS_ENTROPY, [loss, lse, wrow, gxs], [xc, tc, w1], [a.ignoreIndex, a.eps, a.gradScale ?? 0]);
-  disposeTemps([
-    [xc, x],
-    [tc, t],
-    [w1, a.weight],
-  ]);
+  try {
+    runKernel(OP.CROSS_ENTROPY, [loss, lse, wrow, gxs], [xc, tc, w1], [a.ignoreIndex, a.eps, a.gradScale ?? 0]);
+  } catch (e) {
+    for (const u of [loss, lse, wrow, gxs]) u.dispose(); // gxs is unscoped: nothing else would free it
+    throw e;
+  } finally {
+    disposeTemps([
+      [xc, x],
+      [tc, t],
+      [w1, a.weight],
+    ]);
+  }
   const inputs = [x, t, lse, ...(a.weight ? [a.weight] : [])];
   const scale = a.gradScale;
   const out = record(
@@ -240,10 +246,20 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     throw new KilnError('ERR_DTYPE', `crossEntropy: class-index targets must be integers, got ${target.dtype}`);
   const wide = computeDtype(input.dtype); // integer logits compute in float32, as logSoftmax does
   const x = castTo(input, wide);
-  // float32 on the CPU with index targets and no smoothing, classes not last ([N, C, d...]): the
-  // kernel reads the columns in place, without the permuted copy (cross_entropy.cpp forward_cols),
-  // and a fused gradient comes out in the input's layout (the leaf's own: no reshape between)
-  const inPlace = !prob && eps === 0 && wide === 'float32' && x.device === 'cpu' && x.ndim > 2 && x.numel() > 0;
+  // float32 on the CPU with index targets and no smoothing, classes not last ([N, C, d...]),
+  // contiguous and with positions for a vector (d... of 16 at least): the kernel reads the
+  // columns in place, without the permuted copy (cross_entropy.cpp forward_cols), and a fused
+  // gradient comes out in the input's layout (the leaf's own: no reshape between). A strided view
+  // whose classes run last already, or d... of 1, is rows as it is.
+  const inPlace =
+    !prob &&
+    eps === 0 &&
+    wide === 'float32' &&
+    x.device === 'cpu' &&
+    x.ndim > 2 &&
+    x.isContiguous() &&
+    x.numel() >= 16 * x._shape[0] * C &&
+    C <= 1 << 24;
   const x2 = inPlace ? x : classesLast(x);
   const t2 = prob
     ? classesLast(castTo(target, wide))

@@ -260,8 +260,8 @@ struct RowKernels {
   // (a max that is not finite: ls 0, as LseSink's rows).
   void (*lse_cols_f32)(float *m, float *ls, const float *x, int64_t n, int64_t stride, int64_t cols);
   // Cross-entropy's gradient down the columns (classes down the rows), from lse_cols_f32's m and ls:
-  // gx[i, j] = hv[j] (exp(x[i, j] - m[j] - ls[j]) - (i == hot[j])), 0 where hv[j] == 0; hot[j] is a
-  // row index as a float (-1: none).
+  // gx[i, j] = hv[j] (exp(x[i, j] - m[j] - ls[j]) - (i == hot[j])); hot[j] is a row index as a float
+  // (exact below 2^24), and where it is negative (an ignored target) the column is 0.
   void (*xent_grad_cols_f32)(float *gx, const float *x, int64_t n, int64_t stride, int64_t cols, const float *m,
                              const float *ls, const float *hot, const float *hv, bool stream);
 };
