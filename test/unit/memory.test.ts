@@ -129,7 +129,10 @@ test('the finalizer frees tensors that were never disposed', () => {
   return new Promise<void>((resolve) => {
     const check = (tries: number) => {
       gc();
-      if (kiln.memory().numTensors <= before.numTensors || tries === 0) {
+      const m = kiln.memory();
+      // both, before asserting: earlier tests' small undisposed results going first can bring the
+      // count down while some of these 1 KB tensors still wait for their finalizer
+      if ((m.numTensors <= before.numTensors && m.numBytes <= before.numBytes) || tries === 0) {
         // earlier tests' undisposed results may go too, so "at most" the count before
         assert.ok(kiln.memory().numTensors <= before.numTensors, `${kiln.memory().numTensors} > ${before.numTensors}`);
         assert.ok(kiln.memory().numBytes <= before.numBytes);
