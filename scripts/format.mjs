@@ -37,6 +37,7 @@ const cpp = files([
   'native/*.inc',
   'native/*.cu',
   'test/native/*.cpp',
+  'test/native/*.inc',
   'bench/native/*.cpp',
 ]);
 const clang = path.join(root, 'node_modules/clang-format/index.js');
