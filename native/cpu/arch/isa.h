@@ -257,8 +257,11 @@ struct RowKernels {
                               float c, int64_t hot, float hot_v, bool stream, const float *ahead);
   // Columns [0, cols) of an [n, stride] block (n >= 1), in groups of kColGroup columns, each read
   // by one pass over the rows: each column's max m[j] and log-sum ls[j] = log(sum(exp(x - m[j])))
-  // (a max that is not finite: ls 0, as LseSink's rows).
-  void (*lse_cols_f32)(float *m, float *ls, const float *x, int64_t n, int64_t stride, int64_t cols);
+  // (a max that is not finite: m NaN and ls 0, cross-entropy's NaN). With hot (null: none; a row
+  // index per column as a float, exact below 2^24; negative: none), also cross-entropy's
+  // nll[j] = (m[j] - x[hot[j], j]) + ls[j], 0 for none.
+  void (*lse_cols_f32)(float *m, float *ls, const float *x, int64_t n, int64_t stride, int64_t cols, const float *hot,
+                       float *nll);
   // Cross-entropy's gradient down the columns (classes down the rows), from lse_cols_f32's m and ls:
   // gx[i, j] = hv[j] (exp(x[i, j] - m[j] - ls[j]) - (i == hot[j])); hot[j] is a row index as a float
   // (exact below 2^24), and where it is negative (an ignored target) the column is 0.
@@ -266,8 +269,8 @@ struct RowKernels {
                              const float *ls, const float *hot, const float *hv, bool stream);
 };
 // The columns the column kernels take a pass over the rows for at a time (rows.inc kLseColGroup):
-// a driver that hands them a group at a time finds its rows still in L2 for a second pass.
-constexpr int64_t kColGroup = 256;
+// 16 KB of each row, read as a stream. A driver's strips are at most this wide.
+constexpr int64_t kColGroup = 4096;
 // Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
 // row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:
 // tile_rows takes A[i][k] = a[i * kAttnLd + k], tile_cols A[i][k] = a[k * lda + i]; otherwise

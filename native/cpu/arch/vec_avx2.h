@@ -73,6 +73,8 @@ struct Vec {
   static M eq(F a, F b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
   static M is_nan(F a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
   static M mask_or(M a, M b) { return _mm256_or_ps(a, b); }
+  static M mask_and(M a, M b) { return _mm256_and_ps(a, b); }
+  static bool all(M a) { return _mm256_movemask_ps(a) == 0xff; }
   static F select(M m, F t, F f) { return _mm256_blendv_ps(f, t, m); }
   static M span(int lo, int hi) {
     const __m256i i = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);

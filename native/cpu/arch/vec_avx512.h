@@ -77,6 +77,8 @@ struct Vec {
   static M is_nan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
   static M not_lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLT_UQ); }  // !(a < b): true when unordered
   static M mask_or(M a, M b) { return (M)(a | b); }
+  static M mask_and(M a, M b) { return (M)(a & b); }
+  static bool all(M a) { return a == (M)0xffff; }
   static F select(M m, F t, F f) { return _mm512_mask_blend_ps(m, f, t); }
   static M span(int lo, int hi) {
     lo = lo < 0 ? 0 : lo > W ? W : lo, hi = hi < lo ? lo : hi > W ? W : hi;

@@ -95,6 +95,8 @@ struct Vec {
   static M eq(F a, F b) { return a == b; }
   static M is_nan(F a) { return a != a; }
   static M mask_or(M a, M b) { return a || b; }
+  static M mask_and(M a, M b) { return a && b; }
+  static bool all(M a) { return a; }
   static F select(M m, F t, F f) { return m ? t : f; }
   static M span(int lo, int hi) { return lo <= 0 && 0 < hi; }
   static F load_m(const float *p, M m) { return m ? *p : 0.0f; }

@@ -82,6 +82,8 @@ struct Vec {
   static M eq(F a, F b) { return vceqq_f32(a, b); }
   static M is_nan(F a) { return vmvnq_u32(vceqq_f32(a, a)); }
   static M mask_or(M a, M b) { return vorrq_u32(a, b); }
+  static M mask_and(M a, M b) { return vandq_u32(a, b); }
+  static bool all(M a) { return vminvq_u32(a) != 0; }
   static M span(int lo, int hi) {
     const uint32_t m[4] = {lo <= 0 && 0 < hi ? ~0u : 0u, lo <= 1 && 1 < hi ? ~0u : 0u, lo <= 2 && 2 < hi ? ~0u : 0u,
                            lo <= 3 && 3 < hi ? ~0u : 0u};
