@@ -357,12 +357,15 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                          const kiln_tensor &target, const kiln_tensor &weight, float gscale) {
   if (a.rows == 0) return KILN_OK;
   const RowKernels &k = isa_kernels(ctx->isa)->rows;
-  // groups of gw <= kColGroup columns, at least two a thread (col_group_strip)
-  const int64_t C = a.C, inner = a.inner, gw = col_group_strip(ctx->pool.get(), a.rows / inner, inner, kColGroup),
+  float *go = gx.ndim >= 3 ? (float *)gx.data : nullptr;
+  // strips of gw <= kColGroup columns, at least two a thread (col_group_strip); narrower with the
+  // gradient, whose pass reads the strip again (softmax.cpp kTwoPassStrip)
+  const int64_t C = a.C, inner = a.inner,
+                gw = col_group_strip(ctx->pool.get(), a.rows / inner, inner, go ? kTwoPassStrip : kColGroup),
                 groups = (inner + gw - 1) / gw;
   const float *x = (const float *)logits.data, *w = weight.shape[0] ? (const float *)weight.data : nullptr;
   const int64_t *tg = (const int64_t *)target.data, ts = target.strides[0];
-  float *lo = (float *)loss.data, *wo = (float *)wrow.data, *go = gx.ndim >= 3 ? (float *)gx.data : nullptr;
+  float *lo = (float *)loss.data, *wo = (float *)wrow.data;
   const SavedLse<float> lseo{lse.data, lse.dtype != logits.dtype};
   const bool stream = go && stream_output(gx);
   BadRow bad;

@@ -2,7 +2,7 @@
 // [outer, n, inner]. inner == 1 is the row path (a row is read from memory once, its max taken
 // in the previous row's write pass: sum of exp and the write run on it while it sits in L1/L2;
 // the forward passes each task's rows in one call, rows.inc softmax_rows); inner > 1 runs on column strips,
-// vectorised across columns (float32: up to kLseStrip columns, rows.inc softmax_cols: one pass for each
+// vectorised across columns (float32: up to kTwoPassStrip columns, rows.inc softmax_cols: one pass for each
 // column's max and sum, in blocks of rows with a running max, and one that writes). float32 goes through the ISA's rows
 // (arch/rows.inc); float64 runs the scalar loops below, which are also the reference shape of the float32 math. Each
 // output row depends only on its own input row, so any thread count gives the same bits. logsumexp along one dim lives
@@ -21,7 +21,7 @@ namespace {
 
 constexpr int64_t kStrip = 64;              // float64's columns per task on the inner > 1 path
 constexpr int64_t kTaskElems = 1 << 14;     // elements per task, at least
-constexpr int64_t kLseStrip = kColGroup;    // float32's columns per task on the inner > 1 path, at most
+constexpr int64_t kLseStrip = kColGroup;    // float32 logsumexp's columns per task on the inner > 1 path, at most
 constexpr int64_t kLseTaskElems = 1 << 17;  // logsumexp's elements per row task, at least
 
 struct Geometry {
@@ -123,7 +123,7 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
           [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t) {
             k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
           },
-          4, col_group_strip(ctx->pool.get(), g.outer, g.inner, kLseStrip));
+          4, col_group_strip(ctx->pool.get(), g.outer, g.inner, kTwoPassStrip));
     }
   } else {
     double *o = (double *)out.data;
@@ -150,7 +150,7 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
         [&](int64_t p, int64_t n, int64_t s, int64_t cols, int64_t ahead) {
           k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log, stream, ahead);
         },
-        4, col_group_strip(ctx->pool.get(), g.outer, g.inner, kLseStrip));
+        4, col_group_strip(ctx->pool.get(), g.outer, g.inner, kTwoPassStrip));
   } else {
     double *o = (double *)gx.data;
     const double *a = (const double *)gy.data, *b = (const double *)y.data;
