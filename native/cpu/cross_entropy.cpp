@@ -372,9 +372,13 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
   const int64_t pieces = (a.rows / inner) * groups;
   parallel_for(ctx->pool.get(), pieces, stream_grain_rows(ctx->pool.get(), pieces, C * gw, kStreamTaskElems),
                [&](int64_t p0, int64_t p1) {
-                 // per column: max, log-sum, target row (-1: none), lse - x there, the gradient's scale; on
-                 // the stack (80 KB: a heap block this size is handed back and faulted in again per call)
-                 alignas(64) float m[kColGroup], ls[kColGroup], hot[kColGroup], nll[kColGroup], hv[kColGroup];
+                 // per column: max, log-sum, target row (-1: none), lse - x there, the gradient's scale;
+                 // kept per thread (a heap block freed per call was faulted in again each time, 0.4 ms
+                 // here; on the stack it would be 40 KB of a worker's, which may have only 128 KB)
+                 thread_local std::vector<float> cols;
+                 if (cols.size() < (size_t)(5 * kColGroup)) cols.resize((size_t)(5 * kColGroup));
+                 float *m = cols.data(), *ls = m + kColGroup, *hot = ls + kColGroup, *nll = hot + kColGroup,
+                       *hv = nll + kColGroup;
                  for (int64_t p = p0; p < p1; p++) {
                    const int64_t q = p / groups, j0 = p % groups * gw, cw = std::min(gw, inner - j0);
                    const float *xb = x + q * C * inner + j0;

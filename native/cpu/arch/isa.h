@@ -269,8 +269,9 @@ struct RowKernels {
                              const float *ls, const float *hot, const float *hv, bool stream);
 };
 // The columns the column kernels take a pass over the rows for at a time (rows.inc kLseColGroup):
-// 16 KB of each row, read as a stream. A driver's strips are at most this wide.
-constexpr int64_t kColGroup = 4096;
+// 8 KB of each row, read as a stream. A driver's strips are at most this wide. The kernels keep a
+// few vectors per column of a group on the stack (about 40 KB at the deepest, lse_cols_f32).
+constexpr int64_t kColGroup = 2048;
 // Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
 // row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:
 // tile_rows takes A[i][k] = a[i * kAttnLd + k], tile_cols A[i][k] = a[k * lda + i]; otherwise
