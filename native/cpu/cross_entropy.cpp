@@ -336,13 +336,7 @@ void col_losses(const float *__restrict m, const float *__restrict ls, const flo
     lo[j] = wo[j] * nll[j];
     hv[j] = gscale * wo[j];
   }
-  if (lseo.wide) {
-    double *__restrict l = (double *)lseo.p + r0;
-    for (int64_t j = 0; j < cw; j++) l[j] = (double)m[j] + (double)ls[j];
-  } else {
-    float *__restrict l = (float *)lseo.p + r0;
-    for (int64_t j = 0; j < cw; j++) l[j] = m[j] + ls[j];
-  }
+  for (int64_t j = 0; j < cw; j++) lseo.put(r0 + j, m[j], ls[j]);
 }
 
 // The forward for logits [N, C, d...] whose class dim is not last (inner = the product of d),
