@@ -12,6 +12,8 @@ import { OP_COUNT } from './ops/op_ids.gen';
 export interface NativeInfo {
   isa: string;
   numThreads: number;
+  /** The smallest stack of the pool's worker threads (bytes; 0: none, or unknown). */
+  workerStackBytes: number;
   supportedIsas: string[];
   startupWarning: string;
   opCount: number;

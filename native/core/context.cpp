@@ -92,6 +92,7 @@ void kiln_context_destroy(kiln_context *ctx) {
 }
 const char *kiln_last_error(const kiln_context *ctx) { return ctx ? ctx->error.c_str() : "no context"; }
 int kiln_context_num_threads(const kiln_context *ctx) { return ctx->pool ? ctx->pool->size() : 1; }
+size_t kiln_context_worker_stack(const kiln_context *ctx) { return ctx->pool ? ctx->pool->worker_stack() : 0; }
 kiln_isa kiln_context_isa(const kiln_context *ctx) { return ctx->isa; }
 
 void *kiln_buffer_alloc(kiln_context *ctx, size_t nbytes) {

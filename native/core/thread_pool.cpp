@@ -24,17 +24,65 @@ namespace kiln {
 namespace {
 thread_local bool t_in_pool = false;
 constexpr auto kSpin = std::chrono::microseconds(200);
+
+// The stack of the calling thread, in bytes; 0 where the platform does not say.
+size_t own_stack() {
+#if defined(__APPLE__)
+  return pthread_get_stacksize_np(pthread_self());
+#elif defined(__linux__)
+  pthread_attr_t a;
+  size_t n = 0;
+  if (pthread_getattr_np(pthread_self(), &a) == 0) {
+    pthread_attr_getstacksize(&a, &n);
+    pthread_attr_destroy(&a);
+  }
+  return n;
+#else
+  return 0;
+#endif
+}
+
 }  // namespace
+
+#if defined(KILN_POSIX_THREADS)
+bool ThreadPool::start_worker() {
+  pthread_attr_t a;
+  if (pthread_attr_init(&a) != 0) return false;
+  pthread_attr_setstacksize(&a, kWorkerStack);  // refused (a platform limit): the default stays
+  pthread_t t;
+  const int rc = pthread_create(
+      &t, &a,
+      [](void *self) -> void * {
+        static_cast<ThreadPool *>(self)->worker_loop();
+        return nullptr;
+      },
+      this);
+  pthread_attr_destroy(&a);
+  if (rc != 0) return false;
+  workers_.push_back(t);
+  return true;
+}
+void ThreadPool::join_workers() {
+  for (pthread_t t : workers_) pthread_join(t, nullptr);
+}
+#else
+bool ThreadPool::start_worker() {
+  try {
+    workers_.emplace_back([this] { worker_loop(); });
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+void ThreadPool::join_workers() {
+  for (auto &t : workers_) t.join();
+}
+#endif
 
 ThreadPool::ThreadPool(int nthreads) {
   // Thread creation can fail (pids limit, memory): keep the threads that started.
-  for (int i = 1; i < nthreads; i++) {
-    try {
-      workers_.emplace_back([this] { worker_loop(); });
-    } catch (...) {
-      break;
-    }
-  }
+  for (int i = 1; i < nthreads; i++)
+    if (!start_worker()) break;
 }
 
 ThreadPool::~ThreadPool() {
@@ -44,7 +92,7 @@ ThreadPool::~ThreadPool() {
     generation_.fetch_add(1);
   }
   cv_.notify_all();
-  for (auto &t : workers_) t.join();
+  join_workers();
 }
 
 void ThreadPool::drain(Job *job) {
@@ -62,6 +110,11 @@ void ThreadPool::drain(Job *job) {
 
 void ThreadPool::worker_loop() {
   t_in_pool = true;
+  if (size_t n = own_stack()) {  // the smallest of the workers'
+    size_t seen = stack_seen_.load();
+    while ((seen == 0 || n < seen) && !stack_seen_.compare_exchange_weak(seen, n)) {
+    }
+  }
   // Starts from generation 0, not from a fresh read: a pool destroyed before this thread first
   // runs has already bumped the generation, and the worker must see that as news.
   uint64_t seen = 0;

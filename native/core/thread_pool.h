@@ -9,6 +9,10 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define KILN_POSIX_THREADS 1
+#endif
 
 namespace kiln {
 
@@ -17,6 +21,13 @@ class ThreadPool {
   explicit ThreadPool(int nthreads);  // total threads, the caller included
   ~ThreadPool();
   int size() const { return (int)workers_.size() + 1; }
+  // Each worker's stack: asked for explicitly, as the platforms' defaults for a new thread differ
+  // (8 MiB with glibc, 128 KiB with musl, as on Alpine, 512 KiB on macOS) and kernels keep tens of
+  // KiB of vectors on theirs. Reserved address space: only the pages a worker touches are used.
+  static constexpr size_t kWorkerStack = size_t(8) << 20;
+  // The smallest stack a worker found it has (bytes; 0 where the platform does not say, or none
+  // has started yet).
+  size_t worker_stack() const { return stack_seen_.load(); }
   // Runs fn(ctx, task) for every task in [0, ntasks); returns when all are done. If a task throws,
   // the others still run and run() throws std::bad_alloc after the job is over.
   void run(int64_t ntasks, void (*fn)(void *, int64_t), void *ctx);
@@ -33,7 +44,14 @@ class ThreadPool {
   };
   static void drain(Job *job);
   void worker_loop();
+  bool start_worker();
+  void join_workers();
+#if defined(KILN_POSIX_THREADS)
+  std::vector<pthread_t> workers_;
+#else
   std::vector<std::thread> workers_;
+#endif
+  std::atomic<size_t> stack_seen_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<uint64_t> generation_{0};

@@ -64,6 +64,8 @@ const char *kiln_last_error(const kiln_context *ctx);
 /* What the context noted at creation (an unusable KILN_ISA, ...); empty when nothing. */
 const char *kiln_context_startup_warning(const kiln_context *ctx);
 int kiln_context_num_threads(const kiln_context *ctx);
+/* The smallest stack of the context's worker threads, in bytes; 0: no workers, or unknown. */
+size_t kiln_context_worker_stack(const kiln_context *ctx);
 kiln_isa kiln_context_isa(const kiln_context *ctx);
 const char *kiln_isa_name(kiln_isa isa);
 /* Bit set of ISAs this CPU can run (1 << kiln_isa). */

@@ -198,6 +198,7 @@ Napi::Value Info(const Napi::CallbackInfo &info) {
   auto o = Napi::Object::New(info.Env());
   o["isa"] = kiln_isa_name(kiln_context_isa(I->ctx));
   o["numThreads"] = kiln_context_num_threads(I->ctx);
+  o["workerStackBytes"] = (double)kiln_context_worker_stack(I->ctx);
   auto sup = Napi::Array::New(info.Env());
   unsigned set = kiln_isa_supported();
   uint32_t k = 0;

@@ -71,4 +71,22 @@ test('KILN_ISA with an unknown name falls back and says so', () => {
   assert.match(info.warning, /KILN_ISA=sse9 is unknown/);
 });
 
+test('worker threads get an 8 MiB stack, whatever the default for a new thread', () => {
+  // glibc gives a new thread RLIMIT_STACK (here 256 KiB, as musl's default is 128 KiB): the pool
+  // asks for its own size, so its workers still get 8 MiB
+  const r = spawnSync(
+    '/bin/sh',
+    [
+      '-c',
+      `ulimit -s 256 && exec "${process.execPath}" -r tsx/cjs -e "const n = require('./ts/native'); ` +
+        `require('./ts/index').randn([512, 512]).sum(); console.log(JSON.stringify(n.native().info()))"`,
+    ],
+    { cwd: root, env: { ...process.env, KILN_NUM_THREADS: '2' }, encoding: 'utf8', timeout: 60000 },
+  );
+  assert.is(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout.trim());
+  assert.is(info.numThreads, 2);
+  assert.ok(info.workerStackBytes >= 8 << 20, `workers' stack: ${info.workerStackBytes} bytes`);
+});
+
 test.run();
