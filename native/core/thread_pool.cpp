@@ -80,7 +80,9 @@ void ThreadPool::join_workers() {
 #endif
 
 ThreadPool::ThreadPool(int nthreads) {
-  // Thread creation can fail (pids limit, memory): keep the threads that started.
+  // Thread creation can fail (pids limit, memory): keep the threads that started. Room first, so
+  // that no thread is started that the list could then fail to hold.
+  workers_.reserve(nthreads > 1 ? (size_t)(nthreads - 1) : 0);
   for (int i = 1; i < nthreads; i++)
     if (!start_worker()) break;
 }
