@@ -12,9 +12,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 tests=(isa_kernels_test gemm_kernels_test conv_depthwise_kernels_test)
-common=(-std=c++17 -O2 -ffp-contract=off -Wall -Wextra -Werror -I"$root/native/include" -I"$root/native/core")
 arch_dir="$root/native/cpu/arch"
-# ISA flags come from the build manifest (native/sources.json), never a second list.
+# Compile flags come from the build manifest (native/sources.json), never a second list: the
+# addon's own (optimisation included: the kernels are tested as they ship), then the ISA flags.
+read -ra flags_base <<<"$(node "$root/scripts/manifest.js" cflags)"
+common=("${flags_base[@]}" -Wextra -Werror -I"$root/native/include" -I"$root/native/core")
 read -ra flags_avx2 <<<"$(node "$root/scripts/manifest.js" arch-cflags x64 avx2)"
 read -ra flags_avx512 <<<"$(node "$root/scripts/manifest.js" arch-cflags x64 avx512)"
 read -ra flags_avx512bf16 <<<"$(node "$root/scripts/manifest.js" arch-cflags x64 avx512bf16)"
