@@ -368,7 +368,8 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                [&](int64_t p0, int64_t p1) {
                  // per column: max, log-sum, target row (-1: none), lse - x there, the gradient's scale;
                  // kept per thread (a heap block freed per call was faulted in again each time, 0.4 ms
-                 // here; on the stack it would be 40 KB of a worker's, which may have only 128 KB)
+                 // here; on the stack it would be 40 KB of the caller's thread too, whose stack kiln
+                 // does not choose, unlike its workers')
                  thread_local std::vector<float> cols;
                  if (cols.size() < (size_t)(5 * kColGroup)) cols.resize((size_t)(5 * kColGroup));
                  float *m = cols.data(), *ls = m + kColGroup, *hot = ls + kColGroup, *nll = hot + kColGroup,
