@@ -3,11 +3,12 @@
 // in the previous row's write pass: sum of exp and the write run on it while it sits in L1/L2;
 // the forward passes each task's rows in one call, rows.inc softmax_rows); inner > 1 runs on column strips,
 // vectorised across columns (float32: up to kTwoPassStrip columns, rows.inc softmax_cols: one pass for each
-// column's max and sum, in blocks of rows with a running max, and one that writes). float32 goes through the ISA's rows
-// (arch/rows.inc); float64 runs the scalar loops below, which are also the reference shape of the float32 math. Each
-// output row depends only on its own input row, so any thread count gives the same bits. logsumexp along one dim lives
-// here too, on the same [outer, n, inner] pieces (rows.inc logsumexp_f32: short rows run kLseRows at a time). Bench:
-// `npx tsx ts/bench/cli.ts softmax`; logsumexp: ts/bench/rows_loop.ts.
+// column's max and sum, in blocks of rows with a running max, and one that writes; the backward walks each task's
+// strips, summing one while the one before writes: backward_walk). float32 goes through the ISA's rows (arch/rows.inc);
+// float64 runs the scalar loops below, which are also the reference shape of the float32 math. Each output row depends
+// only on its own input row, so any thread count gives the same bits. logsumexp along one dim lives here too, on the
+// same [outer, n, inner] pieces (rows.inc logsumexp_f32: short rows run kLseRows at a time). Bench: `npx tsx
+// ts/bench/cli.ts softmax`; logsumexp: ts/bench/rows_loop.ts.
 #include <algorithm>
 #include <cmath>
 
@@ -23,6 +24,21 @@ constexpr int64_t kStrip = 64;              // float64's columns per task on the
 constexpr int64_t kTaskElems = 1 << 14;     // elements per task, at least
 constexpr int64_t kLseStrip = kColGroup;    // float32 logsumexp's columns per task on the inner > 1 path, at most
 constexpr int64_t kLseTaskElems = 1 << 17;  // logsumexp's elements per row task, at least
+
+// The float32 backward's walk down column strips (isa.h ColWalk): a thread writes one strip's
+// gradient while it sums the next strip's columns from the cache and asks for the one after that,
+// so each strip is read from memory once, as a prefetch, while the stores stream out. Strips of
+// kWalkBytes of gy and y together (kWalkBytes / (8 n) columns: 256 for n = 64), three of them in
+// L2 at once; with more rows than a strip of kWalkCols columns fits, strips of kTwoPassStrip
+// without a walk (pieces of 32 columns, two lines a row, made [64, 1000, 256] 20% slower).
+// On 2 threads, time over copy_'s in the same process (bench/results/2026-12-06-fourteenth-*):
+// [8, 64, 32768] softmax 2.3-2.6 -> 1.8-2.0, log-softmax 2.8-3.4 -> 1.65-1.95; [8, 256, 8192]
+// 2.55-2.63 -> 1.91-2.11 and 2.76-2.87 -> 1.92-2.20.
+constexpr int64_t kWalkBytes = 128 << 10, kWalkCols = 64;
+bool backward_walk(int64_t n) { return 8 * kWalkCols * n <= kWalkBytes; }
+int64_t backward_strip(int64_t n) {
+  return backward_walk(n) ? std::min(kWalkBytes / (8 * n) / 16 * 16, kTwoPassStrip) : kTwoPassStrip;
+}
 
 struct Geometry {
   int64_t outer = 1, n = 1, inner = 1;
@@ -145,12 +161,29 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
     const RowKernels &k = isa_kernels(ctx->isa)->rows;
     float *o = (float *)gx.data;
     const float *a = (const float *)gy.data, *b = (const float *)y.data;
-    for_pieces(
-        ctx, g,
-        [&](int64_t p, int64_t n, int64_t s, int64_t cols, int64_t ahead) {
-          k.softmax_backward_f32(o + p, a + p, b + p, n, s, cols, log, stream, ahead);
-        },
-        4, col_group_strip(ctx->pool.get(), g.outer, g.inner, kTwoPassStrip));
+    if (g.inner == 1) {
+      for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t, int64_t ahead) {
+        k.softmax_backward_f32(o + p, a + p, b + p, n, s, 1, log, stream, ahead, nullptr);
+      });
+    } else if (g.n > 0 && g.outer > 0) {  // column strips, each task's walked in order
+      const bool walk = backward_walk(g.n);
+      const int64_t strip = col_group_strip(ctx->pool.get(), g.outer, g.inner, backward_strip(g.n)),
+                    strips = (g.inner + strip - 1) / strip, pieces = g.outer * strips;
+      const auto at = [&](int64_t p) { return p / strips * g.n * g.inner + p % strips * strip; };
+      const auto width = [&](int64_t p) { return std::min(strip, g.inner - p % strips * strip); };
+      parallel_for(ctx->pool.get(), pieces, stream_grain_rows(ctx->pool.get(), pieces, g.n * strip, kTaskElems),
+                   [&](int64_t p0, int64_t p1) {
+                     ColWalk w;
+                     for (int64_t p = p0; p < p1; p++) {
+                       const int64_t q = at(p), cols = width(p);
+                       w.next = walk && p + 1 < p1 && width(p + 1) == cols ? at(p + 1) - q : 0;
+                       w.after = walk && p + 2 < p1 ? at(p + 2) - q : 0;
+                       k.softmax_backward_f32(o + q, a + q, b + q, g.n, g.inner, cols, log, stream, 0,
+                                              walk ? &w : nullptr);
+                     }
+                     stream_fence();
+                   });
+    }
   } else {
     double *o = (double *)gx.data;
     const double *a = (const double *)gy.data, *b = (const double *)y.data;

@@ -193,6 +193,22 @@ struct ConvKernels {
   void (*pw_dw_tile_f32)(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int m, int n,
                          bool accumulate);
 };
+// The columns the column kernels take a pass over the rows for at a time (rows.inc kLseColGroup):
+// 8 KB of each row, read as a stream. A driver's strips are at most this wide. The kernels keep a
+// few vectors per column of a group on the stack (about 40 KB at the deepest, lse_cols_f32).
+constexpr int64_t kColGroup = 2048;
+
+// A task's walk down strips of columns for softmax_backward_f32 (one per task, kept by the driver
+// across its calls): `next` and `after` are the offsets in floats from the strip a call gets to the
+// task's next two (0: none); the call sums the next strip's columns while it writes its own (`next`
+// only for a strip of the same width) and asks for the lines of the one after into L2, so that a
+// thread reads memory, sums from the cache and streams its stores out at once. `have`: s holds the
+// sums of the strip the call gets (the previous call's), in the order its own first pass would take.
+struct ColWalk {
+  int64_t next = 0, after = 0;
+  bool have = false;
+  alignas(64) float s[kColGroup];
+};
 // Rows in lockstep in the norm backward: grad weight / grad bias are read and written once for them.
 constexpr int kNormRows = 4;
 // Log-sum-exp rows in flight at once (rows.inc lse_pass), for rows of up to kLseShort floats: four
@@ -226,9 +242,10 @@ struct RowKernels {
   // r n); otherwise columns [0, cols) of an [n, stride] block, vectorised across columns.
   void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream);
   // `ahead` (rows only; 0: none): the offset in elements from this row to a later one (prefetch.h
-  // row_ahead), whose lines are asked for while this one writes its gradient.
+  // row_ahead), whose lines are asked for while this one writes its gradient. `walk` (columns only,
+  // cols <= kColGroup; null: none): the task's walk down its strips (ColWalk).
   void (*softmax_backward_f32)(float *gx, const float *gy, const float *y, int64_t n, int64_t stride, int64_t cols,
-                               bool log, bool stream, int64_t ahead);
+                               bool log, bool stream, int64_t ahead, ColWalk *walk);
   // log(sum(exp(x))) over n elements at `stride` into o[0..count), as PyTorch's logsumexp (all -inf:
   // -inf; +inf: +inf; NaN: NaN; n == 0: -inf). stride 1: count contiguous rows (row r at x + r n),
   // kLseRows of them at a time when n <= kLseShort, the lines of rows past count asked for ahead
@@ -268,10 +285,6 @@ struct RowKernels {
   void (*xent_grad_cols_f32)(float *gx, const float *x, int64_t n, int64_t stride, int64_t cols, const float *m,
                              const float *ls, const float *hot, const float *hv, bool stream);
 };
-// The columns the column kernels take a pass over the rows for at a time (rows.inc kLseColGroup):
-// 8 KB of each row, read as a stream. A driver's strips are at most this wide. The kernels keep a
-// few vectors per column of a group on the stack (about 40 KB at the deepest, lse_cols_f32).
-constexpr int64_t kColGroup = 2048;
 // Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
 // row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:
 // tile_rows takes A[i][k] = a[i * kAttnLd + k], tile_cols A[i][k] = a[k * lda + i]; otherwise
