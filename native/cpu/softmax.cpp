@@ -33,11 +33,13 @@ constexpr int64_t kLseTaskElems = 1 << 17;  // logsumexp's elements per row task
 // without a walk (pieces of 32 columns, two lines a row, made [64, 1000, 256] 20% slower).
 // On 2 threads, time over copy_'s in the same process (bench/results/2026-12-06-fourteenth-*):
 // [8, 64, 32768] softmax 2.3-2.6 -> 1.8-2.0, log-softmax 2.8-3.4 -> 1.65-1.95; [8, 256, 8192]
-// 2.55-2.63 -> 1.91-2.11 and 2.76-2.87 -> 1.92-2.20.
+// 2.55-2.63 -> 1.91-2.11 and 2.76-2.87 -> 1.92-2.20. The forward walked the same way (the next
+// strip's maxima taken while one writes, then its sums from the cache) was no faster and its
+// log form slower: its passes are bound by their exps, not by memory.
 constexpr int64_t kWalkBytes = 128 << 10, kWalkCols = 64;
-bool backward_walk(int64_t n) { return 8 * kWalkCols * n <= kWalkBytes; }
-int64_t backward_strip(int64_t n) {
-  return backward_walk(n) ? std::min(kWalkBytes / (8 * n) / 16 * 16, kTwoPassStrip) : kTwoPassStrip;
+bool walks(int64_t n) { return 8 * kWalkCols * n <= kWalkBytes; }
+int64_t walk_strip(int64_t n) {
+  return walks(n) ? std::min(kWalkBytes / (8 * n) / 16 * 16, kTwoPassStrip) : kTwoPassStrip;
 }
 
 struct Geometry {
@@ -103,6 +105,30 @@ void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, int64_t 
   });
 }
 
+// Runs body(b, cols, walk) over the column strips (inner > 1) of the geometry, each task's strips
+// in order with one ColWalk where n lets them walk (walks), else with walk null. b: the strip's
+// element offset.
+template <class Body>
+void walk_strips(kiln_context *ctx, const Geometry &g, const Body &body) {
+  if (g.n == 0 || g.outer == 0) return;
+  const bool walk = walks(g.n);
+  const int64_t strip = col_group_strip(ctx->pool.get(), g.outer, g.inner, walk_strip(g.n)),
+                strips = (g.inner + strip - 1) / strip, pieces = g.outer * strips;
+  const auto at = [&](int64_t p) { return p / strips * g.n * g.inner + p % strips * strip; };
+  const auto width = [&](int64_t p) { return std::min(strip, g.inner - p % strips * strip); };
+  parallel_for(ctx->pool.get(), pieces, stream_grain_rows(ctx->pool.get(), pieces, g.n * strip, kTaskElems),
+               [&](int64_t p0, int64_t p1) {
+                 ColWalk w;
+                 for (int64_t p = p0; p < p1; p++) {
+                   const int64_t b = at(p), cols = width(p);
+                   w.next = walk && p + 1 < p1 && width(p + 1) == cols ? at(p + 1) - b : 0;
+                   w.after = walk && p + 2 < p1 ? at(p + 2) - b : 0;
+                   body(b, cols, walk ? &w : nullptr);
+                 }
+                 stream_fence();  // the strips may have streamed their output
+               });
+}
+
 kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor *ts, int nt, int dim) {
   for (int i = 0; i < nt; i++) {
     if (!contiguous(ts[i])) return fail(ctx, KILN_ERR_ARG, "%s: operand %d must be contiguous", op, i);
@@ -165,24 +191,10 @@ kiln_status softmax_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const
       for_pieces(ctx, g, [&](int64_t p, int64_t n, int64_t s, int64_t, int64_t ahead) {
         k.softmax_backward_f32(o + p, a + p, b + p, n, s, 1, log, stream, ahead, nullptr);
       });
-    } else if (g.n > 0 && g.outer > 0) {  // column strips, each task's walked in order
-      const bool walk = backward_walk(g.n);
-      const int64_t strip = col_group_strip(ctx->pool.get(), g.outer, g.inner, backward_strip(g.n)),
-                    strips = (g.inner + strip - 1) / strip, pieces = g.outer * strips;
-      const auto at = [&](int64_t p) { return p / strips * g.n * g.inner + p % strips * strip; };
-      const auto width = [&](int64_t p) { return std::min(strip, g.inner - p % strips * strip); };
-      parallel_for(ctx->pool.get(), pieces, stream_grain_rows(ctx->pool.get(), pieces, g.n * strip, kTaskElems),
-                   [&](int64_t p0, int64_t p1) {
-                     ColWalk w;
-                     for (int64_t p = p0; p < p1; p++) {
-                       const int64_t q = at(p), cols = width(p);
-                       w.next = walk && p + 1 < p1 && width(p + 1) == cols ? at(p + 1) - q : 0;
-                       w.after = walk && p + 2 < p1 ? at(p + 2) - q : 0;
-                       k.softmax_backward_f32(o + q, a + q, b + q, g.n, g.inner, cols, log, stream, 0,
-                                              walk ? &w : nullptr);
-                     }
-                     stream_fence();
-                   });
+    } else {
+      walk_strips(ctx, g, [&](int64_t q, int64_t cols, ColWalk *w) {
+        k.softmax_backward_f32(o + q, a + q, b + q, g.n, g.inner, cols, log, stream, 0, w);
+      });
     }
   } else {
     double *o = (double *)gx.data;
