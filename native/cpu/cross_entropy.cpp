@@ -134,9 +134,10 @@ struct RowOps {
 // (lo = 0) is accepted too (the CUDA backend saves that).
 template <class T>
 struct SavedLse {
-  void *p;
+  void *p;  // null: not kept (a forward whose backward cannot be asked for)
   bool wide;
   void put(int64_t r, T m, T ls) const {
+    if (!p) return;
     if (wide)
       ((double *)p)[r] = (double)m + (double)ls;
     else
@@ -208,7 +209,7 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   const int64_t C = a.C;
   const T *x = (const T *)logits.data, *w = weight.shape[0] ? (const T *)weight.data : nullptr;
   T *lo = (T *)loss.data, *wo = (T *)wrow.data;
-  const SavedLse<T> lseo{lse.data, lse.dtype != logits.dtype};
+  const SavedLse<T> lseo{lse.shape[0] ? lse.data : nullptr, lse.dtype != logits.dtype};
   const T e = (T)a.eps, keep = 1 - e, share = C ? e / (T)C : T(0);
   const T sw = w ? ops.sum(w, C) : (T)C;
   BadRow bad;
@@ -360,7 +361,7 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
   const float *x = (const float *)logits.data, *w = weight.shape[0] ? (const float *)weight.data : nullptr;
   const int64_t *tg = (const int64_t *)target.data, ts = target.strides[0];
   float *lo = (float *)loss.data, *wo = (float *)wrow.data;
-  const SavedLse<float> lseo{lse.data, lse.dtype != logits.dtype};
+  const SavedLse<float> lseo{lse.shape[0] ? lse.data : nullptr, lse.dtype != logits.dtype};
   const bool stream = go && stream_output(gx);
   BadRow bad;
   const int64_t pieces = (a.rows / inner) * groups;
@@ -431,10 +432,11 @@ kiln_status backward(kiln_context *ctx, const Args &a, const kiln_tensor &gx, co
 }
 
 // logits [rows, C] contiguous; target int64 [rows] or logits-shaped; weight [C] or [0].
-// cols_ok: logits may also be [N, C, d...] (the forward only).
+// cols_ok: logits may also be [N, C, d...] (the forward only). lse_optional: the saved lse may be
+// [0], not kept (the forward of logits whose gradient cannot be asked for).
 kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &logits, const kiln_tensor &target,
                   const kiln_tensor &weight, const kiln_tensor *rowwise, int nrow, int lse_at, const double *attr,
-                  Args *a, bool cols_ok = false) {
+                  Args *a, bool cols_ok = false, bool lse_optional = false) {
   if (logits.ndim >= 3 && cols_ok) {  // [N, C, d...]: forward_cols, inner = the product of d
     if (!contiguous(logits)) return fail(ctx, KILN_ERR_SHAPE, "%s: logits [N, C, d...] must be contiguous", op);
     if (logits.dtype != KILN_FLOAT32)
@@ -468,9 +470,11 @@ kiln_status check(kiln_context *ctx, const char *op, const kiln_tensor &logits, 
   if (weight.dtype != logits.dtype || weight.ndim != 1 || (weight.shape[0] != a->C && weight.shape[0] != 0) ||
       (weight.shape[0] > 1 && weight.strides[0] != 1))
     return fail(ctx, KILN_ERR_SHAPE, "%s: weight must be contiguous [C] or empty", op);
-  for (int i = 0; i < nrow; i++)  // the saved lse (i == lse_at) may be float64 for float32 logits
+  // the saved lse (i == lse_at) may be float64 for float32 logits, and [0] (not kept) where optional
+  for (int i = 0; i < nrow; i++)
     if (!(rowwise[i].dtype == logits.dtype || (i == lse_at && rowwise[i].dtype == KILN_FLOAT64)) ||
-        rowwise[i].ndim != 1 || rowwise[i].shape[0] != a->rows)
+        rowwise[i].ndim != 1 ||
+        (rowwise[i].shape[0] != a->rows && !(i == lse_at && lse_optional && rowwise[i].shape[0] == 0)))
       return fail(ctx, KILN_ERR_SHAPE, "%s: per-row operand %d must be [rows] in the logits' dtype", op, i);
   const double ig = attr[0], eps = attr[1];
   if (ig != std::floor(ig) || std::fabs(ig) > 9e15 || !(eps >= 0 && eps <= 1))
@@ -487,8 +491,9 @@ kiln_status cross_entropy_cpu(kiln_context *ctx, const kiln_tensor &loss, const 
                               const kiln_tensor &target, const kiln_tensor &weight, const double *attr) {
   Args a;
   const kiln_tensor rowwise[3] = {loss, lse, wrow};
-  if (kiln_status st = check(ctx, "cross_entropy", logits, target, weight, rowwise, 3, 1, attr, &a, true)) return st;
-  if (!(loss.strides[0] == 1 && lse.strides[0] == 1 && wrow.strides[0] == 1) && a.rows > 1)
+  if (kiln_status st = check(ctx, "cross_entropy", logits, target, weight, rowwise, 3, 1, attr, &a, true, true))
+    return st;
+  if (!(loss.strides[0] == 1 && (lse.strides[0] == 1 || lse.shape[0] == 0) && wrow.strides[0] == 1) && a.rows > 1)
     return fail(ctx, KILN_ERR_ARG, "cross_entropy: outputs must be contiguous");
   const bool fused = !(gx.ndim == 1 && gx.shape[0] == 0);
   if (logits.ndim >= 3) {

@@ -214,4 +214,44 @@ test('errors: a target out of range names its row; the kernel refuses what only 
   );
 });
 
+test('the saved lse: [0] where no backward can come (the same losses); any other length, and [0] in the backward, refused', () => {
+  kiln.manualSeed(11);
+  const f32 = (n: number[]) => kiln.empty(n),
+    f64 = (n: number[]) => kiln.empty(n, { dtype: 'float64' });
+  // [N, C, d] (forward_cols) and [rows, C] (the row path)
+  for (const x of [kiln.randn([2, 4, 10]), kiln.randn([20, 7])]) {
+    const t = kiln.randint(0, x.shape[1], [20]);
+    const full = [f32([20]), f64([20]), f32([20]), f32([0])],
+      bare = [f32([20]), f64([0]), f32([20]), f32([0])];
+    runKernel(OP.CROSS_ENTROPY, full, [x, t, f32([0])], [-100, 0, 0]);
+    runKernel(OP.CROSS_ENTROPY, bare, [x, t, f32([0])], [-100, 0, 0]);
+    assert.equal(num(bare[0]), num(full[0]));
+    assert.equal(num(bare[2]), num(full[2]));
+    assert.ok(
+      num(full[1]).every((v) => Number.isFinite(v) && v !== 0),
+      'the full one holds every lse',
+    );
+    throwsCode(
+      () => runKernel(OP.CROSS_ENTROPY, [f32([20]), f64([19]), f32([20]), f32([0])], [x, t, f32([0])], [-100, 0, 0]),
+      'ERR_SHAPE',
+      'an lse of 19 rows',
+    );
+    if (x.ndim === 2)
+      throwsCode(
+        () =>
+          runKernel(OP.CROSS_ENTROPY_BACKWARD, [f32([20, 7])], [x, t, f32([0]), f64([0]), kiln.ones([20])], [-100, 0]),
+        'ERR_SHAPE',
+        'the backward needs the lse',
+      );
+    // through the API: without a gradient (no lse kept) the loss of the training forward, to its
+    // rounding (that one sums the exps its gradient writes: another polynomial, not the same bits)
+    const plain = F.crossEntropy(x, t.reshape(x.ndim === 3 ? [2, 10] : [20])).item() as number,
+      xg = x.detach().requiresGrad_();
+    const l = F.crossEntropy(xg, t.reshape(x.ndim === 3 ? [2, 10] : [20]));
+    assert.ok(Math.abs((l.item() as number) - plain) <= 4e-7 * plain, `${l.item()} against ${plain}`);
+    l.backward();
+    assert.ok(xg.grad !== null && num(xg.grad).every(Number.isFinite));
+  }
+});
+
 test.run();

@@ -16,7 +16,7 @@
  * second pass and createGraph compute it as before.
  */
 import { gradMode, noGrad } from '../autograd/grad_mode';
-import { record } from '../autograd/node';
+import { needsGrad, record } from '../autograd/node';
 import { arange, fromNumbers } from '../creation';
 import { runKernel } from '../dispatch';
 import { DType, FLOAT_DTYPES, isFloating, roundTo } from '../dtype';
@@ -66,10 +66,17 @@ function lossRows(x: Tensor, t: Tensor, a: RowArgs): { loss: Tensor; wrow: Tenso
   const xc = dense(x),
     tc = dense(t),
     w1 = a.weight ? dense(a.weight) : none(dtype);
+  const cpu = x.device === 'cpu',
+    lseDtype = dtype === 'float32' && cpu ? 'float64' : dtype;
   const loss = Tensor._empty([rows], dtype, 'crossEntropy'),
     // float64 for float32 logits on the CPU: lse = max + log-sum exactly, so the gradient of logits
-    // of 1e4 does not lose 5e-4 to a float lse's rounding (cross_entropy.cpp SavedLse)
-    lse = Tensor._empty([rows], dtype === 'float32' && x.device === 'cpu' ? 'float64' : dtype, 'crossEntropy'),
+    // of 1e4 does not lose 5e-4 to a float lse's rounding (cross_entropy.cpp SavedLse). [0] on the
+    // CPU where no backward can be asked for: nothing would read it (8 B a row of stores that miss)
+    lse = Tensor._empty(
+      [cpu && !needsGrad([x, t, ...(a.weight ? [a.weight] : [])]) ? 0 : rows],
+      lseDtype,
+      'crossEntropy',
+    ),
     wrow = Tensor._empty([rows], dtype, 'crossEntropy'),
     // unscoped: the node owns it (a scope ending around the forward must not free it)
     gxs = a.gradScale === null ? none(dtype) : Tensor._empty(x._shape.slice(), dtype, 'crossEntropy', undefined, false);
