@@ -279,12 +279,13 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const w = weight ? castTo(weight, wide) : null;
   // mean: over the summed weights of the counted rows (indices), over the rows (probabilities)
   const rows = inPlace ? x2.numel() / C : x2._shape[0];
+  // (unweighted: the count as an integer, exact past 2^24 rows, without a float copy of the mask)
   const countRows = (): Tensor =>
     noGrad(() => {
       const t = t2.reshape([-1]),
         keep = t.ne(ignoreIndex),
-        wr = w ? w.gather(0, t.where(keep, 0)).mul(keep) : keep.to(wide);
-      const d = wr.sum();
+        wr = w ? w.gather(0, t.where(keep, 0)).mul(keep) : keep.sum();
+      const d = w ? wr.sum() : wr.to(wide);
       for (const u of [t, keep, wr]) if (u !== d) u.dispose();
       return d;
     });
