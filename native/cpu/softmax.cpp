@@ -4,7 +4,7 @@
 // the forward passes each task's rows in one call, rows.inc softmax_rows); inner > 1 runs on column strips,
 // vectorised across columns (float32: up to kTwoPassStrip columns, rows.inc softmax_cols: one pass for each
 // column's max and sum, in blocks of rows with a running max, and one that writes; the backward walks each task's
-// strips, summing one while the one before writes: backward_walk). float32 goes through the ISA's rows (arch/rows.inc);
+// strips, summing one while the one before writes: walk_strips). float32 goes through the ISA's rows (arch/rows.inc);
 // float64 runs the scalar loops below, which are also the reference shape of the float32 math. Each output row depends
 // only on its own input row, so any thread count gives the same bits. logsumexp along one dim lives here too, on the
 // same [outer, n, inner] pieces (rows.inc logsumexp_f32: short rows run kLseRows at a time). Bench: `npx tsx
@@ -30,9 +30,10 @@ constexpr int64_t kLseTaskElems = 1 << 17;  // logsumexp's elements per row task
 // so each strip is read from memory once, as a prefetch, while the stores stream out. Strips of
 // kWalkBytes of gy and y together (kWalkBytes / (8 n) columns: 256 for n = 64), three of them in
 // L2 at once; with more rows than a strip of kWalkCols columns fits, strips of kTwoPassStrip
-// without a walk (pieces of 32 columns, two lines a row, made [64, 1000, 256] 20% slower).
+// without a walk (asking ahead in pieces of 32 columns, two lines a row, made [64, 1000, 256]
+// 20% slower).
 // On 2 threads, time over copy_'s in the same process (bench/results/2026-12-06-fourteenth-*):
-// [8, 64, 32768] softmax 2.3-2.6 -> 1.8-2.0, log-softmax 2.8-3.4 -> 1.65-1.95; [8, 256, 8192]
+// [8, 64, 32768] softmax 2.34-2.65 -> 1.57-2.09, log-softmax 2.84-3.39 -> 1.53-2.13; [8, 256, 8192]
 // 2.55-2.63 -> 1.91-2.11 and 2.76-2.87 -> 1.92-2.20. The forward walked the same way (the next
 // strip's maxima taken while one writes, then its sums from the cache) was no faster and its
 // log form slower: its passes are bound by their exps, not by memory.

@@ -64,7 +64,7 @@ test('logits of 1e4 keep their differences', () => {
 
 test('backward within a few ulps of float64, both forms', () => {
   kiln.manualSeed(7);
-  // [3, 64, 5000]: tasks of several strips, walked (softmax.cpp backward_walk), the last one narrower
+  // [3, 64, 5000]: tasks of several strips, walked (softmax.cpp walk_strips), the last one narrower
   for (const [o, n, i] of [...shapes, [3, 64, 5000] as const])
     for (const log of [false, true]) {
       const x = kiln.randn([o, n, i]).mul(3),
