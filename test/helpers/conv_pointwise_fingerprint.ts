@@ -16,6 +16,13 @@ export const CONV_POINTWISE_CASES: [string, number[], number[], Parameters<typeo
   ['1x1 groups 4, one output channel each', [2, 8, 5, 6], [4, 2, 1, 1], { groups: 4 }],
   ['1x1 C40 K520: many slivers, one output row', [2, 40, 1, 37], [520, 40, 1, 1], {}],
   ['1x1 C16 K100 28x28: weight-gradient panels in two groups, two pixel blocks', [2, 16, 28, 28], [100, 16, 1, 1], {}],
+  ['1x1 C24 K40 7x7, 17 images: batches of small images side by side (16, then 1)', [17, 24, 7, 7], [40, 24, 1, 1], {}],
+  [
+    '1x1 C20 K36 3x5 groups 2: a batch of images, each group its own rows',
+    [5, 20, 3, 5],
+    [36, 10, 1, 1],
+    { groups: 2 },
+  ],
 ];
 
 if (require.main === module) {

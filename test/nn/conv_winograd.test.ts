@@ -12,19 +12,10 @@ import * as assert from 'uvu/assert';
 import { WINOGRAD_CASES, winogradResults } from '../helpers/conv_winograd_fingerprint';
 import { assertSameBitsAcrossThreads } from '../helpers/threads';
 import * as kiln from '../../ts/index';
+import { withEnv } from '../helpers/env';
 
 /** Runs f with KILN_CONV_WINOGRAD set to `mode` (undefined: unset), restoring it after. */
-function withMode<T>(mode: string | undefined, f: () => T): T {
-  const prev = process.env.KILN_CONV_WINOGRAD;
-  if (mode === undefined) delete process.env.KILN_CONV_WINOGRAD;
-  else process.env.KILN_CONV_WINOGRAD = mode;
-  try {
-    return f();
-  } finally {
-    if (prev === undefined) delete process.env.KILN_CONV_WINOGRAD;
-    else process.env.KILN_CONV_WINOGRAD = prev;
-  }
-}
+const withMode = <T>(mode: string | undefined, f: () => T): T => withEnv('KILN_CONV_WINOGRAD', mode, f);
 
 /** The worst max |float32 - float64| / RMS(float64) over the cases, each asserted under bound. */
 function checkError(mode: string | undefined, bound: number): void {
