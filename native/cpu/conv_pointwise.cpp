@@ -8,6 +8,8 @@
 //     arch/conv.inc) whose A is the image's channel rows read in place; only dY's transpose is packed
 //     (the GEMM transposed the image too, 4x dY's size at C256 K64). Partial sums per fixed image
 //     block (kConvWeightBlocks), added in block order.
+// Images of few pixels (7x7, where an image fills 49 of its panels' 64 lanes) go as batches side
+// by side through the GEMM driver instead (pointwise_batch, batched_fwd, batched_weight).
 // Every output element is the same sums, in the same order, for any thread count: K and pixel
 // blocks depend on the shape alone, and tasks split images, panels and channel slivers, never a sum.
 // Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_pointwise.ts (per stage), ts/bench/cli.ts conv.
@@ -20,6 +22,7 @@
 
 #include "../core/thread_pool.h"
 #include "arch/isa.h"
+#include "gemm.h"
 #include "scratch.h"
 
 namespace kiln::cpu {
@@ -27,7 +30,7 @@ namespace kiln::cpu {
 namespace {
 
 thread_local Scratch tl_w, tl_dyt, tl_parts;  // packed W, packed dY^T, weight-gradient partials
-thread_local Scratch tl_xc, tl_yc;            // batches of small images side by side (pointwise_batch)
+thread_local Scratch tl_yc, tl_xc, tl_gc;     // small images side by side (pointwise_batch)
 
 // The 1x1 forward (pointwise_fwd_f32): K blocks of at most kPointwiseKc rows of X, and chunks of
 // panels whose kc rows take about kPointwiseChunkBytes (half of L2), over which a sliver of W passes.
@@ -38,83 +41,115 @@ constexpr int64_t kPointwiseKc = 256, kPointwiseChunkBytes = 256 << 10;
 // more: C512 14² K128 1.4-1.8x slower than 128 KiB, one thread; 64 and 256 KiB within the noise).
 constexpr int64_t kPointwisePanelBytes = 128 << 10;
 
-}  // namespace
-
-namespace {
-
-// Images of few pixels: an image's P columns fill its panels of nr badly (7x7: 49 of 64 lanes
-// on AVX-512, the rest masked), so batches of nb images are copied side by side into rows of
-// ld = nb P rounded up to whole vectors and zero-filled past nb P, and each batch is one GEMM whose
-// panels are all whole; the output comes back the same way. The copies hold at most about
-// kPointwiseBatchBytes. Every output element is the same fma chain either way (a tile's sums do
-// not depend on the column it computes), so the bits do not change.
+// Images of few pixels: an image's P columns fill its panels of nr badly (7x7: 49 of 64 lanes on
+// AVX-512, the rest masked), and its B rows, read in place, are short runs at a stride. A batch of
+// nb images is then one GEMM (gemm.cpp) of W by the images side by side, [Cg, nb P], whose panels
+// the driver packs by gathering each column run from its image (batch_panel): whole panels,
+// contiguous. Its output, [Kg, nb P], goes to a scratch block and is copied out to the images'
+// planes. A batch is at most kPointwiseBatchMax images and its output about kPointwiseBatchBytes.
 constexpr int64_t kPointwiseBatchBytes = 8 << 20, kPointwiseBatchMax = 16;
 
 // The images per batch for c's forward (1: each image its own GEMM, read in place): batches where
 // an image's panels leave over a quarter of their columns empty and a batch's GEMM is at least
-// kPointwiseBatchFlops. Measured in one process, alternating, 2 threads, forward ms:
-//   C512 K2048 7x7 (8 images) 3.85 -> 3.30, C2048 K512 7x7 3.69 -> 3.33;
-//   C512 K128 14x14 (1/8 of its panels empty) 0.72 -> 1.09 and C1024 K256 14x14 2.85 -> 3.57: a
-//   batch of 14x14 images no longer fits L2, and each task read its panels from memory;
-//   C64 K64 5x5 (32 images, 3 MFLOP a batch) 0.081 -> 0.127: the copies' passes and waits.
-constexpr int64_t kPointwiseBatchFlops = int64_t(1) << 25;
+// kPointwiseBatchFlops (the copy out and the driver's per-call work are then small beside it).
 // KILN_CONV_POINTWISE_BATCH=0 keeps every image its own GEMM, =1 batches whenever there are two
 // images (tests, and timing the two paths against each other in one process).
+constexpr int64_t kPointwiseBatchFlops = int64_t(1) << 25;
 int64_t pointwise_batch(const Conv &c, int64_t nr) {
   const char *env = std::getenv("KILN_CONV_POINTWISE_BATCH");
   const char force = env ? env[0] : 0;
   const int64_t P = c.OH * c.OW, empty = (P + nr - 1) / nr * nr - P;
   if (c.N < 2 || force == '0' || (force != '1' && empty * 4 <= P)) return 1;
-  const int64_t per = (c.C + c.K) * P * (int64_t)sizeof(float);
-  const int64_t nb = std::clamp<int64_t>(kPointwiseBatchBytes / per, 1, std::min(c.N, kPointwiseBatchMax));
+  const int64_t nb = std::clamp<int64_t>(kPointwiseBatchBytes / (c.K * P * (int64_t)sizeof(float)), 1,
+                                         std::min(c.N, kPointwiseBatchMax));
   return nb > 1 && (force == '1' || 2 * c.Cg() * c.K * P * nb >= kPointwiseBatchFlops) ? nb : 1;
 }
 
-// rows [0, rows) of ld floats from nb images' planes of P at src + (image * img + row) * P, side by
-// side, zero past nb P (to): one task per run of rows. from: the other way, into dst's planes.
-void batch_rows(kiln_context *ctx, float *dst, const float *src, int64_t rows, int64_t nb, int64_t P, int64_t img,
-                int64_t ld) {
-  parallel_for(ctx->pool.get(), rows, std::max<int64_t>(1, 8192 / ld), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++) {
-      float *d = dst + r * ld;
-      for (int64_t n = 0; n < nb; n++) std::memcpy(d + n * P, src + (n * img + r) * P, (size_t)P * sizeof(float));
-      std::fill(d + nb * P, d + ld, 0.0f);
-    }
-  });
+// The weight gradient of images of few pixels (pointwise_batch's rule) whose copies side by side
+// take at most kPointwiseWeightCopyBytes: the images' planes of x and dy side by side, then per
+// group one GEMM, dW_g [Kg, Cg] = dY_g [Kg, N P] . X_g^T, whose sums over pixels run in long
+// blocks, straight into dW (per image, each image's short block was stored and reloaded as
+// partial sums, and the result transposed into dW).
+constexpr int64_t kPointwiseWeightCopyBytes = 32 << 20;
+bool batch_weight(const Conv &c, int64_t nr) {
+  return pointwise_batch(c, nr) > 1 &&
+         (c.C + c.K) * c.N * c.OH * c.OW * (int64_t)sizeof(float) <= kPointwiseWeightCopyBytes;
 }
-void unbatch_rows(kiln_context *ctx, float *dst, const float *src, int64_t rows, int64_t nb, int64_t P, int64_t img,
-                  int64_t ld) {
-  parallel_for(ctx->pool.get(), rows, std::max<int64_t>(1, 8192 / ld), [&](int64_t r0, int64_t r1) {
+
+// dst[r, n P + p] = src[(n rows + r) P + p]: the planes of `images` images of `rows` rows side by side.
+void side_by_side(kiln_context *ctx, float *dst, const float *src, int64_t rows, int64_t images, int64_t P) {
+  const int64_t cols = images * P;
+  parallel_for(ctx->pool.get(), rows, std::max<int64_t>(1, 8192 / cols), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++)
-      for (int64_t n = 0; n < nb; n++)
-        std::memcpy(dst + (n * img + r) * P, src + r * ld + n * P, (size_t)P * sizeof(float));
+      for (int64_t n = 0; n < images; n++)
+        std::memcpy(dst + r * cols + n * P, src + (n * rows + r) * P, (size_t)P * sizeof(float));
   });
 }
 
-// The forward of batches of nbat images (pointwise_batch): each batch copied in, its GEMM by
-// `tiles` (pointwise_fwd_f32), the output copied out. Tasks: runs of the batch's panels, each
-// about a chunk that stays in L2 (chunk panels), times runs of W's slivers, enough of them for
-// 8 tasks a thread (a batch has few panels: split over panels alone, C512 K2048 7x7's 25 took 4
-// runs of 7, 7, 7 and 4; over slivers alone, every task read the whole batch from memory).
-template <class Tiles>
-void batched_fwd(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const float *x, int64_t mp, int64_t chunk,
-                 const Tiles &tiles) {
-  const int64_t P = c.OH * c.OW, Cg = c.Cg(), Kg = c.Kg(), ldm = (nbat * P + 15) / 16 * 16;
-  const int64_t nr = isa_kernels(ctx->isa)->gemm.nr;
-  float *xc = tl_xc.get((size_t)(c.C * ldm)), *yc = tl_yc.get((size_t)(c.K * ldm));
+// batch_weight's path; db (unless null) as pointwise_bwd_weight_f32's: each image's plane per
+// channel in float32 (sum_f32), added in float64 over the images in order.
+void batched_weight(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy, float *db) {
+  const int64_t P = c.OH * c.OW, cols = c.N * P, Cg = c.Cg(), Kg = c.Kg();
+  float *xc = tl_xc.get((size_t)(c.C * cols)), *gc = tl_gc.get((size_t)(c.K * cols));
+  side_by_side(ctx, xc, x, c.C, c.N, P);
+  side_by_side(ctx, gc, dy, c.K, c.N, P);
+  GemmGeometry g;
+  g.M = Kg, g.N = Cg, g.K = cols, g.rsa = cols, g.csa = 1, g.rsb = 1, g.csb = cols, g.rsc = Cg;
+  std::vector<GemmPtrs> batch;
+  for (int64_t gr = 0; gr < c.G; gr++)
+    batch.push_back({gc + gr * Kg * cols, xc + gr * Cg * cols, dw + gr * Kg * Cg, nullptr});
+  gemm_f32(ctx, g, batch);
+  if (!db) return;
+  const IsaKernels &ik = *isa_kernels(ctx->isa);
+  parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, 8192 / cols), [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++) {
+      double s = 0;
+      for (int64_t n = 0; n < c.N; n++) s += (double)ik.sum_f32(gc + k * cols + n * P, P);
+      db[k] = (float)s;
+    }
+  });
+}
+
+// GemmGeometry::pack_b for a batch: B[k, j] = b[(j / P) * img + k * P + j % P], images img floats
+// apart, each panel row gathered as runs of one image's row.
+struct BatchB {
+  int64_t P, img;
+};
+void batch_panel(const void *user, float *dst, const float *b, int64_t k0, int64_t kc, int64_t j0, int nr,
+                 int nr_full) {
+  const BatchB &u = *(const BatchB *)user;
+  for (int64_t k = 0; k < kc; k++) {
+    float *d = dst + k * nr_full;
+    for (int64_t j = 0; j < nr;) {
+      const int64_t jj = j0 + j, n = jj / u.P, p = jj % u.P, run = std::min<int64_t>(nr - j, u.P - p);
+      std::memcpy(d + j, b + n * u.img + (k0 + k) * u.P + p, (size_t)run * sizeof(float));
+      j += run;
+    }
+    std::fill(d + nr, d + nr_full, 0.0f);
+  }
+}
+
+// The forward of batches of nbat images (pointwise_batch), W_g[i, k] = w[g Kg Cg + i rsa + k csa].
+void batched_fwd(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const float *x, const float *w, int64_t rsa,
+                 int64_t csa, const float *bias) {
+  const int64_t P = c.OH * c.OW, Cg = c.Cg(), Kg = c.Kg();
+  float *yc = tl_yc.get((size_t)(c.K * nbat * P));
+  const BatchB user{P, c.C * P};
   for (int64_t n0 = 0; n0 < c.N; n0 += nbat) {
-    const int64_t nb = std::min(nbat, c.N - n0), ld = (nb * P + 15) / 16 * 16, nq = (ld + nr - 1) / nr;
-    const int64_t rq = (nq + chunk - 1) / chunk,
-                  rs = std::clamp<int64_t>((8 * threads_of(ctx) + c.G * rq - 1) / (c.G * rq), 1, mp);
-    batch_rows(ctx, xc, x + n0 * c.C * P, c.C, nb, P, c.C, ld);
-    parallel_for(ctx->pool.get(), c.G * rq * rs, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; t++) {
-        const int64_t gr = t / (rq * rs), iq = t / rs % rq, is = t % rs;
-        tiles(xc + gr * Cg * ld, ld, yc + gr * Kg * ld, ld, ld, true, gr, nq * iq / rq, nq * (iq + 1) / rq,
-              mp * is / rs, mp * (is + 1) / rs);
-      }
+    const int64_t nb = std::min(nbat, c.N - n0), cols = nb * P;
+    GemmGeometry g;
+    g.M = Kg, g.N = cols, g.K = Cg, g.rsa = rsa, g.csa = csa, g.rsc = cols, g.bias_rs = 1;
+    g.pack_b = batch_panel, g.pack_b_user = &user;
+    std::vector<GemmPtrs> batch;
+    for (int64_t gr = 0; gr < c.G; gr++)
+      batch.push_back(
+          {w + gr * Kg * Cg, x + n0 * c.C * P + gr * Cg * P, yc + gr * Kg * cols, bias ? bias + gr * Kg : nullptr});
+    gemm_f32(ctx, g, batch);
+    parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, 8192 / cols), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t n = 0; n < nb; n++)
+          std::memcpy(y + ((n0 + n) * c.K + r) * P, yc + r * cols + n * P, (size_t)P * sizeof(float));
     });
-    unbatch_rows(ctx, y + n0 * c.K * P, yc, c.K, nb, P, c.K, ld);
   }
 }
 
@@ -131,6 +166,8 @@ void batched_fwd(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const
 void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, int64_t rsa,
                        int64_t csa, const float *bias) {
   const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
+  const int64_t nbat = pointwise_batch(c, gk.nr);
+  if (nbat > 1) return batched_fwd(ctx, c, nbat, y, x, w, rsa, csa, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, mr = gk.mr, nr = gk.nr;
   const int64_t mp = (Kg + mr - 1) / mr, np = (P + nr - 1) / nr;
   const int64_t nkb = (Cg + kPointwiseKc - 1) / kPointwiseKc, kc = (Cg + nkb - 1) / nkb;
@@ -148,45 +185,39 @@ void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
         gk.pack_rows_f32(wp + t * sliver, mr, a, csa, m, (int)mr, std::min(kc, Cg - k0));
     }
   });
-  // The tiles of group gr's output rows [s0 mr, s1 mr) and column panels [q0, q1) from B (Cg rows
-  // of ldb) into C (Kg rows of ldc), P columns: within a task, chunks of panels whose kc rows take
-  // about kPointwiseChunkBytes (L2), over which each sliver of W passes, so its rows of the output
-  // are written in runs. padded: B's rows are zero past P up to whole vectors (nothing masked).
-  const int64_t chunk = std::max<int64_t>(1, kPointwiseChunkBytes / (kc * nr * (int64_t)sizeof(float)));
-  auto tiles = [&](const float *xb, int64_t ldb, float *yb, int64_t ldc, int64_t cols, bool padded, int64_t gr,
-                   int64_t q0, int64_t q1, int64_t s0, int64_t s1) {
-    for (int64_t qa = q0; qa < q1; qa += chunk) {
-      const int64_t qb = std::min(q1, qa + chunk);
-      for (int64_t kb = 0; kb < nkb; kb++) {
-        const int64_t k0 = kb * kc, kcb = std::min(kc, Cg - k0);
-        for (int64_t s = s0; s < s1; s++) {
-          const int64_t i = s * mr;
-          const int m = (int)std::min(mr, Kg - i);
-          const float *a = wp + ((gr * nkb + kb) * mp + s) * sliver;
-          for (int64_t q = qa; q < qb; q++) {
-            const int64_t j = q * nr;
-            const int nn = (int)std::min(nr, cols - j);
-            float *ct = yb + i * ldc + j;
-            gk.tile_f32(kcb, a, xb + k0 * ldb + j, ldb, padded, ct, ldc, m, nn, 1.0f, kb == 0 ? 0.0f : 1.0f);
-            if (bias && kb == nkb - 1)
-              for (int r = 0; r < m; r++) gk.epilogue_f32(GemmAct::None, ct + r * ldc, nn, bias + gr * Kg + i + r, 0);
-          }
-        }
-      }
-    }
-  };
-  const int64_t nbat = pointwise_batch(c, nr);
-  if (nbat > 1) return batched_fwd(ctx, c, nbat, y, x, mp, chunk, tiles);
   // Tasks: whole images (and groups) when there are at least two per thread, else runs of
   // panels. Two threads on neighbouring panels of one image write the same rows: the bias pass
   // over the output tiles cost 3x as much then.
   const int64_t ng = c.N * c.G;
   const int64_t runs = std::min(np, ng >= 2 * threads_of(ctx) ? 1 : (2 * threads_of(ctx) + ng - 1) / ng);
   const int64_t per = (np + runs - 1) / runs;
+  // Within a task, chunks of panels whose kc rows take about kPointwiseChunkBytes (L2): each sliver
+  // of W passes over a chunk, so its rows of the output are written in runs.
+  const int64_t chunk = std::max<int64_t>(1, kPointwiseChunkBytes / (kc * nr * (int64_t)sizeof(float)));
   parallel_for(ctx->pool.get(), ng * runs, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
       const int64_t n = t / runs / c.G, gr = t / runs % c.G, q0 = t % runs * per, q1 = std::min(np, q0 + per);
-      tiles(x + (n * c.C + gr * Cg) * P, P, y + (n * c.K + gr * Kg) * P, P, P, false, gr, q0, q1, 0, mp);
+      const float *xb = x + (n * c.C + gr * Cg) * P;
+      float *yb = y + (n * c.K + gr * Kg) * P;
+      for (int64_t qa = q0; qa < q1; qa += chunk) {
+        const int64_t qb = std::min(q1, qa + chunk);
+        for (int64_t kb = 0; kb < nkb; kb++) {
+          const int64_t k0 = kb * kc, kcb = std::min(kc, Cg - k0);
+          for (int64_t s = 0; s < mp; s++) {
+            const int64_t i = s * mr;
+            const int m = (int)std::min(mr, Kg - i);
+            const float *a = wp + ((gr * nkb + kb) * mp + s) * sliver;
+            for (int64_t q = qa; q < qb; q++) {
+              const int64_t j = q * nr;
+              const int nn = (int)std::min(nr, P - j);
+              float *ct = yb + i * P + j;
+              gk.tile_f32(kcb, a, xb + k0 * P + j, P, false, ct, P, m, nn, 1.0f, kb == 0 ? 0.0f : 1.0f);
+              if (bias && kb == nkb - 1)
+                for (int r = 0; r < m; r++) gk.epilogue_f32(GemmAct::None, ct + r * P, nn, bias + gr * Kg + i + r, 0);
+            }
+          }
+        }
+      }
     }
   });
 }
@@ -201,6 +232,7 @@ void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
 // thread count.
 void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy, float *db) {
   const IsaKernels &ik = *isa_kernels(ctx->isa);
+  if (batch_weight(c, ik.gemm.nr)) return batched_weight(ctx, c, dw, x, dy, db);
   const ConvKernels &ck = ik.conv;
   const GemmKernels &gk = ik.gemm;
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, total = c.K * Cg, mr = ck.pw_mr, nr = ck.pw_nr;

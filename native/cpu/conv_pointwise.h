@@ -17,8 +17,9 @@ inline bool pointwise(const Conv &c) {
 void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, int64_t rsa,
                        int64_t csa, const float *bias);
 // dw = the weight gradient from x and dy; and db = the bias gradient (unless null), summed from dy's
-// planes as they are packed: each image's plane per channel in float32 (sum_f32's fixed pairwise
-// order), those added in float64 over each image block's images in order, then the blocks in order.
+// planes: each image's plane per channel in float32 (sum_f32's fixed pairwise order), those added
+// in float64 over each image block's images in order, then the blocks in order (images of few
+// pixels, taken side by side: over all the images in order).
 void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy,
                               float *db = nullptr);
 

@@ -7,6 +7,7 @@
 import * as path from 'path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { withEnv } from '../helpers/env';
 import { assertSameBitsAcrossThreads } from '../helpers/threads';
 import * as kiln from '../../ts/index';
 import { runChecksOn } from '../helpers/isa_run';
@@ -26,6 +27,14 @@ for (const isa of ['avx512', 'avx2', 'neon', 'generic'])
 
 test('1x1 fused backward: 1, 2 and 3 threads give identical bits', () =>
   assertSameBitsAcrossThreads('conv_pointwise_fused_cases.ts'));
+
+test('1x1 fused backward with every image batch taken (KILN_CONV_POINTWISE_BATCH=1): the separate ops bits, 1-3 threads', () =>
+  withEnv('KILN_CONV_POINTWISE_BATCH', '1', () => {
+    const out = runChecksOn(script, kiln.info().isa)!;
+    assert.equal(out.bad, []);
+    assert.ok(out.worstDb < 2e-7, `grad bias of ${out.at} differs from float64 by ${out.worstDb}`);
+    assertSameBitsAcrossThreads('conv_pointwise_fused_cases.ts');
+  }));
 
 const bits = (t: kiln.Tensor) => Buffer.from((t.contiguous().data() as Float32Array).buffer);
 
