@@ -454,6 +454,7 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
   if (winograd_fits(c)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
   if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, c.Cg(), 1, bias);
+  if (pointwise_strided(c)) return pointwise_strided_fwd_f32(ctx, c, y, x, w, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;
@@ -516,6 +517,7 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
     return;
   }
   if (c.Cg() == 1 && (c.sh != 1 || c.sw != 1 || c.K != c.C)) return depthwise_bwd_input_f32(ctx, c, dx, dy, w);
+  if (pointwise_strided(c)) return pointwise_strided_bwd_input_f32(ctx, c, dx, dy, w);
   if (c.sh != 1 || c.sw != 1) return conv_bwd_input_col2im_f32(ctx, c, dx, dy, w);
   // dx = conv(dy, w') with w'[g*Cg + ch, kk, R-1-r, S-1-s] = w[g*Kg + kk, ch, r, s], stride 1,
   // padding (R-1)*dh - ph (possibly negative: a crop) and output size H x W.
@@ -546,6 +548,7 @@ void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const floa
   if (c.Cg() == 1) return depthwise_bwd_weight_f32(ctx, c, dw, x, dy);
   if (winograd_fits(c)) return winograd_bwd_weight_f32(ctx, c, dw, x, dy);
   if (pointwise(c)) return pointwise_bwd_weight_f32(ctx, c, dw, x, dy);
+  if (pointwise_strided(c)) return pointwise_strided_bwd_weight_f32(ctx, c, dw, x, dy);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   const int64_t pc = std::clamp<int64_t>((128 << 10) / CRS / 16 * 16, 16, 1024);
   const Padding pd = padding_of(c);
@@ -691,6 +694,10 @@ kiln_status conv2d_backward_cpu(kiln_context *ctx, const kiln_tensor &dx, const 
     // its packed panels of grad_out (pointwise_bwd_weight_f32), not in a pass of its own.
     if (gw && gb && pointwise(c) && c.Cg() > 1 && c.N > 0 && c.OH * c.OW > 0) {
       pointwise_bwd_weight_f32(ctx, c, gw, xp, g, gb);
+      return KILN_OK;
+    }
+    if (gw && gb && pointwise_strided(c) && c.N > 0) {
+      pointwise_strided_bwd_weight_f32(ctx, c, gw, xp, g, gb);
       return KILN_OK;
     }
     if (gw) conv_bwd_weight_f32(ctx, c, gw, xp, g);

@@ -31,6 +31,7 @@ namespace {
 
 thread_local Scratch tl_w, tl_dyt, tl_parts;  // packed W, packed dY^T, weight-gradient partials
 thread_local Scratch tl_yc, tl_xc, tl_gc;     // small images side by side (pointwise_batch)
+thread_local Scratch tl_sub;                  // a strided 1x1's pixels a stride apart (pointwise_strided)
 
 // The 1x1 forward (pointwise_fwd_f32): K blocks of at most kPointwiseKc rows of X, and chunks of
 // panels whose kc rows take about kPointwiseChunkBytes (half of L2), over which a sliver of W passes.
@@ -299,6 +300,64 @@ void pointwise_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const
     for (int64_t b = 0; b < nb; b++) s += dbp[(size_t)(b * c.K + k)];
     db[k] = (float)s;
   }
+}
+
+// ---- 1x1 with a stride: the stride-1 1x1 of the pixels a stride apart ----
+
+namespace {
+
+// c at stride 1 on the [OH, OW] pixels its stride picks.
+Conv subsampled(const Conv &c) {
+  Conv s = c;
+  s.H = c.OH, s.W = c.OW, s.sh = s.sw = 1, s.dh = s.dw = 1;
+  return s;
+}
+
+// dst [N, planes, OH, OW] = src's pixels (oh sh, ow sw) of each [H, W] plane; back: dst [N, planes,
+// H, W] is src [N, planes, OH, OW] at those pixels and 0 elsewhere.
+void pick_pixels(kiln_context *ctx, const Conv &c, int64_t planes, float *dst, const float *src, bool back) {
+  const int64_t P = c.OH * c.OW, HW = c.H * c.W;
+  parallel_for(ctx->pool.get(), c.N * planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, HW)),
+               [&](int64_t p0, int64_t p1) {
+                 for (int64_t q = p0; q < p1; q++) {
+                   float *d = dst + q * (back ? HW : P);
+                   const float *s = src + q * (back ? P : HW);
+                   if (back) std::fill(d, d + HW, 0.0f);
+                   for (int64_t oh = 0; oh < c.OH; oh++)
+                     for (int64_t ow = 0; ow < c.OW; ow++) {
+                       const int64_t at = oh * c.sh * c.W + ow * c.sw, o = oh * c.OW + ow;
+                       if (back)
+                         d[at] = s[o];
+                       else
+                         d[o] = s[at];
+                     }
+                 }
+               });
+}
+
+}  // namespace
+
+void pointwise_strided_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w,
+                               const float *bias) {
+  float *xs = tl_sub.get((size_t)(c.N * c.C * c.OH * c.OW));
+  pick_pixels(ctx, c, c.C, xs, x, false);
+  pointwise_fwd_f32(ctx, subsampled(c), y, xs, w, c.Cg(), 1, bias);
+}
+
+void pointwise_strided_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float *dy, const float *w) {
+  // dx at the picked pixels = the stride-1 1x1 on the weight's transpose (conv.cpp's t), 0 elsewhere
+  Conv t = subsampled(c);
+  t.C = c.K, t.K = c.C;
+  float *ds = tl_sub.get((size_t)(c.N * c.C * c.OH * c.OW));
+  pointwise_fwd_f32(ctx, t, ds, dy, w, 1, c.Cg(), nullptr);
+  pick_pixels(ctx, c, c.C, dx, ds, true);
+}
+
+void pointwise_strided_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy,
+                                      float *db) {
+  float *xs = tl_sub.get((size_t)(c.N * c.C * c.OH * c.OW));
+  pick_pixels(ctx, c, c.C, xs, x, false);
+  pointwise_bwd_weight_f32(ctx, subsampled(c), dw, xs, dy, db);
 }
 
 }  // namespace kiln::cpu

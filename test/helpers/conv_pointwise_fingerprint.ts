@@ -23,6 +23,9 @@ export const CONV_POINTWISE_CASES: [string, number[], number[], Parameters<typeo
     [36, 10, 1, 1],
     { groups: 2 },
   ],
+  ['1x1 stride 2 C40 K24 9x10: the pixels a stride apart', [3, 40, 9, 10], [24, 40, 1, 1], { stride: 2 }],
+  ['1x1 stride (2, 3) groups 3 C48 K33 7x11', [2, 48, 7, 11], [33, 16, 1, 1], { stride: [2, 3], groups: 3 }],
+  ['1x1 stride 2 C24 K40 13x13, 17 images: batches of the picked 7x7', [17, 24, 13, 13], [40, 24, 1, 1], { stride: 2 }],
 ];
 
 if (require.main === module) {

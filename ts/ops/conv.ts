@@ -164,15 +164,15 @@ export function conv2dCore(x: Tensor, w: Tensor, bias: Tensor | null, geo: ConvG
 /**
  * Whether conv2d's backward takes the fused kernel: not recorded (so nothing differentiates it),
  * float32 on the CPU, two or three of the gradients wanted, and either depthwise (one input and
- * one output channel per group) at stride 1, or 1x1 at stride 1 unpadded with more than one input
- * channel per group and grad weight and grad bias both wanted (grad bias summed by the weight
+ * one output channel per group) at stride 1, or 1x1 unpadded (any stride) with more than one
+ * input channel per group and grad weight and grad bias both wanted (grad bias summed by the weight
  * gradient's kernel). Elsewhere the separate ops run, as fast or faster.
  */
 function fusedBackward(x: Tensor, w: Tensor, gy: Tensor, geo: ConvGeometry, want: boolean[]): boolean {
   if (gradMode.enabled || want.filter(Boolean).length < 2) return false;
   if (![x, w, gy].every((t) => t.dtype === 'float32' && t.device === 'cpu')) return false;
-  if (geo.stride[0] !== 1 || geo.stride[1] !== 1) return false;
-  if (geo.groups === x._shape[1] && w._shape[0] === geo.groups) return true;
+  const s1 = geo.stride[0] === 1 && geo.stride[1] === 1;
+  if (s1 && geo.groups === x._shape[1] && w._shape[0] === geo.groups) return true;
   return (
     want[1] &&
     want[2] &&
@@ -180,9 +180,7 @@ function fusedBackward(x: Tensor, w: Tensor, gy: Tensor, geo: ConvGeometry, want
     w._shape[2] === 1 &&
     w._shape[3] === 1 &&
     geo.padding[0] === 0 &&
-    geo.padding[1] === 0 &&
-    gy._shape[2] === x._shape[2] &&
-    gy._shape[3] === x._shape[3]
+    geo.padding[1] === 0
   );
 }
 
@@ -191,7 +189,7 @@ function fusedBackward(x: Tensor, w: Tensor, gy: Tensor, geo: ConvGeometry, want
  * input x and the weight w in one kernel call; a gradient not in `want` is null. Stride-1
  * depthwise float32 runs as one pass over gy (grad input and weight bit for bit those of
  * conv2dBackwardInput / conv2dBackwardWeight; grad bias per channel in vector lanes, then in
- * float64); 1x1 stride 1 unpadded float32 (more than one input channel per group) sums grad bias
+ * float64); 1x1 unpadded float32 (more than one input channel per group) sums grad bias
  * in grad weight's kernel as it packs gy (per image plane in float32, pairwise, added in float64 in
  * image order per image block, then the blocks in order), grad input and weight bit for bit the
  * separate ops'; the rest as the separate kernels (grad bias summed in float64). Not
