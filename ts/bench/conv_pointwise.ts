@@ -4,16 +4,19 @@
  * process's thread count, in milliseconds; then conv2d's backward as the separate ops against
  * conv2d_backward (fused), interleaved in this process:
  * KILN_NUM_THREADS=2 npx tsx ts/bench/conv_pointwise.ts [reps] [all] [cpu]
- * Before/after a change: run it alternately against two builds (KILN_ADDON=<path to kiln.node>).
+ * (arguments in any order). Before/after a change: run it alternately against two builds
+ * (KILN_ADDON=<path to kiln.node>); KILN_CONV_POINTWISE_BATCH=0 times small images one GEMM each
+ * (conv_pointwise.cpp pointwise_batch), =1 batched whenever possible.
  */
 import * as kiln from '../index';
 import { conv2dBackward, conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../ops/conv';
 
-const reps = Number(process.argv[2] ?? 21);
+const reps = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 21);
 // cpu: the process's CPU time per call instead of wall time; with KILN_NUM_THREADS=1 it is the
 // steadier measure while other processes share the cores.
 const cpu = process.argv.includes('cpu');
-const cases: [string, number, number, number, number][] = [['1x1 C256→64 28² (bench)', 8, 256, 28, 64]];
+/** name, N, C, H (= W), K, and the stride (default 1). */
+const cases: [string, number, number, number, number, number?][] = [['1x1 C256→64 28² (bench)', 8, 256, 28, 64]];
 if (process.argv.includes('all'))
   cases.push(
     ['1x1 C64→256 28²', 8, 64, 28, 256],
@@ -22,6 +25,8 @@ if (process.argv.includes('all'))
     ['1x1 C64→64 56²', 8, 64, 56, 64],
     ['1x1 C512→2048 7²', 8, 512, 7, 2048],
     ['1x1 C2048→512 7²', 8, 2048, 7, 512],
+    ['1x1 stride 2 C1024→2048 14²→7²', 8, 1024, 14, 2048, 2],
+    ['1x1 stride 2 C256→128 56²→28²', 8, 256, 56, 128, 2],
   );
 /** Median and minimum of reps calls (after 3 warm-up calls): the minimum is the steadier on a busy machine. */
 const time = (f: () => void): [number, number] => {
@@ -60,13 +65,14 @@ const timeAB = (fs: (() => void)[]): [number, number][] => {
 const F = kiln.nn.functional;
 const bwd = ['| case | separate dx, dw, db | conv2d_backward | min ratio |', '|---|---|---|---|'];
 const rows = ['| case | fwd | dx | dw | db | sum | autograd step |', '|---|---|---|---|---|---|---|'];
-const geo = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } as Parameters<typeof conv2dCore>[3];
-for (const [name, N, C, H, K] of cases)
+for (const [name, N, C, H, K, s = 1] of cases)
   kiln.scope(() => {
+    const geo = { stride: [s, s], padding: [0, 0], dilation: [1, 1], groups: 1 } as Parameters<typeof conv2dCore>[3];
+    const OH = Math.floor((H - 1) / s) + 1;
     const x = kiln.randn([N, C, H, H]),
       w = kiln.randn([K, C, 1, 1]).mul(0.1),
       b = kiln.randn([K]),
-      gy = kiln.randn([N, K, H, H]);
+      gy = kiln.randn([N, K, OH, OH]);
     const fwd = time(() => conv2dCore(x, w, b, geo).dispose());
     const dx = time(() => conv2dBackwardInput(gy, w, geo, [H, H]).dispose());
     const dw = time(() => conv2dBackwardWeight(x, gy, geo, [1, 1]).dispose());
@@ -75,7 +81,7 @@ for (const [name, N, C, H, K] of cases)
       wg = w.detach().requiresGrad_(),
       bg = b.detach().requiresGrad_();
     const step = time(() => {
-      const y = F.conv2d(xg, wg, bg);
+      const y = F.conv2d(xg, wg, bg, { stride: s });
       y.backward(gy);
       y.dispose();
       for (const t of [xg, wg, bg]) {
