@@ -53,6 +53,7 @@ namespace kiln::cpu {
 namespace {
 
 thread_local Scratch tl_pad, tl_col, tl_parts;  // scratch.h
+thread_local Scratch tl_bpad, tl_bout;          // a batch of images: padded inputs, output (conv_fwd_batched)
 
 // The extent of the padded image the windows read: rows 0..Hp of the input shifted down by ph.
 int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }
@@ -97,11 +98,20 @@ std::vector<int64_t> row_offsets(const Conv &c, const Padding &p) {
   return koff;
 }
 
-// The implicit im2col operand B[k, pixel] = src[koff[k] + pixel offset] of one image and group.
+// The implicit im2col operand B[k, pixel] = src[koff[k] + pixel offset] of one image and group,
+// or of a batch of images side by side: pixel j of the batch is pixel j % P of image j / P, whose
+// padded image starts img floats after the previous one's (P = 0: one image).
 struct Im2col {
   const ConvKernels *ck;
   const int64_t *koff;
   int64_t OW, sh, sw, rs;
+  int64_t P = 0, img = 0;
+  // the offset of pixel j's window from src, and the columns from j on within its image's row
+  int64_t at(int64_t j, int64_t *run) const {
+    const int64_t n = P ? j / P : 0, q = P ? j % P : j, oh = q / OW, ow = q % OW;
+    *run = OW - ow;
+    return n * img + oh * sh * rs + ow * sw;
+  }
 };
 
 // dst[k * ld + j] = B[k0 + k, j0 + j] for k < kc, j < n, zeros for n <= j < ld. With unit column
@@ -112,21 +122,24 @@ void im2col_pack(const Im2col &m, float *dst, int64_t ld, const float *src, int6
     ConvSeg local[64];
     std::vector<ConvSeg> many;
     ConvSeg *seg = local;
-    if (n / m.OW + 2 > 64) {
-      many.resize((size_t)(n / m.OW + 2));
+    const int64_t most = n / m.OW + 2 + (m.P ? n / m.P + 1 : 0);
+    if (most > 64) {
+      many.resize((size_t)most);
       seg = many.data();
     }
     int ns = 0;
     for (int64_t j = 0; j < n;) {
-      const int64_t p = j0 + j, oh = p / m.OW, ow = p % m.OW, len = std::min(n - j, m.OW - ow);
-      seg[ns++] = {oh * m.sh * m.rs + ow, (int32_t)j, (int32_t)len};
+      int64_t run;
+      const int64_t off = m.at(j0 + j, &run), len = std::min(n - j, run);
+      seg[ns++] = {off, (int32_t)j, (int32_t)len};
       j += len;
     }
     m.ck->pack_f32(dst, ld, src, m.koff + k0, kc, seg, ns, (int)n);
     return;
   }
   std::vector<int64_t> off((size_t)n);
-  for (int64_t j = 0; j < n; j++) off[j] = ((j0 + j) / m.OW) * m.sh * m.rs + ((j0 + j) % m.OW) * m.sw;
+  int64_t run;
+  for (int64_t j = 0; j < n; j++) off[j] = m.at(j0 + j, &run);
   for (int64_t k = 0; k < kc; k++) {
     const float *s = src + m.koff[k0 + k];
     float *d = dst + k * ld;
@@ -449,12 +462,58 @@ void conv_bwd_bias(kiln_context *ctx, const Conv &c, T *db, const T *dy) {
 
 // ---- float32 drivers ----
 
+// The implicit GEMM forward of batches of nbat images (conv_image_batch): each batch's images
+// padded side by side (or read in place), one GEMM per group over all their pixels, whose panels
+// gather runs from each image (Im2col's P and img), the output copied out to the images' planes.
+void conv_fwd_batched(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const float *x, const float *w,
+                      const float *bias) {
+  const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
+  const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
+  const Padding pd = padding_of(c);
+  const std::vector<int64_t> koff = row_offsets(c, pd);
+  const int64_t img = c.C * pd.plane;
+  Im2col m{&ck, koff.data(), c.OW, c.sh, c.sw, pd.rs};
+  m.P = P, m.img = img;
+  float *pad = pd.copy ? tl_bpad.get((size_t)(nbat * img)) : nullptr, *out = tl_bout.get((size_t)(c.K * nbat * P));
+  GemmGeometry g;
+  g.K = CRS, g.rsa = CRS, g.csa = 1, g.bias_rs = 1, g.bias_cs = 0;
+  g.pack_b = pack_b_hook, g.pack_b_user = &m;
+  for (int64_t n0 = 0; n0 < c.N; n0 += nbat) {
+    const int64_t nb = std::min(nbat, c.N - n0), cols = nb * P;
+    const float *src = x + n0 * c.C * c.H * c.W;
+    if (pd.copy) {
+      parallel_for(ctx->pool.get(), nb * c.C, std::max<int64_t>(1, 16384 / pd.plane), [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; q++)
+          ck.pad_plane_f32(pad + q * pd.plane, src + q * c.H * c.W, c.H, c.W, pd.Hp, pd.Wp, c.ph, c.pw);
+      });
+      src = pad;
+    }
+    g.M = Kg, g.N = cols, g.rsc = cols;
+    std::vector<GemmPtrs> batch;
+    for (int64_t gr = 0; gr < c.G; gr++)
+      batch.push_back(
+          {w + gr * Kg * CRS, src + gr * Cg * pd.plane, out + gr * Kg * cols, bias ? bias + gr * Kg : nullptr});
+    gemm_f32(ctx, g, batch);
+    parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, 8192 / cols), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++)
+        for (int64_t n = 0; n < nb; n++)
+          std::memcpy(y + ((n0 + n) * c.K + r) * P, out + r * cols + n * P, (size_t)P * sizeof(float));
+    });
+  }
+}
+
 void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias) {
   if (c.N == 0 || c.K == 0 || c.OH * c.OW == 0) return;
   if (c.Cg() == 1) return depthwise_fwd_f32(ctx, c, y, x, w, bias);
-  if (winograd_fits(c)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
+  // Images of few pixels run as batches through the implicit GEMM, also where Winograd fits:
+  // Winograd's weight transform (all K x C filters, each call, 16/9 of the weights' size) then
+  // outweighs the products it saves (N8 C512 7x7 3x3: Winograd 8.5-8.8 ms, batched 6.1; C256
+  // 7x7 2.4 / 1.7; N2 C512 7x7 2.2 / 1.9; 10x10 level; 12x12, not batched, Winograd 4.1-4.2 / 4.5).
+  const int64_t nbat = conv_image_batch(c, isa_kernels(ctx->isa)->gemm.nr);
+  if (nbat <= 1 && winograd_fits(c)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
   if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, c.Cg(), 1, bias);
   if (pointwise_strided(c)) return pointwise_strided_fwd_f32(ctx, c, y, x, w, bias);
+  if (nbat > 1) return conv_fwd_batched(ctx, c, nbat, y, x, w, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;

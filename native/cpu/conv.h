@@ -28,6 +28,17 @@ inline int64_t conv_weight_blocks(const Conv &c, int64_t total) {
   return std::max<int64_t>(1, std::min({c.N, kConvWeightBlocks, by_bytes}));
 }
 
+// Images of few output pixels, as one GEMM of several images side by side (conv_pointwise.cpp's
+// 1x1 path and conv.cpp's implicit GEMM forward): an image's P columns fill its panels of nr
+// badly (7x7: 49 of 64 lanes on AVX-512). The images per batch for c (1: one GEMM per image):
+// batches where an image's panels leave over a quarter of their columns empty and a batch's GEMM
+// is at least kConvBatchFlops (the copies and the driver's per-call work are then small beside
+// it); at most kConvBatchMax images and an output of about kConvBatchBytes.
+// KILN_CONV_IMAGE_BATCH=0 keeps one GEMM per image, =1 batches whenever there are two images
+// (tests, and timing the two paths against each other in one process).
+constexpr int64_t kConvBatchBytes = 8 << 20, kConvBatchMax = 16, kConvBatchFlops = int64_t(1) << 25;
+int64_t conv_image_batch(const Conv &c, int64_t nr);
+
 // Winograd (winograd.cpp): float32 3x3, stride 1, dilation 1, with at least kWinoMinChannels input
 // and output channels per group and their product at least kWinoMinProducts (one thread, implicit
 // GEMM vs Winograd: C16 K16 level, C24 K24 on 20x20 10% slower, C16 K64 1.2x and C32 K32 1.25x

@@ -9,7 +9,7 @@
 //     (the GEMM transposed the image too, 4x dY's size at C256 K64). Partial sums per fixed image
 //     block (kConvWeightBlocks), added in block order.
 // Images of few pixels (7x7, where an image fills 49 of its panels' 64 lanes) go as batches side
-// by side through the GEMM driver instead (pointwise_batch, batched_fwd, batched_weight).
+// by side through the GEMM driver instead (conv_image_batch, batched_fwd, batched_weight).
 // Every output element is the same sums, in the same order, for any thread count: K and pixel
 // blocks depend on the shape alone, and tasks split images, panels and channel slivers, never a sum.
 // Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_pointwise.ts (per stage), ts/bench/cli.ts conv.
@@ -30,7 +30,7 @@ namespace kiln::cpu {
 namespace {
 
 thread_local Scratch tl_w, tl_dyt, tl_parts;  // packed W, packed dY^T, weight-gradient partials
-thread_local Scratch tl_yc, tl_xc, tl_gc;     // small images side by side (pointwise_batch)
+thread_local Scratch tl_yc, tl_xc, tl_gc;     // small images side by side (conv_image_batch)
 thread_local Scratch tl_sub;                  // a strided 1x1's pixels a stride apart (pointwise_strided)
 
 // The 1x1 forward (pointwise_fwd_f32): K blocks of at most kPointwiseKc rows of X, and chunks of
@@ -47,33 +47,16 @@ constexpr int64_t kPointwisePanelBytes = 128 << 10;
 // nb images is then one GEMM (gemm.cpp) of W by the images side by side, [Cg, nb P], whose panels
 // the driver packs by gathering each column run from its image (batch_panel): whole panels,
 // contiguous. Its output, [Kg, nb P], goes to a scratch block and is copied out to the images'
-// planes. A batch is at most kPointwiseBatchMax images and its output about kPointwiseBatchBytes.
-constexpr int64_t kPointwiseBatchBytes = 8 << 20, kPointwiseBatchMax = 16;
+// planes. conv_image_batch (conv.h) decides.
 
-// The images per batch for c's forward (1: each image its own GEMM, read in place): batches where
-// an image's panels leave over a quarter of their columns empty and a batch's GEMM is at least
-// kPointwiseBatchFlops (the copy out and the driver's per-call work are then small beside it).
-// KILN_CONV_POINTWISE_BATCH=0 keeps every image its own GEMM, =1 batches whenever there are two
-// images (tests, and timing the two paths against each other in one process).
-constexpr int64_t kPointwiseBatchFlops = int64_t(1) << 25;
-int64_t pointwise_batch(const Conv &c, int64_t nr) {
-  const char *env = std::getenv("KILN_CONV_POINTWISE_BATCH");
-  const char force = env ? env[0] : 0;
-  const int64_t P = c.OH * c.OW, empty = (P + nr - 1) / nr * nr - P;
-  if (c.N < 2 || force == '0' || (force != '1' && empty * 4 <= P)) return 1;
-  const int64_t nb = std::clamp<int64_t>(kPointwiseBatchBytes / (c.K * P * (int64_t)sizeof(float)), 1,
-                                         std::min(c.N, kPointwiseBatchMax));
-  return nb > 1 && (force == '1' || 2 * c.Cg() * c.K * P * nb >= kPointwiseBatchFlops) ? nb : 1;
-}
-
-// The weight gradient of images of few pixels (pointwise_batch's rule) whose copies side by side
+// The weight gradient of images of few pixels (conv_image_batch's rule) whose copies side by side
 // take at most kPointwiseWeightCopyBytes: the images' planes of x and dy side by side, then per
 // group one GEMM, dW_g [Kg, Cg] = dY_g [Kg, N P] . X_g^T, whose sums over pixels run in long
 // blocks, straight into dW (per image, each image's short block was stored and reloaded as
 // partial sums, and the result transposed into dW).
 constexpr int64_t kPointwiseWeightCopyBytes = 32 << 20;
 bool batch_weight(const Conv &c, int64_t nr) {
-  return pointwise_batch(c, nr) > 1 &&
+  return conv_image_batch(c, nr) > 1 &&
          (c.C + c.K) * c.N * c.OH * c.OW * (int64_t)sizeof(float) <= kPointwiseWeightCopyBytes;
 }
 
@@ -130,7 +113,7 @@ void batch_panel(const void *user, float *dst, const float *b, int64_t k0, int64
   }
 }
 
-// The forward of batches of nbat images (pointwise_batch), W_g[i, k] = w[g Kg Cg + i rsa + k csa].
+// The forward of batches of nbat images (conv_image_batch), W_g[i, k] = w[g Kg Cg + i rsa + k csa].
 void batched_fwd(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const float *x, const float *w, int64_t rsa,
                  int64_t csa, const float *bias) {
   const int64_t P = c.OH * c.OW, Cg = c.Cg(), Kg = c.Kg();
@@ -167,7 +150,7 @@ void batched_fwd(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const
 void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, int64_t rsa,
                        int64_t csa, const float *bias) {
   const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
-  const int64_t nbat = pointwise_batch(c, gk.nr);
+  const int64_t nbat = conv_image_batch(c, gk.nr);
   if (nbat > 1) return batched_fwd(ctx, c, nbat, y, x, w, rsa, csa, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, mr = gk.mr, nr = gk.nr;
   const int64_t mp = (Kg + mr - 1) / mr, np = (P + nr - 1) / nr;
@@ -358,6 +341,16 @@ void pointwise_strided_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *d
   float *xs = tl_sub.get((size_t)(c.N * c.C * c.OH * c.OW));
   pick_pixels(ctx, c, c.C, xs, x, false);
   pointwise_bwd_weight_f32(ctx, subsampled(c), dw, xs, dy, db);
+}
+
+int64_t conv_image_batch(const Conv &c, int64_t nr) {
+  const char *env = std::getenv("KILN_CONV_IMAGE_BATCH");
+  const char force = env ? env[0] : 0;
+  const int64_t P = c.OH * c.OW, empty = (P + nr - 1) / nr * nr - P;
+  if (c.N < 2 || force == '0' || (force != '1' && empty * 4 <= P)) return 1;
+  const int64_t nb =
+      std::clamp<int64_t>(kConvBatchBytes / (c.K * P * (int64_t)sizeof(float)), 1, std::min(c.N, kConvBatchMax));
+  return nb > 1 && (force == '1' || 2 * c.CRS() * c.K * P * nb >= kConvBatchFlops) ? nb : 1;
 }
 
 }  // namespace kiln::cpu

@@ -4,6 +4,7 @@
 // vector blocks (16, 32, 64 lanes and their remainders): a depthwise row of 49..63 columns past a
 // block of 64 was once left unwritten, which no fixed-shape test caught.
 import { test } from 'uvu';
+import { withEnv } from '../helpers/env';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 
@@ -97,11 +98,12 @@ function conv2dStep(
   return { y, dx: xs.grad!, dw: ws.grad!, db: bs ? bs.grad! : null };
 }
 
-test('conv2d float32 matches float64 on 400 random geometries (forward and the three gradients)', () => {
-  kiln.manualSeed(11);
-  const r = lcg(11);
+/** conv2d float32 against float64 on `count` random geometries from `seed`: forward and the three gradients. */
+function fuzzConv2d(count: number, seed: number): void {
+  kiln.manualSeed(seed);
+  const r = lcg(seed);
   let checked = 0;
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < count; i++) {
     const c = geometry(r);
     kiln.scope(() => {
       const x = kiln.randn([c.N, c.C, c.H, c.W], { dtype: 'float64' }),
@@ -121,8 +123,15 @@ test('conv2d float32 matches float64 on 400 random geometries (forward and the t
       checked++;
     });
   }
-  assert.ok(checked === 400);
-});
+  assert.ok(checked === count);
+}
+
+test('conv2d float32 matches float64 on 400 random geometries (forward and the three gradients)', () =>
+  fuzzConv2d(400, 11));
+
+// The shapes above are too small for conv_image_batch to batch their images on its own.
+test('conv2d float32 matches float64 on 200 random geometries, images batched (KILN_CONV_IMAGE_BATCH=1)', () =>
+  withEnv('KILN_CONV_IMAGE_BATCH', '1', () => fuzzConv2d(200, 12)));
 
 test('convTranspose2d float32 matches float64 on 100 random geometries', () => {
   kiln.manualSeed(12);

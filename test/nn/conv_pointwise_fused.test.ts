@@ -28,8 +28,8 @@ for (const isa of ['avx512', 'avx2', 'neon', 'generic'])
 test('1x1 fused backward: 1, 2 and 3 threads give identical bits', () =>
   assertSameBitsAcrossThreads('conv_pointwise_fused_cases.ts'));
 
-test('1x1 fused backward with every image batch taken (KILN_CONV_POINTWISE_BATCH=1): the separate ops bits, 1-3 threads', () =>
-  withEnv('KILN_CONV_POINTWISE_BATCH', '1', () => {
+test('1x1 fused backward with every image batch taken (KILN_CONV_IMAGE_BATCH=1): the separate ops bits, 1-3 threads', () =>
+  withEnv('KILN_CONV_IMAGE_BATCH', '1', () => {
     const out = runChecksOn(script, kiln.info().isa)!;
     assert.equal(out.bad, []);
     assert.ok(out.worstDb < 2e-7, `grad bias of ${out.at} differs from float64 by ${out.worstDb}`);

@@ -5,8 +5,8 @@
  * conv2d_backward (fused), interleaved in this process:
  * KILN_NUM_THREADS=2 npx tsx ts/bench/conv_pointwise.ts [reps] [all] [cpu]
  * (arguments in any order). Before/after a change: run it alternately against two builds
- * (KILN_ADDON=<path to kiln.node>); KILN_CONV_POINTWISE_BATCH=0 times small images one GEMM each
- * (conv_pointwise.cpp pointwise_batch), =1 batched whenever possible.
+ * (KILN_ADDON=<path to kiln.node>); KILN_CONV_IMAGE_BATCH=0 times small images one GEMM each
+ * (conv.h conv_image_batch), =1 batched whenever possible.
  */
 import * as kiln from '../index';
 import { conv2dBackward, conv2dBackwardInput, conv2dBackwardWeight, conv2dCore } from '../ops/conv';
