@@ -10,10 +10,15 @@
 //   float32 otherwise, more than one input channel per group: implicit GEMM on the packed GEMM
 //     (gemm.h). The weight [K/g, C/g*R*S] is A; B is the im2col of the (zero-padded) image, packed
 //     panel by panel straight from the image through GemmGeometry::pack_b (arch/conv.inc:
-//     pack_f32), so no im2col buffer exists.
+//     pack_f32), so no im2col buffer exists. Images of few output pixels (conv.h: conv_image_batch;
+//     7x7 fills 49 of a panel's 64 lanes) go in batches: one GEMM over several images' pixels,
+//     its panels gathered across them; taken before Winograd too, whose per-call weight transform
+//     costs more than it saves there.
 //   float32 1x1, stride 1, unpadded (conv_pointwise.cpp): forward, grad input and grad weight read
-//     the image (or grad_out) in place, without the GEMM driver's packing of it; conv2d_backward's
-//     grad bias is summed by the weight gradient as it packs grad_out, not in a pass of its own.
+//     the image (or grad_out) in place, without the GEMM driver's packing of it (small images: in
+//     batches through the GEMM driver); conv2d_backward's grad bias is summed by the weight
+//     gradient as it packs grad_out, not in a pass of its own. With a stride (unpadded): the same
+//     on the pixels a stride apart, copied out (grad input: written back among zeros).
 //   float32 depthwise (one input channel per group): vector kernels per plane (arch/conv.inc).
 //     Stride 1, dilation 1, 3x3 or 5x5 with padding inside the window (depthwise_s1): the forward
 //     (so also grad input at stride 1, below) and the weight gradient read the plane unpadded,
