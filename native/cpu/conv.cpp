@@ -59,6 +59,7 @@ namespace {
 
 thread_local Scratch tl_pad, tl_col, tl_parts;  // scratch.h
 thread_local Scratch tl_bpad, tl_bout;          // a batch of images: padded inputs, output (conv_fwd_batched)
+thread_local Scratch tl_wt;                     // grad input's flipped, transposed weight
 
 // The extent of the padded image the windows read: rows 0..Hp of the input shifted down by ph.
 int64_t padded_h(const Conv &c) { return (c.OH - 1) * c.sh + (c.R - 1) * c.dh + 1; }
@@ -593,13 +594,18 @@ void conv_bwd_input_f32(kiln_context *ctx, const Conv &c, float *dx, const float
   // conv_fwd_f32's depthwise kernels.
   if (pointwise(c) && c.Kg() > 1) return pointwise_fwd_f32(ctx, t, dx, dy, w, 1, c.Cg(), nullptr);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), RS = c.R * c.S;
-  std::vector<float> wt((size_t)(c.K * Cg * RS));
-  for (int64_t gr = 0; gr < c.G; gr++)
-    for (int64_t kk = 0; kk < Kg; kk++)
-      for (int64_t ch = 0; ch < Cg; ch++)
-        for (int64_t i = 0; i < RS; i++)
-          wt[(((gr * Cg + ch) * Kg + kk) * RS) + (RS - 1 - i)] = w[((gr * Kg + kk) * Cg + ch) * RS + i];
-  conv_fwd_f32(ctx, t, dx, dy, wt.data(), nullptr);
+  // w' row by row (each written once, in order), across the pool into this thread's scratch: one
+  // thread into a fresh vector took 2.1 ms of N8 C512 7x7's 8.8 (the forward: 6.6)
+  float *wt = tl_wt.get((size_t)(c.K * Cg * RS));
+  parallel_for(ctx->pool.get(), c.G * Cg, std::max<int64_t>(1, 8192 / (Kg * RS)), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t gr = t / Cg, ch = t % Cg;
+      float *o = wt + t * Kg * RS;
+      for (int64_t kk = 0; kk < Kg; kk++)
+        for (int64_t i = 0; i < RS; i++) o[kk * RS + RS - 1 - i] = w[((gr * Kg + kk) * Cg + ch) * RS + i];
+    }
+  });
+  conv_fwd_f32(ctx, t, dx, dy, wt, nullptr);
 }
 
 void conv_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy) {
