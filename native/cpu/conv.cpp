@@ -112,10 +112,12 @@ struct Im2col {
   const int64_t *koff;
   int64_t OW, sh, sw, rs;
   int64_t P = 0, img = 0;
-  // the offset of pixel j's window from src, and the columns from j on within its image's row
+  // the offset of pixel j's window from src, and the columns from j on that follow it in the
+  // source: the rest of its output row, or of its image where rows follow each other (a source
+  // row stride of OW: a 1x1 at stride 1, unpadded, whose planes are runs of P)
   int64_t at(int64_t j, int64_t *run) const {
     const int64_t n = P ? j / P : 0, q = P ? j % P : j, oh = q / OW, ow = q % OW;
-    *run = OW - ow;
+    *run = sw == 1 && sh * rs == OW ? (P ? P - q : INT64_MAX) : OW - ow;
     return n * img + oh * sh * rs + ow * sw;
   }
 };
@@ -471,8 +473,10 @@ void conv_bwd_bias(kiln_context *ctx, const Conv &c, T *db, const T *dy) {
 // The implicit GEMM forward of batches of nbat images (conv_image_batch): each batch's images
 // padded side by side (or read in place), one GEMM per group over all their pixels, whose panels
 // gather runs from each image (Im2col's P and img), the output copied out to the images' planes.
+// W_g[i, k] = w[g Kg CRS + i rsa + k csa]: (CRS, 1) for the weight as stored; the 1x1 input
+// gradient's is the stored weight's transpose, read in place (conv_pointwise.cpp).
 void conv_fwd_batched(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const float *x, const float *w,
-                      const float *bias) {
+                      int64_t rsa, int64_t csa, const float *bias) {
   const ConvKernels &ck = isa_kernels(ctx->isa)->conv;
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   const Padding pd = padding_of(c);
@@ -482,7 +486,7 @@ void conv_fwd_batched(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, 
   m.P = P, m.img = img;
   float *pad = pd.copy ? tl_bpad.get((size_t)(nbat * img)) : nullptr, *out = tl_bout.get((size_t)(c.K * nbat * P));
   GemmGeometry g;
-  g.K = CRS, g.rsa = CRS, g.csa = 1, g.bias_rs = 1, g.bias_cs = 0;
+  g.K = CRS, g.rsa = rsa, g.csa = csa, g.bias_rs = 1, g.bias_cs = 0;
   g.pack_b = pack_b_hook, g.pack_b_user = &m;
   for (int64_t n0 = 0; n0 < c.N; n0 += nbat) {
     const int64_t nb = std::min(nbat, c.N - n0), cols = nb * P;
@@ -519,7 +523,7 @@ void conv_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, co
   if (nbat <= 1 && winograd_fits(c)) return winograd_fwd_f32(ctx, c, y, x, w, bias);
   if (pointwise(c)) return pointwise_fwd_f32(ctx, c, y, x, w, c.Cg(), 1, bias);
   if (pointwise_strided(c)) return pointwise_strided_fwd_f32(ctx, c, y, x, w, bias);
-  if (nbat > 1) return conv_fwd_batched(ctx, c, nbat, y, x, w, bias);
+  if (nbat > 1) return conv_fwd_batched(ctx, c, nbat, y, x, w, c.CRS(), 1, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), CRS = c.CRS(), P = c.OH * c.OW;
   GemmGeometry g;
   g.M = Kg, g.N = P, g.K = CRS;
@@ -690,6 +694,15 @@ kiln_status conv_setup(kiln_context *ctx, const char *op, const kiln_tensor &in,
 }
 
 }  // namespace
+
+void conv_fwd_images_f32(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const float *x, const float *w,
+                         int64_t rsa, int64_t csa, const float *bias) {
+  conv_fwd_batched(ctx, c, nbat, y, x, w, rsa, csa, bias);
+}
+
+void conv_bwd_bias_f32(kiln_context *ctx, const Conv &c, float *db, const float *dy) {
+  conv_bwd_bias<float>(ctx, c, db, dy);
+}
 
 kiln_status conv2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &x, const kiln_tensor &w,
                        const kiln_tensor *bias, const double *attr) {

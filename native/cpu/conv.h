@@ -38,6 +38,12 @@ inline int64_t conv_weight_blocks(const Conv &c, int64_t total) {
 // (tests, and timing the two paths against each other in one process).
 constexpr int64_t kConvBatchBytes = 8 << 20, kConvBatchMax = 16, kConvBatchFlops = int64_t(1) << 25;
 int64_t conv_image_batch(const Conv &c, int64_t nr);
+// The forward of c's images in batches of nbat (conv_image_batch) as implicit GEMMs whose panels
+// gather across each batch's images (conv.cpp), W_g[i, k] = w[g Kg CRS + i rsa + k csa].
+void conv_fwd_images_f32(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const float *x, const float *w,
+                         int64_t rsa, int64_t csa, const float *bias);
+// Grad bias: per channel, the images' planes (sum_f32 each) in order into a float64 sum (conv.cpp).
+void conv_bwd_bias_f32(kiln_context *ctx, const Conv &c, float *db, const float *dy);
 
 // Winograd (winograd.cpp): float32 3x3, stride 1, dilation 1, with at least kWinoMinChannels input
 // and output channels per group and their product at least kWinoMinProducts (one thread, implicit

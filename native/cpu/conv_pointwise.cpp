@@ -9,7 +9,7 @@
 //     (the GEMM transposed the image too, 4x dY's size at C256 K64). Partial sums per fixed image
 //     block (kConvWeightBlocks), added in block order.
 // Images of few pixels (7x7, where an image fills 49 of its panels' 64 lanes) go as batches side
-// by side through the GEMM driver instead (conv_image_batch, batched_fwd, batched_weight).
+// by side through the GEMM driver instead (conv_image_batch, conv_fwd_images_f32, batched_weight).
 // Every output element is the same sums, in the same order, for any thread count: K and pixel
 // blocks depend on the shape alone, and tasks split images, panels and channel slivers, never a sum.
 // Bench: KILN_NUM_THREADS=2 npx tsx ts/bench/conv_pointwise.ts (per stage), ts/bench/cli.ts conv.
@@ -30,7 +30,7 @@ namespace kiln::cpu {
 namespace {
 
 thread_local Scratch tl_w, tl_dyt, tl_parts;  // packed W, packed dY^T, weight-gradient partials
-thread_local Scratch tl_yc, tl_xc, tl_gc;     // small images side by side (conv_image_batch)
+thread_local Scratch tl_xc, tl_gc;            // small images side by side (batched_weight)
 thread_local Scratch tl_sub;                  // a strided 1x1's pixels a stride apart (pointwise_strided)
 
 // The 1x1 forward (pointwise_fwd_f32): K blocks of at most kPointwiseKc rows of X, and chunks of
@@ -43,11 +43,10 @@ constexpr int64_t kPointwiseKc = 256, kPointwiseChunkBytes = 256 << 10;
 constexpr int64_t kPointwisePanelBytes = 128 << 10;
 
 // Images of few pixels: an image's P columns fill its panels of nr badly (7x7: 49 of 64 lanes on
-// AVX-512, the rest masked), and its B rows, read in place, are short runs at a stride. A batch of
-// nb images is then one GEMM (gemm.cpp) of W by the images side by side, [Cg, nb P], whose panels
-// the driver packs by gathering each column run from its image (batch_panel): whole panels,
-// contiguous. Its output, [Kg, nb P], goes to a scratch block and is copied out to the images'
-// planes. conv_image_batch (conv.h) decides.
+// AVX-512, the rest masked), and its B rows, read in place, are short runs at a stride. The
+// forward (and input gradient) then runs as conv.cpp's batched implicit GEMM of a 1x1
+// (conv_fwd_images_f32), whose panels the GEMM driver packs across each batch's images: whole
+// panels, contiguous. conv_image_batch (conv.h) decides.
 
 // The weight gradient of images of few pixels (conv_image_batch's rule) whose copies side by side
 // take at most kPointwiseWeightCopyBytes: the images' planes of x and dy side by side, then per
@@ -70,8 +69,8 @@ void side_by_side(kiln_context *ctx, float *dst, const float *src, int64_t rows,
   });
 }
 
-// batch_weight's path; db (unless null) as pointwise_bwd_weight_f32's: each image's plane per
-// channel in float32 (sum_f32), added in float64 over the images in order.
+// batch_weight's path; db (unless null) summed from dy's planes as conv.cpp's grad bias does
+// (conv_bwd_bias_f32).
 void batched_weight(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy, float *db) {
   const int64_t P = c.OH * c.OW, cols = c.N * P, Cg = c.Cg(), Kg = c.Kg();
   float *xc = tl_xc.get((size_t)(c.C * cols)), *gc = tl_gc.get((size_t)(c.K * cols));
@@ -83,58 +82,7 @@ void batched_weight(kiln_context *ctx, const Conv &c, float *dw, const float *x,
   for (int64_t gr = 0; gr < c.G; gr++)
     batch.push_back({gc + gr * Kg * cols, xc + gr * Cg * cols, dw + gr * Kg * Cg, nullptr});
   gemm_f32(ctx, g, batch);
-  if (!db) return;
-  const IsaKernels &ik = *isa_kernels(ctx->isa);
-  parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, 8192 / cols), [&](int64_t k0, int64_t k1) {
-    for (int64_t k = k0; k < k1; k++) {
-      double s = 0;
-      for (int64_t n = 0; n < c.N; n++) s += (double)ik.sum_f32(gc + k * cols + n * P, P);
-      db[k] = (float)s;
-    }
-  });
-}
-
-// GemmGeometry::pack_b for a batch: B[k, j] = b[(j / P) * img + k * P + j % P], images img floats
-// apart, each panel row gathered as runs of one image's row.
-struct BatchB {
-  int64_t P, img;
-};
-void batch_panel(const void *user, float *dst, const float *b, int64_t k0, int64_t kc, int64_t j0, int nr,
-                 int nr_full) {
-  const BatchB &u = *(const BatchB *)user;
-  for (int64_t k = 0; k < kc; k++) {
-    float *d = dst + k * nr_full;
-    for (int64_t j = 0; j < nr;) {
-      const int64_t jj = j0 + j, n = jj / u.P, p = jj % u.P, run = std::min<int64_t>(nr - j, u.P - p);
-      std::memcpy(d + j, b + n * u.img + (k0 + k) * u.P + p, (size_t)run * sizeof(float));
-      j += run;
-    }
-    std::fill(d + nr, d + nr_full, 0.0f);
-  }
-}
-
-// The forward of batches of nbat images (conv_image_batch), W_g[i, k] = w[g Kg Cg + i rsa + k csa].
-void batched_fwd(kiln_context *ctx, const Conv &c, int64_t nbat, float *y, const float *x, const float *w, int64_t rsa,
-                 int64_t csa, const float *bias) {
-  const int64_t P = c.OH * c.OW, Cg = c.Cg(), Kg = c.Kg();
-  float *yc = tl_yc.get((size_t)(c.K * nbat * P));
-  const BatchB user{P, c.C * P};
-  for (int64_t n0 = 0; n0 < c.N; n0 += nbat) {
-    const int64_t nb = std::min(nbat, c.N - n0), cols = nb * P;
-    GemmGeometry g;
-    g.M = Kg, g.N = cols, g.K = Cg, g.rsa = rsa, g.csa = csa, g.rsc = cols, g.bias_rs = 1;
-    g.pack_b = batch_panel, g.pack_b_user = &user;
-    std::vector<GemmPtrs> batch;
-    for (int64_t gr = 0; gr < c.G; gr++)
-      batch.push_back(
-          {w + gr * Kg * Cg, x + n0 * c.C * P + gr * Cg * P, yc + gr * Kg * cols, bias ? bias + gr * Kg : nullptr});
-    gemm_f32(ctx, g, batch);
-    parallel_for(ctx->pool.get(), c.K, std::max<int64_t>(1, 8192 / cols), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; r++)
-        for (int64_t n = 0; n < nb; n++)
-          std::memcpy(y + ((n0 + n) * c.K + r) * P, yc + r * cols + n * P, (size_t)P * sizeof(float));
-    });
-  }
+  if (db) conv_bwd_bias_f32(ctx, c, db, dy);
 }
 
 }  // namespace
@@ -151,7 +99,7 @@ void pointwise_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *
                        int64_t csa, const float *bias) {
   const GemmKernels &gk = isa_kernels(ctx->isa)->gemm;
   const int64_t nbat = conv_image_batch(c, gk.nr);
-  if (nbat > 1) return batched_fwd(ctx, c, nbat, y, x, w, rsa, csa, bias);
+  if (nbat > 1) return conv_fwd_images_f32(ctx, c, nbat, y, x, w, rsa, csa, bias);
   const int64_t Kg = c.Kg(), Cg = c.Cg(), P = c.OH * c.OW, mr = gk.mr, nr = gk.nr;
   const int64_t mp = (Kg + mr - 1) / mr, np = (P + nr - 1) / nr;
   const int64_t nkb = (Cg + kPointwiseKc - 1) / kPointwiseKc, kc = (Cg + nkb - 1) / nkb;
