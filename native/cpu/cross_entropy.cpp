@@ -393,7 +393,11 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                        bad.note(r0 + j);
                        break;
                      }
-                   if (go) k.xent_grad_cols_f32(go + q * C * inner + j0, xb, C, inner, cw, m, ls, hot, hv, stream);
+                   if (go) {  // the next strip's lines asked for as this one's gradient is written
+                     const int64_t n1 = p + 1 < p1 ? (p + 1) / groups * C * inner + (p + 1) % groups * gw : 0;
+                     k.xent_grad_cols_f32(go + q * C * inner + j0, xb, C, inner, cw, m, ls, hot, hv, stream,
+                                          n1 ? n1 - (q * C * inner + j0) : 0);
+                   }
                  }
                  if (go) stream_fence();
                });

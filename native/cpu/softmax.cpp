@@ -89,18 +89,20 @@ T logsumexp_ref(const T *x, int64_t n, int64_t s) {
 // Runs body(b, n, stride, cols, ahead) over the geometry's pieces: each piece is one row (inner == 1)
 // or a strip of up to `strip` columns of one [n, inner] block, at element offset b. `ahead`, for
 // rows of elements of `es` bytes, is the offset in elements to the later row the body prefetches
-// (prefetch.h row_ahead; 0: none, as for strips).
+// (prefetch.h row_ahead); for strips, to the task's next strip (0: none; RowKernels::softmax_f32).
 template <class Body>
 void for_pieces(kiln_context *ctx, const Geometry &g, const Body &body, int64_t es = 4, int64_t strip = kStrip) {
   if (g.n == 0 || g.outer * g.inner == 0) return;
   const int64_t strips = g.inner == 1 ? 1 : (g.inner + strip - 1) / strip;
   const int64_t pieces = g.outer * strips, per = g.n * (g.inner == 1 ? 1 : strip);
   const int64_t grain = stream_grain_rows(ctx->pool.get(), pieces, per, kTaskElems);
+  const auto at = [&](int64_t p) { return p / strips * g.n * g.inner + p % strips * strip; };
   parallel_for(ctx->pool.get(), pieces, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; p++) {
-      const int64_t q = p / strips, j = (p % strips) * strip;
+      const int64_t j = (p % strips) * strip;
       const int64_t cols = g.inner == 1 ? 1 : (g.inner - j < strip ? g.inner - j : strip);
-      body(q * g.n * g.inner + j, g.n, g.inner, cols, g.inner == 1 ? row_ahead(p, p1, g.n, es) : 0);
+      const int64_t ahead = g.inner == 1 ? row_ahead(p, p1, g.n, es) : p + 1 < p1 ? at(p + 1) - at(p) : 0;
+      body(at(p), g.n, g.inner, cols, ahead);
     }
     stream_fence();  // the rows may have streamed their output
   });
@@ -157,14 +159,14 @@ kiln_status softmax_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_te
       const int64_t n = g.n;
       parallel_for(ctx->pool.get(), g.outer, stream_grain_rows(ctx->pool.get(), g.outer, n, kTaskElems),
                    [&](int64_t r0, int64_t r1) {
-                     k.softmax_f32(o + r0 * n, x + r0 * n, n, 1, r1 - r0, log, stream);
+                     k.softmax_f32(o + r0 * n, x + r0 * n, n, 1, r1 - r0, log, stream, 0);
                      stream_fence();  // the rows may have streamed their output
                    });
     } else {
       for_pieces(
           ctx, g,
-          [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t) {
-            k.softmax_f32(o + b, x + b, n, s, cols, log, stream);
+          [&](int64_t b, int64_t n, int64_t s, int64_t cols, int64_t next) {
+            k.softmax_f32(o + b, x + b, n, s, cols, log, stream, next);
           },
           4, col_group_strip(ctx->pool.get(), g.outer, g.inner, kTwoPassStrip));
     }

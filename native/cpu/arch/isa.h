@@ -240,7 +240,10 @@ struct RowKernels {
   // outputs of at least kStreamBytes, cpu_ops.h).
   // Softmax (log: log-softmax) over n elements at `stride`: 1 is `cols` contiguous rows (row r at
   // r n); otherwise columns [0, cols) of an [n, stride] block, vectorised across columns.
-  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream);
+  // `next` (columns only; 0: none): the offset in floats from x to the strip the caller runs next,
+  // whose lines the write pass asks for, so that its stats pass finds them in L2 (rows.inc write_cols).
+  void (*softmax_f32)(float *o, const float *x, int64_t n, int64_t stride, int64_t cols, bool log, bool stream,
+                      int64_t next);
   // `ahead` (rows only; 0: none): the offset in elements from this row to a later one (prefetch.h
   // row_ahead), whose lines are asked for while this one writes its gradient. `walk` (columns only,
   // cols <= kColGroup; null: none): the task's walk down its strips (ColWalk).
@@ -281,9 +284,10 @@ struct RowKernels {
                        float *nll);
   // Cross-entropy's gradient down the columns (classes down the rows), from lse_cols_f32's m and ls:
   // gx[i, j] = hv[j] (exp(x[i, j] - m[j] - ls[j]) - (i == hot[j])); hot[j] is a row index as a float
-  // (exact below 2^24), and where it is negative (an ignored target) the column is 0.
+  // (exact below 2^24), and where it is negative (an ignored target) the column is 0. `next` as
+  // for softmax_f32.
   void (*xent_grad_cols_f32)(float *gx, const float *x, int64_t n, int64_t stride, int64_t cols, const float *m,
-                             const float *ls, const float *hot, const float *hv, bool stream);
+                             const float *ls, const float *hot, const float *hv, bool stream, int64_t next);
 };
 // Attention's pieces (arch/attention.inc; native/cpu/attention.cpp drives them). Score tiles are
 // row-major with rows kAttnLd floats apart, so GEMM tiles can read them as A in place:
