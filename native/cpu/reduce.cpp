@@ -234,11 +234,15 @@ kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
   };
 
   if (op.numel == 1 && R_n >= 4 * kBlock) {  // one big reduction: fixed blocks, any thread count
-    int64_t nb = (R_n + kBlock - 1) / kBlock;
+    // A task takes a run of blocks (stream_grain: about kTasksPerThread a thread), so a thread reads
+    // long stretches of memory rather than every other block (x.sum() of 64 MB on 2 threads,
+    // standalone: a block a task read about 15% slower than halves).
+    const int64_t nb = (R_n + kBlock - 1) / kBlock,
+                  per = std::max<int64_t>(1, stream_grain(ctx->pool.get(), R_n, kBlock) / kBlock);
     char *x = op.base[1], *o = op.base[0];
     if constexpr (is_arg) {
       std::vector<ArgResult<acc_t<T>>> parts(nb);
-      parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
+      parallel_for(ctx->pool.get(), nb, per, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; b++)
           parts[b] = arg_range<T, R == Reduce::ArgMax>(sv, x, b * kBlock, std::min(R_n, (b + 1) * kBlock));
       });
@@ -251,7 +255,7 @@ kiln_status reduce_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_t
       *(int64_t *)o = best.i;
     } else {
       std::vector<acc_t<T>> parts(nb);
-      parallel_for(ctx->pool.get(), nb, 1, [&](int64_t b0, int64_t b1) {
+      parallel_for(ctx->pool.get(), nb, per, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; b++) parts[b] = reduce_one(o, x, b * kBlock, std::min(R_n, (b + 1) * kBlock));
       });
       acc_t<T> acc = parts[0];
