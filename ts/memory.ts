@@ -19,6 +19,11 @@ export interface MemoryInfo {
     cachedBytes: number;
     allocCalls: number;
     cacheHits: number;
+    /**
+     * Per-thread kernel scratch (packed GEMM panels, convolution workspaces, sort buffers) that
+     * kiln's threads in this process keep for the next call; kiln.emptyCache() frees it.
+     */
+    scratchBytes: number;
   };
   /** Per CUDA device used (the caching allocator's figures); empty without CUDA. */
   cuda: {
@@ -44,7 +49,13 @@ export function memory(): MemoryInfo {
     numTensors: liveStats.tensors,
     numBytes: liveStats.bytes,
     peakBytes: liveStats.peakBytes,
-    cpu: { allocatedBytes: s.liveBytes, cachedBytes: s.cachedBytes, allocCalls: s.allocCalls, cacheHits: s.cacheHits },
+    cpu: {
+      allocatedBytes: s.liveBytes,
+      cachedBytes: s.cachedBytes,
+      allocCalls: s.allocCalls,
+      cacheHits: s.cacheHits,
+      scratchBytes: s.scratchBytes ?? 0,
+    },
     cuda: cudaMemory(),
   };
 }
@@ -68,7 +79,11 @@ function cudaMemory(): MemoryInfo['cuda'] {
   return out;
 }
 
-/** Returns cached native blocks to the system (CPU, and every CUDA device used). */
+/**
+ * Returns cached native blocks to the system (CPU, and every CUDA device used), and the kernels'
+ * per-thread scratch on the CPU (memory().cpu.scratchBytes): the next large kernel call grows it
+ * again, paying for fresh pages once.
+ */
 export function emptyCache(): void {
   native().emptyCache();
   if (cudaDeviceCount() > 0) native().cudaEmptyCache!(-1);

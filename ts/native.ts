@@ -28,6 +28,8 @@ export interface NativeMemoryStats {
   peakBytes: number;
   allocCalls: number;
   cacheHits: number;
+  /** Per-thread kernel scratch of the whole process (memoryStats() only; absent from CUDA's). */
+  scratchBytes?: number;
 }
 /** What `refBlas.load()` reports about the OpenBLAS it loaded. */
 export interface RefBlasInfo {

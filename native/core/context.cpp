@@ -12,6 +12,11 @@
 
 #include "dtype.h"
 #include "op_args.h"
+#include "thread_scratch.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace kiln {
 
@@ -109,7 +114,19 @@ void kiln_buffer_free(kiln_context *ctx, void *ptr) {
 }
 int kiln_buffer_retain(kiln_context *ctx, void *ptr) { return ctx->allocator.retain(ptr) ? 1 : 0; }
 void kiln_memory_stats_get(const kiln_context *ctx, kiln_memory_stats *out) { *out = ctx->allocator.stats(); }
-void kiln_memory_empty_cache(kiln_context *ctx) { ctx->allocator.empty_cache(); }
+// The allocator's cached blocks, then every thread's kernel scratch (thread_scratch.h), on the pool's
+// threads and this one; glibc keeps freed memory in its arenas until asked to trim them.
+void kiln_memory_empty_cache(kiln_context *ctx) {
+  ctx->allocator.empty_cache();
+  if (ctx->pool)
+    ctx->pool->run_on_each(kiln::release_thread_scratch);
+  else
+    kiln::release_thread_scratch();
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+uint64_t kiln_memory_scratch_bytes(void) { return kiln::thread_scratch_bytes(); }
 size_t kiln_dtype_size(int32_t dtype) { return kiln::dtype_size(dtype); }
 
 }  // extern "C"

@@ -172,4 +172,27 @@ void ThreadPool::run(int64_t ntasks, void (*fn)(void *, int64_t), void *ctx) {
   if (job.threw.load()) throw std::bad_alloc();
 }
 
+void ThreadPool::run_on_each(void (*fn)()) {
+  if (t_in_pool || workers_.empty()) {
+    fn();
+    return;
+  }
+  struct Each {
+    void (*fn)();
+    int64_t threads;
+    std::atomic<int64_t> arrived{0};
+  } each;
+  each.fn = fn;
+  each.threads = size();
+  run(
+      each.threads,
+      [](void *p, int64_t) {
+        auto *e = (Each *)p;
+        e->fn();
+        e->arrived.fetch_add(1);
+        while (e->arrived.load() < e->threads) KILN_PAUSE();  // so that no thread takes a second task
+      },
+      &each);
+}
+
 }  // namespace kiln

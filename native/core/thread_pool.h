@@ -31,6 +31,10 @@ class ThreadPool {
   // Runs fn(ctx, task) for every task in [0, ntasks); returns when all are done. If a task throws,
   // the others still run and run() throws std::bad_alloc after the job is over.
   void run(int64_t ntasks, void (*fn)(void *, int64_t), void *ctx);
+  // Runs fn() once on each thread of the pool, the caller included, as one job (so on no thread
+  // while it runs another job's task): each thread's task waits until every thread has taken one.
+  // From inside a pool task, or without workers, on the calling thread only. fn must not throw.
+  void run_on_each(void (*fn)());
 
  private:
   // One run() call; lives on the caller's stack. Workers reach it through job_ and are counted

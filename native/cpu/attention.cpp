@@ -34,6 +34,7 @@
 
 #include "../core/philox.h"
 #include "cpu_ops.h"
+#include "scratch.h"
 
 namespace kiln::cpu {
 
@@ -128,12 +129,12 @@ struct Ops<double> {
   }
 };
 
-// A per-thread scratch vector, grown on demand and kept for the next call (fresh pages are slow).
+// A per-thread scratch vector, grown on demand and kept for the next call (fresh pages are slow;
+// scratch.h).
 template <class T>
 T *scratch(size_t n) {
-  thread_local std::vector<T> buf;
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
+  thread_local ScratchVec<T> buf;
+  return buf.get(n);
 }
 
 enum MaskKind { kNoMask = 0, kBoolMask = 1, kAddMask = 2 };

@@ -24,6 +24,7 @@
 
 #include "cpu_ops.h"
 #include "prefetch.h"
+#include "scratch.h"
 #include "strided_loop.h"
 
 namespace kiln::cpu {
@@ -276,13 +277,12 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   // alternately, 100 forward + backward steps, 3 rounds, 2 threads: [65536, 256] 5.44-5.57 ->
   // 4.46-4.50 ms, [8192, 4096] 7.30-8.93 -> 6.15-7.63 (copy_ 2.2-2.5 and 4.1-4.9 then); with the
   // prefetch on both sides, the stored exps against the backward kernel's exp path: 5-8% faster.
-  thread_local std::vector<float> tl_terms;
+  thread_local ScratchVec<float> tl_terms;
   const bool use_terms = std::is_same_v<T, float> && go && C <= kTermsMaxC;
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
     float *terms = nullptr;
     if (use_terms) {
-      if (tl_terms.size() < (size_t)(kLseSinkMaxRows * C)) tl_terms.resize((size_t)(kLseSinkMaxRows * C));
-      terms = tl_terms.data();
+      terms = tl_terms.get((size_t)(kLseSinkMaxRows * C));
     }
     ops.lse(
         x + r0 * C, C, r1 - r0,
@@ -371,10 +371,9 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                  // kept per thread (a heap block freed per call was faulted in again each time, 0.4 ms
                  // here; on the stack it would be 40 KB of the caller's thread too, whose stack kiln
                  // does not choose, unlike its workers')
-                 thread_local std::vector<float> cols;
-                 if (cols.size() < (size_t)(5 * kColGroup)) cols.resize((size_t)(5 * kColGroup));
-                 float *m = cols.data(), *ls = m + kColGroup, *hot = ls + kColGroup, *nll = hot + kColGroup,
-                       *hv = nll + kColGroup;
+                 thread_local ScratchVec<float> cols;
+                 float *m = cols.get((size_t)(5 * kColGroup)), *ls = m + kColGroup, *hot = ls + kColGroup,
+                       *nll = hot + kColGroup, *hv = nll + kColGroup;
                  for (int64_t p = p0; p < p1; p++) {
                    const int64_t q = p / groups, j0 = p % groups * gw, cw = std::min(gw, inner - j0);
                    const float *xb = x + q * C * inner + j0;

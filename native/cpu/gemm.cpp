@@ -20,6 +20,7 @@
 #include <new>
 
 #include "../core/thread_pool.h"
+#include "scratch.h"
 
 namespace kiln::cpu {
 
@@ -43,25 +44,7 @@ Caches caches() {
   return c;
 }
 
-// A 64-byte aligned scratch buffer per thread, grown on demand and kept for the next call.
-struct Scratch {
-  float *p = nullptr;
-  size_t cap = 0;
-  ~Scratch() { std::free(p); }
-  float *get(size_t n) {
-    if (n > cap) {
-      std::free(p);
-      p = nullptr;
-      cap = 0;
-      size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-      p = (float *)std::aligned_alloc(64, bytes);
-      if (!p) throw std::bad_alloc();
-      cap = n;
-    }
-    return p;
-  }
-};
-thread_local Scratch tl_a, tl_b;
+thread_local Scratch tl_a, tl_b;  // packed A slivers and B panels (scratch.h)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -20,6 +20,7 @@
 
 #include "../core/thread_pool.h"
 #include "cpu_ops.h"
+#include "scratch.h"
 
 namespace kiln::cpu {
 namespace {
@@ -116,13 +117,6 @@ struct Wide {
   static int64_t index(const E &e) { return e.i; }
   static unsigned digit(const E &e, int byte) { return (unsigned)(e.key >> (8 * byte)) & 0xff; }
 };
-
-// Per-thread buffers, grown on demand and kept (workers live as long as the pool).
-template <class E>
-E *scratch(std::vector<E> &v, size_t n) {
-  if (v.size() < n) v.resize(n);
-  return v.data();
-}
 
 // Stable LSD radix sort of a[0, n) on the low `bytes` key bytes; b is scratch of n. Returns the
 // buffer that holds the result. Bytes where every element has the same digit are skipped.
@@ -242,16 +236,16 @@ void sort_typed(kiln_context *ctx, const kiln_tensor &values, const kiln_tensor 
   const int64_t rows = g.outer * g.inner;
   const int64_t grain = g.n >= kTaskElems ? 1 : kTaskElems / std::max<int64_t>(g.n, 1);
   parallel_for(ctx->pool.get(), rows, grain, [&](int64_t r0, int64_t r1) {
-    thread_local std::vector<E> tl_a, tl_b;
-    E *a = scratch(tl_a, (size_t)g.n), *b = scratch(tl_b, (size_t)g.n);
+    thread_local ScratchVec<E> tl_a, tl_b;  // kept per thread (scratch.h)
+    E *a = tl_a.get((size_t)g.n), *b = tl_b.get((size_t)g.n);
     for (int64_t r = r0; r < r1; r++) {
       const int64_t q = r / g.inner, j = r % g.inner;
       sort_row<DT, P>(v + row_offset(values, dim, q, j), ix + row_offset(indices, dim, q, j),
                       x + row_offset(in, dim, q, j), g.n, k, is, vs, xs, descending, a, b);
     }
-    if (tl_a.capacity() * sizeof(E) > kScratchKeep) {  // one huge row must not pin its scratch
-      std::vector<E>().swap(tl_a);
-      std::vector<E>().swap(tl_b);
+    if (tl_a.bytes() > kScratchKeep) {  // one huge row must not pin its scratch
+      tl_a.release();
+      tl_b.release();
     }
   });
 }

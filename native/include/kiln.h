@@ -80,7 +80,11 @@ int kiln_buffer_retain(kiln_context *ctx, void *ptr);
 /* Usable size of a live block (its size class), or 0 when ptr is not a live block. */
 size_t kiln_buffer_size(const kiln_context *ctx, const void *ptr);
 void kiln_memory_stats_get(const kiln_context *ctx, kiln_memory_stats *out);
+/* Frees the allocator's cached blocks and the per-thread kernel scratch of ctx's threads. */
 void kiln_memory_empty_cache(kiln_context *ctx);
+/* Bytes of per-thread kernel scratch (packed GEMM panels, convolution workspaces, sort buffers)
+ * held by every kiln thread of the process, kept between calls until kiln_memory_empty_cache. */
+uint64_t kiln_memory_scratch_bytes(void);
 
 size_t kiln_dtype_size(int32_t dtype);
 

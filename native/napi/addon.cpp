@@ -184,6 +184,7 @@ Napi::Value MemoryStats(const Napi::CallbackInfo &info) {
   o["peakBytes"] = (double)s.peak_bytes;
   o["allocCalls"] = (double)s.alloc_calls;
   o["cacheHits"] = (double)s.cache_hits;
+  o["scratchBytes"] = (double)kiln_memory_scratch_bytes();
   return o;
 }
 

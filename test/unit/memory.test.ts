@@ -212,6 +212,34 @@ test('emptyCache returns cached blocks', () => {
   assert.is(kiln.memory().cpu.cachedBytes, 0);
 });
 
+test("emptyCache frees the kernels' per-thread scratch, on every thread, and kernels grow it again", () => {
+  const F = kiln.nn.functional;
+  kiln.manualSeed(7);
+  const x = kiln.randn([4, 64, 20, 20]),
+    w = kiln.randn([96, 64, 3, 3]),
+    a = kiln.randn([512, 384]),
+    b = kiln.randn([384, 640]);
+  // a convolution and a GEMM large enough to run on every thread of the pool, each growing its
+  // threads' scratch (packed panels, im2col or Winograd workspaces), and a sort of long rows
+  const run = () =>
+    kiln.scope(() => {
+      const y = F.conv2d(x, w, null, { padding: 1 }),
+        c = a.matmul(b),
+        s = kiln.sort(a.reshape([-1]).slice(0, 0, 1 << 17)).values;
+      return [y.sum().item(), c.sum().item(), s.sum().item()];
+    });
+  const first = run();
+  assert.ok(kiln.memory().cpu.scratchBytes > 1 << 20, `scratch held: ${kiln.memory().cpu.scratchBytes} bytes`);
+  kiln.emptyCache();
+  // every thread's buffers: a pool worker that kept its own would leave this above 0
+  assert.is(kiln.memory().cpu.scratchBytes, 0);
+  kiln.emptyCache(); // twice: nothing left to free, nothing breaks
+  assert.equal(run(), first, 'the same results from freshly grown scratch');
+  assert.ok(kiln.memory().cpu.scratchBytes > 1 << 20, 'grown again');
+  kiln.emptyCache();
+  assert.is(kiln.memory().cpu.scratchBytes, 0);
+});
+
 /** The process's anonymous memory in transparent huge pages, in bytes (Linux), or null. */
 function anonHugeBytes(): number | null {
   try {
