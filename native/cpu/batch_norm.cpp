@@ -37,8 +37,8 @@ struct Loops {
     for (int64_t i = 0; i < n; i++) s += load(x[i]);
     return s;
   }
-  C sq_dev(const T *x, int64_t n, C m) const {
-    if constexpr (std::is_same_v<T, float>) return nn->sq_dev_sum_f32(x, n, m);
+  C sq_dev(const T *x, int64_t n, C m, const T *ahead) const {
+    if constexpr (std::is_same_v<T, float>) return nn->sq_dev_sum_f32(x, n, m, ahead);
     C s = 0;
     for (int64_t i = 0; i < n; i++) s += (load(x[i]) - m) * (load(x[i]) - m);
     return s;
@@ -203,8 +203,16 @@ kiln_status stats_typed(kiln_context *ctx, const kiln_tensor &mean, const kiln_t
         for (int64_t n = n0; n < n1; n++) s += (double)L.sum(xp + (n * C_ + c) * S + s0, s1 - s0);
         const double cnt = (double)((n1 - n0) * (s1 - s0));
         const C m = (C)(s / cnt);
+        // each piece's squares (from cache) ask for the next chunk's piece in its place, which the
+        // next sum then reads from cache (over_chunks hands a task consecutive chunks of a
+        // channel): [16, 64, 128, 128] stats / copy_ 1.09 -> 0.88, alternating in one process
+        const auto next = [&](int64_t n) -> const T * {
+          if (ch.segs == 1) return n + ch.rows < ch.N ? xp + ((n + ch.rows) * C_ + c) * S : nullptr;
+          if (s1 < S) return xp + (n * C_ + c) * S + s1;
+          return n + 1 < ch.N ? xp + ((n + 1) * C_ + c) * S : nullptr;
+        };
         double m2 = 0;
-        for (int64_t n = n0; n < n1; n++) m2 += (double)L.sq_dev(xp + (n * C_ + c) * S + s0, s1 - s0, m);
+        for (int64_t n = n0; n < n1; n++) m2 += (double)L.sq_dev(xp + (n * C_ + c) * S + s0, s1 - s0, m, next(n));
         *out = Partial{cnt, (double)m, m2};
       });
   T *mo = (T *)mean.data, *vo = (T *)var.data;

@@ -239,6 +239,43 @@ static void test_dropout(const IsaKernels *t) {
       }
 }
 
+// ---- sq_dev_sum_f32 / grad_sums_f32 (nn table: batch norm's statistics and gradient sums) ----
+// Against double sums on inputs ending at the guard page (lengths cut the 4-vector body, the
+// vectors and the tail). The squares' `ahead` lines (half-way in the buffer, running on into the
+// guard page: a prefetch does not fault) change no bit; grad_sums' first sum does not depend on x
+// (x equal to the mean gives the same bits, and a second sum of exactly 0).
+static void test_bn_sums(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " sq_dev_sum_f32 / grad_sums_f32");
+  for (int64_t n : {int64_t(1), int64_t(7), int64_t(16), int64_t(33), int64_t(64), int64_t(65), int64_t(1000),
+                    int64_t(4096), int64_t(4099)}) {
+    Buf x(n, true), gy(n, true);
+    for (int64_t i = 0; i < n; i++) x.p[i] = (float)(8 * unit() - 3), gy.p[i] = (float)(4 * unit() - 2);
+    const float mean = (float)(4 * unit() - 1);
+    double sq = 0, sg = 0, sgx = 0;
+    for (int64_t i = 0; i < n; i++) {
+      const double d = (double)x.p[i] - mean;
+      sq += d * d;
+      sg += gy.p[i];
+      sgx += gy.p[i] * d;
+    }
+    const float a = t->nn.sq_dev_sum_f32(x.p, n, mean, nullptr), b = t->nn.sq_dev_sum_f32(x.p, n, mean, x.p + n / 2);
+    ck.expect(bits(a) == bits(b), "n=%" PRId64 ": ahead changed the squares' bits", n);
+    ck.expect(std::fabs(a - sq) <= 1e-5 * sq + 1e-6, "n=%" PRId64 ": squares %g, want %g", n, a, sq);
+    float g1 = 0, gx1 = 0, g2 = 0, gx2 = 0;
+    t->nn.grad_sums_f32(gy.p, x.p, n, mean, &g1, &gx1);
+    double abs_g = 0, abs_gx = 0;
+    for (int64_t i = 0; i < n; i++) abs_g += std::fabs(gy.p[i]), abs_gx += std::fabs(gy.p[i] * ((double)x.p[i] - mean));
+    ck.expect(std::fabs(g1 - sg) <= 1e-5 * abs_g + 1e-6, "n=%" PRId64 ": sum gy %g, want %g", n, g1, sg);
+    ck.expect(std::fabs(gx1 - sgx) <= 1e-5 * abs_gx + 1e-6, "n=%" PRId64 ": sum gy (x - m) %g, want %g", n, gx1, sgx);
+    // x all equal to the mean: the second sum is exactly 0, the first the same bits as before
+    Buf xm(n, true);
+    for (int64_t i = 0; i < n; i++) xm.p[i] = mean;
+    t->nn.grad_sums_f32(gy.p, xm.p, n, mean, &g2, &gx2);
+    ck.expect(bits(g2) == bits(g1) && gx2 == 0.0f, "n=%" PRId64 ": sum gy depends on x (%a, %a), or %g", n, g1, g2,
+              gx2);
+  }
+}
+
 // ---- unary_f32 ----
 static double sigmoid_ref(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
 struct UnCase {
@@ -706,6 +743,7 @@ int main(int argc, char **argv) {
     test_xent_cols(t);
     test_clamp(t);
     test_dropout(t);
+    test_bn_sums(t);
   }
   if (do_bench)
     for (kiln_isa isa : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON})

@@ -20,7 +20,9 @@ struct NnKernels {
   void (*dropout_f32)(float *o, const float *x, int64_t n, uint64_t seed, uint64_t counter, uint32_t threshold,
                       float scale);
   // Sum of (x[i] - mean)^2, and sums of gy[i] and gy[i] * (x[i] - mean), in an order fixed by n.
-  float (*sq_dev_sum_f32)(const float *x, int64_t n, float mean);
+  // `ahead` (null: none): n floats whose lines are asked for as the squares are summed (the
+  // caller's next piece: its sum then reads cache while memory works through this pass).
+  float (*sq_dev_sum_f32)(const float *x, int64_t n, float mean, const float *ahead);
   void (*grad_sums_f32)(const float *gy, const float *x, int64_t n, float mean, float *sg, float *sgx);
   // Channels innermost ([rows, C]): acc[i] += (x[i] - mean[i])^2; sg[i] += gy[i],
   // sgx[i] += gy[i] * (x[i] - mean[i]).
