@@ -18,7 +18,7 @@ class ThreadScratch {
   virtual void release() = 0;
 
  protected:
-  // Bytes held by a derived buffer changed by delta (kept for scratch_bytes()).
+  // The bytes a derived buffer holds changed by delta (summed for thread_scratch_bytes()).
   static void held(int64_t delta);
 };
 
