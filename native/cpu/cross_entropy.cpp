@@ -365,6 +365,7 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
   const bool stream = go && stream_output(gx);
   BadRow bad;
   const int64_t pieces = (a.rows / inner) * groups;
+  const auto at = [&](int64_t p) { return p / groups * C * inner + p % groups * gw; };  // piece p's first logit
   parallel_for(ctx->pool.get(), pieces, stream_grain_rows(ctx->pool.get(), pieces, C * gw, kStreamTaskElems),
                [&](int64_t p0, int64_t p1) {
                  // per column: max, log-sum, target row (-1: none), lse - x there, the gradient's scale;
@@ -376,7 +377,7 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                        *nll = hot + kColGroup, *hv = nll + kColGroup;
                  for (int64_t p = p0; p < p1; p++) {
                    const int64_t q = p / groups, j0 = p % groups * gw, cw = std::min(gw, inner - j0);
-                   const float *xb = x + q * C * inner + j0;
+                   const float *xb = x + at(p);
                    const int64_t r0 = q * inner + j0;
                    bool off = false;  // a target off the classes or ignored
                    for (int64_t j = 0; j < cw; j++) {
@@ -392,11 +393,9 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                        bad.note(r0 + j);
                        break;
                      }
-                   if (go) {  // the next strip's lines asked for as this one's gradient is written
-                     const int64_t n1 = p + 1 < p1 ? (p + 1) / groups * C * inner + (p + 1) % groups * gw : 0;
-                     k.xent_grad_cols_f32(go + q * C * inner + j0, xb, C, inner, cw, m, ls, hot, hv, stream,
-                                          n1 ? n1 - (q * C * inner + j0) : 0);
-                   }
+                   if (go)  // the next strip's lines asked for as this one's gradient is written
+                     k.xent_grad_cols_f32(go + at(p), xb, C, inner, cw, m, ls, hot, hv, stream,
+                                          p + 1 < p1 ? at(p + 1) - at(p) : 0);
                  }
                  if (go) stream_fence();
                });
