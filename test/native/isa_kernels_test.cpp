@@ -276,6 +276,74 @@ static void test_bn_sums(const IsaKernels *t) {
   }
 }
 
+// ---- max pooling rows ----
+// Against the scalar rule (native/cpu/pool.cpp): the rows' windows inside the plane, forward values
+// and indices bit for bit; the backward's index check and adds on integer gradients (exact sums),
+// with indices beside the picks (off the window or the dilation grid), -1 and past the plane. The
+// plane ends at a guard page, so a tap read past the row's last window faults.
+static void test_max_pool(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " max_pool_row_f32 / max_pool_grad_row_f32");
+  for (int c = 0; c < 300 && ck.fails == 0; c++) {
+    const int64_t kh = 1 + g_rng() % 4, kw = 1 + g_rng() % 4, sh = 1 + g_rng() % 3, sw = 1 + g_rng() % 2;
+    const int64_t dh = 1 + g_rng() % 2, dw = 1 + g_rng() % 2, ph = g_rng() % (kh / 2 + 1), pw = g_rng() % (kw / 2 + 1);
+    const int64_t H = (kh - 1) * dh + 1 + g_rng() % 6, W = (kw - 1) * dw + 1 + g_rng() % 70;
+    const int64_t OH = (H + 2 * ph - (kh - 1) * dh - 1) / sh + 1, OW = (W + 2 * pw - (kw - 1) * dw - 1) / sw + 1;
+    Buf x(H * W, true);
+    const int distinct = c % 2 ? 1000 : 3;
+    for (int64_t i = 0; i < H * W; i++) x.p[i] = (float)((int)(g_rng() % distinct) - distinct / 2);
+    for (int i = 0; i < 3; i++) x.p[g_rng() % (H * W)] = i == 1 ? -INFINITY : NAN;
+    const int64_t ow_lo = std::min<int64_t>(OW, (pw + sw - 1) / sw), last = W - 1 + pw - (kw - 1) * dw;
+    const int64_t ow_hi = std::max(ow_lo, last < 0 ? 0 : std::min(OW, last / sw + 1));
+    std::vector<float> y(OW);
+    std::vector<int64_t> idx(OW), want_i(OW);
+    std::vector<float> g(H * W, 0.0f), want_g(H * W, 0.0f), gy(OW);
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const int64_t top = oh * sh - ph;
+      int64_t r0 = 0;
+      while (r0 < kh && top + r0 * dh < 0) r0++;
+      int64_t r1 = r0;
+      while (r1 < kh && top + r1 * dh < H) r1++;  // rows [r0, r1) inside
+      for (int64_t ow = 0; ow < OW; ow++) {       // the scalar rule
+        float best = -INFINITY;
+        int64_t at = -1;
+        for (int64_t r = r0; r < r1; r++)
+          for (int64_t s = 0; s < kw; s++) {
+            const int64_t iw = ow * sw - pw + s * dw, v = (top + r * dh) * W + iw;
+            if (iw < 0 || iw >= W) continue;
+            if (at < 0 || x.p[v] > best || std::isnan(x.p[v])) best = x.p[v], at = v;
+          }
+        y[ow] = best, want_i[ow] = idx[ow] = at;
+      }
+      if (r1 > r0 && ow_hi > ow_lo) {
+        std::vector<float> yv(y);
+        std::vector<int64_t> iv(idx);
+        const MaxPoolRow row{x.p, W, top + r0 * dh, r1 - r0, dh, kw, sw, pw, dw};
+        t->nn.max_pool_row_f32(yv.data(), iv.data(), row, ow_lo, ow_hi);
+        for (int64_t ow = ow_lo; ow < ow_hi; ow++)
+          if (!ck.expect(same(yv[ow], y[ow]) && iv[ow] == idx[ow],
+                         "case %d k %" PRId64 "x%" PRId64 " s %" PRId64 " W %" PRId64 " ow %" PRId64
+                         ": got %g at %" PRId64 ", want %g at %" PRId64,
+                         c, kh, kw, sw, W, ow, yv[ow], iv[ow], y[ow], idx[ow]))
+            break;
+      }
+      // the backward on this row: picks and indices beside them
+      for (int64_t ow = 0; ow < OW; ow++) {
+        gy[ow] = (float)((int)(g_rng() % 17) - 8);
+        const int64_t near[] = {1, -1, W, -W, dw, -1 - idx[ow], H * W - idx[ow], (int64_t)1 << 40};
+        if (g_rng() % 3 == 0) want_i[ow] = idx[ow] + near[g_rng() % 8];
+        const int64_t v = want_i[ow];
+        if (v < 0 || v >= H * W) continue;
+        const int64_t rh = v / W - top, rw = v % W - (ow * sw - pw);
+        if (rh >= 0 && rh % dh == 0 && rh / dh < kh && rw >= 0 && rw % dw == 0 && rw / dw < kw) want_g[v] += gy[ow];
+      }
+      const MaxPoolGradRow grow{H, W, top, kh, dh, kw, sw, pw, dw};
+      t->nn.max_pool_grad_row_f32(g.data(), gy.data(), want_i.data(), grow, OW);
+    }
+    for (int64_t i = 0; i < H * W; i++)
+      if (!ck.expect(g[i] == want_g[i], "case %d backward: g[%" PRId64 "] %g, want %g", c, i, g[i], want_g[i])) break;
+  }
+}
+
 // ---- unary_f32 ----
 static double sigmoid_ref(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
 struct UnCase {
@@ -744,6 +812,7 @@ int main(int argc, char **argv) {
     test_clamp(t);
     test_dropout(t);
     test_bn_sums(t);
+    test_max_pool(t);
   }
   if (do_bench)
     for (kiln_isa isa : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON})

@@ -1,9 +1,10 @@
-// Fast paths that must give what the general rule gives: the 2x2 / 2 max-pool (branch-free max,
-// first tap equal to it, rows with a NaN re-run by the general rule), relu's gradient (PyTorch's:
-// 0 at x = 0) and where's mask select on random conditions with broadcast operands.
+// Fast paths that must give what the general rule gives: float32 max pooling (the ISA's vector rows
+// for the windows inside the plane, stride 1 or 2; float64 takes the scalar rule), relu's gradient
+// (PyTorch's: 0 at x = 0) and where's mask select on random conditions with broadcast operands.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { maxPool2dBackward } from '../../ts/ops/pool';
 
 const F = kiln.nn.functional;
 
@@ -54,6 +55,69 @@ test('2x2 max pool: ties take the first tap, NaN wins and stays, as the general 
   // The general path (stride 1 here) agrees with the same rule on its own windows.
   const [y1] = F.maxPool2dWithIndices(x, 2, { stride: 1 });
   assert.equal(y1.shape, [N, C, H - 1, W - 1]);
+});
+
+test('float32 max pooling (vector rows) picks what the float64 scalar rule picks, on random windows', () => {
+  let seed = 11;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor(seed / 65536) % n; // the high bits: the low ones of this generator cycle
+  };
+  for (let c = 0; c < 60; c++) {
+    let kh = 1 + rnd(4),
+      kw = 1 + rnd(4),
+      sh = 1 + rnd(3),
+      sw = 1 + rnd(c % 3 === 2 ? 3 : 2), // mostly the vector strides
+      dh = 1 + rnd(2),
+      dw = 1 + rnd(2);
+    let ph = rnd(Math.floor(kh / 2) + 1),
+      pw = rnd(Math.floor(kw / 2) + 1);
+    let H = (kh - 1) * dh + 1 + rnd(12),
+      W = (kw - 1) * dw + 1 + rnd(90);
+    // first: 1x1 windows on planes 41 wide, where 41 * fl(1 / 41) rounds below 1 (the backward's
+    // row estimate must be corrected up for indices at column 0)
+    if (c === 0) [kh, kw, sh, sw, ph, pw, dh, dw, H, W] = [1, 1, 1, 1, 0, 0, 1, 1, 5, 41];
+    const n = 2 * 3 * H * W;
+    const vals = new Float32Array(n);
+    const distinct = c % 2 === 0 ? 4 : 1000; // few values: many ties
+    for (let i = 0; i < n; i++) vals[i] = rnd(distinct) - distinct / 2;
+    for (let i = 0; i < 4; i++) vals[rnd(n)] = [NaN, -Infinity, Infinity, NaN][i];
+    const x = kiln.tensor(vals).reshape([2, 3, H, W]);
+    const o = {
+      stride: [sh, sw] as [number, number],
+      padding: [ph, pw] as [number, number],
+      dilation: [dh, dw] as [number, number],
+      ceilMode: c % 4 === 3,
+    };
+    const label = `k ${kh}x${kw} s ${sh},${sw} p ${ph},${pw} d ${dh},${dw} ${H}x${W}${o.ceilMode ? ' ceil' : ''}`;
+    const [y, idx] = F.maxPool2dWithIndices(x, [kh, kw], o);
+    const [y64, idx64] = F.maxPool2dWithIndices(x.to('float64'), [kh, kw], o);
+    assert.equal(
+      Array.from(idx.data() as BigInt64Array, Number),
+      Array.from(idx64.data() as BigInt64Array, Number),
+      label,
+    );
+    const a = y.data() as Float32Array,
+      b = y64.data() as Float64Array;
+    for (let i = 0; i < a.length; i++) assert.ok(Object.is(a[i], b[i]) || a[i] === b[i], `${label}: value ${i}`);
+    // The backward (float32: the vector index check) adds what the scalar rule adds, also for
+    // indices that are not their window's taps; integer gradients make both sums exact.
+    const iv = (idx.data() as BigInt64Array).slice();
+    for (let i = 0; i < iv.length; i += 1 + rnd(7)) {
+      const near = [1, -1, W, -W, 2 * W + 1][rnd(5)]; // beside a tap: off the dilation grid or the window
+      iv[i] = rnd(2) ? iv[i] + BigInt(near) : BigInt([-1, rnd(H * W + 4) - 2, 2 ** 40, H * W][rnd(4)]);
+    }
+    const bad = kiln.tensor(iv).reshape([...idx.shape]);
+    const gyv = new Float32Array(y.numel());
+    for (let i = 0; i < gyv.length; i++) gyv[i] = rnd(17) - 8;
+    const gy = kiln.tensor(gyv).reshape([...y.shape]);
+    const geo = { kernel: [kh, kw] as [number, number], stride: o.stride, padding: o.padding, dilation: o.dilation };
+    for (const ix of [idx, bad]) {
+      const g32 = maxPool2dBackward(gy, ix, geo, [H, W]).data() as Float32Array;
+      const g64 = maxPool2dBackward(gy.to('float64'), ix, geo, [H, W]).data() as Float64Array;
+      assert.equal(Array.from(g32), Array.from(g64), `${label}: backward${ix === bad ? ' (bad indices)' : ''}`);
+    }
+  }
 });
 
 test("relu's gradient is PyTorch's: 1 where x > 0, else 0 (also at x = 0)", () => {

@@ -1,13 +1,27 @@
 // The nn kernels' float32 vector loops (IsaKernels::nn): GELU (erf and tanh forms) and SiLU with
-// their backward rows, the Philox dropout mask, and batch-norm block statistics and per-channel
-// apply. Written once in nn_kernels.inc against the vector vocabulary; the drivers are
-// native/cpu/activation.cpp, dropout.cpp and batch_norm.cpp.
+// their backward rows, the Philox dropout mask, batch-norm block statistics and per-channel
+// apply, and max pooling's inner windows. Written once in nn_kernels.inc against the vector
+// vocabulary; the drivers are native/cpu/activation.cpp, dropout.cpp, batch_norm.cpp and pool.cpp.
 #pragma once
 #include <cstdint>
 
 namespace kiln::cpu {
 
 enum class NnAct : int { Gelu, GeluTanh, Silu };
+
+// One output row of 2-d max pooling over a float32 plane x of width W: the window's rows are
+// ih0, ih0 + dh, ... (`rows` of them, all inside the plane), its taps in a row at
+// ow sw - pw + s dw for s < kw.
+struct MaxPoolRow {
+  const float *x;
+  int64_t W, ih0, rows, dh, kw, sw, pw, dw;
+};
+
+// One output row of max pooling's backward over an H x W plane: the window of output ow spans rows
+// top + r dh (r < kh) and columns ow sw - pw + s dw (s < kw).
+struct MaxPoolGradRow {
+  int64_t H, W, top, kh, dh, kw, sw, pw, dw;
+};
 
 struct NnKernels {
   // o[i] = act(x[i]) and gx[i] = gy[i] * act'(x[i]); o may equal x, gx may equal gy or x. With
@@ -32,6 +46,13 @@ struct NnKernels {
   // read at [i * sp] with sp 0 (one channel's scalars) or 1 (channels innermost).
   void (*bn_apply_f32)(float *o, const float *x, const float *g, int64_t n, const float *m, const float *b,
                        const float *a, const float *k, int64_t sp);
+  // y[ow] and idx[ow] (the flat ih W + iw of the pick) for ow in [ow0, ow1), windows whose taps all
+  // lie inside the row (the driver takes the border ones), sw 1 or 2, ih W + iw < 2^24 (indices
+  // are exact in a float lane): PyTorch's rule, the first tap, then a larger value or a NaN wins.
+  void (*max_pool_row_f32)(float *y, int64_t *idx, const MaxPoolRow &p, int64_t ow0, int64_t ow1);
+  // g[idx[ow]] += gy[ow] in ow order for ow < n whose index is one of window ow's taps inside the
+  // plane (others add nothing); H W <= 2^24.
+  void (*max_pool_grad_row_f32)(float *g, const float *gy, const int64_t *idx, const MaxPoolGradRow &p, int64_t n);
 };
 
 }  // namespace kiln::cpu

@@ -82,6 +82,10 @@ struct Vec {
                                                 _mm256_cmpgt_epi32(i, _mm256_set1_epi32(lo - 1))));
   }
   static F load_m(const float *p, M m) { return _mm256_maskload_ps(p, _mm256_castps_si256(m)); }
+  static F load_i64(const int64_t *p) {  // no int64 -> float conversion before AVX-512DQ
+    return _mm256_setr_ps((float)p[0], (float)p[1], (float)p[2], (float)p[3], (float)p[4], (float)p[5], (float)p[6],
+                          (float)p[7]);
+  }
   // Across the 128-bit halves: t = (lo's high half, hi's low half), then a byte align per half.
   template <int K>
   static F align(F lo, F hi) {

@@ -85,6 +85,10 @@ struct Vec {
     return (M)(head(hi) & ~head(lo));
   }
   static F load_m(const float *p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+  static F load_i64(const int64_t *p) {  // two vcvtqq2ps (AVX-512DQ)
+    const __m256 lo = _mm512_cvtepi64_ps(_mm512_loadu_si512(p)), hi = _mm512_cvtepi64_ps(_mm512_loadu_si512(p + 8));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+  }
   template <int K>
   static F align(F lo, F hi) {
     return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), K));

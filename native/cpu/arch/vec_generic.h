@@ -19,6 +19,7 @@
 //                    vreduceps and n = u itself (vscalefps floors its exponent), one operation
 //   span(lo, hi)     the mask of lanes i with lo <= i < hi (any ints); load_m(p, m) loads lane i from
 //                    p[i] where m holds it, zero elsewhere, never touching the other lanes' memory
+//   load_i64(p)      the W int64 at p as floats: exact below 2^24, and never out of order above
 //   align<K>(lo, hi) lanes K .. K + W - 1 of lo's lanes followed by hi's (0 <= K < W)
 //   deinterleave(a, b, e, o)  of the 2W floats a then b, the even-indexed ones into e and the
 //                    odd-indexed ones into o, in order (a stride-2 window's column phases)
@@ -100,6 +101,7 @@ struct Vec {
   static F select(M m, F t, F f) { return m ? t : f; }
   static M span(int lo, int hi) { return lo <= 0 && 0 < hi; }
   static F load_m(const float *p, M m) { return m ? *p : 0.0f; }
+  static F load_i64(const int64_t *p) { return (float)*p; }
   template <int K>
   static F align(F lo, F hi) {
     return K == 0 ? lo : hi;

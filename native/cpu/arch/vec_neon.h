@@ -107,6 +107,10 @@ struct Vec {
       if (b[i]) t[i] = p[i];
     return vld1q_f32(t);
   }
+  static F load_i64(const int64_t *p) {  // by way of double
+    return vcombine_f32(vcvt_f32_f64(vcvtq_f64_s64(vld1q_s64(p))), vcvt_f32_f64(vcvtq_f64_s64(vld1q_s64(p + 2))));
+  }
+
   static F select(M m, F t, F f) { return vbslq_f32(m, t, f); }
 
   static I as_int(F a) { return vreinterpretq_s32_f32(a); }
