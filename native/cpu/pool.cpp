@@ -16,6 +16,7 @@
 #include "../core/arg_checks.h"
 #include "../core/thread_pool.h"
 #include "cpu_ops.h"
+#include "scratch.h"
 
 namespace kiln::cpu {
 
@@ -168,32 +169,63 @@ std::vector<Span> adaptive_spans(int64_t n, int64_t on) {
   return v;
 }
 
-// Forward: y = sum over the window / divisor; backward: dx += dy / divisor over the window.
+// Forward: y = sum over the window / divisor; backward: dx += dy / divisor over the window, in
+// double, in the order pool.cu's kernels take too. K planes at a time in lockstep, the same window
+// of each: each sum is a chain of dependent adds (a 7 x 7 global pool's 49), and K chains side by
+// side hide each other's latency; each plane's sum keeps its own order, so its bits. Two threads,
+// alternating builds: see bench/results/2026-12-07-seventeenth-pooling.md.
+constexpr int kAvgPlanes = 4;
+
+template <int K, class T>
+void avg_pool_forward(T *out, const T *in, int64_t H, int64_t W, int64_t OH, int64_t OW, const std::vector<Span> &hs,
+                      const std::vector<Span> &ws, double divisor) {
+  for (int64_t oh = 0; oh < OH; oh++)
+    for (int64_t ow = 0; ow < OW; ow++) {
+      double sum[K] = {};
+      for (int64_t i = hs[oh].lo; i < hs[oh].hi; i++)
+        for (int64_t j = ws[ow].lo; j < ws[ow].hi; j++)
+          for (int k = 0; k < K; k++) sum[k] += (double)in[k * H * W + i * W + j];
+      const double d = divisor > 0 ? divisor : hs[oh].div * ws[ow].div;
+      for (int k = 0; k < K; k++) out[k * OH * OW + oh * OW + ow] = (T)(sum[k] / d);
+    }
+}
+
+template <int K, class T>
+void avg_pool_backward(T *dx, const T *gy, double *acc, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                       const std::vector<Span> &hs, const std::vector<Span> &ws, double divisor) {
+  std::fill(acc, acc + K * H * W, 0.0);
+  for (int64_t oh = 0; oh < OH; oh++)
+    for (int64_t ow = 0; ow < OW; ow++) {
+      const double d = divisor > 0 ? divisor : hs[oh].div * ws[ow].div;
+      double g[K];
+      for (int k = 0; k < K; k++) g[k] = (double)gy[k * OH * OW + oh * OW + ow] / d;
+      for (int64_t i = hs[oh].lo; i < hs[oh].hi; i++)
+        for (int64_t j = ws[ow].lo; j < ws[ow].hi; j++)
+          for (int k = 0; k < K; k++) acc[k * H * W + i * W + j] += g[k];
+    }
+  for (int64_t i = 0; i < K * H * W; i++) dx[i] = (T)acc[i];
+}
+
 template <class T>
 void avg_pool(kiln_context *ctx, T *out, const T *in, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
               const std::vector<Span> &hs, const std::vector<Span> &ws, double divisor, bool backward) {
   for_planes(ctx, planes, H * W, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; p++) {
+    thread_local ScratchVec<double> scratch;  // the backward's sums: K planes
+    double *acc = backward ? scratch.get((size_t)(kAvgPlanes * H * W)) : nullptr;
+    for (int64_t p = p0; p < p1;) {
+      const bool group = p1 - p >= kAvgPlanes;
       if (backward) {
         T *dx = out + p * H * W;
-        std::vector<double> acc((size_t)(H * W), 0.0);
-        for (int64_t oh = 0; oh < OH; oh++)
-          for (int64_t ow = 0; ow < OW; ow++) {
-            const double g = (double)in[(p * OH + oh) * OW + ow] / (divisor > 0 ? divisor : hs[oh].div * ws[ow].div);
-            for (int64_t i = hs[oh].lo; i < hs[oh].hi; i++)
-              for (int64_t j = ws[ow].lo; j < ws[ow].hi; j++) acc[i * W + j] += g;
-          }
-        for (int64_t i = 0; i < H * W; i++) dx[i] = (T)acc[i];
-        continue;
+        const T *gy = in + p * OH * OW;
+        group ? avg_pool_backward<kAvgPlanes>(dx, gy, acc, H, W, OH, OW, hs, ws, divisor)
+              : avg_pool_backward<1>(dx, gy, acc, H, W, OH, OW, hs, ws, divisor);
+      } else {
+        T *y = out + p * OH * OW;
+        const T *x = in + p * H * W;
+        group ? avg_pool_forward<kAvgPlanes>(y, x, H, W, OH, OW, hs, ws, divisor)
+              : avg_pool_forward<1>(y, x, H, W, OH, OW, hs, ws, divisor);
       }
-      const T *xp = in + p * H * W;
-      for (int64_t oh = 0; oh < OH; oh++)
-        for (int64_t ow = 0; ow < OW; ow++) {
-          double sum = 0;
-          for (int64_t i = hs[oh].lo; i < hs[oh].hi; i++)
-            for (int64_t j = ws[ow].lo; j < ws[ow].hi; j++) sum += (double)xp[i * W + j];
-          out[(p * OH + oh) * OW + ow] = (T)(sum / (divisor > 0 ? divisor : hs[oh].div * ws[ow].div));
-        }
+      p += group ? kAvgPlanes : 1;
     }
   });
 }
