@@ -59,6 +59,59 @@ test('layerNorm, rmsNorm, groupNorm against float64 formulas', () => {
   assert.equal([...new nn.LayerNorm(6).stateDict().keys()], ['weight', 'bias']);
 });
 
+test('groupNorm with weight and bias: the float64 formula, gradients by finite differences, float32, errors', () => {
+  kiln.manualSeed(5);
+  const x = kiln.randn([2, 6, 3, 2], { dtype: 'float64' }),
+    w = kiln.randn([6], { dtype: 'float64' }),
+    b = kiln.randn([6], { dtype: 'float64' });
+  const xv = x.toArray() as number[][][][],
+    wv = w.toArray() as number[],
+    bv = b.toArray() as number[];
+  const y = F.groupNorm(x, 3, w, b).toArray() as number[][][][];
+  for (let n = 0; n < 2; n++)
+    for (let grp = 0; grp < 3; grp++) {
+      const vals = [2 * grp, 2 * grp + 1].flatMap((c) => xv[n][c].flat());
+      const mu = vals.reduce((s, t) => s + t, 0) / vals.length;
+      const va = vals.reduce((s, t) => s + (t - mu) ** 2, 0) / vals.length;
+      for (const c of [2 * grp, 2 * grp + 1])
+        xv[n][c].flat().forEach((t, k) => {
+          const want = ((t - mu) / Math.sqrt(va + 1e-5)) * wv[c] + bv[c];
+          assert.ok(Math.abs(y[n][c][k >> 1][k & 1] - want) < 1e-12, `n ${n} c ${c} ${k}`);
+        });
+    }
+  for (const args of [
+    [w, b],
+    [w, null],
+    [null, b],
+    [null, null],
+  ] as [kiln.Tensor | null, kiln.Tensor | null][]) {
+    const ins = [x, ...args.filter((t): t is kiln.Tensor => t !== null)].map((t) => t.detach().requiresGrad_());
+    const f = (...t: kiln.Tensor[]) => F.groupNorm(t[0], 3, args[0] ? t[1] : null, args[1] ? t[args[0] ? 2 : 1] : null);
+    kiln.gradcheck(f, ins);
+  }
+  kiln.gradgradcheck(
+    (xi, wi, bi) => F.groupNorm(xi, 2, wi, bi),
+    [x, w, b].map((t) => t.detach().requiresGrad_()),
+  );
+  // float32 (the ISA's kernels) and bf16 (widened) against float64
+  const y32 = F.groupNorm(x.to('float32'), 3, w.to('float32'), b.to('float32')).to('float64');
+  const err32 = y32
+    .sub(F.groupNorm(x, 3, w, b))
+    .abs()
+    .max()
+    .item() as number;
+  assert.ok(err32 < 1e-5, `float32 off by ${err32}`);
+  assert.equal(F.groupNorm(x.to('bfloat16'), 3).dtype, 'bfloat16');
+  assert.throws(
+    () => F.groupNorm(x, 4),
+    (e: kiln.KilnError) => e.code === 'ERR_ARG',
+  );
+  assert.throws(
+    () => F.groupNorm(x, 3, kiln.ones([5], { dtype: 'float64' })),
+    (e: kiln.KilnError) => e.code === 'ERR_SHAPE',
+  );
+});
+
 test('BatchNorm: batch statistics and running-stat update in train, running stats in eval', () => {
   kiln.manualSeed(2);
   const bn = new nn.BatchNorm2d(3);

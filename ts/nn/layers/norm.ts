@@ -1,13 +1,15 @@
 /**
  * Normalisation layers and their functional forms: layerNorm, rmsNorm, groupNorm, batchNorm
- * (training statistics with the running-stat update, or eval with the running stats). layerNorm,
- * rmsNorm and groupNorm run on the fused layer_norm kernels (ops/layer_norm.ts), batchNorm on
+ * (training statistics with the running-stat update, or eval with the running stats). layerNorm
+ * and rmsNorm run on the fused layer_norm kernels (ops/layer_norm.ts), batchNorm and groupNorm on
  * those of ops/batch_norm.ts.
  */
-import { noGrad } from '../../autograd/grad_mode';
+import { gradMode, noGrad } from '../../autograd/grad_mode';
+import { record } from '../../autograd/node';
 import { ones, zeros } from '../../creation';
 import { KilnError } from '../../errors';
-import { batchNormApply, batchNormTrain } from '../../ops/batch_norm';
+import { batchNormApply, batchNormBackward, batchNormStats, batchNormTrain } from '../../ops/batch_norm';
+import { computeDtype } from '../../ops/dense';
 import { scope } from '../../memory';
 import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
@@ -41,7 +43,17 @@ export function rmsNorm(
   return layerNormFused(x, normalizedShape, weight, null, eps ?? finfoEps(x.dtype), true);
 }
 
-/** Normalises groups of channels of an [N, C, ...] input (torch group_norm), on layer norm's kernel. */
+/**
+ * Normalises groups of channels of an [N, C, ...] input (torch group_norm), on batch norm's
+ * kernels: x viewed as [1, N G, C / G S] has one channel per (sample, group), so batch norm's
+ * statistics pass gives each group's mean and variance in one read, and its per-channel apply
+ * (over [1, N C, S], each channel with its group's statistics and its own weight and bias) writes y
+ * in one more pass. The backward: batch norm's training gradient over the same view (of gy weight),
+ * and sums for the weight and bias. Against layer norm's kernel then a mul and an add (three passes
+ * that each read and write), 2 threads, forward: [16, 256, 28, 28] with 32 groups 1.70 -> 1.02 ms,
+ * [8, 128, 64, 64] 1.94 -> 0.97, [32, 64, 16, 16] with 8 groups 0.33 -> 0.16; forward + backward
+ * even (4.9 -> 5.1, 5.6 -> 5.65, 1.4 -> 1.15).
+ */
 export function groupNorm(
   x: Tensor,
   numGroups: number,
@@ -49,19 +61,96 @@ export function groupNorm(
   bias: Tensor | null = null,
   eps = 1e-5,
 ): Tensor {
-  // In a scope: the intermediates go now, not when the garbage collector finds them.
-  return scope(() => {
-    if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `groupNorm: input needs [N, C, ...], got ${shapeStr(x.shape)}`);
-    const [N, C] = x.shape;
-    if (C % numGroups !== 0)
-      throw new KilnError('ERR_ARG', `groupNorm: ${C} channels do not split into ${numGroups} groups`);
-    const g = x.reshape([N, numGroups, (C / numGroups) * x.shape.slice(2).reduce((a, b) => a * b, 1)]);
-    let y = layerNormFused(g, [g.shape[2]], null, null, eps, false).reshape([...x.shape]);
-    const view = [1, C, ...x.shape.slice(2).map(() => 1)];
-    if (weight) y = y.mul(weight.reshape(view));
-    if (bias) y = y.add(bias.reshape(view));
-    return y;
+  if (x.ndim < 2) throw new KilnError('ERR_SHAPE', `groupNorm: input needs [N, C, ...], got ${shapeStr(x.shape)}`);
+  const [N, C] = x.shape;
+  if (!Number.isInteger(numGroups) || numGroups < 1 || C % numGroups !== 0)
+    throw new KilnError('ERR_ARG', `groupNorm: ${C} channels do not split into ${numGroups} groups`);
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const)
+    if (t && (t.ndim !== 1 || t.shape[0] !== C))
+      throw new KilnError('ERR_SHAPE', `groupNorm: ${name} must have shape [${C}], got ${shapeStr(t.shape)}`);
+  const wide = computeDtype(x.dtype);
+  if (wide !== x.dtype || (weight && weight.dtype !== wide) || (bias && bias.dtype !== wide))
+    return scope(() => {
+      const [xf, wf, bf] = [x, weight, bias].map((t) => (t && t.dtype !== wide ? t.to(wide) : t));
+      return groupNorm(xf!, numGroups, wf, bf, eps).to(x.dtype);
+    });
+  const G = numGroups,
+    S = x.shape.slice(2).reduce((a, b) => a * b, 1),
+    L = (C / G) * S;
+  const perChannel = (t: Tensor, lead: number[]): Tensor =>
+    t
+      .reshape(lead)
+      .expand([N, G, C / G])
+      .reshape([N * C]);
+  const { y, stats } = noGrad(() =>
+    scope(() => {
+      const xc = x.contiguous();
+      const stats = batchNormStats(xc.reshape([1, N * G, L])); // [2, N G]: mean, biased variance
+      const [m, v] = [0, 1].map((i) => perChannel(stats.select(0, i), [N, G, 1]));
+      const [w, b] = [weight, bias].map((t) => (t ? perChannel(t, [1, G, C / G]) : null));
+      const y = batchNormApply(xc.reshape([1, N * C, S]), w, b, m, v, eps).reshape([...x.shape]);
+      return { y, stats };
+    }),
+  );
+  const view = [1, C, ...x.shape.slice(2).map(() => 1)],
+    dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+  const inputs = [x, stats, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const out = record('group_norm', y, inputs, (g, c) => {
+    const [xi, st] = c.inputs;
+    const wi = weight ? c.inputs[2] : null;
+    const need = (t: Tensor | null) => t !== null && t._requiresGrad;
+    const tail = (gw: Tensor | null, gb: Tensor | null) => [...(weight ? [gw] : []), ...(bias ? [gb] : [])];
+    if (gradMode.enabled) {
+      const [gx, gw, gb] = groupGradOps(g, xi, wi, G, eps, bias !== null);
+      return [gx, null, ...tail(gw, gb)];
+    }
+    return scope(() => {
+      const [mean, variance] = [st.select(0, 0), st.select(0, 1)];
+      const gh = wi ? g.mul(wi.reshape(view)) : g;
+      const [gx3] = batchNormBackward(gh.reshape([1, N * G, L]), xi.reshape([1, N * G, L]), null, mean, variance, eps);
+      const gx = gx3.reshape([...xi.shape]);
+      let gw: Tensor | null = null;
+      if (wi && need(c.inputs[2])) {
+        const [m, v] = [mean, variance].map((t) => perChannel(t, [N, G, 1]));
+        const xhat = batchNormApply(xi.reshape([1, N * C, S]), null, null, m, v, eps).reshape([...xi.shape]);
+        gw = g.mul(xhat).sum(dims);
+      }
+      const gb = bias && need(c.inputs[weight ? 3 : 2]) ? g.sum(dims) : null;
+      return [gx, null, ...tail(gw, gb)];
+    });
   });
+  stats.dispose(); // the node keeps its own handle when it needs one
+  return out;
+}
+
+/** groupNorm's [gx, gw, gb] written with ops (differentiable again), for createGraph. */
+function groupGradOps(
+  g: Tensor,
+  x: Tensor,
+  w: Tensor | null,
+  G: number,
+  eps: number,
+  wantB: boolean,
+): [Tensor, Tensor | null, Tensor | null] {
+  const [N, C] = x.shape;
+  const view = [1, C, ...x.shape.slice(2).map(() => 1)],
+    dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+  const grouped = [N, G, -1];
+  const xg = x.reshape(grouped);
+  const xc = xg.sub(xg.mean([2], true));
+  const rstd = xc.mul(xc).mean([2], true).add(eps).rsqrt();
+  const xh = xc.mul(rstd);
+  const gh = (w ? g.mul(w.reshape(view)) : g).reshape(grouped);
+  const gx = gh
+    .sub(gh.mean([2], true))
+    .sub(xh.mul(gh.mul(xh).mean([2], true)))
+    .mul(rstd)
+    .reshape([...x.shape]);
+  const gw = w ? g.mul(xh.reshape([...x.shape])).sum(dims) : null;
+  return [gx, gw, wantB ? g.sum(dims) : null];
 }
 
 export interface BatchNormOptions {
