@@ -253,11 +253,46 @@ bool transpose_copy(kiln_context *ctx, const Plan &p) {
   return true;
 }
 
+// Innermost runs this short or shorter go through copy_loop's blocks of rows.
+constexpr int64_t kShortRun = 8;
+
 template <class O, class I>
 void copy_loop(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &in) {
   const kiln_tensor *ops[2] = {&out, &in};
   auto p = make_plan<2>(ops);
   if (transpose_copy<O, I>(ctx, p)) return;
+  if (p.numel > 0 && p.ndim >= 2 && p.shape[p.ndim - 1] <= kShortRun) {
+    // Short innermost runs (an expand or a permute of small trailing dims: repeats, nearest
+    // upsampling by views, pixel shuffle, narrow columns): the walk goes over the runs of the dim
+    // before, each of its runs a block of short rows copied in one double loop (lengths 2 to 4
+    // unrolled), instead of a walk step and a call per short row. 2 threads, float32, alternating
+    // builds: expand [16, 64, 56, 56] -> [.., 56, 2, 56, 2] 10.4 -> 1.9 ms; [.., 56, 56, 2] 4.6 ->
+    // 1.2; the pixel-shuffle permute of [8, 64, 2, 2, 56, 56] 5.9 -> 1.2; [4M, 8] narrowed to 4
+    // columns 7.3 -> 3.2.
+    const int last = p.ndim - 1;
+    const int64_t L = p.shape[last], so = p.st[0][last], si = p.st[1][last];
+    Plan<2> q = p;
+    q.ndim = last;
+    q.numel = p.numel / L;
+    auto rows = [&](auto len) {  // len: L as a compile-time constant (unrolled) or an int64_t
+      parallel_walk(ctx->pool.get(), q, std::max<int64_t>(1, ew_grain(ctx, p.numel) / L),
+                    [&](char *const *ptr, const int64_t *st, int64_t n) {
+                      O *o = (O *)ptr[0];
+                      const I *x = (const I *)ptr[1];
+                      for (int64_t r = 0; r < n; r++, o += st[0], x += st[1])
+                        for (int64_t j = 0; j < (int64_t)len; j++) o[j * so] = store<O>(load(x[j * si]));
+                    });
+    };
+    if (L == 2)
+      rows(std::integral_constant<int64_t, 2>{});
+    else if (L == 3)
+      rows(std::integral_constant<int64_t, 3>{});
+    else if (L == 4)
+      rows(std::integral_constant<int64_t, 4>{});
+    else
+      rows(L);
+    return;
+  }
   parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *st, int64_t n) {
     O *o = (O *)ptr[0];
     const I *x = (const I *)ptr[1];
