@@ -276,6 +276,27 @@ static void test_bn_sums(const IsaKernels *t) {
   }
 }
 
+// ---- sum_rows_f32 ----
+// Each row's sum has sum_f32's bits: the short rows' own path (below a vector) and the long ones;
+// -0 rows included (sum_f32 gives +0 for them).
+static void test_sum_rows(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " sum_rows_f32");
+  for (int64_t n = 1; n <= 70; n++) {
+    const int64_t rows = 5;
+    Buf a(n * rows, true);
+    for (int64_t i = 0; i < n * rows; i++)
+      a.p[i] = (float)(8 * unit() - 4) * (float)std::ldexp(1.0, (int)(g_rng() % 40) - 20);
+    for (int64_t i = 0; i < n; i++) a.p[2 * n + i] = -0.0f;
+    float o[5];
+    t->sum_rows_f32(o, a.p, n, rows);
+    for (int64_t r = 0; r < rows; r++) {
+      const float want = t->sum_f32(a.p + r * n, n);
+      if (!ck.expect(bits(o[r]) == bits(want), "n=%" PRId64 " row %" PRId64 ": %a, sum_f32 %a", n, r, o[r], want))
+        break;
+    }
+  }
+}
+
 // ---- max pooling rows ----
 // Against the scalar rule (native/cpu/pool.cpp): the rows' windows inside the plane, forward values
 // and indices bit for bit; the backward's index check and adds on integer gradients (exact sums),
@@ -813,6 +834,7 @@ int main(int argc, char **argv) {
     test_dropout(t);
     test_bn_sums(t);
     test_max_pool(t);
+    test_sum_rows(t);
   }
   if (do_bench)
     for (kiln_isa isa : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON})

@@ -318,6 +318,8 @@ struct IsaKernels {
   void (*clamp_f32)(float *o, const float *a, int64_t n, float lo, float hi);
   // Sum of a[0..n) in a fixed order that depends only on n (never on threads).
   float (*sum_f32)(const float *a, int64_t n);
+  // o[r] = sum_f32(a + r n, n) for r < rows: many short sums in one call, each with sum_f32's bits.
+  void (*sum_rows_f32)(float *o, const float *a, int64_t n, int64_t rows);
   // Max / min of a[0..n), n >= 1; NaN if any element is NaN (PyTorch semantics).
   float (*max_f32)(const float *a, int64_t n);
   float (*min_f32)(const float *a, int64_t n);
