@@ -196,6 +196,9 @@ test('gradients of every mode by finite differences (float64)', () => {
     ['bicubic, long rows', r([1, 1, 9, 3]), { size: [4, 5], mode: 'bicubic', alignCorners: true }],
     ['nearest, long rows', r([1, 1, 2, 9]), { size: [3, 8] }],
     ['linear, channels as rows', r([1, 8, 3]), { size: 5, mode: 'linear' }],
+    // Whole repeats in every resized dim: one copy of an expanded view.
+    ['nearest x2 x3 (repeats)', r([1, 2, 3, 2]), { scaleFactor: [2, 3] }],
+    ['nearest 5-d, one dim kept (repeats)', r([1, 1, 2, 2, 3]), { size: [4, 2, 6] }],
   ];
   for (const [label, x, o] of cases) {
     try {
@@ -204,6 +207,37 @@ test('gradients of every mode by finite differences (float64)', () => {
       assert.unreachable(`${label}: ${(e as Error).message}`);
     }
   }
+});
+
+test('nearest by whole repeats: each output reads input floor(i / s), a new tensor', () => {
+  const x = kiln.randn([2, 3, 5, 4]);
+  const xs = x.toArray() as number[][][][];
+  for (const [o, s, t] of [
+    [{ scaleFactor: 2 }, 2, 2],
+    [{ size: [15, 4] }, 3, 1],
+    [{ scaleFactor: [1, 2], mode: 'nearest-exact' }, 1, 2],
+  ] as [InterpolateOptions, number, number][]) {
+    const y = F.interpolate(x, o).toArray() as number[][][][];
+    for (let n = 0; n < 2; n++)
+      for (let c = 0; c < 3; c++)
+        for (let i = 0; i < 5 * s; i++)
+          for (let j = 0; j < 4 * t; j++)
+            if (y[n][c][i][j] !== xs[n][c][Math.floor(i / s)][Math.floor(j / t)])
+              assert.unreachable(`${JSON.stringify(o)}: [${n}, ${c}, ${i}, ${j}]`);
+  }
+  // x41: 41 * fl(1 / 41) rounds below 1 in float, so PyTorch's output 41 reads input 0, not
+  // floor(41 / 41): not whole repeats, the gather path
+  const z = kiln.randn([1, 1, 2, 3]);
+  const zs = z.toArray() as number[][][][];
+  const zy = F.interpolate(z, { size: [82, 3] }).toArray() as number[][][][];
+  const sc = Math.fround(2 / 82);
+  for (let i = 0; i < 82; i++) {
+    const src = Math.min(Math.floor(Math.fround(i * sc)), 1);
+    assert.equal(zy[0][0][i], zs[0][0][src], `x41: row ${i} reads ${src}`);
+  }
+  const same = F.interpolate(x, { scaleFactor: 1 });
+  same.fill_(0);
+  assert.ok((x.abs().sum().item() as number) > 0, 'the unchanged size gave a copy, not a view of x');
 });
 
 test('second-order gradients (both paths)', () => {

