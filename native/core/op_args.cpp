@@ -110,8 +110,8 @@ kiln_status check_index(kiln_context *ctx, int op, const kiln_tensor &self, cons
   return KILN_OK;
 }
 
-// Attributes of the nn kernels: eps and flags (batch norm), mode (gelu), mask threshold (dropout),
-// padding row (embedding).
+// Attributes of the nn kernels: eps and flags (batch norm; group norm's also its group count), mode (gelu), mask
+// threshold (dropout), padding row (embedding).
 kiln_status check_nn_attrs(kiln_context *ctx, int op, const double *attr) {
   int flag = 0;
   bool ok = true;
@@ -124,6 +124,10 @@ kiln_status check_nn_attrs(kiln_context *ctx, int op, const double *attr) {
       break;
     case KILN_OP_BATCH_NORM_BACKWARD:
       ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag);
+      break;
+    case KILN_OP_GROUP_NORM_BACKWARD:
+      ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag) &&
+           int_attr(attr, 2, 1, 1 << 30, &flag);
       break;
     case KILN_OP_EMBEDDING_BACKWARD: ok = attr[0] >= -1 && attr[0] < 9.0e15 && attr[0] == std::floor(attr[0]); break;
     default: break;
@@ -230,6 +234,7 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
     case KILN_OP_BATCH_NORM_STATS:
     case KILN_OP_BATCH_NORM:
     case KILN_OP_BATCH_NORM_BACKWARD:
+    case KILN_OP_GROUP_NORM_BACKWARD:
     case KILN_OP_EMBEDDING:
     case KILN_OP_EMBEDDING_BACKWARD:
       if (kiln_status st = check_nn_attrs(ctx, op, attr)) return st;

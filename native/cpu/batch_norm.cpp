@@ -7,87 +7,28 @@
 //   backward  gx = w * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)), gw = sum(gy * xhat),
 //             gb = sum(gy): one read of gy and x for the sums (same chunks), one pass for gx.
 // With channels innermost (S = 1) chunks are blocks of rows and the loops run across channels.
-// float32 runs take the ISA table (arch/nn_kernels.inc); the loops below are the other dtypes' path
-// (half types compute in float, float64 in double).
+// The inner loops are batch_norm_loops.h's (float32 on the ISA table).
 #include <cmath>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "batch_norm_loops.h"
 #include "cpu_ops.h"
-#include "strided_loop.h"
 
 namespace kiln::cpu {
 
 namespace {
 
+using bn::check_c;
+using bn::check_nd;
+using bn::Loops;
+using bn::loops_for;
+
 constexpr int64_t kBlock = 4096;        // elements per statistics chunk (16 KiB of float32)
 constexpr int64_t kColBlock = 1 << 15;  // elements per chunk when channels are innermost (L2-sized)
 constexpr int64_t kMinRows = 16;        // and at least this many rows
 constexpr int64_t kGrainElems = 1 << 16;
-
-// The inner loops for element type T (compute type C); float32 goes to the ISA table.
-template <class T>
-struct Loops {
-  using C = compute_t<T>;
-  const NnKernels *nn;
-  C sum(const T *x, int64_t n) const {
-    if constexpr (std::is_same_v<T, float>) return isa_sum(x, n);
-    C s = 0;
-    for (int64_t i = 0; i < n; i++) s += load(x[i]);
-    return s;
-  }
-  C sq_dev(const T *x, int64_t n, C m, const T *ahead) const {
-    if constexpr (std::is_same_v<T, float>) return nn->sq_dev_sum_f32(x, n, m, ahead);
-    C s = 0;
-    for (int64_t i = 0; i < n; i++) s += (load(x[i]) - m) * (load(x[i]) - m);
-    return s;
-  }
-  void grad_sums(const T *gy, const T *x, int64_t n, C m, C *sg, C *sgx) const {
-    if constexpr (std::is_same_v<T, float>) return nn->grad_sums_f32(gy, x, n, m, sg, sgx);
-    C a = 0, b = 0;
-    for (int64_t i = 0; i < n; i++) {
-      a += load(gy[i]);
-      b += load(gy[i]) * (load(x[i]) - m);
-    }
-    *sg = a;
-    *sgx = b;
-  }
-  void col_add(C *acc, const T *x, int64_t n) const {
-    if constexpr (std::is_same_v<T, float>) return add_f32(acc, x, n);
-    for (int64_t i = 0; i < n; i++) acc[i] += load(x[i]);
-  }
-  void col_sq_dev(C *acc, const T *x, const C *m, int64_t n) const {
-    if constexpr (std::is_same_v<T, float>) return nn->col_sq_dev_f32(acc, x, m, n);
-    for (int64_t i = 0; i < n; i++) acc[i] += (load(x[i]) - m[i]) * (load(x[i]) - m[i]);
-  }
-  void col_grad(C *sg, C *sgx, const T *gy, const T *x, const C *m, int64_t n) const {
-    if constexpr (std::is_same_v<T, float>) return nn->col_grad_f32(sg, sgx, gy, x, m, n);
-    for (int64_t i = 0; i < n; i++) {
-      sg[i] += load(gy[i]);
-      sgx[i] += load(gy[i]) * (load(x[i]) - m[i]);
-    }
-  }
-  void apply(T *o, const T *x, const T *g, int64_t n, const C *m, const C *b, const C *a, const C *k,
-             int64_t sp) const {
-    if constexpr (std::is_same_v<T, float>) return nn->bn_apply_f32(o, x, g, n, m, b, a, k, sp);
-    for (int64_t i = 0; i < n; i++) {
-      int64_t j = i * sp;
-      C y = b[j] * (load(x[i]) - m[j]);
-      if (g) y += a[j] * load(g[i]);
-      o[i] = store<T>(y + k[j]);
-    }
-  }
-  const IsaKernels *isa;
-  float isa_sum(const float *x, int64_t n) const { return isa->sum_f32(x, n); }
-  void add_f32(float *acc, const float *x, int64_t n) const { isa->add_f32(acc, x, n); }
-};
-
-template <class T>
-Loops<T> loops_for(kiln_context *ctx) {
-  const IsaKernels *isa = isa_kernels(ctx->isa);
-  return Loops<T>{&isa->nn, isa};
-}
 
 // How the [N, C, S] elements of one channel split into chunks.
 struct Chunks {
@@ -123,30 +64,6 @@ struct Chunks {
     }
   }
 };
-
-bool is_contiguous(const kiln_tensor &t) {
-  int64_t expect = 1;
-  for (int d = t.ndim - 1; d >= 0; d--) {
-    if (t.shape[d] != 1 && t.strides[d] != expect) return false;
-    expect *= t.shape[d];
-  }
-  return true;
-}
-
-kiln_status check_nd(kiln_context *ctx, const kiln_tensor &t, const char *name, const kiln_tensor &x) {
-  if (t.ndim != 3 || t.shape[0] != x.shape[0] || t.shape[1] != x.shape[1] || t.shape[2] != x.shape[2] ||
-      !is_contiguous(t))
-    return fail(ctx, KILN_ERR_SHAPE, "%s must be a contiguous [N, C, S] tensor like the input", name);
-  if (t.dtype != x.dtype) return fail(ctx, KILN_ERR_DTYPE, "%s has a different dtype from the input", name);
-  return KILN_OK;
-}
-kiln_status check_c(kiln_context *ctx, const kiln_tensor *t, const char *name, const kiln_tensor &x) {
-  if (!t) return KILN_OK;
-  if (t->ndim != 1 || t->shape[0] != x.shape[1] || (t->shape[0] > 1 && t->strides[0] != 1))
-    return fail(ctx, KILN_ERR_SHAPE, "%s must be a contiguous [C] tensor (C = %lld)", name, (long long)x.shape[1]);
-  if (t->dtype != x.dtype) return fail(ctx, KILN_ERR_DTYPE, "%s has a different dtype from the input", name);
-  return KILN_OK;
-}
 
 // Per-chunk partial results of one channel, merged in chunk order.
 struct Partial {
@@ -334,7 +251,7 @@ kiln_status backward_typed(kiln_context *ctx, const kiln_tensor &gx, const kiln_
 
 kiln_status batch_norm_stats_cpu(kiln_context *ctx, const kiln_tensor &mean, const kiln_tensor &var,
                                  const kiln_tensor &x) {
-  if (x.ndim != 3 || !is_contiguous(x)) return fail(ctx, KILN_ERR_SHAPE, "the input must be a contiguous [N, C, S]");
+  if (x.ndim != 3 || !contiguous(x)) return fail(ctx, KILN_ERR_SHAPE, "the input must be a contiguous [N, C, S]");
   if (kiln_status st = check_c(ctx, &mean, "mean", x)) return st;
   if (kiln_status st = check_c(ctx, &var, "var", x)) return st;
   KILN_DISPATCH_FLOAT(x.dtype, return fail(ctx, KILN_ERR_DTYPE, "needs a floating dtype"),
@@ -343,7 +260,7 @@ kiln_status batch_norm_stats_cpu(kiln_context *ctx, const kiln_tensor &mean, con
 
 kiln_status batch_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &x, const kiln_tensor *w,
                            const kiln_tensor *b, const kiln_tensor &mean, const kiln_tensor &var, double eps) {
-  if (x.ndim != 3 || !is_contiguous(x)) return fail(ctx, KILN_ERR_SHAPE, "the input must be a contiguous [N, C, S]");
+  if (x.ndim != 3 || !contiguous(x)) return fail(ctx, KILN_ERR_SHAPE, "the input must be a contiguous [N, C, S]");
   if (kiln_status st = check_nd(ctx, y, "the output", x)) return st;
   for (auto [t, name] : {std::pair{w, "weight"}, {b, "bias"}, {&mean, "mean"}, {&var, "var"}})
     if (kiln_status st = check_c(ctx, t, name, x)) return st;
@@ -354,7 +271,7 @@ kiln_status batch_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_t
 kiln_status batch_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw,
                                     const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                     const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, double eps) {
-  if (x.ndim != 3 || !is_contiguous(x)) return fail(ctx, KILN_ERR_SHAPE, "the input must be a contiguous [N, C, S]");
+  if (x.ndim != 3 || !contiguous(x)) return fail(ctx, KILN_ERR_SHAPE, "the input must be a contiguous [N, C, S]");
   if (kiln_status st = check_nd(ctx, gx, "grad_input", x)) return st;
   if (kiln_status st = check_nd(ctx, gy, "grad_output", x)) return st;
   for (auto [t, name] :

@@ -53,7 +53,7 @@ kiln_status uniform_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed
 kiln_status normal_cpu(kiln_context *ctx, const kiln_tensor &out, uint64_t seed, uint64_t offset, double mean,
                        double std);
 
-// nn kernels (activation.cpp, dropout.cpp, batch_norm.cpp, embedding.cpp).
+// nn kernels (activation.cpp, dropout.cpp, batch_norm.cpp, group_norm.cpp, embedding.cpp).
 kiln_status act_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &x, NnAct act);
 kiln_status act_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gy, const kiln_tensor &x,
                              NnAct act);
@@ -67,6 +67,11 @@ kiln_status batch_norm_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_t
 kiln_status batch_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw,
                                     const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                     const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, double eps);
+// group_norm.cpp: as batch_norm_backward, C channels in G groups; mean, var: contiguous [N G].
+kiln_status group_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw,
+                                    const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
+                                    const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, int64_t G,
+                                    double eps);
 // index: int32/int64 [T]; out / gy: [T, D]; weight / gw: [num, D]; padding_idx < 0: none.
 kiln_status embedding_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &weight, const kiln_tensor &idx);
 kiln_status embedding_backward_cpu(kiln_context *ctx, const kiln_tensor &gw, const kiln_tensor &gy,

@@ -105,6 +105,9 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_BATCH_NORM_BACKWARD:
       return batch_norm_backward_cuda(L, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3], in[4],
                                       attr[0]);
+    case KILN_OP_GROUP_NORM_BACKWARD:
+      return group_norm_backward_cuda(L, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3], in[4],
+                                      (int64_t)attr[2], attr[0]);
     case KILN_OP_EMBEDDING: return embedding_cuda(L, o[0], in[0], in[1], bad);
     case KILN_OP_EMBEDDING_BACKWARD: return embedding_backward_cuda(L, o[0], in[0], in[1], (int64_t)attr[0], bad);
     case KILN_OP_MAX_POOL2D: return max_pool2d_cuda(L, o[0], o[1], in[0], attr);

@@ -105,6 +105,12 @@ KILN_WEAK kiln_status batch_norm_backward_cuda(const Launch &L, const kiln_tenso
                                                double eps) {
   return fail(L, KILN_ERR_NOT_COMPILED, "batch_norm_backward_cuda: not in this build (native/cuda/kernels/rows*.cu)");
 }
+KILN_WEAK kiln_status group_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gw,
+                                               const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
+                                               const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var,
+                                               int64_t G, double eps) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "group_norm_backward_cuda: not in this build (native/cuda/kernels/rows*.cu)");
+}
 KILN_WEAK kiln_status act_cuda(const Launch &L, const kiln_tensor &out, const kiln_tensor &x, NnAct act) {
   return fail(L, KILN_ERR_NOT_COMPILED, "act_cuda: not in this build (native/cuda/kernels/nn*.cu)");
 }

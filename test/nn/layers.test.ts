@@ -112,6 +112,34 @@ test('groupNorm with weight and bias: the float64 formula, gradients by finite d
   );
 });
 
+test('groupNorm backward (the fused kernel): float32 against float64, and only the gradients asked for', () => {
+  kiln.manualSeed(9);
+  const x = kiln.randn([3, 12, 9, 11], { dtype: 'float64' }).mul(3).add(1),
+    w = kiln.randn([12], { dtype: 'float64' }),
+    b = kiln.randn([12], { dtype: 'float64' }),
+    gy = kiln.randn([3, 12, 9, 11], { dtype: 'float64' });
+  const grads = (dtype: kiln.DType, which: boolean[]) => {
+    const ins = [x, w, b].map((t, i) => {
+      const c = t.to(dtype).detach();
+      return which[i] ? c.requiresGrad_() : c;
+    });
+    F.groupNorm(ins[0], 4, ins[1], ins[2]).backward(gy.to(dtype));
+    return ins.map((t) => (t.grad ? t.grad.to('float64') : null));
+  };
+  const want = grads('float64', [true, true, true]);
+  const got = grads('float32', [true, true, true]);
+  for (let i = 0; i < 3; i++) {
+    const scale = want[i]!.abs().max().item() as number;
+    const err = got[i]!.sub(want[i]!).abs().max().item() as number;
+    assert.ok(err < 2e-5 * Math.max(1, scale), `input ${i}: float32 off by ${err} (scale ${scale})`);
+  }
+  // the weight alone: x and b get nothing, w's gradient is the full one's
+  const only = grads('float64', [false, true, false]);
+  assert.is(only[0], null);
+  assert.is(only[2], null);
+  assert.ok((only[1]!.sub(want[1]!).abs().max().item() as number) === 0, 'the weight gradient alone differs');
+});
+
 test('BatchNorm: batch statistics and running-stat update in train, running stats in eval', () => {
   kiln.manualSeed(2);
   const bn = new nn.BatchNorm2d(3);

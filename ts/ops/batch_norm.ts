@@ -43,7 +43,7 @@ function checkChannels(op: string, x: Tensor, ts: [string, Tensor | null][]): vo
 }
 
 /** A [C] operand the kernel reads: x's dtype, contiguous (a new tensor only when needed). */
-const chanArg = (t: Tensor, dtype: DType): Tensor => {
+export const chanArg = (t: Tensor, dtype: DType): Tensor => {
   const d = t.detach();
   const c = castTo(d, dtype);
   if (c !== d) d.dispose();

@@ -31,6 +31,7 @@ import { normalRow, uniformRow } from './random';
 import { geluBackwardRow, geluRow, siluBackwardRow, siluRow } from './activation';
 import { batchNormBackwardRow, batchNormRow, batchNormStatsRow } from './batch_norm';
 import { dropoutRow } from './dropout';
+import { groupNormBackwardRow } from './group_norm';
 import { embeddingBackwardRow, embeddingRow } from './embedding';
 import { logsumexpRow } from './logsumexp';
 import { cumsumRow } from './scan';
@@ -363,6 +364,7 @@ export const table = {
   batch_norm_stats: batchNormStatsRow,
   batch_norm: batchNormRow,
   batch_norm_backward: batchNormBackwardRow,
+  group_norm_backward: groupNormBackwardRow,
   embedding: embeddingRow,
   embedding_backward: embeddingBackwardRow,
   conv2d: conv2dRow,

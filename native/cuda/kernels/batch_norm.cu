@@ -7,7 +7,10 @@
 //             result is deterministic and no sum of squares is formed;
 //   apply     y = w invstd (x - mean) + b, one pass (coefficients per channel first);
 //   backward  gx = w invstd (gy - mean(gy) - xhat mean(gy xhat)), gw = sum(gy xhat), gb = sum(gy):
-//             chunk sums of gy and gy (x - mean) as above, merged in order, then one pass for gx.
+//             chunk sums of gy and gy (x - mean) as above, merged in order, then one pass for gx;
+//   group norm backward  the same over x viewed as [1, N C, S] (a row's chunk sums with its group's
+//             mean), merged per group into per-row coefficients of gx, and per channel into gw, gb
+//             (native/cpu/group_norm.cpp has the formulas).
 // With channels innermost (S = 1) a chunk is a block of rows read 32 channels wide (coalesced).
 #include "rows.h"
 #include "rows_common.cuh"
@@ -33,7 +36,8 @@ struct Chunks {
   bool cols;            // S == 1: chunk j is rows [j kColRows, (j + 1) kColRows) of every channel
   int64_t rows, segs;   // rows per chunk; segments per row (S > kChunk)
   int64_t per_channel;  // chunks per channel
-  explicit Chunks(const kiln_tensor &x) : N(x.shape[0]), C(x.shape[1]), S(x.shape[2]) {
+  explicit Chunks(const kiln_tensor &x) : Chunks(x.shape[0], x.shape[1], x.shape[2]) {}
+  Chunks(int64_t n, int64_t c, int64_t s) : N(n), C(c), S(s) {
     cols = S == 1;
     if (S == 0 || N == 0) {
       rows = segs = 1;
@@ -270,6 +274,66 @@ __global__ void bn_grad_merge_kernel(T *__restrict__ gw, T *__restrict__ gb, com
   }
 }
 
+// ---- group norm backward: x viewed as [1, N C, S], row r = (n, c) in group q = n G + c / per ----
+
+// rm[r] = mean[q]: each row's group mean, for the chunk sums of the [1, N C, S] view.
+template <class T>
+__global__ void gn_row_mean_kernel(T *__restrict__ rm, const T *__restrict__ mean, int64_t R, int64_t C, int64_t per) {
+  const int64_t G = C / per;
+  for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < R; r += (int64_t)gridDim.x * blockDim.x)
+    rm[r] = mean[(r / C) * G + (r % C) / per];
+}
+
+// One thread per group q: its rows' chunk sums in order, A = sum w sg, B = sum w sgx, then gx's
+// coefficients per row (rstd w, -rstd^3 B / L, -rstd A / L) and rs[r] = (sg, rstd sgx) for gw, gb.
+template <class T>
+__global__ void gn_grad_merge_kernel(compute_t<T> *__restrict__ coef, double2 *__restrict__ rs,
+                                     const Partial *__restrict__ part, const T *__restrict__ w,
+                                     const T *__restrict__ mean, const T *__restrict__ var, int64_t N, int64_t C,
+                                     int64_t per, int64_t chunks, bool cols, double Lg, double eps) {
+  using Cm = compute_t<T>;
+  const int64_t G = C / per, R = N * C;
+  for (int64_t q = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; q < N * G; q += (int64_t)gridDim.x * blockDim.x) {
+    const double rstd = 1.0 / sqrt((double)load(var[q]) + eps);
+    const int64_t r0 = (q / G) * C + (q % G) * per;
+    double A = 0, B = 0;
+    for (int64_t r = r0; r < r0 + per; r++) {
+      double sg = 0, sgx = 0;
+      for (int64_t j = 0; j < chunks; j++) {
+        const Partial p = cols ? part[j * R + r] : part[r * chunks + j];
+        sg += p.a;
+        sgx += p.b;
+      }
+      const double wc = w ? (double)load(w[r % C]) : 1.0;
+      A += wc * sg;
+      B += wc * sgx;
+      rs[r] = make_double2(sg, rstd * sgx);
+    }
+    for (int64_t r = r0; r < r0 + per; r++) {
+      const double wc = w ? (double)load(w[r % C]) : 1.0;
+      coef[r] = load(mean[q]);
+      coef[R + r] = (Cm)(Lg > 0 ? -rstd * rstd * rstd * B / Lg : 0);
+      coef[2 * R + r] = (Cm)(rstd * wc);
+      coef[3 * R + r] = (Cm)(Lg > 0 ? -rstd * A / Lg : 0);
+    }
+  }
+}
+
+// One thread per channel: gb = sum_n sg, gw = sum_n rstd sgx, in order.
+template <class T>
+__global__ void gn_param_kernel(T *__restrict__ gw, T *__restrict__ gb, const double2 *__restrict__ rs, int64_t N,
+                                int64_t C) {
+  for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (int64_t)gridDim.x * blockDim.x) {
+    double a = 0, b = 0;
+    for (int64_t n = 0; n < N; n++) {
+      a += rs[n * C + c].x;
+      b += rs[n * C + c].y;
+    }
+    gb[c] = store<T>(a);
+    gw[c] = store<T>(b);
+  }
+}
+
 // ---- launch ----
 
 bool is_contiguous(const kiln_tensor &t) { return contiguous(t); }
@@ -386,6 +450,40 @@ kiln_status backward_typed(const Launch &L, const kiln_tensor &gx, const kiln_te
   return apply<T>(L, op, ch, (T *)gx.data, xp, gp, coef);
 }
 
+template <class T>
+kiln_status gn_backward_typed(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gw, const kiln_tensor &gb,
+                              const kiln_tensor &gy, const kiln_tensor &x, const kiln_tensor *w,
+                              const kiln_tensor &mean, const kiln_tensor &var, int64_t G, double eps) {
+  const char *op = "group_norm_backward";
+  const int64_t N = x.shape[0], C = x.shape[1], S = x.shape[2], R = N * C, per = C / G;
+  if (C == 0) return KILN_OK;
+  const Chunks ch(1, R, S);  // a chunk never crosses a row, so its sums are the row's
+  const auto aligned = [](size_t b) { return (b + 255) / 256 * 256; };
+  const size_t part_bytes = aligned((size_t)(R * ch.per_channel) * sizeof(Partial));
+  const size_t rm_bytes = aligned((size_t)R * sizeof(T)), rs_bytes = aligned((size_t)R * sizeof(double2));
+  Scratch sc(L, part_bytes + rm_bytes + rs_bytes + (size_t)(4 * R) * sizeof(compute_t<T>));
+  if (!sc.ptr) return fail(L, KILN_ERR_OOM, "%s: no scratch for the partial sums", op);
+  Partial *part = sc.as<Partial>();
+  T *rm = (T *)(sc.as<char>() + part_bytes);
+  double2 *rs = (double2 *)(sc.as<char>() + part_bytes + rm_bytes);
+  compute_t<T> *coef = (compute_t<T> *)(sc.as<char>() + part_bytes + rm_bytes + rs_bytes);
+  const T *xp = (const T *)x.data, *gp = (const T *)gy.data;
+  if (R > 0) {
+    gn_row_mean_kernel<T><<<small_grid(R), 256, 0, L.stream>>>(rm, (const T *)mean.data, R, C, per);
+    if (kiln_status st = check_launch(L, op, "gn_row_mean_kernel")) return st;
+  }
+  if (kiln_status st = chunk_partials<T>(L, op, ch, part, xp, gp, rm)) return st;
+  if (R > 0) {
+    gn_grad_merge_kernel<T><<<small_grid(N * G), 256, 0, L.stream>>>(
+        coef, rs, part, w ? (const T *)w->data : nullptr, (const T *)mean.data, (const T *)var.data, N, C, per,
+        ch.per_channel, ch.cols, (double)(per * S), eps);
+    if (kiln_status st = check_launch(L, op, "gn_grad_merge_kernel")) return st;
+  }
+  gn_param_kernel<T><<<small_grid(C), 256, 0, L.stream>>>((T *)gw.data, (T *)gb.data, rs, N, C);
+  if (kiln_status st = check_launch(L, op, "gn_param_kernel")) return st;
+  return apply<T>(L, op, ch, (T *)gx.data, xp, gp, coef);
+}
+
 }  // namespace
 
 kiln_status batch_norm_stats_cuda(const Launch &L, const kiln_tensor &mean, const kiln_tensor &var,
@@ -425,6 +523,30 @@ kiln_status batch_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, con
     if (kiln_status st = check_c(L, op, vecs[i], names[i], x)) return st;
   KILN_DISPATCH_FLOAT(x.dtype, return fail(L, KILN_ERR_DTYPE, "%s: needs a floating dtype", op),
                       { return backward_typed<scalar_t>(L, gx, gw, gb, gy, x, w, mean, var, eps); });
+}
+
+kiln_status group_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gw,
+                                     const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
+                                     const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, int64_t G,
+                                     double eps) {
+  const char *op = "group_norm_backward";
+  if (kiln_status st = check_x(L, op, x)) return st;
+  if (G < 1 || x.shape[1] % G != 0)
+    return fail(L, KILN_ERR_ARG, "%s: %lld channels do not split into %lld groups", op, (long long)x.shape[1],
+                (long long)G);
+  if (kiln_status st = check_nd(L, op, gx, "grad_input", x)) return st;
+  if (kiln_status st = check_nd(L, op, gy, "grad_output", x)) return st;
+  const kiln_tensor *vecs[3] = {&gw, &gb, w};
+  const char *names[3] = {"grad_weight", "grad_bias", "weight"};
+  for (int i = 0; i < 3; i++)
+    if (kiln_status st = check_c(L, op, vecs[i], names[i], x)) return st;
+  for (const kiln_tensor *t : {&mean, &var}) {
+    if (t->ndim != 1 || t->shape[0] != x.shape[0] * G || (t->shape[0] > 1 && t->strides[0] != 1))
+      return fail(L, KILN_ERR_SHAPE, "%s: mean and var must be contiguous [N G] tensors", op);
+    if (t->dtype != x.dtype) return fail(L, KILN_ERR_DTYPE, "%s: the statistics have a different dtype", op);
+  }
+  KILN_DISPATCH_FLOAT(x.dtype, return fail(L, KILN_ERR_DTYPE, "%s: needs a floating dtype", op),
+                      { return gn_backward_typed<scalar_t>(L, gx, gw, gb, gy, x, w, mean, var, G, eps); });
 }
 
 }  // namespace kiln::cuda

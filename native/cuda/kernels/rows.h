@@ -43,5 +43,9 @@ kiln_status batch_norm_cuda(const Launch &L, const kiln_tensor &y, const kiln_te
 kiln_status batch_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gw,
                                      const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                      const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, double eps);
+kiln_status group_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gw,
+                                     const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
+                                     const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, int64_t G,
+                                     double eps);
 
 }  // namespace kiln::cuda

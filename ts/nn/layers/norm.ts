@@ -8,7 +8,8 @@ import { gradMode, noGrad } from '../../autograd/grad_mode';
 import { record } from '../../autograd/node';
 import { ones, zeros } from '../../creation';
 import { KilnError } from '../../errors';
-import { batchNormApply, batchNormBackward, batchNormStats, batchNormTrain } from '../../ops/batch_norm';
+import { batchNormApply, batchNormStats, batchNormTrain } from '../../ops/batch_norm';
+import { groupNormBackward } from '../../ops/group_norm';
 import { computeDtype } from '../../ops/dense';
 import { scope } from '../../memory';
 import { shapeStr } from '../../shape';
@@ -48,11 +49,12 @@ export function rmsNorm(
  * kernels: x viewed as [1, N G, C / G S] has one channel per (sample, group), so batch norm's
  * statistics pass gives each group's mean and variance in one read, and its per-channel apply
  * (over [1, N C, S], each channel with its group's statistics and its own weight and bias) writes y
- * in one more pass. The backward: batch norm's training gradient over the same view (of gy weight),
- * and sums for the weight and bias. Against layer norm's kernel then a mul and an add (three passes
- * that each read and write), 2 threads, forward: [16, 256, 28, 28] with 32 groups 1.70 -> 1.02 ms,
- * [8, 128, 64, 64] 1.94 -> 0.97, [32, 64, 16, 16] with 8 groups 0.33 -> 0.16; forward + backward
- * even (4.9 -> 5.1, 5.6 -> 5.65, 1.4 -> 1.15).
+ * in one more pass. Against layer norm's kernel then a mul and an add (three passes that each read
+ * and write), 2 threads, forward: [16, 256, 28, 28] with 32 groups 1.70 -> 1.02 ms, [8, 128, 64,
+ * 64] 1.94 -> 0.97, [32, 64, 16, 16] with 8 groups 0.33 -> 0.16. The backward is the fused
+ * group_norm_backward (ops/group_norm.ts: one read of gy and x for sums, one pass for gx, gw and gb
+ * from the same sums); against batch norm's gradient over the group view plus x-hat and two sums,
+ * forward + backward 5.5-6.4 -> 2.05-2.4 ms, 7.3-8.2 -> 2.5-3.2, 0.48-0.61 -> 0.25-0.34.
  */
 export function groupNorm(
   x: Tensor,
@@ -95,8 +97,6 @@ export function groupNorm(
       return { y, stats };
     }),
   );
-  const view = [1, C, ...x.shape.slice(2).map(() => 1)],
-    dims = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
   const inputs = [x, stats, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const out = record('group_norm', y, inputs, (g, c) => {
     const [xi, st] = c.inputs;
@@ -108,18 +108,9 @@ export function groupNorm(
       return [gx, null, ...tail(gw, gb)];
     }
     return scope(() => {
-      const [mean, variance] = [st.select(0, 0), st.select(0, 1)];
-      const gh = wi ? g.mul(wi.reshape(view)) : g;
-      const [gx3] = batchNormBackward(gh.reshape([1, N * G, L]), xi.reshape([1, N * G, L]), null, mean, variance, eps);
-      const gx = gx3.reshape([...xi.shape]);
-      let gw: Tensor | null = null;
-      if (wi && need(c.inputs[2])) {
-        const [m, v] = [mean, variance].map((t) => perChannel(t, [N, G, 1]));
-        const xhat = batchNormApply(xi.reshape([1, N * C, S]), null, null, m, v, eps).reshape([...xi.shape]);
-        gw = g.mul(xhat).sum(dims);
-      }
-      const gb = bias && need(c.inputs[weight ? 3 : 2]) ? g.sum(dims) : null;
-      return [gx, null, ...tail(gw, gb)];
+      const [gx, gw, gb] = groupNormBackward(g, xi, wi, st.select(0, 0), st.select(0, 1), G, eps);
+      const keep = (t: Tensor, i: number) => (need(c.inputs[i]) ? t : null); // the rest goes with the scope
+      return [gx, null, ...tail(wi ? keep(gw, 2) : null, bias ? keep(gb, weight ? 3 : 2) : null)];
     });
   });
   stats.dispose(); // the node keeps its own handle when it needs one
