@@ -277,9 +277,12 @@ kiln_status forward(kiln_context *ctx, const Args &a, const kiln_tensor &loss, c
   // alternately, 100 forward + backward steps, 3 rounds, 2 threads: [65536, 256] 5.44-5.57 ->
   // 4.46-4.50 ms, [8192, 4096] 7.30-8.93 -> 6.15-7.63 (copy_ 2.2-2.5 and 4.1-4.9 then); with the
   // prefetch on both sides, the stored exps against the backward kernel's exp path: 5-8% faster.
-  thread_local ScratchVec<float> tl_terms;
   const bool use_terms = std::is_same_v<T, float> && go && C <= kTermsMaxC;
   parallel_for(ctx->pool.get(), a.rows, grain, [&](int64_t r0, int64_t r1) {
+    // Declared here, in the task: a block-scope thread_local is constructed (and so registered for
+    // kiln.emptyCache) on each thread that runs its declaration; declared in the caller, a worker
+    // used an instance that was never constructed, which emptyCache missed (65 KB kept per worker).
+    thread_local ScratchVec<float> tl_terms;
     float *terms = nullptr;
     if (use_terms) {
       terms = tl_terms.get((size_t)(kLseSinkMaxRows * C));

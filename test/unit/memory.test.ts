@@ -220,13 +220,18 @@ test("emptyCache frees the kernels' per-thread scratch, on every thread, and ker
     a = kiln.randn([512, 384]),
     b = kiln.randn([384, 640]);
   // a convolution and a GEMM large enough to run on every thread of the pool, each growing its
-  // threads' scratch (packed panels, im2col or Winograd workspaces), and a sort of long rows
+  // threads' scratch (packed panels, im2col or Winograd workspaces), a sort of long rows, and a
+  // cross-entropy whose gradient is taken in its forward (a batch of exps kept per thread)
+  const logits = kiln.randn([4096, 1025]),
+    target = kiln.randint(0, 1025, [4096]);
   const run = () =>
     kiln.scope(() => {
       const y = F.conv2d(x, w, null, { padding: 1 }),
         c = a.matmul(b),
         s = kiln.sort(a.reshape([-1]).slice(0, 0, 1 << 17)).values;
-      return [y.sum().item(), c.sum().item(), s.sum().item()];
+      const l = logits.detach().requiresGrad_();
+      F.crossEntropy(l, target, { reduction: 'sum' }).backward();
+      return [y.sum().item(), c.sum().item(), s.sum().item(), l.grad!.sum().item()];
     });
   const first = run();
   assert.ok(kiln.memory().cpu.scratchBytes > 1 << 20, `scratch held: ${kiln.memory().cpu.scratchBytes} bytes`);
