@@ -72,6 +72,14 @@ kiln_status group_norm_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, co
                                     const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                     const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, int64_t G,
                                     double eps);
+// bce.cpp: binary cross-entropy with logits over contiguous operands of x's numel (pw, w may be
+// null); reduce: o is one element, scale times the sum. The backward's g: one element (scalar_g,
+// times scale) or x's numel.
+kiln_status bce_with_logits_cpu(kiln_context *ctx, const kiln_tensor &o, const kiln_tensor &x, const kiln_tensor &t,
+                                const kiln_tensor *pw, const kiln_tensor *w, bool reduce, double scale);
+kiln_status bce_with_logits_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &g,
+                                         const kiln_tensor &x, const kiln_tensor &t, const kiln_tensor *pw,
+                                         const kiln_tensor *w, bool scalar_g, double scale);
 // index: int32/int64 [T]; out / gy: [T, D]; weight / gw: [num, D]; padding_idx < 0: none.
 kiln_status embedding_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &weight, const kiln_tensor &idx);
 kiln_status embedding_backward_cpu(kiln_context *ctx, const kiln_tensor &gw, const kiln_tensor &gy,

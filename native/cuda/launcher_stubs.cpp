@@ -105,6 +105,17 @@ KILN_WEAK kiln_status batch_norm_backward_cuda(const Launch &L, const kiln_tenso
                                                double eps) {
   return fail(L, KILN_ERR_NOT_COMPILED, "batch_norm_backward_cuda: not in this build (native/cuda/kernels/rows*.cu)");
 }
+KILN_WEAK kiln_status bce_with_logits_cuda(const Launch &L, const kiln_tensor &o, const kiln_tensor &x,
+                                           const kiln_tensor &t, const kiln_tensor *pw, const kiln_tensor *w,
+                                           bool reduce, double scale) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "bce_with_logits_cuda: not in this build (native/cuda/kernels/bce.cu)");
+}
+KILN_WEAK kiln_status bce_with_logits_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &g,
+                                                    const kiln_tensor &x, const kiln_tensor &t, const kiln_tensor *pw,
+                                                    const kiln_tensor *w, bool scalar_g, double scale) {
+  return fail(L, KILN_ERR_NOT_COMPILED,
+              "bce_with_logits_backward_cuda: not in this build (native/cuda/kernels/bce.cu)");
+}
 KILN_WEAK kiln_status group_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gw,
                                                const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                                const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var,

@@ -297,6 +297,62 @@ static void test_sum_rows(const IsaKernels *t) {
   }
 }
 
+// ---- binary cross-entropy with logits ----
+// Each loss and gradient against the float64 formula (within a few ulp of the larger terms: the
+// loss is a difference of terms, so its error is relative to them), x over [-20, 20] plus the
+// specials (those whose terms pass float's range left out); the returned sum against the written
+// losses' double sum; nothing written past n (the output ends at a guard page); a null output gives
+// the same sum.
+static void test_bce(const IsaKernels *t) {
+  Check ck(std::string(t->name) + " bce_logits_f32 / _grad_f32");
+  for (int64_t n : kLengths) {
+    if (n > 5000) continue;
+    for (int mode = 0; mode < 4; mode++) {
+      const bool has_pw = mode & 1, has_w = mode & 2;
+      Buf x(n, true), tg(n, true), pw(n, true), w(n, true), o(n, true), g(n, true), gx(n, true);
+      for (int64_t i = 0; i < n; i++) {
+        x.p[i] = g_rng() % 8 ? gen(-20, 20) : kSpecials[g_rng() % (sizeof kSpecials / sizeof *kSpecials)];
+        tg.p[i] = (float)unit(), pw.p[i] = (float)(0.2 + 3 * unit()), w.p[i] = (float)(0.2 + 3 * unit());
+        g.p[i] = (float)(4 * unit() - 2);
+      }
+      const float *P = has_pw ? pw.p : nullptr, *Wt = has_w ? w.p : nullptr;
+      const float sum = t->nn.bce_logits_f32(o.p, x.p, tg.p, P, Wt, n);
+      const float sum2 = t->nn.bce_logits_f32(nullptr, x.p, tg.p, P, Wt, n);
+      ck.expect(same(sum, sum2), "n=%" PRId64 " mode %d: the sum depends on the output (%a, %a)", n, mode, sum, sum2);
+      t->nn.bce_logits_grad_f32(gx.p, mode == 3 ? nullptr : g.p, 0.75f, x.p, tg.p, P, Wt, n);
+      double total = 0, mag = 0;
+      bool nan = false;
+      for (int64_t i = 0; i < n; i++) {
+        const double xv = x.p[i], tv = tg.p[i], c = 1 + ((has_pw ? pw.p[i] : 1.0) - 1) * tv, wv = has_w ? w.p[i] : 1.0;
+        const double sp = std::max(-xv, 0.0) + std::log1p(std::exp(-std::fabs(xv)));
+        const double l = wv * ((1 - tv) * xv + c * sp), scale = wv * (std::fabs((1 - tv) * xv) + c * sp);
+        const double s = xv >= 0 ? std::exp(-xv) / (1 + std::exp(-xv)) : 1 / (1 + std::exp(xv));  // sigmoid(-x)
+        const double gr = (mode == 3 ? 0.75 : (double)g.p[i]) * wv * ((1 - tv) - c * s);
+        const double gscale = std::fabs(mode == 3 ? 0.75 : (double)g.p[i]) * wv * (std::fabs(1 - tv) + c * s);
+        if (std::isnan(xv)) {
+          nan = true;
+          ck.expect(std::isnan(o.p[i]) && std::isnan(gx.p[i]), "n=%" PRId64 " x NaN at %" PRId64, n, i);
+          continue;
+        }
+        if (!std::isfinite(xv) || std::fabs(scale) > FLT_MAX / 8) {  // inf - inf, or past float's range
+          nan = true;
+          continue;
+        }
+        ck.error(x.p[i], o.p[i], l);
+        ck.expect(std::fabs(o.p[i] - l) <= 4e-7 * scale + 1e-30, "n=%" PRId64 " loss x=%a t=%a: %a, want %a", n, x.p[i],
+                  tg.p[i], o.p[i], l);
+        ck.expect(std::fabs(gx.p[i] - gr) <= 4e-7 * gscale + 1e-30, "n=%" PRId64 " grad x=%a t=%a: %a, want %a", n,
+                  x.p[i], tg.p[i], gx.p[i], gr);
+        total += o.p[i];
+        mag += std::fabs(o.p[i]);
+      }
+      if (!nan && std::isfinite(total))
+        ck.expect(std::fabs(sum - total) <= 1e-6 * mag + 1e-30, "n=%" PRId64 " mode %d: sum %g, want %g", n, mode, sum,
+                  total);
+    }
+  }
+}
+
 // ---- max pooling rows ----
 // Against the scalar rule (native/cpu/pool.cpp): the rows' windows inside the plane, forward values
 // and indices bit for bit; the backward's index check and adds on integer gradients (exact sums),
@@ -835,6 +891,7 @@ int main(int argc, char **argv) {
     test_bn_sums(t);
     test_max_pool(t);
     test_sum_rows(t);
+    test_bce(t);
   }
   if (do_bench)
     for (kiln_isa isa : {KILN_ISA_GENERIC, KILN_ISA_AVX2, KILN_ISA_AVX512, KILN_ISA_NEON})

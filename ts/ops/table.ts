@@ -31,6 +31,7 @@ import { normalRow, uniformRow } from './random';
 import { geluBackwardRow, geluRow, siluBackwardRow, siluRow } from './activation';
 import { batchNormBackwardRow, batchNormRow, batchNormStatsRow } from './batch_norm';
 import { dropoutRow } from './dropout';
+import { bceWithLogitsBackwardRow, bceWithLogitsRow } from './bce';
 import { groupNormBackwardRow } from './group_norm';
 import { embeddingBackwardRow, embeddingRow } from './embedding';
 import { logsumexpRow } from './logsumexp';
@@ -365,6 +366,8 @@ export const table = {
   batch_norm: batchNormRow,
   batch_norm_backward: batchNormBackwardRow,
   group_norm_backward: groupNormBackwardRow,
+  bce_with_logits: bceWithLogitsRow,
+  bce_with_logits_backward: bceWithLogitsBackwardRow,
   embedding: embeddingRow,
   embedding_backward: embeddingBackwardRow,
   conv2d: conv2dRow,

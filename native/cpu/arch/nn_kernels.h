@@ -1,7 +1,8 @@
 // The nn kernels' float32 vector loops (IsaKernels::nn): GELU (erf and tanh forms) and SiLU with
 // their backward rows, the Philox dropout mask, batch-norm block statistics and per-channel
-// apply, and max pooling's inner windows. Written once in nn_kernels.inc against the vector
-// vocabulary; the drivers are native/cpu/activation.cpp, dropout.cpp, batch_norm.cpp and pool.cpp.
+// apply, max pooling's inner windows, and binary cross-entropy with logits. Written once in
+// nn_kernels.inc against the vector vocabulary; the drivers are native/cpu/activation.cpp,
+// dropout.cpp, batch_norm.cpp, pool.cpp and bce.cpp.
 #pragma once
 #include <cstdint>
 
@@ -53,6 +54,13 @@ struct NnKernels {
   // g[idx[ow]] += gy[ow] in ow order for ow < n whose index is one of window ow's taps inside the
   // plane (others add nothing); H W <= 2^24.
   void (*max_pool_grad_row_f32)(float *g, const float *gy, const int64_t *idx, const MaxPoolGradRow &p, int64_t n);
+  // Binary cross-entropy with logits: l[i] = w[i] ((1 - t[i]) x[i] + c[i] softplus(-x[i])), c = 1 +
+  // (pw[i] - 1) t[i] (pw, w null: c = 1, w = 1). The forward writes l to o unless o is null and
+  // returns the float sum of the n losses in an order fixed by n; the backward writes
+  // gx[i] = g[i] w[i] ((1 - t[i]) - c[i] sigmoid(-x[i])), g null: gs for every g[i].
+  float (*bce_logits_f32)(float *o, const float *x, const float *t, const float *pw, const float *w, int64_t n);
+  void (*bce_logits_grad_f32)(float *gx, const float *g, float gs, const float *x, const float *t, const float *pw,
+                              const float *w, int64_t n);
 };
 
 }  // namespace kiln::cpu
