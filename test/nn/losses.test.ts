@@ -239,4 +239,40 @@ test('loss modules and errors', () => {
   code(() => F.smoothL1Loss(f64([1]), f64([1]), { beta: -1 }), 'ERR_ARG');
 });
 
+test('binaryCrossEntropyWithLogits (fused): second derivatives, float32 against float64, mixed dtypes', () => {
+  kiln.manualSeed(4);
+  const x = kiln.randn([6, 5], { dtype: 'float64' }).mul(4),
+    t = kiln.rand([6, 5], { dtype: 'float64' }),
+    pw = kiln.rand([5], { dtype: 'float64' }).add(0.5),
+    w = kiln.rand([6, 1], { dtype: 'float64' }).add(0.5);
+  // createGraph: the input's gradient written with ops, differentiable again
+  kiln.gradgradcheck((a, b) => F.binaryCrossEntropyWithLogits(a, b, { posWeight: pw, weight: w }), [
+    x.detach().requiresGrad_(),
+    t.detach().requiresGrad_(),
+  ]);
+  // float32 (the ISA's rows) against float64, losses and the input's gradient, each reduction
+  for (const reduction of ['none', 'mean', 'sum'] as const) {
+    const run = (dtype: kiln.DType) => {
+      const xi = x.to(dtype).requiresGrad_();
+      const l = F.binaryCrossEntropyWithLogits(xi, t.to(dtype), {
+        posWeight: pw.to(dtype),
+        weight: w.to(dtype),
+        reduction,
+      });
+      (reduction === 'none' ? l.sum() : l).backward();
+      return [l.to('float64'), xi.grad!.to('float64')];
+    };
+    const [l64, g64] = run('float64'),
+      [l32, g32] = run('float32');
+    const err = (a: kiln.Tensor, b: kiln.Tensor) => a.sub(b).abs().max().item() as number;
+    assert.ok(err(l32, l64) < 1e-5 * Math.max(1, l64.abs().max().item() as number), `${reduction}: loss`);
+    assert.ok(err(g32, g64) < 1e-6, `${reduction}: gradient off by ${err(g32, g64)}`);
+  }
+  // a float32 input with float64 targets: the ops' type promotion, a float64 loss
+  const mixed = F.binaryCrossEntropyWithLogits(x.to('float32'), t);
+  assert.is(mixed.dtype, 'float64');
+  const fused = F.binaryCrossEntropyWithLogits(x.to('float32'), t.to('float32'));
+  assert.ok(Math.abs((mixed.item() as number) - (fused.item() as number)) < 1e-5);
+});
+
 test.run();
