@@ -208,9 +208,35 @@ void avg_pool_backward(T *dx, const T *gy, double *acc, int64_t H, int64_t W, in
   for (int64_t i = 0; i < K * H * W; i++) dx[i] = (T)acc[i];
 }
 
+// The global pool (one window over the whole plane): the same sums in the same order (row-major
+// through the plane), kGlobalPlanes planes in lockstep with no window bookkeeping, so more chains
+// of double adds overlap (16 spilled: slower); the backward a fill per plane. [64, 512, 7, 7] -> 1,
+// 2 threads, in one process against the general path: forward 0.26-0.29 -> 0.17-0.19 ms, forward +
+// backward 0.64-0.68 -> 0.32-0.35 (PyTorch 1.13's forward 0.098).
+constexpr int kGlobalPlanes = 8;
+
+template <int K, class T>
+void avg_global(T *out, const T *in, int64_t HW, double d) {
+  double s[K] = {};
+  for (int64_t e = 0; e < HW; e++)
+    for (int k = 0; k < K; k++) s[k] += (double)in[k * HW + e];
+  for (int k = 0; k < K; k++) out[k] = (T)(s[k] / d);
+}
+
 template <class T>
 void avg_pool(kiln_context *ctx, T *out, const T *in, int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
               const std::vector<Span> &hs, const std::vector<Span> &ws, double divisor, bool backward) {
+  if (OH == 1 && OW == 1 && hs[0].lo == 0 && hs[0].hi == H && ws[0].lo == 0 && ws[0].hi == W) {
+    const double d = divisor > 0 ? divisor : hs[0].div * ws[0].div;
+    for_planes(ctx, planes, H * W, [&](int64_t p0, int64_t p1) {
+      int64_t p = p0;
+      if (backward)  // every element of plane p gets the general path's 0 + gy[p] / d (+0 for -0)
+        for (; p < p1; p++) std::fill(out + p * H * W, out + (p + 1) * H * W, (T)(0.0 + (double)in[p] / d));
+      for (; p + kGlobalPlanes <= p1; p += kGlobalPlanes) avg_global<kGlobalPlanes>(out + p, in + p * H * W, H * W, d);
+      for (; p < p1; p++) avg_global<1>(out + p, in + p * H * W, H * W, d);
+    });
+    return;
+  }
   for_planes(ctx, planes, H * W, [&](int64_t p0, int64_t p1) {
     thread_local ScratchVec<double> scratch;  // the backward's sums: K planes
     double *acc = backward ? scratch.get((size_t)(kAvgPlanes * H * W)) : nullptr;

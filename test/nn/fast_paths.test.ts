@@ -120,6 +120,36 @@ test('float32 max pooling (vector rows) picks what the float64 scalar rule picks
   }
 });
 
+test('global average pool: the sums in row-major order in double, as the general path (so the CUDA bits)', () => {
+  kiln.manualSeed(12);
+  for (const [N, C, H, W] of [
+    [3, 21, 7, 7],
+    [2, 5, 1, 9],
+    [1, 17, 13, 3],
+  ]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = kiln.randn([N, C, H, W], { dtype }).mul(1e3).detach().requiresGrad_();
+      const y = kiln.nn.functional.adaptiveAvgPool2d(x, 1);
+      const xs = x.detach().reshape([-1]).toArray() as number[];
+      const r = dtype === 'float32' ? Math.fround : (v: number) => v;
+      const ys = y.detach().reshape([-1]).toArray() as number[];
+      for (let p = 0; p < N * C; p++) {
+        let s = 0;
+        for (let e = 0; e < H * W; e++) s += xs[p * H * W + e];
+        assert.is(ys[p], r(s / (H * W)), `${dtype} [${N},${C},${H},${W}] plane ${p}`);
+      }
+      // the backward: 0 + g / (H W) everywhere in the plane (+0 for a -0 gradient)
+      const gv = Array.from({ length: N * C }, (_, i) => (i === 1 ? -0 : i * 0.37 - 3));
+      const gt = kiln.tensor(gv, { dtype });
+      const gr = gt.toArray() as number[]; // as the dtype holds them
+      y.backward(gt.reshape([N, C, 1, 1]));
+      const gx = x.grad!.reshape([-1]).toArray() as number[];
+      for (let i = 0; i < gx.length; i++)
+        assert.ok(Object.is(gx[i], r(0 + gr[Math.floor(i / (H * W))] / (H * W))), `${dtype} gradient ${i}`);
+    }
+  }
+});
+
 test("relu's gradient is PyTorch's: 1 where x > 0, else 0 (also at x = 0)", () => {
   const x = kiln.tensor([-2, -0, 0, 0.5, 3]).requiresGrad_();
   const y = F.relu(x);

@@ -246,10 +246,10 @@ test('binaryCrossEntropyWithLogits (fused): second derivatives, float32 against 
     pw = kiln.rand([5], { dtype: 'float64' }).add(0.5),
     w = kiln.rand([6, 1], { dtype: 'float64' }).add(0.5);
   // createGraph: the input's gradient written with ops, differentiable again
-  kiln.gradgradcheck((a, b) => F.binaryCrossEntropyWithLogits(a, b, { posWeight: pw, weight: w }), [
-    x.detach().requiresGrad_(),
-    t.detach().requiresGrad_(),
-  ]);
+  kiln.gradgradcheck(
+    (a, b) => F.binaryCrossEntropyWithLogits(a, b, { posWeight: pw, weight: w }),
+    [x.detach().requiresGrad_(), t.detach().requiresGrad_()],
+  );
   // float32 (the ISA's rows) against float64, losses and the input's gradient, each reduction
   for (const reduction of ['none', 'mean', 'sum'] as const) {
     const run = (dtype: kiln.DType) => {
