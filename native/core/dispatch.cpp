@@ -102,6 +102,8 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_BCE_WITH_LOGITS_BACKWARD:
       return bce_with_logits_backward_cpu(ctx, o[0], in[0], in[1], in[2], attr[2] != 0 ? &in[3] : nullptr,
                                           attr[3] != 0 ? &in[4] : nullptr, attr[0] != 0, attr[1]);
+    case KILN_OP_RESAMPLE: return resample_cpu(ctx, o[0], in[0], in[1], in[2], (int64_t)attr[0]);
+    case KILN_OP_RESAMPLE_BACKWARD: return resample_backward_cpu(ctx, o[0], in[0], in[1], in[2], (int64_t)attr[0]);
     case KILN_OP_GROUP_NORM_BACKWARD:
       return group_norm_backward_cpu(ctx, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3], in[4],
                                      (int64_t)attr[2], attr[0]);

@@ -125,6 +125,8 @@ kiln_status check_nn_attrs(kiln_context *ctx, int op, const double *attr) {
     case KILN_OP_BATCH_NORM_BACKWARD:
       ok = attr[0] >= 0 && std::isfinite(attr[0]) && int_attr(attr, 1, 0, 1, &flag);
       break;
+    case KILN_OP_RESAMPLE:
+    case KILN_OP_RESAMPLE_BACKWARD: ok = int_attr(attr, 0, 1, 1 << 20, &flag); break;
     case KILN_OP_BCE_WITH_LOGITS:
     case KILN_OP_BCE_WITH_LOGITS_BACKWARD:
       ok = int_attr(attr, 0, 0, 1, &flag) && !std::isnan(attr[1]) && int_attr(attr, 2, 0, 1, &flag) &&
@@ -242,6 +244,8 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
     case KILN_OP_GROUP_NORM_BACKWARD:
     case KILN_OP_BCE_WITH_LOGITS:
     case KILN_OP_BCE_WITH_LOGITS_BACKWARD:
+    case KILN_OP_RESAMPLE:
+    case KILN_OP_RESAMPLE_BACKWARD:
     case KILN_OP_EMBEDDING:
     case KILN_OP_EMBEDDING_BACKWARD:
       if (kiln_status st = check_nn_attrs(ctx, op, attr)) return st;

@@ -80,6 +80,12 @@ kiln_status bce_with_logits_cpu(kiln_context *ctx, const kiln_tensor &o, const k
 kiln_status bce_with_logits_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &g,
                                          const kiln_tensor &x, const kiln_tensor &t, const kiln_tensor *pw,
                                          const kiln_tensor *w, bool scalar_g, double scale);
+// resample.cpp: y [outer, out, inner] from x [outer, n, inner] by T taps per output (idx int64 and
+// w of x's dtype, [T out] each, t-major); the backward scatters gy back to gx [outer, n, inner].
+kiln_status resample_cpu(kiln_context *ctx, const kiln_tensor &y, const kiln_tensor &x, const kiln_tensor &idx,
+                         const kiln_tensor &w, int64_t T_);
+kiln_status resample_backward_cpu(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gy,
+                                  const kiln_tensor &idx, const kiln_tensor &w, int64_t T_);
 // index: int32/int64 [T]; out / gy: [T, D]; weight / gw: [num, D]; padding_idx < 0: none.
 kiln_status embedding_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_tensor &weight, const kiln_tensor &idx);
 kiln_status embedding_backward_cpu(kiln_context *ctx, const kiln_tensor &gw, const kiln_tensor &gy,

@@ -105,6 +105,8 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_BATCH_NORM_BACKWARD:
       return batch_norm_backward_cuda(L, o[0], o[1], o[2], in[0], in[1], attr[1] != 0 ? &in[2] : nullptr, in[3], in[4],
                                       attr[0]);
+    case KILN_OP_RESAMPLE: return resample_cuda(L, o[0], in[0], in[1], in[2], (int64_t)attr[0]);
+    case KILN_OP_RESAMPLE_BACKWARD: return resample_backward_cuda(L, o[0], in[0], in[1], in[2], (int64_t)attr[0]);
     case KILN_OP_BCE_WITH_LOGITS:
       return bce_with_logits_cuda(L, o[0], in[0], in[1], attr[2] != 0 ? &in[2] : nullptr,
                                   attr[3] != 0 ? &in[3] : nullptr, attr[0] != 0, attr[1]);

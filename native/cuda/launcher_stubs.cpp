@@ -105,6 +105,14 @@ KILN_WEAK kiln_status batch_norm_backward_cuda(const Launch &L, const kiln_tenso
                                                double eps) {
   return fail(L, KILN_ERR_NOT_COMPILED, "batch_norm_backward_cuda: not in this build (native/cuda/kernels/rows*.cu)");
 }
+KILN_WEAK kiln_status resample_cuda(const Launch &L, const kiln_tensor &y, const kiln_tensor &x, const kiln_tensor &idx,
+                                    const kiln_tensor &w, int64_t taps) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "resample_cuda: not in this build (native/cuda/kernels/resample.cu)");
+}
+KILN_WEAK kiln_status resample_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gy,
+                                             const kiln_tensor &idx, const kiln_tensor &w, int64_t taps) {
+  return fail(L, KILN_ERR_NOT_COMPILED, "resample_backward_cuda: not in this build (native/cuda/kernels/resample.cu)");
+}
 KILN_WEAK kiln_status bce_with_logits_cuda(const Launch &L, const kiln_tensor &o, const kiln_tensor &x,
                                            const kiln_tensor &t, const kiln_tensor *pw, const kiln_tensor *w,
                                            bool reduce, double scale) {

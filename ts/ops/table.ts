@@ -31,6 +31,7 @@ import { normalRow, uniformRow } from './random';
 import { geluBackwardRow, geluRow, siluBackwardRow, siluRow } from './activation';
 import { batchNormBackwardRow, batchNormRow, batchNormStatsRow } from './batch_norm';
 import { dropoutRow } from './dropout';
+import { resampleBackwardRow, resampleRow } from './resample';
 import { bceWithLogitsBackwardRow, bceWithLogitsRow } from './bce';
 import { groupNormBackwardRow } from './group_norm';
 import { embeddingBackwardRow, embeddingRow } from './embedding';
@@ -368,6 +369,8 @@ export const table = {
   group_norm_backward: groupNormBackwardRow,
   bce_with_logits: bceWithLogitsRow,
   bce_with_logits_backward: bceWithLogitsBackwardRow,
+  resample: resampleRow,
+  resample_backward: resampleBackwardRow,
   embedding: embeddingRow,
   embedding_backward: embeddingBackwardRow,
   conv2d: conv2dRow,

@@ -43,6 +43,10 @@ kiln_status batch_norm_cuda(const Launch &L, const kiln_tensor &y, const kiln_te
 kiln_status batch_norm_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gw,
                                      const kiln_tensor &gb, const kiln_tensor &gy, const kiln_tensor &x,
                                      const kiln_tensor *w, const kiln_tensor &mean, const kiln_tensor &var, double eps);
+kiln_status resample_cuda(const Launch &L, const kiln_tensor &y, const kiln_tensor &x, const kiln_tensor &idx,
+                          const kiln_tensor &w, int64_t taps);
+kiln_status resample_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &gy,
+                                   const kiln_tensor &idx, const kiln_tensor &w, int64_t taps);
 kiln_status bce_with_logits_cuda(const Launch &L, const kiln_tensor &o, const kiln_tensor &x, const kiln_tensor &t,
                                  const kiln_tensor *pw, const kiln_tensor *w, bool reduce, double scale);
 kiln_status bce_with_logits_backward_cuda(const Launch &L, const kiln_tensor &gx, const kiln_tensor &g,
