@@ -34,6 +34,17 @@ void gather_row(T *y, const T *x, const int64_t *idx, const T *w, int64_t out, i
   }
 }
 
+// gather_row's transpose: g[idx] += w gy[i] over the row's outputs i and taps t, in that order.
+template <int K, class T>
+void scatter_row(T *g, const T *gy, const int64_t *idx, const T *w, int64_t out, int64_t T_) {
+  const int64_t taps = K ? K : T_;
+  for (int64_t i = 0; i < out; i++)
+    for (int64_t t = 0; t < taps; t++) {
+      T &dst = g[idx[t * out + i]];
+      dst = store<T>(load(dst) + load(store<T>(load(w[t * out + i]) * load(gy[i]))));
+    }
+}
+
 template <class T>
 void forward_typed(kiln_context *ctx, T *y, const T *x, const int64_t *idx, const T *w, int64_t outer, int64_t n,
                    int64_t out, int64_t inner, int64_t T_) {
@@ -82,11 +93,11 @@ void backward_typed(kiln_context *ctx, T *gx, const T *gy, const int64_t *idx, c
                      T *g = gx + o * n;
                      const T *gr = gy + o * out;
                      std::fill(g, g + n, store<T>((C)0));
-                     for (int64_t i = 0; i < out; i++)
-                       for (int64_t t = 0; t < T_; t++) {
-                         T &dst = g[idx[t * out + i]];
-                         dst = store<T>(load(dst) + load(store<T>(load(w[t * out + i]) * load(gr[i]))));
-                       }
+                     switch (T_) {
+                       case 2: scatter_row<2>(g, gr, idx, w, out, T_); break;
+                       case 4: scatter_row<4>(g, gr, idx, w, out, T_); break;
+                       default: scatter_row<0>(g, gr, idx, w, out, T_);
+                     }
                    }
                  });
     return;

@@ -169,8 +169,8 @@ const free = (...ts: (Tensor | null)[]): void => ts.forEach((t) => t?.dispose())
  * x resized along dim d by the taps. Weighted taps (the linear, cubic and area modes) run the fused
  * resample kernel (ops/resample.ts): one pass over the output per dim, the products added in tap
  * order as the gathers, muls and adds this replaced did. [16, 64, 56, 56] -> 2x, 2 threads, against
- * those in one process: bilinear forward 22-24 -> 6.4-6.7 ms, forward + backward 80-84 -> 21;
- * bicubic 42-46 -> 10.5-11 and 170-180 -> 31-36.
+ * those in one process: bilinear forward 20.5-24 -> 5.5-6.7 ms, forward + backward 74-84 ->
+ * 15-16; bicubic 39-46 -> 9.7-11 and 158-180 -> 25-26.
  * Nearest taps copy: a dim followed by rows of ROW_MIN or more contiguous elements is viewed as
  * [outer * n, inner] and the embedding kernel copies the rows ([outer, out, inner]); the last dim
  * swaps places with the dim before it to get such rows; otherwise (short rows, integer dtypes) one
