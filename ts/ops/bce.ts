@@ -77,7 +77,7 @@ export function bceWithLogits(
     pwf ? 1 : 0,
     wf ? 1 : 0,
   ]);
-  for (const [i, t] of ops.entries()) if (t !== [input, target, pwf, wf][i]) t.dispose();
+  for (const t of ops) if (![input, target, pwf, wf].includes(t)) t.dispose(); // the views made here
   const y = reduction === 'none' ? noGrad(() => out.reshape(shape)) : out;
   if (y !== out) out.dispose();
   const inputs = [input, target, ...(pwf ? [pwf] : []), ...(wf ? [wf] : [])];
@@ -143,9 +143,7 @@ export function bceWithLogitsGrad(
     );
   const full = (v: Tensor | null) => (v ? noGrad(() => v.expand(shape)) : null);
   const [pwf, wf] = [full(posWeight), full(weight)];
-  const ops = [reduction === 'none' ? g : g.detach(), x, t, pwf ?? x, wf ?? x].map((v, i) =>
-    i === 0 && reduction !== 'none' ? flat(v, 1) : flat(v, n),
-  );
+  const ops = [g, x, t, pwf ?? x, wf ?? x].map((v, i) => flat(v, i === 0 && reduction !== 'none' ? 1 : n));
   const gx = Tensor._empty([n], x.dtype, op, x.device);
   runKernel(OP.BCE_WITH_LOGITS_BACKWARD, [gx], ops, [
     reduction === 'none' ? 0 : 1,
@@ -153,7 +151,7 @@ export function bceWithLogitsGrad(
     pwf ? 1 : 0,
     wf ? 1 : 0,
   ]);
-  for (const [i, v] of ops.entries()) if (v !== [g, x, t, pwf, wf][i]) v.dispose();
+  for (const v of ops) if (![g, x, t, pwf, wf].includes(v)) v.dispose();
   for (const v of [pwf, wf]) if (v && v !== posWeight && v !== weight) v.dispose();
   const r = noGrad(() => gx.reshape(shape));
   if (r !== gx) gx.dispose();

@@ -4,6 +4,7 @@
  * mean and biased variance ([N, G] or [N G]). One read of gy and x for per-channel sums, one pass
  * for gx. nn.functional.groupNorm (nn/layers/norm.ts) records it as its backward.
  */
+import { noGrad } from '../autograd/grad_mode';
 import { fromNumbers } from '../creation';
 import { runKernel } from '../dispatch';
 import { FLOAT_DTYPES } from '../dtype';
@@ -41,20 +42,19 @@ export function groupNormBackward(
     if (x3 !== x) x3.dispose();
     throw new KilnError('ERR_ARG', `${op}: ${C} channels do not split into ${numGroups} groups`);
   }
-  const check = (t: Tensor | null, name: string, n: number) => {
+  const check = (t: Tensor | null, name: string, n: number, maxDims: number) => {
     if (!t) return;
     checkTensor(t, op, name);
-    if (t.numel() !== n || t.ndim > 2) {
+    if (t.numel() !== n || t.ndim < 1 || t.ndim > maxDims) {
       if (x3 !== x) x3.dispose();
       throw new KilnError('ERR_SHAPE', `${op}: ${name} must have ${n} elements, got ${shapeStr(t._shape)}`);
     }
   };
-  check(weight, 'weight', C);
-  if (weight && weight.ndim !== 1) check(weight, 'weight', -1);
-  check(mean, 'mean', N * numGroups);
-  check(variance, 'var', N * numGroups);
+  check(weight, 'weight', C, 1);
+  check(mean, 'mean', N * numGroups, 2); // [N, G] or [N G]
+  check(variance, 'var', N * numGroups, 2);
   const g3 = asNCS(gy);
-  const flat = (t: Tensor) => (t.ndim === 1 ? t : t.detach().reshape([t.numel()]));
+  const flat = (t: Tensor) => (t.ndim === 1 ? t : noGrad(() => t.reshape([t.numel()])));
   const stats = [mean, variance].map(flat);
   const args = [weight ?? stats[0], ...stats].map((t) => chanArg(t, x.dtype));
   const gx = Tensor._empty(x3._shape.slice(), x.dtype, op);
