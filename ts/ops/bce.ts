@@ -5,7 +5,9 @@
  * input's dtype.
  */
 import { gradMode, noGrad } from '../autograd/grad_mode';
-import { record } from '../autograd/node';
+import { record, type GradCtx } from '../autograd/node';
+import { scope } from '../memory';
+import { softplus } from '../nn/layers/activation_composite';
 import { fromNumbers } from '../creation';
 import { runKernel } from '../dispatch';
 import { FLOAT_DTYPES, isFloating } from '../dtype';
@@ -27,9 +29,6 @@ const flat = (t: Tensor, n: number): Tensor =>
     if (c !== t && c !== f) c.dispose();
     return f;
   });
-
-/** softplus(-x) = max(-x, 0) + log1p(e^-|x|), written with ops (differentiable). */
-const softplusNeg = (x: Tensor): Tensor => x.neg().clampMin(0).add(x.abs().neg().exp().log1p());
 
 /**
  * Loss (1 - t) x + c softplus(-x), c = 1 + (posWeight - 1) t, times weight, reduced by `reduction`
@@ -81,7 +80,13 @@ export function bceWithLogits(
   const y = reduction === 'none' ? noGrad(() => out.reshape(shape)) : out;
   if (y !== out) out.dispose();
   const inputs = [input, target, ...(pwf ? [pwf] : []), ...(wf ? [wf] : [])];
-  const loss = record(op, y, inputs, (g, c) => {
+  const loss = record(op, y, inputs, (g, c) => (gradMode.enabled ? grads(g, c) : scope(() => grads(g, c))));
+  for (const v of [pwf, wf]) if (v && v !== posWeight && v !== weight) v.dispose(); // the node keeps its own
+  return loss;
+
+  // The gradients: the input's from the fused kernel (ops when a graph of the gradient is recorded),
+  // the rest from ops (in a scope then, so their intermediates go at once).
+  function grads(g: Tensor, c: GradCtx): (Tensor | null)[] {
     const [x, t] = c.inputs;
     const pwi = pwf ? c.inputs[2] : null,
       wi = wf ? c.inputs[pwf ? 3 : 2] : null;
@@ -101,7 +106,7 @@ export function bceWithLogits(
     } else if (need(0)) gx = bceWithLogitsGrad(g, x, t, pwi, wi, reduction);
     const iw = pwf ? 3 : 2;
     const wanted = need(1) || (pwi !== null && need(2)) || (wi !== null && need(iw));
-    const sp = wanted ? softplusNeg(x) : null;
+    const sp = wanted ? softplus(x.neg()) : null; // softplus(-x), smooth at x = 0 for second derivatives
     const gw = (v: Tensor) => (wi ? v.mul(wi) : v);
     const gt = need(1) ? gw(ge().mul(x.neg().add(pwi ? pwi.sub(1).mul(sp!) : 0))) : null;
     const gpw = pwi && need(2) ? gw(ge().mul(t).mul(sp!)) : null;
@@ -116,9 +121,7 @@ export function bceWithLogits(
           )
         : null;
     return [gx, gt, ...(pwf ? [gpw] : []), ...(wf ? [gwt] : [])];
-  });
-  for (const v of [pwf, wf]) if (v && v !== posWeight && v !== weight) v.dispose(); // the node keeps its own
-  return loss;
+  }
 }
 
 /**
