@@ -251,10 +251,13 @@ test('binaryCrossEntropyWithLogits (fused): second derivatives, float32 against 
     [x.detach().requiresGrad_(), t.detach().requiresGrad_()],
   );
   // logits exactly 0: the target's gradient uses softplus(-x), whose derivative there is -1/2
-  kiln.gradgradcheck((a, b) => F.binaryCrossEntropyWithLogits(a, b, { posWeight: pw.narrow(0, 0, 3) }), [
-    kiln.tensor([0, 0, 1.5], { dtype: 'float64' }).requiresGrad_(),
-    kiln.tensor([0.25, 0.5, 1], { dtype: 'float64' }).requiresGrad_(),
-  ]);
+  kiln.gradgradcheck(
+    (a, b) => F.binaryCrossEntropyWithLogits(a, b, { posWeight: pw.narrow(0, 0, 3) }),
+    [
+      kiln.tensor([0, 0, 1.5], { dtype: 'float64' }).requiresGrad_(),
+      kiln.tensor([0.25, 0.5, 1], { dtype: 'float64' }).requiresGrad_(),
+    ],
+  );
   // float32 (the ISA's rows) against float64, losses and the input's gradient, each reduction
   for (const reduction of ['none', 'mean', 'sum'] as const) {
     const run = (dtype: kiln.DType) => {
