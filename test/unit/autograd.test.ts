@@ -123,6 +123,87 @@ test('saved tensors survive the user disposing inputs, and are freed after backw
   assert.is(kiln.memory().numTensors, before);
 });
 
+test('slices of one tensor: their gradients add into one sum (steps, overlaps, with dense gradients too)', () => {
+  const L = 6,
+    N = 3;
+  const leaf = kiln
+    .arange(0, L * N, 1, { dtype: 'float64' })
+    .reshape([L, N])
+    .requiresGrad_(true);
+  for (const viaNode of [false, true]) {
+    leaf.grad = null;
+    const x = viaNode ? leaf.mul(1) : leaf; // a node's sum (the engine's map) or a leaf's
+    let loss = x.sum().mul(2); // dense
+    for (let t = 0; t < L; t++)
+      loss = loss.add(
+        x
+          .select(0, t)
+          .mul(t + 1)
+          .sum(),
+      ); // select
+    loss = loss.add(x.narrow(0, 1, 2).sum()).add(x.narrow(0, 2, 2).sum()); // overlapping
+    loss = loss.add(x.slice(0, 0, L, 2).mul(10).sum()).add(x.select(1, 2).mul(100).sum()); // step, other dim
+    const want = (i: number, j: number) =>
+      2 +
+      (i + 1) +
+      (i === 1 || i === 2 ? 1 : 0) +
+      (i === 2 || i === 3 ? 1 : 0) +
+      (i % 2 === 0 ? 10 : 0) +
+      (j === 2 ? 100 : 0);
+    const check = (g: kiln.Tensor, what: string) =>
+      (g.toArray() as number[][]).forEach((r, i) =>
+        r.forEach((v, j) => assert.is(v, want(i, j), `${what} [${i}, ${j}]`)),
+      );
+    const [g] = kiln.autograd.grad([loss], [leaf], { retainGraph: true });
+    check(g!, `autograd.grad, via node ${viaNode}`);
+    loss.backward();
+    check(leaf.grad!, `backward, via node ${viaNode}`);
+  }
+  // with a graph of the gradient: the dense slice gradients, differentiable again
+  const x = kiln.randn([4, 3], { dtype: 'float64', requiresGrad: true });
+  kiln.gradgradcheck(
+    (v) =>
+      [0, 1, 2, 3].reduce(
+        (s, t) =>
+          s.add(
+            v
+              .select(0, t)
+              .square()
+              .mul(t + 1)
+              .sum(),
+          ),
+        v.sum(),
+      ),
+    [x],
+  );
+});
+
+test('a gradient passed on to two inputs is not added into in place: s = p + q, with s and p used again', () => {
+  const x1 = kiln.tensor([1, 2], { dtype: 'float64', requiresGrad: true });
+  const x2 = kiln.tensor([3, 4], { dtype: 'float64', requiresGrad: true });
+  const p = x1.mul(2),
+    q = x2.mul(3);
+  const s = p.add(q);
+  s.sum().add(s.mul(2).sum()).add(p.sum()).backward(); // dL/ds = 3 (a sum of two), dL/dp = 3 + 1
+  assert.equal(arr(x1.grad), [8, 8]);
+  assert.equal(arr(x2.grad), [9, 9]);
+});
+
+test('a loop over L slices of a tensor keeps a couple of its copies in the backward pass, not L', () => {
+  const L = 64;
+  const x = kiln.randn([L, 16384], { requiresGrad: true }); // 4 MB
+  const bytes = 4 * L * 16384;
+  const loss = x.unbind(0).reduce((s, r, t) => s.add(r.mul(t).sum()), kiln.zeros([]));
+  const base = kiln.memory().numBytes,
+    p0 = kiln.memory().peakBytes;
+  loss.backward();
+  const p1 = kiln.memory().peakBytes;
+  const held = p1 > p0 ? p1 - base : 0; // the pass's peak, where it set a new one
+  assert.ok(held < 4 * bytes, `the pass held ${(held / bytes).toFixed(1)} copies of x`);
+  const g = x.grad!.mean(1).toArray() as number[];
+  g.forEach((v, t) => assert.ok(Math.abs(v - t) < 1e-6, `row ${t}: ${v}`));
+});
+
 test('printing shows grad_fn and requires_grad like PyTorch', () => {
   const x = kiln.tensor([1.5, 2], { requiresGrad: true });
   assert.is(x.toString(), 'tensor([1.5000, 2.0000], requires_grad=True)');

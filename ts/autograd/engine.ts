@@ -9,7 +9,13 @@ import { shapeStr } from '../shape';
 import { scopeStore } from '../storage';
 import type { Tensor } from '../tensor';
 import { enableGrad, noGrad } from './grad_mode';
-import type { Node } from './node';
+import { PartialGrad, type Node } from './node';
+
+type Grad = Tensor | PartialGrad;
+const dense = (g: Grad): Tensor => (g instanceof PartialGrad ? g.dense() : g);
+/** Whether `g` can be added into `acc` in place: the same shape and dtype (no promotion). */
+const inPlace = (acc: Tensor, g: Tensor): boolean =>
+  acc.dtype === g.dtype && acc._shape.length === g._shape.length && acc._shape.every((d, i) => d === g._shape[i]);
 
 export interface BackwardOptions {
   retainGraph?: boolean;
@@ -65,14 +71,39 @@ function execute(run: Run): Map<Tensor, Tensor> {
   const keep = new Set<Tensor>();
   const leaves: Tensor[] = [];
   const visited: Node[] = [];
+  const found = new Map<Tensor, Grad>(); // the results while the pass runs
   const body = () => {
-    const grads = new Map<Node, Tensor>();
+    const grads = new Map<Node, Grad>();
     const wanted = run.inputs ? new Set(run.inputs) : null;
-    const add = (prev: Tensor | undefined, g: Tensor): Tensor => (prev ? prev.add(g) : g);
-    const leafGrads = new Map<Tensor, Tensor>();
-    const deliverLeaf = (leaf: Tensor, g: Tensor) => {
+    // Sums this pass made that nothing else holds yet: further gradients are added into them in
+    // place (without createGraph). One leaves the set when a node takes it, since a node may pass
+    // its gradient on as an input's (add, views), so the same tensor can then sit in two sums.
+    const own = new Set<Tensor>();
+    const add = (prev: Grad | undefined, g: Grad): Grad => {
+      if (!prev) return g;
+      if (run.createGraph) return dense(prev).add(dense(g));
+      if (prev instanceof PartialGrad && !(g instanceof PartialGrad)) [prev, g] = [g, prev];
+      if (!(prev instanceof PartialGrad) && !(g instanceof PartialGrad) && !(own.has(prev) && inPlace(prev, g))) {
+        const sum = prev.add(g);
+        own.add(sum);
+        return sum;
+      }
+      // a partial gradient, or a sum of ours: add into a tensor this pass owns
+      const acc = prev instanceof PartialGrad ? prev.dense() : own.has(prev) ? prev : prev.clone();
+      own.add(acc);
+      if (g instanceof PartialGrad) g.into(acc);
+      else acc.add_(g);
+      return acc;
+    };
+    const take = (g: Grad): Tensor => {
+      const t = dense(g);
+      own.delete(t);
+      return t;
+    };
+    const leafGrads = new Map<Tensor, Grad>();
+    const deliverLeaf = (leaf: Tensor, g: Grad) => {
       if (wanted) {
-        if (wanted.has(leaf)) results.set(leaf, add(results.get(leaf), g));
+        if (wanted.has(leaf)) found.set(leaf, add(found.get(leaf), g));
         return;
       }
       leafGrads.set(leaf, add(leafGrads.get(leaf), g));
@@ -88,15 +119,16 @@ function execute(run: Run): Map<Tensor, Tensor> {
     const { order } = topoOrder(rootNodes);
     for (const node of order) {
       visited.push(node);
-      const g = grads.get(node);
-      if (!g) continue;
+      const gp = grads.get(node);
+      if (!gp) continue;
       grads.delete(node);
+      const g = take(gp);
       if (node.retainTarget) {
-        if (wanted?.has(node.retainTarget)) results.set(node.retainTarget, add(results.get(node.retainTarget), g));
+        if (wanted?.has(node.retainTarget)) found.set(node.retainTarget, add(found.get(node.retainTarget), g));
         else if (!wanted) deliverLeaf(node.retainTarget, g);
       }
       if (wanted)
-        for (const t of wanted) if (t._gradFn === node && !node.retainTarget) results.set(t, add(results.get(t), g));
+        for (const t of wanted) if (t._gradFn === node && !node.retainTarget) found.set(t, add(found.get(t), g));
       const inGrads = node.backward(g);
       node.edges.forEach((e, i) => {
         const gi = inGrads[i];
@@ -107,11 +139,14 @@ function execute(run: Run): Map<Tensor, Tensor> {
     }
     // Leaves are written once the pass is over, so stealing or updating in place is safe.
     for (const [leaf, g] of leafGrads) {
-      accumulate(leaf, g, temps, run.createGraph, keep);
+      accumulate(leaf, take(g), temps, run.createGraph, keep);
       leaves.push(leaf);
     }
   };
-  scopeStore.run(temps, () => (run.createGraph ? enableGrad(body) : noGrad(body)));
+  scopeStore.run(temps, () => {
+    run.createGraph ? enableGrad(body) : noGrad(body);
+    for (const [t, g] of found) results.set(t, dense(g)); // dense: only made without a graph
+  });
   for (const g of results.values()) keep.add(g);
   for (const t of temps) if (!keep.has(t as Tensor)) t.dispose();
   // Gradients outlive the pass. A leaf's gradient belongs to the leaf's scope (none for tensors

@@ -30,6 +30,24 @@ export interface GradCtx {
 /** Returns one gradient per tensor input (null where no gradient flows). */
 export type GradFn = (g: Tensor, ctx: GradCtx) => (Tensor | null)[];
 
+/**
+ * A gradient that is zero outside one region of its input: slice's backward, when no graph of the
+ * gradient is recorded. The engine adds `into` an accumulator it owns instead of building a
+ * full-size gradient per slice: a loop over x.select(0, t) for t < L (an RNN's steps, unbind)
+ * otherwise costs L zero-filled tensors of x's size and L full additions in the backward pass.
+ */
+export class PartialGrad {
+  constructor(
+    /** The gradient as a tensor of the input's shape (zeros outside the region). */
+    readonly dense: () => Tensor,
+    /** Adds the region's gradient into `acc` (the input's shape), in place. */
+    readonly into: (acc: Tensor) => void,
+  ) {}
+}
+
+/** A node's own gradient formula: a GradFn, or one that may return partial gradients. */
+export type NodeFn = (g: Tensor, ctx: GradCtx) => (Tensor | PartialGrad | null)[];
+
 export type Edge = { node: Node } | { leaf: Tensor } | null;
 
 // Nodes whose count reached zero, freed by drain() in a loop: a long chain frees without a deep
@@ -56,7 +74,7 @@ export class Node {
   constructor(
     readonly name: string,
     inputs: Tensor[],
-    readonly fn: GradFn,
+    readonly fn: NodeFn,
     attrs: Record<string, unknown>,
     output: Tensor | null,
     owned: Tensor[] = [],
@@ -79,7 +97,7 @@ export class Node {
     return this.ctx === null;
   }
 
-  backward(g: Tensor): (Tensor | null)[] {
+  backward(g: Tensor): (Tensor | PartialGrad | null)[] {
     if (!this.ctx)
       throw new KilnError(
         'ERR_AUTOGRAD',
@@ -137,7 +155,7 @@ export function record(
   name: string,
   out: Tensor,
   inputs: Tensor[],
-  fn: GradFn,
+  fn: NodeFn,
   attrs: Record<string, unknown> = {},
   saveOutput = false,
   owned: Tensor[] = [],

@@ -3,7 +3,8 @@
  * offset); every other view (view, transpose, narrow, select, squeeze, unsqueeze, flatten,
  * broadcastTo) is a composite of them. slice_backward is the gradient of slice.
  */
-import { record } from '../autograd/node';
+import { gradMode } from '../autograd/grad_mode';
+import { PartialGrad, record } from '../autograd/node';
 import { fromNumbers, zeros } from '../creation';
 import { DType, ALL_DTYPES, isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -179,9 +180,25 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   shape[d] = len;
   st[d] = x._strides[d] * step;
   const out = x._view(shape, st, x._offset + (len > 0 ? s * x._strides[d] : 0));
-  return grads('slice', out, x, (g, c) => [sliceBackward(g, c.inputs[0]._shape.slice(), d, s, s + len * step, step)], {
+  return grads('slice', out, x, (g, c) => [sliceGrad(g, c.inputs[0]._shape.slice(), d, s, s + len * step, step)], {
     d,
   });
+}
+
+/**
+ * slice's gradient: with a graph of the gradient recorded, slice_backward; without, a partial
+ * gradient that the engine adds into the slice of its sum (autograd/node.ts PartialGrad).
+ */
+function sliceGrad(g: Tensor, shape: number[], dim: number, start: number, end: number, step: number) {
+  if (gradMode.enabled) return sliceBackward(g, shape, dim, start, end, step);
+  return new PartialGrad(
+    () => sliceBackward(g, shape, dim, start, end, step),
+    (acc) => {
+      const v = acc.slice(dim, start, end, step);
+      v.add_(g);
+      v.dispose();
+    },
+  );
 }
 
 /** The gradient of slice: g placed into zeros of the input's shape. */
