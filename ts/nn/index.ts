@@ -143,6 +143,8 @@ export { Dropout, Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEmb
 export { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './layers/attention';
 export type { EncoderLayerOptions, MhaForwardOptions, SdpaOptions } from './layers/attention';
 export { AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d } from './layers/conv';
+export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from './layers/rnn';
+export type { GruOptions, LstmOptions, RnnOptions } from './layers/rnn';
 export { Upsample, UpsamplingBilinear2d, UpsamplingNearest2d } from './layers/upsample';
 export type { UpsampleOptions } from './layers/upsample';
 export type { InterpolateMode, InterpolateOptions } from '../ops/interpolate';
