@@ -83,12 +83,34 @@ export {
   isnan,
 } from './ops/composite';
 export { any, all, isclose, allclose, equal } from './ops/logical';
-export { flip, roll, tile, tril, triu, unbind, outer, diag, trace } from './ops/rearrange';
+export { flip, roll, tile, tril, triu, unbind, outer, diag, trace, diff } from './ops/rearrange';
+export { cross, cdist, kron, tensordot, blockDiag, meshgrid, cartesianProd } from './ops/products';
 export { cumsum, cumprod } from './ops/scan';
+export {
+  nonzero,
+  argwhere,
+  countNonzero,
+  maskedSelect,
+  unique,
+  uniqueConsecutive,
+  bincount,
+  histc,
+  searchsorted,
+  bucketize,
+  take,
+  takeAlongDim,
+  repeatInterleave,
+  indexAdd,
+  indexCopy,
+  indexFill,
+} from './ops/selection';
+export type { UniqueOptions, UniqueResult } from './ops/selection';
+export { median, nanmedian, nansum, nanmean, quantile, nanquantile, aminmax, cov, corrcoef } from './ops/statistics';
+export type { CovOptions, QuantileInterpolation, QuantileOptions } from './ops/statistics';
 export type { ScanOptions } from './ops/scan';
 export { sort, argsort, msort, topk, kthvalue } from './ops/sort';
 export type { SortOptions, TopkOptions, KthvalueOptions, ValuesIndices } from './ops/sort';
-export { lerp, addcmul, addcdiv } from './ops/arith';
+export { lerp, addcmul, addcdiv, hypot, logit, xlogy } from './ops/arith';
 export type { ValueOption } from './ops/arith';
 export { norm } from './ops/vector_norm';
 export type { NormOrder } from './ops/vector_norm';

@@ -11,9 +11,12 @@ import { cat, gather, pad, scatter, scatterAdd, where } from './ops/indexing';
 import type { TensorLike } from './ops/kinds';
 import { matmul } from './ops/linalg';
 import { all, allclose, any, equal, isclose } from './ops/logical';
-import { addcdiv, addcmul, lerp } from './ops/arith';
-import { diag, flip, outer, repeat, roll, tile, trace, tril, triu, unbind } from './ops/rearrange';
+import { addcdiv, addcmul, hypot, lerp, logit, xlogy } from './ops/arith';
+import { cross, kron } from './ops/products';
+import { diag, diff, flip, outer, repeat, roll, tile, trace, tril, triu, unbind } from './ops/rearrange';
 import { cumprod, cumsum } from './ops/scan';
+import * as S from './ops/selection';
+import * as ST from './ops/statistics';
 import { argsort, kthvalue, msort, sort, topk } from './ops/sort';
 import { norm } from './ops/vector_norm';
 import { addmm, addmm_, bmm } from './ops/linear';
@@ -199,6 +202,35 @@ const methods: Impls = {
   logSoftmax: C.logSoftmax,
   maskedFill: C.maskedFill,
   indexSelect: C.indexSelect,
+  nonzero: S.nonzero,
+  argwhere: S.argwhere,
+  countNonzero: S.countNonzero,
+  maskedSelect: S.maskedSelect,
+  unique: S.unique,
+  uniqueConsecutive: S.uniqueConsecutive,
+  bincount: S.bincount,
+  histc: S.histc,
+  take: S.take,
+  takeAlongDim: S.takeAlongDim,
+  repeatInterleave: S.repeatInterleave,
+  indexAdd: S.indexAdd,
+  indexCopy: S.indexCopy,
+  indexFill: S.indexFill,
+  median: ST.median,
+  nanmedian: ST.nanmedian,
+  nansum: ST.nansum,
+  nanmean: ST.nanmean,
+  quantile: ST.quantile,
+  nanquantile: ST.nanquantile,
+  aminmax: ST.aminmax,
+  cov: ST.cov,
+  corrcoef: ST.corrcoef,
+  hypot,
+  logit,
+  xlogy,
+  diff,
+  cross,
+  kron,
   isinf: C.isinf,
   isnan: C.isnan,
   clampMin: (x: Tensor, min: TensorLike): Tensor => C.clamp(x, min, null),

@@ -15,6 +15,8 @@ import type { NormOrder } from './ops/vector_norm';
 import type { ScanOptions } from './ops/scan';
 import type { KthvalueOptions, SortOptions, TopkOptions, ValuesIndices } from './ops/sort';
 import type { Generator } from './ops/random';
+import type { UniqueOptions, UniqueResult } from './ops/selection';
+import type { CovOptions, QuantileOptions } from './ops/statistics';
 import type { Tensor } from './tensor';
 
 type TensorLike = Tensor | number | boolean;
@@ -214,6 +216,51 @@ export interface TensorMethods {
   indexSelect(dim: number, index: Tensor): Tensor;
   isinf(): Tensor;
   isnan(): Tensor;
+  /** indices of the non-zero elements: [count, ndim] int64, or one 1-d tensor per dim */
+  nonzero(opts?: { asTuple?: false }): Tensor;
+  nonzero(opts: { asTuple: true }): Tensor[];
+  /** nonzero() as a [count, ndim] tensor */ argwhere(): Tensor;
+  /** non-zero elements over dims (all by default), int64 */ countNonzero(dim?: Dims): Tensor;
+  /** the elements where the (broadcast) bool mask is true, 1-d */ maskedSelect(mask: Tensor): Tensor;
+  /** distinct elements (slices along dim), sorted; { values, inverse, counts } when asked for */
+  unique(opts?: UniqueOptions & { returnInverse?: false; returnCounts?: false }): Tensor;
+  unique(opts: UniqueOptions): UniqueResult;
+  /** runs of equal consecutive elements collapsed to one */
+  uniqueConsecutive(opts?: Omit<UniqueOptions, 'sorted'> & { returnInverse?: false; returnCounts?: false }): Tensor;
+  uniqueConsecutive(opts: Omit<UniqueOptions, 'sorted'>): UniqueResult;
+  /** occurrences of each value 0..max of non-negative integers (or sums of weights) */
+  bincount(opts?: { weights?: Tensor | null; minlength?: number }): Tensor;
+  /** histogram of equal-width bins over [min, max] (the data's range when both are 0) */
+  histc(bins?: number, min?: number, max?: number): Tensor;
+  /** elements of the flattened tensor at index (negative from the end) */ take(index: Tensor): Tensor;
+  /** gather with broadcasting; flattened without dim */ takeAlongDim(indices: Tensor, dim?: number | null): Tensor;
+  /** each element (slice along dim) repeated; a 1-d integer tensor alone gives its indices repeated */
+  repeatInterleave(repeats?: number | Tensor, dim?: number | null): Tensor;
+  /** alpha source added at index along dim (repeats sum) */
+  indexAdd(dim: number, index: Tensor, source: Tensor, opts?: { alpha?: number }): Tensor;
+  /** source copied to index along dim */ indexCopy(dim: number, index: Tensor, source: Tensor): Tensor;
+  /** value written at index along dim */ indexFill(dim: number, index: Tensor, value: number | boolean): Tensor;
+  /** lower median of all elements, or along dim: { values, indices }; NaN where a NaN is */
+  median(): Tensor;
+  median(dim: number, keepdim?: boolean): ValuesIndices;
+  /** median of the elements that are not NaN */
+  nanmedian(): Tensor;
+  nanmedian(dim: number, keepdim?: boolean): ValuesIndices;
+  /** sum with NaN as zero */ nansum(dim?: Dims, keepdim?: boolean): Tensor;
+  /** mean of the elements that are not NaN */ nanmean(dim?: Dims, keepdim?: boolean): Tensor;
+  /** q-th quantiles (q a number or 1-d tensor), of all elements or along opts.dim */
+  quantile(q: number | Tensor, opts?: QuantileOptions): Tensor;
+  /** quantile ignoring NaN */ nanquantile(q: number | Tensor, opts?: QuantileOptions): Tensor;
+  /** { min, max } at once */ aminmax(opts?: { dim?: number | null; keepdim?: boolean }): { min: Tensor; max: Tensor };
+  /** covariance of the rows (variables) over the columns (observations) */ cov(opts?: CovOptions): Tensor;
+  /** correlation coefficients of the rows */ corrcoef(): Tensor;
+  /** sqrt(this^2 + other^2) without overflow */ hypot(other: Tensor): Tensor;
+  /** log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given */ logit(eps?: number | null): Tensor;
+  /** this log(other), 0 where this is 0 */ xlogy(other: Tensor | number): Tensor;
+  /** n-th forward difference along dim (last by default) */
+  diff(n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null): Tensor;
+  /** cross product of 3-vectors along dim (last by default) */ cross(other: Tensor, dim?: number): Tensor;
+  /** Kronecker product */ kron(other: Tensor): Tensor;
 
   zerosLike(opts?: TensorOptions): Tensor;
   onesLike(opts?: TensorOptions): Tensor;

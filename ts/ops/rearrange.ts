@@ -1,6 +1,6 @@
 /**
  * Rearrangements written with the table's primitives, as torch's: flip, roll, repeat, tile,
- * tril, triu, unbind, outer, diag, trace, and F.pad's reflect/replicate/circular modes. Each is
+ * tril, triu, unbind, outer, diag, trace, diff, and F.pad's reflect/replicate/circular modes. Each is
  * differentiable through the ops it is made of (indexSelect, cat, expand, where, ...), so none
  * needs a gradient of its own.
  */
@@ -227,5 +227,26 @@ export function padWith(x: Tensor, pads: readonly number[], mode: PadMode): Tens
       out = out.indexSelect(d, idx);
     }
     return out === x ? x.clone() : out;
+  });
+}
+
+/**
+ * The n-th forward difference along dim (torch.diff; the last by default): x[i + 1] - x[i],
+ * prepend and append joined on first; bool gives logical xor.
+ */
+export function diff(x: Tensor, n = 1, dim = -1, prepend: Tensor | null = null, append: Tensor | null = null): Tensor {
+  checkTensor(x, 'diff', 'input');
+  if (x.ndim === 0) throw new KilnError('ERR_SHAPE', 'diff: input must have at least 1 dim');
+  if (!Number.isInteger(n) || n < 0) throw new KilnError('ERR_ARG', `diff: n must be a non-negative integer, got ${n}`);
+  const d = normDim(dim, x.ndim, 'diff');
+  return scope(() => {
+    let y = prepend || append ? cat([...(prepend ? [prepend] : []), x, ...(append ? [append] : [])], d) : x;
+    for (let k = 0; k < n && y.shape[d] > 0; k++) {
+      const L = y.shape[d] - 1;
+      const hi = y.narrow(d, 1, L),
+        lo = y.narrow(d, 0, L);
+      y = y.dtype === 'bool' ? hi.logicalXor(lo) : hi.sub(lo);
+    }
+    return y === x ? x.clone() : y;
   });
 }
