@@ -17,6 +17,8 @@ const maxDiff = (a: kiln.Tensor, b: kiln.Tensor) => a.sub(b).abs().amax().item()
 const rows = (t: kiln.Tensor) => t.toArray() as number[][];
 const vec = (t: kiln.Tensor | null) => (t ? (t.toArray() as number[]) : null);
 const sig = (v: number) => 1 / (1 + Math.exp(-v));
+const code = (fn: () => unknown, c: string) =>
+  assert.throws(fn, (e: unknown) => e instanceof kiln.KilnError && e.code === c);
 
 /** W v + b for a row-major [out, in] weight. */
 const affine = (w: number[][], v: number[], b: number[] | null) =>
@@ -246,8 +248,6 @@ test("parameter names and shapes are PyTorch's (weight_ih_l0_reverse, weight_hr_
 });
 
 test('errors: options, input and state shapes, dtypes', () => {
-  const code = (fn: () => unknown, c: string) =>
-    assert.throws(fn, (e: unknown) => e instanceof kiln.KilnError && e.code === c);
   code(() => new nn.LSTM(3, 0), 'ERR_ARG');
   code(() => new nn.LSTM(3, 4, { numLayers: 0 }), 'ERR_ARG');
   code(() => new nn.LSTM(3, 4, { projSize: 4 }), 'ERR_ARG');
@@ -300,6 +300,80 @@ test('a forward without grad frees every step: no tensor is left behind', () => 
   assert.is(kiln.memory().numTensors, before);
 });
 
+test('packed sequences: the layout, padding round trips, and errors', () => {
+  const R = nn.utils.rnn;
+  const seqs = [
+    kiln.tensor([[1], [2], [3]], f64),
+    kiln.tensor([[4], [5], [6], [7], [8]], f64),
+    kiln.tensor([[9]], f64),
+  ];
+  const p = R.packSequence(seqs, { enforceSorted: false });
+  assert.ok(p instanceof nn.PackedSequence);
+  // PyTorch's layout: each step's sequences, longest first
+  assert.equal(p.data.reshape([-1]).toArray(), [4, 1, 9, 5, 2, 6, 3, 7, 8]);
+  assert.equal(p.batchSizes.toArray(), [3, 2, 2, 1, 1]);
+  assert.equal(p.sortedIndices!.toArray(), [1, 0, 2]);
+  assert.equal(p.unsortedIndices!.toArray(), [1, 0, 2]);
+  assert.equal(p.lengths(), [3, 5, 1]);
+  const [pad, lens] = R.padPackedSequence(p, { batchFirst: true, paddingValue: -1, totalLength: 6 });
+  assert.equal(pad.shape, [3, 6, 1]);
+  assert.equal(pad.reshape([3, 6]).toArray(), [
+    [1, 2, 3, -1, -1, -1],
+    [4, 5, 6, 7, 8, -1],
+    [9, -1, -1, -1, -1, -1],
+  ]);
+  assert.equal(lens.toArray(), [3, 5, 1]);
+  const padded = R.padSequence(seqs, { paddingSide: 'left' });
+  assert.equal(padded.shape, [5, 3, 1]);
+  assert.equal(padded.select(1, 0).reshape([-1]).toArray(), [0, 0, 1, 2, 3]);
+  const sorted = R.packPaddedSequence(R.padSequence([seqs[1], seqs[0], seqs[2]]), [5, 3, 1]);
+  assert.is(sorted.sortedIndices, null);
+  assert.equal(sorted.data.reshape([-1]).toArray(), [4, 1, 9, 5, 2, 6, 3, 7, 8]);
+  code(() => R.packPaddedSequence(R.padSequence(seqs), [3, 5, 1]), 'ERR_ARG'); // not sorted
+  code(() => R.packPaddedSequence(R.padSequence(seqs), [3, 0, 1], { enforceSorted: false }), 'ERR_ARG');
+  code(() => R.packPaddedSequence(R.padSequence(seqs), [6, 5, 1]), 'ERR_ARG');
+  code(() => R.packPaddedSequence(R.padSequence(seqs), [5, 1]), 'ERR_SHAPE');
+  code(() => R.padSequence([kiln.ones([2, 1]), kiln.ones([2, 2])]), 'ERR_SHAPE');
+});
+
+test('packed sequences through the layers: each sequence as it would run alone; gradients', () => {
+  const R = nn.utils.rnn;
+  kiln.manualSeed(8);
+  const seqs = [kiln.randn([3, 2], f64), kiln.randn([5, 2], f64), kiln.randn([1, 2], f64)];
+  const p = R.packSequence(seqs, { enforceSorted: false });
+  for (const make of [
+    () => new nn.LSTM(2, 3, { numLayers: 2, bidirectional: true, projSize: 2, ...f64 }),
+    () => new nn.GRU(2, 3, { numLayers: 2, bidirectional: true, batchFirst: true, ...f64 }),
+  ]) {
+    const m = make();
+    const lstm = m instanceof nn.LSTM;
+    const [out, st] = lstm ? (m as kiln.nn.LSTM).forward(p) : (m as kiln.nn.GRU).forward(p);
+    assert.ok(out instanceof nn.PackedSequence);
+    assert.equal(out.batchSizes.toArray(), [3, 2, 2, 1, 1]);
+    const [y] = R.padPackedSequence(out);
+    seqs.forEach((s, b) => {
+      const [ys, sts] = lstm ? (m as kiln.nn.LSTM).forward(s) : (m as kiln.nn.GRU).forward(s);
+      assert.ok(maxDiff(ys, y.select(1, b).narrow(0, 0, s.shape[0])) < 1e-14, `sequence ${b}`);
+      const [h, hs] = lstm
+        ? [(st as kiln.Tensor[])[0], (sts as kiln.Tensor[])[0]]
+        : [st as kiln.Tensor, sts as kiln.Tensor];
+      assert.ok(maxDiff(hs, h.select(1, b)) < 1e-14, `hN of sequence ${b}`);
+      if (lstm) assert.ok(maxDiff((sts as kiln.Tensor[])[1], (st as kiln.Tensor[])[1].select(1, b)) < 1e-14);
+    });
+  }
+  const m = new nn.GRU(2, 2, { bidirectional: true, ...f64 });
+  const x = kiln.randn([4, 3, 2], { ...f64, requiresGrad: true });
+  assert.ok(
+    kiln.gradcheck(
+      (xi) => {
+        const [o, h] = m.forward(R.packPaddedSequence(xi, [2, 4, 1], { enforceSorted: false }));
+        return o.data.square().sum().add(h.sum());
+      },
+      [x],
+    ),
+  );
+});
+
 const PY_CHECK = `
 import json, struct, sys, torch
 torch.set_default_dtype(torch.float64)
@@ -307,11 +381,13 @@ b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.
 for k, v in h.items():
     if k == '__metadata__': continue
     s, e = v['data_offsets']; t[k] = torch.frombuffer(bytearray(b[8 + n + s:8 + n + e]), dtype=torch.float64).reshape(v['shape'])
-cfg = json.loads(sys.argv[2]); kind = cfg.pop('kind'); state = cfg.pop('state')
+cfg = json.loads(sys.argv[2]); kind = cfg.pop('kind'); state = cfg.pop('state'); lengths = cfg.pop('lengths', None)
 m = {'RNN': torch.nn.RNN, 'LSTM': torch.nn.LSTM, 'GRU': torch.nn.GRU}[kind](**cfg)
 m.load_state_dict({k[2:]: v for k, v in t.items() if k.startswith('m.')}, strict=True)
 x = t['x'].requires_grad_()
-y, hn = m(x, ((t['h0'], t['c0']) if kind == 'LSTM' else t['h0']) if state else None)
+inp = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=cfg.get('batch_first', False), enforce_sorted=False) if lengths else x
+y, hn = m(inp, ((t['h0'], t['c0']) if kind == 'LSTM' else t['h0']) if state else None)
+if lengths: y = y.data
 cn = None
 if kind == 'LSTM': hn, cn = hn
 (y.pow(2).sum() + hn.sum() * 0.5 + (cn.sum() * 0.25 if cn is not None else 0)).backward()
@@ -339,12 +415,14 @@ test(`outputs, final states and gradients match PyTorch's modules with the same 
         batch_first: true,
         state: true,
       },
+      { kind: 'LSTM', input_size: 3, hidden_size: 4, num_layers: 2, bidirectional: true, state: true, lengths: [2, 5] },
+      { kind: 'GRU', input_size: 3, hidden_size: 4, bidirectional: true, batch_first: true, lengths: [5, 3] },
     ];
     for (const cfg of cfgs) {
       kiln.manualSeed(7);
       const o: Record<string, unknown> = { dtype: 'float64' };
       for (const [k, v] of Object.entries(cfg))
-        if (!['kind', 'input_size', 'hidden_size', 'state'].includes(k)) o[camel(k)] = v;
+        if (!['kind', 'input_size', 'hidden_size', 'state', 'lengths'].includes(k)) o[camel(k)] = v;
       const Mod = { RNN: nn.RNN, LSTM: nn.LSTM, GRU: nn.GRU }[cfg.kind as 'RNN'];
       const m = new Mod(3, cfg.hidden_size as number, o);
       const D = cfg.bidirectional ? 2 : 1,
@@ -368,7 +446,14 @@ test(`outputs, final states and gradients match PyTorch's modules with the same 
       assert.is(r.status, 0, r.stderr);
       const want = JSON.parse(r.stdout) as Record<string, unknown> & { g: Record<string, unknown> };
       const st = cfg.state ? (cfg.kind === 'LSTM' ? [h0, c0] : h0) : null;
-      const [y, s] = (m as kiln.nn.GRU).forward(x, st as kiln.Tensor);
+      const lengths = cfg.lengths as number[] | undefined;
+      const inp = lengths
+        ? nn.utils.rnn.packPaddedSequence(x, lengths, { batchFirst: !!cfg.batch_first, enforceSorted: false })
+        : null;
+      const [yo, s] = inp
+        ? (m as kiln.nn.GRU).forward(inp, st as kiln.Tensor)
+        : (m as kiln.nn.GRU).forward(x, st as kiln.Tensor);
+      const y = yo instanceof nn.PackedSequence ? yo.data : yo;
       const [hn, cn] = Array.isArray(s) ? (s as kiln.Tensor[]) : [s, null];
       y.square()
         .sum()

@@ -266,6 +266,10 @@ test('searchsorted and bucketize: left and right, rows of sequences, the ends', 
   assert.equal(arr(kiln.searchsorted(s, v, { side: 'right', outInt32: true })), [[2, 3, 5, 0, 5]]);
   assert.is(kiln.searchsorted(s, v, { outInt32: true }).dtype, 'int32');
   assert.is(kiln.searchsorted(s, 4).item(), 2);
+  // NaN sorts last, in the sequence and among the values
+  const sn = kiln.tensor([1, 3, 5, NaN], f32);
+  assert.equal(arr(kiln.searchsorted(sn, kiln.tensor([NaN, 6, 2], f32))), [4, 4, 1]);
+  assert.equal(arr(kiln.searchsorted(sn, kiln.tensor([NaN, 6, 2], f32), { right: true })), [4, 4, 1]);
   const rows = kiln.tensor([
     [1, 3, 5, 7, 9],
     [2, 4, 6, 8, 10],

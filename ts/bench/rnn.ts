@@ -92,7 +92,7 @@ function main(): void {
   const setups = cases.map((c, i) => {
     const m = new kiln.nn[c.kind](c.I, c.H, { numLayers: c.layers, bidirectional: c.bidirectional });
     const x = kiln.randn([c.L, c.N, c.I]);
-    const y = kiln.noGrad(() => m.forward(x)[0]);
+    const y = kiln.noGrad(() => (m as kiln.nn.GRU).forward(x)[0]);
     const file = path.join(dir, `case${i}.safetensors`);
     const tensors = new Map<string, kiln.Tensor>([
       ['x', x],

@@ -14,6 +14,7 @@ import { leakyRelu, silu } from './layers/activation';
 import * as A from './layers/activation_composite';
 import * as L from './losses';
 import { clipGradNorm_, clipGradValue_ } from './clip';
+import { PackedSequence, packPaddedSequence, packSequence, padPackedSequence, padSequence } from './rnn_utils';
 import { scaledDotProductAttention } from './layers/attention';
 import {
   adaptiveAvgPool2d,
@@ -136,8 +137,13 @@ export {
 } from './losses';
 export type { BceOptions, BceWithLogitsOptions, CrossEntropyOptions, NllOptions, Reduction } from './losses';
 
-/** torch.nn.utils: gradient clipping. */
-export const utils = { clipGradNorm_, clipGradValue_ };
+/** torch.nn.utils: gradient clipping, and utils.rnn's padding and packing of sequences. */
+export const utils = {
+  clipGradNorm_,
+  clipGradValue_,
+  rnn: { padSequence, packPaddedSequence, padPackedSequence, packSequence, PackedSequence },
+};
+export { PackedSequence };
 export { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm } from './layers/norm';
 export { Dropout, Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEmbedding } from './layers/embedding';
 export { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './layers/attention';

@@ -340,7 +340,8 @@ export function searchsorted(
           // lo <= answer <= hi; mid < hi, so seq[mid] is in range
           const mid = lo.add(hi).mul(0.5).floor();
           const at = sq.gather(1, mid.clamp(0, n - 1).to('int64'));
-          const go = (right ? at.le(vs) : at.lt(vs)).logicalAnd(mid.lt(hi));
+          // not (at >= v) rather than at < v: a NaN value goes past everything, as NaN sorts last
+          const go = (right ? at.gt(vs) : at.ge(vs)).logicalNot().logicalAnd(mid.lt(hi));
           lo = where(go, mid.add(1), lo);
           hi = where(go, hi, mid);
         }

@@ -4,18 +4,20 @@
  * The input projection of a whole sequence is one GEMM per layer and direction; each step then
  * runs the hidden projection and the gate arithmetic, its temporaries freed as it goes.
  * Parameter names, shapes, gate order and initialisation are PyTorch's, so state dicts load both
- * ways. Not supported: PackedSequence (pad the batch and mask the loss instead).
+ * ways. A PackedSequence (nn.utils.rnn) runs padded, each sequence's state held once it has
+ * ended (backwards: until it begins), and comes back packed.
  */
 import { empty, zeros } from '../../creation';
 import { KilnError } from '../../errors';
 import { scope } from '../../memory';
 import { stack } from '../../ops/composite';
-import { cat } from '../../ops/indexing';
+import { cat, where } from '../../ops/indexing';
 import { dropout } from '../../ops/dropout';
 import { linear } from '../../ops/linear';
 import { shapeStr } from '../../shape';
 import type { Tensor } from '../../tensor';
 import { uniform_ } from '../init';
+import { activeSteps, PackedSequence, packLike, padPackedSequence } from '../rnn_utils';
 import { Module, Parameter } from '../module';
 
 type Mode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
@@ -189,6 +191,7 @@ abstract class RnnBase extends Module {
     reverse: boolean,
     h: Tensor,
     c: Tensor | null,
+    active: Tensor[] | null,
   ): [Tensor, Tensor, Tensor | null] {
     const w = this._weights(k);
     // a plain RNN's and an LSTM's hidden bias adds to every step alike: folded into the input's GEMM
@@ -199,7 +202,12 @@ abstract class RnnBase extends Module {
       hs: Tensor[] = new Array<Tensor>(L);
     for (let s = 0; s < L; s++) {
       const t = reverse ? L - s - 1 : s;
-      [h, c] = scope(() => step(this.mode, sw, xw.select(0, t), h, c));
+      [h, c] = scope(() => {
+        const [h2, c2] = step(this.mode, sw, xw.select(0, t), h, c);
+        if (!active) return [h2, c2];
+        // packed: a sequence that has ended (or, backwards, not yet begun) keeps its state
+        return [where(active[t], h2, h), c && c2 ? where(active[t], c2, c) : c2];
+      });
       hs[t] = h;
     }
     return [stack(hs, 0), h, c];
@@ -211,11 +219,27 @@ abstract class RnnBase extends Module {
    * when not given. Returns the last layer's output at every step, [L, N, D out], and each
    * layer's and direction's last state.
    */
-  protected _run(input: Tensor, h0: Tensor | null, c0: Tensor | null): [Tensor, Tensor, Tensor | null] {
-    return scope(() => this._layers(input, h0, c0));
+  protected _run(input: Tensor, h0: Tensor | null, c0: Tensor | null): [Tensor, Tensor, Tensor | null];
+  protected _run(input: PackedSequence, h0: Tensor | null, c0: Tensor | null): [PackedSequence, Tensor, Tensor | null];
+  protected _run(
+    input: Tensor | PackedSequence,
+    h0: Tensor | null,
+    c0: Tensor | null,
+  ): [Tensor | PackedSequence, Tensor, Tensor | null] {
+    if (!(input instanceof PackedSequence)) return scope(() => this._layers(input, h0, c0, null));
+    // a packed batch: run it padded (time-major) with each sequence's steps masked, pack the output alike
+    const [y, h, c] = scope(() => this._layers(padPackedSequence(input)[0], h0, c0, input.lengths()));
+    const out = packLike(y, input); // outside the scope: it would dispose a PackedSequence's data
+    y.dispose();
+    return [out, h, c];
   }
 
-  private _layers(input: Tensor, h0: Tensor | null, c0: Tensor | null): [Tensor, Tensor, Tensor | null] {
+  private _layers(
+    input: Tensor,
+    h0: Tensor | null,
+    c0: Tensor | null,
+    lengths: number[] | null,
+  ): [Tensor, Tensor, Tensor | null] {
     const who = this.constructor.name;
     if (input.ndim !== 2 && input.ndim !== 3)
       throw new KilnError(
@@ -223,7 +247,7 @@ abstract class RnnBase extends Module {
         `${who}: input must be 3-d (batched) or 2-d (unbatched), got ${shapeStr(input.shape)}`,
       );
     const unbatched = input.ndim === 2;
-    const x0 = unbatched ? input.unsqueeze(1) : this.batchFirst ? input.transpose(0, 1) : input;
+    const x0 = unbatched ? input.unsqueeze(1) : this.batchFirst && !lengths ? input.transpose(0, 1) : input;
     if (x0.shape[2] !== this.inputSize)
       throw new KilnError(
         'ERR_SHAPE',
@@ -246,6 +270,7 @@ abstract class RnnBase extends Module {
     };
     const h = state(h0, out, 'h0'),
       c = this.mode === 'LSTM' ? state(c0, this.hiddenSize, 'c0') : null;
+    const active = lengths ? activeSteps(lengths, x0.shape[0], input.device) : null;
     let x = x0;
     const hn: Tensor[] = [],
       cn: Tensor[] = [];
@@ -253,7 +278,7 @@ abstract class RnnBase extends Module {
       const outs: Tensor[] = [];
       for (let d = 0; d < D; d++) {
         const k = l * D + d;
-        const [y, hk, ck] = this._direction(x, k, d === 1, h.select(0, k), c ? c.select(0, k) : null);
+        const [y, hk, ck] = this._direction(x, k, d === 1, h.select(0, k), c ? c.select(0, k) : null, active);
         outs.push(y);
         hn.push(hk);
         if (ck) cn.push(ck);
@@ -262,9 +287,12 @@ abstract class RnnBase extends Module {
       if (this.training && this.dropout > 0 && l < this.numLayers - 1) x = dropout(x, this.dropout, true);
     }
     const fix = (t: Tensor) => (unbatched ? t.squeeze(1) : t);
-    const y = unbatched ? x.squeeze(1) : this.batchFirst ? x.transpose(0, 1) : x;
+    const y = unbatched ? x.squeeze(1) : this.batchFirst && !lengths ? x.transpose(0, 1) : x;
     return [y, fix(stack(hn, 0)), c ? fix(stack(cn, 0)) : null];
   }
+
+  /** PyTorch's cuDNN weight packing: nothing to do here (kiln reads the weights where they are). */
+  flattenParameters(): void {}
 
   override extraRepr(): string {
     const parts = [`${this.inputSize}, ${this.hiddenSize}`];
@@ -295,9 +323,11 @@ export class RNN extends RnnBase {
   constructor(inputSize: number, hiddenSize: number, opts: RnnOptions = {}) {
     super('RNN', rnnMode('RNN', opts.nonlinearity), inputSize, hiddenSize, opts);
   }
-  /** Returns [output, hN]. */
-  forward(input: Tensor, h0: Tensor | null = null): [Tensor, Tensor] {
-    const [y, h] = this._run(input, h0, null);
+  /** Returns [output, hN]; a PackedSequence input gives a PackedSequence output. */
+  forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor];
+  forward(input: PackedSequence, h0?: Tensor | null): [PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, h0: Tensor | null = null): [Tensor | PackedSequence, Tensor] {
+    const [y, h] = this._run(input as Tensor, h0, null);
     return [y, h];
   }
 }
@@ -313,11 +343,16 @@ export class LSTM extends RnnBase {
   constructor(inputSize: number, hiddenSize: number, opts: LstmOptions = {}) {
     super('LSTM', 'LSTM', inputSize, hiddenSize, opts);
   }
-  /** Returns [output, [hN, cN]]; state is [h0, c0] (both or neither). */
-  forward(input: Tensor, state: [Tensor, Tensor] | null = null): [Tensor, [Tensor, Tensor]] {
+  /** Returns [output, [hN, cN]]; state is [h0, c0] (both or neither); packed in, packed out. */
+  forward(input: Tensor, state?: [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]];
+  forward(input: PackedSequence, state?: [Tensor, Tensor] | null): [PackedSequence, [Tensor, Tensor]];
+  forward(
+    input: Tensor | PackedSequence,
+    state: [Tensor, Tensor] | null = null,
+  ): [Tensor | PackedSequence, [Tensor, Tensor]] {
     if (state !== null && !(Array.isArray(state) && state.length === 2))
       throw new KilnError('ERR_ARG', 'LSTM: the state must be [h0, c0]');
-    const [y, h, c] = this._run(input, state ? state[0] : null, state ? state[1] : null);
+    const [y, h, c] = this._run(input as Tensor, state ? state[0] : null, state ? state[1] : null);
     return [y, [h, c!]];
   }
 }
@@ -330,9 +365,11 @@ export class GRU extends RnnBase {
   constructor(inputSize: number, hiddenSize: number, opts: GruOptions = {}) {
     super('GRU', 'GRU', inputSize, hiddenSize, opts);
   }
-  /** Returns [output, hN]. */
-  forward(input: Tensor, h0: Tensor | null = null): [Tensor, Tensor] {
-    const [y, h] = this._run(input, h0, null);
+  /** Returns [output, hN]; a PackedSequence input gives a PackedSequence output. */
+  forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor];
+  forward(input: PackedSequence, h0?: Tensor | null): [PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, h0: Tensor | null = null): [Tensor | PackedSequence, Tensor] {
+    const [y, h] = this._run(input as Tensor, h0, null);
     return [y, h];
   }
 }
