@@ -285,3 +285,41 @@ export function scalarTensor(v: number | boolean, dtype: DType): Tensor {
 }
 
 export const isCachedScalar = (t: Tensor): boolean => cachedScalars.has(t);
+
+/**
+ * The [2, count] int64 row and column indices of the lower (upper) triangle of a rows x cols
+ * matrix, diagonal offset as tril/triu take it, row by row (torch.tril_indices / triu_indices).
+ */
+function triIndices(
+  op: string,
+  rows: number,
+  cols: number,
+  offset: number,
+  lower: boolean,
+  opts?: TensorOptions,
+): Tensor {
+  for (const [n, v] of [
+    ['rows', rows],
+    ['cols', cols],
+    ['offset', offset],
+  ] as const)
+    if (!Number.isInteger(v) || (n !== 'offset' && v < 0))
+      throw new KilnError(
+        'ERR_ARG',
+        `${op}: ${n} must be ${n === 'offset' ? 'an' : 'a non-negative'} integer, got ${v}`,
+      );
+  const r: number[] = [],
+    c: number[] = [];
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++)
+      if (lower ? j - i <= offset : j - i >= offset) {
+        r.push(i);
+        c.push(j);
+      }
+  const { dtype, device } = resolve(op, opts, 'int64');
+  return fromNumbers([...r, ...c], [2, r.length], dtype, op, device);
+}
+export const trilIndices = (rows: number, cols: number, offset = 0, opts?: TensorOptions): Tensor =>
+  triIndices('trilIndices', rows, cols, offset, true, opts);
+export const triuIndices = (rows: number, cols: number, offset = 0, opts?: TensorOptions): Tensor =>
+  triIndices('triuIndices', rows, cols, offset, false, opts);

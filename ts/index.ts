@@ -9,6 +9,9 @@
 import { installMethods } from './methods';
 import { native } from './native';
 import { table as T } from './ops/table';
+import { divRounded, type RoundingMode } from './ops/arith';
+import type { TensorLike } from './ops/kinds';
+import type { Tensor as TensorT } from './tensor';
 
 installMethods();
 
@@ -33,6 +36,8 @@ export {
   zerosLike,
   onesLike,
   fullLike,
+  trilIndices,
+  triuIndices,
 } from './creation';
 export type { TensorOptions, TensorData } from './creation';
 export { Generator, manualSeed, defaultGenerator, rand, randn, randint, bernoulli } from './ops/random';
@@ -83,9 +88,37 @@ export {
   isnan,
 } from './ops/composite';
 export { any, all, isclose, allclose, equal } from './ops/logical';
-export { flip, roll, tile, tril, triu, unbind, outer, diag, trace, diff } from './ops/rearrange';
-export { cross, cdist, kron, tensordot, blockDiag, meshgrid, cartesianProd } from './ops/products';
-export { cumsum, cumprod } from './ops/scan';
+export {
+  flip,
+  roll,
+  tile,
+  tril,
+  triu,
+  unbind,
+  outer,
+  diag,
+  trace,
+  diff,
+  movedim,
+  movedim as moveaxis,
+} from './ops/rearrange';
+export { swapaxes, swapaxes as swapdims, flipud, fliplr, rot90 } from './ops/rearrange';
+export { hstack, vstack, dstack, columnStack, tensorSplit, hsplit, vsplit, dsplit } from './ops/joins';
+export { atleast1d, atleast2d, atleast3d } from './ops/joins';
+export {
+  cross,
+  cdist,
+  kron,
+  tensordot,
+  blockDiag,
+  meshgrid,
+  cartesianProd,
+  dot,
+  vdot,
+  inner,
+  mv,
+} from './ops/products';
+export { cumsum, cumprod, cummax, cummin, logcumsumexp } from './ops/scan';
 export {
   nonzero,
   argwhere,
@@ -110,7 +143,9 @@ export type { CovOptions, QuantileInterpolation, QuantileOptions } from './ops/s
 export type { ScanOptions } from './ops/scan';
 export { sort, argsort, msort, topk, kthvalue } from './ops/sort';
 export type { SortOptions, TopkOptions, KthvalueOptions, ValuesIndices } from './ops/sort';
-export { lerp, addcmul, addcdiv, hypot, logit, xlogy } from './ops/arith';
+export { lerp, addcmul, addcdiv, hypot, logit, xlogy, logaddexp, logaddexp2, floorDivide, fmod } from './ops/arith';
+export { nanToNum, signbit, copysign, frac } from './ops/arith';
+export type { RoundingMode } from './ops/arith';
 export type { ValueOption } from './ops/arith';
 export { norm } from './ops/vector_norm';
 export type { NormOrder } from './ops/vector_norm';
@@ -144,7 +179,8 @@ export const log1p = T.log1p.fn,
 export const add = T.add.fn,
   sub = T.sub.fn,
   mul = T.mul.fn,
-  div = T.div.fn,
+  div = (a: TensorT, b: TensorLike, opts?: { roundingMode?: RoundingMode | null }): TensorT =>
+    opts?.roundingMode ? divRounded(a, b, opts.roundingMode) : T.div.fn(a, b),
   pow = T.pow.fn,
   maximum = T.maximum.fn;
 export const minimum = T.minimum.fn,

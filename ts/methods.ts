@@ -11,10 +11,13 @@ import { cat, gather, pad, scatter, scatterAdd, where } from './ops/indexing';
 import type { TensorLike } from './ops/kinds';
 import { matmul } from './ops/linalg';
 import { all, allclose, any, equal, isclose } from './ops/logical';
+import * as AR from './ops/arith';
 import { addcdiv, addcmul, hypot, lerp, logit, xlogy } from './ops/arith';
-import { cross, kron } from './ops/products';
+import * as J from './ops/joins';
+import { cross, dot, inner, kron, mv, vdot } from './ops/products';
+import * as RE from './ops/rearrange';
 import { diag, diff, flip, outer, repeat, roll, tile, trace, tril, triu, unbind } from './ops/rearrange';
-import { cumprod, cumsum } from './ops/scan';
+import { cummax, cummin, cumprod, cumsum, logcumsumexp } from './ops/scan';
 import * as S from './ops/selection';
 import * as ST from './ops/statistics';
 import { argsort, kthvalue, msort, sort, topk } from './ops/sort';
@@ -77,7 +80,7 @@ const methods: Impls = {
   add: T.add.fn,
   sub: T.sub.fn,
   mul: T.mul.fn,
-  div: T.div.fn,
+  div: (a, b, opts) => (opts?.roundingMode ? AR.divRounded(a, b, opts.roundingMode) : T.div.fn(a, b)),
   pow: T.pow.fn,
   maximum: T.maximum.fn,
   minimum: T.minimum.fn,
@@ -231,6 +234,32 @@ const methods: Impls = {
   diff,
   cross,
   kron,
+  movedim: RE.movedim,
+  moveaxis: RE.movedim,
+  swapaxes: RE.swapaxes,
+  swapdims: RE.swapaxes,
+  flipud: RE.flipud,
+  fliplr: RE.fliplr,
+  rot90: RE.rot90,
+  tensorSplit: J.tensorSplit,
+  hsplit: J.hsplit,
+  vsplit: J.vsplit,
+  dsplit: J.dsplit,
+  logaddexp: AR.logaddexp,
+  logaddexp2: AR.logaddexp2,
+  floorDivide: AR.floorDivide,
+  fmod: AR.fmod,
+  nanToNum: AR.nanToNum,
+  signbit: AR.signbit,
+  copysign: AR.copysign,
+  frac: AR.frac,
+  cummax,
+  cummin,
+  logcumsumexp,
+  dot,
+  vdot,
+  inner,
+  mv,
   isinf: C.isinf,
   isnan: C.isnan,
   clampMin: (x: Tensor, min: TensorLike): Tensor => C.clamp(x, min, null),

@@ -9,7 +9,7 @@ import type { Device } from './device';
 import type { DType } from './dtype';
 import type { VarOptions } from './ops/composite';
 import type { AddmmOptions } from './ops/linear';
-import type { ValueOption } from './ops/arith';
+import type { RoundingMode, ValueOption } from './ops/arith';
 import type { CloseOptions } from './ops/logical';
 import type { NormOrder } from './ops/vector_norm';
 import type { ScanOptions } from './ops/scan';
@@ -67,7 +67,8 @@ export interface TensorMethods {
   /** x + other (broadcasting, type promotion) */ add(other: TensorLike): Tensor;
   sub(other: TensorLike): Tensor;
   mul(other: TensorLike): Tensor;
-  /** true division (integers give float32) */ div(other: TensorLike): Tensor;
+  /** true division (integers give float32); roundingMode 'trunc' or 'floor' rounds (integers stay integers) */
+  div(other: TensorLike, opts?: { roundingMode?: RoundingMode | null }): Tensor;
   pow(exponent: TensorLike): Tensor;
   /** elementwise max (NaN propagates) */ maximum(other: TensorLike): Tensor;
   minimum(other: TensorLike): Tensor;
@@ -261,6 +262,35 @@ export interface TensorMethods {
   diff(n?: number, dim?: number, prepend?: Tensor | null, append?: Tensor | null): Tensor;
   /** cross product of 3-vectors along dim (last by default) */ cross(other: Tensor, dim?: number): Tensor;
   /** Kronecker product */ kron(other: Tensor): Tensor;
+  /** dims moved to new places, the others in order */
+  movedim(source: number | number[], destination: number | number[]): Tensor;
+  moveaxis(source: number | number[], destination: number | number[]): Tensor;
+  /** transpose's NumPy names */ swapaxes(a: number, b: number): Tensor;
+  swapdims(a: number, b: number): Tensor;
+  /** reversed along dim 0 */ flipud(): Tensor;
+  /** reversed along dim 1 */ fliplr(): Tensor;
+  /** rotated 90 degrees k times from dims[0] towards dims[1] */ rot90(k?: number, dims?: [number, number]): Tensor;
+  /** views split into n near-equal parts or at indices along dim */
+  tensorSplit(sections: number | readonly number[], dim?: number): Tensor[];
+  hsplit(sections: number | readonly number[]): Tensor[];
+  vsplit(sections: number | readonly number[]): Tensor[];
+  dsplit(sections: number | readonly number[]): Tensor[];
+  /** log(e^this + e^other) */ logaddexp(other: Tensor): Tensor;
+  /** log2(2^this + 2^other) */ logaddexp2(other: Tensor): Tensor;
+  /** floor(this / other) */ floorDivide(other: TensorLike): Tensor;
+  /** C remainder, this's sign */ fmod(other: TensorLike): Tensor;
+  /** NaN and infinities to finite values */
+  nanToNum(opts?: { nan?: number; posinf?: number | null; neginf?: number | null }): Tensor;
+  /** sign bit set (-0 included), bool */ signbit(): Tensor;
+  /** |this| with other's sign */ copysign(other: TensorLike): Tensor;
+  /** this - trunc(this) */ frac(): Tensor;
+  /** running max along dim and its index */ cummax(dim: number): ValuesIndices;
+  /** running min along dim and its index */ cummin(dim: number): ValuesIndices;
+  /** log of the running sums of exp along dim */ logcumsumexp(dim: number): Tensor;
+  /** dot product of 1-d tensors */ dot(other: Tensor): Tensor;
+  vdot(other: Tensor): Tensor;
+  /** sum over both last dims */ inner(other: Tensor): Tensor;
+  /** matrix times vector */ mv(vec: Tensor): Tensor;
 
   zerosLike(opts?: TensorOptions): Tensor;
   onesLike(opts?: TensorOptions): Tensor;

@@ -82,3 +82,104 @@ export function xlogy(x: Tensor, y: Tensor | number): Tensor {
     return zero ? where(zero, 0, prod) : prod;
   });
 }
+
+/** log(e^a + e^b) without overflow (torch.logaddexp): max + log1p(e^-|a - b|). */
+export function logaddexp(a: Tensor, b: Tensor): Tensor {
+  checkTensor(a, 'logaddexp', 'input');
+  checkTensor(b, 'logaddexp', 'other');
+  return scope(() => {
+    const m = a.maximum(b);
+    const d = a.sub(b).abs().neg();
+    // equal infinities: inf - inf is NaN, the answer is the infinity itself
+    return where(a.eq(b).logicalAnd(a.isinf()), a, m.add(d.exp().log1p()));
+  });
+}
+
+/** log2(2^a + 2^b) (torch.logaddexp2). */
+export function logaddexp2(a: Tensor, b: Tensor): Tensor {
+  checkTensor(a, 'logaddexp2', 'input');
+  checkTensor(b, 'logaddexp2', 'other');
+  return scope(() => {
+    const m = a.maximum(b);
+    const d = a.sub(b).abs().neg().mul(Math.LN2);
+    return where(a.eq(b).logicalAnd(a.isinf()), a, m.add(d.exp().log1p().mul(Math.LOG2E)));
+  });
+}
+
+export type RoundingMode = 'trunc' | 'floor';
+
+/**
+ * a / b rounded toward zero ('trunc') or down ('floor'), as torch.div's rounding_mode; integers
+ * stay integers (exact below 2^53) and integer division by zero throws, as PyTorch's does.
+ */
+export function divRounded(a: Tensor, b: TensorLike, mode: RoundingMode): Tensor {
+  checkTensor(a, 'div', 'input');
+  if (mode !== 'trunc' && mode !== 'floor')
+    throw new KilnError('ERR_ARG', `div: roundingMode must be 'trunc' or 'floor', got '${String(mode)}'`);
+  return scope(() => {
+    const bt = b instanceof Tensor ? b : null;
+    const ints = !isFloating(a.dtype) && (bt ? !isFloating(bt.dtype) : Number.isInteger(b));
+    if (ints && (bt ? (bt.eq(0).any().item() as boolean) : b === 0))
+      throw new KilnError('ERR_ARG', 'div: integer division by zero');
+    const q = ints ? a.to('float64').div(bt ? bt.to('float64') : (b as number)) : a.div(b);
+    const r = mode === 'floor' ? q.floor() : q.trunc();
+    return ints ? r.to(bt ? a.add(bt.mul(0)).dtype : a.dtype) : r;
+  });
+}
+
+/** floor(a / b) (torch.floor_divide; Python's //). */
+export const floorDivide = (a: Tensor, b: TensorLike): Tensor => divRounded(a, b, 'floor');
+
+/** The C remainder a - trunc(a / b) b, with a's sign (torch.fmod); remainder has b's sign. */
+export function fmod(a: Tensor, b: TensorLike): Tensor {
+  checkTensor(a, 'fmod', 'input');
+  return scope(() => {
+    const r = a.remainder(b);
+    // remainder takes b's sign: where it differs from a's (and is not 0), step back by b
+    const bt = b instanceof Tensor ? b : null;
+    const sb = bt ? bt.lt(0) : (b as number) < 0;
+    const flip = r.ne(0).logicalAnd(a.lt(0).logicalXor(typeof sb === 'boolean' ? sb : sb));
+    return where(flip, r.sub(b), r);
+  });
+}
+
+/** NaN to nan, +inf to posinf, -inf to neginf (the dtype's largest finite values by default). */
+export function nanToNum(
+  x: Tensor,
+  opts: { nan?: number; posinf?: number | null; neginf?: number | null } = {},
+): Tensor {
+  checkTensor(x, 'nanToNum', 'input');
+  if (!isFloating(x.dtype)) return x.clone();
+  const big = {
+    float64: Number.MAX_VALUE,
+    float32: 3.4028234663852886e38,
+    float16: 65504,
+    bfloat16: 3.3895313892515355e38,
+  }[x.dtype as 'float32'];
+  return scope(() => {
+    const a = where(x.isnan(), opts.nan ?? 0, x);
+    const b = where(a.eq(Infinity), opts.posinf ?? big, a);
+    return where(b.eq(-Infinity), opts.neginf ?? -big, b);
+  });
+}
+
+/** True where the sign bit is set, -0 and -NaN included (torch.signbit). */
+export function signbit(x: Tensor): Tensor {
+  checkTensor(x, 'signbit', 'input');
+  if (!isFloating(x.dtype)) return x.lt(0);
+  // 1 / -0 is -inf: the sign of zeros shows through a division
+  return scope(() => where(x.eq(0), x.reciprocal().lt(0), x.lt(0)));
+}
+
+/** |a| with b's sign (torch.copysign), b's sign bit read as signbit does. */
+export function copysign(a: Tensor, b: TensorLike): Tensor {
+  checkTensor(a, 'copysign', 'input');
+  return scope(() => {
+    const neg = b instanceof Tensor ? signbit(b) : Object.is(b, -0) || (b as number) < 0;
+    const m = a.abs().to(isFloating(a.dtype) ? a.dtype : 'float32');
+    return typeof neg === 'boolean' ? (neg ? m.neg() : m) : where(neg, m.neg(), m);
+  });
+}
+
+/** x - trunc(x), x's sign (torch.frac). */
+export const frac = (x: Tensor): Tensor => scope(() => x.sub(checkTensor(x, 'frac', 'input').trunc()));

@@ -171,3 +171,33 @@ export function cartesianProd(...tensors: Tensor[]): Tensor {
         );
   });
 }
+
+/** The dot product of two 1-d tensors (torch.dot; vdot is the same for real tensors). */
+export function dot(a: Tensor, b: Tensor): Tensor {
+  checkTensor(a, 'dot', 'input');
+  checkTensor(b, 'dot', 'other');
+  if (a.ndim !== 1 || b.ndim !== 1 || a.shape[0] !== b.shape[0])
+    throw new KilnError(
+      'ERR_SHAPE',
+      `dot: needs two 1-d tensors of one length, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`,
+    );
+  return a.matmul(b);
+}
+export const vdot = dot;
+
+/** Sums over the last dims of a and b (torch.inner): [...a's others, ...b's others]. */
+export function inner(a: Tensor, b: Tensor): Tensor {
+  checkTensor(a, 'inner', 'input');
+  checkTensor(b, 'inner', 'other');
+  if (a.ndim === 0 || b.ndim === 0) return a.mul(b);
+  return tensordot(a, b, [[a.ndim - 1], [b.ndim - 1]]);
+}
+
+/** Matrix times vector (torch.mv): [n, m] and [m] give [n]. */
+export function mv(m: Tensor, v: Tensor): Tensor {
+  checkTensor(m, 'mv', 'input');
+  checkTensor(v, 'mv', 'vec');
+  if (m.ndim !== 2 || v.ndim !== 1 || m.shape[1] !== v.shape[0])
+    throw new KilnError('ERR_SHAPE', `mv: needs [n, m] and [m], got ${shapeStr(m.shape)} and ${shapeStr(v.shape)}`);
+  return m.matmul(v);
+}

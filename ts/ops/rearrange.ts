@@ -1,6 +1,6 @@
 /**
  * Rearrangements written with the table's primitives, as torch's: flip, roll, repeat, tile,
- * tril, triu, unbind, outer, diag, trace, diff, and F.pad's reflect/replicate/circular modes. Each is
+ * tril, triu, unbind, outer, diag, trace, diff, movedim, rot90, and F.pad's reflect/replicate/circular modes. Each is
  * differentiable through the ops it is made of (indexSelect, cat, expand, where, ...), so none
  * needs a gradient of its own.
  */
@@ -249,4 +249,38 @@ export function diff(x: Tensor, n = 1, dim = -1, prepend: Tensor | null = null, 
     }
     return y === x ? x.clone() : y;
   });
+}
+
+/** Dims moved to new places, the others keeping their order (torch.movedim / moveaxis). */
+export function movedim(x: Tensor, source: number | number[], destination: number | number[]): Tensor {
+  checkTensor(x, 'movedim', 'input');
+  const src = ints(source).map((d) => normDim(d, x.ndim, 'movedim', 'source')),
+    dst = ints(destination).map((d) => normDim(d, x.ndim, 'movedim', 'destination'));
+  if (src.length !== dst.length || new Set(src).size !== src.length || new Set(dst).size !== dst.length)
+    throw new KilnError('ERR_ARG', 'movedim: source and destination must be distinct dims, as many of each');
+  const perm = new Array<number>(x.ndim).fill(-1);
+  src.forEach((s, k) => (perm[dst[k]] = s));
+  const rest = [...Array(x.ndim).keys()].filter((d) => !src.includes(d));
+  for (let d = 0, r = 0; d < x.ndim; d++) if (perm[d] < 0) perm[d] = rest[r++];
+  return x.permute(perm);
+}
+
+/** transpose under NumPy's name (torch.swapaxes / swapdims). */
+export const swapaxes = (x: Tensor, a: number, b: number): Tensor => x.transpose(a, b);
+
+/** Reversed along dim 0 (torch.flipud). */
+export const flipud = (x: Tensor): Tensor => flip(x, 0);
+/** Reversed along dim 1 (torch.fliplr). */
+export const fliplr = (x: Tensor): Tensor => flip(x, 1);
+
+/** Rotated by 90 degrees k times in the plane of dims (torch.rot90): from dims[0] towards dims[1]. */
+export function rot90(x: Tensor, k = 1, dims: [number, number] = [0, 1]): Tensor {
+  checkTensor(x, 'rot90', 'input');
+  if (!Number.isInteger(k)) throw new KilnError('ERR_ARG', `rot90: k must be an integer, got ${k}`);
+  const [a, b] = dims.map((d) => normDim(d, x.ndim, 'rot90'));
+  if (dims.length !== 2 || a === b) throw new KilnError('ERR_ARG', 'rot90: dims must be two different dims');
+  const r = ((k % 4) + 4) % 4;
+  if (r === 0) return x.clone();
+  if (r === 2) return flip(x, [a, b]);
+  return scope(() => (r === 1 ? flip(x, b).transpose(a, b) : flip(x.transpose(a, b), b)).contiguous());
 }

@@ -1,5 +1,5 @@
 /**
- * Inclusive scans along one dim, as torch's cumsum and cumprod.
+ * Inclusive scans along one dim, as torch's cumsum, cumprod, cummax, cummin and logcumsumexp.
  *
  * cumsum on the CPU is one native kernel (native/cpu/scan.cpp): one read and one write per
  * element, float32 and float64 summed left to right in double as PyTorch's CPU cumsum is (so
@@ -16,14 +16,18 @@
  */
 import { record } from '../autograd/node';
 import { hasKernel } from '../cuda';
-import { fromNumbers } from '../creation';
+import { arange, fromNumbers } from '../creation';
+import { KilnError } from '../errors';
+import { scope } from '../memory';
+import { logaddexp } from './arith';
+import type { ValuesIndices } from './sort';
 import { runKernel } from '../dispatch';
 import type { DType } from '../dtype';
 import { isFloating, roundTo } from '../dtype';
 import { normDim, numelOf, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
 import { dense, disposeTemps } from './dense';
-import { cat } from './indexing';
+import { cat, where } from './indexing';
 import { checkTensor } from './kinds';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow, Rng } from './row';
@@ -111,6 +115,49 @@ function scanNative(x: Tensor, d: number, reverse: boolean): Tensor {
 export function cumprod(x: Tensor, dim: number, opts: ScanOptions = {}): Tensor {
   return scan('cumprod', x, dim, opts, (a, b) => a.mul(b));
 }
+
+/**
+ * log(e^x[0] + ... + e^x[i]) along dim without overflow (torch.logcumsumexp): the Hillis-Steele
+ * scan with logaddexp, which is associative.
+ */
+export function logcumsumexp(x: Tensor, dim: number): Tensor {
+  checkTensor(x, 'logcumsumexp', 'input');
+  if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `logcumsumexp: input must be floating, got ${x.dtype}`);
+  return scan('logcumsumexp', x, dim, {}, (a, b) => logaddexp(a, b));
+}
+
+/**
+ * Running max (min) along dim and where it was (torch.cummax / cummin): a Hillis-Steele scan of
+ * (value, index) pairs, a later element taking over from an equal one and a NaN from anything,
+ * as PyTorch's loop does (so the pair order is total and the scan associative). Differentiable
+ * in the values.
+ */
+function cumExtreme(op: string, x: Tensor, dim: number, max: boolean): ValuesIndices {
+  checkTensor(x, op, 'input');
+  const x0 = x.ndim === 0 ? x.reshape([1]) : x;
+  const d = normDim(dim, x0.ndim, op);
+  const n = x0._shape[d];
+  const r = scope(() => {
+    let v = x0;
+    let i = arange(0, n, 1, { dtype: 'int64', device: x.device })
+      .reshape(x0._shape.map((s, k) => (k === d ? n : 1)))
+      .expand(x0._shape.slice());
+    const float = isFloating(x.dtype);
+    for (let k = 1; k < n; k *= 2) {
+      const late = v.narrow(d, k, n - k),
+        early = v.narrow(d, 0, n - k);
+      let take = max ? late.ge(early) : late.le(early);
+      if (float) take = take.logicalOr(late.isnan());
+      v = cat([v.narrow(d, 0, k), where(take, late, early)], d);
+      i = cat([i.narrow(d, 0, k), where(take, i.narrow(d, k, n - k), i.narrow(d, 0, n - k))], d);
+    }
+    const out = x.ndim === 0 ? { values: v.reshape([]), indices: i.reshape([]) } : { values: v, indices: i };
+    return { values: out.values === x ? x.clone() : out.values, indices: out.indices.contiguous() };
+  });
+  return r;
+}
+export const cummax = (x: Tensor, dim: number): ValuesIndices => cumExtreme('cummax', x, dim, true);
+export const cummin = (x: Tensor, dim: number): ValuesIndices => cumExtreme('cummin', x, dim, false);
 
 // ---- Op-table row (cumsum's kernel) ----
 
