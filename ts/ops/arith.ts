@@ -3,7 +3,7 @@
  * addcdiv (the optimizers' and EMAs' building blocks), hypot, logit, xlogy. Differentiable
  * through those ops.
  */
-import { isFloating } from '../dtype';
+import { isFloating, promoteTypes } from '../dtype';
 import { KilnError } from '../errors';
 import { scope } from '../memory';
 import { Tensor } from '../tensor';
@@ -123,7 +123,7 @@ export function divRounded(a: Tensor, b: TensorLike, mode: RoundingMode): Tensor
       throw new KilnError('ERR_ARG', 'div: integer division by zero');
     const q = ints ? a.to('float64').div(bt ? bt.to('float64') : (b as number)) : a.div(b);
     const r = mode === 'floor' ? q.floor() : q.trunc();
-    return ints ? r.to(bt ? a.add(bt.mul(0)).dtype : a.dtype) : r;
+    return ints ? r.to(bt ? promoteTypes(a.dtype, bt.dtype) : a.dtype) : r;
   });
 }
 
@@ -138,7 +138,7 @@ export function fmod(a: Tensor, b: TensorLike): Tensor {
     // remainder takes b's sign: where it differs from a's (and is not 0), step back by b
     const bt = b instanceof Tensor ? b : null;
     const sb = bt ? bt.lt(0) : (b as number) < 0;
-    const flip = r.ne(0).logicalAnd(a.lt(0).logicalXor(typeof sb === 'boolean' ? sb : sb));
+    const flip = r.ne(0).logicalAnd(a.lt(0).logicalXor(sb));
     return where(flip, r.sub(b), r);
   });
 }
@@ -163,7 +163,7 @@ export function nanToNum(
   });
 }
 
-/** True where the sign bit is set, -0 and -NaN included (torch.signbit). */
+/** True where the sign bit is set, -0 included (torch.signbit); a NaN reads as false here. */
 export function signbit(x: Tensor): Tensor {
   checkTensor(x, 'signbit', 'input');
   if (!isFloating(x.dtype)) return x.lt(0);
