@@ -144,7 +144,7 @@ export type { ScanOptions } from './ops/scan';
 export { sort, argsort, msort, topk, kthvalue } from './ops/sort';
 export type { SortOptions, TopkOptions, KthvalueOptions, ValuesIndices } from './ops/sort';
 export { lerp, addcmul, addcdiv, hypot, logit, xlogy, logaddexp, logaddexp2, floorDivide, fmod } from './ops/arith';
-export { nanToNum, signbit, copysign, frac } from './ops/arith';
+export { nanToNum, signbit, copysign, frac, erfinv } from './ops/arith';
 export type { RoundingMode } from './ops/arith';
 export type { ValueOption } from './ops/arith';
 export { norm } from './ops/vector_norm';

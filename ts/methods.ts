@@ -253,6 +253,7 @@ const methods: Impls = {
   signbit: AR.signbit,
   copysign: AR.copysign,
   frac: AR.frac,
+  erfinv: AR.erfinv,
   cummax,
   cummin,
   logcumsumexp,

@@ -284,6 +284,7 @@ export interface TensorMethods {
   /** sign bit set (-0 included), bool */ signbit(): Tensor;
   /** |this| with other's sign */ copysign(other: TensorLike): Tensor;
   /** this - trunc(this) */ frac(): Tensor;
+  /** the inverse of erf on (-1, 1) */ erfinv(): Tensor;
   /** running max along dim and its index */ cummax(dim: number): ValuesIndices;
   /** running min along dim and its index */ cummin(dim: number): ValuesIndices;
   /** log of the running sums of exp along dim */ logcumsumexp(dim: number): Tensor;

@@ -188,6 +188,21 @@ test('cummax, cummin (ties to the later index, NaN taking over), logcumsumexp', 
   assert.ok(kiln.gradcheck((t) => t.cummax(1).values.square().sum().add(t.logcumsumexp(0).sum()), [g]));
 });
 
+test('erfinv: the inverse of erf, the ends, float32 through float64, gradient', () => {
+  const x = kiln.tensor([-0.999, -0.5, 0, 1e-10, 0.3, 0.9, 0.999], f64);
+  const y = x.erfinv();
+  assert.ok((y.erf().sub(x).abs().amax().item() as number) < 1e-15);
+  assert.is((arr(kiln.tensor([0.5], f64).erfinv()) as number[])[0], 0.4769362762044699); // erfinv(0.5)
+  const ends = arr(kiln.tensor([1, -1, 1.5, NaN], f32).erfinv()) as number[];
+  assert.equal(ends.slice(0, 2), [Infinity, -Infinity]);
+  assert.ok(Number.isNaN(ends[2]) && Number.isNaN(ends[3]));
+  assert.is(kiln.tensor([0.5], f32).erfinv().dtype, 'float32');
+  code(() => kiln.tensor([1]).erfinv(), 'ERR_DTYPE');
+  kiln.manualSeed(5);
+  const g = kiln.rand([6], { ...f64, requiresGrad: true });
+  assert.ok(kiln.gradcheck((t) => t.mul(1.6).sub(0.8).erfinv().sum(), [g]));
+});
+
 test('dot, vdot, inner, mv, trilIndices, triuIndices', () => {
   const a = kiln.tensor([1, 2, 3], f32),
     b = kiln.tensor([4, 5, 6], f32);
