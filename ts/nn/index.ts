@@ -27,7 +27,10 @@ import {
 } from './layers/conv';
 import { dropout, embedding } from './layers/embedding';
 import { interpolate } from '../ops/interpolate';
-import { batchNorm, groupNorm, layerNorm, rmsNorm } from './layers/norm';
+import { batchNorm, groupNorm, instanceNorm, layerNorm, rmsNorm } from './layers/norm';
+import { adaptiveAvgPool1d, avgPool1d, maxPool1d } from './layers/pool1d';
+import { pixelShuffle, pixelUnshuffle } from './layers/upsample';
+import * as ML from './metric_losses';
 
 /** Options of functional.pad: torch's mode and the fill value of 'constant'. */
 export interface PadOptions {
@@ -100,6 +103,23 @@ export const functional = {
   avgPool2d,
   adaptiveAvgPool2d,
   interpolate,
+  glu: A.glu,
+  softmin: A.softmin,
+  softshrink: A.softshrink,
+  hardshrink: A.hardshrink,
+  tanhshrink: A.tanhshrink,
+  instanceNorm,
+  maxPool1d,
+  avgPool1d,
+  adaptiveAvgPool1d,
+  pixelShuffle,
+  pixelUnshuffle,
+  pairwiseDistance: ML.pairwiseDistance,
+  marginRankingLoss: ML.marginRankingLoss,
+  cosineEmbeddingLoss: ML.cosineEmbeddingLoss,
+  tripletMarginLoss: ML.tripletMarginLoss,
+  hingeEmbeddingLoss: ML.hingeEmbeddingLoss,
+  softMarginLoss: ML.softMarginLoss,
 };
 
 export { init };
@@ -123,6 +143,11 @@ export {
   Softplus,
   Softsign,
   Threshold,
+  GLU,
+  Softmin,
+  Softshrink,
+  Hardshrink,
+  Tanhshrink,
 } from './layers/activation_composite';
 export {
   BCELoss,
@@ -145,6 +170,19 @@ export const utils = {
 };
 export { PackedSequence };
 export { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm } from './layers/norm';
+export { InstanceNorm1d, InstanceNorm2d, InstanceNorm3d } from './layers/norm';
+export { AdaptiveAvgPool1d, AvgPool1d, MaxPool1d } from './layers/pool1d';
+export type { Pool1dOptions } from './layers/pool1d';
+export { PixelShuffle, PixelUnshuffle } from './layers/upsample';
+export {
+  CosineEmbeddingLoss,
+  HingeEmbeddingLoss,
+  MarginRankingLoss,
+  PairwiseDistance,
+  SoftMarginLoss,
+  TripletMarginLoss,
+} from './metric_losses';
+export type { TripletOptions } from './metric_losses';
 export { Dropout, Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEmbedding } from './layers/embedding';
 export { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './layers/attention';
 export type { EncoderLayerOptions, MhaForwardOptions, SdpaOptions } from './layers/attention';

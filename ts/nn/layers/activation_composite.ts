@@ -134,7 +134,68 @@ export function cosineSimilarity(x1: Tensor, x2: Tensor, opts: { dim?: number; e
   });
 }
 
+/** The first half of dim times the sigmoid of the second (torch glu). */
+export function glu(x: Tensor, dim = -1): Tensor {
+  const d = dim < 0 ? dim + x.ndim : dim;
+  if (!(d >= 0 && d < x.ndim) || x.shape[d] % 2 !== 0)
+    throw new KilnError('ERR_SHAPE', `glu: dim ${dim} of [${x.shape.join(', ')}] must exist and have an even size`);
+  const h = x.shape[d] / 2;
+  return scope(() => x.narrow(d, 0, h).mul(x.narrow(d, h, h).sigmoid()));
+}
+
+/** softmax(-x) along dim (torch softmin). */
+export const softmin = (x: Tensor, dim: number): Tensor => scope(() => x.neg().softmax(dim));
+
+/** x shrunk towards 0 by lambda, 0 inside [-lambda, lambda] (torch softshrink). */
+export function softshrink(x: Tensor, lambd = 0.5): Tensor {
+  return scope(() => where(x.gt(lambd), x.sub(lambd), where(x.lt(-lambd), x.add(lambd), 0)));
+}
+
+/** x outside [-lambda, lambda], 0 inside (torch hardshrink). */
+export const hardshrink = (x: Tensor, lambd = 0.5): Tensor => scope(() => where(x.abs().gt(lambd), x, 0));
+
+/** x - tanh(x) (torch tanhshrink). */
+export const tanhshrink = (x: Tensor): Tensor => scope(() => x.sub(x.tanh()));
+
 // ---- Modules (torch.nn's names) ----
+
+export class GLU extends Module {
+  constructor(readonly dim = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return glu(x, this.dim);
+  }
+}
+export class Softmin extends Module {
+  constructor(readonly dim: number) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return softmin(x, this.dim);
+  }
+}
+export class Softshrink extends Module {
+  constructor(readonly lambd = 0.5) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return softshrink(x, this.lambd);
+  }
+}
+export class Hardshrink extends Module {
+  constructor(readonly lambd = 0.5) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return hardshrink(x, this.lambd);
+  }
+}
+export class Tanhshrink extends Module {
+  forward(x: Tensor): Tensor {
+    return tanhshrink(x);
+  }
+}
 
 export class ELU extends Module {
   constructor(readonly alpha = 1) {

@@ -261,6 +261,62 @@ export class GroupNorm extends Module {
   }
 }
 
+/**
+ * Each sample's channels normalised over their own spatial positions (torch instance_norm without
+ * running statistics): groupNorm with one group per channel, so on its fused kernels.
+ */
+export function instanceNorm(x: Tensor, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  if (x.ndim < 3)
+    throw new KilnError('ERR_SHAPE', `instanceNorm: input needs [N, C, ...spatial], got ${shapeStr(x.shape)}`);
+  return groupNorm(x, x.shape[1], weight, bias, eps);
+}
+
+/**
+ * torch.nn.InstanceNorm1d/2d/3d without running statistics (PyTorch's default,
+ * trackRunningStats false); affine adds a per-channel weight and bias (false by default, as
+ * PyTorch). Unbatched inputs ([C, ...spatial]) are taken as a batch of one.
+ */
+abstract class InstanceNormBase extends Module {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  protected abstract readonly spatial: number;
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    affine = false,
+  ) {
+    super();
+    this.weight = affine ? new Parameter(ones([numFeatures])) : null;
+    this.bias = affine ? new Parameter(zeros([numFeatures])) : null;
+  }
+  forward(x: Tensor): Tensor {
+    const who = this.constructor.name;
+    const unbatched = x.ndim === this.spatial + 1;
+    if (x.ndim !== this.spatial + 2 && !unbatched)
+      throw new KilnError(
+        'ERR_SHAPE',
+        `${who}: input needs ${this.spatial + 2} dims (or ${this.spatial + 1} unbatched), got ${shapeStr(x.shape)}`,
+      );
+    const xb = unbatched ? x.unsqueeze(0) : x;
+    if (xb.shape[1] !== this.numFeatures)
+      throw new KilnError('ERR_SHAPE', `${who}: expected ${this.numFeatures} channels, got ${shapeStr(x.shape)}`);
+    const y = instanceNorm(xb, this.weight, this.bias, this.eps);
+    return unbatched ? y.squeeze(0) : y;
+  }
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, affine=${this.weight !== null}`;
+  }
+}
+export class InstanceNorm1d extends InstanceNormBase {
+  protected readonly spatial = 1;
+}
+export class InstanceNorm2d extends InstanceNormBase {
+  protected readonly spatial = 2;
+}
+export class InstanceNorm3d extends InstanceNormBase {
+  protected readonly spatial = 3;
+}
+
 abstract class BatchNormBase extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
