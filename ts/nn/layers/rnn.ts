@@ -307,6 +307,17 @@ abstract class RnnBase extends Module {
   }
 }
 
+/** RNN and GRU: one state, h. */
+abstract class HiddenStateRnn extends RnnBase {
+  /** Returns [output, hN]; a PackedSequence input gives a PackedSequence output. */
+  forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor];
+  forward(input: PackedSequence, h0?: Tensor | null): [PackedSequence, Tensor];
+  forward(input: Tensor | PackedSequence, h0: Tensor | null = null): [Tensor | PackedSequence, Tensor] {
+    const [y, h] = this._run(input as Tensor, h0, null);
+    return [y, h];
+  }
+}
+
 function rnnMode(who: string, nl: string | undefined): Mode {
   if (nl === undefined || nl === 'tanh') return 'RNN_TANH';
   if (nl === 'relu') return 'RNN_RELU';
@@ -319,16 +330,9 @@ function rnnMode(who: string, nl: string | undefined): Mode {
  * const rnn = new nn.RNN(10, 20, { numLayers: 2 });
  * const [output, hn] = rnn.forward(kiln.randn([5, 3, 10]));  // [5, 3, 20], [2, 3, 20]
  */
-export class RNN extends RnnBase {
+export class RNN extends HiddenStateRnn {
   constructor(inputSize: number, hiddenSize: number, opts: RnnOptions = {}) {
     super('RNN', rnnMode('RNN', opts.nonlinearity), inputSize, hiddenSize, opts);
-  }
-  /** Returns [output, hN]; a PackedSequence input gives a PackedSequence output. */
-  forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor];
-  forward(input: PackedSequence, h0?: Tensor | null): [PackedSequence, Tensor];
-  forward(input: Tensor | PackedSequence, h0: Tensor | null = null): [Tensor | PackedSequence, Tensor] {
-    const [y, h] = this._run(input as Tensor, h0, null);
-    return [y, h];
   }
 }
 
@@ -361,16 +365,9 @@ export class LSTM extends RnnBase {
  * Gated recurrent unit: r, z = σ(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh) (their rows),
  * n = tanh(x W_inᵀ + b_in + r (h W_hnᵀ + b_hn)), h_t = (1 - z) n + z h_(t-1).
  */
-export class GRU extends RnnBase {
+export class GRU extends HiddenStateRnn {
   constructor(inputSize: number, hiddenSize: number, opts: GruOptions = {}) {
     super('GRU', 'GRU', inputSize, hiddenSize, opts);
-  }
-  /** Returns [output, hN]; a PackedSequence input gives a PackedSequence output. */
-  forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor];
-  forward(input: PackedSequence, h0?: Tensor | null): [PackedSequence, Tensor];
-  forward(input: Tensor | PackedSequence, h0: Tensor | null = null): [Tensor | PackedSequence, Tensor] {
-    const [y, h] = this._run(input as Tensor, h0, null);
-    return [y, h];
   }
 }
 
