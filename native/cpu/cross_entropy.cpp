@@ -343,6 +343,23 @@ void col_losses(const float *__restrict m, const float *__restrict ls, const flo
   for (int64_t j = 0; j < cw; j++) lseo.put(r0 + j, m[j], ls[j]);
 }
 
+// The target row of each of cw columns as a float (exact: C <= 2^24), -1 where the target t[j ts]
+// is ignored or off the classes; whether any is. Branch-free (this file is built for baseline
+// x86-64, without the 64-bit compares that would vectorise it).
+bool hot_rows(float *__restrict hot, const int64_t *__restrict t, int64_t ts, int64_t cw, int64_t C, int64_t ignore) {
+  int32_t off = 0;
+  const auto row = [&](int64_t j, int64_t v) {
+    const bool on = (uint64_t)v < (uint64_t)C && v != ignore;
+    hot[j] = on ? (float)(int32_t)v : -1.0f;
+    off |= !on;
+  };
+  if (ts == 1)
+    for (int64_t j = 0; j < cw; j++) row(j, t[j]);
+  else
+    for (int64_t j = 0; j < cw; j++) row(j, t[j * ts]);
+  return off != 0;
+}
+
 // The forward for logits [N, C, d...] whose class dim is not last (inner = the product of d),
 // float32 with index targets and no label smoothing: per strip of up to kColGroup columns of one
 // image, each column's max, log-sum and x[t] in one pass down the C rows (the ISA's lse_cols_f32),
@@ -382,13 +399,7 @@ kiln_status forward_cols(kiln_context *ctx, const Args &a, const kiln_tensor &lo
                    const int64_t q = p / groups, j0 = p % groups * gw, cw = std::min(gw, inner - j0);
                    const float *xb = x + at(p);
                    const int64_t r0 = q * inner + j0;
-                   bool off = false;  // a target off the classes or ignored
-                   for (int64_t j = 0; j < cw; j++) {
-                     const int64_t t = tg[(r0 + j) * ts];
-                     const bool on = t >= 0 && t < C && t != a.ignore;
-                     hot[j] = on ? (float)t : -1.0f;
-                     off |= !on;
-                   }
+                   const bool off = hot_rows(hot, tg + r0 * ts, ts, cw, C, a.ignore);
                    k.lse_cols_f32(m, ls, xb, C, inner, cw, hot, nll);
                    col_losses(m, ls, hot, nll, hv, cw, w, gscale, lseo, r0, lo + r0, wo + r0);
                    for (int64_t j = 0; off && j < cw; j++)  // off the classes and not ignore_index: an error

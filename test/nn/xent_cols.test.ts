@@ -138,6 +138,21 @@ test('logits of 1e4 keep their differences; a column of +inf or NaN gives NaN as
     gr = num(xr.grad!.reshape([2, 40, 5]).permute([0, 2, 1]));
   for (const j of [3, 7]) for (let c = 0; c < 5; c++) assert.ok(Number.isNaN(ga[c * 40 + j]), `column ${j} class ${c}`);
   assert.ok(worst(ga, gr, 1e-3) < 2e-6, 'the other columns as the rows path');
+  // the NaN column's target ignored: its loss and gradient are 0, the +inf column's still NaN
+  const ti = kiln
+    .tensor(
+      num(tt).map((v, r) => (r === 7 ? -100 : v)),
+      { dtype: 'int64' },
+    )
+    .reshape([2, 40]);
+  assert.is(num(F.crossEntropy(xs, ti, { reduction: 'none' }))[7], 0, 'ignored NaN column: loss');
+  const xi = xs.clone().requiresGrad_();
+  F.crossEntropy(xi, ti, { reduction: 'sum' }).backward();
+  const gi = num(xi.grad!);
+  for (let c = 0; c < 5; c++) {
+    assert.is(gi[c * 40 + 7], 0, `ignored NaN column, class ${c}`);
+    assert.ok(Number.isNaN(gi[c * 40 + 3]), `+inf column, class ${c}`);
+  }
 });
 
 test('float16 logits and strided views', () => {
