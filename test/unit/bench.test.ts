@@ -10,6 +10,7 @@ import * as path from 'path';
 import * as kiln from '../../ts/index';
 import { BENCHES, main, parseArgs, runBenches } from '../../ts/bench/cli';
 import type { BenchRecord } from '../../ts/bench/harness';
+import { copyVariants, cycler, llcBytes, rotation } from '../../ts/bench/copy';
 import { gemmCases } from '../../ts/bench/gemm';
 import { IR_VERSION, OPSET, matMulModel, onnxGraphModel, varint } from '../../ts/bench/onnx_model';
 import { loadOnnxRuntime, ortSession } from '../../ts/bench/onnxruntime';
@@ -33,6 +34,36 @@ test('the bin form (`bench <name>`) and the npm form (`<name>`) parse alike', ()
   assert.is(parseArgs(['gemm', '--max-size', '512']).opts.maxSize, 512);
   assert.is(parseArgs(['gemm', '--no-chart']).chart, false);
   assert.is(parseArgs(['gemm']).opts.ownProcess, false, 'only the bin itself may set a reference library environment');
+});
+
+test('copy references cycle through operand sets that take twice the last-level cache', () => {
+  const llc = llcBytes();
+  assert.ok(llc >= 0, 'a size or 0');
+  assert.is(rotation(Math.max(1, 2 * llc)), 1, 'one set that takes twice the LLC');
+  assert.is(rotation(1 << 20), llc ? Math.ceil((2 * llc) / (1 << 20)) : 1);
+  const next = cycler(['a', 'b', 'c']);
+  assert.equal(
+    Array.from({ length: 7 }, () => next()),
+    ['a', 'b', 'c', 'a', 'b', 'c', 'a'],
+  );
+  // every variant copies every pair, each once per turn
+  const src = [kiln.tensor([1, 2, 3], { dtype: 'float32' }), kiln.tensor([4, 5, 6], { dtype: 'float32' })],
+    dst = [kiln.zeros([3]), kiln.zeros([3])];
+  for (const v of copyVariants(src, dst)) {
+    for (const d of dst) d.fill_(0);
+    v.run();
+    assert.equal(
+      [dst[0].toArray(), dst[1].toArray()],
+      [
+        [1, 2, 3],
+        [0, 0, 0],
+      ],
+      `${v.impl}: the first pair`,
+    );
+    v.run();
+    assert.equal(dst[1].toArray(), [4, 5, 6], `${v.impl}: then the second`);
+  }
+  for (const t of [...src, ...dst]) t.dispose();
 });
 
 test('gemm shapes: squares up to --max-size, model shapes shrunk with it, one GEMV', () => {
@@ -277,7 +308,9 @@ test('gemm --quick: checked records, ratios to the references present, an SVG ch
     'one polyline per impl (one thread count here)',
   );
   for (const l of lines) assert.is(l[3].split(' ').length, 3, 'a point per square size');
-  assert.match(svg, new RegExp(`${peak!.machine.cpu}.*${peak!.date.slice(0, 10)}`), 'title with CPU and date');
+  // the CPU's name escaped: 'Intel(R) Xeon(R) Processor' as a pattern does not match itself
+  const cpu = peak!.machine.cpu.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(svg, new RegExp(`${cpu}.*${peak!.date.slice(0, 10)}`), 'title with CPU and date');
 });
 
 test('every bench runs at tiny sizes, checks itself and leaves memory flat', async () => {

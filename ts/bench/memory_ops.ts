@@ -10,14 +10,16 @@
  * run: the copy bandwidth (copy.ts, read + write; each kiln row's "copy" ratio is against kiln's
  * copy_ of 64 MB timed in the same rounds as that row, A B A B ...: on this shared VM the copy
  * moved between 1.5 and 4.5 ms from one minute to the next, so a copy timed once at the start of
- * the run made the ratios of later rows swing by up to 2x), onnxruntime-node (Softmax, LogSoftmax,
+ * the run made the ratios of later rows swing by up to 2x; kiln's kernels and its copies each cycle
+ * through sets of operands that together take twice the last-level cache, copy.ts says why),
+ * onnxruntime-node (Softmax, LogSoftmax,
  * LayerNormalization, SoftmaxCrossEntropyLoss; forward only, it has no training API) and PyTorch
  * (torch.softmax, F.layer_norm, F.cross_entropy, and RMSNorm as a composite since 1.13 has none) in
  * a child process, forward and forward+backward, at the same thread count. kiln's forward output
  * is checked against float64 on sampled rows before timing.
  */
 import * as kiln from '../index';
-import { besideCopy, copyRecord, copyVariants, type Beside } from './copy';
+import { besideCopy, copyRecord, copyVariants, cycler, rotation, sets, type Beside } from './copy';
 import {
   BenchOptions,
   Measurement,
@@ -168,12 +170,14 @@ async function benchOpIn(
     R = shape.reduce((a, b) => a * b, 1) / C;
   const threads = kiln.info().numThreads;
   const tshape = [shape[0], ...shape.slice(2)];
-  const o: Operands = {
+  // operand sets the kiln rows cycle through, each call's in memory rather than the LLC (copy.ts)
+  const os: Operands[] = sets(rotation(BYTES[op][0] * R * C), () => ({
     x: kiln.randn(shape).mul(3),
     w: kiln.randn([C]),
     b: kiln.randn([C]),
     t: kiln.randint(0, C, tshape),
-  };
+  }));
+  const o = os[0];
   check(op, o);
   const [fb, fbb] = BYTES[op];
   const rec = (name: string, impl: string, stats: Stats, bytes: number, detail?: string): Measurement => ({
@@ -190,15 +194,21 @@ async function benchOpIn(
   });
   const fwdName = `${op} fwd`,
     bwdName = `${op} fwd+bwd`;
-  const xg = o.x.detach().requiresGrad_();
-  const wg = o.w.detach().requiresGrad_(),
-    bg = o.b.detach().requiresGrad_();
-  const gy = op === 'crossEntropy' ? null : kiln.randn(shape);
-  const kilnFwd = () => kiln.noGrad(() => forward(op, o)).dispose();
+  const trained = os.map((s) => ({
+    ...s,
+    x: s.x.detach().requiresGrad_(),
+    w: s.w.detach().requiresGrad_(),
+    b: s.b.detach().requiresGrad_(),
+    gy: op === 'crossEntropy' ? null : kiln.randn(shape),
+  }));
+  const nextFwd = cycler(os),
+    nextFwdBwd = cycler(trained);
+  const kilnFwd = () => kiln.noGrad(() => forward(op, nextFwd())).dispose();
   const kilnFwdBwd = () => {
-    const y = forward(op, { ...o, w: wg, b: bg }, xg);
-    y.backward(gy);
-    for (const p of [xg, wg, bg]) {
+    const s = nextFwdBwd();
+    const y = forward(op, s);
+    y.backward(s.gy);
+    for (const p of [s.x, s.w, s.b]) {
       p.grad?.dispose();
       p.grad = null;
     }
@@ -279,21 +289,23 @@ async function benchOpIn(
     out.filter((m) => m.name === bwdName && m.impl === 'kiln'),
     refsBwd,
   );
-  for (const t of [o.x, o.w, o.b, o.t, xg, wg, bg, gy]) t?.dispose();
+  for (const s of os) for (const t of [s.x, s.w, s.b, s.t]) t.dispose();
+  for (const s of trained) for (const t of [s.x, s.w, s.b, s.gy]) t?.dispose();
   return out;
 }
 
 /** The copy bandwidth of a 64 MB float32 copy from src into dst: copy.ts's three, each in its own rounds. */
-function copyBandwidth(bench: string, opts: BenchOptions, src: kiln.Tensor, dst: kiln.Tensor): Measurement[] {
+function copyBandwidth(bench: string, opts: BenchOptions, src: kiln.Tensor[], dst: kiln.Tensor[]): Measurement[] {
   // Each copy in its own rounds, as the kernels are measured (interleaved, each slowed the next).
-  return copyVariants(src, dst).map((v) => copyRecord(bench, v.impl, src.numel(), measure([v], opts)[0]));
+  return copyVariants(src, dst).map((v) => copyRecord(bench, v.impl, src[0].numel(), measure([v], opts)[0]));
 }
 
 async function runOps(bench: string, ops: OpName[], shapes: number[][], opts: BenchOptions) {
   const quick = opts.max < 1e6;
   const n = quick ? 1 << 14 : 16 << 20;
-  const src = kiln.randn([n]),
-    dst = kiln.empty([n]);
+  const k = rotation(8 * n),
+    src = sets(k, () => kiln.randn([n])),
+    dst = sets(k, () => kiln.empty([n]));
   try {
     const out = copyBandwidth(bench, opts, src, dst);
     const copy = besideCopy(bench, src, dst);
@@ -303,8 +315,7 @@ async function runOps(bench: string, ops: OpName[], shapes: number[][], opts: Be
       for (const op of ops) out.push(...(await benchOp(bench, op, shape, opts, copy)));
     return out;
   } finally {
-    src.dispose();
-    dst.dispose();
+    for (const t of [...src, ...dst]) t.dispose();
   }
 }
 

@@ -6,7 +6,8 @@
  * needs a statistics read of x before it can write y, so its forward moves 12 B/element while
  * credited with 8 (its best possible fraction of the copy bandwidth is 2/3). References in the same
  * run: the copy bandwidth (copy.ts; the kiln rows' copy ratio is against kiln's copy_ timed in the
- * same rounds as the kernels), onnxruntime-node (GELU as its Erf subgraph, since Gelu is not
+ * same rounds as the kernels; both cycle through sets of operands that together take twice the
+ * last-level cache, copy.ts says why), onnxruntime-node (GELU as its Erf subgraph, since Gelu is not
  * in opset 17; BatchNormalization in eval; no dropout: an inference session's Dropout is the
  * identity) and PyTorch 1.13 CPU (F.gelu, F.dropout, F.batch_norm; backward by torch.autograd.grad).
  * Every implementation is checked against float64 on sampled elements before timing.
@@ -16,7 +17,7 @@ import { geluBackward } from '../ops/activation';
 import { dropoutWithKey } from '../ops/dropout';
 import { batchNormApply, batchNormBackward, batchNormStats } from '../ops/batch_norm';
 import { erfRef } from '../ops/samples';
-import { besideCopy, copyVariants } from './copy';
+import { besideCopy, copyVariants, cycler, rotation, sets } from './copy';
 import { loadOnnxRuntime, ortSession } from './onnxruntime';
 import { onnxGraphModel } from './onnx_model';
 import {
@@ -98,8 +99,10 @@ async function benchNnBody(op: Op, opts: BenchOptions): Promise<Measurement[]> {
     return m;
   };
   kiln.manualSeed(0);
-  const x = kiln.randn(shape).mul(2).add(0.5),
-    g = kiln.randn(shape);
+  // the kiln rows' x and g: sets cycled through, each call's in memory rather than the LLC (copy.ts)
+  const xgs = sets(rotation(8 * n), () => ({ x: kiln.randn(shape).mul(2).add(0.5), g: kiln.randn(shape) }));
+  const { x, g } = xgs[0];
+  const nextSet = cycler(xgs);
   const C = shape[1] ?? 1;
   const w = kiln.randn([C]),
     b = kiln.randn([C]),
@@ -110,32 +113,41 @@ async function benchNnBody(op: Op, opts: BenchOptions): Promise<Measurement[]> {
   const key = [0, 7, 0, 0];
   // Forward and forward + backward with the kernels themselves (no autograd bookkeeping, as the
   // PyTorch side calls autograd.grad once per call).
-  const runs: Record<string, () => kiln.Tensor[]> =
+  const kernels: Record<string, (x: kiln.Tensor, g: kiln.Tensor) => kiln.Tensor[]> =
     op === 'gelu'
       ? {
-          fwd: () => [kiln.nn.functional.gelu(x)],
-          fwdbwd: () => [kiln.nn.functional.gelu(x), geluBackward(g, x)],
+          fwd: (x) => [kiln.nn.functional.gelu(x)],
+          fwdbwd: (x, g) => [kiln.nn.functional.gelu(x), geluBackward(g, x)],
         }
       : op === 'dropout'
         ? {
-            fwd: () => [dropoutWithKey(x, key, 0.5)],
-            fwdbwd: () => [dropoutWithKey(x, key, 0.5), dropoutWithKey(g, key, 0.5)],
+            fwd: (x) => [dropoutWithKey(x, key, 0.5)],
+            fwdbwd: (x, g) => [dropoutWithKey(x, key, 0.5), dropoutWithKey(g, key, 0.5)],
           }
         : {
-            fwd: () => {
+            fwd: (x) => {
               const s = batchNormStats(x);
               const [m, v] = [s.select(0, 0), s.select(0, 1)];
               return [s, batchNormApply(x, w, b, m, v)];
             },
-            fwdbwd: () => {
+            fwdbwd: (x, g) => {
               const s = batchNormStats(x);
               const [m, v] = [s.select(0, 0), s.select(0, 1)];
               return [s, batchNormApply(x, w, b, m, v), ...batchNormBackward(g, x, w, m, v)];
             },
-            eval: () => [batchNormApply(x, w, b, rm, rv)],
+            eval: (x) => [batchNormApply(x, w, b, rm, rv)],
           };
+  const runs: Record<string, () => kiln.Tensor[]> = Object.fromEntries(
+    Object.entries(kernels).map(([k, f]) => [
+      k,
+      () => {
+        const s = nextSet();
+        return f(s.x, s.g);
+      },
+    ]),
+  );
   // Correctness first.
-  const y = runs.fwd();
+  const y = kernels.fwd(x, g);
   const yv = y[y.length - 1].data() as Float32Array;
   if (op === 'gelu')
     expectClose(
@@ -164,8 +176,9 @@ async function benchNnBody(op: Op, opts: BenchOptions): Promise<Measurement[]> {
   }
   y.forEach((t) => t.dispose());
   const names = Object.keys(runs);
-  const src = kiln.randn([n]),
-    dst = kiln.empty([n]);
+  const k = rotation(8 * n),
+    src = sets(k, () => kiln.randn([n])),
+    dst = sets(k, () => kiln.empty([n]));
   // kiln's copy_ in the same rounds as the kernels: the copy ratio's reference (memory_ops.ts
   // says why); the three copies after, in their own rounds, for the copy rows.
   const beside = besideCopy(op, src, dst);
@@ -183,8 +196,7 @@ async function benchNnBody(op: Op, opts: BenchOptions): Promise<Measurement[]> {
   measure(copyVariants(src, dst), opts).forEach((s, i) =>
     rec('copy', ['kiln copy_', 'TypedArray.set', 'Buffer.copy'][i], s, 8),
   );
-  src.dispose();
-  dst.dispose();
+  for (const t of [...src, ...dst]) t.dispose();
   const refs: Record<string, Measurement> = { copy: sameRounds };
 
   // onnxruntime-node
@@ -233,7 +245,7 @@ async function benchNnBody(op: Op, opts: BenchOptions): Promise<Measurement[]> {
             outputs: [{ name: 'Y', dims: shape }],
           });
     const s = await ortSession(ortLoad.ort, model, { X: { type: 'float32', data: xs, dims: shape } }, threads);
-    const ref = runs[ortWhat === 'forward' ? 'fwd' : 'eval']();
+    const ref = kernels[ortWhat === 'forward' ? 'fwd' : 'eval'](x, g);
     const want = ref[ref.length - 1].data() as Float32Array;
     const got = (await s.run()).Y.data as Float32Array;
     expectClose(
@@ -268,7 +280,7 @@ async function benchNnBody(op: Op, opts: BenchOptions): Promise<Measurement[]> {
     );
     addRatios([m], same);
   }
-  for (const t of [x, g, w, b, rm, rv]) t.dispose();
+  for (const t of [...xgs.flatMap((s) => [s.x, s.g]), w, b, rm, rv]) t.dispose();
   return out;
 }
 
