@@ -37,10 +37,12 @@ export function llcBytes(): number {
 /**
  * How many sets of operands of `bytes` (what one call reads and writes) a bench cycles through
  * so that together they take twice the LLC: each call then finds its operands in memory. 1 where
- * the LLC is unknown, or one set already takes that much.
+ * the LLC is unknown, or one set already takes that much; at most kMaxSets (memory: 16 sets of a
+ * forward+backward's 64 MB operands take 2 GB; a 1 GB L3 would ask for 35).
  */
+const kMaxSets = 16;
 export function rotation(bytes: number): number {
-  return Math.max(1, Math.ceil((2 * llcBytes()) / bytes));
+  return Math.min(kMaxSets, Math.max(1, Math.ceil((2 * llcBytes()) / bytes)));
 }
 
 /** n tensors from make(i): one per set of a rotation. */
