@@ -348,15 +348,12 @@ void col_losses(const float *__restrict m, const float *__restrict ls, const flo
 // x86-64, without the 64-bit compares that would vectorise it).
 bool hot_rows(float *__restrict hot, const int64_t *__restrict t, int64_t ts, int64_t cw, int64_t C, int64_t ignore) {
   int32_t off = 0;
-  const auto row = [&](int64_t j, int64_t v) {
+  for (int64_t j = 0; j < cw; j++) {
+    const int64_t v = t[j * ts];
     const bool on = (uint64_t)v < (uint64_t)C && v != ignore;
     hot[j] = on ? (float)(int32_t)v : -1.0f;
     off |= !on;
-  };
-  if (ts == 1)
-    for (int64_t j = 0; j < cw; j++) row(j, t[j]);
-  else
-    for (int64_t j = 0; j < cw; j++) row(j, t[j * ts]);
+  }
   return off != 0;
 }
 
