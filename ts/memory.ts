@@ -1,7 +1,7 @@
 /** Deterministic freeing: kiln.scope() and kiln.memory(). */
 import { cudaDeviceCount } from './device';
 import { native } from './native';
-import { liveStats, scopeStore } from './storage';
+import { flushYoung, liveStats, scopeStore, sweep } from './storage';
 import { Tensor } from './tensor';
 
 /** Live tensors and bytes, plus the native allocator's detail. */
@@ -44,6 +44,10 @@ export interface MemoryInfo {
  * const before = kiln.memory().numBytes;
  */
 export function memory(): MemoryInfo {
+  // what the garbage collector took is not live; what waits untracked is tracked now, so that
+  // the next collection can take it (a baseline taken here, then a collection, is settled)
+  flushYoung();
+  sweep();
   const s = native().memoryStats();
   return {
     numTensors: liveStats.tensors,
@@ -85,6 +89,7 @@ function cudaMemory(): MemoryInfo['cuda'] {
  * again, paying for fresh pages once.
  */
 export function emptyCache(): void {
+  sweep();
   native().emptyCache();
   if (cudaDeviceCount() > 0) native().cudaEmptyCache!(-1);
 }

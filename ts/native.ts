@@ -75,6 +75,14 @@ export interface Binding {
   argBlock: Float64Array;
   descDoubles: number;
   attrBase: number;
+  /** argBlock[gcSlot] becomes 1 when an allocation sees that a garbage collection went by. */
+  gcSlot: number;
+  /** Holds `storage` weakly and `cell` strongly, for sweep(). */
+  track(storage: object, cell: object): boolean;
+  /** The cells of tracked storages collected since the last sweep; lowers argBlock[gcSlot]. */
+  sweep(): object[];
+  /** Tells V8 that memory only a collection can free changed by delta bytes. */
+  adjustExternal(delta: number): void;
   /** device: -1 the CPU (default), N cuda:N. */
   run(op: number, nout: number, nin: number, nattr: number, device?: number): number;
   alloc(nbytes: number): number;

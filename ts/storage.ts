@@ -1,8 +1,8 @@
 /**
  * Storage: one native allocation, shared by every view of it. Tensor handles count references;
  * the block goes back to the native caching allocator when the last handle is disposed (or
- * garbage-collected: a FinalizationRegistry is the backstop, not the plan). kiln.memory() reads
- * the counters kept here.
+ * garbage-collected: the sweep below is the backstop, not the plan). kiln.memory() reads the
+ * counters kept here.
  */
 import { AsyncLocalStorage } from 'async_hooks';
 import { Device, deviceIndex, deviceName } from './device';
@@ -11,7 +11,7 @@ import { native } from './native';
 
 export const liveStats = { tensors: 0, storages: 0, bytes: 0, peakBytes: 0 };
 
-/** What the finalizer needs once a Storage is collected (it must not reference the Storage). */
+/** What the sweep needs once a Storage is collected (it must not reference the Storage). */
 interface Cell {
   /** Tensor handles on this storage not yet disposed. */
   refs: number;
@@ -36,8 +36,8 @@ export class Storage {
   /** Bumped by every in-place write, so autograd can tell when a saved tensor changed. */
   version = 0;
   private ab: ArrayBuffer | null = null;
-  /** @internal Registered with the finalizer (see flushYoung). */
-  registered = false;
+  /** @internal Tracked by the native sweep (see flushYoung). */
+  tracked = false;
   /**
    * addr 0 makes a pending storage: its device is not known yet. Op outputs are made pending and
    * placed by runKernel on the device of the op's inputs, so an op written once runs on any
@@ -49,9 +49,11 @@ export class Storage {
     liveStats.storages++;
     liveStats.bytes += nbytes;
     if (liveStats.bytes > liveStats.peakBytes) liveStats.peakBytes = liveStats.bytes;
+    // flushed before this one joins: its handle has not counted itself yet (refs is 0 until then)
+    if (young.length >= YOUNG_LIMIT || youngBytes >= YOUNG_BYTES) flushYoung();
     young.push(this);
+    youngBytes += nbytes;
     if (young.length === 1) queueMicrotask(flushYoung);
-    else if (young.length >= YOUNG_LIMIT) flushYoung();
   }
 
   readonly nbytes: number;
@@ -99,7 +101,7 @@ export class Storage {
   release(): void {
     if (--this.cell.refs === 0) {
       this.ab = null;
-      if (this.registered) finalizer.unregister(this);
+      if (this.tracked) trackedBytes -= this.nbytes;
       freeCell(this.cell);
     }
   }
@@ -119,6 +121,10 @@ export class Storage {
 
 function allocOn(dev: number, nbytes: number, op: string): number {
   const nb = native();
+  allocsSinceSweep++;
+  bytesSinceSweep += nbytes;
+  // after a collection, once enough was allocated to pay for the walk (a check per tracked storage)
+  if (nb.argBlock[nb.gcSlot] !== 0 && (allocsSinceSweep * 8 >= trackedCount || bytesSinceSweep >= YOUNG_BYTES)) sweep();
   if (dev < 0) {
     const addr = nb.alloc(nbytes);
     if (!addr) throw new KilnError('ERR_OOM', `${op}: could not allocate ${nbytes} bytes on cpu`);
@@ -138,35 +144,73 @@ function freeCell(c: Cell): void {
 }
 
 /**
- * Registering with a FinalizationRegistry costs ~0.7 us, more than a small op. Most storages are
- * temporaries disposed within the same synchronous stretch of code, so registration is deferred:
- * new storages wait in `young` and are registered at the next microtask (or when 4096 are
- * waiting) only if they are still alive then.
+ * The backstop for storages whose handles were never disposed. A FinalizationRegistry cannot be
+ * it: its callbacks wait for the event loop, so a synchronous loop that never disposes grew
+ * without bound (4 MB a step: 21 GB after 2500 steps). Instead the addon holds each storage that
+ * outlives its first microtask by a weak reference, which V8 clears during the collection itself,
+ * and sweep() frees the blocks of those gone: at an allocation after a collection (once enough
+ * has been allocated since the last sweep to pay for the walk), in kiln.memory() and in
+ * kiln.emptyCache().
+ *
+ * V8 is told about the bytes of tracked storages not yet disposed, the only memory a collection
+ * can free, so that it collects when they grow. Only growth past the amount last reported counts,
+ * until a sweep that frees something lowers it: tensors tracked and then disposed every step (a
+ * batch held across an await) would otherwise look like fresh growth each step and start a
+ * collection each.
+ *
+ * Most storages are temporaries disposed within the same synchronous stretch of code, so
+ * tracking (a native call) is deferred: new storages wait in `young` and are tracked at the next
+ * microtask, or when 4096 wait or they hold 64 MB, only if they are still alive then.
  */
 const YOUNG_LIMIT = 4096;
+const YOUNG_BYTES = 64 << 20;
 let young: Storage[] = [];
-function flushYoung(): void {
+let youngBytes = 0;
+let trackedCount = 0;
+/** Bytes of tracked storages not disposed, and what V8 was last told of them. */
+let trackedBytes = 0;
+let reportedBytes = 0;
+let allocsSinceSweep = 0;
+let bytesSinceSweep = 0;
+
+export function flushYoung(): void {
   const list = young;
   young = [];
+  youngBytes = 0;
+  const nb = native();
   for (const s of list)
-    if (s.cell.refs > 0 && !s.registered) {
-      s.registered = true;
-      finalizer.register(s, s.cell, s);
+    if (s.cell.refs > 0 && !s.tracked && nb.track(s, s.cell)) {
+      s.tracked = true;
+      trackedCount++;
+      trackedBytes += s.nbytes;
     }
+  if (trackedBytes > reportedBytes) report(nb);
 }
 
-/**
- * The backstop: one registration per Storage (not per handle, which would double the cost of a
- * small op). When a Storage is collected every handle on it is gone; those never disposed are
- * counted off and the block is freed.
- */
-export const finalizer = new FinalizationRegistry<Cell>((c) => {
-  liveStats.tensors -= c.refs;
-  if (c.refs > 0) {
-    c.refs = 0;
-    freeCell(c);
+function report(nb: ReturnType<typeof native>): void {
+  nb.adjustExternal(trackedBytes - reportedBytes);
+  reportedBytes = trackedBytes;
+}
+
+/** Frees the blocks of tracked storages the garbage collector has taken, and counts them off. */
+export function sweep(): void {
+  allocsSinceSweep = 0;
+  bytesSinceSweep = 0;
+  const nb = native();
+  const dead = nb.sweep() as Cell[];
+  trackedCount -= dead.length;
+  let freed = false;
+  for (const c of dead) {
+    liveStats.tensors -= c.refs;
+    if (c.refs > 0) {
+      c.refs = 0;
+      trackedBytes -= c.nbytes;
+      freeCell(c);
+      freed = true;
+    }
   }
-});
+  if (freed) report(nb);
+}
 
 /** The scope stack: tensors created inside kiln.scope() are recorded so the scope can free them. */
 export const scopeStore = new AsyncLocalStorage<Set<{ dispose(): void }>>();

@@ -17,7 +17,8 @@ namespace {
 
 constexpr int kDescDoubles = 3 + 2 * KILN_MAX_DIMS;  // data, dtype, ndim, shape, strides
 constexpr int kAttrBase = kDescDoubles * KILN_MAX_OPERANDS * 2;
-constexpr int kBlockDoubles = kAttrBase + KILN_MAX_ATTRS;
+constexpr int kGcSlot = kAttrBase + KILN_MAX_ATTRS;  // set to 1 by an allocation that sees a GC went by
+constexpr int kBlockDoubles = kGcSlot + 1;
 
 struct Context {  // shared by the instance and every zero-copy ArrayBuffer still alive
   kiln_context *ctx;
@@ -27,28 +28,38 @@ struct Context {  // shared by the instance and every zero-copy ArrayBuffer stil
 struct Instance {
   std::shared_ptr<Context> shared;
   kiln_context *ctx;
-  // The native footprint (live + cached bytes) V8 was last told about. Only its growth is
-  // reported: a block reused from the cache is not new memory, and telling V8 about every reuse
-  // made it run a full collection every few steps of a training loop (about 13 ms a step).
-  int64_t reported = 0;
   double *block = nullptr;  // data of block_ref's ArrayBuffer, which the instance keeps alive
   Napi::Reference<Napi::Float64Array> block_ref;
+  // The backstop for tensors never disposed (ts/storage.ts): a weak reference to each storage
+  // that outlived its first microtask, with a strong one to the cell that says how to free its
+  // block. V8 clears a weak reference during the collection itself, so sweep() finds the dead
+  // even in a synchronous loop that never lets a FinalizationRegistry's callbacks run.
+  struct Tracked {
+    napi_ref storage, cell;
+  };
+  std::vector<Tracked> tracked;
+  napi_ref canary = nullptr;  // weak, to an empty object: gone once a collection has run
+  int allocs_unwatched = 0;
 };
 
 Instance *inst(const Napi::CallbackInfo &info) { return info.Env().GetInstanceData<Instance>(); }
 
-constexpr int64_t kAdjustStep = 1 << 20;
-
-// Tells V8 how much native memory kiln holds, in steps of kAdjustStep, so that leaked tensors'
-// finalizers run when the footprint grows (the FinalizationRegistry backstop).
-void adjust(Napi::Env env, Instance *I) {
-  kiln_memory_stats s;
-  kiln_memory_stats_get(I->ctx, &s);
-  int64_t now = (int64_t)(s.live_bytes + s.cached_bytes), delta = now - I->reported;
-  if (delta >= kAdjustStep || delta <= -kAdjustStep) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, delta);
-    I->reported = now;
+// Raises block[kGcSlot] when the canary is gone (a collection ran since it was made), and makes a
+// new one. Allocations call it; it looks every 16th time, so JS learns of a collection within 16
+// allocations at the cost of a counter on the others.
+void watch_gc(napi_env env, Instance *I) {
+  if (++I->allocs_unwatched < 16 && I->canary) return;
+  I->allocs_unwatched = 0;
+  napi_value v = nullptr;
+  if (I->canary) {
+    napi_get_reference_value(env, I->canary, &v);
+    if (v) return;
+    I->block[kGcSlot] = 1;
+    napi_delete_reference(env, I->canary);
+    I->canary = nullptr;
   }
+  napi_value o;
+  if (napi_create_object(env, &o) == napi_ok) napi_create_reference(env, o, 0, &I->canary);
 }
 
 // Doubles to integers without undefined casts: anything non-integral or out of range becomes a
@@ -113,7 +124,7 @@ Napi::Value Alloc(const Napi::CallbackInfo &info) {
   double n = info[0].As<Napi::Number>().DoubleValue();
   if (!(n >= 0) || n > 9.0e15) return Napi::Number::New(info.Env(), 0);
   void *p = kiln_buffer_alloc(I->ctx, (size_t)n);
-  if (p) adjust(info.Env(), I);
+  watch_gc(info.Env(), I);
   return Napi::Number::New(info.Env(), (double)(uintptr_t)p);
 }
 
@@ -121,7 +132,6 @@ Napi::Value Free(const Napi::CallbackInfo &info) {
   Instance *I = inst(info);
   void *p = (void *)(uintptr_t)info[0].As<Napi::Number>().DoubleValue();
   kiln_buffer_free(I->ctx, p);
-  adjust(info.Env(), I);
   return info.Env().Undefined();
 }
 
@@ -169,6 +179,60 @@ Napi::Value Copy(const Napi::CallbackInfo &info, bool in) {
 Napi::Value CopyIn(const Napi::CallbackInfo &info) { return Copy(info, true); }
 Napi::Value CopyOut(const Napi::CallbackInfo &info) { return Copy(info, false); }
 
+// track(storage, cell): sweep() returns cell once storage has been collected.
+Napi::Value Track(const Napi::CallbackInfo &info) {
+  Instance *I = inst(info);
+  napi_env env = info.Env();
+  Instance::Tracked t{nullptr, nullptr};
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject() ||
+      napi_create_reference(env, info[0], 0, &t.storage) != napi_ok)
+    return Napi::Boolean::New(env, false);
+  if (napi_create_reference(env, info[1], 1, &t.cell) != napi_ok) {
+    napi_delete_reference(env, t.storage);
+    return Napi::Boolean::New(env, false);
+  }
+  I->tracked.push_back(t);
+  return Napi::Boolean::New(env, true);
+}
+
+// adjustExternal(delta): tells V8 that memory only a collection can free grew or shrank by delta
+// bytes (ts/storage.ts decides what that is), so that it collects when a leak grows.
+Napi::Value AdjustExternal(const Napi::CallbackInfo &info) {
+  double d = info[0].As<Napi::Number>().DoubleValue();
+  if (d >= -9.0e15 && d <= 9.0e15) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), (int64_t)d);
+  return info.Env().Undefined();
+}
+
+// sweep() -> the cells of tracked storages collected since the last sweep (forgotten here), and
+// lowers block[kGcSlot].
+Napi::Value Sweep(const Napi::CallbackInfo &info) {
+  Instance *I = inst(info);
+  Napi::Env env = info.Env();
+  auto dead = Napi::Array::New(env);
+  uint32_t n = 0;
+  size_t keep = 0;
+  auto &list = I->tracked;
+  for (size_t i = 0; i < list.size(); i += 256) {
+    Napi::HandleScope scope(env);  // a live storage's handle lasts only for its check
+    for (size_t j = i; j < std::min(list.size(), i + 256); j++) {
+      napi_value v = nullptr;
+      napi_get_reference_value(env, list[j].storage, &v);
+      if (v) {
+        list[keep++] = list[j];
+        continue;
+      }
+      napi_value c = nullptr;
+      napi_get_reference_value(env, list[j].cell, &c);
+      if (c) napi_set_element(env, dead, n++, c);
+      napi_delete_reference(env, list[j].storage);
+      napi_delete_reference(env, list[j].cell);
+    }
+  }
+  list.resize(keep);
+  I->block[kGcSlot] = 0;
+  return dead;
+}
+
 Napi::Value LastError(const Napi::CallbackInfo &info) {
   return Napi::String::New(info.Env(), kiln_last_error(inst(info)->ctx));
 }
@@ -190,7 +254,6 @@ Napi::Value MemoryStats(const Napi::CallbackInfo &info) {
 
 Napi::Value EmptyCache(const Napi::CallbackInfo &info) {
   kiln_memory_empty_cache(inst(info)->ctx);
-  adjust(info.Env(), inst(info));
   return info.Env().Undefined();
 }
 
@@ -245,6 +308,7 @@ Napi::Value CudaProps(const Napi::CallbackInfo &info) {
 // cudaAlloc(device, nbytes) -> address, 0 on failure (lastError() says why: ERR_OOM with sizes).
 Napi::Value CudaAlloc(const Napi::CallbackInfo &info) {
   size_t n = size_arg(info, 1);
+  watch_gc(info.Env(), inst(info));
   void *p = kiln_cuda_alloc(inst(info)->ctx, device_arg(info, 0), n);
   return Napi::Number::New(info.Env(), (double)(uintptr_t)p);
 }
@@ -389,6 +453,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports["argBlock"] = block;
   exports["descDoubles"] = kDescDoubles;
   exports["attrBase"] = kAttrBase;
+  exports["gcSlot"] = kGcSlot;
+  exports["track"] = Napi::Function::New(env, Track);
+  exports["sweep"] = Napi::Function::New(env, Sweep);
+  exports["adjustExternal"] = Napi::Function::New(env, AdjustExternal);
   exports["run"] = Napi::Function::New(env, Run);
   exports["alloc"] = Napi::Function::New(env, Alloc);
   exports["optimStep"] = Napi::Function::New(env, OptimStep);

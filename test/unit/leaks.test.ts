@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { settledMemory } from '../helpers/settled';
 
 const live = () => {
   const m = kiln.memory();
@@ -109,6 +110,7 @@ const CALLS: [string, () => kiln.Tensor[], (...a: kiln.Tensor[]) => kiln.Tensor]
 ];
 
 test('layers, losses and common ops: forward and backward leave nothing behind', () => {
+  settledMemory(); // what earlier files left undisposed goes first
   const leaks: string[] = [];
   for (const [name, make, f] of CALLS) {
     const ins = make();

@@ -3,12 +3,8 @@
 import * as fs from 'fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as v8 from 'v8';
-import * as vm from 'vm';
 import * as kiln from '../../ts/index';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
+import { gc, settledMemory } from '../helpers/settled';
 
 test('dispose frees at once; views keep the storage alive', () => {
   const m0 = kiln.memory();
@@ -141,6 +137,37 @@ test('the finalizer frees tensors that were never disposed', () => {
     };
     check(50);
   });
+});
+
+test('the backstop works inside one synchronous stretch: collected tensors are freed without an event-loop turn', () => {
+  const before = settledMemory();
+  // 5000 small tensors pass the 4096 that wait untracked; 20 of 4 MB pass the 64 MB (the one that
+  // crosses a limit must be tracked too, or it is never freed)
+  (() => {
+    for (let i = 0; i < 5000; i++) kiln.ones([16]);
+    for (let i = 0; i < 20; i++) kiln.ones([1 << 20]);
+  })();
+  assert.ok(kiln.memory().numTensors >= before.numTensors + 5020); // and the last ones are tracked
+  gc();
+  gc();
+  const after = kiln.memory(); // no await: a FinalizationRegistry's callbacks could not have run
+  assert.ok(after.numTensors <= before.numTensors, `${after.numTensors} > ${before.numTensors}`);
+  assert.ok(after.numBytes <= before.numBytes, `${after.numBytes} > ${before.numBytes}`);
+});
+
+test('a synchronous loop that never disposes stays bounded (3 GB made, 4 MB at a time)', () => {
+  gc();
+  const x = kiln.randn([1 << 20]);
+  const footprint = () => {
+    const c = kiln.memory().cpu;
+    return c.allocatedBytes + c.cachedBytes;
+  };
+  const f0 = footprint();
+  for (let i = 0; i < 768; i++) x.mul(2); // nothing disposed, no await
+  const grown = footprint() - f0;
+  x.dispose();
+  kiln.emptyCache();
+  assert.ok(grown < 1 << 30, `the native footprint grew by ${(grown / 1048576).toFixed(0)} MiB`);
 });
 
 test('100,000 create/dispose iterations: flat memory and bounded RSS', () => {
