@@ -143,11 +143,11 @@ test('the backstop works inside one synchronous stretch: collected tensors are f
   const before = settledMemory();
   // 5000 small tensors pass the 4096 that wait untracked; 20 of 4 MB pass the 64 MB (the one that
   // crosses a limit must be tracked too, or it is never freed)
-  (() => {
-    for (let i = 0; i < 5000; i++) kiln.ones([16]);
-    for (let i = 0; i < 20; i++) kiln.ones([1 << 20]);
-  })();
+  let held: kiln.Tensor[] | null = [];
+  for (let i = 0; i < 5000; i++) held.push(kiln.ones([16]));
+  for (let i = 0; i < 20; i++) held.push(kiln.ones([1 << 20]));
   assert.ok(kiln.memory().numTensors >= before.numTensors + 5020); // and the last ones are tracked
+  held = null;
   gc();
   gc();
   const after = kiln.memory(); // no await: a FinalizationRegistry's callbacks could not have run
