@@ -8,9 +8,11 @@
 //
 // Forward: one task per (b, h, block of kBq queries). Keys stream in blocks of kBk: the score
 // tile S = scale * Q K^T and the product P V run on the GEMM register tiles (arch/gemm.inc) with
-// Q, K^T and P packed like GEMM operands, and the softmax is online (running max and sum per row,
-// arch/attention.inc), so no Sq x Sk matrix exists. Causal attention skips key blocks past the
-// diagonal. Besides out it saves lse = max + log(sum) per query row for the backward pass.
+// Q and K^T packed like GEMM operands and P read in place from the score rows, and the softmax is
+// online (running max and sum per row, arch/attention.inc), so no Sq x Sk matrix exists. Each
+// sliver of mr queries goes through its scores, softmax and P V before the next, so that its score
+// rows stay in L1. Causal attention skips key blocks past the diagonal. Besides out it saves
+// lse = max + log(sum) per query row for the backward pass.
 //
 // Backward: one task per (b, kv head), walking its query heads, key blocks and query blocks in a
 // fixed order; P = exp(S - lse) is recomputed tile by tile, then
@@ -214,8 +216,9 @@ void forward_task(const Ops<T> &op, const Geo &g, const T *q, const T *k, const 
                   int64_t h, int64_t i0, int64_t Bq, int64_t Bk) {
   const int64_t mq = std::min(Bq, g.Sq - i0), hk = h / (g.H / g.Hk), D = g.D, Dv = g.Dv;
   const int64_t bq_pad = (Bq + op.mr - 1) / op.mr * op.mr, bk_pad = (Bk + op.nr - 1) / op.nr * op.nr;
-  T *qp = scratch<T>((size_t)(bq_pad * D + bk_pad * D + bq_pad * kAttnLd + Bq * Dv + 3 * Bq));
-  T *kt = qp + bq_pad * D, *s = kt + bk_pad * D, *o = s + bq_pad * kAttnLd, *m = o + Bq * Dv;
+  // s holds one sliver's scores (mr rows: the tiles read whole slivers of A)
+  T *qp = scratch<T>((size_t)(bq_pad * D + bk_pad * D + op.mr * kAttnLd + Bq * Dv + 2 * Bq + op.mr));
+  T *kt = qp + bq_pad * D, *s = kt + bk_pad * D, *o = s + op.mr * kAttnLd, *m = o + Bq * Dv;
   T *l = m + Bq, *corr = l + Bq;
   const T *qb = q + b * g.qs[0] + h * g.qs[1] + i0 * g.qs[2];
   const T *kb = k + b * g.ks[0] + hk * g.ks[1], *vb = v + b * g.vs[0] + hk * g.vs[1];
@@ -231,32 +234,35 @@ void forward_task(const Ops<T> &op, const Geo &g, const T *q, const T *k, const 
     for (int64_t j = 0; j < nk; j += op.nr)
       op.pack_kmajor(kt + j * D, op.nr, kb + (j0 + j) * g.ks[2], g.ks[2], (int)std::min<int64_t>(op.nr, nk - j), op.nr,
                      D);
-    scores(op, g, qp, kt, s, kAttnLd, mq, nk);
-    apply_mask(g, b, h, i0, j0, s, kAttnLd, mq, nk);
-    bool rescale = false;
-    for (int64_t i = 0; i < mq; i++) {
-      T *si = s + i * kAttnLd;
-      const T mx = std::max(m[i], op.max(si, nk));      // NaN scores still reach out through exp(s - mx)
-      if (mx == -std::numeric_limits<T>::infinity()) {  // nothing to attend yet
-        std::fill(si, si + nk, (T)0);
-        corr[i] = 1;
-        continue;
+    // One sliver of queries at a time through scores, softmax and P V: its score rows stay in L1.
+    for (int64_t i = 0; i < mq; i += op.mr) {
+      const int64_t mr = std::min<int64_t>(op.mr, mq - i);
+      scores(op, g, qp + i * D, kt, s, kAttnLd, mr, nk);
+      apply_mask(g, b, h, i0 + i, j0, s, kAttnLd, mr, nk);
+      bool rescale = false;
+      for (int64_t r = 0; r < mr; r++) {
+        T *si = s + r * kAttnLd;
+        const T mx = std::max(m[i + r], op.max(si, nk));  // NaN scores still reach out through exp(s - mx)
+        if (mx == -std::numeric_limits<T>::infinity()) {  // nothing to attend yet
+          std::fill(si, si + nk, (T)0);
+          corr[r] = 1;
+          continue;
+        }
+        const T sum = op.exp_sum(si, nk, mx);
+        corr[r] = std::exp(m[i + r] - mx);
+        rescale |= corr[r] != 1;
+        l[i + r] = l[i + r] * corr[r] + sum;
+        m[i + r] = mx;
       }
-      const T sum = op.exp_sum(si, nk, mx);
-      corr[i] = std::exp(m[i] - mx);
-      rescale |= corr[i] != 1;
-      l[i] = l[i] * corr[i] + sum;
-      m[i] = mx;
-    }
-    if (g.p > 0) apply_dropout(g, dr, b, h, i0, j0, s, kAttnLd, mq, nk);
-    if (rescale)
-      for (int64_t i = 0; i < mq; i++)
-        if (corr[i] != 1) op.scale(o + i * Dv, Dv, corr[i]);
-    // O += P V, P read in place from the score rows.
-    for (int64_t i = 0; i < mq; i += op.mr)
+      if (g.p > 0) apply_dropout(g, dr, b, h, i0 + i, j0, s, kAttnLd, mr, nk);
+      if (rescale)
+        for (int64_t r = 0; r < mr; r++)
+          if (corr[r] != 1) op.scale(o + (i + r) * Dv, Dv, corr[r]);
+      // O += P V, P read in place from the score rows.
       for (int64_t e = 0; e < Dv; e += op.nr)
-        op.tile_rows(nk, s + i * kAttnLd, vb + j0 * g.vs[2] + e, g.vs[2], o + i * Dv + e, Dv,
-                     (int)std::min<int64_t>(op.mr, mq - i), (int)std::min<int64_t>(op.nr, Dv - e), 1, 1);
+        op.tile_rows(nk, s, vb + j0 * g.vs[2] + e, g.vs[2], o + i * Dv + e, Dv, (int)mr,
+                     (int)std::min<int64_t>(op.nr, Dv - e), 1, 1);
+    }
   }
   T *ob = out + ((b * g.H + h) * g.Sq + i0) * Dv;
   T *lb = lse + (b * g.H + h) * g.Sq + i0;
