@@ -4,13 +4,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { settledMemory } from '../helpers/settled';
 import { parseArgs } from '../../ts/bench/cli';
 import { benchTrain, TINY } from '../../ts/bench/train';
 
 test('train bench --quick: transformer and cnn, four phases each, kiln only, memory flat', () => {
   const args = parseArgs(['train', '--quick']);
   assert.is(args.opts.quick, true);
-  const before = kiln.memory();
+  const before = settledMemory();
   const ms = benchTrain(args.opts, { torch: false });
   const after = kiln.memory();
   assert.equal(

@@ -258,8 +258,8 @@ test('gemm --quick: checked records, ratios to the references present, an SVG ch
     'the environment is left alone',
   );
   const after = kiln.memory();
-  // At most: gemm awaits, so the garbage collector's finalizers may meanwhile count off tensors
-  // that earlier suites left undisposed.
+  // At most: the garbage collector may meanwhile take tensors that earlier suites left undisposed,
+  // and kiln.memory() counts them off.
   assert.ok(after.numTensors <= before.numTensors, 'the gemm bench left tensors alive');
   const records = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchRecord[];
   const svg = fs.readFileSync(svgFile, 'utf8');

@@ -1,7 +1,7 @@
 // Nothing left behind: the forward and backward of layers, losses and common ops, disposed by hand,
 // and training steps of common layers with each optimizer and gradient clipping, leave
 // the live tensor count and bytes where they were once their results are disposed. A handle an op
-// forgets keeps its memory alive until the garbage collector happens to run (the finalizer is a
+// forgets keeps its memory alive until the garbage collector happens to run (the sweep is a
 // backstop): in a training loop that is memory growing step after step.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,5 +1,5 @@
-// Memory: dispose, `using`, scope (sync and async), zero-copy data() lifetime, the finalizer
-// backstop, and flat memory over 100,000 create/dispose iterations.
+// Memory: dispose, `using`, scope (sync and async), zero-copy data() lifetime, the
+// garbage collector's backstop (synchronous too), and flat memory over 100,000 create/dispose iterations.
 import * as fs from 'fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -116,7 +116,7 @@ test('data() is zero-copy and keeps its memory valid after dispose', () => {
   assert.is(d[5], 5);
 });
 
-test('the finalizer frees tensors that were never disposed', () => {
+test('the backstop frees tensors that were never disposed, across event-loop turns', () => {
   const before = kiln.memory();
   (() => {
     for (let i = 0; i < 100; i++) kiln.ones([256]);
@@ -127,7 +127,7 @@ test('the finalizer frees tensors that were never disposed', () => {
       gc();
       const m = kiln.memory();
       // both, before asserting: earlier tests' small undisposed results going first can bring the
-      // count down while some of these 1 KB tensors still wait for their finalizer
+      // count down while some of these 1 KB tensors still wait for a collection
       if ((m.numTensors <= before.numTensors && m.numBytes <= before.numBytes) || tries === 0) {
         // earlier tests' undisposed results may go too, so "at most" the count before
         assert.ok(kiln.memory().numTensors <= before.numTensors, `${kiln.memory().numTensors} > ${before.numTensors}`);
