@@ -35,6 +35,7 @@ export interface TensorMethods {
   tanh(): Tensor;
   sigmoid(): Tensor;
   erf(): Tensor;
+  /** 1 - erf(x), accurate where erf is near 1 */ erfc(): Tensor;
   floor(): Tensor;
   ceil(): Tensor;
   /** round half to even */ round(): Tensor;
@@ -56,6 +57,7 @@ export interface TensorMethods {
   tanh_(): Tensor;
   sigmoid_(): Tensor;
   erf_(): Tensor;
+  erfc_(): Tensor;
   floor_(): Tensor;
   ceil_(): Tensor;
   round_(): Tensor;

@@ -75,6 +75,7 @@ bool unary_float_op(Unary op, F &&call) {
     case Unary::Reciprocal: call(Reciprocal{}); return true;
     case Unary::Log1p: call(Log1p{}); return true;
     case Unary::Expm1: call(Expm1{}); return true;
+    case Unary::Erfc: call(Erfc{}); return true;
     default: return false;
   }
 }

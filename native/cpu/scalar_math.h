@@ -129,6 +129,12 @@ struct Erf {
     return std::erf(a);
   }
 };
+struct Erfc {  // 1 - erf(a) without the cancellation: relative accuracy in the right tail
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::erfc(a);
+  }
+};
 struct Floor {
   template <class T>
   KILN_HD T operator()(T a) const {

@@ -193,6 +193,15 @@ test('erfinv: the inverse of erf, the ends, float32 through float64, gradient', 
   const y = x.erfinv();
   assert.ok((y.erf().sub(x).abs().amax().item() as number) < 1e-15);
   assert.is((arr(kiln.tensor([0.5], f64).erfinv()) as number[])[0], 0.4769362762044699); // erfinv(0.5)
+  // near ±1 erf(y) rounds to 1: the result is checked through erfc, to relative precision of 1 - |x|
+  const near = [1 - 1e-6, 1 - 1e-10, 1 - 1e-14, 1 - 2 ** -53, -(1 - 1e-12)];
+  const tailY = kiln.tensor(near, f64).erfinv();
+  const back = arr(tailY.abs().erfc()) as number[];
+  near.forEach((v, i) => {
+    const rel = Math.abs(back[i] - (1 - Math.abs(v))) / (1 - Math.abs(v));
+    assert.ok(rel < 1e-14, `erfc(erfinv(${v})) is off by ${rel.toExponential(2)} relative`);
+  });
+  assert.ok((arr(tailY) as number[])[4] < -5, 'the sign');
   const ends = arr(kiln.tensor([1, -1, 1.5, NaN], f32).erfinv()) as number[];
   assert.equal(ends.slice(0, 2), [Infinity, -Infinity]);
   assert.ok(Number.isNaN(ends[2]) && Number.isNaN(ends[3]));

@@ -185,37 +185,40 @@ export function copysign(a: Tensor, b: TensorLike): Tensor {
 export const frac = (x: Tensor): Tensor => scope(() => x.sub(checkTensor(x, 'frac', 'input').trunc()));
 
 /**
- * The inverse of erf on (-1, 1) (torch.erfinv; ±inf at ±1, NaN outside), computed in float64:
- * Winitzki's closed form (about 2e-3 relative) refined by three Newton steps on erf(y) = x, each
- * y -= (erf(y) - x) / (2/√π e^(-y²)), which square the error. Within 1e-14 relative for
- * |x| <= 0.999; nearer ±1 erf's own rounding limits it (2.5e-10 at 1 - 1e-8). Float32 results are
- * the float64 ones rounded. Differentiable through those ops.
+ * The inverse of erf on (-1, 1) (torch.erfinv; ±inf at ±1, NaN outside), computed in float64 on
+ * a = |x|: Winitzki's closed form (about 2e-3 relative) refined by four Newton steps, each
+ * y -= f(y) / (2/√π e^(-y²)), which square the error. f(y) = erf(y) - a below a = 0.5, and
+ * (1 - a) - erfc(y) above it (1 - a is exact there), so that near ±1, where erf(y) rounds to 1,
+ * the step still sees the residual to full relative precision. Float32 results are the float64
+ * ones rounded. Differentiable through those ops.
  */
 export function erfinv(x: Tensor): Tensor {
   checkTensor(x, 'erfinv', 'input');
   if (!isFloating(x.dtype)) throw new KilnError('ERR_DTYPE', `erfinv: input must be floating, got ${x.dtype}`);
   if (x.dtype !== 'float64') return scope(() => erfinv(x.to('float64')).to(x.dtype));
   return scope(() => {
-    const a = 0.147,
-      k = 2 / (Math.PI * a);
-    const l = x.neg().log1p().add(x.log1p()); // ln(1 - x²) = ln(1 - x) + ln(1 + x), no cancellation
+    const w = 0.147,
+      k = 2 / (Math.PI * w);
+    const a = x.abs();
+    const l = a.neg().log1p().add(a.log1p()); // ln(1 - a²) = ln(1 - a) + ln(1 + a), no cancellation
     const t = l.mul(0.5).add(k);
-    let y = t.square().sub(l.div(a)).sqrt().sub(t).sqrt().mul(x.sign());
-    for (let i = 0; i < 3; i++)
+    let y = t.square().sub(l.div(w)).sqrt().sub(t).sqrt();
+    const tail = a.gt(0.5),
+      c = a.neg().add(1);
+    for (let i = 0; i < 4; i++) {
+      const f = where(tail, c.sub(y.erfc()), y.erf().sub(a));
       y = y.sub(
-        y
-          .erf()
-          .sub(x)
-          .div(
-            y
-              .square()
-              .neg()
-              .exp()
-              .mul(2 / Math.sqrt(Math.PI)),
-          ),
+        f.div(
+          y
+            .square()
+            .neg()
+            .exp()
+            .mul(2 / Math.sqrt(Math.PI)),
+        ),
       );
+    }
     // the ends and beyond: the Newton steps divide 0 by 0 there
-    const edge = x.abs().ge(1);
-    return where(edge, where(x.eq(1), Infinity, where(x.eq(-1), -Infinity, NaN)), y);
+    const edge = a.ge(1);
+    return where(edge, where(x.eq(1), Infinity, where(x.eq(-1), -Infinity, NaN)), y.mul(x.sign()));
   });
 }

@@ -146,6 +146,20 @@ export const gradInput = (rng: Rng, shape: number[]): Tensor => makeInput(rng, s
 export const errorCases = (list: [string, () => unknown, ErrorCase['code']][]): ErrorCase[] =>
   list.map(([label, run, code]) => ({ label, run, code }));
 
+/**
+ * erfc in float64 to a few ulps relative, for references: 1 - erf below 0.5 (no cancellation:
+ * erfc is near 1 there), 2 - erfc(-x) below -0.5, else e^{-x^2}/sqrt(pi) over the continued
+ * fraction x + (1/2)/(x + 1/(x + (3/2)/(x + ...))), run long enough to converge from 0.5 up.
+ */
+export const erfcRef = (x: number): number => {
+  if (Number.isNaN(x)) return NaN;
+  if (Math.abs(x) < 0.5) return 1 - erfRef(x);
+  if (x < 0) return 2 - erfcRef(-x);
+  let f = 0;
+  for (let n = 4000; n >= 1; n--) f = n / 2 / (x + f);
+  return Math.exp(-x * x) / Math.sqrt(Math.PI) / (x + f);
+};
+
 /** erf in float64 to ~1 ulp, for references. */
 export const erfRef = (x: number): number => {
   // erf(x) = 2/sqrt(pi) e^{-x^2} sum 2^n x^{2n+1} / (1*3*...*(2n+1)): positive terms, no

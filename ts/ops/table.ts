@@ -25,7 +25,7 @@ import { crossEntropyBackwardRow, crossEntropyRow } from './cross_entropy';
 import { layerNormBackwardRow, layerNormRow } from './layer_norm';
 import { matmulRow } from './linalg';
 import { addmmRow, linearRow } from './linear';
-import { erfRef } from './samples';
+import { erfRef, erfcRef } from './samples';
 import { expandRow, permuteRow, reshapeRow, sliceBackwardRow, sliceRow } from './movement';
 import { normalRow, uniformRow } from './random';
 import { geluBackwardRow, geluRow, siluBackwardRow, siluRow } from './activation';
@@ -75,6 +75,13 @@ const extremumGrad = (g: Tensor, x: Tensor, out: Tensor, dims: number[], keepdim
   return expandBack(g, x, dims, keepdim).mul(mask).div(count);
 };
 
+/** d/dx erf(x) = 2/√π e^(-x²); erfc's is its negation. */
+const erfSlope = (x: Tensor): Tensor =>
+  x
+    .mul(x)
+    .neg()
+    .exp()
+    .mul(2 / Math.sqrt(Math.PI));
 export const table = {
   neg: unaryKind('neg', { dtypes: SIGNED, ref: (x) => -x, grad: (g) => [g.neg()] }),
   abs: unaryKind('abs', { dtypes: NUMERIC_DTYPES, ref: Math.abs, grad: (g, c) => [g.mul(c.inputs[0].sign())] }),
@@ -135,15 +142,7 @@ export const table = {
     floatOnly: true,
     ref: erfRef,
     tol: 16,
-    grad: (g, c) => [
-      g.mul(
-        c.inputs[0]
-          .mul(c.inputs[0])
-          .neg()
-          .exp()
-          .mul(2 / Math.sqrt(Math.PI)),
-      ),
-    ],
+    grad: (g, c) => [g.mul(erfSlope(c.inputs[0]))],
   }),
   floor: unaryKind('floor', { dtypes: F, ref: Math.floor, grad: (g) => [g.mul(0)] }),
   ceil: unaryKind('ceil', { dtypes: F, ref: Math.ceil, grad: (g) => [g.mul(0)] }),
@@ -170,6 +169,14 @@ export const table = {
     ref: Math.expm1,
     saveOutput: true,
     grad: (g, c) => [g.mul(c.output!.add(1))],
+  }),
+  erfc: unaryKind('erfc', {
+    dtypes: F,
+    floatOnly: true,
+    ref: erfcRef,
+    range: [-3, 9],
+    tol: 16,
+    grad: (g, c) => [g.mul(erfSlope(c.inputs[0])).neg()],
   }),
   logical_not: unaryKind('logical_not', {
     dtypes: ALL_DTYPES,

@@ -35,6 +35,7 @@ enum class Unary : int {
   Reciprocal,
   Log1p,
   Expm1,
+  Erfc,
   LogicalNot,
   Count
 };

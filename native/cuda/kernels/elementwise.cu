@@ -45,6 +45,7 @@ kiln_status unary_typed(const Launch &L, const kiln_tensor &out, const kiln_tens
       KILN_UNARY_CASE(Reciprocal)
       KILN_UNARY_CASE(Log1p)
       KILN_UNARY_CASE(Expm1)
+      KILN_UNARY_CASE(Erfc)
       default: break;
     }
   }

@@ -54,6 +54,7 @@ double ref_unary(Unary op, T x) {
       case Unary::Reciprocal: return ref1(Reciprocal{}, x);
       case Unary::Log1p: return ref1(Log1p{}, x);
       case Unary::Expm1: return ref1(Expm1{}, x);
+      case Unary::Erfc: return ref1(Erfc{}, x);
       default: break;
     }
   }
