@@ -81,8 +81,8 @@ export interface Binding {
   track(storage: object, cell: object): boolean;
   /** The cells of tracked storages collected since the last sweep; lowers argBlock[gcSlot]. */
   sweep(): object[];
-  /** Tells V8 that memory only a collection can free changed by delta bytes. */
-  adjustExternal(delta: number): void;
+  /** Tells V8 that memory only a collection can free changed by delta bytes; V8's total after. */
+  adjustExternal(delta: number): number;
   /** device: -1 the CPU (default), N cuda:N. */
   run(op: number, nout: number, nin: number, nattr: number, device?: number): number;
   alloc(nbytes: number): number;

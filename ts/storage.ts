@@ -101,7 +101,11 @@ export class Storage {
   release(): void {
     if (--this.cell.refs === 0) {
       this.ab = null;
-      if (this.tracked) trackedBytes -= this.nbytes;
+      if (this.tracked) {
+        trackedBytes -= this.nbytes;
+        // V8 keeps believing in what was disposed only within a band (see report)
+        if (reportedBytes - trackedBytes > Math.max(YOUNG_BYTES, trackedBytes)) report(native());
+      }
       freeCell(this.cell);
     }
   }
@@ -154,9 +158,10 @@ function freeCell(c: Cell): void {
  *
  * V8 is told about the bytes of tracked storages not yet disposed, the only memory a collection
  * can free, so that it collects when they grow. Only growth past the amount last reported counts,
- * until a sweep that frees something lowers it: tensors tracked and then disposed every step (a
- * batch held across an await) would otherwise look like fresh growth each step and start a
- * collection each.
+ * until a sweep that frees something lowers it, or disposals bring it below half of what was
+ * reported (and by 64 MB or more): tensors tracked and then disposed every step (a batch held
+ * across an await) would otherwise look like fresh growth each step and start a collection each,
+ * and a large model disposed whole would stay in V8's figures.
  *
  * Most storages are temporaries disposed within the same synchronous stretch of code, so
  * tracking (a native call) is deferred: new storages wait in `young` and are tracked at the next

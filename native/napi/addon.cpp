@@ -195,12 +195,14 @@ Napi::Value Track(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, true);
 }
 
-// adjustExternal(delta): tells V8 that memory only a collection can free grew or shrank by delta
-// bytes (ts/storage.ts decides what that is), so that it collects when a leak grows.
+// adjustExternal(delta) -> V8's external total after it: tells V8 that memory only a collection
+// can free grew or shrank by delta bytes (ts/storage.ts decides what that is), so that it
+// collects when a leak grows. (process.memoryUsage().external does not show this figure.)
 Napi::Value AdjustExternal(const Napi::CallbackInfo &info) {
   double d = info[0].As<Napi::Number>().DoubleValue();
-  if (d >= -9.0e15 && d <= 9.0e15) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), (int64_t)d);
-  return info.Env().Undefined();
+  int64_t total =
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), d >= -9.0e15 && d <= 9.0e15 ? (int64_t)d : 0);
+  return Napi::Number::New(info.Env(), (double)total);
 }
 
 // sweep() -> the cells of tracked storages collected since the last sweep (forgotten here), and

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { native } from '../../ts/native';
 import { gc, settledMemory } from '../helpers/settled';
 
 test('dispose frees at once; views keep the storage alive', () => {
@@ -153,6 +154,20 @@ test('the backstop works inside one synchronous stretch: collected tensors are f
   const after = kiln.memory(); // no await: a FinalizationRegistry's callbacks could not have run
   assert.ok(after.numTensors <= before.numTensors, `${after.numTensors} > ${before.numTensors}`);
   assert.ok(after.numBytes <= before.numBytes, `${after.numBytes} > ${before.numBytes}`);
+});
+
+test('V8 is told of tensors only a collection can free: a tracked one counts until it is disposed', async () => {
+  settledMemory();
+  const ext = () => native().adjustExternal(0); // V8's external total
+  const e0 = ext();
+  const t = kiln.ones([32 << 20]); // 128 MB
+  await new Promise((r) => setImmediate(r)); // outlives its first microtask: tracked
+  // at least 128 MB less what V8 was still told of earlier disposals (under 64 MB: the band)
+  assert.ok(ext() - e0 >= 64 << 20, `V8 was told of ${((ext() - e0) / 1048576).toFixed(0)} MiB`);
+  t.dispose(); // far below what was reported: lowered at once
+  assert.ok(ext() - e0 < 16 << 20, `after dispose V8 still counts ${((ext() - e0) / 1048576).toFixed(0)} MiB`);
+  kiln.scope(() => kiln.ones([32 << 20])); // disposed within its microtask: never tracked, never reported
+  assert.ok(ext() - e0 < 16 << 20);
 });
 
 test('a synchronous loop that never disposes stays bounded (3 GB made, 4 MB at a time)', () => {
