@@ -5,7 +5,9 @@
 //             float64, so no sum of squares is ever formed and the result is thread-count independent;
 //   apply     y = w * invstd * (x - mean) + b in one pass (training and eval alike);
 //   backward  gx = w * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)), gw = sum(gy * xhat),
-//             gb = sum(gy): one read of gy and x for the sums (same chunks), one pass for gx.
+//             gb = sum(gy): one read of gy and x for the sums (same chunks), one pass for gx. With
+//             enough channels per thread a channel's gx follows its sums at once, reading its x
+//             and gy again from cache rather than memory.
 // With channels innermost (S = 1) chunks are blocks of rows and the loops run across channels.
 // The inner loops are batch_norm_loops.h's (float32 on the ISA table).
 #include <cmath>
@@ -29,6 +31,9 @@ constexpr int64_t kBlock = 4096;        // elements per statistics chunk (16 KiB
 constexpr int64_t kColBlock = 1 << 15;  // elements per chunk when channels are innermost (L2-sized)
 constexpr int64_t kMinRows = 16;        // and at least this many rows
 constexpr int64_t kGrainElems = 1 << 16;
+// The backward runs one channel at a time (its sums, then its gx from cache) when there are at
+// least this many channels per thread; with fewer, one channel's chunks are spread over threads.
+constexpr int64_t kChannelsPerThread = 4;
 
 // How the [N, C, S] elements of one channel split into chunks.
 struct Chunks {
@@ -195,6 +200,40 @@ kiln_status apply_typed(kiln_context *ctx, const kiln_tensor &y, const kiln_tens
   return KILN_OK;
 }
 
+// gx = a * (gy + b * (x - m)) + k for channel c from its sums: gb, gw and the coefficients.
+template <class T>
+struct BackwardCoef {
+  using C = compute_t<T>;
+  const kiln_tensor &gw, &gb, &var, *w;
+  double eps, M;  // M: elements per channel
+  void operator()(int64_t c, double sg, double sgx, C m, Coef<C> *cf) const {
+    double invstd = 1.0 / std::sqrt((double)load(((const T *)var.data)[c]) + eps);
+    double wc = w ? (double)load(((const T *)w->data)[c]) : 1.0;
+    ((T *)gb.data)[c] = store<T>(sg);
+    ((T *)gw.data)[c] = store<T>(sgx * invstd);
+    double A = wc * invstd, mg = M > 0 ? sg / M : 0, mgx = M > 0 ? sgx * invstd / M : 0;
+    cf->m[c] = m;
+    cf->a[c] = (C)A;
+    cf->b[c] = (C)(-A * invstd * mgx);
+    cf->k[c] = (C)(-A * mg);
+  }
+};
+
+// The sums of chunk [n0, n1) x [s0, s1) of channel c, as over_chunks' row-mode partials.
+template <class T>
+Partial grad_chunk(const Loops<T> &L, const Chunks &ch, const T *gp, const T *xp, compute_t<T> m, int64_t c, int64_t n0,
+                   int64_t n1, int64_t s0, int64_t s1) {
+  double a = 0, b = 0;
+  for (int64_t n = n0; n < n1; n++) {
+    compute_t<T> sg, sgx;
+    int64_t at = (n * ch.C + c) * ch.S + s0;
+    L.grad_sums(gp + at, xp + at, s1 - s0, m, &sg, &sgx);
+    a += (double)sg;
+    b += (double)sgx;
+  }
+  return Partial{0, a, b};
+}
+
 template <class T>
 kiln_status backward_typed(kiln_context *ctx, const kiln_tensor &gx, const kiln_tensor &gw, const kiln_tensor &gb,
                            const kiln_tensor &gy, const kiln_tensor &x, const kiln_tensor *w, const kiln_tensor &mean,
@@ -203,9 +242,36 @@ kiln_status backward_typed(kiln_context *ctx, const kiln_tensor &gx, const kiln_
   const Loops<T> L = loops_for<T>(ctx);
   const Chunks ch(x);
   const T *xp = (const T *)x.data, *gp = (const T *)gy.data, *mp = (const T *)mean.data;
+  T *gxp = (T *)gx.data;
   const int64_t C_ = ch.C, S = ch.S;
   std::vector<C> mc((size_t)C_);
   for (int64_t c = 0; c < C_; c++) mc[c] = load(mp[c]);
+  Coef<C> cf(C_);
+  const BackwardCoef<T> coef{gw, gb, var, w, eps, (double)(ch.N * ch.S)};
+  const int threads = ctx->pool ? ctx->pool->size() : 1;
+  if (!ch.cols && C_ >= kChannelsPerThread * threads) {
+    // One channel at a time: its sums, then its gx while its x and gy are still in cache, so
+    // memory sees x and gy once. The chunks and their order are those of the path below: the
+    // same bits.
+    parallel_for(ctx->pool.get(), C_, 1, [&](int64_t cb, int64_t ce) {
+      for (int64_t c = cb; c < ce; c++) {
+        double sg = 0, sgx = 0;
+        for (int64_t j = 0; j < ch.per_channel; j++) {
+          int64_t n0, n1, s0, s1;
+          ch.range(j, &n0, &n1, &s0, &s1);
+          const Partial p = grad_chunk(L, ch, gp, xp, mc[c], c, n0, n1, s0, s1);
+          sg += p.a;
+          sgx += p.b;
+        }
+        coef(c, sg, sgx, mc[c], &cf);
+        for (int64_t n = 0; n < ch.N; n++) {
+          const int64_t r = n * C_ + c;
+          L.apply(gxp + r * S, xp + r * S, gp + r * S, S, &cf.m[c], &cf.b[c], &cf.a[c], &cf.k[c], 0);
+        }
+      }
+    });
+    return KILN_OK;
+  }
   auto part =
       over_chunks(ctx, ch, [&](int64_t c, int64_t, int64_t n0, int64_t n1, int64_t s0, int64_t s1, Partial *out) {
         if (ch.cols) {
@@ -214,18 +280,8 @@ kiln_status backward_typed(kiln_context *ctx, const kiln_tensor &gx, const kiln_
           for (int64_t k = 0; k < C_; k++) out[k] = Partial{0, (double)sg[k], (double)sgx[k]};
           return;
         }
-        double a = 0, b = 0;
-        for (int64_t n = n0; n < n1; n++) {
-          C sg, sgx;
-          int64_t at = (n * C_ + c) * S + s0;
-          L.grad_sums(gp + at, xp + at, s1 - s0, mc[c], &sg, &sgx);
-          a += (double)sg;
-          b += (double)sgx;
-        }
-        *out = Partial{0, a, b};
+        *out = grad_chunk(L, ch, gp, xp, mc[c], c, n0, n1, s0, s1);
       });
-  Coef<C> cf(C_);
-  const double M = (double)(ch.N * ch.S);
   for (int64_t c = 0; c < C_; c++) {
     double sg = 0, sgx = 0;
     for (int64_t j = 0; j < ch.per_channel; j++) {
@@ -233,17 +289,9 @@ kiln_status backward_typed(kiln_context *ctx, const kiln_tensor &gx, const kiln_
       sg += p.a;
       sgx += p.b;
     }
-    double invstd = 1.0 / std::sqrt((double)load(((const T *)var.data)[c]) + eps);
-    double wc = w ? (double)load(((const T *)w->data)[c]) : 1.0;
-    ((T *)gb.data)[c] = store<T>(sg);
-    ((T *)gw.data)[c] = store<T>(sgx * invstd);
-    double A = wc * invstd, mg = M > 0 ? sg / M : 0, mgx = M > 0 ? sgx * invstd / M : 0;
-    cf.m[c] = mc[c];
-    cf.a[c] = (C)A;
-    cf.b[c] = (C)(-A * invstd * mgx);
-    cf.k[c] = (C)(-A * mg);
+    coef(c, sg, sgx, mc[c], &cf);
   }
-  apply_all(ctx, L, ch, (T *)gx.data, xp, gp, cf);
+  apply_all(ctx, L, ch, gxp, xp, gp, cf);
   return KILN_OK;
 }
 
