@@ -10,6 +10,7 @@
 //             and gy again from cache rather than memory.
 // With channels innermost (S = 1) chunks are blocks of rows and the loops run across channels.
 // The inner loops are batch_norm_loops.h's (float32 on the ISA table).
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <utility>
@@ -253,7 +254,8 @@ kiln_status backward_typed(kiln_context *ctx, const kiln_tensor &gx, const kiln_
     // One channel at a time: its sums, then its gx while its x and gy are still in cache, so
     // memory sees x and gy once. The chunks and their order are those of the path below: the
     // same bits.
-    parallel_for(ctx->pool.get(), C_, 1, [&](int64_t cb, int64_t ce) {
+    const int64_t grain = kGrainElems / std::max<int64_t>(1, ch.N * S);  // small inputs stay on one thread
+    parallel_for(ctx->pool.get(), C_, std::max<int64_t>(1, grain), [&](int64_t cb, int64_t ce) {
       for (int64_t c = cb; c < ce; c++) {
         double sg = 0, sgx = 0;
         for (int64_t j = 0; j < ch.per_channel; j++) {
