@@ -1,7 +1,7 @@
 /** Deterministic freeing: kiln.scope() and kiln.memory(). */
 import { cudaDeviceCount } from './device';
 import { native } from './native';
-import { flushYoung, liveStats, scopeStore, sweep } from './storage';
+import { liveStats, scopeStore, sweep } from './storage';
 import { Tensor } from './tensor';
 
 /** Live tensors and bytes, plus the native allocator's detail. */
@@ -44,10 +44,7 @@ export interface MemoryInfo {
  * const before = kiln.memory().numBytes;
  */
 export function memory(): MemoryInfo {
-  // what the garbage collector took is not live; what waits untracked is tracked now, so that
-  // the next collection can take it (a baseline taken here, then a collection, is settled)
-  flushYoung();
-  sweep();
+  sweep(); // what the garbage collector took is not live
   const s = native().memoryStats();
   return {
     numTensors: liveStats.tensors,
