@@ -56,7 +56,8 @@ struct uint_of_size<8> {
 inline const char *unary_name(kiln::cpu::Unary op) {
   static const char *names[] = {"neg",   "abs",   "sign",       "exp",     "log",   "sqrt",       "rsqrt",
                                 "sin",   "cos",   "tanh",       "sigmoid", "erf",   "floor",      "ceil",
-                                "round", "trunc", "reciprocal", "log1p",   "expm1", "logical_not"};
+                                "round", "trunc", "reciprocal", "log1p",   "expm1", "erfc",       "logical_not"};
+  static_assert(sizeof names / sizeof *names == (size_t)kiln::cpu::Unary::Count, "a name for every Unary");
   int i = (int)op;
   return i >= 0 && i < (int)(sizeof names / sizeof *names) ? names[i] : "unary";
 }
@@ -64,6 +65,7 @@ inline const char *binary_name(kiln::cpu::Binary op) {
   static const char *names[] = {"add",     "sub",       "mul",   "div",         "pow",        "maximum",
                                 "minimum", "remainder", "atan2", "eq",          "ne",         "lt",
                                 "le",      "gt",        "ge",    "logical_and", "logical_or", "logical_xor"};
+  static_assert(sizeof names / sizeof *names == (size_t)kiln::cpu::Binary::Count, "a name for every Binary");
   int i = (int)op;
   return i >= 0 && i < (int)(sizeof names / sizeof *names) ? names[i] : "binary";
 }

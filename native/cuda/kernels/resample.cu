@@ -16,6 +16,11 @@ constexpr int kBlock = 256;
 
 __device__ __forceinline__ int64_t clamp_idx(int64_t v, int64_t n) { return v < 0 ? 0 : v >= n ? n - 1 : v; }
 
+// w x rounded on its own: nvcc contracts acc + w * x into an FMA by default (-fmad=true), the CPU
+// build never does (-ffp-contract=off), and the CPU's bits need the product rounded before the add.
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+
 template <class T>
 __global__ void __launch_bounds__(kBlock)
     resample_kernel(T *__restrict__ y, const T *__restrict__ x, const int64_t *__restrict__ idx,
@@ -24,10 +29,11 @@ __global__ void __launch_bounds__(kBlock)
   const int64_t total = outer * out * inner;
   for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
     const int64_t k = e % inner, r = e / inner, i = r % out, o = r / out;
-    T acc = store<T>((C)load(w[i]) * (C)load(x[(o * n + clamp_idx(idx[i], n)) * inner + k]));
+    T acc = store<T>(mul_rn((C)load(w[i]), (C)load(x[(o * n + clamp_idx(idx[i], n)) * inner + k])));
     for (int64_t t = 1; t < taps; t++) {
       const int64_t j = clamp_idx(idx[t * out + i], n);
-      acc = store<T>((C)load(acc) + (C)load(store<T>((C)load(w[t * out + i]) * (C)load(x[(o * n + j) * inner + k]))));
+      acc = store<T>((C)load(acc) +
+                     (C)load(store<T>(mul_rn((C)load(w[t * out + i]), (C)load(x[(o * n + j) * inner + k])))));
     }
     y[e] = acc;
   }
@@ -47,7 +53,7 @@ __global__ void __launch_bounds__(kBlock)
       for (int64_t t = 0; t < taps; t++)
         if (clamp_idx(idx[t * out + i], n) == j)
           acc = store<T>((C)load(acc) +
-                         (C)load(store<T>((C)load(w[t * out + i]) * (C)load(gy[(o * out + i) * inner + k]))));
+                         (C)load(store<T>(mul_rn((C)load(w[t * out + i]), (C)load(gy[(o * out + i) * inner + k])))));
     gx[e] = acc;
   }
 }

@@ -660,6 +660,84 @@ void batch_norm_suite() {
   }
 }
 
+// ---------------------------------------------------------------- group norm backward
+
+// group_norm_backward_cuda against native/cpu/group_norm.cpp's formulas in float64, with the group
+// statistics (cast to T) computed here: the row-chunk path (S > 1, S > kChunk), the channels-as-rows
+// path (S = 1), one group and one channel per group, and N = 0 (gw = gb = 0, no scratch).
+template <class T>
+void test_group_norm_backward(int64_t N, int64_t C, int64_t S, int64_t G, bool has_w) {
+  const kiln_dtype dt = dtype_of<T>();
+  const double eps = 1e-5;
+  const int64_t total = N * C * S, per = C / G, Lg = per * S;
+  std::vector<T> hx = rand_vec<T>((size_t)total, 1.5), hw = rand_vec<T>((size_t)C), hg = rand_vec<T>((size_t)total);
+  for (int64_t i = 0; i < total; i++) hx[i] = from_d<T>(to_d(hx[i]) + 0.3 * ((i / S) % C));
+  const Vd x = widen(hx), w = widen(hw), g = widen(hg);
+  std::vector<T> hm((size_t)(N * G)), hv((size_t)(N * G));
+  for (int64_t q = 0; q < N * G; q++) {
+    const int64_t b = ((q / G) * C + (q % G) * per) * S;
+    double s = 0, ss = 0;
+    for (int64_t e = 0; e < Lg; e++) s += x[b + e];
+    const double mu = Lg ? s / Lg : 0;
+    for (int64_t e = 0; e < Lg; e++) ss += (x[b + e] - mu) * (x[b + e] - mu);
+    hm[q] = from_d<T>(mu);
+    hv[q] = from_d<T>(Lg ? ss / Lg : 0);
+  }
+  const Vd mt = widen(hm), vt = widen(hv);
+  Vd gx((size_t)total), gw((size_t)C, 0), gb((size_t)C, 0);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t q = 0; q < G; q++) {
+      const double m = mt[n * G + q], rstd = 1 / std::sqrt(vt[n * G + q] + eps);
+      double A = 0, B = 0;
+      for (int64_t c = q * per; c < (q + 1) * per; c++)
+        for (int64_t k = 0; k < S; k++) {
+          const int64_t i = (n * C + c) * S + k;
+          const double wc = has_w ? w[c] : 1.0;
+          A += wc * g[i];
+          B += wc * g[i] * (x[i] - m);
+          gb[c] += g[i];
+          gw[c] += g[i] * (x[i] - m) * rstd;
+        }
+      for (int64_t c = q * per; c < (q + 1) * per; c++)
+        for (int64_t k = 0; k < S; k++) {
+          const int64_t i = (n * C + c) * S + k;
+          gx[i] = rstd * (has_w ? w[c] : 1.0) * g[i] - rstd * rstd * rstd * B / Lg * (x[i] - m) - rstd * A / Lg;
+        }
+    }
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "group_norm_backward %s [%lld,%lld,%lld] G=%lld%s", dname<T>(), (long long)N,
+                (long long)C, (long long)S, (long long)G, has_w ? " w" : "");
+  const std::string what = buf;
+  DevBuf<T> dx(total), dw(C), dm(N * G), dv(N * G), dg(total), dgx(total), dgw(C), dgb(C);
+  dx.upload(hx);
+  dw.upload(hw);
+  dm.upload(hm);
+  dv.upload(hv);
+  dg.upload(hg);
+  dgx.poison();
+  dgw.poison();
+  dgb.poison();
+  const kiln_tensor tw = desc(dw.p, dt, {C});
+  if (!run_ok(group_norm_backward_cuda(launch(), desc(dgx.p, dt, {N, C, S}), desc(dgw.p, dt, {C}), desc(dgb.p, dt, {C}),
+                                       desc(dg.p, dt, {N, C, S}), desc(dx.p, dt, {N, C, S}), has_w ? &tw : nullptr,
+                                       desc(dm.p, dt, {N * G}), desc(dv.p, dt, {N * G}), G, eps),
+              what))
+    return;
+  expect(what + " gx", err(dgx.download(), gx), tol<T>() * 10);
+  expect(what + " gw", err(dgw.download(), gw), tol<T>() * 10);
+  expect(what + " gb", err(dgb.download(), gb), tol<T>() * 10);
+}
+
+template <class T>
+void group_norm_suite() {
+  // {N, C, S, G}
+  const std::vector<std::vector<int64_t>> shapes = {{2, 6, 5, 3}, {4, 8, 1, 2}, {3, 4, 5000, 2}, {2, 32, 49, 1},
+                                                    {5, 7, 3, 7}, {1, 2, 1, 1}, {2, 4, 4097, 4}, {0, 4, 3, 2},
+                                                    {0, 6, 1, 3}, {3, 6, 0, 2}, {600, 4, 1, 2}};
+  int k = 0;
+  for (const auto &s : shapes) test_group_norm_backward<T>(s[0], s[1], s[2], s[3], k++ % 2 == 0);
+}
+
 // ---------------------------------------------------------------- error statuses
 
 void expect_status(const std::string &what, kiln_status got, kiln_status want) {
@@ -878,6 +956,10 @@ int main(int argc, char **argv) {
   batch_norm_suite<double>();
   batch_norm_suite<half_t>();
   batch_norm_suite<bfloat16_t>();
+  group_norm_suite<float>();
+  group_norm_suite<double>();
+  group_norm_suite<half_t>();
+  group_norm_suite<bfloat16_t>();
   error_suite();
   if (bench) bench_suite();
   return finish("rows");
