@@ -196,7 +196,7 @@ const methods: Impls = {
   clamp: C.clamp,
   clip: C.clamp,
   relu: C.relu,
-  relu_: (x: Tensor): Tensor => T.maximum.inplace(x, 0),
+  relu_: C.relu_,
   clamp_: (x: Tensor, min?: number | null, max?: number | null): Tensor => {
     if (min !== undefined && min !== null) T.maximum.inplace(x, min);
     if (max !== undefined && max !== null) T.minimum.inplace(x, max);

@@ -35,6 +35,10 @@ export class Storage {
   scalar = false;
   /** Bumped by every in-place write, so autograd can tell when a saved tensor changed. */
   version = 0;
+  /** Writes by in-place ops that autograd recorded (autograd/inplace.ts's rebase). */
+  rebases = 0;
+  /** A handle on this memory is a leaf that requires grad: in-place ops with grad refuse it. */
+  gradLeaf = false;
   private ab: ArrayBuffer | null = null;
   /** @internal Tracked by the native sweep (see flushYoung). */
   tracked = false;

@@ -39,6 +39,12 @@ export class Tensor {
   _scope: Set<{ dispose(): void }> | null = null;
   /** @internal For autograd's saved handles: the tensor they stand for. */
   _origin: Tensor | null = null;
+  /** @internal The storage's rebases when this handle was made or last rebased (autograd/inplace.ts). */
+  _rebases: number;
+  /** @internal For a view: the handle it was taken from (a view of a view keeps the first's base). */
+  _base: Tensor | null = null;
+  /** @internal Regenerates a stale handle's history (set by autograd/inplace.ts). */
+  static _refresh: (t: Tensor) => void = () => {};
 
   /** @internal Use the creation functions. */
   constructor(storage: Storage, shape: number[], strides: number[], offset: number, dtype: DType, scoped = true) {
@@ -47,6 +53,7 @@ export class Tensor {
     this._strides = strides;
     this._offset = offset;
     this.dtype = dtype;
+    this._rebases = storage.rebases;
     storage.cell.refs++;
     liveStats.tensors++;
     if (scoped) {
@@ -100,7 +107,9 @@ export class Tensor {
   /** @internal A view of the same storage. */
   _view(shape: number[], strides: number[], offset: number): Tensor {
     this._check('view');
-    return new Tensor(this._storage, shape, strides, offset, this.dtype);
+    const v = new Tensor(this._storage, shape, strides, offset, this.dtype);
+    v._base = this._base ?? this;
+    return v;
   }
 
   get shape(): readonly number[] {
@@ -132,13 +141,16 @@ export class Tensor {
     return this._shape[d];
   }
   get isLeaf(): boolean {
+    if (this._rebases !== this._storage.rebases) Tensor._refresh(this);
     return this._gradFn === null;
   }
   /** The op that made this tensor, for autograd ("AddBackward" ...), or null for leaves. */
   get gradFn(): { name: string } | null {
+    if (this._rebases !== this._storage.rebases) Tensor._refresh(this);
     return this._gradFn;
   }
   get requiresGrad(): boolean {
+    if (this._rebases !== this._storage.rebases) Tensor._refresh(this);
     return this._requiresGrad;
   }
   set requiresGrad(v: boolean) {
@@ -154,6 +166,7 @@ export class Tensor {
     if (v && !isFloating(this.dtype))
       throw new KilnError('ERR_DTYPE', `requiresGrad_: only floating tensors can require gradients, got ${this.dtype}`);
     this._requiresGrad = v;
+    if (v) this._storage.gradLeaf = true;
     return this;
   }
   /** Keep .grad on this non-leaf tensor during backward(). */

@@ -9,6 +9,7 @@ import { shapeStr } from '../shape';
 import { scopeStore } from '../storage';
 import type { Tensor } from '../tensor';
 import { enableGrad, noGrad } from './grad_mode';
+import { ensureFresh } from './inplace';
 import { PartialGrad, type Node } from './node';
 
 type Grad = Tensor | PartialGrad;
@@ -109,6 +110,7 @@ function execute(run: Run): Map<Tensor, Tensor> {
       leafGrads.set(leaf, add(leafGrads.get(leaf), g));
     };
     const rootNodes: Node[] = [];
+    for (const r of run.roots) ensureFresh(r, 'backward');
     run.roots.forEach((r, i) => {
       const g = run.rootGrads[i];
       if (r._gradFn) {

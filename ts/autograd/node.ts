@@ -12,6 +12,7 @@
 import { KilnError } from '../errors';
 import type { Tensor } from '../tensor';
 import { gradMode } from './grad_mode';
+import { ensureFresh } from './inplace';
 
 export interface GradCtx {
   /** Handles on the op's inputs (tensors only, in call order). */
@@ -67,6 +68,7 @@ export class Node {
   readonly edges: Edge[];
   private ctx: GradCtx | null;
   private versions: number[];
+  private outVersion: number;
   private refs = 0;
   private freed = false;
   /** Tensor whose .grad this node fills (retainGrad()). */
@@ -79,12 +81,14 @@ export class Node {
     output: Tensor | null,
     owned: Tensor[] = [],
   ) {
+    for (const t of inputs) ensureFresh(t, name);
     this.edges = inputs.map((t) =>
       !t._requiresGrad ? null : t._gradFn ? { node: t._gradFn } : { leaf: t._origin ?? t },
     );
     for (const e of this.edges) if (e && 'node' in e) e.node._hold();
     this.ctx = { inputs: inputs.map((t) => t._retain()), output: output ? output._retain() : null, attrs, owned };
     this.versions = this.ctx.inputs.map((t) => t._storage.version);
+    this.outVersion = output ? output._storage.version : 0;
     if (this.ctx.output) {
       // The output is made by this node: its saved handle differentiates through it (createGraph).
       // It does not hold the node (the node holds it).
@@ -104,13 +108,46 @@ export class Node {
         `backward: ${this.name} was already used by a backward pass and its saved tensors were freed; pass { retainGraph: true } to the first backward() to go through the graph twice`,
       );
     this.ctx.inputs.forEach((t, i) => {
-      if (t._storage.version !== this.versions[i])
+      if (t._storage.version !== this.versions[i] && this.versions[i] >= 0)
         throw new KilnError(
           'ERR_AUTOGRAD',
           `backward: input ${i} of ${this.name} (shape [${t._shape.join(', ')}]) was modified in place after the forward pass; its gradient would be wrong`,
         );
     });
+    const out = this.ctx.output;
+    if (out && out._storage.version !== this.outVersion)
+      throw new KilnError(
+        'ERR_AUTOGRAD',
+        `backward: the output of ${this.name} (shape [${out._shape.join(', ')}]), which its gradient reads, was modified in place after the forward pass; its gradient would be wrong`,
+      );
     return this.fn(g, this.ctx);
+  }
+
+  /**
+   * @internal Stops checking the versions of the saved inputs (those on `storage`, or all): the
+   * node's formula reads only their shapes and dtypes (views, ops that save their output), so an
+   * in-place write to them later leaves its gradient right.
+   */
+  _inputsUnread(storage?: Tensor['_storage']): void {
+    this.ctx?.inputs.forEach((t, i) => {
+      if (!storage || t._storage === storage) this.versions[i] = -1;
+    });
+  }
+
+  /**
+   * @internal rebase() wrote this node's output `from` into `into`: the node saves `into` instead,
+   * so an in-place op under autograd keeps one copy of its result, as PyTorch's does.
+   */
+  _moveOutput(from: Tensor, into: Tensor): void {
+    const out = this.ctx?.output;
+    if (!out || out._storage !== from._storage) return;
+    const h = into._retain();
+    h._setGradFn(null);
+    h._gradFn = this; // not held: the node holds the handle
+    h._requiresGrad = true;
+    this.ctx!.output = h;
+    this.outVersion = into._storage.version;
+    out.dispose();
   }
 
   release(): void {
@@ -146,7 +183,10 @@ export class Node {
 /** True when an op on these inputs must record a node. */
 export function needsGrad(inputs: readonly Tensor[]): boolean {
   if (!gradMode.enabled) return false;
-  for (const t of inputs) if (t._requiresGrad) return true;
+  for (const t of inputs) {
+    if (t._rebases !== t._storage.rebases) ensureFresh(t, 'autograd');
+    if (t._requiresGrad) return true;
+  }
   return false;
 }
 
@@ -167,5 +207,12 @@ export function record(
   out._requiresGrad = true;
   const node = new Node(name, inputs, fn, attrs, saveOutput ? out : null, owned);
   out._setGradFn(node);
+  return out;
+}
+
+/** record() for a formula that reads its inputs' shapes and dtypes only (views, relu ...). */
+export function recordUnread(...args: Parameters<typeof record>): Tensor {
+  const out = record(...args);
+  out._gradFn?._inputsUnread();
   return out;
 }

@@ -3,7 +3,8 @@
  * of their own (mean, var/std, logsumexp, clamp, relu, softmax, oneHot, stack, split, ...).
  */
 import { noGrad } from '../autograd/grad_mode';
-import { needsGrad, record } from '../autograd/node';
+import { inplaceNeedsGrad, rebase } from '../autograd/inplace';
+import { needsGrad, record, recordUnread } from '../autograd/node';
 import { arange } from '../creation';
 import { isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -100,7 +101,13 @@ export { clamp } from './clamp';
  */
 export function relu(x: Tensor): Tensor {
   const y = noGrad(() => x.maximum(0));
-  return record('relu', y, [x], (g, c) => [where(c.output!.le(0), 0, g)], {}, true);
+  return recordUnread('relu', y, [x], (g, c) => [where(c.output!.le(0), 0, g)], {}, true);
+}
+/** relu in place; under autograd it keeps relu's gradient, saving x's new values. */
+export function relu_(x: Tensor): Tensor {
+  checkTensor(x, 'relu_', 'self');
+  if (inplaceNeedsGrad('relu_', x)) return rebase('relu_', x, false, relu);
+  return x.maximum_(0);
 }
 export const square = (x: Tensor): Tensor => x.mul(x);
 

@@ -2,7 +2,8 @@
  * The copy kernel's row (dtype conversion and layout change: to, clone, contiguous, copy_) and
  * the fill kernel's row (full, fill_, zero_).
  */
-import { record } from '../autograd/node';
+import { inplaceNeedsGrad, overwrite, rebase } from '../autograd/inplace';
+import { record, recordUnread } from '../autograd/node';
 import { full, fromNumbers } from '../creation';
 import { runKernel } from '../dispatch';
 import { ALL_DTYPES, DType, checkDType, isFloating, roundTo } from '../dtype';
@@ -12,7 +13,7 @@ import { KilnError, STATUS_CODES } from '../errors';
 import { native } from '../native';
 import { broadcastShapes, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { bumpVersion, checkTensor, noInplaceGrad } from './kinds';
+import { bumpVersion, checkTensor } from './kinds';
 import { expandRaw } from './movement';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow } from './row';
@@ -24,13 +25,13 @@ function copyTo(x: Tensor, dtype: DType): Tensor {
   const out = Tensor._empty(x._shape.slice(), dtype, 'copy');
   runKernel(OP.COPY, [out], [x]);
   if (!isFloating(dtype) || !isFloating(x.dtype)) return out;
-  return record('copy', out, [x], (g, c) => [g.to(c.inputs[0].dtype)]);
+  return recordUnread('copy', out, [x], (g, c) => [g.to(c.inputs[0].dtype)]);
 }
 
 /** Another handle on the same memory that autograd sees as an identity op. */
 export function alias(x: Tensor, name: string): Tensor {
   const v = x._view(x._shape.slice(), x._strides.slice(), x._offset);
-  return record(name, v, [x], (g) => [g]);
+  return recordUnread(name, v, [x], (g) => [g]);
 }
 
 /**
@@ -95,20 +96,28 @@ export const contiguous = (x: Tensor): Tensor =>
 /** A handle on the same memory that is cut off from autograd. */
 export function detach(x: Tensor): Tensor {
   checkTensor(x, 'detach', 'input');
-  return x._view(x._shape.slice(), x._strides.slice(), x._offset);
+  const d = x._view(x._shape.slice(), x._strides.slice(), x._offset);
+  d._base = null; // cut off: a write through it with grad rebases it alone
+  return d;
 }
 
 /** Copies src (broadcast and converted) into dst in place; returns dst. */
 export function copy_(dst: Tensor, src: Tensor): Tensor {
   checkTensor(dst, 'copy_', 'self');
   checkTensor(src, 'copy_', 'src');
-  noInplaceGrad('copy_', dst, [src]);
   const shape = broadcastShapes('copy_', dst._shape, src._shape);
   if (shape.length !== dst.ndim || shape.some((s, i) => s !== dst._shape[i]))
     throw new KilnError(
       'ERR_SHAPE',
       `copy_: source of shape ${shapeStr(src._shape)} cannot be broadcast to ${shapeStr(dst._shape)}`,
     );
+  if (inplaceNeedsGrad('copy_', dst, [src]))
+    return rebase('copy_', dst, false, () => {
+      const moved = to(src, dst.device);
+      const e = moved.expand(dst._shape);
+      moved.dispose();
+      return e;
+    });
   // Across devices (as PyTorch's copy_): move the source first.
   const moved = src.device === dst.device ? src : moveTo(src, dst.device);
   const e = expandRaw(moved, dst._shape.slice());
@@ -122,9 +131,9 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
 /** Fills x with a value in place. */
 export function fill_(x: Tensor, value: number | boolean): Tensor {
   checkTensor(x, 'fill_', 'self');
-  noInplaceGrad('fill_', x);
   if (typeof value !== 'number' && typeof value !== 'boolean')
     throw new KilnError('ERR_ARG', `fill_: value must be a number or boolean`);
+  if (inplaceNeedsGrad('fill_', x)) return overwrite('fill_', x, (r) => fill_(r, value));
   runKernel(OP.FILL, [x], [], [Number(value)]);
   bumpVersion(x);
   return x;

@@ -4,8 +4,8 @@
  * gradient samples of elementwise and reduction rows. A row in table.ts only says what differs.
  */
 import type { GradFn } from '../autograd/node';
-import { gradMode } from '../autograd/grad_mode';
-import { record } from '../autograd/node';
+import { inplaceNeedsGrad, rebase } from '../autograd/inplace';
+import { record, recordUnread } from '../autograd/node';
 import { fromNumbers, isCachedScalar, scalarTensor } from '../creation';
 import { runKernel } from '../dispatch';
 import { DType, isFloating, promoteTypes, promoteWithScalar, roundTo } from '../dtype';
@@ -53,14 +53,6 @@ export const sameShape = (a: readonly number[], b: readonly number[]): boolean =
 /** Casts when needed (records the cast for autograd). */
 export const castTo = (t: Tensor, dtype: DType): Tensor => (t.dtype === dtype ? t : t.to(dtype));
 
-export function noInplaceGrad(op: string, t: Tensor, others: Tensor[] = []): void {
-  if (gradMode.enabled && (t._requiresGrad || others.some((o) => o._requiresGrad)))
-    throw new KilnError(
-      'ERR_AUTOGRAD',
-      `${op}: in-place ops on tensors that require grad are not supported (${t.isLeaf ? 'a leaf' : 'a non-leaf'} of shape ${shapeStr(t._shape)}); use the out-of-place form, or run it inside kiln.noGrad()`,
-    );
-}
-
 /** Marks an in-place write, so autograd can detect stale saved tensors. */
 export const bumpVersion = (t: Tensor): void => {
   t._storage.version++;
@@ -96,17 +88,18 @@ export function unaryKind(name: string, spec: UnarySpec) {
     runKernel(id(), [out], [inp]);
     if (inp !== x) inp.dispose();
     if ('nondiff' in spec.grad || !isFloating(out.dtype)) return out;
-    return record(name, out, [x], spec.grad, {}, spec.saveOutput);
+    // formulas of ops that save their output read only it
+    return (spec.saveOutput ? recordUnread : record)(name, out, [x], spec.grad, {}, spec.saveOutput);
   };
   /** x = op(x) in place (same dtype only: exp_ of an int tensor has nowhere to put floats). */
   const inplace = (x: Tensor): Tensor => {
     checkTensor(x, `${name}_`, 'self');
-    noInplaceGrad(`${name}_`, x);
     if (outDtype(x.dtype) !== x.dtype || !spec.dtypes.includes(x.dtype))
       throw new KilnError(
         'ERR_DTYPE',
         `${name}_: result dtype ${outDtype(x.dtype)} cannot be written into a ${x.dtype} tensor`,
       );
+    if (inplaceNeedsGrad(`${name}_`, x)) return rebase(`${name}_`, x, !spec.saveOutput, fn);
     runKernel(id(), [x], [x]);
     bumpVersion(x);
     return x;
@@ -167,6 +160,8 @@ export interface BinarySpec {
   /** Inputs are read as booleans (logical ops). */
   logical?: boolean;
   saveOutput?: boolean;
+  /** The gradient reads no input values (add, sub): the in-place form under autograd copies nothing. */
+  selfFree?: boolean;
   range?: [number, number];
   rangeB?: [number, number];
   tol?: number;
@@ -265,7 +260,9 @@ export function binaryKind(name: string, spec: BinarySpec) {
   const fn = (a: TensorLike, b: TensorLike): Tensor => run(a, b, null);
   const inplace = (self: Tensor, other: TensorLike): Tensor => {
     checkTensor(self, `${name}_`, 'self');
-    noInplaceGrad(`${name}_`, self, other instanceof Tensor ? [other] : []);
+    if (inplaceNeedsGrad(`${name}_`, self, other instanceof Tensor ? [other] : [])) {
+      return rebase(`${name}_`, self, !spec.selfFree, (s) => run(s, other, null));
+    }
     return run(self, other, self);
   };
   const row: OpRow<(a: TensorLike, b: TensorLike) => Tensor> = {

@@ -4,6 +4,7 @@
  * buffer), bmm, and gelu. Each runs as one native GEMM call with the bias, scaling and
  * activation applied as C is stored; transposed operands are read in place, never copied.
  */
+import { inplaceNeedsGrad, rebase } from '../autograd/inplace';
 import { needsGrad, record } from '../autograd/node';
 import { gradMode, noGrad } from '../autograd/grad_mode';
 import { fromNumbers } from '../creation';
@@ -11,7 +12,7 @@ import { DType, FLOAT_DTYPES, NUMERIC_DTYPES, isFloating, promoteTypes } from '.
 import { KilnError } from '../errors';
 import { broadcastShapes, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { bumpVersion, castTo, checkTensor, noInplaceGrad, sumTo } from './kinds';
+import { bumpVersion, castTo, checkTensor, sumTo } from './kinds';
 import { GEMM_ACT, gemmInto, matmul, refMatmul } from './linalg';
 import { expandRaw, permuteRaw } from './movement';
 import type { Case, OpRow, Rng } from './row';
@@ -192,7 +193,6 @@ export function addmm(input: Tensor, mat1: Tensor, mat2: Tensor, opts: AddmmOpti
  */
 export function addmm_(self: Tensor, mat1: Tensor, mat2: Tensor, opts: AddmmOptions = {}): Tensor {
   checkTensor(self, 'addmm_', 'self');
-  noInplaceGrad('addmm_', self, [mat1, mat2]);
   need2d('addmm_', 'self', self);
   need2d('addmm_', 'mat1', mat1);
   need2d('addmm_', 'mat2', mat2);
@@ -207,6 +207,8 @@ export function addmm_(self: Tensor, mat1: Tensor, mat2: Tensor, opts: AddmmOpti
   checkScalars('addmm_', self.dtype, alpha, beta);
   if (promoteTypes(mat1.dtype, mat2.dtype) !== self.dtype && !isFloating(self.dtype))
     throw new KilnError('ERR_DTYPE', `addmm_: cannot write ${promoteTypes(mat1.dtype, mat2.dtype)} into ${self.dtype}`);
+  if (inplaceNeedsGrad('addmm_', self, [mat1, mat2]))
+    return rebase('addmm_', self, true, (s) => addmm(s, mat1, mat2, { alpha, beta }));
   const a = castTo(mat1, self.dtype),
     b = castTo(mat2, self.dtype);
   const rowsOk = (self._strides[1] === 1 || self._shape[1] <= 1) && self._strides[0] !== 0;

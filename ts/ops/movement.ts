@@ -4,7 +4,7 @@
  * broadcastTo) is a composite of them. slice_backward is the gradient of slice.
  */
 import { gradMode } from '../autograd/grad_mode';
-import { PartialGrad, record } from '../autograd/node';
+import { PartialGrad, record, recordUnread } from '../autograd/node';
 import { fromNumbers, zeros } from '../creation';
 import { DType, ALL_DTYPES, isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -20,7 +20,7 @@ const grads = (
   x: Tensor,
   fn: Parameters<typeof record>[3],
   attrs: Record<string, unknown> = {},
-) => (isFloating(x.dtype) ? record(name, out, [x], fn, attrs) : out);
+) => (isFloating(x.dtype) ? recordUnread(name, out, [x], fn, attrs) : out);
 
 function checkShapeArg(shape: unknown, op: string): number[] {
   if (!Array.isArray(shape) || shape.some((s) => typeof s !== 'number'))

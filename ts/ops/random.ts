@@ -3,6 +3,7 @@
  * 64-bit seed and a counter offset; each call draws from (seed, offset) and advances offset by
  * the element count, so a seed gives the same numbers on any thread count (and device).
  */
+import { inplaceNeedsGrad, overwrite } from '../autograd/inplace';
 import { fromNumbers, TensorOptions } from '../creation';
 import { checkDevice, getDefaultDevice } from '../device';
 import { runKernel } from '../dispatch';
@@ -10,7 +11,7 @@ import { DType, FLOAT_DTYPES, checkDType, isFloating } from '../dtype';
 import { KilnError } from '../errors';
 import { checkShape, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { bumpVersion, checkTensor, noInplaceGrad, withDetached } from './kinds';
+import { bumpVersion, checkTensor, withDetached } from './kinds';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow } from './row';
 
@@ -135,7 +136,7 @@ export function bernoulli(p: Tensor, opts?: { generator?: Generator }): Tensor {
 /** Fills t in place with uniform numbers in [from, to). */
 export function uniform_(t: Tensor, from = 0, to = 1, opts?: { generator?: Generator }): Tensor {
   checkTensor(t, 'uniform_', 'self');
-  noInplaceGrad('uniform_', t);
+  if (inplaceNeedsGrad('uniform_', t)) return overwrite('uniform_', t, (r) => uniform_(r, from, to, opts));
   fillRandom(t, 'uniform', from, to, opts?.generator);
   bumpVersion(t);
   return t;
@@ -143,8 +144,8 @@ export function uniform_(t: Tensor, from = 0, to = 1, opts?: { generator?: Gener
 /** Fills t in place with normal numbers. */
 export function normal_(t: Tensor, mean = 0, std = 1, opts?: { generator?: Generator }): Tensor {
   checkTensor(t, 'normal_', 'self');
-  noInplaceGrad('normal_', t);
   if (!(std >= 0)) throw new KilnError('ERR_ARG', `normal_: std must be non-negative, got ${std}`);
+  if (inplaceNeedsGrad('normal_', t)) return overwrite('normal_', t, (r) => normal_(r, mean, std, opts));
   fillRandom(t, 'normal', mean, std, opts?.generator);
   bumpVersion(t);
   return t;

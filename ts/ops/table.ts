@@ -185,8 +185,8 @@ export const table = {
     grad: BOOL_OUT,
   }),
 
-  add: binaryKind('add', { dtypes: ALL_DTYPES, ref: (a, b) => a + b, grad: (g) => [g, g] }),
-  sub: binaryKind('sub', { dtypes: NUMERIC_DTYPES, ref: (a, b) => a - b, grad: (g) => [g, g.neg()] }),
+  add: binaryKind('add', { dtypes: ALL_DTYPES, ref: (a, b) => a + b, grad: (g) => [g, g], selfFree: true }),
+  sub: binaryKind('sub', { dtypes: NUMERIC_DTYPES, ref: (a, b) => a - b, grad: (g) => [g, g.neg()], selfFree: true }),
   mul: binaryKind('mul', {
     dtypes: ALL_DTYPES,
     ref: (a, b) => a * b,

@@ -19,8 +19,15 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
 export { silu };
 
 export class ReLU extends Module {
+  /** inplace: overwrite the input (torch.nn.ReLU(inplace=True)); autograd still works through it. */
+  constructor(readonly inplace = false) {
+    super();
+  }
   forward(x: Tensor): Tensor {
-    return C.relu(x);
+    return this.inplace ? C.relu_(x) : C.relu(x);
+  }
+  override extraRepr(): string {
+    return this.inplace ? 'inplace=true' : '';
   }
 }
 export class LeakyReLU extends Module {
