@@ -155,6 +155,10 @@ export * as nn from './nn/index';
 import * as engine from './autograd/engine';
 /** torch.autograd's entry points. */
 export const autograd = { grad: engine.grad, backward: engine.backward };
+export type { GradHook, RemovableHandle } from './autograd/hooks';
+import { checkpoint, checkpointSequential } from './autograd/checkpoint';
+/** torch.utils's training helpers: activation checkpointing. */
+export const utils = { checkpoint, checkpointSequential };
 
 export const neg = T.neg.fn,
   abs = T.abs.fn,

@@ -4,6 +4,7 @@
  * the functions, so a method is never declared twice.
  */
 import { backward } from './autograd/engine';
+import { registerHook } from './autograd/hooks';
 import * as C from './ops/composite';
 import { clone, contiguous, copy_, cpu, cuda, detach, fill_, to, zero_ } from './ops/convert';
 import { emptyLike, fullLike, onesLike, zerosLike } from './creation';
@@ -273,6 +274,7 @@ const methods: Impls = {
   emptyLike,
   fullLike,
   backward,
+  registerHook,
   toString: (x: Tensor): string => formatTensor(x),
 };
 

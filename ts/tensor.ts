@@ -41,6 +41,8 @@ export class Tensor {
   _origin: Tensor | null = null;
   /** @internal The storage's rebases when this handle was made or last rebased (autograd/inplace.ts). */
   _rebases: number;
+  /** @internal A leaf's gradient hooks (autograd/hooks.ts). */
+  _hooks: ((g: Tensor) => Tensor | void | null | undefined)[] | null = null;
   /** @internal For a view: the handle it was taken from (a view of a view keeps the first's base). */
   _base: Tensor | null = null;
   /** @internal Regenerates a stale handle's history (set by autograd/inplace.ts). */

@@ -4,6 +4,7 @@
  * and the compiler checks each one against its line here.
  */
 import type { BackwardOptions } from './autograd/engine';
+import type { GradHook, RemovableHandle } from './autograd/hooks';
 import type { TensorOptions } from './creation';
 import type { Device } from './device';
 import type { DType } from './dtype';
@@ -302,5 +303,8 @@ export interface TensorMethods {
 
   /** Accumulates gradients of this (a scalar, or with grad given) into the leaves' .grad. */
   backward(grad?: Tensor | null, opts?: BackwardOptions): void;
+  backward(opts: BackwardOptions): void;
+  /** Calls hook(grad) on this tensor's gradient in backward(); a tensor it returns replaces it. */
+  registerHook(hook: GradHook): RemovableHandle;
   /** PyTorch-style printout */ toString(): string;
 }

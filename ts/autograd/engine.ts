@@ -9,6 +9,7 @@ import { shapeStr } from '../shape';
 import { scopeStore } from '../storage';
 import type { Tensor } from '../tensor';
 import { enableGrad, noGrad } from './grad_mode';
+import { runHooks } from './hooks';
 import { ensureFresh } from './inplace';
 import { PartialGrad, type Node } from './node';
 
@@ -66,7 +67,21 @@ function topoOrder(rootNodes: Node[]): { order: Node[]; deps: Map<Node, number> 
   return { order, deps };
 }
 
+/** The passes running now, innermost last (a checkpoint's recomputation runs one inside another). */
+const passes: Run[] = [];
+/** @internal Whether the innermost pass running is autograd.grad's (it fills no .grad). */
+export const inGradCall = (): boolean => passes.length > 0 && passes[passes.length - 1].inputs !== null;
+
 function execute(run: Run): Map<Tensor, Tensor> {
+  passes.push(run);
+  try {
+    return executeRun(run);
+  } finally {
+    passes.pop();
+  }
+}
+
+function executeRun(run: Run): Map<Tensor, Tensor> {
   const temps = new Set<{ dispose(): void }>();
   const results = new Map<Tensor, Tensor>(); // leaf or input -> gradient (autograd.grad)
   const keep = new Set<Tensor>();
@@ -124,7 +139,7 @@ function execute(run: Run): Map<Tensor, Tensor> {
       const gp = grads.get(node);
       if (!gp) continue;
       grads.delete(node);
-      const g = take(gp);
+      const g = runHooks(node.hooks, take(gp));
       if (node.retainTarget) {
         if (wanted?.has(node.retainTarget)) found.set(node.retainTarget, add(found.get(node.retainTarget), g));
         else if (!wanted) deliverLeaf(node.retainTarget, g);
@@ -139,9 +154,11 @@ function execute(run: Run): Map<Tensor, Tensor> {
         else grads.set(e.node, add(grads.get(e.node), gi));
       });
     }
+    // autograd.grad's leaves: their hooks, as backward() runs them before .grad (a non-leaf's ran at its node)
+    for (const [t, g] of found) if (!t._gradFn && t._hooks) found.set(t, runHooks(t._hooks, dense(g)));
     // Leaves are written once the pass is over, so stealing or updating in place is safe.
     for (const [leaf, g] of leafGrads) {
-      accumulate(leaf, take(g), temps, run.createGraph, keep);
+      accumulate(leaf, runHooks(leaf._hooks, take(g)), temps, run.createGraph, keep);
       leaves.push(leaf);
     }
   };
@@ -223,8 +240,14 @@ function defaultGrads(roots: Tensor[], grads: (Tensor | null | undefined)[] | un
 }
 
 /** tensor.backward(grad?, opts) */
-export function backward(root: Tensor, grad?: Tensor | null, opts: BackwardOptions = {}): void {
-  const rootGrads = defaultGrads([root], [grad], 'backward');
+export function backward(root: Tensor, grad?: Tensor | BackwardOptions | null, opts: BackwardOptions = {}): void {
+  // backward({ retainGraph: true }): the options in the gradient's place
+  if (grad !== null && grad !== undefined && typeof (grad as Tensor)._check !== 'function') {
+    if (typeof grad !== 'object')
+      throw new KilnError('ERR_ARG', `backward: grad must be a Tensor or an options object, got ${typeof grad}`);
+    [grad, opts] = [null, grad as BackwardOptions];
+  }
+  const rootGrads = defaultGrads([root], [grad as Tensor | null | undefined], 'backward');
   const made = !grad;
   try {
     execute({

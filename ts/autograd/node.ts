@@ -71,6 +71,8 @@ export class Node {
   private outVersion: number;
   private refs = 0;
   private freed = false;
+  /** Gradient hooks of the tensor this node made (Tensor.registerHook), run on its summed gradient. */
+  hooks: ((g: Tensor) => Tensor | void | null | undefined)[] | null = null;
   /** Tensor whose .grad this node fills (retainGrad()). */
   retainTarget: Tensor | null = null;
   constructor(

@@ -6,6 +6,7 @@
  * (`selfAttn.inProjWeight` is `self_attn.in_proj_weight`), so checkpoints match PyTorch modules.
  */
 import { noGrad } from '../autograd/grad_mode';
+import type { RemovableHandle } from '../autograd/hooks';
 import { KilnError } from '../errors';
 import { keep } from '../memory';
 import { shapeStr } from '../shape';
@@ -35,6 +36,45 @@ export class Parameter {
 // eslint-disable-next-line @typescript-eslint/no-redeclare
 export interface Parameter extends Tensor {}
 
+type ForwardHook = (module: Module, args: unknown[], output?: unknown) => unknown;
+const forwardHooks = new WeakMap<Module, { pre: ForwardHook[]; post: ForwardHook[] }>();
+
+/** Adds a forward hook, wrapping m.forward (once) in a function that runs them around it. */
+function addHook(m: Module, kind: 'pre' | 'post', hook: ForwardHook): RemovableHandle {
+  if (typeof hook !== 'function') throw new KilnError('ERR_ARG', 'registerForwardHook: hook must be a function');
+  let hooks = forwardHooks.get(m);
+  if (!hooks) {
+    const h = (hooks = { pre: [] as ForwardHook[], post: [] as ForwardHook[] });
+    forwardHooks.set(m, h);
+    const inner = m.forward;
+    Object.defineProperty(m, 'forward', {
+      configurable: true,
+      writable: true,
+      enumerable: false,
+      value: (...args: unknown[]): unknown => {
+        for (const f of h.pre.slice()) {
+          const r = f(m, args);
+          if (r !== undefined) args = Array.isArray(r) ? r : [r];
+        }
+        let out = inner.apply(m, args);
+        for (const f of h.post.slice()) {
+          const r = f(m, args, out);
+          if (r !== undefined) out = r;
+        }
+        return out;
+      },
+    });
+  }
+  const list = hooks[kind];
+  list.push(hook);
+  return {
+    remove() {
+      const i = list.indexOf(hook);
+      if (i >= 0) list.splice(i, 1);
+    },
+  };
+}
+
 /** camelCase property name to PyTorch's snake_case key part (`runningMean` -> `running_mean`). */
 export const snakeCase = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
 
@@ -61,6 +101,24 @@ export abstract class Module {
   private readonly _nonPersistent = new Set<string>();
 
   abstract forward(...args: unknown[]): unknown;
+
+  /**
+   * Calls hook(module, args) before every forward(); an array it returns replaces the arguments
+   * (torch's register_forward_pre_hook).
+   */
+  registerForwardPreHook(hook: (module: this, args: unknown[]) => unknown[] | void): RemovableHandle {
+    return addHook(this, 'pre', hook as ForwardHook);
+  }
+  /**
+   * Calls hook(module, args, output) after every forward(); a value it returns replaces the
+   * output (torch's register_forward_hook): to read or change intermediate features.
+   * @example
+   * const feats: kiln.Tensor[] = [];
+   * model.layer2.registerForwardHook((_m, _args, out) => void feats.push((out as kiln.Tensor).detach()));
+   */
+  registerForwardHook(hook: (module: this, args: unknown[], output: unknown) => unknown): RemovableHandle {
+    return addHook(this, 'post', hook as ForwardHook);
+  }
 
   /** Declares `name` a buffer (saved in stateDict unless persistent is false, never trained). */
   registerBuffer(name: string, t: Tensor | null, persistent = true): void {
