@@ -78,25 +78,19 @@ Tensor._refresh = (t: Tensor): void => {
 };
 
 /**
- * self = f(s) with autograd: s is a clone of self when the op's gradient reads self's old values
- * (`keepOld`), self itself otherwise (the node f records then must not read it: add_, copy_ ...).
- * f returns a new tensor of self's shape; it is written into self's memory (converted to self's
- * dtype), and its gradFn becomes self's. When self is a view, its base is rebased too.
+ * self = f(clone of self) with autograd, for ops whose gradient reads self's old values (mul_,
+ * div_, sin_, addmm_ ...): f returns a new tensor of self's shape, which is written into self's
+ * memory (converted to self's dtype), and its gradFn becomes self's. When self is a view, its base
+ * is rebased too.
  */
-export function rebase(op: string, self: Tensor, keepOld: boolean, f: (s: Tensor) => Tensor): Tensor {
+export function rebase(op: string, self: Tensor, f: (s: Tensor) => Tensor): Tensor {
   const base = liveBase(self);
-  const s = keepOld ? self.clone() : self;
+  const s = self.clone();
   let r: Tensor;
   try {
     r = f(s);
-    // The op cut self from its past (copy_ of a constant, fill_): self still requires grad, with
-    // a zero gradient to what it was, as in PyTorch.
-    if (s._requiresGrad && !r._requiresGrad) r = record(op, r, [s], () => [null]);
-    // Its node's saved handles on self (keepOld false) were taken before the write below, by a
-    // formula that does not read their values.
-    if (!keepOld) r._gradFn?._inputsUnread(self._storage);
   } finally {
-    if (s !== self) s.dispose();
+    s.dispose();
   }
   try {
     if (r.ndim !== self.ndim || r._shape.some((d, i) => d !== self._shape[i]))
@@ -112,9 +106,7 @@ export function rebase(op: string, self: Tensor, keepOld: boolean, f: (s: Tensor
       r = c;
     }
     noGrad(() => self.copy_(r));
-    const node = r._gradFn;
-    node?._moveOutput(r, self);
-    self._setGradFn(node);
+    self._setGradFn(r._gradFn);
     self._requiresGrad = r._requiresGrad;
     const n = ++self._storage.rebases;
     self._rebases = n;
@@ -135,19 +127,28 @@ function rebaseBase(base: Tensor, view: Tensor, n: number): void {
   base._requiresGrad = true;
 }
 
-/** self's values replaced by ones that depend on no tensor (fill_, uniform_): write fills a fresh tensor. */
-export function overwrite(op: string, self: Tensor, write: (r: Tensor) => void): Tensor {
-  return rebase(op, self, false, () => {
-    const r = Tensor._empty(self._shape.slice(), self.dtype, op, self.device);
-    try {
-      write(r);
-    } catch (e) {
-      r.dispose();
-      throw e;
-    }
-    return r;
-  });
+/**
+ * The in-place path for ops whose gradient reads no input values (add_, sub_, copy_) or only the
+ * output (exp_, sigmoid_, relu_): `write` runs the plain kernel into self, then `attach` records
+ * the op's node on self, with self (its old history) among the inputs. No copy is made.
+ */
+export function writeInPlace(self: Tensor, write: () => void, attach: () => void): Tensor {
+  const base = liveBase(self);
+  noGrad(write);
+  attach();
+  self._gradFn?._inputsUnread(self._storage);
+  const n = ++self._storage.rebases;
+  self._rebases = n;
+  if (base) rebaseBase(base, self, n);
+  return self;
 }
+
+/**
+ * self's values replaced by ones that depend on no tensor (fill_, uniform_): it keeps requiring
+ * grad, with a zero gradient to what it was, as in PyTorch.
+ */
+export const overwrite = (op: string, self: Tensor, write: () => void): Tensor =>
+  writeInPlace(self, write, () => record(op, self, [self], () => [null]));
 
 // ---------------------------------------------------------------------------------------------
 // Gradients between a base and a view of it, through the memory they share: the gradient is laid

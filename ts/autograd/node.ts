@@ -93,7 +93,8 @@ export class Node {
     this.outVersion = output ? output._storage.version : 0;
     if (this.ctx.output) {
       // The output is made by this node: its saved handle differentiates through it (createGraph).
-      // It does not hold the node (the node holds it).
+      // It does not hold the node (the node holds it). An in-place op's output had a history.
+      this.ctx.output._setGradFn(null);
       this.ctx.output._gradFn = this;
       this.ctx.output._requiresGrad = true;
     }
@@ -134,22 +135,6 @@ export class Node {
     this.ctx?.inputs.forEach((t, i) => {
       if (!storage || t._storage === storage) this.versions[i] = -1;
     });
-  }
-
-  /**
-   * @internal rebase() wrote this node's output `from` into `into`: the node saves `into` instead,
-   * so an in-place op under autograd keeps one copy of its result, as PyTorch's does.
-   */
-  _moveOutput(from: Tensor, into: Tensor): void {
-    const out = this.ctx?.output;
-    if (!out || out._storage !== from._storage) return;
-    const h = into._retain();
-    h._setGradFn(null);
-    h._gradFn = this; // not held: the node holds the handle
-    h._requiresGrad = true;
-    this.ctx!.output = h;
-    this.outVersion = into._storage.version;
-    out.dispose();
   }
 
   release(): void {

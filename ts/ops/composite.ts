@@ -3,8 +3,8 @@
  * of their own (mean, var/std, logsumexp, clamp, relu, softmax, oneHot, stack, split, ...).
  */
 import { noGrad } from '../autograd/grad_mode';
-import { inplaceNeedsGrad, rebase } from '../autograd/inplace';
-import { needsGrad, record, recordUnread } from '../autograd/node';
+import { inplaceNeedsGrad, writeInPlace } from '../autograd/inplace';
+import { needsGrad, record, recordUnread, type GradFn } from '../autograd/node';
 import { arange } from '../creation';
 import { isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -99,14 +99,20 @@ export { clamp } from './clamp';
  * max(x, 0) with PyTorch's gradient: g where the output is > 0, else 0 (0 at x = 0, where
  * maximum's tie rule would give half). Two passes backward instead of maximum's mask algebra.
  */
+const reluGrad: GradFn = (g, c) => [where(c.output!.le(0), 0, g)];
 export function relu(x: Tensor): Tensor {
   const y = noGrad(() => x.maximum(0));
-  return recordUnread('relu', y, [x], (g, c) => [where(c.output!.le(0), 0, g)], {}, true);
+  return recordUnread('relu', y, [x], reluGrad, {}, true);
 }
 /** relu in place; under autograd it keeps relu's gradient, saving x's new values. */
 export function relu_(x: Tensor): Tensor {
   checkTensor(x, 'relu_', 'self');
-  if (inplaceNeedsGrad('relu_', x)) return rebase('relu_', x, false, relu);
+  if (inplaceNeedsGrad('relu_', x))
+    return writeInPlace(
+      x,
+      () => x.maximum_(0),
+      () => record('relu', x, [x], reluGrad, {}, true),
+    );
   return x.maximum_(0);
 }
 export const square = (x: Tensor): Tensor => x.mul(x);

@@ -2,7 +2,7 @@
  * The copy kernel's row (dtype conversion and layout change: to, clone, contiguous, copy_) and
  * the fill kernel's row (full, fill_, zero_).
  */
-import { inplaceNeedsGrad, overwrite, rebase } from '../autograd/inplace';
+import { inplaceNeedsGrad, overwrite, writeInPlace } from '../autograd/inplace';
 import { record, recordUnread } from '../autograd/node';
 import { full, fromNumbers } from '../creation';
 import { runKernel } from '../dispatch';
@@ -13,7 +13,7 @@ import { KilnError, STATUS_CODES } from '../errors';
 import { native } from '../native';
 import { broadcastShapes, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { bumpVersion, checkTensor } from './kinds';
+import { bumpVersion, castTo, checkTensor, sumTo } from './kinds';
 import { expandRaw } from './movement';
 import { OP } from './op_ids.gen';
 import type { Case, OpRow } from './row';
@@ -112,12 +112,16 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
       `copy_: source of shape ${shapeStr(src._shape)} cannot be broadcast to ${shapeStr(dst._shape)}`,
     );
   if (inplaceNeedsGrad('copy_', dst, [src]))
-    return rebase('copy_', dst, false, () => {
-      const moved = to(src, dst.device);
-      const e = moved.expand(dst._shape);
-      moved.dispose();
-      return e;
-    });
+    return writeInPlace(
+      dst,
+      () => copy_(dst, src),
+      // dst's old values get no gradient; src gets dst's, summed over the broadcast, moved and cast
+      () =>
+        record('copy_', dst, [dst, src], (g, c) => [
+          null,
+          castTo(sumTo(to(g, c.inputs[1].device), c.inputs[1]._shape), c.inputs[1].dtype),
+        ]),
+    );
   // Across devices (as PyTorch's copy_): move the source first.
   const moved = src.device === dst.device ? src : moveTo(src, dst.device);
   const e = expandRaw(moved, dst._shape.slice());
@@ -133,7 +137,7 @@ export function fill_(x: Tensor, value: number | boolean): Tensor {
   checkTensor(x, 'fill_', 'self');
   if (typeof value !== 'number' && typeof value !== 'boolean')
     throw new KilnError('ERR_ARG', `fill_: value must be a number or boolean`);
-  if (inplaceNeedsGrad('fill_', x)) return overwrite('fill_', x, (r) => fill_(r, value));
+  if (inplaceNeedsGrad('fill_', x)) return overwrite('fill_', x, () => fill_(x, value));
   runKernel(OP.FILL, [x], [], [Number(value)]);
   bumpVersion(x);
   return x;

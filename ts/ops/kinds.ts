@@ -4,7 +4,7 @@
  * gradient samples of elementwise and reduction rows. A row in table.ts only says what differs.
  */
 import type { GradFn } from '../autograd/node';
-import { inplaceNeedsGrad, rebase } from '../autograd/inplace';
+import { inplaceNeedsGrad, rebase, writeInPlace } from '../autograd/inplace';
 import { record, recordUnread } from '../autograd/node';
 import { fromNumbers, isCachedScalar, scalarTensor } from '../creation';
 import { runKernel } from '../dispatch';
@@ -99,7 +99,15 @@ export function unaryKind(name: string, spec: UnarySpec) {
         'ERR_DTYPE',
         `${name}_: result dtype ${outDtype(x.dtype)} cannot be written into a ${x.dtype} tensor`,
       );
-    if (inplaceNeedsGrad(`${name}_`, x)) return rebase(`${name}_`, x, !spec.saveOutput, fn);
+    if (inplaceNeedsGrad(`${name}_`, x)) {
+      if (!spec.saveOutput) return rebase(`${name}_`, x, fn);
+      // the formula reads only the output: write in place, then save x as it
+      return writeInPlace(
+        x,
+        () => runKernel(id(), [x], [x]),
+        () => record(name, x, [x], spec.grad as GradFn, {}, true),
+      );
+    }
     runKernel(id(), [x], [x]);
     bumpVersion(x);
     return x;
@@ -242,6 +250,10 @@ export function binaryKind(name: string, spec: BinarySpec) {
       bumpVersion(into);
       return into;
     }
+    return attach(out, a, b);
+  };
+  /** Records out = a op b for autograd (for a scalar operand the formula gets a constant). */
+  const attach = (out: Tensor, a: TensorLike, b: TensorLike): Tensor => {
     if (!gradFn || !isFloating(out.dtype)) return out;
     const ins = [a instanceof Tensor ? a : null, b instanceof Tensor ? b : null].filter((t): t is Tensor => t !== null);
     if (ins.length === 2) return record(name, out, ins, gradFn, {}, spec.saveOutput);
@@ -261,7 +273,12 @@ export function binaryKind(name: string, spec: BinarySpec) {
   const inplace = (self: Tensor, other: TensorLike): Tensor => {
     checkTensor(self, `${name}_`, 'self');
     if (inplaceNeedsGrad(`${name}_`, self, other instanceof Tensor ? [other] : [])) {
-      return rebase(`${name}_`, self, !spec.selfFree, (s) => run(s, other, null));
+      if (!spec.selfFree) return rebase(`${name}_`, self, (s) => run(s, other, null));
+      return writeInPlace(
+        self,
+        () => run(self, other, self),
+        () => attach(self, self, other),
+      );
     }
     return run(self, other, self);
   };

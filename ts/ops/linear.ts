@@ -208,7 +208,7 @@ export function addmm_(self: Tensor, mat1: Tensor, mat2: Tensor, opts: AddmmOpti
   if (promoteTypes(mat1.dtype, mat2.dtype) !== self.dtype && !isFloating(self.dtype))
     throw new KilnError('ERR_DTYPE', `addmm_: cannot write ${promoteTypes(mat1.dtype, mat2.dtype)} into ${self.dtype}`);
   if (inplaceNeedsGrad('addmm_', self, [mat1, mat2]))
-    return rebase('addmm_', self, true, (s) => addmm(s, mat1, mat2, { alpha, beta }));
+    return rebase('addmm_', self, (s) => addmm(s, mat1, mat2, { alpha, beta }));
   const a = castTo(mat1, self.dtype),
     b = castTo(mat2, self.dtype);
   const rowsOk = (self._strides[1] === 1 || self._shape[1] <= 1) && self._strides[0] !== 0;

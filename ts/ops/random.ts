@@ -136,7 +136,7 @@ export function bernoulli(p: Tensor, opts?: { generator?: Generator }): Tensor {
 /** Fills t in place with uniform numbers in [from, to). */
 export function uniform_(t: Tensor, from = 0, to = 1, opts?: { generator?: Generator }): Tensor {
   checkTensor(t, 'uniform_', 'self');
-  if (inplaceNeedsGrad('uniform_', t)) return overwrite('uniform_', t, (r) => uniform_(r, from, to, opts));
+  if (inplaceNeedsGrad('uniform_', t)) return overwrite('uniform_', t, () => uniform_(t, from, to, opts));
   fillRandom(t, 'uniform', from, to, opts?.generator);
   bumpVersion(t);
   return t;
@@ -145,7 +145,7 @@ export function uniform_(t: Tensor, from = 0, to = 1, opts?: { generator?: Gener
 export function normal_(t: Tensor, mean = 0, std = 1, opts?: { generator?: Generator }): Tensor {
   checkTensor(t, 'normal_', 'self');
   if (!(std >= 0)) throw new KilnError('ERR_ARG', `normal_: std must be non-negative, got ${std}`);
-  if (inplaceNeedsGrad('normal_', t)) return overwrite('normal_', t, (r) => normal_(r, mean, std, opts));
+  if (inplaceNeedsGrad('normal_', t)) return overwrite('normal_', t, () => normal_(t, mean, std, opts));
   fillRandom(t, 'normal', mean, std, opts?.generator);
   bumpVersion(t);
   return t;
