@@ -135,6 +135,9 @@ test('errors: leaves, views of leaves, stale views, saved tensors written in pla
   throwsCode(() => lt.backward(), 'ERR_AUTOGRAD', 'saved output modified under noGrad');
 
   throwsCode(() => kiln.zeros([3], { dtype: 'int32' }).add_(x.select(0, 0)), 'ERR_DTYPE', 'float into int');
+  const hist = x.mul(2);
+  const quiet = kiln.noGrad(() => hist.select(0, 0));
+  throwsCode(() => quiet.mul_(2), 'ERR_AUTOGRAD', 'a view taken under noGrad of a tensor with history');
   throwsCode(() => x.mul(1).select(0, 0).add_(x), 'ERR_SHAPE', 'result larger than self');
 });
 

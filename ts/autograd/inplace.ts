@@ -36,6 +36,11 @@ export function inplaceNeedsGrad(op: string, self: Tensor, others: readonly Tens
       'ERR_AUTOGRAD',
       `${op}: a leaf tensor that requires grad (shape ${shapeStr(self._shape)}) cannot be modified in place; run the update inside kiln.noGrad() (as optimizers do), or clone() it first`,
     );
+  if (!self._requiresGrad && base?._requiresGrad)
+    throw new KilnError(
+      'ERR_AUTOGRAD',
+      `${op}: self (shape ${shapeStr(self._shape)}) is a view taken under kiln.noGrad() of a tensor with gradient history; take the view with grad on to write through it`,
+    );
   if (self._storage.gradLeaf)
     throw new KilnError(
       'ERR_AUTOGRAD',

@@ -117,7 +117,7 @@ export function copy_(dst: Tensor, src: Tensor): Tensor {
       () => copy_(dst, src),
       // dst's old values get no gradient; src gets dst's, summed over the broadcast, moved and cast
       () =>
-        record('copy_', dst, [dst, src], (g, c) => [
+        recordUnread('copy_', dst, [dst, src], (g, c) => [
           null,
           castTo(sumTo(to(g, c.inputs[1].device), c.inputs[1]._shape), c.inputs[1].dtype),
         ]),
