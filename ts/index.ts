@@ -148,6 +148,8 @@ export { nanToNum, signbit, copysign, frac, erfinv } from './ops/arith';
 export type { RoundingMode } from './ops/arith';
 export type { ValueOption } from './ops/arith';
 export { norm } from './ops/vector_norm';
+export { multinomial } from './ops/sampling';
+export type { MultinomialOptions } from './ops/sampling';
 export type { NormOrder } from './ops/vector_norm';
 export type { CloseOptions } from './ops/logical';
 export * as nn from './nn/index';

@@ -26,6 +26,8 @@ import { norm } from './ops/vector_norm';
 import { addmm, addmm_, bmm } from './ops/linear';
 import * as M from './ops/movement';
 import { bernoulli, normal_, uniform_ } from './ops/random';
+import { multinomial } from './ops/sampling';
+import { unfold } from './ops/windows';
 import { table as T } from './ops/table';
 import { formatTensor } from './print';
 import { Tensor } from './tensor';
@@ -170,6 +172,7 @@ const methods: Impls = {
   unsqueeze: M.unsqueeze,
   flatten: M.flatten,
   broadcastTo: M.broadcastTo,
+  unfold,
   t: C.t,
   expandAs: (x: Tensor, other: Tensor): Tensor => M.expand(x, other._shape.slice()),
   viewAs: (x: Tensor, other: Tensor): Tensor => M.view(x, other._shape.slice()),
@@ -188,6 +191,7 @@ const methods: Impls = {
   uniform_,
   normal_,
   bernoulli,
+  multinomial,
   float: (x: Tensor): Tensor => to(x, 'float32'),
   double: (x: Tensor): Tensor => to(x, 'float64'),
   int: (x: Tensor): Tensor => to(x, 'int32'),

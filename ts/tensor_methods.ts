@@ -16,6 +16,7 @@ import type { NormOrder } from './ops/vector_norm';
 import type { ScanOptions } from './ops/scan';
 import type { KthvalueOptions, SortOptions, TopkOptions, ValuesIndices } from './ops/sort';
 import type { Generator } from './ops/random';
+import type { MultinomialOptions } from './ops/sampling';
 import type { UniqueOptions, UniqueResult } from './ops/selection';
 import type { CovOptions, QuantileOptions } from './ops/statistics';
 import type { Tensor } from './tensor';
@@ -295,6 +296,11 @@ export interface TensorMethods {
   vdot(other: Tensor): Tensor;
   /** sum over both last dims */ inner(other: Tensor): Tensor;
   /** matrix times vector */ mv(vec: Tensor): Tensor;
+
+  /** numSamples int64 category indices drawn from each row of non-negative weights (torch.multinomial) */
+  multinomial(numSamples: number, opts?: MultinomialOptions): Tensor;
+  /** view of every window of size elements, step apart, along dimension (a new last dim of length size) */
+  unfold(dimension: number, size: number, step: number): Tensor;
 
   zerosLike(opts?: TensorOptions): Tensor;
   onesLike(opts?: TensorOptions): Tensor;

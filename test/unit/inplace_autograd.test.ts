@@ -138,6 +138,12 @@ test('errors: leaves, views of leaves, stale views, saved tensors written in pla
   const hist = x.mul(2);
   const quiet = kiln.noGrad(() => hist.select(0, 0));
   throwsCode(() => quiet.mul_(2), 'ERR_AUTOGRAD', 'a view taken under noGrad of a tensor with history');
+  const seq = x.mul(2).reshape([6]);
+  const windows = seq.unfold(0, 3, 1); // overlapping views of seq
+  seq.select(0, 0).add_(1);
+  throwsCode(() => windows.sum(), 'ERR_AUTOGRAD', 'overlapping windows cannot be regenerated');
+  const late = seq.unfold(0, 3, 1);
+  assert.ok(late.sum().requiresGrad, 'windows taken after the write are fine');
   throwsCode(() => x.mul(1).select(0, 0).add_(x), 'ERR_SHAPE', 'result larger than self');
 });
 

@@ -61,6 +61,11 @@ export function ensureFresh(t: Tensor, op: string): void {
       'ERR_AUTOGRAD',
       `${op}: a tensor of shape ${shapeStr(t._shape)} shares memory with one that an op recorded by autograd modified in place, and the tensor it is a view of is ${base ? 'stale too' : 'gone (disposed, or it has none)'}; its gradient would be wrong. Use the tensor the in-place op returned, or clone() before modifying in place`,
     );
+  if (overlapping(t))
+    throw new KilnError(
+      'ERR_AUTOGRAD',
+      `${op}: a view with overlapping elements (unfold windows) of shape ${shapeStr(t._shape)} shares memory that was modified in place; its gradient cannot be regenerated. Take it again after the write`,
+    );
   t._rebases = base._rebases;
   if (!base._requiresGrad) {
     t._setGradFn(null);
@@ -71,6 +76,20 @@ export function ensureFresh(t: Tensor, op: string): void {
   node._inputsUnread();
   t._setGradFn(node);
   t._requiresGrad = true;
+}
+
+/** Whether two elements of t share memory, other than through broadcast (stride 0) dims. */
+function overlapping(t: Tensor): boolean {
+  const dims = t._shape
+    .map((n, i) => [n, Math.abs(t._strides[i])])
+    .filter(([n, st]) => n > 1 && st > 0)
+    .sort((a, b) => a[1] - b[1]);
+  let reach = 0; // the furthest element offset the smaller-stride dims reach
+  for (const [n, st] of dims) {
+    if (st <= reach) return true;
+    reach += (n - 1) * st;
+  }
+  return false;
 }
 
 /** ensureFresh for getters (requiresGrad, gradFn): leaves a handle that cannot be regenerated as it is. */

@@ -31,6 +31,8 @@ import { batchNorm, groupNorm, instanceNorm, layerNorm, rmsNorm } from './layers
 import { adaptiveAvgPool1d, avgPool1d, maxPool1d } from './layers/pool1d';
 import { pixelShuffle, pixelUnshuffle } from './layers/upsample';
 import * as ML from './metric_losses';
+import { fold, unfold2d } from '../ops/windows';
+import { gumbelSoftmax } from '../ops/sampling';
 
 /** Options of functional.pad: torch's mode and the fill value of 'constant'. */
 export interface PadOptions {
@@ -120,6 +122,9 @@ export const functional = {
   tripletMarginLoss: ML.tripletMarginLoss,
   hingeEmbeddingLoss: ML.hingeEmbeddingLoss,
   softMarginLoss: ML.softMarginLoss,
+  unfold: unfold2d,
+  fold,
+  gumbelSoftmax,
 };
 
 export { init };
@@ -192,3 +197,6 @@ export type { GruOptions, LstmOptions, RnnOptions } from './layers/rnn';
 export { Upsample, UpsamplingBilinear2d, UpsamplingNearest2d } from './layers/upsample';
 export type { UpsampleOptions } from './layers/upsample';
 export type { InterpolateMode, InterpolateOptions } from '../ops/interpolate';
+export { Fold, Unfold } from './layers/fold';
+export type { FoldOptions } from '../ops/windows';
+export type { GumbelSoftmaxOptions } from '../ops/sampling';
