@@ -41,7 +41,7 @@ export {
 } from './creation';
 export type { TensorOptions, TensorData } from './creation';
 export { Generator, manualSeed, defaultGenerator, rand, randn, randint, bernoulli } from './ops/random';
-export { noGrad, enableGrad, isGradEnabled } from './autograd/grad_mode';
+export { noGrad, enableGrad, inferenceMode, isGradEnabled } from './autograd/grad_mode';
 export { gradcheck, gradgradcheck } from './autograd/gradcheck';
 export { scope, keep, memory, emptyCache } from './memory';
 export type { MemoryInfo } from './memory';
@@ -156,7 +156,9 @@ export * as nn from './nn/index';
 
 import * as engine from './autograd/engine';
 /** torch.autograd's entry points. */
-export const autograd = { grad: engine.grad, backward: engine.backward };
+import * as functional from './autograd/functional';
+export const autograd = { grad: engine.grad, backward: engine.backward, functional };
+export type { FunctionalOptions } from './autograd/functional';
 export type { GradHook, RemovableHandle } from './autograd/hooks';
 import { checkpoint, checkpointSequential } from './autograd/checkpoint';
 /** torch.utils's training helpers: activation checkpointing. */

@@ -30,6 +30,9 @@ export function noGrad<T>(fn: () => T): T {
   return scoped(false, fn);
 }
 
+/** torch.inference_mode: the same as noGrad here (kiln's noGrad already records nothing for autograd). */
+export const inferenceMode = noGrad;
+
 /** Runs fn with gradient recording on (inside noGrad). */
 export function enableGrad<T>(fn: () => T): T {
   return scoped(true, fn);
