@@ -191,6 +191,13 @@ export type { TripletOptions } from './metric_losses';
 export { Dropout, Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEmbedding } from './layers/embedding';
 export { MultiheadAttention, TransformerEncoder, TransformerEncoderLayer } from './layers/attention';
 export type { EncoderLayerOptions, MhaForwardOptions, SdpaOptions } from './layers/attention';
+export { Transformer, TransformerDecoder, TransformerDecoderLayer } from './layers/transformer_decoder';
+export type {
+  DecoderForwardOptions,
+  DecoderLayerOptions,
+  TransformerForwardOptions,
+  TransformerOptions,
+} from './layers/transformer_decoder';
 export { AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d } from './layers/conv';
 export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from './layers/rnn';
 export type { GruOptions, LstmOptions, RnnOptions } from './layers/rnn';
