@@ -153,6 +153,7 @@ export type { MultinomialOptions } from './ops/sampling';
 export type { NormOrder } from './ops/vector_norm';
 export type { CloseOptions } from './ops/logical';
 export * as nn from './nn/index';
+export * as distributions from './distributions/index';
 
 import * as engine from './autograd/engine';
 /** torch.autograd's entry points. */
