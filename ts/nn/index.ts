@@ -21,10 +21,20 @@ import {
   avgPool2d,
   conv1d,
   conv2d,
+  convTranspose1d,
   convTranspose2d,
   maxPool2d,
   maxPool2dWithIndices,
 } from './layers/conv';
+import {
+  adaptiveMaxPool1d,
+  adaptiveMaxPool1dWithIndices,
+  adaptiveMaxPool2d,
+  adaptiveMaxPool2dWithIndices,
+} from './layers/pool_adaptive_max';
+import { lpPool1d, lpPool2d } from './layers/pool_lp';
+import { embeddingBag } from './layers/embedding_bag';
+import { channelShuffle } from './layers/shuffle';
 import { dropout, embedding } from './layers/embedding';
 import { interpolate } from '../ops/interpolate';
 import { batchNorm, groupNorm, instanceNorm, layerNorm, rmsNorm } from './layers/norm';
@@ -125,6 +135,15 @@ export const functional = {
   unfold: unfold2d,
   fold,
   gumbelSoftmax,
+  convTranspose1d,
+  adaptiveMaxPool1d,
+  adaptiveMaxPool1dWithIndices,
+  adaptiveMaxPool2d,
+  adaptiveMaxPool2dWithIndices,
+  lpPool1d,
+  lpPool2d,
+  embeddingBag,
+  channelShuffle,
 };
 
 export { init };
@@ -198,7 +217,42 @@ export type {
   TransformerForwardOptions,
   TransformerOptions,
 } from './layers/transformer_decoder';
-export { AdaptiveAvgPool2d, AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, MaxPool2d } from './layers/conv';
+export {
+  AdaptiveAvgPool2d,
+  AvgPool2d,
+  Conv1d,
+  Conv2d,
+  ConvTranspose1d,
+  ConvTranspose2d,
+  MaxPool2d,
+} from './layers/conv';
+export type { ConvTranspose1dOptions } from './layers/conv';
+export {
+  CircularPad1d,
+  CircularPad2d,
+  CircularPad3d,
+  ConstantPad1d,
+  ConstantPad2d,
+  ConstantPad3d,
+  ReflectionPad1d,
+  ReflectionPad2d,
+  ReflectionPad3d,
+  ReplicationPad1d,
+  ReplicationPad2d,
+  ReplicationPad3d,
+  ZeroPad1d,
+  ZeroPad2d,
+  ZeroPad3d,
+} from './layers/padding';
+export type { PadArg } from './layers/padding';
+export { AdaptiveMaxPool1d, AdaptiveMaxPool2d } from './layers/pool_adaptive_max';
+export type { AdaptiveMaxPoolOptions, AdaptiveSize, AdaptiveSize2 } from './layers/pool_adaptive_max';
+export { LPPool1d, LPPool2d } from './layers/pool_lp';
+export type { LPPoolOptions } from './layers/pool_lp';
+export { EmbeddingBag } from './layers/embedding_bag';
+export type { EmbeddingBagMode, EmbeddingBagModuleOptions, EmbeddingBagOptions } from './layers/embedding_bag';
+export { ChannelShuffle } from './layers/shuffle';
+export { Unflatten } from './layers/unflatten';
 export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell } from './layers/rnn';
 export type { GruOptions, LstmOptions, RnnOptions } from './layers/rnn';
 export { Upsample, UpsamplingBilinear2d, UpsamplingNearest2d } from './layers/upsample';

@@ -1,8 +1,8 @@
 /**
  * Convolution and pooling: conv1d, conv2d (stride, padding incl. 'same', dilation, groups, bias),
- * convTranspose2d, maxPool2d, avgPool2d, adaptiveAvgPool2d and their modules: PyTorch's argument
- * rules here, the work in the native kernels (ops/conv.ts, ops/pool.ts). conv1d is conv2d on a
- * height-1 image; convTranspose2d is conv2d's input gradient.
+ * convTranspose1d/2d, maxPool2d, avgPool2d, adaptiveAvgPool2d and their modules: PyTorch's argument
+ * rules here, the work in the native kernels (ops/conv.ts, ops/pool.ts). conv1d and
+ * convTranspose1d are their 2-d forms on a height-1 image; convTranspose2d is conv2d's input gradient.
  */
 import { zeros } from '../../creation';
 import { KilnError } from '../../errors';
@@ -141,6 +141,39 @@ export function convTranspose2d(
     throw new KilnError('ERR_SHAPE', `convTranspose2d: bias must be [${Coutg * g}], got ${shapeStr(bias.shape)}`);
   const y = conv2dBackwardInput(x, weight, { stride: s, padding: p, dilation: d, groups: g }, [OH, OW]);
   return bias ? y.add(bias.reshape([1, Coutg * g, 1, 1])) : y;
+}
+
+export interface ConvTranspose1dOptions {
+  stride?: number;
+  padding?: number;
+  outputPadding?: number;
+  dilation?: number;
+  groups?: number;
+}
+
+/** Transposed 1-d convolution of [N, Cin, L] or [Cin, L], weight [Cin, Cout / groups, KL] (conv_transpose1d). */
+export function convTranspose1d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  o: ConvTranspose1dOptions = {},
+): Tensor {
+  if ((x.ndim !== 2 && x.ndim !== 3) || weight.ndim !== 3)
+    throw new KilnError(
+      'ERR_SHAPE',
+      `convTranspose1d: input [N, Cin, L] or [Cin, L] and weight [Cin, Cout/groups, KL] expected, got ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`,
+    );
+  return scope(() => {
+    const x3 = x.ndim === 2 ? x.unsqueeze(0) : x;
+    const y = convTranspose2d(x3.unsqueeze(2), weight.unsqueeze(2), bias, {
+      stride: [1, o.stride ?? 1],
+      padding: [0, o.padding ?? 0],
+      outputPadding: [0, o.outputPadding ?? 0],
+      dilation: [1, o.dilation ?? 1],
+      groups: o.groups,
+    }).squeeze(2);
+    return x.ndim === 2 ? y.squeeze(0) : y;
+  });
 }
 
 export interface PoolOptions {
@@ -323,6 +356,34 @@ export class ConvTranspose2d extends Module {
   }
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.weight, this.bias, this.opts);
+  }
+}
+
+/** Transposed 1-d convolution with torch's weight [in, out / groups, k] and bias [out] (nn.ConvTranspose1d). */
+export class ConvTranspose1d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly opts: ConvTranspose1dOptions & { bias?: boolean } = {},
+  ) {
+    super();
+    pair('ConvTranspose1d', 'kernelSize', kernelSize, 1);
+    const p = convParams(
+      'ConvTranspose1d',
+      inChannels,
+      outChannels,
+      opts.groups ?? 1,
+      (g) => [inChannels, outChannels / g, kernelSize],
+      opts.bias !== false,
+    );
+    this.weight = p.weight;
+    this.bias = p.bias;
+  }
+  forward(x: Tensor): Tensor {
+    return convTranspose1d(x, this.weight, this.bias, this.opts);
   }
 }
 
