@@ -317,7 +317,8 @@ export class InstanceNorm3d extends InstanceNormBase {
   protected readonly spatial = 3;
 }
 
-abstract class BatchNormBase extends Module {
+/** The base of every BatchNorm layer (torch's _BatchNorm). */
+export abstract class BatchNormBase extends Module {
   weight: Tensor | null;
   bias: Tensor | null;
   declare runningMean: Tensor | null;
