@@ -78,9 +78,14 @@ test('an in-place op with a grad-requiring operand gives a plain buffer a histor
   assert.ok(buf.requiresGrad);
   assert.is(buf.dtype, 'float32');
   buf.mul_(w).add_(w);
+  assert.ok(!buf.isLeaf);
   buf.sum().backward();
   // d/dw sum over 2 rows of (w*w + w) = 2 * (2w + 1)
   assert.equal(w.grad!.toArray(), [6, -6, 14]);
+  const acc = kiln.zeros([3], { dtype: 'float64' });
+  acc.add_(w).sum().backward();
+  assert.is(acc.grad, null, 'a buffer that did not require grad gets no .grad of its own');
+  assert.equal(w.grad!.toArray(), [7, -5, 15]);
   assert.is(w.grad!.dtype, 'float64');
 });
 

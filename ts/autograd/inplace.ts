@@ -1,7 +1,8 @@
 /**
  * In-place ops under autograd, as PyTorch has them. `y.add_(x)` on a tensor with gradient history
- * (or with an `x` that requires grad) computes the op out of place, writes the result into y's
- * memory and makes the op's node y's gradFn ("rebasing" y's history).
+ * (or with an `x` that requires grad) writes y and makes the op's node y's gradFn ("rebasing" y's
+ * history): in place when the op's gradient reads no input value or only its output
+ * (writeInPlace), else computed from a copy of y's old values and written back (rebase).
  *
  * Views share their memory, so a write through one changes what the others hold. Each view keeps
  * its base (the handle it was taken from, Tensor._base), and a write through a view rebases the

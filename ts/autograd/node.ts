@@ -191,8 +191,9 @@ export function record(
     for (const t of owned) t.dispose();
     return out;
   }
-  out._requiresGrad = true;
+  // the node first: an in-place op's out is among its inputs, with the history it had
   const node = new Node(name, inputs, fn, attrs, saveOutput ? out : null, owned);
+  out._requiresGrad = true;
   out._setGradFn(node);
   return out;
 }
