@@ -43,7 +43,7 @@ export class Tensor {
   _rebases: number;
   /** @internal A leaf's gradient hooks (autograd/hooks.ts). */
   _hooks: ((g: Tensor) => Tensor | void | null | undefined)[] | null = null;
-  /** @internal For a view: the handle it was taken from (a view of a view keeps the first's base). */
+  /** @internal For a view: the handle it was taken from (autograd/inplace.ts walks up to the top live one). */
   _base: Tensor | null = null;
   /** @internal Regenerates a stale handle's history (set by autograd/inplace.ts). */
   static _refresh: (t: Tensor) => void = () => {};
@@ -110,7 +110,7 @@ export class Tensor {
   _view(shape: number[], strides: number[], offset: number): Tensor {
     this._check('view');
     const v = new Tensor(this._storage, shape, strides, offset, this.dtype);
-    v._base = this._base ?? this;
+    v._base = this;
     return v;
   }
 

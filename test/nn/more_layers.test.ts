@@ -623,4 +623,10 @@ test('EmbeddingBag: gradients reach the weight (and perSampleWeights); gradcheck
   throwsCode(() => new nn.EmbeddingBag(10, 3, { mode: 'median' as 'sum' }), 'ERR_ARG');
 });
 
+test('adaptive max pools of an empty batch give empty outputs, as torch', () => {
+  const F = kiln.nn.functional;
+  assert.equal(F.adaptiveMaxPool2d(kiln.randn([0, 3, 4, 4]), 2).shape, [0, 3, 2, 2]);
+  assert.equal(F.adaptiveMaxPool1d(kiln.randn([0, 3, 4]), 2).shape, [0, 3, 2]);
+});
+
 test.run();

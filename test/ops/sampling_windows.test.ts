@@ -245,7 +245,9 @@ test('unfold and fold leave no tensor behind (forward and backward)', () => {
   for (const t of [loss, y]) t.dispose();
   x.grad!.dispose();
   x.grad = null;
-  assert.is(settledMemory().numTensors, before);
+  // no more than before: a collection may still take garbage that earlier tests left
+  const after = settledMemory().numTensors;
+  assert.ok(after <= before, `${after - before} tensors left behind`);
 });
 
 test('unfold and fold: argument and shape errors', () => {

@@ -741,4 +741,31 @@ test('values outside the support throw ERR_ARG in logProb when validateArgs is o
   close(lax.logProb(f64([-0.5])), [0.5], 'unchecked logProb evaluates the formula');
 });
 
+test('argument checks leave no tensor behind; a covariance gets a symmetric gradient, as in torch', () => {
+  const loc = kiln.zeros([4]);
+  const v = kiln.zeros([4]);
+  const d = new kiln.distributions.Normal(loc, 1);
+  const before = kiln.memory().numTensors;
+  const lp = d.logProb(v);
+  assert.ok(kiln.memory().numTensors - before <= 1, 'logProb leaves its result only');
+  lp.dispose();
+  const p = new kiln.distributions.Bernoulli({ logits: kiln.zeros([3]) });
+  const b2 = kiln.memory().numTensors;
+  p.mean.dispose();
+  assert.ok(kiln.memory().numTensors <= b2, 'mean from logits');
+  const A = kiln.tensor(
+    [
+      [4, 1],
+      [1, 3],
+    ],
+    { dtype: 'float64', requiresGrad: true },
+  );
+  const mvn = new kiln.distributions.MultivariateNormal(kiln.zeros([2], { dtype: 'float64' }), { covarianceMatrix: A });
+  mvn.logProb(kiln.tensor([0.5, -1], { dtype: 'float64' })).backward();
+  const g = A.grad!.toArray() as number[][];
+  // torch 1.13: [[-0.11053719, -0.00103306], [-0.00103306, -0.09814050]]
+  assert.ok(Math.abs(g[0][1] - -0.0010330578512396695) < 1e-12 && g[0][1] === g[1][0], `symmetric: ${g}`);
+  assert.ok(Math.abs(g[0][0] - -0.11053719008264462) < 1e-12);
+});
+
 test.run();

@@ -130,7 +130,7 @@ test('checkpoint keeps no activations between forward and backward', () => {
   const plain = held(() => model.forward(x) as kiln.Tensor);
   const ck = held(() => kiln.utils.checkpoint((t: kiln.Tensor) => model.forward(t) as kiln.Tensor, x));
   const MB = 1 << 20;
-  assert.ok(plain >= 8 * MB, `the plain run holds its activations (${plain / MB} MB)`);
+  assert.ok(plain >= 4 * MB, `the plain run holds its activations (${plain / MB} MB)`);
   assert.ok(ck <= 1.5 * MB, `the checkpoint holds its output only (${ck / MB} MB)`);
 });
 

@@ -204,7 +204,7 @@ test('relu_ under autograd keeps one copy of its result (the node saves the tens
   const before = settledMemory();
   y.relu_();
   const after = settledMemory();
-  assert.is(after.numBytes - before.numBytes, 0, 'no second 256 KiB buffer is kept');
+  assert.ok(after.numBytes - before.numBytes <= 0, 'no second 256 KiB buffer is kept');
   const want = x.mul(2).relu().mul(3).sum();
   y.mul(3).sum().backward();
   const gx = x.grad!.clone();

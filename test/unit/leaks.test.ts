@@ -206,4 +206,63 @@ test('a forward with grad on and no backward frees its saved tensors when its ou
   x.dispose();
 });
 
+test('in-place ops under autograd, hooks, checkpoints, fold, EmbeddingBag, a decoder layer, a distribution and LBFGS hold steady', () => {
+  const nn = kiln.nn;
+  const F = nn.functional;
+  class Net extends nn.Module {
+    lin = new nn.Linear(8, 8);
+    dec = new nn.TransformerDecoderLayer(8, 2, { dimFeedforward: 16, dropout: 0, batchFirst: true });
+    bag = new nn.EmbeddingBag(10, 8, { mode: 'mean' });
+    loc = new nn.Parameter(kiln.zeros([8]));
+    forward(tgt: kiln.Tensor, mem: kiln.Tensor, ids: kiln.Tensor, offsets: kiln.Tensor): kiln.Tensor {
+      const h = this.lin.forward(tgt);
+      h.add_(tgt); // in place, with history
+      h.select(1, 0).mul_(2); // through a view: h is rebased
+      h.relu_(); // saves h: the last write to it
+      h.registerHook((g) => g.mul(1));
+      const d = kiln.utils.checkpoint((t: kiln.Tensor) => this.dec.forward(t, mem), h); // [2, 5, 8]
+      const u = F.fold(F.unfold(d.unsqueeze(1), [1, 2]), [5, 8], [1, 2]); // [2, 1, 5, 8]
+      const b = this.bag.forward(ids, offsets); // [2, 8]
+      const lp = new kiln.distributions.Normal(this.loc, 1).logProb(b).mean();
+      return u.mean([1, 2]).add(b).square().mean().sub(lp);
+    }
+  }
+  const tgt = kiln.randn([2, 5, 8]),
+    mem = kiln.randn([2, 3, 8]),
+    ids = kiln.tensor([1, 2, 4, 5, 4, 3]),
+    offsets = kiln.tensor([0, 2]);
+  for (const kind of ['sgd', 'lbfgs']) {
+    const net = new Net();
+    const params = [...net.parameters()];
+    const opt =
+      kind === 'sgd'
+        ? new kiln.optim.SGD(params, { lr: 0.01, momentum: 0.9 })
+        : new kiln.optim.LBFGS(params, { maxIter: 3, historySize: 2 });
+    const closure = () => {
+      opt.zeroGrad();
+      return kiln.scope(() => {
+        const loss = net.forward(tgt, mem, ids, offsets);
+        loss.backward();
+        return loss;
+      });
+    };
+    const step = () => {
+      if (kind === 'sgd') closure().dispose();
+      else (opt as kiln.optim.LBFGS).step(closure)?.dispose();
+      if (kind === 'sgd') opt.step();
+    };
+    step();
+    step();
+    settledMemory(); // earlier tests' garbage goes now, not in the middle of the count
+    const before = live();
+    for (let i = 0; i < 3; i++) step();
+    const after = live(); // no more than before (a collection may still take older garbage)
+    assert.ok(
+      after.tensors <= before.tensors && after.bytes <= before.bytes,
+      `${kind}: ${after.tensors - before.tensors} tensors, ${after.bytes - before.bytes} bytes more after three more steps`,
+    );
+  }
+  for (const t of [tgt, mem, ids, offsets]) t.dispose();
+});
+
 test.run();

@@ -5,8 +5,8 @@
  * (writeInPlace), else computed from a copy of y's old values and written back (rebase).
  *
  * Views share their memory, so a write through one changes what the others hold. Each view keeps
- * its base (the handle it was taken from, Tensor._base), and a write through a view rebases the
- * base at once, to a CopySlices node: the base's old history outside the written region, the
+ * the handle it was taken from (Tensor._base); the top-most live one is the memory's base, and a
+ * write through a view rebases the base at once, to a CopySlices node: the base's old history outside the written region, the
  * view's new one inside it. Every other handle on the memory is then stale (its _rebases lags the
  * storage's count); the first time autograd meets one it regenerates its history as a view of the
  * base's (ensureFresh). A handle that cannot be regenerated (its base was disposed) is refused
@@ -20,7 +20,16 @@ import { zeros } from '../creation';
 import { gradMode, noGrad } from './grad_mode';
 import { Node, record } from './node';
 
-const liveBase = (t: Tensor): Tensor | null => (t._base && !t._base._disposed ? t._base : null);
+/**
+ * The autograd base of t's memory: the top-most handle t is a view of (through views of views)
+ * that is not disposed, or null. A disposed link is passed over: what lies above it still holds
+ * t's elements (an op's internal result, gone, under the view it returned, has nothing above it).
+ */
+function liveBase(t: Tensor): Tensor | null {
+  let top: Tensor | null = null;
+  for (let p = t._base; p; p = p._base) if (!p._disposed) top = p;
+  return top;
+}
 
 /**
  * True when the in-place op `op` on `self` (with tensor arguments `others`) must go through

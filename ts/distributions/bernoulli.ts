@@ -41,7 +41,7 @@ export class Bernoulli extends Distribution {
     this.param = p;
     checkParam(this, this.given, p, this.given === 'probs' ? constraints.unitInterval : constraints.real);
   }
-  /** The probability of 1. */
+  /** The probability of 1 (made from logits on each use when logits were given). */
   get probs(): Tensor {
     return this.given === 'probs' ? this.param : this.param.sigmoid();
   }
@@ -56,7 +56,8 @@ export class Bernoulli extends Distribution {
     return this.param;
   }
   get mean(): Tensor {
-    return this.probs.clone();
+    // probs is a new tensor when logits were given: returned as it is, not copied and left behind
+    return this.given === 'probs' ? this.param.clone() : this.probs;
   }
   get variance(): Tensor {
     return scope(() => this.probs.mul(this.probs.neg().add(1)));

@@ -1,5 +1,4 @@
 /** Categorical and OneHotCategorical (torch.distributions), over the last dim of probs or logits. */
-import { noGrad } from '../autograd/grad_mode';
 import { full } from '../creation';
 import { isFloating } from '../dtype';
 import { KilnError } from '../errors';
@@ -65,7 +64,7 @@ export class Categorical extends Distribution {
     if (probs !== undefined) {
       checkParam(this, 'probs', given, constraints.nonnegative);
       this.probs = scope(() => given.div(given.sum(-1, true)));
-      if (this.validateArgs && !allTrue(noGrad(() => this.probs.sum(-1).sub(1).abs().le(1e-6))))
+      if (this.validateArgs && !allTrue(() => this.probs.sum(-1).sub(1).abs().le(1e-6)))
         argError(name, 'probs must have a positive, finite sum over the last dim');
       this.logits = categoricalLogits(this.probs);
     } else {

@@ -4,6 +4,7 @@
  * rsample, logProb and entropy are differentiable wherever the ops are.
  */
 import { noGrad } from '../autograd/grad_mode';
+import { scope } from '../memory';
 import { tensor } from '../creation';
 import type { DType } from '../dtype';
 import { isFloating, promoteTypes } from '../dtype';
@@ -36,8 +37,14 @@ export interface Constraint {
   check(value: Tensor): Tensor;
 }
 
-/** True when every element of a bool tensor is true (an empty tensor counts as true). */
-export const allTrue = (t: Tensor): boolean => noGrad(() => t.numel() === 0 || (t.all().item() as boolean));
+/** True when every element of the bool tensor f makes is true (an empty tensor counts as true). */
+export const allTrue = (f: () => Tensor): boolean =>
+  noGrad(() =>
+    scope(() => {
+      const t = f(); // in the scope: the check's temporaries go with it
+      return t.numel() === 0 || (t.all().item() as boolean);
+    }),
+  );
 
 /** Throws ERR_ARG naming the distribution and the argument. */
 export function argError(dist: string, message: string): never {
@@ -168,7 +175,7 @@ export abstract class Distribution {
         `${this.name}.logProb: value ${shapeStr(vs)} must end in the event shape ${shapeStr(this.eventShape)}`,
       );
     broadcastShapes(`${this.name}.logProb`, vs, full);
-    if (!allTrue(noGrad(() => this.support.check(v.detach()))))
+    if (!allTrue(() => this.support.check(v.detach())))
       throw new KilnError('ERR_ARG', `${this.name}.logProb: value is outside the support (${this.support.name})`);
     return v;
   }
@@ -176,6 +183,6 @@ export abstract class Distribution {
 
 /** Throws ERR_ARG unless every element of param satisfies c (validateArgs only). */
 export function checkParam(d: { validateArgs: boolean; name: string }, param: string, t: Tensor, c: Constraint): void {
-  if (d.validateArgs && !allTrue(noGrad(() => c.check(t.detach()))))
+  if (d.validateArgs && !allTrue(() => c.check(t.detach())))
     argError(d.name, `parameter ${param} must be ${c.name} (got a value outside it)`);
 }

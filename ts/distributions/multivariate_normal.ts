@@ -1,5 +1,4 @@
 /** MultivariateNormal(loc, covarianceMatrix | scaleTril) (torch.distributions.MultivariateNormal). */
-import { noGrad } from '../autograd/grad_mode';
 import { KilnError } from '../errors';
 import { randn } from '../ops/random';
 import { tril } from '../ops/rearrange';
@@ -63,22 +62,25 @@ export class MultivariateNormal extends Distribution {
     checkParam(this, 'loc', this.loc, constraints.real);
     if (scaleTril !== undefined) {
       if (this.validateArgs) {
-        const lower = noGrad(() => tril(mat.detach()).eq(mat.detach()));
-        const diagPos = noGrad(() => batchDiagonal(mat.detach()).gt(0));
+        const lower = () => tril(mat.detach()).eq(mat.detach());
+        const diagPos = () => batchDiagonal(mat.detach()).gt(0);
         if (!allTrue(lower) || !allTrue(diagPos))
           argError(name, 'scaleTril must be lower triangular with a positive diagonal');
       }
       this.scaleTril = mat.expand([...batch, k, k]);
     } else {
       if (this.validateArgs) {
-        const sym = noGrad(() => {
+        const sym = () => {
           const d = mat.detach();
           return d.sub(d.transpose(-1, -2)).abs().le(d.abs().amax().mul(1e-6));
-        });
+        };
         if (!allTrue(sym)) argError(name, 'covarianceMatrix must be symmetric');
       }
-      // cholesky throws ERR_ARG when the matrix is not positive definite.
-      this.scaleTril = cholesky(mat).expand([...batch, k, k]);
+      // cholesky throws ERR_ARG when the matrix is not positive definite. It reads the lower
+      // triangle only: the symmetric part makes the gradient symmetric, as torch's is.
+      const symmetric = scope(() => mat.add(mat.transpose(-1, -2)).mul(0.5));
+      this.scaleTril = cholesky(symmetric).expand([...batch, k, k]);
+      symmetric.dispose();
     }
   }
   override get hasRsample(): boolean {

@@ -14,7 +14,6 @@ import {
   type Param,
   type SampleOptions,
 } from './distribution';
-import { noGrad } from '../autograd/grad_mode';
 
 /**
  * The uniform distribution on the half-open interval [low, high).
@@ -32,8 +31,7 @@ export class Uniform extends Distribution {
     this.high = hi;
     checkParam(this, 'low', lo, constraints.real);
     checkParam(this, 'high', hi, constraints.real);
-    if (this.validateArgs && !allTrue(noGrad(() => lo.lt(hi))))
-      argError('Uniform', 'low must be less than high everywhere');
+    if (this.validateArgs && !allTrue(() => lo.lt(hi))) argError('Uniform', 'low must be less than high everywhere');
   }
   override get hasRsample(): boolean {
     return true;

@@ -104,6 +104,11 @@ export abstract class SchedulerList extends LRScheduler {
   }
   override loadStateDict(sd: Record<string, unknown>): void {
     const { schedulers, ...rest } = sd;
+    if (!Array.isArray(schedulers) || schedulers.length !== this.schedulers.length)
+      throw new KilnError(
+        'ERR_ARG',
+        `${this.constructor.name}.loadStateDict: expected the state of ${this.schedulers.length} schedulers under 'schedulers'`,
+      );
     (schedulers as Record<string, unknown>[]).forEach((x, i) => this.schedulers[i].loadStateDict(x));
     super.loadStateDict(rest);
   }

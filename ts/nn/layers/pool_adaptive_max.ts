@@ -5,7 +5,7 @@
  * at the argmax for torch's indices (flat h * W + w in each input plane). The gradient goes to the
  * chosen element, as torch's.
  */
-import { fromNumbers } from '../../creation';
+import { fromNumbers, zeros } from '../../creation';
 import { KilnError } from '../../errors';
 import { scope } from '../../memory';
 import { shapeStr } from '../../shape';
@@ -40,8 +40,12 @@ function outSize(op: string, v: AdaptiveSize, n: number): number {
 function adaptiveMaxCore(op: string, x: Tensor, oh: number, ow: number): [Tensor, Tensor] {
   const lead = x.shape.slice(0, -2),
     [H, W] = x.shape.slice(-2);
-  if (H < 1 || W < 1 || lead.some((s) => s < 1))
-    throw new KilnError('ERR_SHAPE', `${op}: input ${shapeStr(x.shape)} has an empty dim`);
+  if (H < 1 || W < 1) throw new KilnError('ERR_SHAPE', `${op}: input ${shapeStr(x.shape)} has an empty spatial dim`);
+  if (lead.some((s) => s === 0)) {
+    // an empty batch gives empty outputs, as torch's
+    const shape = [...lead, oh, ow];
+    return [zeros(shape, { dtype: x.dtype, device: x.device }), zeros(shape, { dtype: 'int64', device: x.device })];
+  }
   const rows = Array.from({ length: oh }, (_, i) => window(i, H, oh)),
     cols = Array.from({ length: ow }, (_, j) => window(j, W, ow));
   const K = Math.max(...rows.map(([s, e]) => e - s)) * Math.max(...cols.map(([s, e]) => e - s));
