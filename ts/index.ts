@@ -154,6 +154,7 @@ export type { NormOrder } from './ops/vector_norm';
 export type { CloseOptions } from './ops/logical';
 export * as nn from './nn/index';
 export * as distributions from './distributions/index';
+export { finfo, iinfo } from './finfo';
 
 import * as engine from './autograd/engine';
 /** torch.autograd's entry points. */

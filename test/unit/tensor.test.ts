@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
+import { throwsCode } from '../helpers/compare';
 
 const close = (a: number[], b: number[], tol = 1e-5) =>
   a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) <= tol * Math.max(1, Math.abs(b[i])));
@@ -264,6 +265,25 @@ test('empty views read as empty arrays, whatever their offset and strides', () =
   }
   const t = kiln.zeros([3, 0, 4]).permute([2, 0, 1]);
   assert.is(t.data().length, 0);
+});
+
+test("finfo and iinfo give torch's limits", () => {
+  assert.equal(kiln.finfo('float16'), {
+    bits: 16,
+    eps: 2 ** -10,
+    max: 65504,
+    min: -65504,
+    tiny: 2 ** -14,
+    dtype: 'float16',
+  });
+  assert.is(kiln.finfo().eps, 1.1920928955078125e-7, 'float32 by default');
+  assert.is(kiln.finfo('bfloat16').eps, 0.0078125);
+  assert.is(kiln.finfo('float64').tiny, 2.2250738585072014e-308);
+  assert.equal(kiln.iinfo('int32'), { bits: 32, min: -2147483648, max: 2147483647, dtype: 'int32' });
+  assert.equal(kiln.iinfo('uint8'), { bits: 8, min: 0, max: 255, dtype: 'uint8' });
+  throwsCode(() => kiln.finfo('int32'), 'ERR_DTYPE', 'finfo of an integer dtype');
+  throwsCode(() => kiln.iinfo('float32'), 'ERR_DTYPE', 'iinfo of a float dtype');
+  throwsCode(() => kiln.finfo('float8' as never), 'ERR_DTYPE', 'unknown dtype');
 });
 
 test.run();

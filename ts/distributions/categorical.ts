@@ -19,7 +19,7 @@ import {
   paramDType,
   type SampleOptions,
 } from './distribution';
-import { MAX_OF } from './finfo';
+import { MAX_OF } from '../finfo';
 import { categoricalLogits } from './logits';
 
 /** The parameters of Categorical and OneHotCategorical: exactly one of probs and logits. */

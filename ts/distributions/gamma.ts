@@ -20,7 +20,7 @@ import {
   type Param,
   type SampleOptions,
 } from './distribution';
-import { EPS_OF, TINY_OF } from './finfo';
+import { EPS_OF, TINY_OF } from '../finfo';
 import { digamma, lgamma } from './special';
 
 const MAX_ROUNDS = 200;

@@ -1,46 +1,19 @@
 /** Laplace(loc, scale) (torch.distributions.Laplace). */
-import { EPS_OF } from './finfo';
+import { EPS_OF } from '../finfo';
 import { rand } from '../ops/random';
 import { scope } from '../memory';
 import type { Tensor } from '../tensor';
-import {
-  broadcastAll,
-  checkParam,
-  constraints,
-  type Constraint,
-  Distribution,
-  type DistributionOptions,
-  type Param,
-  type SampleOptions,
-} from './distribution';
+import type { DistributionOptions, Param, SampleOptions } from './distribution';
+import { LocScale } from './loc_scale';
 
 /**
  * The Laplace (double exponential) distribution: density e^(-|x - loc| / scale) / (2 scale).
  * @example
  * new kiln.distributions.Laplace(0, 1).variance; // 2
  */
-export class Laplace extends Distribution {
-  readonly loc: Tensor;
-  readonly scale: Tensor;
+export class Laplace extends LocScale {
   constructor(loc: Param, scale: Param, opts: DistributionOptions = {}) {
-    const [l, s] = broadcastAll('Laplace', [loc, scale]);
-    super(l.shape, [], opts);
-    this.loc = l;
-    this.scale = s;
-    checkParam(this, 'loc', l, constraints.real);
-    checkParam(this, 'scale', s, constraints.positive);
-  }
-  override get hasRsample(): boolean {
-    return true;
-  }
-  get support(): Constraint {
-    return constraints.real;
-  }
-  protected get like(): Tensor {
-    return this.loc;
-  }
-  get mean(): Tensor {
-    return this.loc.clone();
+    super('Laplace', loc, scale, opts);
   }
   get variance(): Tensor {
     return scope(() => this.scale.square().mul(2));

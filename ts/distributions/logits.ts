@@ -1,7 +1,7 @@
 /** Conversions between probabilities and logits shared by the discrete families. */
 import { scope } from '../memory';
 import type { Tensor } from '../tensor';
-import { EPS_OF } from './finfo';
+import { EPS_OF } from '../finfo';
 
 /** log(1 + e^x), stable for large |x|. */
 export const softplus = (x: Tensor): Tensor => scope(() => x.clampMin(0).add(x.abs().neg().exp().log1p()));

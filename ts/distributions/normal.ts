@@ -2,16 +2,8 @@
 import { randn } from '../ops/random';
 import { scope } from '../memory';
 import type { Tensor } from '../tensor';
-import {
-  broadcastAll,
-  checkParam,
-  constraints,
-  type Constraint,
-  Distribution,
-  type DistributionOptions,
-  type Param,
-  type SampleOptions,
-} from './distribution';
+import type { DistributionOptions, Param, SampleOptions } from './distribution';
+import { LocScale } from './loc_scale';
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -22,28 +14,9 @@ const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
  * d.rsample([5]).shape; // [5, 2]
  * d.logProb(kiln.tensor([0.5, -1])); // [-1.0439, -1.7371]
  */
-export class Normal extends Distribution {
-  readonly loc: Tensor;
-  readonly scale: Tensor;
+export class Normal extends LocScale {
   constructor(loc: Param, scale: Param, opts: DistributionOptions = {}) {
-    const [l, s] = broadcastAll('Normal', [loc, scale]);
-    super(l.shape, [], opts);
-    this.loc = l;
-    this.scale = s;
-    checkParam(this, 'loc', l, constraints.real);
-    checkParam(this, 'scale', s, constraints.positive);
-  }
-  override get hasRsample(): boolean {
-    return true;
-  }
-  get support(): Constraint {
-    return constraints.real;
-  }
-  protected get like(): Tensor {
-    return this.loc;
-  }
-  get mean(): Tensor {
-    return this.loc.clone();
+    super('Normal', loc, scale, opts);
   }
   get variance(): Tensor {
     return this.scale.square();
