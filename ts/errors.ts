@@ -14,6 +14,8 @@ export type KilnErrorCode =
   | 'ERR_AUTOGRAD'
   /** loadStateDict: missing, unexpected or mis-shaped keys (the message names them). */
   | 'ERR_STATE_DICT'
+  /** kiln.linalg: a matrix the op cannot use (singular, not positive definite), or an iteration that did not converge (torch.linalg.LinAlgError). */
+  | 'ERR_LINALG'
   | 'ERR_NATIVE';
 
 /**

@@ -154,6 +154,9 @@ export type { NormOrder } from './ops/vector_norm';
 export type { CloseOptions } from './ops/logical';
 export * as nn from './nn/index';
 export * as distributions from './distributions/index';
+export * as linalg from './linalg/index';
+export { diagonal, diagEmbed } from './ops/diagonal';
+export { det, inv as inverse, logdet, slogdet, pinv as pinverse, matrixPower } from './linalg/short_names';
 export { finfo, iinfo } from './finfo';
 
 import * as engine from './autograd/engine';

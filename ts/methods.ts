@@ -23,6 +23,9 @@ import * as S from './ops/selection';
 import * as ST from './ops/statistics';
 import { argsort, kthvalue, msort, sort, topk } from './ops/sort';
 import { norm } from './ops/vector_norm';
+import { diagEmbed, diagonal } from './ops/diagonal';
+import { cholesky, det, inv, logdet, slogdet } from './linalg/factor';
+import { matrixPower, pinv } from './linalg/derived';
 import { addmm, addmm_, bmm } from './ops/linear';
 import * as M from './ops/movement';
 import { bernoulli, normal_, uniform_ } from './ops/random';
@@ -144,6 +147,15 @@ const methods: Impls = {
   outer,
   diag,
   trace,
+  diagonal,
+  diagEmbed,
+  inverse: inv,
+  det,
+  logdet,
+  slogdet,
+  pinverse: pinv,
+  matrixPower,
+  cholesky,
   lerp,
   addcmul,
   addcdiv,

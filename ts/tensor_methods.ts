@@ -13,6 +13,8 @@ import type { AddmmOptions } from './ops/linear';
 import type { RoundingMode, ValueOption } from './ops/arith';
 import type { CloseOptions } from './ops/logical';
 import type { NormOrder } from './ops/vector_norm';
+import type { RankOptions } from './linalg/derived';
+import type { CholeskyOptions } from './linalg/factor';
 import type { ScanOptions } from './ops/scan';
 import type { KthvalueOptions, SortOptions, TopkOptions, ValuesIndices } from './ops/sort';
 import type { Generator } from './ops/random';
@@ -143,6 +145,21 @@ export interface TensorMethods {
   /** a[i] b[j] of two 1-d tensors */ outer(vec2: Tensor): Tensor;
   /** 1-d: a matrix with it on a diagonal; 2-d: a diagonal */ diag(diagonal?: number): Tensor;
   /** sum of a 2-d tensor's diagonal */ trace(): Tensor;
+  /** the diagonal of dims dim1 and dim2 as a new last dim */ diagonal(
+    offset?: number,
+    dim1?: number,
+    dim2?: number,
+  ): Tensor;
+  /** matrices with the last dim on their diagonal */ diagEmbed(offset?: number): Tensor;
+  /** inverse of square matrices (linalg.inv) */ inverse(): Tensor;
+  /** determinants (linalg.det) */ det(): Tensor;
+  /** log determinants, NaN where det < 0 */ logdet(): Tensor;
+  /** sign and log |det| (linalg.slogdet) */ slogdet(): { sign: Tensor; logabsdet: Tensor };
+  /** Moore-Penrose pseudo-inverse (linalg.pinv) */ pinverse(opts?: RankOptions): Tensor;
+  /** integer matrix power (linalg.matrixPower) */ matrixPower(n: number): Tensor;
+  /** Cholesky factor of symmetric positive-definite matrices (linalg.cholesky) */ cholesky(
+    opts?: CholeskyOptions,
+  ): Tensor;
   /** self + weight (end - self) */ lerp(end: Tensor, weight: TensorLike): Tensor;
   /** self + value t1 t2 */ addcmul(t1: Tensor, t2: Tensor, opts?: ValueOption): Tensor;
   /** self + value t1 / t2 */ addcdiv(t1: Tensor, t2: Tensor, opts?: ValueOption): Tensor;

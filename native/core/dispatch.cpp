@@ -122,6 +122,14 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: return avg_pool2d_cpu(ctx, o[0], in[0], attr, true, true);
     case KILN_OP_ATTENTION: return attention_forward_cpu(ctx, o, in, attr);
     case KILN_OP_ATTENTION_BACKWARD: return attention_backward_cpu(ctx, o, in, attr);
+    case KILN_OP_LINALG_CHOLESKY: return linalg_cholesky_cpu(ctx, o[0], o[1], in[0]);
+    case KILN_OP_LINALG_LU: return linalg_lu_cpu(ctx, o[0], o[1], o[2], in[0]);
+    case KILN_OP_LINALG_SOLVE_TRIANGULAR:
+      return linalg_solve_triangular_cpu(ctx, o[0], in[0], in[1], attr[0] != 0, attr[1] != 0, attr[2] != 0);
+    case KILN_OP_LINALG_LU_SOLVE: return linalg_lu_solve_cpu(ctx, o[0], in[0], in[1], in[2], attr[0] != 0);
+    case KILN_OP_LINALG_QR: return linalg_qr_cpu(ctx, o[0], o[1], in[0]);
+    case KILN_OP_LINALG_EIGH: return linalg_eigh_cpu(ctx, o[0], o[1], o[2], in[0], attr[0] != 0, attr[1] != 0);
+    case KILN_OP_LINALG_SVD: return linalg_svd_cpu(ctx, o[0], o[1], o[2], o[3], in[0], attr[0] != 0);
     default: return fail(ctx, KILN_ERR_ARG, "op id %d has no CPU kernel", op);
   }
 }

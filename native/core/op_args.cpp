@@ -224,6 +224,16 @@ kiln_status op_prepare(kiln_context *ctx, int op, kiln_tensor *outs, int nout, c
     case KILN_OP_LAYER_NORM_BACKWARD:
     case KILN_OP_CROSS_ENTROPY:
     case KILN_OP_CROSS_ENTROPY_BACKWARD: break;  // their kernels check their operands
+    case KILN_OP_LINALG_CHOLESKY:
+    case KILN_OP_LINALG_LU:
+    case KILN_OP_LINALG_QR: break;  // their kernels check their operands
+    case KILN_OP_LINALG_SOLVE_TRIANGULAR:
+    case KILN_OP_LINALG_LU_SOLVE:
+    case KILN_OP_LINALG_EIGH:
+    case KILN_OP_LINALG_SVD:
+      for (int i = 0; i < info.nattr; i++)
+        if (attr[i] != 0 && attr[i] != 1) return fail(ctx, KILN_ERR_ARG, "%s: bad flag %d", info.name, i);
+      break;
     case KILN_OP_MATMUL:
       if (kiln_status st = check_matmul(ctx, o[0], in, attr, &a->mm, &a->has_bias)) return st;
       break;

@@ -149,4 +149,21 @@ kiln_status attention_forward_cpu(kiln_context *ctx, const kiln_tensor *outs, co
 kiln_status attention_backward_cpu(kiln_context *ctx, const kiln_tensor *outs, const kiln_tensor *ins,
                                    const double *attr);
 
+// kiln.linalg (linalg.cpp): contiguous [batch, rows, cols] stacks of float32 or float64 matrices.
+// info: int32 [batch], LAPACK's (0, or the 1-based step where a factorisation failed).
+kiln_status linalg_cholesky_cpu(kiln_context *ctx, const kiln_tensor &l, const kiln_tensor &info, const kiln_tensor &a);
+kiln_status linalg_lu_cpu(kiln_context *ctx, const kiln_tensor &lu, const kiln_tensor &piv, const kiln_tensor &info,
+                          const kiln_tensor &a);
+kiln_status linalg_solve_triangular_cpu(kiln_context *ctx, const kiln_tensor &x, const kiln_tensor &a,
+                                        const kiln_tensor &b, bool upper, bool trans, bool unit);
+kiln_status linalg_lu_solve_cpu(kiln_context *ctx, const kiln_tensor &x, const kiln_tensor &lu, const kiln_tensor &piv,
+                                const kiln_tensor &b, bool trans);
+// Q [b, m, qcols] (qcols in [min(m, n), m], or [b, 0, 0]: no Q) and R [b, rows, n].
+kiln_status linalg_qr_cpu(kiln_context *ctx, const kiln_tensor &q, const kiln_tensor &r, const kiln_tensor &a);
+kiln_status linalg_eigh_cpu(kiln_context *ctx, const kiln_tensor &w, const kiln_tensor &v, const kiln_tensor &info,
+                            const kiln_tensor &a, bool upper, bool vectors);
+// U [b, m, k or m] and Vh [b, k or n, n] (reduced or full), S [b, k].
+kiln_status linalg_svd_cpu(kiln_context *ctx, const kiln_tensor &u, const kiln_tensor &s, const kiln_tensor &vt,
+                           const kiln_tensor &info, const kiln_tensor &a, bool vectors);
+
 }  // namespace kiln::cpu

@@ -135,6 +135,13 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_CUMSUM:
     case KILN_OP_VAR:
     case KILN_OP_CLAMP:
+    case KILN_OP_LINALG_CHOLESKY:
+    case KILN_OP_LINALG_LU:
+    case KILN_OP_LINALG_SOLVE_TRIANGULAR:
+    case KILN_OP_LINALG_LU_SOLVE:
+    case KILN_OP_LINALG_QR:
+    case KILN_OP_LINALG_EIGH:
+    case KILN_OP_LINALG_SVD:
       return fail(L, KILN_ERR_NOT_COMPILED,
                   "%s has no CUDA kernel yet (CPU only): move its operands to the CPU with .cpu()", kiln_op_name(op));
     default: return fail(L, KILN_ERR_ARG, "op id %d has no CUDA kernel", op);
@@ -154,7 +161,14 @@ bool has_cuda_kernel(int op) {
     case KILN_OP_SORT:
     case KILN_OP_CUMSUM:
     case KILN_OP_VAR:
-    case KILN_OP_CLAMP: return false;
+    case KILN_OP_CLAMP:
+    case KILN_OP_LINALG_CHOLESKY:
+    case KILN_OP_LINALG_LU:
+    case KILN_OP_LINALG_SOLVE_TRIANGULAR:
+    case KILN_OP_LINALG_LU_SOLVE:
+    case KILN_OP_LINALG_QR:
+    case KILN_OP_LINALG_EIGH:
+    case KILN_OP_LINALG_SVD: return false;
     default: return op >= 0 && op < KILN_OP_COUNT;
   }
 }

@@ -95,7 +95,14 @@ enum kiln_op {
   KILN_OP_CUMSUM = 89,
   KILN_OP_VAR = 90,
   KILN_OP_CLAMP = 91,
-  KILN_OP_COUNT = 92
+  KILN_OP_LINALG_CHOLESKY = 92,
+  KILN_OP_LINALG_LU = 93,
+  KILN_OP_LINALG_SOLVE_TRIANGULAR = 94,
+  KILN_OP_LINALG_LU_SOLVE = 95,
+  KILN_OP_LINALG_QR = 96,
+  KILN_OP_LINALG_EIGH = 97,
+  KILN_OP_LINALG_SVD = 98,
+  KILN_OP_COUNT = 99
 };
 
 typedef struct kiln_op_info {
@@ -196,6 +203,13 @@ static const kiln_op_info kiln_op_infos[KILN_OP_COUNT] = {
     {"cumsum", 1, 1, 2},
     {"var", 1, 1, 2},
     {"clamp", 1, 1, 2},
+    {"linalg_cholesky", 1, 2, 0},
+    {"linalg_lu", 1, 3, 0},
+    {"linalg_solve_triangular", 2, 1, 3},
+    {"linalg_lu_solve", 3, 1, 1},
+    {"linalg_qr", 1, 2, 0},
+    {"linalg_eigh", 1, 3, 2},
+    {"linalg_svd", 1, 4, 1},
 };
 
 static inline const char *kiln_op_name(int op) { return op >= 0 && op < KILN_OP_COUNT ? kiln_op_infos[op].name : "?"; }

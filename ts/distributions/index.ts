@@ -23,4 +23,3 @@ export type { MultivariateNormalParams } from './multivariate_normal';
 export { Independent } from './independent';
 export { klDivergence, registerKl } from './kl';
 export { lgamma, digamma } from './special';
-export { cholesky, solveTriangular } from './cholesky';

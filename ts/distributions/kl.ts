@@ -8,7 +8,8 @@ import { scope } from '../memory';
 import type { Tensor } from '../tensor';
 import { Bernoulli } from './bernoulli';
 import { Categorical, OneHotCategorical } from './categorical';
-import { batchDiagonal, solveTriangular } from './cholesky';
+import { diagonal } from '../ops/diagonal';
+import { solveTriangular } from '../linalg/factor';
 import type { Distribution } from './distribution';
 import { Exponential } from './exponential';
 import { Beta, Gamma, logBeta } from './gamma';
@@ -133,9 +134,15 @@ registerKl(MultivariateNormal, MultivariateNormal, (p, q) => {
       `klDivergence: MultivariateNormal event sizes differ (${k} and ${q.eventShape[0]})`,
     );
   // tr(Σq⁻¹ Σp) = |Lq⁻¹ Lp|²_F and the Mahalanobis term |Lq⁻¹ (μq - μp)|².
-  const tr = solveTriangular(q.scaleTril, p.scaleTril).square().sum([-2, -1]);
-  const maha = solveTriangular(q.scaleTril, q.loc.sub(p.loc).unsqueeze(-1)).squeeze(-1).square().sum(-1);
-  const logDet = batchDiagonal(q.scaleTril).log().sum(-1).sub(batchDiagonal(p.scaleTril).log().sum(-1));
+  const tr = solveTriangular(q.scaleTril, p.scaleTril, { upper: false }).square().sum([-2, -1]);
+  const maha = solveTriangular(q.scaleTril, q.loc.sub(p.loc).unsqueeze(-1), { upper: false })
+    .squeeze(-1)
+    .square()
+    .sum(-1);
+  const logDet = diagonal(q.scaleTril, 0, -2, -1)
+    .log()
+    .sum(-1)
+    .sub(diagonal(p.scaleTril, 0, -2, -1).log().sum(-1));
   return tr.add(maha).sub(k).mul(0.5).add(logDet);
 });
 

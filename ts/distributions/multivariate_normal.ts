@@ -16,7 +16,8 @@ import {
   paramDType,
   type SampleOptions,
 } from './distribution';
-import { batchDiagonal, cholesky, solveTriangular } from './cholesky';
+import { diagonal } from '../ops/diagonal';
+import { cholesky, solveTriangular } from '../linalg/factor';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -63,7 +64,7 @@ export class MultivariateNormal extends Distribution {
     if (scaleTril !== undefined) {
       if (this.validateArgs) {
         const lower = () => tril(mat.detach()).eq(mat.detach());
-        const diagPos = () => batchDiagonal(mat.detach()).gt(0);
+        const diagPos = () => diagonal(mat.detach(), 0, -2, -1).gt(0);
         if (!allTrue(lower) || !allTrue(diagPos))
           argError(name, 'scaleTril must be lower triangular with a positive diagonal');
       }
@@ -76,11 +77,19 @@ export class MultivariateNormal extends Distribution {
         };
         if (!allTrue(sym)) argError(name, 'covarianceMatrix must be symmetric');
       }
-      // cholesky throws ERR_ARG when the matrix is not positive definite. It reads the lower
-      // triangle only: the symmetric part makes the gradient symmetric, as torch's is.
+      // A covariance that is not positive definite is a bad argument (ERR_ARG). cholesky reads the
+      // lower triangle only: the symmetric part makes the gradient symmetric, as torch's is.
       const symmetric = scope(() => mat.add(mat.transpose(-1, -2)).mul(0.5));
-      this.scaleTril = cholesky(symmetric).expand([...batch, k, k]);
-      symmetric.dispose();
+      let l: Tensor;
+      try {
+        l = cholesky(symmetric);
+      } catch (e) {
+        if (e instanceof KilnError && e.code === 'ERR_LINALG') argError(name, `covarianceMatrix: ${e.message}`);
+        throw e;
+      } finally {
+        symmetric.dispose();
+      }
+      this.scaleTril = l.expand([...batch, k, k]);
     }
   }
   override get hasRsample(): boolean {
@@ -111,13 +120,13 @@ export class MultivariateNormal extends Distribution {
   }
   /** log|det scaleTril| = the sum of the log-diagonal, [...batchShape]. */
   halfLogDet(): Tensor {
-    return scope(() => batchDiagonal(this.scaleTril).log().sum(-1));
+    return scope(() => diagonal(this.scaleTril, 0, -2, -1).log().sum(-1));
   }
   logProb(value: Tensor | number): Tensor {
     const v = this.value(value);
     return scope(() => {
       const diff = v.sub(this.loc);
-      const z = solveTriangular(this.scaleTril, diff.unsqueeze(-1)).squeeze(-1);
+      const z = solveTriangular(this.scaleTril, diff.unsqueeze(-1), { upper: false }).squeeze(-1);
       const maha = z.square().sum(-1);
       const k = this.eventShape[0];
       return maha

@@ -93,6 +93,13 @@ export const OP = {
   CUMSUM: 89,
   VAR: 90,
   CLAMP: 91,
+  LINALG_CHOLESKY: 92,
+  LINALG_LU: 93,
+  LINALG_SOLVE_TRIANGULAR: 94,
+  LINALG_LU_SOLVE: 95,
+  LINALG_QR: 96,
+  LINALG_EIGH: 97,
+  LINALG_SVD: 98,
 } as const;
 
-export const OP_COUNT = 92;
+export const OP_COUNT = 99;

@@ -42,6 +42,7 @@ import { varRow } from './var';
 import type { OpRow } from './row';
 import { softmaxBackwardRow, softmaxRow } from './softmax';
 import { sortRow } from './sort';
+import { choleskyRow, eighRow, luRow, luSolveRow, qrRow, solveTriangularRow, svdRow } from '../linalg/rows';
 
 const F = FLOAT_DTYPES;
 const SIGNED = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64'] as const;
@@ -401,6 +402,13 @@ export const table = {
   cumsum: cumsumRow,
   var: varRow,
   clamp: clampRow,
+  linalg_cholesky: choleskyRow,
+  linalg_lu: luRow,
+  linalg_solve_triangular: solveTriangularRow,
+  linalg_lu_solve: luSolveRow,
+  linalg_qr: qrRow,
+  linalg_eigh: eighRow,
+  linalg_svd: svdRow,
 };
 
 export type OpName = keyof typeof table;

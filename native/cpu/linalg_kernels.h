@@ -1,0 +1,64 @@
+// The dense linear-algebra routines behind kiln.linalg, one matrix at a time, on raw row-major
+// storage: element (i, j) of a matrix is at a[i * lda + j]. T is float or double; each routine
+// computes in T (as LAPACK's s- and d- routines do). No routine allocates except through the
+// work buffers it is given or std::vector (which may throw std::bad_alloc); none prints or aborts.
+// The kernel entries in linalg.cpp batch them over leading dims and threads.
+//
+//   linalg_factor.cpp: cholesky_lower, lu_factor, trsm        (the GEMM does their trailing updates)
+//   linalg_qr.cpp:     qr_householder, qr_form_q, svd_jacobi
+//   linalg_eigh.cpp:   eigh_symmetric
+#pragma once
+#include <cstdint>
+
+#include "../core/context.h"
+
+namespace kiln::cpu {
+
+// A = L Lᵀ for symmetric positive-definite A [n, n], reading the lower triangle only. On return the
+// lower triangle holds L and the strict upper triangle is zero. Returns 0, or k + 1 when the leading
+// minor of order k + 1 is not positive definite (LAPACK's info; a is then partly overwritten).
+// ctx may be null (no threads); with it, large matrices use the threaded GEMM for their updates.
+template <class T>
+int64_t cholesky_lower(kiln_context *ctx, T *a, int64_t n, int64_t lda);
+
+// P A = L U with partial pivoting for A [m, n]: on return a holds U on and above the diagonal and L's
+// strict lower part (its unit diagonal implied). piv[i] (i < min(m, n)) is the 1-based row swapped
+// with row i at step i (LAPACK's and torch's ipiv). Returns 0, or k + 1 for the first exactly zero
+// pivot U[k, k] (the factorisation still completes, as LAPACK's does).
+template <class T>
+int64_t lu_factor(kiln_context *ctx, T *a, int64_t m, int64_t n, int64_t lda, int32_t *piv);
+
+// Solves op(A) X = B in place of B [n, k] for triangular A [n, n] (the other triangle is not read):
+// op(A) = A, or Aᵀ when trans. unit: A's diagonal is taken as ones (not read).
+template <class T>
+void trsm_left(kiln_context *ctx, const T *a, int64_t n, int64_t lda, T *b, int64_t k, int64_t ldb, bool upper,
+               bool trans, bool unit);
+
+// Householder QR of A [m, n] in place (LAPACK's geqrf layout): R on and above the diagonal; below it,
+// reflector j's vector v (v[j] = 1 implied, v[i] for i > j stored at a[i, j]); tau [min(m, n)].
+// H_j = I - tau[j] v vᵀ and A = H_0 H_1 ... H_{k-1} R. work: at least n elements.
+template <class T>
+void qr_householder(T *a, int64_t m, int64_t n, int64_t lda, T *tau, T *work);
+
+// Forms the first qcols (min(m, n) <= qcols <= m) columns of Q = H_0 ... H_{k-1} from
+// qr_householder's output (a [m, n], tau) into q [m, qcols]. work: at least qcols elements.
+template <class T>
+void qr_form_q(const T *a, int64_t m, int64_t n, int64_t lda, const T *tau, T *q, int64_t qcols, int64_t ldq, T *work);
+
+// Singular values of A [m, n] in descending order into s [k], k = min(m, n), and when vectors:
+// U [m, ucols] and Vᵀ [vrows, n] with A = U[:, :k] diag(s) Vᵀ[:k, :], where ucols and vrows are each
+// k (reduced) or m and n respectively (full: the extra columns/rows complete orthonormal bases).
+// Singular vectors' signs are whatever the algorithm gives (as with LAPACK). a is not modified.
+// Returns 0, or 1 when the iteration did not converge (results then approximate).
+template <class T>
+int64_t svd_jacobi(const T *a, int64_t m, int64_t n, int64_t lda, T *s, T *u, int64_t ucols, int64_t ldu, T *vt,
+                   int64_t vrows, int64_t ldvt, bool vectors);
+
+// Eigen-decomposition of symmetric A [n, n], reading the lower triangle only: eigenvalues ascending
+// into w [n]; when vectors, a is overwritten with V (eigenvectors as columns: A = V diag(w) Vᵀ),
+// otherwise its contents are unspecified on return. Returns 0, or 1 when the iteration did not
+// converge.
+template <class T>
+int64_t eigh_symmetric(T *a, int64_t n, int64_t lda, T *w, bool vectors);
+
+}  // namespace kiln::cpu
