@@ -40,6 +40,9 @@ function resolve(op: string, opts: TensorOptions | undefined, fallback: DType): 
 }
 
 /** Writes JS numbers into a fresh contiguous tensor of `dtype`. */
+const numericView = (v: unknown): v is ArrayLike<number> =>
+  ArrayBuffer.isView(v) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array) && !(v instanceof DataView);
+
 export function fromNumbers(
   values: ArrayLike<number | boolean | bigint>,
   shape: number[],
@@ -52,11 +55,12 @@ export function fromNumbers(
   if (n === 0) return t;
   let buf: ArrayBufferView;
   switch (dtype) {
+    // A typed array of numbers converts natively (Array.from's mapping call per element is slow).
     case 'float32':
-      buf = Float32Array.from(values as ArrayLike<number>, Number);
+      buf = numericView(values) ? new Float32Array(values) : Float32Array.from(values as ArrayLike<number>, Number);
       break;
     case 'float64':
-      buf = Float64Array.from(values as ArrayLike<number>, Number);
+      buf = numericView(values) ? new Float64Array(values) : Float64Array.from(values as ArrayLike<number>, Number);
       break;
     case 'float16':
       buf = Uint16Array.from(values as ArrayLike<number>, (v) => numberToHalf(Number(v)));
@@ -242,9 +246,12 @@ export function linspace(start: number, end: number, steps: number, opts?: Tenso
 export function eye(n: number, m: number = n, opts?: TensorOptions): Tensor {
   checkShape([n, m], 'eye', 'size');
   const { dtype, device } = resolve('eye', opts, 'float32');
-  const vals = new Float64Array(n * m);
-  for (let i = 0; i < Math.min(n, m); i++) vals[i * m + i] = 1;
-  return finish(fromNumbers(vals, [n, m], dtype, 'eye', device), opts);
+  const t = Tensor._empty([n, m], dtype, 'eye', device);
+  runKernel(OP.FILL, [t], [], [0]);
+  const d = t._view([Math.min(n, m)], [m + 1], 0); // the diagonal
+  runKernel(OP.FILL, [d], [], [1]);
+  d.dispose();
+  return finish(t, opts);
 }
 
 const likeOpts = (t: Tensor, opts?: TensorOptions): TensorOptions => ({ dtype: t.dtype, device: t.device, ...opts });

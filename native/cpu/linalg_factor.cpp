@@ -1,12 +1,13 @@
-// Cholesky, LU with partial pivoting and triangular solves (linalg_kernels.h), right-looking and
-// blocked: a block of kBlock columns is factored (or solved) with row-contiguous loops, and the
-// trailing matrix is updated with the GEMM (gemm_f32 for float, so the O(n³) part runs on the
-// register tiles and the thread pool; a plain loop for double). Matrices under 2 * kBlock are
-// factored unblocked.
+// Cholesky, LU with partial pivoting and triangular solves (linalg_kernels.h). The O(n³) work goes
+// to the GEMM (gemm_f32 for float, so it runs on the register tiles and the thread pool; a plain
+// loop for double): Cholesky is right-looking in blocks of kBlock columns, LU and the triangular
+// solves are recursive (halving down to blocks of 16 or 32), which leaves only thin strips to the
+// row-contiguous substitution loops, and those are split over the pool where they are wide.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "../core/thread_pool.h"
 #include "gemm.h"
 #include "linalg_kernels.h"
 
@@ -118,7 +119,8 @@ int64_t cholesky_lower(kiln_context *ctx, T *a, int64_t n, int64_t lda) {
     if (info) return k + info;
     if (r0 == n) break;
     T *a21 = a + r0 * lda + k;  // [n - r0, kb]
-    solve_rows_lower_t(akk, kb, lda, a21, n - r0, lda);
+    parallel_for(ctx ? ctx->pool.get() : nullptr, n - r0, 64,
+                 [&](int64_t i0, int64_t i1) { solve_rows_lower_t(akk, kb, lda, a21 + i0 * lda, i1 - i0, lda); });
     // A22 -= A21 A21ᵀ, lower part only: one GEMM per block column, from its diagonal down.
     for (int64_t j = r0; j < n; j += kBlock) {
       const int64_t jb = std::min(kBlock, n - j);
@@ -129,64 +131,100 @@ int64_t cholesky_lower(kiln_context *ctx, T *a, int64_t n, int64_t lda) {
   return 0;
 }
 
+namespace {
+
+constexpr int64_t kLuBase = 16;
+
+// Recursive LU of columns [c0, c1) of rows [c0, m) (Toledo's): the left half, then its U12 by a
+// unit-lower triangular solve and the trailing update by the GEMM, then the right half. Row swaps
+// span whole rows, so the columns outside [c0, c1) move with them.
+template <class T>
+int64_t lu_rec(kiln_context *ctx, T *a, int64_t m, int64_t n, int64_t lda, int32_t *piv, int64_t c0, int64_t c1) {
+  const int64_t w = c1 - c0;
+  if (w <= kLuBase) return lu_panel(a, m, n, lda, piv, c0, c1);
+  const int64_t half = (w / 2 + 7) / 8 * 8, cm = c0 + half;
+  int64_t info = lu_rec(ctx, a, m, n, lda, piv, c0, cm);
+  T *a11 = a + c0 * lda + c0;
+  trsm_left(ctx, a11, half, lda, a + c0 * lda + cm, c1 - cm, lda, false, false, true);
+  gemm_sub(ctx, m - cm, c1 - cm, half, a + cm * lda + c0, lda, 1, a + c0 * lda + cm, lda, 1, a + cm * lda + cm, lda);
+  const int64_t i2 = lu_rec(ctx, a, m, n, lda, piv, cm, c1);
+  return info ? info : i2;
+}
+
+}  // namespace
+
 template <class T>
 int64_t lu_factor(kiln_context *ctx, T *a, int64_t m, int64_t n, int64_t lda, int32_t *piv) {
-  const int64_t kmax = std::min(m, n);
-  const int64_t nb = std::min(m, n) < 2 * kBlock ? kmax : kBlock;
-  int64_t info = 0;
-  for (int64_t k = 0; k < kmax; k += nb) {
-    const int64_t kb = std::min(nb, kmax - k), k1 = k + kb;
-    const int64_t i1 = lu_panel(a, m, n, lda, piv, k, k1);
-    if (i1 && !info) info = i1;
-    if (k1 >= n) continue;
-    // U12 = L11⁻¹ A12 (unit lower L11), row by row: contiguous row operations.
-    for (int64_t i = k + 1; i < k1; i++) {
-      T *ai = a + i * lda;
-      for (int64_t p = k; p < i; p++) {
-        const T l = ai[p];
-        const T *ap = a + p * lda;
-        for (int64_t c = k1; c < n; c++) ai[c] -= l * ap[c];
-      }
-    }
-    // A22 -= L21 U12.
-    gemm_sub(ctx, m - k1, n - k1, kb, a + k1 * lda + k, lda, 1, a + k * lda + k1, lda, 1, a + k1 * lda + k1, lda);
+  const int64_t k = std::min(m, n);
+  const int64_t info = lu_rec(ctx, a, m, n, lda, piv, 0, k);
+  if (n > k) {  // wide: the columns right of the square part, U12 = L11⁻¹ A12
+    trsm_left(ctx, a, k, lda, a + k, n - k, lda, false, false, true);
   }
   return info;
 }
+
+namespace {
+
+// op(A)[i, p] at a[i * ra + p * ca].
+template <class T>
+struct TriOp {
+  const T *a;
+  int64_t ra, ca;
+  bool forward, unit;
+  T at(int64_t i, int64_t p) const { return a[i * ra + p * ca]; }
+};
+
+// Rows [r0, r1) of X by substitution, for columns [c0, c1) of B (earlier rows already applied).
+template <class T>
+void trsm_base(const TriOp<T> &op, int64_t r0, int64_t r1, T *b, int64_t ldb, int64_t c0, int64_t c1) {
+  for (int64_t s = 0; s < r1 - r0; s++) {
+    const int64_t i = op.forward ? r0 + s : r1 - 1 - s;
+    T *bi = b + i * ldb;
+    const int64_t p0 = op.forward ? r0 : i + 1, p1 = op.forward ? i : r1;
+    for (int64_t p = p0; p < p1; p++) {
+      const T l = op.at(i, p);
+      const T *bp = b + p * ldb;
+      for (int64_t c = c0; c < c1; c++) bi[c] -= l * bp[c];
+    }
+    if (!op.unit) {
+      const T d = op.at(i, i);
+      for (int64_t c = c0; c < c1; c++) bi[c] /= d;
+    }
+  }
+}
+
+// Recursive: solve one half of the rows, subtract its contribution from the other half with the
+// GEMM, solve the other half. Substitution is left to blocks of kTrsmBase rows, so the O(n² k)
+// work is almost all GEMM; each base block's columns are split over the pool.
+constexpr int64_t kTrsmBase = 32;
+
+template <class T>
+void trsm_rec(kiln_context *ctx, const TriOp<T> &op, int64_t r0, int64_t r1, T *b, int64_t ldb, int64_t k) {
+  const int64_t n = r1 - r0;
+  if (n <= kTrsmBase) {
+    const int64_t grain = std::max<int64_t>(64, (int64_t)(16384 / std::max<int64_t>(n * n, 1)) * 16);
+    parallel_for(ctx ? ctx->pool.get() : nullptr, k, grain,
+                 [&](int64_t c0, int64_t c1) { trsm_base(op, r0, r1, b, ldb, c0, c1); });
+    return;
+  }
+  const int64_t half = (n / 2 + 15) / 16 * 16, m = r0 + half;
+  const int64_t first0 = op.forward ? r0 : m, first1 = op.forward ? m : r1;
+  const int64_t rest0 = op.forward ? m : r0, rest1 = op.forward ? r1 : m;
+  trsm_rec(ctx, op, first0, first1, b, ldb, k);
+  gemm_sub(ctx, rest1 - rest0, k, first1 - first0, op.a + rest0 * op.ra + first0 * op.ca, op.ra, op.ca,
+           b + first0 * ldb, ldb, 1, b + rest0 * ldb, ldb);
+  trsm_rec(ctx, op, rest0, rest1, b, ldb, k);
+}
+
+}  // namespace
 
 template <class T>
 void trsm_left(kiln_context *ctx, const T *a, int64_t n, int64_t lda, T *b, int64_t k, int64_t ldb, bool upper,
                bool trans, bool unit) {
   if (n == 0 || k == 0) return;
-  // op(A)[i, p] at a[i * ra + p * ca]; op(A) is lower (forward substitution) or upper (backward).
-  const int64_t ra = trans ? 1 : lda, ca = trans ? lda : 1;
-  const bool forward = upper == trans;
-  const int64_t nb = n < 2 * kBlock ? n : kBlock;
-  const int64_t nblocks = (n + nb - 1) / nb;
-  for (int64_t bi = 0; bi < nblocks; bi++) {
-    // Block rows [r0, r1), taken from the top (forward) or the bottom (backward).
-    const int64_t r0 = forward ? bi * nb : std::max<int64_t>(0, n - (bi + 1) * nb);
-    const int64_t r1 = forward ? std::min(n, r0 + nb) : n - bi * nb;
-    for (int64_t s = 0; s < r1 - r0; s++) {
-      const int64_t i = forward ? r0 + s : r1 - 1 - s;
-      T *bi_row = b + i * ldb;
-      const int64_t p0 = forward ? r0 : i + 1, p1 = forward ? i : r1;
-      for (int64_t p = p0; p < p1; p++) {
-        const T l = a[i * ra + p * ca];
-        const T *bp = b + p * ldb;
-        for (int64_t c = 0; c < k; c++) bi_row[c] -= l * bp[c];
-      }
-      if (!unit) {
-        const T d = a[i * ra + i * ca];
-        for (int64_t c = 0; c < k; c++) bi_row[c] /= d;
-      }
-    }
-    // The rows not yet solved lose this block's contribution.
-    if (forward)
-      gemm_sub(ctx, n - r1, k, r1 - r0, a + r1 * ra + r0 * ca, ra, ca, b + r0 * ldb, ldb, 1, b + r1 * ldb, ldb);
-    else
-      gemm_sub(ctx, r0, k, r1 - r0, a + r0 * ca, ra, ca, b + r0 * ldb, ldb, 1, b, ldb);
-  }
+  // op(A) is lower (forward substitution) or upper (backward).
+  const TriOp<T> op{a, trans ? 1 : lda, trans ? lda : 1, upper == trans, unit};
+  trsm_rec(ctx, op, 0, n, b, ldb, k);
 }
 
 #define KILN_LINALG_FACTOR(T)                                                               \
