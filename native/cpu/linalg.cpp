@@ -139,7 +139,7 @@ void eigh_typed(kiln_context *ctx, const kiln_tensor &w, const kiln_tensor &v, c
     const T *ab = (const T *)a.data + b * n * n;
     for (int64_t i = 0; i < n; i++)  // the lower triangle, or the upper one's transpose
       for (int64_t j = 0; j <= i; j++) vb[i * n + j] = upper ? ab[j * n + i] : ab[i * n + j];
-    ((int32_t *)info.data)[b] = (int32_t)eigh_symmetric(vb, n, n, (T *)w.data + b * n, vectors);
+    ((int32_t *)info.data)[b] = (int32_t)eigh_symmetric(ctx, vb, n, n, (T *)w.data + b * n, vectors);
   });
 }
 

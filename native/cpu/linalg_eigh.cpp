@@ -11,6 +11,7 @@
 // adjacent rows, and V is transposed into a at the end, its columns permuted to match the ascending
 // eigenvalues. All inner loops run over contiguous rows; dot products keep several partial sums so they
 // vectorise without reassociation flags.
+// The rotations' column blocks and Qᵀ's rows are split over the pool where the work is large enough.
 // Non-finite input gives NaN outputs and returns 1 (torch and numpy report it as non-convergence).
 #include <algorithm>
 #include <cmath>
@@ -19,6 +20,7 @@
 #include <numeric>
 #include <vector>
 
+#include "../core/thread_pool.h"
 #include "linalg_kernels.h"
 
 namespace kiln::cpu {
@@ -136,7 +138,7 @@ void tridiagonalise(T *a, int64_t n, int64_t lda, T *d, T *e, T *tau) {
 // reflectors backwards: before step k the product acts on indices > k + 1 only, so just rows and columns
 // k+1.. change, and each row is one dot product and one axpy with v.
 template <class T>
-void form_qt(const T *a, int64_t n, int64_t lda, const T *tau, T *qt) {
+void form_qt(ThreadPool *pool, const T *a, int64_t n, int64_t lda, const T *tau, T *qt) {
   std::fill(qt, qt + n * n, T(0));
   for (int64_t i = 0; i < n; i++) qt[i * n + i] = 1;
   for (int64_t k = n - 3; k >= 0; k--) {
@@ -144,11 +146,13 @@ void form_qt(const T *a, int64_t n, int64_t lda, const T *tau, T *qt) {
     if (t == 0) continue;
     const int64_t k1 = k + 1, len = n - k1;
     const T *v = a + k * lda + k1;
-    for (int64_t i = k1; i < n; i++) {
-      T *row = qt + i * n + k1;
-      const T s = t * dot(row, v, len);
-      for (int64_t j = 0; j < len; j++) row[j] -= s * v[j];
-    }
+    parallel_for(len * len >= 16384 ? pool : nullptr, n - k1, 32, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = k1 + i0; i < k1 + i1; i++) {
+        T *row = qt + i * n + k1;
+        const T s = t * dot(row, v, len);
+        for (int64_t j = 0; j < len; j++) row[j] -= s * v[j];
+      }
+    });
   }
 }
 
@@ -161,26 +165,35 @@ void form_qt(const T *a, int64_t n, int64_t lda, const T *tau, T *qt) {
 // The new row(k) is the input of the next rotation, so it is carried in a buffer over a block of columns and
 // each element is loaded and stored once per rotation.
 template <class T>
-void apply_rotations(T *zt, int64_t n, int64_t base, int64_t dir, int64_t k0, int64_t kend, const T *c, const T *s) {
-  constexpr int64_t kBlock = 256;
-  T carry[kBlock];
-  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
-    const int64_t nb = std::min(kBlock, n - j0);
-    const T *top = zt + (base + dir * kend) * n + j0;
-    for (int64_t j = 0; j < nb; j++) carry[j] = top[j];
-    for (int64_t k = kend - 1; k >= k0; k--) {
-      const T *rk = zt + (base + dir * k) * n + j0;
-      T *rn = zt + (base + dir * (k + 1)) * n + j0;
-      const T ck = c[k], sk = s[k];
-      for (int64_t j = 0; j < nb; j++) {
-        const T x = rk[j], y = carry[j];
-        rn[j] = sk * x + ck * y;
-        carry[j] = ck * x - sk * y;
-      }
+void rotate_block(T *zt, int64_t n, int64_t base, int64_t dir, int64_t k0, int64_t kend, const T *c, const T *s,
+                  int64_t j0, int64_t nb) {
+  T carry[128];
+  const T *top = zt + (base + dir * kend) * n + j0;
+  for (int64_t j = 0; j < nb; j++) carry[j] = top[j];
+  for (int64_t k = kend - 1; k >= k0; k--) {
+    const T *rk = zt + (base + dir * k) * n + j0;
+    T *rn = zt + (base + dir * (k + 1)) * n + j0;
+    const T ck = c[k], sk = s[k];
+    for (int64_t j = 0; j < nb; j++) {
+      const T x = rk[j], y = carry[j];
+      rn[j] = sk * x + ck * y;
+      carry[j] = ck * x - sk * y;
     }
-    T *bot = zt + (base + dir * k0) * n + j0;
-    for (int64_t j = 0; j < nb; j++) bot[j] = carry[j];
   }
+  T *bot = zt + (base + dir * k0) * n + j0;
+  for (int64_t j = 0; j < nb; j++) bot[j] = carry[j];
+}
+
+// Column blocks are independent, so a long sweep's blocks are split over the pool.
+template <class T>
+void apply_rotations(ThreadPool *pool, T *zt, int64_t n, int64_t base, int64_t dir, int64_t k0, int64_t kend,
+                     const T *c, const T *s) {
+  constexpr int64_t kBlock = 128;
+  const int64_t nblocks = (n + kBlock - 1) / kBlock;
+  parallel_for((kend - k0) * n >= 16384 ? pool : nullptr, nblocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++)
+      rotate_block(zt, n, base, dir, k0, kend, c, s, b * kBlock, std::min(kBlock, n - b * kBlock));
+  });
 }
 
 // One implicit QL sweep with a Wilkinson shift on an unreduced block (len >= 1), recording rotation k in
@@ -227,7 +240,7 @@ int64_t ql_sweep(T *dd, T *ee, int64_t dir, int64_t len, T *c, T *s) {
 // graded block chased from its small end loses the bulge to underflow and stalls. Returns false when the
 // budget of 30 n sweeps in all runs out.
 template <class T>
-bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt) {
+bool tridiagonal_eig(ThreadPool *pool, T *d, T *e, int64_t n, T *zt) {
   const T eps = std::numeric_limits<T>::epsilon();
   const T tiny = std::numeric_limits<T>::min();
   auto negligible = [&](int64_t i) {
@@ -267,7 +280,7 @@ bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt) {
       }
       if (budget-- == 0) return false;
       const int64_t k0 = ql_sweep(d + base, e + (ql ? base : base - 1), dir, len, c, s);
-      if (zt && k0 < len) apply_rotations(zt, n, base, dir, k0, len, c, s);
+      if (zt && k0 < len) apply_rotations(pool, zt, n, base, dir, k0, len, c, s);
     }
   }
   return true;
@@ -276,8 +289,9 @@ bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt) {
 }  // namespace
 
 template <class T>
-int64_t eigh_symmetric(T *a, int64_t n, int64_t lda, T *w, bool vectors) {
+int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bool vectors) {
   if (n <= 0) return 0;
+  ThreadPool *pool = ctx ? ctx->pool.get() : nullptr;
   // Largest magnitude in the lower triangle; NaN or inf anywhere makes it non-finite.
   T amax = 0;
   bool finite = true;
@@ -304,9 +318,9 @@ int64_t eigh_symmetric(T *a, int64_t n, int64_t lda, T *w, bool vectors) {
   std::vector<T> qt;
   if (vectors) {
     qt.resize(n * n);
-    form_qt(a, n, lda, tau.data(), qt.data());
+    form_qt(pool, a, n, lda, tau.data(), qt.data());
   }
-  const bool ok = tridiagonal_eig(w, e.data(), n, vectors ? qt.data() : nullptr);
+  const bool ok = tridiagonal_eig(pool, w, e.data(), n, vectors ? qt.data() : nullptr);
   if (ex != 0) scale2(w, n, ex);
 
   // Ascending order (ties keep the QL order); V's column j is row perm[j] of Vᵀ.
@@ -328,7 +342,7 @@ int64_t eigh_symmetric(T *a, int64_t n, int64_t lda, T *w, bool vectors) {
   return ok ? 0 : 1;
 }
 
-template int64_t eigh_symmetric<float>(float *, int64_t, int64_t, float *, bool);
-template int64_t eigh_symmetric<double>(double *, int64_t, int64_t, double *, bool);
+template int64_t eigh_symmetric<float>(kiln_context *, float *, int64_t, int64_t, float *, bool);
+template int64_t eigh_symmetric<double>(kiln_context *, double *, int64_t, int64_t, double *, bool);
 
 }  // namespace kiln::cpu

@@ -57,8 +57,8 @@ int64_t svd_jacobi(const T *a, int64_t m, int64_t n, int64_t lda, T *s, T *u, in
 // Eigen-decomposition of symmetric A [n, n], reading the lower triangle only: eigenvalues ascending
 // into w [n]; when vectors, a is overwritten with V (eigenvectors as columns: A = V diag(w) Vᵀ),
 // otherwise its contents are unspecified on return. Returns 0, or 1 when the iteration did not
-// converge.
+// converge. ctx may be null (no threads).
 template <class T>
-int64_t eigh_symmetric(T *a, int64_t n, int64_t lda, T *w, bool vectors);
+int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bool vectors);
 
 }  // namespace kiln::cpu

@@ -3,6 +3,7 @@
  * vectorNorm, cond, matrixRank, pinv, lstsq, matrixPower, multiDot, vecdot. Each is a composite,
  * so autograd differentiates it through the decompositions' gradients.
  */
+import { noGrad } from '../autograd/grad_mode';
 import { eye } from '../creation';
 import { finfo } from '../finfo';
 import { KilnError } from '../errors';
@@ -11,7 +12,7 @@ import { where } from '../ops/indexing';
 import { norm as vectorNormImpl } from '../ops/vector_norm';
 import { normDim, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { inv, mT } from './factor';
+import { inv, luFactorEx, mT } from './factor';
 import { eigvalsh, svd, svdvals } from './spectral';
 import { checkMatrices } from './stack';
 
@@ -91,7 +92,13 @@ export function cond(a: Tensor, p: MatrixOrder | null = null): Tensor {
       const [hi, lo] = [s.amax(-1), s.amin(-1)];
       return p === -2 ? lo.div(hi) : hi.div(lo);
     }
-    return matrixNorm(a, p).mul(matrixNorm(inv(a), p));
+    // A singular matrix has an infinite condition number (torch's), not an error: its inverse is
+    // taken of A + I where singular (any invertible stand-in), then replaced by Infinity.
+    const singular = noGrad(() => scope(() => luFactorEx(a.detach()).info.ne(0)));
+    const n = a._shape[a.ndim - 1];
+    const I = eye(n, n, { dtype: a.dtype, device: a.device });
+    const standIn = a.add(I.mul(singular.to(a.dtype).unsqueeze(-1).unsqueeze(-1)));
+    return where(singular, Infinity, matrixNorm(a, p).mul(matrixNorm(inv(standIn), p)));
   });
 }
 
@@ -150,14 +157,14 @@ export interface Lstsq {
 export function lstsq(a: Tensor, b: Tensor, opts: { rcond?: number } = {}): Lstsq {
   checkMatrices(a, 'lstsq');
   const vector = b?.ndim === a.ndim - 1;
-  const bm = vector ? b.unsqueeze(-1) : checkMatrices(b, 'lstsq', 'B');
   const [m, n] = a._shape.slice(-2);
-  if (bm._shape[bm.ndim - 2] !== m)
-    throw new KilnError(
-      'ERR_SHAPE',
-      `lstsq: A ${shapeStr(a._shape)} and B ${shapeStr(b._shape)} have different row counts`,
-    );
   return scope(() => {
+    const bm = vector ? b.unsqueeze(-1) : checkMatrices(b, 'lstsq', 'B');
+    if (bm._shape[bm.ndim - 2] !== m)
+      throw new KilnError(
+        'ERR_SHAPE',
+        `lstsq: A ${shapeStr(a._shape)} and B ${shapeStr(b._shape)} have different row counts`,
+      );
     const { U, S, Vh } = svd(a, { fullMatrices: false });
     const rcond = opts.rcond ?? finfo(a.dtype).eps * Math.max(m, n);
     const smax = S._shape[S.ndim - 1] ? S.amax(-1, true) : S.sum(-1, true);
@@ -169,7 +176,7 @@ export function lstsq(a: Tensor, b: Tensor, opts: { rcond?: number } = {}): Lsts
     const residuals = full ? a.matmul(x).sub(bm).square().sum(-2) : Tensor._empty([0], a.dtype, 'lstsq', a.device);
     return {
       solution: vector ? x.squeeze(-1) : x,
-      residuals: vector && full ? residuals.squeeze(-1) : residuals,
+      residuals, // [..., 1] for a vector b, as torch's
       rank,
       singularValues: S,
     };

@@ -76,7 +76,9 @@ function choleskyLower(a: Tensor, check: boolean): CholeskyEx {
  * kiln.linalg.cholesky(kiln.tensor([[4, 2], [2, 3]])); // [[2, 0], [1, 1.4142]]
  */
 export function cholesky(a: Tensor, opts: CholeskyOptions = {}): Tensor {
-  return choleskyEx(a, opts, true).L;
+  const { L, info } = choleskyEx(a, opts, true);
+  info.dispose();
+  return L;
 }
 
 /** cholesky that reports failures in `info` instead of throwing, unless checkErrors (torch.linalg.cholesky_ex). */
@@ -195,7 +197,15 @@ export function luFactorEx(a: Tensor): LuFactor & { info: Tensor } {
     [info, out.info],
   ])
     if (x !== y) x.dispose();
-  out.LU = record('lu_factor', out.LU, [a], (g, c) => [luBackward(g, c.output as Tensor, out.pivots)], {}, true);
+  // pivots: an input without gradient, so the node keeps its own handle on them
+  out.LU = record(
+    'lu_factor',
+    out.LU,
+    [a, out.pivots],
+    (g, c) => [luBackward(g, c.output as Tensor, c.inputs[1]), null],
+    {},
+    true,
+  );
   return out;
 }
 
@@ -248,10 +258,10 @@ function luBackward(g: Tensor, lu: Tensor, pivots: Tensor): Tensor {
 
 /** P, L, U with A = P L U (torch.linalg.lu), from luFactor. */
 export function lu(a: Tensor): { P: Tensor; L: Tensor; U: Tensor } {
-  const { LU, pivots } = luFactor(a);
   const [m, n] = a._shape.slice(-2);
   const k = Math.min(m, n);
   return scope(() => {
+    const { LU, pivots } = luFactor(a);
     const L = LU.narrow(-1, 0, k)
       .tril(-1)
       .add(eye(m, k, { dtype: a.dtype, device: a.device }));
@@ -419,7 +429,7 @@ function luDeterminantParts(a: Tensor): { diag: Tensor; sign: Tensor } {
 export function det(a: Tensor): Tensor {
   checkMatrices(a, 'det', 'A', true);
   const { diag, sign } = luDeterminantParts(a);
-  const d = noGrad(() => diag.prod(-1).mul(sign));
+  const d = noGrad(() => scope(() => diag.prod(-1).mul(sign)));
   diag.dispose();
   sign.dispose();
   return record(
@@ -462,8 +472,9 @@ export function slogdet(a: Tensor): { sign: Tensor; logabsdet: Tensor } {
 /** log det A (torch.logdet): NaN where det < 0, -Infinity where it is 0. */
 export function logdet(a: Tensor): Tensor {
   const { sign, logabsdet } = slogdet(a);
-  const out = logabsdet.maskedFill(sign.lt(0), NaN);
-  sign.dispose();
+  const negative = sign.lt(0);
+  const out = logabsdet.maskedFill(negative, NaN);
+  for (const t of [sign, negative]) t.dispose();
   logabsdet.dispose();
   return out;
 }

@@ -167,7 +167,11 @@ export function eigh(a: Tensor, uplo: 'L' | 'U' = 'L'): Eigh {
 
 /** The eigenvalues of symmetric matrices, ascending (torch.linalg.eigvalsh). */
 export function eigvalsh(a: Tensor, uplo: 'L' | 'U' = 'L'): Tensor {
-  if (!needsGrad([a])) return eighImpl('eigvalsh', a, uplo, false).eigenvalues;
+  if (!needsGrad([a])) {
+    const r = eighImpl('eigvalsh', a, uplo, false);
+    r.eigenvectors.dispose();
+    return r.eigenvalues;
+  }
   // The gradient needs the eigenvectors: Ā = V diag(w̄) Vᵀ.
   const { eigenvalues, eigenvectors } = eighImpl('eigvalsh', a, uplo, true);
   eigenvectors.dispose();
@@ -271,7 +275,12 @@ export function svd(a: Tensor, opts: SvdOptions = {}): SVD {
 
 /** The singular values of A [..., m, n], descending (torch.linalg.svdvals). */
 export function svdvals(a: Tensor): Tensor {
-  if (!needsGrad([a])) return svdImpl('svdvals', a, false, false).S;
+  if (!needsGrad([a])) {
+    const r = svdImpl('svdvals', a, false, false);
+    r.U.dispose();
+    r.Vh.dispose();
+    return r.S;
+  }
   // The gradient needs the singular vectors: Ā = U diag(S̄) Vh.
   const { U, S, Vh } = svdImpl('svdvals', a, false, true);
   U.dispose();

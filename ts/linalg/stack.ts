@@ -34,7 +34,11 @@ export const batchOf = (x: Tensor): number[] => x._shape.slice(0, -2);
 export function toStack(x: Tensor): Tensor {
   const [r, c] = x._shape.slice(-2);
   const b = numelOf(batchOf(x));
-  const s = x.ndim === 3 && x.isContiguous() ? x : x.detach().reshape([b, r, c]).contiguous();
+  if (x.ndim === 3 && x.isContiguous()) return x;
+  const d = x.detach();
+  const v = d.reshape([b, r, c]);
+  const s = v.contiguous();
+  for (const t of [d, v]) if (t !== s) t.dispose();
   return s;
 }
 
