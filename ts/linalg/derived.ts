@@ -12,7 +12,8 @@ import { where } from '../ops/indexing';
 import { norm as vectorNormImpl } from '../ops/vector_norm';
 import { normDim, shapeStr } from '../shape';
 import { Tensor } from '../tensor';
-import { inv, luFactorEx, mT } from './factor';
+import { mT } from './factor';
+import { inv, luFactorEx } from './lu';
 import { eigvalsh, svd, svdvals } from './spectral';
 import { checkMatrices } from './stack';
 

@@ -7,28 +7,11 @@
 export { matmul } from '../ops/linalg';
 export { cross } from '../ops/products';
 export { diagonal } from '../ops/diagonal';
-export {
-  cholesky,
-  choleskyEx,
-  det,
-  inv,
-  logdet,
-  lu,
-  luFactor,
-  luFactorEx,
-  luSolve,
-  slogdet,
-  solve,
-  solveTriangular,
-} from './factor';
-export type {
-  CholeskyEx,
-  CholeskyOptions,
-  LuFactor,
-  LuSolveOptions,
-  SolveOptions,
-  SolveTriangularOptions,
-} from './factor';
+export { cholesky, choleskyEx, solveTriangular } from './factor';
+export type { CholeskyEx, CholeskyOptions, SolveTriangularOptions } from './factor';
+export { det, inv, invEx, logdet, lu, luFactor, luFactorEx, luSolve, slogdet, solve, solveEx } from './lu';
+export type { LuFactor, LuSolveOptions, SolveOptions } from './lu';
+export { matrixExp } from './matrix_exp';
 export { eigh, eigvalsh, qr, svd, svdvals } from './spectral';
 export type { Eigh, QR, SVD, SvdOptions } from './spectral';
 export { cond, lstsq, matrixNorm, matrixPower, matrixRank, multiDot, norm, pinv, vecdot, vectorNorm } from './derived';

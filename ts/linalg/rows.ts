@@ -14,7 +14,8 @@ import type { Case, OpRow, Rng } from '../ops/row';
 import { errorCases, gradInput, randInt } from '../ops/samples';
 import { numelOf, shapeStr } from '../shape';
 import type { Tensor } from '../tensor';
-import { cholesky, luFactor, luSolve, mT, solveTriangular } from './factor';
+import { cholesky, mT, solveTriangular } from './factor';
+import { luFactor, luSolve } from './lu';
 import { refAbsR, refCholesky, refEigvalsh, refLu, refLuSolve, refSvdvals, refTrsm } from './reference';
 import { eigh, qr, svd } from './spectral';
 

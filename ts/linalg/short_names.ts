@@ -1,3 +1,3 @@
 /** The torch.* and Tensor.* names of linalg functions (torch.inverse, torch.det, Tensor.pinverse ...). */
-export { det, inv, logdet, slogdet } from './factor';
+export { det, inv, logdet, slogdet } from './lu';
 export { matrixPower, pinv } from './derived';
