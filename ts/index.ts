@@ -181,7 +181,10 @@ export const rsqrt = T.rsqrt.fn,
   tanh = T.tanh.fn,
   sigmoid = T.sigmoid.fn,
   erf = T.erf.fn,
-  erfc = T.erfc.fn;
+  erfc = T.erfc.fn,
+  lgamma = T.lgamma.fn,
+  digamma = T.digamma.fn;
+export { polygamma } from './ops/gamma';
 export const floor = T.floor.fn,
   ceil = T.ceil.fn,
   round = T.round.fn,

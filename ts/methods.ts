@@ -23,6 +23,7 @@ import * as S from './ops/selection';
 import * as ST from './ops/statistics';
 import { argsort, kthvalue, msort, sort, topk } from './ops/sort';
 import { norm } from './ops/vector_norm';
+import { polygamma } from './ops/gamma';
 import { diagEmbed, diagonal } from './ops/diagonal';
 import { cholesky } from './linalg/factor';
 import { det, inv, logdet, slogdet } from './linalg/lu';
@@ -57,6 +58,9 @@ const methods: Impls = {
   sigmoid: T.sigmoid.fn,
   erf: T.erf.fn,
   erfc: T.erfc.fn,
+  lgamma: T.lgamma.fn,
+  digamma: T.digamma.fn,
+  polygamma: (x: Tensor, n: number) => polygamma(n, x),
   floor: T.floor.fn,
   ceil: T.ceil.fn,
   round: T.round.fn,
@@ -78,6 +82,8 @@ const methods: Impls = {
   sigmoid_: T.sigmoid.inplace,
   erf_: T.erf.inplace,
   erfc_: T.erfc.inplace,
+  lgamma_: T.lgamma.inplace,
+  digamma_: T.digamma.inplace,
   floor_: T.floor.inplace,
   ceil_: T.ceil.inplace,
   round_: T.round.inplace,

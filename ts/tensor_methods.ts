@@ -40,6 +40,9 @@ export interface TensorMethods {
   sigmoid(): Tensor;
   erf(): Tensor;
   /** 1 - erf(x), accurate where erf is near 1 */ erfc(): Tensor;
+  /** log |Γ(x)| */ lgamma(): Tensor;
+  /** ψ(x) = d/dx log Γ(x) */ digamma(): Tensor;
+  /** polygamma(n, x) for n = 0 or 1 */ polygamma(n: number): Tensor;
   floor(): Tensor;
   ceil(): Tensor;
   /** round half to even */ round(): Tensor;
@@ -62,6 +65,8 @@ export interface TensorMethods {
   sigmoid_(): Tensor;
   erf_(): Tensor;
   erfc_(): Tensor;
+  lgamma_(): Tensor;
+  digamma_(): Tensor;
   floor_(): Tensor;
   ceil_(): Tensor;
   round_(): Tensor;

@@ -36,6 +36,9 @@ kiln_status run(kiln_context *ctx, int op, kiln_tensor *o, const kiln_tensor *in
     case KILN_OP_LOG1P: return unary_cpu(ctx, o[0], in[0], Unary::Log1p);
     case KILN_OP_EXPM1: return unary_cpu(ctx, o[0], in[0], Unary::Expm1);
     case KILN_OP_ERFC: return unary_cpu(ctx, o[0], in[0], Unary::Erfc);
+    case KILN_OP_LGAMMA: return unary_cpu(ctx, o[0], in[0], Unary::Lgamma);
+    case KILN_OP_DIGAMMA: return unary_cpu(ctx, o[0], in[0], Unary::Digamma);
+    case KILN_OP_TRIGAMMA: return unary_cpu(ctx, o[0], in[0], Unary::Trigamma);
     case KILN_OP_LOGICAL_NOT: return unary_cpu(ctx, o[0], in[0], Unary::LogicalNot);
     case KILN_OP_ADD: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Add);
     case KILN_OP_SUB: return binary_cpu(ctx, o[0], in[0], in[1], Binary::Sub);

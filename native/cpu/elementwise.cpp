@@ -76,6 +76,9 @@ bool unary_float_op(Unary op, F &&call) {
     case Unary::Log1p: call(Log1p{}); return true;
     case Unary::Expm1: call(Expm1{}); return true;
     case Unary::Erfc: call(Erfc{}); return true;
+    case Unary::Lgamma: call(Lgamma{}); return true;
+    case Unary::Digamma: call(Digamma{}); return true;
+    case Unary::Trigamma: call(Trigamma{}); return true;
     default: return false;
   }
 }

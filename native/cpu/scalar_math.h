@@ -135,6 +135,62 @@ struct Erfc {  // 1 - erf(a) without the cancellation: relative accuracy in the 
     return std::erfc(a);
   }
 };
+// log |Γ(a)|: +inf at the poles (0, -1, -2, ...), as torch's.
+struct Lgamma {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return std::lgamma(a);
+  }
+};
+// ψ(a) = Γ'(a) / Γ(a), in double: recurrence ψ(a) = ψ(a + 1) - 1/a up to a >= 10, then the asymptotic
+// series to a^-12 (its next term is under 1e-15 there); reflection ψ(a) = ψ(1 - a) - π / tan(πa) below 0.
+// ψ(0) = -inf and the negative integers give NaN (torch's).
+struct Digamma {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    return (T)digamma_f64((double)a);
+  }
+  static KILN_HD double digamma_f64(double x) {
+    if (x == 0) return -INFINITY;
+    double acc = 0;
+    if (x < 0) {
+      if (x == std::floor(x)) return NAN;
+      // ψ(x) = ψ(1 - x) - π / tan(πx), with πx reduced by the period so tan keeps its accuracy
+      const double r = x - std::floor(x);
+      acc = -3.14159265358979323846 / std::tan(3.14159265358979323846 * r);
+      x = 1 - x;
+    }
+    for (; x < 10; x += 1) acc -= 1 / x;
+    const double z = 1 / (x * x);
+    const double series =
+        z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 - z * (1.0 / 132 - z * (691.0 / 32760))))));
+    return acc + std::log(x) - 0.5 / x - series;
+  }
+};
+// ψ₁(a) = ψ'(a) (polygamma(1, a)), in double: recurrence ψ₁(a) = ψ₁(a + 1) + 1/a² up to a >= 10, then
+// the asymptotic series; reflection ψ₁(a) = π² / sin²(πa) - ψ₁(1 - a) below 0; +inf at the poles.
+struct Trigamma {
+  template <class T>
+  KILN_HD T operator()(T a) const {
+    double x = (double)a, acc = 0, sign = 1;
+    if (x <= 0 && x == std::floor(x)) return (T)INFINITY;
+    if (x < 0) {
+      const double s = std::sin(3.14159265358979323846 * (x - std::floor(x)));
+      acc = 9.86960440108935861883 / (s * s);
+      sign = -1;
+      x = 1 - x;
+    }
+    double r = 0;
+    for (; x < 10; x += 1) r += 1 / (x * x);
+    const double z = 1 / (x * x);
+    const double series =
+        1 / x + z / 2 +
+        z / x *
+            (1.0 / 6 -
+             z * (1.0 / 30 - z * (1.0 / 42 - z * (1.0 / 30 - z * (5.0 / 66 - z * (691.0 / 2730 - z * (7.0 / 6)))))));
+    return (T)(acc + sign * (r + series));
+  }
+};
 struct Floor {
   template <class T>
   KILN_HD T operator()(T a) const {

@@ -47,6 +47,9 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_LOG1P: return unary_cuda(L, o[0], in[0], Unary::Log1p);
     case KILN_OP_EXPM1: return unary_cuda(L, o[0], in[0], Unary::Expm1);
     case KILN_OP_ERFC: return unary_cuda(L, o[0], in[0], Unary::Erfc);
+    case KILN_OP_LGAMMA: return unary_cuda(L, o[0], in[0], Unary::Lgamma);
+    case KILN_OP_DIGAMMA: return unary_cuda(L, o[0], in[0], Unary::Digamma);
+    case KILN_OP_TRIGAMMA: return unary_cuda(L, o[0], in[0], Unary::Trigamma);
     case KILN_OP_LOGICAL_NOT: return unary_cuda(L, o[0], in[0], Unary::LogicalNot);
     case KILN_OP_ADD: return binary_cuda(L, o[0], in[0], in[1], Binary::Add);
     case KILN_OP_SUB: return binary_cuda(L, o[0], in[0], in[1], Binary::Sub);

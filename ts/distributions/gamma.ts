@@ -21,7 +21,7 @@ import {
   type SampleOptions,
 } from './distribution';
 import { EPS_OF, TINY_OF } from '../finfo';
-import { digamma, lgamma } from './special';
+import { digamma, lgamma } from '../ops/gamma';
 
 const MAX_ROUNDS = 200;
 

@@ -22,4 +22,4 @@ export { MultivariateNormal } from './multivariate_normal';
 export type { MultivariateNormalParams } from './multivariate_normal';
 export { Independent } from './independent';
 export { klDivergence, registerKl } from './kl';
-export { lgamma, digamma } from './special';
+export { lgamma, digamma } from '../ops/gamma';

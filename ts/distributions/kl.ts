@@ -19,7 +19,7 @@ import { softplus } from './logits';
 import { MultivariateNormal } from './multivariate_normal';
 import { Normal } from './normal';
 import { Uniform } from './uniform';
-import { digamma, lgamma } from './special';
+import { digamma, lgamma } from '../ops/gamma';
 
 // The table is keyed by constructors of any signature.
 type Ctor = abstract new (...args: never[]) => Distribution;

@@ -26,6 +26,7 @@ import { layerNormBackwardRow, layerNormRow } from './layer_norm';
 import { matmulRow } from './linalg';
 import { addmmRow, linearRow } from './linear';
 import { erfRef, erfcRef } from './samples';
+import { digammaRef, lgammaRef, trigammaRef } from './gamma_refs';
 import { expandRow, permuteRow, reshapeRow, sliceBackwardRow, sliceRow } from './movement';
 import { normalRow, uniformRow } from './random';
 import { geluBackwardRow, geluRow, siluBackwardRow, siluRow } from './activation';
@@ -83,6 +84,12 @@ const erfSlope = (x: Tensor): Tensor =>
     .neg()
     .exp()
     .mul(2 / Math.sqrt(Math.PI));
+/** A unary row's function, looked up when a gradient runs (the rows refer to each other). */
+const rowFn =
+  (name: 'digamma' | 'trigamma') =>
+  (x: Tensor): Tensor =>
+    (table[name] as unknown as { fn: (x: Tensor) => Tensor }).fn(x);
+
 export const table = {
   neg: unaryKind('neg', { dtypes: SIGNED, ref: (x) => -x, grad: (g) => [g.neg()] }),
   abs: unaryKind('abs', { dtypes: NUMERIC_DTYPES, ref: Math.abs, grad: (g, c) => [g.mul(c.inputs[0].sign())] }),
@@ -178,6 +185,30 @@ export const table = {
     range: [-3, 9],
     tol: 16,
     grad: (g, c) => [g.mul(erfSlope(c.inputs[0])).neg()],
+  }),
+  lgamma: unaryKind('lgamma', {
+    dtypes: F,
+    floatOnly: true,
+    ref: lgammaRef,
+    range: [-4.5, 12],
+    tol: 512, // the Lanczos reference is good to ~1e-14 relative; glibc's lgamma to an ulp or two
+    grad: (g, c) => [g.mul(rowFn('digamma')(c.inputs[0]))],
+  }),
+  digamma: unaryKind('digamma', {
+    dtypes: F,
+    floatOnly: true,
+    ref: digammaRef,
+    range: [-4.5, 12],
+    tol: 64,
+    grad: (g, c) => [g.mul(rowFn('trigamma')(c.inputs[0]))],
+  }),
+  trigamma: unaryKind('trigamma', {
+    dtypes: F,
+    floatOnly: true,
+    ref: trigammaRef,
+    range: [-4.5, 12],
+    tol: 64,
+    grad: { nondiff: 'its gradient, polygamma(2, x), is not implemented' },
   }),
   logical_not: unaryKind('logical_not', {
     dtypes: ALL_DTYPES,

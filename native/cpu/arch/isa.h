@@ -36,6 +36,9 @@ enum class Unary : int {
   Log1p,
   Expm1,
   Erfc,
+  Lgamma,
+  Digamma,
+  Trigamma,
   LogicalNot,
   Count
 };

@@ -46,6 +46,9 @@ kiln_status unary_typed(const Launch &L, const kiln_tensor &out, const kiln_tens
       KILN_UNARY_CASE(Log1p)
       KILN_UNARY_CASE(Expm1)
       KILN_UNARY_CASE(Erfc)
+      KILN_UNARY_CASE(Lgamma)
+      KILN_UNARY_CASE(Digamma)
+      KILN_UNARY_CASE(Trigamma)
       default: break;
     }
   }

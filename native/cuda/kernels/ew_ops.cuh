@@ -56,7 +56,7 @@ struct uint_of_size<8> {
 inline const char *unary_name(kiln::cpu::Unary op) {
   static const char *names[] = {"neg",   "abs",   "sign",       "exp",     "log",   "sqrt",       "rsqrt",
                                 "sin",   "cos",   "tanh",       "sigmoid", "erf",   "floor",      "ceil",
-                                "round", "trunc", "reciprocal", "log1p",   "expm1", "erfc",       "logical_not"};
+                                "round", "trunc", "reciprocal", "log1p",   "expm1", "erfc",       "lgamma", "digamma", "trigamma", "logical_not"};
   static_assert(sizeof names / sizeof *names == (size_t)kiln::cpu::Unary::Count, "a name for every Unary");
   int i = (int)op;
   return i >= 0 && i < (int)(sizeof names / sizeof *names) ? names[i] : "unary";

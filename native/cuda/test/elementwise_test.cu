@@ -55,6 +55,9 @@ double ref_unary(Unary op, T x) {
       case Unary::Log1p: return ref1(Log1p{}, x);
       case Unary::Expm1: return ref1(Expm1{}, x);
       case Unary::Erfc: return ref1(Erfc{}, x);
+      case Unary::Lgamma: return ref1(Lgamma{}, x);
+      case Unary::Digamma: return ref1(Digamma{}, x);
+      case Unary::Trigamma: return ref1(Trigamma{}, x);
       default: break;
     }
   }
