@@ -110,10 +110,21 @@ export function convTranspose2d(
   bias: Tensor | null = null,
   o: ConvTranspose2dOptions = {},
 ): Tensor {
+  return convTranspose('convTranspose2d', x, weight, bias, o);
+}
+
+/** convTranspose2d's body; `name` is the op its errors name (convTranspose1d runs through it too). */
+function convTranspose(
+  name: string,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  o: ConvTranspose2dOptions = {},
+): Tensor {
   if (x.ndim !== 4 || weight.ndim !== 4)
     throw new KilnError(
       'ERR_SHAPE',
-      `convTranspose2d: 4-d input and weight expected, got ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`,
+      `${name}: 4-d input and weight expected, got ${shapeStr(x.shape)} and ${shapeStr(weight.shape)}`,
     );
   const [, Cin] = x.shape;
   const [Cw, Coutg, KH, KW] = weight.shape;
@@ -121,24 +132,21 @@ export function convTranspose2d(
   if (Cw !== Cin || Cin % g !== 0)
     throw new KilnError(
       'ERR_SHAPE',
-      `convTranspose2d: input has ${Cin} channels, weight ${shapeStr(weight.shape)}, groups ${g}`,
+      `${name}: input has ${Cin} channels, weight ${shapeStr(weight.shape)}, groups ${g}`,
     );
-  const s = pair('convTranspose2d', 'stride', o.stride ?? 1, 1),
-    p = pair('convTranspose2d', 'padding', o.padding ?? 0, 0),
-    op = pair('convTranspose2d', 'outputPadding', o.outputPadding ?? 0, 0),
-    d = pair('convTranspose2d', 'dilation', o.dilation ?? 1, 1);
+  const s = pair(name, 'stride', o.stride ?? 1, 1),
+    p = pair(name, 'padding', o.padding ?? 0, 0),
+    op = pair(name, 'outputPadding', o.outputPadding ?? 0, 0),
+    d = pair(name, 'dilation', o.dilation ?? 1, 1);
   if (op[0] >= Math.max(s[0], d[0]) || op[1] >= Math.max(s[1], d[1]))
-    throw new KilnError('ERR_ARG', 'convTranspose2d: outputPadding must be smaller than stride or dilation');
+    throw new KilnError('ERR_ARG', `${name}: outputPadding must be smaller than stride or dilation`);
   const [, , IH, IW] = x.shape;
   const OH = (IH - 1) * s[0] - 2 * p[0] + d[0] * (KH - 1) + op[0] + 1,
     OW = (IW - 1) * s[1] - 2 * p[1] + d[1] * (KW - 1) + op[1] + 1;
   if (OH < 1 || OW < 1)
-    throw new KilnError(
-      'ERR_SHAPE',
-      `convTranspose2d: the output would be empty (${OH}x${OW}) for input ${shapeStr(x.shape)}`,
-    );
+    throw new KilnError('ERR_SHAPE', `${name}: the output would be empty (${OH}x${OW}) for input ${shapeStr(x.shape)}`);
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== Coutg * g))
-    throw new KilnError('ERR_SHAPE', `convTranspose2d: bias must be [${Coutg * g}], got ${shapeStr(bias.shape)}`);
+    throw new KilnError('ERR_SHAPE', `${name}: bias must be [${Coutg * g}], got ${shapeStr(bias.shape)}`);
   const y = conv2dBackwardInput(x, weight, { stride: s, padding: p, dilation: d, groups: g }, [OH, OW]);
   return bias ? y.add(bias.reshape([1, Coutg * g, 1, 1])) : y;
 }
@@ -165,7 +173,7 @@ export function convTranspose1d(
     );
   return scope(() => {
     const x3 = x.ndim === 2 ? x.unsqueeze(0) : x;
-    const y = convTranspose2d(x3.unsqueeze(2), weight.unsqueeze(2), bias, {
+    const y = convTranspose('convTranspose1d', x3.unsqueeze(2), weight.unsqueeze(2), bias, {
       stride: [1, o.stride ?? 1],
       padding: [0, o.padding ?? 0],
       outputPadding: [0, o.outputPadding ?? 0],
