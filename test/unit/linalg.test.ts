@@ -8,40 +8,33 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as kiln from '../../ts/index';
 import { throwsCode } from '../helpers/compare';
+import {
+  f64,
+  f32,
+  leaf,
+  close,
+  gradsMatch,
+  mT,
+  SPD3,
+  SPD3B,
+  G3,
+  G3B,
+  G4,
+  B32,
+  B23,
+  b3,
+  b23,
+  T43,
+  W34,
+  RD3,
+  X3,
+  W3,
+  W32,
+} from '../helpers/linalg_fixtures';
+import type { Nested } from '../helpers/linalg_fixtures';
 import { settledMemory } from '../helpers/settled';
 
 const LA = kiln.linalg;
-type Nested = number | Nested[];
-const f64 = (d: Nested) => kiln.tensor(d as kiln.TensorData, { dtype: 'float64' });
-const f32 = (d: Nested) => kiln.tensor(d as kiln.TensorData, { dtype: 'float32' });
-const leaf = (d: Nested) => kiln.tensor(d as kiln.TensorData, { dtype: 'float64', requiresGrad: true });
-const shapeOf = (x: Nested): number[] => (Array.isArray(x) ? [x.length, ...(x.length ? shapeOf(x[0]) : [])] : []);
-const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
-
-/** got has want's shape and values within tol (relative above 1, absolute below); NaN and infinities exactly. */
-function close(got: kiln.Tensor, want: Nested, label: string, tol = 1e-10): void {
-  assert.equal(got.shape, shapeOf(want), `${label}: shape`);
-  const g = flat(got.to('float64').toArray());
-  const w = flat(want);
-  g.forEach((x, i) => {
-    if (Number.isNaN(w[i])) return assert.ok(Number.isNaN(x), `${label}[${i}]: got ${x}, want NaN`);
-    if (!Number.isFinite(w[i])) return assert.is(x, w[i], `${label}[${i}]`);
-    assert.ok(Math.abs(x - w[i]) <= tol * Math.max(1, Math.abs(w[i])), `${label}[${i}]: got ${x}, want ${w[i]}`);
-  });
-}
-
-/** Compares the gradient of each input of loss(...inputs) (float64 leaves) with torch's. */
-function gradsMatch(
-  label: string,
-  loss: (...xs: kiln.Tensor[]) => kiln.Tensor,
-  inputs: Nested[],
-  want: Nested[],
-): void {
-  const xs = inputs.map(leaf);
-  loss(...xs).backward();
-  xs.forEach((x, i) => close(x.grad!, want[i], `${label}: gradient of input ${i}`, 1e-9));
-}
-const mT = (m: number[][]) => m[0].map((_, j) => m.map((r) => r[j]));
 
 /** The message of the KilnError fn throws with `code`. */
 function errorOf(fn: () => unknown, code: string, label: string): string {
@@ -54,87 +47,9 @@ function errorOf(fn: () => unknown, code: string, label: string): string {
   return '';
 }
 
-// Inputs (torch saw the same float64 values).
-const SPD3 = [
-  [4, 1, 2],
-  [1, 5, 3],
-  [2, 3, 6],
-];
-const SPD3B = [
-  SPD3,
-  [
-    [2, -1, 0],
-    [-1, 2, -1],
-    [0, -1, 2],
-  ],
-];
-const G3 = [
-  [2, -1, 0.5],
-  [1, 3, -2],
-  [0.5, 1, 4],
-];
-const G3B = [
-  G3,
-  [
-    [1, 2, 0],
-    [0, 1, 3],
-    [4, 0, 1],
-  ],
-];
-const G4 = [
-  [3, 1, -1, 2],
-  [1, -4, 2, 0.5],
-  [2, 0, 5, -1],
-  [-1, 2, 1, 6],
-];
 const NEG2 = [
   [1, 2],
   [3, 4],
-];
-const B32 = [
-  [1, 2],
-  [0, -1],
-  [3, 0.5],
-];
-const B23 = [
-  [1, 0, -1],
-  [2, 0.5, 3],
-];
-const b3 = [1, -2, 0.5];
-const b23 = [
-  [1, -2, 0.5],
-  [0, 1, 2],
-];
-const T43 = [
-  [1, 2, 3],
-  [4, 5, 6.5],
-  [7, 8.5, 9],
-  [-1, 0, 2],
-];
-const W34 = [
-  [1, -2, 3, 0.5],
-  [2, 0, 1, -1],
-  [0, 1, -1, 2],
-];
-const RD3 = [
-  [1, 2, 3],
-  [2, 4, 6],
-  [1, 0, 1],
-];
-const X3 = [
-  [1, 0.2, 0],
-  [0.3, 1.1, 0.1],
-  [-0.2, 0.4, 0.9],
-];
-const W3 = [
-  [0.5, -1, 0.3],
-  [0.2, 0.7, -0.4],
-  [1.1, 0.1, -0.6],
-];
-const W32 = [
-  [0.5, -1],
-  [0.2, 0.7],
-  [1.1, 0.1],
 ];
 /** Positive definite, indefinite, negative definite. */
 const BAD_SPD = [
