@@ -11,7 +11,7 @@
 // adjacent rows, and V is transposed into a at the end, its columns permuted to match the ascending
 // eigenvalues. All inner loops run over contiguous rows; dot products keep several partial sums so they
 // vectorise without reassociation flags.
-// The rotations' column blocks and Qᵀ's rows are split over the pool where the work is large enough.
+// Large matrices split Qᵀ's rows, and the rotations' columns, over the pool (one parallel region each).
 // Non-finite input gives NaN outputs and returns 1 (torch and numpy report it as non-convergence).
 #include <algorithm>
 #include <cmath>
@@ -141,19 +141,20 @@ template <class T>
 void form_qt(ThreadPool *pool, const T *a, int64_t n, int64_t lda, const T *tau, T *qt) {
   std::fill(qt, qt + n * n, T(0));
   for (int64_t i = 0; i < n; i++) qt[i * n + i] = 1;
-  for (int64_t k = n - 3; k >= 0; k--) {
-    const T t = tau[k];
-    if (t == 0) continue;
-    const int64_t k1 = k + 1, len = n - k1;
-    const T *v = a + k * lda + k1;
-    parallel_for(len * len >= 16384 ? pool : nullptr, n - k1, 32, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = k1 + i0; i < k1 + i1; i++) {
+  // Rows are independent through the whole product, so each task takes a range of rows once.
+  parallel_for(n >= 128 ? pool : nullptr, n, 32, [&](int64_t r0, int64_t r1) {
+    for (int64_t k = n - 3; k >= 0; k--) {
+      const T t = tau[k];
+      if (t == 0) continue;
+      const int64_t k1 = k + 1, len = n - k1;
+      const T *v = a + k * lda + k1;
+      for (int64_t i = std::max(k1, r0); i < r1; i++) {
         T *row = qt + i * n + k1;
         const T s = t * dot(row, v, len);
         for (int64_t j = 0; j < len; j++) row[j] -= s * v[j];
       }
-    });
-  }
+    }
+  });
 }
 
 // A sweep below works on a block of the tridiagonal seen through a local index k = 0..len: D(k) = dd[k * dir],
@@ -184,16 +185,12 @@ void rotate_block(T *zt, int64_t n, int64_t base, int64_t dir, int64_t k0, int64
   for (int64_t j = 0; j < nb; j++) bot[j] = carry[j];
 }
 
-// Column blocks are independent, so a long sweep's blocks are split over the pool.
 template <class T>
-void apply_rotations(ThreadPool *pool, T *zt, int64_t n, int64_t base, int64_t dir, int64_t k0, int64_t kend,
+void apply_rotations(T *zt, int64_t n, int64_t col0, int64_t col1, int64_t base, int64_t dir, int64_t k0, int64_t kend,
                      const T *c, const T *s) {
   constexpr int64_t kBlock = 128;
-  const int64_t nblocks = (n + kBlock - 1) / kBlock;
-  parallel_for((kend - k0) * n >= 16384 ? pool : nullptr, nblocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; b++)
-      rotate_block(zt, n, base, dir, k0, kend, c, s, b * kBlock, std::min(kBlock, n - b * kBlock));
-  });
+  for (int64_t j0 = col0; j0 < col1; j0 += kBlock)
+    rotate_block(zt, n, base, dir, k0, kend, c, s, j0, std::min(kBlock, col1 - j0));
 }
 
 // One implicit QL sweep with a Wilkinson shift on an unreduced block (len >= 1), recording rotation k in
@@ -240,7 +237,7 @@ int64_t ql_sweep(T *dd, T *ee, int64_t dir, int64_t len, T *c, T *s) {
 // graded block chased from its small end loses the bulge to underflow and stalls. Returns false when the
 // budget of 30 n sweeps in all runs out.
 template <class T>
-bool tridiagonal_eig(ThreadPool *pool, T *d, T *e, int64_t n, T *zt) {
+bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt, int64_t col0, int64_t col1) {
   const T eps = std::numeric_limits<T>::epsilon();
   const T tiny = std::numeric_limits<T>::min();
   auto negligible = [&](int64_t i) {
@@ -280,7 +277,7 @@ bool tridiagonal_eig(ThreadPool *pool, T *d, T *e, int64_t n, T *zt) {
       }
       if (budget-- == 0) return false;
       const int64_t k0 = ql_sweep(d + base, e + (ql ? base : base - 1), dir, len, c, s);
-      if (zt && k0 < len) apply_rotations(pool, zt, n, base, dir, k0, len, c, s);
+      if (zt && k0 < len) apply_rotations(zt, n, col0, col1, base, dir, k0, len, c, s);
     }
   }
   return true;
@@ -320,7 +317,21 @@ int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bo
     qt.resize(n * n);
     form_qt(pool, a, n, lda, tau.data(), qt.data());
   }
-  const bool ok = tridiagonal_eig(pool, w, e.data(), n, vectors ? qt.data() : nullptr);
+  // The QL iteration is O(n) per sweep and its rotations O(n) per column: each task repeats the
+  // iteration (the same operations, so the same rotations) on copies of d and e and applies the
+  // rotations to its own columns of Vᵀ, with no synchronisation between sweeps.
+  const int64_t ntasks = vectors && pool && n >= 128 ? std::min<int64_t>(pool->size(), n / 64) : 1;
+  std::vector<char> task_ok(ntasks, 0);
+  const std::vector<T> d0(w, w + n), e0(e);
+  parallel_for(ntasks > 1 ? pool : nullptr, ntasks, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t col0 = n * t / ntasks / 16 * 16, col1 = t + 1 == ntasks ? n : n * (t + 1) / ntasks / 16 * 16;
+      std::vector<T> d(d0), ee(e0);
+      task_ok[t] = tridiagonal_eig(d.data(), ee.data(), n, vectors ? qt.data() : nullptr, col0, col1);
+      if (t == 0) std::copy(d.begin(), d.end(), w);
+    }
+  });
+  const bool ok = std::all_of(task_ok.begin(), task_ok.end(), [](char v) { return v != 0; });
   if (ex != 0) scale2(w, n, ex);
 
   // Ascending order (ties keep the QL order); V's column j is row perm[j] of Vᵀ.

@@ -5,7 +5,8 @@
 // The kernel entries in linalg.cpp batch them over leading dims and threads.
 //
 //   linalg_factor.cpp: cholesky_lower, lu_factor, trsm        (the GEMM does their trailing updates)
-//   linalg_qr.cpp:     qr_householder, qr_form_q, svd_jacobi
+//   linalg_qr.cpp:     qr_householder, qr_form_q, qr_apply_q (blocked Householder)
+//   linalg_svd.cpp:    svd_jacobi (QR, then one-sided Jacobi on R)
 //   linalg_eigh.cpp:   eigh_symmetric
 #pragma once
 #include <cstdint>
@@ -44,6 +45,11 @@ void qr_householder(T *a, int64_t m, int64_t n, int64_t lda, T *tau, T *work);
 // qr_householder's output (a [m, n], tau) into q [m, qcols]. work: at least qcols elements.
 template <class T>
 void qr_form_q(const T *a, int64_t m, int64_t n, int64_t lda, const T *tau, T *q, int64_t qcols, int64_t ldq, T *work);
+
+// c [m, nc] ← Q c from qr_householder's output (a [m, >= k] with k reflectors, tau). work: at least nc
+// elements.
+template <class T>
+void qr_apply_q(const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc, int64_t ldc, T *work);
 
 // Singular values of A [m, n] in descending order into s [k], k = min(m, n), and when vectors:
 // U [m, ucols] and Vᵀ [vrows, n] with A = U[:, :k] diag(s) Vᵀ[:k, :], where ucols and vrows are each

@@ -1,24 +1,18 @@
-// qr_householder, qr_form_q and svd_jacobi (linalg_kernels.h), computed in T.
+// qr_householder and qr_form_q (linalg_kernels.h), computed in T, and qr_apply_q for linalg_svd.cpp.
 //
-// QR: Householder reflectors with LAPACK's conventions (geqrf/larfg: beta = -sign(alpha) ||x||, tau = 0 when
-// the column below the diagonal is zero; norms scaled by a power of two so no square overflows). Panels of
-// kBlock columns are factored one reflector at a time (w = vᵀ A accumulated row by row, then A -= tau v wᵀ
-// row by row); the rest of the matrix gets each panel as one block reflector I - V T Vᵀ (larft's T),
-// applied with two small matrix products whose inner loops run along contiguous rows. qr_form_q applies the
-// blocks backwards to the identity's first columns the same way (orgqr).
-//
-// SVD: one-sided (Hestenes) Jacobi. A (or Aᵀ when m < n, so the matrix is tall) is scaled by a power of two
-// so that every sum of squares stays finite, then reduced by QR to R [k, k]; Jacobi rotations act on R's
-// rows (contiguous), R ← J R, until every pair is orthogonal to working precision (|x·y| <= tol |x||y|),
-// sweeping in cyclic order with the remaining rows sorted by norm first (de Rijk), which converges in a few
-// sweeps. Then J R = Σ W with orthonormal rows W, so A = (Q Jᵀ) Σ W: U = Q Jᵀ and Vᵀ = W (rows of zero
-// norm, and the extra rows/columns of full bases, are completed by a Householder QR of the rest).
+// Householder reflectors with LAPACK's conventions (geqrf/larfg: beta = -sign(alpha) ||x||, so R's diagonal
+// may be negative; tau = 0 when the column below the diagonal is already zero; norms scaled by a power of two
+// so no square overflows). Blocked as geqrf is: each panel of kBlock columns is factored in a contiguous copy,
+// recursively (halves, the left one's block reflector applied to the right one with matrix products, down to
+// 8 columns done one reflector at a time: w = vᵀ A accumulated row by row, then A -= tau v wᵀ row by row),
+// and the trailing matrix gets the panel as one block reflector I - V T Vᵀ (larft's T): W = Vᵀ C, W = Tᵀ W,
+// C -= V W, products whose register tiles run along contiguous rows. qr_form_q applies the blocks backwards
+// to the identity's first columns (orgqr); qr_apply_q to any matrix (ormqr, Q from the left).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <numeric>
 #include <vector>
 
 #include "linalg_kernels.h"
@@ -27,21 +21,6 @@ namespace kiln::cpu {
 namespace {
 
 constexpr int64_t kBlock = 32;  // reflectors per block reflector
-
-// Dot product with several partial sums, so the loop vectorises without reassociation flags.
-template <class T>
-T dot(const T *x, const T *y, int64_t n) {
-  constexpr int kLanes = 32 / sizeof(T);
-  T acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int u = 0; u < kLanes; u++) acc[u] += x[j + u] * y[j + u];
-  for (int w = kLanes / 2; w > 0; w /= 2)
-    for (int u = 0; u < w; u++) acc[u] += acc[u + w];
-  T s = acc[0];
-  for (; j < n; j++) s += x[j] * y[j];
-  return s;
-}
 
 // ||x|| for x[0], x[inc], ..., x[(n-1) inc]: the squares are taken of x scaled by a power of two that brings
 // the largest magnitude into [0.5, 1) (exact), so none overflows and the small ones underflow harmlessly.
@@ -59,19 +38,13 @@ T norm2(const T *x, int64_t n, int64_t inc) {
   // Two factors: 2^-e alone overflows when mx is subnormal.
   const T s1 = std::ldexp(T(1), -e / 2), s2 = std::ldexp(T(1), -e - (-e / 2));
   T s = 0;
-  if (inc == 1) {
-    constexpr int kLanes = 32 / sizeof(T);
-    T acc[kLanes] = {};
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes)
-      for (int u = 0; u < kLanes; u++) {
-        const T y = x[i + u] * s1 * s2;
-        acc[u] += y * y;
-      }
-    for (int u = 0; u < kLanes; u++) s += acc[u];
-    for (; i < n; i++) s += (x[i] * s1 * s2) * (x[i] * s1 * s2);
-  } else {
-    for (int64_t i = 0; i < n; i++) s += (x[i * inc] * s1 * s2) * (x[i * inc] * s1 * s2);
+  for (int64_t i0 = 0; i0 < n; i0 += 32) {  // sums of 32 squares, then their sum: the rounding errors grow
+    T part = 0;                             // far slower than along one long sum
+    for (int64_t i = i0; i < std::min(n, i0 + 32); i++) {
+      const T y = x[i * inc] * s1 * s2;
+      part += y * y;
+    }
+    s += part;
   }
   return std::ldexp(std::sqrt(s), e);
 }
@@ -109,9 +82,18 @@ template <class T>
 void apply_reflector(const T *v, int64_t ldv, int64_t len, T tau, T *c, int64_t ldc, int64_t nc, T *w) {
   if (tau == 0 || nc <= 0) return;
   std::copy(c, c + nc, w);
-  for (int64_t i = 1; i < len; i++) {
-    const T vi = v[i * ldv], *ci = c + i * ldc;
-    for (int64_t j = 0; j < nc; j++) w[j] += vi * ci[j];
+  // w += vᵀ c[1:] in blocks of 32 rows summed apart (a long sum of like terms, as a constant column gives,
+  // would otherwise round the same way each time and drift by len eps).
+  for (int64_t j0 = 0; j0 < nc; j0 += 64) {
+    const int64_t jw = std::min<int64_t>(64, nc - j0);
+    for (int64_t i0 = 1; i0 < len; i0 += 32) {
+      T part[64] = {};
+      for (int64_t i = i0; i < std::min(len, i0 + 32); i++) {
+        const T vi = v[i * ldv], *ci = c + i * ldc + j0;
+        for (int64_t j = 0; j < jw; j++) part[j] += vi * ci[j];
+      }
+      for (int64_t j = 0; j < jw; j++) w[j0 + j] += part[j];
+    }
   }
   for (int64_t j = 0; j < nc; j++) {
     w[j] *= tau;
@@ -143,8 +125,8 @@ void gemm_rows(int64_t R, int64_t j0, int64_t N, int64_t K, const T *x, int64_t 
 // to c. The tile is spelt with vector types and named accumulators: from plain loops the compiler makes a
 // reduction over k, and arrays of accumulators end up in memory.
 template <class T>
-void gemm_acc(int64_t R, int64_t N, int64_t K, const T *x, int64_t xrs, int64_t xcs, const T *y, int64_t ldy, T *c,
-              int64_t ldc, T sign) {
+void gemm_tiles(int64_t R, int64_t N, int64_t K, const T *x, int64_t xrs, int64_t xcs, const T *y, int64_t ldy, T *c,
+                int64_t ldc, T sign) {
   int64_t r = 0;
 #if defined(__GNUC__)
   typedef T V __attribute__((vector_size(16)));
@@ -185,6 +167,15 @@ void gemm_acc(int64_t R, int64_t N, int64_t K, const T *x, int64_t xrs, int64_t 
   }
 #endif
   gemm_rows(R - r, 0, N, K, x + r * xrs, xrs, xcs, y, ldy, c + r * ldc, ldc, sign);
+}
+
+// gemm_tiles over K in blocks of 128, each block's sums added to c in turn (the long sums of QR's VᵀC have
+// like terms when the columns are alike; summed in two levels their rounding errors stay small).
+template <class T>
+void gemm_acc(int64_t R, int64_t N, int64_t K, const T *x, int64_t xrs, int64_t xcs, const T *y, int64_t ldy, T *c,
+              int64_t ldc, T sign) {
+  for (int64_t k0 = 0; k0 < K; k0 += 128)
+    gemm_tiles(R, N, std::min<int64_t>(128, K - k0), x + k0 * xcs, xrs, xcs, y + k0 * ldy, ldy, c, ldc, sign);
 }
 
 // Householder QR of the first nf columns of a [rows, cols], one reflector at a time, each applied to all
@@ -274,89 +265,28 @@ void factor_panel(T *p, int64_t rows, int64_t w, int64_t ldp, T *tau, T *work) {
   factor_panel(p + h * ldp + h, rows - h, w - h, ldp, tau + h, work);
 }
 
-// (x, y) ← (c x - s y, s x + c y) for rows x, y [n].
+// c [m, nc] ← Q c for Q = H_0 H_1 ... H_{k-1} from qr_householder's output, the blocks applied backwards
+// (orgqr / ormqr). identity: c starts as the identity's first nc columns, so before the block starting at j0 is
+// applied its columns < j0 are still the identity's (reflectors acting on rows >= j0 leave them) and only
+// c[j0:, j0:] changes. Otherwise rows j0.. of all columns change. work: nc elements.
 template <class T>
-void rotate(T *x, T *y, int64_t n, T c, T s) {
-  for (int64_t i = 0; i < n; i++) {
-    const T xi = x[i], yi = y[i];
-    x[i] = c * xi - s * yi;
-    y[i] = s * xi + c * yi;
-  }
-}
-
-int g_sweeps = 0;  // DEBUG
-
-// One-sided Jacobi on the rows of x [N, L] (row stride L): plane rotations of pairs of rows until every pair
-// is orthogonal to working precision, |xᵢ·xⱼ| <= sqrt(L) eps ||xᵢ|| ||xⱼ|| (LAPACK gesvj's test), or
-// kMaxSweeps sweeps; the rotations are applied to the rows of J [N, N] too when J is not null. Each sweep
-// visits the pairs in cyclic order, first bringing the longest of rows i.. to position i (de Rijk), and each
-// rotation moves length into the earlier row, so the rows end up nearly sorted. Squared norms are updated
-// through the rotations (as gesvj does) and recomputed at each sweep and after a large drop. A NaN fails
-// every test, so it stops the rotations instead of looping. Returns false when the sweeps ran out.
-template <class T>
-bool jacobi_rows(T *x, int64_t N, int64_t L, T *J, T floor_sq) {
-  constexpr int kMaxSweeps = 60;
-  const T eps = std::numeric_limits<T>::epsilon(), tol = eps * std::sqrt(T(std::max<int64_t>(L, 1)));
-  const T big = 1 / std::sqrt(eps);
-  std::vector<T> nrm(N);
-  for (int sweep = 0; sweep < kMaxSweeps; sweep++) {
-    g_sweeps = sweep + 1;
-    for (int64_t i = 0; i < N; i++) nrm[i] = dot(x + i * L, x + i * L, L);
-    bool rotated = false;
-    for (int64_t i = 0; i + 1 < N; i++) {
-      int64_t p = i;
-      for (int64_t j = i + 1; j < N; j++)
-        if (nrm[j] > nrm[p]) p = j;
-      if (p != i) {
-        std::swap_ranges(x + i * L, x + i * L + L, x + p * L);
-        if (J) std::swap_ranges(J + i * N, J + i * N + N, J + p * N);
-        std::swap(nrm[i], nrm[p]);
-      }
-      T *xi = x + i * L;
-      for (int64_t j = i + 1; j < N; j++) {
-        const T a = nrm[i], b = nrm[j];
-        if (!(a >= floor_sq && b >= floor_sq)) continue;
-        T *xj = x + j * L;
-        const T g = dot(xi, xj, L);
-        if (!(std::fabs(g) > tol * std::sqrt(a) * std::sqrt(b))) continue;
-        // The angle that zeroes the dot product; t = tan, the smaller root of t² + 2 zeta t - 1 = 0.
-        const T zeta = (a - b) / (2 * g);
-        const T t = std::fabs(zeta) > big ? T(0.5) / zeta
-                                          : std::copysign(T(1), zeta) / (std::fabs(zeta) + std::sqrt(1 + zeta * zeta));
-        if (t == 0) continue;  // xⱼ is too small to matter next to xᵢ
-        const T c = 1 / std::sqrt(1 + t * t), s = c * t;
-        rotate(xj, xi, L, c, s);
-        if (J) rotate(J + j * N, J + i * N, N, c, s);
-        nrm[i] = a + t * g;
-        nrm[j] = b - t * g;
-        if (nrm[i] < T(0.25) * a) nrm[i] = dot(xi, xi, L);
-        if (nrm[j] < T(0.25) * b) nrm[j] = dot(xj, xj, L);
-        rotated = true;
-      }
+void apply_q(const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc, int64_t ldc, bool identity,
+             T *work) {
+  const int64_t nb = k <= 8 ? 1 : kBlock;
+  std::vector<T> V, Tm;
+  for (int64_t j0 = k > 0 ? (k - 1) / nb * nb : -1; j0 >= 0; j0 -= nb) {
+    const int64_t jb = std::min(nb, k - j0), rows = m - j0, ldv = round_up(jb, kNR<T>), c0 = identity ? j0 : 0;
+    T *cc = c + j0 * ldc + c0;
+    if (jb == 1) {
+      apply_reflector(a + j0 * lda + j0, lda, rows, tau[j0], cc, ldc, nc - c0, work);
+      continue;
     }
-    if (!rotated) return true;
+    V.resize(rows * ldv);
+    Tm.resize(jb * jb);
+    unit_lower(a + j0 * lda + j0, lda, rows, jb, V.data(), ldv);
+    block_t(V.data(), ldv, rows, jb, tau + j0, Tm.data());
+    apply_block(V.data(), ldv, Tm.data(), rows, jb, cc, ldc, nc - c0, false);
   }
-  return false;
-}
-
-// Multiplies x [n] by 2^e in two steps, so that e may exceed the exponent range of one factor.
-template <class T>
-T scale2(T x, int e) {
-  return x * std::ldexp(T(1), e / 2) * std::ldexp(T(1), e - e / 2);
-}
-
-// Rows r.. of w [n, n] (row stride n) become an orthonormal basis of the complement of its rows 0..r-1
-// (orthonormal): the columns of Q beyond r from a Householder QR of those rows' transpose.
-template <class T>
-void complete_rows(T *w, int64_t r, int64_t n) {
-  if (r >= n) return;
-  std::vector<T> c(n * std::max<int64_t>(r, 1)), tau(n), q(n * n), work(n);
-  for (int64_t i = 0; i < r; i++)
-    for (int64_t j = 0; j < n; j++) c[j * r + i] = w[i * n + j];
-  qr_householder(c.data(), n, r, r, tau.data(), work.data());
-  qr_form_q(c.data(), n, r, r, tau.data(), q.data(), n, n, work.data());
-  for (int64_t i = r; i < n; i++)
-    for (int64_t j = 0; j < n; j++) w[i * n + j] = q[j * n + i];
 }
 
 }  // namespace
@@ -388,118 +318,16 @@ void qr_householder(T *a, int64_t m, int64_t n, int64_t lda, T *tau, T *work) {
 
 template <class T>
 void qr_form_q(const T *a, int64_t m, int64_t n, int64_t lda, const T *tau, T *q, int64_t qcols, int64_t ldq, T *work) {
-  const int64_t k = std::min(m, n);
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < qcols; j++) q[i * ldq + j] = T(i == j);
-  // Q = H_0 (H_1 (... H_{k-1} I)). Before the block starting at j0 is applied, columns < j0 are still the
-  // identity's (untouched by reflectors acting on rows >= j0) and rows < j0 of the other columns are zero,
-  // so only q[j0:, j0:] changes.
-  const int64_t nb = k <= 8 ? 1 : kBlock;
-  std::vector<T> V, Tm;
-  for (int64_t j0 = k > 0 ? (k - 1) / nb * nb : -1; j0 >= 0; j0 -= nb) {
-    const int64_t jb = std::min(nb, k - j0), rows = m - j0, ldv = round_up(jb, kNR<T>);
-    T *qq = q + j0 * ldq + j0;
-    if (jb == 1) {
-      apply_reflector(a + j0 * lda + j0, lda, rows, tau[j0], qq, ldq, qcols - j0, work);
-      continue;
-    }
-    V.resize(rows * ldv);
-    Tm.resize(jb * jb);
-    unit_lower(a + j0 * lda + j0, lda, rows, jb, V.data(), ldv);
-    block_t(V.data(), ldv, rows, jb, tau + j0, Tm.data());
-    apply_block(V.data(), ldv, Tm.data(), rows, jb, qq, ldq, qcols - j0, false);
-  }
+  apply_q(a, m, std::min(m, n), lda, tau, q, qcols, ldq, true, work);
 }
 
+// c [m, nc] ← Q c (Q = H_0 ... H_{k-1} from qr_householder's a [m, >= k] and tau). work: nc elements.
+// For linalg_svd.cpp, which declares it.
 template <class T>
-int64_t svd_jacobi(const T *a, int64_t m, int64_t n, int64_t lda, T *s, T *u, int64_t ucols, int64_t ldu, T *vt,
-                   int64_t vrows, int64_t ldvt, bool vectors) {
-  const int64_t k = std::min(m, n);
-  if (k == 0) {  // nothing to decompose; full bases are the identity
-    if (vectors) {
-      for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < ucols; j++) u[i * ldu + j] = T(i == j);
-      for (int64_t i = 0; i < vrows; i++)
-        for (int64_t j = 0; j < n; j++) vt[i * ldvt + j] = T(i == j);
-    }
-    return 0;
-  }
-  // B = A, or Aᵀ when A is wide: [M, N] with M >= N. Its SVD B = U_B Σ W gives A's (U = Wᵀ, Vᵀ = U_Bᵀ when
-  // transposed), so U_B has the columns of A's U or of A's V, and W is [N, N].
-  const bool tr = m < n;
-  const int64_t M = tr ? n : m, N = k, uc = tr ? vrows : ucols;
-  std::vector<T> b(M * N);
-  T mx = 0;
-  bool finite = true;
-  for (int64_t i = 0; i < m; i++)
-    for (int64_t j = 0; j < n; j++) {
-      const T v = a[i * lda + j];
-      b[tr ? j * N + i : i * N + j] = v;
-      finite = finite && std::isfinite(v);
-      mx = std::max(mx, std::fabs(v));
-    }
-  // Scale by 2^e (exact) so the largest entry is near sqrt(max / (16 M N)): every sum of squares, and so every
-  // squared norm and dot product of rows of R (bounded by ||A||²), stays below max / 16, and as little as
-  // possible underflows.
-  int e = 0;
-  if (finite && mx > 0) {
-    const T target = std::sqrt(std::numeric_limits<T>::max()) / (4 * std::sqrt(T(M)) * std::sqrt(T(N)));
-    e = std::ilogb(target) - std::ilogb(mx);
-    for (T &v : b) v = scale2(v, e);
-  }
-  // B = Q R; the Jacobi rotations act on R's rows: J R = Σ W.
-  std::vector<T> tau(N), work(M + 1), x(N * N, T(0)), J;
-  qr_householder(b.data(), M, N, N, tau.data(), work.data());
-  for (int64_t i = 0; i < N; i++) std::copy(&b[i * N + i], &b[i * N + N], &x[i * N + i]);
-  if (vectors) {
-    J.assign(N * N, T(0));
-    for (int64_t i = 0; i < N; i++) J[i * N + i] = 1;
-  }
-  // Rows shorter than eps times the longest are noise at the level of the QR's rounding errors: they take no
-  // part in the rotations (among themselves they would need many sweeps, each rotation of two such rows of very
-  // different lengths spoiling the orthogonality of the shorter to the long rows) and their Vᵀ rows are
-  // completed instead. Their norms remain as the singular values. The floor also keeps the dot products
-  // clear of underflow, where orthogonality could not be judged.
-  T longest = 0;
-  for (int64_t i = 0; i < N; i++) longest = std::max(longest, norm2(&x[i * N], N, 1));
-  const T eps = std::numeric_limits<T>::epsilon();
-  const T small = std::max(eps * longest, std::sqrt(std::numeric_limits<T>::min()) / eps);
-  const bool converged = jacobi_rows(x.data(), N, N, vectors ? J.data() : nullptr, small * small);
-  std::vector<T> sig(N);
-  std::vector<int64_t> order(N);
-  for (int64_t i = 0; i < N; i++) sig[i] = norm2(&x[i * N], N, 1);
-  std::iota(order.begin(), order.end(), 0);
-  // Descending, NaN first (a consistent order, so the sort is well defined).
-  auto key = [&](int64_t i) { return std::isnan(sig[i]) ? std::numeric_limits<T>::infinity() : sig[i]; };
-  std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) { return key(p) > key(q); });
-  for (int64_t j = 0; j < N; j++) s[j] = scale2(sig[order[j]], -e);
-  if (!vectors) return converged ? 0 : 1;
-
-  // W: the normalised rows of J R, then (for the noise rows) a completed basis.
-  std::vector<T> w(N * N);
-  int64_t r = 0;
-  for (; r < N && !(sig[order[r]] < small); r++)
-    for (int64_t j = 0; j < N; j++) w[r * N + j] = x[order[r] * N + j] / sig[order[r]];
-  complete_rows(w.data(), r, N);
-  // U_B = Q Jᵀ with its columns in the sorted order: Q's first N columns times y[p, j] = J[order[j], p]; the
-  // columns of a full U_B beyond N are Q's.
-  const int64_t ldy = round_up(N, kNR<T>);
-  std::vector<T> q(M * uc), y(N * ldy, T(0)), ub(M * ldy, T(0));
-  qr_form_q(b.data(), M, N, N, tau.data(), q.data(), uc, uc, work.data());
-  for (int64_t j = 0; j < N; j++)
-    for (int64_t p = 0; p < N; p++) y[p * ldy + j] = J[order[j] * N + p];
-  gemm_acc(M, ldy, N, q.data(), uc, 1, y.data(), ldy, ub.data(), ldy, T(1));
-  for (int64_t i = 0; i < M; i++) std::copy(&ub[i * ldy], &ub[i * ldy + N], &q[i * uc]);
-  if (!tr) {
-    for (int64_t i = 0; i < m; i++) std::copy(&q[i * uc], &q[i * uc + uc], u + i * ldu);
-    for (int64_t i = 0; i < N; i++) std::copy(&w[i * N], &w[i * N + N], vt + i * ldvt);
-  } else {  // A = Wᵀ Σ U_Bᵀ
-    for (int64_t i = 0; i < m; i++)
-      for (int64_t j = 0; j < ucols; j++) u[i * ldu + j] = w[j * N + i];
-    for (int64_t j = 0; j < vrows; j++)
-      for (int64_t c = 0; c < n; c++) vt[j * ldvt + c] = q[c * uc + j];
-  }
-  return converged ? 0 : 1;
+void qr_apply_q(const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc, int64_t ldc, T *work) {
+  apply_q(a, m, k, lda, tau, c, nc, ldc, false, work);
 }
 
 template void qr_householder<float>(float *, int64_t, int64_t, int64_t, float *, float *);
@@ -509,9 +337,9 @@ template void qr_form_q<float>(const float *, int64_t, int64_t, int64_t, const f
 template void qr_form_q<double>(const double *, int64_t, int64_t, int64_t, const double *, double *, int64_t, int64_t,
                                 double *);
 
-template int64_t svd_jacobi<float>(const float *, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t,
-                                   float *, int64_t, int64_t, bool);
-template int64_t svd_jacobi<double>(const double *, int64_t, int64_t, int64_t, double *, double *, int64_t, int64_t,
-                                    double *, int64_t, int64_t, bool);
+template void qr_apply_q<float>(const float *, int64_t, int64_t, int64_t, const float *, float *, int64_t, int64_t,
+                                float *);
+template void qr_apply_q<double>(const double *, int64_t, int64_t, int64_t, const double *, double *, int64_t, int64_t,
+                                 double *);
 
 }  // namespace kiln::cpu
