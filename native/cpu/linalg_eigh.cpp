@@ -11,7 +11,9 @@
 // adjacent rows, and V is transposed into a at the end, its columns permuted to match the ascending
 // eigenvalues. All inner loops run over contiguous rows; dot products keep several partial sums so they
 // vectorise without reassociation flags.
-// Large matrices split Qᵀ's rows, and the rotations' columns, over the pool (one parallel region each).
+// One thread: splitting the rotations' columns and Qᵀ's rows over the pool measured slower on this
+// 2-vCPU VM (n = 512, interleaved in one process: 67 ms serial, 88 ms split; bench/results 2026-12-07
+// twenty-third).
 // Non-finite input gives NaN outputs and returns 1 (torch and numpy report it as non-convergence).
 #include <algorithm>
 #include <cmath>
@@ -20,7 +22,6 @@
 #include <numeric>
 #include <vector>
 
-#include "../core/thread_pool.h"
 #include "linalg_kernels.h"
 
 namespace kiln::cpu {
@@ -138,23 +139,20 @@ void tridiagonalise(T *a, int64_t n, int64_t lda, T *d, T *e, T *tau) {
 // reflectors backwards: before step k the product acts on indices > k + 1 only, so just rows and columns
 // k+1.. change, and each row is one dot product and one axpy with v.
 template <class T>
-void form_qt(ThreadPool *pool, const T *a, int64_t n, int64_t lda, const T *tau, T *qt) {
+void form_qt(const T *a, int64_t n, int64_t lda, const T *tau, T *qt) {
   std::fill(qt, qt + n * n, T(0));
   for (int64_t i = 0; i < n; i++) qt[i * n + i] = 1;
-  // Rows are independent through the whole product, so each task takes a range of rows once.
-  parallel_for(n >= 128 ? pool : nullptr, n, 32, [&](int64_t r0, int64_t r1) {
-    for (int64_t k = n - 3; k >= 0; k--) {
-      const T t = tau[k];
-      if (t == 0) continue;
-      const int64_t k1 = k + 1, len = n - k1;
-      const T *v = a + k * lda + k1;
-      for (int64_t i = std::max(k1, r0); i < r1; i++) {
-        T *row = qt + i * n + k1;
-        const T s = t * dot(row, v, len);
-        for (int64_t j = 0; j < len; j++) row[j] -= s * v[j];
-      }
+  for (int64_t k = n - 3; k >= 0; k--) {
+    const T t = tau[k];
+    if (t == 0) continue;
+    const int64_t k1 = k + 1, len = n - k1;
+    const T *v = a + k * lda + k1;
+    for (int64_t i = k1; i < n; i++) {
+      T *row = qt + i * n + k1;
+      const T s = t * dot(row, v, len);
+      for (int64_t j = 0; j < len; j++) row[j] -= s * v[j];
     }
-  });
+  }
 }
 
 // A sweep below works on a block of the tridiagonal seen through a local index k = 0..len: D(k) = dd[k * dir],
@@ -166,31 +164,26 @@ void form_qt(ThreadPool *pool, const T *a, int64_t n, int64_t lda, const T *tau,
 // The new row(k) is the input of the next rotation, so it is carried in a buffer over a block of columns and
 // each element is loaded and stored once per rotation.
 template <class T>
-void rotate_block(T *zt, int64_t n, int64_t base, int64_t dir, int64_t k0, int64_t kend, const T *c, const T *s,
-                  int64_t j0, int64_t nb) {
-  T carry[128];
-  const T *top = zt + (base + dir * kend) * n + j0;
-  for (int64_t j = 0; j < nb; j++) carry[j] = top[j];
-  for (int64_t k = kend - 1; k >= k0; k--) {
-    const T *rk = zt + (base + dir * k) * n + j0;
-    T *rn = zt + (base + dir * (k + 1)) * n + j0;
-    const T ck = c[k], sk = s[k];
-    for (int64_t j = 0; j < nb; j++) {
-      const T x = rk[j], y = carry[j];
-      rn[j] = sk * x + ck * y;
-      carry[j] = ck * x - sk * y;
+void apply_rotations(T *zt, int64_t n, int64_t base, int64_t dir, int64_t k0, int64_t kend, const T *c, const T *s) {
+  constexpr int64_t kBlock = 256;
+  T carry[kBlock];
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t nb = std::min(kBlock, n - j0);
+    const T *top = zt + (base + dir * kend) * n + j0;
+    for (int64_t j = 0; j < nb; j++) carry[j] = top[j];
+    for (int64_t k = kend - 1; k >= k0; k--) {
+      const T *rk = zt + (base + dir * k) * n + j0;
+      T *rn = zt + (base + dir * (k + 1)) * n + j0;
+      const T ck = c[k], sk = s[k];
+      for (int64_t j = 0; j < nb; j++) {
+        const T x = rk[j], y = carry[j];
+        rn[j] = sk * x + ck * y;
+        carry[j] = ck * x - sk * y;
+      }
     }
+    T *bot = zt + (base + dir * k0) * n + j0;
+    for (int64_t j = 0; j < nb; j++) bot[j] = carry[j];
   }
-  T *bot = zt + (base + dir * k0) * n + j0;
-  for (int64_t j = 0; j < nb; j++) bot[j] = carry[j];
-}
-
-template <class T>
-void apply_rotations(T *zt, int64_t n, int64_t col0, int64_t col1, int64_t base, int64_t dir, int64_t k0, int64_t kend,
-                     const T *c, const T *s) {
-  constexpr int64_t kBlock = 128;
-  for (int64_t j0 = col0; j0 < col1; j0 += kBlock)
-    rotate_block(zt, n, base, dir, k0, kend, c, s, j0, std::min(kBlock, col1 - j0));
 }
 
 // One implicit QL sweep with a Wilkinson shift on an unreduced block (len >= 1), recording rotation k in
@@ -237,7 +230,7 @@ int64_t ql_sweep(T *dd, T *ee, int64_t dir, int64_t len, T *c, T *s) {
 // graded block chased from its small end loses the bulge to underflow and stalls. Returns false when the
 // budget of 30 n sweeps in all runs out.
 template <class T>
-bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt, int64_t col0, int64_t col1) {
+bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt) {
   const T eps = std::numeric_limits<T>::epsilon();
   const T tiny = std::numeric_limits<T>::min();
   auto negligible = [&](int64_t i) {
@@ -277,7 +270,7 @@ bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt, int64_t col0, int64_t col1) {
       }
       if (budget-- == 0) return false;
       const int64_t k0 = ql_sweep(d + base, e + (ql ? base : base - 1), dir, len, c, s);
-      if (zt && k0 < len) apply_rotations(zt, n, col0, col1, base, dir, k0, len, c, s);
+      if (zt && k0 < len) apply_rotations(zt, n, base, dir, k0, len, c, s);
     }
   }
   return true;
@@ -286,9 +279,8 @@ bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt, int64_t col0, int64_t col1) {
 }  // namespace
 
 template <class T>
-int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bool vectors) {
+int64_t eigh_symmetric(kiln_context *, T *a, int64_t n, int64_t lda, T *w, bool vectors) {
   if (n <= 0) return 0;
-  ThreadPool *pool = ctx ? ctx->pool.get() : nullptr;
   // Largest magnitude in the lower triangle; NaN or inf anywhere makes it non-finite.
   T amax = 0;
   bool finite = true;
@@ -315,23 +307,9 @@ int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bo
   std::vector<T> qt;
   if (vectors) {
     qt.resize(n * n);
-    form_qt(pool, a, n, lda, tau.data(), qt.data());
+    form_qt(a, n, lda, tau.data(), qt.data());
   }
-  // The QL iteration is O(n) per sweep and its rotations O(n) per column: each task repeats the
-  // iteration (the same operations, so the same rotations) on copies of d and e and applies the
-  // rotations to its own columns of Vᵀ, with no synchronisation between sweeps.
-  const int64_t ntasks = vectors && pool && n >= 128 ? std::min<int64_t>(pool->size(), n / 64) : 1;
-  std::vector<char> task_ok(ntasks, 0);
-  const std::vector<T> d0(w, w + n), e0(e);
-  parallel_for(ntasks > 1 ? pool : nullptr, ntasks, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t col0 = n * t / ntasks / 16 * 16, col1 = t + 1 == ntasks ? n : n * (t + 1) / ntasks / 16 * 16;
-      std::vector<T> d(d0), ee(e0);
-      task_ok[t] = tridiagonal_eig(d.data(), ee.data(), n, vectors ? qt.data() : nullptr, col0, col1);
-      if (t == 0) std::copy(d.begin(), d.end(), w);
-    }
-  });
-  const bool ok = std::all_of(task_ok.begin(), task_ok.end(), [](char v) { return v != 0; });
+  const bool ok = tridiagonal_eig(w, e.data(), n, vectors ? qt.data() : nullptr);
   if (ex != 0) scale2(w, n, ex);
 
   // Ascending order (ties keep the QL order); V's column j is row perm[j] of Vᵀ.
