@@ -42,11 +42,6 @@ export function toStack(x: Tensor): Tensor {
   return s;
 }
 
-/** Disposes the temporaries of a native call: each of `temps` that is not one of `keep`. */
-export function disposeExcept(temps: Tensor[], keep: Tensor[]): void {
-  for (const t of temps) if (!keep.includes(t) && !t.isDisposed) t.dispose();
-}
-
 /**
  * Throws ERR_LINALG when a factorisation reported failure: info (int32, one per matrix) is 0 where
  * it worked; `what(k)` describes a failure at LAPACK's step k.
@@ -115,4 +110,3 @@ export function refuseGrad(op: string, inputs: Tensor[], why: string): void {
   if (needsGrad(inputs)) throw new KilnError('ERR_AUTOGRAD', `${op}: ${why}`);
 }
 
-export { Tensor };
