@@ -109,4 +109,3 @@ export function packOutputs(
 export function refuseGrad(op: string, inputs: Tensor[], why: string): void {
   if (needsGrad(inputs)) throw new KilnError('ERR_AUTOGRAD', `${op}: ${why}`);
 }
-
