@@ -224,13 +224,13 @@ int64_t ql_sweep(T *dd, T *ee, int64_t dir, int64_t len, T *c, T *s) {
   return 0;
 }
 
-// Eigenvalues of the symmetric tridiagonal (d [n], e [n]: e[i] couples d[i] and d[i + 1], e[n - 1] is
-// scratch) into d, unordered; when zt is not null, the rotations are applied to its rows (n x n). Each
-// unreduced block is iterated from its end of smaller magnitude (QL when that is the top, else QR), as a
-// graded block chased from its small end loses the bulge to underflow and stalls. Returns false when the
-// budget of 30 n sweeps in all runs out.
+}  // namespace
+
+// tridiagonal_ql (linalg_kernels.h). Each unreduced block is iterated from its end of smaller magnitude (QL
+// when that is the top, else QR), as a graded block chased from its small end loses the bulge to underflow
+// and stalls. The budget is 30 n sweeps in all.
 template <class T>
-bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt) {
+bool tridiagonal_ql(T *d, T *e, int64_t n, T *zt) {
   const T eps = std::numeric_limits<T>::epsilon();
   const T tiny = std::numeric_limits<T>::min();
   auto negligible = [&](int64_t i) {
@@ -276,7 +276,8 @@ bool tridiagonal_eig(T *d, T *e, int64_t n, T *zt) {
   return true;
 }
 
-}  // namespace
+template bool tridiagonal_ql<float>(float *, float *, int64_t, float *);
+template bool tridiagonal_ql<double>(double *, double *, int64_t, double *);
 
 template <class T>
 int64_t eigh_symmetric(kiln_context *, T *a, int64_t n, int64_t lda, T *w, bool vectors) {
@@ -309,7 +310,7 @@ int64_t eigh_symmetric(kiln_context *, T *a, int64_t n, int64_t lda, T *w, bool 
     qt.resize(n * n);
     form_qt(a, n, lda, tau.data(), qt.data());
   }
-  const bool ok = tridiagonal_eig(w, e.data(), n, vectors ? qt.data() : nullptr);
+  const bool ok = tridiagonal_ql(w, e.data(), n, vectors ? qt.data() : nullptr);
   if (ex != 0) scale2(w, n, ex);
 
   // Ascending order (ties keep the QL order); V's column j is row perm[j] of Vᵀ.

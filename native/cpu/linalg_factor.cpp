@@ -12,40 +12,55 @@
 #include "linalg_kernels.h"
 
 namespace kiln::cpu {
-namespace {
 
-constexpr int64_t kBlock = 64;
-
-// C[M, N] (row stride ldc) -= A[M, K] B[K, N]; A[i, p] at a[i * rsa + p * csa], B[p, j] at
-// b[p * rsb + j * csb].
-void gemm_sub(kiln_context *ctx, int64_t M, int64_t N, int64_t K, const float *a, int64_t rsa, int64_t csa,
-              const float *b, int64_t rsb, int64_t csb, float *c, int64_t ldc) {
-  if (M <= 0 || N <= 0 || K <= 0) return;
+// linalg_gemm (linalg_kernels.h): float on gemm_f32 (register tiles, thread pool), double on a plain loop.
+template <>
+void linalg_gemm<float>(kiln_context *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t rsa,
+                        int64_t csa, const float *b, int64_t rsb, int64_t csb, float beta, float *c, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
+    return;
+  }
   GemmGeometry g;
   g.M = M, g.N = N, g.K = K;
   g.rsa = rsa, g.csa = csa, g.rsb = rsb, g.csb = csb, g.rsc = ldc;
-  g.alpha = -1.0f, g.beta = 1.0f;
+  g.alpha = alpha, g.beta = beta;
   gemm_f32(ctx, g, {GemmPtrs{a, b, c, nullptr}});
 }
 
-void gemm_sub(kiln_context *, int64_t M, int64_t N, int64_t K, const double *a, int64_t rsa, int64_t csa,
-              const double *b, int64_t rsb, int64_t csb, double *c, int64_t ldc) {
+template <>
+void linalg_gemm<double>(kiln_context *, int64_t M, int64_t N, int64_t K, double alpha, const double *a, int64_t rsa,
+                         int64_t csa, const double *b, int64_t rsb, int64_t csb, double beta, double *c, int64_t ldc) {
   for (int64_t i = 0; i < M; i++) {
     double *ci = c + i * ldc;
+    for (int64_t j = 0; j < N; j++) ci[j] = beta == 0 ? 0.0 : beta * ci[j];
     if (csb == 1) {  // rows of B are contiguous: axpy form
       for (int64_t p = 0; p < K; p++) {
-        const double aip = a[i * rsa + p * csa];
+        const double aip = alpha * a[i * rsa + p * csa];
         const double *bp = b + p * rsb;
-        for (int64_t j = 0; j < N; j++) ci[j] -= aip * bp[j];
+        for (int64_t j = 0; j < N; j++) ci[j] += aip * bp[j];
       }
     } else {  // dot form
       for (int64_t j = 0; j < N; j++) {
         double s = 0;
         for (int64_t p = 0; p < K; p++) s += a[i * rsa + p * csa] * b[p * rsb + j * csb];
-        ci[j] -= s;
+        ci[j] += alpha * s;
       }
     }
   }
+}
+
+namespace {
+
+constexpr int64_t kBlock = 64;
+
+// C -= A B through linalg_gemm (linalg_kernels.h).
+template <class T>
+void gemm_sub(kiln_context *ctx, int64_t M, int64_t N, int64_t K, const T *a, int64_t rsa, int64_t csa, const T *b,
+              int64_t rsb, int64_t csb, T *c, int64_t ldc) {
+  linalg_gemm<T>(ctx, M, N, K, T(-1), a, rsa, csa, b, rsb, csb, T(1), c, ldc);
 }
 
 template <class T>

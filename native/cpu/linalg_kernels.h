@@ -15,6 +15,14 @@
 
 namespace kiln::cpu {
 
+// C [M, N] (row stride ldc) = alpha A B + beta C, with A[i, p] at a[i * rsa + p * csa] and B[p, j] at
+// b[p * rsb + j * csb] (any strides, so transposed operands need no copy). float runs on kiln's GEMM
+// (gemm_f32: its register tiles and, with ctx, the thread pool); double on a plain loop. beta = 0 ignores C's
+// old contents (NaN included).
+template <class T>
+void linalg_gemm(kiln_context *ctx, int64_t M, int64_t N, int64_t K, T alpha, const T *a, int64_t rsa, int64_t csa,
+                 const T *b, int64_t rsb, int64_t csb, T beta, T *c, int64_t ldc);
+
 // A = L Lᵀ for symmetric positive-definite A [n, n], reading the lower triangle only. On return the
 // lower triangle holds L and the strict upper triangle is zero. Returns 0, or k + 1 when the leading
 // minor of order k + 1 is not positive definite (LAPACK's info; a is then partly overwritten).
@@ -66,5 +74,12 @@ int64_t svd_jacobi(const T *a, int64_t m, int64_t n, int64_t lda, T *s, T *u, in
 // converge. ctx may be null (no threads).
 template <class T>
 int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bool vectors);
+
+// Eigenvalues of the symmetric tridiagonal matrix with diagonal d [n] and off-diagonal e [n] (e[i] couples
+// d[i] and d[i + 1]; e[n - 1] is scratch) into d, unordered, by implicit QL/QR with Wilkinson shifts. When zt
+// is not null (n x n, row stride n), each rotation is applied to its rows: starting from the identity, row j
+// ends as the eigenvector of d[j]. e is destroyed. Returns false when the iteration did not converge.
+template <class T>
+bool tridiagonal_ql(T *d, T *e, int64_t n, T *zt);
 
 }  // namespace kiln::cpu
