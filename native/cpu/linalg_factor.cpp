@@ -13,16 +13,35 @@
 
 namespace kiln::cpu {
 
-// linalg_gemm (linalg_kernels.h): float on gemm_f32 (register tiles, thread pool), double on a plain loop.
+// C = alpha A B + beta C on a plain loop: double's GEMM, and float's without a context.
+template <class T>
+void gemm_plain(int64_t M, int64_t N, int64_t K, T alpha, const T *a, int64_t rsa, int64_t csa, const T *b,
+                int64_t rsb, int64_t csb, T beta, T *c, int64_t ldc) {
+  for (int64_t i = 0; i < M; i++) {
+    T *ci = c + i * ldc;
+    for (int64_t j = 0; j < N; j++) ci[j] = beta == 0 ? T(0) : beta * ci[j];
+    if (csb == 1) {  // rows of B are contiguous: axpy form
+      for (int64_t p = 0; p < K; p++) {
+        const T aip = alpha * a[i * rsa + p * csa];
+        const T *bp = b + p * rsb;
+        for (int64_t j = 0; j < N; j++) ci[j] += aip * bp[j];
+      }
+    } else {  // dot form
+      for (int64_t j = 0; j < N; j++) {
+        T s = 0;
+        for (int64_t p = 0; p < K; p++) s += a[i * rsa + p * csa] * b[p * rsb + j * csb];
+        ci[j] += alpha * s;
+      }
+    }
+  }
+}
+
+// linalg_gemm (linalg_kernels.h).
 template <>
 void linalg_gemm<float>(kiln_context *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t rsa,
                         int64_t csa, const float *b, int64_t rsb, int64_t csb, float beta, float *c, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    for (int64_t i = 0; i < M; i++)
-      for (int64_t j = 0; j < N; j++) c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
-    return;
-  }
+  if (K <= 0 || !ctx) return gemm_plain(M, N, K, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
   GemmGeometry g;
   g.M = M, g.N = N, g.K = K;
   g.rsa = rsa, g.csa = csa, g.rsb = rsb, g.csb = csb, g.rsc = ldc;
@@ -33,23 +52,7 @@ void linalg_gemm<float>(kiln_context *ctx, int64_t M, int64_t N, int64_t K, floa
 template <>
 void linalg_gemm<double>(kiln_context *, int64_t M, int64_t N, int64_t K, double alpha, const double *a, int64_t rsa,
                          int64_t csa, const double *b, int64_t rsb, int64_t csb, double beta, double *c, int64_t ldc) {
-  for (int64_t i = 0; i < M; i++) {
-    double *ci = c + i * ldc;
-    for (int64_t j = 0; j < N; j++) ci[j] = beta == 0 ? 0.0 : beta * ci[j];
-    if (csb == 1) {  // rows of B are contiguous: axpy form
-      for (int64_t p = 0; p < K; p++) {
-        const double aip = alpha * a[i * rsa + p * csa];
-        const double *bp = b + p * rsb;
-        for (int64_t j = 0; j < N; j++) ci[j] += aip * bp[j];
-      }
-    } else {  // dot form
-      for (int64_t j = 0; j < N; j++) {
-        double s = 0;
-        for (int64_t p = 0; p < K; p++) s += a[i * rsa + p * csa] * b[p * rsb + j * csb];
-        ci[j] += alpha * s;
-      }
-    }
-  }
+  gemm_plain(M, N, K, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
 }
 
 namespace {

@@ -17,7 +17,8 @@ namespace kiln::cpu {
 
 // C [M, N] (row stride ldc) = alpha A B + beta C, with A[i, p] at a[i * rsa + p * csa] and B[p, j] at
 // b[p * rsb + j * csb] (any strides, so transposed operands need no copy). float runs on kiln's GEMM
-// (gemm_f32: its register tiles and, with ctx, the thread pool); double on a plain loop. beta = 0 ignores C's
+// (gemm_f32: its register tiles and ctx's thread pool) when ctx is not null; double, and float without a
+// context, on a plain loop. beta = 0 ignores C's
 // old contents (NaN included).
 template <class T>
 void linalg_gemm(kiln_context *ctx, int64_t M, int64_t N, int64_t K, T alpha, const T *a, int64_t rsa, int64_t csa,
@@ -81,5 +82,46 @@ int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bo
 // ends as the eigenvector of d[j]. e is destroyed. Returns false when the iteration did not converge.
 template <class T>
 bool tridiagonal_ql(T *d, T *e, int64_t n, T *zt);
+
+// Divide and conquer (Cuppen's, with Gu and Eisenstat's eigenvectors; LAPACK's stedc) for the symmetric
+// tridiagonal matrix with diagonal d [n] and off-diagonal e [n] (e[i] couples d[i] and d[i + 1]; e[n - 1] is
+// scratch): eigenvalues ascending into d and the eigenvectors as the columns of z [n, n] (row stride ldz), so
+// T = Z diag(d) Zᵀ. e is destroyed. The merges' products run on linalg_gemm. Returns 0, or 1 when a
+// subproblem did not converge. (linalg_stedc.cpp)
+template <class T>
+int64_t tridiagonal_dc(kiln_context *ctx, T *d, T *e, int64_t n, T *z, int64_t ldz);
+
+// SVD of the upper bidiagonal matrix B [n, n] with diagonal d [n] and superdiagonal e [n] (e[i] at (i, i + 1);
+// e[n - 1] is scratch) by divide and conquer (LAPACK's bdsdc): singular values descending into d, and when
+// vectors, U [n, n] (row stride ldu) and Vᵀ [n, n] (row stride ldvt) with B = U diag(d) Vᵀ. e is destroyed.
+// Returns 0, or 1 when a subproblem did not converge. (linalg_bdsdc.cpp)
+template <class T>
+int64_t bidiagonal_svd_dc(kiln_context *ctx, T *d, T *e, int64_t n, T *u, int64_t ldu, T *vt, int64_t ldvt,
+                          bool vectors);
+
+// Blocked Householder reductions, their panels' updates on linalg_gemm (linalg_reduce.cpp).
+//
+// tridiagonalise_blocked: A [n, n] symmetric, lower triangle read, to T = Qᵀ A Q with diagonal d [n] and
+// subdiagonal e [n - 1]; Q = H_0 H_1 ... H_{n-3}, H_k = I - tau[k] v vᵀ acting on indices k+1..n-1 with
+// v[k + 1] = 1 and v[j] (j > k + 1) stored in row k of a at column j (the upper triangle).
+// tridiagonal_apply_q: c [n, nc] (row stride ldc) ← Q c.
+template <class T>
+void tridiagonalise_blocked(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *d, T *e, T *tau);
+template <class T>
+void tridiagonal_apply_q(kiln_context *ctx, const T *a, int64_t n, int64_t lda, const T *tau, T *c, int64_t nc,
+                         int64_t ldc);
+
+// bidiagonalise: A [m, n], m >= n, to B = Qᵀ A P, upper bidiagonal with diagonal d [n] and superdiagonal
+// e [n - 1]. Q = H_0 ... H_{n-1} (H_j = I - tauq[j] u uᵀ on rows j.., u[j] = 1, u[i > j] stored at a[i, j]);
+// P = G_0 ... G_{n-3} (G_j = I - taup[j] v vᵀ on columns j+1.., v[j + 1] = 1, v[k > j + 1] stored at
+// a[j, k]); LAPACK's gebrd layout. bidiagonal_apply_q: c [m, nc] ← Q c. bidiagonal_apply_pt: c [r, n] ← c Pᵀ.
+template <class T>
+void bidiagonalise(kiln_context *ctx, T *a, int64_t m, int64_t n, int64_t lda, T *d, T *e, T *tauq, T *taup);
+template <class T>
+void bidiagonal_apply_q(kiln_context *ctx, const T *a, int64_t m, int64_t n, int64_t lda, const T *tauq, T *c,
+                        int64_t nc, int64_t ldc);
+template <class T>
+void bidiagonal_apply_pt(kiln_context *ctx, const T *a, int64_t m, int64_t n, int64_t lda, const T *taup, T *c,
+                         int64_t r, int64_t ldc);
 
 }  // namespace kiln::cpu
