@@ -23,6 +23,32 @@ using namespace kiln::cuda;
 
 namespace {
 
+// The ops of the op table this build runs on the CPU only: launch_op answers them with ERR_NOT_COMPILED and
+// the .cpu() hint, and has_cuda_kernel (the coverage table's CUDA column) leaves them out. One list for both.
+bool cpu_only(int op) {
+  switch (op) {
+    case KILN_OP_CONV2D:
+    case KILN_OP_CONV2D_BACKWARD_INPUT:
+    case KILN_OP_CONV2D_BACKWARD_WEIGHT:
+    case KILN_OP_CONV2D_BACKWARD:
+    case KILN_OP_ATTENTION:
+    case KILN_OP_ATTENTION_BACKWARD:
+    case KILN_OP_LOGSUMEXP:
+    case KILN_OP_SORT:
+    case KILN_OP_CUMSUM:
+    case KILN_OP_VAR:
+    case KILN_OP_CLAMP:
+    case KILN_OP_LINALG_CHOLESKY:
+    case KILN_OP_LINALG_LU:
+    case KILN_OP_LINALG_SOLVE_TRIANGULAR:
+    case KILN_OP_LINALG_LU_SOLVE:
+    case KILN_OP_LINALG_QR:
+    case KILN_OP_LINALG_EIGH:
+    case KILN_OP_LINALG_SVD: return true;
+    default: return false;
+  }
+}
+
 // `bad`: the device words where an index op records an out-of-range index (Device::bad_slot).
 kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor *in, int nin, const double *attr,
                       const OpArgs &a, int64_t *bad) {
@@ -128,53 +154,16 @@ kiln_status launch_op(const Launch &L, int op, kiln_tensor *o, const kiln_tensor
     case KILN_OP_AVG_POOL2D_BACKWARD: return avg_pool2d_cuda(L, o[0], in[0], attr, false, true);
     case KILN_OP_ADAPTIVE_AVG_POOL2D: return avg_pool2d_cuda(L, o[0], in[0], attr, true, false);
     case KILN_OP_ADAPTIVE_AVG_POOL2D_BACKWARD: return avg_pool2d_cuda(L, o[0], in[0], attr, true, true);
-    case KILN_OP_CONV2D:
-    case KILN_OP_CONV2D_BACKWARD_INPUT:
-    case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_CONV2D_BACKWARD:
-    case KILN_OP_ATTENTION:
-    case KILN_OP_ATTENTION_BACKWARD:
-    case KILN_OP_SORT:
-    case KILN_OP_CUMSUM:
-    case KILN_OP_VAR:
-    case KILN_OP_CLAMP:
-    case KILN_OP_LINALG_CHOLESKY:
-    case KILN_OP_LINALG_LU:
-    case KILN_OP_LINALG_SOLVE_TRIANGULAR:
-    case KILN_OP_LINALG_LU_SOLVE:
-    case KILN_OP_LINALG_QR:
-    case KILN_OP_LINALG_EIGH:
-    case KILN_OP_LINALG_SVD:
-      return fail(L, KILN_ERR_NOT_COMPILED,
-                  "%s has no CUDA kernel yet (CPU only): move its operands to the CPU with .cpu()", kiln_op_name(op));
-    default: return fail(L, KILN_ERR_ARG, "op id %d has no CUDA kernel", op);
+    default:
+      if (cpu_only(op))
+        return fail(L, KILN_ERR_NOT_COMPILED,
+                    "%s has no CUDA kernel yet (CPU only): move its operands to the CPU with .cpu()", kiln_op_name(op));
+      return fail(L, KILN_ERR_ARG, "op id %d has no CUDA kernel", op);
   }
 }
 
 // Ops that reach a launcher in this build (kiln_cuda_op_supported); the coverage table reads it.
-bool has_cuda_kernel(int op) {
-  switch (op) {
-    case KILN_OP_CONV2D:
-    case KILN_OP_CONV2D_BACKWARD_INPUT:
-    case KILN_OP_CONV2D_BACKWARD_WEIGHT:
-    case KILN_OP_CONV2D_BACKWARD:
-    case KILN_OP_ATTENTION:
-    case KILN_OP_ATTENTION_BACKWARD:
-    case KILN_OP_LOGSUMEXP:
-    case KILN_OP_SORT:
-    case KILN_OP_CUMSUM:
-    case KILN_OP_VAR:
-    case KILN_OP_CLAMP:
-    case KILN_OP_LINALG_CHOLESKY:
-    case KILN_OP_LINALG_LU:
-    case KILN_OP_LINALG_SOLVE_TRIANGULAR:
-    case KILN_OP_LINALG_LU_SOLVE:
-    case KILN_OP_LINALG_QR:
-    case KILN_OP_LINALG_EIGH:
-    case KILN_OP_LINALG_SVD: return false;
-    default: return op >= 0 && op < KILN_OP_COUNT;
-  }
-}
+bool has_cuda_kernel(int op) { return op >= 0 && op < KILN_OP_COUNT && !cpu_only(op); }
 
 // Whether `op` records bad indices, and the slot it takes (the sizes its CPU message names).
 // cross_entropy_backward does not: its CPU kernel gives a bad target's row a zero gradient
