@@ -15,8 +15,8 @@ namespace kiln::cpu {
 
 // C = alpha A B + beta C on a plain loop: double's GEMM, and float's without a context.
 template <class T>
-void gemm_plain(int64_t M, int64_t N, int64_t K, T alpha, const T *a, int64_t rsa, int64_t csa, const T *b,
-                int64_t rsb, int64_t csb, T beta, T *c, int64_t ldc) {
+void gemm_plain(int64_t M, int64_t N, int64_t K, T alpha, const T *a, int64_t rsa, int64_t csa, const T *b, int64_t rsb,
+                int64_t csb, T beta, T *c, int64_t ldc) {
   for (int64_t i = 0; i < M; i++) {
     T *ci = c + i * ldc;
     for (int64_t j = 0; j < N; j++) ci[j] = beta == 0 ? T(0) : beta * ci[j];
