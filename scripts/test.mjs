@@ -44,7 +44,9 @@ const probe = spawnSync(
 );
 const info = JSON.parse(probe.stdout.trim() || '{"supportedIsas":["generic"],"isa":"generic"}');
 for (const isa of info.supportedIsas.filter((i) => i !== info.isa)) {
-  run(`op conformance with KILN_ISA=${isa}`, suites('test/ops', '(conformance|gemm)\\.test\\.ts$'), { KILN_ISA: isa });
+  run(`op conformance with KILN_ISA=${isa}`, suites('test/ops', '(conformance|gemm|gemm_f64)\\.test\\.ts$'), {
+    KILN_ISA: isa,
+  });
   run(`optimizers with KILN_ISA=${isa}`, suites('test/nn', 'optim\\.test\\.ts$'), { KILN_ISA: isa });
 }
 

@@ -54,6 +54,8 @@ export interface RefBlas {
    * addresses a, b, c (storage starts); false when not loaded or an operand's block is too small.
    */
   sgemm(m: number, n: number, k: number, a: number, b: number, c: number): boolean;
+  /** The same in float64 with cblas_dgemm. */
+  dgemm(m: number, n: number, k: number, a: number, b: number, c: number): boolean;
 }
 /** One timed run of the FMA peak loop. */
 export interface FmaPeakResult {

@@ -52,4 +52,17 @@ struct GemmPtrsLowp {
 // Same splitting rules as gemm_f32, so the bits do not depend on the thread count either.
 void gemm_lowp(kiln_context *ctx, kiln_dtype dtype, const GemmGeometry &g, const std::vector<GemmPtrsLowp> &batch);
 
+// float64: shape and strides as GemmGeometry's (C's columns contiguous), C = alpha A B + beta C (C unread
+// when beta == 0); no bias, activation or packing hook. gemm_f64.cpp, on the ISA's float64 register tile.
+struct GemmF64Geometry {
+  int64_t M = 0, N = 0, K = 0;
+  int64_t rsa = 0, csa = 0, rsb = 0, csb = 0, rsc = 0;
+  double alpha = 1.0, beta = 0.0;
+};
+struct GemmF64Ptrs {
+  const double *a, *b;
+  double *c;
+};
+void gemm_f64(kiln_context *ctx, const GemmF64Geometry &g, const std::vector<GemmF64Ptrs> &batch);
+
 }  // namespace kiln::cpu

@@ -1,8 +1,8 @@
 // Cholesky, LU with partial pivoting and triangular solves (linalg_kernels.h). The O(n³) work goes
-// to the GEMM (gemm_f32 for float, so it runs on the register tiles and the thread pool; a plain
-// loop for double): Cholesky is right-looking in blocks of kBlock columns, LU and the triangular
-// solves are recursive (halving down to blocks of 16 or 32), which leaves only thin strips to the
-// row-contiguous substitution loops, and those are split over the pool where they are wide.
+// to the GEMM (linalg_gemm: gemm_f32 or gemm_f64, on the register tiles and the thread pool): Cholesky is right-looking
+// in blocks of kBlock columns, LU and the triangular solves are recursive (halving down to blocks of 16 or 32), which
+// leaves only thin strips to the row-contiguous substitution loops, and those are split over the pool where they are
+// wide.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -13,7 +13,7 @@
 
 namespace kiln::cpu {
 
-// C = alpha A B + beta C on a plain loop: double's GEMM, and float's without a context.
+// C = alpha A B + beta C on a plain loop: the GEMM without a context, and for one-row or one-column C.
 template <class T>
 void gemm_plain(int64_t M, int64_t N, int64_t K, T alpha, const T *a, int64_t rsa, int64_t csa, const T *b, int64_t rsb,
                 int64_t csb, T beta, T *c, int64_t ldc) {
@@ -50,9 +50,15 @@ void linalg_gemm<float>(kiln_context *ctx, int64_t M, int64_t N, int64_t K, floa
 }
 
 template <>
-void linalg_gemm<double>(kiln_context *, int64_t M, int64_t N, int64_t K, double alpha, const double *a, int64_t rsa,
+void linalg_gemm<double>(kiln_context *ctx, int64_t M, int64_t N, int64_t K, double alpha, const double *a, int64_t rsa,
                          int64_t csa, const double *b, int64_t rsb, int64_t csb, double beta, double *c, int64_t ldc) {
-  gemm_plain(M, N, K, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || !ctx || M == 1 || N == 1) return gemm_plain(M, N, K, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+  GemmF64Geometry g;
+  g.M = M, g.N = N, g.K = K;
+  g.rsa = rsa, g.csa = csa, g.rsb = rsb, g.csb = csb, g.rsc = ldc;
+  g.alpha = alpha, g.beta = beta;
+  gemm_f64(ctx, g, {GemmF64Ptrs{a, b, c}});
 }
 
 namespace {

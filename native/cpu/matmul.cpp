@@ -1,8 +1,9 @@
 // Batched matmul with the GEMM options: out[b] = act(alpha * a[b] @ b[b] + beta * out[b] + bias[b])
 // over broadcast batch dims (the TS layer expands them). float32 runs on the packed SIMD GEMM
-// (gemm.cpp), float16 and bfloat16 on its low-precision twin (gemm_lowp.cpp); float64 and the
-// integers on a plain loop in their accumulation type (double, or wrapping int64). Work is never split over K, so the
-// bits do not depend on the thread count.
+// (gemm.cpp), float16 and bfloat16 on its low-precision twin (gemm_lowp.cpp), float64 on its own
+// register tiles (gemm_f64.cpp; a bias and activation then in a second pass), and the integers, and
+// float64's one-row or one-column products, on a plain loop in their accumulation type (double, or
+// wrapping int64). Work is never split over K, so the bits do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -83,6 +84,34 @@ A activate(GemmAct act, A x) {
   }
 }
 
+// out = act(alpha a b + beta out + bias): the product on gemm_f64, then bias and activation per element.
+void matmul_f64(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, int64_t N, int64_t K,
+                const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, const kiln_tensor *bias,
+                const MatmulOpts &o) {
+  const int nd = a.ndim;
+  GemmF64Geometry g;
+  g.M = M, g.N = N, g.K = K;
+  g.rsa = a.strides[nd - 2], g.csa = a.strides[nd - 1];
+  g.rsb = b.strides[nd - 2], g.csb = b.strides[nd - 1];
+  g.rsc = out.strides[nd - 2];
+  g.alpha = o.alpha, g.beta = o.beta;
+  std::vector<GemmF64Ptrs> ps;
+  ps.reserve(bs.size());
+  for (const Batch &x : bs) ps.push_back({(const double *)x.a, (const double *)x.b, (double *)x.o});
+  gemm_f64(ctx, g, ps);
+  if (!bias && o.act == GemmAct::None) return;
+  const int64_t sbm = bias ? bias->strides[nd - 2] : 0, sbj = bias ? bias->strides[nd - 1] : 0;
+  parallel_for(ctx->pool.get(), (int64_t)bs.size() * M, std::max<int64_t>(1, 4096 / N), [&](int64_t s, int64_t e) {
+    for (int64_t t = s; t < e; t++) {
+      const Batch &bt = bs[t / M];
+      const int64_t i = t % M;
+      double *row = (double *)bt.o + i * g.rsc;
+      const double *z = bias ? (const double *)bt.bias + i * sbm : nullptr;
+      for (int64_t j = 0; j < N; j++) row[j] = activate(o.act, z ? row[j] + z[j * sbj] : row[j]);
+    }
+  });
+}
+
 template <class T>
 void matmul_generic(kiln_context *ctx, const std::vector<Batch> &bs, int64_t M, int64_t N, int64_t K,
                     const kiln_tensor &out, const kiln_tensor &a, const kiln_tensor &b, const kiln_tensor *bias,
@@ -145,6 +174,10 @@ kiln_status matmul_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_ten
   }
   if (out.dtype == KILN_FLOAT16 || out.dtype == KILN_BFLOAT16) {
     matmul_lowp(ctx, (kiln_dtype)out.dtype, bs, geometry(M, N, K, out, a, b, bias, o), bias != nullptr);
+    return KILN_OK;
+  }
+  if (out.dtype == KILN_FLOAT64 && M > 1 && N > 1) {
+    matmul_f64(ctx, bs, M, N, K, out, a, b, bias, o);
     return KILN_OK;
   }
   KILN_DISPATCH_ALL(out.dtype, return fail(ctx, KILN_ERR_DTYPE, "matmul: bad dtype"),

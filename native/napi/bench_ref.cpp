@@ -1,6 +1,6 @@
 // Bench references for `kiln bench gemm` (ts/bench/gemm.ts), exported as `refBlas` and `fmaPeak`.
 //
-// refBlas: OpenBLAS's cblas_sgemm, dlopen()ed at call time and never linked, so kiln has no BLAS
+// refBlas: OpenBLAS's cblas_sgemm and cblas_dgemm, dlopen()ed at call time and never linked, so kiln has no BLAS
 // dependency and loads the same on a machine without OpenBLAS (load() then returns null and
 // loadError() says why). OpenBLAS reads OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS when it is first
 // loaded, so the bench sets them before calling load(). sgemm works on kiln blocks by address and
@@ -40,10 +40,13 @@ namespace {
 constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111;
 using sgemm_fn = void (*)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *,
                           int);
+using dgemm_fn = void (*)(int, int, int, int, int, int, double, const double *, int, const double *, int, double,
+                          double *, int);
 
 struct Blas {
   void *lib = nullptr;
   sgemm_fn sgemm = nullptr;
+  dgemm_fn dgemm = nullptr;
   char *(*corename)() = nullptr;
   char *(*config)() = nullptr;  // optional
   void (*set_threads)(int) = nullptr;
@@ -78,12 +81,14 @@ bool blas_load() {
     }
     Blas got;
     got.sgemm = (sgemm_fn)dlsym(lib, "cblas_sgemm");
+    got.dgemm = (dgemm_fn)dlsym(lib, "cblas_dgemm");
     got.corename = (char *(*)())dlsym(lib, "openblas_get_corename");
     got.config = (char *(*)())dlsym(lib, "openblas_get_config");
     got.set_threads = (void (*)(int))dlsym(lib, "openblas_set_num_threads");
     got.get_threads = (int (*)())dlsym(lib, "openblas_get_num_threads");
-    if (!got.sgemm || !got.corename || !got.set_threads || !got.get_threads) {
-      b.error += std::string(b.error.empty() ? "" : "; ") + name + ": not OpenBLAS (cblas_sgemm or openblas_* missing)";
+    if (!got.sgemm || !got.dgemm || !got.corename || !got.set_threads || !got.get_threads) {
+      b.error += std::string(b.error.empty() ? "" : "; ") + name +
+                 ": not OpenBLAS (cblas_sgemm, cblas_dgemm or openblas_* missing)";
       dlclose(lib);
       continue;
     }
@@ -138,20 +143,25 @@ void *block(kiln_context *ctx, const Napi::Value &v, double bytes) {
   return (double)kiln_buffer_size(ctx, p) >= bytes ? p : nullptr;
 }
 
-// sgemm(M, N, K, a, b, c) -> boolean: C[M,N] = A[M,K] @ B[K,N], float32, row-major, dense; a, b
-// and c are the addresses of kiln blocks (tensor storage at offset 0). false: not loaded or a bad
-// argument (nothing was written).
-Napi::Value BlasSgemm(const Napi::CallbackInfo &info) {
+// sgemm(M, N, K, a, b, c) / dgemm(...) -> boolean: C[M,N] = A[M,K] @ B[K,N], float32 / float64, row-major,
+// dense; a, b and c are the addresses of kiln blocks (tensor storage at offset 0). false: not loaded or a
+// bad argument (nothing was written).
+template <class T>
+Napi::Value BlasGemm(const Napi::CallbackInfo &info) {
   auto *ctx = (kiln_context *)info.Data();
   Blas &b = blas();
   if (!b.lib || info.Length() < 6) return Napi::Boolean::New(info.Env(), false);
   int m = dim(info[0]), n = dim(info[1]), k = dim(info[2]);
   if (!m || !n || !k) return Napi::Boolean::New(info.Env(), false);
-  auto *a = (const float *)block(ctx, info[3], 4.0 * m * k);
-  auto *bm = (const float *)block(ctx, info[4], 4.0 * k * n);
-  auto *c = (float *)block(ctx, info[5], 4.0 * m * n);
+  const double e = (double)sizeof(T);
+  auto *a = (const T *)block(ctx, info[3], e * m * k);
+  auto *bm = (const T *)block(ctx, info[4], e * k * n);
+  auto *c = (T *)block(ctx, info[5], e * m * n);
   if (!a || !bm || !c) return Napi::Boolean::New(info.Env(), false);
-  b.sgemm(kCblasRowMajor, kCblasNoTrans, kCblasNoTrans, m, n, k, 1.0f, a, k, bm, n, 0.0f, c, n);
+  if constexpr (sizeof(T) == 4)
+    b.sgemm(kCblasRowMajor, kCblasNoTrans, kCblasNoTrans, m, n, k, 1.0f, a, k, bm, n, 0.0f, c, n);
+  else
+    b.dgemm(kCblasRowMajor, kCblasNoTrans, kCblasNoTrans, m, n, k, 1.0, a, k, bm, n, 0.0, c, n);
   return Napi::Boolean::New(info.Env(), true);
 }
 
@@ -284,7 +294,8 @@ void bench_ref_register(Napi::Env env, Napi::Object exports, kiln_context *ctx) 
   blas_obj["load"] = Napi::Function::New(env, BlasLoad, "load");
   blas_obj["loadError"] = Napi::Function::New(env, BlasLoadError, "loadError");
   blas_obj["setThreads"] = Napi::Function::New(env, BlasSetThreads, "setThreads");
-  blas_obj["sgemm"] = Napi::Function::New(env, BlasSgemm, "sgemm", ctx);
+  blas_obj["sgemm"] = Napi::Function::New(env, BlasGemm<float>, "sgemm", ctx);
+  blas_obj["dgemm"] = Napi::Function::New(env, BlasGemm<double>, "dgemm", ctx);
   exports["refBlas"] = blas_obj;
   exports["fmaPeak"] = Napi::Function::New(env, FmaPeak, "fmaPeak");
 }

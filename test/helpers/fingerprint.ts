@@ -34,4 +34,5 @@ add('gemv dots', kiln.randn([1, 3000]).matmul(kiln.randn([2100, 3000]).t()));
 add('gemm bfloat16', big.to('bfloat16').matmul(w.t().to('bfloat16')));
 add('gemm float16', big.to('float16').matmul(w.t().to('float16')));
 add('gemv N=1', kiln.randn([2100, 3000]).matmul(kiln.randn([3000, 1])));
+add('gemm float64', big.double().matmul(w.t().double()));
 hash.print({ isa: kiln.info().isa });

@@ -18,6 +18,7 @@ import { benchDispatch } from './dispatch';
 import { benchElementwise } from './elementwise';
 import { benchConv } from './conv';
 import { benchGemm, gemmChart } from './gemm';
+import { benchGemm64 } from './gemm_f64';
 import { benchNorm, benchSoftmax, benchXent } from './memory_ops';
 import { benchOps } from './op_catalog';
 import { benchOptim } from './optim';
@@ -36,6 +37,7 @@ export const BENCHES: Record<string, Bench> = {
   sum: benchSum,
   dispatch: benchDispatch,
   gemm: benchGemm,
+  gemm64: benchGemm64,
   optim: benchOptim,
   gelu: benchGelu,
   dropout: benchDropout,
@@ -71,7 +73,7 @@ export interface CliArgs {
 const USAGE = `usage: kiln bench <${[...Object.keys(BENCHES), 'all'].join('|')}> [options]   (or: npm run bench -- <name> [options])
   --max N         largest element count of the size sweeps (default 1e8; 1e7 for all); the gelu,
                   dropout and batchnorm benches use min(N, 2^24) elements
-  --max-size N    largest square side of the gemm bench, longest sequence of the attention bench
+  --max-size N    largest square side of the gemm and gemm64 benches, longest sequence of the attention bench
                   (default 4096; 1024 for all)
   --params N      parameters of the optim bench's AdamW step (default 1e7; 1e6 for all)
   --reps N        timed samples per variant (default 11)

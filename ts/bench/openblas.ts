@@ -1,5 +1,5 @@
 /**
- * OpenBLAS as a gemm reference: cblas_sgemm through the addon's `refBlas` (native/napi/bench_ref.cpp),
+ * OpenBLAS as a gemm reference: cblas_sgemm and cblas_dgemm through the addon's `refBlas` (native/napi/bench_ref.cpp),
  * which dlopen()s the library on first use. OpenBLAS picks its kernels from OPENBLAS_CORETYPE when it
  * loads; machines of this type preset it to Haswell (AVX2 kernels, about half speed: BENCH.md), so
  * the `kiln bench` process sets SKYLAKEX first when the CPU has AVX-512. Tests and programs that
@@ -21,6 +21,8 @@ export interface OpenBlas {
    * contiguous float32 [M,K] and [K,N] tensors into an [M,N] one, each at storage offset 0.
    */
   bindSgemm(a: Tensor, b: Tensor, c: Tensor): () => void;
+  /** The same for float64 tensors with cblas_dgemm. */
+  bindDgemm(a: Tensor, b: Tensor, c: Tensor): () => void;
 }
 
 /** OpenBLAS, or why not; `note` is the one line the bench prints either way. */
@@ -29,10 +31,27 @@ export type BlasLoad = { blas: OpenBlas; note: string } | { blas: null; note: st
 const CORE_FOR_AVX512 = 'SKYLAKEX';
 
 /** The storage address of a tensor the native side can check against its block. */
-function address(t: Tensor, what: string): number {
-  if (t.dtype !== 'float32' || !t.isContiguous() || t._offset !== 0)
-    throw new Error(`OpenBLAS sgemm: ${what} must be a contiguous float32 tensor at storage offset 0`);
+function address(t: Tensor, what: string, dtype: 'float32' | 'float64'): number {
+  if (t.dtype !== dtype || !t.isContiguous() || t._offset !== 0)
+    throw new Error(`OpenBLAS gemm: ${what} must be a contiguous ${dtype} tensor at storage offset 0`);
   return t._storage.addr;
+}
+
+type GemmFn = (m: number, n: number, k: number, a: number, b: number, c: number) => boolean;
+
+/** c = a @ b through `fn`, bound once: shapes and addresses checked here, not per call. */
+function bindGemm(fn: GemmFn, dtype: 'float32' | 'float64', a: Tensor, b: Tensor, c: Tensor): () => void {
+  const [m, k] = a.shape,
+    n = b.shape[1];
+  const name = dtype === 'float32' ? 'sgemm' : 'dgemm';
+  if (a.ndim !== 2 || b.ndim !== 2 || b.shape[0] !== k || c.shape.join() !== `${m},${n}`)
+    throw new Error(`OpenBLAS ${name}: shapes [${a.shape}] @ [${b.shape}] -> [${c.shape}] do not fit`);
+  const pa = address(a, 'A', dtype),
+    pb = address(b, 'B', dtype),
+    pc = address(c, 'C', dtype);
+  return () => {
+    if (!fn(m, n, k, pa, pb, pc)) throw new Error(`OpenBLAS ${name} [${m}, ${k}] @ [${k}, ${n}]: rejected`);
+  };
 }
 
 /**
@@ -64,18 +83,8 @@ export function loadOpenBlas(threads: number, ownProcess: boolean): BlasLoad {
       core: lib.core,
       threads: got,
       detail,
-      bindSgemm: (a, b, c) => {
-        const [m, k] = a.shape,
-          n = b.shape[1];
-        if (a.ndim !== 2 || b.ndim !== 2 || b.shape[0] !== k || c.shape.join() !== `${m},${n}`)
-          throw new Error(`OpenBLAS sgemm: shapes [${a.shape}] @ [${b.shape}] -> [${c.shape}] do not fit`);
-        const pa = address(a, 'A'),
-          pb = address(b, 'B'),
-          pc = address(c, 'C');
-        return () => {
-          if (!ref.sgemm(m, n, k, pa, pb, pc)) throw new Error(`OpenBLAS sgemm [${m}, ${k}] @ [${k}, ${n}]: rejected`);
-        };
-      },
+      bindSgemm: (a, b, c) => bindGemm(ref.sgemm, 'float32', a, b, c),
+      bindDgemm: (a, b, c) => bindGemm(ref.dgemm, 'float64', a, b, c),
     },
     note: `OpenBLAS: core ${lib.core}, ${got} thread${got === 1 ? '' : 's'}${mismatch}; ${env}; ${lib.config}; ${lib.library}`,
   };

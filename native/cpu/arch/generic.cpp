@@ -21,6 +21,7 @@ using V = Vec;
 // after kernels.inc, whose functions it uses (a separate block keeps the order)
 #include "conv.inc"
 #include "gemm.inc"
+#include "gemm_f64.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
@@ -29,8 +30,8 @@ using V = Vec;
 }  // namespace
 }  // namespace generic
 
-const IsaKernels kGenericKernels = generic::with_attention(generic::with_conv(generic::with_nn(
-    generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32, generic::make_rows_table()))));
+const IsaKernels kGenericKernels = generic::with_gemm_f64(generic::with_attention(generic::with_conv(generic::with_nn(
+    generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32, generic::make_rows_table())))));
 
 const IsaKernels *isa_kernels(kiln_isa isa) {
   switch (isa) {

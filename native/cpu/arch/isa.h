@@ -86,6 +86,15 @@ struct GemmKernels {
   void (*epilogue_f32)(GemmAct act, float *c, int64_t n, const float *bias, int64_t bias_stride);
 };
 
+// The float64 register tile (arch/gemm_f64.inc): C[0:mr, 0:nr] (row stride ldc) = alpha * A.B + beta * C, C
+// unread when beta == 0, from a packed A sliver a[k * mr_full + i] and a packed B panel b[k * nr_full + j],
+// both zero-padded. mr <= mr_full, nr <= nr_full.
+struct GemmF64Kernels {
+  int mr, nr;
+  void (*tile)(int64_t kc, const double *a, const double *b, double *c, int64_t ldc, int mr, int nr, double alpha,
+               double beta);
+};
+
 // A bfloat16 dot-product tile (vdpbf16ps): float32 results for a whole mr x nr tile into c.
 // Operands are packed in k pairs: a[(p * mr + i) * 2 + e] = A[i, 2p + e] and
 // b[(p * nr + j) * 2 + e] = B[2p + e, j], zero-padded.
@@ -357,7 +366,8 @@ struct IsaKernels {
   NnKernels nn;           // nn_kernels.inc: activations, dropout, batch norm
   ConvKernels conv = {};  // set by with_conv (conv.inc)
   RowKernels rows;
-  AttnKernels attn{};  // filled by with_attention (arch/attention.inc)
+  AttnKernels attn{};         // filled by with_attention (arch/attention.inc)
+  GemmF64Kernels gemm_f64{};  // filled by with_gemm_f64 (arch/gemm_f64.inc)
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

@@ -148,5 +148,23 @@ struct Vec {
   }
 };
 
+// float64 lanes for the double GEMM tile (gemm_f64.inc): 4 lanes; 6 rows by 2 vectors, as float's.
+struct VecD {
+  using D = __m256d;
+  static constexpr int W = 4;
+  static constexpr int kGemmMR = 6, kGemmNV = 2;
+
+  static __m256i head(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
+  static D loadu(const double *p) { return _mm256_loadu_pd(p); }
+  static void storeu(double *p, D v) { _mm256_storeu_pd(p, v); }
+  static D load_n(const double *p, int n) { return _mm256_maskload_pd(p, head(n)); }
+  static void store_n(double *p, D v, int n) { _mm256_maskstore_pd(p, head(n), v); }
+  static D set1(double x) { return _mm256_set1_pd(x); }
+  static D zero() { return _mm256_setzero_pd(); }
+  static D add(D a, D b) { return _mm256_add_pd(a, b); }
+  static D mul(D a, D b) { return _mm256_mul_pd(a, b); }
+  static D fma(D a, D b, D c) { return _mm256_fmadd_pd(a, b, c); }
+};
+
 }  // namespace
 }  // namespace kiln::cpu::avx2

@@ -147,5 +147,24 @@ struct Vec {
   }
 };
 
+// float64 lanes for the double GEMM tile (gemm_f64.inc): 8 lanes, k-mask tails; the tile is 14 rows by 2
+// vectors, as float's.
+struct VecD {
+  using D = __m512d;
+  static constexpr int W = 8;
+  static constexpr int kGemmMR = 14, kGemmNV = 2;
+
+  static __mmask8 head(int n) { return (__mmask8)((1u << n) - 1); }
+  static D loadu(const double *p) { return _mm512_loadu_pd(p); }
+  static void storeu(double *p, D v) { _mm512_storeu_pd(p, v); }
+  static D load_n(const double *p, int n) { return _mm512_maskz_loadu_pd(head(n), p); }
+  static void store_n(double *p, D v, int n) { _mm512_mask_storeu_pd(p, head(n), v); }
+  static D set1(double x) { return _mm512_set1_pd(x); }
+  static D zero() { return _mm512_setzero_pd(); }
+  static D add(D a, D b) { return _mm512_add_pd(a, b); }
+  static D mul(D a, D b) { return _mm512_mul_pd(a, b); }
+  static D fma(D a, D b, D c) { return _mm512_fmadd_pd(a, b, c); }
+};
+
 }  // namespace
 }  // namespace kiln::cpu::avx512

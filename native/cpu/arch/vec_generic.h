@@ -136,5 +136,24 @@ struct Vec {
   static void transpose(F *) {}  // one lane: nothing to move
 };
 
+// float64 lanes for the double GEMM tile (gemm_f64.inc), in plain C++: one lane, 4 rows by 4 columns.
+struct VecD {
+  using D = double;
+  static constexpr int W = 1;
+  static constexpr int kGemmMR = 4, kGemmNV = 4;
+
+  static D loadu(const double *p) { return *p; }
+  static void storeu(double *p, D v) { *p = v; }
+  static D load_n(const double *p, int n) { return n > 0 ? *p : 0.0; }
+  static void store_n(double *p, D v, int n) {
+    if (n > 0) *p = v;
+  }
+  static D set1(double x) { return x; }
+  static D zero() { return 0.0; }
+  static D add(D a, D b) { return a + b; }
+  static D mul(D a, D b) { return a * b; }
+  static D fma(D a, D b, D c) { return a * b + c; }
+};
+
 }  // namespace
 }  // namespace kiln::cpu::generic

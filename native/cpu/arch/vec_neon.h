@@ -138,5 +138,27 @@ struct Vec {
   }
 };
 
+// float64 lanes for the double GEMM tile (gemm_f64.inc): 2 lanes; 8 rows by 3 vectors (24 of the 32
+// registers accumulate).
+struct VecD {
+  using D = float64x2_t;
+  static constexpr int W = 2;
+  static constexpr int kGemmMR = 8, kGemmNV = 3;
+
+  static D loadu(const double *p) { return vld1q_f64(p); }
+  static void storeu(double *p, D v) { vst1q_f64(p, v); }
+  static D load_n(const double *p, int n) {
+    return n > 0 ? vsetq_lane_f64(p[0], vdupq_n_f64(0.0), 0) : vdupq_n_f64(0.0);
+  }
+  static void store_n(double *p, D v, int n) {
+    if (n > 0) p[0] = vgetq_lane_f64(v, 0);
+  }
+  static D set1(double x) { return vdupq_n_f64(x); }
+  static D zero() { return vdupq_n_f64(0.0); }
+  static D add(D a, D b) { return vaddq_f64(a, b); }
+  static D mul(D a, D b) { return vmulq_f64(a, b); }
+  static D fma(D a, D b, D c) { return vfmaq_f64(c, a, b); }
+};
+
 }  // namespace
 }  // namespace kiln::cpu::neon
