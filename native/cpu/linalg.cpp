@@ -120,11 +120,11 @@ void qr_typed(kiln_context *ctx, const kiln_tensor &q, const kiln_tensor &r, con
   each_matrix(ctx, d.batch, std::max(m, n), [&](int64_t b) {
     std::vector<T> f((const T *)a.data + b * m * n, (const T *)a.data + (b + 1) * m * n);
     std::vector<T> tau((size_t)k), work((size_t)std::max<int64_t>(std::max(m, n), 1));
-    qr_householder(f.data(), m, n, n, tau.data(), work.data());
+    qr_householder(ctx, f.data(), m, n, n, tau.data(), work.data());
     T *rb = (T *)r.data + b * rrows * n;
     for (int64_t i = 0; i < rrows; i++)
       for (int64_t j = 0; j < n; j++) rb[i * n + j] = j >= i ? f[i * n + j] : T(0);
-    if (qcols) qr_form_q(f.data(), m, n, n, tau.data(), (T *)q.data + b * m * qcols, qcols, qcols, work.data());
+    if (qcols) qr_form_q(ctx, f.data(), m, n, n, tau.data(), (T *)q.data + b * m * qcols, qcols, qcols, work.data());
   });
 }
 

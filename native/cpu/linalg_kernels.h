@@ -16,10 +16,9 @@
 namespace kiln::cpu {
 
 // C [M, N] (row stride ldc) = alpha A B + beta C, with A[i, p] at a[i * rsa + p * csa] and B[p, j] at
-// b[p * rsb + j * csb] (any strides, so transposed operands need no copy). float runs on kiln's GEMM
-// (gemm_f32: its register tiles and ctx's thread pool) when ctx is not null; double, and float without a
-// context, on a plain loop. beta = 0 ignores C's
-// old contents (NaN included).
+// b[p * rsb + j * csb] (any strides, so transposed operands need no copy). With ctx, on kiln's GEMMs (gemm_f32,
+// gemm_f64: their register tiles and ctx's thread pool); without, on a plain loop. beta = 0 ignores C's old
+// contents (NaN included).
 template <class T>
 void linalg_gemm(kiln_context *ctx, int64_t M, int64_t N, int64_t K, T alpha, const T *a, int64_t rsa, int64_t csa,
                  const T *b, int64_t rsb, int64_t csb, T beta, T *c, int64_t ldc);
@@ -46,19 +45,22 @@ void trsm_left(kiln_context *ctx, const T *a, int64_t n, int64_t lda, T *b, int6
 
 // Householder QR of A [m, n] in place (LAPACK's geqrf layout): R on and above the diagonal; below it,
 // reflector j's vector v (v[j] = 1 implied, v[i] for i > j stored at a[i, j]); tau [min(m, n)].
-// H_j = I - tau[j] v vᵀ and A = H_0 H_1 ... H_{k-1} R. work: at least n elements.
+// H_j = I - tau[j] v vᵀ and A = H_0 H_1 ... H_{k-1} R. work: at least n elements. With ctx (it may be null),
+// the large block-reflector products of these three run on kiln's GEMM and its pool.
 template <class T>
-void qr_householder(T *a, int64_t m, int64_t n, int64_t lda, T *tau, T *work);
+void qr_householder(kiln_context *ctx, T *a, int64_t m, int64_t n, int64_t lda, T *tau, T *work);
 
 // Forms the first qcols (min(m, n) <= qcols <= m) columns of Q = H_0 ... H_{k-1} from
 // qr_householder's output (a [m, n], tau) into q [m, qcols]. work: at least qcols elements.
 template <class T>
-void qr_form_q(const T *a, int64_t m, int64_t n, int64_t lda, const T *tau, T *q, int64_t qcols, int64_t ldq, T *work);
+void qr_form_q(kiln_context *ctx, const T *a, int64_t m, int64_t n, int64_t lda, const T *tau, T *q, int64_t qcols,
+               int64_t ldq, T *work);
 
 // c [m, nc] ← Q c from qr_householder's output (a [m, >= k] with k reflectors, tau). work: at least nc
 // elements.
 template <class T>
-void qr_apply_q(const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc, int64_t ldc, T *work);
+void qr_apply_q(kiln_context *ctx, const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc,
+                int64_t ldc, T *work);
 
 // Singular values of A [m, n] in descending order into s [k], k = min(m, n), and when vectors:
 // U [m, ucols] and Vᵀ [vrows, n] with A = U[:, :k] diag(s) Vᵀ[:k, :], where ucols and vrows are each
@@ -68,6 +70,12 @@ void qr_apply_q(const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *
 template <class T>
 int64_t svd_jacobi(const T *a, int64_t m, int64_t n, int64_t lda, T *s, T *u, int64_t ucols, int64_t ldu, T *vt,
                    int64_t vrows, int64_t ldvt, bool vectors);
+
+// svd_jacobi's contract, computed by bidiagonalisation and divide and conquer (LAPACK's gesdd): faster from
+// min(m, n) of a few dozen up. ctx may be null (no threads). (linalg_svd_dc.cpp)
+template <class T>
+int64_t svd_dc(kiln_context *ctx, const T *a, int64_t m, int64_t n, int64_t lda, T *s, T *u, int64_t ucols, int64_t ldu,
+               T *vt, int64_t vrows, int64_t ldvt, bool vectors);
 
 // Eigen-decomposition of symmetric A [n, n], reading the lower triangle only: eigenvalues ascending
 // into w [n]; when vectors, a is overwritten with V (eigenvectors as columns: A = V diag(w) Vᵀ),

@@ -6,7 +6,8 @@
 // recursively (halves, the left one's block reflector applied to the right one with matrix products, down to
 // 8 columns done one reflector at a time: w = vᵀ A accumulated row by row, then A -= tau v wᵀ row by row),
 // and the trailing matrix gets the panel as one block reflector I - V T Vᵀ (larft's T): W = Vᵀ C, W = Tᵀ W,
-// C -= V W, products whose register tiles run along contiguous rows. qr_form_q applies the blocks backwards
+// C -= V W, products whose register tiles run along contiguous rows (on kiln's GEMM, threaded, when a context
+// is given and the block is large). qr_form_q applies the blocks backwards
 // to the identity's first columns (orgqr); qr_apply_q to any matrix (ormqr, Q from the left).
 #include <algorithm>
 #include <cmath>
@@ -190,7 +191,9 @@ void factor_columns(T *a, int64_t rows, int64_t cols, int64_t lda, int64_t nf, T
 }
 
 template <class T>
-constexpr int64_t kNR = 48 / sizeof(T);  // columns of gemm_acc's register tile
+constexpr int64_t kNR = 48 / sizeof(T);
+constexpr int64_t kGemmMin =
+    64 * 64;  // elements of c from which apply_block takes kiln's GEMM  // columns of gemm_acc's register tile
 inline int64_t round_up(int64_t x, int64_t r) { return (x + r - 1) / r * r; }
 
 // V [rows, ldv] (ldv >= nb) from nb reflectors stored geqrf-style in a [rows, nb] (reflector p's vector in
@@ -224,9 +227,19 @@ void block_t(const T *V, int64_t ldv, int64_t rows, int64_t nb, const T *tau, T 
 // c [rows, nc] ← (I - V op(T) Vᵀ) c, op(T) = Tᵀ when trans (applies Hᵀ = H_{nb-1} ... H_0), else T; V as
 // unit_lower leaves it. Column chunks of c are copied to a buffer padded to whole register tiles (zeros) whose
 // rows are not a power of two apart, and W = Vᵀ c [nb, chunk] stays in the L1 cache.
+// With a context and a large enough c, the three products run on linalg_gemm (kiln's GEMM, on the pool) on c
+// in place instead.
 template <class T>
-void apply_block(const T *V, int64_t ldv, const T *Tm, int64_t rows, int64_t nb, T *c, int64_t ldc, int64_t nc,
-                 bool trans) {
+void apply_block(kiln_context *ctx, const T *V, int64_t ldv, const T *Tm, int64_t rows, int64_t nb, T *c, int64_t ldc,
+                 int64_t nc, bool trans) {
+  if (ctx && rows * nc >= kGemmMin) {
+    std::vector<T> buf(2 * nb * nc);
+    T *W = buf.data(), *W2 = W + nb * nc;
+    linalg_gemm<T>(ctx, nb, nc, rows, T(1), V, 1, ldv, c, ldc, 1, T(0), W, nc);
+    linalg_gemm<T>(ctx, nb, nc, nb, T(1), Tm, trans ? 1 : nb, trans ? nb : 1, W, nc, 1, T(0), W2, nc);
+    linalg_gemm<T>(ctx, rows, nc, nb, T(-1), V, ldv, 1, W2, nc, 1, T(1), c, ldc);
+    return;
+  }
   const int64_t chunk = std::max(kNR<T>, (16384 / (int64_t)sizeof(T)) / nb / kNR<T> * kNR<T>);
   const int64_t width = std::min(chunk, round_up(nc, kNR<T>));
   std::vector<T> buf((2 * nb + rows) * width);
@@ -261,7 +274,7 @@ void factor_panel(T *p, int64_t rows, int64_t w, int64_t ldp, T *tau, T *work) {
   std::vector<T> V(rows * ldv), Tm(h * h);
   unit_lower(p, ldp, rows, h, V.data(), ldv);
   block_t(V.data(), ldv, rows, h, tau, Tm.data());
-  apply_block(V.data(), ldv, Tm.data(), rows, h, p + h, ldp, w - h, true);
+  apply_block<T>(nullptr, V.data(), ldv, Tm.data(), rows, h, p + h, ldp, w - h, true);
   factor_panel(p + h * ldp + h, rows - h, w - h, ldp, tau + h, work);
 }
 
@@ -270,8 +283,8 @@ void factor_panel(T *p, int64_t rows, int64_t w, int64_t ldp, T *tau, T *work) {
 // applied its columns < j0 are still the identity's (reflectors acting on rows >= j0 leave them) and only
 // c[j0:, j0:] changes. Otherwise rows j0.. of all columns change. work: nc elements.
 template <class T>
-void apply_q(const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc, int64_t ldc, bool identity,
-             T *work) {
+void apply_q(kiln_context *ctx, const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc,
+             int64_t ldc, bool identity, T *work) {
   const int64_t nb = k <= 8 ? 1 : kBlock;
   std::vector<T> V, Tm;
   for (int64_t j0 = k > 0 ? (k - 1) / nb * nb : -1; j0 >= 0; j0 -= nb) {
@@ -285,14 +298,14 @@ void apply_q(const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, 
     Tm.resize(jb * jb);
     unit_lower(a + j0 * lda + j0, lda, rows, jb, V.data(), ldv);
     block_t(V.data(), ldv, rows, jb, tau + j0, Tm.data());
-    apply_block(V.data(), ldv, Tm.data(), rows, jb, cc, ldc, nc - c0, false);
+    apply_block(ctx, V.data(), ldv, Tm.data(), rows, jb, cc, ldc, nc - c0, false);
   }
 }
 
 }  // namespace
 
 template <class T>
-void qr_householder(T *a, int64_t m, int64_t n, int64_t lda, T *tau, T *work) {
+void qr_householder(kiln_context *ctx, T *a, int64_t m, int64_t n, int64_t lda, T *tau, T *work) {
   const int64_t k = std::min(m, n);
   if (k <= 8) {  // small: one reflector at a time, each updating all the columns to its right
     factor_columns(a, m, n, lda, k, tau, work);
@@ -311,35 +324,37 @@ void qr_householder(T *a, int64_t m, int64_t n, int64_t lda, T *tau, T *work) {
       Tm.resize(jb * jb);
       unit_lower(P.data(), ldp, rows, jb, P.data(), ldp);
       block_t(P.data(), ldp, rows, jb, tau + j0, Tm.data());
-      apply_block(P.data(), ldp, Tm.data(), rows, jb, a + j0 * lda + j0 + jb, lda, n - j0 - jb, true);
+      apply_block(ctx, P.data(), ldp, Tm.data(), rows, jb, a + j0 * lda + j0 + jb, lda, n - j0 - jb, true);
     }
   }
 }
 
 template <class T>
-void qr_form_q(const T *a, int64_t m, int64_t n, int64_t lda, const T *tau, T *q, int64_t qcols, int64_t ldq, T *work) {
+void qr_form_q(kiln_context *ctx, const T *a, int64_t m, int64_t n, int64_t lda, const T *tau, T *q, int64_t qcols,
+               int64_t ldq, T *work) {
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < qcols; j++) q[i * ldq + j] = T(i == j);
-  apply_q(a, m, std::min(m, n), lda, tau, q, qcols, ldq, true, work);
+  apply_q(ctx, a, m, std::min(m, n), lda, tau, q, qcols, ldq, true, work);
 }
 
 // c [m, nc] ← Q c (Q = H_0 ... H_{k-1} from qr_householder's a [m, >= k] and tau). work: nc elements.
 // For linalg_svd.cpp, which declares it.
 template <class T>
-void qr_apply_q(const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc, int64_t ldc, T *work) {
-  apply_q(a, m, k, lda, tau, c, nc, ldc, false, work);
+void qr_apply_q(kiln_context *ctx, const T *a, int64_t m, int64_t k, int64_t lda, const T *tau, T *c, int64_t nc,
+                int64_t ldc, T *work) {
+  apply_q(ctx, a, m, k, lda, tau, c, nc, ldc, false, work);
 }
 
-template void qr_householder<float>(float *, int64_t, int64_t, int64_t, float *, float *);
-template void qr_householder<double>(double *, int64_t, int64_t, int64_t, double *, double *);
-template void qr_form_q<float>(const float *, int64_t, int64_t, int64_t, const float *, float *, int64_t, int64_t,
-                               float *);
-template void qr_form_q<double>(const double *, int64_t, int64_t, int64_t, const double *, double *, int64_t, int64_t,
-                                double *);
+template void qr_householder<float>(kiln_context *, float *, int64_t, int64_t, int64_t, float *, float *);
+template void qr_householder<double>(kiln_context *, double *, int64_t, int64_t, int64_t, double *, double *);
+template void qr_form_q<float>(kiln_context *, const float *, int64_t, int64_t, int64_t, const float *, float *,
+                               int64_t, int64_t, float *);
+template void qr_form_q<double>(kiln_context *, const double *, int64_t, int64_t, int64_t, const double *, double *,
+                                int64_t, int64_t, double *);
 
-template void qr_apply_q<float>(const float *, int64_t, int64_t, int64_t, const float *, float *, int64_t, int64_t,
-                                float *);
-template void qr_apply_q<double>(const double *, int64_t, int64_t, int64_t, const double *, double *, int64_t, int64_t,
-                                 double *);
+template void qr_apply_q<float>(kiln_context *, const float *, int64_t, int64_t, int64_t, const float *, float *,
+                                int64_t, int64_t, float *);
+template void qr_apply_q<double>(kiln_context *, const double *, int64_t, int64_t, int64_t, const double *, double *,
+                                 int64_t, int64_t, double *);
 
 }  // namespace kiln::cpu

@@ -175,8 +175,8 @@ void complete_rows(T *w, int64_t r, int64_t n) {
   std::vector<T> c(n * n), tau(n), q(n * n), work(n);
   for (int64_t i = 0; i < n; i++)
     for (int64_t j = 0; j < n; j++) c[j * n + i] = w[i * n + j];
-  qr_householder(c.data(), n, n, n, tau.data(), work.data());
-  qr_form_q(c.data(), n, n, n, tau.data(), q.data(), n, n, work.data());
+  qr_householder<T>(nullptr, c.data(), n, n, n, tau.data(), work.data());
+  qr_form_q<T>(nullptr, c.data(), n, n, n, tau.data(), q.data(), n, n, work.data());
   for (int64_t i = r; i < n; i++)
     for (int64_t j = 0; j < n; j++) w[i * n + j] = c[i * n + i] < 0 ? -q[j * n + i] : q[j * n + i];
 }
@@ -221,7 +221,7 @@ int64_t svd_jacobi(const T *a, int64_t m, int64_t n, int64_t lda, T *s, T *u, in
   }
   // B = Q R; the Jacobi rotations act on R's rows: J R = Σ W.
   std::vector<T> tau(N), work(M + 1), x(N * N, T(0)), J;
-  qr_householder(b.data(), M, N, N, tau.data(), work.data());
+  qr_householder<T>(nullptr, b.data(), M, N, N, tau.data(), work.data());
   for (int64_t i = 0; i < N; i++) std::copy(&b[i * N + i], &b[i * N + N], &x[i * N + i]);
   if (vectors) {
     J.assign(N * N, T(0));
@@ -261,7 +261,7 @@ int64_t svd_jacobi(const T *a, int64_t m, int64_t n, int64_t lda, T *s, T *u, in
   for (int64_t p = 0; p < N; p++)
     for (int64_t j = 0; j < N; j++) q[p * uc + j] = J[order[j] * N + p];
   for (int64_t j = N; j < uc; j++) q[j * uc + j] = 1;
-  qr_apply_q(b.data(), M, N, N, tau.data(), q.data(), uc, uc, work.data());
+  qr_apply_q<T>(nullptr, b.data(), M, N, N, tau.data(), q.data(), uc, uc, work.data());
   if (!tr) {
     for (int64_t i = 0; i < m; i++) std::copy(&q[i * uc], &q[i * uc + uc], u + i * ldu);
     for (int64_t i = 0; i < N; i++) std::copy(&w[i * N], &w[i * N + N], vt + i * ldvt);
