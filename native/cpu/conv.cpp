@@ -36,7 +36,7 @@
 //     image.
 //   grad weight: grad_out [K/g, pixels] @ im2col^T per chunk of pixels, summed over a fixed number
 //     of image blocks whose partials are added in block order.
-//   float64 (gradient checks): direct loops (conv_ref.h), also the reference of the float32 paths.
+//   float64: im2col and the float64 GEMM (conv_f64.cpp).
 // Every split is over images, planes or output blocks and never over a sum (or over a sum in a fixed
 // order), so the bits do not depend on the thread count. Bench: npx tsx ts/bench/cli.ts conv
 #include "conv.h"
@@ -714,8 +714,8 @@ kiln_status conv2d_cpu(kiln_context *ctx, const kiln_tensor &out, const kiln_ten
     conv_fwd_f32(ctx, c, (float *)out.data, (const float *)x.data, (const float *)w.data,
                  bias ? (const float *)bias->data : nullptr);
   else
-    conv_fwd_ref<double>(ctx->pool.get(), c, (double *)out.data, (const double *)x.data, (const double *)w.data,
-                         bias ? (const double *)bias->data : nullptr);
+    conv_fwd_f64(ctx, c, (double *)out.data, (const double *)x.data, (const double *)w.data,
+                 bias ? (const double *)bias->data : nullptr);
   return KILN_OK;
 }
 
@@ -726,7 +726,7 @@ kiln_status conv2d_backward_input_cpu(kiln_context *ctx, const kiln_tensor &dx, 
   if (dx.dtype == KILN_FLOAT32)
     conv_bwd_input_f32(ctx, c, (float *)dx.data, (const float *)dy.data, (const float *)w.data);
   else
-    conv_bwd_input_ref<double>(ctx->pool.get(), c, (double *)dx.data, (const double *)dy.data, (const double *)w.data);
+    conv_bwd_input_f64(ctx, c, (double *)dx.data, (const double *)dy.data, (const double *)w.data);
   return KILN_OK;
 }
 
@@ -737,7 +737,7 @@ kiln_status conv2d_backward_weight_cpu(kiln_context *ctx, const kiln_tensor &dw,
   if (x.dtype == KILN_FLOAT32)
     conv_bwd_weight_f32(ctx, c, (float *)dw.data, (const float *)x.data, (const float *)dy.data);
   else
-    conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, (const double *)x.data, (const double *)dy.data);
+    conv_bwd_weight_f64(ctx, c, (double *)dw.data, (const double *)x.data, (const double *)dy.data);
   return KILN_OK;
 }
 
@@ -788,8 +788,8 @@ kiln_status conv2d_backward_cpu(kiln_context *ctx, const kiln_tensor &dx, const 
     return KILN_OK;
   }
   const double *xp = (const double *)x.data, *g = (const double *)dy.data, *wp = (const double *)w.data;
-  if (on[0]) conv_bwd_input_ref<double>(ctx->pool.get(), c, (double *)dx.data, g, wp);
-  if (on[1]) conv_bwd_weight_ref<double>(ctx->pool.get(), c, (double *)dw.data, xp, g);
+  if (on[0]) conv_bwd_input_f64(ctx, c, (double *)dx.data, g, wp);
+  if (on[1]) conv_bwd_weight_f64(ctx, c, (double *)dw.data, xp, g);
   if (on[2]) conv_bwd_bias<double>(ctx, c, (double *)db.data, g);
   return KILN_OK;
 }

@@ -66,79 +66,9 @@ bool winograd_fits(const Conv &c);
 void winograd_fwd_f32(kiln_context *ctx, const Conv &c, float *y, const float *x, const float *w, const float *bias);
 void winograd_bwd_weight_f32(kiln_context *ctx, const Conv &c, float *dw, const float *x, const float *dy);
 
-template <class T>
-void conv_fwd_ref(ThreadPool *pool, const Conv &c, T *y, const T *x, const T *w, const T *bias) {
-  parallel_for(pool, c.N * c.K, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t n = t / c.K, k = t % c.K, c0 = k / c.Kg() * c.Cg();
-      for (int64_t oh = 0; oh < c.OH; oh++)
-        for (int64_t ow = 0; ow < c.OW; ow++) {
-          double acc = 0;
-          for (int64_t ch = 0; ch < c.Cg(); ch++)
-            for (int64_t r = 0; r < c.R; r++) {
-              const int64_t ih = oh * c.sh - c.ph + r * c.dh;
-              if (ih < 0 || ih >= c.H) continue;
-              for (int64_t s = 0; s < c.S; s++) {
-                const int64_t iw = ow * c.sw - c.pw + s * c.dw;
-                if (iw < 0 || iw >= c.W) continue;
-                acc += (double)x[((n * c.C + c0 + ch) * c.H + ih) * c.W + iw] *
-                       (double)w[((k * c.Cg() + ch) * c.R + r) * c.S + s];
-              }
-            }
-          y[(t * c.OH + oh) * c.OW + ow] = (T)(acc + (bias ? (double)bias[k] : 0.0));
-        }
-    }
-  });
-}
-
-template <class T>
-void conv_bwd_input_ref(ThreadPool *pool, const Conv &c, T *dx, const T *dy, const T *w) {
-  parallel_for(pool, c.N * c.C, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t n = t / c.C, ch = t % c.C, gr = ch / c.Cg(), cc = ch % c.Cg();
-      for (int64_t ih = 0; ih < c.H; ih++)
-        for (int64_t iw = 0; iw < c.W; iw++) {
-          double acc = 0;
-          for (int64_t kk = 0; kk < c.Kg(); kk++) {
-            const int64_t k = gr * c.Kg() + kk;
-            for (int64_t r = 0; r < c.R; r++) {
-              const int64_t hn = ih + c.ph - r * c.dh;
-              if (hn < 0 || hn % c.sh || hn / c.sh >= c.OH) continue;
-              for (int64_t s = 0; s < c.S; s++) {
-                const int64_t wn = iw + c.pw - s * c.dw;
-                if (wn < 0 || wn % c.sw || wn / c.sw >= c.OW) continue;
-                acc += (double)dy[((n * c.K + k) * c.OH + hn / c.sh) * c.OW + wn / c.sw] *
-                       (double)w[((k * c.Cg() + cc) * c.R + r) * c.S + s];
-              }
-            }
-          }
-          dx[(t * c.H + ih) * c.W + iw] = (T)acc;
-        }
-    }
-  });
-}
-
-template <class T>
-void conv_bwd_weight_ref(ThreadPool *pool, const Conv &c, T *dw, const T *x, const T *dy) {
-  parallel_for(pool, c.K * c.CRS(), 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; t++) {
-      const int64_t k = t / c.CRS(), cc = t / (c.R * c.S) % c.Cg(), r = t / c.S % c.R, s = t % c.S;
-      const int64_t ch = k / c.Kg() * c.Cg() + cc;
-      double acc = 0;
-      for (int64_t n = 0; n < c.N; n++)
-        for (int64_t oh = 0; oh < c.OH; oh++) {
-          const int64_t ih = oh * c.sh - c.ph + r * c.dh;
-          if (ih < 0 || ih >= c.H) continue;
-          for (int64_t ow = 0; ow < c.OW; ow++) {
-            const int64_t iw = ow * c.sw - c.pw + s * c.dw;
-            if (iw < 0 || iw >= c.W) continue;
-            acc +=
-                (double)dy[((n * c.K + k) * c.OH + oh) * c.OW + ow] * (double)x[((n * c.C + ch) * c.H + ih) * c.W + iw];
-          }
-        }
-      dw[t] = (T)acc;
-    }
-  });
-}
+// float64: im2col and the float64 GEMM (conv_f64.cpp); dx and dw are overwritten.
+void conv_fwd_f64(kiln_context *ctx, const Conv &c, double *y, const double *x, const double *w, const double *bias);
+void conv_bwd_input_f64(kiln_context *ctx, const Conv &c, double *dx, const double *dy, const double *w);
+void conv_bwd_weight_f64(kiln_context *ctx, const Conv &c, double *dw, const double *x, const double *dy);
 
 }  // namespace kiln::cpu
