@@ -60,9 +60,14 @@ void softmax_ref(T *o, const T *x, int64_t n, int64_t s, bool log) {
   for (int64_t i = 1; i < n; i++)
     if (x[i * s] > m || x[i * s] != x[i * s]) m = x[i * s];  // a NaN sticks: nothing compares above it
   T sum = 0;
-  for (int64_t i = 0; i < n; i++) sum += std::exp(x[i * s] - m);
-  const T ls = std::log(sum);
-  for (int64_t i = 0; i < n; i++) o[i * s] = log ? x[i * s] - m - ls : std::exp(x[i * s] - m) / sum;
+  if (log) {
+    for (int64_t i = 0; i < n; i++) sum += std::exp(x[i * s] - m);
+    const T ls = std::log(sum);
+    for (int64_t i = 0; i < n; i++) o[i * s] = x[i * s] - m - ls;
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) sum += o[i * s] = std::exp(x[i * s] - m);  // one exp per element
+  for (int64_t i = 0; i < n; i++) o[i * s] /= sum;
 }
 
 template <class T>
