@@ -143,16 +143,23 @@ void eigh_typed(kiln_context *ctx, const kiln_tensor &w, const kiln_tensor &v, c
   });
 }
 
+constexpr int64_t kSvdDcMin = 32;  // min(m, n) from which svd_dc takes over from svd_jacobi
+
 template <class T>
 void svd_typed(kiln_context *ctx, const kiln_tensor &u, const kiln_tensor &s, const kiln_tensor &vt,
                const kiln_tensor &info, const kiln_tensor &a, bool vectors) {
   const Dims d = dims(a);
   const int64_t m = d.rows, n = d.cols, k = std::min(m, n);
   const int64_t ucols = vectors ? u.shape[2] : 0, vrows = vectors ? vt.shape[1] : 0;
+  // Small matrices: one-sided Jacobi (fewer passes over memory, and more accurate); from kSvdDcMin up,
+  // bidiagonalisation and divide and conquer.
+  const bool dc = k >= kSvdDcMin;
   each_matrix(ctx, d.batch, std::max(m, n), [&](int64_t b) {
-    ((int32_t *)info.data)[b] = (int32_t)svd_jacobi(
-        (const T *)a.data + b * m * n, m, n, n, (T *)s.data + b * k, vectors ? (T *)u.data + b * m * ucols : nullptr,
-        ucols, ucols, vectors ? (T *)vt.data + b * vrows * n : nullptr, vrows, n, vectors);
+    const T *ab = (const T *)a.data + b * m * n;
+    T *sb = (T *)s.data + b * k, *ub = vectors ? (T *)u.data + b * m * ucols : nullptr;
+    T *vb = vectors ? (T *)vt.data + b * vrows * n : nullptr;
+    ((int32_t *)info.data)[b] = (int32_t)(dc ? svd_dc(ctx, ab, m, n, n, sb, ub, ucols, ucols, vb, vrows, n, vectors)
+                                             : svd_jacobi(ab, m, n, n, sb, ub, ucols, ucols, vb, vrows, n, vectors));
   });
 }
 

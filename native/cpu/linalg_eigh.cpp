@@ -1,19 +1,19 @@
 // eigh_symmetric (linalg_kernels.h): eigenvalues, and optionally eigenvectors, of a symmetric matrix given by
-// its lower triangle, computed in T.
+// its lower triangle, computed in T; and tridiagonal_ql, the implicit QL solver it and tridiagonal_dc use.
 //
 // Method: the matrix is scaled by a power of two so its largest entry is in [1, 2) (exact; keeps the sums of
-// squares below clear of overflow and underflow), reduced to tridiagonal form T = Qᵀ A Q by Householder
-// reflectors working on the lower triangle only (symmetric matrix-vector product, then a rank-2 update,
-// row by row), and T is diagonalised by the implicit QL iteration with Wilkinson shifts (QR, its mirror
-// image, on blocks whose bottom end is the smaller; LAPACK's steqr does the same), deflating where
-// |e_i| <= eps (|d_i| + |d_i+1|). Eigenvectors accumulate in a transposed scratch Vᵀ (one eigenvector per
-// contiguous row): Qᵀ is formed by applying the reflectors backwards, each plane rotation then mixes two
+// squares below clear of overflow and underflow) and reduced to tridiagonal form T = Qᵀ A Q by Householder
+// reflectors on the lower triangle. From kBlockedMin rows up the reduction is blocked (linalg_reduce.cpp), the
+// eigenvectors Z of T come from divide and conquer (linalg_stedc.cpp) and V = Q Z is formed by the blocked
+// reflectors on the GEMM; eigenvalues alone, and small matrices, take implicit QL with Wilkinson shifts (QR,
+// its mirror image, on blocks whose bottom end is the smaller; LAPACK's steqr does the same), deflating where
+// |e_i| <= eps (|d_i| + |d_i+1|). There eigenvectors accumulate in a transposed scratch Vᵀ (one eigenvector
+// per contiguous row): Qᵀ is formed by applying the reflectors backwards, each plane rotation then mixes two
 // adjacent rows, and V is transposed into a at the end, its columns permuted to match the ascending
 // eigenvalues. All inner loops run over contiguous rows; dot products keep several partial sums so they
 // vectorise without reassociation flags.
-// One thread: splitting the rotations' columns and Qᵀ's rows over the pool measured slower on this
-// 2-vCPU VM (n = 512, interleaved in one process: 67 ms serial, 88 ms split; bench/results 2026-12-07
-// twenty-third).
+// The QL rotations run on one thread: splitting them over the pool measured slower on this 2-vCPU VM (n = 512,
+// interleaved in one process: 67 ms serial, 88 ms split; bench/results 2026-12-07 twenty-third).
 // Non-finite input gives NaN outputs and returns 1 (torch and numpy report it as non-convergence).
 #include <algorithm>
 #include <cmath>
@@ -26,6 +26,10 @@
 
 namespace kiln::cpu {
 namespace {
+
+// From this order up, eigh reduces with the blocked tridiagonalisation and finds the vectors by divide and
+// conquer; below it, the unblocked reduction and QL with the rotations accumulated in Qᵀ.
+constexpr int64_t kBlockedMin = 32;
 
 // Dot product with kLanes independent partial sums: the loop over u maps onto SIMD registers.
 template <class T>
@@ -280,7 +284,7 @@ template bool tridiagonal_ql<float>(float *, float *, int64_t, float *);
 template bool tridiagonal_ql<double>(double *, double *, int64_t, double *);
 
 template <class T>
-int64_t eigh_symmetric(kiln_context *, T *a, int64_t n, int64_t lda, T *w, bool vectors) {
+int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bool vectors) {
   if (n <= 0) return 0;
   // Largest magnitude in the lower triangle; NaN or inf anywhere makes it non-finite.
   T amax = 0;
@@ -304,7 +308,19 @@ int64_t eigh_symmetric(kiln_context *, T *a, int64_t n, int64_t lda, T *w, bool 
     for (int64_t i = 0; i < n; i++) scale2(a + i * lda, i + 1, -ex);
 
   std::vector<T> e(n), tau(n);
-  tridiagonalise(a, n, lda, w, e.data(), tau.data());
+  const bool blocked = n >= kBlockedMin;
+  if (blocked)
+    tridiagonalise_blocked(ctx, a, n, lda, w, e.data(), tau.data());
+  else
+    tridiagonalise(a, n, lda, w, e.data(), tau.data());
+  if (vectors && blocked) {  // T = Z diag(w) Zᵀ by divide and conquer (ascending), then V = Q Z
+    std::vector<T> z(n * n);
+    const bool ok = tridiagonal_dc(ctx, w, e.data(), n, z.data(), n) == 0;
+    if (ex != 0) scale2(w, n, ex);
+    tridiagonal_apply_q(ctx, a, n, lda, tau.data(), z.data(), n, n);
+    for (int64_t i = 0; i < n; i++) std::copy(&z[i * n], &z[i * n + n], a + i * lda);
+    return ok ? 0 : 1;
+  }
   std::vector<T> qt;
   if (vectors) {
     qt.resize(n * n);

@@ -4,10 +4,14 @@
 // work buffers it is given or std::vector (which may throw std::bad_alloc); none prints or aborts.
 // The kernel entries in linalg.cpp batch them over leading dims and threads.
 //
-//   linalg_factor.cpp: cholesky_lower, lu_factor, trsm        (the GEMM does their trailing updates)
+//   linalg_factor.cpp: linalg_gemm, cholesky_lower, lu_factor, trsm (the GEMM does their trailing updates)
 //   linalg_qr.cpp:     qr_householder, qr_form_q, qr_apply_q (blocked Householder)
-//   linalg_svd.cpp:    svd_jacobi (QR, then one-sided Jacobi on R)
-//   linalg_eigh.cpp:   eigh_symmetric
+//   linalg_reduce.cpp: tridiagonalise_blocked, bidiagonalise and their reflectors' application (blocked)
+//   linalg_eigh.cpp:   eigh_symmetric, tridiagonal_ql (and the unblocked reduction for small matrices)
+//   linalg_stedc.cpp:  tridiagonal_dc (divide and conquer)
+//   linalg_svd.cpp:    svd_jacobi (QR, then one-sided Jacobi on R: small matrices)
+//   linalg_bdsdc.cpp:  bidiagonal_svd_dc (divide and conquer)
+//   linalg_svd_dc.cpp: svd_dc (bidiagonalisation, bidiagonal_svd_dc, back-transformation)
 #pragma once
 #include <cstdint>
 

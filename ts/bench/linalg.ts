@@ -85,6 +85,19 @@ const eigh = (name: string, shape: number[]): BenchCase => ({
     return maxAbs(v.mul(w.unsqueeze(-2)).matmul(mT(v)).sub(x)).div(maxAbs(x));
   },
 });
+const eigvalsh = (name: string, shape: number[]): BenchCase => ({
+  name,
+  shape,
+  dtype: 'float32',
+  kind: 'sym',
+  torch: 'torch.linalg.eigvalsh(x)',
+  run: (x) => L.eigvalsh(x),
+  // against float64's eigenvalues, relative to the largest
+  check: (x) => {
+    const w = L.eigvalsh(x.double());
+    return maxAbs(L.eigvalsh(x).double().sub(w)).div(maxAbs(w));
+  },
+});
 const svd = (name: string, shape: number[]): BenchCase => ({
   name,
   shape,
@@ -151,8 +164,12 @@ export const CASES: BenchCase[] = [
   qr('qr tall', [4096, 64]),
   eigh('eigh', [256, 256]),
   eigh('eigh', [512, 512]),
+  eigh('eigh', [1024, 1024]),
+  eigvalsh('eigvalsh', [512, 512]),
   eigh('eigh batch', [1024, 8, 8]),
   svd('svd', [256, 256]),
+  svd('svd', [512, 512]),
+  svd('svd wide', [64, 2048]),
   svd('svd tall', [2048, 64]),
   svd('svd batch', [1024, 8, 8]),
 ];
