@@ -123,6 +123,20 @@ export class Tensor {
   get device(): Device {
     return this._storage.device;
   }
+  /** The matrices transposed (the last two dims swapped), a view: torch's `x.mT`. */
+  get mT(): Tensor {
+    if (this.ndim < 2)
+      throw new KilnError('ERR_SHAPE', `mT: needs at least 2 dims, got shape ${shapeStr(this._shape)}`);
+    return this.transpose(-2, -1);
+  }
+  /** The conjugate transpose of the matrices: mT for kiln's real dtypes (torch's `x.mH`). */
+  get mH(): Tensor {
+    return this.mT;
+  }
+  /** All dims reversed, a view (torch's `x.T`; a matrix's transpose). */
+  get T(): Tensor {
+    return this.permute(this._shape.map((_, i) => this.ndim - 1 - i));
+  }
   /** Element strides, as PyTorch's stride(). */
   stride(): number[];
   stride(dim: number): number;

@@ -286,4 +286,44 @@ test("finfo and iinfo give torch's limits", () => {
   throwsCode(() => kiln.finfo('float8' as never), 'ERR_DTYPE', 'unknown dtype');
 });
 
+test('mT, mH and T: views with the last two dims swapped, and all dims reversed', () => {
+  const x = kiln.arange(0, 24).reshape([2, 3, 4]);
+  const m = x.mT;
+  assert.equal(m.shape, [2, 4, 3]);
+  assert.equal(m.toArray(), x.transpose(1, 2).toArray());
+  assert.equal(x.mH.toArray(), m.toArray());
+  assert.equal(x.T.shape, [4, 3, 2]);
+  assert.equal(x.T.toArray(), x.permute([2, 1, 0]).toArray());
+  assert.equal(
+    kiln
+      .tensor([
+        [1, 2],
+        [3, 4],
+      ])
+      .T.toArray(),
+    [
+      [1, 3],
+      [2, 4],
+    ],
+  );
+  m.fill_(0); // a view: writes reach x
+  assert.is(x.sum().item(), 0);
+  throwsCode(() => kiln.tensor([1, 2]).mT, 'ERR_SHAPE', 'mT of a vector');
+  const g = kiln.randn([3, 2], { requiresGrad: true });
+  g.mT
+    .mul(
+      kiln.tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    )
+    .sum()
+    .backward();
+  assert.equal(g.grad!.toArray(), [
+    [1, 4],
+    [2, 5],
+    [3, 6],
+  ]);
+});
+
 test.run();
