@@ -227,6 +227,8 @@ test('svd: square, tall and wide random matrices at sizes around every path chan
       [2, 2],
       [3, 2],
       [2, 3],
+      [19, 19],
+      [20, 20],
       [25, 25],
       [33, 33],
       [64, 64],
