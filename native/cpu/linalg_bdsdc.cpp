@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "linalg_kernels.h"
+#include "linalg_vec.h"
 
 namespace kiln::cpu {
 
@@ -70,23 +71,6 @@ struct DcState {
   std::vector<unsigned char> tu, tv;
   std::vector<Rotation<T>> rots;
 };
-
-#if defined(__GNUC__)
-// GCC's and Clang's 16-byte vector types (SSE2 on baseline x86-64), for the sums that the compiler does not
-// vectorise (it may not reassociate them); unaligned loads go through memcpy.
-template <class T>
-struct Vec16 {
-  typedef T type __attribute__((vector_size(16)));
-};
-template <class T>
-using V16 = typename Vec16<T>::type;
-template <class T>
-V16<T> vload(const T *p) {
-  V16<T> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-#endif
 
 // s = Σ z_j² / (delta_j - mu) and ds = Σ z_j² / (delta_j - mu)² over j in [lo, hi).
 template <class T>

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "linalg_kernels.h"
+#include "linalg_vec.h"
 
 namespace kiln::cpu {
 namespace {
@@ -31,19 +32,9 @@ namespace {
 // conquer; below it, the unblocked reduction and QL with the rotations accumulated in Qᵀ.
 constexpr int64_t kBlockedMin = 32;
 
-// Dot product with kLanes independent partial sums: the loop over u maps onto SIMD registers.
 template <class T>
 T dot(const T *x, const T *y, int64_t n) {
-  constexpr int kLanes = 32 / sizeof(T);
-  T acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes)
-    for (int u = 0; u < kLanes; u++) acc[u] += x[j + u] * y[j + u];
-  for (int w = kLanes / 2; w > 0; w /= 2)
-    for (int u = 0; u < w; u++) acc[u] += acc[u + w];
-  T s = acc[0];
-  for (; j < n; j++) s += x[j] * y[j];
-  return s;
+  return dot_lanes(x, y, n);
 }
 
 // sqrt(x² + y²) without overflow or harmful underflow. In the usual range it is the plain formula: its

@@ -33,6 +33,7 @@
 
 #include "arch/isa.h"
 #include "linalg_kernels.h"
+#include "linalg_vec.h"
 
 namespace kiln::cpu {
 namespace {
@@ -66,16 +67,7 @@ struct Vec {
   T dot(const T *x, const T *y, int64_t n) const {
     if constexpr (std::is_same_v<T, float>)
       if (gk) return gk->dot_f32(x, y, n);
-    constexpr int kLanes = 32 / sizeof(T);
-    T acc[kLanes] = {};
-    int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes)
-      for (int u = 0; u < kLanes; u++) acc[u] += x[j + u] * y[j + u];
-    for (int w = kLanes / 2; w > 0; w /= 2)
-      for (int u = 0; u < w; u++) acc[u] += acc[u + w];
-    T s = acc[0];
-    for (; j < n; j++) s += x[j] * y[j];
-    return s;
+    return dot_lanes(x, y, n);
   }
   // o[j * ldo + i] = x[i * ldx + j] for i < rows, j < cols.
   void transpose(T *o, int64_t ldo, const T *x, int64_t ldx, int64_t rows, int64_t cols) const {

@@ -17,51 +17,15 @@
 #include <vector>
 
 #include "linalg_kernels.h"
+#include "linalg_vec.h"
 
 namespace kiln::cpu {
 
 namespace {
 
-#if defined(__GNUC__)
-// GCC's and Clang's 16-byte vector types (SSE2, NEON), for the loops whose plain form the compiler vectorises
-// poorly; unaligned loads and stores go through memcpy.
-template <class T>
-struct Vec16 {
-  typedef T type __attribute__((vector_size(16)));
-};
-template <class T>
-using V16 = typename Vec16<T>::type;
-template <class T>
-V16<T> vload(const T *p) {
-  V16<T> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-template <class T>
-void vstore(T *p, V16<T> v) {
-  std::memcpy(p, &v, sizeof(v));
-}
-#endif
-
-// x · y with four vector partial sums.
 template <class T>
 T dot(const T *x, const T *y, int64_t n) {
-  int64_t j = 0;
-  T s = 0;
-#if defined(__GNUC__)
-  constexpr int L = 16 / sizeof(T);
-  V16<T> a0 = {}, a1 = {}, a2 = {}, a3 = {};
-  for (; j + 4 * L <= n; j += 4 * L) {
-    a0 += vload(x + j) * vload(y + j);
-    a1 += vload(x + j + L) * vload(y + j + L);
-    a2 += vload(x + j + 2 * L) * vload(y + j + 2 * L);
-    a3 += vload(x + j + 3 * L) * vload(y + j + 3 * L);
-  }
-  const V16<T> a = (a0 + a1) + (a2 + a3);
-  for (int u = 0; u < L; u++) s += a[u];
-#endif
-  for (; j < n; j++) s += x[j] * y[j];
-  return s;
+  return dot_lanes(x, y, n);
 }
 
 // (x, y) ← (c x - s y, s x + c y) for rows x, y [n], written as x - s (y + tau x), y + s (x - tau y)
