@@ -26,11 +26,14 @@ bool is_vecs(const kiln_tensor &t, int64_t batch, int64_t n) {
   return t.ndim == 2 && t.shape[0] == batch && t.shape[1] == n && contiguous(t);
 }
 
-// Runs fn(b) for every matrix b of the batch: over the pool when the matrices are small (an
-// O(n³) routine of n < 96 is well under a millisecond), otherwise one after the other.
+// Runs fn(b) for every matrix b of the batch: one matrix per pool task when the matrices are small (an
+// O(n³) routine of n < 96 is well under a millisecond) or there are at least two per thread (their serial
+// parts then overlap: 8 x 256² eigh, svd and qr 1.2-2x faster, 4 x 512² inv 1.4-1.7x, than one matrix at a
+// time on the threaded GEMM), otherwise one after the other.
 template <class F>
 void each_matrix(kiln_context *ctx, int64_t batch, int64_t n, const F &fn) {
-  const bool small = n < 96;
+  const int64_t threads = ctx->pool ? ctx->pool->size() : 1;
+  const bool small = n < 96 || batch >= 2 * threads;
   parallel_for(small ? ctx->pool.get() : nullptr, batch, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) fn(b);
   });
