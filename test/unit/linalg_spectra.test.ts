@@ -284,4 +284,30 @@ test('svd: rank deficiency, repeated singular values, grading and the zero matri
   }
 });
 
+test('batches of large matrices (one matrix per pool task) give each matrix its own result', () => {
+  const B = 5,
+    n = 100;
+  const g = kiln.tensor(
+    Array.from({ length: B }, (_, b) => randn(n, n, 900 + b)),
+    { dtype: 'float64' },
+  );
+  const sym = g.add(g.mT);
+  const { eigenvalues, eigenvectors } = LA.eigh(sym);
+  const { U, S, Vh } = LA.svd(g, { fullMatrices: false });
+  for (let b = 0; b < B; b++) {
+    const one = LA.eigh(sym.select(0, b));
+    assert.ok(
+      (eigenvalues.select(0, b).sub(one.eigenvalues).abs().max().item() as number) < 1e-9,
+      `eigh batch ${b}: eigenvalues`,
+    );
+    const v = eigenvectors.select(0, b);
+    const back = v.mul(eigenvalues.select(0, b).unsqueeze(0)).matmul(v.mT);
+    assert.ok((back.sub(sym.select(0, b)).abs().max().item() as number) < 1e-9, `eigh batch ${b}: V W Vᵀ`);
+    const s1 = LA.svdvals(g.select(0, b));
+    assert.ok((S.select(0, b).sub(s1).abs().max().item() as number) < 1e-9, `svd batch ${b}: singular values`);
+    const us = U.select(0, b).mul(S.select(0, b).unsqueeze(0)).matmul(Vh.select(0, b));
+    assert.ok((us.sub(g.select(0, b)).abs().max().item() as number) < 1e-9, `svd batch ${b}: U S Vh`);
+  }
+});
+
 test.run();
