@@ -98,7 +98,7 @@ void run_task(const GemmF64Kernels &gk, const GemmF64Geometry &g, const Plan &p,
 
 void gemm_f64(kiln_context *ctx, const GemmF64Geometry &g, const std::vector<GemmF64Ptrs> &batch) {
   if (batch.empty() || g.M <= 0 || g.N <= 0) return;
-  if (g.K <= 0) {  // C = beta C
+  if (g.K <= 0 || g.alpha == 0.0) {  // C = beta C (as BLAS: A and B are not read, so their NaNs do not reach C)
     for (const GemmF64Ptrs &m : batch)
       for (int64_t i = 0; i < g.M; i++)
         for (int64_t j = 0; j < g.N; j++) m.c[i * g.rsc + j] = g.beta == 0.0 ? 0.0 : g.beta * m.c[i * g.rsc + j];

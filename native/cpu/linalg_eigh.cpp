@@ -52,13 +52,6 @@ T hypot2(T x, T y) {
   return x * std::sqrt(1 + r * r);
 }
 
-// Multiplies x [n] by 2^e in two steps, so that e may exceed the exponent range of one factor.
-template <class T>
-void scale2(T *x, int64_t n, int e) {
-  const T f1 = std::ldexp(T(1), e / 2), f2 = std::ldexp(T(1), e - e / 2);
-  for (int64_t i = 0; i < n; i++) x[i] = x[i] * f1 * f2;
-}
-
 // Householder tridiagonalisation of the lower triangle of a [n, n]: on return d [n] holds T's diagonal,
 // e [n - 1] its subdiagonal, and for k < n - 2 reflector k (H_k = I - tau[k] v vᵀ, acting on indices k+1..n-1,
 // v[k + 1] = 1) is stored in row k of a at columns k+1..n-1 (the upper triangle, which is free).
@@ -300,10 +293,14 @@ int64_t eigh_symmetric(kiln_context *ctx, T *a, int64_t n, int64_t lda, T *w, bo
 
   std::vector<T> e(n), tau(n);
   const bool blocked = n >= kBlockedMin;
-  if (blocked)
+  if (blocked) {
+    // The blocked reduction's trailing updates read and write whole diagonal blocks: give the (unread)
+    // strict upper triangle defined values first.
+    for (int64_t i = 0; i < n; i++) std::fill(a + i * lda + i + 1, a + i * lda + n, T(0));
     tridiagonalise_blocked(ctx, a, n, lda, w, e.data(), tau.data());
-  else
+  } else {
     tridiagonalise(a, n, lda, w, e.data(), tau.data());
+  }
   if (vectors && blocked) {  // T = Z diag(w) Zᵀ by divide and conquer (ascending), then V = Q Z
     std::vector<T> z(n * n);
     const bool ok = tridiagonal_dc(ctx, w, e.data(), n, z.data(), n) == 0;

@@ -1,7 +1,8 @@
 // The dense linear-algebra routines behind kiln.linalg, one matrix at a time, on raw row-major
 // storage: element (i, j) of a matrix is at a[i * lda + j]. T is float or double; each routine
 // computes in T (as LAPACK's s- and d- routines do). No routine allocates except through the
-// work buffers it is given or std::vector (which may throw std::bad_alloc); none prints or aborts.
+// work buffers it is given, std::vector (which may throw std::bad_alloc), and the per-thread scratch
+// of the GEMMs and of tridiagonal_dc, which kiln.emptyCache releases; none prints or aborts.
 // The kernel entries in linalg.cpp batch them over leading dims and threads.
 //
 //   linalg_factor.cpp: linalg_gemm, cholesky_lower, lu_factor, trsm (the GEMM does their trailing updates)

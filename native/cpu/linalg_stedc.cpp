@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "linalg_kernels.h"
+#include "linalg_vec.h"
 #include "scratch.h"
 
 namespace kiln::cpu {
@@ -51,10 +52,8 @@ namespace {
 constexpr int64_t kLeaf = 25;
 // When true, float's secular equations (roots, differences, U) are solved in double.
 constexpr bool kSecularInDouble = false;
-// double's eigenvectors of a merge's secular equation are formed this many at a time (and stored transposed).
-constexpr int64_t kRootBlock = 16;
-// Column panel of the merge's products for double's plain-loop GEMM.
-constexpr int64_t kPlainPanel = 64;
+// Largest block whose scratch a thread keeps between calls (2 n² elements: 4 MiB of double at 512).
+constexpr int64_t kKeepMax = 512;
 // Iteration limits of laed4 and laed6.
 constexpr int kMaxIt = 30, kMaxIt3 = 40;
 
@@ -65,13 +64,6 @@ using SecularReal = std::conditional_t<kSecularInDouble, double, T>;
 template <class R>
 constexpr R unit_roundoff() {
   return std::numeric_limits<R>::epsilon() / 2;
-}
-
-// Multiplies x [n] by 2^e in two steps, so that e may exceed the exponent range of one factor.
-template <class T>
-void scale2(T *x, int64_t n, int e) {
-  const T f1 = std::ldexp(T(1), e / 2), f2 = std::ldexp(T(1), e - e / 2);
-  for (int64_t i = 0; i < n; i++) x[i] = x[i] * f1 * f2;
 }
 
 // dst[j] = src[idx[j]] for j < m, row after row. idx is mostly runs of consecutive columns (the columns of a solved
@@ -483,8 +475,6 @@ void secular_two(const R *d, const R *z, R rho, R *lambda, R (*v)[2]) {
 template <class T>
 class DivideConquer {
   using R = SecularReal<T>;
-  // float's GEMM packs a B whose columns are contiguous itself; double's plain loop wants contiguous rows of B.
-  static constexpr bool kRootRows = !std::is_same<T, double>::value;
 
  public:
   // buf: scratch of at least buffer_size(nmax) elements.
@@ -501,7 +491,7 @@ class DivideConquer {
         org_(nmax),
         tau_(nmax),
         what_(nmax),
-        s_(kRootBlock * nmax),
+        s_(nmax),
         order_(nmax),
         type_(nmax),
         ndcol_(nmax),
@@ -620,8 +610,7 @@ class DivideConquer {
       colg[gp[k]] = ndcol[k];
     }
 
-    // Roots and U, the unit eigenvectors of the roots with components in group order: root j's is row j of ut when
-    // kRootRows, else its column j.
+    // Roots and U, the unit eigenvectors of the roots with components in group order: root j's is row j of ut.
     bool ok = true;
     R *dl = dl_.data(), *wl = wl_.data(), *lam = lam_.data();
     for (int64_t k = 0; k < K; k++) dl[k] = R(d[ndcol[k]]), wl[k] = R(z[ndcol[k]]);
@@ -633,7 +622,7 @@ class DivideConquer {
       R v[2][2];
       secular_two(dl, wl, R(rho), lam, v);
       for (int64_t j = 0; j < 2; j++)
-        for (int64_t k = 0; k < 2; k++) ut[kRootRows ? j * K + gp[k] : gp[k] * K + j] = T(v[j][k]);
+        for (int64_t k = 0; k < 2; k++) ut[j * K + gp[k]] = T(v[j][k]);
     } else if (K > 2) {
       // Everything indexed by the pole below is in group order (p = gp[k]), so U's rows come out contiguous.
       R *dg = dg_.data(), *wg = wg_.data();
@@ -655,29 +644,13 @@ class DivideConquer {
       }
       for (int64_t p = 0; p < K; p++) what[p] = std::copysign(std::sqrt(-what[p]), wg[p]);
       R *s = s_.data();
-      if (kRootRows) {  // row j of ut is root j's vector
-        for (int64_t j = 0; j < K; j++) {
-          R nrm = std::sqrt(vector_of_root(what, dg, org[j], tau[j], K, s));
-          if (!(nrm > 0 && nrm <= std::numeric_limits<R>::max())) nrm = scaled_norm(s, K);
-          const R inv = 1 / nrm;
-          T *u = ut + j * K;
-          for (int64_t p = 0; p < K; p++) u[p] = T(s[p] * inv);
-        }
-      } else {  // kRootBlock vectors at a time, written transposed in runs of kRootBlock
-        R inv[kRootBlock];
-        for (int64_t j0 = 0; j0 < K; j0 += kRootBlock) {
-          const int64_t nb = std::min(kRootBlock, K - j0);
-          for (int64_t b = 0; b < nb; b++) {
-            R *sb = s + b * K;
-            R nrm = std::sqrt(vector_of_root(what, dg, org[j0 + b], tau[j0 + b], K, sb));
-            if (!(nrm > 0 && nrm <= std::numeric_limits<R>::max())) nrm = scaled_norm(sb, K);
-            inv[b] = 1 / nrm;
-          }
-          for (int64_t p = 0; p < K; p++) {
-            T *u = ut + p * K + j0;
-            for (int64_t b = 0; b < nb; b++) u[b] = T(s[b * K + p] * inv[b]);
-          }
-        }
+      // row j of ut is root j's vector
+      for (int64_t j = 0; j < K; j++) {
+        R nrm = std::sqrt(vector_of_root(what, dg, org[j], tau[j], K, s));
+        if (!(nrm > 0 && nrm <= std::numeric_limits<R>::max())) nrm = scaled_norm(s, K);
+        const R inv = 1 / nrm;
+        T *u = ut + j * K;
+        for (int64_t p = 0; p < K; p++) u[p] = T(s[p] * inv);
       }
     }
 
@@ -704,15 +677,9 @@ class DivideConquer {
         for (int64_t t = 0; t < nmov; t += 2) qr[moves[t + 1]] = qr[moves[t]];
       }
     // q[:, 0:K] = [W_top U_top; W_bot U_bot]: U_top is U's rows [0, c1 + c2), U_bot its rows [c1, K).
-    // double's linalg_gemm is a plain loop (row of C += a_ip row of B): column panels of U keep B in cache.
-    const int64_t panel = std::is_same<T, double>::value ? kPlainPanel : std::max<int64_t>(K, 1);
-    for (int64_t j0 = 0; j0 < K; j0 += panel) {
-      const int64_t nj = std::min(panel, K - j0);
-      // U[p, j] at ut[p * rs + j * cs]
-      const int64_t rs = kRootRows ? 1 : K, cs = kRootRows ? K : 1;
-      linalg_gemm<T>(ctx_, n1, nj, kt, T(1), wt, kt, 1, ut + j0 * cs, rs, cs, T(0), q + j0, ldq);
-      linalg_gemm<T>(ctx_, n2, nj, kb, T(1), wb, kb, 1, ut + c1 * rs + j0 * cs, rs, cs, T(0), q + n1 * ldq + j0, ldq);
-    }
+    // U[p, j] at ut[j * K + p]: root j's vector is row j, so B's columns are contiguous (the GEMM packs it).
+    linalg_gemm<T>(ctx_, n1, K, kt, T(1), wt, kt, 1, ut, 1, K, T(0), q, ldq);
+    linalg_gemm<T>(ctx_, n2, K, kb, T(1), wb, kb, 1, ut + c1, 1, K, T(0), q + n1 * ldq, ldq);
     // New eigenvalues and order: roots (ascending, columns 0..K-1) merged with the deflated ones.
     for (int64_t j = 0; j < K; j++) d[j] = T(lam[j]);
     std::stable_sort(defcol, defcol + ndef, [&](int64_t x, int64_t y) { return d[x] < d[y]; });
@@ -793,8 +760,13 @@ int64_t tridiagonal_dc(kiln_context *ctx, T *d, T *e, int64_t n, T *z, int64_t l
   bool ok = true;
   {
     const int64_t nmax = std::max(largest, kLeaf);
-    thread_local ScratchVec<T> scratch;  // kept per thread: fresh pages cost more than the merges (scratch.h)
-    DivideConquer<T> dc(ctx, nmax, scratch.get(DivideConquer<T>::buffer_size(nmax)));
+    // Kept per thread up to kKeepMax rows (fresh pages cost more than the merges; kiln.emptyCache releases
+    // it, scratch.h); larger problems take a buffer of their own, so threads never each hold a big one.
+    thread_local ScratchVec<T> scratch;
+    std::vector<T> own;
+    const int64_t size = DivideConquer<T>::buffer_size(nmax);
+    T *buf = nmax <= kKeepMax ? scratch.get(size) : (own.resize((size_t)size), own.data());
+    DivideConquer<T> dc(ctx, nmax, buf);
     for (size_t b = 0; b + 1 < starts.size(); b++) {
       const int64_t start = starts[b], m = starts[b + 1] - start;
       T *db = d + start, *eb = e + start;

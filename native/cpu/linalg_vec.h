@@ -1,8 +1,9 @@
 // Small vector helpers shared by the linalg routines, which are built with the baseline flags (SSE2 on
 // x86-64, NEON on AArch64): GCC's and Clang's 16-byte vector types, for the loops the compiler does not
 // vectorise by itself (it may not reassociate sums), with unaligned loads and stores through memcpy, and a dot
-// product with four vector partial sums (its bits depend on n only).
+// product with four vector partial sums (its bits depend on n only); and exact scaling by a power of two.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -46,6 +47,13 @@ inline T dot_lanes(const T *x, const T *y, int64_t n) {
 #endif
   for (; j < n; j++) s += x[j] * y[j];
   return s;
+}
+
+// Multiplies x [n] by 2^e in two steps, so that e may exceed the exponent range of one factor.
+template <class T>
+inline void scale2(T *x, int64_t n, int e) {
+  const T f1 = std::ldexp(T(1), e / 2), f2 = std::ldexp(T(1), e - e / 2);
+  for (int64_t i = 0; i < n; i++) x[i] = x[i] * f1 * f2;
 }
 
 }  // namespace kiln::cpu

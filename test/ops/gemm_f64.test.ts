@@ -100,6 +100,13 @@ test('float64: alpha and beta with addmm, beta = 0 never reads C', () => {
       K,
       `addmm ${M}x${K}x${N}`,
     );
+    // alpha = 0 reads neither A nor B (BLAS's rule): their NaNs do not reach C
+    const an = kiln.full([M, K], NaN, { dtype: 'float64' });
+    const scaled = kiln.addmm(c, an, B.t, { alpha: 0, beta: 3 }).data() as Float64Array;
+    assert.ok(
+      scaled.every((v, i) => v === 3 * cv[i]),
+      `alpha 0 ${M}x${K}x${N}`,
+    );
     const nan = kiln.full([M, N], NaN, { dtype: 'float64' });
     expectClose(kiln.addmm(nan, A.t, B.t, { beta: 0 }), out, mag, K, `beta 0 over NaN ${M}x${K}x${N}`);
   }
