@@ -4,7 +4,8 @@
  * --rounds of kiln (every case) then PyTorch (every case), so drift hits both; median, min and max
  * over all calls. Each case's kiln result is checked by a residual first. Ratios above 1 mean
  * kiln is faster.
- * Run: `npx tsx ts/bench/linalg.ts [--reps N] [--rounds N] [--only <regex>]`.
+ * Run: `npx tsx ts/bench/linalg.ts [--reps N] [--rounds N] [--only <regex>] [--dtype float64]`
+ * (float32 by default; --dtype float64 runs every case in float64 on both sides).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -214,15 +215,16 @@ function timeKiln(c: BenchCase, x: kiln.Tensor, b: kiln.Tensor | null, reps: num
   return t;
 }
 
-/** The inputs as .pt files for torch (written by a child Python from raw float32 bytes). */
+/** The inputs as .pt files for torch (written by a child Python from their raw bytes). */
 function saveForTorch(dir: string, inputs: { x: kiln.Tensor; b: kiln.Tensor | null }[]): { x: string; b: string }[] {
   fs.mkdirSync(dir, { recursive: true });
   return inputs.map(({ x, b }, i) => {
     const write = (t: kiln.Tensor | null, tag: string) => {
       if (!t) return '';
       const f = path.join(dir, `${i}-${tag}.bin`);
-      fs.writeFileSync(f, Buffer.from((t.contiguous().data() as Float32Array).buffer));
-      return `${f}:${t.shape.join(',')}`;
+      const data = t.contiguous().data() as Float32Array | Float64Array;
+      fs.writeFileSync(f, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      return `${f}:${t.shape.join(',')}:${t.dtype}`;
     };
     return { x: write(x, 'x'), b: write(b, 'b') };
   });
@@ -233,8 +235,8 @@ import json
 for spec in json.loads(sys.argv[1]):
     for key in ('x', 'b'):
         if not spec[key]: continue
-        f, shape = spec[key].split(':')
-        t = torch.frombuffer(bytearray(open(f, 'rb').read()), dtype=torch.float32).reshape([int(s) for s in shape.split(',')])
+        f, shape, dt = spec[key].split(':')
+        t = torch.frombuffer(bytearray(open(f, 'rb').read()), dtype=getattr(torch, dt)).reshape([int(s) for s in shape.split(',')])
         torch.save(t.clone(), f + '.pt')
 report('done', [0.0])
 `;
@@ -243,7 +245,11 @@ function main(): void {
   const reps = Number(arg('--reps') ?? 5);
   const rounds = Number(arg('--rounds') ?? 3);
   const only = arg('--only');
-  const cases = CASES.filter((c) => !only || new RegExp(only).test(`${c.name} ${JSON.stringify(c.shape)}`));
+  const dtype = arg('--dtype') ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`--dtype: float32 or float64, got ${dtype}`);
+  const cases = CASES.filter((c) => !only || new RegExp(only).test(`${c.name} ${JSON.stringify(c.shape)}`)).map(
+    (c) => ({ ...c, dtype }) as BenchCase,
+  );
   const threads = kiln.info().numThreads;
   kiln.manualSeed(0);
   const inputs = cases.map(makeInput);
@@ -276,7 +282,9 @@ function main(): void {
     cases.forEach((_, i) => torchT[i].push(...(torch.results[String(i)].extra.times as number[])));
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  console.log(`threads ${threads}, isa ${kiln.info().isa}, torch ${version}, ${rounds} rounds x ${reps} calls each`);
+  console.log(
+    `${dtype}, threads ${threads}, isa ${kiln.info().isa}, torch ${version}, ${rounds} rounds x ${reps} calls each`,
+  );
   const fmt = (s: ReturnType<typeof summarize>) =>
     `${s.medianMs.toFixed(2).padStart(9)} ms (${s.minMs.toFixed(2)}-${s.maxMs.toFixed(2)})`;
   console.log('| case | shape | kiln ms | torch ms | torch/kiln |\n| --- | --- | --- | --- | --- |');
