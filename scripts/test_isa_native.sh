@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds test/native/isa_kernels_test.cpp, gemm_kernels_test.cpp, gemm_f64_kernels_test.cpp and
-# conv_depthwise_kernels_test.cpp
+# Builds test/native/isa_kernels_test.cpp, gemm_kernels_test.cpp, gemm_f64_kernels_test.cpp,
+# math_f64_kernels_test.cpp and conv_depthwise_kernels_test.cpp
 # with the per-ISA kernel tables
 # (each arch file with exactly the flags the build manifest gives it) and runs them: natively on
 # x86-64 or AArch64, then AArch64 again under qemu-aarch64 when a cross compiler is installed, so NEON
@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-tests=(isa_kernels_test gemm_kernels_test gemm_f64_kernels_test conv_depthwise_kernels_test)
+tests=(isa_kernels_test gemm_kernels_test gemm_f64_kernels_test math_f64_kernels_test conv_depthwise_kernels_test)
 arch_dir="$root/native/cpu/arch"
 # Compile flags come from the build manifest (native/sources.json), never a second list: the
 # addon's own (optimisation included: the kernels are tested as they ship), then the ISA flags.
@@ -58,6 +58,7 @@ build "${CXX:-g++}" "$tmp/native"
 "$tmp/native/isa_kernels_test" "$@"
 "$tmp/native/gemm_kernels_test"
 "$tmp/native/gemm_f64_kernels_test"
+"$tmp/native/math_f64_kernels_test"
 "$tmp/native/conv_depthwise_kernels_test"
 
 echo "== aarch64 under qemu"
@@ -76,5 +77,6 @@ else
   "$qemu" "$tmp/aarch64/isa_kernels_test" --sweep-step 8191 ${args[@]+"${args[@]}"}
   "$qemu" "$tmp/aarch64/gemm_kernels_test"
   "$qemu" "$tmp/aarch64/gemm_f64_kernels_test"
+  "$qemu" "$tmp/aarch64/math_f64_kernels_test"
   "$qemu" "$tmp/aarch64/conv_depthwise_kernels_test"
 fi

@@ -114,6 +114,20 @@ kiln_status unary_typed(kiln_context *ctx, const kiln_tensor &out, const kiln_te
       return KILN_OK;
     }
   }
+  if constexpr (std::is_same_v<T, double>) {
+    if (op == Unary::Exp) {  // the ISA's double lanes (arch/math_f64.inc), per unit-stride run
+      const kiln_tensor *ops[2] = {&out, &a};
+      auto p = make_plan<2>(ops);
+      const int last = p.ndim - 1;
+      if (p.st[0][last] == 1 && p.st[1][last] == 1) {
+        const IsaKernels *isa = isa_kernels(ctx->isa);
+        parallel_walk(ctx->pool.get(), p, ew_grain(ctx, p.numel), [&](char *const *ptr, const int64_t *, int64_t n) {
+          isa->exp_f64((double *)ptr[0], (const double *)ptr[1], n);
+        });
+        return KILN_OK;
+      }
+    }
+  }
   switch (op) {
     case Unary::Neg: unary_loop<T>(ctx, out, a, math::Neg{}); return KILN_OK;
     case Unary::Abs: unary_loop<T>(ctx, out, a, math::Abs{}); return KILN_OK;

@@ -15,6 +15,7 @@ using V = Vec;
 #include "conv.inc"
 #include "gemm.inc"
 #include "gemm_f64.inc"
+#include "math_f64.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
@@ -25,8 +26,9 @@ using V = Vec;
 }  // namespace
 }  // namespace avx2
 
-const IsaKernels kAvx2Kernels = avx2::with_gemm_f64(avx2::with_dropout_avx2(avx2::with_attention(avx2::with_conv(
-    avx2::with_nn(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32, avx2::make_rows_table()))))));
+const IsaKernels kAvx2Kernels =
+    avx2::with_math_f64(avx2::with_gemm_f64(avx2::with_dropout_avx2(avx2::with_attention(avx2::with_conv(
+        avx2::with_nn(avx2::make_table("avx2", avx2::make_gemm_table(), avx2::adam_f32, avx2::make_rows_table())))))));
 
 }  // namespace kiln::cpu
 #endif

@@ -16,6 +16,7 @@ using V = Vec;
 #include "conv.inc"
 #include "gemm.inc"
 #include "gemm_f64.inc"
+#include "math_f64.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
@@ -26,9 +27,9 @@ using V = Vec;
 }  // namespace
 }  // namespace avx512
 
-const IsaKernels kAvx512Kernels =
+const IsaKernels kAvx512Kernels = avx512::with_math_f64(
     avx512::with_gemm_f64(avx512::with_dropout_avx512(avx512::with_attention(avx512::with_conv(avx512::with_nn(
-        avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32, avx512::make_rows_table()))))));
+        avx512::make_table("avx512", avx512::make_gemm_table(), avx512::adam_f32, avx512::make_rows_table())))))));
 
 }  // namespace kiln::cpu
 #endif

@@ -22,6 +22,7 @@ using V = Vec;
 #include "conv.inc"
 #include "gemm.inc"
 #include "gemm_f64.inc"
+#include "math_f64.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
@@ -30,8 +31,9 @@ using V = Vec;
 }  // namespace
 }  // namespace generic
 
-const IsaKernels kGenericKernels = generic::with_gemm_f64(generic::with_attention(generic::with_conv(generic::with_nn(
-    generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32, generic::make_rows_table())))));
+const IsaKernels kGenericKernels =
+    generic::with_math_f64(generic::with_gemm_f64(generic::with_attention(generic::with_conv(generic::with_nn(
+        generic::make_table("generic", generic::make_gemm_table(), generic::adam_f32, generic::make_rows_table()))))));
 
 const IsaKernels *isa_kernels(kiln_isa isa) {
   switch (isa) {

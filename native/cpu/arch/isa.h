@@ -368,6 +368,8 @@ struct IsaKernels {
   RowKernels rows;
   AttnKernels attn{};         // filled by with_attention (arch/attention.inc)
   GemmF64Kernels gemm_f64{};  // filled by with_gemm_f64 (arch/gemm_f64.inc)
+  // o[i] = exp(x[i]) in float64 for i < n, within 2 ulp (arch/math_f64.inc); o may equal x.
+  void (*exp_f64)(double *o, const double *x, int64_t n) = nullptr;
 };
 
 const IsaKernels *isa_kernels(kiln_isa isa);  // never null: unknown ISAs get the generic table

@@ -15,6 +15,7 @@ using V = Vec;
 #include "conv.inc"
 #include "gemm.inc"
 #include "gemm_f64.inc"
+#include "math_f64.inc"
 #include "nn_kernels.inc"
 #include "optim.inc"
 #include "rows.inc"
@@ -23,8 +24,8 @@ using V = Vec;
 }  // namespace
 }  // namespace neon
 
-const IsaKernels kNeonKernels = neon::with_gemm_f64(neon::with_attention(neon::with_conv(
-    neon::with_nn(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32, neon::make_rows_table())))));
+const IsaKernels kNeonKernels = neon::with_math_f64(neon::with_gemm_f64(neon::with_attention(neon::with_conv(
+    neon::with_nn(neon::make_table("neon", neon::make_gemm_table(), neon::adam_f32, neon::make_rows_table()))))));
 
 }  // namespace kiln::cpu
 #endif

@@ -164,6 +164,20 @@ struct VecD {
   static D add(D a, D b) { return _mm256_add_pd(a, b); }
   static D mul(D a, D b) { return _mm256_mul_pd(a, b); }
   static D fma(D a, D b, D c) { return _mm256_fmadd_pd(a, b, c); }
+  // exp_f64 (math_f64.inc): x - y, round half to even, clamp (NaN in x passes), p 2^n for integral n
+  static D sub(D a, D b) { return _mm256_sub_pd(a, b); }
+  static D round(D a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static D clamp(D x, D lo, D hi) { return _mm256_min_pd(hi, _mm256_max_pd(lo, x)); }
+  // |n| <= 1100: 2^n as two factors 2^h 2^(n-h) (each within the normal exponents), built in the exponent bits:
+  // n + 1.5 2^52 + 1023 holds n + 1023 in its low mantissa bits, which the shift moves into the exponent.
+  static D pow2(D n) {
+    const D magic = _mm256_set1_pd(6755399441055744.0 + 1023.0);
+    return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(_mm256_add_pd(n, magic)), 52));
+  }
+  static D scale(D p, D n) {
+    const D h = _mm256_round_pd(_mm256_mul_pd(n, _mm256_set1_pd(0.5)), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    return _mm256_mul_pd(_mm256_mul_pd(p, pow2(h)), pow2(_mm256_sub_pd(n, h)));
+  }
 };
 
 }  // namespace

@@ -164,6 +164,11 @@ struct VecD {
   static D add(D a, D b) { return _mm512_add_pd(a, b); }
   static D mul(D a, D b) { return _mm512_mul_pd(a, b); }
   static D fma(D a, D b, D c) { return _mm512_fmadd_pd(a, b, c); }
+  // exp_f64 (math_f64.inc): x - y, round half to even, clamp (NaN in x passes), p 2^n for integral n
+  static D sub(D a, D b) { return _mm512_sub_pd(a, b); }
+  static D round(D a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static D clamp(D x, D lo, D hi) { return _mm512_min_pd(hi, _mm512_max_pd(lo, x)); }
+  static D scale(D p, D n) { return _mm512_scalef_pd(p, n); }
 };
 
 }  // namespace

@@ -153,6 +153,11 @@ struct VecD {
   static D add(D a, D b) { return a + b; }
   static D mul(D a, D b) { return a * b; }
   static D fma(D a, D b, D c) { return a * b + c; }
+  // exp_f64 (math_f64.inc): x - y, round half to even, clamp (NaN in x passes), p 2^n for integral n
+  static D sub(D a, D b) { return a - b; }
+  static D round(D a) { return std::nearbyint(a); }
+  static D clamp(D x, D lo, D hi) { return x < lo ? lo : (x > hi ? hi : x); }
+  static D scale(D p, D n) { return n != n ? n : std::ldexp(p, (int)n); }
 };
 
 }  // namespace

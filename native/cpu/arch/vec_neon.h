@@ -158,6 +158,16 @@ struct VecD {
   static D add(D a, D b) { return vaddq_f64(a, b); }
   static D mul(D a, D b) { return vmulq_f64(a, b); }
   static D fma(D a, D b, D c) { return vfmaq_f64(c, a, b); }
+  // exp_f64 (math_f64.inc): x - y, round half to even, clamp (NaN in x passes), p 2^n for integral n
+  static D sub(D a, D b) { return vsubq_f64(a, b); }
+  static D round(D a) { return vrndnq_f64(a); }
+  static D clamp(D x, D lo, D hi) { return vminq_f64(hi, vmaxq_f64(lo, x)); }
+  // |n| <= 1100: 2^n as two factors 2^h 2^(n-h), each built in the exponent bits.
+  static D pow2(D n) { return vreinterpretq_f64_s64(vshlq_n_s64(vaddq_s64(vcvtq_s64_f64(n), vdupq_n_s64(1023)), 52)); }
+  static D scale(D p, D n) {
+    const D h = vrndq_f64(vmulq_f64(n, vdupq_n_f64(0.5)));
+    return vmulq_f64(vmulq_f64(p, pow2(h)), pow2(vsubq_f64(n, h)));
+  }
 };
 
 }  // namespace
